@@ -1,0 +1,84 @@
+# kplan - one entry point: deps, all, test, asan, fuzz, format, install, clean
+#
+#   make deps     install the Debian packages kplan builds and tests with
+#   make          build ./kplan
+#   make test     unit tests (cmocka), data-driven error cases, end-to-end tests
+#   make asan     the whole suite again under AddressSanitizer + UBSan
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+PKGS    := yaml-0.1 lua5.4 libcjson
+DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-dev \
+	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang python3
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+	   -Wshadow -Wstrict-prototypes -Irunner -Imodules $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+RUNNER_SRC := $(filter-out runner/main.c,$(wildcard runner/*.c))
+MODULE_SRC := $(wildcard modules/*.c)
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(RUNNER_SRC) $(MODULE_SRC))
+HEADERS    := $(wildcard runner/*.h modules/*.h)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+KPLAN := $(if $(filter build,$(BUILD)),kplan,$(BUILD)/kplan)
+
+.PHONY: all deps test unit check-data e2e asan format format-check install clean
+
+all: $(KPLAN)
+
+$(KPLAN): $(BUILD)/runner/main.o $(BUILD)/libkplan.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libkplan.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkplan.a tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libkplan.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PKGS)
+
+test: unit check-data e2e
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+check-data: $(KPLAN)
+	@tests/run-data.sh ./$(KPLAN)
+
+e2e: $(KPLAN)
+	@tests/run-e2e.sh ./$(KPLAN)
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 CC=clang test
+
+format:
+	clang-format -i runner/*.[ch] modules/*.[ch] tests/unit/*.[ch]
+
+format-check:
+	clang-format --dry-run --Werror runner/*.[ch] modules/*.[ch] tests/unit/*.[ch]
+
+install: all
+	install -D -m 0755 kplan $(DESTDIR)$(PREFIX)/bin/kplan
+
+clean:
+	rm -rf build build-asan kplan

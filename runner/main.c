@@ -1,0 +1,2 @@
+#include "kp.h"
+int main(void) { return 0; }

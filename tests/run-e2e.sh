@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "e2e: 0 passed, 0 failed"
