@@ -1,16 +1,18 @@
 # kplan - one entry point: deps, all, test, asan, fuzz, format, install, clean
 #
-#   make deps     install the Debian packages kplan builds and tests with
-#   make          build ./kplan
-#   make test     unit tests (cmocka), data-driven error cases, end-to-end tests
-#   make asan     the whole suite again under AddressSanitizer + UBSan
+#   make deps      install the Debian packages kplan builds and tests with
+#   make           build ./kplan
+#   make test      unit tests (cmocka), data-driven error cases, end-to-end tests
+#   make asan      the whole suite again under AddressSanitizer + UBSan
+#   make test-all  deps, format check, test and asan: what CI runs
+#   make demo      deps, build, and the upgrade demo
 
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
 PKGS    := yaml-0.1 lua5.4 libcjson
 DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-dev \
-	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang python3
+	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang clang-format
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -34,7 +36,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 KPLAN := $(if $(filter build,$(BUILD)),kplan,$(BUILD)/kplan)
 
-.PHONY: all deps test unit check-data e2e asan format format-check install clean
+.PHONY: all deps test unit check-data e2e asan format format-check install clean test-all demo
 
 all: $(KPLAN)
 
@@ -53,9 +55,20 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkplan.a tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libkplan.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# apt-get update only when the package lists are missing (a fresh machine)
 deps:
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PKGS)
+	@if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then apt-get update; fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
+
+test-all: deps
+	$(MAKE) format-check
+	$(MAKE) test
+	$(MAKE) asan
+
+demo: deps
+	$(MAKE) all
+	./kplan validate playbooks/upgrade-1.13.yml -i inventory-examples/hosts.yml
+	./kplan plan playbooks/upgrade-1.13.yml -i inventory-examples/hosts.yml
 
 test: unit check-data e2e
 

@@ -24,7 +24,7 @@ enum kp_argtype {
 	KP_T_BOOL,
 	KP_T_LIST,
 	KP_T_DICT,
-	KP_T_DURATION,    /* 30, "30s", "5m", "1h" */
+	KP_T_DURATION, /* 30, "30s", "5m", "1h" */
 	KP_T_PATH,
 	KP_T_STR_OR_LIST, /* a string, or a list of strings */
 	KP_T_ANY,
@@ -34,15 +34,15 @@ struct kp_argspec {
 	const char *name;
 	enum kp_argtype type;
 	bool required;
-	const char *def;             /* default in YAML spelling, or NULL */
-	const char *const *choices;  /* NULL-terminated allowed values, or NULL */
+	const char *def;	    /* default in YAML spelling, or NULL */
+	const char *const *choices; /* NULL-terminated allowed values, or NULL */
 	const char *help;
 };
 
 /* flags */
 #define KP_MOD_ANY_ARGS (1u << 0) /* any key is an argument (set-fact) */
 #define KP_MOD_READONLY (1u << 1) /* never changes anything (debug, assert) */
-#define KP_MOD_LOCAL    (1u << 2) /* runs on the controller only */
+#define KP_MOD_LOCAL	(1u << 2) /* runs on the controller only */
 
 struct kp_modctx; /* the per-host execution context (execution engine) */
 struct kp_result; /* a task result */
@@ -52,9 +52,9 @@ struct kp_module {
 	const char *summary;
 	const struct kp_argspec *args; /* terminated by an entry with name == NULL */
 	unsigned flags;
-	const char *free_form;         /* the argument a string form fills ("cmd"), or NULL */
-	const char *const *one_of;     /* "a|b": exactly one of these is required */
-	const char *const *exclusive;  /* "a|b": at most one of these */
+	const char *free_form;	      /* the argument a string form fills ("cmd"), or NULL */
+	const char *const *one_of;    /* "a|b": exactly one of these is required */
+	const char *const *exclusive; /* "a|b": at most one of these */
 	/* MUST: read-only probe. MAY be NULL only until the module is implemented. */
 	kp_rc (*probe)(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
 	/* MAY: apply; NULL for read-only modules. */

@@ -129,8 +129,8 @@ kp_rc kp_read_file(const char *path, size_t max, struct kp_buf *out, struct kp_b
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (max && out->len + n > max) {
 			fclose(f);
-			return kp_errorf(err, KP_ERR_LIMIT, "cannot read '%s': larger than %zu bytes",
-					 path, max);
+			return kp_errorf(err, KP_ERR_LIMIT,
+					 "cannot read '%s': larger than %zu bytes", path, max);
 		}
 		kp_buf_add(out, chunk, n);
 	}

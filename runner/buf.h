@@ -20,7 +20,10 @@ struct kp_buf {
 };
 
 extern char kp_buf_empty[];
-#define KP_BUF_INIT {kp_buf_empty, 0, 0}
+#define KP_BUF_INIT                                                                                \
+	{                                                                                          \
+		kp_buf_empty, 0, 0                                                                 \
+	}
 
 void kp_buf_init(struct kp_buf *b);
 void kp_buf_release(struct kp_buf *b);
@@ -38,7 +41,7 @@ void kp_buf_setlen(struct kp_buf *b, size_t len);
  * way to report an error: `return kp_errorf(err, KP_ERR_IO, "...")`. A NULL
  * err is allowed and ignored. */
 kp_rc kp_errorf(struct kp_buf *err, kp_rc rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Read a whole file; `max` caps its size (0: no cap). */
 kp_rc kp_read_file(const char *path, size_t max, struct kp_buf *out, struct kp_buf *err);

@@ -52,8 +52,7 @@ struct kp_pos kp_template_pos(const struct kp_template *t);
 
 /* A compiled bare expression (when, until, failed_when, changed_when). */
 struct kp_expr;
-kp_rc kp_expr_compile(const char *src, struct kp_pos pos, struct kp_expr **out,
-		      struct kp_buf *err);
+kp_rc kp_expr_compile(const char *src, struct kp_pos pos, struct kp_expr **out, struct kp_buf *err);
 void kp_expr_free(struct kp_expr *e);
 const char *kp_expr_source(const struct kp_expr *e);
 
@@ -63,6 +62,24 @@ const char *kp_expr_source(const struct kp_expr *e);
 struct kp_lua;
 struct kp_lua *kp_lua_new(void);
 void kp_lua_free(struct kp_lua *L);
+/* Limits per state: bytes of Lua memory (default 64 MiB) and instructions
+ * per evaluation (default 10 million). 0 keeps the current value. */
+#define KP_LUA_MEM_DEFAULT   ((size_t)64 << 20)
+#define KP_LUA_STEPS_DEFAULT 10000000ull
+void kp_lua_set_limits(struct kp_lua *L, size_t max_bytes, unsigned long long max_steps);
+
+/* For code that runs its own Lua in the sandboxed state (hooks): the state,
+ * and conversion between values and Lua (lists become sequences, maps
+ * tables; an empty map stays a map when converted back). kp_lua_push_value
+ * may raise a Lua memory error, so call it in protected mode. The state
+ * must come from kp_lua_state(). kp_lua_to_value fails with KP_ERR_RUNTIME
+ * for functions and userdata ("cannot use a function as a value") and
+ * KP_ERR_LIMIT for tables nested deeper than 256 or with more than a
+ * million elements in all. */
+struct lua_State;
+struct lua_State *kp_lua_state(struct kp_lua *L);
+void kp_lua_push_value(struct lua_State *L, const struct kp_value *v);
+kp_rc kp_lua_to_value(struct lua_State *L, int idx, struct kp_value **out, struct kp_buf *err);
 
 /* Errors read "file:line:col: undefined variable 'x'" and similar (the
  * template's or expression's position); KP_ERR_UNDEFINED for undefined
@@ -81,11 +98,13 @@ enum kp_tvkind { KP_TV_LIT, KP_TV_TMPL, KP_TV_LIST, KP_TV_MAP };
 struct kp_tvalue {
 	enum kp_tvkind kind;
 	struct kp_pos pos;
-	struct kp_value *lit;      /* LIT */
-	struct kp_template *tmpl;  /* TMPL */
-	struct kp_tvalue **items;  /* LIST and MAP */
-	char **keys;               /* MAP */
+	struct kp_value *lit;	  /* LIT; also a LIST or MAP with no template
+				   * below it: the whole value, ready to render */
+	struct kp_template *tmpl; /* TMPL */
+	struct kp_tvalue **items; /* LIST and MAP */
+	char **keys;		  /* MAP */
 	size_t n;
+	bool secret; /* TMPL tagged !secret: the rendered value is marked secret */
 };
 kp_rc kp_tvalue_from_node(const struct kp_node *n, struct kp_tvalue **out, struct kp_buf *err);
 struct kp_tvalue *kp_tvalue_from_value(const struct kp_value *v); /* all literal */

@@ -17,15 +17,15 @@
 
 typedef enum {
 	KP_OK = 0,
-	KP_ERR_NOMEM,     /* out of memory */
-	KP_ERR_IO,        /* a file could not be read or written */
-	KP_ERR_PARSE,     /* malformed YAML, INI, JSON or expression */
-	KP_ERR_INVALID,   /* well-formed input that breaks a rule */
+	KP_ERR_NOMEM,	  /* out of memory */
+	KP_ERR_IO,	  /* a file could not be read or written */
+	KP_ERR_PARSE,	  /* malformed YAML, INI, JSON or expression */
+	KP_ERR_INVALID,	  /* well-formed input that breaks a rule */
 	KP_ERR_UNDEFINED, /* an expression used an undefined variable */
-	KP_ERR_UNKNOWN,   /* a value is known only after probing (offline plan) */
+	KP_ERR_UNKNOWN,	  /* a value is known only after probing (offline plan) */
 	KP_ERR_NOTFOUND,  /* a named thing does not exist */
-	KP_ERR_LIMIT,     /* a size, depth, time or instruction limit was hit */
-	KP_ERR_RUNTIME,   /* an expression or hook raised an error */
+	KP_ERR_LIMIT,	  /* a size, depth, time or instruction limit was hit */
+	KP_ERR_RUNTIME,	  /* an expression or hook raised an error */
 } kp_rc;
 
 const char *kp_strerror(kp_rc rc);
@@ -48,7 +48,7 @@ char *kp_xstrndup(const char *s, size_t n);
 #define KP_GROW(arr, need, cap)                                                                    \
 	do {                                                                                       \
 		if ((size_t)(need) > (cap)) {                                                      \
-			size_t kp_nc_ = (cap) ? (cap) * 2 : 8;                                     \
+			size_t kp_nc_ = (cap) ? (cap)*2 : 8;                                       \
 			while (kp_nc_ < (size_t)(need))                                            \
 				kp_nc_ *= 2;                                                       \
 			(arr) = kp_xrealloc((arr), kp_nc_ * sizeof(*(arr)));                       \

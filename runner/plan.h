@@ -22,9 +22,9 @@
 enum kp_tristate { KP_UNSET = -1, KP_NO = 0, KP_YES = 1 };
 
 struct kp_task {
-	char *name;                    /* as written (may hold {{ }}), or NULL */
+	char *name;		       /* as written (may hold {{ }}), or NULL */
 	struct kp_template *name_tmpl; /* compiled name, or NULL */
-	struct kp_pos pos;             /* the task's mapping */
+	struct kp_pos pos;	       /* the task's mapping */
 	/* a module task (module != NULL) or a block (block != NULL) */
 	const struct kp_module *module;
 	struct kp_pos module_pos;
@@ -36,10 +36,10 @@ struct kp_task {
 	size_t nwhen;
 	char *register_var;
 	struct kp_tvalue *loop;
-	char *loop_var;                 /* default "item" */
+	char *loop_var;			/* default "item" */
 	struct kp_template *loop_label; /* loop_control.label, or NULL */
 	struct kp_expr *until;
-	int retries;      /* default 3 when until is set */
+	int retries;	  /* default 3 when until is set */
 	int64_t delay_ms; /* default 5000 */
 	struct kp_expr **failed_when;
 	size_t nfailed_when;
@@ -57,10 +57,15 @@ struct kp_task {
 	char **tags; /* own tags; inherited ones are added by the scheduler */
 	size_t ntags;
 	bool no_log;
-	int64_t timeout_ms;    /* 0: the run's default */
+	int64_t timeout_ms; /* 0: the run's default */
 	enum kp_tristate check_mode;
 	struct kp_tvalue *environment; /* a map, or NULL */
-	int throttle;                  /* 0: no limit */
+	int throttle;		       /* 0: no limit */
+
+	/* added by the loader */
+	char *index_var;	   /* loop_control.index_var, or NULL */
+	struct kp_pos *notify_pos; /* where each notify entry was written */
+	char *import_path;	   /* import_tasks file (resolved) this block came from, or NULL */
 };
 
 /* serial: a list of steps; each is a count or a percentage */
@@ -69,43 +74,55 @@ struct kp_serial_step {
 	int64_t n;
 };
 
-enum kp_order { KP_ORDER_INVENTORY, KP_ORDER_REVERSE_INVENTORY, KP_ORDER_SORTED,
-		KP_ORDER_REVERSE_SORTED };
+enum kp_order {
+	KP_ORDER_INVENTORY,
+	KP_ORDER_REVERSE_INVENTORY,
+	KP_ORDER_SORTED,
+	KP_ORDER_REVERSE_SORTED
+};
 enum kp_strategy { KP_STRATEGY_LINEAR, KP_STRATEGY_FREE };
 
 enum kp_hook_point {
-	KP_HOOK_BEFORE_PLAY, KP_HOOK_BEFORE_BATCH, KP_HOOK_BEFORE_HOST, KP_HOOK_BEFORE_TASK,
-	KP_HOOK_AFTER_TASK, KP_HOOK_AFTER_HOST, KP_HOOK_AFTER_BATCH, KP_HOOK_AFTER_PLAY,
-	KP_HOOK_ON_FAILURE, KP_HOOK_COUNT
+	KP_HOOK_BEFORE_PLAY,
+	KP_HOOK_BEFORE_BATCH,
+	KP_HOOK_BEFORE_HOST,
+	KP_HOOK_BEFORE_TASK,
+	KP_HOOK_AFTER_TASK,
+	KP_HOOK_AFTER_HOST,
+	KP_HOOK_AFTER_BATCH,
+	KP_HOOK_AFTER_PLAY,
+	KP_HOOK_ON_FAILURE,
+	KP_HOOK_COUNT
 };
 extern const char *const kp_hook_names[KP_HOOK_COUNT];
 
 struct kp_hook {
-	char *path;   /* the Lua file (resolved against the plan's file), or NULL */
-	char *code;   /* the file's contents, or the inline `lua:` code */
+	char *path; /* the Lua file (resolved against the plan's file), or NULL */
+	char *code; /* the file's contents, or the inline `lua:` code */
 	struct kp_pos pos;
 };
 
 struct kp_play {
 	char *name;
 	struct kp_pos pos;
-	char *hosts;                  /* host pattern (may hold {{ }} of extra vars) */
+	char *hosts; /* host pattern (may hold {{ }} of extra vars) */
 	struct kp_pos hosts_pos;
 	struct kp_serial_step *serial; /* NULL/0: one batch */
 	size_t nserial;
-	int window;                    /* 0: not set */
-	int max_fail_percentage;       /* -1: not set */
+	int window;		 /* 0: not set */
+	int max_fail_percentage; /* -1: not set */
 	bool any_errors_fatal;
 	enum kp_order order;
 	enum kp_strategy strategy;
 	enum kp_tristate become;
 	char *become_user, *become_method, *remote_user, *connection;
 	struct kp_tvalue *environment;
-	struct kp_value *vars;         /* map (may hold unrendered "{{ }}" strings) */
-	struct kp_tvalue *vars_t;      /* the same, compiled */
-	char **vars_files;             /* paths as written (resolved against the plan's dir) */
+	struct kp_value *vars;	  /* map (may hold unrendered "{{ }}" strings) */
+	struct kp_tvalue *vars_t; /* the same, compiled */
+	char **vars_files;	  /* paths as written (resolved against the plan's dir) */
 	struct kp_pos *vars_files_pos;
-	struct kp_value **vars_files_loaded; /* loaded at load time when the path is literal, else NULL */
+	struct kp_value *
+	    *vars_files_loaded; /* loaded at load time when the path is literal, else NULL */
 	size_t nvars_files;
 	struct kp_task **pre_tasks, **tasks, **post_tasks, **handlers;
 	size_t npre_tasks, ntasks, npost_tasks, nhandlers;
@@ -132,6 +149,13 @@ struct kp_plan {
 
 kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err);
 void kp_plan_free(struct kp_plan *plan);
+
+/* Free a task and everything it owns (blocks recursively). */
+void kp_task_free(struct kp_task *t);
+
+/* A Lua identifier that is not a Lua keyword: what `register`, `vars`,
+ * `set-fact` and loop variables accept. */
+bool kp_valid_var_name(const char *s);
 
 /* The display name of a task: its name, or the module name (or "block"). */
 const char *kp_task_display_name(const struct kp_task *t);

@@ -103,10 +103,10 @@ static size_t levenshtein(const char *a, const char *b)
 		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
 			size_t cur = row[j];
-			size_t cost = tolower((unsigned char)a[i - 1]) ==
-						      tolower((unsigned char)b[j - 1])
-					      ? 0
-					      : 1;
+			size_t cost =
+			    tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1])
+				? 0
+				: 1;
 			size_t best = prev + cost;
 			if (row[j] + 1 < best)
 				best = row[j] + 1;

@@ -417,8 +417,8 @@ struct cJSON *kp_value_to_cjson(const struct kp_value *v, bool hide)
 		for (size_t i = 0; i < v->u.map.n; i++) {
 			const char *k = v->u.map.keys[i];
 			cJSON *item = hide && secret_key(k)
-					      ? cJSON_CreateString("<hidden>")
-					      : kp_value_to_cjson(v->u.map.vals[i], hide);
+					  ? cJSON_CreateString("<hidden>")
+					  : kp_value_to_cjson(v->u.map.vals[i], hide);
 			cJSON_AddItemToObject(j, k, item);
 		}
 		return j;

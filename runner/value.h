@@ -105,8 +105,7 @@ bool kp_value_truthy(const struct kp_value *v);
 void kp_value_to_text(const struct kp_value *v, bool hide_secrets, struct kp_buf *out);
 
 /* JSON (cJSON): pretty with 2-space indent when indent, else compact. */
-void kp_value_to_json(const struct kp_value *v, bool hide_secrets, bool indent,
-		      struct kp_buf *out);
+void kp_value_to_json(const struct kp_value *v, bool hide_secrets, bool indent, struct kp_buf *out);
 kp_rc kp_value_from_json(const char *text, size_t len, struct kp_value **out, struct kp_buf *err);
 struct cJSON;
 struct cJSON *kp_value_to_cjson(const struct kp_value *v, bool hide_secrets);

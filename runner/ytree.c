@@ -199,9 +199,10 @@ static kp_rc resolve_merges(struct builder *b, struct frame *f)
 				if (v->items[j]->type != KP_N_MAP) {
 					free(sources);
 					free(out);
-					return kp_node_errorf(b->err, KP_ERR_PARSE, v->items[j],
-							      "merge key '<<' needs mappings, not %s",
-							      kp_node_describe(v->items[j]));
+					return kp_node_errorf(
+					    b->err, KP_ERR_PARSE, v->items[j],
+					    "merge key '<<' needs mappings, not %s",
+					    kp_node_describe(v->items[j]));
 				}
 				KP_GROW(sources, nsrc + 1, capsrc);
 				sources[nsrc++] = v->items[j];
@@ -289,8 +290,8 @@ static kp_rc build(struct builder *b, yaml_parser_t *p)
 			break;
 		case YAML_SCALAR_EVENT:
 			n = new_node(b, KP_N_SCALAR, mark, ev.data.scalar.tag);
-			n->str = kp_xstrndup((const char *)ev.data.scalar.value,
-					     ev.data.scalar.length);
+			n->str =
+			    kp_xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
 			n->len = ev.data.scalar.length;
 			n->quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE &&
 				    ev.data.scalar.style != YAML_ANY_SCALAR_STYLE;
@@ -312,7 +313,7 @@ static kp_rc build(struct builder *b, yaml_parser_t *p)
 			memset(f, 0, sizeof(*f));
 			f->node = n;
 			const yaml_char_t *anc =
-				seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor;
+			    seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor;
 			if (anc)
 				add_anchor(b, anc, n, &f->anchor);
 			/* attach before descending so the order of items is kept */
@@ -480,10 +481,10 @@ static bool word_in(const char *s, const char *const *words)
 
 bool kp_node_get_bool(const struct kp_node *n, bool *out)
 {
-	static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
-					"on",   "On",   "ON",   NULL};
-	static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO",
-					"off",   "Off",   "OFF",   NULL};
+	static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes",
+					"YES",	"on",	"On",	"ON",  NULL};
+	static const char *const f[] = {"false", "False", "FALSE", "no",  "No",
+					"NO",	 "off",	  "Off",   "OFF", NULL};
 	if (!n || n->type != KP_N_SCALAR || n->quoted || tagged_str(n))
 		return false;
 	if (word_in(n->str, t))
@@ -611,8 +612,8 @@ struct memo {
 	size_t n, cap;
 };
 
-static kp_rc to_value(const struct kp_node *n, struct memo *memo, int depth,
-		      struct kp_value **out, struct kp_buf *err)
+static kp_rc to_value(const struct kp_node *n, struct memo *memo, int depth, struct kp_value **out,
+		      struct kp_buf *err)
 {
 	struct kp_value *v;
 	bool b;

@@ -17,7 +17,7 @@
 #include "value.h"
 
 #define KP_YAML_MAX_DEPTH 256
-#define KP_YAML_MAX_FILE (64u << 20) /* bytes */
+#define KP_YAML_MAX_FILE  (64u << 20) /* bytes */
 
 enum kp_ntype { KP_N_SCALAR, KP_N_SEQ, KP_N_MAP };
 
@@ -25,8 +25,8 @@ struct kp_node {
 	enum kp_ntype type;
 	const char *file;
 	int line, col;
-	char *tag;     /* explicit tag ("!secret", "tag:yaml.org,2002:str") or NULL */
-	char *str;     /* scalar text (NUL-terminated, may contain NULs up to len) */
+	char *tag; /* explicit tag ("!secret", "tag:yaml.org,2002:str") or NULL */
+	char *str; /* scalar text (NUL-terminated, may contain NULs up to len) */
 	size_t len;
 	bool quoted;   /* scalar was single/double quoted or a block scalar */
 	bool anchored; /* has an anchor: aliases may share it */
@@ -80,6 +80,6 @@ kp_rc kp_node_to_value(const struct kp_node *n, struct kp_value **out, struct kp
 
 /* "file:line:col: " + message, into err (replacing it); returns rc. */
 kp_rc kp_node_errorf(struct kp_buf *err, kp_rc rc, const struct kp_node *n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -35,7 +35,8 @@ static void expect_error(const char *text, const char *msg)
 static void test_positions(void **state)
 {
 	struct kp_buf err = KP_BUF_INIT;
-	struct kp_doc *d = load("- name: x\n  hosts: all\n  tasks:\n    - debug: {msg: hi}\n", &err);
+	struct kp_doc *d =
+	    load("- name: x\n  hosts: all\n  tasks:\n    - debug: {msg: hi}\n", &err);
 	assert_non_null(d);
 	struct kp_node *play = d->root->items[0];
 	assert_int_equal(play->line, 1);
@@ -53,7 +54,8 @@ static void test_positions(void **state)
 static void test_types(void **state)
 {
 	char *s = json_of("[1, -2, 0x10, 0o17, 0644, 1.5, yes, No, 'yes', ~, null, '', 1.13.3]");
-	assert_string_equal(s, "[1,-2,16,15,\"0644\",1.5,true,false,\"yes\",null,null,\"\",\"1.13.3\"]");
+	assert_string_equal(
+	    s, "[1,-2,16,15,\"0644\",1.5,true,false,\"yes\",null,null,\"\",\"1.13.3\"]");
 	free(s);
 }
 
@@ -88,8 +90,9 @@ static void test_errors(void **state)
 	expect_error("a: &x [*x]\n", "t.yml:1:8: alias '*x' refers to a node that contains it "
 				     "(recursive YAML is not supported)");
 	expect_error("a: b: c\n", "t.yml:1:5: mapping values are not allowed in this context");
-	expect_error("m:\n  <<: 5\n",
-		     "t.yml:2:7: merge key '<<' needs a mapping or a list of mappings, not a number");
+	expect_error(
+	    "m:\n  <<: 5\n",
+	    "t.yml:2:7: merge key '<<' needs a mapping or a list of mappings, not a number");
 	expect_error("? [a]\n: 1\n", "t.yml:1:3: mapping keys must be plain values, not a list");
 }
 
@@ -120,10 +123,13 @@ static void test_nul_and_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_positions),  cmocka_unit_test(test_types),
-		cmocka_unit_test(test_anchors_and_merge), cmocka_unit_test(test_secret),
-		cmocka_unit_test(test_errors),     cmocka_unit_test(test_depth_limit),
-		cmocka_unit_test(test_nul_and_empty),
+	    cmocka_unit_test(test_positions),
+	    cmocka_unit_test(test_types),
+	    cmocka_unit_test(test_anchors_and_merge),
+	    cmocka_unit_test(test_secret),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_depth_limit),
+	    cmocka_unit_test(test_nul_and_empty),
 	};
 	return cmocka_run_group_tests_name("ytree", tests, NULL, NULL);
 }

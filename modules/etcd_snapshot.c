@@ -1,0 +1,62 @@
+/* etcd_snapshot.c - save, verify, restore, list and prune etcd snapshots. */
+#include "module.h"
+
+static const char *const actions[] = {"save", "verify", "restore", "list", "prune", NULL};
+static const char *const methods[] = {"etcdctl", "api", NULL};
+
+static const struct kp_argspec args[] = {
+    {.name = "action", .type = KP_T_STR, .def = "save", .choices = actions, .help = "what to do"},
+    {.name = "dest",
+     .type = KP_T_PATH,
+     .def = "backups/etcd/",
+     .help = "directory on the controller"},
+    {.name = "remote_dir",
+     .type = KP_T_PATH,
+     .def = "/var/backups/kplan",
+     .help = "directory on the node"},
+    {.name = "fetch",
+     .type = KP_T_BOOL,
+     .def = "true",
+     .help = "copy the snapshot to the controller"},
+    {.name = "keep", .type = KP_T_INT, .def = "5", .help = "snapshots kept by prune"},
+    {.name = "endpoints",
+     .type = KP_T_STR_OR_LIST,
+     .def = "https://127.0.0.1:2379",
+     .help = "etcd client URLs"},
+    {.name = "cacert",
+     .type = KP_T_PATH,
+     .def = "/etc/kubernetes/pki/etcd/ca.crt",
+     .help = "etcd CA certificate on the node"},
+    {.name = "cert",
+     .type = KP_T_PATH,
+     .def = "/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+     .help = "etcd client certificate on the node"},
+    {.name = "key",
+     .type = KP_T_PATH,
+     .def = "/etc/kubernetes/pki/etcd/healthcheck-client.key",
+     .help = "etcd client key on the node"},
+    {.name = "method",
+     .type = KP_T_STR,
+     .def = "etcdctl",
+     .choices = methods,
+     .help = "etcdctl on the node, or the API from the controller"},
+    {.name = "snapshot", .type = KP_T_PATH, .help = "snapshot file (verify, restore)"},
+    {.name = "data_dir", .type = KP_T_PATH, .help = "new data directory (restore; must not exist)"},
+    {.name = "name", .type = KP_T_STR, .help = "member name (restore)"},
+    {.name = "initial_cluster", .type = KP_T_STR, .help = "initial cluster (restore)"},
+    {.name = "initial_cluster_token", .type = KP_T_STR, .help = "initial cluster token (restore)"},
+    {.name = "initial_advertise_peer_urls",
+     .type = KP_T_STR,
+     .help = "initial advertise peer URLs (restore)"},
+    {.name = "manifest",
+     .type = KP_T_PATH,
+     .def = "/etc/kubernetes/manifests/etcd.yaml",
+     .help = "etcd static pod manifest"},
+    {0},
+};
+
+const struct kp_module kp_mod_etcd_snapshot = {
+    .name = "etcd-snapshot",
+    .summary = "save, verify, restore and prune etcd snapshots",
+    .args = args,
+};

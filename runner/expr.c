@@ -1,0 +1,543 @@
+/*
+ * expr.c - compiling "{{ expr }}" templates and bare expressions, and
+ * rendering them.
+ *
+ * Compiling splits a template into text and expressions and loads each
+ * expression once in a throwaway Lua state (text only, never bytecode), so
+ * a syntax error is reported with its YAML position when the plan loads.
+ * Rendering `{{ name }}` or `{{ a.b.c }}` looks the variable up in C: most
+ * templates in a plan are just that, and it is far cheaper than running
+ * Lua. Everything else goes to kp_lua_eval() (luastate.c).
+ */
+#include "luaint.h"
+
+#include <ctype.h>
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JINJA_FILTER_HINT                                                                          \
+	" (Jinja filters are not supported: write default(x, 'd') instead of x | default('d'))"
+#define JINJA_IN_HINT " (Jinja's 'x in y' is not supported: write contains(y, x))"
+
+struct tpart {
+	bool is_expr;
+	char *text; /* literal text */
+	size_t len;
+	struct kp_xpart x; /* is_expr */
+};
+
+struct kp_template {
+	char *src;
+	size_t len;
+	struct kp_pos pos;
+	struct tpart *parts;
+	size_t nparts;
+	bool single;	      /* exactly one {{ }} and only blanks around it */
+	struct kp_value *lit; /* no {{ }} at all: the text as a value */
+};
+
+struct kp_expr {
+	char *src;
+	struct kp_pos pos;
+	struct kp_xpart x;
+};
+
+/* Lexing just enough Lua to find where an expression ends */
+
+/* At s[i], a Lua long bracket "[==[": its level, or -1. */
+static int long_bracket(const char *s, size_t len, size_t i)
+{
+	size_t j = i + 1;
+	if (s[i] != '[')
+		return -1;
+	while (j < len && s[j] == '=')
+		j++;
+	return j < len && s[j] == '[' ? (int)(j - i - 1) : -1;
+}
+
+/* When s[i] opens a string (quoted or long), the index just past it, or
+ * len + 1 when it is not closed; i itself when no string starts there. */
+static size_t skip_string(const char *s, size_t len, size_t i)
+{
+	char q = s[i];
+	if (q == '"' || q == '\'') {
+		for (size_t j = i + 1; j < len; j++) {
+			if (s[j] == '\\')
+				j++;
+			else if (s[j] == q)
+				return j + 1;
+			else if (s[j] == '\n')
+				break;
+		}
+		return len + 1;
+	}
+	int level = long_bracket(s, len, i);
+	if (level < 0)
+		return i;
+	for (size_t j = i + (size_t)level + 2; j < len; j++) {
+		if (s[j] != ']')
+			continue;
+		size_t k = j + 1;
+		while (k < len && s[k] == '=')
+			k++;
+		if (k < len && s[k] == ']' && (int)(k - j - 1) == level)
+			return k + 1;
+	}
+	return len + 1;
+}
+
+static bool is_ident_start(char c)
+{
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_ident_char(char c)
+{
+	return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+
+/* Copy Lua source, keeping a backslash that starts no Lua escape as a
+ * backslash, as Python (so Jinja) does: regex_search(s, '\d+\.\d+') is
+ * what people write, and Lua would reject '\d' and '\.'. Valid Lua keeps
+ * its meaning: this only turns errors into what was meant. */
+static void add_source(struct kp_buf *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+			size_t e = i + 2 < len ? skip_string(s, len, i + 2) : i + 2;
+			if (e == i + 2)
+				while (e < len && s[e] != '\n')
+					e++;
+			e = e > len ? len : e;
+			kp_buf_add(out, s + i, e - i);
+			i = e;
+			continue;
+		}
+		if (s[i] != '"' && s[i] != '\'') {
+			size_t e = skip_string(s, len, i);
+			e = e == i ? i + 1 : e > len ? len : e;
+			kp_buf_add(out, s + i, e - i);
+			i = e;
+			continue;
+		}
+		char q = s[i];
+		kp_buf_addch(out, q);
+		for (i++; i < len; i++) {
+			char c = s[i];
+			if (c == '\\' && i + 1 < len) {
+				if (!strchr("abfnrtvxzu0123456789\\\"'\n\r", s[i + 1]))
+					kp_buf_addch(out, '\\'); /* a literal backslash */
+				kp_buf_addch(out, c);
+				kp_buf_addch(out, s[++i]);
+				continue;
+			}
+			kp_buf_addch(out, c);
+			if (c == q || c == '\n') {
+				i++;
+				break;
+			}
+		}
+	}
+}
+
+/* Outside strings and comments, does the expression use '|' or the word
+ * `in`? Both point at a Jinja habit. */
+static void jinja_habits(const char *s, size_t len, bool *pipe, bool *in)
+{
+	*pipe = *in = false;
+	for (size_t i = 0; i < len;) {
+		size_t e = skip_string(s, len, i);
+		if (e != i) {
+			i = e;
+		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+			while (i < len && s[i] != '\n')
+				i++;
+		} else if (s[i] == '|') {
+			*pipe = true;
+			i++;
+		} else if (is_ident_start(s[i])) {
+			size_t j = i;
+			while (j < len && is_ident_char(s[j]))
+				j++;
+			if (j - i == 2 && !memcmp(s + i, "in", 2))
+				*in = true;
+			i = j;
+		} else {
+			i++;
+		}
+	}
+}
+
+static bool is_keyword(const char *s, size_t len)
+{
+	static const char *const kw[] = {
+	    "and",	"break",  "do",	  "else", "elseif", "end",   "false", "for",
+	    "function", "goto",	  "if",	  "in",	  "local",  "nil",   "not",   "or",
+	    "repeat",	"return", "then", "true", "until",  "while",
+	};
+	for (size_t i = 0; i < KP_ARRAY_LEN(kw); i++)
+		if (strlen(kw[i]) == len && !memcmp(kw[i], s, len))
+			return true;
+	return false;
+}
+
+/* "a.b.c" (identifiers, no keywords) into p->path; otherwise no path. */
+static void split_path(struct kp_xpart *p)
+{
+	const char *s = p->src;
+	size_t n = 0, i = 0, len = strlen(s);
+	char **path = kp_xcalloc(len / 2 + 1, sizeof(*path));
+	for (;;) {
+		size_t j = i;
+		if (j >= len || !is_ident_start(s[j]))
+			goto no;
+		while (j < len && is_ident_char(s[j]))
+			j++;
+		if (is_keyword(s + i, j - i))
+			goto no;
+		path[n++] = kp_xstrndup(s + i, j - i);
+		if (j == len)
+			break;
+		if (s[j] != '.')
+			goto no;
+		i = j + 1;
+	}
+	if (kp_lua_is_reserved(path[0]))
+		goto no;
+	p->path = path;
+	p->npath = n;
+	return;
+no:
+	for (size_t k = 0; k < n; k++)
+		free(path[k]);
+	free(path);
+}
+
+kp_rc kp_xpart_init(struct kp_xpart *p, const char *src, size_t len, struct kp_pos pos,
+		    struct kp_buf *err)
+{
+	struct kp_buf chunk = KP_BUF_INIT;
+	bool pipe, in;
+	kp_rc rc = KP_OK;
+
+	while (len && isspace((unsigned char)*src)) {
+		src++;
+		len--;
+	}
+	while (len && isspace((unsigned char)src[len - 1]))
+		len--;
+	memset(p, 0, sizeof(*p));
+	p->src = kp_xstrndup(src, len);
+	kp_buf_addstr(&chunk, "return (");
+	add_source(&chunk, src, len);
+	kp_buf_addstr(&chunk, "\n)"); /* the newline ends a trailing -- comment */
+	jinja_habits(src, len, &pipe, &in);
+
+	lua_State *L = luaL_newstate();
+	if (!L)
+		abort(); /* out of memory, as kp_xmalloc would */
+	if (luaL_loadbufferx(L, chunk.buf, chunk.len, "=expr", "t")) {
+		const char *msg = lua_tostring(L, -1);
+		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos, "invalid expression '%s': %s%s", p->src,
+				   msg ? kp_lua_strip_chunkname(msg) : "syntax error",
+				   pipe ? JINJA_FILTER_HINT
+				   : in ? JINJA_IN_HINT
+					: "");
+	} else if (pipe) {
+		/* Valid Lua (bitwise or), but in a plan it is a Jinja filter that
+		 * would fail at run time with a puzzling message. */
+		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
+				   "invalid expression '%s': '|' is not allowed" JINJA_FILTER_HINT,
+				   p->src);
+	}
+	lua_close(L);
+	if (rc) {
+		kp_buf_release(&chunk);
+		free(p->src);
+		p->src = NULL;
+		return rc;
+	}
+	p->chunk = kp_buf_detach(&chunk, &p->chunk_len);
+	split_path(p);
+	return KP_OK;
+}
+
+void kp_xpart_release(struct kp_xpart *p)
+{
+	free(p->src);
+	free(p->chunk);
+	for (size_t i = 0; i < p->npath; i++)
+		free(p->path[i]);
+	free(p->path);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Templates */
+
+static void add_part(struct kp_template *t, size_t *cap, struct tpart part)
+{
+	KP_GROW(t->parts, t->nparts + 1, *cap);
+	t->parts[t->nparts++] = part;
+}
+
+void kp_template_free(struct kp_template *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nparts; i++) {
+		if (t->parts[i].is_expr)
+			kp_xpart_release(&t->parts[i].x);
+		free(t->parts[i].text);
+	}
+	free(t->parts);
+	kp_value_unref(t->lit);
+	free(t->src);
+	free(t);
+}
+
+static bool blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isspace((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+kp_rc kp_template_compile(const char *src, size_t len, struct kp_pos pos, struct kp_template **out,
+			  struct kp_buf *err)
+{
+	struct kp_template *t = kp_xcalloc(1, sizeof(*t));
+	size_t cap = 0, text = 0, i = 0, nexpr = 0;
+	kp_rc rc;
+
+	t->src = kp_xstrndup(src, len);
+	t->len = len;
+	t->pos = pos;
+	while (i < len) {
+		if (src[i] == '{' && i + 1 < len && src[i + 1] == '%') {
+			rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
+					   "'{%% %%}' statements are not supported: use a Lua "
+					   "expression inside {{ }}");
+			goto fail;
+		}
+		if (!(src[i] == '{' && i + 1 < len && src[i + 1] == '{')) {
+			i++;
+			continue;
+		}
+		/* Find the "}}" that closes it: not inside a string, and not the
+		 * end of a table constructor such as {a={b=1}}. */
+		size_t j = i + 2, end = 0;
+		int depth = 0;
+		while (j < len) {
+			size_t e = skip_string(src, len, j);
+			if (e > len)
+				break;
+			if (e != j) {
+				j = e;
+				continue;
+			}
+			if (src[j] == '{') {
+				depth++;
+			} else if (src[j] == '}') {
+				if (depth == 0 && j + 1 < len && src[j + 1] == '}') {
+					end = j;
+					break;
+				}
+				if (depth > 0)
+					depth--;
+			}
+			j++;
+		}
+		if (!end) {
+			rc = kp_pos_errorf(err, KP_ERR_PARSE, pos, "unterminated '{{' in '%s'",
+					   t->src);
+			goto fail;
+		}
+		if (i > text)
+			add_part(t, &cap,
+				 (struct tpart){.text = kp_xstrndup(src + text, i - text),
+						.len = i - text});
+		struct tpart part = {.is_expr = true};
+		rc = kp_xpart_init(&part.x, src + i + 2, end - (i + 2), pos, err);
+		if (rc)
+			goto fail;
+		add_part(t, &cap, part);
+		nexpr++;
+		i = text = end + 2;
+	}
+	if (len > text)
+		add_part(
+		    t, &cap,
+		    (struct tpart){.text = kp_xstrndup(src + text, len - text), .len = len - text});
+	if (!nexpr) {
+		t->lit = kp_value_strn(src, len);
+	} else if (nexpr == 1) {
+		t->single = true;
+		for (size_t k = 0; k < t->nparts; k++)
+			if (!t->parts[k].is_expr && !blank(t->parts[k].text, t->parts[k].len))
+				t->single = false;
+	}
+	*out = t;
+	return KP_OK;
+fail:
+	kp_template_free(t);
+	return rc;
+}
+
+bool kp_template_is_literal(const struct kp_template *t)
+{
+	return t->lit != NULL;
+}
+
+const char *kp_template_source(const struct kp_template *t)
+{
+	return t->src;
+}
+
+struct kp_pos kp_template_pos(const struct kp_template *t)
+{
+	return t->pos;
+}
+
+/* Rendering */
+
+/* `name` or `a.b.c` looked up in C: the value, or NULL to let Lua decide
+ * (not found, unknown, not a map on the way: Lua gives the right error). */
+static const struct kp_value *fast_lookup(const struct kp_xpart *p, const struct kp_scope *s)
+{
+	const struct kp_value *v = NULL;
+	if (!p->npath)
+		return NULL;
+	for (size_t i = 0; i < s->nunknown; i++)
+		if (!strcmp(s->unknown[i], p->path[0]))
+			return NULL;
+	for (size_t i = s->nlayers; i-- > 0 && !v;)
+		if (s->layers[i])
+			v = kp_map_get(s->layers[i], p->path[0]);
+	for (size_t i = 1; v && i < p->npath; i++)
+		v = v->type == KP_V_MAP ? kp_map_get(v, p->path[i]) : NULL;
+	return v;
+}
+
+static kp_rc eval_part(struct kp_lua *L, const struct kp_xpart *p, struct kp_pos pos,
+		       const struct kp_scope *s, struct kp_value **out, bool *truth,
+		       struct kp_buf *err)
+{
+	const struct kp_value *v = fast_lookup(p, s);
+	if (v) {
+		if (truth)
+			*truth = kp_value_truthy(v);
+		if (out)
+			*out = kp_value_ref(v);
+		return KP_OK;
+	}
+	return kp_lua_eval(L, p, pos, s, out, truth, err);
+}
+
+static kp_rc render(struct kp_lua *L, const struct kp_template *t, const struct kp_scope *s,
+		    struct kp_value **out, struct kp_buf *err)
+{
+	struct kp_buf text = KP_BUF_INIT;
+	bool secret = false;
+
+	if (t->lit) {
+		*out = kp_value_ref(t->lit);
+		return KP_OK;
+	}
+	for (size_t i = 0; i < t->nparts; i++) {
+		const struct tpart *part = &t->parts[i];
+		struct kp_value *v;
+		if (!part->is_expr) {
+			kp_buf_add(&text, part->text, part->len);
+			continue;
+		}
+		kp_rc rc = eval_part(L, &part->x, t->pos, s, &v, NULL, err);
+		if (rc) {
+			kp_buf_release(&text);
+			return rc;
+		}
+		if (t->single) {
+			kp_buf_release(&text);
+			*out = v;
+			return KP_OK;
+		}
+		secret |= v->secret;
+		kp_value_to_text(v, false, &text);
+		kp_value_unref(v);
+	}
+	size_t len;
+	char *str = kp_buf_detach(&text, &len);
+	*out = kp_value_str_take(str, len);
+	(*out)->secret = secret;
+	return KP_OK;
+}
+
+kp_rc kp_template_render(struct kp_lua *L, const struct kp_template *t, const struct kp_scope *s,
+			 struct kp_value **out, struct kp_buf *err)
+{
+	kp_rc rc = render(L, t, s, out, err);
+	if (rc == KP_ERR_UNKNOWN && s->placeholder) {
+		*out = kp_value_str(KP_UNKNOWN_TEXT);
+		return KP_OK;
+	}
+	return rc;
+}
+
+/* Bare expressions */
+
+kp_rc kp_expr_compile(const char *src, struct kp_pos pos, struct kp_expr **out, struct kp_buf *err)
+{
+	struct kp_template *t = NULL;
+	struct kp_buf ignored = KP_BUF_INIT;
+	size_t len = strlen(src);
+	const char *code = src;
+	size_t clen = len;
+
+	/* `when: "{{ x }}"` is an Ansible habit: take the inside. */
+	if (kp_template_compile(src, len, pos, &t, &ignored) == KP_OK && t->single) {
+		for (size_t i = 0; i < t->nparts; i++)
+			if (t->parts[i].is_expr) {
+				code = t->parts[i].x.src;
+				clen = strlen(code);
+			}
+	}
+	kp_buf_release(&ignored);
+	struct kp_expr *e = kp_xcalloc(1, sizeof(*e));
+	kp_rc rc = kp_xpart_init(&e->x, code, clen, pos, err);
+	kp_template_free(t);
+	if (rc) {
+		free(e);
+		return rc;
+	}
+	e->src = kp_xstrdup(src);
+	e->pos = pos;
+	*out = e;
+	return KP_OK;
+}
+
+void kp_expr_free(struct kp_expr *e)
+{
+	if (!e)
+		return;
+	kp_xpart_release(&e->x);
+	free(e->src);
+	free(e);
+}
+
+const char *kp_expr_source(const struct kp_expr *e)
+{
+	return e->src;
+}
+
+kp_rc kp_expr_eval(struct kp_lua *L, const struct kp_expr *e, const struct kp_scope *s,
+		   struct kp_value **out, struct kp_buf *err)
+{
+	return eval_part(L, &e->x, e->pos, s, out, NULL, err);
+}
+
+kp_rc kp_expr_test(struct kp_lua *L, const struct kp_expr *e, const struct kp_scope *s, bool *out,
+		   struct kp_buf *err)
+{
+	return eval_part(L, &e->x, e->pos, s, NULL, out, err);
+}

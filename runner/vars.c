@@ -1,0 +1,287 @@
+/* vars.c - variable precedence and per-host scopes, see vars.h. */
+#include "vars.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct kp_value *host_names(const struct kp_inventory *inv, const size_t *hosts, size_t n)
+{
+	struct kp_value *l = kp_value_list();
+	for (size_t i = 0; i < n; i++)
+		kp_list_push_take(l, kp_value_str(inv->hosts[hosts[i]]->name));
+	return l;
+}
+
+void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
+		      const struct kp_play *play, const struct kp_inventory *inv,
+		      const struct kp_value *extra, const size_t *hosts, size_t nhosts,
+		      bool check_mode, bool diff, const char *run_id)
+{
+	memset(pv, 0, sizeof(*pv));
+	pv->plan = plan;
+	pv->play = play;
+	pv->inv = inv;
+	pv->extra = extra;
+	pv->play_hosts = host_names(inv, hosts, nhosts);
+	pv->kplan = kp_value_map();
+	kp_map_set_take(pv->kplan, "check_mode", kp_value_bool(check_mode));
+	kp_map_set_take(pv->kplan, "diff", kp_value_bool(diff));
+	kp_map_set_take(pv->kplan, "run_id", run_id ? kp_value_str(run_id) : kp_value_null());
+	kp_map_set_take(pv->kplan, "plan_dir", kp_value_str(plan->dir));
+	kp_map_set_take(pv->kplan, "version", kp_value_str(KP_VERSION));
+}
+
+void kp_playvars_release(struct kp_playvars *pv)
+{
+	kp_value_unref(pv->play_hosts);
+	kp_value_unref(pv->kplan);
+	memset(pv, 0, sizeof(*pv));
+}
+
+static struct kp_value *hostvars_cb(void *ctx, const char *name)
+{
+	const struct kp_playvars *pv = ctx;
+	const struct kp_host *h = kp_inventory_host(pv->inv, name);
+	return h ? kp_value_ref(h->merged) : NULL;
+}
+
+static char *join_path(const char *dir, const char *path)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	if (path[0] == '/' || !dir || !*dir)
+		kp_buf_addstr(&b, path);
+	else
+		kp_buf_addf(&b, "%s/%s", dir, path);
+	return kp_buf_detach(&b, NULL);
+}
+
+/* Load a templated vars_files entry for this host. */
+static kp_rc load_vars_file(struct kp_hostvars *hv, struct kp_lua *L, const struct kp_playvars *pv,
+			    size_t i, struct kp_buf *err)
+{
+	const struct kp_play *play = pv->play;
+	struct kp_template *t = NULL;
+	struct kp_value *path = NULL, *vars = NULL;
+	struct kp_doc *doc = NULL;
+	char *full = NULL;
+	kp_rc rc;
+
+	rc = kp_template_compile(play->vars_files[i], strlen(play->vars_files[i]),
+				 play->vars_files_pos[i], &t, err);
+	if (!rc)
+		rc = kp_template_render(L, t, &hv->scope, &path, err);
+	if (rc)
+		goto out;
+	if (path->type != KP_V_STR) {
+		rc = kp_errorf(err, KP_ERR_INVALID,
+			       "%s:%d:%d: vars_files entry must be a path, not a %s",
+			       play->vars_files_pos[i].file, play->vars_files_pos[i].line,
+			       play->vars_files_pos[i].col, kp_value_typename(path->type));
+		goto out;
+	}
+	full = join_path(pv->plan->dir, path->u.str.s);
+	rc = kp_yaml_load_file(full, &doc, err);
+	if (rc) {
+		if (rc == KP_ERR_IO) {
+			struct kp_buf msg = KP_BUF_INIT;
+			kp_buf_addf(&msg, "%s:%d:%d: %s", play->vars_files_pos[i].file,
+				    play->vars_files_pos[i].line, play->vars_files_pos[i].col,
+				    err->buf);
+			kp_buf_release(err);
+			*err = msg;
+		}
+		goto out;
+	}
+	if (doc->root && doc->root->type != KP_N_MAP) {
+		rc = kp_node_errorf(err, KP_ERR_INVALID, doc->root,
+				    "a vars file must be a mapping of variables, not %s",
+				    kp_node_describe(doc->root));
+		goto out;
+	}
+	if (doc->root) {
+		rc = kp_node_to_value(doc->root, &vars, err);
+		if (rc)
+			goto out;
+		kp_map_update(hv->vars_files, vars);
+	}
+out:
+	kp_value_unref(vars);
+	kp_value_unref(path);
+	kp_template_free(t);
+	kp_doc_free(doc);
+	free(full);
+	return rc;
+}
+
+kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp_playvars *pv,
+		       const struct kp_host *host, const size_t *batch, size_t nbatch,
+		       size_t batch_index, size_t batch_count, struct kp_buf *err)
+{
+	const struct kp_play *play = pv->play;
+	struct kp_scope *s = &hv->scope;
+
+	memset(hv, 0, sizeof(*hv));
+	hv->host = host;
+	hv->vars_files = kp_value_map();
+	hv->registered = kp_value_map();
+	hv->magic = kp_value_map();
+
+	kp_map_set_take(hv->magic, "inventory_hostname", kp_value_str(host->name));
+	kp_map_set(hv->magic, "group_names", host->group_names);
+	kp_map_set(hv->magic, "groups", pv->inv->groups_var);
+	kp_map_set(hv->magic, "play_hosts", pv->play_hosts);
+	kp_map_set_take(hv->magic, "batch_hosts", host_names(pv->inv, batch, nbatch));
+	struct kp_value *k = kp_value_copy(pv->kplan);
+	kp_map_set_take(k, "batch_index", kp_value_int((int64_t)batch_index));
+	kp_map_set_take(k, "batch_count", kp_value_int((int64_t)batch_count));
+	kp_map_set_take(hv->magic, "kplan", k);
+
+	s->layers[s->nlayers++] = host->merged;
+	if (play->vars)
+		s->layers[s->nlayers++] = play->vars;
+	s->layers[s->nlayers++] = hv->vars_files;
+	s->layers[s->nlayers++] = hv->registered;
+	if (pv->extra)
+		s->layers[s->nlayers++] = pv->extra;
+	s->layers[s->nlayers++] = hv->magic;
+	s->hostvars = hostvars_cb;
+	s->ctx = (void *)pv;
+	s->unknown = pv->unknown;
+	s->nunknown = pv->nunknown;
+	s->base_dir = pv->plan->dir;
+
+	/* vars_files in order: each may use the variables loaded before it */
+	for (size_t i = 0; i < play->nvars_files; i++) {
+		kp_rc rc;
+		if (play->vars_files_loaded && play->vars_files_loaded[i]) {
+			kp_map_update(hv->vars_files, play->vars_files_loaded[i]);
+			continue;
+		}
+		rc = load_vars_file(hv, L, pv, i, err);
+		if (rc) {
+			kp_hostvars_release(hv);
+			return rc;
+		}
+	}
+	return KP_OK;
+}
+
+void kp_hostvars_release(struct kp_hostvars *hv)
+{
+	kp_value_unref(hv->vars_files);
+	kp_value_unref(hv->registered);
+	kp_value_unref(hv->magic);
+	memset(hv, 0, sizeof(*hv));
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+	if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static kp_rc merge_doc(struct kp_value *extra, const char *name, const char *data, size_t len,
+		       struct kp_buf *err)
+{
+	struct kp_doc *doc = NULL;
+	struct kp_value *v = NULL;
+	kp_rc rc = kp_yaml_load_string(name, data, len, &doc, err);
+	if (rc)
+		return rc;
+	if (!doc->root) {
+		kp_doc_free(doc);
+		return KP_OK;
+	}
+	if (doc->root->type != KP_N_MAP) {
+		rc = kp_node_errorf(err, KP_ERR_INVALID, doc->root,
+				    "extra vars must be a mapping, not %s",
+				    kp_node_describe(doc->root));
+		kp_doc_free(doc);
+		return rc;
+	}
+	rc = kp_node_to_value(doc->root, &v, err);
+	if (!rc)
+		kp_map_update(extra, v);
+	kp_value_unref(v);
+	kp_doc_free(doc);
+	return rc;
+}
+
+/* A single `key=value` word: the value typed like a YAML plain scalar. */
+static kp_rc add_kv(struct kp_value *extra, const char *word, size_t n, struct kp_buf *err)
+{
+	const char *eq = memchr(word, '=', n);
+	if (!eq || !valid_name(word, (size_t)(eq - word)))
+		return kp_errorf(err, KP_ERR_INVALID,
+				 "invalid extra var '%.*s': expected key=value, @file.yml or a "
+				 "YAML/JSON mapping",
+				 (int)n, word);
+	char *key = kp_xstrndup(word, (size_t)(eq - word));
+	const char *val = eq + 1;
+	size_t vlen = n - (size_t)(eq + 1 - word);
+	struct kp_value *v;
+	/* type it through the YAML scalar rules: 3 -> int, true -> bool */
+	struct kp_doc *doc = NULL;
+	if (vlen && !memchr(val, '\n', vlen) && !memchr(val, ':', vlen) &&
+	    !memchr(val, '#', vlen) && !strchr("[{'\"&*!|>%@`", val[0]) &&
+	    !kp_yaml_load_string("-e", val, vlen, &doc, NULL) && doc->root &&
+	    doc->root->type == KP_N_SCALAR) {
+		if (kp_node_to_value(doc->root, &v, NULL))
+			v = kp_value_strn(val, vlen);
+	} else {
+		v = kp_value_strn(val, vlen);
+	}
+	kp_doc_free(doc);
+	kp_map_set_take(extra, key, v);
+	free(key);
+	return KP_OK;
+}
+
+kp_rc kp_extra_vars_add(struct kp_value *extra, const char *arg, struct kp_buf *err)
+{
+	kp_rc rc;
+	if (arg[0] == '@') {
+		struct kp_buf data = KP_BUF_INIT;
+		rc = kp_read_file(arg + 1, KP_YAML_MAX_FILE, &data, err);
+		if (!rc)
+			rc = merge_doc(extra, arg + 1, data.buf, data.len, err);
+		kp_buf_release(&data);
+		return rc;
+	}
+	const char *p = arg;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '{')
+		return merge_doc(extra, "-e", arg, strlen(arg), err);
+	/* whitespace-separated key=value words; values may be quoted */
+	while (*p) {
+		struct kp_buf word = KP_BUF_INIT;
+		char q = 0;
+		while (*p && (q || !isspace((unsigned char)*p))) {
+			if (q && *p == q)
+				q = 0;
+			else if (!q && (*p == '"' || *p == '\''))
+				q = *p;
+			else
+				kp_buf_addch(&word, *p);
+			p++;
+		}
+		if (q) {
+			kp_buf_release(&word);
+			return kp_errorf(err, KP_ERR_INVALID,
+					 "unterminated quote in extra vars '%s'", arg);
+		}
+		rc = add_kv(extra, word.buf, word.len, err);
+		kp_buf_release(&word);
+		if (rc)
+			return rc;
+		while (isspace((unsigned char)*p))
+			p++;
+	}
+	return KP_OK;
+}

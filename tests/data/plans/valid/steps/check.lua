@@ -1,0 +1,2 @@
+kplan.readonly()
+kplan.log("checked")
