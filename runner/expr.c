@@ -18,7 +18,7 @@
 
 #define JINJA_FILTER_HINT                                                                          \
 	" (Jinja filters are not supported: write default(x, 'd') instead of x | default('d'))"
-#define JINJA_IN_HINT " (Jinja's 'x in y' is not supported: write contains(y, x))"
+#define LIST_HINT " (Lua writes a list as {a, b}, not [a, b])"
 
 struct tpart {
 	bool is_expr;
@@ -169,6 +169,85 @@ static void jinja_habits(const char *s, size_t len, bool *pipe, bool *in)
 	}
 }
 
+/* Find the next keyword `kw` at paren depth 0, outside strings, from i. */
+static size_t find_word(const char *s, size_t len, size_t i, const char *kw)
+{
+	size_t kl = strlen(kw);
+	int depth = 0;
+	while (i < len) {
+		size_t e = skip_string(s, len, i);
+		if (e != i) {
+			i = e;
+		} else if (s[i] == '(' || s[i] == '[' || s[i] == '{') {
+			depth++, i++;
+		} else if (s[i] == ')' || s[i] == ']' || s[i] == '}') {
+			depth--, i++;
+		} else if (is_ident_start(s[i])) {
+			size_t j = i;
+			while (j < len && is_ident_char(s[j]))
+				j++;
+			if (!depth && j - i == kl && !memcmp(s + i, kw, kl) &&
+			    (i == 0 || s[i - 1] != '.'))
+				return i;
+			i = j;
+		} else {
+			i++;
+		}
+	}
+	return len;
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len && isspace((unsigned char)**s))
+		(*s)++, (*len)--;
+	while (*len && isspace((unsigned char)(*s)[*len - 1]))
+		(*len)--;
+}
+
+/* One `and`/`or`-separated clause: `x in y` -> contains(y, x), `x not in y`
+ * -> not contains(y, x). */
+static void rewrite_in_clause(const char *s, size_t len, struct kp_buf *out)
+{
+	size_t at = find_word(s, len, 0, "in");
+	if (at == len) {
+		kp_buf_add(out, s, len);
+		return;
+	}
+	const char *l = s, *r = s + at + 2;
+	size_t ll = at, rl = len - at - 2;
+	const char *prefix = "";
+	trim(&l, &ll);
+	trim(&r, &rl);
+	if (ll >= 4 && !memcmp(l, "not", 3) && isspace((unsigned char)l[3])) {
+		prefix = "not ";
+		l += 4, ll -= 4;
+		trim(&l, &ll);
+	}
+	if (ll >= 4 && !memcmp(l + ll - 3, "not", 3) && isspace((unsigned char)l[ll - 4])) {
+		prefix = *prefix ? "" : "not ";
+		ll -= 3;
+		trim(&l, &ll);
+	}
+	kp_buf_addf(out, " %scontains((%.*s), (%.*s)) ", prefix, (int)rl, r, (int)ll, l);
+}
+
+/* Jinja's membership test, as in `when: "'etcd' in group_names"`: not
+ * Lua, but common enough in plans ported from Ansible to accept. */
+static void rewrite_in(const char *s, size_t len, struct kp_buf *out)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t a = find_word(s, len, i, "and"), o = find_word(s, len, i, "or");
+		size_t e = a < o ? a : o;
+		rewrite_in_clause(s + i, e - i, out);
+		if (e == len)
+			break;
+		kp_buf_addstr(out, e == a ? "and" : "or");
+		i = e + (e == a ? 3 : 2);
+	}
+}
+
 static bool is_keyword(const char *s, size_t len)
 {
 	static const char *const kw[] = {
@@ -229,10 +308,17 @@ kp_rc kp_xpart_init(struct kp_xpart *p, const char *src, size_t len, struct kp_p
 		len--;
 	memset(p, 0, sizeof(*p));
 	p->src = kp_xstrndup(src, len);
-	kp_buf_addstr(&chunk, "return (");
-	add_source(&chunk, src, len);
-	kp_buf_addstr(&chunk, "\n)"); /* the newline ends a trailing -- comment */
 	jinja_habits(src, len, &pipe, &in);
+	kp_buf_addstr(&chunk, "return (");
+	if (in) {
+		struct kp_buf rw = KP_BUF_INIT;
+		rewrite_in(src, len, &rw);
+		add_source(&chunk, rw.buf, rw.len);
+		kp_buf_release(&rw);
+	} else {
+		add_source(&chunk, src, len);
+	}
+	kp_buf_addstr(&chunk, "\n)"); /* the newline ends a trailing -- comment */
 
 	lua_State *L = luaL_newstate();
 	if (!L)
@@ -241,9 +327,9 @@ kp_rc kp_xpart_init(struct kp_xpart *p, const char *src, size_t len, struct kp_p
 		const char *msg = lua_tostring(L, -1);
 		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos, "invalid expression '%s': %s%s", p->src,
 				   msg ? kp_lua_strip_chunkname(msg) : "syntax error",
-				   pipe ? JINJA_FILTER_HINT
-				   : in ? JINJA_IN_HINT
-					: "");
+				   pipe				      ? JINJA_FILTER_HINT
+				   : (msg && strstr(msg, "near '['")) ? LIST_HINT
+								      : "");
 	} else if (pipe) {
 		/* Valid Lua (bitwise or), but in a plan it is a Jinja filter that
 		 * would fail at run time with a puzzling message. */
@@ -420,11 +506,169 @@ static const struct kp_value *fast_lookup(const struct kp_xpart *p, const struct
 	return v;
 }
 
+/* Variables whose values are templates */
+
+static bool holds_template(const struct kp_value *v, int depth)
+{
+	if (depth > 64)
+		return false;
+	switch (v->type) {
+	case KP_V_STR:
+		return memmem(v->u.str.s, v->u.str.len, "{{", 2) ||
+		       memmem(v->u.str.s, v->u.str.len, "{%", 2);
+	case KP_V_LIST:
+		for (size_t i = 0; i < v->u.list.n; i++)
+			if (holds_template(v->u.list.items[i], depth + 1))
+				return true;
+		return false;
+	case KP_V_MAP:
+		for (size_t i = 0; i < v->u.map.n; i++)
+			if (holds_template(v->u.map.vals[i], depth + 1))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+/* The compiled template for a variable's text, compiled once per state. */
+static kp_rc var_template(struct kp_lua *kl, const struct kp_value *str, struct kp_template **out,
+			  struct kp_buf *err)
+{
+	if (!kl->var_tmpl_index)
+		kl->var_tmpl_index = kp_value_map();
+	const struct kp_value *idx = kp_map_get(kl->var_tmpl_index, str->u.str.s);
+	if (idx) {
+		*out = kl->var_tmpls[idx->u.i];
+		return KP_OK;
+	}
+	kp_rc rc = kp_template_compile(str->u.str.s, str->u.str.len, (struct kp_pos){0}, out, err);
+	if (rc)
+		return rc;
+	KP_GROW(kl->var_tmpls, kl->nvar_tmpls + 1, kl->capvar_tmpls);
+	kl->var_tmpls[kl->nvar_tmpls] = *out;
+	kp_map_set_take(kl->var_tmpl_index, str->u.str.s, kp_value_int((int64_t)kl->nvar_tmpls));
+	kl->nvar_tmpls++;
+	return KP_OK;
+}
+
+static kp_rc render_var_value(struct kp_lua *kl, const struct kp_value *v, const struct kp_scope *s,
+			      struct kp_value **out, struct kp_buf *err)
+{
+	kp_rc rc = KP_OK;
+	if (!holds_template(v, 0)) {
+		*out = kp_value_ref(v);
+		return KP_OK;
+	}
+	if (v->type == KP_V_STR) {
+		struct kp_template *t;
+		rc = var_template(kl, v, &t, err);
+		if (!rc)
+			rc = kp_template_render(kl, t, s, out, err);
+		if (!rc && v->secret && !(*out)->secret) {
+			struct kp_value *c = kp_value_copy(*out);
+			c->secret = 1;
+			kp_value_unref(*out);
+			*out = c;
+		}
+		return rc;
+	}
+	struct kp_value *c = v->type == KP_V_LIST ? kp_value_list() : kp_value_map();
+	size_t n = v->type == KP_V_LIST ? v->u.list.n : v->u.map.n;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct kp_value *item;
+		rc = render_var_value(kl,
+				      v->type == KP_V_LIST ? v->u.list.items[i] : v->u.map.vals[i],
+				      s, &item, err);
+		if (rc)
+			break;
+		if (v->type == KP_V_LIST)
+			kp_list_push_take(c, item);
+		else
+			kp_map_set_take(c, v->u.map.keys[i], item);
+	}
+	if (rc) {
+		kp_value_unref(c);
+		return rc;
+	}
+	c->secret = v->secret;
+	*out = c;
+	return KP_OK;
+}
+
+kp_rc kp_var_resolve(struct kp_lua *kl, const char *name, const struct kp_value *v,
+		     const struct kp_scope *s, struct kp_value **out, struct kp_buf *err)
+{
+	*out = NULL;
+	if (!holds_template(v, 0))
+		return KP_OK;
+	for (int i = 0; i < kl->nresolving; i++) {
+		if (strcmp(kl->resolving[i], name))
+			continue;
+		struct kp_buf chain = KP_BUF_INIT;
+		for (int j = i; j < kl->nresolving; j++)
+			kp_buf_addf(&chain, "'%s' -> ", kl->resolving[j]);
+		kp_buf_addf(&chain, "'%s'", name);
+		kp_errorf(err, KP_ERR_INVALID, "variable '%s' is defined in terms of itself (%s)",
+			  name, chain.buf);
+		kp_buf_release(&chain);
+		return KP_ERR_INVALID;
+	}
+	if (kl->nresolving >= KP_VAR_MAX_DEPTH)
+		return kp_errorf(err, KP_ERR_LIMIT,
+				 "variable '%s': variables refer to each other more than %d deep",
+				 name, KP_VAR_MAX_DEPTH);
+	kl->resolving[kl->nresolving++] = name;
+	struct kp_buf inner = KP_BUF_INIT;
+	kp_rc rc = render_var_value(kl, v, s, out, &inner);
+	kl->nresolving--;
+	if (rc == KP_ERR_UNKNOWN) {
+		kp_errorf(err, rc, "%s", inner.buf);
+	} else if (rc && (strstr(inner.buf, "(in the value of") ||
+			  strstr(inner.buf, "in terms of itself"))) {
+		/* the innermost variable is already named */
+		kp_errorf(err, rc, "%s", inner.buf);
+	} else if (rc) {
+		kp_errorf(err, rc, "%s (in the value of '%s')", inner.buf, name);
+	}
+	kp_buf_release(&inner);
+	return rc;
+}
+
+void kp_var_cache_free(struct kp_lua *kl)
+{
+	for (size_t i = 0; i < kl->nvar_tmpls; i++)
+		kp_template_free(kl->var_tmpls[i]);
+	free(kl->var_tmpls);
+	kp_value_unref(kl->var_tmpl_index);
+}
+
 static kp_rc eval_part(struct kp_lua *L, const struct kp_xpart *p, struct kp_pos pos,
 		       const struct kp_scope *s, struct kp_value **out, bool *truth,
 		       struct kp_buf *err)
 {
 	const struct kp_value *v = fast_lookup(p, s);
+	if (v && holds_template(v, 0)) {
+		/* a.b.c: render the value found under its full path name */
+		struct kp_buf name = KP_BUF_INIT, msg = KP_BUF_INIT;
+		struct kp_value *r = NULL;
+		for (size_t i = 0; i < p->npath; i++)
+			kp_buf_addf(&name, "%s%s", i ? "." : "", p->path[i]);
+		kp_rc rc = kp_var_resolve(L, name.buf, v, s, &r, &msg);
+		if (rc)
+			kp_pos_errorf(err, rc, pos, "%s", msg.buf);
+		kp_buf_release(&name);
+		kp_buf_release(&msg);
+		if (rc)
+			return rc;
+		if (truth)
+			*truth = kp_value_truthy(r);
+		if (out)
+			*out = r;
+		else
+			kp_value_unref(r);
+		return KP_OK;
+	}
 	if (v) {
 		if (truth)
 			*truth = kp_value_truthy(v);

@@ -24,6 +24,8 @@ struct kp_xpart {
 	size_t npath;
 };
 
+#define KP_VAR_MAX_DEPTH 32
+
 struct kp_lua {
 	lua_State *L;
 	size_t mem, mem_max;
@@ -38,7 +40,23 @@ struct kp_lua {
 	struct kp_value **held;
 	size_t nheld, capheld;
 	struct kp_buf scratch, scratch2; /* helpers' C-side buffers, reset per use */
+	/* Variables whose values hold templates (expr.c, kp_var_resolve). */
+	struct kp_value *var_tmpl_index; /* source text -> index into var_tmpls */
+	struct kp_template **var_tmpls;
+	size_t nvar_tmpls, capvar_tmpls;
+	const char *resolving[KP_VAR_MAX_DEPTH]; /* names being rendered, outermost first */
+	int nresolving;
+	kp_rc nested_rc; /* a variable's rendering failed inside env_index */
+	struct kp_buf nested_msg;
 };
+
+/* Render a variable's value when it holds "{{ }}" (Ansible templates
+ * variables when they are used, so `a: "{{ b }}-x"` sees b). *out is a new
+ * reference, or NULL when v holds no template. A variable whose value
+ * refers back to itself is an error. */
+kp_rc kp_var_resolve(struct kp_lua *kl, const char *name, const struct kp_value *v,
+		     const struct kp_scope *s, struct kp_value **out, struct kp_buf *err);
+void kp_var_cache_free(struct kp_lua *kl);
 
 /* The kp_lua that owns a state (kept in the state's extra space). */
 static inline struct kp_lua *kp_lua_of(lua_State *L)

@@ -229,6 +229,22 @@ static int env_index(lua_State *L)
 			kp_lua_push_undef(L, name, len, false);
 			return 1;
 		}
+		struct kp_value *r = NULL;
+		kp_rc rc = kp_var_resolve(kl, name, v, s, &r, &kl->nested_msg);
+		if (rc == KP_ERR_UNKNOWN) {
+			kp_lua_push_undef(L, name, len, true);
+			return 1;
+		}
+		if (rc) {
+			/* run_error() reports it with the outer expression's position */
+			kl->nested_rc = rc;
+			lua_pushliteral(L, "variable rendering failed");
+			return lua_error(L);
+		}
+		if (r) {
+			kp_lua_hold(kl, r);
+			v = r;
+		}
 		kp_lua_push_named(L, v, name);
 		if (!lua_istable(L, -1))
 			return 1;
@@ -392,6 +408,8 @@ void kp_lua_free(struct kp_lua *kl)
 	for (size_t i = 0; i < kl->nheld; i++)
 		kp_value_unref(kl->held[i]);
 	free(kl->held);
+	kp_var_cache_free(kl);
+	kp_buf_release(&kl->nested_msg);
 	kp_buf_release(&kl->scratch);
 	kp_buf_release(&kl->scratch2);
 	free(kl);
@@ -533,6 +551,12 @@ static kp_rc undef_error(struct kp_buf *err, struct kp_pos pos, const struct kp_
 static kp_rc run_error(lua_State *L, int status, struct kp_lua *kl, int pending_from,
 		       const struct kp_xpart *p, struct kp_pos pos, struct kp_buf *err)
 {
+	if (kl->nested_rc) {
+		kp_rc rc = kl->nested_rc;
+		kl->nested_rc = KP_OK;
+		kp_pos_errorf(err, rc, pos, "%s", kl->nested_msg.buf);
+		return rc;
+	}
 	if (kl->limit_hit)
 		return kp_pos_errorf(err, KP_ERR_LIMIT, pos,
 				     "expression '%s' exceeded the instruction limit", p->src);

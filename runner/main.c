@@ -426,11 +426,24 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 					 o->format == KP_FMT_JSON ? "json" : "markdown");
 			goto out;
 		}
-		if (kp_preview_plan(o, &ld, stdout, &err)) {
-			fflush(stdout);
+		/* the preview is printed only when complete: a review never gets
+		 * half a plan */
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&text, &len);
+		if (!mem) {
+			rc = usage_error("cannot allocate the preview");
+			goto out;
+		}
+		kp_rc prc = kp_preview_plan(o, &ld, mem, &err);
+		fclose(mem);
+		if (prc) {
+			free(text);
 			rc = report(&err);
 			goto out;
 		}
+		fwrite(text, 1, len, stdout);
+		free(text);
 		rc = EXIT_OK;
 		goto out;
 	}

@@ -259,6 +259,54 @@ static void test_conditions(void **state)
 	kp_expr_free(e);
 }
 
+/* Jinja's `x in y` (plan.md's own example) reads as contains(y, x). */
+static void test_jinja_in(void **state)
+{
+	struct ctx *c = *state;
+	assert_true(truth(c, "'kube_control_plane' in group_names"));
+	assert_false(truth(c, "'kube_node' in group_names"));
+	assert_true(truth(c, "'kube_node' not in group_names"));
+	assert_false(truth(c, "not 'etcd' in group_names"));
+	assert_true(truth(c, "'etcd' in group_names and x == 1"));
+	assert_true(truth(c, "'nope' in group_names or 'n2' in groups['etcd']"));
+	assert_true(truth(c, "'ell' in 'hello'"));
+	assert_true(truth(c, "'a' in m"));
+	assert_true(truth(c, "1 in {1, 2}"));
+	expect(c, "{{ 'etcd' in group_names }}", "true");
+	/* a word that merely contains `in` is untouched */
+	assert_true(truth(c, "in_group('etcd')"));
+}
+
+/* Variables whose values are templates render where they are used. */
+static void test_lazy_vars(void **state)
+{
+	struct ctx *c = *state;
+	struct kp_value *lazy =
+	    json("{\"a\":\"{{ b }}-x\",\"b\":\"{{ x + 41 }}\",\"l\":[\"{{ a }}\",2],"
+		 "\"mm\":{\"k\":\"{{ kube_version }}\"},\"loop1\":\"{{ loop2 }}\","
+		 "\"loop2\":\"{{ loop1 }}\",\"bad\":\"{{ nope }}\"}");
+	c->s.layers[c->s.nlayers++] = lazy;
+	expect(c, "{{ a }}", "\"42-x\"");
+	expect(c, "{{ b }}", "42");
+	expect(c, "{{ b + 1 }}", "43");
+	expect(c, "{{ l }}", "[\"42-x\",2]");
+	expect(c, "{{ mm.k }}", "\"1.13.3\"");
+	expect(c, "{{ mm }}", "{\"k\":\"1.13.3\"}");
+	assert_true(truth(c, "a == '42-x'"));
+	expect_err(c, "{{ loop1 }}", KP_ERR_INVALID,
+		   "upgrade.yml:14:7: variable 'loop1' is defined in terms of itself ('loop1' -> "
+		   "'loop2' -> 'loop1')");
+	expect_err(c, "{{ 'v' .. loop1 }}", KP_ERR_INVALID,
+		   "upgrade.yml:14:7: variable 'loop1' is defined in terms of itself ('loop1' -> "
+		   "'loop2' -> 'loop1')");
+	expect_err(c, "{{ bad }}", KP_ERR_UNDEFINED,
+		   "upgrade.yml:14:7: undefined variable 'nope' (in the value of 'bad')");
+	expect_err(c, "{{ bad .. 'x' }}", KP_ERR_UNDEFINED,
+		   "upgrade.yml:14:7: undefined variable 'nope' (in the value of 'bad')");
+	c->s.nlayers--;
+	kp_value_unref(lazy);
+}
+
 static void test_undefined(void **state)
 {
 	struct ctx *c = *state;
@@ -385,11 +433,12 @@ static void test_compile_errors(void **state)
 	expect_err(c, "{{ foo bar }}", KP_ERR_PARSE,
 		   "upgrade.yml:14:7: invalid expression 'foo bar': ')' expected near 'bar'");
 
-	assert_int_equal(kp_expr_compile("'etcd' in group_names", POS, &e, &c->err), KP_ERR_PARSE);
+	/* Jinja's membership test is accepted (see test_jinja_in); Python's
+	 * list literal is not Lua */
+	assert_int_equal(kp_expr_compile("x in ['a', 'b']", POS, &e, &c->err), KP_ERR_PARSE);
 	assert_string_equal(c->err.buf,
-			    "upgrade.yml:14:7: invalid expression ''etcd' in group_names': ')' "
-			    "expected near 'in' (Jinja's 'x in y' is not supported: write "
-			    "contains(y, x))");
+			    "upgrade.yml:14:7: invalid expression 'x in ['a', 'b']': unexpected "
+			    "symbol near '[' (Lua writes a list as {a, b}, not [a, b])");
 	assert_int_equal(kp_expr_compile("x ==", POS, &e, &c->err), KP_ERR_PARSE);
 	assert_string_equal(
 	    c->err.buf, "upgrade.yml:14:7: invalid expression 'x ==': unexpected symbol near ')'");
@@ -768,6 +817,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_conditions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_undefined, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_jinja_in, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lazy_vars, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compile_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_runtime_errors, setup, teardown),
