@@ -397,11 +397,12 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 
 		c->batch = batch;
 		c->hv = kp_xcalloc(batch->n, sizeof(*c->hv));
+		struct kp_batchvars bv;
+		kp_batchvars_init(&bv, &c->pv, batch->hosts, batch->n, bi + 1, bs.n);
 		size_t built = 0;
 		for (; built < batch->n; built++) {
-			rc = kp_hostvars_init(&c->hv[built], c->L, &c->pv,
-					      inv->hosts[batch->hosts[built]], batch->hosts,
-					      batch->n, bi + 1, bs.n, c->err);
+			rc = kp_hostvars_init(&c->hv[built], c->L, &c->pv, &bv,
+					      inv->hosts[batch->hosts[built]], c->err);
 			if (rc)
 				break;
 		}
@@ -419,6 +420,7 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 		free(when.v);
 		for (size_t i = 0; i < built; i++)
 			kp_hostvars_release(&c->hv[i]);
+		kp_batchvars_release(&bv);
 		free(c->hv);
 		c->hv = NULL;
 	}

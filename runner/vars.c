@@ -114,9 +114,25 @@ out:
 	return rc;
 }
 
+void kp_batchvars_init(struct kp_batchvars *bv, const struct kp_playvars *pv, const size_t *batch,
+		       size_t nbatch, size_t batch_index, size_t batch_count)
+{
+	bv->batch_hosts = host_names(pv->inv, batch, nbatch);
+	bv->kplan = kp_value_copy(pv->kplan);
+	kp_map_set_take(bv->kplan, "batch_index", kp_value_int((int64_t)batch_index));
+	kp_map_set_take(bv->kplan, "batch_count", kp_value_int((int64_t)batch_count));
+}
+
+void kp_batchvars_release(struct kp_batchvars *bv)
+{
+	kp_value_unref(bv->batch_hosts);
+	kp_value_unref(bv->kplan);
+	memset(bv, 0, sizeof(*bv));
+}
+
 kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp_playvars *pv,
-		       const struct kp_host *host, const size_t *batch, size_t nbatch,
-		       size_t batch_index, size_t batch_count, struct kp_buf *err)
+		       const struct kp_batchvars *bv, const struct kp_host *host,
+		       struct kp_buf *err)
 {
 	const struct kp_play *play = pv->play;
 	struct kp_scope *s = &hv->scope;
@@ -131,11 +147,8 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	kp_map_set(hv->magic, "group_names", host->group_names);
 	kp_map_set(hv->magic, "groups", pv->inv->groups_var);
 	kp_map_set(hv->magic, "play_hosts", pv->play_hosts);
-	kp_map_set_take(hv->magic, "batch_hosts", host_names(pv->inv, batch, nbatch));
-	struct kp_value *k = kp_value_copy(pv->kplan);
-	kp_map_set_take(k, "batch_index", kp_value_int((int64_t)batch_index));
-	kp_map_set_take(k, "batch_count", kp_value_int((int64_t)batch_count));
-	kp_map_set_take(hv->magic, "kplan", k);
+	kp_map_set(hv->magic, "batch_hosts", bv->batch_hosts);
+	kp_map_set(hv->magic, "kplan", bv->kplan);
 
 	s->layers[s->nlayers++] = host->merged;
 	if (play->vars)

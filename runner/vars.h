@@ -46,11 +46,21 @@ void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
 		      bool check_mode, bool diff, const char *run_id);
 void kp_playvars_release(struct kp_playvars *pv);
 
-/* Build a host's scope for one batch (batch_index is 1-based). Loads the
- * play's templated vars_files for this host. */
+/* What every host of one batch shares: batch_hosts and the kplan table
+ * with batch_index (1-based) and batch_count. */
+struct kp_batchvars {
+	struct kp_value *batch_hosts;
+	struct kp_value *kplan;
+};
+void kp_batchvars_init(struct kp_batchvars *bv, const struct kp_playvars *pv, const size_t *batch,
+		       size_t nbatch, size_t batch_index, size_t batch_count);
+void kp_batchvars_release(struct kp_batchvars *bv);
+
+/* Build a host's scope for one batch. Loads the play's templated
+ * vars_files for this host. */
 kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp_playvars *pv,
-		       const struct kp_host *host, const size_t *batch, size_t nbatch,
-		       size_t batch_index, size_t batch_count, struct kp_buf *err);
+		       const struct kp_batchvars *bv, const struct kp_host *host,
+		       struct kp_buf *err);
 void kp_hostvars_release(struct kp_hostvars *hv);
 
 /* Parse one -e argument: "k=v k2=v2" (values typed like YAML scalars),
