@@ -269,7 +269,7 @@ kp_rc kp_extra_vars_add(struct kp_value *extra, const char *arg, struct kp_buf *
 	const char *p = arg;
 	while (isspace((unsigned char)*p))
 		p++;
-	if (*p == '{')
+	if (*p == '{' || *p == '[')
 		return merge_doc(extra, "-e", arg, strlen(arg), err);
 	/* whitespace-separated key=value words; values may be quoted */
 	while (*p) {
