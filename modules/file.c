@@ -1,5 +1,17 @@
-/* file.c - the state of a path on the node: file, directory, link, absent. */
+/*
+ * file.c - the state of a path on the node: file, directory, link, touch,
+ * absent, with its mode and ownership.
+ *
+ * The probe decides one shell command (mkdir -p, rm -rf, ln -sfn, touch)
+ * plus chmod/chown for what differs; apply runs exactly those, so check
+ * mode and the real run cannot disagree. Without `state` an existing path
+ * keeps its type and only its attributes are set, as in Ansible.
+ */
 #include "module.h"
+#include "transport.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const states[] = {"file", "directory", "absent", "link", "touch", NULL};
 
@@ -7,9 +19,8 @@ static const struct kp_argspec args[] = {
     {.name = "path", .type = KP_T_PATH, .required = true, .help = "path on the node"},
     {.name = "state",
      .type = KP_T_STR,
-     .def = "file",
      .choices = states,
-     .help = "what the path should be"},
+     .help = "what the path should be (default: file, or what an existing path is)"},
     {.name = "mode", .type = KP_T_STR, .help = "permissions, e.g. \"0755\""},
     {.name = "owner", .type = KP_T_STR, .help = "owning user"},
     {.name = "group", .type = KP_T_STR, .help = "owning group"},
@@ -17,8 +28,215 @@ static const struct kp_argspec args[] = {
     {0},
 };
 
+struct plan {
+	char *cmd;    /* the one changing command, or NULL */
+	bool attrs;   /* then set mode/owner/group */
+	bool created; /* attributes are set on a new path: all of them */
+	struct kp_attrs want;
+	struct kp_stat st;
+	char *done_msg;
+};
+
+static void plan_free(void *p)
+{
+	struct plan *pl = p;
+	if (pl) {
+		free(pl->cmd);
+		free(pl->done_msg);
+		free(pl);
+	}
+}
+
+static const char *type_name(char t)
+{
+	switch (t) {
+	case 'f':
+		return "a file";
+	case 'd':
+		return "a directory";
+	case 'l':
+		return "a link";
+	}
+	return "a special file";
+}
+
+/* cmd = "VERB 'path'" (with a quoted extra word before the path for ln). */
+static char *make_cmd(const char *verb, const char *extra, const char *path)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	kp_buf_addf(&b, "%s ", verb);
+	if (extra) {
+		kp_sh_quote(&b, extra);
+		kp_buf_addch(&b, ' ');
+	}
+	kp_sh_quote(&b, path);
+	return kp_buf_detach(&b, NULL);
+}
+
+static void want_text(const struct kp_attrs *w, struct kp_buf *out)
+{
+	if (w->mode >= 0)
+		kp_buf_addf(out, " mode %04o", (unsigned)w->mode);
+	if (w->owner)
+		kp_buf_addf(out, " owner %s", w->owner);
+	if (w->group)
+		kp_buf_addf(out, " group %s", w->group);
+}
+
+static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
+{
+	const char *path = kp_arg_str(ctx, "path"), *state = kp_arg_str(ctx, "state");
+	const char *src = kp_arg_str(ctx, "src");
+	struct plan *pl = kp_xcalloc(1, sizeof(*pl));
+	struct kp_buf would = KP_BUF_INIT, done = KP_BUF_INIT, attrs = KP_BUF_INIT;
+	kp_rc rc;
+
+	ctx->state = pl;
+	ctx->free_state = plan_free;
+	kp_mod_attrs_from_args(ctx, res, &pl->want);
+	if (res->failed)
+		return KP_OK;
+	rc = ctx->conn->ops->stat(ctx->conn, path, false, &pl->st, err);
+	if (rc)
+		return rc;
+	const struct kp_stat *st = &pl->st;
+	if (!state)
+		state = st->exists && st->type == 'd' ? "directory" : "file";
+
+	if (!strcmp(state, "absent")) {
+		if (st->exists) {
+			pl->cmd = make_cmd("rm -rf", NULL, path);
+			kp_buf_addf(&would, "would remove %s '%s'", type_name(st->type) + 2, path);
+			kp_buf_addf(&done, "removed %s '%s'", type_name(st->type) + 2, path);
+		}
+		goto plan_done; /* attributes of nothing */
+	} else if (!strcmp(state, "directory")) {
+		if (!st->exists) {
+			pl->cmd = make_cmd("mkdir -p", NULL, path);
+			pl->created = true;
+			kp_buf_addf(&would, "would create directory '%s'", path);
+			kp_buf_addf(&done, "created directory '%s'", path);
+			want_text(&pl->want, &would);
+			want_text(&pl->want, &done);
+		} else if (st->type != 'd') {
+			kp_mod_failf(res, "'%s' exists and is %s, not a directory", path,
+				     type_name(st->type));
+			goto out;
+		}
+	} else if (!strcmp(state, "link")) {
+		if (!src) {
+			kp_mod_failf(res, "state 'link' needs 'src' (the link target)");
+			goto out;
+		}
+		if (st->exists && st->type != 'l') {
+			kp_mod_failf(res, "'%s' exists and is %s; not replacing it with a link",
+				     path, type_name(st->type));
+			goto out;
+		}
+		pl->want.mode = -1; /* a link has no mode of its own */
+		if (!st->exists || strcmp(st->link_target, src)) {
+			pl->cmd = make_cmd("ln -sfn", src, path);
+			pl->created = !st->exists;
+			if (pl->created) {
+				/* what the new link will be: no owner known yet */
+				pl->st.type = 'l';
+				pl->st.owner[0] = pl->st.group[0] = '\0';
+			}
+			kp_buf_addf(&would, "would link '%s' -> '%s'", path, src);
+			kp_buf_addf(&done, "linked '%s' -> '%s'", path, src);
+			if (st->exists) {
+				kp_buf_addf(&would, " (was '%s')", st->link_target);
+				kp_buf_addf(&done, " (was '%s')", st->link_target);
+			}
+		}
+	} else if (!strcmp(state, "touch")) {
+		pl->cmd = make_cmd("touch", NULL, path);
+		pl->created = !st->exists;
+		kp_buf_addf(&would,
+			    st->exists ? "would update the times of '%s'" : "would create '%s'",
+			    path);
+		kp_buf_addf(&done, st->exists ? "updated the times of '%s'" : "created '%s'", path);
+		if (!st->exists) {
+			want_text(&pl->want, &would);
+			want_text(&pl->want, &done);
+		}
+	} else { /* file */
+		if (!st->exists) {
+			kp_mod_failf(res,
+				     "file '%s' does not exist (use state: touch or directory to "
+				     "create it)",
+				     path);
+			goto out;
+		}
+		if (kp_arg_str(ctx, "state") && st->type != 'f') {
+			kp_mod_failf(res, "'%s' is %s, not a file", path, type_name(st->type));
+			goto out;
+		}
+	}
+	if (pl->created) {
+		pl->attrs = pl->want.mode >= 0 || pl->want.owner || pl->want.group;
+	} else if (kp_mod_attrs_differ(st, &pl->want, &attrs)) {
+		pl->attrs = true;
+		if (!would.len) {
+			kp_buf_addf(&would, "would change '%s'", path);
+			kp_buf_addf(&done, "changed '%s'", path);
+		}
+		kp_buf_addf(&would, ": %s", attrs.buf);
+		kp_buf_addf(&done, ": %s", attrs.buf);
+	}
+plan_done:
+	res->changed = pl->cmd || pl->attrs;
+	kp_buf_reset(&res->msg);
+	if (res->changed)
+		kp_buf_addstr(&res->msg, would.buf);
+	else if (!strcmp(state, "absent"))
+		kp_buf_addf(&res->msg, "'%s' is absent", path);
+	else
+		kp_buf_addf(&res->msg, "'%s' is %s as wanted", path, type_name(st->type));
+	pl->done_msg = kp_buf_detach(&done, NULL);
+	kp_map_set_take(res->facts, "path", kp_value_str(path));
+	kp_map_set_take(res->facts, "state", kp_value_str(state));
+out:
+	kp_buf_release(&would);
+	kp_buf_release(&done);
+	kp_buf_release(&attrs);
+	return KP_OK;
+}
+
+static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
+{
+	struct plan *pl = ctx->state;
+	const char *path = kp_arg_str(ctx, "path");
+	struct kp_exec_res r;
+	kp_rc rc = KP_OK;
+
+	if (!pl)
+		return kp_errorf(err, KP_ERR_INVALID, "apply without a probe");
+	if (pl->cmd) {
+		kp_exec_res_init(&r);
+		rc = kp_mod_sh(ctx, res, pl->cmd, &r, err);
+		bool failed = !rc && kp_mod_cmd_failed(ctx, res, pl->cmd, &r);
+		kp_exec_res_release(&r);
+		if (rc || failed)
+			return rc;
+	}
+	if (pl->attrs) {
+		const struct kp_stat *st = pl->created ? NULL : &pl->st;
+		if (pl->created && pl->st.type == 'l')
+			st = &pl->st; /* chown -h: the new link, not its target */
+		rc = kp_mod_attrs_apply(ctx, res, path, st, &pl->want, err);
+		if (rc || res->failed)
+			return rc;
+	}
+	kp_buf_reset(&res->msg);
+	kp_buf_addstr(&res->msg, pl->done_msg);
+	return KP_OK;
+}
+
 const struct kp_module kp_mod_file = {
     .name = "file",
     .summary = "ensure the state of a path: file, directory, link or absent",
     .args = args,
+    .probe = probe,
+    .apply = apply,
 };

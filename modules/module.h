@@ -44,8 +44,49 @@ struct kp_argspec {
 #define KP_MOD_READONLY (1u << 1) /* never changes anything (debug, assert) */
 #define KP_MOD_LOCAL	(1u << 2) /* runs on the controller only */
 
-struct kp_modctx; /* the per-host execution context (execution engine) */
-struct kp_result; /* a task result */
+struct kp_conn;
+struct kp_exec_req;
+struct kp_exec_res;
+
+/* What one task did on one host. Owned by the engine; modules fill it. */
+struct kp_result {
+	bool changed, failed, skipped;
+	bool unreachable; /* the connection broke: set by the engine */
+	bool has_rc;
+	int rc;
+	struct kp_buf out;	   /* stdout of the module's main command */
+	struct kp_buf err;	   /* stderr of the same */
+	struct kp_buf msg;	   /* one line for the operator: what changed or why it failed */
+	struct kp_buf diff;	   /* unified diff of what changed (shown with --diff) */
+	struct kp_buf cmds;	   /* every command run, one per line (shown with -v) */
+	struct kp_value *facts;	   /* module facts (map), registered with the result */
+	struct kp_value *set_vars; /* set-fact: host variables to set (map), or NULL */
+	int64_t duration_ms;
+};
+void kp_result_init(struct kp_result *r);
+void kp_result_release(struct kp_result *r);
+/* The registered form: rc, stdout, stderr, stdout_lines, stderr_lines,
+ * changed, failed, skipped, msg, and every fact. */
+struct kp_value *kp_result_to_value(const struct kp_result *r);
+
+/* Everything a module sees for one task on one host. */
+struct kp_modctx {
+	const struct kp_module *module;
+	const char *task_name;
+	const char *host;	      /* inventory name of the host the task is for */
+	struct kp_conn *conn;	      /* where to act: the host's, or delegate_to's */
+	const struct kp_value *args;  /* checked, defaults filled (kp_module_finish_args) */
+	const struct kp_scope *scope; /* the host's variables (template renders with them) */
+	struct kp_lua *L;	      /* this thread's Lua state */
+	bool check_mode;	      /* probe only; report what apply would do */
+	bool diff;		      /* fill res->diff for files that change */
+	int verbose;
+	int64_t timeout_ms;	/* per command */
+	const char *base_dir;	/* relative controller paths resolve here (the plan's dir) */
+	const char *const *env; /* "NAME=value" for every command (task environment), or NULL */
+	void *state;		/* probe -> apply; freed with free_state */
+	void (*free_state)(void *state);
+};
 
 struct kp_module {
 	const char *name;
@@ -55,9 +96,13 @@ struct kp_module {
 	const char *free_form;	      /* the argument a string form fills ("cmd"), or NULL */
 	const char *const *one_of;    /* "a|b": exactly one of these is required */
 	const char *const *exclusive; /* "a|b": at most one of these */
-	/* MUST: read-only probe. MAY be NULL only until the module is implemented. */
+	/* MUST: read-only probe: find the current state; set res->changed when
+	 * apply has something to do (in check mode: what would change, with the
+	 * before -> after in res->msg). Runs no changing command. Returns an
+	 * error only when the probe itself could not run. */
 	kp_rc (*probe)(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
-	/* MAY: apply; NULL for read-only modules. */
+	/* MAY: apply what the probe found; called only when the probe set
+	 * res->changed and not in check mode. NULL for read-only modules. */
 	kp_rc (*apply)(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
 };
 
@@ -83,5 +128,116 @@ kp_rc kp_module_check_args(const struct kp_module *m, const struct kp_node *args
 kp_rc kp_module_finish_args(const struct kp_module *m, const struct kp_value *args,
 			    struct kp_value **out, struct kp_buf *err);
 const char *kp_argtype_name(enum kp_argtype t);
+
+/* Helpers for modules (modutil.c). */
+/* Run a command on ctx->conn with the task's environment and timeout,
+ * recording it in res->cmds. Exit status lands in r->rc. */
+kp_rc kp_mod_exec(struct kp_modctx *ctx, struct kp_result *res, const struct kp_exec_req *req,
+		  struct kp_exec_res *r, struct kp_buf *err);
+kp_rc kp_mod_sh(struct kp_modctx *ctx, struct kp_result *res, const char *cmd,
+		struct kp_exec_res *r, struct kp_buf *err);
+const char *kp_arg_str(const struct kp_modctx *ctx, const char *name); /* NULL if unset */
+bool kp_arg_bool(const struct kp_modctx *ctx, const char *name);
+int64_t kp_arg_int(const struct kp_modctx *ctx, const char *name); /* durations: ms */
+const struct kp_value *kp_arg(const struct kp_modctx *ctx, const char *name);
+/* A controller-side path: absolute, or relative to ctx->base_dir (malloc'd). */
+char *kp_mod_local_path(const struct kp_modctx *ctx, const char *path);
+/* Unified diff of two texts, labelled, into out (nothing when equal). */
+void kp_unified_diff(const char *a, size_t alen, const char *b, size_t blen, const char *label_a,
+		     const char *label_b, struct kp_buf *out);
+
+/* More helpers shared by the general modules (modutil.c). */
+struct kp_stat;
+/* Fail the task (not the probe): res->failed, the message in res->msg,
+ * res->changed cleared. Returns KP_OK so that `return kp_mod_failf(...)`
+ * reads naturally: the module ran, the task failed. */
+kp_rc kp_mod_failf(struct kp_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "command timed out after 5s (killed with its children)", using the
+ * request's timeout or the task's. */
+kp_rc kp_mod_fail_timeout(const struct kp_modctx *ctx, const struct kp_exec_req *req,
+			  struct kp_result *res);
+/* A helper command that must succeed: on timeout or non-zero exit, fail the
+ * task naming the command and its first line of stderr; returns true then. */
+bool kp_mod_cmd_failed(const struct kp_modctx *ctx, struct kp_result *res, const char *cmd,
+		       const struct kp_exec_res *r);
+/* 300000 -> "300s", 1500 -> "1.5s", 250 -> "0.25s". */
+void kp_mod_duration_text(int64_t ms, struct kp_buf *out);
+/* "ab12cd34…": a SHA-256 shortened for messages; "none" for "". */
+void kp_mod_short_sha(const char *hex, struct kp_buf *out);
+/* The last path component ("" for "/"); trailing slashes are ignored. */
+const char *kp_mod_basename(const char *path, struct kp_buf *tmp);
+/* Split a command line into words as /bin/sh would, without expanding
+ * anything: "a b" 'c' d\ e -> 3 words. *argv is NULL-terminated, freed with
+ * kp_mod_free_words. */
+kp_rc kp_mod_split_words(const char *cmd, char ***argv, struct kp_buf *err);
+void kp_mod_free_words(char **argv);
+/* A command line for messages and res->cmds: words quoted only when needed. */
+void kp_mod_join_words(const char *const *argv, struct kp_buf *out);
+
+/* Permissions and ownership (copy, template, file). */
+struct kp_attrs {
+	int mode;	   /* -1: leave alone */
+	const char *owner; /* NULL: leave alone (borrowed from ctx->args) */
+	const char *group;
+};
+/* "0644", "644", "0o644" (and an integer 644 as the YAML loader hands it
+ * over, "644") -> 0644; symbolic modes and digits 8/9 are errors. */
+kp_rc kp_mod_parse_mode(const char *s, int *mode, struct kp_buf *err);
+/* mode, owner and group from ctx->args (a bad mode fails the task). */
+kp_rc kp_mod_attrs_from_args(const struct kp_modctx *ctx, struct kp_result *res,
+			     struct kp_attrs *a);
+/* Whether st differs from want; the differences go to desc as
+ * "mode 0600 -> 0644, owner root -> app" (appended after ", " if desc is
+ * not empty). Mode is ignored for symbolic links. */
+bool kp_mod_attrs_differ(const struct kp_stat *st, const struct kp_attrs *want,
+			 struct kp_buf *desc);
+/* chmod/chown path to want (only what st says differs; st NULL: all of
+ * want). A failing command fails the task. */
+kp_rc kp_mod_attrs_apply(struct kp_modctx *ctx, struct kp_result *res, const char *path,
+			 const struct kp_stat *st, const struct kp_attrs *want, struct kp_buf *err);
+
+/* Writing a whole file on the node when its content differs (copy,
+ * template, lineinfile): set dest, data and the wishes, then probe; apply
+ * writes only what the probe found. Owned by whoever made it; freed with
+ * kp_put_plan_free (usable as ctx->free_state). */
+struct kp_put_plan {
+	char *dest; /* path on the node (malloc'd) */
+	char *data; /* the new contents (malloc'd) */
+	size_t len;
+	struct kp_attrs want;
+	bool backup;	   /* keep dest.<YYYYmmddHHMMSS>~ before overwriting */
+	bool mkdir_parent; /* create dest's directory first (dest given as "dir/") */
+	/* found by the probe */
+	struct kp_stat *st; /* dest as it was (malloc'd) */
+	bool write, attrs;  /* the content differs; only attributes differ */
+	char new_sha[65];
+	char *done_msg; /* res->msg once apply succeeded (malloc'd) */
+};
+struct kp_put_plan *kp_put_plan_new(void);
+void kp_put_plan_free(void *plan);
+/* Compare by SHA-256 (and attributes); set res->changed, res->msg
+ * ("would write '/x' (sha256 ab12… -> cd34…)"), res->diff when ctx->diff,
+ * and the facts dest, checksum and size. */
+kp_rc kp_mod_put_probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_put_plan *p,
+		       struct kp_buf *err);
+kp_rc kp_mod_put_apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_put_plan *p,
+		       struct kp_buf *err);
+/* command and shell (command.c): the creates/removes guards ("skipped:
+ * '/x' exists", changed = false) or "would run: WHAT"; and the run itself,
+ * with chdir and stdin from the arguments (rc != 0 fails the task). */
+kp_rc kp_mod_command_probe(struct kp_modctx *ctx, struct kp_result *res, const char *what,
+			   struct kp_buf *err);
+kp_rc kp_mod_run_command(struct kp_modctx *ctx, struct kp_result *res, struct kp_exec_req *req,
+			 struct kp_buf *err);
+
+/* copy and template (copy.c): probe putting `data` (taken over) at dest,
+ * resolving a directory dest with the basename of src; apply writes it. */
+kp_rc kp_mod_copy_probe(struct kp_modctx *ctx, struct kp_result *res, char *data, size_t len,
+			const char *src, struct kp_buf *err);
+kp_rc kp_mod_copy_apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
+
+/* Diffs are not computed for texts larger than this (either side). */
+#define KP_DIFF_MAX ((size_t)1 << 20)
 
 #endif

@@ -1,5 +1,16 @@
-/* systemd.c - start, stop, restart, reload and enable services. */
+/*
+ * systemd.c - start, stop, restart, reload and enable services.
+ *
+ * The probe asks systemctl (is-active, is-enabled, show -p LoadState) and
+ * plans the commands: daemon-reload first when asked, then enable/disable,
+ * then start/stop only when the unit is not already there; restarted and
+ * reloaded always act. Apply runs exactly the planned commands.
+ */
 #include "module.h"
+#include "transport.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const states[] = {"started", "stopped", "restarted", "reloaded", NULL};
 
@@ -14,8 +25,187 @@ static const struct kp_argspec args[] = {
     {0},
 };
 
+#define MAX_STEPS 4
+
+struct plan {
+	char *cmd[MAX_STEPS];
+	char *done[MAX_STEPS]; /* what each did, for the message */
+	size_t n;
+};
+
+static void plan_free(void *p)
+{
+	struct plan *pl = p;
+	if (!pl)
+		return;
+	for (size_t i = 0; i < pl->n; i++) {
+		free(pl->cmd[i]);
+		free(pl->done[i]);
+	}
+	free(pl);
+}
+
+static void step(struct plan *pl, const char *verb, const char *name, const char *done)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	kp_buf_addf(&b, "systemctl %s", verb);
+	if (name) {
+		kp_buf_addch(&b, ' ');
+		kp_sh_quote(&b, name);
+	}
+	pl->cmd[pl->n] = kp_buf_detach(&b, NULL);
+	pl->done[pl->n++] = kp_xstrdup(done);
+}
+
+/* Run a read-only systemctl query; trimmed stdout in out, exit status in *rc. */
+static kp_rc query(struct kp_modctx *ctx, struct kp_result *res, const char *what, const char *name,
+		   struct kp_buf *out, int *rc, struct kp_buf *err)
+{
+	struct kp_buf cmd = KP_BUF_INIT;
+	struct kp_exec_res r;
+	kp_buf_addf(&cmd, "systemctl %s ", what);
+	kp_sh_quote(&cmd, name);
+	kp_exec_res_init(&r);
+	kp_rc e = kp_mod_sh(ctx, res, cmd.buf, &r, err);
+	if (!e && r.timed_out) {
+		kp_mod_fail_timeout(ctx, NULL, res);
+		*rc = -1;
+	} else if (!e) {
+		size_t n = r.out.len;
+		while (n && (r.out.buf[n - 1] == '\n' || r.out.buf[n - 1] == ' '))
+			n--;
+		kp_buf_reset(out);
+		kp_buf_add(out, r.out.buf,
+			   strcspn(r.out.buf, "\n") < n ? strcspn(r.out.buf, "\n") : n);
+		*rc = r.rc;
+	}
+	kp_exec_res_release(&r);
+	kp_buf_release(&cmd);
+	return e;
+}
+
+static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
+{
+	const char *name = kp_arg_str(ctx, "name"), *state = kp_arg_str(ctx, "state");
+	const struct kp_value *en = kp_arg(ctx, "enabled");
+	struct kp_buf active = KP_BUF_INIT, enabled = KP_BUF_INIT, load = KP_BUF_INIT,
+		      t = KP_BUF_INIT;
+	struct plan *pl = kp_xcalloc(1, sizeof(*pl));
+	int arc = 0, erc = 0, lrc = 0;
+	bool is_enabled = false, running = false;
+	kp_rc rc = KP_OK;
+
+	ctx->state = pl;
+	ctx->free_state = plan_free;
+	if ((state || en) && !name)
+		return kp_mod_failf(res, "'name' is required with 'state' or 'enabled'");
+	if (!state && !en && !kp_arg_bool(ctx, "daemon_reload"))
+		return kp_mod_failf(res, "nothing to do: give 'state', 'enabled' or "
+					 "'daemon_reload'");
+	if (name) {
+		if ((rc = query(ctx, res, "show -p LoadState", name, &load, &lrc, err)) ||
+		    res->failed)
+			goto out;
+		if (!strcmp(load.buf, "LoadState=not-found") &&
+		    !kp_arg_bool(ctx, "daemon_reload")) {
+			kp_mod_failf(res, "could not find the requested service '%s'", name);
+			goto out;
+		}
+		if ((rc = query(ctx, res, "is-active", name, &active, &arc, err)) || res->failed ||
+		    (rc = query(ctx, res, "is-enabled", name, &enabled, &erc, err)) || res->failed)
+			goto out;
+		/* is-active exits 0 for active, reloading, activating (and so on) */
+		running = arc == 0;
+		/* as Ansible: exit 0 (enabled, static, alias...) counts as enabled */
+		is_enabled = erc == 0;
+		kp_map_set_take(res->facts, "status",
+				kp_value_str(active.len ? active.buf : "unknown"));
+	}
+	if (kp_arg_bool(ctx, "daemon_reload"))
+		step(pl, "daemon-reload", NULL, "reloaded systemd");
+	if (en && kp_value_truthy(en) != is_enabled) {
+		bool on = kp_value_truthy(en);
+		kp_buf_reset(&t);
+		kp_buf_addf(&t, "%s '%s'", on ? "enabled" : "disabled", name);
+		step(pl, on ? "enable" : "disable", name, t.buf);
+		is_enabled = on;
+	}
+	if (state) {
+		const char *verb = NULL;
+		if (!strcmp(state, "started") && !running)
+			verb = "start";
+		else if (!strcmp(state, "stopped") && running)
+			verb = "stop";
+		else if (!strcmp(state, "restarted"))
+			verb = "restart";
+		else if (!strcmp(state, "reloaded"))
+			verb = running ? "reload" : "start"; /* as Ansible: a stopped unit starts */
+		if (verb) {
+			kp_buf_reset(&t);
+			kp_buf_addf(&t, "%s '%s' (was %s)",
+				    !strcmp(verb, "stop")      ? "stopped"
+				    : !strcmp(verb, "restart") ? "restarted"
+				    : !strcmp(verb, "reload")  ? "reloaded"
+							       : "started",
+				    name, active.len ? active.buf : "unknown");
+			step(pl, verb, name, t.buf);
+		}
+	}
+	if (name)
+		kp_map_set_take(res->facts, "enabled", kp_value_bool(is_enabled));
+	res->changed = pl->n > 0;
+	kp_buf_reset(&res->msg);
+	if (!pl->n) {
+		kp_buf_addf(&res->msg, "'%s' is %s%s", name, active.len ? active.buf : "unknown",
+			    enabled.len ? ", " : "");
+		kp_buf_addstr(&res->msg, enabled.buf);
+	} else {
+		kp_buf_addstr(&res->msg, "would run: ");
+		for (size_t i = 0; i < pl->n; i++)
+			kp_buf_addf(&res->msg, "%s%s", i ? "; " : "", pl->cmd[i]);
+	}
+out:
+	kp_buf_release(&active);
+	kp_buf_release(&enabled);
+	kp_buf_release(&load);
+	kp_buf_release(&t);
+	return rc;
+}
+
+static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
+{
+	struct plan *pl = ctx->state;
+	struct kp_buf msg = KP_BUF_INIT;
+	kp_rc rc = KP_OK;
+
+	if (!pl)
+		return kp_errorf(err, KP_ERR_INVALID, "apply without a probe");
+	for (size_t i = 0; i < pl->n && !rc; i++) {
+		struct kp_exec_res r;
+		kp_exec_res_init(&r);
+		rc = kp_mod_sh(ctx, res, pl->cmd[i], &r, err);
+		if (!rc && kp_mod_cmd_failed(ctx, res, pl->cmd[i], &r)) {
+			kp_buf_reset(&res->err);
+			kp_buf_add(&res->err, r.err.buf, r.err.len);
+			kp_exec_res_release(&r);
+			goto out;
+		}
+		kp_exec_res_release(&r);
+		kp_buf_addf(&msg, "%s%s", i ? ", " : "", pl->done[i]);
+	}
+	if (!rc) {
+		kp_buf_reset(&res->msg);
+		kp_buf_addstr(&res->msg, msg.buf);
+	}
+out:
+	kp_buf_release(&msg);
+	return rc;
+}
+
 const struct kp_module kp_mod_systemd = {
     .name = "systemd",
     .summary = "manage systemd services",
     .args = args,
+    .probe = probe,
+    .apply = apply,
 };

@@ -1,5 +1,15 @@
-/* template.c - render a controller file with {{ }} and put it onto the node. */
+/*
+ * template.c - render a controller file with {{ }} and put it onto the node.
+ *
+ * The file is compiled at run time (it may itself come from a variable)
+ * with its own name as position, so an error reads "web.conf.j2:3:9:
+ * undefined variable 'port'"; the rendered text then goes through copy.
+ */
 #include "module.h"
+#include "transport.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static const struct kp_argspec args[] = {
     {.name = "src",
@@ -17,8 +27,49 @@ static const struct kp_argspec args[] = {
     {0},
 };
 
+#define TEMPLATE_MAX ((size_t)64 << 20)
+
+static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
+{
+	const char *src = kp_arg_str(ctx, "src");
+	char *path = kp_mod_local_path(ctx, src);
+	struct kp_buf text = KP_BUF_INIT, e = KP_BUF_INIT, out = KP_BUF_INIT;
+	struct kp_template *t = NULL;
+	struct kp_value *v = NULL;
+	struct kp_pos pos = {path, 1, 1};
+	size_t len;
+
+	if (kp_read_file(path, TEMPLATE_MAX, &text, &e) ||
+	    kp_template_compile(text.buf, text.len, pos, &t, &e) ||
+	    kp_template_render(ctx->L, t, ctx->scope, &v, &e)) {
+		kp_mod_failf(res, "%s", e.buf);
+		goto out;
+	}
+	/* a template that is one {{ table }} renders as JSON, like debug */
+	kp_value_to_text(v, false, &out);
+	char *d = kp_buf_detach(&out, &len);
+	kp_rc rc = kp_mod_copy_probe(ctx, res, d, len, src, err);
+	kp_template_free(t);
+	kp_value_unref(v);
+	kp_buf_release(&text);
+	kp_buf_release(&e);
+	free(path);
+	return rc;
+out:
+	if (t)
+		kp_template_free(t);
+	if (v)
+		kp_value_unref(v);
+	kp_buf_release(&text);
+	kp_buf_release(&e);
+	free(path);
+	return KP_OK;
+}
+
 const struct kp_module kp_mod_template = {
     .name = "template",
     .summary = "render a template on the controller and copy it to the node",
     .args = args,
+    .probe = probe,
+    .apply = kp_mod_copy_apply,
 };

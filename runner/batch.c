@@ -59,8 +59,17 @@ kp_rc kp_batches_compute(const struct kp_play *play, const char *pattern,
 
 	memset(out, 0, sizeof(*out));
 	rc = kp_pattern_select(inv, pattern, 0, &sel, warn, err);
-	if (rc)
+	if (rc) {
+		/* the pattern was written at the play's `hosts:` */
+		if (err && play->hosts_pos.file) {
+			struct kp_buf why = KP_BUF_INIT;
+			kp_buf_addstr(&why, err->buf);
+			kp_errorf(err, rc, "%s:%d:%d: %s", play->hosts_pos.file,
+				  play->hosts_pos.line, play->hosts_pos.col, why.buf);
+			kp_buf_release(&why);
+		}
 		return rc;
+	}
 	if (limit) {
 		rc = kp_pattern_select(inv, limit, KP_PATTERN_STRICT, &lim, warn, err);
 		if (rc) {

@@ -105,6 +105,31 @@ void kp_buf_addf(struct kp_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+void kp_buf_escape_newlines(struct kp_buf *b, size_t from)
+{
+	size_t extra = 0;
+	if (from >= b->len)
+		return;
+	for (size_t i = from; i < b->len; i++)
+		extra += b->buf[i] == '\n' || b->buf[i] == '\r';
+	if (!extra)
+		return;
+	kp_buf_grow(b, extra);
+	/* from the end backwards, so that each byte moves once */
+	size_t src = b->len, dst = b->len + extra;
+	b->buf[dst] = '\0';
+	while (src > from) {
+		char c = b->buf[--src];
+		if (c == '\n' || c == '\r') {
+			b->buf[--dst] = c == '\n' ? 'n' : 'r';
+			b->buf[--dst] = '\\';
+		} else {
+			b->buf[--dst] = c;
+		}
+	}
+	b->len += extra;
+}
+
 kp_rc kp_errorf(struct kp_buf *err, kp_rc rc, const char *fmt, ...)
 {
 	va_list ap;

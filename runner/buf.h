@@ -37,6 +37,11 @@ void kp_buf_addf(struct kp_buf *b, const char *fmt, ...) __attribute__((format(p
 void kp_buf_vaddf(struct kp_buf *b, const char *fmt, va_list ap);
 void kp_buf_setlen(struct kp_buf *b, size_t len);
 
+/* From offset `from` on, write each line break as the two characters "\n"
+ * (and a carriage return as "\r"): a message must stay on one line even
+ * when the user's text it quotes holds one. */
+void kp_buf_escape_newlines(struct kp_buf *b, size_t from);
+
 /* Replace the contents with a formatted message and return `rc`: the usual
  * way to report an error: `return kp_errorf(err, KP_ERR_IO, "...")`. A NULL
  * err is allowed and ignored. */

@@ -293,6 +293,28 @@ no:
 	free(path);
 }
 
+/* An expression as messages show it: on one line, each line break with
+ * the blanks around it as one space (a `when: |` block reads as if it
+ * were written on one line). */
+static char *one_line(const char *s, size_t len)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '\n' && s[i] != '\r') {
+			kp_buf_addch(&b, s[i]);
+			continue;
+		}
+		size_t n = b.len;
+		while (n && (b.buf[n - 1] == ' ' || b.buf[n - 1] == '\t'))
+			n--;
+		kp_buf_setlen(&b, n);
+		while (i + 1 < len && strchr(" \t\r\n", s[i + 1]))
+			i++;
+		kp_buf_addch(&b, ' ');
+	}
+	return kp_buf_detach(&b, NULL);
+}
+
 kp_rc kp_xpart_init(struct kp_xpart *p, const char *src, size_t len, struct kp_pos pos,
 		    struct kp_buf *err)
 {
@@ -308,8 +330,10 @@ kp_rc kp_xpart_init(struct kp_xpart *p, const char *src, size_t len, struct kp_p
 		len--;
 	memset(p, 0, sizeof(*p));
 	p->src = kp_xstrndup(src, len);
+	p->shown = one_line(src, len);
 	jinja_habits(src, len, &pipe, &in);
 	kp_buf_addstr(&chunk, "return (");
+	size_t body = chunk.len;
 	if (in) {
 		struct kp_buf rw = KP_BUF_INIT;
 		rewrite_in(src, len, &rw);
@@ -318,15 +342,29 @@ kp_rc kp_xpart_init(struct kp_xpart *p, const char *src, size_t len, struct kp_p
 	} else {
 		add_source(&chunk, src, len);
 	}
+	size_t body_end = chunk.len;
 	kp_buf_addstr(&chunk, "\n)"); /* the newline ends a trailing -- comment */
 
 	lua_State *L = luaL_newstate();
 	if (!L)
 		abort(); /* out of memory, as kp_xmalloc would */
 	if (luaL_loadbufferx(L, chunk.buf, chunk.len, "=expr", "t")) {
+		/* The message is about the wrapper: `a and` says "near ')'", a
+		 * parenthesis the user never wrote. Lua's message for the bare
+		 * expression names what was really written (<eof> there). The
+		 * bare form can load when the wrapped one does not (`1, 2`): then
+		 * the wrapper's message is the one that applies. */
+		struct kp_buf bare = KP_BUF_INIT;
+		kp_buf_addstr(&bare, "return ");
+		kp_buf_add(&bare, chunk.buf + body, body_end - body);
+		if (luaL_loadbufferx(L, bare.buf, bare.len, "=expr", "t"))
+			lua_remove(L, -2); /* keep the bare expression's message */
+		else
+			lua_pop(L, 1); /* the function */
+		kp_buf_release(&bare);
 		const char *msg = lua_tostring(L, -1);
-		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos, "invalid expression '%s': %s%s", p->src,
-				   msg ? kp_lua_strip_chunkname(msg) : "syntax error",
+		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos, "invalid expression '%s': %s%s",
+				   p->shown, msg ? kp_lua_strip_chunkname(msg) : "syntax error",
 				   pipe				      ? JINJA_FILTER_HINT
 				   : (msg && strstr(msg, "near '['")) ? LIST_HINT
 								      : "");
@@ -335,13 +373,14 @@ kp_rc kp_xpart_init(struct kp_xpart *p, const char *src, size_t len, struct kp_p
 		 * would fail at run time with a puzzling message. */
 		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
 				   "invalid expression '%s': '|' is not allowed" JINJA_FILTER_HINT,
-				   p->src);
+				   p->shown);
 	}
 	lua_close(L);
 	if (rc) {
 		kp_buf_release(&chunk);
 		free(p->src);
-		p->src = NULL;
+		free(p->shown);
+		p->src = p->shown = NULL;
 		return rc;
 	}
 	p->chunk = kp_buf_detach(&chunk, &p->chunk_len);
@@ -352,6 +391,7 @@ kp_rc kp_xpart_init(struct kp_xpart *p, const char *src, size_t len, struct kp_p
 void kp_xpart_release(struct kp_xpart *p)
 {
 	free(p->src);
+	free(p->shown);
 	free(p->chunk);
 	for (size_t i = 0; i < p->npath; i++)
 		free(p->path[i]);
@@ -596,12 +636,34 @@ static kp_rc render_var_value(struct kp_lua *kl, const struct kp_value *v, const
 	return KP_OK;
 }
 
+/* This variable's rendering failed and its message names it: report it
+ * where the variable was written, when the scope knows. */
+static void note_var_pos(struct kp_lua *kl, const char *name, const struct kp_value *v,
+			 const struct kp_scope *s)
+{
+	struct kp_pos pos = {0};
+	if (s->var_pos && !s->var_pos(s->ctx, name, v, &pos))
+		pos = (struct kp_pos){0};
+	kl->var_pos = pos;
+}
+
+struct kp_pos kp_var_error_pos(struct kp_lua *kl, struct kp_pos use_pos)
+{
+	if (kl->nresolving || !kl->var_pos.file)
+		return use_pos;
+	struct kp_pos pos = kl->var_pos;
+	kl->var_pos = (struct kp_pos){0};
+	return pos;
+}
+
 kp_rc kp_var_resolve(struct kp_lua *kl, const char *name, const struct kp_value *v,
 		     const struct kp_scope *s, struct kp_value **out, struct kp_buf *err)
 {
 	*out = NULL;
 	if (!holds_template(v, 0))
 		return KP_OK;
+	if (!kl->nresolving)
+		kl->var_pos = (struct kp_pos){0}; /* nothing left from an earlier error */
 	for (int i = 0; i < kl->nresolving; i++) {
 		if (strcmp(kl->resolving[i], name))
 			continue;
@@ -612,6 +674,7 @@ kp_rc kp_var_resolve(struct kp_lua *kl, const char *name, const struct kp_value 
 		kp_errorf(err, KP_ERR_INVALID, "variable '%s' is defined in terms of itself (%s)",
 			  name, chain.buf);
 		kp_buf_release(&chain);
+		/* a cycle is no one variable's fault: reported where it is used */
 		return KP_ERR_INVALID;
 	}
 	if (kl->nresolving >= KP_VAR_MAX_DEPTH)
@@ -629,7 +692,9 @@ kp_rc kp_var_resolve(struct kp_lua *kl, const char *name, const struct kp_value 
 		/* the innermost variable is already named */
 		kp_errorf(err, rc, "%s", inner.buf);
 	} else if (rc) {
+		/* the innermost variable named is the one to point at */
 		kp_errorf(err, rc, "%s (in the value of '%s')", inner.buf, name);
+		note_var_pos(kl, name, v, s);
 	}
 	kp_buf_release(&inner);
 	return rc;
@@ -656,7 +721,7 @@ static kp_rc eval_part(struct kp_lua *L, const struct kp_xpart *p, struct kp_pos
 			kp_buf_addf(&name, "%s%s", i ? "." : "", p->path[i]);
 		kp_rc rc = kp_var_resolve(L, name.buf, v, s, &r, &msg);
 		if (rc)
-			kp_pos_errorf(err, rc, pos, "%s", msg.buf);
+			kp_pos_errorf(err, rc, kp_var_error_pos(L, pos), "%s", msg.buf);
 		kp_buf_release(&name);
 		kp_buf_release(&msg);
 		if (rc)

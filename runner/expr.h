@@ -39,6 +39,10 @@ struct kp_scope {
 	size_t nunknown;
 	bool placeholder;
 	const char *base_dir; /* lookup_file() paths are relative to it (the plan's dir) */
+	/* Where the value v found for variable `name` was written, when that
+	 * is known (play vars): an error inside a templated value then points
+	 * at the value, not at the expression that used it. May be NULL. */
+	bool (*var_pos)(void *ctx, const char *name, const struct kp_value *v, struct kp_pos *out);
 };
 
 /* A compiled template: literal text and {{ }} expressions. */

@@ -99,6 +99,51 @@ static void add_group_hosts(const struct kp_inventory *inv, const struct kp_grou
 	free(idx);
 }
 
+/* libc's regerror() texts are capitalised and vary between libcs: say
+ * what is wrong in kplan's words instead. */
+static const char *regex_problem(int e)
+{
+	switch (e) {
+	case REG_EPAREN:
+		return "unmatched '(' in the regular expression";
+#ifdef REG_ERPAREN
+	case REG_ERPAREN:
+		return "unmatched ')' in the regular expression";
+#endif
+	case REG_EBRACK:
+		return "unmatched '[' in the regular expression";
+	case REG_EBRACE:
+		return "unmatched '{' in the regular expression";
+	case REG_BADBR:
+		return "invalid repetition count in '{}' in the regular expression";
+	case REG_BADRPT:
+		return "'*', '+', '?' or '{' follows nothing in the regular expression";
+	case REG_EESCAPE:
+		return "trailing backslash in the regular expression";
+	case REG_ECTYPE:
+		return "unknown character class name in the regular expression";
+	case REG_ECOLLATE:
+		return "invalid collating element in the regular expression";
+	case REG_ERANGE:
+		return "invalid range end in the regular expression";
+	case REG_ESUBREG:
+		return "back reference to a group that does not exist in the regular expression";
+	case REG_ESPACE:
+		return "out of memory compiling the regular expression";
+	default:
+		return "invalid regular expression";
+	}
+}
+
+/* Compile the regex of a `~regex` term (without the '~'). */
+static kp_rc compile_regex(struct sel *s, const char *text, regex_t *re)
+{
+	int e = regcomp(re, text, REG_EXTENDED);
+	if (e)
+		return invalid(s, "%s", regex_problem(e));
+	return KP_OK;
+}
+
 /* Ansible's _enumerate_matches(): matching groups' hosts, then (for globs
  * and regexes, or when no group matched) matching hosts. *groups tells
  * whether some group matched (an empty group selects nothing silently). */
@@ -109,12 +154,9 @@ static kp_rc base_hosts(struct sel *s, const char *t, struct hl *out, bool *grou
 	if (t[0] == '~') {
 		regex_t re;
 		regmatch_t m;
-		int e = regcomp(&re, t + 1, REG_EXTENDED);
-		if (e) {
-			char msg[256];
-			regerror(e, &re, msg, sizeof(msg));
-			return invalid(s, "%s", msg);
-		}
+		kp_rc rc = compile_regex(s, t + 1, &re);
+		if (rc)
+			return rc;
 		for (size_t g = 0; g < inv->ngroups; g++)
 			if (!regexec(&re, inv->groups[g]->name, 1, &m, 0) && m.rm_so == 0) {
 				*groups = true;
@@ -314,7 +356,7 @@ static kp_rc split_terms(struct sel *s, const char *pattern, struct term **out, 
 		char *e = q + strlen(q);
 		while (e > q && (e[-1] == ' ' || e[-1] == '\t'))
 			*--e = '\0';
-		bool whole = kp_inventory_host(s->inv, q) != NULL;
+		bool whole = s->inv && kp_inventory_host(s->inv, q) != NULL;
 		while (*q) {
 			const char *end = q;
 			int depth = 0;
@@ -475,4 +517,30 @@ kp_rc kp_pattern_select(const struct kp_inventory *inv, const char *pattern, uns
 	free(seen);
 	free(res.v);
 	return KP_OK;
+}
+
+kp_rc kp_pattern_check(const char *pattern, struct kp_buf *err)
+{
+	struct sel s = {NULL, pattern ? pattern : "", 0, NULL, err};
+	struct term *terms;
+	size_t nterms;
+	kp_rc rc = split_terms(&s, s.whole, &terms, &nterms);
+	if (rc)
+		return rc;
+	if (!nterms)
+		rc = invalid(&s, "%s", "the pattern is empty");
+	for (size_t i = 0; i < nterms; i++) {
+		/* an @file is read when the play runs, relative to where it runs */
+		if (!rc && terms[i].text[0] != '@') {
+			struct subscript sub;
+			rc = split_subscript(&s, terms[i].text, &sub);
+			regex_t re;
+			if (!rc && terms[i].text[0] == '~' &&
+			    !(rc = compile_regex(&s, terms[i].text + 1, &re)))
+				regfree(&re);
+		}
+		free(terms[i].text);
+	}
+	free(terms);
+	return rc;
 }

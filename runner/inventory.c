@@ -49,6 +49,7 @@ void kp_inventory_release(struct kp_inventory *inv)
 		free(g->name);
 		free(g->hosts);
 		free(g->children);
+		free(g->child_pos);
 		free(g->parents);
 		kp_value_unref(g->vars);
 		kp_value_unref(g->file_vars);
@@ -58,6 +59,9 @@ void kp_inventory_release(struct kp_inventory *inv)
 	for (size_t i = 0; i < inv->nsources; i++)
 		free(inv->sources[i]);
 	free(inv->sources);
+	for (size_t i = 0; i < inv->npos_files; i++)
+		free(inv->pos_files[i]);
+	free(inv->pos_files);
 	kp_value_unref(inv->host_index);
 	kp_value_unref(inv->group_index);
 	kp_value_unref(inv->groups_var);
@@ -131,8 +135,26 @@ void kp_inventory_add_member(struct kp_inventory *inv, size_t g, size_t h)
 	grp->hosts[grp->nhosts++] = h;
 }
 
+/* A copy of file that lives as long as the inventory (files come one
+ * after the other: the last one is the likely match). */
+static const char *pos_file(struct kp_inventory *inv, const char *file)
+{
+	for (size_t i = inv->npos_files; i-- > 0;)
+		if (!strcmp(inv->pos_files[i], file))
+			return inv->pos_files[i];
+	KP_GROW(inv->pos_files, inv->npos_files + 1, inv->cappos_files);
+	inv->pos_files[inv->npos_files] = kp_xstrdup(file);
+	return inv->pos_files[inv->npos_files++];
+}
+
 kp_rc kp_inventory_add_child(struct kp_inventory *inv, size_t parent, size_t child,
 			     struct kp_buf *err)
+{
+	return kp_inventory_add_child_at(inv, parent, child, NULL, err);
+}
+
+kp_rc kp_inventory_add_child_at(struct kp_inventory *inv, size_t parent, size_t child,
+				const struct kp_pos *pos, struct kp_buf *err)
 {
 	struct kp_group *p = inv->groups[parent], *c = inv->groups[child];
 	if (child == parent)
@@ -143,7 +165,14 @@ kp_rc kp_inventory_add_child(struct kp_inventory *inv, size_t parent, size_t chi
 				 p->name);
 	if (has(p->children, p->nchildren, child))
 		return KP_OK;
+	size_t cap = p->capchildren;
 	KP_GROW(p->children, p->nchildren + 1, p->capchildren);
+	if (p->capchildren != cap)
+		p->child_pos = kp_xrealloc(p->child_pos, p->capchildren * sizeof(*p->child_pos));
+	p->child_pos[p->nchildren] = (struct kp_pos){0};
+	if (pos && pos->file)
+		p->child_pos[p->nchildren] =
+		    (struct kp_pos){pos_file(inv, pos->file), pos->line, pos->col};
 	p->children[p->nchildren++] = child;
 	KP_GROW(c->parents, c->nparents + 1, c->capparents);
 	c->parents[c->nparents++] = parent;
@@ -352,6 +381,15 @@ static bool looks_ini(const char *text, size_t len)
 	return false;
 }
 
+/* A name that says INI decides: sniffing the text would take a broken
+ * section header ("[kube_node" without ']') for YAML, and the error would
+ * be about a YAML flow sequence the user never meant. */
+static bool ini_name(const char *path)
+{
+	size_t len = strlen(path);
+	return len >= 4 && !strcmp(path + len - 4, ".ini");
+}
+
 static kp_rc load_file(struct kp_inventory *inv, const char *path, struct kp_buf *err)
 {
 	struct kp_buf text = KP_BUF_INIT;
@@ -360,7 +398,7 @@ static kp_rc load_file(struct kp_inventory *inv, const char *path, struct kp_buf
 		goto out;
 	/* a UTF-8 byte order mark: libyaml skips it, the INI reader must too */
 	size_t bom = text.len >= 3 && !memcmp(text.buf, "\xEF\xBB\xBF", 3) ? 3 : 0;
-	if (looks_ini(text.buf + bom, text.len - bom)) {
+	if (ini_name(path) || looks_ini(text.buf + bom, text.len - bom)) {
 		rc = kp_inventory_load_ini(inv, path, text.buf + bom, text.len - bom, err);
 	} else {
 		struct kp_doc *doc = NULL;

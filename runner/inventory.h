@@ -41,6 +41,9 @@ struct kp_group {
 	struct kp_value *vars;	    /* from inventory files (map) */
 	struct kp_value *file_vars; /* from group_vars/ (map) */
 	int depth;		    /* finalize: longest path from 'all' */
+	/* where each child was made one (parallel to children; file NULL for
+	 * the implicit ones): a cycle is reported at the edge closing it */
+	struct kp_pos *child_pos;
 };
 
 struct kp_inventory {
@@ -60,12 +63,16 @@ struct kp_inventory {
 	struct kp_value *pending_group_vars;
 	struct kp_value *pending_host_vars;
 	bool finalized;
+	/* file names that positions (child_pos) point at, owned here */
+	char **pos_files;
+	size_t npos_files, cappos_files;
 };
 
 void kp_inventory_init(struct kp_inventory *inv);
 void kp_inventory_release(struct kp_inventory *inv);
 
-/* Load a file (YAML or INI, told apart by content) or a directory, merging
+/* Load a file (YAML or INI: a name ending in ".ini" is INI, otherwise the
+ * content tells them apart) or a directory, merging
  * into inv. Errors read "file:line:col: what" where a file is involved. */
 kp_rc kp_inventory_load(struct kp_inventory *inv, const char *path, struct kp_buf *err);
 /* Implicit groups (all, ungrouped), kubespray canonical names, depths,
@@ -114,6 +121,11 @@ void kp_hostset_release(struct kp_hostset *s);
  * warning is one line ending in '\n'. On error out is empty. */
 kp_rc kp_pattern_select(const struct kp_inventory *inv, const char *pattern, unsigned flags,
 			struct kp_hostset *out, struct kp_buf *warn, struct kp_buf *err);
+/* Check a pattern's syntax without an inventory (for `kplan validate`
+ * without -i): dangling '&'/'!', bad subscripts, bad regexes, an empty
+ * pattern. The messages are kp_pattern_select()'s; @file terms are not
+ * read. A pattern holding "{{" must be rendered first. */
+kp_rc kp_pattern_check(const char *pattern, struct kp_buf *err);
 
 /*
  * For the loaders (inventory_yaml.c, inventory_ini.c, inventory_dir.c);
@@ -129,6 +141,10 @@ void kp_inventory_add_member(struct kp_inventory *inv, size_t g, size_t h);
  * or a group as its own child. */
 kp_rc kp_inventory_add_child(struct kp_inventory *inv, size_t parent, size_t child,
 			     struct kp_buf *err);
+/* The same, remembering where the edge was written (pos may be NULL; its
+ * file need not outlive the call). The first position of an edge stays. */
+kp_rc kp_inventory_add_child_at(struct kp_inventory *inv, size_t parent, size_t child,
+				const struct kp_pos *pos, struct kp_buf *err);
 /* Split "name:port" (a port is digits after the only ':' outside brackets);
  * *port is -1 without one. Returns the name part, malloc'd. */
 char *kp_inventory_split_port(const char *pattern, int *port);

@@ -124,10 +124,18 @@ static kp_rc depths(struct kp_inventory *inv, struct kp_buf *err)
 			start++;
 		/* path runs child -> parent; print parent -> child */
 		struct kp_buf msg = KP_BUF_INIT;
+		/* at the last edge printed, which closes the cycle, when the
+		 * file says where it was written */
+		const struct kp_group *last = inv->groups[len - start > 1 ? path[start + 1] : g];
+		for (size_t i = 0; i < last->nchildren; i++)
+			if (last->children[i] == g && last->child_pos[i].file)
+				kp_buf_addf(&msg, "%s:%d:%d: ", last->child_pos[i].file,
+					    last->child_pos[i].line, last->child_pos[i].col);
+		kp_buf_addstr(&msg, "groups are their own ancestors: ");
 		kp_buf_addf(&msg, "'%s'", inv->groups[g]->name);
 		for (size_t i = len; i-- > start;)
 			kp_buf_addf(&msg, " -> '%s'", inv->groups[path[i]]->name);
-		rc = kp_errorf(err, KP_ERR_INVALID, "groups are their own ancestors: %s", msg.buf);
+		rc = kp_errorf(err, KP_ERR_INVALID, "%s", msg.buf);
 		kp_buf_release(&msg);
 		free(path);
 		free(on);

@@ -436,7 +436,9 @@ static kp_rc section_header(struct ini *p, const char *s, size_t len, int col, s
 			if (d->parent) {
 				size_t parent = kp_inventory_add_group(p->inv, d->parent);
 				struct kp_buf cerr = KP_BUF_INIT;
-				kp_rc rc = kp_inventory_add_child(p->inv, parent, *g, &cerr);
+				struct kp_pos at = {p->file, d->line, d->col};
+				kp_rc rc =
+				    kp_inventory_add_child_at(p->inv, parent, *g, &at, &cerr);
 				if (rc) {
 					int line = p->line;
 					p->line = d->line;
@@ -475,7 +477,8 @@ static kp_rc child_line(struct ini *p, size_t g, const char *s, size_t len, int 
 		add_pending(p, s, nl, p->inv->groups[g]->name, col);
 	} else {
 		struct kp_buf cerr = KP_BUF_INIT;
-		if ((rc = kp_inventory_add_child(p->inv, g, c->index, &cerr)))
+		struct kp_pos at = {p->file, p->line, col};
+		if ((rc = kp_inventory_add_child_at(p->inv, g, c->index, &at, &cerr)))
 			ini_error(p, col, rc, "%s", cerr.buf);
 		kp_buf_release(&cerr);
 	}
@@ -520,9 +523,19 @@ kp_rc kp_inventory_load_ini(struct kp_inventory *inv, const char *file, const ch
 	enum state st = S_HOSTS;
 	kp_rc rc = KP_OK;
 
-	if (memchr(text, '\0', len))
+	const char *nul = memchr(text, '\0', len);
+	if (nul) {
+		/* line and column as the YAML reader gives them */
+		int line = 1, col = 1;
+		for (const char *q = text; q < nul; q++)
+			if (*q == '\n')
+				line++, col = 1;
+			else
+				col++;
 		return kp_errorf(err, KP_ERR_PARSE,
-				 "%s: NUL byte in file: this is not an inventory", file);
+				 "%s:%d:%d: NUL byte in file: this is not an inventory", file, line,
+				 col);
+	}
 	while (pos < end && !rc) {
 		const char *eol = memchr(pos, '\n', (size_t)(end - pos));
 		if (!eol)

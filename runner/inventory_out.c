@@ -138,6 +138,8 @@ kp_rc kp_inventory_host_json(const struct kp_inventory *inv, const char *name, s
 		kp_rc rc = s ? kp_errorf(err, KP_ERR_NOTFOUND,
 					 "unknown host '%s' (did you mean '%s'?)", name, s)
 			     : kp_errorf(err, KP_ERR_NOTFOUND, "unknown host '%s'", name);
+		if (err)
+			kp_buf_escape_newlines(err, 0); /* the name comes from the command line */
 		free(names);
 		return rc;
 	}

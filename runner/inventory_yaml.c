@@ -93,7 +93,8 @@ static kp_rc load_children(struct kp_inventory *inv, size_t g, const struct kp_n
 		if (rc)
 			return rc;
 		struct kp_buf cerr = KP_BUF_INIT;
-		if ((rc = kp_inventory_add_child(inv, g, c, &cerr))) {
+		struct kp_pos at = {k->file, k->line, k->col};
+		if ((rc = kp_inventory_add_child_at(inv, g, c, &at, &cerr))) {
 			kp_node_errorf(err, rc, k, "%s", cerr.buf);
 			kp_buf_release(&cerr);
 			return rc;

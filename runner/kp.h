@@ -26,6 +26,8 @@ typedef enum {
 	KP_ERR_NOTFOUND,  /* a named thing does not exist */
 	KP_ERR_LIMIT,	  /* a size, depth, time or instruction limit was hit */
 	KP_ERR_RUNTIME,	  /* an expression or hook raised an error */
+	KP_ERR_UNREACHABLE, /* the host cannot be reached, or the connection broke */
+	KP_ERR_TIMEOUT,	    /* a command or wait ran out of time */
 } kp_rc;
 
 const char *kp_strerror(kp_rc rc);

@@ -15,7 +15,8 @@
 #include "expr.h"
 
 struct kp_xpart {
-	char *src;   /* the expression as written, trimmed: for messages */
+	char *src;   /* the expression as written, trimmed */
+	char *shown; /* src on one line: for messages */
 	char *chunk; /* "return (src\n)" */
 	size_t chunk_len;
 	/* When src is an identifier path "a.b.c": its names, so a render can
@@ -48,6 +49,9 @@ struct kp_lua {
 	int nresolving;
 	kp_rc nested_rc; /* a variable's rendering failed inside env_index */
 	struct kp_buf nested_msg;
+	/* Where the variable whose rendering failed was written (file NULL:
+	 * not known): the outermost expression reports the error there. */
+	struct kp_pos var_pos;
 };
 
 /* Render a variable's value when it holds "{{ }}" (Ansible templates
@@ -57,6 +61,10 @@ struct kp_lua {
 kp_rc kp_var_resolve(struct kp_lua *kl, const char *name, const struct kp_value *v,
 		     const struct kp_scope *s, struct kp_value **out, struct kp_buf *err);
 void kp_var_cache_free(struct kp_lua *kl);
+/* The position to report a failed variable rendering at: the variable's
+ * own (then forgotten) when known and no variable is being rendered any
+ * more, else use_pos. */
+struct kp_pos kp_var_error_pos(struct kp_lua *kl, struct kp_pos use_pos);
 
 /* The kp_lua that owns a state (kept in the state's extra space). */
 static inline struct kp_lua *kp_lua_of(lua_State *L)

@@ -37,9 +37,12 @@ kp_rc kp_pos_errorf(struct kp_buf *err, kp_rc rc, struct kp_pos pos, const char 
 	kp_buf_reset(err);
 	if (pos.file)
 		kp_buf_addf(err, "%s:%d:%d: ", pos.file, pos.line, pos.col);
+	size_t from = err->len;
 	va_start(ap, fmt);
 	kp_buf_vaddf(err, fmt, ap);
 	va_end(ap);
+	/* the text of an expression or of a Lua error may hold line breaks */
+	kp_buf_escape_newlines(err, from);
 	return rc;
 }
 
@@ -554,16 +557,16 @@ static kp_rc run_error(lua_State *L, int status, struct kp_lua *kl, int pending_
 	if (kl->nested_rc) {
 		kp_rc rc = kl->nested_rc;
 		kl->nested_rc = KP_OK;
-		kp_pos_errorf(err, rc, pos, "%s", kl->nested_msg.buf);
+		kp_pos_errorf(err, rc, kp_var_error_pos(kl, pos), "%s", kl->nested_msg.buf);
 		return rc;
 	}
 	if (kl->limit_hit)
 		return kp_pos_errorf(err, KP_ERR_LIMIT, pos,
-				     "expression '%s' exceeded the instruction limit", p->src);
+				     "expression '%s' exceeded the instruction limit", p->shown);
 	if (status == LUA_ERRMEM) {
 		lua_gc(L, LUA_GCCOLLECT);
 		return kp_pos_errorf(err, KP_ERR_LIMIT, pos,
-				     "expression '%s' exceeded the memory limit", p->src);
+				     "expression '%s' exceeded the memory limit", p->shown);
 	}
 	struct kp_undef *u = kp_lua_test_undef(L, -1);
 	if (!u || !u->unknown) {
@@ -576,18 +579,18 @@ static kp_rc run_error(lua_State *L, int status, struct kp_lua *kl, int pending_
 	switch (lua_type(L, -1)) {
 	case LUA_TSTRING:
 		return kp_pos_errorf(err, KP_ERR_RUNTIME, pos, "error in expression '%s': %s",
-				     p->src, kp_lua_strip_chunkname(lua_tostring(L, -1)));
+				     p->shown, kp_lua_strip_chunkname(lua_tostring(L, -1)));
 	case LUA_TNUMBER:
 		if (lua_isinteger(L, -1))
 			return kp_pos_errorf(err, KP_ERR_RUNTIME, pos,
-					     "error in expression '%s': %lld", p->src,
+					     "error in expression '%s': %lld", p->shown,
 					     (long long)lua_tointeger(L, -1));
 		return kp_pos_errorf(err, KP_ERR_RUNTIME, pos, "error in expression '%s': %.14g",
-				     p->src, (double)lua_tonumber(L, -1));
+				     p->shown, (double)lua_tonumber(L, -1));
 	default:
 		return kp_pos_errorf(err, KP_ERR_RUNTIME, pos,
 				     "error in expression '%s': (error object is a %s value)",
-				     p->src, luaL_typename(L, -1));
+				     p->shown, luaL_typename(L, -1));
 	}
 }
 
@@ -638,8 +641,8 @@ kp_rc kp_lua_eval(struct kp_lua *kl, const struct kp_xpart *p, struct kp_pos pos
 			if (rc == KP_ERR_UNDEFINED || rc == KP_ERR_UNKNOWN)
 				kp_pos_errorf(err, rc, pos, "%s", msg.buf);
 			else if (rc)
-				kp_pos_errorf(err, rc, pos, "error in expression '%s': %s", p->src,
-					      msg.buf);
+				kp_pos_errorf(err, rc, pos, "error in expression '%s': %s",
+					      p->shown, msg.buf);
 			kp_buf_release(&msg);
 		}
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "vars.h"
 #include "expr.h"
 #include "module.h"
@@ -324,30 +325,6 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 	return -1;
 }
 
-kp_rc kp_load_all(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_buf *err)
-{
-	kp_rc rc;
-	memset(ld, 0, sizeof(*ld));
-	kp_inventory_init(&ld->inv);
-	for (size_t i = 0; i < o->inventories.n; i++) {
-		rc = kp_inventory_load(&ld->inv, o->inventories.v[i], err);
-		if (rc)
-			return rc;
-	}
-	rc = kp_inventory_finalize(&ld->inv, err);
-	if (rc)
-		return rc;
-	if (o->plan_path)
-		return kp_plan_load(o->plan_path, &ld->plan, err);
-	return KP_OK;
-}
-
-void kp_loaded_release(struct kp_loaded *ld)
-{
-	kp_plan_free(ld->plan);
-	kp_inventory_release(&ld->inv);
-}
-
 static size_t count_tasks(struct kp_task *const *t, size_t n)
 {
 	size_t c = 0;
@@ -447,11 +424,19 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
-	/* run and check: everything above validated; execution comes with the
-	 * execution engine */
-	rc = usage_error("'kplan %s' cannot execute plans yet: this build has no execution "
-			 "engine (use 'kplan plan' for an offline preview)",
-			 o->command);
+	/* run and check: everything was validated above, nothing has connected yet */
+	if (o->format == KP_FMT_MARKDOWN) {
+		rc = usage_error("'kplan %s --format markdown' is not available yet: use text or "
+				 "json",
+				 o->command);
+		goto out;
+	}
+	if (o->resume_given) {
+		rc = usage_error("--resume: this build keeps no run journal yet");
+		goto out;
+	}
+	fflush(stdout);
+	rc = kp_run(o, &ld, stdout);
 out:
 	kp_loaded_release(&ld);
 	kp_buf_release(&err);

@@ -8,6 +8,8 @@
  */
 #include "plan_load.h"
 
+#include "inventory.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -445,14 +447,39 @@ static kp_rc check_play_notify(const struct kp_play *p, struct kp_buf *err)
 
 /* ---- plays -------------------------------------------------------------- */
 
+/* A host pattern is text: `hosts: 42` or `hosts: true` is a slip, not a
+ * host named "42" (kp_get_strlist takes any scalar). */
+static kp_rc hosts_strings(const struct kp_node *n, struct kp_buf *err)
+{
+	const char *what = kp_node_describe(n);
+	if (n->type == KP_N_SCALAR && strcmp(what, "a string") && !kp_node_is_null(n))
+		return kp_node_errorf(err, KP_ERR_INVALID, n,
+				      "'hosts' must be a string or a list of strings, not %s",
+				      what);
+	for (size_t i = 0; n->type == KP_N_SEQ && i < n->n; i++) {
+		const struct kp_node *item = n->items[i];
+		what = kp_node_describe(item);
+		if (item->type == KP_N_SCALAR && strcmp(what, "a string") && !kp_node_is_null(item))
+			return kp_node_errorf(err, KP_ERR_INVALID, item,
+					      "'hosts' must be a string or a list of strings, not "
+					      "a list holding %s",
+					      what);
+	}
+	return KP_OK;
+}
+
 static kp_rc parse_hosts(struct kp_play *p, const struct kp_node *n, struct kp_buf *err)
 {
 	char **v = NULL;
 	size_t nv = 0;
 	struct kp_buf b = KP_BUF_INIT;
 	kp_rc rc = kp_get_strlist(n, "hosts", &v, &nv, NULL, err);
-	if (rc)
+	if (!rc)
+		rc = hosts_strings(n, err);
+	if (rc) {
+		kp_strv_free(v, nv);
 		return rc;
+	}
 	for (size_t i = 0; i < nv; i++) {
 		if (i)
 			kp_buf_addch(&b, ':');
@@ -462,6 +489,18 @@ static kp_rc parse_hosts(struct kp_play *p, const struct kp_node *n, struct kp_b
 	if (!b.len) {
 		kp_buf_release(&b);
 		return kp_node_errorf(err, KP_ERR_INVALID, n, "'hosts' must not be empty");
+	}
+	/* a literal pattern is checked now, so that `validate` without an
+	 * inventory catches it; one with {{ }} once it is rendered */
+	if (!strstr(b.buf, "{{")) {
+		struct kp_buf why = KP_BUF_INIT;
+		if ((rc = kp_pattern_check(b.buf, &why)))
+			kp_node_errorf(err, rc, n, "%s", why.buf);
+		kp_buf_release(&why);
+		if (rc) {
+			kp_buf_release(&b);
+			return rc;
+		}
 	}
 	p->hosts = kp_buf_detach(&b, NULL);
 	p->hosts_pos = kp_node_pos(n);

@@ -467,13 +467,15 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 				      : krescue ? "rescue"
 						: "always");
 	if (is_block) {
-		if (modkey)
-			return kp_node_errorf(err, KP_ERR_INVALID, modkey,
-					      "a block cannot also run module '%s'", modkey->str);
+		/* without 'block', 'rescue' on a module task is the slip, not the
+		 * module */
 		if (!kblock)
 			return kp_node_errorf(err, KP_ERR_INVALID, krescue ? krescue : kalways,
 					      "task has '%s' but no 'block'",
 					      krescue ? "rescue" : "always");
+		if (modkey)
+			return kp_node_errorf(err, KP_ERR_INVALID, modkey,
+					      "a block cannot also run module '%s'", modkey->str);
 		for (size_t i = 0; i < KP_ARRAY_LEN(not_on_block); i++) {
 			const struct kp_node *k = key_of(n, not_on_block[i]);
 			if (k)

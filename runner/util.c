@@ -32,6 +32,10 @@ const char *kp_strerror(kp_rc rc)
 		return "limit exceeded";
 	case KP_ERR_RUNTIME:
 		return "runtime error";
+	case KP_ERR_UNREACHABLE:
+		return "host unreachable";
+	case KP_ERR_TIMEOUT:
+		return "timed out";
 	}
 	return "unknown error";
 }

@@ -46,6 +46,21 @@ static struct kp_value *hostvars_cb(void *ctx, const char *name)
 	return h ? kp_value_ref(h->merged) : NULL;
 }
 
+/* A play var's value holding a template was written in the plan: errors
+ * inside it are reported there. v must be the play's own value (a higher
+ * layer may hide it under the same name). */
+static bool play_var_pos(void *ctx, const char *name, const struct kp_value *v, struct kp_pos *out)
+{
+	const struct kp_play *play = ((const struct kp_playvars *)ctx)->play;
+	if (!play->vars || !play->vars_t || kp_map_get(play->vars, name) != v)
+		return false;
+	const struct kp_tvalue *tv = kp_tvalue_get(play->vars_t, name);
+	if (!tv || !tv->pos.file)
+		return false;
+	*out = tv->pos;
+	return true;
+}
+
 static char *join_path(const char *dir, const char *path)
 {
 	struct kp_buf b = KP_BUF_INIT;
@@ -132,7 +147,7 @@ void kp_batchvars_release(struct kp_batchvars *bv)
 
 kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp_playvars *pv,
 		       const struct kp_batchvars *bv, const struct kp_host *host,
-		       struct kp_buf *err)
+		       struct kp_value *registered, struct kp_buf *err)
 {
 	const struct kp_play *play = pv->play;
 	struct kp_scope *s = &hv->scope;
@@ -140,7 +155,7 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	memset(hv, 0, sizeof(*hv));
 	hv->host = host;
 	hv->vars_files = kp_value_map();
-	hv->registered = kp_value_map();
+	hv->registered = registered ? kp_value_ref(registered) : kp_value_map();
 	hv->magic = kp_value_map();
 
 	kp_map_set_take(hv->magic, "inventory_hostname", kp_value_str(host->name));
@@ -159,6 +174,7 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 		s->layers[s->nlayers++] = pv->extra;
 	s->layers[s->nlayers++] = hv->magic;
 	s->hostvars = hostvars_cb;
+	s->var_pos = play_var_pos;
 	s->ctx = (void *)pv;
 	s->unknown = pv->unknown;
 	s->nunknown = pv->nunknown;
@@ -225,15 +241,41 @@ static kp_rc merge_doc(struct kp_value *extra, const char *name, const char *dat
 	return rc;
 }
 
-/* A single `key=value` word: the value typed like a YAML plain scalar. */
-static kp_rc add_kv(struct kp_value *extra, const char *word, size_t n, struct kp_buf *err)
+/* "invalid extra var 'WORD'" and, when the argument holds more than that
+ * word, " in 'ARG'": the user sees which of several words is wrong, and
+ * a line break in either stays visible (escaped). */
+static kp_rc kv_error(const char *arg, const char *word, size_t n, const char *why,
+		      struct kp_buf *err)
+{
+	struct kp_buf msg = KP_BUF_INIT;
+	kp_buf_addf(&msg, "invalid extra var '%.*s'", (int)n, word);
+	if (strlen(arg) != n || memcmp(arg, word, n))
+		kp_buf_addf(&msg, " in '%s'", arg);
+	kp_buf_addf(&msg, ": %s", why);
+	kp_buf_escape_newlines(&msg, 0);
+	kp_rc rc = kp_errorf(err, KP_ERR_INVALID, "%s", msg.buf);
+	kp_buf_release(&msg);
+	return rc;
+}
+
+/* A single `key=value` word of arg: the value typed like a YAML plain
+ * scalar. */
+static kp_rc add_kv(struct kp_value *extra, const char *arg, const char *word, size_t n,
+		    struct kp_buf *err)
 {
 	const char *eq = memchr(word, '=', n);
-	if (!eq || !valid_name(word, (size_t)(eq - word)))
-		return kp_errorf(err, KP_ERR_INVALID,
-				 "invalid extra var '%.*s': expected key=value, @file.yml or a "
-				 "YAML/JSON mapping",
-				 (int)n, word);
+	if (!eq || eq == word)
+		return kv_error(arg, word, n,
+				"expected key=value, @file.yml or a YAML/JSON mapping", err);
+	if (!valid_name(word, (size_t)(eq - word))) {
+		struct kp_buf why = KP_BUF_INIT;
+		kp_buf_addf(&why,
+			    "invalid variable name '%.*s' (use letters, digits and underscores)",
+			    (int)(eq - word), word);
+		kp_rc rc = kv_error(arg, word, n, why.buf, err);
+		kp_buf_release(&why);
+		return rc;
+	}
 	char *key = kp_xstrndup(word, (size_t)(eq - word));
 	const char *val = eq + 1;
 	size_t vlen = n - (size_t)(eq + 1 - word);
@@ -286,10 +328,12 @@ kp_rc kp_extra_vars_add(struct kp_value *extra, const char *arg, struct kp_buf *
 		}
 		if (q) {
 			kp_buf_release(&word);
-			return kp_errorf(err, KP_ERR_INVALID,
-					 "unterminated quote in extra vars '%s'", arg);
+			kp_errorf(err, KP_ERR_INVALID, "unterminated quote in extra vars '%s'",
+				  arg);
+			kp_buf_escape_newlines(err, 0);
+			return KP_ERR_INVALID;
 		}
-		rc = add_kv(extra, word.buf, word.len, err);
+		rc = add_kv(extra, arg, word.buf, word.len, err);
 		kp_buf_release(&word);
 		if (rc)
 			return rc;

@@ -57,10 +57,12 @@ void kp_batchvars_init(struct kp_batchvars *bv, const struct kp_playvars *pv, co
 void kp_batchvars_release(struct kp_batchvars *bv);
 
 /* Build a host's scope for one batch. Loads the play's templated
- * vars_files for this host. */
+ * vars_files for this host. `registered` is the host's map of registered
+ * results and facts, kept for the whole run (a reference is taken), or
+ * NULL for a fresh one. */
 kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp_playvars *pv,
 		       const struct kp_batchvars *bv, const struct kp_host *host,
-		       struct kp_buf *err);
+		       struct kp_value *registered, struct kp_buf *err);
 void kp_hostvars_release(struct kp_hostvars *hv);
 
 /* Parse one -e argument: "k=v k2=v2" (values typed like YAML scalars),

@@ -69,9 +69,12 @@ kp_rc kp_node_errorf(struct kp_buf *err, kp_rc rc, const struct kp_node *n, cons
 	kp_buf_reset(err);
 	if (n)
 		kp_buf_addf(err, "%s:%d:%d: ", n->file, n->line, n->col);
+	size_t from = err->len;
 	va_start(ap, fmt);
 	kp_buf_vaddf(err, fmt, ap);
 	va_end(ap);
+	/* keys and values quoted in messages may hold line breaks */
+	kp_buf_escape_newlines(err, from);
 	return rc;
 }
 
@@ -240,10 +243,30 @@ static kp_rc parser_error(struct builder *b, yaml_parser_t *p)
 	yaml_mark_t m = p->problem_mark;
 	const char *problem = p->problem ? p->problem : "invalid YAML";
 
-	if (p->error == YAML_READER_ERROR)
-		return errat(b, file, m.line, m.column,
-			     "%s (the file is not valid UTF-8 text; offset %zu)", problem,
-			     p->problem_offset);
+	if (p->error == YAML_READER_ERROR) {
+		/* the reader has no line and column yet: problem_offset is the
+		 * bad sequence's byte offset in the raw input; the text before
+		 * it decoded fine, so columns count its characters */
+		const unsigned char *raw = p->input.string.start;
+		size_t len = (size_t)(p->input.string.end - p->input.string.start);
+		size_t line = 0, col = 0, end = p->problem_offset < len ? p->problem_offset : len;
+		/* a bad trailing octet is reported where it is: point at the
+		 * sequence it should have continued */
+		if (raw && !strcmp(problem, "invalid trailing UTF-8 octet")) {
+			while (end && (raw[end - 1] & 0xC0) == 0x80)
+				end--;
+			if (end && raw[end - 1] >= 0xC0)
+				end--;
+		}
+		size_t i = len >= 3 && !memcmp(raw, "\xEF\xBB\xBF", 3) ? 3 : 0; /* a BOM */
+		for (; raw && i < end; i++) {
+			if (raw[i] == '\n')
+				line++, col = 0;
+			else if ((raw[i] & 0xC0) != 0x80)
+				col++;
+		}
+		return errat(b, file, line, col, "%s (the file is not valid UTF-8 text)", problem);
+	}
 	/* libyaml reports a tab in indentation as a generic token error */
 	if (p->buffer.start && p->error == YAML_SCANNER_ERROR &&
 	    !strcmp(problem, "found character that cannot start any token")) {

@@ -61,3 +61,36 @@ expect_grep() {
 	[ -z "$why" ] && ! grep -Eq -- "$re" "$E2E_TMP/out" && why="stdout does not match /$re/"
 	_result "$name" "$why"
 }
+
+# check NAME WANT GOT: ok when the two strings are equal
+check() {
+	if [ "$2" = "$3" ]; then
+		echo "ok - $1"
+	else
+		echo "not ok - $1"
+		echo "    want: $2"
+		echo "    got:  $3"
+	fi
+}
+
+# run_kplan OUTFILE ARGS...: run kplan, stdout to OUTFILE, exit code in $rc
+run_kplan() {
+	out=$1
+	shift
+	"$KPLAN" "$@" >"$out" 2>"$out.err"
+	rc=$?
+}
+
+# local_inventory FILE N: N hosts h1..hN on the local connection, each with
+# its own working directory under $E2E_TMP/nodes
+local_inventory() {
+	{
+		echo "[nodes]"
+		i=1
+		while [ "$i" -le "$2" ]; do
+			mkdir -p "$E2E_TMP/nodes/h$i"
+			echo "h$i ansible_connection=local kplan_workdir=$E2E_TMP/nodes/h$i node_dir=$E2E_TMP/nodes/h$i"
+			i=$((i + 1))
+		done
+	} >"$1"
+}

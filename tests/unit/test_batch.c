@@ -65,13 +65,38 @@ static void test_list(void **state)
 	check(s, 3, 2, (size_t[]){1, 1}, 2);
 }
 
+/* A bad pattern is reported at the play's `hosts:` (a rendered template is
+ * checked only here); a bad --limit has no position. */
+static void test_pattern_errors(void **state)
+{
+	struct kp_inventory inv;
+	struct kp_buf err = KP_BUF_INIT;
+	struct kp_batches b;
+	struct kp_play play = {.hosts_pos = {"plan.yml", 2, 10}};
+	kp_inventory_init(&inv);
+	assert_int_equal(kp_inventory_load(&inv, KP_TEST_DATA "/inventory/patterns.yml", &err),
+			 KP_OK);
+	assert_int_equal(kp_inventory_finalize(&inv, &err), KP_OK);
+	assert_int_equal(kp_batches_compute(&play, "web:&", &inv, NULL, &b, NULL, &err),
+			 KP_ERR_PARSE);
+	assert_string_equal(err.buf, "plan.yml:2:10: invalid host pattern 'web:&': '&' must be "
+				     "followed by a pattern");
+	assert_int_equal(kp_batches_compute(&play, "all", &inv, "nosuch", &b, NULL, &err),
+			 KP_ERR_NOTFOUND);
+	assert_string_equal(err.buf, "unknown host or group 'nosuch' in --limit");
+	assert_int_equal(kp_batches_compute(&play, "web", &inv, NULL, &b, NULL, &err), KP_OK);
+	assert_int_equal(b.nhosts, 3);
+	kp_batches_release(&b);
+	kp_inventory_release(&inv);
+	kp_buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_no_serial),
-	    cmocka_unit_test(test_int),
-	    cmocka_unit_test(test_percent),
-	    cmocka_unit_test(test_list),
+	    cmocka_unit_test(test_no_serial),	   cmocka_unit_test(test_int),
+	    cmocka_unit_test(test_percent),	   cmocka_unit_test(test_list),
+	    cmocka_unit_test(test_pattern_errors),
 	};
 	return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }

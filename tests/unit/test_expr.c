@@ -414,7 +414,7 @@ static void test_compile_errors(void **state)
 	struct ctx *c = *state;
 	struct kp_expr *e;
 	expect_err(c, "{{ 1 + }}", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid expression '1 +': unexpected symbol near ')'");
+		   "upgrade.yml:14:7: invalid expression '1 +': unexpected symbol near <eof>");
 	expect_err(c, "a {{ x", KP_ERR_PARSE, "upgrade.yml:14:7: unterminated '{{' in 'a {{ x'");
 	expect_err(c, "{{ 'x }}", KP_ERR_PARSE,
 		   "upgrade.yml:14:7: unterminated '{{' in '{{ 'x }}'");
@@ -431,7 +431,7 @@ static void test_compile_errors(void **state)
 		   "instead of x | default('d'))");
 	expect(c, "{{ 'a|b' }}", "\"a|b\"");
 	expect_err(c, "{{ foo bar }}", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid expression 'foo bar': ')' expected near 'bar'");
+		   "upgrade.yml:14:7: invalid expression 'foo bar': <eof> expected near 'bar'");
 
 	/* Jinja's membership test is accepted (see test_jinja_in); Python's
 	 * list literal is not Lua */
@@ -441,7 +441,20 @@ static void test_compile_errors(void **state)
 			    "symbol near '[' (Lua writes a list as {a, b}, not [a, b])");
 	assert_int_equal(kp_expr_compile("x ==", POS, &e, &c->err), KP_ERR_PARSE);
 	assert_string_equal(
-	    c->err.buf, "upgrade.yml:14:7: invalid expression 'x ==': unexpected symbol near ')'");
+	    c->err.buf,
+	    "upgrade.yml:14:7: invalid expression 'x ==': unexpected symbol near <eof>");
+	/* Lua's message for the expression as written, not for the wrapper it
+	 * is compiled in; on one line when it spans several */
+	assert_int_equal(kp_expr_compile("a and\n  b ===\n  c", POS, &e, &c->err), KP_ERR_PARSE);
+	assert_string_equal(c->err.buf, "upgrade.yml:14:7: invalid expression 'a and b === c': "
+					"unexpected symbol near '='");
+	assert_int_equal(kp_expr_compile("x -- why\n or", POS, &e, &c->err), KP_ERR_PARSE);
+	assert_string_equal(c->err.buf, "upgrade.yml:14:7: invalid expression 'x -- why or': "
+					"unexpected symbol near <eof>");
+	/* valid as a bare `return 1, 2`, not as one value */
+	assert_int_equal(kp_expr_compile("1, 2", POS, &e, &c->err), KP_ERR_PARSE);
+	assert_string_equal(c->err.buf,
+			    "upgrade.yml:14:7: invalid expression '1, 2': ')' expected near ','");
 	/* bytecode is never loaded */
 	assert_int_equal(kp_expr_compile("\x1bLua", POS, &e, &c->err), KP_ERR_PARSE);
 }
@@ -689,7 +702,7 @@ static void test_tvalue(void **state)
 	assert_int_equal(kp_yaml_load_string("t.yml", y, strlen(y), &d, &c->err), KP_OK);
 	assert_int_equal(kp_tvalue_from_node(d->root, &tv, &c->err), KP_ERR_PARSE);
 	assert_string_equal(c->err.buf,
-			    "t.yml:2:5: invalid expression '1 +': unexpected symbol near ')'");
+			    "t.yml:2:5: invalid expression '1 +': unexpected symbol near <eof>");
 	kp_doc_free(d);
 	y = "a: '{% if %}'\n";
 	assert_int_equal(kp_yaml_load_string("t.yml", y, strlen(y), &d, &c->err), KP_OK);

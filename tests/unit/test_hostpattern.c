@@ -171,7 +171,11 @@ static void test_malformed(void **state)
 	    "[1:3]");
 	bad("[0]", 0, KP_ERR_PARSE,
 	    "invalid host pattern '[0]': '[0]' has no name before its subscript");
-	bad("~(unclosed", 0, KP_ERR_PARSE, "invalid host pattern '~(unclosed': Unmatched ( or \\(");
+	/* in kplan's words, not libc's capitalised regerror() text */
+	bad("~(unclosed", 0, KP_ERR_PARSE,
+	    "invalid host pattern '~(unclosed': unmatched '(' in the regular expression");
+	bad("~web[0", 0, KP_ERR_PARSE,
+	    "invalid host pattern '~web[0': unmatched '[' in the regular expression");
 	bad("", 0, KP_ERR_PARSE, "invalid host pattern '': the pattern is empty");
 	bad(" , : ", 0, KP_ERR_PARSE, "invalid host pattern ' , : ': the pattern is empty");
 	bad(NULL, 0, KP_ERR_PARSE, "invalid host pattern '': the pattern is empty");
@@ -193,6 +197,41 @@ static void test_file(void **state)
 	unlink(path);
 	bad("@/nonexistent/limit.txt", KP_PATTERN_STRICT, KP_ERR_IO,
 	    "cannot read '/nonexistent/limit.txt': No such file or directory");
+}
+
+static void check_ok(const char *pattern)
+{
+	struct kp_buf err = KP_BUF_INIT;
+	if (kp_pattern_check(pattern, &err))
+		fail_msg("pattern '%s': %s", pattern, err.buf);
+	kp_buf_release(&err);
+}
+
+static void check_bad(const char *pattern, const char *msg)
+{
+	struct kp_buf err = KP_BUF_INIT;
+	assert_int_equal(kp_pattern_check(pattern, &err), KP_ERR_PARSE);
+	assert_string_equal(err.buf, msg);
+	kp_buf_release(&err);
+}
+
+/* Syntax only, without an inventory: what `validate` without -i checks. */
+static void test_check(void **state)
+{
+	check_ok("all");
+	check_ok("web:&db:!web02");
+	check_ok("web[0]:db[1:]:~(web|db)0[12]");
+	check_ok("fe80::1");
+	check_ok("@/nonexistent/limit.txt"); /* read when the play runs */
+	check_bad("kube_node:!",
+		  "invalid host pattern 'kube_node:!': '!' must be followed by a pattern");
+	check_bad("web:&", "invalid host pattern 'web:&': '&' must be followed by a pattern");
+	check_bad("kube_node[x]", "invalid host pattern 'kube_node[x]': '[x]' is not an index "
+				  "like [0] or a range like [1:3]");
+	check_bad("~(unclosed",
+		  "invalid host pattern '~(unclosed': unmatched '(' in the regular expression");
+	check_bad(" , ", "invalid host pattern ' , ': the pattern is empty");
+	check_bad(NULL, "invalid host pattern '': the pattern is empty");
 }
 
 /* out is reused: its contents are replaced */
@@ -221,6 +260,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_file),
+	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_reuse),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -183,6 +183,9 @@ static void test_graph_and_host(void **state)
 	assert_string_equal(err.buf, "unknown host 'k8s-mastr' (did you mean 'k8s-master'?)");
 	assert_int_equal(kp_inventory_host_json(&inv, "zzz", &out, &err), KP_ERR_NOTFOUND);
 	assert_string_equal(err.buf, "unknown host 'zzz'");
+	/* a name from the command line stays on one line */
+	assert_int_equal(kp_inventory_host_json(&inv, "k8s-\nmaster", &out, &err), KP_ERR_NOTFOUND);
+	assert_string_equal(err.buf, "unknown host 'k8s-\\nmaster' (did you mean 'k8s-master'?)");
 	kp_inventory_release(&inv);
 	kp_buf_release(&out);
 	kp_buf_release(&err);
@@ -472,7 +475,8 @@ static void test_yaml_errors(void **state)
 	load_err("g.yml", "web:\n  vars: [a]\n", KP_ERR_INVALID,
 		 "g.yml:2:9: 'vars' of group 'web' must be a mapping, not a list");
 	load_err("h.yml", "web:\n  children:\n    db:\n      children:\n        web:\n",
-		 KP_ERR_INVALID, "groups are their own ancestors: 'web' -> 'db' -> 'web'");
+		 KP_ERR_INVALID,
+		 "h.yml:5:9: groups are their own ancestors: 'web' -> 'db' -> 'web'");
 	load_err("i.yml", "web:\n  children:\n    web:\n", KP_ERR_INVALID,
 		 "i.yml:3:5: group 'web' cannot be its own child");
 	load_err("j.yml", "web:\n  children:\n    all:\n", KP_ERR_INVALID,
@@ -489,6 +493,7 @@ static void test_yaml_errors(void **state)
 
 static void test_ini_errors(void **state)
 {
+	struct kp_inventory inv;
 	scratch();
 	load_err("a.ini", "[web]\nw1\n[web:chilren]\nx\n", KP_ERR_PARSE,
 		 "a.ini:3:6: unknown section type 'chilren' in '[web:chilren]' (did you mean "
@@ -515,10 +520,28 @@ static void test_ini_errors(void **state)
 		 "i.ini:2:1: invalid host range 'n[3:1]': the range begins after its end");
 	load_err("j.ini", "[web:children]\nweb\n", KP_ERR_INVALID,
 		 "j.ini:2:1: group 'web' cannot be its own child");
+	/* a cycle is reported at the edge that closes it, declared late or not */
+	load_err("k.ini", "[a:children]\nb\n[b:children]\nc\n\n[c:children]\na\n", KP_ERR_INVALID,
+		 "k.ini:7:1: groups are their own ancestors: 'a' -> 'b' -> 'c' -> 'a'");
+	load_err("k2.ini", "[b:children]\na\n[a:children]\nb\n", KP_ERR_INVALID,
+		 "k2.ini:4:1: groups are their own ancestors: 'b' -> 'a' -> 'b'");
+	/* the name says INI: a broken header is not taken for YAML */
+	load_err("l.ini", "[kube_node\nw1 ansible_host=10.0.0.1\n", KP_ERR_PARSE,
+		 "l.ini:1:1: invalid section header '[kube_node' (expected [group], "
+		 "[group:children] or [group:vars], without spaces)");
 	cleanup();
 
+	/* a NUL byte: where it is, as the YAML reader says */
+	struct kp_buf err = KP_BUF_INIT;
+	kp_inventory_init(&inv);
+	const char nul[] = "[web]\nw1 a=b\0c\n";
+	assert_int_equal(kp_inventory_load_ini(&inv, "x.ini", nul, sizeof(nul) - 1, &err),
+			 KP_ERR_PARSE);
+	assert_string_equal(err.buf, "x.ini:2:7: NUL byte in file: this is not an inventory");
+	kp_inventory_release(&inv);
+	kp_buf_release(&err);
+
 	/* declared later in the file is fine, as in Ansible */
-	struct kp_inventory inv;
 	scratch();
 	kp_inventory_init(&inv);
 	load_ok(&inv, put("ok.ini", "[web:vars]\nx=1\n[all:children]\nweb\n[web]\nw1\n"));

@@ -1,6 +1,9 @@
 /* test_plan.c - the plan loader: a full valid plan checked field by field,
  * and one fixture per error, each with its exact message. */
 #include "unit.h"
+
+#include <unistd.h>
+
 #include "plan.h"
 
 #define PLANS KP_TEST_DATA "/plans"
@@ -366,9 +369,95 @@ static void test_bad_when(void **state)
 	struct kp_plan *p = NULL;
 	assert_int_equal(kp_plan_load(BAD "bad_when.yml", &p, &err), KP_ERR_PARSE);
 	assert_null(p);
+	/* Lua's message for the expression as written, not for the wrapper
+	 * kplan compiles it in (which would say "near ')'") */
 	assert_string_equal(err.buf, BAD "bad_when.yml:4:13: invalid expression 'x ==': unexpected "
-					 "symbol near ')'");
+					 "symbol near <eof>");
 	kp_buf_release(&err);
+}
+
+/* Load a plan written to a temporary file; the error (after the file's
+ * name) into msg, "" when it loads. */
+static void load_text(const char *yaml, struct kp_buf *msg)
+{
+	char path[] = "/tmp/kp-plan-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	struct kp_buf err = KP_BUF_INIT;
+	struct kp_plan *p = NULL;
+	kp_buf_reset(msg);
+	if (kp_plan_load(path, &p, &err)) {
+		assert_null(p);
+		assert_true(!strncmp(err.buf, path, strlen(path)));
+		kp_buf_addstr(msg, err.buf + strlen(path));
+	}
+	kp_plan_free(p);
+	kp_buf_release(&err);
+	unlink(path);
+}
+
+#define assert_load(yaml, want)                                                                    \
+	do {                                                                                       \
+		load_text((yaml), &msg);                                                           \
+		assert_string_equal(msg.buf, (want));                                              \
+	} while (0)
+
+static void test_hosts(void **state)
+{
+	struct kp_buf msg = KP_BUF_INIT;
+	assert_load("- hosts: 42\n  tasks: []\n",
+		    ":1:10: 'hosts' must be a string or a list of strings, not a number");
+	assert_load("- hosts: true\n  tasks: []\n",
+		    ":1:10: 'hosts' must be a string or a list of strings, not a boolean");
+	assert_load("- hosts: [web, 1.5]\n  tasks: []\n",
+		    ":1:16: 'hosts' must be a string or a list of strings, not a list holding a "
+		    "number");
+	assert_load("- hosts: \"42\"\n  tasks: []\n", ""); /* quoted: a name */
+	/* the pattern's syntax is checked without an inventory */
+	assert_load("- hosts: kube_node:!\n  tasks: []\n",
+		    ":1:10: invalid host pattern 'kube_node:!': '!' must be followed by a pattern");
+	assert_load("- hosts: [web, \"&\"]\n  tasks: []\n",
+		    ":1:10: invalid host pattern 'web:&': '&' must be followed by a pattern");
+	assert_load("- hosts: \"~(x\"\n  tasks: []\n",
+		    ":1:10: invalid host pattern '~(x': unmatched '(' in the regular expression");
+	/* a template is checked once rendered */
+	assert_load("- hosts: \"{{ target }}:!\"\n  tasks: []\n", "");
+	kp_buf_release(&msg);
+}
+
+static void test_one_line_messages(void **state)
+{
+	struct kp_buf msg = KP_BUF_INIT;
+	/* a multi-line expression reads as one line */
+	assert_load("- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      when: |\n"
+		    "        x == 1 and\n        y === 2\n",
+		    ":4:13: invalid expression 'x == 1 and y === 2': unexpected symbol near '='");
+	assert_load("- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      until: r.rc == 0 and\n",
+		    ":4:14: invalid expression 'r.rc == 0 and': unexpected symbol near <eof>");
+	/* `1, 2` is valid Lua as a bare return: the wrapper's message then */
+	assert_load("- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      when: 1, 2\n",
+		    ":4:13: invalid expression '1, 2': ')' expected near ','");
+	/* user text with a line break is escaped */
+	assert_load("- hosts: all\n  \"ser\\nial\": 1\n",
+		    ":2:3: unknown key 'ser\\nial' in play (did you mean 'serial'?)");
+	assert_load("- hosts: all\n  tasks:\n    - \"com\\nmand\": /bin/true\n",
+		    ":3:7: unknown module 'com\\nmand' (did you mean 'command'?)");
+	kp_buf_release(&msg);
+}
+
+static void test_rescue_without_block(void **state)
+{
+	struct kp_buf msg = KP_BUF_INIT;
+	/* the missing block is the slip, not the module */
+	assert_load("- hosts: all\n  tasks:\n    - command: /bin/true\n      rescue: []\n",
+		    ":4:7: task has 'rescue' but no 'block'");
+	assert_load("- hosts: all\n  tasks:\n    - command: /bin/true\n      always: []\n",
+		    ":4:7: task has 'always' but no 'block'");
+	assert_load("- hosts: all\n  tasks:\n    - command: /bin/true\n      block: []\n",
+		    ":3:7: a block cannot also run module 'command'");
+	kp_buf_release(&msg);
 }
 
 static void test_missing_plan(void **state)
@@ -419,10 +508,17 @@ static void test_var_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_valid_play1),	      cmocka_unit_test(test_valid_tasks),
-	    cmocka_unit_test(test_valid_import_plan), cmocka_unit_test(test_invalid),
-	    cmocka_unit_test(test_bad_when),	      cmocka_unit_test(test_missing_plan),
-	    cmocka_unit_test(test_parse_serial),      cmocka_unit_test(test_var_names),
+	    cmocka_unit_test(test_valid_play1),
+	    cmocka_unit_test(test_valid_tasks),
+	    cmocka_unit_test(test_valid_import_plan),
+	    cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_bad_when),
+	    cmocka_unit_test(test_missing_plan),
+	    cmocka_unit_test(test_parse_serial),
+	    cmocka_unit_test(test_var_names),
+	    cmocka_unit_test(test_hosts),
+	    cmocka_unit_test(test_one_line_messages),
+	    cmocka_unit_test(test_rescue_without_block),
 	};
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
 }

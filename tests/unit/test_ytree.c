@@ -96,6 +96,30 @@ static void test_errors(void **state)
 	expect_error("? [a]\n: 1\n", "t.yml:1:3: mapping keys must be plain values, not a list");
 }
 
+/* The line and column of the bad sequence, counting characters: the
+ * "é" before it is two bytes but one column. */
+static void test_invalid_utf8(void **state)
+{
+	expect_error("a: 1\nb: x\xff\n",
+		     "t.yml:2:5: invalid leading UTF-8 octet (the file is not valid UTF-8 text)");
+	expect_error("- name: p\n  tasks:\n    - name: caf\xe9 \xff\n",
+		     "t.yml:3:16: invalid trailing UTF-8 octet (the file is not valid UTF-8 text)");
+	expect_error("\xef\xbb\xbf\xc3\xa9: \xc3",
+		     "t.yml:1:4: incomplete UTF-8 octet sequence (the file is not valid UTF-8 "
+		     "text)");
+}
+
+/* A message quoting user text stays on one line. */
+static void test_one_line_errors(void **state)
+{
+	expect_error("\"a\\nb\": 1\n\"a\\nb\": 2\n",
+		     "t.yml:2:1: duplicate key 'a\\nb' (first at line 1)");
+	struct kp_buf err = KP_BUF_INIT;
+	kp_node_errorf(&err, KP_ERR_INVALID, NULL, "got '%s'", "x\r\ny");
+	assert_string_equal(err.buf, "got 'x\\r\\ny'");
+	kp_buf_release(&err);
+}
+
 static void test_depth_limit(void **state)
 {
 	size_t n = 10000;
@@ -128,6 +152,8 @@ int main(void)
 	    cmocka_unit_test(test_anchors_and_merge),
 	    cmocka_unit_test(test_secret),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_invalid_utf8),
+	    cmocka_unit_test(test_one_line_errors),
 	    cmocka_unit_test(test_depth_limit),
 	    cmocka_unit_test(test_nul_and_empty),
 	};

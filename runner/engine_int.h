@@ -1,0 +1,93 @@
+/*
+ * engine_int.h - what engine.c (plays, batches, strategies), task.c (one
+ * task on one host) and connect.c (a host's connection) share. Not for the
+ * rest of kplan: they use engine.h.
+ */
+#ifndef KP_ENGINE_INT_H
+#define KP_ENGINE_INT_H
+
+#include <pthread.h>
+
+#include "batch.h"
+#include "engine.h"
+#include "expr.h"
+#include "module.h"
+#include "output.h"
+#include "tags.h"
+#include "transport.h"
+#include "vars.h"
+
+struct kp_hoststate {
+	const struct kp_host *host;
+	struct kp_conn *conn;      /* NULL until first used */
+	char *conn_error;          /* why the connection could not be opened */
+	pthread_mutex_t conn_lock; /* a connection serves one task at a time (delegate_to) */
+	struct kp_value *facts;    /* registered results and set-fact, for the whole run */
+	bool failed, unreachable;  /* out of the play's later tasks and batches */
+	struct kp_hostcounts counts;
+	/* the current play and batch */
+	struct kp_hostvars hv;
+	bool hv_ready;
+	struct kp_strlist notified; /* handlers notified in the current section */
+	struct kp_value *rescue_kplan; /* the kplan table with failed_task/failed_result */
+	/* the last task's outcome, for run_once sharing and rescue */
+	struct kp_value *last_value;   /* registered form */
+	struct kp_value *last_set_vars;
+	bool last_changed;
+	char *last_failed_task;
+	struct kp_value *last_failed_result;
+};
+
+/* What a task inherits from the blocks around it. */
+struct kp_taskenv {
+	struct kp_expr *const *when[16]; /* when lists of enclosing blocks */
+	size_t nwhen[16];
+	size_t nwhens;
+	struct kp_strlist tags;
+	enum kp_tristate become;
+	const char *become_user;
+	const struct kp_tvalue *envs[16]; /* environment maps, outermost first */
+	size_t nenvs;
+	bool no_log, ignore_errors, ignore_unreachable;
+	enum kp_tristate check_mode;
+	int64_t timeout_ms;
+	const char *section; /* pre_tasks, tasks, post_tasks, handlers */
+};
+
+struct kp_engine {
+	const struct kp_runopts *o;
+	struct kp_loaded *ld;
+	struct kp_output out;
+	struct kp_hoststate *hosts; /* by inventory index */
+	struct kp_lua **L;          /* one per worker slot */
+	int nslots;
+	pthread_mutex_t lock;
+	/* the current play */
+	const struct kp_play *play;
+	struct kp_playvars pv;
+	struct kp_batchvars bv;
+	const struct kp_batch *batch;
+	bool window;
+	size_t started_hosts; /* window: hosts started so far */
+	/* stops */
+	bool stop_run;  /* any_errors_fatal */
+	bool stop_play; /* max_fail_percentage exceeded */
+	bool stop_starting; /* window: no new host starts; those in flight finish */
+	char *stop_reason;
+	bool start_reached; /* --start-at-task */
+};
+
+/* task.c: run one module task on one host (when, loop, until, register,
+ * failed_when/changed_when, notify, output). */
+void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const struct kp_task *t,
+		  const struct kp_taskenv *env);
+/* Copy a run_once result from the host that ran it to another. */
+void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct kp_hoststate *to,
+			const struct kp_task *t);
+
+/* connect.c: the host's connection, opened on first use; NULL with the
+ * reason in hs->conn_error when unreachable. */
+struct kp_conn *kp_host_conn(struct kp_engine *e, struct kp_hoststate *hs);
+void kp_host_conn_close(struct kp_hoststate *hs);
+
+#endif

@@ -1,0 +1,632 @@
+/*
+ * task.c - one task on one host: when, loop, until/retries, the module's
+ * probe and apply, failed_when/changed_when, ignore_errors, register,
+ * set-fact, notify, and the result line.
+ *
+ * Invalid input that only shows at run time (an undefined variable in an
+ * argument, a loop over a string) fails the task on that host with the
+ * message and position; the run goes on as max_fail_percentage allows.
+ */
+#include "engine_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A scope with one more layer just under the magic variables (the loop
+ * variable, the registered result for failed_when). */
+static void scope_with(struct kp_scope *dst, const struct kp_scope *src,
+		       const struct kp_value *layer)
+{
+	*dst = *src;
+	if (!layer || dst->nlayers >= KP_SCOPE_MAX)
+		return;
+	dst->layers[dst->nlayers] = dst->layers[dst->nlayers - 1];
+	dst->layers[dst->nlayers - 1] = layer;
+	dst->nlayers++;
+}
+
+static const struct kp_value *lookup(const struct kp_scope *s, const char *name)
+{
+	for (size_t i = s->nlayers; i-- > 0;) {
+		const struct kp_value *v = s->layers[i] ? kp_map_get(s->layers[i], name) : NULL;
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
+/* all of a when-style list must hold */
+static kp_rc test_all(struct kp_lua *L, struct kp_expr *const *x, size_t n,
+		      const struct kp_scope *s, bool *ok, const char **which, struct kp_buf *err)
+{
+	*ok = true;
+	for (size_t i = 0; i < n; i++) {
+		kp_rc rc = kp_expr_test(L, x[i], s, ok, err);
+		if (rc)
+			return rc;
+		if (!*ok) {
+			if (which)
+				*which = kp_expr_source(x[i]);
+			return KP_OK;
+		}
+	}
+	return KP_OK;
+}
+
+struct outcome {
+	enum kp_status status;
+	bool changed, failed, skipped, unreachable;
+	struct kp_value *value;    /* registered form */
+	struct kp_value *set_vars; /* set-fact */
+	struct kp_buf msg;
+	int attempts;
+};
+
+static void outcome_release(struct outcome *o)
+{
+	kp_value_unref(o->value);
+	kp_value_unref(o->set_vars);
+	kp_buf_release(&o->msg);
+}
+
+/* Environment entries from the play, the blocks and the task, rendered. */
+static kp_rc render_env(struct kp_lua *L, const struct kp_task *t, const struct kp_taskenv *env,
+			const struct kp_scope *s, struct kp_value **out, struct kp_buf *err)
+{
+	struct kp_value *m = kp_value_map();
+	const struct kp_tvalue *lists[18];
+	size_t n = 0;
+	for (size_t i = 0; i < env->nenvs; i++)
+		lists[n++] = env->envs[i];
+	if (t->environment)
+		lists[n++] = t->environment;
+	for (size_t i = 0; i < n; i++) {
+		struct kp_value *v;
+		kp_rc rc = kp_tvalue_render(L, lists[i], s, &v, err);
+		if (rc) {
+			kp_value_unref(m);
+			return rc;
+		}
+		kp_map_update(m, v);
+		kp_value_unref(v);
+	}
+	*out = m;
+	return KP_OK;
+}
+
+static void finish_failed(struct outcome *oc, const char *msg)
+{
+	oc->failed = true;
+	kp_buf_reset(&oc->msg);
+	kp_buf_addstr(&oc->msg, msg);
+	kp_value_unref(oc->value);
+	oc->value = kp_value_map();
+	kp_map_set_take(oc->value, "failed", kp_value_bool(true));
+	kp_map_set_take(oc->value, "changed", kp_value_bool(false));
+	kp_map_set_take(oc->value, "msg", kp_value_str(msg));
+}
+
+/* The module once (probe, then apply), with until/retries around it. */
+static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststate *hs,
+		       const struct kp_task *t, const struct kp_taskenv *env,
+		       const struct kp_scope *scope, struct outcome *oc, struct kp_buf *cmds,
+		       struct kp_buf *out_text, struct kp_buf *err_text, struct kp_buf *diff,
+		       const char **delegated)
+{
+	struct kp_buf err = KP_BUF_INIT;
+	struct kp_value *args = NULL, *finished = NULL, *envmap = NULL;
+	struct kp_hoststate *target = hs;
+	char **envv = NULL;
+
+	/* delegate_to: another inventory host's connection, this host's variables */
+	if (t->delegate_to) {
+		struct kp_value *d = NULL;
+		if (kp_template_render(L, t->delegate_to, scope, &d, &err)) {
+			finish_failed(oc, err.buf);
+			goto out;
+		}
+		struct kp_buf name = KP_BUF_INIT;
+		kp_value_to_text(d, false, &name);
+		kp_value_unref(d);
+		const struct kp_host *h = kp_inventory_host(&e->ld->inv, name.buf);
+		if (!h) {
+			kp_buf_reset(&err);
+			kp_buf_addf(&err, "delegate_to: no host '%s' in the inventory", name.buf);
+			kp_buf_release(&name);
+			finish_failed(oc, err.buf);
+			goto out;
+		}
+		kp_buf_release(&name);
+		target = &e->hosts[h->index];
+		*delegated = h->name;
+	}
+
+	if (!t->module->probe) {
+		kp_buf_addf(&err, "module '%s' is not available in this build yet",
+			    t->module->name);
+		finish_failed(oc, err.buf);
+		goto out;
+	}
+	if (kp_tvalue_render(L, t->args, scope, &args, &err) ||
+	    kp_module_finish_args(t->module, args, &finished, &err)) {
+		struct kp_buf m = KP_BUF_INIT;
+		if (!strncmp(err.buf, t->module_pos.file ? t->module_pos.file : "\x01",
+			     t->module_pos.file ? strlen(t->module_pos.file) : 1))
+			kp_buf_addstr(&m, err.buf);
+		else
+			kp_buf_addf(&m, "%s:%d:%d: %s", t->module_pos.file, t->module_pos.line,
+				    t->module_pos.col, err.buf);
+		finish_failed(oc, m.buf);
+		kp_buf_release(&m);
+		goto out;
+	}
+	if (render_env(L, t, env, scope, &envmap, &err)) {
+		finish_failed(oc, err.buf);
+		goto out;
+	}
+	envv = kp_xcalloc(kp_map_len(envmap) + 1, sizeof(char *));
+	for (size_t i = 0; i < kp_map_len(envmap); i++) {
+		struct kp_buf b = KP_BUF_INIT;
+		kp_buf_addf(&b, "%s=", kp_map_key(envmap, i));
+		kp_value_to_text(kp_map_val(envmap, i), false, &b);
+		envv[i] = kp_buf_detach(&b, NULL);
+	}
+
+	bool check = e->o->check;
+	enum kp_tristate cm = t->check_mode != KP_UNSET ? t->check_mode : env->check_mode;
+	if (cm != KP_UNSET)
+		check = cm == KP_YES;
+
+	pthread_mutex_lock(&target->conn_lock);
+	struct kp_conn *conn = NULL;
+	if (!(t->module->flags & KP_MOD_LOCAL)) {
+		conn = kp_host_conn(e, target);
+		if (!conn) {
+			pthread_mutex_unlock(&target->conn_lock);
+			oc->unreachable = true;
+			kp_buf_reset(&oc->msg);
+			kp_buf_addstr(&oc->msg, target->conn_error);
+			goto out;
+		}
+		enum kp_tristate become = t->become != KP_UNSET ? t->become : env->become;
+		conn->become_user = NULL;
+		conn->become_password = NULL;
+		if (become == KP_YES) {
+			conn->become_user = t->become_user ? t->become_user
+					    : env->become_user ? env->become_user
+								: "root";
+			const struct kp_value *pw = lookup(scope, "kplan_become_password");
+			if (!pw)
+				pw = lookup(scope, "ansible_become_password");
+			if (pw && pw->type == KP_V_STR)
+				conn->become_password = pw->u.str.s;
+		}
+	}
+
+	int retries = t->until ? t->retries : 0;
+	for (oc->attempts = 1;; oc->attempts++) {
+		struct kp_result res;
+		struct kp_modctx ctx = {
+		    .module = t->module,
+		    .task_name = kp_task_display_name(t),
+		    .host = hs->host->name,
+		    .conn = conn,
+		    .args = finished,
+		    .scope = scope,
+		    .L = L,
+		    .check_mode = check,
+		    .diff = e->o->diff,
+		    .verbose = e->o->verbose,
+		    .timeout_ms = t->timeout_ms  ? t->timeout_ms
+				  : env->timeout_ms ? env->timeout_ms
+						    : e->o->timeout_ms,
+		    .base_dir = e->ld->plan->dir,
+		    .env = (const char *const *)envv,
+		};
+		kp_result_init(&res);
+		int64_t t0 = mono_ms();
+		kp_buf_reset(&err);
+		kp_rc rc = t->module->probe(&ctx, &res, &err);
+		if (!rc && res.changed && !res.failed && !check && t->module->apply)
+			rc = t->module->apply(&ctx, &res, &err);
+		if (ctx.state && ctx.free_state)
+			ctx.free_state(ctx.state);
+		res.duration_ms = mono_ms() - t0;
+		if (rc == KP_ERR_UNREACHABLE) {
+			oc->unreachable = true;
+			kp_buf_reset(&oc->msg);
+			kp_buf_addstr(&oc->msg, err.buf);
+			kp_result_release(&res);
+			break;
+		}
+		if (rc) {
+			res.failed = true;
+			kp_buf_reset(&res.msg);
+			kp_buf_addstr(&res.msg, err.buf);
+		}
+		kp_value_unref(oc->value);
+		oc->value = kp_result_to_value(&res);
+		oc->changed = res.changed;
+		oc->failed = res.failed;
+		oc->skipped = res.skipped;
+		kp_buf_reset(&oc->msg);
+		kp_buf_add(&oc->msg, res.msg.buf, res.msg.len);
+		kp_value_unref(oc->set_vars);
+		oc->set_vars = res.set_vars ? kp_value_ref(res.set_vars) : NULL;
+		kp_buf_reset(out_text);
+		kp_buf_add(out_text, res.out.buf, res.out.len);
+		kp_buf_reset(err_text);
+		kp_buf_add(err_text, res.err.buf, res.err.len);
+		kp_buf_add(cmds, res.cmds.buf, res.cmds.len);
+		kp_buf_reset(diff);
+		kp_buf_add(diff, res.diff.buf, res.diff.len);
+		kp_result_release(&res);
+
+		/* failed_when / changed_when / until see the result under the
+		 * register name */
+		struct kp_value *reg = NULL;
+		struct kp_scope rs;
+		if (t->register_var) {
+			reg = kp_value_map();
+			kp_map_set(reg, t->register_var, oc->value);
+		}
+		scope_with(&rs, scope, reg);
+		bool v;
+		const char *which = NULL;
+		if (t->nfailed_when) {
+			if (test_all(L, t->failed_when, t->nfailed_when, &rs, &v, &which, &err)) {
+				kp_value_unref(reg);
+				finish_failed(oc, err.buf);
+				break;
+			}
+			oc->failed = v;
+			if (v && !oc->msg.len)
+				kp_buf_addstr(&oc->msg, "failed_when condition held");
+		}
+		if (t->nchanged_when) {
+			if (test_all(L, t->changed_when, t->nchanged_when, &rs, &v, &which, &err)) {
+				kp_value_unref(reg);
+				finish_failed(oc, err.buf);
+				break;
+			}
+			oc->changed = v;
+		}
+		bool done = true;
+		if (t->until) {
+			if (kp_expr_test(L, t->until, &rs, &v, &err)) {
+				kp_value_unref(reg);
+				finish_failed(oc, err.buf);
+				break;
+			}
+			done = v;
+		}
+		kp_value_unref(reg);
+		if (done) {
+			if (t->until)
+				oc->failed = false;
+			break;
+		}
+		if (oc->attempts > retries) {
+			oc->failed = true;
+			kp_buf_reset(&oc->msg);
+			kp_buf_addf(&oc->msg, "'until' condition still false after %d attempts: %s",
+				    oc->attempts, kp_expr_source(t->until));
+			break;
+		}
+		if (t->delay_ms > 0 && !check)
+			usleep((useconds_t)(t->delay_ms * 1000));
+	}
+	if (conn) {
+		conn->become_user = NULL;
+		conn->become_password = NULL;
+	}
+	pthread_mutex_unlock(&target->conn_lock);
+	/* the value carries the final verdict */
+	if (oc->value && oc->value->refs == 1) {
+		kp_map_set_take(oc->value, "changed", kp_value_bool(oc->changed));
+		kp_map_set_take(oc->value, "failed", kp_value_bool(oc->failed));
+		if (t->until)
+			kp_map_set_take(oc->value, "attempts", kp_value_int(oc->attempts));
+	}
+out:
+	if (envv)
+		for (char **p = envv; *p; p++)
+			free(*p);
+	free(envv);
+	kp_value_unref(envmap);
+	kp_value_unref(args);
+	kp_value_unref(finished);
+	kp_buf_release(&err);
+	if (!t->until)
+		oc->attempts = 0;
+}
+
+static enum kp_status status_of(const struct outcome *oc, bool ignore_errors,
+				bool ignore_unreachable)
+{
+	if (oc->unreachable)
+		return ignore_unreachable ? KP_ST_SKIPPED : KP_ST_UNREACHABLE;
+	if (oc->failed)
+		return ignore_errors ? KP_ST_IGNORED : KP_ST_FAILED;
+	if (oc->skipped)
+		return KP_ST_SKIPPED;
+	return oc->changed ? KP_ST_CHANGED : KP_ST_OK;
+}
+
+static void count(struct kp_hoststate *hs, enum kp_status st)
+{
+	switch (st) {
+	case KP_ST_OK:
+		hs->counts.ok++;
+		break;
+	case KP_ST_CHANGED:
+		hs->counts.ok++;
+		hs->counts.changed++;
+		break;
+	case KP_ST_FAILED:
+		hs->counts.failed++;
+		break;
+	case KP_ST_SKIPPED:
+		hs->counts.skipped++;
+		break;
+	case KP_ST_UNREACHABLE:
+		hs->counts.unreachable++;
+		break;
+	case KP_ST_IGNORED:
+		hs->counts.ignored++;
+		break;
+	case KP_ST_RESCUED:
+		hs->counts.rescued++;
+		break;
+	}
+}
+
+static void report(struct kp_engine *e, struct kp_hoststate *hs, const char *title,
+		   const struct kp_taskresult *r)
+{
+	kp_out_host_result(&e->out, title, r);
+}
+
+/* What every outcome does to the host: register, set-fact, notify, state. */
+static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_task *t,
+			  enum kp_status st, struct outcome *oc, bool no_log)
+{
+	if (t->register_var && oc->value) {
+		if (no_log) {
+			/* registered values stay usable; only their display hides */
+		}
+		kp_map_set(hs->facts, t->register_var, oc->value);
+	}
+	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED))
+		kp_map_update(hs->facts, oc->set_vars);
+	if (st == KP_ST_CHANGED)
+		for (size_t i = 0; i < t->nnotify; i++)
+			if (!kp_strlist_has(&hs->notified, t->notify[i]))
+				kp_strlist_push(&hs->notified, t->notify[i]);
+	if (st == KP_ST_FAILED) {
+		hs->failed = true;
+		free(hs->last_failed_task);
+		hs->last_failed_task = kp_xstrdup(kp_task_display_name(t));
+		kp_value_unref(hs->last_failed_result);
+		hs->last_failed_result = oc->value ? kp_value_ref(oc->value) : NULL;
+	}
+	if (st == KP_ST_UNREACHABLE)
+		hs->unreachable = true;
+	kp_value_unref(hs->last_value);
+	hs->last_value = oc->value ? kp_value_ref(oc->value) : NULL;
+	kp_value_unref(hs->last_set_vars);
+	hs->last_set_vars = oc->set_vars ? kp_value_ref(oc->set_vars) : NULL;
+	hs->last_changed = st == KP_ST_CHANGED;
+	count(hs, st);
+}
+
+void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const struct kp_task *t,
+		  const struct kp_taskenv *env)
+{
+	struct kp_lua *L = e->L[slot];
+	const struct kp_scope *scope = &hs->hv.scope;
+	struct outcome oc = {0};
+	struct kp_buf err = KP_BUF_INIT, cmds = KP_BUF_INIT, out = KP_BUF_INIT, errt = KP_BUF_INIT,
+		      diff = KP_BUF_INIT, title = KP_BUF_INIT;
+	bool no_log = t->no_log || env->no_log;
+	bool ignore_errors = t->ignore_errors || env->ignore_errors;
+	bool ignore_unreachable = t->ignore_unreachable || env->ignore_unreachable;
+	int64_t t0 = mono_ms();
+	const char *delegated = NULL;
+	const char *why = NULL;
+	bool ok = true;
+	kp_rc rc = KP_OK;
+
+	struct kp_value *v = NULL;
+	if (t->name_tmpl && !kp_template_render(L, t->name_tmpl, scope, &v, NULL)) {
+		kp_value_to_text(v, true, &title);
+		kp_value_unref(v);
+	} else {
+		kp_buf_addstr(&title, kp_task_display_name(t));
+	}
+
+	/* when: the enclosing blocks' conditions, then the task's own */
+	for (size_t i = 0; i < env->nwhens && ok && !rc; i++)
+		rc = test_all(L, env->when[i], env->nwhen[i], scope, &ok, &why, &err);
+	if (ok && !rc)
+		rc = test_all(L, t->when, t->nwhen, scope, &ok, &why, &err);
+	if (rc) {
+		struct outcome f = {0};
+		kp_buf_addf(&err, " (task '%s')", title.buf);
+		finish_failed(&f, err.buf);
+		enum kp_status st = status_of(&f, ignore_errors, ignore_unreachable);
+		struct kp_taskresult r = {.host = hs->host->name,
+					  .status = st,
+					  .msg = f.msg.buf,
+					  .duration_ms = mono_ms() - t0};
+		report(e, hs, title.buf, &r);
+		apply_outcome(e, hs, t, st, &f, no_log);
+		outcome_release(&f);
+		goto out;
+	}
+	if (!ok) {
+		struct outcome s = {.skipped = true};
+		s.value = kp_value_map();
+		kp_map_set_take(s.value, "changed", kp_value_bool(false));
+		kp_map_set_take(s.value, "skipped", kp_value_bool(true));
+		kp_map_set_take(s.value, "skip_reason", kp_value_str("conditional result was false"));
+		kp_buf_addf(&s.msg, "when: %s", why);
+		struct kp_taskresult r = {.host = hs->host->name,
+					  .status = KP_ST_SKIPPED,
+					  .msg = s.msg.buf,
+					  .duration_ms = mono_ms() - t0};
+		report(e, hs, title.buf, &r);
+		apply_outcome(e, hs, t, KP_ST_SKIPPED, &s, no_log);
+		outcome_release(&s);
+		goto out;
+	}
+
+	if (!t->loop) {
+		run_module(e, L, hs, t, env, scope, &oc, &cmds, &out, &errt, &diff, &delegated);
+		enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
+		if (st == KP_ST_FAILED && !oc.msg.len)
+			kp_buf_addstr(&oc.msg, "failed");
+		struct kp_taskresult r = {.host = hs->host->name,
+					  .delegated_to = delegated,
+					  .status = st,
+					  .duration_ms = mono_ms() - t0,
+					  .msg = oc.msg.buf,
+					  .result = oc.value,
+					  .cmds = cmds.buf,
+					  .out = out.buf,
+					  .err = errt.buf,
+					  .diff = diff.buf,
+					  .attempts = oc.attempts,
+					  .no_log = no_log,
+					  .show_msg = !strcmp(t->module->name, "debug")};
+		report(e, hs, title.buf, &r);
+		apply_outcome(e, hs, t, st, &oc, no_log);
+		goto out;
+	}
+
+	/* loop: the module once per item; the registered value has `results` */
+	struct kp_value *items = NULL;
+	if (kp_tvalue_render(L, t->loop, scope, &items, &err) || items->type != KP_V_LIST) {
+		if (!err.len)
+			kp_buf_addf(&err, "%s:%d:%d: loop must be a list, not a %s", t->pos.file,
+				    t->pos.line, t->pos.col, kp_value_typename(items->type));
+		finish_failed(&oc, err.buf);
+		kp_value_unref(items);
+		enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
+		struct kp_taskresult r = {.host = hs->host->name,
+					  .status = st,
+					  .msg = oc.msg.buf,
+					  .duration_ms = mono_ms() - t0};
+		report(e, hs, title.buf, &r);
+		apply_outcome(e, hs, t, st, &oc, no_log);
+		goto out;
+	}
+	struct kp_value *results = kp_value_list();
+	bool any_changed = false, any_failed = false, any_unreachable = false, all_skipped = true;
+	struct kp_value *set_vars = NULL;
+	const char *loop_var = t->loop_var ? t->loop_var : "item";
+	for (size_t i = 0; i < kp_list_len(items); i++) {
+		struct outcome io = {0};
+		struct kp_value *layer = kp_value_map();
+		const struct kp_value *item = kp_list_at(items, i);
+		kp_map_set(layer, loop_var, item);
+		if (t->index_var)
+			kp_map_set_take(layer, t->index_var, kp_value_int((int64_t)i));
+		struct kp_scope is;
+		scope_with(&is, scope, layer);
+		struct kp_buf label = KP_BUF_INIT;
+		struct kp_value *lv = NULL;
+		if (t->loop_label && !kp_template_render(L, t->loop_label, &is, &lv, NULL))
+			kp_value_to_text(lv, true, &label);
+		else
+			kp_value_to_text(item, true, &label);
+		kp_value_unref(lv);
+		int64_t it0 = mono_ms();
+		kp_buf_reset(&cmds);
+		run_module(e, L, hs, t, env, &is, &io, &cmds, &out, &errt, &diff, &delegated);
+		enum kp_status st = status_of(&io, ignore_errors, ignore_unreachable);
+		struct kp_taskresult r = {.host = hs->host->name,
+					  .delegated_to = delegated,
+					  .status = st,
+					  .duration_ms = mono_ms() - it0,
+					  .msg = io.msg.buf,
+					  .result = io.value,
+					  .cmds = cmds.buf,
+					  .out = out.buf,
+					  .err = errt.buf,
+					  .diff = diff.buf,
+					  .item = label.buf,
+					  .attempts = io.attempts,
+					  .no_log = no_log,
+					  .show_msg = !strcmp(t->module->name, "debug")};
+		report(e, hs, title.buf, &r);
+		struct kp_value *rv = io.value ? kp_value_copy(io.value) : kp_value_map();
+		kp_map_set(rv, loop_var, item);
+		kp_map_set_take(rv, "ansible_loop_var", kp_value_str(loop_var));
+		kp_list_push_take(results, rv);
+		any_changed |= io.changed;
+		any_failed |= io.failed;
+		any_unreachable |= io.unreachable;
+		all_skipped &= io.skipped;
+		if (io.set_vars) {
+			if (!set_vars)
+				set_vars = kp_value_map();
+			kp_map_update(set_vars, io.set_vars);
+		}
+		kp_buf_release(&label);
+		kp_value_unref(layer);
+		outcome_release(&io);
+		if (any_unreachable)
+			break;
+	}
+	oc.value = kp_value_map();
+	kp_map_set_take(oc.value, "changed", kp_value_bool(any_changed));
+	kp_map_set_take(oc.value, "failed", kp_value_bool(any_failed));
+	kp_map_set_take(oc.value, "skipped",
+			kp_value_bool(all_skipped && kp_list_len(items) > 0));
+	kp_map_set_take(oc.value, "msg",
+			kp_value_str(any_failed ? "one or more items failed" : "all items completed"));
+	kp_map_set_take(oc.value, "results", results);
+	oc.changed = any_changed;
+	oc.failed = any_failed;
+	oc.unreachable = any_unreachable;
+	oc.set_vars = set_vars;
+	kp_value_unref(items);
+	enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
+	apply_outcome(e, hs, t, st, &oc, no_log);
+out:
+	outcome_release(&oc);
+	kp_buf_release(&err);
+	kp_buf_release(&cmds);
+	kp_buf_release(&out);
+	kp_buf_release(&errt);
+	kp_buf_release(&diff);
+	kp_buf_release(&title);
+}
+
+void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct kp_hoststate *to,
+			const struct kp_task *t)
+{
+	(void)e;
+	if (t->register_var && from->last_value)
+		kp_map_set(to->facts, t->register_var, from->last_value);
+	if (from->last_set_vars)
+		kp_map_update(to->facts, from->last_set_vars);
+	if (from->last_changed)
+		for (size_t i = 0; i < t->nnotify; i++)
+			if (!kp_strlist_has(&to->notified, t->notify[i]))
+				kp_strlist_push(&to->notified, t->notify[i]);
+	if (from->failed) {
+		to->failed = true;
+		to->counts.failed++;
+	}
+}

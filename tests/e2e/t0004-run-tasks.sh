@@ -1,0 +1,160 @@
+#!/bin/sh
+# Task semantics on the local connection: block/rescue/always, handlers,
+# until/retries, loop with register, no_log, timeouts and output caps.
+. "$(dirname "$0")/lib.sh"
+ev="/usr/bin/python3 tests/e2e/jsonevents.py"
+inv=$E2E_TMP/inv.ini
+local_inventory "$inv" 3
+p=$E2E_TMP/plan.yml
+n=$E2E_TMP/nodes
+
+cat >"$p" <<'PLAN'
+- name: blocks
+  hosts: nodes
+  tasks:
+    - name: guarded
+      block:
+        - shell: echo block-1 >> order
+        - shell: "echo block-2 >> order; test {{ inventory_hostname }} != h2"
+        - shell: echo block-3 >> order
+      rescue:
+        - shell: "echo rescue:{{ kplan.failed_task }}:{{ kplan.failed_result.rc }} >> order"
+      always:
+        - shell: echo always >> order
+    - name: after
+      shell: echo after >> order
+PLAN
+run_kplan "$E2E_TMP/out" run "$p" -i "$inv"
+check "block/rescue/always: a rescued host counts as ok, exit 0" 0 "$rc"
+check "block/rescue/always: order on a host whose block passed" "block-1 block-2 block-3 always after" \
+	"$(paste -sd' ' "$n/h1/order")"
+check "block/rescue/always: order on the host whose block failed, with failed_task and failed_result" \
+	"block-1 block-2 rescue:shell:1 always after" "$(paste -sd' ' "$n/h2/order")"
+check "recap counts the rescue" "h2 : ok=4   changed=4   unreachable=0   failed=0   skipped=0   rescued=1   ignored=0" \
+	"$(grep '^h2 ' "$E2E_TMP/out" | sed 's/ *$//')"
+
+cat >"$p" <<'PLAN'
+- name: handlers
+  hosts: nodes
+  tasks:
+    - name: change on h1 only
+      shell: "echo x > changed"
+      changed_when: inventory_hostname == 'h1'
+      notify: [restart thing, log it]
+    - name: change again on h1
+      shell: "true"
+      changed_when: inventory_hostname == 'h1'
+      notify: restart thing
+  handlers:
+    - name: log it
+      shell: echo logged >> handlers
+    - name: restart thing
+      shell: echo restarted >> handlers
+PLAN
+run_kplan "$E2E_TMP/out" run "$p" -i "$inv"
+check "handlers: exit code" 0 "$rc"
+check "handlers: run once, in the order they are defined, on the changed host" "logged restarted" \
+	"$(paste -sd' ' "$n/h1/handlers")"
+check "handlers: not on hosts that did not change" "no" "$(test -e "$n/h2/handlers" && echo yes || echo no)"
+
+rm -f "$n"/h*/count
+cat >"$p" <<'PLAN'
+- name: until
+  hosts: nodes[0]
+  tasks:
+    - name: count to three
+      shell: "echo x >> count; wc -l < count"
+      register: r
+      until: tonumber(r.stdout) >= 3
+      retries: 5
+      delay: 0
+    - name: give up
+      shell: "echo y >> tries; exit 1"
+      register: g
+      until: g.rc == 0
+      retries: 2
+      delay: 0
+      ignore_errors: true
+    - name: show
+      debug:
+        msg: "{{ r.attempts }} {{ g.attempts }} {{ g.failed }}"
+PLAN
+run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
+check "until: stops as soon as the condition holds (3 attempts)" 3 "$(wc -l <"$n/h1/count")"
+check "until: retries 2 means 3 attempts in all, then fails" 3 "$(wc -l <"$n/h1/tries")"
+check "until: attempts are registered" '"3 3 true"' \
+	"$(grep '"host_result".*"task":"show"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
+
+cat >"$p" <<'PLAN'
+- name: loop
+  hosts: nodes[0]
+  tasks:
+    - name: each
+      shell: "echo {{ item.n }} >> items; echo {{ item.n * 10 }}"
+      loop: [{n: 1}, {n: 2}, {n: 3}]
+      loop_control: {label: "{{ item.n }}", index_var: i}
+      register: each
+    - name: results
+      debug:
+        msg: "{{ #each.results }}:{{ each.results[2].stdout }}:{{ each.results[3].item.n }}:{{ each.changed }}"
+PLAN
+run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
+check "loop: ran once per item in order" "1 2 3" "$(paste -sd' ' "$n/h1/items")"
+check "loop + register: a results list with each item's result" '"3:20:3:true"' \
+	"$(grep '"host_result".*"task":"results"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
+check "loop: the label names each item" "1 2 3" \
+	"$(grep '"task":"each"' "$E2E_TMP/out" | grep -o '"item":"[0-9]"' | grep -o '[0-9]' | paste -sd' ')"
+
+cat >"$p" <<'PLAN'
+- name: secrets
+  hosts: nodes[0]
+  vars:
+    token: "s3cr3t-t0ken"
+  tasks:
+    - name: use the secret
+      shell: "echo {{ token }}; echo {{ token }} >&2"
+      no_log: true
+      register: s
+    - name: fail with the secret
+      shell: "echo {{ token }}; exit 3"
+      no_log: true
+      ignore_errors: true
+    - name: the registered value is still usable
+      shell: "test {{ #s.stdout }} -eq 12"
+PLAN
+for fmt in text json; do
+	run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format $fmt -vvv
+	check "no_log ($fmt, -vvv): the run works" 0 "$rc"
+	check "no_log ($fmt, -vvv): the secret appears nowhere in the output" 0 \
+		"$(cat "$E2E_TMP/out" "$E2E_TMP/out.err" | grep -c s3cr3t)"
+	check "no_log ($fmt, -vvv): results say they are hidden" 2 \
+		"$(grep -c 'hidden by no_log' "$E2E_TMP/out")"
+done
+
+cat >"$p" <<'PLAN'
+- name: limits
+  hosts: nodes[0]
+  tasks:
+    - name: slow
+      shell: "sleep 30 & echo $! > bgpid; sleep 30"
+      timeout: 1s
+      ignore_errors: true
+    - name: loud
+      shell: "head -c 6000000 /dev/zero | tr '\\0' x"
+      register: loud
+    - name: size
+      debug:
+        msg: "{{ #loud.stdout }}"
+PLAN
+run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
+check "timeout: the host's task fails with a message saying so" \
+	'"command timed out after 1s (killed with its children)"' \
+	"$(grep '"host_result".*"task":"slow"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
+sleep 0.5
+# killed means gone or a zombie (this machine's init may not reap orphans)
+bg=$(cat "$n/h1/bgpid")
+check "timeout: the command's children were killed too" "gone" \
+	"$(grep -q '^State:.*[^Z] (' /proc/"$bg"/status 2>/dev/null && echo alive || echo gone)"
+check "output beyond the 4 MiB cap is cut with a marker" \
+	"$((4 * 1024 * 1024 + $(printf '\n[kplan: output truncated: more than 4194304 bytes]\n' | wc -c) - 1))" \
+	"$(grep '"host_result".*"task":"size"' "$E2E_TMP/out" | sed 's/.*"msg":"\([0-9]*\)".*/\1/')"

@@ -1,0 +1,72 @@
+#!/bin/sh
+# File modules on the local connection: a second run changes nothing (no
+# writes: mtimes stay), and --check changes nothing yet predicts exactly
+# what the real run then does.
+. "$(dirname "$0")/lib.sh"
+ev="/usr/bin/python3 tests/e2e/jsonevents.py"
+inv=$E2E_TMP/inv.ini
+local_inventory "$inv" 2
+n=$E2E_TMP/nodes
+p=$E2E_TMP/plan.yml
+mkdir -p "$E2E_TMP/templates"
+printf 'node={{ inventory_hostname }}\nversion={{ kube_version }}\n' >"$E2E_TMP/templates/node.conf.j2"
+printf 'a=1\nb=2\n' >"$n/h1/settings.conf"
+cp "$n/h1/settings.conf" "$n/h2/settings.conf"
+
+cat >"$p" <<'PLAN'
+- name: files
+  hosts: nodes
+  vars:
+    kube_version: "1.13.3"
+  tasks:
+    - name: directory
+      file: {path: etc/kplan, state: directory, mode: "0750"}
+    - name: copy
+      copy: {content: "hello {{ inventory_hostname }}\n", dest: etc/kplan/hello.txt, mode: "0640"}
+    - name: template
+      template: {src: templates/node.conf.j2, dest: etc/kplan/node.conf}
+    - name: lineinfile replace
+      lineinfile: {path: settings.conf, regexp: "^b=", line: "b=3"}
+    - name: lineinfile add
+      lineinfile: {path: settings.conf, line: "c=4"}
+PLAN
+
+snapshot() { # the tree: names, types, modes, sizes, mtimes and hashes
+	(cd "$n" && find . -printf '%p %y %m %s %T@\n' | sort && find . -type f -exec sha256sum {} + | sort)
+}
+statuses() {
+	for t in "directory" "copy" "template" "lineinfile replace" "lineinfile add"; do
+		$ev statuses "$t" <"$1"
+	done | paste -sd'|'
+}
+
+before=$(snapshot)
+run_kplan "$E2E_TMP/check" check "$p" -i "$inv" --format json --diff
+check "check: exit code" 0 "$rc"
+check "check: nothing on the nodes changed (names, modes, sizes, mtimes, contents)" "$before" "$(snapshot)"
+check "check: the JSON stream validates" "valid" \
+	"$($ev validate tests/schema/events.schema.json <"$E2E_TMP/check" | cut -d: -f1)"
+
+run_kplan "$E2E_TMP/run1" run "$p" -i "$inv" --format json
+check "first run: exit code" 0 "$rc"
+check "first run: every task changed on every host" \
+	"h1=changed h2=changed|h1=changed h2=changed|h1=changed h2=changed|h1=changed h2=changed|h1=changed h2=changed" \
+	"$(statuses "$E2E_TMP/run1")"
+check "check predicted exactly what the run did" "$(statuses "$E2E_TMP/run1")" "$(statuses "$E2E_TMP/check")"
+check "copy wrote the content and mode" "640 hello h2" \
+	"$(stat -c %a "$n/h2/etc/kplan/hello.txt") $(cat "$n/h2/etc/kplan/hello.txt")"
+check "template rendered the host's variables" "node=h1 version=1.13.3" \
+	"$(paste -sd' ' "$n/h1/etc/kplan/node.conf")"
+check "lineinfile replaced and added" "a=1 b=3 c=4" "$(paste -sd' ' "$n/h1/settings.conf")"
+check "file made the directory with its mode" "750" "$(stat -c %a "$n/h1/etc/kplan")"
+
+after_first=$(snapshot)
+sleep 1 # mtimes would move if anything were written again
+run_kplan "$E2E_TMP/run2" run "$p" -i "$inv" --format json
+check "second run: exit code" 0 "$rc"
+check "second run: every task ok" \
+	"h1=ok h2=ok|h1=ok h2=ok|h1=ok h2=ok|h1=ok h2=ok|h1=ok h2=ok" "$(statuses "$E2E_TMP/run2")"
+check "second run: no file was written (mtimes unchanged)" "$after_first" "$(snapshot)"
+
+run_kplan "$E2E_TMP/check2" check "$p" -i "$inv" --diff
+check "check after the run: nothing would change" 0 "$(grep -c '^  changed' "$E2E_TMP/check2")"
