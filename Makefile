@@ -13,7 +13,7 @@ BUILD   ?= build
 PKGS    := yaml-0.1 lua5.4 libcjson libcrypto
 DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-dev \
 	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang clang-format \
-	    sudo python3 python3-jsonschema
+	    sudo python3 python3-jsonschema openssh-server openssh-client
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -84,12 +84,15 @@ static const char usage_modules[] = "usage: kplan modules [NAME]\n"
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
+	struct kp_buf b = KP_BUF_INIT;
 	va_list ap;
-	fputs("error: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	kp_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	fputs("\n", stderr);
+	/* words from the command line may hold line breaks: one line per error */
+	kp_buf_escape_newlines(&b, 0);
+	fprintf(stderr, "error: %s\n", b.buf);
+	kp_buf_release(&b);
 	return EXIT_USAGE;
 }
 
