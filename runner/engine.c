@@ -199,8 +199,9 @@ static void check_stops(struct kp_engine *e, const struct hostset *ran, const bo
 		e->stop_run = true;
 		free(e->stop_reason);
 		struct kp_buf b = KP_BUF_INIT;
-		kp_buf_addf(&b, "stopped: %zu of %zu hosts in the batch failed, more than "
-				"max_fail_percentage %d%%",
+		kp_buf_addf(&b,
+			    "stopped: %zu of %zu hosts in the batch failed, more than "
+			    "max_fail_percentage %d%%",
 			    batch_failures(e), e->batch->n, max_fail(e));
 		e->stop_reason = kp_buf_detach(&b, NULL);
 	}
@@ -420,8 +421,9 @@ static bool window_go(struct kp_engine *e)
 	if (over) {
 		e->stop_starting = true;
 		struct kp_buf b = KP_BUF_INIT;
-		kp_buf_addf(&b, "stopped: %zu of %zu hosts started so far failed, more than "
-				"max_fail_percentage %d%%",
+		kp_buf_addf(&b,
+			    "stopped: %zu of %zu hosts started so far failed, more than "
+			    "max_fail_percentage %d%%",
 			    failed, e->started_hosts, max_fail(e));
 		free(e->stop_reason);
 		e->stop_reason = kp_buf_detach(&b, NULL);

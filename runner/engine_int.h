@@ -19,19 +19,19 @@
 
 struct kp_hoststate {
 	const struct kp_host *host;
-	struct kp_conn *conn;      /* NULL until first used */
-	char *conn_error;          /* why the connection could not be opened */
+	struct kp_conn *conn;	   /* NULL until first used */
+	char *conn_error;	   /* why the connection could not be opened */
 	pthread_mutex_t conn_lock; /* a connection serves one task at a time (delegate_to) */
-	struct kp_value *facts;    /* registered results and set-fact, for the whole run */
+	struct kp_value *facts;	   /* registered results and set-fact, for the whole run */
 	bool failed, unreachable;  /* out of the play's later tasks and batches */
 	struct kp_hostcounts counts;
 	/* the current play and batch */
 	struct kp_hostvars hv;
 	bool hv_ready;
-	struct kp_strlist notified; /* handlers notified in the current section */
+	struct kp_strlist notified;    /* handlers notified in the current section */
 	struct kp_value *rescue_kplan; /* the kplan table with failed_task/failed_result */
 	/* the last task's outcome, for run_once sharing and rescue */
-	struct kp_value *last_value;   /* registered form */
+	struct kp_value *last_value; /* registered form */
 	struct kp_value *last_set_vars;
 	bool last_changed;
 	char *last_failed_task;
@@ -59,7 +59,7 @@ struct kp_engine {
 	struct kp_loaded *ld;
 	struct kp_output out;
 	struct kp_hoststate *hosts; /* by inventory index */
-	struct kp_lua **L;          /* one per worker slot */
+	struct kp_lua **L;	    /* one per worker slot */
 	int nslots;
 	pthread_mutex_t lock;
 	/* the current play */
@@ -70,8 +70,8 @@ struct kp_engine {
 	bool window;
 	size_t started_hosts; /* window: hosts started so far */
 	/* stops */
-	bool stop_run;  /* any_errors_fatal */
-	bool stop_play; /* max_fail_percentage exceeded */
+	bool stop_run;	    /* any_errors_fatal */
+	bool stop_play;	    /* max_fail_percentage exceeded */
 	bool stop_starting; /* window: no new host starts; those in flight finish */
 	char *stop_reason;
 	bool start_reached; /* --start-at-task */

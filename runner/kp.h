@@ -17,15 +17,15 @@
 
 typedef enum {
 	KP_OK = 0,
-	KP_ERR_NOMEM,	  /* out of memory */
-	KP_ERR_IO,	  /* a file could not be read or written */
-	KP_ERR_PARSE,	  /* malformed YAML, INI, JSON or expression */
-	KP_ERR_INVALID,	  /* well-formed input that breaks a rule */
-	KP_ERR_UNDEFINED, /* an expression used an undefined variable */
-	KP_ERR_UNKNOWN,	  /* a value is known only after probing (offline plan) */
-	KP_ERR_NOTFOUND,  /* a named thing does not exist */
-	KP_ERR_LIMIT,	  /* a size, depth, time or instruction limit was hit */
-	KP_ERR_RUNTIME,	  /* an expression or hook raised an error */
+	KP_ERR_NOMEM,	    /* out of memory */
+	KP_ERR_IO,	    /* a file could not be read or written */
+	KP_ERR_PARSE,	    /* malformed YAML, INI, JSON or expression */
+	KP_ERR_INVALID,	    /* well-formed input that breaks a rule */
+	KP_ERR_UNDEFINED,   /* an expression used an undefined variable */
+	KP_ERR_UNKNOWN,	    /* a value is known only after probing (offline plan) */
+	KP_ERR_NOTFOUND,    /* a named thing does not exist */
+	KP_ERR_LIMIT,	    /* a size, depth, time or instruction limit was hit */
+	KP_ERR_RUNTIME,	    /* an expression or hook raised an error */
 	KP_ERR_UNREACHABLE, /* the host cannot be reached, or the connection broke */
 	KP_ERR_TIMEOUT,	    /* a command or wait ran out of time */
 } kp_rc;

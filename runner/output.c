@@ -280,7 +280,8 @@ void kp_out_host_result(struct kp_output *o, const char *task, const struct kp_t
 		} else {
 			cJSON_AddStringToObject(j, "msg", r->msg ? r->msg : "");
 			if (r->result)
-				cJSON_AddItemToObject(j, "result", kp_value_to_cjson(r->result, true));
+				cJSON_AddItemToObject(j, "result",
+						      kp_value_to_cjson(r->result, true));
 			if (r->diff && *r->diff)
 				cJSON_AddStringToObject(j, "diff", r->diff);
 			if (r->cmds && *r->cmds && o->verbose >= 1)

@@ -20,8 +20,15 @@
 #include "buf.h"
 #include "value.h"
 
-enum kp_status { KP_ST_OK, KP_ST_CHANGED, KP_ST_FAILED, KP_ST_SKIPPED, KP_ST_UNREACHABLE,
-		 KP_ST_RESCUED, KP_ST_IGNORED };
+enum kp_status {
+	KP_ST_OK,
+	KP_ST_CHANGED,
+	KP_ST_FAILED,
+	KP_ST_SKIPPED,
+	KP_ST_UNREACHABLE,
+	KP_ST_RESCUED,
+	KP_ST_IGNORED
+};
 const char *kp_status_name(enum kp_status s);
 
 struct kp_hostcounts {
@@ -31,9 +38,9 @@ struct kp_hostcounts {
 
 struct kp_output {
 	FILE *f;
-	int format;   /* enum kp_format (cli.h) */
+	int format; /* enum kp_format (cli.h) */
 	int verbose;
-	bool color;   /* colours and the live status line */
+	bool color; /* colours and the live status line */
 	bool check;
 	pthread_mutex_t lock;
 	/* live status */
@@ -56,11 +63,11 @@ struct kp_taskresult {
 	int64_t duration_ms;
 	const char *msg;
 	const struct kp_value *result; /* the registered form, or NULL */
-	const char *cmds;   /* commands run, one per line (-v) */
-	const char *out, *err; /* command output (-vv; stderr also on failure) */
-	const char *diff;   /* unified diff (--diff) */
-	const char *item;   /* loop label, or NULL */
-	int attempts;       /* until: attempts made (0: no until) */
+	const char *cmds;	       /* commands run, one per line (-v) */
+	const char *out, *err;	       /* command output (-vv; stderr also on failure) */
+	const char *diff;	       /* unified diff (--diff) */
+	const char *item;	       /* loop label, or NULL */
+	int attempts;		       /* until: attempts made (0: no until) */
 	bool no_log;
 	bool show_msg; /* print msg even when ok (debug) */
 };

@@ -65,7 +65,7 @@ static kp_rc test_all(struct kp_lua *L, struct kp_expr *const *x, size_t n,
 struct outcome {
 	enum kp_status status;
 	bool changed, failed, skipped, unreachable;
-	struct kp_value *value;    /* registered form */
+	struct kp_value *value;	   /* registered form */
 	struct kp_value *set_vars; /* set-fact */
 	struct kp_buf msg;
 	int attempts;
@@ -201,9 +201,9 @@ static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststat
 		conn->become_user = NULL;
 		conn->become_password = NULL;
 		if (become == KP_YES) {
-			conn->become_user = t->become_user ? t->become_user
+			conn->become_user = t->become_user     ? t->become_user
 					    : env->become_user ? env->become_user
-								: "root";
+							       : "root";
 			const struct kp_value *pw = lookup(scope, "kplan_become_password");
 			if (!pw)
 				pw = lookup(scope, "ansible_become_password");
@@ -226,7 +226,7 @@ static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststat
 		    .check_mode = check,
 		    .diff = e->o->diff,
 		    .verbose = e->o->verbose,
-		    .timeout_ms = t->timeout_ms  ? t->timeout_ms
+		    .timeout_ms = t->timeout_ms	    ? t->timeout_ms
 				  : env->timeout_ms ? env->timeout_ms
 						    : e->o->timeout_ms,
 		    .base_dir = e->ld->plan->dir,
@@ -478,7 +478,8 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		s.value = kp_value_map();
 		kp_map_set_take(s.value, "changed", kp_value_bool(false));
 		kp_map_set_take(s.value, "skipped", kp_value_bool(true));
-		kp_map_set_take(s.value, "skip_reason", kp_value_str("conditional result was false"));
+		kp_map_set_take(s.value, "skip_reason",
+				kp_value_str("conditional result was false"));
 		kp_buf_addf(&s.msg, "when: %s", why);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = KP_ST_SKIPPED,
@@ -591,10 +592,10 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 	oc.value = kp_value_map();
 	kp_map_set_take(oc.value, "changed", kp_value_bool(any_changed));
 	kp_map_set_take(oc.value, "failed", kp_value_bool(any_failed));
-	kp_map_set_take(oc.value, "skipped",
-			kp_value_bool(all_skipped && kp_list_len(items) > 0));
-	kp_map_set_take(oc.value, "msg",
-			kp_value_str(any_failed ? "one or more items failed" : "all items completed"));
+	kp_map_set_take(oc.value, "skipped", kp_value_bool(all_skipped && kp_list_len(items) > 0));
+	kp_map_set_take(
+	    oc.value, "msg",
+	    kp_value_str(any_failed ? "one or more items failed" : "all items completed"));
 	kp_map_set_take(oc.value, "results", results);
 	oc.changed = any_changed;
 	oc.failed = any_failed;

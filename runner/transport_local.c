@@ -695,7 +695,7 @@ static kp_rc write_all(int fd, const char *p, size_t len)
 }
 
 static kp_rc local_put_at(struct kp_conn *c, const char *path, const void *data, size_t len,
-		       const struct kp_put_opts *o, struct kp_buf *err)
+			  const struct kp_put_opts *o, struct kp_buf *err)
 {
 	struct kp_buf dir = KP_BUF_INIT, tmp = KP_BUF_INIT;
 	struct stat old;
@@ -775,7 +775,7 @@ out:
 /* ---- get ---- */
 
 static kp_rc local_get_at(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,
-		       struct kp_buf *err)
+			  struct kp_buf *err)
 {
 	struct kp_buf b = KP_BUF_INIT;
 	char *chunk;
@@ -870,7 +870,7 @@ static char type_of(mode_t m)
 }
 
 static kp_rc local_stat_at(struct kp_conn *c, const char *path, bool want_hash, struct kp_stat *st,
-			struct kp_buf *err)
+			   struct kp_buf *err)
 {
 	struct stat sb;
 

@@ -113,7 +113,7 @@ static void test_threshold_exceeded(void **state)
 {
 	assert_false(kp_fail_threshold_exceeded(0, 3, 0));
 	assert_true(kp_fail_threshold_exceeded(1, 3, 0));
-	assert_true(kp_fail_threshold_exceeded(1, 3, 33));  /* 33.3% > 33% */
+	assert_true(kp_fail_threshold_exceeded(1, 3, 33)); /* 33.3% > 33% */
 	assert_false(kp_fail_threshold_exceeded(1, 3, 34));
 	assert_false(kp_fail_threshold_exceeded(1, 4, 25)); /* must exceed, not reach */
 	assert_true(kp_fail_threshold_exceeded(2, 4, 25));
@@ -147,9 +147,10 @@ static void test_threshold_stops_later_batches(void **state)
 	/* checked after the task: the batch's other hosts do not go on */
 	statuses(&r, "after", &s);
 	assert_string_equal(s.buf, "");
-	assert_string_equal(str(r.ev[r.nev - 1], "reason"),
-			    "stopped: 1 of 3 hosts in the batch failed, more than max_fail_percentage "
-			    "33%");
+	assert_string_equal(
+	    str(r.ev[r.nev - 1], "reason"),
+	    "stopped: 1 of 3 hosts in the batch failed, more than max_fail_percentage "
+	    "33%");
 	kp_buf_release(&b);
 	kp_buf_release(&s);
 	run_free(&r);
@@ -226,12 +227,12 @@ static void test_facts_across_plays(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_threshold_exceeded),
-		cmocka_unit_test(test_serial_batches),
-		cmocka_unit_test(test_threshold_stops_later_batches),
-		cmocka_unit_test(test_window_keeps_n_in_flight),
-		cmocka_unit_test(test_window_threshold),
-		cmocka_unit_test(test_facts_across_plays),
+	    cmocka_unit_test(test_threshold_exceeded),
+	    cmocka_unit_test(test_serial_batches),
+	    cmocka_unit_test(test_threshold_stops_later_batches),
+	    cmocka_unit_test(test_window_keeps_n_in_flight),
+	    cmocka_unit_test(test_window_threshold),
+	    cmocka_unit_test(test_facts_across_plays),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
