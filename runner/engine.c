@@ -608,7 +608,7 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 	/* recap: every host some play touched */
 	struct kp_hostcounts *c = kp_xcalloc(inv->nhosts ? inv->nhosts : 1, sizeof(*c));
 	size_t nc = 0;
-	bool any_failed = false, any_unreachable = false;
+	bool any_failed = false, any_unreachable = false, any_changed = false;
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		struct kp_hoststate *hs = &e.hosts[i];
 		struct kp_hostcounts *h = &hs->counts;
@@ -616,6 +616,7 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 		    h->ignored)
 			c[nc++] = *h;
 		any_failed |= hs->failed;
+		any_changed |= h->changed > 0;
 		any_unreachable |= hs->unreachable;
 	}
 	kp_out_recap(&e.out, c, nc);
@@ -626,6 +627,8 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 		code = KP_EXIT_FAILED;
 	else if (any_unreachable)
 		code = KP_EXIT_UNREACHABLE;
+	else if (o->detailed_exitcode && any_changed)
+		code = KP_EXIT_CHANGES; /* check: changes pending */
 	else
 		code = KP_EXIT_OK;
 	(void)t0;

@@ -68,5 +68,11 @@ check "second run: every task ok" \
 	"h1=ok h2=ok|h1=ok h2=ok|h1=ok h2=ok|h1=ok h2=ok|h1=ok h2=ok" "$(statuses "$E2E_TMP/run2")"
 check "second run: no file was written (mtimes unchanged)" "$after_first" "$(snapshot)"
 
-run_kplan "$E2E_TMP/check2" check "$p" -i "$inv" --diff
+run_kplan "$E2E_TMP/check2" check "$p" -i "$inv" --diff --detailed-exitcode
 check "check after the run: nothing would change" 0 "$(grep -c '^  changed' "$E2E_TMP/check2")"
+check "check --detailed-exitcode after the run: 0, nothing pending" 0 "$rc"
+printf 'b=9\n' >>"$n/h2/settings.conf"
+run_kplan "$E2E_TMP/check3" check "$p" -i "$inv" --diff --detailed-exitcode --no-color
+check "check --detailed-exitcode with a drifted file: 10, changes pending" 10 "$rc"
+check "check --diff shows the line lineinfile would change" "-b=9|+b=3" \
+	"$(grep -E '^    [-+]b=' "$E2E_TMP/check3" | sed 's/^    //' | paste -sd'|')"
