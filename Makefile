@@ -10,7 +10,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := yaml-0.1 lua5.4 libcjson libcrypto
+PKGS    := yaml-0.1 lua5.4 libcjson libcrypto libssh libcurl
 DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-dev \
 	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang clang-format \
 	    sudo python3 python3-jsonschema openssh-server openssh-client
@@ -58,7 +58,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkplan.a tests/unit/unit.h
 
 # apt-get update only when the package lists are missing (a fresh machine)
 deps:
-	@if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then apt-get update; fi
+	@if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then apt-get update; fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
 
 test-all: deps
