@@ -86,6 +86,19 @@ struct kp_modctx {
 	const char *const *env; /* "NAME=value" for every command (task environment), or NULL */
 	void *state;		/* probe -> apply; freed with free_state */
 	void (*free_state)(void *state);
+	/* MAY be NULL (filled by the engine): run a command on the first host
+	 * of the kube_control_plane group, for `api: kubectl` (drain,
+	 * kube-node, kubeadm-upgrade). The engine opens that host's connection
+	 * on first use and serialises its use with the host's own tasks (when
+	 * that host is ctx->conn's, it runs on ctx->conn without locking
+	 * again); become is the current task's. Contract as transport exec:
+	 * KP_OK whenever the command ran; KP_ERR_NOTFOUND when there is no
+	 * such group or host, KP_ERR_UNREACHABLE when it cannot be reached
+	 * (the module fails the task; the host of the task is not marked
+	 * unreachable). engine_ctx is for the engine's own use. */
+	kp_rc (*control_plane_exec)(struct kp_modctx *ctx, const struct kp_exec_req *req,
+				    struct kp_exec_res *r, struct kp_buf *err);
+	void *engine_ctx;
 };
 
 struct kp_module {
@@ -236,6 +249,26 @@ kp_rc kp_mod_run_command(struct kp_modctx *ctx, struct kp_result *res, struct kp
 kp_rc kp_mod_copy_probe(struct kp_modctx *ctx, struct kp_result *res, char *data, size_t len,
 			const char *src, struct kp_buf *err);
 kp_rc kp_mod_copy_apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
+
+/* Kubernetes modules (drain.c): a variable of the host (the scope's
+ * layers from the top, magic variables included), or NULL. */
+const struct kp_value *kp_mod_var(const struct kp_modctx *ctx, const char *name);
+/* The node name: the argument `arg` when set, else the host's node_name
+ * variable, else its inventory name. Borrowed from ctx. */
+const char *kp_mod_node_name(const struct kp_modctx *ctx, const char *arg);
+/* groups['kube_control_plane'][1] (Lua's first), or NULL. */
+const char *kp_mod_first_control_plane(const struct kp_modctx *ctx);
+/* The API client for a task, from the `api` argument (auto | direct |
+ * kubectl; "direct" when the module has none) and the `kubeconfig`
+ * argument (a controller path): direct with the kubeconfig found as
+ * kp_kubeconfig_find says, or kubectl with /etc/kubernetes/admin.conf
+ * through ctx->control_plane_exec. When neither works the task fails
+ * (res->failed, saying why) and *out is NULL, with KP_OK. kubectl
+ * commands are recorded in res->cmds. Freed with kp_mod_kube_close. */
+struct kp_kube;
+kp_rc kp_mod_kube_open(struct kp_modctx *ctx, struct kp_result *res, struct kp_kube **out,
+		       struct kp_buf *err);
+void kp_mod_kube_close(struct kp_kube *k);
 
 /* Diffs are not computed for texts larger than this (either side). */
 #define KP_DIFF_MAX ((size_t)1 << 20)

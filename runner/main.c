@@ -11,6 +11,8 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "kubeapi.h"
+#include "transport.h"
 #include "vars.h"
 #include "expr.h"
 #include "module.h"
@@ -439,7 +441,14 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		goto out;
 	}
 	fflush(stdout);
+	/* libraries that keep global state are set up before any worker thread */
+	if (kp_transport_ssh_global_init(&err) || kp_kube_global_init(&err)) {
+		rc = report(&err);
+		goto out;
+	}
 	rc = kp_run(o, &ld, stdout);
+	kp_kube_global_release();
+	kp_transport_ssh_global_release();
 out:
 	kp_loaded_release(&ld);
 	kp_buf_release(&err);

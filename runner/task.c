@@ -115,6 +115,53 @@ static void finish_failed(struct outcome *oc, const char *msg)
 	kp_map_set_take(oc->value, "msg", kp_value_str(msg));
 }
 
+/* What ctx->control_plane_exec reaches: the engine, the task's host, and
+ * the connection the task already holds (NULL when it holds none). */
+struct cp_ctx {
+	struct kp_engine *e;
+	struct kp_hoststate *target; /* whose conn_lock the task holds */
+	const char *become_user, *become_password;
+};
+
+/* Run a command on the first host of kube_control_plane (the kubectl
+ * fallback of drain and kube-node). The host's connection is locked for
+ * this one call; when it is the task's own target, the lock is already held. */
+static kp_rc control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req *req,
+				struct kp_exec_res *r, struct kp_buf *err)
+{
+	struct cp_ctx *c = ctx->engine_ctx;
+	const struct kp_inventory *inv = &c->e->ld->inv;
+	const struct kp_group *g = kp_inventory_group(inv, "kube_control_plane");
+	size_t *hosts = NULL;
+	size_t n = g ? kp_group_all_hosts(inv, g, &hosts) : 0;
+	if (!n) {
+		free(hosts);
+		return kp_errorf(err, KP_ERR_NOTFOUND,
+				 "no host in group 'kube_control_plane' to run kubectl on");
+	}
+	struct kp_hoststate *cp = &c->e->hosts[hosts[0]];
+	free(hosts);
+	bool own = cp == c->target;
+	if (!own)
+		pthread_mutex_lock(&cp->conn_lock);
+	struct kp_conn *conn = kp_host_conn(c->e, cp);
+	kp_rc rc;
+	if (!conn) {
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot reach '%s' to run kubectl: %s",
+			       cp->host->name, cp->conn_error);
+	} else {
+		const char *bu = conn->become_user, *bp = conn->become_password;
+		conn->become_user = c->become_user;
+		conn->become_password = c->become_password;
+		rc = conn->ops->exec(conn, req, r, err);
+		conn->become_user = bu;
+		conn->become_password = bp;
+	}
+	if (!own)
+		pthread_mutex_unlock(&cp->conn_lock);
+	return rc;
+}
+
 /* The module once (probe, then apply), with until/retries around it. */
 static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststate *hs,
 		       const struct kp_task *t, const struct kp_taskenv *env,
@@ -212,6 +259,10 @@ static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststat
 		}
 	}
 
+	struct cp_ctx cpc = {.e = e,
+			     .target = target,
+			     .become_user = conn ? conn->become_user : NULL,
+			     .become_password = conn ? conn->become_password : NULL};
 	int retries = t->until ? t->retries : 0;
 	for (oc->attempts = 1;; oc->attempts++) {
 		struct kp_result res;
@@ -231,6 +282,8 @@ static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststat
 						    : e->o->timeout_ms,
 		    .base_dir = e->ld->plan->dir,
 		    .env = (const char *const *)envv,
+		    .control_plane_exec = control_plane_exec,
+		    .engine_ctx = &cpc,
 		};
 		kp_result_init(&res);
 		int64_t t0 = mono_ms();

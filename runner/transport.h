@@ -14,7 +14,9 @@
  *
  * Ownership: a kp_exec_res owns its buffers (kp_exec_res_release frees them);
  * a kp_conn owns its strings and priv, freed with kp_conn_free; become_user
- * and become_password are borrowed from the task and never freed here.
+ * and become_password are borrowed from the task and never freed here. The
+ * ssh-only strings (known_hosts, password, ssh_config) belong to the ssh
+ * transport: its close frees them (kp_conn_free always calls close).
  */
 #ifndef KP_TRANSPORT_H
 #define KP_TRANSPORT_H
@@ -26,23 +28,23 @@
 #include "buf.h"
 
 #define KP_OUTPUT_CAP_DEFAULT (4u << 20) /* bytes kept per stream */
-#define KP_TRUNCATED_MARKER "\n[kplan: output truncated: more than %zu bytes]\n"
+#define KP_TRUNCATED_MARKER   "\n[kplan: output truncated: more than %zu bytes]\n"
 
 struct kp_exec_req {
-	const char *cmd;          /* run with /bin/sh -c; or NULL and argv */
-	const char *const *argv;  /* run without a shell (NULL-terminated) */
-	const char *const *env;   /* extra "NAME=value" entries (NULL-terminated), or NULL */
-	const char *chdir;        /* or NULL */
-	const char *stdin_data;   /* or NULL */
+	const char *cmd;	 /* run with /bin/sh -c; or NULL and argv */
+	const char *const *argv; /* run without a shell (NULL-terminated) */
+	const char *const *env;	 /* extra "NAME=value" entries (NULL-terminated), or NULL */
+	const char *chdir;	 /* or NULL */
+	const char *stdin_data;	 /* or NULL */
 	size_t stdin_len;
-	int64_t timeout_ms;       /* 0: no limit. On expiry the whole process group is killed */
-	size_t max_output;        /* per stream; 0: KP_OUTPUT_CAP_DEFAULT */
+	int64_t timeout_ms; /* 0: no limit. On expiry the whole process group is killed */
+	size_t max_output;  /* per stream; 0: KP_OUTPUT_CAP_DEFAULT */
 };
 
 struct kp_exec_res {
-	int rc;              /* exit status; 128+N when killed by signal N; -1 not started */
-	struct kp_buf out;   /* stdout (capped, with KP_TRUNCATED_MARKER when cut) */
-	struct kp_buf err;   /* stderr (same) */
+	int rc;		   /* exit status; 128+N when killed by signal N; -1 not started */
+	struct kp_buf out; /* stdout (capped, with KP_TRUNCATED_MARKER when cut) */
+	struct kp_buf err; /* stderr (same) */
 	bool timed_out;
 	bool truncated;
 	int64_t duration_ms;
@@ -52,19 +54,19 @@ void kp_exec_res_release(struct kp_exec_res *r);
 
 struct kp_stat {
 	bool exists;
-	char type;            /* 'f' regular, 'd' directory, 'l' symlink, 'o' other */
-	unsigned mode;        /* permission bits (07777) */
+	char type;     /* 'f' regular, 'd' directory, 'l' symlink, 'o' other */
+	unsigned mode; /* permission bits (07777) */
 	char owner[64], group[64];
 	int64_t size;
 	int64_t mtime_ns;
-	char sha256[65];      /* hex, regular files when asked for; "" otherwise */
+	char sha256[65]; /* hex, regular files when asked for; "" otherwise */
 	char link_target[4096];
 };
 
 struct kp_put_opts {
-	int mode;            /* -1: keep the existing file's mode, or 0644 for a new one */
-	const char *owner;   /* NULL: unchanged (new files: the connection's user) */
-	const char *group;   /* NULL: unchanged */
+	int mode;	   /* -1: keep the existing file's mode, or 0644 for a new one */
+	const char *owner; /* NULL: unchanged (new files: the connection's user) */
+	const char *group; /* NULL: unchanged */
 };
 
 struct kp_conn;
@@ -94,23 +96,43 @@ struct kp_transport_ops {
 	void (*close)(struct kp_conn *c);
 };
 
+/* --host-key-checking */
+enum kp_hostkey_mode {
+	KP_HOSTKEY_STRICT = 0, /* unknown or changed key: unreachable */
+	KP_HOSTKEY_ACCEPT_NEW, /* record unknown keys, refuse changed ones */
+	KP_HOSTKEY_OFF,	       /* accept anything (warned once per run) */
+};
+
 struct kp_conn {
 	const struct kp_transport_ops *ops;
-	char *host;            /* inventory name */
-	char *address;         /* ansible_host, or the name */
+	char *host;    /* inventory name */
+	char *address; /* ansible_host, or the name */
 	int port;
 	char *user;
 	char *key_file;
 	char *proxy_jump;
-	char *workdir;         /* local: kplan_workdir, a directory commands start in */
+	char *workdir; /* local: kplan_workdir, a directory commands start in */
+	/* ssh only; port 0 and NULL strings mean "not set": ~/.ssh/config, then defaults */
+	char *known_hosts; /* NULL: ~/.ssh/known_hosts */
+	enum kp_hostkey_mode hostkey_mode;
+	char *password;		    /* ansible_password: tried last, never logged */
+	char *ssh_config;	    /* NULL: ~/.ssh/config; "": read none */
+	int keepalive_s;	    /* 0: no keepalives */
+	int64_t connect_timeout_ms; /* 0: 10 s */
 	/* per task */
 	const char *become_user;     /* NULL: no become */
 	const char *become_password; /* NULL: sudo -n */
 	bool opened;
-	void *priv;            /* the transport's own state */
+	void *priv; /* the transport's own state */
 };
 
 extern const struct kp_transport_ops kp_transport_local;
+extern const struct kp_transport_ops kp_transport_ssh;
+
+/* libssh's global setup (ssh_init): call once from main before any thread
+ * starts; kp_transport_ssh_global_release (ssh_finalize) once at exit. */
+kp_rc kp_transport_ssh_global_init(struct kp_buf *err);
+void kp_transport_ssh_global_release(void);
 
 /* Run a shell command through c (become applied); the convenient form. */
 kp_rc kp_conn_sh(struct kp_conn *c, const char *cmd, int64_t timeout_ms, struct kp_exec_res *res,

@@ -12,9 +12,21 @@ if [ $# -eq 0 ]; then
 	set -- tests/e2e/t[0-9]*.sh
 fi
 log=$(mktemp /tmp/kplan-e2e-log.XXXXXX)
+# Scripts marked `# transports: local ssh` run once per transport: over
+# ssh on lab nodes when root and sshd are available, else with a visible skip.
+ssh_ok=""
+if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/sshd ]; then ssh_ok=1; fi
 for t in "$@"; do
 	echo "# $t"
-	sh "$t" 2>&1 | tee -a "$log"
+	KPLAN_E2E_TRANSPORT=local sh "$t" 2>&1 | tee -a "$log"
+	if grep -q '^# transports:.*ssh' "$t"; then
+		if [ -n "$ssh_ok" ]; then
+			echo "# $t over ssh"
+			KPLAN_E2E_TRANSPORT=ssh sh "$t" 2>&1 | sed 's/^\(not \)\{0,1\}ok - /&[ssh] /' | tee -a "$log"
+		else
+			echo "# SKIP $t over ssh: needs root and /usr/sbin/sshd"
+		fi
+	fi
 done
 passed=$(grep -c '^ok - ' "$log")
 failed=$(grep -c '^not ok - ' "$log")

@@ -81,16 +81,67 @@ run_kplan() {
 	rc=$?
 }
 
-# local_inventory FILE N: N hosts h1..hN on the local connection, each with
-# its own working directory under $E2E_TMP/nodes
-local_inventory() {
-	{
-		echo "[nodes]"
-		i=1
-		while [ "$i" -le "$2" ]; do
-			mkdir -p "$E2E_TMP/nodes/h$i"
-			echo "h$i ansible_connection=local kplan_workdir=$E2E_TMP/nodes/h$i node_dir=$E2E_TMP/nodes/h$i"
-			i=$((i + 1))
-		done
-	} >"$1"
+# The engine's end-to-end cases run on either transport, chosen by
+# KPLAN_E2E_TRANSPORT: `local` (default; each host is a working directory
+# on this machine) or `ssh` (each host is a lab node reached over SSH, its
+# working directory /root/e2e inside the node). The cases only use these
+# functions to reach the hosts, so they mean the same on both.
+E2E_TRANSPORT=${KPLAN_E2E_TRANSPORT:-local}
+
+# setup_nodes INVENTORY N: hosts h1..hN, group `nodes`, variable node_dir
+setup_nodes() {
+	case $E2E_TRANSPORT in
+	local)
+		{
+			echo "[nodes]"
+			i=1
+			while [ "$i" -le "$2" ]; do
+				mkdir -p "$E2E_TMP/nodes/h$i"
+				echo "h$i ansible_connection=local kplan_workdir=$E2E_TMP/nodes/h$i node_dir=$E2E_TMP/nodes/h$i"
+				i=$((i + 1))
+			done
+		} >"$1"
+		;;
+	ssh)
+		names=$(i=1; while [ "$i" -le "$2" ]; do printf 'h%d,' "$i"; i=$((i + 1)); done)
+		E2E_LAB=$E2E_TMP/lab
+		trap 'tests/lab/lab down --dir "$E2E_LAB" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
+		tests/lab/lab up --names "${names%,}" --dir "$E2E_LAB" >/dev/null || {
+			echo "not ok - lab up failed"
+			exit 1
+		}
+		{
+			echo "[nodes]"
+			i=1
+			while [ "$i" -le "$2" ]; do
+				addr=$(awk -v n="h$i" '$1 == n {print $2}' "$E2E_LAB/nodes")
+				echo "h$i ansible_host=$addr ansible_user=root ansible_ssh_private_key_file=$E2E_LAB/id_ed25519 kplan_known_hosts=$E2E_LAB/known_hosts kplan_workdir=/root/e2e node_dir=/root/e2e"
+				node_sh "h$i" "mkdir -p /root/e2e"
+				i=$((i + 1))
+			done
+		} >"$1"
+		;;
+	esac
 }
+
+# node_sh HOST CMD: run CMD on the host, in its working directory
+node_sh() {
+	case $E2E_TRANSPORT in
+	local) (cd "$E2E_TMP/nodes/$1" && sh -c "$2") ;;
+	ssh) ssh -F "$E2E_LAB/ssh_config" "$1" "mkdir -p /root/e2e && cd /root/e2e && $2" ;;
+	esac
+}
+
+# node_cat HOST PATH: a file in the host's working directory
+node_cat() { node_sh "$1" "cat '$2'"; }
+
+# node_dir_of HOST: the host's working directory as its commands see it
+node_dir_of() {
+	case $E2E_TRANSPORT in
+	local) echo "$E2E_TMP/nodes/$1" ;;
+	ssh) echo /root/e2e ;;
+	esac
+}
+
+# local_inventory FILE N: kept for the cases that are local-only
+local_inventory() { E2E_TRANSPORT=local setup_nodes "$@"; }

@@ -1,10 +1,11 @@
 #!/bin/sh
+# transports: local ssh
 # Running plans on the local connection: batch sizes and order, the sliding
 # window, failure thresholds, any_errors_fatal, run_once, delegate_to.
 . "$(dirname "$0")/lib.sh"
 ev="/usr/bin/python3 tests/e2e/jsonevents.py"
 inv=$E2E_TMP/inv.ini
-local_inventory "$inv" 7
+setup_nodes "$inv" 7
 p=$E2E_TMP/plan.yml
 
 cat >"$p" <<'PLAN'
@@ -19,7 +20,9 @@ run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
 check "serial [1, 2, 50%] on 7 hosts: exit code" 0 "$rc"
 check "serial [1, 2, 50%] on 7 hosts: batches of 1, 2, 3, 1 in inventory order" \
 	"h1|h2 h3|h4 h5 h6|h7" "$($ev batches <"$E2E_TMP/out" | paste -sd'|')"
-check "the command ran in each host's working directory" 7 "$(ls "$E2E_TMP"/nodes/h*/marked | wc -l)"
+marked=0
+for h in h1 h2 h3 h4 h5 h6 h7; do node_sh $h "test -e marked" && marked=$((marked + 1)); done
+check "the command ran in each host's working directory" 7 "$marked"
 check "the JSON event stream validates against tests/schema/events.schema.json" "valid: 23 events" \
 	"$($ev validate tests/schema/events.schema.json <"$E2E_TMP/out" 2>&1)"
 
@@ -91,19 +94,26 @@ cat >"$p" <<'PLAN'
   serial: 3
   tasks:
     - name: once per batch
-      shell: "echo {{ inventory_hostname }} >> {{ hostvars['h1'].node_dir }}/../once.log"
+      shell: "echo {{ inventory_hostname }} >> once.log"
       run_once: true
       register: once
     - name: everyone sees the result
       shell: "echo {{ once.rc }} > saw-once"
     - name: delegated
-      shell: "pwd > {{ hostvars['h7'].node_dir }}/from-{{ inventory_hostname }}"
+      shell: "pwd > from-{{ inventory_hostname }}"
       delegate_to: h7
       when: inventory_hostname == 'h2'
 PLAN
 run_kplan "$E2E_TMP/out" run "$p" -i "$inv"
 check "run_once: exit code" 0 "$rc"
-check "run_once: once per batch, on the batch's first host" "h1 h4 h7" "$(paste -sd' ' "$E2E_TMP/nodes/once.log")"
-check "run_once: every host of the batch registered the result" 7 "$(cat "$E2E_TMP"/nodes/h*/saw-once | grep -c '^0$')"
-check "delegate_to: ran with h7's connection (in h7's working directory)" "$E2E_TMP/nodes/h7" \
-	"$(cat "$E2E_TMP/nodes/h7/from-h2")"
+ran=""
+saw=0
+for h in h1 h2 h3 h4 h5 h6 h7; do
+	node_sh $h "test -e once.log" && ran="$ran $h:$(node_cat $h once.log)"
+	[ "$(node_cat $h saw-once)" = 0 ] && saw=$((saw + 1))
+done
+check "run_once: once per batch, on the batch's first host" " h1:h1 h4:h4 h7:h7" "$ran"
+check "run_once: every host of the batch registered the result" 7 "$saw"
+check "delegate_to: ran on h7 with h7's connection, in h7's working directory" "$(node_dir_of h7)" \
+	"$(node_cat h7 from-h2)"
+check "delegate_to: nothing ran on h2 itself" "no" "$(node_sh h2 'test -e from-h2' && echo yes || echo no)"

@@ -1,12 +1,12 @@
 #!/bin/sh
+# transports: local ssh
 # Task semantics on the local connection: block/rescue/always, handlers,
 # until/retries, loop with register, no_log, timeouts and output caps.
 . "$(dirname "$0")/lib.sh"
 ev="/usr/bin/python3 tests/e2e/jsonevents.py"
 inv=$E2E_TMP/inv.ini
-local_inventory "$inv" 3
+setup_nodes "$inv" 3
 p=$E2E_TMP/plan.yml
-n=$E2E_TMP/nodes
 
 cat >"$p" <<'PLAN'
 - name: blocks
@@ -27,9 +27,9 @@ PLAN
 run_kplan "$E2E_TMP/out" run "$p" -i "$inv"
 check "block/rescue/always: a rescued host counts as ok, exit 0" 0 "$rc"
 check "block/rescue/always: order on a host whose block passed" "block-1 block-2 block-3 always after" \
-	"$(paste -sd' ' "$n/h1/order")"
+	"$(node_cat h1 order | paste -sd' ')"
 check "block/rescue/always: order on the host whose block failed, with failed_task and failed_result" \
-	"block-1 block-2 rescue:shell:1 always after" "$(paste -sd' ' "$n/h2/order")"
+	"block-1 block-2 rescue:shell:1 always after" "$(node_cat h2 order | paste -sd' ')"
 check "recap counts the rescue" "h2 : ok=4   changed=4   unreachable=0   failed=0   skipped=0   rescued=1   ignored=0" \
 	"$(grep '^h2 ' "$E2E_TMP/out" | sed 's/ *$//')"
 
@@ -54,10 +54,9 @@ PLAN
 run_kplan "$E2E_TMP/out" run "$p" -i "$inv"
 check "handlers: exit code" 0 "$rc"
 check "handlers: run once, in the order they are defined, on the changed host" "logged restarted" \
-	"$(paste -sd' ' "$n/h1/handlers")"
-check "handlers: not on hosts that did not change" "no" "$(test -e "$n/h2/handlers" && echo yes || echo no)"
+	"$(node_cat h1 handlers | paste -sd' ')"
+check "handlers: not on hosts that did not change" "no" "$(node_sh h2 'test -e handlers' && echo yes || echo no)"
 
-rm -f "$n"/h*/count
 cat >"$p" <<'PLAN'
 - name: until
   hosts: nodes[0]
@@ -80,8 +79,8 @@ cat >"$p" <<'PLAN'
         msg: "{{ r.attempts }} {{ g.attempts }} {{ g.failed }}"
 PLAN
 run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
-check "until: stops as soon as the condition holds (3 attempts)" 3 "$(wc -l <"$n/h1/count")"
-check "until: retries 2 means 3 attempts in all, then fails" 3 "$(wc -l <"$n/h1/tries")"
+check "until: stops as soon as the condition holds (3 attempts)" 3 "$(node_cat h1 count | wc -l)"
+check "until: retries 2 means 3 attempts in all, then fails" 3 "$(node_cat h1 tries | wc -l)"
 check "until: attempts are registered" '"3 3 true"' \
 	"$(grep '"host_result".*"task":"show"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
 
@@ -99,7 +98,7 @@ cat >"$p" <<'PLAN'
         msg: "{{ #each.results }}:{{ each.results[2].stdout }}:{{ each.results[3].item.n }}:{{ each.changed }}"
 PLAN
 run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
-check "loop: ran once per item in order" "1 2 3" "$(paste -sd' ' "$n/h1/items")"
+check "loop: ran once per item in order" "1 2 3" "$(node_cat h1 items | paste -sd' ')"
 check "loop + register: a results list with each item's result" '"3:20:3:true"' \
 	"$(grep '"host_result".*"task":"results"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
 check "loop: the label names each item" "1 2 3" \
@@ -152,9 +151,9 @@ check "timeout: the host's task fails with a message saying so" \
 	"$(grep '"host_result".*"task":"slow"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
 sleep 0.5
 # killed means gone or a zombie (this machine's init may not reap orphans)
-bg=$(cat "$n/h1/bgpid")
+bg=$(node_cat h1 bgpid)
 check "timeout: the command's children were killed too" "gone" \
-	"$(grep -q '^State:.*[^Z] (' /proc/"$bg"/status 2>/dev/null && echo alive || echo gone)"
+	"$(node_sh h1 "grep -q '^State:.*[^Z] (' /proc/$bg/status 2>/dev/null" && echo alive || echo gone)"
 check "output beyond the 4 MiB cap is cut with a marker" \
 	"$((4 * 1024 * 1024 + $(printf '\n[kplan: output truncated: more than 4194304 bytes]\n' | wc -c) - 1))" \
 	"$(grep '"host_result".*"task":"size"' "$E2E_TMP/out" | sed 's/.*"msg":"\([0-9]*\)".*/\1/')"

@@ -1,17 +1,17 @@
 #!/bin/sh
+# transports: local ssh
 # File modules on the local connection: a second run changes nothing (no
 # writes: mtimes stay), and --check changes nothing yet predicts exactly
 # what the real run then does.
 . "$(dirname "$0")/lib.sh"
 ev="/usr/bin/python3 tests/e2e/jsonevents.py"
 inv=$E2E_TMP/inv.ini
-local_inventory "$inv" 2
-n=$E2E_TMP/nodes
+setup_nodes "$inv" 2
 p=$E2E_TMP/plan.yml
 mkdir -p "$E2E_TMP/templates"
 printf 'node={{ inventory_hostname }}\nversion={{ kube_version }}\n' >"$E2E_TMP/templates/node.conf.j2"
-printf 'a=1\nb=2\n' >"$n/h1/settings.conf"
-cp "$n/h1/settings.conf" "$n/h2/settings.conf"
+node_sh h1 "printf 'a=1\\nb=2\\n' > settings.conf"
+node_sh h2 "printf 'a=1\\nb=2\\n' > settings.conf"
 
 cat >"$p" <<'PLAN'
 - name: files
@@ -31,8 +31,10 @@ cat >"$p" <<'PLAN'
       lineinfile: {path: settings.conf, line: "c=4"}
 PLAN
 
-snapshot() { # the tree: names, types, modes, sizes, mtimes and hashes
-	(cd "$n" && find . -printf '%p %y %m %s %T@\n' | sort && find . -type f -exec sha256sum {} + | sort)
+snapshot() { # the trees: names, types, modes, sizes, mtimes and hashes
+	for h in h1 h2; do
+		node_sh $h "find . -printf '%p %y %m %s %T@\\n' | sort && find . -type f -exec sha256sum {} + | sort"
+	done
 }
 statuses() {
 	for t in "directory" "copy" "template" "lineinfile replace" "lineinfile add"; do
@@ -54,11 +56,11 @@ check "first run: every task changed on every host" \
 	"$(statuses "$E2E_TMP/run1")"
 check "check predicted exactly what the run did" "$(statuses "$E2E_TMP/run1")" "$(statuses "$E2E_TMP/check")"
 check "copy wrote the content and mode" "640 hello h2" \
-	"$(stat -c %a "$n/h2/etc/kplan/hello.txt") $(cat "$n/h2/etc/kplan/hello.txt")"
+	"$(node_sh h2 'stat -c %a etc/kplan/hello.txt') $(node_cat h2 etc/kplan/hello.txt)"
 check "template rendered the host's variables" "node=h1 version=1.13.3" \
-	"$(paste -sd' ' "$n/h1/etc/kplan/node.conf")"
-check "lineinfile replaced and added" "a=1 b=3 c=4" "$(paste -sd' ' "$n/h1/settings.conf")"
-check "file made the directory with its mode" "750" "$(stat -c %a "$n/h1/etc/kplan")"
+	"$(node_cat h1 etc/kplan/node.conf | paste -sd' ')"
+check "lineinfile replaced and added" "a=1 b=3 c=4" "$(node_cat h1 settings.conf | paste -sd' ')"
+check "file made the directory with its mode" "750" "$(node_sh h1 'stat -c %a etc/kplan')"
 
 after_first=$(snapshot)
 sleep 1 # mtimes would move if anything were written again
@@ -71,7 +73,7 @@ check "second run: no file was written (mtimes unchanged)" "$after_first" "$(sna
 run_kplan "$E2E_TMP/check2" check "$p" -i "$inv" --diff --detailed-exitcode
 check "check after the run: nothing would change" 0 "$(grep -c '^  changed' "$E2E_TMP/check2")"
 check "check --detailed-exitcode after the run: 0, nothing pending" 0 "$rc"
-printf 'b=9\n' >>"$n/h2/settings.conf"
+node_sh h2 "echo b=9 >> settings.conf"
 run_kplan "$E2E_TMP/check3" check "$p" -i "$inv" --diff --detailed-exitcode --no-color
 check "check --detailed-exitcode with a drifted file: 10, changes pending" 10 "$rc"
 check "check --diff shows the line lineinfile would change" "-b=9|+b=3" \

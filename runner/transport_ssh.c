@@ -1,0 +1,1706 @@
+/*
+ * transport_ssh.c - the `ssh` transport: one authenticated libssh session
+ * per node, opened once and reused by every task.
+ *
+ * Commands run on a channel each. The remote side is always
+ * `exec /bin/sh -c SCRIPT` whatever the login shell; SCRIPT first prints a
+ * marker with its pid on stderr (sshd starts every no-pty session with
+ * setsid(), so that pid is the process group of everything the command
+ * starts), which is stripped from the output and lets a timeout kill the
+ * whole tree from a second channel (`kill -- -PGID`), besides the "signal"
+ * channel request that reaches only the leader. become runs sudo exactly as
+ * the local transport does (the password goes to sudo's prompt only).
+ *
+ * Files go over SFTP (one subsystem channel per connection, opened lazily);
+ * under become, or when the node has no SFTP server, through exec
+ * (kp_exec_put/get/stat) so the become user's rights apply.
+ *
+ * A jump host (ProxyJump) gets a session of its own, checked and
+ * authenticated like any node; a direct-tcpip channel through it is pumped
+ * by a thread into a socketpair whose other end is the target session's fd
+ * (libssh 0.10 can only do ProxyJump by running the ssh binary).
+ *
+ * Every network wait is bounded: connect and channel setup by the connect
+ * timeout, commands by their own timeout, and a silent peer by TCP
+ * keepalives plus TCP_USER_TIMEOUT on the socket and SSH_MSG_IGNORE packets
+ * sent while a command is quiet (libssh 0.10 has no client keepalive option). A connection is used
+ * by one thread at a time; libssh sessions are independent, so hosts run on threads in parallel.
+ */
+#include "sshconfig.h"
+#include "transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+
+#define KILL_GRACE_MS	   1000 /* TERM, then this long before KILL (as local) */
+#define DRAIN_MS	   200	/* after KILL: how long to read what is left */
+#define CHUNK		   65536
+#define CONNECT_TIMEOUT_MS 10000
+#define MARK_SEARCH	   65536 /* stderr that may precede the pgid marker */
+#define IDS_MAX		   (8u << 20)
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- state ---- */
+
+struct idname {
+	unsigned id;
+	char *name;
+};
+
+struct idtab {
+	struct idname *v;
+	size_t n, cap;
+	bool loaded;
+};
+
+/* A jump host: its session, the direct-tcpip channel, and the pump thread
+ * between the channel and our end of the socketpair. */
+struct jump {
+	ssh_session s;
+	ssh_channel ch;
+	int fd;
+	pthread_t th;
+	bool running;
+	atomic_bool stop;
+};
+
+struct sshc {
+	ssh_session s;
+	sftp_session sftp;
+	bool no_sftp; /* the node has no SFTP server: files go through exec */
+	struct jump *jump;
+	char tag[17]; /* random hex for the markers in command output */
+	struct idtab users, groups;
+	char *who; /* user@address:port, for messages */
+};
+
+static kp_rc random_hex(char *out, size_t nbytes, struct kp_buf *err)
+{
+	unsigned char r[32];
+	if (nbytes > sizeof(r) || getrandom(r, nbytes, 0) != (ssize_t)nbytes)
+		return kp_errorf(err, KP_ERR_IO, "cannot get random bytes: %s", strerror(errno));
+	for (size_t i = 0; i < nbytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	return KP_OK;
+}
+
+/* ---- global setup ---- */
+
+kp_rc kp_transport_ssh_global_init(struct kp_buf *err)
+{
+	if (ssh_init() != SSH_OK)
+		return kp_errorf(err, KP_ERR_IO, "cannot initialize libssh");
+	return KP_OK;
+}
+
+void kp_transport_ssh_global_release(void)
+{
+	ssh_finalize();
+}
+
+/* The one process-wide latch: the "checking is off" warning is printed once
+ * per run, whichever host connects first. */
+static pthread_once_t off_warning_once = PTHREAD_ONCE_INIT;
+
+static void warn_off(void)
+{
+	fprintf(stderr, "warning: host key checking is off: connections are not authenticated\n");
+}
+
+/* ---- sockets ---- */
+
+/* Detect a dead peer without traffic of our own: TCP keepalive probes when
+ * idle, and TCP_USER_TIMEOUT when sent data stays unacknowledged. */
+static void tune_socket(int fd, int keepalive_s)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (keepalive_s <= 0)
+		return;
+	int idle = keepalive_s, intvl = keepalive_s > 3 ? keepalive_s / 3 : 1, cnt = 3;
+	unsigned user_ms = (unsigned)keepalive_s * 3000u;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms));
+}
+
+/* libssh's connect errors carry a prefix of its own; keep the reason. */
+static const char *conn_reason(ssh_session s)
+{
+	const char *e = ssh_get_error(s);
+	const char *p = strstr(e, ": ");
+	if (!strncmp(e, "Failed to connect", 17) && p)
+		return p + 2;
+	if (strstr(e, "Timeout connecting") || strstr(e, "timeout"))
+		return "Connection timed out";
+	return e;
+}
+
+/* ---- host keys ---- */
+
+static char *default_known_hosts(void)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	char *home = kp_home_dir();
+	kp_buf_addf(&b, "%s/.ssh/known_hosts", home);
+	free(home);
+	return kp_buf_detach(&b, NULL);
+}
+
+/* How ssh-keygen -R names the host: [addr]:port unless the port is 22. */
+static void keygen_name(struct kp_buf *b, const char *addr, int port)
+{
+	if (port == 22)
+		kp_buf_addstr(b, addr);
+	else
+		kp_buf_addf(b, "[%s]:%d", addr, port);
+}
+
+/* Append the session's host key to file, under an exclusive flock (threads
+ * each open the file, so flock serialises them as it does processes), unless
+ * another thread recorded it meanwhile. */
+static kp_rc record_key(ssh_session s, const char *addr, const char *file, struct kp_buf *err)
+{
+	char *dir = kp_xstrdup(file), *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0700); /* ~/.ssh on a fresh machine; other errors show below */
+	}
+	free(dir);
+	int fd = open(file, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kp_errorf(err, KP_ERR_UNREACHABLE,
+				 "cannot record host key for '%s' in '%s': %s", addr, file,
+				 strerror(errno));
+	kp_rc rc = KP_OK;
+	char *line = NULL;
+	while (flock(fd, LOCK_EX) && errno == EINTR)
+		;
+	enum ssh_known_hosts_e k = ssh_session_is_known_server(s);
+	if (k == SSH_KNOWN_HOSTS_OK)
+		goto out;
+	if (k == SSH_KNOWN_HOSTS_CHANGED || k == SSH_KNOWN_HOSTS_OTHER) {
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "host key for '%s' has CHANGED", addr);
+		goto out;
+	}
+	if (ssh_session_export_known_hosts_entry(s, &line) != SSH_OK) {
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot record host key for '%s': %s", addr,
+			       ssh_get_error(s));
+		goto out;
+	}
+	struct kp_buf b = KP_BUF_INIT;
+	struct stat st;
+	char last = '\n';
+	/* A file without a final newline would glue our entry to its last. */
+	if (!fstat(fd, &st) && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
+		last = '\n';
+	if (last != '\n')
+		kp_buf_addch(&b, '\n');
+	kp_buf_addstr(&b, line);
+	if (!b.len || b.buf[b.len - 1] != '\n')
+		kp_buf_addch(&b, '\n');
+	if (write(fd, b.buf, b.len) != (ssize_t)b.len || fsync(fd))
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE,
+			       "cannot record host key for '%s' in '%s': %s", addr, file,
+			       strerror(errno));
+	kp_buf_release(&b);
+out:
+	ssh_string_free_char(line);
+	close(fd); /* also drops the lock */
+	return rc;
+}
+
+static kp_rc check_host_key(ssh_session s, const struct kp_conn *c, const char *addr, int port,
+			    const char *file, struct kp_buf *err)
+{
+	ssh_key key = NULL;
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+	char *fp = NULL;
+	kp_rc rc = KP_OK;
+
+	if (c->hostkey_mode == KP_HOSTKEY_OFF) {
+		pthread_once(&off_warning_once, warn_off);
+		return KP_OK;
+	}
+	if (ssh_get_server_publickey(s, &key) != SSH_OK ||
+	    ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != SSH_OK ||
+	    !(fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen))) {
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot get the host key of '%s': %s", addr,
+			       ssh_get_error(s));
+		goto out;
+	}
+	struct kp_buf name = KP_BUF_INIT;
+	keygen_name(&name, addr, port);
+	switch (ssh_session_is_known_server(s)) {
+	case SSH_KNOWN_HOSTS_OK:
+		break;
+	case SSH_KNOWN_HOSTS_CHANGED:
+	case SSH_KNOWN_HOSTS_OTHER:
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE,
+			       "host key for '%s' has CHANGED (now %s): if the node was "
+			       "reinstalled, remove the old key from '%s' (ssh-keygen -R %s)",
+			       addr, fp, file, name.buf);
+		break;
+	case SSH_KNOWN_HOSTS_UNKNOWN:
+	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		if (c->hostkey_mode == KP_HOSTKEY_ACCEPT_NEW) {
+			struct kp_buf why = KP_BUF_INIT;
+			if ((rc = record_key(s, addr, file, &why)))
+				rc = kp_errorf(err, rc, "%s", why.buf);
+			else
+				kp_log(KP_LOG_INFO, "recorded host key for '%s' (%s) in '%s'", addr,
+				       fp, file);
+			kp_buf_release(&why);
+			break;
+		}
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE,
+			       "host key for '%s' is not known (%s): add it to '%s' (ssh-keyscan) "
+			       "or run with --host-key-checking accept-new",
+			       addr, fp, file);
+		break;
+	default:
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot check the host key of '%s': %s",
+			       addr, ssh_get_error(s));
+	}
+	kp_buf_release(&name);
+out:
+	ssh_string_free_char(fp);
+	ssh_clean_pubkey_hash(&hash);
+	ssh_key_free(key);
+	return rc;
+}
+
+/* ---- authentication ---- */
+
+static kp_rc authenticate(ssh_session s, const char *user, const char *addr, const char *key_file,
+			  const char *password, struct kp_buf *err)
+{
+	struct kp_buf tried = KP_BUF_INIT;
+	const char *defaults[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
+	kp_rc rc = KP_OK;
+	int r = ssh_userauth_none(s, NULL);
+
+	if (r == SSH_AUTH_SUCCESS)
+		return KP_OK;
+	if (r == SSH_AUTH_ERROR)
+		goto broken;
+	/* OpenSSH's order: the given key (else the default ones), the agent,
+	 * then a password, which is tried only when one was given. */
+	for (size_t i = 0; i < (key_file ? 1 : KP_ARRAY_LEN(defaults)); i++) {
+		struct kp_buf path = KP_BUF_INIT;
+		if (key_file) {
+			kp_buf_addstr(&path, key_file);
+		} else {
+			char *home = kp_home_dir();
+			kp_buf_addf(&path, "%s/.ssh/%s", home, defaults[i]);
+			free(home);
+			if (access(path.buf, R_OK)) {
+				kp_buf_release(&path);
+				continue;
+			}
+		}
+		ssh_key k = NULL;
+		kp_buf_addf(&tried, "%skey %s", tried.len ? ", " : "", path.buf);
+		if (ssh_pki_import_privkey_file(path.buf, NULL, NULL, NULL, &k) != SSH_OK) {
+			kp_buf_addstr(&tried, access(path.buf, R_OK) ? " (cannot read it)"
+								     : " (encrypted or invalid)");
+			kp_buf_release(&path);
+			continue;
+		}
+		kp_buf_release(&path);
+		r = ssh_userauth_publickey(s, NULL, k);
+		ssh_key_free(k);
+		if (r == SSH_AUTH_SUCCESS)
+			goto out;
+		if (r == SSH_AUTH_ERROR)
+			goto broken;
+	}
+	if (getenv("SSH_AUTH_SOCK")) {
+		kp_buf_addf(&tried, "%sagent", tried.len ? ", " : "");
+		r = ssh_userauth_agent(s, NULL);
+		if (r == SSH_AUTH_SUCCESS)
+			goto out;
+		if (r == SSH_AUTH_ERROR && !ssh_is_connected(s))
+			goto broken;
+	}
+	if (password) {
+		kp_buf_addf(&tried, "%spassword", tried.len ? ", " : "");
+		r = ssh_userauth_password(s, NULL, password);
+		if (r == SSH_AUTH_SUCCESS)
+			goto out;
+		if (r == SSH_AUTH_ERROR)
+			goto broken;
+	}
+	rc = kp_errorf(err, KP_ERR_UNREACHABLE, "authentication failed for %s@%s (tried: %s)", user,
+		       addr, tried.len ? tried.buf : "nothing: no key, no agent, no password");
+	goto out;
+broken:
+	rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot authenticate to %s: %s", addr,
+		       ssh_get_error(s));
+out:
+	kp_buf_release(&tried);
+	return rc;
+}
+
+/* ---- sessions ---- */
+
+struct endpoint {
+	const char *addr;
+	int port;
+	const char *user; /* NULL: libssh's default (the local user) */
+	const char *key_file;
+	const char *password;
+	int fd; /* -1: connect to addr:port; else a socket already leading there */
+};
+
+/* Connect, check the host key, authenticate. On error *out stays NULL. */
+static kp_rc session_open(const struct kp_conn *c, const struct endpoint *ep,
+			  const char *known_hosts, ssh_session *out, struct kp_buf *err)
+{
+	int64_t tmo = c->connect_timeout_ms > 0 ? c->connect_timeout_ms : CONNECT_TIMEOUT_MS;
+	long sec = (long)(tmo / 1000), usec = (long)(tmo % 1000) * 1000;
+	unsigned port = (unsigned)ep->port;
+	int yes = 1, no = 0;
+	char *user = NULL;
+	kp_rc rc = KP_OK;
+	ssh_session s = ssh_new();
+
+	if (!s)
+		return kp_errorf(err, KP_ERR_NOMEM, "cannot create an ssh session");
+	/* NODELAY: without it each small request waits for a delayed ACK
+	 * (~40 ms per channel on loopback). No config processing: sshconfig.c
+	 * did it, with inventory values winning. */
+	if (ssh_options_set(s, SSH_OPTIONS_HOST, ep->addr) ||
+	    ssh_options_set(s, SSH_OPTIONS_PORT, &port) ||
+	    (ep->user && ssh_options_set(s, SSH_OPTIONS_USER, ep->user)) ||
+	    ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) ||
+	    ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes) ||
+	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &sec) ||
+	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &usec) ||
+	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, known_hosts) ||
+	    (ep->fd >= 0 && ssh_options_set(s, SSH_OPTIONS_FD, &ep->fd))) {
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot set up ssh to %s: %s", ep->addr,
+			       ssh_get_error(s));
+		goto fail;
+	}
+	if (ssh_connect(s) != SSH_OK) {
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot connect to %s:%d: %s", ep->addr,
+			       ep->port, conn_reason(s));
+		goto fail;
+	}
+	if (ep->fd < 0)
+		tune_socket(ssh_get_fd(s), c->keepalive_s);
+	if ((rc = check_host_key(s, c, ep->addr, ep->port, known_hosts, err)))
+		goto fail;
+	ssh_options_get(s, SSH_OPTIONS_USER, &user);
+	if ((rc = authenticate(s, user ? user : "?", ep->addr, ep->key_file, ep->password, err)))
+		goto fail;
+	ssh_string_free_char(user);
+	*out = s;
+	return KP_OK;
+fail:
+	ssh_string_free_char(user);
+	ssh_disconnect(s);
+	ssh_free(s);
+	return rc;
+}
+
+/* ---- jump hosts ---- */
+
+struct pipe_buf {
+	char *p;
+	size_t off, len;
+};
+
+/* Move bytes between the direct-tcpip channel and the socketpair until
+ * either side ends or we are told to stop. Both directions are buffered
+ * and nonblocking, so neither side can wedge the other. */
+static void *pump_main(void *arg)
+{
+	struct jump *j = arg;
+	struct pipe_buf up = {kp_xmalloc(CHUNK), 0, 0}, down = {kp_xmalloc(CHUNK), 0, 0};
+	bool sock_eof = false, chan_eof = false;
+	ssh_event ev = ssh_event_new();
+	short interest = 0;
+
+	ssh_set_blocking(j->s, 0);
+	ssh_event_add_session(ev, j->s);
+	while (!atomic_load(&j->stop)) {
+		/* channel -> socket */
+		if (down.off == down.len && !chan_eof) {
+			int n = ssh_channel_read_nonblocking(j->ch, down.p, CHUNK, 0);
+			if (n > 0) {
+				down.off = 0;
+				down.len = (size_t)n;
+			} else if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(j->ch))) {
+				chan_eof = true;
+				shutdown(j->fd, SHUT_WR);
+			} else if (n < 0) {
+				break;
+			}
+		}
+		if (down.off < down.len) {
+			ssize_t w = send(j->fd, down.p + down.off, down.len - down.off,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0)
+				down.off += (size_t)w;
+			else if (w < 0 && errno != EAGAIN && errno != EINTR)
+				break;
+		}
+		/* socket -> channel */
+		if (up.off == up.len && !sock_eof) {
+			ssize_t n = recv(j->fd, up.p, CHUNK, MSG_DONTWAIT);
+			if (n > 0) {
+				up.off = 0;
+				up.len = (size_t)n;
+			} else if (n == 0) {
+				sock_eof = true;
+				ssh_channel_send_eof(j->ch);
+			} else if (errno != EAGAIN && errno != EINTR) {
+				break;
+			}
+		}
+		if (up.off < up.len) {
+			uint32_t win = ssh_channel_window_size(j->ch);
+			size_t want = up.len - up.off < win ? up.len - up.off : win;
+			if (want) {
+				int w = ssh_channel_write(j->ch, up.p + up.off, (uint32_t)want);
+				if (w < 0)
+					break;
+				up.off += (size_t)w;
+			}
+		}
+		if ((sock_eof && chan_eof) || ssh_channel_is_closed(j->ch))
+			break;
+		/* Wait on the socket only for what we can take now. */
+		short want = (short)((up.off == up.len && !sock_eof ? POLLIN : 0) |
+				     (down.off < down.len ? POLLOUT : 0));
+		if (want != interest) {
+			if (interest)
+				ssh_event_remove_fd(ev, j->fd);
+			if (want)
+				ssh_event_add_fd(ev, j->fd, want, NULL, NULL);
+			interest = want;
+		}
+		bool more = (down.off == down.len && !chan_eof && ssh_channel_poll(j->ch, 0) > 0);
+		if (!more && ssh_event_dopoll(ev, 200) == SSH_ERROR && !ssh_is_connected(j->s))
+			break;
+	}
+	/* The target session sees EOF and reports the connection as lost. */
+	shutdown(j->fd, SHUT_RDWR);
+	if (interest)
+		ssh_event_remove_fd(ev, j->fd);
+	ssh_event_remove_session(ev, j->s);
+	ssh_event_free(ev);
+	free(up.p);
+	free(down.p);
+	return NULL;
+}
+
+static void jump_free(struct jump *j)
+{
+	if (!j)
+		return;
+	if (j->running) {
+		atomic_store(&j->stop, true);
+		pthread_join(j->th, NULL);
+	}
+	if (j->ch) {
+		ssh_channel_close(j->ch);
+		ssh_channel_free(j->ch);
+	}
+	if (j->s) {
+		ssh_disconnect(j->s);
+		ssh_free(j->s);
+	}
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j);
+}
+
+/* Connect to the jump host and open a channel from it to addr:port; *fd
+ * gets the socket the target session should use. */
+static kp_rc jump_open(const struct kp_conn *c, const char *spec, const char *addr, int port,
+		       const char *known_hosts, struct jump **out, int *fd, struct kp_buf *err)
+{
+	struct kp_sshcfg cfg = {0};
+	char *juser = NULL, *jhost = NULL, *cfgpath = NULL;
+	int jport = 0, sv[2] = {-1, -1};
+	struct jump *j = kp_xcalloc(1, sizeof(*j));
+	kp_rc rc;
+
+	j->fd = -1;
+	if ((rc = kp_ssh_parse_jump(spec, &juser, &jhost, &jport, err)))
+		goto fail;
+	if (!c->ssh_config) {
+		char *home = kp_home_dir();
+		struct kp_buf p = KP_BUF_INIT;
+		kp_buf_addf(&p, "%s/.ssh/config", home);
+		free(home);
+		cfgpath = kp_buf_detach(&p, NULL);
+	} else if (*c->ssh_config) {
+		cfgpath = kp_xstrdup(c->ssh_config);
+	}
+	cfg.user = juser ? kp_xstrdup(juser) : NULL;
+	cfg.port = jport;
+	if (cfgpath && (rc = kp_sshcfg_lookup(cfgpath, jhost, &cfg, err)))
+		goto fail;
+	/* The jump host's own key from ~/.ssh/config, else the node's: in
+	 * practice one key opens both. */
+	struct endpoint ep = {
+	    .addr = cfg.hostname ? cfg.hostname : jhost,
+	    .port = cfg.port ? cfg.port : 22,
+	    .user = cfg.user ? cfg.user : c->user,
+	    .key_file = cfg.identity ? cfg.identity : c->key_file,
+	    .password = NULL,
+	    .fd = -1,
+	};
+	struct kp_buf why = KP_BUF_INIT;
+	if ((rc = session_open(c, &ep, known_hosts, &j->s, &why))) {
+		rc = kp_errorf(err, rc, "jump host %s: %s", jhost, why.buf);
+		kp_buf_release(&why);
+		goto fail;
+	}
+	kp_buf_release(&why);
+	j->ch = ssh_channel_new(j->s);
+	if (!j->ch || ssh_channel_open_forward(j->ch, addr, port, "127.0.0.1", 0) != SSH_OK) {
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot connect to %s:%d through %s: %s",
+			       addr, port, jhost, ssh_get_error(j->s));
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		rc = kp_errorf(err, KP_ERR_IO, "cannot create socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	j->fd = sv[0];
+	atomic_init(&j->stop, false);
+	int e = pthread_create(&j->th, NULL, pump_main, j);
+	if (e) {
+		close(sv[1]);
+		rc = kp_errorf(err, KP_ERR_IO, "cannot start a thread: %s", strerror(e));
+		goto fail;
+	}
+	j->running = true;
+	*fd = sv[1];
+	*out = j;
+	goto done;
+fail:
+	jump_free(j);
+done:
+	kp_sshcfg_release(&cfg);
+	free(juser);
+	free(jhost);
+	free(cfgpath);
+	return rc;
+}
+
+/* ---- open and close ---- */
+
+static void idtab_release(struct idtab *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].name);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+static void ssh_close_conn(struct kp_conn *c)
+{
+	struct sshc *sc = c->priv;
+	if (sc) {
+		if (sc->sftp)
+			sftp_free(sc->sftp);
+		if (sc->s) {
+			ssh_disconnect(sc->s);
+			ssh_free(sc->s);
+		}
+		jump_free(sc->jump); /* after the target session, which used its socket */
+		idtab_release(&sc->users);
+		idtab_release(&sc->groups);
+		free(sc->who);
+		free(sc);
+	}
+	c->priv = NULL;
+	c->opened = false;
+	free(c->known_hosts);
+	if (c->password) /* a secret: leave nothing behind in freed memory */
+		explicit_bzero(c->password, strlen(c->password));
+	free(c->password);
+	free(c->ssh_config);
+	c->known_hosts = c->password = c->ssh_config = NULL;
+}
+
+static kp_rc ssh_open(struct kp_conn *c, struct kp_buf *err)
+{
+	struct kp_sshcfg cfg = {0};
+	char *cfgpath = NULL, *known = NULL;
+	int fd = -1;
+	kp_rc rc;
+	struct sshc *sc = kp_xcalloc(1, sizeof(*sc));
+
+	if ((rc = random_hex(sc->tag, 8, err)))
+		goto fail;
+	/* Inventory values first: lookup fills only what is still unset. */
+	cfg.user = c->user ? kp_xstrdup(c->user) : NULL;
+	cfg.port = c->port;
+	cfg.identity = c->key_file ? kp_xstrdup(c->key_file) : NULL;
+	cfg.proxy_jump = c->proxy_jump ? kp_xstrdup(c->proxy_jump) : NULL;
+	if (!c->ssh_config) {
+		char *home = kp_home_dir();
+		struct kp_buf p = KP_BUF_INIT;
+		kp_buf_addf(&p, "%s/.ssh/config", home);
+		free(home);
+		cfgpath = kp_buf_detach(&p, NULL);
+	} else if (*c->ssh_config) {
+		cfgpath = kp_xstrdup(c->ssh_config);
+	}
+	if (cfgpath && (rc = kp_sshcfg_lookup(cfgpath, c->address, &cfg, err))) {
+		rc = KP_ERR_UNREACHABLE;
+		goto fail;
+	}
+	const char *addr = cfg.hostname ? cfg.hostname : c->address;
+	int port = cfg.port ? cfg.port : 22;
+	known = c->known_hosts ? kp_xstrdup(c->known_hosts) : default_known_hosts();
+	if (cfg.proxy_jump && strcmp(cfg.proxy_jump, "none") &&
+	    (rc = jump_open(c, cfg.proxy_jump, addr, port, known, &sc->jump, &fd, err)))
+		goto fail;
+	struct endpoint ep = {.addr = addr,
+			      .port = port,
+			      .user = cfg.user,
+			      .key_file = cfg.identity,
+			      .password = c->password,
+			      .fd = fd};
+	if ((rc = session_open(c, &ep, known, &sc->s, err)))
+		goto fail;
+	char *user = NULL;
+	ssh_options_get(sc->s, SSH_OPTIONS_USER, &user);
+	struct kp_buf who = KP_BUF_INIT;
+	kp_buf_addf(&who, "%s@%s:%d", user ? user : "?", addr, port);
+	ssh_string_free_char(user);
+	sc->who = kp_buf_detach(&who, NULL);
+	c->priv = sc;
+	c->opened = true;
+	goto out;
+fail:
+	/* session_open closed the fd it was given only when it got as far as
+	 * ssh_free; libssh closes an SSH_OPTIONS_FD socket on disconnect. */
+	jump_free(sc->jump);
+	free(sc);
+out:
+	kp_sshcfg_release(&cfg);
+	free(cfgpath);
+	free(known);
+	return rc;
+}
+
+/* ---- exec ---- */
+
+/* Per-command tags for a sudo password exchange, as in transport_local.c. */
+struct become_tags {
+	char prompt[48];
+	char ok[48];
+	char wrapper[80];
+};
+
+static bool env_ok(const char *const *env, struct kp_buf *err)
+{
+	for (; env && *env; env++) {
+		size_t n = strcspn(*env, "=");
+		if (n == 0 || (*env)[n] != '=') {
+			kp_errorf(err, KP_ERR_INVALID,
+				  "invalid environment entry '%.*s': expected NAME=value", (int)n,
+				  *env);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The script given to `/bin/sh -c` on the node: the pgid marker, the
+ * directory (a marker again when it is unusable: local reports that as an
+ * error, not as a command status), then the command, under sudo with
+ * become. sudo's env_reset drops our environment, so extra entries travel
+ * as `env NAME=value` after sudo's `--`, as local does.
+ */
+static void build_script(const struct kp_conn *c, const struct sshc *sc,
+			 const struct kp_exec_req *req, const struct become_tags *tags,
+			 struct kp_buf *out)
+{
+	struct kp_buf s = KP_BUF_INIT;
+	const char *dir = req->chdir ? req->chdir : c->workdir;
+
+	kp_buf_addf(&s, "echo \"kplan-pgid-%s $$\" >&2\n", sc->tag);
+	if (dir) {
+		kp_buf_addstr(&s, "d=");
+		kp_sh_quote(&s, dir);
+		kp_buf_addf(&s,
+			    "\ncd -- \"$d\" 2>/dev/null || { "
+			    "if [ ! -e \"$d\" ]; then r=ENOENT; elif [ ! -d \"$d\" ]; then "
+			    "r=ENOTDIR; else r=EACCES; fi; echo \"kplan-nodir-%s $r\" >&2; "
+			    "exit 126; }\n",
+			    sc->tag);
+	}
+	kp_buf_addstr(&s, "exec");
+	if (c->become_user) {
+		kp_buf_addstr(&s, " sudo");
+		if (c->become_password) {
+			kp_buf_addstr(&s, " -k -S -p ");
+			kp_sh_quote(&s, tags->prompt);
+		} else {
+			kp_buf_addstr(&s, " -n");
+		}
+		kp_buf_addstr(&s, " -u ");
+		kp_sh_quote(&s, c->become_user);
+		kp_buf_addstr(&s, " --");
+	}
+	if (req->env && req->env[0]) {
+		kp_buf_addstr(&s, " env --");
+		for (const char *const *e = req->env; *e; e++) {
+			kp_buf_addch(&s, ' ');
+			kp_sh_quote(&s, *e);
+		}
+	}
+	if (c->become_user && c->become_password) {
+		kp_buf_addstr(&s, " /bin/sh -c ");
+		kp_sh_quote(&s, tags->wrapper);
+		kp_buf_addstr(&s, " sh");
+	}
+	if (req->cmd) {
+		kp_buf_addstr(&s, " /bin/sh -c ");
+		kp_sh_quote(&s, req->cmd);
+	} else {
+		for (const char *const *a = req->argv; *a; a++) {
+			kp_buf_addch(&s, ' ');
+			kp_sh_quote(&s, *a);
+		}
+	}
+	kp_buf_addch(&s, '\n');
+	/* The login shell only starts /bin/sh: any shell can do that. */
+	kp_buf_addstr(out, "exec /bin/sh -c ");
+	kp_sh_quote(out, s.buf);
+	kp_buf_release(&s);
+}
+
+/* Remove the first occurrence of s from b; whether there was one. */
+static bool buf_cut(struct kp_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	char *at = memmem(b->buf, b->len, s, n);
+	if (!at)
+		return false;
+	memmove(at, at + n, b->len - (size_t)(at - b->buf) - n);
+	kp_buf_setlen(b, b->len - n);
+	return true;
+}
+
+/* What goes to the command's stdin: the sudo password line, then the data,
+ * gated exactly like transport_local.c's struct feed. */
+struct feed {
+	const char *p[3];
+	size_t len[3];
+	int i;
+	int limit;
+	const char *prompt;
+	const char *ok;
+	int prompts;
+	bool eof_sent;
+};
+
+static void feed_gate(struct feed *f, struct kp_buf *out, struct kp_buf *err)
+{
+	if (!f->prompt || f->limit == 3)
+		return;
+	while (buf_cut(err, f->prompt)) {
+		/* A second prompt means the password was wrong: let sudo fail. */
+		if (++f->prompts > 1) {
+			f->limit = 0;
+			f->len[0] = f->len[1] = f->len[2] = 0;
+			return;
+		}
+		f->limit = 2;
+	}
+	if (buf_cut(out, f->ok)) {
+		if (!f->prompts)
+			f->len[0] = f->len[1] = 0;
+		f->limit = 3;
+	}
+}
+
+/* Write what may be written now, within the channel's window; send EOF once
+ * everything is out. Whether something was written. */
+static bool feed_write(struct feed *f, ssh_channel ch, bool *failed)
+{
+	bool progress = false;
+	while (f->i < 3 && f->len[f->i] == 0)
+		f->i++;
+	while (f->i < 3 && f->i < f->limit) {
+		uint32_t win = ssh_channel_window_size(ch);
+		size_t n = f->len[f->i] < win ? f->len[f->i] : win;
+		if (n > CHUNK)
+			n = CHUNK;
+		if (!n)
+			break;
+		int w = ssh_channel_write(ch, f->p[f->i], (uint32_t)n);
+		if (w < 0) {
+			*failed = true;
+			return progress;
+		}
+		if (w == 0)
+			break;
+		progress = true;
+		f->p[f->i] += w;
+		f->len[f->i] -= (size_t)w;
+		while (f->i < 3 && f->len[f->i] == 0)
+			f->i++;
+	}
+	bool done = f->i == 3 || (f->limit == 0 && f->prompts > 1);
+	if (done && !f->eof_sent) {
+		ssh_channel_send_eof(ch);
+		f->eof_sent = true;
+	}
+	return progress;
+}
+
+/* One output stream: at most cap bytes kept, the rest read and dropped. */
+struct stream {
+	struct kp_buf *buf;
+	size_t cap;
+	bool cut, eof;
+};
+
+static void stream_add(struct stream *s, const char *p, size_t n)
+{
+	size_t room = s->buf->len < s->cap ? s->cap - s->buf->len : 0;
+	size_t keep = n < room ? n : room;
+	if (keep)
+		kp_buf_add(s->buf, p, keep);
+	if (keep < n)
+		s->cut = true;
+}
+
+struct exec_state {
+	int status;	   /* exit-status, -1 until received */
+	int signal;	   /* exit-signal number, 0 until received */
+	struct kp_buf pre; /* stderr until the pgid marker was seen */
+	bool marked;
+	long pgid;
+};
+
+static int signal_number(const char *name)
+{
+	static const struct {
+		const char *name;
+		int n;
+	} t[] = {{"HUP", 1},   {"INT", 2},   {"QUIT", 3},  {"ILL", 4},	 {"TRAP", 5},  {"ABRT", 6},
+		 {"BUS", 7},   {"FPE", 8},   {"KILL", 9},  {"USR1", 10}, {"SEGV", 11}, {"USR2", 12},
+		 {"PIPE", 13}, {"ALRM", 14}, {"TERM", 15}, {"XCPU", 24}, {"XFSZ", 25}, {"SYS", 31}};
+	for (size_t i = 0; i < KP_ARRAY_LEN(t); i++)
+		if (!strcmp(t[i].name, name))
+			return t[i].n;
+	return 127; /* a signal OpenSSH named but we do not know: still "killed" */
+}
+
+static void on_exit_status(ssh_session s, ssh_channel ch, int status, void *u)
+{
+	((struct exec_state *)u)->status = status;
+}
+
+static void on_exit_signal(ssh_session s, ssh_channel ch, const char *sig, int core,
+			   const char *msg, const char *lang, void *u)
+{
+	((struct exec_state *)u)->signal = signal_number(sig);
+}
+
+/* Take stderr bytes: until the pgid marker line shows up they wait in
+ * st->pre (anything a login script printed comes before it). */
+static void take_stderr(const struct sshc *sc, struct exec_state *st, struct stream *se,
+			const char *p, size_t n)
+{
+	if (st->marked) {
+		stream_add(se, p, n);
+		return;
+	}
+	kp_buf_add(&st->pre, p, n);
+	char mark[48];
+	int ml = snprintf(mark, sizeof(mark), "kplan-pgid-%s ", sc->tag);
+	char *at = memmem(st->pre.buf, st->pre.len, mark, (size_t)ml);
+	char *nl = at ? memchr(at, '\n', st->pre.len - (size_t)(at - st->pre.buf)) : NULL;
+	if (nl) {
+		st->pgid = strtol(at + ml, NULL, 10);
+		stream_add(se, st->pre.buf, (size_t)(at - st->pre.buf));
+		stream_add(se, nl + 1, st->pre.len - (size_t)(nl + 1 - st->pre.buf));
+	} else if (st->pre.len > MARK_SEARCH) {
+		stream_add(se, st->pre.buf, st->pre.len);
+	} else {
+		return;
+	}
+	st->marked = true;
+	kp_buf_release(&st->pre);
+}
+
+/* Signal the command's whole process group from a second channel; also as
+ * root through sudo -n when the group belongs to the become user. Best
+ * effort and bounded: the "signal" request on the command's own channel was
+ * sent already. */
+static void kill_group(struct sshc *sc, long pgid, const char *sig)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd),
+		 "exec /bin/sh -c 'kill -s %s -- -%ld %ld 2>/dev/null || "
+		 "sudo -n kill -s %s -- -%ld %ld 2>/dev/null'",
+		 sig, pgid, pgid, sig, pgid, pgid);
+	ssh_set_blocking(sc->s, 1);
+	ssh_channel ch = ssh_channel_new(sc->s);
+	if (ch && ssh_channel_open_session(ch) == SSH_OK) {
+		if (ssh_channel_request_exec(ch, cmd) == SSH_OK) {
+			char b[256];
+			int64_t end = now_ms() + 5000;
+			ssh_channel_send_eof(ch);
+			while (now_ms() < end && !ssh_channel_is_eof(ch) &&
+			       ssh_channel_read_timeout(ch, b, sizeof(b), 0, 500) >= 0)
+				;
+		}
+		ssh_channel_close(ch);
+	}
+	if (ch)
+		ssh_channel_free(ch);
+	ssh_set_blocking(sc->s, 0);
+}
+
+static kp_rc lost(struct kp_conn *c, struct kp_buf *err)
+{
+	struct sshc *sc = c->priv;
+	return kp_errorf(err, KP_ERR_UNREACHABLE, "connection to %s lost: %s", sc->who,
+			 ssh_get_error(sc->s));
+}
+
+static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec_req *req,
+			 struct feed *fd, struct exec_state *st, struct kp_exec_res *res,
+			 struct kp_buf *err)
+{
+	struct sshc *sc = c->priv;
+	size_t cap = req->max_output ? req->max_output : KP_OUTPUT_CAP_DEFAULT;
+	struct stream so = {.buf = &res->out, .cap = cap}, se = {.buf = &res->err, .cap = cap};
+	char *chunk = kp_xmalloc(CHUNK);
+	int64_t t0 = now_ms(), last = t0;
+	int64_t deadline = req->timeout_ms > 0 ? t0 + req->timeout_ms : -1;
+	int64_t next_at = -1;
+	int sig_sent = 0;
+	bool status_before_signal = false, broke = false;
+	ssh_event ev = ssh_event_new();
+	kp_rc rc = KP_OK;
+
+	ssh_event_add_session(ev, sc->s);
+	for (;;) {
+		bool progress = false;
+		for (int e = 0; e < 2; e++) {
+			struct stream *s = e ? &se : &so;
+			while (!s->eof) {
+				int n = ssh_channel_read_nonblocking(ch, chunk, CHUNK, e);
+				if (n > 0) {
+					progress = true;
+					if (e)
+						take_stderr(sc, st, s, chunk, (size_t)n);
+					else
+						stream_add(s, chunk, (size_t)n);
+					continue;
+				}
+				if (n == SSH_EOF)
+					s->eof = true;
+				else if (n < 0)
+					broke = true;
+				break;
+			}
+		}
+		if (broke)
+			break;
+		feed_gate(fd, &res->out, &res->err);
+		bool failed = false;
+		if (!ssh_channel_is_closed(ch) && feed_write(fd, ch, &failed))
+			progress = true;
+		if (failed && !ssh_is_connected(sc->s)) {
+			broke = true;
+			break;
+		}
+		if (progress)
+			last = now_ms();
+		bool have_status = st->status >= 0 || st->signal;
+		if (have_status && sig_sent == 0)
+			status_before_signal = true;
+		if (ssh_channel_is_closed(ch) ||
+		    (ssh_channel_is_eof(ch) && so.eof && se.eof && have_status))
+			break;
+
+		int64_t now = now_ms(), wait = 1000;
+		if (!sig_sent && deadline >= 0) {
+			if (now >= deadline) {
+				res->timed_out = true;
+				sig_sent = 15;
+				ssh_channel_request_send_signal(ch, "TERM");
+				if (st->pgid > 1)
+					kill_group(sc, st->pgid, "TERM");
+				next_at = now_ms() + KILL_GRACE_MS;
+			} else if (deadline - now < wait) {
+				wait = deadline - now;
+			}
+		}
+		if (sig_sent == 15 && now_ms() >= next_at) {
+			sig_sent = 9;
+			ssh_channel_request_send_signal(ch, "KILL");
+			if (st->pgid > 1)
+				kill_group(sc, st->pgid, "KILL");
+			next_at = now_ms() + DRAIN_MS;
+		}
+		/* Something outside the group holds the channel open: stop. */
+		if (sig_sent == 9 && now_ms() >= next_at)
+			break;
+		if (sig_sent) {
+			int64_t w = next_at - now_ms();
+			wait = w < 0 ? 0 : w < wait ? w : wait;
+		}
+		if (c->keepalive_s > 0) {
+			int64_t ka = last + (int64_t)c->keepalive_s * 1000 - now_ms();
+			if (ka <= 0) {
+				/* SSH_MSG_IGNORE needs no reply: the TCP ACK is what
+				 * counts; TCP_USER_TIMEOUT turns its absence into a
+				 * socket error. */
+				ssh_send_ignore(sc->s, "");
+				last = now_ms();
+			} else if (ka < wait) {
+				wait = ka;
+			}
+		}
+		if (progress)
+			continue;
+		if (ssh_event_dopoll(ev, (int)wait) == SSH_ERROR && !ssh_is_connected(sc->s)) {
+			broke = true;
+			break;
+		}
+	}
+	ssh_event_remove_session(ev, sc->s);
+	ssh_event_free(ev);
+	free(chunk);
+	if (!st->marked && st->pre.len)
+		stream_add(&se, st->pre.buf, st->pre.len);
+	if (broke || !ssh_is_connected(sc->s))
+		rc = lost(c, err);
+	else if (st->signal)
+		res->rc = 128 + st->signal;
+	else if (res->timed_out && !status_before_signal)
+		res->rc = 128 + sig_sent;
+	else if (st->status >= 0)
+		res->rc = st->status;
+	else
+		res->rc = 255; /* closed without a status, as ssh(1) reports it */
+	if (so.cut)
+		kp_buf_addf(&res->out, KP_TRUNCATED_MARKER, cap);
+	if (se.cut)
+		kp_buf_addf(&res->err, KP_TRUNCATED_MARKER, cap);
+	res->truncated = so.cut || se.cut;
+	return rc;
+}
+
+static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct kp_exec_res *res,
+		      struct kp_buf *err)
+{
+	struct sshc *sc = c->priv;
+	struct become_tags tags;
+	struct kp_buf cmd = KP_BUF_INIT;
+	struct exec_state st = {.status = -1, .pre = KP_BUF_INIT};
+	struct feed fd = {.limit = 3};
+	ssh_channel ch = NULL;
+	kp_rc rc;
+
+	if (!sc || !sc->s)
+		return kp_errorf(err, KP_ERR_UNREACHABLE, "not connected to '%s'", c->host);
+	if (!req->cmd && (!req->argv || !req->argv[0]))
+		return kp_errorf(err, KP_ERR_INVALID, "nothing to run: no command and no argv");
+	if (!env_ok(req->env, err))
+		return KP_ERR_INVALID;
+	if (c->become_user && c->become_password) {
+		char hex[17];
+		if ((rc = random_hex(hex, 8, err)))
+			return rc;
+		snprintf(tags.prompt, sizeof(tags.prompt), "[kplan-sudo-%s]", hex);
+		snprintf(tags.ok, sizeof(tags.ok), "kplan-become-%s\n", hex);
+		snprintf(tags.wrapper, sizeof(tags.wrapper), "echo kplan-become-%s && exec \"$@\"",
+			 hex);
+		fd.p[0] = c->become_password;
+		fd.len[0] = strlen(c->become_password);
+		fd.p[1] = "\n";
+		fd.len[1] = 1;
+		fd.limit = 0;
+		fd.prompt = tags.prompt;
+		fd.ok = tags.ok;
+	}
+	if (req->stdin_data) {
+		fd.p[2] = req->stdin_data;
+		fd.len[2] = req->stdin_len;
+	}
+	build_script(c, sc, req, &tags, &cmd);
+	kp_buf_reset(&res->out);
+	kp_buf_reset(&res->err);
+	res->rc = -1;
+	res->timed_out = res->truncated = false;
+	res->duration_ms = 0;
+	kp_log(KP_LOG_TRACE, "ssh %s: %s", sc->who, cmd.buf);
+
+	int64_t t0 = now_ms();
+	struct ssh_channel_callbacks_struct cb = {
+	    .userdata = &st,
+	    .channel_exit_status_function = on_exit_status,
+	    .channel_exit_signal_function = on_exit_signal,
+	};
+	ssh_callbacks_init(&cb);
+	/* Channel setup blocks, bounded by the session's timeout. */
+	ssh_set_blocking(sc->s, 1);
+	ch = ssh_channel_new(sc->s);
+	if (!ch || ssh_channel_open_session(ch) != SSH_OK ||
+	    ssh_set_channel_callbacks(ch, &cb) != SSH_OK ||
+	    ssh_channel_request_exec(ch, cmd.buf) != SSH_OK) {
+		rc = ssh_is_connected(sc->s)
+			 ? kp_errorf(err, KP_ERR_UNREACHABLE, "cannot start a command on %s: %s",
+				     sc->who, ssh_get_error(sc->s))
+			 : lost(c, err);
+		goto out;
+	}
+	ssh_set_blocking(sc->s, 0);
+	rc = run_channel(c, ch, req, &fd, &st, res, err);
+	ssh_set_blocking(sc->s, 1);
+	res->duration_ms = now_ms() - t0;
+	if (rc)
+		goto out;
+	/* A directory that cannot be entered is an error, as in local. */
+	char nodir[48];
+	snprintf(nodir, sizeof(nodir), "kplan-nodir-%s ", sc->tag);
+	char *at = memmem(res->err.buf, res->err.len, nodir, strlen(nodir));
+	if (at && res->rc == 126) {
+		const char *r = at + strlen(nodir);
+		int e = !strncmp(r, "ENOENT", 6)    ? ENOENT
+			: !strncmp(r, "ENOTDIR", 7) ? ENOTDIR
+						    : EACCES;
+		rc = kp_errorf(err, KP_ERR_IO, "cannot change to directory '%s': %s",
+			       req->chdir ? req->chdir : c->workdir, strerror(e));
+		kp_buf_reset(&res->err);
+		res->rc = -1;
+	}
+out:
+	if (ch) {
+		if (ssh_is_connected(sc->s))
+			ssh_channel_close(ch); /* promptly: sshd allows 10 per connection */
+		ssh_channel_free(ch);
+	}
+	ssh_set_blocking(sc->s, 1);
+	kp_buf_release(&st.pre);
+	kp_buf_release(&cmd);
+	return rc;
+}
+
+/* ---- SFTP ---- */
+
+static kp_rc need_sftp(struct kp_conn *c, struct kp_buf *err)
+{
+	struct sshc *sc = c->priv;
+	if (!sc || !sc->s)
+		return kp_errorf(err, KP_ERR_UNREACHABLE, "not connected to '%s'", c->host);
+	if (sc->sftp || sc->no_sftp)
+		return KP_OK;
+	sftp_session f = sftp_new(sc->s);
+	if (f && sftp_init(f) == SSH_OK) {
+		sc->sftp = f;
+		return KP_OK;
+	}
+	if (f)
+		sftp_free(f);
+	if (!ssh_is_connected(sc->s))
+		return lost(c, err);
+	/* No SFTP subsystem on the node: exec works everywhere. */
+	kp_log(KP_LOG_DEBUG, "no SFTP on %s (%s): files go through commands", sc->who,
+	       ssh_get_error(sc->s));
+	sc->no_sftp = true;
+	return KP_OK;
+}
+
+static bool use_exec(const struct kp_conn *c)
+{
+	const struct sshc *sc = c->priv;
+	return c->become_user || sc->no_sftp;
+}
+
+/* The reason for a failed SFTP call, as strerror would put it. */
+static kp_rc sftp_fail(struct kp_conn *c, struct kp_buf *err, const char *what, const char *path)
+{
+	struct sshc *sc = c->priv;
+	const char *why;
+	if (!ssh_is_connected(sc->s))
+		return lost(c, err);
+	switch (sftp_get_error(sc->sftp)) {
+	case SSH_FX_NO_SUCH_FILE:
+	case SSH_FX_NO_SUCH_PATH:
+		why = strerror(ENOENT);
+		break;
+	case SSH_FX_PERMISSION_DENIED:
+		why = strerror(EACCES);
+		break;
+	case SSH_FX_FILE_ALREADY_EXISTS:
+		why = strerror(EEXIST);
+		break;
+	case SSH_FX_WRITE_PROTECT:
+		why = strerror(EROFS);
+		break;
+	case SSH_FX_OP_UNSUPPORTED:
+		why = strerror(EOPNOTSUPP);
+		break;
+	case SSH_FX_FAILURE:
+		why = "failure reported by the SFTP server";
+		break;
+	default:
+		why = ssh_get_error(sc->s);
+	}
+	return kp_errorf(err, KP_ERR_IO, "cannot %s '%s': %s", what, path, why);
+}
+
+/* Relative paths are relative to the host's working directory when one is
+ * set (as in local), else to the login directory (SFTP's and exec's). */
+static char *resolve(const struct kp_conn *c, const char *path)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	if (path[0] != '/' && c->workdir && *c->workdir)
+		kp_buf_addf(&b, "%s/%s", c->workdir, path);
+	else
+		kp_buf_addstr(&b, path);
+	return kp_buf_detach(&b, NULL);
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Load name:x:id: lines of /etc/passwd or /etc/group over SFTP, once per
+ * connection: cheaper than a command per lookup. Users only NSS knows
+ * (LDAP) show as numbers, as local does for ids without a name. */
+static void idtab_load(struct kp_conn *c, struct idtab *t, const char *file)
+{
+	struct sshc *sc = c->priv;
+	t->loaded = true;
+	sftp_file f = sftp_open(sc->sftp, file, O_RDONLY, 0);
+	if (!f)
+		return;
+	struct kp_buf b = KP_BUF_INIT;
+	char *chunk = kp_xmalloc(CHUNK);
+	ssize_t n;
+	while ((n = sftp_read(f, chunk, CHUNK)) > 0 && b.len < IDS_MAX)
+		kp_buf_add(&b, chunk, (size_t)n);
+	free(chunk);
+	sftp_close(f);
+	char *save = NULL;
+	for (char *l = strtok_r(b.buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2 || c1 == l || c1 - l > 63)
+			continue;
+		KP_GROW(t->v, t->n + 1, t->cap);
+		t->v[t->n].name = kp_xstrndup(l, (size_t)(c1 - l));
+		t->v[t->n].id = (unsigned)strtoul(c2 + 1, NULL, 10);
+		t->n++;
+	}
+	kp_buf_release(&b);
+}
+
+static void id_name(struct kp_conn *c, struct idtab *t, const char *file, unsigned id, char out[64])
+{
+	if (!t->loaded)
+		idtab_load(c, t, file);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].id == id) {
+			snprintf(out, 64, "%s", t->v[i].name);
+			return;
+		}
+	snprintf(out, 64, "%u", id);
+}
+
+/* A name's id: the node's files, else one `id -u` / `getent group` command
+ * (NSS users), remembered for the connection. */
+static kp_rc name_id(struct kp_conn *c, bool group, const char *name, unsigned *id,
+		     struct kp_buf *err)
+{
+	struct sshc *sc = c->priv;
+	struct idtab *t = group ? &sc->groups : &sc->users;
+	if (!t->loaded)
+		idtab_load(c, t, group ? "/etc/group" : "/etc/passwd");
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].name, name)) {
+			*id = t->v[i].id;
+			return KP_OK;
+		}
+	if (all_digits(name)) {
+		*id = (unsigned)strtoul(name, NULL, 10);
+		return KP_OK;
+	}
+	const char *uargv[] = {"id", "-u", "--", name, NULL};
+	const char *gargv[] = {"getent", "group", "--", name, NULL};
+	struct kp_exec_req req = {.argv = group ? gargv : uargv, .timeout_ms = 60000};
+	struct kp_exec_res res;
+	kp_exec_res_init(&res);
+	kp_rc rc = c->ops->exec(c, &req, &res, err);
+	if (rc)
+		goto out;
+	const char *p = res.out.buf;
+	if (group && res.rc == 0) { /* name:x:gid:members */
+		p = strchr(p, ':');
+		p = p ? strchr(p + 1, ':') : NULL;
+		p = p ? p + 1 : "";
+	}
+	if (res.rc != 0 || *p < '0' || *p > '9') {
+		rc = kp_errorf(err, KP_ERR_NOTFOUND, "unknown %s '%s'", group ? "group" : "user",
+			       name);
+		goto out;
+	}
+	*id = (unsigned)strtoul(p, NULL, 10);
+	KP_GROW(t->v, t->n + 1, t->cap);
+	t->v[t->n].name = kp_xstrdup(name);
+	t->v[t->n].id = *id;
+	t->n++;
+out:
+	kp_exec_res_release(&res);
+	return rc;
+}
+
+/* The last line of a command's stderr (or its status), for messages. */
+static void why_failed(const struct kp_exec_res *r, struct kp_buf *out)
+{
+	size_t end = r->err.len;
+	while (end && (r->err.buf[end - 1] == '\n' || r->err.buf[end - 1] == '\r'))
+		end--;
+	size_t start = end;
+	while (start && r->err.buf[start - 1] != '\n')
+		start--;
+	if (start == end)
+		kp_buf_addf(out, "exit status %d", r->rc);
+	else
+		kp_buf_add(out, r->err.buf + start, end - start);
+}
+
+/*
+ * libssh 0.10 sends SFTP v3 renames, which OpenSSH's server refuses onto an
+ * existing file, and it has no call for the posix-rename@openssh.com
+ * extension. A new file is renamed over SFTP; an existing one is replaced
+ * with `mv -f` (rename(2), atomic) on the node.
+ */
+static kp_rc replace_file(struct kp_conn *c, const char *tmp, const char *path, bool exists,
+			  struct kp_buf *err)
+{
+	struct sshc *sc = c->priv;
+	if (!exists && sftp_rename(sc->sftp, tmp, path) == SSH_OK)
+		return KP_OK;
+	if (!ssh_is_connected(sc->s))
+		return lost(c, err);
+	const char *argv[] = {"mv", "-f", "--", tmp, path, NULL};
+	struct kp_exec_req req = {.argv = argv, .timeout_ms = 60000};
+	struct kp_exec_res res;
+	kp_exec_res_init(&res);
+	kp_rc rc = c->ops->exec(c, &req, &res, err);
+	if (!rc && res.rc != 0) {
+		struct kp_buf why = KP_BUF_INIT;
+		why_failed(&res, &why);
+		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", path, why.buf);
+		kp_buf_release(&why);
+	}
+	kp_exec_res_release(&res);
+	return rc;
+}
+
+static kp_rc sftp_put_at(struct kp_conn *c, const char *path, const void *data, size_t len,
+			 const struct kp_put_opts *o, struct kp_buf *err)
+{
+	struct sshc *sc = c->priv;
+	struct kp_buf dir = KP_BUF_INIT, tmp = KP_BUF_INIT;
+	unsigned uid = UINT_MAX, gid = UINT_MAX;
+	sftp_file f = NULL;
+	const char *base;
+	kp_rc rc;
+
+	if (o && o->owner && (rc = name_id(c, false, o->owner, &uid, err)))
+		return rc;
+	if (o && o->group && (rc = name_id(c, true, o->group, &gid, err)))
+		return rc;
+	sftp_attributes old = sftp_stat(sc->sftp, path);
+	bool have_old = old != NULL;
+	bool explicit_owner = o && (o->owner || o->group);
+	unsigned mode = o && o->mode >= 0 ? (unsigned)o->mode
+			: have_old	  ? old->permissions & 07777
+					  : 0644;
+	if (have_old && uid == UINT_MAX)
+		uid = old->uid;
+	if (have_old && gid == UINT_MAX)
+		gid = old->gid;
+	sftp_attributes_free(old);
+	/* SFTP v3 sets owner and group together: fill the one not asked for. */
+	bool chown_needed = uid != UINT_MAX || gid != UINT_MAX;
+
+	kp_path_split(path, &dir, &base);
+	for (int tries = 0; !f && tries < 5; tries++) {
+		char r[13];
+		if ((rc = random_hex(r, 6, err)))
+			goto out;
+		kp_buf_reset(&tmp);
+		kp_buf_addf(&tmp, "%s/.%.200s.kplan.%s", dir.buf, base, r);
+		f = sftp_open(sc->sftp, tmp.buf, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (!f && sftp_get_error(sc->sftp) != SSH_FX_FILE_ALREADY_EXISTS &&
+		    sftp_get_error(sc->sftp) != SSH_FX_FAILURE)
+			break;
+	}
+	if (!f) {
+		rc = sftp_fail(c, err, "write", path);
+		goto out;
+	}
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < CHUNK ? len - off : CHUNK;
+		ssize_t w = sftp_write(f, (const char *)data + off, n);
+		if (w <= 0) {
+			rc = sftp_fail(c, err, "write", path);
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if (sftp_extension_supported(sc->sftp, "fsync@openssh.com", "1") && sftp_fsync(f)) {
+		rc = sftp_fail(c, err, "write", path);
+		goto fail;
+	}
+	int closed = sftp_close(f);
+	f = NULL;
+	if (closed) {
+		rc = sftp_fail(c, err, "write", path);
+		goto fail;
+	}
+	if (chown_needed) {
+		/* Keeping an existing file's owner is best effort, as in local. */
+		if (uid == UINT_MAX || gid == UINT_MAX) {
+			sftp_attributes a = sftp_stat(sc->sftp, tmp.buf);
+			if (a && uid == UINT_MAX)
+				uid = a->uid;
+			if (a && gid == UINT_MAX)
+				gid = a->gid;
+			sftp_attributes_free(a);
+		}
+		if (sftp_chown(sc->sftp, tmp.buf, uid, gid) && explicit_owner) {
+			rc = sftp_fail(c, err, "change owner of", path);
+			goto fail;
+		}
+	}
+	/* chmod after chown: chown clears set-id bits. */
+	if (sftp_chmod(sc->sftp, tmp.buf, mode)) {
+		rc = sftp_fail(c, err, "change mode of", path);
+		goto fail;
+	}
+	if ((rc = replace_file(c, tmp.buf, path, have_old, err)))
+		goto fail;
+	goto out;
+fail:
+	if (f)
+		sftp_close(f);
+	if (ssh_is_connected(sc->s))
+		sftp_unlink(sc->sftp, tmp.buf);
+out:
+	kp_buf_release(&dir);
+	kp_buf_release(&tmp);
+	return rc;
+}
+
+static kp_rc ssh_put(struct kp_conn *c, const char *path, const void *data, size_t len,
+		     const struct kp_put_opts *o, struct kp_buf *err)
+{
+	kp_rc rc;
+	if ((rc = kp_put_check(path, o, err)) || (rc = need_sftp(c, err)))
+		return rc;
+	char *p = resolve(c, path);
+	if (use_exec(c))
+		rc = kp_exec_put(c, p, data, len, o, err);
+	else
+		rc = sftp_put_at(c, p, data, len, o, err);
+	free(p);
+	return rc;
+}
+
+static kp_rc sftp_get_at(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,
+			 struct kp_buf *err)
+{
+	struct sshc *sc = c->priv;
+	struct kp_buf b = KP_BUF_INIT;
+	kp_rc rc = KP_OK;
+	sftp_file f = sftp_open(sc->sftp, path, O_RDONLY, 0);
+
+	if (!f)
+		return sftp_fail(c, err, "read", path);
+	sftp_attributes a = sftp_fstat(f);
+	if (a && a->type == SSH_FILEXFER_TYPE_DIRECTORY) {
+		sftp_attributes_free(a);
+		sftp_close(f);
+		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(EISDIR));
+	}
+	if (a && a->size < SIZE_MAX / 2 && (!max || a->size <= max))
+		kp_buf_grow(&b, (size_t)a->size);
+	sftp_attributes_free(a);
+	char *chunk = kp_xmalloc(CHUNK);
+	for (;;) {
+		ssize_t n = sftp_read(f, chunk, CHUNK);
+		if (n < 0) {
+			rc = sftp_fail(c, err, "read", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (max && b.len + (size_t)n > max) {
+			rc = kp_errorf(err, KP_ERR_LIMIT, "'%s' is larger than %zu bytes", path,
+				       max);
+			break;
+		}
+		kp_buf_add(&b, chunk, (size_t)n);
+	}
+	free(chunk);
+	sftp_close(f);
+	if (rc) {
+		kp_buf_release(&b);
+		return rc;
+	}
+	kp_buf_release(out);
+	*out = b;
+	return KP_OK;
+}
+
+static kp_rc ssh_get(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,
+		     struct kp_buf *err)
+{
+	kp_rc rc;
+	if ((rc = need_sftp(c, err)))
+		return rc;
+	char *p = resolve(c, path);
+	if (use_exec(c))
+		rc = kp_exec_get(c, p, max, out, err);
+	else
+		rc = sftp_get_at(c, p, max, out, err);
+	free(p);
+	return rc;
+}
+
+/*
+ * The hash is computed on the node by sha256sum: one short command, where
+ * hashing here would pull the whole file over the network first (a 50 MB
+ * file costs a command's latency instead of a transfer).
+ */
+static kp_rc remote_sha256(struct kp_conn *c, const char *path, char out[65], struct kp_buf *err)
+{
+	const char *argv[] = {"sha256sum", "--", path, NULL};
+	struct kp_exec_req req = {.argv = argv};
+	struct kp_exec_res res;
+	kp_exec_res_init(&res);
+	kp_rc rc = c->ops->exec(c, &req, &res, err);
+	if (!rc &&
+	    (res.rc != 0 || res.out.len < 64 || strspn(res.out.buf, "0123456789abcdef") < 64)) {
+		struct kp_buf why = KP_BUF_INIT;
+		why_failed(&res, &why);
+		rc = kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, why.buf);
+		kp_buf_release(&why);
+	} else if (!rc) {
+		memcpy(out, res.out.buf, 64);
+		out[64] = '\0';
+	}
+	kp_exec_res_release(&res);
+	return rc;
+}
+
+static kp_rc sftp_stat_at(struct kp_conn *c, const char *path, bool want_hash, struct kp_stat *st,
+			  struct kp_buf *err)
+{
+	struct sshc *sc = c->priv;
+	sftp_attributes a = sftp_lstat(sc->sftp, path);
+	if (!a) {
+		int e = sftp_get_error(sc->sftp);
+		if (ssh_is_connected(sc->s) &&
+		    (e == SSH_FX_NO_SUCH_FILE || e == SSH_FX_NO_SUCH_PATH)) {
+			memset(st, 0, sizeof(*st));
+			return KP_OK;
+		}
+		return sftp_fail(c, err, "stat", path);
+	}
+	memset(st, 0, sizeof(*st));
+	st->exists = true;
+	unsigned fmt = a->permissions & 0170000;
+	st->type = fmt == 0100000 ? 'f' : fmt == 0040000 ? 'd' : fmt == 0120000 ? 'l' : 'o';
+	st->mode = a->permissions & 07777;
+	id_name(c, &sc->users, "/etc/passwd", a->uid, st->owner);
+	id_name(c, &sc->groups, "/etc/group", a->gid, st->group);
+	st->size = (int64_t)a->size;
+	/* SFTP v3 carries whole seconds only. */
+	st->mtime_ns =
+	    (int64_t)(a->mtime64 ? a->mtime64 : a->mtime) * 1000000000 + a->mtime_nseconds;
+	sftp_attributes_free(a);
+	if (st->type == 'l') {
+		char *t = sftp_readlink(sc->sftp, path);
+		if (t)
+			snprintf(st->link_target, sizeof(st->link_target), "%s", t);
+		ssh_string_free_char(t);
+	} else if (st->type == 'f' && want_hash) {
+		return remote_sha256(c, path, st->sha256, err);
+	}
+	return KP_OK;
+}
+
+static kp_rc ssh_stat(struct kp_conn *c, const char *path, bool want_hash, struct kp_stat *st,
+		      struct kp_buf *err)
+{
+	kp_rc rc;
+	if ((rc = need_sftp(c, err)))
+		return rc;
+	char *p = resolve(c, path);
+	if (use_exec(c))
+		rc = kp_exec_stat(c, p, want_hash, st, err);
+	else
+		rc = sftp_stat_at(c, p, want_hash, st, err);
+	free(p);
+	return rc;
+}
+
+const struct kp_transport_ops kp_transport_ssh = {
+    .name = "ssh",
+    .open = ssh_open,
+    .exec = ssh_exec,
+    .put = ssh_put,
+    .get = ssh_get,
+    .stat = ssh_stat,
+    .close = ssh_close_conn,
+};

@@ -1,0 +1,1631 @@
+#!/usr/bin/python3
+"""apiserver.py - the lab's Kubernetes API server (tests/lab/cluster/README.md).
+
+HTTPS (TLS 1.2+) with client-certificate authentication required, one
+thread per connection, HTTP/1.1 keep-alive; Python 3 standard library only.
+It keeps the cluster in memory and serves real Kubernetes JSON shapes:
+
+  /version, /healthz, /livez, /readyz; discovery (/api, /api/v1, /apis,
+  /apis/GROUP/VERSION); nodes (+/status); pods (+/status, /eviction);
+  namespaces; policy/v1 and v1beta1 PodDisruptionBudgets (status computed
+  live); coordination.k8s.io/v1 Leases; apps/v1 Deployments, ReplicaSets,
+  DaemonSets (read-only). Lists take labelSelector and fieldSelector.
+  Patches: merge, strategic merge (maps merge, lists replace) and JSON
+  patch. Errors are Status objects (400/404/405/409/415/422/429/500).
+  meta.k8s.io/v1 Tables for clients that ask for them (kubectl get).
+
+Simulated controllers: a deleted (or evicted) pod terminates for a moment
+and goes; a ReplicaSet's pod is replaced ~1 s later, with a new name and UID,
+on a schedulable Ready node (Running and Ready ~1 s after that); a
+DaemonSet's pod comes back on its own node; a bare pod is gone. A node
+whose kubelet stops posting status turns Ready=Unknown after a grace time;
+a deleted node's pods are deleted with it; a registered node gets its
+DaemonSet pods.
+
+Lab-only endpoints (need the same client certificate):
+  GET  /lab/state            the whole state (JSON)
+  POST /lab/reset            back to the scenario's initial state
+  PUT  /lab/version          {"gitVersion": "v1.13.3"}: the control plane's version
+  GET  /lab/kubectl/get?resource=nodes|pods[&name=][&namespace=][&all=1][&wide=1]
+                             kubectl's table as text (for the lab kubectl)
+  POST /lab/settle           wait until no controller action is pending
+
+usage: apiserver.py --bind ADDR --port PORT --cert F --key F --ca F
+                    --scenario N --nodes NAME=ADDR[,NAME=ADDR...]
+                    [--node-grace SECONDS] [--log FILE] [--ready-file FILE]
+"""
+import argparse
+import copy
+import datetime
+import http.server
+import json
+import math
+import random
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+import time
+import uuid
+from urllib.parse import parse_qs, unquote, urlsplit
+
+LOCK = threading.RLock()
+COND = threading.Condition(LOCK)
+ARGS = None
+LOG = None
+
+# ---- versions ---------------------------------------------------------------------
+
+BUILDS = {
+    "v1.12.5": ("51dd616cdd25d6ee22c83a858773b607328a18ec", "2019-01-16T18:14:49Z", "go1.10.7"),
+    "v1.13.0": ("ddf47ac13c1a9483ea035a79cd7c10005ff21a6d", "2018-12-03T20:56:12Z", "go1.11.2"),
+    "v1.13.1": ("eec55b9ba98609a46fee712359c7b5b365bdd920", "2018-12-13T10:31:33Z", "go1.11.2"),
+    "v1.13.2": ("cff46ab41ff0bb44d8584413b598ad8360ec1def", "2019-01-10T23:28:14Z", "go1.11.4"),
+    "v1.13.3": ("721bfa751924da8d1680787490c54b9179b1fed0", "2019-02-01T20:00:57Z", "go1.11.5"),
+    "v1.14.0": ("641856db18352033a0d96dbc99153fa3b27298e5", "2019-03-25T15:45:25Z", "go1.12.1"),
+}
+
+
+def version_info(git):
+    commit, date, go = BUILDS.get(git, ("0000000000000000000000000000000000000000",
+                                        "2019-01-01T00:00:00Z", "go1.11.5"))
+    parts = git.lstrip("v").split(".")
+    return {"major": parts[0], "minor": parts[1] if len(parts) > 1 else "0",
+            "gitVersion": git, "gitCommit": commit, "gitTreeState": "clean",
+            "buildDate": date, "goVersion": go, "compiler": "gc",
+            "platform": "linux/amd64"}
+
+
+# ---- time and names -------------------------------------------------------------------
+
+def ts(t=None):
+    return datetime.datetime.fromtimestamp(time.time() if t is None else t,
+                                           datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(s):
+    try:
+        return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        return time.time()
+
+
+def human_duration(secs):
+    """k8s.io/apimachinery/pkg/util/duration.HumanDuration"""
+    s = int(max(0, secs))
+    if s < 60 * 2:
+        return "%ds" % s
+    m = s // 60
+    if m < 10:
+        return "%dm%ds" % (m, s % 60) if s % 60 else "%dm" % m
+    if m < 60 * 3:
+        return "%dm" % m
+    h = m // 60
+    if h < 8:
+        return "%dh%dm" % (h, m % 60) if m % 60 else "%dh" % h
+    if h < 48:
+        return "%dh" % h
+    if h < 24 * 8:
+        return "%dd%dh" % (h // 24, h % 24) if h % 24 else "%dd" % (h // 24)
+    if h < 24 * 365 * 2:
+        return "%dd" % (h // 24)
+    return "%dy%dd" % (h // 24 // 365, (h // 24) % 365)
+
+
+RAND = random.Random()
+SUFFIX = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def suffix(n=5):
+    return "".join(RAND.choice(SUFFIX) for _ in range(n))
+
+
+# ---- the store ---------------------------------------------------------------------
+
+# resource -> (group, version, kind, namespaced, short names, verbs)
+RW = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+RESOURCES = {
+    "nodes": ("", "v1", "Node", False, ["no"], RW),
+    "pods": ("", "v1", "Pod", True, ["po"], RW),
+    "namespaces": ("", "v1", "Namespace", False, ["ns"], ["create", "delete", "get", "list", "patch", "update", "watch"]),
+    "poddisruptionbudgets": ("policy", "v1", "PodDisruptionBudget", True, ["pdb"], RW),
+    "leases": ("coordination.k8s.io", "v1", "Lease", True, [], RW),
+    "deployments": ("apps", "v1", "Deployment", True, ["deploy"], RW),
+    "replicasets": ("apps", "v1", "ReplicaSet", True, ["rs"], RW),
+    "daemonsets": ("apps", "v1", "DaemonSet", True, ["ds"], RW),
+}
+GROUP_VERSIONS = {
+    "apps": ["v1"],
+    "policy": ["v1", "v1beta1"],
+    "coordination.k8s.io": ["v1"],
+}
+
+
+class ApiError(Exception):
+    def __init__(self, code, reason, message, details=None):
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+
+
+def qualified(resource):
+    g = RESOURCES[resource][0]
+    return resource + ("." + g if g else "")
+
+
+def not_found(resource, name):
+    return ApiError(404, "NotFound", '%s "%s" not found' % (qualified(resource), name),
+                    {"name": name, "group": RESOURCES[resource][0], "kind": resource})
+
+
+class Cluster:
+    def __init__(self, scenario, nodes):
+        self.scenario, self.node_addrs = scenario, nodes
+        self.reset()
+
+    # -- bookkeeping
+    def reset(self):
+        self.rv = 1000
+        self.objs = {r: {} for r in RESOURCES}
+        self.timers = []  # (when, seq, fn)
+        self.seq = 0
+        self.version = "v1.13.0"
+        self.heartbeat = {}
+        load_scenario(self, self.scenario, self.node_addrs)
+
+    def next_rv(self):
+        self.rv += 1
+        return str(self.rv)
+
+    def later(self, delay, fn):
+        self.seq += 1
+        self.timers.append((time.time() + delay, self.seq, fn))
+        COND.notify_all()
+
+    def key(self, resource, ns, name):
+        return (ns or "", name) if RESOURCES[resource][3] else ("", name)
+
+    def get(self, resource, ns, name):
+        o = self.objs[resource].get(self.key(resource, ns, name))
+        if o is None:
+            raise not_found(resource, name)
+        return o
+
+    def find(self, resource, ns, name):
+        return self.objs[resource].get(self.key(resource, ns, name))
+
+    def put(self, resource, obj):
+        md = obj["metadata"]
+        md["resourceVersion"] = self.next_rv()
+        self.objs[resource][self.key(resource, md.get("namespace"), md["name"])] = obj
+        COND.notify_all()
+        return obj
+
+    def remove(self, resource, obj):
+        md = obj["metadata"]
+        self.objs[resource].pop(self.key(resource, md.get("namespace"), md["name"]), None)
+        self.next_rv()
+        COND.notify_all()
+
+    def new_meta(self, name, ns=None, labels=None, owner=None, age=0.0, generate=None):
+        md = {"name": name, "uid": str(uuid.uuid4()), "creationTimestamp": ts(time.time() - age)}
+        if generate:
+            md["generateName"] = generate
+        if ns is not None:
+            md["namespace"] = ns
+        if labels:
+            md["labels"] = dict(labels)
+        if owner:
+            md["ownerReferences"] = [{
+                "apiVersion": "apps/v1", "kind": owner["kind"],
+                "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                "controller": True, "blockOwnerDeletion": True}]
+        return md
+
+    # -- nodes
+    def node_ready(self, node):
+        for c in node.get("status", {}).get("conditions", []):
+            if c.get("type") == "Ready":
+                return c.get("status") == "True"
+        return False
+
+    def schedulable(self, node, pod):
+        if node["spec"].get("unschedulable") or not self.node_ready(node):
+            return False
+        tolerations = pod["spec"].get("tolerations", [])
+        for t in node["spec"].get("taints", []):
+            if t.get("effect") not in ("NoSchedule", "NoExecute"):
+                continue
+            if not any(tolerates(tol, t) for tol in tolerations):
+                return False
+        sel = pod["spec"].get("nodeSelector") or {}
+        labels = node["metadata"].get("labels", {})
+        return all(labels.get(k) == v for k, v in sel.items())
+
+    def pick_node(self, pod):
+        """the least loaded schedulable node, preferring ones without a
+        pod of the same owner (the scheduler's spreading, roughly)"""
+        owner = owner_uid(pod)
+        best = None
+        for n in sorted(self.objs["nodes"].values(), key=lambda n: n["metadata"]["name"]):
+            if not self.schedulable(n, pod):
+                continue
+            name = n["metadata"]["name"]
+            here = [p for p in self.objs["pods"].values()
+                    if p["spec"].get("nodeName") == name and not p["metadata"].get("deletionTimestamp")]
+            same = sum(1 for p in here if owner and owner_uid(p) == owner)
+            score = (same, len(here))
+            if best is None or score < best[0]:
+                best = (score, name)
+        return best[1] if best else None
+
+    # -- pods
+    def pod_status(self, pod, phase, ready):
+        now = ts()
+        pod["status"]["phase"] = phase
+        conds = [
+            {"type": "Initialized", "status": "True", "lastProbeTime": None, "lastTransitionTime": now},
+            {"type": "Ready", "status": "True" if ready else "False", "lastProbeTime": None,
+             "lastTransitionTime": now},
+            {"type": "ContainersReady", "status": "True" if ready else "False", "lastProbeTime": None,
+             "lastTransitionTime": now},
+            {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now},
+        ]
+        if not ready:
+            for c in conds[1:3]:
+                c["reason"] = "ContainersNotReady"
+                c["message"] = "containers with unready status: [%s]" % ", ".join(
+                    c2["name"] for c2 in pod["spec"]["containers"])
+        pod["status"]["conditions"] = conds
+        statuses = []
+        for c in pod["spec"]["containers"]:
+            st = {"name": c["name"], "ready": ready, "restartCount": 0, "image": c["image"],
+                  "imageID": "docker-pullable://" + c["image"], "containerID": ""}
+            if ready:
+                st["containerID"] = "docker://" + uuid.uuid4().hex + uuid.uuid4().hex
+                st["state"] = {"running": {"startedAt": now}}
+            else:
+                st["state"] = {"waiting": {"reason": "ContainerCreating"}}
+            statuses.append(st)
+        pod["status"]["containerStatuses"] = statuses
+
+    def bind(self, pod, node_name):
+        pod["spec"]["nodeName"] = node_name
+        node = self.find("nodes", None, node_name)
+        ip = addr_of(node) if node else ""
+        pod["status"]["hostIP"] = ip
+        if pod["spec"].get("hostNetwork"):
+            pod["status"]["podIP"] = ip
+        else:
+            idx = sorted(self.objs["nodes"]).index(("", node_name)) if node else 0
+            pod["status"]["podIP"] = "10.244.%d.%d" % (idx, RAND.randint(2, 250))
+        pod["status"]["startTime"] = ts()
+        self.pod_status(pod, "Pending", False)
+        self.put("pods", pod)
+        key = self.key("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        uid = pod["metadata"]["uid"]
+
+        def run():
+            p = self.objs["pods"].get(key)
+            if p and p["metadata"]["uid"] == uid and not p["metadata"].get("deletionTimestamp"):
+                self.pod_status(p, "Running", True)
+                self.put("pods", p)
+        self.later(ARGS.ready_delay, run)
+
+    def schedule_pending(self):
+        for p in list(self.objs["pods"].values()):
+            if p["spec"].get("nodeName") or p["metadata"].get("deletionTimestamp"):
+                continue
+            node = self.pick_node(p)
+            if node:
+                self.bind(p, node)
+
+    def pod_from_template(self, owner, node=None):
+        tmpl = copy.deepcopy(owner["spec"]["template"])
+        ns = owner["metadata"]["namespace"]
+        if owner["kind"] == "ReplicaSet":
+            name = owner["metadata"]["name"] + "-" + suffix()
+        else:
+            name = owner["metadata"]["name"] + "-" + suffix()
+        labels = dict(tmpl["metadata"].get("labels", {}))
+        if owner["kind"] == "DaemonSet":
+            labels["controller-revision-hash"] = owner["metadata"]["annotations"]["lab/revision-hash"]
+            labels["pod-template-generation"] = "1"
+        pod = {"kind": "Pod", "apiVersion": "v1",
+               "metadata": self.new_meta(name, ns, labels, owner, generate=owner["metadata"]["name"] + "-"),
+               "spec": tmpl["spec"], "status": {"phase": "Pending", "qosClass": "BestEffort"}}
+        pod["spec"].setdefault("restartPolicy", "Always")
+        pod["spec"].setdefault("terminationGracePeriodSeconds", 30)
+        pod["spec"].setdefault("dnsPolicy", "ClusterFirst")
+        pod["spec"].setdefault("schedulerName", "default-scheduler")
+        pod["spec"].setdefault("serviceAccountName", "default")
+        if owner["kind"] == "DaemonSet":
+            pod["spec"]["tolerations"] = pod["spec"].get("tolerations", []) + DS_TOLERATIONS
+        if node:
+            self.bind(pod, node)
+        else:
+            node = self.pick_node(pod)
+            if node:
+                self.bind(pod, node)
+            else:
+                pod["status"]["conditions"] = [{
+                    "type": "PodScheduled", "status": "False", "lastProbeTime": None,
+                    "lastTransitionTime": ts(), "reason": "Unschedulable",
+                    "message": "0/%d nodes are available." % len(self.objs["nodes"])}]
+                self.put("pods", pod)
+        return pod
+
+    def replace_later(self, pod):
+        """what the pod's controller does about its deletion"""
+        ref = controller_ref(pod)
+        if not ref:
+            return
+        ns = pod["metadata"]["namespace"]
+        node = pod["spec"].get("nodeName")
+        res = {"ReplicaSet": "replicasets", "DaemonSet": "daemonsets"}.get(ref["kind"])
+        if not res:
+            return
+
+        def run():
+            owner = self.find(res, ns, ref["name"])
+            if not owner or owner["metadata"]["uid"] != ref["uid"]:
+                return
+            if res == "daemonsets":
+                if self.find("nodes", None, node):
+                    self.pod_from_template(owner, node)
+            else:
+                active = [p for p in self.objs["pods"].values()
+                          if owner_uid(p) == ref["uid"] and not p["metadata"].get("deletionTimestamp")]
+                if len(active) < owner["spec"].get("replicas", 1):
+                    self.pod_from_template(owner)
+        self.later(ARGS.replace_delay, run)
+
+    def delete_pod(self, pod, grace=None):
+        md = pod["metadata"]
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        if md.get("deletionTimestamp"):
+            if grace == 0:
+                self.remove("pods", pod)
+            return pod
+        if grace == 0 or not pod["spec"].get("nodeName"):
+            self.remove("pods", pod)
+            self.replace_later(pod)
+            return pod
+        md["deletionTimestamp"] = ts(time.time() + grace)
+        md["deletionGracePeriodSeconds"] = grace
+        self.put("pods", pod)
+        self.replace_later(pod)
+        key = self.key("pods", md["namespace"], md["name"])
+        uid = md["uid"]
+
+        def gone():
+            p = self.objs["pods"].get(key)
+            if p and p["metadata"]["uid"] == uid:
+                self.remove("pods", p)
+        # the lab's containers stop at once; the kubelet confirms shortly
+        self.later(min(grace, ARGS.terminate_delay), gone)
+        return copy.deepcopy(pod)
+
+    # -- budgets
+    def pdb_status(self, pdb):
+        ns = pdb["metadata"]["namespace"]
+        sel = pdb["spec"].get("selector")
+        pods = [p for p in self.objs["pods"].values()
+                if p["metadata"]["namespace"] == ns and sel is not None
+                and selector_matches(sel, p["metadata"].get("labels", {}))]
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        healthy = sum(1 for p in live if pod_ready(p))
+        expected = None
+        owners = {owner_uid(p) for p in pods}
+        if owners and None not in owners:
+            total = 0
+            for uid in owners:
+                rs = next((r for r in self.objs["replicasets"].values() if r["metadata"]["uid"] == uid), None)
+                if rs is None:
+                    total = None
+                    break
+                total += rs["spec"].get("replicas", 1)
+            expected = total
+        if expected is None:
+            expected = len(live)
+        spec = pdb["spec"]
+        if "minAvailable" in spec:
+            desired = int_or_percent(spec["minAvailable"], expected, True)
+        elif "maxUnavailable" in spec:
+            desired = max(0, expected - int_or_percent(spec["maxUnavailable"], expected, True))
+        else:
+            desired = expected
+        allowed = max(0, healthy - desired) if expected else 0
+        return {"observedGeneration": pdb["metadata"].get("generation", 1),
+                "disruptionsAllowed": allowed, "currentHealthy": healthy,
+                "desiredHealthy": desired, "expectedPods": expected,
+                "conditions": [{
+                    "type": "DisruptionAllowed", "status": "True" if allowed else "False",
+                    "reason": "SufficientPods" if allowed else "InsufficientPods",
+                    "message": "", "observedGeneration": pdb["metadata"].get("generation", 1),
+                    "lastTransitionTime": pdb["metadata"]["creationTimestamp"]}]}
+
+    def budgets_for(self, pod):
+        ns = pod["metadata"]["namespace"]
+        return [b for b in self.objs["poddisruptionbudgets"].values()
+                if b["metadata"]["namespace"] == ns and b["spec"].get("selector") is not None
+                and selector_matches(b["spec"]["selector"], pod["metadata"].get("labels", {}))]
+
+    # -- periodic work
+    def tick(self):
+        now = time.time()
+        due = sorted(t for t in self.timers if t[0] <= now)
+        self.timers = [t for t in self.timers if t[0] > now]
+        for _, _, fn in due:
+            try:
+                fn()
+            except Exception as e:  # a timer must never kill the loop
+                log("timer failed: %r" % e)
+        for n in self.objs["nodes"].values():
+            name = n["metadata"]["name"]
+            hb = self.heartbeat.get(name)
+            if hb is None or now - hb <= ARGS.node_grace:
+                continue
+            for c in n["status"].get("conditions", []):
+                if c.get("status") != "Unknown":
+                    c["status"] = "Unknown"
+                    c["reason"] = "NodeStatusUnknown"
+                    c["message"] = "Kubelet stopped posting node status."
+                    c["lastTransitionTime"] = ts()
+                    self.put("nodes", n)
+        self.schedule_pending()
+        return min((t[0] for t in self.timers), default=now + 0.5) - now
+
+
+# ---- helpers on objects ------------------------------------------------------------
+
+DS_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+]
+
+
+def tolerates(tol, taint):
+    if tol.get("effect") and tol["effect"] != taint.get("effect"):
+        return False
+    if tol.get("operator") == "Exists":
+        return not tol.get("key") or tol["key"] == taint.get("key")
+    return tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", "")
+
+
+def controller_ref(obj):
+    for r in obj["metadata"].get("ownerReferences", []) or []:
+        if r.get("controller"):
+            return r
+    return None
+
+
+def owner_uid(obj):
+    r = controller_ref(obj)
+    return r["uid"] if r else None
+
+
+def pod_ready(p):
+    if p.get("status", {}).get("phase") != "Running":
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in p["status"].get("conditions", []))
+
+
+def addr_of(node):
+    for a in node.get("status", {}).get("addresses", []):
+        if a.get("type") == "InternalIP":
+            return a.get("address", "")
+    return ""
+
+
+def int_or_percent(v, total, round_up):
+    if isinstance(v, str) and v.endswith("%"):
+        f = total * int(v[:-1]) / 100.0
+        return int(math.ceil(f) if round_up else math.floor(f))
+    return int(v)
+
+
+def selector_matches(sel, labels):
+    for k, v in (sel.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in sel.get("matchExpressions") or []:
+        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        if op == "In" and labels.get(k) not in vals:
+            return False
+        if op == "NotIn" and k in labels and labels[k] in vals:
+            return False
+        if op == "Exists" and k not in labels:
+            return False
+        if op == "DoesNotExist" and k in labels:
+            return False
+    return True
+
+
+def parse_label_selector(s):
+    """'a=b,c!=d,e,!f,g in (h,i)' -> a predicate on labels"""
+    terms, depth, cur = [], 0, ""
+    for ch in s:
+        if ch == "," and depth == 0:
+            terms.append(cur)
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    terms.append(cur)
+    preds = []
+    for t in (t.strip() for t in terms):
+        if not t:
+            continue
+        if " in " in t or " notin " in t:
+            neg = " notin " in t
+            k, _, vs = t.partition(" notin " if neg else " in ")
+            vals = [v.strip() for v in vs.strip().strip("()").split(",")]
+            k = k.strip()
+            if neg:
+                preds.append(lambda l, k=k, vals=vals: not (k in l and l[k] in vals))
+            else:
+                preds.append(lambda l, k=k, vals=vals: l.get(k) in vals)
+        elif "!=" in t:
+            k, _, v = t.partition("!=")
+            preds.append(lambda l, k=k.strip(), v=v.strip(): l.get(k) != v)
+        elif "==" in t or "=" in t:
+            k, _, v = t.partition("==") if "==" in t else t.partition("=")
+            preds.append(lambda l, k=k.strip(), v=v.strip(): l.get(k) == v)
+        elif t.startswith("!"):
+            preds.append(lambda l, k=t[1:].strip(): k not in l)
+        else:
+            preds.append(lambda l, k=t: k in l)
+    return lambda labels: all(p(labels) for p in preds)
+
+
+def field_value(obj, path):
+    cur = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return ""
+        cur = cur.get(part)
+    return "" if cur is None else str(cur)
+
+
+def parse_field_selector(s):
+    preds = []
+    for t in filter(None, (t.strip() for t in s.split(","))):
+        if "!=" in t:
+            k, _, v = t.partition("!=")
+            preds.append(lambda o, k=k, v=v: field_value(o, k) != v)
+        else:
+            k, _, v = t.partition("==") if "==" in t else t.partition("=")
+            if k not in ("metadata.name", "metadata.namespace", "spec.nodeName", "status.phase",
+                         "spec.unschedulable", "spec.schedulerName", "spec.restartPolicy",
+                         "status.podIP", "spec.serviceAccountName", "spec.holderIdentity"):
+                raise ApiError(400, "BadRequest",
+                               'unable to parse requirement: field label not supported: %s' % k)
+            preds.append(lambda o, k=k, v=v: field_value(o, k) == v)
+    return lambda o: all(p(o) for p in preds)
+
+
+# ---- patches ----------------------------------------------------------------------
+
+def merge_patch(target, patch, strategic=False):
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if not isinstance(target, dict):
+        target = {}
+    out = dict(target)
+    for k, v in patch.items():
+        if strategic and k.startswith("$"):
+            continue  # $patch, $retainKeys, $setElementOrder/...: lists are replaced here
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict):
+            out[k] = merge_patch(out.get(k), v, strategic)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def json_pointer(path):
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise ApiError(422, "Invalid", "invalid JSON pointer: %s" % path)
+    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+
+
+def json_patch(doc, ops):
+    doc = copy.deepcopy(doc)
+    if not isinstance(ops, list):
+        raise ApiError(400, "BadRequest", "json patch must be a list of operations")
+    for op in ops:
+        parts = json_pointer(op.get("path", ""))
+        if not parts:
+            raise ApiError(422, "Invalid", "cannot patch the root")
+        parent = doc
+        for p in parts[:-1]:
+            parent = parent[int(p)] if isinstance(parent, list) else parent.get(p)
+            if parent is None:
+                raise ApiError(422, "Invalid", "doc is missing path: %s" % op.get("path"))
+        last = parts[-1]
+        kind = op.get("op")
+        if kind == "test":
+            cur = parent[int(last)] if isinstance(parent, list) else parent.get(last)
+            if cur != op.get("value"):
+                raise ApiError(422, "Invalid", "testing value %s failed" % op.get("path"))
+        elif kind in ("add", "replace"):
+            if isinstance(parent, list):
+                if last == "-":
+                    parent.append(op.get("value"))
+                elif kind == "add":
+                    parent.insert(int(last), op.get("value"))
+                else:
+                    parent[int(last)] = op.get("value")
+            else:
+                if kind == "replace" and last not in parent:
+                    raise ApiError(422, "Invalid", "replace operation does not apply: doc is missing key: %s" % op.get("path"))
+                parent[last] = op.get("value")
+        elif kind == "remove":
+            if isinstance(parent, list):
+                del parent[int(last)]
+            elif last in parent:
+                del parent[last]
+            else:
+                raise ApiError(422, "Invalid", "remove operation does not apply: doc is missing path: %s" % op.get("path"))
+        else:
+            raise ApiError(422, "Invalid", "unsupported JSON patch operation: %s" % kind)
+    return doc
+
+
+# ---- the scenario -----------------------------------------------------------------
+
+def hashname(n=10):
+    return "".join(RAND.choice("0123456789abcdef") for _ in range(n))
+
+
+def container(name, image, **kw):
+    c = {"name": name, "image": image, "imagePullPolicy": "IfNotPresent",
+         "resources": {}, "terminationMessagePath": "/dev/termination-log",
+         "terminationMessagePolicy": "File"}
+    c.update(kw)
+    return c
+
+
+def load_scenario(cl, scenario, nodes):
+    day = 86400.0
+    names = [n for n, _ in nodes]
+    cl.objs["namespaces"] = {}
+    for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        cl.put("namespaces", {"kind": "Namespace", "apiVersion": "v1",
+                              "metadata": cl.new_meta(ns, age=12 * day),
+                              "spec": {"finalizers": ["kubernetes"]},
+                              "status": {"phase": "Active"}})
+    for i, (name, addr) in enumerate(nodes):
+        master = i == 0
+        labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+                  "kubernetes.io/hostname": name}
+        if master:
+            labels["node-role.kubernetes.io/master"] = ""
+        node = {"kind": "Node", "apiVersion": "v1",
+                "metadata": cl.new_meta(name, labels=labels, age=12 * day - i * 600),
+                "spec": {"podCIDR": "10.244.%d.0/24" % i},
+                "status": {"addresses": [{"type": "InternalIP", "address": addr},
+                                         {"type": "Hostname", "address": name}],
+                           "conditions": [], "nodeInfo": {}, "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                           "capacity": {"cpu": "2", "memory": "4039060Ki", "pods": "110",
+                                        "ephemeral-storage": "41152736Ki", "hugepages-2Mi": "0"},
+                           "allocatable": {"cpu": "2", "memory": "3936660Ki", "pods": "110",
+                                           "ephemeral-storage": "37926361435", "hugepages-2Mi": "0"}}}
+        node["metadata"]["annotations"] = {
+            "kubeadm.alpha.kubernetes.io/cri-socket": "/var/run/dockershim.sock",
+            "node.alpha.kubernetes.io/ttl": "0",
+            "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            "flannel.alpha.coreos.com/public-ip": addr}
+        if master:
+            node["spec"]["taints"] = [{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]
+        # until its kubelet posts a status, a node is not Ready
+        node["status"]["conditions"] = [{
+            "type": "Ready", "status": "Unknown", "reason": "NodeStatusNeverUpdated",
+            "message": "Kubelet never posted node status.", "lastHeartbeatTime": None,
+            "lastTransitionTime": ts(), }]
+        node["status"]["nodeInfo"] = {"kubeletVersion": "v1.13.0", "kubeProxyVersion": "v1.13.0",
+                                      "operatingSystem": "linux", "architecture": "amd64"}
+        cl.put("nodes", node)
+    if scenario != "1":
+        return
+    master_tol = [{"key": "CriticalAddonsOnly", "operator": "Exists"},
+                  {"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]
+
+    def deployment(ns, name, replicas, labels, spec, age, placement):
+        d = {"kind": "Deployment", "apiVersion": "apps/v1",
+             "metadata": cl.new_meta(name, ns, labels, age=age),
+             "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
+                      "template": {"metadata": {"labels": dict(labels)}, "spec": spec},
+                      "strategy": {"type": "RollingUpdate",
+                                   "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}},
+                      "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600},
+             "status": {}}
+        d["metadata"]["generation"] = 1
+        d["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "1"}
+        cl.put("deployments", d)
+        h = hashname()
+        rl = dict(labels)
+        rl["pod-template-hash"] = h
+        rs = {"kind": "ReplicaSet", "apiVersion": "apps/v1",
+              "metadata": cl.new_meta(name + "-" + h, ns, rl, d, age=age),
+              "spec": {"replicas": replicas, "selector": {"matchLabels": dict(rl)},
+                       "template": {"metadata": {"labels": dict(rl)}, "spec": spec}},
+              "status": {}}
+        rs["metadata"]["annotations"] = {"deployment.kubernetes.io/desired-replicas": str(replicas),
+                                         "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+                                         "deployment.kubernetes.io/revision": "1"}
+        rs["metadata"]["generation"] = 1
+        cl.put("replicasets", rs)
+        for node in placement:
+            initial_pod(cl, rs, names[node], age)
+
+    def daemonset(ns, name, labels, spec, age):
+        ds = {"kind": "DaemonSet", "apiVersion": "apps/v1",
+              "metadata": cl.new_meta(name, ns, labels, age=age),
+              "spec": {"selector": {"matchLabels": dict(labels)},
+                       "template": {"metadata": {"labels": dict(labels)}, "spec": spec},
+                       "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+                       "revisionHistoryLimit": 10},
+              "status": {}}
+        ds["metadata"]["generation"] = 1
+        ds["metadata"]["annotations"] = {"lab/revision-hash": hashname(10)[:9]}
+        cl.put("daemonsets", ds)
+        for node in names:
+            initial_pod(cl, ds, node, age - 60 * (names.index(node)))
+
+    # kube-system, as kubeadm 1.13 and flannel make it; CoreDNS started on
+    # the master before the workers joined, as on a real kubeadm cluster
+    deployment("kube-system", "coredns", 2, {"k8s-app": "kube-dns"}, {
+        "containers": [container("coredns", "k8s.gcr.io/coredns:1.2.6",
+                                 args=["-conf", "/etc/coredns/Corefile"],
+                                 ports=[{"containerPort": 53, "name": "dns", "protocol": "UDP"},
+                                        {"containerPort": 53, "name": "dns-tcp", "protocol": "TCP"},
+                                        {"containerPort": 9153, "name": "metrics", "protocol": "TCP"}])],
+        "priorityClassName": "system-cluster-critical", "serviceAccountName": "coredns",
+        "dnsPolicy": "Default", "tolerations": master_tol,
+        "volumes": [{"name": "config-volume", "configMap": {"name": "coredns", "defaultMode": 420,
+                                                            "items": [{"key": "Corefile", "path": "Corefile"}]}}],
+    }, 12 * day, [0, 0])
+    cl.put("poddisruptionbudgets", {
+        "kind": "PodDisruptionBudget", "apiVersion": "policy/v1",
+        "metadata": dict(cl.new_meta("coredns", "kube-system", {"k8s-app": "kube-dns"}, age=11 * day),
+                         generation=1),
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"k8s-app": "kube-dns"}}}})
+    daemonset("kube-system", "kube-proxy", {"k8s-app": "kube-proxy"}, {
+        "containers": [container("kube-proxy", "k8s.gcr.io/kube-proxy:v1.13.0",
+                                 command=["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf",
+                                          "--hostname-override=$(NODE_NAME)"],
+                                 securityContext={"privileged": True})],
+        "hostNetwork": True, "priorityClassName": "system-node-critical",
+        "serviceAccountName": "kube-proxy", "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
+                                                            {"operator": "Exists"}],
+        "volumes": [{"name": "kube-proxy", "configMap": {"name": "kube-proxy", "defaultMode": 420}},
+                    {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}},
+                    {"name": "lib-modules", "hostPath": {"path": "/lib/modules", "type": ""}}],
+    }, 12 * day)
+    daemonset("kube-system", "kube-flannel-ds-amd64", {"app": "flannel", "tier": "node"}, {
+        "containers": [container("kube-flannel", "quay.io/coreos/flannel:v0.10.0-amd64",
+                                 command=["/opt/bin/flanneld"], args=["--ip-masq", "--kube-subnet-mgr"],
+                                 securityContext={"privileged": True})],
+        "hostNetwork": True, "serviceAccountName": "flannel",
+        "nodeSelector": {"beta.kubernetes.io/arch": "amd64"},
+        "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+        "volumes": [{"name": "run", "hostPath": {"path": "/run", "type": ""}},
+                    {"name": "cni", "hostPath": {"path": "/etc/cni/net.d", "type": ""}},
+                    {"name": "flannel-cfg", "configMap": {"name": "kube-flannel-cfg", "defaultMode": 420}}],
+    }, 12 * day - 300)
+    w1 = 1 if len(names) > 1 else 0
+    w2 = 2 if len(names) > 2 else w1
+    deployment("kube-system", "kube-state-metrics", 1, {"k8s-app": "kube-state-metrics"}, {
+        "containers": [container("kube-state-metrics", "quay.io/coreos/kube-state-metrics:v1.4.0",
+                                 ports=[{"containerPort": 8080, "name": "http-metrics", "protocol": "TCP"}])],
+        "serviceAccountName": "kube-state-metrics",
+    }, 9 * day, [w2])
+    deployment("kube-system", "metrics-server", 1, {"k8s-app": "metrics-server"}, {
+        "containers": [container("metrics-server", "k8s.gcr.io/metrics-server-amd64:v0.3.1",
+                                 volumeMounts=[{"name": "tmp-dir", "mountPath": "/tmp"}])],
+        "serviceAccountName": "metrics-server",
+        "volumes": [{"name": "tmp-dir", "emptyDir": {}}],
+    }, 9 * day, [w1])
+    deployment("default", "nginx", 5, {"app": "nginx"}, {
+        "containers": [container("nginx", "nginx:1.15.8",
+                                 ports=[{"containerPort": 80, "protocol": "TCP"}])],
+    }, 3 * day, [w1, w2, w1, w2, w1])
+    # the bare pod of the multiple-schedulers example: no controller at all
+    bare = {"kind": "Pod", "apiVersion": "v1",
+            "metadata": cl.new_meta("no-annotation", "default", {"name": "multischeduler-example"},
+                                    age=2 * day),
+            "spec": {"containers": [container("pod-with-no-annotation-container",
+                                              "k8s.gcr.io/pause:2.0")],
+                     "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
+                     "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
+                     "serviceAccountName": "default"},
+            "status": {"qosClass": "BestEffort"}}
+    place_running(cl, bare, names[w2], 2 * day)
+
+
+def initial_pod(cl, owner, node, age):
+    tmpl = copy.deepcopy(owner["spec"]["template"])
+    labels = dict(tmpl["metadata"].get("labels", {}))
+    if owner["kind"] == "DaemonSet":
+        labels["controller-revision-hash"] = owner["metadata"]["annotations"]["lab/revision-hash"]
+        labels["pod-template-generation"] = "1"
+        tmpl["spec"]["tolerations"] = tmpl["spec"].get("tolerations", []) + DS_TOLERATIONS
+    name = owner["metadata"]["name"] + "-" + suffix()
+    pod = {"kind": "Pod", "apiVersion": "v1",
+           "metadata": cl.new_meta(name, owner["metadata"]["namespace"], labels, owner, age=age,
+                                   generate=owner["metadata"]["name"] + "-"),
+           "spec": tmpl["spec"], "status": {"qosClass": "BestEffort"}}
+    pod["spec"].setdefault("restartPolicy", "Always")
+    pod["spec"].setdefault("terminationGracePeriodSeconds", 30)
+    pod["spec"].setdefault("dnsPolicy", "ClusterFirst")
+    pod["spec"].setdefault("schedulerName", "default-scheduler")
+    pod["spec"].setdefault("serviceAccountName", "default")
+    place_running(cl, pod, node, age)
+
+
+def place_running(cl, pod, node, age):
+    pod["spec"]["nodeName"] = node
+    n = cl.find("nodes", None, node)
+    ip = addr_of(n)
+    pod["status"]["hostIP"] = ip
+    idx = sorted(cl.objs["nodes"]).index(("", node))
+    pod["status"]["podIP"] = ip if pod["spec"].get("hostNetwork") else "10.244.%d.%d" % (idx, RAND.randint(2, 250))
+    pod["status"]["startTime"] = ts(time.time() - age)
+    cl.pod_status(pod, "Running", True)
+    for c in pod["status"]["conditions"]:
+        c["lastTransitionTime"] = ts(time.time() - age + 5)
+    for s in pod["status"]["containerStatuses"]:
+        s["state"]["running"]["startedAt"] = ts(time.time() - age + 4)
+    cl.put("pods", pod)
+
+
+# ---- presentation -------------------------------------------------------------------
+
+def present(resource, obj):
+    """the object as the API returns it (computed status included)"""
+    o = copy.deepcopy(obj)
+    g, v, kind, _, _, _ = RESOURCES[resource]
+    o["kind"] = kind
+    o.setdefault("apiVersion", (g + "/" if g else "") + v)
+    if resource == "poddisruptionbudgets":
+        o["status"] = CL.pdb_status(obj)
+    elif resource in ("replicasets", "deployments"):
+        uid = obj["metadata"]["uid"]
+        if resource == "deployments":
+            rs = [r for r in CL.objs["replicasets"].values() if owner_uid(r) == uid]
+            uids = {r["metadata"]["uid"] for r in rs}
+        else:
+            uids = {uid}
+        pods = [p for p in CL.objs["pods"].values()
+                if owner_uid(p) in uids and not p["metadata"].get("deletionTimestamp")]
+        ready = sum(1 for p in pods if pod_ready(p))
+        want = obj["spec"].get("replicas", 1)
+        o["status"] = {"observedGeneration": 1, "replicas": len(pods), "readyReplicas": ready,
+                       "availableReplicas": ready}
+        if resource == "deployments":
+            o["status"].update({"updatedReplicas": len(pods),
+                                "unavailableReplicas": max(0, want - ready)})
+        else:
+            o["status"]["fullyLabeledReplicas"] = len(pods)
+    elif resource == "daemonsets":
+        uid = obj["metadata"]["uid"]
+        pods = [p for p in CL.objs["pods"].values()
+                if owner_uid(p) == uid and not p["metadata"].get("deletionTimestamp")]
+        ready = sum(1 for p in pods if pod_ready(p))
+        n = len(CL.objs["nodes"])
+        o["status"] = {"currentNumberScheduled": len(pods), "desiredNumberScheduled": n,
+                       "numberAvailable": ready, "numberMisscheduled": 0, "numberReady": ready,
+                       "observedGeneration": 1, "updatedNumberScheduled": len(pods)}
+    return o
+
+
+def node_roles(node):
+    roles = sorted(k.split("/", 1)[1] for k in node["metadata"].get("labels", {})
+                   if k.startswith("node-role.kubernetes.io/"))
+    return ",".join(roles) or "<none>"
+
+
+def node_status_text(node):
+    ready = next((c for c in node["status"].get("conditions", []) if c.get("type") == "Ready"), None)
+    s = "Unknown"
+    if ready:
+        s = "Ready" if ready["status"] == "True" else "NotReady"
+    if node["spec"].get("unschedulable"):
+        s += ",SchedulingDisabled"
+    return s
+
+
+def pod_status_text(p):
+    if p["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    for s in p["status"].get("containerStatuses", []):
+        w = s.get("state", {}).get("waiting")
+        if w:
+            return w.get("reason", "Waiting")
+    return p["status"].get("phase", "Pending")
+
+
+def table_for(resource, objs, wide):
+    now = time.time()
+    age = lambda o: human_duration(now - parse_ts(o["metadata"].get("creationTimestamp")))
+    col = lambda name, typ="string", fmt="", prio=0, desc="": {
+        "name": name, "type": typ, "format": fmt, "description": desc, "priority": prio}
+    if resource == "nodes":
+        cols = [col("Name", fmt="name", desc="Name must be unique within a namespace."),
+                col("Status", desc="The status of the node"),
+                col("Roles", desc="The roles of the node"),
+                col("Age", desc="CreationTimestamp is a timestamp representing the server time when this object was created."),
+                col("Version", desc="Kubelet Version reported by the node."),
+                col("Internal-IP", prio=1, desc="List of addresses reachable to the node."),
+                col("External-IP", prio=1, desc="List of addresses reachable to the node."),
+                col("OS-Image", prio=1, desc="OS Image reported by the node from /etc/os-release."),
+                col("Kernel-Version", prio=1, desc="Kernel Version reported by the node."),
+                col("Container-Runtime", prio=1, desc="Container Runtime Version reported by the node.")]
+        rows = []
+        for n in objs:
+            info = n["status"].get("nodeInfo", {})
+            rows.append([n["metadata"]["name"], node_status_text(n), node_roles(n), age(n),
+                         info.get("kubeletVersion", ""), addr_of(n), "<none>",
+                         info.get("osImage", "<unknown>"), info.get("kernelVersion", "<unknown>"),
+                         info.get("containerRuntimeVersion", "<unknown>")])
+    elif resource == "pods":
+        cols = [col("Name", fmt="name", desc="Name must be unique within a namespace."),
+                col("Ready", desc="The aggregate readiness state of this pod for accepting traffic."),
+                col("Status", desc="The aggregate status of the containers in this pod."),
+                col("Restarts", desc="The number of times the containers in this pod have been restarted."),
+                col("Age", desc="CreationTimestamp is a timestamp representing the server time when this object was created."),
+                col("IP", prio=1, desc="IP address allocated to the pod."),
+                col("Node", prio=1, desc="Name of the node this pod is assigned to."),
+                col("Nominated Node", prio=1, desc="Name of the node this pod is nominated to."),
+                col("Readiness Gates", prio=1, desc="Pod readiness gates.")]
+        rows = []
+        for p in objs:
+            cs = p["status"].get("containerStatuses", [])
+            rows.append([p["metadata"]["name"], "%d/%d" % (sum(1 for c in cs if c.get("ready")),
+                                                            len(p["spec"]["containers"])),
+                         pod_status_text(p), sum(c.get("restartCount", 0) for c in cs), age(p),
+                         p["status"].get("podIP") or "<none>", p["spec"].get("nodeName") or "<none>",
+                         "<none>", "<none>"])
+    elif resource == "poddisruptionbudgets":
+        cols = [col("Name", fmt="name"), col("Min Available"), col("Max Unavailable"),
+                col("Allowed Disruptions", typ="integer"), col("Age")]
+        rows = []
+        for b in objs:
+            st = CL.pdb_status(b)
+            rows.append([b["metadata"]["name"], str(b["spec"].get("minAvailable", "N/A")),
+                         str(b["spec"].get("maxUnavailable", "N/A")), st["disruptionsAllowed"], age(b)])
+    else:
+        cols = [col("Name", fmt="name"), col("Age")]
+        rows = [[o["metadata"]["name"], age(o)] for o in objs]
+    return cols, rows
+
+
+def table_json(resource, objs, wide):
+    cols, rows = table_for(resource, objs, wide)
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": str(CL.rv)}, "columnDefinitions": cols,
+            "rows": [{"cells": r, "object": present(resource, o)} for r, o in zip(rows, objs)]}
+
+
+def table_text(resource, objs, wide, with_ns):
+    cols, rows = table_for(resource, objs, wide)
+    keep = [i for i, c in enumerate(cols) if wide or c["priority"] == 0]
+    head = [cols[i]["name"].upper() for i in keep]
+    body = [[str(r[i]) for i in keep] for r in rows]
+    if with_ns:
+        head = ["NAMESPACE"] + head
+        body = [[o["metadata"].get("namespace", "")] + b for o, b in zip(objs, body)]
+    if not body:
+        return ""
+    widths = [max(len(x) for x in colv) for colv in zip(head, *body)]
+    out = []
+    for line in [head] + body:
+        out.append("   ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip())
+    return "\n".join(out) + "\n"
+
+
+# ---- discovery ----------------------------------------------------------------------
+
+def api_resource(name, kind, namespaced, verbs, short=None, group=None, version=None, sub=False):
+    r = {"name": name, "singularName": "" if sub else kind.lower(), "namespaced": namespaced,
+         "kind": kind, "verbs": verbs}
+    if short:
+        r["shortNames"] = short
+    if group is not None:
+        r["group"], r["version"] = group, version
+    return r
+
+
+def discovery(parts):
+    if parts == ["api"]:
+        return {"kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
+                                                "serverAddress": "%s:%d" % (ARGS.bind, ARGS.port)}]}
+    if parts == ["apis"]:
+        groups = []
+        for g, vs in GROUP_VERSIONS.items():
+            gv = [{"groupVersion": g + "/" + v, "version": v} for v in vs]
+            groups.append({"name": g, "versions": gv, "preferredVersion": gv[0]})
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+    if len(parts) == 2 and parts[0] == "apis" and parts[1] in GROUP_VERSIONS:
+        g = parts[1]
+        gv = [{"groupVersion": g + "/" + v, "version": v} for v in GROUP_VERSIONS[g]]
+        return {"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": gv, "preferredVersion": gv[0]}
+    if parts == ["api", "v1"]:
+        gv, group, version = "v1", "", "v1"
+    elif len(parts) == 3 and parts[0] == "apis" and parts[2] in GROUP_VERSIONS.get(parts[1], []):
+        gv, group, version = parts[1] + "/" + parts[2], parts[1], parts[2]
+    else:
+        return None
+    res = []
+    for name, (g, _, kind, ns, short, verbs) in RESOURCES.items():
+        if g != group:
+            continue
+        res.append(api_resource(name, kind, ns, verbs, short))
+        if name == "nodes":
+            res.append(api_resource("nodes/status", "Node", False, ["get", "patch", "update"], sub=True))
+        if name == "pods":
+            res.append(api_resource("pods/eviction", "Eviction", True, ["create"], group="policy",
+                                    version="v1", sub=True))
+            res.append(api_resource("pods/status", "Pod", True, ["get", "patch", "update"], sub=True))
+        if name == "poddisruptionbudgets":
+            res.append(api_resource("poddisruptionbudgets/status", kind, True, ["get", "patch", "update"], sub=True))
+        if name in ("deployments", "replicasets", "daemonsets"):
+            res.append(api_resource(name + "/status", kind, True, ["get", "patch", "update"], sub=True))
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": res}
+
+
+# ---- request handling ----------------------------------------------------------------
+
+def status_obj(code, reason, message, details=None):
+    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+         "message": message, "reason": reason, "code": code}
+    if details:
+        s["details"] = details
+    return s
+
+
+def success_status(code=200, details=None):
+    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code}
+    if details:
+        s["details"] = details
+    return s
+
+
+class Route:
+    """/api/v1/... or /apis/G/V/...: resource, namespace, name, subresource"""
+
+    def __init__(self, parts):
+        self.ok = False
+        self.group = self.version = self.ns = self.name = self.sub = None
+        if parts[:1] == ["api"] and len(parts) >= 3 and parts[1] == "v1":
+            self.group, self.version, rest = "", "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 4:
+            self.group, self.version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in RESOURCES:
+            self.ns, rest = rest[1], rest[2:]
+        self.resource = rest[0]
+        if len(rest) > 1:
+            self.name = rest[1]
+        if len(rest) > 2:
+            self.sub = rest[2]
+        if len(rest) > 3:
+            return
+        spec = RESOURCES.get(self.resource)
+        if not spec or spec[0] != self.group or self.version not in GROUP_VERSIONS.get(self.group, ["v1"]):
+            return
+        if spec[3] is False and self.ns is not None:
+            return
+        if self.resource == "namespaces" and self.ns is None and len(rest) > 1:
+            self.ns = None
+        self.ok = True
+
+
+def handle(method, path, query, headers, body):
+    """-> (code, JSON-able object or text, content type)"""
+    parts = [unquote(p) for p in path.split("/") if p]
+    q = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    if path in ("/healthz", "/livez", "/readyz", "/healthz/ping"):
+        return 200, "ok", "text/plain"
+    if path == "/version":
+        return 200, version_info(CL.version), None
+    if parts[:1] == ["lab"]:
+        return lab_endpoint(method, parts, q, body)
+    if method == "GET":
+        d = discovery(parts)
+        if d is not None:
+            return 200, d, None
+    r = Route(parts)
+    if not r.ok:
+        return 404, status_obj(404, "NotFound", "the server could not find the requested resource",
+                               {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}), None
+    as_table = "as=Table" in headers.get("Accept", "")
+    if r.name is None:
+        if method == "GET":
+            return list_objs(r, q, as_table)
+        if method == "POST":
+            return create(r, q, body)
+        if method == "DELETE":
+            return 405, status_obj(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"), None
+        return 405, status_obj(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"), None
+    if r.sub == "eviction":
+        if method != "POST" or r.resource != "pods":
+            return 405, status_obj(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"), None
+        return evict(r, body)
+    if r.sub not in (None, "status"):
+        return 404, status_obj(404, "NotFound", "the server could not find the requested resource"), None
+    if method == "GET":
+        o = CL.get(r.resource, r.ns, r.name)
+        if as_table:
+            return 200, table_json(r.resource, [o], False), None
+        return 200, present_versioned(r, o), None
+    if method == "PUT":
+        return update(r, body)
+    if method == "PATCH":
+        return patch(r, headers.get("Content-Type", ""), body)
+    if method == "DELETE":
+        return delete(r, q, body)
+    return 405, status_obj(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"), None
+
+
+def present_versioned(r, o):
+    p = present(r.resource, o)
+    if r.group:
+        p["apiVersion"] = r.group + "/" + r.version
+    return p
+
+
+def parse_body(body):
+    try:
+        return json.loads(body.decode() or "null")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ApiError(400, "BadRequest", "the body of the request was in an unknown format - "
+                       "accepted media types include: application/json, application/yaml (%s)" % e)
+
+
+def list_objs(r, q, as_table):
+    objs = [o for o in CL.objs[r.resource].values()
+            if r.ns is None or o["metadata"].get("namespace") == r.ns]
+    if q.get("labelSelector"):
+        pred = parse_label_selector(q["labelSelector"])
+        objs = [o for o in objs if pred(o["metadata"].get("labels", {}))]
+    if q.get("fieldSelector"):
+        pred = parse_field_selector(q["fieldSelector"])
+        objs = [o for o in objs if pred(o)]
+    objs.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    if as_table:
+        return 200, table_json(r.resource, objs, False), None
+    g, v, kind, _, _, _ = RESOURCES[r.resource]
+    items = []
+    for o in objs:
+        p = present_versioned(r, o)
+        p.pop("kind", None)
+        p.pop("apiVersion", None)
+        items.append(p)
+    return 200, {"kind": kind + "List", "apiVersion": (r.group + "/" if r.group else "") + r.version,
+                 "metadata": {"resourceVersion": str(CL.rv)}, "items": items}, None
+
+
+def check_kind(r, obj):
+    if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+        raise ApiError(400, "BadRequest", "Object 'Kind' is missing in '%s'" % json.dumps(obj)[:200])
+    kind = RESOURCES[r.resource][2]
+    if obj.get("kind") not in (None, kind):
+        raise ApiError(400, "BadRequest", "the API version in the data (%s) does not match the expected API "
+                       "version (%s)" % (obj.get("apiVersion"), (r.group + "/" if r.group else "") + r.version))
+
+
+def create(r, q, body):
+    obj = parse_body(body)
+    check_kind(r, obj)
+    md = obj["metadata"]
+    if not md.get("name") and md.get("generateName"):
+        md["name"] = md["generateName"] + suffix()
+    name = md.get("name")
+    kind = RESOURCES[r.resource][2]
+    if not name:
+        raise ApiError(422, "Invalid", '%s "" is invalid: metadata.name: Required value: name or '
+                       'generateName is required' % kind,
+                       {"kind": r.resource, "causes": [{"reason": "FieldValueRequired", "message": "Required value: name or generateName is required", "field": "metadata.name"}]})
+    if RESOURCES[r.resource][3]:
+        if md.get("namespace") not in (None, r.ns):
+            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+        md["namespace"] = r.ns or "default"
+    if CL.find(r.resource, md.get("namespace"), name):
+        raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (qualified(r.resource), name),
+                       {"name": name, "group": r.group, "kind": r.resource})
+    if q.get("dryRun"):
+        return 201, present_versioned(r, obj), None
+    md["uid"] = str(uuid.uuid4())
+    md["creationTimestamp"] = ts()
+    md.pop("resourceVersion", None)
+    if r.group:
+        obj["apiVersion"] = r.group + "/" + r.version
+    obj.setdefault("spec", {})
+    if r.resource == "nodes":
+        obj.setdefault("status", {})
+        obj["spec"].setdefault("podCIDR", "10.244.%d.0/24" % len(CL.objs["nodes"]))
+        CL.put("nodes", obj)
+        node_status_merge(obj, obj.get("status", {}))
+        for ds in CL.objs["daemonsets"].values():
+            n = name
+
+            def mk(ds=ds, n=n):
+                if CL.find("nodes", None, n) and not any(
+                        owner_uid(p) == ds["metadata"]["uid"] and p["spec"].get("nodeName") == n
+                        for p in CL.objs["pods"].values()):
+                    CL.pod_from_template(ds, n)
+            CL.later(ARGS.replace_delay, mk)
+    elif r.resource == "pods":
+        obj.setdefault("status", {})
+        obj["status"].setdefault("phase", "Pending")
+        obj["spec"].setdefault("terminationGracePeriodSeconds", 30)
+        for c in obj["spec"].get("containers", []):
+            c.setdefault("image", "k8s.gcr.io/pause:3.1")
+        CL.put("pods", obj)
+        if obj["spec"].get("nodeName"):
+            CL.bind(obj, obj["spec"]["nodeName"])
+        else:
+            CL.schedule_pending()
+    elif r.resource == "leases":
+        CL.put("leases", obj)
+    else:
+        if r.resource == "poddisruptionbudgets":
+            md["generation"] = 1
+        CL.put(r.resource, obj)
+    return 201, present_versioned(r, obj), None
+
+
+def node_status_merge(node, status):
+    """a kubelet's status: keep transition times of unchanged conditions"""
+    old = {c.get("type"): c for c in node.get("status", {}).get("conditions", [])}
+    for c in status.get("conditions", []) or []:
+        o = old.get(c.get("type"))
+        if o and o.get("status") == c.get("status") and o.get("lastTransitionTime"):
+            c["lastTransitionTime"] = o["lastTransitionTime"]
+    name = node["metadata"]["name"]
+    if any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []) or []):
+        CL.heartbeat[name] = time.time()
+
+
+def update(r, body):
+    obj = parse_body(body)
+    check_kind(r, obj)
+    cur = CL.get(r.resource, r.ns, r.name)
+    md = obj["metadata"]
+    if md.get("name") not in (None, r.name):
+        raise ApiError(400, "BadRequest", "the name of the object (%s) does not match the name on the URL (%s)" % (md.get("name"), r.name))
+    rv = md.get("resourceVersion")
+    if rv and rv != cur["metadata"]["resourceVersion"]:
+        raise conflict(r)
+    keep = cur["metadata"]
+    md["name"], md["uid"], md["creationTimestamp"] = r.name, keep["uid"], keep["creationTimestamp"]
+    if "namespace" in keep:
+        md["namespace"] = keep["namespace"]
+    for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "generation"):
+        if k in keep and k not in md:
+            md[k] = keep[k]
+    if r.sub == "status":
+        new = copy.deepcopy(cur)
+        new["status"] = obj.get("status", {})
+    else:
+        new = obj
+        if "status" in cur:
+            new["status"] = cur["status"]
+    return store_updated(r, cur, new)
+
+
+def conflict(r):
+    return ApiError(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object has been '
+                    "modified; please apply your changes to the latest version and try again"
+                    % (qualified(r.resource), r.name),
+                    {"name": r.name, "group": r.group, "kind": r.resource})
+
+
+def store_updated(r, cur, new):
+    if r.group:
+        new["apiVersion"] = r.group + "/" + r.version
+    new["kind"] = RESOURCES[r.resource][2]
+    if r.resource == "nodes" and (r.sub == "status" or new.get("status") != cur.get("status")):
+        node_status_merge(cur, new.get("status", {}))
+    if r.resource == "nodes":
+        u = new.get("spec", {}).get("unschedulable")
+        if u is not None and not isinstance(u, bool):
+            raise ApiError(422, "Invalid", 'Node "%s" is invalid: spec.unschedulable: Invalid value' % r.name)
+    CL.put(r.resource, new)
+    if r.resource == "nodes":
+        CL.schedule_pending()
+    return 200, present_versioned(r, new), None
+
+
+def patch(r, ctype, body):
+    cur = CL.get(r.resource, r.ns, r.name)
+    p = parse_body(body)
+    ctype = ctype.split(";")[0].strip()
+    if ctype == "application/json-patch+json":
+        new = json_patch(present(r.resource, cur), p)
+    elif ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+        if not isinstance(p, dict):
+            raise ApiError(400, "BadRequest", "patch must be a JSON object")
+        rv = (p.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != cur["metadata"]["resourceVersion"]:
+            raise conflict(r)
+        new = merge_patch(copy.deepcopy(cur), p, ctype.startswith("application/strategic"))
+    else:
+        raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                       "accepted media types include: application/json-patch+json, "
+                       "application/merge-patch+json, application/strategic-merge-patch+json")
+    # what a patch cannot change
+    md, keep = new.setdefault("metadata", {}), cur["metadata"]
+    for k in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp"):
+        if k in keep:
+            md[k] = keep[k]
+    if r.sub == "status":
+        st = new.get("status", {})
+        new = copy.deepcopy(cur)
+        new["status"] = st
+    elif r.resource in ("poddisruptionbudgets", "deployments", "replicasets", "daemonsets"):
+        new.pop("status", None)
+    if r.resource == "nodes" and new.get("spec", {}).get("unschedulable") is False:
+        new["spec"].pop("unschedulable")
+    return store_updated(r, cur, new)
+
+
+def delete(r, q, body):
+    obj = CL.get(r.resource, r.ns, r.name)
+    opts = {}
+    if body:
+        try:
+            opts = json.loads(body.decode() or "{}") or {}
+        except ValueError:
+            opts = {}
+    pre = opts.get("preconditions") or {}
+    if pre.get("uid") and pre["uid"] != obj["metadata"]["uid"]:
+        raise ApiError(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": Precondition failed: '
+                       "UID in precondition: %s, UID in object meta: %s"
+                       % (qualified(r.resource), r.name, pre["uid"], obj["metadata"]["uid"]))
+    if pre.get("resourceVersion") and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]:
+        raise conflict(r)
+    if q.get("dryRun") or opts.get("dryRun"):
+        return 200, present_versioned(r, obj), None
+    details = {"name": r.name, "group": r.group, "kind": r.resource, "uid": obj["metadata"]["uid"]}
+    if r.resource == "pods":
+        grace = opts.get("gracePeriodSeconds")
+        if "gracePeriodSeconds" in q:
+            grace = int(q["gracePeriodSeconds"])
+        return 200, present_versioned(r, CL.delete_pod(obj, grace)), None
+    CL.remove(r.resource, obj)
+    if r.resource == "nodes":
+        CL.heartbeat.pop(r.name, None)
+        # the pod garbage collector: pods bound to a node that is gone
+        for p in list(CL.objs["pods"].values()):
+            if p["spec"].get("nodeName") == r.name:
+                CL.delete_pod(p, 0)
+    if r.resource == "namespaces":
+        return 200, present_versioned(r, obj), None
+    return 200, success_status(200, details), None
+
+
+def evict(r, body):
+    ev = parse_body(body)
+    if not isinstance(ev, dict) or ev.get("kind") != "Eviction" or \
+            ev.get("apiVersion") not in ("policy/v1", "policy/v1beta1"):
+        raise ApiError(400, "BadRequest", "the body of the eviction request must be a policy/v1 or "
+                       "policy/v1beta1 Eviction")
+    name = (ev.get("metadata") or {}).get("name")
+    if name != r.name:
+        raise ApiError(400, "BadRequest", "name in URL does not match name in Eviction object",
+                       {"name": r.name, "kind": "pods"})
+    pod = CL.get("pods", r.ns, r.name)
+    opts = ev.get("deleteOptions") or {}
+    pre = opts.get("preconditions") or {}
+    if pre.get("uid") and pre["uid"] != pod["metadata"]["uid"]:
+        raise ApiError(409, "Conflict", 'Operation cannot be fulfilled on pods "%s": Precondition failed: '
+                       "UID in precondition: %s, UID in object meta: %s" % (r.name, pre["uid"], pod["metadata"]["uid"]))
+    grace = opts.get("gracePeriodSeconds")
+    ok = success_status(201)
+    if pod["metadata"].get("deletionTimestamp") or pod["status"].get("phase") in ("Succeeded", "Failed", "Pending"):
+        CL.delete_pod(pod, grace)
+        return 201, ok, None
+    budgets = CL.budgets_for(pod)
+    if len(budgets) > 1:
+        raise ApiError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the "
+                       "eviction subresource does not support.")
+    if budgets:
+        b = budgets[0]
+        st = CL.pdb_status(b)
+        if st["disruptionsAllowed"] <= 0:
+            raise ApiError(429, "TooManyRequests",
+                           "Cannot evict pod as it would violate the pod's disruption budget.",
+                           {"causes": [{"reason": "DisruptionBudget",
+                                        "message": "The disruption budget %s needs %d healthy pods and has %d currently"
+                                        % (b["metadata"]["name"], st["desiredHealthy"], st["currentHealthy"])}]})
+    CL.delete_pod(pod, grace)
+    return 201, ok, None
+
+
+def lab_endpoint(method, parts, q, body):
+    what = "/".join(parts[1:])
+    if what == "state" and method == "GET":
+        return 200, {"version": CL.version, "resourceVersion": CL.rv,
+                     "heartbeats": {k: ts(v) for k, v in CL.heartbeat.items()},
+                     "pendingTimers": len(CL.timers),
+                     "objects": {r: [present(r, o) for o in CL.objs[r].values()] for r in RESOURCES}}, None
+    if what == "reset" and method == "POST":
+        CL.reset()
+        # the kubelets keep running: their nodes come back Ready on the next beat
+        return 200, success_status(200), None
+    if what == "version" and method in ("PUT", "POST"):
+        v = parse_body(body)
+        gv = v.get("gitVersion") if isinstance(v, dict) else None
+        if not gv or not gv.startswith("v"):
+            raise ApiError(400, "BadRequest", 'want {"gitVersion": "vX.Y.Z"}')
+        CL.version = gv
+        CL.next_rv()
+        return 200, version_info(gv), None
+    if what == "settle" and method == "POST":
+        deadline = time.time() + float(q.get("timeout", "10"))
+        while CL.timers and time.time() < deadline:
+            COND.wait(0.05)
+        return 200, {"pendingTimers": len(CL.timers)}, None
+    if what == "kubectl/get" and method == "GET":
+        res = {"node": "nodes", "no": "nodes", "nodes": "nodes", "pod": "pods", "po": "pods",
+               "pods": "pods", "pdb": "poddisruptionbudgets", "poddisruptionbudgets": "poddisruptionbudgets",
+               "deploy": "deployments", "deployments": "deployments", "ds": "daemonsets",
+               "daemonsets": "daemonsets", "rs": "replicasets", "replicasets": "replicasets",
+               "ns": "namespaces", "namespaces": "namespaces", "leases": "leases", "lease": "leases"}.get(q.get("resource", ""))
+        if not res:
+            raise ApiError(404, "NotFound", 'the server doesn\'t have a resource type "%s"' % q.get("resource", ""))
+        namespaced = RESOURCES[res][3]
+        all_ns = q.get("all") == "1"
+        ns = q.get("namespace") or "default"
+        objs = [o for o in CL.objs[res].values()
+                if not namespaced or all_ns or o["metadata"].get("namespace") == ns]
+        if q.get("name"):
+            objs = [o for o in objs if o["metadata"]["name"] == q["name"]]
+            if not objs:
+                raise not_found(res, q["name"])
+        if q.get("fieldSelector"):
+            pred = parse_field_selector(q["fieldSelector"])
+            objs = [o for o in objs if pred(o)]
+        if q.get("labelSelector"):
+            pred = parse_label_selector(q["labelSelector"])
+            objs = [o for o in objs if pred(o["metadata"].get("labels", {}))]
+        objs.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        text = table_text(res, objs, q.get("wide") == "1", namespaced and all_ns)
+        if not text:
+            text = "No resources found.\n" if not namespaced or all_ns else "No resources found in %s namespace.\n" % ns
+        return 200, text, "text/plain"
+    return 404, status_obj(404, "NotFound", "no lab endpoint %s %s" % (method, "/" + "/".join(parts))), None
+
+
+# ---- the HTTP server -----------------------------------------------------------------
+
+def log(msg):
+    if LOG:
+        LOG.write("%s %s\n" % (ts(), msg))
+        LOG.flush()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kplan-lab-apiserver"
+    sys_version = ""
+
+    def log_message(self, fmt, *a):
+        pass
+
+    def do_any(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        u = urlsplit(self.path)
+        user = "?"
+        try:
+            cert = self.connection.getpeercert()
+            user = dict(x[0] for x in cert.get("subject", ()))["commonName"]
+        except Exception:
+            pass
+        try:
+            with LOCK:
+                code, obj, ctype = handle(self.command, u.path, u.query, self.headers, body)
+        except ApiError as e:
+            code, obj, ctype = e.code, status_obj(e.code, e.reason, e.message, e.details), None
+        except Exception as e:  # never a stack trace on the wire
+            log("error: %s %s: %r" % (self.command, self.path, e))
+            code, obj, ctype = 500, status_obj(500, "InternalError", "Internal error occurred: %s" % e), None
+        if isinstance(obj, str):
+            data = obj.encode()
+        else:
+            data = json.dumps(obj, separators=(",", ":")).encode()
+        log("%s %s %s %d %s" % (user, self.command, self.path, code,
+                                body[:300].decode(errors="replace") if body else ""))
+        self.send_response(code)
+        self.send_header("Content-Type", ctype or "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_any
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def process_request_thread(self, request, client_address):
+        # the TLS handshake in the connection's own thread: a slow or bad
+        # client never blocks the others
+        try:
+            request.settimeout(300)
+            tls = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            log("TLS handshake with %s failed: %s" % (client_address[0], e))
+            self.shutdown_request(request)
+            return
+        super().process_request_thread(tls, client_address)
+
+
+def controller_loop():
+    with LOCK:
+        while True:
+            wait = CL.tick()
+            COND.wait(max(0.02, min(wait, 0.5)))
+
+
+def main():
+    global ARGS, CL, LOG
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bind", required=True)
+    ap.add_argument("--port", type=int, default=6443)
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--ca", required=True)
+    ap.add_argument("--scenario", default="1")
+    ap.add_argument("--nodes", required=True, help="NAME=ADDR,... (the first is the control plane)")
+    ap.add_argument("--node-grace", type=float, default=10.0)
+    ap.add_argument("--replace-delay", type=float, default=1.0)
+    ap.add_argument("--ready-delay", type=float, default=1.0)
+    ap.add_argument("--terminate-delay", type=float, default=0.5)
+    ap.add_argument("--log")
+    ap.add_argument("--ready-file")
+    ARGS = ap.parse_args()
+    if ARGS.log:
+        LOG = open(ARGS.log, "a")
+    nodes = [tuple(x.split("=", 1)) for x in ARGS.nodes.split(",") if x]
+    with LOCK:
+        CL = Cluster(ARGS.scenario, nodes)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.minimum_version = ssl.TLSVersion.TLSv1_2
+    tls.load_cert_chain(ARGS.cert, ARGS.key)
+    tls.load_verify_locations(ARGS.ca)
+    tls.verify_mode = ssl.CERT_REQUIRED
+    tls.set_alpn_protocols(["http/1.1"])
+    srv = Server((ARGS.bind, ARGS.port), Handler)
+    srv.tls = tls
+    threading.Thread(target=controller_loop, daemon=True).start()
+    log("listening on https://%s:%d" % (ARGS.bind, ARGS.port))
+    if ARGS.ready_file:
+        with open(ARGS.ready_file, "w") as f:
+            f.write("%s:%d\n" % (ARGS.bind, ARGS.port))
+    srv.serve_forever()
+
+
+CL = None
+if __name__ == "__main__":
+    main()

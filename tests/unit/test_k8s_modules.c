@@ -1,0 +1,795 @@
+/*
+ * test_k8s_modules.c - drain, kube-node, apt-pin and kubeadm-upgrade.
+ *
+ * drain and kube-node talk to tests/data/kube/fake_apiserver.py over HTTPS
+ * (certificates made by mkcerts.sh); apt-pin and kubeadm-upgrade run on a
+ * fake transport that answers commands with canned output and records
+ * them, so the exact commands planned can be asserted.
+ */
+#include "unit.h"
+#include "expr.h"
+#include "kubeapi.h"
+#include "module.h"
+#include "transport.h"
+#include "value.h"
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KUBE_DATA KP_TEST_DATA "/kube"
+
+static char dir[64], kubeconfig[128], log_path[128];
+static pid_t server;
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
+static void start_server(const char *state_json)
+{
+	char st[128], portf[128];
+	int port = 0;
+	snprintf(st, sizeof(st), "%s/state.json", dir);
+	snprintf(portf, sizeof(portf), "%s/port", dir);
+	FILE *f = fopen(st, "w");
+	fputs(state_json, f);
+	fclose(f);
+	unlink(portf);
+	unlink(log_path);
+	server = fork();
+	assert_true(server >= 0);
+	if (server == 0) {
+		execl("/usr/bin/python3", "python3", KUBE_DATA "/fake_apiserver.py", st, log_path,
+		      portf, dir, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && !port; i++) {
+		struct kp_buf b = KP_BUF_INIT;
+		if (!kp_read_file(portf, 0, &b, NULL))
+			port = atoi(b.buf);
+		kp_buf_release(&b);
+		if (!port)
+			usleep(10000);
+	}
+	assert_true(port > 0);
+	sh("cd %s && cat >kubeconfig <<EOF\n"
+	   "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+	   "clusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:%d\n"
+	   "    certificate-authority-data: $(cat ca.crt.b64)\n"
+	   "contexts:\n- name: test\n  context: {cluster: test, user: admin}\n"
+	   "users:\n- name: admin\n  user:\n"
+	   "    client-certificate-data: $(cat client.crt.b64)\n"
+	   "    client-key-data: $(cat client.key.b64)\nEOF",
+	   dir, port);
+}
+
+static int teardown(void **state)
+{
+	if (server > 0) {
+		kill(server, SIGTERM);
+		waitpid(server, NULL, 0);
+		server = 0;
+	}
+	unsetenv("KUBECONFIG");
+	return 0;
+}
+
+static int group_setup(void **state)
+{
+	strcpy(dir, "/tmp/kp-k8smod-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	sh("%s/mkcerts.sh %s", KUBE_DATA, dir);
+	snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", dir);
+	snprintf(log_path, sizeof(log_path), "%s/requests.log", dir);
+	assert_int_equal(kp_kube_global_init(NULL), KP_OK);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	sh("rm -rf %s", dir);
+	kp_kube_global_release();
+	return 0;
+}
+
+/* "METHOD PATH" of every request the server saw, one per line. */
+static char *requests(void)
+{
+	struct kp_buf b = KP_BUF_INIT, out = KP_BUF_INIT;
+	if (!kp_read_file(log_path, 0, &b, NULL)) {
+		for (char *l = b.buf; *l;) {
+			size_t n = strcspn(l, "\n");
+			char *one = kp_xstrndup(l, n);
+			cJSON *j = cJSON_Parse(one);
+			kp_buf_addf(&out, "%s %s\n", cJSON_GetObjectItem(j, "method")->valuestring,
+				    cJSON_GetObjectItem(j, "path")->valuestring);
+			cJSON_Delete(j);
+			free(one);
+			l += n + (l[n] != 0);
+		}
+	}
+	kp_buf_release(&b);
+	return kp_buf_detach(&out, NULL);
+}
+
+static bool saw(const char *what)
+{
+	char *r = requests();
+	bool yes = strstr(r, what) != NULL;
+	free(r);
+	return yes;
+}
+
+/* ---- a fake node: canned command output ----------------------------------------- */
+
+struct canned {
+	const char *prefix; /* the command starts with this */
+	int rc;
+	const char *out;
+};
+
+struct fake {
+	struct kp_conn conn;
+	const struct canned *table;
+	struct kp_buf cmds;
+};
+
+static kp_rc fake_exec(struct kp_conn *c, const struct kp_exec_req *req, struct kp_exec_res *res,
+		       struct kp_buf *err)
+{
+	struct fake *f = c->priv;
+	struct kp_buf line = KP_BUF_INIT;
+	if (req->cmd)
+		kp_buf_addstr(&line, req->cmd);
+	else
+		kp_mod_join_words(req->argv, &line);
+	kp_buf_addf(&f->cmds, "%s\n", line.buf);
+	res->rc = 127;
+	for (const struct canned *t = f->table; t && t->prefix; t++) {
+		if (!strncmp(line.buf, t->prefix, strlen(t->prefix))) {
+			res->rc = t->rc;
+			kp_buf_addstr(&res->out, t->out);
+			break;
+		}
+	}
+	if (res->rc == 127)
+		kp_buf_addf(&res->err, "not canned: %s", line.buf);
+	kp_buf_release(&line);
+	return KP_OK;
+}
+
+static const struct kp_transport_ops fake_ops = {.name = "fake", .exec = fake_exec};
+
+/* ---- running a module ----------------------------------------------------------------- */
+
+struct run {
+	struct kp_result res;
+	struct fake f;
+	bool check;
+	const char *host;
+	const char *vars; /* JSON map of host variables, or NULL */
+};
+
+static void run(struct run *r, const char *mod, const char *json_args)
+{
+	const struct kp_module *m = kp_module_find(mod);
+	struct kp_value *raw = NULL, *args = NULL, *vars = NULL;
+	struct kp_buf err = KP_BUF_INIT;
+	struct kp_scope scope = {0};
+	struct kp_lua *L = kp_lua_new();
+
+	assert_non_null(m);
+	r->f.conn.ops = &fake_ops;
+	r->f.conn.priv = &r->f;
+	assert_int_equal(kp_value_from_json(json_args, strlen(json_args), &raw, &err), KP_OK);
+	if (kp_module_finish_args(m, raw, &args, &err))
+		fail_msg("%s", err.buf);
+	const char *vj = r->vars ? r->vars : "{}";
+	assert_int_equal(kp_value_from_json(vj, strlen(vj), &vars, &err), KP_OK);
+	scope.layers[0] = vars;
+	scope.nlayers = 1;
+	struct kp_modctx ctx = {
+	    .module = m,
+	    .host = r->host ? r->host : "w1",
+	    .conn = &r->f.conn,
+	    .args = args,
+	    .scope = &scope,
+	    .L = L,
+	    .check_mode = r->check,
+	    .timeout_ms = 10000,
+	};
+	kp_result_init(&r->res);
+	kp_rc rc = m->probe(&ctx, &r->res, &err);
+	if (!rc && r->res.changed && !r->res.failed && !r->check && m->apply)
+		rc = m->apply(&ctx, &r->res, &err);
+	if (rc)
+		fail_msg("%s: %s", mod, err.buf);
+	if (ctx.free_state)
+		ctx.free_state(ctx.state);
+	kp_value_unref(args);
+	kp_value_unref(raw);
+	kp_value_unref(vars);
+	kp_lua_free(L);
+	kp_buf_release(&err);
+}
+
+static void done(struct run *r)
+{
+	kp_result_release(&r->res);
+	kp_buf_release(&r->f.cmds);
+}
+
+static char *fact_text(const struct run *r, const char *name)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	const struct kp_value *v = r->res.facts ? kp_map_get(r->res.facts, name) : NULL;
+	if (v)
+		kp_value_to_text(v, false, &b);
+	return kp_buf_detach(&b, NULL);
+}
+
+static void assert_fact(const struct run *r, const char *name, const char *want)
+{
+	char *t = fact_text(r, name);
+	assert_string_equal(t, want);
+	free(t);
+}
+
+/* ---- drain ------------------------------------------------------------------------------ */
+
+#define POD(ns, name, uid, extra)                                                                  \
+	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\",\"uid\":\"" uid "\"" extra  \
+	"},\"spec\":{\"nodeName\":\"w1\"},\"status\":{\"phase\":\"Running\"}}"
+#define OWNER(kind)                                                                                \
+	",\"ownerReferences\":[{\"kind\":\"" kind "\",\"name\":\"x\",\"controller\":true}]"
+
+/* The seed's pods on one worker. */
+static const char *PODS =
+    "\"pods\":[" POD("default", "nginx-1", "u1", OWNER("ReplicaSet") ",\"labels\":{\"app\":\"nginx\"}") "," POD("kube-system", "coredns-1", "u2", OWNER("ReplicaSet") ",\"labels\":{\"k8s-app\":\"kube-dns\"}") "," POD(
+	"kube-system", "kube-proxy-a", "u3",
+	OWNER(
+	    "DaemonSet")) "," POD("kube-system", "kube-apiserver-w1", "u4",
+				  ",\"annotations\":{\"kubernetes.io/"
+				  "config.mirror\":\"abc\"}") ","
+							      "{\"metadata\":{"
+							      "\"namespace\":\"kube-"
+							      "system\",\"name\":\"metrics-"
+							      "server-1\",\"uid\":"
+							      "\"u5\"" OWNER(
+								  "ReplicaSet") "},"
+										"\"spec\":{"
+										"\"nodeName"
+										"\":\"w1\","
+										"\"volumes"
+										"\":[{"
+										"\"name\":"
+										"\"tmp\","
+										"\"emptyDir"
+										"\":{}}]}}"
+										"," POD(
+										    "de"
+										    "fa"
+										    "ul"
+										    "t",
+										    "no"
+										    "-a"
+										    "nn"
+										    "ot"
+										    "at"
+										    "io"
+										    "n",
+										    "u"
+										    "6",
+										    "") "],"
+											"\"pdbs\":["
+											"{\"metadat"
+											"a\":{"
+											"\"namespac"
+											"e\":"
+											"\"kube-"
+											"system\","
+											"\"name\":"
+											"\"coredns-"
+											"pdb\"},"
+											"\"spec\":{"
+											"\"selector"
+											"\":{"
+											"\"matchLab"
+											"els\":{"
+											"\"k8s-"
+											"app\":"
+											"\"kube-"
+											"dns\"}}}}"
+											"]";
+
+static void start_drain_server(bool cordoned, const char *extra)
+{
+	char st[8192];
+	snprintf(st, sizeof(st),
+		 "{\"nodes\":{\"w1\":{\"metadata\":{\"name\":\"w1\"},\"spec\":{%s},\"status\":{}}},"
+		 "%s%s}",
+		 cordoned ? "\"unschedulable\":true" : "", PODS, extra ? extra : "");
+	start_server(st);
+}
+
+static void drain_args(char *out, size_t n, const char *more)
+{
+	snprintf(out, n, "{\"kubeconfig\":\"%s\",\"timeout\":\"3s\"%s%s}", kubeconfig,
+		 more ? "," : "", more ? more : "");
+}
+
+static void test_drain_refuses(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	start_drain_server(false, NULL);
+	drain_args(a, sizeof(a), NULL);
+	run(&r, "drain", a);
+	assert_true(r.res.failed);
+	assert_string_equal(r.res.msg.buf,
+			    "cannot drain node 'w1': pods with local storage (emptyDir) need "
+			    "delete_emptydir_data: kube-system/metrics-server-1; pods without a "
+			    "controller need force: default/no-annotation");
+	/* nothing was cordoned or evicted */
+	assert_false(saw("PATCH"));
+	assert_false(saw("POST"));
+	done(&r);
+
+	drain_args(a, sizeof(a), "\"ignore_daemonsets\":false,\"force\":true");
+	run(&r, "drain", a);
+	assert_string_equal(r.res.msg.buf,
+			    "cannot drain node 'w1': DaemonSet pods need ignore_daemonsets: "
+			    "kube-system/kube-proxy-a; pods with local storage (emptyDir) need "
+			    "delete_emptydir_data: kube-system/metrics-server-1");
+	done(&r);
+}
+
+static void test_drain_check_mode(void **state)
+{
+	struct run r = {.check = true};
+	char a[512];
+	start_drain_server(false, NULL);
+	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true,\"force\":true");
+	run(&r, "drain", a);
+	assert_false(r.res.failed);
+	assert_true(r.res.changed);
+	assert_string_equal(r.res.msg.buf,
+			    "would cordon node 'w1' and evict 4 pods: default/nginx-1, "
+			    "kube-system/coredns-1, kube-system/metrics-server-1, "
+			    "default/no-annotation; skip 2: kube-system/kube-proxy-a (DaemonSet), "
+			    "kube-system/kube-apiserver-w1 (mirror pod)");
+	assert_fact(&r, "skipped",
+		    "[\"kube-system/kube-proxy-a\",\"kube-system/kube-apiserver-w1\"]");
+	assert_fact(&r, "was_cordoned", "false");
+	assert_false(saw("PATCH"));
+	assert_false(saw("POST"));
+	done(&r);
+}
+
+static void test_drain_runs(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	/* coredns is blocked by its budget twice, then evicted */
+	start_drain_server(false,
+			   ",\"block\":{\"kube-system/coredns-1\":2},\"no_v1_eviction\":true");
+	drain_args(a, sizeof(a),
+		   "\"delete_emptydir_data\":true,\"force\":true,\"grace_period\":\"10s\"");
+	run(&r, "drain", a);
+	assert_false(r.res.failed);
+	assert_true(r.res.changed);
+	assert_string_equal(r.res.msg.buf,
+			    "cordoned and drained node 'w1': evicted 4 pods (default/nginx-1, "
+			    "kube-system/coredns-1, kube-system/metrics-server-1, "
+			    "default/no-annotation)");
+	assert_fact(
+	    &r, "evicted",
+	    "[\"default/nginx-1\",\"kube-system/coredns-1\",\"kube-system/metrics-server-1\","
+	    "\"default/no-annotation\"]");
+	assert_fact(&r, "deleted", "[]");
+	assert_true(saw("PATCH /api/v1/nodes/w1\n"));
+	assert_true(saw("GET /apis/policy/v1/namespaces/kube-system/poddisruptionbudgets"));
+	done(&r);
+
+	/* again: cordoned, nothing left to evict */
+	run(&r, "drain", a);
+	assert_false(r.res.changed);
+	assert_string_equal(r.res.msg.buf,
+			    "node 'w1' is cordoned and has no pods to evict; skip 2: "
+			    "kube-system/kube-proxy-a (DaemonSet), kube-system/kube-apiserver-w1 "
+			    "(mirror pod)");
+	assert_fact(&r, "was_cordoned", "true");
+	done(&r);
+
+	run(&r, "drain", "{\"state\":\"uncordoned\",\"api\":\"direct\",\"kubeconfig\":\"x\"}");
+	assert_string_equal(r.res.msg.buf, "cannot read kubeconfig 'x': No such file or directory");
+	done(&r);
+	drain_args(a, sizeof(a), "\"state\":\"uncordoned\"");
+	run(&r, "drain", a);
+	assert_string_equal(r.res.msg.buf, "uncordoned node 'w1'");
+	done(&r);
+	run(&r, "drain", a);
+	assert_false(r.res.changed);
+	assert_string_equal(r.res.msg.buf, "node 'w1' is already uncordoned");
+	done(&r);
+}
+
+static void test_drain_pdb_timeout(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	start_drain_server(false, ",\"block\":{\"kube-system/coredns-1\":-1}");
+	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true,\"force\":true,\"timeout\":\"1s\"");
+	run(&r, "drain", a);
+	assert_true(r.res.failed);
+	assert_string_equal(
+	    r.res.msg.buf, "timed out after 1s draining node 'w1': kube-system/coredns-1 cannot be "
+			   "evicted: PodDisruptionBudget 'kube-system/coredns-pdb' allows no "
+			   "disruption now; node 'w1' uncordoned again");
+	char *req = requests();
+	/* the last request undoes the cordon */
+	const char *last = "PATCH /api/v1/nodes/w1\n";
+	size_t l = strlen(req), ll = strlen(last);
+	assert_true(l > ll && req[l - ll - 1] == '\n');
+	assert_string_equal(req + l - ll, last);
+	free(req);
+	done(&r);
+
+	/* a node cordoned before the task stays cordoned */
+	teardown(NULL);
+	start_drain_server(true, ",\"block\":{\"kube-system/coredns-1\":-1}");
+	run(&r, "drain", a);
+	assert_string_equal(
+	    r.res.msg.buf, "timed out after 1s draining node 'w1': kube-system/coredns-1 cannot be "
+			   "evicted: PodDisruptionBudget 'kube-system/coredns-pdb' allows no "
+			   "disruption now");
+	assert_false(saw("PATCH"));
+	done(&r);
+}
+
+static void test_drain_delete(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	start_drain_server(false, ",\"block\":{\"kube-system/coredns-1\":-1}");
+	drain_args(a, sizeof(a),
+		   "\"delete_emptydir_data\":true,\"force\":true,\"disable_eviction\":true,"
+		   "\"pod_selector\":\"k8s-app=kube-dns\"");
+	run(&r, "drain", a);
+	assert_false(r.res.failed);
+	assert_string_equal(
+	    r.res.msg.buf, "cordoned and drained node 'w1': deleted 1 pod (kube-system/coredns-1)");
+	assert_fact(&r, "deleted", "[\"kube-system/coredns-1\"]");
+	assert_true(saw("DELETE /api/v1/namespaces/kube-system/pods/coredns-1\n"));
+	assert_true(saw("labelSelector=k8s-app%3Dkube-dns"));
+	done(&r);
+}
+
+static void test_kubectl_unavailable(void **state)
+{
+	struct run r = {0};
+	run(&r, "drain", "{\"api\":\"kubectl\"}");
+	assert_true(r.res.failed);
+	assert_string_equal(r.res.msg.buf, "api: kubectl needs the connection to the first host of "
+					   "kube_control_plane, which this run does not provide");
+	done(&r);
+}
+
+/* ---- kube-node -------------------------------------------------------------------------- */
+
+static void test_kube_node(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	start_server("{\"nodes\":{\"w1\":{\"metadata\":{\"name\":\"w1\"},\"spec\":{},"
+		     "\"status\":{\"nodeInfo\":{\"kubeletVersion\":\"v1.13.3\"},"
+		     "\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\",\"reason\":"
+		     "\"KubeletNotReady\",\"message\":\"PLEG is not healthy\"}]}}},"
+		     "\"ready_after\":{\"w1\":2}}");
+	r.check = true;
+	snprintf(a, sizeof(a), "{\"kubeconfig\":\"%s\"}", kubeconfig);
+	run(&r, "kube-node", a);
+	assert_string_equal(r.res.msg.buf, "node 'w1' is Ready=False (KubeletNotReady: PLEG is not "
+					   "healthy): would wait for it");
+	done(&r);
+	r.check = false;
+	snprintf(a, sizeof(a), "{\"kubeconfig\":\"%s\",\"version\":\"1.13.3\"}", kubeconfig);
+	run(&r, "kube-node", a);
+	assert_false(r.res.failed);
+	assert_false(r.res.changed);
+	assert_string_equal(r.res.msg.buf, "node 'w1' is Ready (kubelet v1.13.3)");
+	done(&r);
+
+	snprintf(a, sizeof(a), "{\"kubeconfig\":\"%s\",\"version\":\"v1.14.0\",\"timeout\":1}",
+		 kubeconfig);
+	run(&r, "kube-node", a);
+	assert_true(r.res.failed);
+	assert_string_equal(r.res.msg.buf,
+			    "node 'w1' is not ready after 1s: Ready, but its kubelet "
+			    "reports v1.13.3, not v1.14.0");
+	done(&r);
+
+	r.vars = "{\"node_name\":\"w1\"}";
+	r.host = "worker-one";
+	snprintf(a, sizeof(a), "{\"kubeconfig\":\"%s\",\"state\":\"absent\"}", kubeconfig);
+	run(&r, "kube-node", a);
+	assert_true(r.res.changed);
+	assert_string_equal(r.res.msg.buf, "deleted node 'w1'");
+	done(&r);
+	run(&r, "kube-node", a);
+	assert_false(r.res.changed);
+	assert_string_equal(r.res.msg.buf, "node 'w1' is already absent");
+	done(&r);
+}
+
+/* ---- apt-pin ------------------------------------------------------------------------------ */
+
+static const char *MADISON =
+    "   kubeadm |  1.13.3-00 | http://lab/ kubernetes-xenial/main amd64 Packages\n"
+    "   kubeadm |  1.13.2-00 | http://lab/ kubernetes-xenial/main amd64 Packages\n"
+    "   kubeadm |  1.13.0-00 | http://lab/ kubernetes-xenial/main amd64 Packages\n"
+    "   kubeadm |  1.12.5-00 | http://lab/ kubernetes-xenial/main amd64 Packages\n";
+
+static void test_apt_pin_upgrade(void **state)
+{
+	const struct canned t[] = {
+	    {"stat -c %Y", 0, "1700000000\n1700000100\n"},
+	    {"apt-mark showhold", 0, "kubeadm\nkubelet\n"},
+	    {"dpkg-query -W -f '${Status}\\t${Version}' kubeadm", 0,
+	     "install ok installed\t1.13.0-00"},
+	    {"apt-cache madison kubeadm", 0, MADISON},
+	    {"apt-mark", 0, ""},
+	    {"DEBIAN_FRONTEND", 0, "Setting up kubeadm (1.13.3-00) ...\n"},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.check = true, .f.table = t};
+	run(&r, "apt-pin", "{\"name\":\"kubeadm\",\"version\":\"v1.13.3\"}");
+	assert_true(r.res.changed);
+	assert_string_equal(r.res.msg.buf, "kubeadm 1.13.0-00 (held) -> 1.13.3-00 (held)");
+	assert_fact(&r, "before", "1.13.0-00");
+	assert_fact(&r, "after", "1.13.3-00");
+	assert_fact(&r, "held", "true");
+	done(&r);
+
+	r.check = false;
+	run(&r, "apt-pin",
+	    "{\"name\":\"kubeadm\",\"version\":\"1.13.3\",\"lock_timeout\":\"30s\"}");
+	assert_false(r.res.failed);
+	assert_string_equal(r.res.msg.buf, "kubeadm 1.13.0-00 (held) -> 1.13.3-00 (held)");
+	assert_string_equal(
+	    r.f.cmds.buf,
+	    "stat -c %Y /var/lib/apt/lists/*_Packages* /var/cache/apt/pkgcache.bin 2>/dev/null | "
+	    "sort -n | tail -n 1; date +%s\n"
+	    "apt-mark showhold\n"
+	    "dpkg-query -W -f '${Status}\\t${Version}' kubeadm\n"
+	    "apt-cache madison kubeadm\n"
+	    "apt-mark unhold kubeadm\n"
+	    "DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-change-held-packages -o "
+	    "Dpkg::Options::=--force-confold -o DPkg::Lock::Timeout=30 kubeadm=1.13.3-00\n"
+	    "apt-mark hold kubeadm\n");
+	assert_string_equal(r.res.out.buf, "Setting up kubeadm (1.13.3-00) ...\n");
+	done(&r);
+
+	/* a downgrade needs allow_downgrade */
+	run(&r, "apt-pin", "{\"name\":\"kubeadm\",\"version\":\"1.12.5\"}");
+	assert_true(r.res.failed);
+	assert_string_equal(r.res.msg.buf, "kubeadm: installing 1.12.5-00 would downgrade it from "
+					   "1.13.0-00 (set allow_downgrade: true to allow that)");
+	done(&r);
+	run(&r, "apt-pin",
+	    "{\"name\":\"kubeadm\",\"version\":\"1.12.5\",\"allow_downgrade\":true,"
+	    "\"update_cache\":false}");
+	assert_false(r.res.failed);
+	assert_non_null(strstr(r.f.cmds.buf, " --allow-downgrades kubeadm=1.12.5-00\n"));
+	assert_null(strstr(r.f.cmds.buf, "stat -c"));
+	done(&r);
+}
+
+static void test_apt_pin_resolution(void **state)
+{
+	const struct canned t[] = {
+	    {"stat -c %Y", 0, "1700000000\n1700090000\n"},
+	    {"apt-get -o DPkg::Lock::Timeout=120 update", 0, ""},
+	    {"apt-mark showhold", 0, "kubelet\n"},
+	    {"dpkg-query", 1, ""},
+	    {"apt-cache madison kubeadm", 0, MADISON},
+	    {"apt-cache madison kubelet", 0,
+	     "   kubelet |  1.13.3-01 | http://lab/ x/main amd64 Packages\n"
+	     "   kubelet |  1.13.3-00 | http://lab/ x/main amd64 Packages\n"},
+	    {"apt-cache madison kubectl", 0, ""},
+	    {"apt-mark", 0, ""},
+	    {"DEBIAN_FRONTEND", 0, ""},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.check = true, .f.table = t};
+	run(&r, "apt-pin", "{\"name\":\"kubeadm\",\"version\":\"1.13.9\"}");
+	assert_string_equal(r.res.msg.buf,
+			    "kubeadm: no version matching '1.13.9' in the repository (it offers "
+			    "1.13.3-00, 1.13.2-00, 1.13.0-00, 1.12.5-00)");
+	/* a stale cache is not refreshed in check mode */
+	assert_null(strstr(r.f.cmds.buf, "update"));
+	done(&r);
+	run(&r, "apt-pin", "{\"name\":[\"kubeadm\",\"kubelet\"],\"version\":\"1.13.3\"}");
+	assert_string_equal(r.res.msg.buf, "kubelet: '1.13.3' matches several versions (1.13.3-01, "
+					   "1.13.3-00): give the full version");
+	done(&r);
+	run(&r, "apt-pin", "{\"name\":\"kubectl\",\"version\":\"1.13.3\"}");
+	assert_string_equal(r.res.msg.buf, "kubectl: the repository offers no version of it (is "
+					   "its apt source configured?)");
+	done(&r);
+	/* not installed; the full version; one apt call for both */
+	run(&r, "apt-pin", "{\"name\":[\"kubeadm\",\"kubelet\"],\"version\":\"1.13.3-00\"}");
+	assert_string_equal(r.res.msg.buf,
+			    "kubeadm (not installed) -> 1.13.3-00 (held), kubelet (not installed) "
+			    "-> 1.13.3-00 (held) (apt package lists are 90000s old: the run runs "
+			    "apt-get update first)");
+	assert_fact(&r, "packages",
+		    "{\"kubeadm\":{\"before\":null,\"after\":\"1.13.3-00\",\"held\":true},"
+		    "\"kubelet\":{\"before\":null,\"after\":\"1.13.3-00\",\"held\":true}}");
+	done(&r);
+	r.check = false;
+	run(&r, "apt-pin", "{\"name\":[\"kubeadm\",\"kubelet\"],\"version\":\"1.13.3-00\"}");
+	assert_non_null(strstr(r.f.cmds.buf, "apt-get -o DPkg::Lock::Timeout=120 update\n"));
+	assert_non_null(strstr(r.f.cmds.buf, "apt-mark unhold kubelet\n"));
+	assert_non_null(strstr(r.f.cmds.buf, " kubeadm=1.13.3-00 kubelet=1.13.3-00\n"));
+	assert_non_null(strstr(r.f.cmds.buf, "apt-mark hold kubeadm kubelet\n"));
+	done(&r);
+}
+
+static void test_apt_pin_ok(void **state)
+{
+	const struct canned t[] = {
+	    {"apt-mark showhold", 0, "kubeadm\n"},
+	    {"dpkg-query", 0, "install ok installed\t1.13.3-00"},
+	    {"apt-cache madison kubeadm", 0, MADISON},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.f.table = t};
+	run(&r, "apt-pin", "{\"name\":\"kubeadm\",\"version\":\"1.13.3\",\"update_cache\":false}");
+	assert_false(r.res.changed);
+	assert_false(r.res.failed);
+	assert_string_equal(r.res.msg.buf, "kubeadm 1.13.3-00 (held): nothing to do");
+	assert_null(strstr(r.f.cmds.buf, "apt-get"));
+	done(&r);
+}
+
+/* ---- kubeadm-upgrade ---------------------------------------------------------------------- */
+
+static const char *PLAN = "[upgrade/versions] Cluster version: v1.13.0\n"
+			  "[upgrade/versions] kubeadm version: v1.13.3\n"
+			  "\n"
+			  "COMPONENT   CURRENT       AVAILABLE\n"
+			  "Kubelet     3 x v1.13.0   v1.13.3\n"
+			  "\n"
+			  "COMPONENT            CURRENT   AVAILABLE\n"
+			  "API Server           v1.13.0   v1.13.3\n"
+			  "Etcd                 3.2.24    3.2.24\n"
+			  "\n"
+			  "You can now apply the upgrade by executing the following command:\n";
+
+#define GROUPS "{\"groups\":{\"kube_control_plane\":[\"m1\"]}}"
+
+static void test_kubeadm_control_plane(void **state)
+{
+	const struct canned t[] = {
+	    {"kubeadm version -o short", 0, "v1.13.3\n"},
+	    {"kubeadm upgrade plan", 0, PLAN},
+	    {"kubeadm upgrade apply", 0, "[upgrade/successful] SUCCESS!\n"},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.check = true, .f.table = t, .host = "m1", .vars = GROUPS};
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_true(r.res.changed);
+	assert_string_equal(r.res.msg.buf,
+			    "would run: kubeadm upgrade apply v1.13.3 --yes (cluster "
+			    "v1.13.0 -> v1.13.3)");
+	assert_string_equal(r.res.out.buf, PLAN);
+	assert_fact(&r, "components",
+		    "[{\"name\":\"Kubelet\",\"current\":\"3 x v1.13.0\",\"available\":\"v1.13.3\"},"
+		    "{\"name\":\"API Server\",\"current\":\"v1.13.0\",\"available\":\"v1.13.3\"},"
+		    "{\"name\":\"Etcd\",\"current\":\"3.2.24\",\"available\":\"3.2.24\"}]");
+	assert_null(strstr(r.f.cmds.buf, "upgrade apply"));
+	done(&r);
+
+	r.check = false;
+	run(&r, "kubeadm-upgrade",
+	    "{\"version\":\"v1.13.3\",\"etcd_upgrade\":false,\"ignore_preflight_errors\":"
+	    "[\"CoreDNSUnsupportedPlugins\",\"Swap\"]}");
+	assert_string_equal(r.res.msg.buf, "upgraded the cluster v1.13.0 -> v1.13.3");
+	assert_non_null(strstr(r.f.cmds.buf,
+			       "kubeadm upgrade apply v1.13.3 --yes --etcd-upgrade=false "
+			       "--ignore-preflight-errors=CoreDNSUnsupportedPlugins,Swap\n"));
+	assert_fact(&r, "cluster_version_before", "v1.13.0");
+	assert_fact(&r, "cluster_version_after", "v1.13.3");
+	done(&r);
+
+	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.15.0\"}");
+	assert_string_equal(r.res.msg.buf,
+			    "kubeadm on 'm1' is v1.13.3, older than v1.15.0: install "
+			    "kubeadm v1.15.0 first (apt-pin)");
+	done(&r);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.12.5\"}");
+	assert_string_equal(r.res.msg.buf, "the cluster is at v1.13.0: v1.12.5 would be a "
+					   "downgrade, which kubeadm cannot do");
+	done(&r);
+}
+
+static void test_kubeadm_minor_skip(void **state)
+{
+	const struct canned t[] = {
+	    {"kubeadm version -o short", 0, "v1.15.1\n"},
+	    {"kubeadm upgrade plan v1.15.1", 0, PLAN},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.check = true, .f.table = t, .host = "m1", .vars = GROUPS};
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.15.1\",\"action\":\"apply\"}");
+	assert_string_equal(r.res.msg.buf, "v1.13.0 -> v1.15.1 skips a minor version: upgrade to "
+					   "v1.14 first (or set allow_minor_skip: true)");
+	done(&r);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.15.1\",\"allow_minor_skip\":true}");
+	assert_false(r.res.failed);
+	assert_true(r.res.changed);
+	done(&r);
+}
+
+static void test_kubeadm_node(void **state)
+{
+	const struct canned t[] = {
+	    {"kubeadm version -o short", 0, "v1.13.3\n"},
+	    {"kubelet --version", 0, "Kubernetes v1.13.0\n"},
+	    {"kubeadm upgrade node", 0, ""},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.check = true, .f.table = t, .host = "w1", .vars = GROUPS};
+	start_server("{\"version\":\"v1.13.0\"}");
+	setenv("KUBECONFIG", kubeconfig, 1);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_string_equal(r.res.msg.buf, "the control plane is at v1.13.0: upgrade it to v1.13.3 "
+					   "first (kubeadm-upgrade on the first kube_control_plane "
+					   "host)");
+	done(&r);
+	teardown(NULL);
+	start_server("{\"version\":\"v1.13.3\"}");
+	setenv("KUBECONFIG", kubeconfig, 1);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_string_equal(r.res.msg.buf,
+			    "would run: kubeadm upgrade node config --kubelet-version "
+			    "v1.13.3 (kubelet v1.13.0 -> v1.13.3)");
+	done(&r);
+	r.check = false;
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_string_equal(r.res.msg.buf, "upgraded node 'w1' to v1.13.3");
+	assert_non_null(
+	    strstr(r.f.cmds.buf, "kubeadm upgrade node config --kubelet-version v1.13.3\n"));
+	done(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_drain_refuses, teardown),
+	    cmocka_unit_test_teardown(test_drain_check_mode, teardown),
+	    cmocka_unit_test_teardown(test_drain_runs, teardown),
+	    cmocka_unit_test_teardown(test_drain_pdb_timeout, teardown),
+	    cmocka_unit_test_teardown(test_drain_delete, teardown),
+	    cmocka_unit_test(test_kubectl_unavailable),
+	    cmocka_unit_test_teardown(test_kube_node, teardown),
+	    cmocka_unit_test(test_apt_pin_upgrade),
+	    cmocka_unit_test(test_apt_pin_resolution),
+	    cmocka_unit_test(test_apt_pin_ok),
+	    cmocka_unit_test(test_kubeadm_control_plane),
+	    cmocka_unit_test(test_kubeadm_minor_skip),
+	    cmocka_unit_test_teardown(test_kubeadm_node, teardown),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
