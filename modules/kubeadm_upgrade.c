@@ -230,6 +230,25 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			     (int)strcspn(r.out.buf, "\n"), r.out.buf);
 		goto out;
 	}
+	if (ver_cmp(&u->kubeadm, &u->target) < 0 && ctx->check_mode) {
+		/* a check cannot tell whether an earlier task of the plan (apt-pin)
+		 * installs the newer kubeadm: say so instead of failing */
+		res->changed = true;
+		kp_buf_reset(&res->msg);
+		/* the target kubeadm picks the node syntax: before 1.15 it is
+		 * `upgrade node config --kubelet-version` */
+		if (!strcmp(u->action, "node"))
+			kp_buf_addf(&res->msg, "would run: kubeadm upgrade node%s%s",
+				    u->target.minor < 15 ? " config --kubelet-version " : "",
+				    u->target.minor < 15 ? u->vt : "");
+		else
+			kp_buf_addf(&res->msg, "would run: kubeadm upgrade apply %s --yes", u->vt);
+		kp_buf_addf(&res->msg,
+			    " <unknown: depends on kubeadm %s being installed first; it is "
+			    "v%d.%d.%d now>",
+			    u->vt, u->kubeadm.major, u->kubeadm.minor, u->kubeadm.patch);
+		goto out;
+	}
 	if (ver_cmp(&u->kubeadm, &u->target) < 0) {
 		kp_mod_failf(res,
 			     "kubeadm on '%s' is v%d.%d.%d, older than %s: install kubeadm %s "
@@ -286,6 +305,18 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 
 	kp_buf_reset(&res->msg);
 	if (!strcmp(u->action, "node")) {
+		if (ver_cmp(&u->cluster, &u->target) < 0 && ctx->check_mode) {
+			/* the control plane's own play upgrades it first in a run */
+			res->changed = true;
+			kp_buf_addstr(&res->msg, "would run: kubeadm upgrade node");
+			if (u->kubeadm.major == 1 && u->kubeadm.minor < 15)
+				kp_buf_addf(&res->msg, " config --kubelet-version %s", u->vt);
+			kp_buf_addf(&res->msg,
+				    " <unknown: depends on the control plane reaching %s first; it "
+				    "is at %s now>",
+				    u->vt, u->cluster_text);
+			goto out;
+		}
 		if (ver_cmp(&u->cluster, &u->target) < 0) {
 			kp_mod_failf(res,
 				     "the control plane is at %s: upgrade it to %s first "

@@ -533,7 +533,15 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		kp_map_set_take(s.value, "skipped", kp_value_bool(true));
 		kp_map_set_take(s.value, "skip_reason",
 				kp_value_str("conditional result was false"));
-		kp_buf_addf(&s.msg, "when: %s", why);
+		/* one line, whatever the YAML style of the condition */
+		kp_buf_addstr(&s.msg, "when: ");
+		for (const char *w = why; *w; w++) {
+			bool sp = *w == ' ' || *w == '\n' || *w == '\t';
+			if (!sp)
+				kp_buf_addch(&s.msg, *w);
+			else if (s.msg.len && s.msg.buf[s.msg.len - 1] != ' ')
+				kp_buf_addch(&s.msg, ' ');
+		}
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = KP_ST_SKIPPED,
 					  .msg = s.msg.buf,

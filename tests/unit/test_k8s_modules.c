@@ -753,11 +753,23 @@ static void test_kubeadm_node(void **state)
 	struct run r = {.check = true, .f.table = t, .host = "w1", .vars = GROUPS};
 	start_server("{\"version\":\"v1.13.0\"}");
 	setenv("KUBECONFIG", kubeconfig, 1);
+	/* a check cannot know that the control plane's play runs first */
 	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_false(r.res.failed);
+	assert_string_equal(r.res.msg.buf,
+			    "would run: kubeadm upgrade node config --kubelet-version v1.13.3 "
+			    "<unknown: depends on the control plane reaching v1.13.3 first; it is "
+			    "at v1.13.0 now>");
+	done(&r);
+	/* a run refuses */
+	r.check = false;
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_true(r.res.failed);
 	assert_string_equal(r.res.msg.buf, "the control plane is at v1.13.0: upgrade it to v1.13.3 "
 					   "first (kubeadm-upgrade on the first kube_control_plane "
 					   "host)");
 	done(&r);
+	r.check = true;
 	teardown(NULL);
 	start_server("{\"version\":\"v1.13.3\"}");
 	setenv("KUBECONFIG", kubeconfig, 1);

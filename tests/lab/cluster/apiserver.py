@@ -686,7 +686,7 @@ def json_patch(doc, ops):
 # ---- the scenario -----------------------------------------------------------------
 
 def hashname(n=10):
-    return "".join(RAND.choice("0123456789abcdef") for _ in range(n))
+    return suffix(n)
 
 
 def container(name, image, **kw):
@@ -1552,7 +1552,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             data = json.dumps(obj, separators=(",", ":")).encode()
         log("%s %s %s %d %s" % (user, self.command, self.path, code,
-                                body[:300].decode(errors="replace") if body else ""))
+                                body[:300].decode(errors="replace").replace("\n", " ") if body else ""))
         self.send_response(code)
         self.send_header("Content-Type", ctype or "application/json")
         self.send_header("Content-Length", str(len(data)))

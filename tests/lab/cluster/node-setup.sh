@@ -1,0 +1,24 @@
+# node-setup.sh REPO VERSION - run inside a lab node by 'setup start'
+# (through 'lab exec NAME -- /bin/sh -s REPO VERSION' with this on stdin):
+# apt reads only the lab repository; kubeadm, kubelet and kubectl VERSION
+# are installed and held; the kubelet is enabled and started.
+set -eu
+repo=$1 ver=$2
+export DEBIAN_FRONTEND=noninteractive PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# the machine's sources, hidden in this node's overlay only
+for f in /etc/apt/sources.list.d/*; do
+	[ ! -e "$f" ] || rm -f "$f"
+done
+: >/etc/apt/sources.list
+echo "deb [trusted=yes] file:$repo ./" >/etc/apt/sources.list.d/kplan-lab.list
+rm -rf /var/lib/apt/lists/*
+mkdir -p /var/lib/apt/lists/partial
+apt-get update -q -o Dpkg::Use-Pty=0
+apt-get install -y -q --allow-downgrades --no-install-recommends -o Dpkg::Use-Pty=0 \
+	-o Dpkg::Options::=--force-confold \
+	"kubeadm=$ver" "kubelet=$ver" "kubectl=$ver"
+apt-mark hold kubeadm kubelet kubectl
+systemctl daemon-reload
+systemctl enable kubelet
+systemctl start kubelet
+systemctl is-active kubelet
