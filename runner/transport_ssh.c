@@ -97,6 +97,10 @@ struct sshc {
 	char tag[17]; /* random hex for the markers in command output */
 	struct idtab users, groups;
 	char *who; /* user@address:port, for messages */
+	/* the login shell, learnt from the first command: when it is a POSIX
+	 * shell, commands skip the `exec /bin/sh -c` hop (one exec fewer on
+	 * the node for every command) */
+	enum { SHELL_UNKNOWN, SHELL_POSIX, SHELL_OTHER } shell;
 };
 
 static kp_rc random_hex(char *out, size_t nbytes, struct kp_buf *err)
@@ -300,13 +304,73 @@ out:
 
 /* ---- authentication ---- */
 
+/*
+ * sshd leaves Nagle's algorithm on during authentication: when it answers
+ * with two small packets, the second waits for our ACK of the first, and
+ * delayed ACKs hold that back ~40 ms - once per connection, a third of
+ * the time it takes to reach a host. So authentication runs non-blocking
+ * and every wait first asks the kernel to acknowledge at once.
+ */
+enum auth_kind { AUTH_NONE, AUTH_KEY, AUTH_AGENT, AUTH_PASSWORD };
+
+static void quickack(ssh_session s)
+{
+	int one = 1, fd = ssh_get_fd(s);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
+/* Wait for the session's socket, acknowledging at once; false past the
+ * deadline (monotonic ms). */
+static bool quick_wait(ssh_session s, int64_t deadline_ms)
+{
+	struct timespec t;
+	quickack(s);
+	struct pollfd pfd = {.fd = ssh_get_fd(s), .events = POLLIN};
+	poll(&pfd, 1, 10);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 < deadline_ms;
+}
+
+static int auth_call(ssh_session s, enum auth_kind kind, ssh_key key, const char *password)
+{
+	switch (kind) {
+	case AUTH_NONE:
+		return ssh_userauth_none(s, NULL);
+	case AUTH_KEY:
+		return ssh_userauth_publickey(s, NULL, key);
+	case AUTH_AGENT:
+		return ssh_userauth_agent(s, NULL);
+	default:
+		return ssh_userauth_password(s, NULL, password);
+	}
+}
+
+static int auth_quick(ssh_session s, enum auth_kind kind, ssh_key key, const char *password,
+		      int timeout_ms)
+{
+	struct timespec t0;
+	int r;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t deadline = (int64_t)t0.tv_sec * 1000 + t0.tv_nsec / 1000000 + timeout_ms;
+	ssh_set_blocking(s, 0);
+	while ((r = auth_call(s, kind, key, password)) == SSH_AUTH_AGAIN) {
+		if (!quick_wait(s, deadline)) {
+			r = SSH_AUTH_ERROR;
+			break;
+		}
+	}
+	ssh_set_blocking(s, 1);
+	return r;
+}
+
 static kp_rc authenticate(ssh_session s, const char *user, const char *addr, const char *key_file,
-			  const char *password, struct kp_buf *err)
+			  const char *password, int timeout_ms, struct kp_buf *err)
 {
 	struct kp_buf tried = KP_BUF_INIT;
 	const char *defaults[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
 	kp_rc rc = KP_OK;
-	int r = ssh_userauth_none(s, NULL);
+	int r = auth_quick(s, AUTH_NONE, NULL, NULL, timeout_ms);
 
 	if (r == SSH_AUTH_SUCCESS)
 		return KP_OK;
@@ -336,7 +400,7 @@ static kp_rc authenticate(ssh_session s, const char *user, const char *addr, con
 			continue;
 		}
 		kp_buf_release(&path);
-		r = ssh_userauth_publickey(s, NULL, k);
+		r = auth_quick(s, AUTH_KEY, k, NULL, timeout_ms);
 		ssh_key_free(k);
 		if (r == SSH_AUTH_SUCCESS)
 			goto out;
@@ -345,7 +409,7 @@ static kp_rc authenticate(ssh_session s, const char *user, const char *addr, con
 	}
 	if (getenv("SSH_AUTH_SOCK")) {
 		kp_buf_addf(&tried, "%sagent", tried.len ? ", " : "");
-		r = ssh_userauth_agent(s, NULL);
+		r = auth_quick(s, AUTH_AGENT, NULL, NULL, timeout_ms);
 		if (r == SSH_AUTH_SUCCESS)
 			goto out;
 		if (r == SSH_AUTH_ERROR && !ssh_is_connected(s))
@@ -353,7 +417,7 @@ static kp_rc authenticate(ssh_session s, const char *user, const char *addr, con
 	}
 	if (password) {
 		kp_buf_addf(&tried, "%spassword", tried.len ? ", " : "");
-		r = ssh_userauth_password(s, NULL, password);
+		r = auth_quick(s, AUTH_PASSWORD, NULL, password, timeout_ms);
 		if (r == SSH_AUTH_SUCCESS)
 			goto out;
 		if (r == SSH_AUTH_ERROR)
@@ -421,7 +485,8 @@ static kp_rc session_open(const struct kp_conn *c, const struct endpoint *ep,
 	if ((rc = check_host_key(s, c, ep->addr, ep->port, known_hosts, err)))
 		goto fail;
 	ssh_options_get(s, SSH_OPTIONS_USER, &user);
-	if ((rc = authenticate(s, user ? user : "?", ep->addr, ep->key_file, ep->password, err)))
+	if ((rc = authenticate(s, user ? user : "?", ep->addr, ep->key_file, ep->password, (int)tmo,
+			       err)))
 		goto fail;
 	ssh_string_free_char(user);
 	*out = s;
@@ -758,7 +823,7 @@ static void build_script(const struct kp_conn *c, const struct sshc *sc,
 	struct kp_buf s = KP_BUF_INIT;
 	const char *dir = req->chdir ? req->chdir : c->workdir;
 
-	kp_buf_addf(&s, "echo \"kplan-pgid-%s $$\" >&2\n", sc->tag);
+	kp_buf_addf(&s, "echo \"kplan-pgid-%s $$ $SHELL\" >&2\n", sc->tag);
 	if (dir) {
 		kp_buf_addstr(&s, "d=");
 		kp_sh_quote(&s, dir);
@@ -804,9 +869,14 @@ static void build_script(const struct kp_conn *c, const struct sshc *sc,
 		}
 	}
 	kp_buf_addch(&s, '\n');
-	/* The login shell only starts /bin/sh: any shell can do that. */
-	kp_buf_addstr(out, "exec /bin/sh -c ");
-	kp_sh_quote(out, s.buf);
+	if (sc->shell == SHELL_POSIX) {
+		/* the login shell runs the script itself */
+		kp_buf_addstr(out, s.buf);
+	} else {
+		/* any login shell can start /bin/sh */
+		kp_buf_addstr(out, "exec /bin/sh -c ");
+		kp_sh_quote(out, s.buf);
+	}
 	kp_buf_release(&s);
 }
 
@@ -913,6 +983,7 @@ struct exec_state {
 	struct kp_buf pre; /* stderr until the pgid marker was seen */
 	bool marked;
 	long pgid;
+	char shell[64]; /* $SHELL as the marker line reported it */
 };
 
 static int signal_number(const char *name)
@@ -955,7 +1026,15 @@ static void take_stderr(const struct sshc *sc, struct exec_state *st, struct str
 	char *at = memmem(st->pre.buf, st->pre.len, mark, (size_t)ml);
 	char *nl = at ? memchr(at, '\n', st->pre.len - (size_t)(at - st->pre.buf)) : NULL;
 	if (nl) {
-		st->pgid = strtol(at + ml, NULL, 10);
+		char *end;
+		st->pgid = strtol(at + ml, &end, 10);
+		if (*end == ' ' && nl > end + 1) {
+			size_t sl = (size_t)(nl - end - 1);
+			if (sl >= sizeof(st->shell))
+				sl = sizeof(st->shell) - 1;
+			memcpy(st->shell, end + 1, sl);
+			st->shell[sl] = '\0';
+		}
 		stream_add(se, st->pre.buf, (size_t)(at - st->pre.buf));
 		stream_add(se, nl + 1, st->pre.len - (size_t)(nl + 1 - st->pre.buf));
 	} else if (st->pre.len > MARK_SEARCH) {
@@ -1101,6 +1180,7 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 		}
 		if (progress)
 			continue;
+		quickack(sc->s);
 		if (ssh_event_dopoll(ev, (int)wait) == SSH_ERROR && !ssh_is_connected(sc->s)) {
 			broke = true;
 			break;
@@ -1181,12 +1261,24 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 	    .channel_exit_signal_function = on_exit_signal,
 	};
 	ssh_callbacks_init(&cb);
-	/* Channel setup blocks, bounded by the session's timeout. */
-	ssh_set_blocking(sc->s, 1);
+	/* Channel setup runs non-blocking with quick ACKs (see auth_quick),
+	 * bounded by the connect timeout. */
+	int64_t setup_deadline =
+	    now_ms() + (c->connect_timeout_ms > 0 ? c->connect_timeout_ms : CONNECT_TIMEOUT_MS);
+	ssh_set_blocking(sc->s, 0);
 	ch = ssh_channel_new(sc->s);
-	if (!ch || ssh_channel_open_session(ch) != SSH_OK ||
-	    ssh_set_channel_callbacks(ch, &cb) != SSH_OK ||
-	    ssh_channel_request_exec(ch, cmd.buf) != SSH_OK) {
+	int orc = SSH_ERROR, erc = SSH_ERROR;
+	if (ch) {
+		while ((orc = ssh_channel_open_session(ch)) == SSH_AGAIN &&
+		       quick_wait(sc->s, setup_deadline))
+			;
+	}
+	if (orc == SSH_OK && ssh_set_channel_callbacks(ch, &cb) == SSH_OK) {
+		while ((erc = ssh_channel_request_exec(ch, cmd.buf)) == SSH_AGAIN &&
+		       quick_wait(sc->s, setup_deadline))
+			;
+	}
+	if (orc != SSH_OK || erc != SSH_OK) {
 		rc = ssh_is_connected(sc->s)
 			 ? kp_errorf(err, KP_ERR_UNREACHABLE, "cannot start a command on %s: %s",
 				     sc->who, ssh_get_error(sc->s))
@@ -1195,6 +1287,14 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 	}
 	ssh_set_blocking(sc->s, 0);
 	rc = run_channel(c, ch, req, &fd, &st, res, err);
+	if (sc->shell == SHELL_UNKNOWN && st.marked && st.shell[0]) {
+		static const char *const posix[] = {"sh", "bash", "dash", "ash", "ksh", "mksh"};
+		const char *base = strrchr(st.shell, '/') ? strrchr(st.shell, '/') + 1 : st.shell;
+		sc->shell = SHELL_OTHER;
+		for (size_t i = 0; i < KP_ARRAY_LEN(posix); i++)
+			if (!strcmp(base, posix[i]))
+				sc->shell = SHELL_POSIX;
+	}
 	ssh_set_blocking(sc->s, 1);
 	res->duration_ms = now_ms() - t0;
 	if (rc)
