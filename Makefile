@@ -5,6 +5,7 @@
 #   make test      unit tests (cmocka), data-driven error cases, end-to-end tests
 #   make asan      the whole suite again under AddressSanitizer + UBSan
 #   make test-all  deps, format check, test and asan: what CI runs
+#   make fuzz      libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each; not in CI
 #   make demo      deps, build, and the upgrade demo
 
 CC      ?= cc
@@ -13,6 +14,7 @@ BUILD   ?= build
 PKGS    := yaml-0.1 lua5.4 libcjson libcrypto libssh libcurl
 DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-dev \
 	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang clang-format \
+	    libclang-rt-14-dev \
 	    sudo python3 python3-jsonschema openssh-server openssh-client
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -27,6 +29,12 @@ ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
+# the library instrumented for libFuzzer; each target links -fsanitize=fuzzer
+ifeq ($(FUZZ),1)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+endif
 
 RUNNER_SRC := $(filter-out runner/main.c,$(wildcard runner/*.c))
 MODULE_SRC := $(wildcard modules/*.c)
@@ -34,10 +42,14 @@ LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(RUNNER_SRC) $(MODULE_SRC))
 HEADERS    := $(wildcard runner/*.h modules/*.h)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 20
 
 KPLAN := $(if $(filter build,$(BUILD)),kplan,$(BUILD)/kplan)
 
-.PHONY: all deps test unit check-data e2e asan format format-check install clean test-all demo
+.PHONY: all deps test unit check-data e2e asan fuzz fuzz-build format format-check install clean \
+	test-all demo
 
 all: $(KPLAN)
 
@@ -55,6 +67,10 @@ $(BUILD)/%.o: %.c $(HEADERS)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkplan.a tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libkplan.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libkplan.a tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -o $@ $< $(BUILD)/libkplan.a $(LDFLAGS) $(LDLIBS)
 
 # apt-get update only when the package lists are missing (a fresh machine)
 deps:
@@ -87,14 +103,24 @@ e2e: $(KPLAN)
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 CC=clang test
 
+# Every fuzz target for FUZZ_SECONDS (its corpus grows in build-fuzz/corpus/,
+# crashes land in build-fuzz/artifacts/); a bounded run, not a fixed test,
+# so neither `test` nor `test-all` runs it.
+fuzz:
+	$(MAKE) BUILD=build-fuzz FUZZ=1 CC=clang fuzz-build
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-build: $(FUZZ_BIN)
+
 format:
-	clang-format -i runner/*.[ch] modules/*.[ch] tests/unit/*.[ch]
+	clang-format -i runner/*.[ch] modules/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]
 
 format-check:
-	clang-format --dry-run --Werror runner/*.[ch] modules/*.[ch] tests/unit/*.[ch]
+	clang-format --dry-run --Werror runner/*.[ch] modules/*.[ch] tests/unit/*.[ch] \
+	    tests/fuzz/*.[ch]
 
 install: all
 	install -D -m 0755 kplan $(DESTDIR)$(PREFIX)/bin/kplan
 
 clean:
-	rm -rf build build-asan kplan
+	rm -rf build build-asan build-fuzz kplan

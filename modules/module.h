@@ -270,6 +270,80 @@ kp_rc kp_mod_kube_open(struct kp_modctx *ctx, struct kp_result *res, struct kp_k
 		       struct kp_buf *err);
 void kp_mod_kube_close(struct kp_kube *k);
 
+/* etcd (etcdutil.c), for etcd-snapshot and etcd-member. */
+/* The `endpoints` argument (a string or a list) as "a,b" into out. */
+void kp_etcd_endpoints(const struct kp_modctx *ctx, struct kp_buf *out);
+/* "ETCDCTL_API=3 etcdctl --endpoints=… --cacert=… --cert=… --key=…" from
+ * the arguments (endpoints NULL: the `endpoints` argument), shell-quoted. */
+void kp_etcdctl_cmd(const struct kp_modctx *ctx, const char *endpoints, struct kp_buf *out);
+/* One member of `etcdctl member list -w json`. */
+struct kp_etcd_member {
+	uint64_t id;
+	char *name; /* "" for a member added but not started yet */
+	char **peer_urls, **client_urls;
+	size_t npeer, nclient;
+	bool started;
+};
+/* Parse the output (IDs exactly, as 64-bit numbers); *out freed with
+ * kp_etcd_members_free. cluster_id may be NULL. */
+kp_rc kp_etcd_parse_members(const char *json, struct kp_etcd_member **out, size_t *n,
+			    uint64_t *cluster_id, struct kp_buf *err);
+void kp_etcd_members_free(struct kp_etcd_member *m, size_t n);
+/* The index of the member named `what` (or with that hex ID), or, when
+ * `what` is a URL, with that peer URL; -1 when none, -2 when several. */
+long kp_etcd_find_member(const struct kp_etcd_member *m, size_t n, const char *what);
+/* The hex ID as etcdctl prints it ("8e9e05c52164694d"). */
+void kp_etcd_member_id(const struct kp_etcd_member *m, char out[17]);
+/* Members needed for quorum: n/2 + 1. */
+size_t kp_etcd_quorum(size_t members);
+/* Whether one member may be removed from `members` of which `healthy` are
+ * healthy (removed_healthy: the one removed is among them): NULL when it
+ * may, else why not (written into why, which is returned). */
+const char *kp_etcd_remove_check(size_t members, size_t healthy, bool removed_healthy,
+				 struct kp_buf *why);
+/* `etcdctl endpoint health -w json` -> a map endpoint -> bool. */
+kp_rc kp_etcd_parse_health(const char *json, struct kp_value **out, struct kp_buf *err);
+/* A snapshot's own integrity: a bbolt file of whole 512-byte sectors
+ * followed by etcd's 32-byte SHA-256 of it. sha_hex (may be NULL) gets the
+ * SHA-256 of the whole file. false with the reason ("truncated: …",
+ * "corrupt: …") in why. */
+bool kp_etcd_snapshot_check(const unsigned char *data, size_t len, char sha_hex[65],
+			    struct kp_buf *why);
+/* The same for a controller file (mapped, not read into memory). An error
+ * only when it cannot be read; *good says whether it checks out. */
+kp_rc kp_etcd_snapshot_check_file(const char *path, int64_t *size, char sha_hex[65], bool *good,
+				  struct kp_buf *why, struct kp_buf *err);
+
+/* Certificates and keys (pki.c), parsed with OpenSSL; no key material
+ * ever goes into a message. */
+#define KP_PKI_CERT   (1u << 0)
+#define KP_PKI_KEY    (1u << 1) /* a private key (or a kubeconfig embedding one) */
+#define KP_PKI_PUBKEY (1u << 2)
+/* What a file holds: KP_PKI_* bits from its PEM labels (0: none). */
+unsigned kp_pki_classify(const char *data, size_t len);
+struct kp_cert_info {
+	char *subject, *issuer; /* RFC 2253: "CN=kube-apiserver" */
+	char **sans;		/* "DNS:kubernetes", "IP:10.96.0.1" */
+	size_t nsans;
+	int64_t not_before, not_after; /* Unix time */
+	bool ca;
+};
+/* The first certificate of a PEM (or DER) file; released with
+ * kp_cert_info_release. */
+kp_rc kp_pki_cert_info(const void *data, size_t len, struct kp_cert_info *ci, struct kp_buf *err);
+void kp_cert_info_release(struct kp_cert_info *ci);
+/* Whether the private key in `key` belongs to the certificate in `cert`
+ * (X509_check_private_key), or to the public key in `pub`. An error when
+ * either cannot be read (encrypted keys are never prompted for). */
+kp_rc kp_pki_key_matches_cert(const void *cert, size_t clen, const void *key, size_t klen,
+			      bool *match, struct kp_buf *err);
+kp_rc kp_pki_key_matches_pub(const void *pub, size_t plen, const void *key, size_t klen,
+			     bool *match, struct kp_buf *err);
+/* Whole days from now to not_after, rounded down (negative: expired). */
+int64_t kp_pki_days_left(int64_t not_after, int64_t now);
+/* "2025-01-02T03:04:05Z" */
+void kp_pki_time_text(int64_t t, struct kp_buf *out);
+
 /* Diffs are not computed for texts larger than this (either side). */
 #define KP_DIFF_MAX ((size_t)1 << 20)
 

@@ -47,6 +47,11 @@ void kp_loaded_release(struct kp_loaded *ld);
 /* The offline preview of `kplan plan`; also --list-hosts and --list-tasks. */
 kp_rc kp_preview_plan(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		      struct kp_buf *err);
+/* The same walk, also filling rep (report.h; initialized here, released by
+ * the caller) for --format markdown/json and --detailed-exitcode. */
+struct kp_report;
+kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
+			struct kp_report *rep, struct kp_buf *err);
 kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		    struct kp_buf *err);
 kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,

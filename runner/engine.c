@@ -9,6 +9,7 @@
  * flight and starts the next the moment one finishes.
  */
 #include "engine_int.h"
+#include "hooks.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,7 @@ static void parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
 
 static bool active(const struct kp_hoststate *hs)
 {
-	return !hs->failed && !hs->unreachable;
+	return !hs->failed && !hs->unreachable && !hs->hook_skipped;
 }
 
 /* Task lists */
@@ -437,9 +438,30 @@ static bool window_go(struct kp_engine *e)
 static void host_job_fn(struct kp_engine *e, int slot, size_t i, void *arg)
 {
 	struct host_job *j = arg;
+	struct kp_hoststate *hs = j->hosts->h[i];
 	struct hostset one = {&j->hosts->h[i], 1};
-	kp_out_host_start(&e->out, j->hosts->h[i]->host->name);
-	run_sections(e, slot, &one, j->env);
+	kp_out_host_start(&e->out, hs->host->name);
+	/* hooks around the host, on its worker (hooks.c) */
+	if (kp_hooks_run_host(e, slot, hs, KP_HOOK_BEFORE_HOST) == KP_HOOK_OK)
+		run_sections(e, slot, &one, j->env);
+	if (!hs->hook_skipped)
+		kp_hooks_run_host(e, slot, hs, KP_HOOK_AFTER_HOST);
+}
+
+/* Linear strategy: before_host/after_host for every host of the batch, in
+ * parallel on the workers. */
+struct hook_job {
+	struct hostset *hosts;
+	enum kp_hook_point point;
+};
+
+static void hook_job_fn(struct kp_engine *e, int slot, size_t i, void *arg)
+{
+	struct hook_job *j = arg;
+	struct kp_hoststate *hs = j->hosts->h[i];
+	if (j->point == KP_HOOK_AFTER_HOST && hs->hook_skipped)
+		return;
+	kp_hooks_run_host(e, slot, hs, j->point);
 }
 
 static int64_t mono_ms(void)
@@ -509,6 +531,11 @@ static void run_play(struct kp_engine *e, size_t pi)
 		base.envs[base.nenvs++] = p->environment;
 	for (size_t i = 0; i < p->ntags; i++)
 		kp_strlist_push(&base.tags, p->tags[i]);
+	/* hooks (hooks.c): a failing before_play stops the run, a skip leaves
+	 * the play out */
+	enum kp_hook_outcome play_hook = kp_hooks_run_play(e, KP_HOOK_BEFORE_PLAY, 0, bs.n);
+	if (play_hook != KP_HOOK_OK)
+		bs.n = 0; /* no batch runs (bs.b is still released below) */
 
 	for (size_t bi = 0; bi < bs.n && !stopped(e); bi++) {
 		struct kp_batch *batch = &bs.b[bi];
@@ -522,13 +549,22 @@ static void run_play(struct kp_engine *e, size_t pi)
 		e->batch = batch;
 		e->window = bs.window > 0;
 		e->started_hosts = 0;
+		kp_batchvars_init(&e->bv, &e->pv, batch->hosts, batch->n, bi + 1, bs.n);
+		/* before_batch: a failure stops the rollout before this batch
+		 * (the reason goes to the recap), a skip leaves the batch out */
+		enum kp_hook_outcome bh = kp_hooks_run_play(e, KP_HOOK_BEFORE_BATCH, bi + 1, bs.n);
+		if (bh != KP_HOOK_OK) {
+			kp_batchvars_release(&e->bv);
+			if (bh == KP_HOOK_FAILED)
+				break;
+			continue;
+		}
 		const char **names = kp_xcalloc(batch->n, sizeof(*names));
 		for (size_t i = 0; i < batch->n; i++)
 			names[i] = inv->hosts[batch->hosts[i]]->name;
 		kp_out_batch_start(&e->out, bi + 1, bs.n, names, batch->n, e->window);
 		free(names);
 
-		kp_batchvars_init(&e->bv, &e->pv, batch->hosts, batch->n, bi + 1, bs.n);
 		struct hostset hosts = {kp_xcalloc(batch->n, sizeof(*hosts.h)), 0};
 		for (size_t i = 0; i < batch->n; i++) {
 			struct kp_hoststate *hs = &e->hosts[batch->hosts[i]];
@@ -561,16 +597,35 @@ static void run_play(struct kp_engine *e, size_t pi)
 		} else {
 			for (size_t i = 0; i < hosts.n; i++)
 				kp_out_host_start(&e->out, hosts.h[i]->host->name);
+			if (kp_hooks_any(p, KP_HOOK_BEFORE_HOST)) {
+				struct hook_job hj = {.hosts = &hosts,
+						      .point = KP_HOOK_BEFORE_HOST};
+				bool *was = kp_xcalloc(hosts.n ? hosts.n : 1, sizeof(bool));
+				for (size_t i = 0; i < hosts.n; i++)
+					was[i] = active(hosts.h[i]);
+				parallel_for(e, 0, hosts.n, e->o->forks, hook_job_fn, &hj, NULL);
+				check_stops(e, &hosts, was); /* hook failures count */
+				free(was);
+			}
 			run_sections(e, 0, &hosts, &base);
+			if (kp_hooks_any(p, KP_HOOK_AFTER_HOST)) {
+				struct hook_job hj = {.hosts = &hosts, .point = KP_HOOK_AFTER_HOST};
+				parallel_for(e, 0, hosts.n, e->o->forks, hook_job_fn, &hj, NULL);
+			}
 		}
 		kp_out_batch_end(&e->out, bi + 1, batch_failures(e), batch->n);
+		/* after_batch: a failure stops later batches */
+		kp_hooks_run_play(e, KP_HOOK_AFTER_BATCH, bi + 1, bs.n);
 		for (size_t i = 0; i < hosts.n; i++) {
 			kp_hostvars_release(&hosts.h[i]->hv);
 			hosts.h[i]->hv_ready = false;
+			hosts.h[i]->hook_skipped = false; /* skipped for this batch only */
 		}
 		free(hosts.h);
 		kp_batchvars_release(&e->bv);
 	}
+	if (play_hook == KP_HOOK_OK)
+		kp_hooks_run_play(e, KP_HOOK_AFTER_PLAY, 0, bs.n);
 	kp_strlist_release(&base.tags);
 	kp_playvars_release(&e->pv);
 	kp_batches_release(&bs);
@@ -585,10 +640,12 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 	pthread_mutex_init(&e.lock, NULL);
 	kp_output_init(&e.out, out, o->format, o->verbose, !o->no_color && isatty(fileno(out)),
 		       o->check);
+	kp_output_scope(&e.out, o, ld->plan->path); /* check --format json|markdown: a report */
 	e.nslots = o->forks > 0 ? o->forks : 1;
 	e.L = kp_xcalloc((size_t)e.nslots, sizeof(*e.L));
 	for (int i = 0; i < e.nslots; i++)
 		e.L[i] = kp_lua_new();
+	kp_hooks_init(&e);
 	e.hosts = kp_xcalloc(inv->nhosts ? inv->nhosts : 1, sizeof(*e.hosts));
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		e.hosts[i].host = inv->hosts[i];
@@ -647,6 +704,7 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 		pthread_mutex_destroy(&e.hosts[i].conn_lock);
 	}
 	free(e.hosts);
+	kp_hooks_release(&e);
 	for (int i = 0; i < e.nslots; i++)
 		kp_lua_free(e.L[i]);
 	free(e.L);

@@ -24,6 +24,7 @@ struct kp_hoststate {
 	pthread_mutex_t conn_lock; /* a connection serves one task at a time (delegate_to) */
 	struct kp_value *facts;	   /* registered results and set-fact, for the whole run */
 	bool failed, unreachable;  /* out of the play's later tasks and batches */
+	bool hook_skipped;	   /* kplan.skip in before_host: out of this batch (hooks.c) */
 	struct kp_hostcounts counts;
 	/* the current play and batch */
 	struct kp_hostvars hv;
@@ -74,7 +75,22 @@ struct kp_engine {
 	bool stop_play;	    /* max_fail_percentage exceeded */
 	bool stop_starting; /* window: no new host starts; those in flight finish */
 	char *stop_reason;
-	bool start_reached; /* --start-at-task */
+	bool start_reached;    /* --start-at-task */
+	struct kp_kube **kube; /* kplan.kube's client per worker slot, NULL until used (hooks.c) */
+};
+
+/* What a module's ctx->engine_ctx points at (task.c): the engine, the
+ * task's host and task, and the connection the task holds (for
+ * control_plane_exec), so that the `lua` module can reach the kplan API
+ * (hooks.c). */
+struct kp_task_ectx {
+	struct kp_engine *e;
+	struct kp_hoststate *target; /* whose conn_lock the task holds (NULL: none) */
+	const char *become_user, *become_password;
+	struct kp_hoststate *hs; /* the task's own host */
+	const struct kp_task *t;
+	const struct kp_taskenv *env;
+	int slot;
 };
 
 /* task.c: run one module task on one host (when, loop, until, register,

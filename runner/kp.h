@@ -28,6 +28,7 @@ typedef enum {
 	KP_ERR_RUNTIME,	    /* an expression or hook raised an error */
 	KP_ERR_UNREACHABLE, /* the host cannot be reached, or the connection broke */
 	KP_ERR_TIMEOUT,	    /* a command or wait ran out of time */
+	KP_ERR_LOCKED,	    /* a run lock is held by someone else */
 } kp_rc;
 
 const char *kp_strerror(kp_rc rc);

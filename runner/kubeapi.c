@@ -692,3 +692,76 @@ bool kp_kube_selector_matches(const cJSON *selector, const cJSON *labels)
 	}
 	return true;
 }
+
+/* ---- streaming -------------------------------------------------------------- */
+
+struct stream {
+	kp_https_sink_fn fn;
+	void *arg;
+	bool aborted;
+};
+
+static size_t on_stream(char *p, size_t size, size_t n, void *arg)
+{
+	struct stream *s = arg;
+	if (!s->fn(s->arg, p, size * n)) {
+		s->aborted = true;
+		return 0;
+	}
+	return size * n;
+}
+
+kp_rc kp_https_stream(const char *url, const char *body, const struct kp_https_tls *tls,
+		      int64_t connect_ms, int64_t total_ms, kp_https_sink_fn fn, void *arg,
+		      long *status, struct kp_buf *err)
+{
+	CURL *c = curl_easy_init();
+	char ebuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *h = NULL;
+	struct stream s = {.fn = fn, .arg = arg};
+	kp_rc rc = KP_OK;
+
+	if (!c)
+		return kp_errorf(err, KP_ERR_NOMEM, "cannot start a libcurl handle");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_ms ? connect_ms : 10000));
+	if (total_ms)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)total_ms);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "kplan/" KP_VERSION);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (tls && tls->ca)
+		set_blob(c, CURLOPT_CAINFO_BLOB, (char *)tls->ca, tls->ca_len);
+	if (tls && tls->cert) {
+		set_blob(c, CURLOPT_SSLCERT_BLOB, (char *)tls->cert, tls->cert_len);
+		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+	}
+	if (tls && tls->key) {
+		set_blob(c, CURLOPT_SSLKEY_BLOB, (char *)tls->key, tls->key_len);
+		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	if (body) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	CURLcode cc = curl_easy_perform(c);
+	if (cc && !s.aborted)
+		rc = kp_errorf(err, cc == CURLE_OPERATION_TIMEDOUT ? KP_ERR_TIMEOUT : KP_ERR_IO,
+			       "'%s %s': %s", body ? "POST" : "GET", url,
+			       ebuf[0] ? ebuf : curl_easy_strerror(cc));
+	else if (cc)
+		rc = kp_errorf(err, KP_ERR_IO, "'%s %s': the transfer was stopped",
+			       body ? "POST" : "GET", url);
+	else
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return rc;
+}

@@ -58,6 +58,10 @@ struct kp_kubeconfig {
  * and token file paths are relative to the kubeconfig's directory, as
  * kubectl reads them. */
 kp_rc kp_kubeconfig_load(const char *path, struct kp_kubeconfig **out, struct kp_buf *err);
+/* The same with the file's text given (tests, fuzzing); `path` names it in
+ * messages and relative certificate and token files are found beside it. */
+kp_rc kp_kubeconfig_load_string(const char *path, const char *data, size_t len,
+				struct kp_kubeconfig **out, struct kp_buf *err);
 void kp_kubeconfig_free(struct kp_kubeconfig *kc);
 /* Which kubeconfig to use, as modules.md says: `given` (when not NULL),
  * else the first existing file of $KUBECONFIG (a colon-separated list),
@@ -153,5 +157,20 @@ kp_rc kp_kube_version(struct kp_kube *k, char **git_version, struct kp_buf *err)
  * labels (a JSON object, or NULL for none). An empty selector selects
  * everything, as for PodDisruptionBudgets in policy/v1. */
 bool kp_kube_selector_matches(const struct cJSON *selector, const struct cJSON *labels);
+
+/* ---- a streaming HTTPS request (etcd's gateway) --------------------------------
+ * POST (or GET when body is NULL) url with TLS verification against ca
+ * (PEM; NULL: the system's) and the client certificate and key (PEM, in
+ * memory, never logged); each piece of the response body goes to fn as it
+ * arrives (fn returns false to abort). On KP_OK *status is the HTTP status.
+ * total_ms 0: no overall limit (a large snapshot takes a while). */
+typedef bool (*kp_https_sink_fn)(void *arg, const char *data, size_t len);
+struct kp_https_tls {
+	const char *ca, *cert, *key;
+	size_t ca_len, cert_len, key_len;
+};
+kp_rc kp_https_stream(const char *url, const char *body, const struct kp_https_tls *tls,
+		      int64_t connect_ms, int64_t total_ms, kp_https_sink_fn fn, void *arg,
+		      long *status, struct kp_buf *err);
 
 #endif

@@ -278,12 +278,11 @@ static kp_rc resolve(struct kp_kubeconfig *kc, const struct kp_node *root, struc
 	return rc;
 }
 
-kp_rc kp_kubeconfig_load(const char *path, struct kp_kubeconfig **out, struct kp_buf *err)
+/* Resolve the current context of a loaded kubeconfig; frees doc. */
+static kp_rc kubeconfig_from_doc(const char *path, struct kp_doc *doc, struct kp_kubeconfig **out,
+				 struct kp_buf *err)
 {
-	struct kp_doc *doc = NULL;
-	kp_rc rc = kp_yaml_load_file(path, &doc, err);
-	if (rc)
-		return rc;
+	kp_rc rc;
 	if (!doc->root || doc->root->type != KP_N_MAP) {
 		kp_doc_free(doc);
 		return kp_errorf(err, KP_ERR_PARSE, "%s: a kubeconfig must be a mapping", path);
@@ -298,4 +297,23 @@ kp_rc kp_kubeconfig_load(const char *path, struct kp_kubeconfig **out, struct kp
 	}
 	*out = kc;
 	return KP_OK;
+}
+
+kp_rc kp_kubeconfig_load(const char *path, struct kp_kubeconfig **out, struct kp_buf *err)
+{
+	struct kp_doc *doc = NULL;
+	kp_rc rc = kp_yaml_load_file(path, &doc, err);
+	if (rc)
+		return rc;
+	return kubeconfig_from_doc(path, doc, out, err);
+}
+
+kp_rc kp_kubeconfig_load_string(const char *path, const char *data, size_t len,
+				struct kp_kubeconfig **out, struct kp_buf *err)
+{
+	struct kp_doc *doc = NULL;
+	kp_rc rc = kp_yaml_load_string(path, data, len, &doc, err);
+	if (rc)
+		return rc;
+	return kubeconfig_from_doc(path, doc, out, err);
 }

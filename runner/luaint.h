@@ -52,7 +52,16 @@ struct kp_lua {
 	/* Where the variable whose rendering failed was written (file NULL:
 	 * not known): the outermost expression reports the error there. */
 	struct kp_pos var_pos;
+	/* Hooks (luaapi.c): called by the allocator when it refuses memory
+	 * (once per refusal; must not allocate Lua memory), and its data. */
+	void (*mem_refused)(struct kp_lua *kl);
+	void *hook_data;
+	int hook_chunks; /* hook chunks cached in this state */
 };
+
+/* The table of builtins every expression sees first (libraries as
+ * read-only proxies, helpers): pushed onto the stack, for hooks to copy. */
+void kp_lua_push_builtins(lua_State *L);
 
 /* Render a variable's value when it holds "{{ }}" (Ansible templates
  * variables when they are used, so `a: "{{ b }}-x"` sees b). *out is a new

@@ -27,7 +27,8 @@
 #define CACHE_MAX 4096 /* cached chunks per state before the cache is reset */
 
 /* Registry keys (their addresses only). */
-static const char undef_mt_key, pending_key, cache_key, srcs_key, env_mt_key, dead_env_key;
+static const char undef_mt_key, pending_key, cache_key, srcs_key, env_mt_key, dead_env_key,
+    builtins_key;
 
 kp_rc kp_pos_errorf(struct kp_buf *err, kp_rc rc, struct kp_pos pos, const char *fmt, ...)
 {
@@ -56,8 +57,11 @@ static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		kl->mem -= osize;
 		return NULL;
 	}
-	if (nsize > osize && kl->mem + (nsize - osize) > kl->mem_max)
+	if (nsize > osize && kl->mem + (nsize - osize) > kl->mem_max) {
+		if (kl->mem_refused)
+			kl->mem_refused(kl); /* a hook notes where it was */
 		return NULL; /* Lua collects garbage, retries, then raises a memory error */
+	}
 	void *np = realloc(ptr, nsize);
 	if (np)
 		kl->mem = kl->mem - osize + nsize;
@@ -360,6 +364,8 @@ static int setup(lua_State *L)
 		lua_setfield(L, b, libs[i]);
 	}
 	kp_lua_open_helpers(L, b);
+	lua_pushvalue(L, b);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &builtins_key); /* for hooks */
 
 	lua_createtable(L, 0, 2); /* the _ENV metatable */
 	lua_pushvalue(L, b);
@@ -424,6 +430,11 @@ void kp_lua_set_limits(struct kp_lua *kl, size_t max_bytes, unsigned long long m
 		kl->mem_max = max_bytes;
 	if (max_steps)
 		kl->steps_max = max_steps;
+}
+
+void kp_lua_push_builtins(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &builtins_key);
 }
 
 struct lua_State *kp_lua_state(struct kp_lua *kl)

@@ -16,6 +16,7 @@
 #include "vars.h"
 #include "expr.h"
 #include "module.h"
+#include "report.h"
 
 enum {
 	EXIT_OK = 0,
@@ -402,23 +403,32 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		goto out;
 	}
 	if (!strcmp(o->command, "plan")) {
-		if (o->format != KP_FMT_TEXT) {
-			rc = usage_error("'kplan plan --format %s' is not available yet: use "
-					 "--format text",
-					 o->format == KP_FMT_JSON ? "json" : "markdown");
-			goto out;
-		}
 		/* the preview is printed only when complete: a review never gets
 		 * half a plan */
 		char *text = NULL;
 		size_t len = 0;
+		struct kp_report rep;
 		FILE *mem = open_memstream(&text, &len);
 		if (!mem) {
 			rc = usage_error("cannot allocate the preview");
 			goto out;
 		}
-		kp_rc prc = kp_preview_plan(o, &ld, mem, &err);
+		kp_rc prc =
+		    kp_preview_report(o, &ld, o->format == KP_FMT_TEXT ? mem : NULL, &rep, &err);
+		if (!prc && o->format != KP_FMT_TEXT) {
+			struct kp_buf doc = KP_BUF_INIT;
+			if (o->format == KP_FMT_MARKDOWN)
+				kp_report_markdown(&rep, &doc);
+			else
+				kp_report_json(&rep, &doc);
+			fwrite(doc.buf, 1, doc.len, mem);
+			kp_buf_release(&doc);
+		}
 		fclose(mem);
+		/* --detailed-exitcode: a task that would run, or might, and is not
+		 * read-only is a pending change (preview.c) */
+		bool pending = kp_report_pending(&rep, NULL) > 0;
+		kp_report_release(&rep);
 		if (prc) {
 			free(text);
 			rc = report(&err);
@@ -426,14 +436,13 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		}
 		fwrite(text, 1, len, stdout);
 		free(text);
-		rc = EXIT_OK;
+		rc = o->detailed_exitcode && pending ? KP_EXIT_CHANGES : EXIT_OK;
 		goto out;
 	}
 	/* run and check: everything was validated above, nothing has connected yet */
-	if (o->format == KP_FMT_MARKDOWN) {
-		rc = usage_error("'kplan %s --format markdown' is not available yet: use text or "
-				 "json",
-				 o->command);
+	if (o->format == KP_FMT_MARKDOWN && !o->check) {
+		rc = usage_error("'kplan run --format markdown': markdown is a preview format, for "
+				 "check and plan; use text or json");
 		goto out;
 	}
 	if (o->resume_given) {

@@ -106,6 +106,15 @@ void kp_output_init(struct kp_output *o, FILE *f, int format, int verbose, bool 
 		o->ticker_running = true;
 }
 
+void kp_output_scope(struct kp_output *o, const struct kp_runopts *opts, const char *plan)
+{
+	if (!opts->check || o->format == KP_FMT_TEXT || o->report)
+		return;
+	o->report = kp_xcalloc(1, sizeof(*o->report));
+	kp_report_init(o->report, KP_REPORT_CHECK, plan, &opts->inventories, opts->limit,
+		       &opts->tags, &opts->skip_tags, opts->extra, opts->diff);
+}
+
 void kp_output_release(struct kp_output *o)
 {
 	if (o->ticker_running) {
@@ -121,6 +130,11 @@ void kp_output_release(struct kp_output *o)
 	pthread_mutex_unlock(&o->lock);
 	pthread_mutex_destroy(&o->lock);
 	pthread_cond_destroy(&o->tick_cond);
+	if (o->report) {
+		kp_report_release(o->report);
+		free(o->report);
+		o->report = NULL;
+	}
 }
 
 /* JSON: one object per line */
@@ -156,7 +170,9 @@ static void unlock(struct kp_output *o)
 void kp_out_run_start(struct kp_output *o, const char *plan, const char *run_id, bool check)
 {
 	lock(o);
-	if (o->format == KP_FMT_JSON) {
+	if (o->report) {
+		/* collector: the document comes at the end */
+	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("run_start");
 		cJSON_AddStringToObject(j, "plan", plan);
 		if (run_id)
@@ -173,7 +189,9 @@ void kp_out_play_start(struct kp_output *o, const char *name, const char *patter
 		       size_t index, size_t count)
 {
 	lock(o);
-	if (o->format == KP_FMT_JSON) {
+	if (o->report) {
+		kp_report_play(o->report, index, count, name, pattern, NULL, nhosts);
+	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("play_start");
 		cJSON_AddStringToObject(j, "play", name);
 		cJSON_AddStringToObject(j, "hosts", pattern);
@@ -194,7 +212,9 @@ void kp_out_batch_start(struct kp_output *o, size_t index, size_t count, const c
 	lock(o);
 	snprintf(o->batch_label, sizeof(o->batch_label), window ? "[WINDOW]" : "[BATCH %zu/%zu]",
 		 index, count);
-	if (o->format == KP_FMT_JSON) {
+	if (o->report) {
+		kp_report_batch(o->report, index, count, window, hosts, nhosts);
+	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("batch_start");
 		cJSON_AddNumberToObject(j, "index", (double)index);
 		cJSON_AddNumberToObject(j, "count", (double)count);
@@ -216,7 +236,9 @@ void kp_out_task_start(struct kp_output *o, const char *name, const char *module
 		       const char *section)
 {
 	lock(o);
-	if (o->format == KP_FMT_JSON) {
+	if (o->report) {
+		/* rows carry their task */
+	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("task_start");
 		cJSON_AddStringToObject(j, "task", name);
 		cJSON_AddStringToObject(j, "module", module);
@@ -263,6 +285,26 @@ void kp_out_host_result(struct kp_output *o, const char *task, const struct kp_t
 {
 	lock(o);
 	inflight_remove(o, r->host);
+	if (o->report) {
+		struct kp_report_row w = {
+		    .task = (char *)task,
+		    .module = (char *)r->module,
+		    .section = (char *)r->section,
+		    .status = (char *)kp_status_name(r->status),
+		    /* a read-only command's answer is its output */
+		    .outcome = (char *)(r->msg && *r->msg ? r->msg
+					: r->out	  ? r->out
+							  : ""),
+		    .item = (char *)r->item,
+		    .delegated_to = (char *)r->delegated_to,
+		    .diff = (char *)r->diff,
+		    .pending = r->status == KP_ST_CHANGED,
+		    .no_log = r->no_log,
+		};
+		kp_report_add(o->report, r->host, &w);
+		unlock(o);
+		return;
+	}
 	if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("host_result");
 		cJSON_AddStringToObject(j, "task", task);
@@ -335,7 +377,7 @@ void kp_out_batch_end(struct kp_output *o, size_t index, size_t failed, size_t t
 {
 	lock(o);
 	o->ninflight = 0;
-	if (o->format == KP_FMT_JSON) {
+	if (!o->report && o->format == KP_FMT_JSON) {
 		cJSON *j = event("batch_end");
 		cJSON_AddNumberToObject(j, "index", (double)index);
 		cJSON_AddNumberToObject(j, "failed", (double)failed);
@@ -353,7 +395,10 @@ void kp_out_note(struct kp_output *o, const char *fmt, ...)
 	kp_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
 	lock(o);
-	if (o->format == KP_FMT_JSON) {
+	if (o->report) {
+		/* the document on stdout stays one document */
+		fprintf(stderr, "%s\n", b.buf);
+	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("note");
 		cJSON_AddStringToObject(j, "msg", b.buf);
 		emit(o, j);
@@ -367,7 +412,9 @@ void kp_out_note(struct kp_output *o, const char *fmt, ...)
 void kp_out_recap(struct kp_output *o, const struct kp_hostcounts *c, size_t n)
 {
 	lock(o);
-	if (o->format == KP_FMT_JSON) {
+	if (o->report) {
+		/* the report's summary is the recap */
+	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("recap");
 		cJSON *hosts = cJSON_AddObjectToObject(j, "hosts");
 		for (size_t i = 0; i < n; i++) {
@@ -400,7 +447,16 @@ void kp_out_recap(struct kp_output *o, const struct kp_hostcounts *c, size_t n)
 void kp_out_run_end(struct kp_output *o, int exit_code, const char *reason)
 {
 	lock(o);
-	if (o->format == KP_FMT_JSON) {
+	if (o->report) {
+		struct kp_buf doc = KP_BUF_INIT;
+		kp_report_stopped(o->report, reason);
+		if (o->format == KP_FMT_MARKDOWN)
+			kp_report_markdown(o->report, &doc);
+		else
+			kp_report_json(o->report, &doc);
+		fwrite(doc.buf, 1, doc.len, o->f);
+		kp_buf_release(&doc);
+	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("run_end");
 		cJSON_AddNumberToObject(j, "exit_code", exit_code);
 		cJSON_AddNumberToObject(j, "duration_ms", (double)(now_ms() - o->t0_ms));

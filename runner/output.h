@@ -10,6 +10,10 @@
  *
  * no_log results never reach this file with their values: the engine
  * replaces them first (kp_output_hide).
+ *
+ * Collector mode (check with --format json or markdown): nothing is printed
+ * while the run goes on; events fill a struct kp_report (report.h) and
+ * kp_out_run_end renders it as one deterministic document.
  */
 #ifndef KP_OUTPUT_H
 #define KP_OUTPUT_H
@@ -18,6 +22,7 @@
 #include <stdio.h>
 
 #include "buf.h"
+#include "report.h"
 #include "value.h"
 
 enum kp_status {
@@ -54,6 +59,7 @@ struct kp_output {
 	const char *inflight[64];
 	int ninflight;
 	char batch_label[128];
+	struct kp_report *report; /* collector mode: owned, NULL otherwise */
 };
 
 struct kp_taskresult {
@@ -67,6 +73,8 @@ struct kp_taskresult {
 	const char *out, *err;	       /* command output (-vv; stderr also on failure) */
 	const char *diff;	       /* unified diff (--diff) */
 	const char *item;	       /* loop label, or NULL */
+	const char *module;	       /* the task's module, or NULL */
+	const char *section;	       /* pre_tasks, tasks, post_tasks, handlers; or NULL */
 	int attempts;		       /* until: attempts made (0: no until) */
 	bool no_log;
 	bool show_msg; /* print msg even when ok (debug) */
@@ -74,6 +82,10 @@ struct kp_taskresult {
 
 void kp_output_init(struct kp_output *o, FILE *f, int format, int verbose, bool color, bool check);
 void kp_output_release(struct kp_output *o);
+/* The run's scope (struct kp_runopts *, cli.h); with check and --format
+ * json or markdown this turns on collector mode. Call before run_start. */
+struct kp_runopts;
+void kp_output_scope(struct kp_output *o, const struct kp_runopts *opts, const char *plan);
 
 void kp_out_run_start(struct kp_output *o, const char *plan, const char *run_id, bool check);
 void kp_out_play_start(struct kp_output *o, const char *name, const char *pattern, size_t nhosts,

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -47,6 +48,7 @@ static const char *const play_keys[] = {
     "confirm",
     "pause_between_batches",
     "run_lock",
+    "hook_limits",
 };
 
 static const char *const order_names[] = {"inventory", "reverse_inventory", "sorted",
@@ -370,6 +372,71 @@ static kp_rc parse_hooks(struct kp_loader *ld, struct kp_play *p, const char *di
 	return KP_OK;
 }
 
+/* hook_limits: {instructions: N, memory: 64m} (kplan extension: per call
+ * of a hook or `lua` step; see hooks.h for the defaults). */
+static kp_rc parse_size(const struct kp_node *n, size_t *out, struct kp_buf *err)
+{
+	int64_t v;
+	if (kp_node_get_int(n, &v)) {
+		if (v < 1)
+			goto bad;
+		*out = (size_t)v;
+		return KP_OK;
+	}
+	if (n->type != KP_N_SCALAR || kp_node_is_null(n))
+		goto bad;
+	char *end;
+	unsigned long long num = strtoull(n->str, &end, 10);
+	static const struct {
+		const char *suffix;
+		int shift;
+	} units[] = {{"", 0},	 {"b", 0},    {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20},
+		     {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}};
+	if (end == n->str || num < 1)
+		goto bad;
+	for (size_t i = 0; i < KP_ARRAY_LEN(units); i++)
+		if (!strcasecmp(end, units[i].suffix)) {
+			if (num > (SIZE_MAX >> units[i].shift))
+				goto bad;
+			*out = (size_t)num << units[i].shift;
+			return KP_OK;
+		}
+bad:
+	return kp_node_errorf(err, KP_ERR_INVALID, n,
+			      "'memory' must be a size in bytes such as 65536, \"512k\", \"64m\" "
+			      "or \"1g\" (got %s)",
+			      n->type == KP_N_SCALAR ? n->str : kp_node_describe(n));
+}
+
+static kp_rc parse_hook_limits(struct kp_play *p, const struct kp_node *n, struct kp_buf *err)
+{
+	static const char *const keys[] = {"instructions", "memory"};
+	kp_rc rc;
+	if (kp_node_is_null(n))
+		return KP_OK;
+	if (n->type != KP_N_MAP)
+		return kp_node_errorf(err, KP_ERR_INVALID, n,
+				      "'hook_limits' must be a mapping with 'instructions' and/or "
+				      "'memory', not %s",
+				      kp_node_describe(n));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct kp_node *k = n->items[2 * i], *v = n->items[2 * i + 1];
+		if (!strcmp(k->str, "instructions")) {
+			int64_t x;
+			if ((rc = kp_get_int(v, "instructions", 1, INT64_MAX, &x, err)))
+				return rc;
+			p->hook_max_instructions = (uint64_t)x;
+		} else if (!strcmp(k->str, "memory")) {
+			if ((rc = parse_size(v, &p->hook_max_memory, err)))
+				return rc;
+		} else {
+			kp_unknown_key(k, "hook_limits", keys, KP_ARRAY_LEN(keys), err);
+			return KP_ERR_INVALID;
+		}
+	}
+	return KP_OK;
+}
+
 /* ---- notify ------------------------------------------------------------- */
 
 struct handler_names {
@@ -574,6 +641,8 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 		rc = kp_get_duration(v, key, &p->pause_between_batches_ms, err);
 	} else if (!strcmp(key, "run_lock")) {
 		rc = kp_get_str(v, key, &p->run_lock, err);
+	} else if (!strcmp(key, "hook_limits")) {
+		rc = parse_hook_limits(p, v, err);
 	}
 	/* task lists are parsed after all other keys, see parse_play */
 	return rc;
@@ -722,9 +791,10 @@ static kp_rc load_plan_file(struct kp_loader *ld, const char *path, const char *
 	return rc;
 }
 
-kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err)
+static kp_rc plan_load(const char *path, const char *data, size_t len, struct kp_plan **out,
+		       struct kp_buf *err)
 {
-	struct kp_loader ld = {.err = err};
+	struct kp_loader ld = {.err = err, .top_data = data, .top_len = len};
 	struct kp_plan *plan = kp_xcalloc(1, sizeof(*plan));
 	kp_rc rc;
 
@@ -747,4 +817,15 @@ kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err)
 	}
 	*out = plan;
 	return KP_OK;
+}
+
+kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err)
+{
+	return plan_load(path, NULL, 0, out, err);
+}
+
+kp_rc kp_plan_load_string(const char *path, const char *data, size_t len, struct kp_plan **out,
+			  struct kp_buf *err)
+{
+	return plan_load(path, data, len, out, err);
 }

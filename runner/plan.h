@@ -134,6 +134,10 @@ struct kp_play {
 	int64_t pause_between_batches_ms;
 	char *run_lock;
 	char *plan_file; /* the file this play was written in */
+	/* hook_limits: per call of a hook or `lua` step; 0 = the default
+	 * (KP_HOOK_STEPS_DEFAULT, KP_HOOK_MEM_DEFAULT in hooks.h) */
+	uint64_t hook_max_instructions;
+	size_t hook_max_memory;
 };
 
 struct kp_plan {
@@ -148,6 +152,10 @@ struct kp_plan {
 };
 
 kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err);
+/* The same with the top file's text given (tests, fuzzing): `path` names it
+ * in messages, and what it imports is found relative to it. */
+kp_rc kp_plan_load_string(const char *path, const char *data, size_t len, struct kp_plan **out,
+			  struct kp_buf *err);
 void kp_plan_free(struct kp_plan *plan);
 
 /* Free a task and everything it owns (blocks recursively). */

@@ -27,6 +27,9 @@ struct kp_loader {
 	size_t depth;
 	struct kp_doc *synth; /* nodes the loader makes (k=v and merged args) */
 	struct lua_State *L;  /* for syntax checks, made on first use */
+	/* kp_plan_load_string: the top file's text, read instead of the file */
+	const char *top_data;
+	size_t top_len;
 };
 
 /* What the task parser needs to know about where it is. */

@@ -73,7 +73,11 @@ kp_rc kp_loader_yaml(struct kp_loader *ld, const char *path, const char *written
 {
 	struct kp_buf data = KP_BUF_INIT, tmp = KP_BUF_INIT;
 	struct kp_plan *p = ld->plan;
-	kp_rc rc = kp_read_file(path, KP_YAML_MAX_FILE, &data, &tmp);
+	kp_rc rc = KP_OK;
+	if (!at && ld->top_data) /* the top file, given as text */
+		kp_buf_add(&data, ld->top_data, ld->top_len);
+	else
+		rc = kp_read_file(path, KP_YAML_MAX_FILE, &data, &tmp);
 	if (rc) {
 		read_error(&tmp, path, written, at, rc, ld->err);
 		kp_buf_release(&tmp);

@@ -7,12 +7,20 @@
  * host with that host's variables; what only a probe could know (registered
  * results, set-fact values) prints as <known after probe>. Rendering every
  * host is also what lets `kplan validate -i` catch undefined variables.
+ *
+ * The same walk fills a struct kp_report (report.h) for --format markdown
+ * and json and for --detailed-exitcode. A task counts as a pending change
+ * when it would run (or might: a when only a probe can decide) unless its
+ * module is read-only (debug, assert, fail, set-fact, pause, wait-for,
+ * kube-node state=ready) or its changed_when is false for that host.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "batch.h"
 #include "cli.h"
+#include "module.h"
+#include "report.h"
 #include "vars.h"
 
 struct pctx {
@@ -26,6 +34,8 @@ struct pctx {
 	bool started; /* --start-at-task reached */
 	struct kp_strlist unknown;
 	struct kp_buf *err;
+	struct kp_report *rep; /* NULL: no report */
+	const char *section;
 };
 
 static void outf(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -95,7 +105,8 @@ static kp_rc task_error(struct pctx *c, const struct kp_task *t, kp_rc rc)
 	return rc;
 }
 
-/* Evaluate the when-chain; *state: 1 true, 0 false (with *why), -1 unknown */
+/* Evaluate the when-chain; *state: 1 true, 0 false (with *why), -1 unknown
+ * (with *why the first condition only a probe can decide) */
 static kp_rc eval_when(struct pctx *c, const struct kp_scope *s, struct kp_expr *const *when,
 		       size_t n, int *state, const char **why)
 {
@@ -103,6 +114,9 @@ static kp_rc eval_when(struct pctx *c, const struct kp_scope *s, struct kp_expr 
 		bool ok;
 		kp_rc rc = kp_expr_test(c->L, when[i], s, &ok, c->err);
 		if (rc == KP_ERR_UNKNOWN) {
+			kp_buf_reset(c->err);
+			if (*state > 0)
+				*why = kp_expr_source(when[i]);
 			*state = -1;
 			continue;
 		}
@@ -137,6 +151,73 @@ static void task_title(struct pctx *c, const struct kp_task *t, struct kp_buf *o
 	kp_buf_addstr(out, kp_task_display_name(t));
 }
 
+/* "when: a and b" on one line, whatever the YAML style of the condition */
+static void when_text(const char *src, struct kp_buf *out)
+{
+	kp_buf_addstr(out, "when: ");
+	for (const char *w = src; w && *w; w++) {
+		bool sp = *w == ' ' || *w == '\n' || *w == '\t';
+		if (!sp)
+			kp_buf_addch(out, *w);
+		else if (out->buf[out->len - 1] != ' ')
+			kp_buf_addch(out, ' ');
+	}
+}
+
+/* Whether the task would change something on this host (see the top). */
+static bool plan_pending(struct pctx *c, const struct kp_task *t, const struct kp_scope *s,
+			 const struct kp_value *args)
+{
+	if (t->module->flags & KP_MOD_READONLY || !strcmp(t->module->name, "wait-for"))
+		return false;
+	if (!strcmp(t->module->name, "kube-node")) {
+		const struct kp_value *st =
+		    args && args->type == KP_V_MAP ? kp_map_get(args, "state") : NULL;
+		if (!st || (st->type == KP_V_STR && !strcmp(st->u.str.s, "ready")))
+			return false;
+	}
+	for (size_t i = 0; i < t->nchanged_when; i++) {
+		bool v;
+		kp_rc rc = kp_expr_test(c->L, t->changed_when[i], s, &v, c->err);
+		kp_buf_reset(c->err);
+		if (!rc && !v)
+			return false;
+	}
+	return true;
+}
+
+static void report_row(struct pctx *c, const struct kp_task *t, const char *host,
+		       const char *status, const char *outcome, const char *detail,
+		       const char *item, const char *delegated, bool pending)
+{
+	if (!c->rep)
+		return;
+	struct kp_buf title = KP_BUF_INIT;
+	struct kp_value *v = NULL;
+	struct kp_scope s = c->hv[0].scope;
+	for (size_t h = 0; h < c->batch->n; h++)
+		if (!strcmp(c->hv[h].host->name, host))
+			s = c->hv[h].scope;
+	s.placeholder = true;
+	if (t->name_tmpl && !kp_template_render(c->L, t->name_tmpl, &s, &v, NULL))
+		kp_value_to_text(v, true, &title);
+	else
+		kp_buf_addstr(&title, kp_task_display_name(t));
+	kp_value_unref(v);
+	struct kp_report_row w = {.task = title.buf,
+				  .module = (char *)t->module->name,
+				  .section = (char *)c->section,
+				  .status = (char *)status,
+				  .outcome = (char *)outcome,
+				  .detail = (char *)detail,
+				  .item = (char *)item,
+				  .delegated_to = (char *)delegated,
+				  .pending = pending,
+				  .no_log = t->no_log};
+	kp_report_add(c->rep, host, &w);
+	kp_buf_release(&title);
+}
+
 static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct whens *inherited,
 			      const char *indent)
 {
@@ -156,6 +237,10 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		if (t->run_once && h > 0) {
 			outf(c, "%s  %s: result of %s (run_once)\n", indent, host,
 			     c->hv[0].host->name);
+			struct kp_buf d = KP_BUF_INIT;
+			kp_buf_addf(&d, "result of %s (run_once)", c->hv[0].host->name);
+			report_row(c, t, host, "shared", "", d.buf, NULL, NULL, false);
+			kp_buf_release(&d);
 			continue;
 		}
 		rc = eval_when(c, &hv->scope, inherited->v, inherited->n, &state, &why);
@@ -165,10 +250,15 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 			return task_error(c, t, rc);
 		if (!state) {
 			outf(c, "%s  %s: skipped (when: %s)\n", indent, host, why);
+			struct kp_buf d = KP_BUF_INIT;
+			when_text(why, &d);
+			report_row(c, t, host, "skipped", "", d.buf, NULL, NULL, false);
+			kp_buf_release(&d);
 			continue;
 		}
 		struct kp_scope s = hv->scope;
 		s.placeholder = true;
+		struct kp_buf deleg = KP_BUF_INIT, cond = KP_BUF_INIT;
 		if (t->delegate_to) {
 			struct kp_value *d = NULL;
 			rc = kp_template_render(c->L, t->delegate_to, &s, &d, c->err);
@@ -176,17 +266,26 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 				return task_error(c, t, rc);
 			kp_buf_addf(&line, " (delegated to ");
 			kp_value_to_text(d, true, &line);
+			kp_value_to_text(d, true, &deleg);
 			kp_buf_addch(&line, ')');
 			kp_value_unref(d);
 		}
-		if (state < 0)
+		if (state < 0) {
 			kp_buf_addstr(&line, " (when: " KP_UNKNOWN_TEXT ")");
+			when_text(why, &cond);
+			kp_buf_addstr(&cond, " (" KP_UNKNOWN_TEXT ")");
+		}
+		const char *rstatus = state < 0 ? "conditional" : "runs";
+		const char *rdetail = state < 0 ? cond.buf : NULL;
+		const char *rdeleg = t->delegate_to ? deleg.buf : NULL;
 
 		struct kp_value *items = NULL;
 		if (t->loop) {
 			rc = kp_tvalue_render(c->L, t->loop, &s, &items, c->err);
 			if (rc) {
 				kp_buf_release(&line);
+				kp_buf_release(&deleg);
+				kp_buf_release(&cond);
 				return task_error(c, t, rc);
 			}
 		}
@@ -195,13 +294,24 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 			outf(c, "%s  %s: loop over %s%s\n", indent, host,
 			     items->type == KP_V_STR ? items->u.str.s : "a non-list value",
 			     line.buf);
+			struct kp_buf o = KP_BUF_INIT;
+			kp_buf_addf(&o, "loop over %s",
+				    items->type == KP_V_STR ? items->u.str.s : "a non-list value");
+			report_row(c, t, host, "unknown-loop", o.buf, rdetail, NULL, rdeleg,
+				   plan_pending(c, t, &s, NULL));
+			kp_buf_release(&o);
 			kp_value_unref(items);
 			kp_buf_release(&line);
+			kp_buf_release(&deleg);
+			kp_buf_release(&cond);
 			continue;
 		}
 		size_t nitems = items ? kp_list_len(items) : 1;
-		if (items && !nitems)
+		if (items && !nitems) {
 			outf(c, "%s  %s: loop over an empty list: nothing to do\n", indent, host);
+			report_row(c, t, host, "skipped", "", "loop over an empty list", NULL,
+				   rdeleg, false);
+		}
 		for (size_t i = 0; i < nitems; i++) {
 			struct kp_value *loopmap = NULL, *args = NULL;
 			struct kp_scope si = s;
@@ -219,6 +329,8 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 				kp_value_unref(loopmap);
 				kp_value_unref(items);
 				kp_buf_release(&line);
+				kp_buf_release(&deleg);
+				kp_buf_release(&cond);
 				return task_error(c, t, rc);
 			}
 			struct kp_buf a = KP_BUF_INIT;
@@ -231,12 +343,23 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 				     line.buf);
 			else
 				outf(c, "%s  %s: %s%s\n", indent, host, a.buf, line.buf);
+			if (c->rep) {
+				struct kp_buf label = KP_BUF_INIT;
+				if (items)
+					kp_value_to_text(kp_list_at(items, i), true, &label);
+				report_row(c, t, host, rstatus, a.buf, rdetail,
+					   items ? label.buf : NULL, rdeleg,
+					   plan_pending(c, t, &si, args));
+				kp_buf_release(&label);
+			}
 			kp_buf_release(&a);
 			kp_value_unref(args);
 			kp_value_unref(loopmap);
 		}
 		kp_value_unref(items);
 		kp_buf_release(&line);
+		kp_buf_release(&deleg);
+		kp_buf_release(&cond);
 	}
 	return KP_OK;
 }
@@ -365,6 +488,9 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 	if (p->run_lock)
 		kp_buf_addf(&b, ", run_lock: %s", p->run_lock);
 	outf(c, "  %s\n", b.buf);
+	if (c->rep)
+		kp_report_play(c->rep, pi + 1, c->ld->plan->nplays, p->name, p->hosts, b.buf,
+			       bs.nhosts);
 	kp_buf_release(&b);
 	if (!bs.nhosts) {
 		outf(c, "  no hosts matched: play skipped\n");
@@ -394,6 +520,13 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 		else
 			outf(c, "\n  BATCH %zu/%zu [%s]\n", bi + 1, bs.n, hl.buf);
 		kp_buf_release(&hl);
+		if (c->rep) {
+			const char **names = kp_xcalloc(batch->n, sizeof(*names));
+			for (size_t i = 0; i < batch->n; i++)
+				names[i] = inv->hosts[batch->hosts[i]]->name;
+			kp_report_batch(c->rep, bi + 1, bs.n, bs.window > 0, names, batch->n);
+			free(names);
+		}
 
 		c->batch = batch;
 		c->hv = kp_xcalloc(batch->n, sizeof(*c->hv));
@@ -415,6 +548,7 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 				continue;
 			if (counts[0] + counts[2])
 				outf(c, "    %s:\n", sect[s]);
+			c->section = sect[s];
 			rc = show_tasks(c, lists[s], counts[s], &playtags, &when, "    ");
 		}
 		free(when.v);
@@ -428,9 +562,18 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 		outf(
 		    c,
 		    "\n  HANDLERS (run at the end of each section on hosts that notified them):\n");
-		for (size_t i = 0; i < p->nhandlers; i++)
-			outf(c, "    %s (%s)\n", kp_task_display_name(p->handlers[i]),
-			     p->handlers[i]->module ? p->handlers[i]->module->name : "block");
+		for (size_t i = 0; i < p->nhandlers; i++) {
+			const char *mod =
+			    p->handlers[i]->module ? p->handlers[i]->module->name : "block";
+			outf(c, "    %s (%s)\n", kp_task_display_name(p->handlers[i]), mod);
+			if (c->rep) {
+				struct kp_buf hb = KP_BUF_INIT;
+				kp_buf_addf(&hb, "%s (%s)", kp_task_display_name(p->handlers[i]),
+					    mod);
+				kp_report_play_handler(c->rep, hb.buf);
+				kp_buf_release(&hb);
+			}
+		}
 	}
 	kp_strlist_release(&playtags);
 	kp_playvars_release(&c->pv);
@@ -441,8 +584,18 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 kp_rc kp_preview_plan(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		      struct kp_buf *err)
 {
-	struct pctx c = {.o = o, .ld = ld, .out = out, .err = err};
+	return kp_preview_report(o, ld, out, NULL, err);
+}
+
+kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
+			struct kp_report *rep, struct kp_buf *err)
+{
+	struct pctx c = {.o = o, .ld = ld, .out = out, .err = err, .rep = rep, .section = "tasks"};
 	kp_rc rc = KP_OK;
+
+	if (rep)
+		kp_report_init(rep, KP_REPORT_PLAN, ld->plan->path, &o->inventories, o->limit,
+			       &o->tags, &o->skip_tags, o->extra, o->diff);
 
 	c.L = kp_lua_new();
 	if (out) {

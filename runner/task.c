@@ -8,6 +8,7 @@
  * message and position; the run goes on as max_fail_percentage allows.
  */
 #include "engine_int.h"
+#include "hooks.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -115,13 +116,8 @@ static void finish_failed(struct outcome *oc, const char *msg)
 	kp_map_set_take(oc->value, "msg", kp_value_str(msg));
 }
 
-/* What ctx->control_plane_exec reaches: the engine, the task's host, and
- * the connection the task already holds (NULL when it holds none). */
-struct cp_ctx {
-	struct kp_engine *e;
-	struct kp_hoststate *target; /* whose conn_lock the task holds */
-	const char *become_user, *become_password;
-};
+/* What ctx->control_plane_exec (and the lua module) reach: struct
+ * kp_task_ectx in engine_int.h. */
 
 /* Run a command on the first host of kube_control_plane (the kubectl
  * fallback of drain and kube-node). The host's connection is locked for
@@ -129,7 +125,7 @@ struct cp_ctx {
 static kp_rc control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req *req,
 				struct kp_exec_res *r, struct kp_buf *err)
 {
-	struct cp_ctx *c = ctx->engine_ctx;
+	struct kp_task_ectx *c = ctx->engine_ctx;
 	const struct kp_inventory *inv = &c->e->ld->inv;
 	const struct kp_group *g = kp_inventory_group(inv, "kube_control_plane");
 	size_t *hosts = NULL;
@@ -163,12 +159,13 @@ static kp_rc control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req 
 }
 
 /* The module once (probe, then apply), with until/retries around it. */
-static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststate *hs,
+static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		       const struct kp_task *t, const struct kp_taskenv *env,
 		       const struct kp_scope *scope, struct outcome *oc, struct kp_buf *cmds,
 		       struct kp_buf *out_text, struct kp_buf *err_text, struct kp_buf *diff,
 		       const char **delegated)
 {
+	struct kp_lua *L = e->L[slot];
 	struct kp_buf err = KP_BUF_INIT;
 	struct kp_value *args = NULL, *finished = NULL, *envmap = NULL;
 	struct kp_hoststate *target = hs;
@@ -233,9 +230,14 @@ static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststat
 	if (cm != KP_UNSET)
 		check = cm == KP_YES;
 
-	pthread_mutex_lock(&target->conn_lock);
+	/* Controller-side modules use no connection and take no lock: a `lua`
+	 * step's kplan.run locks the host it names for each command, so steps
+	 * on several hosts naming each other cannot deadlock. */
+	bool locked = !(t->module->flags & KP_MOD_LOCAL);
+	if (locked)
+		pthread_mutex_lock(&target->conn_lock);
 	struct kp_conn *conn = NULL;
-	if (!(t->module->flags & KP_MOD_LOCAL)) {
+	if (locked) {
 		conn = kp_host_conn(e, target);
 		if (!conn) {
 			pthread_mutex_unlock(&target->conn_lock);
@@ -259,10 +261,14 @@ static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststat
 		}
 	}
 
-	struct cp_ctx cpc = {.e = e,
-			     .target = target,
-			     .become_user = conn ? conn->become_user : NULL,
-			     .become_password = conn ? conn->become_password : NULL};
+	struct kp_task_ectx cpc = {.e = e,
+				   .target = locked ? target : NULL,
+				   .become_user = conn ? conn->become_user : NULL,
+				   .become_password = conn ? conn->become_password : NULL,
+				   .hs = hs,
+				   .t = t,
+				   .env = env,
+				   .slot = slot};
 	int retries = t->until ? t->retries : 0;
 	for (oc->attempts = 1;; oc->attempts++) {
 		struct kp_result res;
@@ -382,7 +388,8 @@ static void run_module(struct kp_engine *e, struct kp_lua *L, struct kp_hoststat
 		conn->become_user = NULL;
 		conn->become_password = NULL;
 	}
-	pthread_mutex_unlock(&target->conn_lock);
+	if (locked)
+		pthread_mutex_unlock(&target->conn_lock);
 	/* the value carries the final verdict */
 	if (oc->value && oc->value->refs == 1) {
 		kp_map_set_take(oc->value, "changed", kp_value_bool(oc->changed));
@@ -443,10 +450,13 @@ static void count(struct kp_hoststate *hs, enum kp_status st)
 	}
 }
 
-static void report(struct kp_engine *e, struct kp_hoststate *hs, const char *title,
-		   const struct kp_taskresult *r)
+static void report(struct kp_engine *e, const struct kp_task *t, const struct kp_taskenv *env,
+		   const char *title, const struct kp_taskresult *r)
 {
-	kp_out_host_result(&e->out, title, r);
+	struct kp_taskresult full = *r; /* the report files rows by module and section */
+	full.module = t->module ? t->module->name : NULL;
+	full.section = env->section;
+	kp_out_host_result(&e->out, title, &full);
 }
 
 /* What every outcome does to the host: register, set-fact, notify, state. */
@@ -482,8 +492,8 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 	count(hs, st);
 }
 
-void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const struct kp_task *t,
-		  const struct kp_taskenv *env)
+static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
+		      const struct kp_task *t, const struct kp_taskenv *env)
 {
 	struct kp_lua *L = e->L[slot];
 	const struct kp_scope *scope = &hs->hv.scope;
@@ -521,7 +531,7 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 					  .status = st,
 					  .msg = f.msg.buf,
 					  .duration_ms = mono_ms() - t0};
-		report(e, hs, title.buf, &r);
+		report(e, t, env, title.buf, &r);
 		apply_outcome(e, hs, t, st, &f, no_log);
 		outcome_release(&f);
 		goto out;
@@ -546,14 +556,14 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 					  .status = KP_ST_SKIPPED,
 					  .msg = s.msg.buf,
 					  .duration_ms = mono_ms() - t0};
-		report(e, hs, title.buf, &r);
+		report(e, t, env, title.buf, &r);
 		apply_outcome(e, hs, t, KP_ST_SKIPPED, &s, no_log);
 		outcome_release(&s);
 		goto out;
 	}
 
 	if (!t->loop) {
-		run_module(e, L, hs, t, env, scope, &oc, &cmds, &out, &errt, &diff, &delegated);
+		run_module(e, slot, hs, t, env, scope, &oc, &cmds, &out, &errt, &diff, &delegated);
 		enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
 		if (st == KP_ST_FAILED && !oc.msg.len)
 			kp_buf_addstr(&oc.msg, "failed");
@@ -570,7 +580,7 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 					  .attempts = oc.attempts,
 					  .no_log = no_log,
 					  .show_msg = !strcmp(t->module->name, "debug")};
-		report(e, hs, title.buf, &r);
+		report(e, t, env, title.buf, &r);
 		apply_outcome(e, hs, t, st, &oc, no_log);
 		goto out;
 	}
@@ -588,7 +598,7 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 					  .status = st,
 					  .msg = oc.msg.buf,
 					  .duration_ms = mono_ms() - t0};
-		report(e, hs, title.buf, &r);
+		report(e, t, env, title.buf, &r);
 		apply_outcome(e, hs, t, st, &oc, no_log);
 		goto out;
 	}
@@ -614,7 +624,7 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		kp_value_unref(lv);
 		int64_t it0 = mono_ms();
 		kp_buf_reset(&cmds);
-		run_module(e, L, hs, t, env, &is, &io, &cmds, &out, &errt, &diff, &delegated);
+		run_module(e, slot, hs, t, env, &is, &io, &cmds, &out, &errt, &diff, &delegated);
 		enum kp_status st = status_of(&io, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .delegated_to = delegated,
@@ -630,7 +640,7 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 					  .attempts = io.attempts,
 					  .no_log = no_log,
 					  .show_msg = !strcmp(t->module->name, "debug")};
-		report(e, hs, title.buf, &r);
+		report(e, t, env, title.buf, &r);
 		struct kp_value *rv = io.value ? kp_value_copy(io.value) : kp_value_map();
 		kp_map_set(rv, loop_var, item);
 		kp_map_set_take(rv, "ansible_loop_var", kp_value_str(loop_var));
@@ -673,6 +683,53 @@ out:
 	kp_buf_release(&errt);
 	kp_buf_release(&diff);
 	kp_buf_release(&title);
+}
+
+/* The task with its hooks (hooks.c): before_task may fail or skip it;
+ * after_task sees its registered result; on_failure runs when the task (or
+ * a hook around it) failed the host. */
+void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const struct kp_task *t,
+		  const struct kp_taskenv *env)
+{
+	const struct kp_play *p = e->play;
+	if (!p->nhooks[KP_HOOK_BEFORE_TASK] && !p->nhooks[KP_HOOK_AFTER_TASK] &&
+	    !p->nhooks[KP_HOOK_ON_FAILURE]) {
+		task_exec(e, slot, hs, t, env);
+		return;
+	}
+	bool was_failed = hs->failed;
+	struct kp_buf msg = KP_BUF_INIT;
+	enum kp_hook_outcome ho =
+	    kp_hooks_run_task(e, slot, hs, t, env, KP_HOOK_BEFORE_TASK, NULL, &msg);
+	if (ho == KP_HOOK_FAILED || ho == KP_HOOK_SKIPPED) {
+		/* the task does not run on this host; its result says why */
+		struct outcome oc = {0};
+		if (ho == KP_HOOK_FAILED) {
+			struct kp_buf m = KP_BUF_INIT;
+			kp_buf_addf(&m, "before_task hook failed: %s", msg.buf);
+			finish_failed(&oc, m.buf);
+			kp_buf_release(&m);
+		} else {
+			oc.skipped = true;
+			oc.value = kp_value_map();
+			kp_map_set_take(oc.value, "changed", kp_value_bool(false));
+			kp_map_set_take(oc.value, "skipped", kp_value_bool(true));
+			kp_map_set_take(oc.value, "skip_reason", kp_value_str(msg.buf));
+			kp_buf_addf(&oc.msg, "skipped by before_task hook: %s", msg.buf);
+		}
+		bool ignore = t->ignore_errors || env->ignore_errors;
+		enum kp_status st = status_of(&oc, ignore, false);
+		struct kp_taskresult r = {.host = hs->host->name, .status = st, .msg = oc.msg.buf};
+		report(e, t, env, kp_task_display_name(t), &r);
+		apply_outcome(e, hs, t, st, &oc, t->no_log || env->no_log);
+		outcome_release(&oc);
+	} else {
+		task_exec(e, slot, hs, t, env);
+		kp_hooks_run_task(e, slot, hs, t, env, KP_HOOK_AFTER_TASK, hs->last_value, NULL);
+	}
+	if (!was_failed && hs->failed && !hs->unreachable)
+		kp_hooks_on_failure(e, slot, hs, t, hs->last_value);
+	kp_buf_release(&msg);
 }
 
 void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct kp_hoststate *to,

@@ -21,6 +21,7 @@
 #ifndef KP_TRANSPORT_H
 #define KP_TRANSPORT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -119,6 +120,9 @@ struct kp_conn {
 	char *ssh_config;	    /* NULL: ~/.ssh/config; "": read none */
 	int keepalive_s;	    /* 0: no keepalives */
 	int64_t connect_timeout_ms; /* 0: 10 s */
+	/* Ctrl-C count of the run (or NULL): from the second one on, a running
+	 * command is killed at once, as on a timeout */
+	const volatile sig_atomic_t *interrupts;
 	/* per task */
 	const char *become_user;     /* NULL: no become */
 	const char *become_password; /* NULL: sudo -n */

@@ -329,9 +329,9 @@ static int spawn_failure_rc(int e)
 
 /* Wait for the child, polling its pidfd along with the pipes, applying the
  * timeout; fills res. */
-static kp_rc run_loop(pid_t pid, const struct kp_exec_req *req, int64_t t0, struct stream *so,
-		      struct stream *se, struct feed *fd, struct kp_exec_res *res,
-		      struct kp_buf *err)
+static kp_rc run_loop(const struct kp_conn *c, pid_t pid, const struct kp_exec_req *req,
+		      int64_t t0, struct stream *so, struct stream *se, struct feed *fd,
+		      struct kp_exec_res *res, struct kp_buf *err)
 {
 	char *chunk = kp_xmalloc(CHUNK);
 	int pidfd = pidfd_open(pid, 0);
@@ -347,15 +347,14 @@ static kp_rc run_loop(pid_t pid, const struct kp_exec_req *req, int64_t t0, stru
 		int64_t now = now_ms();
 		int64_t wait = -1;
 
-		if (!sig_sent && deadline >= 0) {
-			if (now >= deadline) {
-				kill_group(pid, SIGTERM);
-				sig_sent = SIGTERM;
-				res->timed_out = true;
-				next_at = now + KILL_GRACE_MS;
-			} else {
-				wait = deadline - now;
-			}
+		bool aborted = c->interrupts && *c->interrupts >= 2;
+		if (!sig_sent && (aborted || (deadline >= 0 && now >= deadline))) {
+			kill_group(pid, SIGTERM);
+			sig_sent = SIGTERM;
+			res->timed_out = true;
+			next_at = now + KILL_GRACE_MS;
+		} else if (!sig_sent && deadline >= 0) {
+			wait = deadline - now;
 		}
 		if (sig_sent == SIGTERM && now >= next_at) {
 			kill_group(pid, SIGKILL);
@@ -369,6 +368,9 @@ static kp_rc run_loop(pid_t pid, const struct kp_exec_req *req, int64_t t0, stru
 			wait = next_at - now;
 		if (!exited && pidfd < 0 && (wait < 0 || wait > 10))
 			wait = 10; /* no pidfd (old kernel): look every 10 ms */
+		/* a signal lands on any thread: look at the Ctrl-C count often */
+		if (c->interrupts && !sig_sent && (wait < 0 || wait > 200))
+			wait = 200;
 
 		if (exited && fd->fd >= 0)
 			feed_close(fd);
@@ -552,7 +554,7 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 	if (!fd.len[0] && !fd.len[2])
 		feed_close(&fd); /* EOF at once: the child must not wait for input */
 
-	rc = run_loop(pid, req, t0, &so, &se, &fd, res, err);
+	rc = run_loop(c, pid, req, t0, &so, &se, &fd, res, err);
 	res->duration_ms = now_ms() - t0;
 	feed_close(&fd);
 	if (so.fd >= 0)

@@ -1139,9 +1139,11 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 		    (ssh_channel_is_eof(ch) && so.eof && se.eof && have_status))
 			break;
 
-		int64_t now = now_ms(), wait = 1000;
-		if (!sig_sent && deadline >= 0) {
-			if (now >= deadline) {
+		int64_t now = now_ms(), wait = c->interrupts ? 200 : 1000;
+		/* from the second Ctrl-C on, kill at once as on a timeout */
+		bool aborted = c->interrupts && *c->interrupts >= 2;
+		if (!sig_sent && (deadline >= 0 || aborted)) {
+			if (aborted || now >= deadline) {
 				res->timed_out = true;
 				sig_sent = 15;
 				ssh_channel_request_send_signal(ch, "TERM");

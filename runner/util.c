@@ -36,6 +36,8 @@ const char *kp_strerror(kp_rc rc)
 		return "host unreachable";
 	case KP_ERR_TIMEOUT:
 		return "timed out";
+	case KP_ERR_LOCKED:
+		return "locked";
 	}
 	return "unknown error";
 }

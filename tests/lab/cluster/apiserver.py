@@ -707,7 +707,7 @@ def load_scenario(cl, scenario, nodes):
                               "spec": {"finalizers": ["kubernetes"]},
                               "status": {"phase": "Active"}})
     for i, (name, addr) in enumerate(nodes):
-        master = i == 0
+        master = i == 0 or name.startswith("k8s-master")
         labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
                   "kubernetes.io/hostname": name}
         if master:

@@ -1,7 +1,8 @@
 # node-setup.sh REPO VERSION - run inside a lab node by 'setup start'
 # (through 'lab exec NAME -- /bin/sh -s REPO VERSION' with this on stdin):
 # apt reads only the lab repository; kubeadm, kubelet and kubectl VERSION
-# are installed and held; the kubelet is enabled and started.
+# are installed and held; the kubelet (and the units listed in
+# /etc/kplan-lab/units: etcd) are enabled and started.
 set -eu
 repo=$1 ver=$2
 export DEBIAN_FRONTEND=noninteractive PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -22,3 +23,8 @@ systemctl daemon-reload
 systemctl enable kubelet
 systemctl start kubelet
 systemctl is-active kubelet
+# the scenario's other units (etcd, or the static pods' runner)
+for u in $(cat /etc/kplan-lab/units 2>/dev/null); do
+	systemctl enable "$u"
+	systemctl start "$u"
+done

@@ -1,0 +1,4 @@
+local ctx = ...
+if ctx.host then
+  kplan.log("x"
+end

@@ -1,0 +1,71 @@
+/*
+ * fuzz.h - what the libFuzzer targets in tests/fuzz/ share.
+ *
+ * Each fuzz_<target>.c defines LLVMFuzzerTestOneInput and is linked with
+ * -fsanitize=fuzzer against build-fuzz/libkplan.a (`make fuzz`). The
+ * helpers here keep the inputs away from the machine: nothing may name a
+ * device or kernel file (an @file host pattern, lookup_file(), an imported
+ * task file), because reading /dev/tty or /dev/zero would hang or balloon a
+ * run without saying anything about kplan.
+ */
+#ifndef KP_FUZZ_H
+#define KP_FUZZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inventory.h"
+#include "kp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Whether the input names a path under /dev, /proc or /sys: such inputs
+ * are rejected (the target returns -1, so libFuzzer does not keep them). */
+static inline bool kp_fuzz_names_device(const uint8_t *data, size_t size)
+{
+	static const char *const bad[] = {"/dev", "/proc", "/sys"};
+	for (size_t i = 0; i < KP_ARRAY_LEN(bad); i++)
+		if (memmem(data, size, bad[i], strlen(bad[i])))
+			return true;
+	return false;
+}
+
+/* Whether the host ranges in the input ("node[01:20]", several per name
+ * multiply) make more than `max` names in all. The loaders allow a million
+ * names per pattern by design; an inventory that big is slow to load and
+ * print, not wrong, so the inventory targets skip such inputs instead of
+ * reporting them as timeouts. Tokens are cut at blanks and quotes. */
+static inline bool kp_fuzz_many_hosts(const uint8_t *data, size_t size, size_t max)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < size;) {
+		size_t j = i;
+		while (j < size && data[j] && !strchr(" \t\r\n\"',{}=", data[j]))
+			j++;
+		if (j > i && memchr(data + i, '[', j - i) && memchr(data + i, ':', j - i)) {
+			struct kp_value *names = NULL;
+			char *tok = kp_xstrndup((const char *)data + i, j - i);
+			if (!kp_expand_host_range(tok, &names, NULL)) {
+				total += kp_list_len(names);
+				kp_value_unref(names);
+			}
+			free(tok);
+			if (total > max)
+				return true;
+		}
+		i = j + 1;
+	}
+	return false;
+}
+
+/* A NUL-terminated copy of the input (caller frees). */
+static inline char *kp_fuzz_str(const uint8_t *data, size_t size)
+{
+	return kp_xstrndup((const char *)data, size);
+}
+
+#endif

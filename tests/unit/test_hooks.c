@@ -1,0 +1,417 @@
+/* test_hooks.c - Lua hooks without an engine: kp_hook_call with fake ops.
+ * Values both ways, the sandbox's refusals, the limits (exact messages
+ * naming file:line, within a second), fail/skip that pcall cannot swallow,
+ * check mode and kplan.readonly, ctx.vars, hook_limits and syntax errors
+ * at load time. */
+#include "unit.h"
+
+#include <time.h>
+
+#include "hooks.h"
+#include "plan.h"
+#include "transport.h"
+
+/* What the fake ops saw. */
+struct fake {
+	struct kp_buf log;
+	struct kp_buf calls; /* "run h1 cmd;" "set h1 x <json>;" ... */
+	struct kp_value *vars;
+};
+
+static kp_rc f_run(void *ctx, const char *host, const char *cmd, const struct kp_hook_runopts *o,
+		   struct kp_exec_res *res, struct kp_buf *err)
+{
+	struct fake *f = ctx;
+	if (!strcmp(host, "down"))
+		return kp_errorf(err, KP_ERR_UNREACHABLE, "cannot reach 'down': no route");
+	kp_buf_addf(&f->calls, "run %s %s;", host, cmd);
+	res->rc = 3;
+	kp_buf_addf(&res->out, "out:%s", cmd);
+	kp_buf_addstr(&res->err, "err");
+	return KP_OK;
+}
+
+static void f_log(void *ctx, const char *msg)
+{
+	struct fake *f = ctx;
+	kp_buf_addf(&f->log, "%s|", msg);
+}
+
+static kp_rc f_set_var(void *ctx, const char *host, const char *name, const struct kp_value *v,
+		       struct kp_buf *err)
+{
+	struct fake *f = ctx;
+	kp_buf_addf(&f->calls, "set %s %s ", host, name);
+	if (v)
+		kp_value_to_json(v, false, false, &f->calls);
+	else
+		kp_buf_addstr(&f->calls, "nil");
+	kp_buf_addch(&f->calls, ';');
+	if (v)
+		kp_map_set(f->vars, name, v);
+	else
+		kp_map_del(f->vars, name);
+	return KP_OK;
+}
+
+static kp_rc f_get_var(void *ctx, struct kp_lua *L, const char *host, const char *name,
+		       struct kp_value **out, struct kp_buf *err)
+{
+	struct fake *f = ctx;
+	const struct kp_value *v = kp_map_get(f->vars, name);
+	*out = v ? kp_value_ref(v) : NULL;
+	return KP_OK;
+}
+
+static kp_rc f_kube(void *ctx, const char *method, const char *path, const char *body, long *status,
+		    struct kp_value **json, struct kp_buf *err)
+{
+	struct fake *f = ctx;
+	kp_buf_addf(&f->calls, "kube %s %s %s;", method, path, body ? body : "-");
+	*status = 200;
+	static const char body_json[] = "{\"items\":[{\"a\":1},{\"b\":[true,2.5]}]}";
+	return kp_value_from_json(body_json, strlen(body_json), json, err);
+}
+
+static struct kp_value *json(const char *text)
+{
+	struct kp_buf err = KP_BUF_INIT;
+	struct kp_value *v = NULL;
+	if (kp_value_from_json(text, strlen(text), &v, &err))
+		fail_msg("%s", err.buf);
+	kp_buf_release(&err);
+	return v;
+}
+
+static const struct kp_hook_ops ops = {f_run, f_log, f_set_var, f_get_var, f_kube};
+
+struct t {
+	struct kp_lua *L;
+	struct fake f;
+	struct kp_hookcall c;
+};
+
+static int setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	t->L = kp_lua_new();
+	t->f.vars = kp_value_map();
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct t *t = *state;
+	kp_hookcall_release(&t->c);
+	kp_lua_free(t->L);
+	kp_buf_release(&t->f.log);
+	kp_buf_release(&t->f.calls);
+	kp_value_unref(t->f.vars);
+	free(t);
+	return 0;
+}
+
+/* Run code as the hook file t.lua (ctx may be NULL). */
+static enum kp_hook_outcome run(struct t *t, const char *code, const struct kp_value *ctx,
+				bool check)
+{
+	kp_hookcall_release(&t->c);
+	memset(&t->c, 0, sizeof(t->c));
+	t->c.code = code;
+	t->c.len = strlen(code);
+	t->c.chunkname = "@t.lua";
+	t->c.ctx = ctx;
+	t->c.host = "h1";
+	t->c.check_mode = check;
+	t->c.max_instructions = 1000000;
+	t->c.ops = &ops;
+	t->c.ops_ctx = &t->f;
+	kp_hook_call(t->L, &t->c);
+	return t->c.outcome;
+}
+
+static void expect_fail(struct t *t, const char *code, const char *msg)
+{
+	enum kp_hook_outcome o = run(t, code, NULL, false);
+	if (o != KP_HOOK_FAILED)
+		fail_msg("'%s': outcome %d, msg '%s'", code, (int)o,
+			 t->c.msg.buf ? t->c.msg.buf : "");
+	assert_string_equal(t->c.msg.buf, msg);
+}
+
+static void ret_json(struct t *t, struct kp_buf *out)
+{
+	kp_buf_reset(out);
+	assert_non_null(t->c.ret);
+	kp_value_to_json(t->c.ret, false, false, out);
+}
+
+static void test_values(void **state)
+{
+	struct t *t = *state;
+	struct kp_buf b = KP_BUF_INIT, err = KP_BUF_INIT;
+	struct kp_value *ctx = json("{\"s\":\"x\",\"i\":7,\"f\":1.5,\"b\":false,"
+				    "\"l\":[1,\"two\",[3]],\"m\":{\"k\":{\"n\":null}},"
+				    "\"e\":{}}");
+	/* the context arrives as the first argument and as ctx, and goes back unchanged */
+	assert_int_equal(run(t, "local c = ...\nassert(c == ctx)\nreturn c", ctx, false),
+			 KP_HOOK_OK);
+	ret_json(t, &b);
+	/* (a map made in Lua has its keys sorted) */
+	assert_string_equal(b.buf, "{\"b\":false,\"e\":{},\"f\":1.5,\"i\":7,\"l\":[1,\"two\",[3]],"
+				   "\"m\":{\"k\":{}},\"s\":\"x\"}");
+	/* types as Lua sees them */
+	assert_int_equal(run(t,
+			     "return {math.type(ctx.i), math.type(ctx.f), type(ctx.b), #ctx.l,"
+			     " ctx.l[3][1], ctx.m.k.n == nil}",
+			     ctx, false),
+			 KP_HOOK_OK);
+	ret_json(t, &b);
+	assert_string_equal(b.buf, "[\"integer\",\"float\",\"boolean\",3,3,true]");
+	/* set_var gets nested Lua tables as lists and maps; get_var gives them back */
+	assert_int_equal(run(t,
+			     "kplan.set_var(nil, 'v', {1, 'a', {x = {true, 2.5}}})\n"
+			     "kplan.set_var('h2', 'gone', nil)\n"
+			     "local v = kplan.get_var(nil, 'v')\n"
+			     "return {v[3].x[2], kplan.get_var(nil, 'missing') == nil}",
+			     NULL, false),
+			 KP_HOOK_OK);
+	assert_string_equal(t->f.calls.buf,
+			    "set h1 v [1,\"a\",{\"x\":[true,2.5]}];set h2 gone nil;");
+	ret_json(t, &b);
+	assert_string_equal(b.buf, "[2.5,true]");
+	/* a function is not a value */
+	expect_fail(t, "kplan.set_var(nil, 'f', print)",
+		    "t.lua:1: kplan.set_var: cannot use a function as a value");
+	expect_fail(t, "return print",
+		    "t.lua: cannot use the value it returned: cannot use a "
+		    "function as a value");
+	kp_value_unref(ctx);
+	kp_buf_release(&b);
+	kp_buf_release(&err);
+}
+
+static void test_api(void **state)
+{
+	struct t *t = *state;
+	struct kp_buf b = KP_BUF_INIT;
+	assert_int_equal(run(t,
+			     "local rc, out, err = kplan.run('h2', 'uptime')\n"
+			     "kplan.log('got', rc, out, err, nil)\nprint('printed')\n"
+			     "local st, body = kplan.kube('get', '/api/v1/pods', {a = 1})\n"
+			     "return {st, body.items[2].b[2], kplan.check_mode()}",
+			     NULL, false),
+			 KP_HOOK_OK);
+	assert_string_equal(t->f.log.buf, "got 3 out:uptime err nil|printed|");
+	assert_string_equal(t->f.calls.buf, "run h2 uptime;kube GET /api/v1/pods {\"a\":1};");
+	ret_json(t, &b);
+	assert_string_equal(b.buf, "[200,2.5,false]");
+	expect_fail(t, "\nkplan.run('down', 'x')",
+		    "t.lua:2: kplan.run: cannot reach 'down': no route");
+	expect_fail(t, "kplan.kube('BREW', '/x')",
+		    "t.lua:1: kplan.kube: unknown method 'BREW' (GET, POST, PUT, PATCH, DELETE)");
+	expect_fail(t, "kplan.sleep(100000)",
+		    "t.lua:1: kplan.sleep: seconds must be from 0 to 600 (got 100000.0)");
+	expect_fail(t, "kplan.set_var(nil, 'not ok', 1)",
+		    "t.lua:1: kplan.set_var: invalid variable name 'not ok'");
+	expect_fail(t, "kplan.x = 1", "t.lua:1: cannot modify 'kplan'");
+	expect_fail(t, "string.rep = nil", "t.lua:1: cannot modify 'string'");
+	/* globals do not leak from one call into the next */
+	assert_int_equal(run(t, "leak = 1", NULL, false), KP_HOOK_OK);
+	assert_int_equal(run(t, "return leak == nil", NULL, false), KP_HOOK_OK);
+	assert_true(t->c.ret->u.b);
+	kp_buf_release(&b);
+}
+
+static void test_sandbox(void **state)
+{
+	struct t *t = *state;
+	expect_fail(t, "local f = io.open('/etc/passwd')",
+		    "t.lua:1: io.open is not available in kplan's Lua sandbox (hooks cannot reach "
+		    "the controller's files or programs; use kplan.run on a host)");
+	expect_fail(t, "\n\nos.execute('id')",
+		    "t.lua:3: os.execute is not available in kplan's Lua sandbox (only os.time, "
+		    "os.clock and os.date; run commands on a host with kplan.run)");
+	expect_fail(t, "require('socket')",
+		    "t.lua:1: require is not available in kplan's Lua sandbox (hooks are single "
+		    "files)");
+	expect_fail(t, "dofile('/etc/x.lua')",
+		    "t.lua:1: dofile is not available in kplan's Lua sandbox (hooks cannot reach "
+		    "the controller's files or programs; use kplan.run on a host)");
+	expect_fail(t, "loadfile('/etc/x.lua')",
+		    "t.lua:1: loadfile is not available in kplan's Lua sandbox (hooks cannot reach "
+		    "the controller's files or programs; use kplan.run on a host)");
+	expect_fail(t, "local x = package.path",
+		    "t.lua:1: package.path is not available in kplan's Lua sandbox (hooks are "
+		    "single files)");
+	expect_fail(t, "load('\\27Lua\\84\\0')",
+		    "t.lua:1: load: bytecode is not allowed in kplan's Lua sandbox (load Lua "
+		    "source text)");
+	assert_null(run(t, "return string.dump", NULL, false) == KP_HOOK_OK ? t->c.ret : NULL);
+	/* load of source works, with the hook's globals */
+	assert_int_equal(run(t, "x = 41\nreturn load('return x + 1')()", NULL, false), KP_HOOK_OK);
+	assert_int_equal(t->c.ret->u.i, 42);
+	assert_int_equal(
+	    run(t, "return os.time() > 0 and type(os.date()) == 'string'", NULL, false),
+	    KP_HOOK_OK);
+	assert_true(t->c.ret->u.b);
+	/* errors without a position get one; the traceback is kept */
+	expect_fail(t, "local x = 1\nerror('plain', 0)", "t.lua:2: plain");
+	assert_non_null(strstr(t->c.traceback.buf, "stack traceback:"));
+	expect_fail(t, "local t = nil\nreturn t.x",
+		    "t.lua:2: attempt to index a nil value (local 't')");
+	expect_fail(t, "error({})", "t.lua:1: (error object is a table value)");
+	expect_fail(t, "error('two\\nlines')", "t.lua:1: two\\nlines");
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_limits(void **state)
+{
+	struct t *t = *state;
+	double t0 = now();
+	expect_fail(t, "local x = 0\nwhile true do x = x + 1 end",
+		    "t.lua:2: instruction limit exceeded (1000000 instructions)");
+	/* pcall cannot swallow the limit */
+	expect_fail(t, "while true do\n  pcall(function() while true do end end)\nend",
+		    "t.lua:2: instruction limit exceeded (1000000 instructions)");
+	expect_fail(t, "local s = string.rep('x', 1 << 30)",
+		    "t.lua:1: memory limit exceeded (64 MiB)");
+	expect_fail(t, "local t = {}\nfor i = 1, 1e9 do t[i] = string.rep('x', 1024) .. i end",
+		    "t.lua:2: memory limit exceeded (64 MiB)");
+	/* a swallowed memory error still ends in the instruction limit */
+	kp_hookcall_release(&t->c);
+	expect_fail(t, "while true do pcall(string.rep, 'x', 1 << 30) end",
+		    "t.lua:1: instruction limit exceeded (1000000 instructions)");
+	assert_true(now() - t0 < 5.0);
+	/* the state is fine afterwards */
+	assert_int_equal(run(t, "return #string.rep('x', 1000)", NULL, false), KP_HOOK_OK);
+	assert_int_equal(t->c.ret->u.i, 1000);
+	/* per-call limits */
+	kp_hookcall_release(&t->c);
+	memset(&t->c, 0, sizeof(t->c));
+	t->c.code = "local s = string.rep('x', 2 << 20)";
+	t->c.len = strlen(t->c.code);
+	t->c.chunkname = "=[inline plan.yml:7]";
+	t->c.max_memory = 1 << 20;
+	t->c.ops = &ops;
+	t->c.ops_ctx = &t->f;
+	kp_hook_call(t->L, &t->c);
+	assert_int_equal(t->c.outcome, KP_HOOK_FAILED);
+	assert_string_equal(t->c.msg.buf, "[inline plan.yml:7]:1: memory limit exceeded (1 MiB)");
+}
+
+static void test_fail_skip(void **state)
+{
+	struct t *t = *state;
+	expect_fail(t, "\nkplan.fail('budget web allows no disruptions')",
+		    "t.lua:2: budget web allows no disruptions");
+	expect_fail(t, "pcall(kplan.fail, 'caught?')\nkplan.log('went on')\nreturn 1",
+		    "t.lua:1: caught?");
+	assert_null(t->f.log.buf ? strstr(t->f.log.buf, "went on") : NULL);
+	assert_int_equal(run(t, "kplan.skip('not today')", NULL, false), KP_HOOK_SKIPPED);
+	assert_string_equal(t->c.msg.buf, "not today");
+}
+
+static void test_check_mode(void **state)
+{
+	struct t *t = *state;
+	/* not read-only: the first acting call ends it */
+	assert_int_equal(run(t,
+			     "kplan.log('before')\nkplan.run(nil, 'touch x')\nkplan.log('after')",
+			     NULL, true),
+			 KP_HOOK_NOT_RUN);
+	assert_string_equal(t->c.msg.buf, "t.lua:2: not run in check mode: it calls kplan.run "
+					  "without declaring itself read-only (kplan.readonly() "
+					  "at its top)");
+	assert_string_equal(t->f.log.buf, "before|");
+	assert_null(t->f.calls.buf);
+	assert_int_equal(run(t, "kplan.set_var(nil, 'a', 1)", NULL, true), KP_HOOK_NOT_RUN);
+	assert_int_equal(run(t, "kplan.kube('GET', '/version')", NULL, true), KP_HOOK_NOT_RUN);
+	/* read-only: runs, reads */
+	assert_int_equal(run(t,
+			     "kplan.readonly()\nlocal rc = kplan.run(nil, 'cat x')\n"
+			     "kplan.kube('GET', '/version')\nreturn kplan.check_mode()",
+			     NULL, true),
+			 KP_HOOK_OK);
+	assert_true(t->c.readonly);
+	assert_true(t->c.ret->u.b);
+	assert_string_equal(t->f.calls.buf, "run h1 cat x;kube GET /version -;");
+	/* and may not write through the API, in check mode or not */
+	expect_fail(t, "kplan.readonly()\nkplan.kube('DELETE', '/api/v1/nodes/n1')",
+		    "t.lua:2: kplan.kube: DELETE is not allowed in a read-only hook or step (only "
+		    "GET)");
+}
+
+static void test_vars(void **state)
+{
+	struct t *t = *state;
+	struct kp_buf err = KP_BUF_INIT, b = KP_BUF_INIT;
+	struct kp_value *layer = json("{\"a\":\"x\",\"b\":\"{{ a }}-y\",\"n\":[1,{\"k\":2}]}");
+	struct kp_scope s = {.layers = {layer}, .nlayers = 1};
+	kp_hookcall_release(&t->c);
+	memset(&t->c, 0, sizeof(t->c));
+	t->c.code = "return {ctx.vars.a, ctx.vars.b, ctx.vars.n[2].k, ctx.vars.zz == nil}";
+	t->c.len = strlen(t->c.code);
+	t->c.chunkname = "@t.lua";
+	t->c.vars = &s;
+	t->c.ops = &ops;
+	t->c.ops_ctx = &t->f;
+	kp_hook_call(t->L, &t->c);
+	assert_int_equal(t->c.outcome, KP_HOOK_OK);
+	ret_json(t, &b);
+	assert_string_equal(b.buf, "[\"x\",\"x-y\",2,true]");
+	t->c.code = "ctx.vars.a = 1";
+	t->c.len = strlen(t->c.code);
+	kp_hook_call(t->L, &t->c);
+	assert_int_equal(t->c.outcome, KP_HOOK_FAILED);
+	assert_string_equal(t->c.msg.buf, "t.lua:1: ctx.vars is read-only (use kplan.set_var)");
+	kp_value_unref(layer);
+	kp_buf_release(&err);
+	kp_buf_release(&b);
+}
+
+static void test_plan_load(void **state)
+{
+	struct kp_buf err = KP_BUF_INIT;
+	struct kp_plan *p = NULL;
+	assert_int_equal(kp_plan_load(KP_TEST_DATA "/hooks/syntax/plan.yml", &p, &err),
+			 KP_ERR_PARSE);
+	assert_string_equal(err.buf, "tests/data/hooks/syntax/plan.yml:4:18: "
+				     "tests/data/hooks/syntax/bad.lua:4: ')' expected (to close "
+				     "'(' at line 3) near 'end'");
+	kp_buf_reset(&err);
+	assert_int_equal(kp_plan_load(KP_TEST_DATA "/hooks/limits/plan.yml", &p, &err), KP_OK);
+	assert_int_equal(p->plays[0]->hook_max_instructions, 5000);
+	assert_int_equal(p->plays[0]->hook_max_memory, 1 << 20);
+	kp_plan_free(p);
+	p = NULL;
+	assert_int_equal(kp_plan_load(KP_TEST_DATA "/hooks/limits/bad.yml", &p, &err),
+			 KP_ERR_INVALID);
+	assert_string_equal(err.buf,
+			    "tests/data/hooks/limits/bad.yml:3:25: 'memory' must be a "
+			    "size in bytes such as 65536, \"512k\", \"64m\" or \"1g\" (got "
+			    "lots)");
+	kp_buf_release(&err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_api, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sandbox, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fail_skip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vars, setup, teardown),
+	    cmocka_unit_test(test_plan_load),
+	};
+	return cmocka_run_group_tests_name("hooks", tests, NULL, NULL);
+}
