@@ -15,7 +15,8 @@ PKGS    := yaml-0.1 lua5.4 libcjson libcrypto libssh libcurl
 DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-dev \
 	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang clang-format \
 	    libclang-rt-14-dev \
-	    sudo python3 python3-jsonschema openssh-server openssh-client
+	    sudo python3 python3-jsonschema openssh-server openssh-client \
+	    etcd-server etcd-client dpkg-dev apt-utils cmark-gfm
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -12,7 +12,19 @@ import sys
 
 
 def events():
-    for n, line in enumerate(sys.stdin, 1):
+    text = sys.stdin.read()
+    if text.startswith("{\n"):
+        # kplan check --format json: one kplan-preview document; its rows
+        # answer `statuses` like a run's host_result events
+        doc = json.loads(text)
+        for p in doc["plays"]:
+            for b in p["batches"]:
+                for h in b["hosts"]:
+                    for t in h["tasks"]:
+                        yield {"event": "host_result", "host": h["host"], "task": t["task"],
+                               "status": t["status"]}
+        return
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if line:
             try:
