@@ -7,6 +7,7 @@
 #ifndef KP_CLI_H
 #define KP_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "inventory.h"
@@ -31,7 +32,10 @@ struct kp_runopts {
 	int verbose;
 	const char *known_hosts, *host_key_checking, *kubeconfig, *journal, *resume;
 	bool resume_given;
+	bool force; /* --force: resume although the plan or inventory changed */
 	int64_t timeout_ms;
+	/* Ctrl-C / SIGTERM count, kept by main's signal handler (or NULL) */
+	const volatile sig_atomic_t *interrupts;
 };
 
 /* Everything a command works on, loaded and validated. */

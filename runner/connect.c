@@ -118,6 +118,7 @@ struct kp_conn *kp_host_conn(struct kp_engine *e, struct kp_hoststate *hs)
 	c->user = conn_str(hs, "user");
 	c->key_file = conn_str(hs, "ssh_private_key_file");
 	c->workdir = conn_str(hs, "workdir");
+	c->interrupts = e->o->interrupts;
 	struct kp_buf err = KP_BUF_INIT;
 	if (!strcmp(type, "local")) {
 		c->ops = &kp_transport_local;

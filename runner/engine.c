@@ -9,8 +9,11 @@
  * flight and starts the next the moment one finishes.
  */
 #include "engine_int.h"
+#include "kubeapi.h"
+#include "runlock.h"
 #include "hooks.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -90,6 +93,17 @@ static void parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
 	pthread_mutex_destroy(&p.m);
 	free(t);
 	free(w);
+}
+
+/* Journal names of tasks (p1.tasks.2.block.0): cut, never overflowing,
+ * in the (absurd) case of nesting deeper than the buffer. */
+static void set_id(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_id(char *dst, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dst, n, fmt, ap);
+	va_end(ap);
 }
 
 static bool active(const struct kp_hoststate *hs)
@@ -209,9 +223,14 @@ static void check_stops(struct kp_engine *e, const struct hostset *ran, const bo
 	pthread_mutex_unlock(&e->lock);
 }
 
+static bool interrupted(const struct kp_engine *e)
+{
+	return e->o->interrupts && *e->o->interrupts > 0;
+}
+
 static bool stopped(struct kp_engine *e)
 {
-	return e->stop_run || e->stop_play;
+	return e->stop_run || e->stop_play || interrupted(e);
 }
 
 static bool task_selected(struct kp_engine *e, const struct kp_task *t,
@@ -280,7 +299,12 @@ static void run_block(struct kp_engine *e, int slot, const struct kp_task *b,
 		free(entered.h);
 		return;
 	}
-	run_list(e, slot, b->block, b->nblock, &entered, env, false);
+	/* block, rescue and always children get their own journal names */
+	struct kp_taskenv benv = *env, renv = *env, aenv = *env;
+	set_id(benv.task_id, sizeof(benv.task_id), "%s.block", env->task_id);
+	set_id(renv.task_id, sizeof(renv.task_id), "%s.rescue", env->task_id);
+	set_id(aenv.task_id, sizeof(aenv.task_id), "%s.always", env->task_id);
+	run_list(e, slot, b->block, b->nblock, &entered, &benv, false);
 
 	/* hosts whose block failed go to rescue; if it succeeds they are whole again */
 	struct hostset failed = {kp_xcalloc(entered.n, sizeof(*failed.h)), 0};
@@ -292,7 +316,7 @@ static void run_block(struct kp_engine *e, int slot, const struct kp_task *b,
 			failed.h[i]->failed = false;
 			set_rescue_vars(failed.h[i]);
 		}
-		run_list(e, slot, b->rescue, b->nrescue, &failed, env, false);
+		run_list(e, slot, b->rescue, b->nrescue, &failed, &renv, false);
 		for (size_t i = 0; i < failed.n; i++) {
 			struct kp_hoststate *hs = failed.h[i];
 			kp_map_set(hs->hv.magic, "kplan", e->bv.kplan);
@@ -312,7 +336,7 @@ static void run_block(struct kp_engine *e, int slot, const struct kp_task *b,
 			if (!entered.h[i]->unreachable)
 				entered.h[i]->failed = false;
 		}
-		run_list(e, slot, b->always, b->nalways, &entered, env, false);
+		run_list(e, slot, b->always, b->nalways, &entered, &aenv, false);
 		for (size_t i = 0; i < entered.n; i++)
 			entered.h[i]->failed |= was_failed[i];
 		free(was_failed);
@@ -328,6 +352,8 @@ static void run_list(struct kp_engine *e, int slot, struct kp_task *const *tasks
 		const struct kp_task *t = tasks[i];
 		struct kp_taskenv sub;
 		env_push_task(&sub, env, t);
+		/* a stable name for the journal: the task's place in the plan */
+		set_id(sub.task_id, sizeof(sub.task_id), "%s.%zu", env->task_id, i);
 		bool *was = NULL;
 		if (top) {
 			was = kp_xcalloc(hosts->n ? hosts->n : 1, sizeof(bool));
@@ -366,6 +392,7 @@ static void flush_handlers(struct kp_engine *e, int slot, const struct hostset *
 	env.section = "handlers";
 	for (size_t i = 0; i < p->nhandlers && !e->stop_run; i++) {
 		const struct kp_task *h = p->handlers[i];
+		set_id(env.task_id, sizeof(env.task_id), "%s.handlers", base->task_id);
 		struct hostset sel = {kp_xcalloc(hosts->n ? hosts->n : 1, sizeof(*sel.h)), 0};
 		for (size_t k = 0; k < hosts->n; k++)
 			if (active(hosts->h[k]) && notified(hosts->h[k], h))
@@ -373,6 +400,7 @@ static void flush_handlers(struct kp_engine *e, int slot, const struct hostset *
 		if (sel.n) {
 			struct kp_taskenv sub;
 			env_push_task(&sub, &env, h);
+			set_id(sub.task_id, sizeof(sub.task_id), "%s.%zu", env.task_id, i);
 			if (h->module)
 				run_module_task(e, slot, h, &sel, &sub);
 			else
@@ -395,6 +423,10 @@ static void run_sections(struct kp_engine *e, int slot, const struct hostset *ho
 	for (size_t s = 0; s < 3 && !stopped(e); s++) {
 		struct kp_taskenv env = *base;
 		env.section = names[s];
+		size_t pi = 0;
+		while (pi < e->ld->plan->nplays && e->ld->plan->plays[pi] != p)
+			pi++;
+		set_id(env.task_id, sizeof(env.task_id), "p%zu.%s", pi + 1, names[s]);
 		run_list(e, slot, lists[s], counts[s], hosts, &env, true);
 		if (!e->stop_run)
 			flush_handlers(e, slot, hosts, &env);
@@ -494,6 +526,56 @@ static bool confirm_batch(struct kp_engine *e, size_t bi, size_t nb)
 	return yes;
 }
 
+/* The first host of kube_control_plane, whose connection can hold a lock
+ * directory when the API cannot be reached. */
+static struct kp_conn *control_plane_conn(struct kp_engine *e)
+{
+	const struct kp_inventory *inv = &e->ld->inv;
+	const struct kp_group *g = kp_inventory_group(inv, "kube_control_plane");
+	size_t *h = NULL;
+	size_t n = g ? kp_group_all_hosts(inv, g, &h) : 0;
+	struct kp_conn *c = n ? kp_host_conn(e, &e->hosts[h[0]]) : NULL;
+	free(h);
+	return c;
+}
+
+/* run_lock: a Lease through the API when a kubeconfig is found, else a
+ * lock directory on the first control-plane host. true when taken; when
+ * not, the run stops (exit 5 when someone else holds it). */
+static bool take_run_lock(struct kp_engine *e, const struct kp_play *p, struct kp_runlock *l)
+{
+	struct kp_buf path = KP_BUF_INIT, err = KP_BUF_INIT;
+	struct kp_kube *kube = NULL;
+	struct kp_kubeconfig *kc = NULL;
+	if (!kp_kubeconfig_find(e->o->kubeconfig, getenv("KUBECONFIG"), getenv("HOME"), &path,
+				NULL) &&
+	    !kp_kubeconfig_load(path.buf, &kc, NULL))
+		kp_kube_new(kc, &kube, NULL);
+	kp_kubeconfig_free(kc);
+	struct kp_conn *conn = kube ? NULL : control_plane_conn(e);
+	kp_rc rc = kp_runlock_acquire(l, p->run_lock, kube, conn, &err);
+	if (!rc && l->kube)
+		kp_out_note(&e->out, "run lock '%s' taken: Lease kube-system/kplan-%s", p->run_lock,
+			    p->run_lock);
+	else if (!rc)
+		kp_out_note(&e->out, "run lock '%s' taken: lock directory %s on %s", p->run_lock,
+			    l->dir, l->conn->host);
+	else {
+		pthread_mutex_lock(&e->lock);
+		e->stop_run = true;
+		e->locked = rc == KP_ERR_LOCKED;
+		free(e->stop_reason);
+		struct kp_buf m = KP_BUF_INIT;
+		kp_buf_addf(&m, "stopped before play '%s': %s", p->name ? p->name : p->hosts,
+			    err.buf);
+		e->stop_reason = kp_buf_detach(&m, NULL);
+		pthread_mutex_unlock(&e->lock);
+	}
+	kp_buf_release(&path);
+	kp_buf_release(&err);
+	return !rc;
+}
+
 static void run_play(struct kp_engine *e, size_t pi)
 {
 	const struct kp_play *p = e->ld->plan->plays[pi];
@@ -537,6 +619,10 @@ static void run_play(struct kp_engine *e, size_t pi)
 	if (play_hook != KP_HOOK_OK)
 		bs.n = 0; /* no batch runs (bs.b is still released below) */
 
+	struct kp_runlock lock;
+	bool locked = false;
+	if (p->run_lock && !e->o->check && take_run_lock(e, p, &lock))
+		locked = true;
 	for (size_t bi = 0; bi < bs.n && !stopped(e); bi++) {
 		struct kp_batch *batch = &bs.b[bi];
 		if (bi && p->pause_between_batches_ms > 0) {
@@ -626,9 +712,174 @@ static void run_play(struct kp_engine *e, size_t pi)
 	}
 	if (play_hook == KP_HOOK_OK)
 		kp_hooks_run_play(e, KP_HOOK_AFTER_PLAY, 0, bs.n);
+	if (locked)
+		kp_runlock_release(&lock);
 	kp_strlist_release(&base.tags);
 	kp_playvars_release(&e->pv);
 	kp_batches_release(&bs);
+}
+
+/* The journal's directory: --journal, else .kplan/runs beside the plan. */
+static void journal_dir(const struct kp_engine *e, struct kp_buf *out)
+{
+	if (e->o->journal)
+		kp_buf_addstr(out, e->o->journal);
+	else
+		kp_buf_addf(out, "%s/.kplan/runs", e->ld->plan->dir);
+}
+
+/* What a resume must repeat so that the same tasks meet the same hosts. */
+static struct kp_value *run_args(const struct kp_runopts *o)
+{
+	struct kp_value *a = kp_value_map();
+	if (o->limit)
+		kp_map_set_take(a, "limit", kp_value_str(o->limit));
+	struct kp_value *l = kp_value_list();
+	for (size_t i = 0; i < o->extra_args.n; i++)
+		kp_list_push_take(l, kp_value_str(o->extra_args.v[i]));
+	kp_map_set_take(a, "extra_vars", l);
+	l = kp_value_list();
+	for (size_t i = 0; i < o->tags.n; i++)
+		kp_list_push_take(l, kp_value_str(o->tags.v[i]));
+	kp_map_set_take(a, "tags", l);
+	l = kp_value_list();
+	for (size_t i = 0; i < o->skip_tags.n; i++)
+		kp_list_push_take(l, kp_value_str(o->skip_tags.v[i]));
+	kp_map_set_take(a, "skip_tags", l);
+	return a;
+}
+
+/* Open the run's journal and, with --resume, read the run it continues.
+ * Returns an exit code when the run must not start, else -1. */
+static int start_journal(struct kp_engine *e)
+{
+	const struct kp_runopts *o = e->o;
+	struct kp_buf dir = KP_BUF_INIT, err = KP_BUF_INIT;
+	struct kp_run_identity id = {.plan = e->ld->plan->path,
+				     .inventories = (const char *const *)o->inventories.v,
+				     .ninventories = o->inventories.n,
+				     .command = "run"};
+	int code = -1;
+
+	if (o->check)
+		return -1; /* a check changes nothing: nothing to resume */
+	journal_dir(e, &dir);
+	if (kp_files_sha256((const char *const *)e->ld->plan->files, e->ld->plan->nfiles,
+			    id.plan_sha256, &err) ||
+	    kp_files_sha256(id.inventories, id.ninventories, id.inventory_sha256, &err)) {
+		kp_out_note(&e->out, "error: %s", err.buf);
+		code = KP_EXIT_USAGE;
+		goto out;
+	}
+	if (o->resume_given) {
+		if (kp_resume_load(dir.buf, o->resume, &e->resume, &err)) {
+			kp_out_note(&e->out, "error: --resume: %s", err.buf);
+			code = KP_EXIT_USAGE;
+			goto out;
+		}
+		e->resuming = true;
+		const char *what = strcmp(e->resume.plan_sha256, id.plan_sha256)	       ? "plan"
+				   : strcmp(e->resume.inventory_sha256, id.inventory_sha256) ? "inventory"
+											       : NULL;
+		if (what && !o->force) {
+			kp_out_note(&e->out,
+				    "error: --resume: the %s changed since run %s: check the "
+				    "difference, then resume with --force, or start a new run",
+				    what, e->resume.run_id);
+			code = KP_EXIT_USAGE;
+			goto out;
+		}
+		/* registered values of the tasks that will be skipped */
+		for (size_t i = 0; i < kp_map_len(e->resume.facts); i++) {
+			const struct kp_host *h =
+			    kp_inventory_host(&e->ld->inv, kp_map_key(e->resume.facts, i));
+			if (h)
+				kp_map_update(e->hosts[h->index].facts, kp_map_val(e->resume.facts, i));
+		}
+	}
+	id.args = run_args(o);
+	kp_rc rc = kp_journal_open(&e->journal, dir.buf, &id,
+				   e->resuming ? e->resume.run_id : NULL, &err);
+	kp_value_unref((struct kp_value *)id.args);
+	if (rc) {
+		kp_out_note(&e->out, "error: %s", err.buf);
+		code = KP_EXIT_USAGE;
+		goto out;
+	}
+	e->journaling = true;
+	if (e->resuming)
+		/* nodes the earlier run left cordoned are still this run's to uncordon */
+		for (size_t i = 0; i < kp_map_len(e->resume.cordoned); i++)
+			kp_journal_cordon(&e->journal, kp_map_val(e->resume.cordoned, i)->u.str.s,
+					  kp_map_key(e->resume.cordoned, i), true);
+out:
+	kp_buf_release(&dir);
+	kp_buf_release(&err);
+	return code;
+}
+
+static void add_word(struct kp_buf *b, const char *w)
+{
+	kp_buf_addch(b, ' ');
+	if (w[strcspn(w, " \t'\"$`\\;&|<>*?()[]{}!#~")])
+		kp_sh_quote(b, w);
+	else
+		kp_buf_addstr(b, w);
+}
+
+/* On every exit but success: the nodes left cordoned and the exact command
+ * that finishes the rollout. */
+static void tell_how_to_resume(struct kp_engine *e)
+{
+	const struct kp_runopts *o = e->o;
+	const struct kp_value *c = e->journal.cordoned;
+	if (kp_map_len(c)) {
+		struct kp_buf b = KP_BUF_INIT;
+		for (size_t i = 0; i < kp_map_len(c); i++)
+			kp_buf_addf(&b, "%s%s", i ? ", " : "", kp_map_key(c, i));
+		kp_out_note(&e->out, "nodes left cordoned by this run: %s", b.buf);
+		kp_buf_release(&b);
+	} else {
+		kp_out_note(&e->out, "no node was left cordoned by this run");
+	}
+	struct kp_buf cmd = KP_BUF_INIT;
+	kp_buf_addstr(&cmd, "kplan run");
+	add_word(&cmd, e->ld->plan->path);
+	for (size_t i = 0; i < o->inventories.n; i++) {
+		kp_buf_addstr(&cmd, " -i");
+		add_word(&cmd, o->inventories.v[i]);
+	}
+	for (size_t i = 0; i < o->extra_args.n; i++) {
+		kp_buf_addstr(&cmd, " -e");
+		add_word(&cmd, o->extra_args.v[i]);
+	}
+	if (o->limit) {
+		kp_buf_addstr(&cmd, " -l");
+		add_word(&cmd, o->limit);
+	}
+	for (size_t i = 0; i < o->tags.n; i++) {
+		kp_buf_addstr(&cmd, " -t");
+		add_word(&cmd, o->tags.v[i]);
+	}
+	for (size_t i = 0; i < o->skip_tags.n; i++) {
+		kp_buf_addstr(&cmd, " --skip-tags");
+		add_word(&cmd, o->skip_tags.v[i]);
+	}
+	if (o->kubeconfig) {
+		kp_buf_addstr(&cmd, " --kubeconfig");
+		add_word(&cmd, o->kubeconfig);
+	}
+	if (o->known_hosts) {
+		kp_buf_addstr(&cmd, " --known-hosts");
+		add_word(&cmd, o->known_hosts);
+	}
+	if (o->journal) {
+		kp_buf_addstr(&cmd, " --journal");
+		add_word(&cmd, o->journal);
+	}
+	kp_buf_addf(&cmd, " --resume %s", e->journal.run_id);
+	kp_out_note(&e->out, "to finish this rollout: %s", cmd.buf);
+	kp_buf_release(&cmd);
 }
 
 int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
@@ -655,7 +906,12 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 	}
 
 	int64_t t0 = mono_ms();
-	kp_out_run_start(&e.out, ld->plan->path, NULL, o->check);
+	int early = start_journal(&e);
+	if (early >= 0) {
+		code = early;
+		goto cleanup;
+	}
+	kp_out_run_start(&e.out, ld->plan->path, e.journaling ? e.journal.run_id : NULL, o->check);
 	for (size_t pi = 0; pi < ld->plan->nplays && !e.stop_run; pi++) {
 		run_play(&e, pi);
 		if (e.stop_starting)
@@ -689,7 +945,25 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 	else
 		code = KP_EXIT_OK;
 	(void)t0;
+	if (interrupted(&e)) {
+		code = KP_EXIT_INTERRUPTED;
+		free(e.stop_reason);
+		e.stop_reason = kp_xstrdup("interrupted: in-flight steps finished or were killed, "
+					   "nothing new was started");
+	} else if (e.locked) {
+		code = KP_EXIT_LOCKED;
+	}
+	if (e.journaling) {
+		kp_journal_end(&e.journal, code, e.stop_reason);
+		if (code != KP_EXIT_OK)
+			tell_how_to_resume(&e);
+	}
 	kp_out_run_end(&e.out, code, e.stop_reason);
+cleanup:
+	if (e.journaling)
+		kp_journal_close(&e.journal);
+	if (e.resuming)
+		kp_resume_release(&e.resume);
 
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		kp_host_conn_close(&e.hosts[i]);

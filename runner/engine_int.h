@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "batch.h"
+#include "journal.h"
 #include "engine.h"
 #include "expr.h"
 #include "module.h"
@@ -53,6 +54,7 @@ struct kp_taskenv {
 	enum kp_tristate check_mode;
 	int64_t timeout_ms;
 	const char *section; /* pre_tasks, tasks, post_tasks, handlers */
+	char task_id[128];   /* where the task sits in the plan: p1.tasks.2.block.0 */
 };
 
 struct kp_engine {
@@ -77,6 +79,12 @@ struct kp_engine {
 	char *stop_reason;
 	bool start_reached;    /* --start-at-task */
 	struct kp_kube **kube; /* kplan.kube's client per worker slot, NULL until used (hooks.c) */
+	/* run journal (run only) and what a --resume continues */
+	struct kp_journal journal;
+	bool journaling;
+	struct kp_resume resume;
+	bool resuming;
+	bool locked; /* a run lock was held by someone else: exit 5 */
 };
 
 /* What a module's ctx->engine_ctx points at (task.c): the engine, the

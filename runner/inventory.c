@@ -16,6 +16,9 @@
 
 /* More names than this from one range pattern is a typo, not a cluster. */
 #define MAX_RANGE_HOSTS 1000000
+/* Nor are names taking more memory than this: several ranges in one long
+ * name multiply, and a 100-byte line could otherwise ask for gigabytes. */
+#define MAX_RANGE_BYTES ((size_t)64 << 20)
 
 void kp_inventory_init(struct kp_inventory *inv)
 {
@@ -240,6 +243,11 @@ static kp_rc expand(const char *whole, const char *name, struct kp_value *out, s
 			return kp_errorf(err, KP_ERR_LIMIT,
 					 "invalid host range '%s': more than %d hosts", whole,
 					 MAX_RANGE_HOSTS);
+		if ((kp_list_len(out) + 1) * (strlen(name) + 1) > MAX_RANGE_BYTES)
+			return kp_errorf(err, KP_ERR_LIMIT,
+					 "invalid host range '%s': the names would take more than "
+					 "%zu MiB",
+					 whole, MAX_RANGE_BYTES >> 20);
 		kp_list_push_take(out, kp_value_str(name));
 		return KP_OK;
 	}

@@ -2,7 +2,9 @@
  * main.c - the kplan command line: parse options, dispatch to a command,
  * turn the outcome into an exit code (cli.md). Only this file exits.
  */
+#include <ctype.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "journal.h"
 #include "kubeapi.h"
 #include "transport.h"
 #include "vars.h"
@@ -49,6 +52,8 @@ static const char usage_run[] =
     "      --skip-tags TAGS        skip tasks with these tags\n"
     "      --start-at-task NAME    skip tasks before the first one with that name\n"
     "      --resume [RUN_ID]       continue a failed or interrupted run\n"
+    "      --force                 with --resume: resume although the plan or inventory\n"
+    "                              changed\n"
     "  -C, --check                 same as 'kplan check'\n"
     "  -D, --diff                  show file diffs\n"
     "      --format FMT            text, json or markdown\n"
@@ -83,6 +88,36 @@ static const char usage_inventory[] =
 static const char usage_modules[] = "usage: kplan modules [NAME]\n"
 				    "\n"
 				    "Lists the built-in modules, or one module's arguments.\n";
+
+/* Ctrl-C and SIGTERM: the first stops new work (in-flight steps finish up
+ * to their timeout, the journal is written, exit 130); the second kills
+ * running commands at once. The engine and transports read the count. */
+static volatile sig_atomic_t interrupts;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (interrupts < 100)
+		interrupts++;
+	if (interrupts == 1) {
+		static const char msg[] = "\nkplan: interrupted: finishing the steps in flight (again to "
+					  "kill them)\n";
+		ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)w;
+	}
+}
+
+static void install_signal_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* a node that closes a pipe must not kill the controller */
+	signal(SIGPIPE, SIG_IGN);
+}
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -129,6 +164,7 @@ enum {
 	OPT_LIST_HOSTS,
 	OPT_LIST_TASKS,
 	OPT_NO_COLOR,
+	OPT_FORCE,
 	OPT_LIST,
 	OPT_GRAPH,
 	OPT_HOST,
@@ -157,6 +193,7 @@ static const struct option long_opts[] = {
     {"list-tasks", no_argument, NULL, OPT_LIST_TASKS},
     {"verbose", no_argument, NULL, 'v'},
     {"no-color", no_argument, NULL, OPT_NO_COLOR},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"list", no_argument, NULL, OPT_LIST},
     {"graph", no_argument, NULL, OPT_GRAPH},
     {"host", required_argument, NULL, OPT_HOST},
@@ -168,6 +205,18 @@ struct invopts {
 	bool list, graph;
 	const char *host;
 };
+
+/* 20261121T014800Z-ab12cd */
+static bool is_run_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n != 23 || s[8] != 'T' || s[15] != 'Z' || s[16] != '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (i != 8 && i != 15 && i != 16 && !isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
 
 /* Parse the options after the command word. Returns -1 to go on, else an
  * exit code. Positional arguments land in pos[]. */
@@ -194,6 +243,12 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 					pos[(*npos)++] = argv[optind++];
 				}
 				break;
+			}
+			/* `--resume RUN_ID`: the run id may follow as its own word */
+			if (o->resume_given && !o->resume && argv[optind - 1] &&
+			    !strcmp(argv[optind - 1], "--resume") && is_run_id(argv[optind])) {
+				o->resume = argv[optind++];
+				continue;
 			}
 			if (*npos >= maxpos)
 				return usage_error(
@@ -295,6 +350,9 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 			break;
 		case 'v':
 			o->verbose++;
+			break;
+		case OPT_FORCE:
+			o->force = true;
 			break;
 		case OPT_NO_COLOR:
 			o->no_color = true;
@@ -445,11 +503,13 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 				 "check and plan; use text or json");
 		goto out;
 	}
-	if (o->resume_given) {
-		rc = usage_error("--resume: this build keeps no run journal yet");
+	if (o->resume_given && o->check) {
+		rc = usage_error("--resume goes with 'kplan run', not with a check");
 		goto out;
 	}
 	fflush(stdout);
+	install_signal_handlers();
+	o->interrupts = &interrupts;
 	/* libraries that keep global state are set up before any worker thread */
 	if (kp_transport_ssh_global_init(&err) || kp_kube_global_init(&err)) {
 		rc = report(&err);
@@ -506,6 +566,26 @@ out:
 	kp_loaded_release(&ld);
 	kp_buf_release(&err);
 	kp_buf_release(&out);
+	return rc;
+}
+
+static const char usage_runs[] =
+	"usage: kplan runs [RUN_ID] [--journal DIR]\n"
+	"\n"
+	"Lists past runs from the journal (default .kplan/runs in the current\n"
+	"directory: run it beside the plan, or give --journal), or shows one run.\n";
+
+static int cmd_runs(struct kp_runopts *o, int argc, char **argv)
+{
+	char *pos[1];
+	int npos = 0, rc = parse_opts(argc, argv, usage_runs, o, NULL, pos, &npos, 1);
+	struct kp_buf err = KP_BUF_INIT;
+	if (rc >= 0)
+		return rc;
+	const char *dir = o->journal ? o->journal : ".kplan/runs";
+	kp_rc r = npos ? kp_runs_show(dir, pos[0], stdout, &err) : kp_runs_list(dir, stdout, &err);
+	rc = r ? report(&err) : EXIT_OK;
+	kp_buf_release(&err);
 	return rc;
 }
 
@@ -595,7 +675,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "modules")) {
 		rc = cmd_modules(&o, argc - 1, argv + 1);
 	} else if (!strcmp(cmd, "runs")) {
-		rc = usage_error("'kplan runs': this build keeps no run journal yet");
+		rc = cmd_runs(&o, argc - 1, argv + 1);
 	} else {
 		static const char *const cmds[] = {"run",	"check",   "plan", "validate",
 						   "inventory", "modules", "runs", "version"};

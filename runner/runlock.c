@@ -312,9 +312,10 @@ void kp_runlock_release(struct kp_runlock *l)
 		if (!kp_kube_request(l->kube, "GET", path.buf, NULL, NULL, &status, &lease, NULL) &&
 		    status == 200) {
 			const char *holder = jstr(lease, "spec", "holderIdentity");
+			bool mine = holder && !strcmp(holder, l->holder);
 			cJSON_Delete(lease);
 			lease = NULL;
-			if (holder && !strcmp(holder, l->holder))
+			if (mine)
 				kp_kube_request(l->kube, "DELETE", path.buf, NULL, NULL, &status,
 						&lease, NULL);
 		}

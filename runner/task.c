@@ -460,9 +460,37 @@ static void report(struct kp_engine *e, const struct kp_task *t, const struct kp
 }
 
 /* What every outcome does to the host: register, set-fact, notify, state. */
-static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_task *t,
-			  enum kp_status st, struct outcome *oc, bool no_log)
+/* The journal learns which nodes this run cordoned and uncordoned from the
+ * drain module's facts: a success leaves the node as asked; a failure
+ * leaves it cordoned only when the task was told not to uncordon. */
+static void journal_cordon(struct kp_engine *e, struct kp_hoststate *hs, enum kp_status st,
+			   const struct outcome *oc)
 {
+	const struct kp_value *node = oc->value ? kp_map_get(oc->value, "node") : NULL;
+	const struct kp_value *state = oc->value ? kp_map_get(oc->value, "state") : NULL;
+	if (!node || node->type != KP_V_STR || !state || state->type != KP_V_STR)
+		return;
+	bool uncordon = !strcmp(state->u.str.s, "uncordoned");
+	if (st == KP_ST_OK || st == KP_ST_CHANGED) {
+		kp_journal_cordon(&e->journal, hs->host->name, node->u.str.s, !uncordon);
+	} else if (st == KP_ST_FAILED || st == KP_ST_IGNORED) {
+		const struct kp_value *u = kp_map_get(oc->value, "uncordon_on_failure");
+		if (!uncordon && u && u->type == KP_V_BOOL && !u->u.b)
+			kp_journal_cordon(&e->journal, hs->host->name, node->u.str.s, true);
+	}
+}
+
+static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_task *t,
+			  const struct kp_taskenv *env, enum kp_status st, struct outcome *oc,
+			  bool no_log)
+{
+	if (e->journaling && !e->o->check) {
+		kp_journal_result(&e->journal, env->task_id, kp_task_display_name(t),
+				  hs->host->name, kp_status_name(st), oc->value, t->register_var,
+				  no_log);
+		if (t->module && !strcmp(t->module->name, "drain"))
+			journal_cordon(e, hs, st, oc);
+	}
 	if (t->register_var && oc->value) {
 		if (no_log) {
 			/* registered values stay usable; only their display hides */
@@ -532,7 +560,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .msg = f.msg.buf,
 					  .duration_ms = mono_ms() - t0};
 		report(e, t, env, title.buf, &r);
-		apply_outcome(e, hs, t, st, &f, no_log);
+		apply_outcome(e, hs, t, env, st, &f, no_log);
 		outcome_release(&f);
 		goto out;
 	}
@@ -557,7 +585,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .msg = s.msg.buf,
 					  .duration_ms = mono_ms() - t0};
 		report(e, t, env, title.buf, &r);
-		apply_outcome(e, hs, t, KP_ST_SKIPPED, &s, no_log);
+		apply_outcome(e, hs, t, env, KP_ST_SKIPPED, &s, no_log);
 		outcome_release(&s);
 		goto out;
 	}
@@ -581,7 +609,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .no_log = no_log,
 					  .show_msg = !strcmp(t->module->name, "debug")};
 		report(e, t, env, title.buf, &r);
-		apply_outcome(e, hs, t, st, &oc, no_log);
+		apply_outcome(e, hs, t, env, st, &oc, no_log);
 		goto out;
 	}
 
@@ -599,7 +627,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .msg = oc.msg.buf,
 					  .duration_ms = mono_ms() - t0};
 		report(e, t, env, title.buf, &r);
-		apply_outcome(e, hs, t, st, &oc, no_log);
+		apply_outcome(e, hs, t, env, st, &oc, no_log);
 		goto out;
 	}
 	struct kp_value *results = kp_value_list();
@@ -674,7 +702,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	oc.set_vars = set_vars;
 	kp_value_unref(items);
 	enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
-	apply_outcome(e, hs, t, st, &oc, no_log);
+	apply_outcome(e, hs, t, env, st, &oc, no_log);
 out:
 	outcome_release(&oc);
 	kp_buf_release(&err);
@@ -692,6 +720,17 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		  const struct kp_taskenv *env)
 {
 	const struct kp_play *p = e->play;
+	if (e->resuming && kp_resume_done(&e->resume, env->task_id, hs->host->name)) {
+		/* --resume: this host finished this task in the run being resumed;
+		 * its registered value was restored when the run started */
+		struct kp_buf m = KP_BUF_INIT;
+		kp_buf_addf(&m, "done in run %s", e->resume.run_id);
+		struct kp_taskresult r = {.host = hs->host->name, .status = KP_ST_SKIPPED, .msg = m.buf};
+		report(e, t, env, kp_task_display_name(t), &r);
+		hs->counts.skipped++;
+		kp_buf_release(&m);
+		return;
+	}
 	if (!p->nhooks[KP_HOOK_BEFORE_TASK] && !p->nhooks[KP_HOOK_AFTER_TASK] &&
 	    !p->nhooks[KP_HOOK_ON_FAILURE]) {
 		task_exec(e, slot, hs, t, env);
@@ -721,7 +760,7 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		enum kp_status st = status_of(&oc, ignore, false);
 		struct kp_taskresult r = {.host = hs->host->name, .status = st, .msg = oc.msg.buf};
 		report(e, t, env, kp_task_display_name(t), &r);
-		apply_outcome(e, hs, t, st, &oc, t->no_log || env->no_log);
+		apply_outcome(e, hs, t, env, st, &oc, t->no_log || env->no_log);
 		outcome_release(&oc);
 	} else {
 		task_exec(e, slot, hs, t, env);

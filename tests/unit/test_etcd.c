@@ -144,9 +144,9 @@ static void test_members(void **st)
 
 	assert_int_equal(kp_etcd_parse_members("{\"header\":{}}", &m, &n, NULL, &err),
 			 KP_ERR_PARSE);
-	assert_int_equal(kp_etcd_parse_members("Error: context deadline exceeded", &m, &n, NULL,
-					       &err),
-			 KP_ERR_PARSE);
+	assert_int_equal(
+	    kp_etcd_parse_members("Error: context deadline exceeded", &m, &n, NULL, &err),
+	    KP_ERR_PARSE);
 	kp_buf_release(&b);
 	kp_buf_release(&err);
 }
@@ -197,9 +197,9 @@ static void test_quorum(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_snapshot_good), cmocka_unit_test(test_snapshot_truncated),
+	    cmocka_unit_test(test_snapshot_good),    cmocka_unit_test(test_snapshot_truncated),
 	    cmocka_unit_test(test_snapshot_corrupt), cmocka_unit_test(test_snapshot_file),
-	    cmocka_unit_test(test_members), cmocka_unit_test(test_health),
+	    cmocka_unit_test(test_members),	     cmocka_unit_test(test_health),
 	    cmocka_unit_test(test_quorum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -595,6 +595,33 @@ static void test_apt_pin_upgrade(void **state)
 	done(&r);
 }
 
+/* Found by fuzzing (tests/data/fuzz-regressions/kube/apt-pin-stat-overflow):
+ * timestamps the node prints are not trusted to keep the age arithmetic in
+ * range. */
+static void test_apt_pin_stat_garbage(void **state)
+{
+	struct canned t[] = {
+	    {"stat -c %Y", 0, "-9223372035154775707\n1\n"},
+	    {"apt-mark showhold", 0, ""},
+	    {"dpkg-query", 1, ""},
+	    {"apt-cache madison k", 0, " k | 1-00 | http://lab/ x\n"},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.check = true, .f.table = t};
+	run(&r, "apt-pin", "{\"name\":\"k\",\"version\":\"1\"}");
+	assert_false(r.res.failed);
+	assert_string_equal(r.res.msg.buf,
+			    "k (not installed) -> 1-00 (held) (no apt package lists yet: "
+			    "the run runs apt-get update first)");
+	done(&r);
+
+	t[0].out = "1\n9223372036854775807\n";
+	run(&r, "apt-pin", "{\"name\":\"k\",\"version\":\"1\"}");
+	assert_false(r.res.failed);
+	assert_non_null(strstr(r.res.msg.buf, "(apt package lists are 9223372036854775806s old"));
+	done(&r);
+}
+
 static void test_apt_pin_resolution(void **state)
 {
 	const struct canned t[] = {
@@ -798,6 +825,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_kube_node, teardown),
 	    cmocka_unit_test(test_apt_pin_upgrade),
 	    cmocka_unit_test(test_apt_pin_resolution),
+	    cmocka_unit_test(test_apt_pin_stat_garbage),
 	    cmocka_unit_test(test_apt_pin_ok),
 	    cmocka_unit_test(test_kubeadm_control_plane),
 	    cmocka_unit_test(test_kubeadm_minor_skip),
