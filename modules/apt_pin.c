@@ -186,9 +186,11 @@ static kp_rc cache_stale(struct kp_modctx *ctx, struct kp_result *res, bool *sta
 	if (!rc && ok) {
 		/* one line (date) when no list exists, two otherwise */
 		int k = sscanf(r.out.buf, "%lld %lld", &newest, &now);
-		if (k == 2) {
-			*age_s = now - newest;
-			*stale = *age_s * 1000 > kp_arg_int(ctx, "cache_valid_time");
+		if (k == 2 && newest >= 0 && now >= 0) {
+			/* no overflow whatever the node prints; lists from the
+			 * future (clock skew) are fresh */
+			*age_s = now > newest ? now - newest : 0;
+			*stale = *age_s > kp_arg_int(ctx, "cache_valid_time") / 1000;
 		}
 	}
 	kp_exec_res_release(&r);

@@ -59,7 +59,7 @@ static const struct kp_argspec args[] = {
     {0},
 };
 
-#define FILE_MAX ((size_t)16 << 20)
+#define FILE_MAX  ((size_t)16 << 20)
 #define MAX_NAMED 12 /* files named in one message */
 
 /* One entry of a node listing or of the manifest. */
@@ -335,7 +335,9 @@ static kp_rc read_manifest(struct state *s, bool *found, struct kp_buf *err)
 			goto out;
 		}
 		struct entry en = {0};
-		en.type = type->valuestring[0] == 'd' ? 'd' : type->valuestring[0] == 'l' ? 'l' : 'f';
+		en.type = type->valuestring[0] == 'd'	? 'd'
+			  : type->valuestring[0] == 'l' ? 'l'
+							: 'f';
 		en.mode = (unsigned)strtoul(mode->valuestring, NULL, 8);
 		en.owner = kp_xstrdup(cJSON_IsString(owner) ? owner->valuestring : "root");
 		en.group = kp_xstrdup(cJSON_IsString(group) ? group->valuestring : "root");
@@ -397,7 +399,8 @@ static kp_rc backup_probe(struct kp_modctx *ctx, struct kp_result *res, struct k
 	if (rc || !ok)
 		goto out;
 	if (!s->node.n) {
-		kp_mod_failf(res, "nothing to back up on %s: none of%s exists", ctx->host, paths.buf);
+		kp_mod_failf(res, "nothing to back up on %s: none of%s exists", ctx->host,
+			     paths.buf);
 		goto out;
 	}
 	rc = read_manifest(s, &found, err);
@@ -436,8 +439,8 @@ static kp_rc backup_probe(struct kp_modctx *ctx, struct kp_result *res, struct k
 	if (ndiff) {
 		res->changed = true;
 		kp_buf_addf(&res->msg, "%s %zu files from %s to %s (%zu entries differ: %s)",
-			    ctx->check_mode ? "would back up" : "backing up", nfiles, ctx->host, s->dir,
-			    ndiff, what.buf);
+			    ctx->check_mode ? "would back up" : "backing up", nfiles, ctx->host,
+			    s->dir, ndiff, what.buf);
 	} else {
 		kp_buf_addf(&res->msg, "the backup in %s matches %s (%zu files)", s->dir, ctx->host,
 			    nfiles);
@@ -478,7 +481,9 @@ static kp_rc backup_apply(struct kp_modctx *ctx, struct kp_result *res, struct k
 		snprintf(mode, sizeof(mode), "%04o", n->mode & 07777);
 		cJSON_AddStringToObject(o, "path", n->path);
 		cJSON_AddStringToObject(o, "type",
-					n->type == 'd' ? "directory" : n->type == 'l' ? "link" : "file");
+					n->type == 'd'	 ? "directory"
+					: n->type == 'l' ? "link"
+							 : "file");
 		cJSON_AddStringToObject(o, "mode", mode);
 		cJSON_AddStringToObject(o, "owner", n->owner);
 		cJSON_AddStringToObject(o, "group", n->group);
@@ -519,7 +524,8 @@ static kp_rc backup_apply(struct kp_modctx *ctx, struct kp_result *res, struct k
 		nkeys += (kind & KP_PKI_KEY) != 0;
 		struct kp_buf sp = KP_BUF_INIT;
 		stored_path(s, n->path, &sp);
-		rc = write_store(sp.buf, data.buf, data.len, (kind & KP_PKI_KEY) ? 0600 : 0644, err);
+		rc =
+		    write_store(sp.buf, data.buf, data.len, (kind & KP_PKI_KEY) ? 0600 : 0644, err);
 		kp_buf_release(&sp);
 		OPENSSL_cleanse(data.buf, data.len);
 		if (rc)
@@ -534,7 +540,8 @@ static kp_rc backup_apply(struct kp_modctx *ctx, struct kp_result *res, struct k
 	rc = write_store(mp.buf, text, strlen(text), 0600, err);
 	free(text);
 	if (!rc) {
-		res->facts = kp_value_map();
+		if (!res->facts)
+			res->facts = kp_value_map();
 		kp_map_set_take(res->facts, "store", kp_value_str(s->dir));
 		kp_map_set_take(res->facts, "manifest", kp_value_str(mp.buf));
 		kp_map_set_take(res->facts, "files", kp_value_int((int64_t)nfiles));
@@ -570,8 +577,9 @@ static bool load_stored(struct state *s, const struct entry *m, struct kp_buf *d
 	} else {
 		kp_sha256_hex(data->buf, data->len, sha);
 		if (strcmp(sha, m->sha))
-			kp_buf_addf(why, "'%s' in the store does not match its manifest (sha256 %.12s…, "
-					 "recorded %.12s…)",
+			kp_buf_addf(why,
+				    "'%s' in the store does not match its manifest (sha256 %.12s…, "
+				    "recorded %.12s…)",
 				    sp.buf, sha, m->sha);
 		else
 			ok = true;
@@ -585,7 +593,8 @@ static const struct entry *partner(struct state *s, const struct entry *key, con
 {
 	struct kp_buf p = KP_BUF_INIT;
 	const char *dot = strrchr(key->path, '.'), *slash = strrchr(key->path, '/');
-	size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - key->path) : strlen(key->path);
+	size_t stem =
+	    dot && (!slash || dot > slash) ? (size_t)(dot - key->path) : strlen(key->path);
 	kp_buf_add(&p, key->path, stem);
 	kp_buf_addstr(&p, ext);
 	const struct entry *e = strcmp(p.buf, key->path) ? find_entry(&s->manifest, p.buf) : NULL;
@@ -638,8 +647,8 @@ static bool refusals(struct state *s, struct kp_buf *why, struct kp_buf *fatal)
 							   : "its certificate ",
 						    c == m ? "" : c->path);
 			} else if (pub && load_stored(s, pub, &other, &w)) {
-				if (!kp_pki_key_matches_pub(other.buf, other.len, data.buf, data.len,
-							    &match, &e) &&
+				if (!kp_pki_key_matches_pub(other.buf, other.len, data.buf,
+							    data.len, &match, &e) &&
 				    !match)
 					kp_buf_addf(why, "%s%s: private key does not match %s",
 						    count++ ? "; " : "", m->path, pub->path);
@@ -664,16 +673,17 @@ static kp_rc open_backup(struct kp_modctx *ctx, struct kp_result *res, struct st
 	if (rc)
 		return rc;
 	if (!found)
-		return kp_mod_failf(res,
-				    "no backup of %s in %s (no manifest.json): run cert-copy backup "
-				    "first",
-				    s->src, s->dir);
+		return kp_mod_failf(
+		    res,
+		    "no backup of %s in %s (no manifest.json): run cert-copy backup "
+		    "first",
+		    s->src, s->dir);
 	*ok = true;
 	return KP_OK;
 }
 
-static kp_rc plan_restore(struct kp_modctx *ctx, struct kp_result *res, struct state *s,
-			  bool *ok, struct kp_buf *err)
+static kp_rc plan_restore(struct kp_modctx *ctx, struct kp_result *res, struct state *s, bool *ok,
+			  struct kp_buf *err)
 {
 	struct kp_buf paths = KP_BUF_INIT;
 	paths_of(ctx, cJSON_GetObjectItemCaseSensitive(s->mj, "paths"), &paths);
@@ -720,8 +730,9 @@ static kp_rc restore_probe(struct kp_modctx *ctx, struct kp_result *res, struct 
 		goto out;
 	}
 	if (why.len && !kp_arg_bool(ctx, "force")) {
-		kp_mod_failf(res, "refusing to restore the backup of %s onto %s: %s (force: true "
-				  "overrides)",
+		kp_mod_failf(res,
+			     "refusing to restore the backup of %s onto %s: %s (force: true "
+			     "overrides)",
 			     s->src, ctx->host, why.buf);
 		goto out;
 	}
@@ -734,19 +745,20 @@ static kp_rc restore_probe(struct kp_modctx *ctx, struct kp_result *res, struct 
 	for (size_t i = 0; i < s->nwrite; i++)
 		add_named(&names, &count, s->write[i]->path);
 	size_t total = s->nwrite + s->nattrs + s->nmkdir + s->nlinks;
-	res->facts = kp_value_map();
+	if (!res->facts)
+		res->facts = kp_value_map();
 	struct kp_value *files = kp_value_list();
 	for (size_t i = 0; i < s->nwrite; i++)
 		kp_list_push_take(files, kp_value_str(s->write[i]->path));
 	kp_map_set_take(res->facts, "files", files);
 	kp_map_set_take(res->facts, "store", kp_value_str(s->dir));
 	if (!total) {
-		kp_buf_addf(&res->msg, "all %zu files on %s match the backup of %s", nfiles, ctx->host,
-			    s->src);
+		kp_buf_addf(&res->msg, "all %zu files on %s match the backup of %s", nfiles,
+			    ctx->host, s->src);
 		goto out;
 	}
 	res->changed = true;
-	kp_buf_addf(&res->msg, "%s %zu of %zu files onto %s from %s", 
+	kp_buf_addf(&res->msg, "%s %zu of %zu files onto %s from %s",
 		    ctx->check_mode ? "would restore" : "restoring", s->nwrite, nfiles, ctx->host,
 		    s->dir);
 	if (s->nwrite)
@@ -812,9 +824,10 @@ static kp_rc restore_apply(struct kp_modctx *ctx, struct kp_result *res, struct 
 	kp_exec_res_init(&r);
 	/* directories (parents first: the manifest lists them in find's order) */
 	for (size_t i = 0; i < s->nmkdir + s->nattrs + s->nlinks; i++) {
-		const struct entry *m = i < s->nmkdir		 ? s->mkdir[i]
-					: i < s->nmkdir + s->nattrs ? s->attrs[i - s->nmkdir]
-								   : s->links[i - s->nmkdir - s->nattrs];
+		const struct entry *m = i < s->nmkdir ? s->mkdir[i]
+					: i < s->nmkdir + s->nattrs
+					    ? s->attrs[i - s->nmkdir]
+					    : s->links[i - s->nmkdir - s->nattrs];
 		char mode[8];
 		snprintf(mode, sizeof(mode), "%04o", m->mode & 07777);
 		if (i && i % 32 == 0) {
@@ -866,8 +879,8 @@ static kp_rc restore_apply(struct kp_modctx *ctx, struct kp_result *res, struct 
 			kp_mod_failf(res, "%s", why.buf);
 			goto out;
 		}
-		struct kp_put_opts po = {.mode = (int)(m->mode & 07777), .owner = m->owner,
-					 .group = m->group};
+		struct kp_put_opts po = {
+		    .mode = (int)(m->mode & 07777), .owner = m->owner, .group = m->group};
 		rc = ctx->conn->ops->put(ctx->conn, m->path, data.buf, data.len, &po, err);
 		OPENSSL_cleanse(data.buf, data.len);
 		kp_buf_reset(&data);
@@ -918,7 +931,8 @@ static kp_rc verify(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf 
 	if (!rc && ok) {
 		size_t bad = compare(s, &why);
 		if (bad)
-			kp_mod_failf(res, "%zu of %zu entries on %s differ from the backup in %s: %s",
+			kp_mod_failf(res,
+				     "%zu of %zu entries on %s differ from the backup in %s: %s",
 				     bad, s->manifest.n, ctx->host, s->dir, why.buf);
 		else
 			kp_buf_addf(&res->msg, "all %zu entries on %s match the backup in %s",
@@ -952,7 +966,8 @@ static kp_rc report(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf 
 	if (rc || !ok)
 		goto out;
 	struct kp_value *certs = kp_value_list();
-	res->facts = kp_value_map();
+	if (!res->facts)
+		res->facts = kp_value_map();
 	kp_map_set_take(res->facts, "certificates", certs);
 	for (size_t i = 0; i < s->node.n; i++) {
 		const struct entry *n = &s->node.e[i];
@@ -997,14 +1012,16 @@ static kp_rc report(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf 
 	if (!ncerts) {
 		kp_buf_addf(&res->msg, "no certificates under%s on %s", paths.buf, ctx->host);
 	} else if (nwarn && kp_arg_bool(ctx, "fail_under")) {
-		kp_mod_failf(res, "%zu of %zu certificates on %s expire within %" PRId64 " days: %s",
+		kp_mod_failf(res,
+			     "%zu of %zu certificates on %s expire within %" PRId64 " days: %s",
 			     nwarn, ncerts, ctx->host, warn_days, warn.buf);
 	} else {
-		kp_buf_addf(&res->msg, "%zu certificates on %s; soonest to expire: %s in %" PRId64
-				       " days",
+		kp_buf_addf(&res->msg,
+			    "%zu certificates on %s; soonest to expire: %s in %" PRId64 " days",
 			    ncerts, ctx->host, soonest, soonest_days);
 		if (nwarn)
-			kp_buf_addf(&res->msg, "; within %" PRId64 " days: %s", warn_days, warn.buf);
+			kp_buf_addf(&res->msg, "; within %" PRId64 " days: %s", warn_days,
+				    warn.buf);
 	}
 out:
 	kp_buf_release(&paths);

@@ -415,8 +415,41 @@ static void set_facts(struct kp_modctx *ctx, struct kp_result *res, const struct
 	kp_map_set_take(f, "deleted", pods && del ? pod_list_value(d, is_evict) : kp_value_list());
 	kp_map_set_take(f, "skipped", pods ? pod_list_value(d, is_skip) : kp_value_list());
 	kp_map_set_take(f, "was_cordoned", kp_value_bool(d->was_cordoned));
+	/* for the run journal: which node, and what the task asked of it */
+	if (d->node)
+		kp_map_set_take(f, "node", kp_value_str(d->node));
+	kp_map_set_take(f, "state", kp_value_str(kp_arg_str(ctx, "state")));
+	kp_map_set_take(f, "uncordon_on_failure",
+			kp_value_bool(kp_arg_bool(ctx, "uncordon_on_failure")));
 	kp_value_unref(res->facts);
 	res->facts = f;
+}
+
+/* Check mode across tasks: a probe that says it would cordon the node (a
+ * drain or a cordon) records that in the host variable kplan_check_cordoned
+ * (node name -> true), so that an uncordon later in the same check predicts
+ * the uncordon the run will do rather than "already uncordoned". Only check
+ * mode sets it: in a run the node really is cordoned by then. */
+#define CHECK_CORDONED "kplan_check_cordoned"
+
+static bool check_cordoned(const struct kp_modctx *ctx, const char *node)
+{
+	const struct kp_value *m = ctx->check_mode ? kp_mod_var(ctx, CHECK_CORDONED) : NULL;
+	const struct kp_value *v = m && m->type == KP_V_MAP ? kp_map_get(m, node) : NULL;
+	return v && v->type == KP_V_BOOL && v->u.b;
+}
+
+static void check_note_cordon(struct kp_modctx *ctx, struct kp_result *res, const char *node,
+			      bool cordoned)
+{
+	if (!ctx->check_mode)
+		return;
+	const struct kp_value *m = kp_mod_var(ctx, CHECK_CORDONED);
+	struct kp_value *n = m && m->type == KP_V_MAP ? kp_value_copy(m) : kp_value_map();
+	kp_map_set_take(n, node, kp_value_bool(cordoned));
+	kp_value_unref(res->set_vars);
+	res->set_vars = kp_value_map();
+	kp_map_set_take(res->set_vars, CHECK_CORDONED, n);
 }
 
 static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
@@ -447,13 +480,18 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 
 	if (!strcmp(state, "cordoned") || !strcmp(state, "uncordoned")) {
 		bool want = !strcmp(state, "cordoned");
+		bool earlier = !want && !d->was_cordoned && check_cordoned(ctx, d->node);
 		set_facts(ctx, res, d, false);
-		res->changed = want != d->was_cordoned;
+		res->changed = want != (d->was_cordoned || earlier);
 		if (!res->changed)
 			kp_buf_addf(&res->msg, "node '%s' is already %s", d->node, state);
 		else
-			kp_buf_addf(&res->msg, "would %s node '%s'", want ? "cordon" : "uncordon",
-				    d->node);
+			kp_buf_addf(&res->msg, "would %s node '%s'%s", want ? "cordon" : "uncordon",
+				    d->node,
+				    earlier ? " (an earlier task of this check would cordon it)"
+					    : "");
+		if (res->changed)
+			check_note_cordon(ctx, res, d->node, want);
 		return KP_OK;
 	}
 
@@ -474,6 +512,8 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	struct kp_buf ev = KP_BUF_INIT, sk = KP_BUF_INIT;
 	size_t nev = pod_names(d, is_evict, false, &ev), nsk = pod_names(d, is_skip, true, &sk);
 	res->changed = !d->was_cordoned || nev;
+	if (!d->was_cordoned)
+		check_note_cordon(ctx, res, d->node, true);
 	if (!res->changed) {
 		kp_buf_addf(&res->msg, "node '%s' is cordoned and has no pods to evict", d->node);
 	} else {

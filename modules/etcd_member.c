@@ -54,7 +54,7 @@ static const struct kp_argspec args[] = {
 struct state {
 	struct kp_etcd_member *m;
 	size_t n;
-	long target;	/* remove: the member; -1 none */
+	long target;	 /* remove: the member; -1 none */
 	char *peer_urls; /* add: "a,b" */
 };
 
@@ -81,8 +81,8 @@ static kp_rc etcdctl(struct kp_modctx *ctx, struct kp_result *res, const char *e
 	return rc;
 }
 
-static kp_rc list_members(struct kp_modctx *ctx, struct kp_result *res, struct state *s,
-			  bool *ok, struct kp_buf *err)
+static kp_rc list_members(struct kp_modctx *ctx, struct kp_result *res, struct state *s, bool *ok,
+			  struct kp_buf *err)
 {
 	struct kp_exec_res r;
 	struct kp_buf e = KP_BUF_INIT;
@@ -303,14 +303,17 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		char id[17];
 		kp_etcd_member_id(&s->m[i], id);
 		kp_map_set_take(res->facts, "id", kp_value_str(id));
-		const char *no = kp_etcd_remove_check(s->n, good, member_healthy(&s->m[i], h), &why);
+		const char *no =
+		    kp_etcd_remove_check(s->n, good, member_healthy(&s->m[i], h), &why);
 		if (no && !kp_arg_bool(ctx, "force")) {
-			kp_mod_failf(res, "refusing to remove member %s: %s (force: true overrides)",
+			kp_mod_failf(res,
+				     "refusing to remove member %s: %s (force: true overrides)",
 				     who.buf, no);
 		} else {
 			res->changed = true;
-			kp_buf_addf(&res->msg, "%s member %s%s%s", ctx->check_mode ? "would remove" : "removing",
-				    who.buf, no ? " despite: " : "", no ? no : "");
+			kp_buf_addf(&res->msg, "%s member %s%s%s",
+				    ctx->check_mode ? "would remove" : "removing", who.buf,
+				    no ? " despite: " : "", no ? no : "");
 		}
 		kp_buf_release(&why);
 		kp_buf_release(&who);
@@ -347,14 +350,15 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	if (by_name >= 0) {
 		struct kp_buf who = KP_BUF_INIT;
 		describe(&s->m[by_name], &who);
-		kp_mod_failf(res,
-			     "a member named '%s' exists with other peer URLs: %s (remove it first)",
-			     name, who.buf);
+		kp_mod_failf(
+		    res, "a member named '%s' exists with other peer URLs: %s (remove it first)",
+		    name, who.buf);
 		kp_buf_release(&who);
 		return KP_OK;
 	}
 	res->changed = true;
-	kp_buf_addf(&res->msg, "%s member '%s' (%s); it starts with ETCD_INITIAL_CLUSTER_STATE=existing",
+	kp_buf_addf(&res->msg,
+		    "%s member '%s' (%s); it starts with ETCD_INITIAL_CLUSTER_STATE=existing",
 		    ctx->check_mode ? "would add" : "adding", name, s->peer_urls);
 	return KP_OK;
 }
@@ -394,7 +398,8 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			bool ok2;
 			kp_buf_reset(&res->msg);
 			kp_buf_addf(&res->msg, "added member '%s' (%s)", name, s->peer_urls);
-			if (!etcdctl(ctx, res, NULL, "member list -w json", &r2, &ok2, err) && ok2 &&
+			if (!etcdctl(ctx, res, NULL, "member list -w json", &r2, &ok2, err) &&
+			    ok2 &&
 			    !kp_etcd_parse_members(r2.out.buf, &after.m, &after.n, NULL, &e)) {
 				set_facts(res, &after, NULL);
 				add_facts(res, &after, name);

@@ -329,7 +329,8 @@ static kp_rc save_etcdctl(struct kp_modctx *ctx, struct kp_result *res, struct k
 {
 	const char *rd = kp_arg_str(ctx, "remote_dir");
 	char ts[32];
-	struct kp_buf remote = KP_BUF_INIT, cmd = KP_BUF_INIT, why = KP_BUF_INIT, data = KP_BUF_INIT;
+	struct kp_buf remote = KP_BUF_INIT, cmd = KP_BUF_INIT, why = KP_BUF_INIT,
+		      data = KP_BUF_INIT;
 	struct kp_exec_res r;
 	int64_t rev = -1, keys = -1, nsize = -1;
 	char nsha[65] = "", lsha[65] = "";
@@ -375,8 +376,8 @@ static kp_rc save_etcdctl(struct kp_modctx *ctx, struct kp_result *res, struct k
 	if (rc)
 		goto out;
 	if (!kp_etcd_snapshot_check((unsigned char *)data.buf, data.len, lsha, &why)) {
-		kp_mod_failf(res, "the snapshot saved on %s at %s fails verification: %s", ctx->host,
-			     remote.buf, why.buf);
+		kp_mod_failf(res, "the snapshot saved on %s at %s fails verification: %s",
+			     ctx->host, remote.buf, why.buf);
 		goto out;
 	}
 	char *dir = local_dir(ctx);
@@ -389,8 +390,8 @@ static kp_rc save_etcdctl(struct kp_modctx *ctx, struct kp_result *res, struct k
 	if (!rc)
 		rc = write_local(local.buf, data.buf, data.len, err);
 	if (!rc && strcmp(lsha, nsha))
-		kp_mod_failf(res, "the copies differ: %s on %s has sha256 %s, %s has %s", remote.buf,
-			     ctx->host, nsha, local.buf, lsha);
+		kp_mod_failf(res, "the copies differ: %s on %s has sha256 %s, %s has %s",
+			     remote.buf, ctx->host, nsha, local.buf, lsha);
 	else if (!rc) {
 		struct kp_buf s = KP_BUF_INIT;
 		kp_mod_short_sha(lsha, &s);
@@ -444,7 +445,8 @@ static bool sink_line(struct sink *s, const char *l, size_t len)
 		if (EVP_DecodeUpdate(ec, out, &n, (const unsigned char *)blob->valuestring,
 				     (int)bl) < 0 ||
 		    EVP_DecodeFinal(ec, out + n, &fin) < 0) {
-			kp_buf_addstr(&s->why, "a chunk of the snapshot stream is not valid base64");
+			kp_buf_addstr(&s->why,
+				      "a chunk of the snapshot stream is not valid base64");
 		} else if (fwrite(out, 1, (size_t)(n + fin), s->f) != (size_t)(n + fin)) {
 			kp_buf_addf(&s->why, "cannot write the snapshot: %s", strerror(errno));
 		} else {
@@ -456,7 +458,8 @@ static bool sink_line(struct sink *s, const char *l, size_t len)
 	} else if (result) {
 		ok = true; /* a chunk without data (the last "remaining_bytes": 0) */
 	} else {
-		kp_buf_addstr(&s->why, "unexpected answer from etcd's gateway (not a snapshot chunk)");
+		kp_buf_addstr(&s->why,
+			      "unexpected answer from etcd's gateway (not a snapshot chunk)");
 	}
 	cJSON_Delete(j);
 	return ok;
@@ -532,8 +535,8 @@ static kp_rc save_api(struct kp_modctx *ctx, struct kp_result *res, struct kp_bu
 	for (size_t i = 0; i < 3; i++) {
 		const char *p = kp_arg_str(ctx, names[i]);
 		if (p && ctx->conn->ops->get(ctx->conn, p, 1 << 20, bufs[i], &e)) {
-			kp_mod_failf(res, "method=api: cannot read the %s '%s' on %s: %s", names[i], p,
-				     ctx->host, e.buf);
+			kp_mod_failf(res, "method=api: cannot read the %s '%s' on %s: %s", names[i],
+				     p, ctx->host, e.buf);
 			goto out;
 		}
 	}
@@ -596,8 +599,9 @@ static kp_rc save_api(struct kp_modctx *ctx, struct kp_result *res, struct kp_bu
 	/* revision and live key count as the server has them now */
 	kp_buf_reset(&url);
 	kp_buf_addf(&url, "%s/v3/kv/range", ep.buf);
-	if (!kp_https_stream(url.buf, "{\"key\":\"AA==\",\"range_end\":\"AA==\",\"count_only\":true}",
-			     &tls, 10000, 30000, collect, &body, &status, &e) &&
+	if (!kp_https_stream(url.buf,
+			     "{\"key\":\"AA==\",\"range_end\":\"AA==\",\"count_only\":true}", &tls,
+			     10000, 30000, collect, &body, &status, &e) &&
 	    status == 200) {
 		cJSON *j = cJSON_Parse(body.buf);
 		const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "header");
@@ -637,8 +641,8 @@ out:
 
 /* Resolve the `snapshot` argument (default: the newest in dest/<host>/),
  * check its trailer; fails the task on a bad one. */
-static kp_rc find_snapshot(struct kp_modctx *ctx, struct kp_result *res, struct state *s,
-			   bool *ok, struct kp_buf *err)
+static kp_rc find_snapshot(struct kp_modctx *ctx, struct kp_result *res, struct state *s, bool *ok,
+			   struct kp_buf *err)
 {
 	const char *arg = kp_arg_str(ctx, "snapshot");
 	struct kp_buf why = KP_BUF_INIT, e = KP_BUF_INIT;
@@ -672,8 +676,8 @@ static kp_rc find_snapshot(struct kp_modctx *ctx, struct kp_result *res, struct 
 		if (rc)
 			goto out;
 		if (!st.exists) {
-			kp_mod_failf(res, "snapshot '%s' is neither on the controller nor on %s", arg,
-				     ctx->host);
+			kp_mod_failf(res, "snapshot '%s' is neither on the controller nor on %s",
+				     arg, ctx->host);
 			goto out;
 		}
 		rc = ctx->conn->ops->get(ctx->conn, arg, SNAP_MAX, &data, err);
@@ -741,8 +745,8 @@ static kp_rc verify(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf 
 	struct kp_buf sh = KP_BUF_INIT;
 	kp_mod_short_sha(s->sha, &sh);
 	set_facts(res, shown, s->sha, s->size, rev, keys);
-	kp_buf_addf(&res->msg, "snapshot '%s' is good: %" PRId64 " bytes, sha256 %s", shown, s->size,
-		    sh.buf);
+	kp_buf_addf(&res->msg, "snapshot '%s' is good: %" PRId64 " bytes, sha256 %s", shown,
+		    s->size, sh.buf);
 	if (rev >= 0)
 		kp_buf_addf(&res->msg, ", revision %" PRId64 ", %" PRId64 " keys", rev, keys);
 	kp_buf_release(&sh);
@@ -839,20 +843,22 @@ static kp_rc read_cfg(struct kp_modctx *ctx, struct kp_result *res, struct etcd_
 		if (rc)
 			return rc;
 		if (!c->st.exists)
-			return kp_mod_failf(res,
-					    "cannot tell how etcd runs on %s: no static pod manifest "
-					    "'%s' and no %s",
-					    ctx->host, manifest, ETCD_ENV);
+			return kp_mod_failf(
+			    res,
+			    "cannot tell how etcd runs on %s: no static pod manifest "
+			    "'%s' and no %s",
+			    ctx->host, manifest, ETCD_ENV);
 	}
 	rc = ctx->conn->ops->get(ctx->conn, c->path, 1 << 20, &text, err);
 	if (rc)
 		return rc;
 	c->text = kp_buf_detach(&text, NULL);
-	const char *keys[][2] = {{"--data-dir", "ETCD_DATA_DIR"},
-				 {"--name", "ETCD_NAME"},
-				 {"--initial-cluster", "ETCD_INITIAL_CLUSTER"},
-				 {"--initial-cluster-token", "ETCD_INITIAL_CLUSTER_TOKEN"},
-				 {"--initial-advertise-peer-urls", "ETCD_INITIAL_ADVERTISE_PEER_URLS"}};
+	const char *keys[][2] = {
+	    {"--data-dir", "ETCD_DATA_DIR"},
+	    {"--name", "ETCD_NAME"},
+	    {"--initial-cluster", "ETCD_INITIAL_CLUSTER"},
+	    {"--initial-cluster-token", "ETCD_INITIAL_CLUSTER_TOKEN"},
+	    {"--initial-advertise-peer-urls", "ETCD_INITIAL_ADVERTISE_PEER_URLS"}};
 	char **dst[] = {&c->data_dir, &c->name, &c->initial_cluster, &c->token, &c->peer_urls};
 	for (size_t i = 0; i < KP_ARRAY_LEN(dst); i++)
 		*dst[i] = setting(c->text, keys[i][c->manifest ? 0 : 1], c->manifest);
@@ -913,10 +919,10 @@ static kp_rc restore_probe(struct kp_modctx *ctx, struct kp_result *res, struct 
 			    "else echo ok; fi");
 	rc = sh(ctx, res, cmd.buf, 30000, &r, &ok, err);
 	if (!rc && ok && strncmp(r.out.buf, "ok", 2)) {
-		kp_mod_failf(res,
-			     "refusing to restore into '%s' on %s: it %s (give a new 'data_dir')",
-			     s->data_dir, ctx->host,
-			     r.out.buf[0] == 'f' ? "is not a directory" : "exists and is not empty");
+		kp_mod_failf(
+		    res, "refusing to restore into '%s' on %s: it %s (give a new 'data_dir')",
+		    s->data_dir, ctx->host,
+		    r.out.buf[0] == 'f' ? "is not a directory" : "exists and is not empty");
 	} else if (!rc && ok) {
 		res->changed = true;
 		stopped_path(&s->cfg, &stopped);
@@ -925,7 +931,8 @@ static kp_rc restore_probe(struct kp_modctx *ctx, struct kp_result *res, struct 
 			    "%s data dir %s -> %s, start etcd, wait until healthy",
 			    ctx->check_mode ? "would restore" : "restoring",
 			    s->on_node ? s->node_path : s->snapshot, s->sha, s->data_dir, ctx->host,
-			    s->cfg.manifest ? "move the static pod manifest out" : "systemctl stop etcd",
+			    s->cfg.manifest ? "move the static pod manifest out"
+					    : "systemctl stop etcd",
 			    s->cfg.path, s->cfg.data_dir, s->data_dir);
 	}
 	kp_exec_res_release(&r);
@@ -1045,7 +1052,8 @@ static kp_rc restore_apply(struct kp_modctx *ctx, struct kp_result *res, struct 
 
 	/* 4. point the configuration at the new data dir, 5. start etcd */
 	switch_data_dir(c, s->data_dir, &text);
-	struct kp_put_opts po = {.mode = (int)c->st.mode, .owner = c->st.owner, .group = c->st.group};
+	struct kp_put_opts po = {
+	    .mode = (int)c->st.mode, .owner = c->st.owner, .group = c->st.group};
 	rc = ctx->conn->ops->put(ctx->conn, c->path, text.buf, text.len, &po, err);
 	kp_buf_addf(&res->cmds, "put %s (data dir %s -> %s)\n", c->path, c->data_dir, s->data_dir);
 	if (rc)
@@ -1157,7 +1165,8 @@ static kp_rc list_or_prune(struct kp_modctx *ctx, struct kp_result *res, bool pr
 		return rc;
 	}
 	local_snaps(dir, &ln, &nlocal);
-	res->facts = kp_value_map();
+	if (!res->facts)
+		res->facts = kp_value_map();
 	kp_map_set_take(res->facts, "node", names_value(nn, nnode));
 	kp_map_set_take(res->facts, "controller", names_value(ln, nlocal));
 	if (!prune) {
@@ -1199,7 +1208,8 @@ static kp_rc list_or_prune(struct kp_modctx *ctx, struct kp_result *res, bool pr
 			    ctx->check_mode ? "would remove" : "removing", dn, nnode, ctx->host, dl,
 			    nlocal, keep);
 	} else {
-		kp_buf_addf(&res->msg, "%zu snapshots on %s, %zu on the controller: none beyond %" PRId64,
+		kp_buf_addf(&res->msg,
+			    "%zu snapshots on %s, %zu on the controller: none beyond %" PRId64,
 			    nnode, ctx->host, nlocal, keep);
 	}
 	free_list(nn, nnode);
@@ -1261,17 +1271,20 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	struct kp_buf eps = KP_BUF_INIT;
 	kp_etcd_endpoints(ctx, &eps);
 	if (!strcmp(kp_arg_str(ctx, "method"), "api"))
-		kp_buf_addf(&res->msg,
-			    "would stream a snapshot from %s (etcd's gateway) to %s/snapshot-<time>.db",
-			    eps.buf, dir);
+		kp_buf_addf(
+		    &res->msg,
+		    "would stream a snapshot from %s (etcd's gateway) to %s/snapshot-<time>.db",
+		    eps.buf, dir);
 	else if (kp_arg_bool(ctx, "fetch"))
-		kp_buf_addf(&res->msg,
-			    "would save a snapshot of %s into %s/snapshot-<time>.db on %s and fetch "
-			    "it to %s/",
-			    eps.buf, kp_arg_str(ctx, "remote_dir"), ctx->host, dir);
+		kp_buf_addf(
+		    &res->msg,
+		    "would save a snapshot of %s into %s/snapshot-<time>.db on %s and fetch "
+		    "it to %s/",
+		    eps.buf, kp_arg_str(ctx, "remote_dir"), ctx->host, dir);
 	else
-		kp_buf_addf(&res->msg, "would save a snapshot of %s into %s/snapshot-<time>.db on %s",
-			    eps.buf, kp_arg_str(ctx, "remote_dir"), ctx->host);
+		kp_buf_addf(&res->msg,
+			    "would save a snapshot of %s into %s/snapshot-<time>.db on %s", eps.buf,
+			    kp_arg_str(ctx, "remote_dir"), ctx->host);
 	kp_buf_release(&eps);
 	free(dir);
 	return KP_OK;

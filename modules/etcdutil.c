@@ -137,8 +137,9 @@ kp_rc kp_etcd_parse_members(const char *json, struct kp_etcd_member **out, size_
 	const cJSON *ms = root ? cJSON_GetObjectItemCaseSensitive(root, "members") : NULL;
 	if (!cJSON_IsArray(ms)) {
 		cJSON_Delete(root);
-		return kp_errorf(err, KP_ERR_PARSE,
-				 "cannot read 'etcdctl member list -w json' output: no members list");
+		return kp_errorf(
+		    err, KP_ERR_PARSE,
+		    "cannot read 'etcdctl member list -w json' output: no members list");
 	}
 	const char *p = json;
 	uint64_t cid = 0;
@@ -158,10 +159,11 @@ kp_rc kp_etcd_parse_members(const char *json, struct kp_etcd_member **out, size_
 		if (!p || !next_u64(&p, "\"ID\":", &m[i].id)) {
 			kp_etcd_members_free(m, (size_t)i);
 			cJSON_Delete(root);
-			return kp_errorf(err, KP_ERR_PARSE,
-					 "cannot read 'etcdctl member list -w json' output: member %d "
-					 "has no ID",
-					 i + 1);
+			return kp_errorf(
+			    err, KP_ERR_PARSE,
+			    "cannot read 'etcdctl member list -w json' output: member %d "
+			    "has no ID",
+			    i + 1);
 		}
 		m[i].name = kp_xstrdup(cJSON_IsString(name) ? name->valuestring : "");
 		str_array(cJSON_GetObjectItemCaseSensitive(it, "peerURLs"), &m[i].peer_urls,
@@ -273,7 +275,7 @@ kp_rc kp_etcd_parse_health(const char *json, struct kp_value **out, struct kp_bu
 
 /* ---- snapshot integrity --------------------------------------------------------- */
 
-#define TRAILER 32
+#define TRAILER	   32
 #define BOLT_MAGIC 0xED0CDAEDu
 
 bool kp_etcd_snapshot_check(const unsigned char *data, size_t len, char sha_hex[65],
@@ -282,8 +284,9 @@ bool kp_etcd_snapshot_check(const unsigned char *data, size_t len, char sha_hex[
 	if (sha_hex)
 		kp_sha256_hex(data, len, sha_hex);
 	if (len < 2 * 4096 + TRAILER) {
-		kp_buf_addf(why, "truncated or not an etcd snapshot: %zu bytes is smaller than "
-				 "an empty database",
+		kp_buf_addf(why,
+			    "truncated or not an etcd snapshot: %zu bytes is smaller than "
+			    "an empty database",
 			    len);
 		return false;
 	}
@@ -296,16 +299,15 @@ bool kp_etcd_snapshot_check(const unsigned char *data, size_t len, char sha_hex[
 			    len);
 		return false;
 	}
-	uint32_t magic = (uint32_t)data[16] | (uint32_t)data[17] << 8 |
-			 (uint32_t)data[18] << 16 | (uint32_t)data[19] << 24;
+	uint32_t magic = (uint32_t)data[16] | (uint32_t)data[17] << 8 | (uint32_t)data[18] << 16 |
+			 (uint32_t)data[19] << 24;
 	if (magic != BOLT_MAGIC) {
 		kp_buf_addstr(why, "not an etcd snapshot: no bbolt database header");
 		return false;
 	}
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	if (!EVP_Digest(data, len - TRAILER, md, &mdlen, EVP_sha256(), NULL) ||
-	    mdlen != TRAILER) {
+	if (!EVP_Digest(data, len - TRAILER, md, &mdlen, EVP_sha256(), NULL) || mdlen != TRAILER) {
 		kp_buf_addstr(why, "cannot compute SHA-256 (OpenSSL)");
 		return false;
 	}

@@ -139,11 +139,11 @@ static kp_rc probe_ready(struct kp_modctx *ctx, struct kp_result *res, struct st
 		}
 		if (ctx->check_mode) {
 			/* check mode does not wait; the run would, so this is
-			 * what would happen, not a failure */
+			 * what would happen, not a failure, and not a change
+			 * either: a run that waited reports ok */
 			kp_buf_reset(&res->msg);
 			kp_buf_addf(&res->msg, "node '%s' is %s: would wait for it", s->node,
 				    why.buf);
-			res->changed = true;
 			break;
 		}
 		if (now_ms() + POLL_MS > deadline) {

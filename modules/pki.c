@@ -106,10 +106,9 @@ static void read_sans(X509 *x, struct kp_cert_info *ci)
 				    (const char *)ASN1_STRING_get0_data(g->d.rfc822Name));
 			break;
 		case GEN_URI:
-			kp_buf_addf(&b, "URI:%.*s",
-				    ASN1_STRING_length(g->d.uniformResourceIdentifier),
-				    (const char *)ASN1_STRING_get0_data(
-					g->d.uniformResourceIdentifier));
+			kp_buf_addf(
+			    &b, "URI:%.*s", ASN1_STRING_length(g->d.uniformResourceIdentifier),
+			    (const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier));
 			break;
 		case GEN_IPADD: {
 			const unsigned char *ip = ASN1_STRING_get0_data(g->d.iPAddress);

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -32,6 +33,8 @@ struct kp_kube {
 	char *kubeconfig;
 	/* both */
 	int64_t connect_ms, total_ms;
+	int attempts;	  /* tries per request (KP_KUBE_ATTEMPTS) */
+	int64_t first_ms; /* the first backoff, doubled per retry */
 	bool evict_v1beta1; /* the server does not serve policy/v1 evictions */
 	bool pdb_v1beta1;
 };
@@ -81,6 +84,8 @@ kp_rc kp_kube_new(const struct kp_kubeconfig *kc, struct kp_kube **out, struct k
 	k->insecure = kc->insecure;
 	k->connect_ms = KP_KUBE_CONNECT_MS;
 	k->total_ms = KP_KUBE_TOTAL_MS;
+	k->attempts = KP_KUBE_ATTEMPTS;
+	k->first_ms = KP_KUBE_BACKOFF_MS;
 	snprintf(k->desc, sizeof(k->desc), "%s (kubeconfig '%s')", k->server, kc->path);
 	*out = k;
 	return KP_OK;
@@ -95,6 +100,8 @@ struct kp_kube *kp_kube_new_kubectl(kp_kube_exec_fn fn, void *arg, const char *k
 	k->kubeconfig = kp_xstrdup(kubeconfig);
 	k->connect_ms = KP_KUBE_CONNECT_MS;
 	k->total_ms = KP_KUBE_TOTAL_MS;
+	k->attempts = KP_KUBE_ATTEMPTS;
+	k->first_ms = KP_KUBE_BACKOFF_MS;
 	snprintf(k->desc, sizeof(k->desc), "kubectl --kubeconfig %s", kubeconfig);
 	return k;
 }
@@ -131,6 +138,12 @@ void kp_kube_set_timeouts(struct kp_kube *k, int64_t connect_ms, int64_t total_m
 		k->connect_ms = connect_ms;
 	if (total_ms)
 		k->total_ms = total_ms;
+}
+
+void kp_kube_set_retries(struct kp_kube *k, int attempts, int64_t first_backoff_ms)
+{
+	k->attempts = attempts < 1 ? 1 : attempts;
+	k->first_ms = first_backoff_ms < 0 ? 0 : first_backoff_ms;
 }
 
 const char *kp_kube_describe(const struct kp_kube *k)
@@ -172,9 +185,22 @@ static void set_blob(CURL *c, CURLoption opt, char *data, size_t len)
 	curl_easy_setopt(c, opt, &blob);
 }
 
+/* A request that may be sent twice: see kp_kube_request. */
+static bool idempotent(const char *method, const char *content_type)
+{
+	if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+		return true;
+	if (!strcmp(method, "PATCH"))
+		return !content_type || strstr(content_type, "merge-patch") != NULL;
+	return false;
+}
+
+/* *sent: false when the request certainly never reached the server (no
+ * byte of it was sent: resolving, connecting or the TLS handshake failed),
+ * so that trying again cannot do anything twice. */
 static kp_rc direct_request(struct kp_kube *k, const char *method, const char *path,
 			    const char *body, const char *content_type, long *status,
-			    struct kp_buf *resp, struct kp_buf *err)
+			    struct kp_buf *resp, bool *sent, struct kp_buf *err)
 {
 	CURL *c = k->curl;
 	struct curl_slist *h = NULL;
@@ -225,8 +251,16 @@ static kp_rc direct_request(struct kp_kube *k, const char *method, const char *p
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if (strcmp(method, "GET"))
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	/* libcurl sends a request again by itself when a reused connection
+	 * closes before any byte of the answer: harmless for a GET, not for
+	 * an Eviction; on a new connection it does not */
+	if (!idempotent(method, content_type))
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 	k->curl_err[0] = '\0';
 	CURLcode cc = curl_easy_perform(c);
+	long req_size = 0;
+	curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &req_size);
+	*sent = req_size > 0;
 	if (cc) {
 		const char *why = k->curl_err[0] ? k->curl_err : curl_easy_strerror(cc);
 		if (r.too_big)
@@ -423,17 +457,80 @@ out:
 	return rc;
 }
 
+/* Retries. The API server may be restarting (an upgrade restarts it), behind
+ * a load balancer that drops a connection, or overloaded; one failed request
+ * must not fail a rollout. A request is tried up to k->attempts times, with
+ * a backoff of first_ms, doubled each time (0.2, 0.4, 0.8, 1.6, 3.2 s), when
+ *   - it never reached the server (nothing was sent: resolving, connecting,
+ *     the TLS handshake failed): any method, POST too, nothing can happen
+ *     twice (a request that is not idempotent goes on a new connection,
+ *     so that libcurl does not resend it by itself either);
+ *   - it was sent but no complete answer came back (connection reset or
+ *     closed mid-response; not an overall timeout, which already waited
+ *     total_ms), or the answer is a 500, 502, 503 or 504: only when doing it
+ *     twice is the same as doing it once: GET and HEAD, and PATCH with a
+ *     merge or strategic merge patch (it sets fields to given values: a
+ *     cordon is). Not a JSON patch (an "add" to a list adds twice), not PUT
+ *     (a resourceVersion precondition would turn our own first success into
+ *     a 409 Conflict: the run lock renews on its own schedule anyway), not
+ *     DELETE (a repeat answers 404 and the caller would misreport what it
+ *     did), and not POST: an Eviction that the server carried out before the
+ *     connection dropped cannot be told from one it did not, so the caller
+ *     gets the error and fails clearly (the drain fails the node: it never
+ *     reports pods evicted that it did not see go).
+ * 429 is never retried here: it is an answer (a disruption budget), the
+ * drain has its own backoff for it. The last error or answer is returned. */
+static void backoff_sleep(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
 kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, const char *body,
 		      const char *content_type, long *status, struct cJSON **json,
 		      struct kp_buf *err)
 {
-	struct kp_buf resp = KP_BUF_INIT;
-	kp_rc rc = k->kubectl
-		       ? kubectl_request(k, method, path, body, content_type, status, &resp, err)
-		       : direct_request(k, method, path, body, content_type, status, &resp, err);
+	struct kp_buf resp = KP_BUF_INIT, e = KP_BUF_INIT;
+	bool again = idempotent(method, content_type);
+	int64_t wait = k->first_ms;
+	kp_rc rc = KP_OK;
+	int attempt;
+	for (attempt = 1;; attempt++) {
+		bool sent = true;
+		kp_buf_reset(&e);
+		rc = k->kubectl ? kubectl_request(k, method, path, body, content_type, status,
+						  &resp, &e)
+				: direct_request(k, method, path, body, content_type, status,
+						 &resp, &sent, &e);
+		bool retry;
+		if (rc)
+			retry = rc != KP_ERR_LIMIT && rc != KP_ERR_INVALID &&
+				(!sent || (again && rc != KP_ERR_TIMEOUT));
+		else
+			retry = again && (*status == 500 || *status == 502 || *status == 503 ||
+					  *status == 504);
+		if (!retry || attempt >= k->attempts)
+			break;
+		if (rc)
+			kp_log(KP_LOG_DEBUG, "%s %s: %s; trying again in %lld ms (%d/%d)", method,
+			       path, e.buf, (long long)wait, attempt + 1, k->attempts);
+		else
+			kp_log(KP_LOG_DEBUG, "%s %s answered %ld; trying again in %lld ms (%d/%d)",
+			       method, path, *status, (long long)wait, attempt + 1, k->attempts);
+		backoff_sleep(wait);
+		wait *= 2;
+	}
+	if (rc && err) {
+		kp_buf_reset(err);
+		kp_buf_add(err, e.buf, e.len);
+		if (attempt > 1)
+			kp_buf_addf(err, " (tried %d times)", attempt);
+	}
 	if (!rc && json)
 		*json = resp.len ? cJSON_ParseWithLength(resp.buf, resp.len) : NULL;
 	kp_buf_release(&resp);
+	kp_buf_release(&e);
 	return rc;
 }
 

@@ -36,6 +36,8 @@ struct kp_exec_res;
 #define KP_KUBE_MAX_RESPONSE ((size_t)64 << 20) /* bytes of one response body */
 #define KP_KUBE_CONNECT_MS   10000
 #define KP_KUBE_TOTAL_MS     60000
+#define KP_KUBE_ATTEMPTS     6	 /* tries per request, see kp_kube_request */
+#define KP_KUBE_BACKOFF_MS   200 /* the first retry's wait, doubled each time */
 
 /* ---- kubeconfig ----------------------------------------------------------- */
 
@@ -103,6 +105,9 @@ void *kp_kube_exec_arg(const struct kp_kube *k);
 
 /* Timeouts (milliseconds; 0 keeps the default). */
 void kp_kube_set_timeouts(struct kp_kube *k, int64_t connect_ms, int64_t total_ms);
+/* Retries of kp_kube_request: at most `attempts` tries (1: none), waiting
+ * first_backoff_ms before the second, doubled each time (tests make it short). */
+void kp_kube_set_retries(struct kp_kube *k, int attempts, int64_t first_backoff_ms);
 /* "direct https://10.0.0.1:6443" or "kubectl on the control plane", for messages. */
 const char *kp_kube_describe(const struct kp_kube *k);
 
@@ -110,7 +115,11 @@ const char *kp_kube_describe(const struct kp_kube *k);
  * or NULL; content_type defaults to application/json. On KP_OK *status is
  * the HTTP status and *json the parsed body (NULL when empty or not JSON).
  * An error means no answer: the server could not be reached, TLS failed,
- * the response was too large or timed out. */
+ * the response was too large or timed out. Connection failures and 5xx
+ * answers are retried with backoff where that is safe: any request that
+ * was never sent, and GET and merge PATCH requests whatever happened (the
+ * rules are at kp_kube_request in kubeapi.c); not POST (an Eviction),
+ * PUT, DELETE or a JSON patch once sent. */
 kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, const char *body,
 		      const char *content_type, long *status, struct cJSON **json,
 		      struct kp_buf *err);

@@ -501,6 +501,7 @@ static void test_kube_node(void **state)
 	run(&r, "kube-node", a);
 	assert_string_equal(r.res.msg.buf, "node 'w1' is Ready=False (KubeletNotReady: PLEG is not "
 					   "healthy): would wait for it");
+	assert_false(r.res.changed); /* waiting is not a change: the run reports ok */
 	done(&r);
 	r.check = false;
 	snprintf(a, sizeof(a), "{\"kubeconfig\":\"%s\",\"version\":\"1.13.3\"}", kubeconfig);

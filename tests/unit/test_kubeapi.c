@@ -352,6 +352,90 @@ static void test_requests(void **state)
 	kp_buf_release(&e);
 }
 
+/* Retries: the fake server's "faults" answer 500/503, close the connection
+ * without an answer, or send half an answer and close. GET and merge PATCH
+ * are retried; a sent POST (Eviction) or DELETE is not: the eviction was
+ * carried out although the answer was lost, so a retry would misreport. A
+ * request that never reached a server is retried whatever its method. */
+static void test_retries(void **state)
+{
+	struct kp_buf e = KP_BUF_INIT;
+	cJSON *j = NULL;
+	long status = 0;
+	start_server("{\"nodes\":{\"w1\":{\"metadata\":{\"name\":\"w1\"},\"spec\":{},"
+		     "\"status\":{}}},"
+		     "\"pods\":[{\"metadata\":{\"namespace\":\"default\",\"name\":\"web-1\","
+		     "\"uid\":\"u1\"},\"spec\":{\"nodeName\":\"w1\"}},"
+		     "{\"metadata\":{\"namespace\":\"default\",\"name\":\"db-1\",\"uid\":\"u2\"},"
+		     "\"spec\":{\"nodeName\":\"w1\"}}],"
+		     "\"faults\":[\"500\",\"drop\",\"close\",\"503\",\"\","
+		     "\"drop\",\"\","
+		     "\"drop\",\"\","
+		     "\"500\","
+		     "\"close\","
+		     "\"500\",\"500\",\"500\"]}");
+	struct kp_kube *k = client(F.kubeconfig);
+	kp_kube_set_retries(k, 6, 10);
+
+	/* GET: four failures of every kind, then the answer */
+	assert_int_equal(kp_kube_get_node(k, "w1", &j, &e), KP_OK);
+	cJSON_Delete(j);
+	/* a merge PATCH (cordon) whose answer was cut off: sent again */
+	assert_int_equal(kp_kube_set_unschedulable(k, "w1", true, &e), KP_OK);
+	/* an Eviction whose answer was cut off: an error, not retried, and
+	 * the pod was in fact evicted: only a later GET can tell */
+	assert_int_equal(kp_kube_evict(k, "default", "web-1", -1, &status, NULL, &e), KP_ERR_IO);
+	assert_non_null(strstr(e.buf, "'POST /api/v1/namespaces/default/pods/web-1/eviction'"));
+	assert_null(strstr(e.buf, "tried"));
+	assert_int_equal(kp_kube_get_pod(k, "default", "web-1", &j, &e), KP_ERR_NOTFOUND);
+	/* a 500 to an Eviction is the answer */
+	assert_int_equal(kp_kube_evict(k, "default", "db-1", -1, &status, NULL, &e), KP_OK);
+	assert_int_equal(status, 500);
+	/* DELETE without an answer: not retried */
+	assert_int_equal(kp_kube_delete_pod(k, "default", "db-1", -1, &status, NULL, &e),
+			 KP_ERR_IO);
+	/* bounded: three tries, then the last answer */
+	kp_kube_set_retries(k, 3, 10);
+	assert_int_equal(kp_kube_get_node(k, "w1", &j, &e), KP_ERR_IO);
+	assert_string_equal(e.buf, "'GET /api/v1/nodes/w1' answered 500: fault injected");
+
+	cJSON *r = requests();
+	const char *want[][2] = {
+	    {"GET", "/api/v1/nodes/w1"},
+	    {"GET", "/api/v1/nodes/w1"},
+	    {"GET", "/api/v1/nodes/w1"},
+	    {"GET", "/api/v1/nodes/w1"},
+	    {"GET", "/api/v1/nodes/w1"},
+	    {"PATCH", "/api/v1/nodes/w1"},
+	    {"PATCH", "/api/v1/nodes/w1"},
+	    {"POST", "/api/v1/namespaces/default/pods/web-1/eviction"},
+	    {"GET", "/api/v1/namespaces/default/pods/web-1"},
+	    {"POST", "/api/v1/namespaces/default/pods/db-1/eviction"},
+	    {"DELETE", "/api/v1/namespaces/default/pods/db-1"},
+	    {"GET", "/api/v1/nodes/w1"},
+	    {"GET", "/api/v1/nodes/w1"},
+	    {"GET", "/api/v1/nodes/w1"},
+	};
+	assert_int_equal(cJSON_GetArraySize(r), (int)KP_ARRAY_LEN(want));
+	for (size_t i = 0; i < KP_ARRAY_LEN(want); i++) {
+		assert_string_equal(req_field(r, (int)i, "method"), want[i][0]);
+		assert_string_equal(req_field(r, (int)i, "path"), want[i][1]);
+	}
+	cJSON_Delete(r);
+
+	/* nobody listens any more: nothing was sent, so even a POST is tried
+	 * again, with a growing wait (10 + 20 ms), and the error says so */
+	teardown(state);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(kp_kube_evict(k, "default", "db-1", -1, &status, NULL, &e), KP_ERR_IO);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_non_null(strstr(e.buf, " (tried 3 times)"));
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 30);
+	kp_kube_free(k);
+	kp_buf_release(&e);
+}
+
 static void test_files_kubeconfig_and_tls(void **state)
 {
 	struct kp_buf e = KP_BUF_INIT;
@@ -500,6 +584,7 @@ int main(void)
 	    cmocka_unit_test(test_kubeconfig_errors),
 	    cmocka_unit_test(test_kubeconfig_find),
 	    cmocka_unit_test_teardown(test_requests, teardown),
+	    cmocka_unit_test_teardown(test_retries, teardown),
 	    cmocka_unit_test_teardown(test_files_kubeconfig_and_tls, teardown),
 	    cmocka_unit_test(test_kubectl_backend),
 	    cmocka_unit_test(test_selector),
