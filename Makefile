@@ -4,6 +4,7 @@
 #   make           build ./kplan
 #   make test      unit tests (cmocka), data-driven error cases, end-to-end tests
 #   make asan      the whole suite again under AddressSanitizer + UBSan
+#   make valgrind  the unit tests under valgrind --leak-check=full (zero errors)
 #   make test-all  deps, format check, test and asan: what CI runs
 #   make fuzz      libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each; not in CI
 #   make demo      deps, build, and the upgrade demo
@@ -16,7 +17,7 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-d
 	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang clang-format \
 	    libclang-rt-14-dev \
 	    sudo python3 python3-jsonschema openssh-server openssh-client \
-	    etcd-server etcd-client dpkg-dev apt-utils cmark-gfm
+	    etcd-server etcd-client dpkg-dev apt-utils cmark-gfm valgrind
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -50,7 +51,7 @@ FUZZ_SECONDS ?= 20
 KPLAN := $(if $(filter build,$(BUILD)),kplan,$(BUILD)/kplan)
 
 .PHONY: all deps test unit check-data e2e asan fuzz fuzz-build format format-check install clean \
-	test-all demo
+	test-all demo valgrind
 
 all: $(KPLAN)
 
@@ -103,6 +104,12 @@ e2e: $(KPLAN)
 
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 CC=clang test
+
+# every unit test binary under valgrind's memcheck: no memory error, no
+# leak (suppressions, each explained: tests/valgrind.supp); slow, so not in
+# `test`
+valgrind: $(UNIT_BIN)
+	@tests/run-valgrind.sh $(UNIT_BIN)
 
 # Every fuzz target for FUZZ_SECONDS (its corpus grows in build-fuzz/corpus/,
 # crashes land in build-fuzz/artifacts/); a bounded run, not a fixed test,

@@ -576,6 +576,7 @@ static char *find_pdb(struct drain *d, const struct pod *p)
 		break;
 	}
 	cJSON_Delete(list);
+	kp_buf_release(&e); /* may hold the policy/v1 404 before v1beta1 answered */
 	return found;
 }
 
@@ -666,7 +667,7 @@ static kp_rc drain_pods(struct kp_modctx *ctx, struct kp_result *res, struct dra
 {
 	int64_t grace_s = kp_arg(ctx, "grace_period") ? kp_arg_int(ctx, "grace_period") / 1000 : -1;
 	int64_t backoff = BACKOFF_FIRST_MS;
-	struct kp_buf why = KP_BUF_INIT, tmo = KP_BUF_INIT, e = KP_BUF_INIT;
+	struct kp_buf why = KP_BUF_INIT, tmo = KP_BUF_INIT, e = KP_BUF_INIT, blocked = KP_BUF_INIT;
 	kp_mod_duration_text(kp_arg_int(ctx, "timeout"), &tmo);
 
 	/* every pending pod once per round: one freed budget may unblock
@@ -684,12 +685,18 @@ static kp_rc drain_pods(struct kp_modctx *ctx, struct kp_result *res, struct dra
 			}
 			p->done = r == 1;
 			pending += r == 0;
+			/* the reason of the last blocked pod: a pod evicted after
+			 * it in the same round must not blank the message */
+			if (r == 0) {
+				kp_buf_reset(&blocked);
+				kp_buf_add(&blocked, why.buf, why.len);
+			}
 		}
 		if (!pending)
 			break;
 		if (now_ms() + backoff > deadline) {
 			kp_mod_failf(res, "timed out after %s draining node '%s': %s", tmo.buf,
-				     d->node, why.buf);
+				     d->node, blocked.buf);
 			goto out;
 		}
 		sleep_ms(backoff);
@@ -727,6 +734,7 @@ static kp_rc drain_pods(struct kp_modctx *ctx, struct kp_result *res, struct dra
 	}
 out:
 	kp_buf_release(&why);
+	kp_buf_release(&blocked);
 	kp_buf_release(&tmo);
 	kp_buf_release(&e);
 	return KP_OK;

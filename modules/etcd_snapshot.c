@@ -287,7 +287,20 @@ static void set_facts(struct kp_result *res, const char *path, const char *sha, 
 {
 	if (!res->facts)
 		res->facts = kp_value_map();
-	kp_map_set_take(res->facts, "path", kp_value_str(path));
+	/* a controller path as an absolute one: it can be handed to a later
+	 * task (verify, restore) whose relative paths resolve elsewhere */
+	if (path[0] != '/') {
+		char cwd[4096];
+		struct kp_buf abs = KP_BUF_INIT;
+		if (getcwd(cwd, sizeof(cwd)))
+			kp_buf_addf(&abs, "%s/%s", cwd, path);
+		else
+			kp_buf_addstr(&abs, path);
+		kp_map_set_take(res->facts, "path", kp_value_str(abs.buf));
+		kp_buf_release(&abs);
+	} else {
+		kp_map_set_take(res->facts, "path", kp_value_str(path));
+	}
 	kp_map_set_take(res->facts, "sha256", kp_value_str(sha));
 	kp_map_set_take(res->facts, "size", kp_value_int(size));
 	kp_map_set_take(res->facts, "revision", rev >= 0 ? kp_value_int(rev) : kp_value_null());

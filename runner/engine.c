@@ -735,8 +735,31 @@ static struct kp_value *run_args(const struct kp_runopts *o)
 	if (o->limit)
 		kp_map_set_take(a, "limit", kp_value_str(o->limit));
 	struct kp_value *l = kp_value_list();
-	for (size_t i = 0; i < o->extra_args.n; i++)
-		kp_list_push_take(l, kp_value_str(o->extra_args.v[i]));
+	for (size_t i = 0; i < o->extra_args.n; i++) {
+		/* the journal is a file at rest: "x_password=VALUE" words are
+		 * kept as "x_password=<hidden>" (@FILE and JSON forms as given) */
+		struct kp_buf w = KP_BUF_INIT;
+		const char *s = o->extra_args.v[i];
+		char first = s[strspn(s, " \t")];
+		if (first == '{' || first == '@') { /* JSON or a file: as given */
+			kp_buf_addstr(&w, s);
+			s += strlen(s);
+		}
+		while (*s) {
+			size_t sp = strspn(s, " \t"), n = strcspn(s + sp, " \t");
+			const char *eq = memchr(s + sp, '=', n);
+			kp_buf_add(&w, s, sp);
+			if (eq && eq - (s + sp) >= 9 && !strncmp(eq - 9, "_password", 9)) {
+				kp_buf_add(&w, s + sp, (size_t)(eq + 1 - (s + sp)));
+				kp_buf_addstr(&w, "<hidden>");
+			} else {
+				kp_buf_add(&w, s + sp, n);
+			}
+			s += sp + n;
+		}
+		kp_list_push_take(l, kp_value_str(w.len ? w.buf : ""));
+		kp_buf_release(&w);
+	}
 	kp_map_set_take(a, "extra_vars", l);
 	l = kp_value_list();
 	for (size_t i = 0; i < o->tags.n; i++)
@@ -778,9 +801,10 @@ static int start_journal(struct kp_engine *e)
 			goto out;
 		}
 		e->resuming = true;
-		const char *what = strcmp(e->resume.plan_sha256, id.plan_sha256)	       ? "plan"
-				   : strcmp(e->resume.inventory_sha256, id.inventory_sha256) ? "inventory"
-											       : NULL;
+		const char *what = strcmp(e->resume.plan_sha256, id.plan_sha256) ? "plan"
+				   : strcmp(e->resume.inventory_sha256, id.inventory_sha256)
+				       ? "inventory"
+				       : NULL;
 		if (what && !o->force) {
 			kp_out_note(&e->out,
 				    "error: --resume: the %s changed since run %s: check the "
@@ -794,12 +818,13 @@ static int start_journal(struct kp_engine *e)
 			const struct kp_host *h =
 			    kp_inventory_host(&e->ld->inv, kp_map_key(e->resume.facts, i));
 			if (h)
-				kp_map_update(e->hosts[h->index].facts, kp_map_val(e->resume.facts, i));
+				kp_map_update(e->hosts[h->index].facts,
+					      kp_map_val(e->resume.facts, i));
 		}
 	}
 	id.args = run_args(o);
-	kp_rc rc = kp_journal_open(&e->journal, dir.buf, &id,
-				   e->resuming ? e->resume.run_id : NULL, &err);
+	kp_rc rc =
+	    kp_journal_open(&e->journal, dir.buf, &id, e->resuming ? e->resume.run_id : NULL, &err);
 	kp_value_unref((struct kp_value *)id.args);
 	if (rc) {
 		kp_out_note(&e->out, "error: %s", err.buf);
@@ -932,8 +957,6 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 		any_changed |= h->changed > 0;
 		any_unreachable |= hs->unreachable;
 	}
-	kp_out_recap(&e.out, c, nc);
-	free(c);
 	if (e.stop_reason && (e.stop_run || e.stop_play || e.stop_starting))
 		code = KP_EXIT_STOPPED;
 	else if (any_failed)
@@ -958,6 +981,9 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 		if (code != KP_EXIT_OK)
 			tell_how_to_resume(&e);
 	}
+	/* the recap closes the stream, right before run_end */
+	kp_out_recap(&e.out, c, nc);
+	free(c);
 	kp_out_run_end(&e.out, code, e.stop_reason);
 cleanup:
 	if (e.journaling)

@@ -140,7 +140,7 @@ static const char *regex_problem(int e)
  * seconds, then hours. Weigh every repetition as if all were nested (2 for
  * '*', '+', '?'; the count + 1 for '{m,n}') and refuse a regex whose
  * weights multiply past this; a host pattern needs a few at most. */
-#define REGEX_MAX_REPEAT 4096
+#define REGEX_MAX_REPEAT 256
 
 static bool too_repetitive(const char *t)
 {

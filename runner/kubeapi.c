@@ -33,8 +33,8 @@ struct kp_kube {
 	char *kubeconfig;
 	/* both */
 	int64_t connect_ms, total_ms;
-	int attempts;	  /* tries per request (KP_KUBE_ATTEMPTS) */
-	int64_t first_ms; /* the first backoff, doubled per retry */
+	int attempts;	    /* tries per request (KP_KUBE_ATTEMPTS) */
+	int64_t first_ms;   /* the first backoff, doubled per retry */
 	bool evict_v1beta1; /* the server does not serve policy/v1 evictions */
 	bool pdb_v1beta1;
 };
@@ -195,12 +195,39 @@ static bool idempotent(const char *method, const char *content_type)
 	return false;
 }
 
-/* *sent: false when the request certainly never reached the server (no
- * byte of it was sent: resolving, connecting or the TLS handshake failed),
- * so that trying again cannot do anything twice. */
+/* What a failed request may have done, for kp_kube_request's retries. */
+enum fate {
+	F_SENT,	     /* it reached the server: it may have been carried out */
+	F_NOT_SENT,  /* no byte of it was sent (connecting or the handshake
+		      * failed): trying again cannot do anything twice */
+	F_PERMANENT, /* trying again cannot help: the server's certificate does
+		      * not verify, it refused ours (a TLS alert), no such host */
+};
+
+/* A curl error that no retry will cure. */
+static bool permanent(CURLcode cc, const char *why)
+{
+	switch (cc) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return true;
+	default:
+		/* "tlsv13 alert certificate required", "sslv3 alert bad
+		 * certificate", "tlsv1 alert unknown ca": the server said no */
+		return strstr(why, " alert ") != NULL;
+	}
+}
+
 static kp_rc direct_request(struct kp_kube *k, const char *method, const char *path,
 			    const char *body, const char *content_type, long *status,
-			    struct kp_buf *resp, bool *sent, struct kp_buf *err)
+			    struct kp_buf *resp, enum fate *fate, struct kp_buf *err)
 {
 	CURL *c = k->curl;
 	struct curl_slist *h = NULL;
@@ -260,9 +287,11 @@ static kp_rc direct_request(struct kp_kube *k, const char *method, const char *p
 	CURLcode cc = curl_easy_perform(c);
 	long req_size = 0;
 	curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &req_size);
-	*sent = req_size > 0;
+	*fate = req_size > 0 ? F_SENT : F_NOT_SENT;
 	if (cc) {
 		const char *why = k->curl_err[0] ? k->curl_err : curl_easy_strerror(cc);
+		if (permanent(cc, why))
+			*fate = F_PERMANENT;
 		if (r.too_big)
 			rc = kp_errorf(err, KP_ERR_LIMIT, "'%s %s': response larger than %zu bytes",
 				       method, path, KP_KUBE_MAX_RESPONSE);
@@ -478,8 +507,11 @@ out:
  *     connection dropped cannot be told from one it did not, so the caller
  *     gets the error and fails clearly (the drain fails the node: it never
  *     reports pods evicted that it did not see go).
- * 429 is never retried here: it is an answer (a disruption budget), the
- * drain has its own backoff for it. The last error or answer is returned. */
+ * Never retried: what no retry cures (the server's certificate does not
+ * verify, the server refused ours, the host name does not resolve, a
+ * response over the size limit), and 429: it is an answer (a disruption
+ * budget), the drain has its own backoff for it. The last error or answer
+ * is returned. */
 static void backoff_sleep(int64_t ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
@@ -497,27 +529,27 @@ kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, c
 	kp_rc rc = KP_OK;
 	int attempt;
 	for (attempt = 1;; attempt++) {
-		bool sent = true;
+		enum fate fate = F_SENT;
 		kp_buf_reset(&e);
-		rc = k->kubectl ? kubectl_request(k, method, path, body, content_type, status,
-						  &resp, &e)
-				: direct_request(k, method, path, body, content_type, status,
-						 &resp, &sent, &e);
+		rc = k->kubectl
+			 ? kubectl_request(k, method, path, body, content_type, status, &resp, &e)
+			 : direct_request(k, method, path, body, content_type, status, &resp, &fate,
+					  &e);
 		bool retry;
 		if (rc)
-			retry = rc != KP_ERR_LIMIT && rc != KP_ERR_INVALID &&
-				(!sent || (again && rc != KP_ERR_TIMEOUT));
+			retry = rc != KP_ERR_LIMIT && rc != KP_ERR_INVALID && fate != F_PERMANENT &&
+				(fate == F_NOT_SENT || (again && rc != KP_ERR_TIMEOUT));
 		else
 			retry = again && (*status == 500 || *status == 502 || *status == 503 ||
 					  *status == 504);
 		if (!retry || attempt >= k->attempts)
 			break;
 		if (rc)
-			kp_log(KP_LOG_DEBUG, "%s %s: %s; trying again in %lld ms (%d/%d)", method,
-			       path, e.buf, (long long)wait, attempt + 1, k->attempts);
+			kp_warn("%s %s: %s; trying again in %lld ms (%d/%d)", method, path, e.buf,
+				(long long)wait, attempt + 1, k->attempts);
 		else
-			kp_log(KP_LOG_DEBUG, "%s %s answered %ld; trying again in %lld ms (%d/%d)",
-			       method, path, *status, (long long)wait, attempt + 1, k->attempts);
+			kp_warn("%s %s answered %ld; trying again in %lld ms (%d/%d)", method, path,
+				*status, (long long)wait, attempt + 1, k->attempts);
 		backoff_sleep(wait);
 		wait *= 2;
 	}

@@ -43,6 +43,19 @@ static time_t parse_time(const char *s)
 	return timegm(&tm);
 }
 
+/* The Lease's duration: KP_LEASE_SECONDS, or $KPLAN_LEASE_SECONDS (5 to
+ * 86400) for tests and emergencies (a short one lets a crashed run's lock
+ * go sooner; every controller that may race should use the same). */
+static int lease_seconds(void)
+{
+	const char *v = getenv("KPLAN_LEASE_SECONDS");
+	char *end = NULL;
+	long n = v && *v ? strtol(v, &end, 10) : 0;
+	if (!v || !*v || *end || n < 5 || n > 86400)
+		return KP_LEASE_SECONDS;
+	return (int)n;
+}
+
 static void lease_path(const struct kp_runlock *l, struct kp_buf *p)
 {
 	kp_buf_addf(p, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/kplan-%s", LEASE_NS,
@@ -66,7 +79,7 @@ static cJSON *lease_body(const struct kp_runlock *l, const char *acquired, const
 		cJSON_AddStringToObject(md, "resourceVersion", rv);
 	cJSON *spec = cJSON_AddObjectToObject(b, "spec");
 	cJSON_AddStringToObject(spec, "holderIdentity", l->holder);
-	cJSON_AddNumberToObject(spec, "leaseDurationSeconds", KP_LEASE_SECONDS);
+	cJSON_AddNumberToObject(spec, "leaseDurationSeconds", lease_seconds());
 	cJSON_AddStringToObject(spec, "acquireTime", acquired ? acquired : now);
 	cJSON_AddStringToObject(spec, "renewTime", now);
 	return b;
@@ -84,11 +97,13 @@ static kp_rc held_by(const struct kp_runlock *l, const cJSON *lease, struct kp_b
 {
 	const char *holder = jstr(lease, "spec", "holderIdentity");
 	const char *since = jstr(lease, "spec", "acquireTime");
+	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(lease, "spec"), "leaseDurationSeconds");
 	return kp_errorf(err, KP_ERR_LOCKED,
 			 "run lock '%s' is held by %s since %s (Lease %s/kplan-%s; it expires %ds "
 			 "after its holder stops renewing it)",
 			 l->name, holder ? holder : "someone", since ? since : "an unknown time",
-			 LEASE_NS, l->name, KP_LEASE_SECONDS);
+			 LEASE_NS, l->name, cJSON_IsNumber(dur) ? dur->valueint : lease_seconds());
 }
 
 /* One attempt: create the Lease, or take it over when it expired. */
@@ -135,7 +150,7 @@ static kp_rc lease_take(struct kp_runlock *l, struct kp_buf *err)
 	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(lease, "spec"), "leaseDurationSeconds");
 	time_t renew = parse_time(jstr(lease, "spec", "renewTime"));
-	int secs = cJSON_IsNumber(dur) ? dur->valueint : KP_LEASE_SECONDS;
+	int secs = cJSON_IsNumber(dur) ? dur->valueint : lease_seconds();
 	bool mine = holder && !strcmp(holder, l->holder);
 	if (holder && *holder && !mine && renew + secs > time(NULL)) {
 		rc = held_by(l, lease, err);
@@ -202,7 +217,7 @@ static void *renewer(void *arg)
 	while (!l->stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += KP_LEASE_SECONDS / 3;
+		ts.tv_sec += lease_seconds() / 3;
 		pthread_cond_timedwait(&l->cv, &l->m, &ts);
 		if (l->stop)
 			break;

@@ -20,6 +20,8 @@
 #include "buf.h"
 #include "transport.h"
 
+/* the Lease's duration; $KPLAN_LEASE_SECONDS overrides it, for tests and
+ * emergencies (runlock.c) */
 #define KP_LEASE_SECONDS 60
 
 struct kp_kube;

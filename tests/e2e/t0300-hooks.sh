@@ -5,6 +5,8 @@
 # before_host failure of one host, kplan.run, set_var/get_var seen by a
 # later template, a registered `lua` step used in `when`, check mode with
 # read-only and other steps, a runaway hook stopped with its file:line,
+# the sandbox's refusals (os.execute, io.open, require, bytecode) and limits
+# (a loop, a 1 GB string) at a host and a batch point, within a second,
 # and kplan.kube against the fake API server (when python3 and openssl
 # are there).
 . "$(dirname "$0")/lib.sh"
@@ -164,6 +166,61 @@ check "runaway: stopped with the file and line" \
 	"failed: [h1] after_host hook failed: $H/runaway.lua:3: instruction limit exceeded (10000000 instructions)" \
 	"$(grep 'failed: \[h1\]' "$E2E_TMP/out" | sed 's/^ *//; s/ [0-9.]*s / /')"
 check "runaway: within seconds" yes "$([ $((t1 - t0)) -le 5 ] && echo yes || echo no)"
+
+# --- the sandbox's refusals and limits, at a host point and a batch point ---
+# Each bad hook fails h1 only as a before_host hook (h2 goes on: exit 1) and
+# stops the rollout as a before_batch hook (exit 4, nothing ran); each
+# with its file:line, within a second (the whole run's wall time).
+sandbox_case() { # NAME LUA MESSAGE
+	printf '%s\n%s\n%s\n' "-- $1: refused or stopped on line 3" \
+		"if ctx.host and ctx.host ~= 'h1' then return end" "$2" >"$H/bad-$1.lua"
+	for point in before_host before_batch; do
+		cat >"$p" <<PLAN
+- name: sandbox
+  hosts: nodes
+  serial: 1
+  max_fail_percentage: 100
+  hooks:
+    $point: hooks/bad-$1.lua
+  tasks:
+    - shell: echo ran > sandbox-ran
+PLAN
+		node_sh h1 'rm -f sandbox-ran'
+		node_sh h2 'rm -f sandbox-ran'
+		t0=$(date +%s%N)
+		run_kplan "$E2E_TMP/out" run "$p" -i "$inv"
+		t1=$(date +%s%N)
+		ran="$(node_sh h1 'test -e sandbox-ran' && echo yes || echo no) $(node_sh h2 'test -e sandbox-ran' && echo yes || echo no)"
+		if [ $point = before_host ]; then
+			line=$(grep 'failed: \[h1\]' "$E2E_TMP/out" | sed 's/^ *//')
+			check "sandbox $1, before_host: h1 fails with file:line, h2 goes on" \
+				"1 failed: [h1] before_host hook failed: $H/bad-$1.lua:3: $3 / no yes" \
+				"$rc $(echo "$line" | sed 's/ [0-9.]*s / /') / $ran"
+			check "sandbox $1, before_host: the whole run within a second" yes \
+				"$(awk -v d=$((t1 - t0)) 'BEGIN { print (d < 1e9) ? "yes" : "no: " d / 1e9 "s" }')"
+		else
+			check "sandbox $1, before_batch: the rollout stops, with file:line, nothing ran" \
+				"4 stopped: before_batch hook failed before batch 1/2: $H/bad-$1.lua:3: $3 / no no" \
+				"$rc $(grep '^stopped:' "$E2E_TMP/out") / $ran"
+			check "sandbox $1, before_batch: the whole run within a second" yes \
+				"$(awk -v d=$((t1 - t0)) 'BEGIN { print (d < 1e9) ? "yes" : "no: " d / 1e9 "s" }')"
+		fi
+	done
+}
+sandbox_case os-execute "os.execute('touch pwned')" \
+	"os.execute is not available in kplan's Lua sandbox (only os.time, os.clock and os.date; run commands on a host with kplan.run)"
+sandbox_case io-open "local f = io.open('/etc/passwd')" \
+	"io.open is not available in kplan's Lua sandbox (hooks cannot reach the controller's files or programs; use kplan.run on a host)"
+sandbox_case require "local socket = require('socket')" \
+	"require is not available in kplan's Lua sandbox (hooks are single files)"
+sandbox_case bytecode "local f = load('\\27Lua\\84\\0\\25\\147')" \
+	"load: bytecode is not allowed in kplan's Lua sandbox (load Lua source text)"
+sandbox_case loop "while true do end" \
+	"instruction limit exceeded (10000000 instructions)"
+sandbox_case 1gb "local s = string.rep('x', 1 << 30)" \
+	"memory limit exceeded (64 MiB)"
+check "sandbox: os.execute did nothing on the controller" no \
+	"$(test -e pwned || test -e "$E2E_TMP/pwned" && echo yes || echo no)"
 
 # --- kplan.kube ----------------------------------------------------------------
 if command -v openssl >/dev/null && [ -x /usr/bin/python3 ]; then

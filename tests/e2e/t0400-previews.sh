@@ -38,6 +38,28 @@ check "plan --format json: loops, skipped whens and run_once validate too" valid
 check "plan: <known after probe> where a registered result decides (7 tasks x 3 hosts)" 21 \
 	"$(grep -c '"detail": "when: .*(<known after probe>)"' "$E2E_TMP/p1.json")"
 
+# no network and no lab: every host at 127.0.0.1 port 1 (nothing listens), and
+# kplan in a network namespace of its own (no interface but a down loopback)
+# when unshare can make one
+cat >"$E2E_TMP/port1.yml" <<'INV'
+all:
+  vars: {ansible_host: 127.0.0.1, ansible_port: 1}
+  hosts: {k8s-master: , k8s-worker-1: , k8s-worker-2: }
+  children:
+    kube_control_plane: {hosts: {k8s-master: }}
+    kube_node: {hosts: {k8s-worker-1: , k8s-worker-2: }}
+INV
+nonet=""
+if unshare -n true 2>/dev/null; then nonet="unshare -n"; elif unshare -rn true 2>/dev/null; then nonet="unshare -rn"; fi
+[ -n "$nonet" ] || echo "# SKIP plan in a namespace without network: unshare cannot make one here"
+for pbn in upgrade-1.13 os-patch; do
+	for fmt in text markdown json; do
+		$nonet "$KPLAN" plan playbooks/$pbn.yml -i "$E2E_TMP/port1.yml" --format $fmt >"$E2E_TMP/nonet" 2>&1
+		check "plan $pbn.yml --format $fmt: no network, hosts at port 1: exit 0, <known after probe> shown" \
+			"0 yes" "$? $(grep -q '<known after probe>' "$E2E_TMP/nonet" && echo yes)"
+	done
+done
+
 # secrets: -e values ending in _password and !secret never show
 printf 'db_password: hunter2\ntoken: !secret s3cr3t-token\n' >"$E2E_TMP/secrets.yml"
 run_kplan "$E2E_TMP/s.md" plan $pb -i $inv --format markdown -e "@$E2E_TMP/secrets.yml" -e admin_password=pa55

@@ -38,22 +38,26 @@ static inline bool kp_fuzz_names_device(const uint8_t *data, size_t size)
  * multiply) make more than `max` names in all. The loaders allow a million
  * names per pattern by design; an inventory that big is slow to load and
  * print, not wrong, so the inventory targets skip such inputs instead of
- * reporting them as timeouts. Tokens are cut at blanks and quotes. */
+ * reporting them as timeouts. Tokens are cut at blanks only, so a name
+ * is never undercounted (an INI host is one such token). */
 static inline bool kp_fuzz_many_hosts(const uint8_t *data, size_t size, size_t max)
 {
 	size_t total = 0;
 	for (size_t i = 0; i < size;) {
 		size_t j = i;
-		while (j < size && data[j] && !strchr(" \t\r\n\"',{}=", data[j]))
+		while (j < size && data[j] && !strchr(" \t\r\n", data[j]))
 			j++;
 		if (j > i && memchr(data + i, '[', j - i) && memchr(data + i, ':', j - i)) {
 			struct kp_value *names = NULL;
 			char *tok = kp_xstrndup((const char *)data + i, j - i);
-			if (!kp_expand_host_range(tok, &names, NULL)) {
+			kp_rc rc = kp_expand_host_range(tok, &names, NULL);
+			if (!rc) {
 				total += kp_list_len(names);
 				kp_value_unref(names);
 			}
 			free(tok);
+			if (rc == KP_ERR_LIMIT) /* a shorter name ("n[..]:22") may fit */
+				return true;
 			if (total > max)
 				return true;
 		}

@@ -424,6 +424,26 @@ static void test_drain_runs(void **state)
 	done(&r);
 }
 
+/* Found by fuzzing (tests/data/fuzz-regressions/kube/drain-pdb-v1beta1-leak):
+ * budgets found through policy/v1beta1 after v1's 404 leaked that 404's
+ * message (make asan / valgrind catch it). */
+static void test_drain_pdb_v1beta1(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	start_drain_server(false, ",\"block\":{\"kube-system/coredns-1\":-1},\"no_v1_pdb\":true");
+	/* under valgrind 1 s may pass before the first refusal */
+	drain_args(a, sizeof(a),
+		   unit_valgrind()
+		       ? "\"delete_emptydir_data\":true,\"force\":true,\"timeout\":\"15s\""
+		       : "\"delete_emptydir_data\":true,\"force\":true,\"timeout\":\"1s\"");
+	run(&r, "drain", a);
+	assert_true(r.res.failed);
+	assert_non_null(strstr(r.res.msg.buf, "PodDisruptionBudget 'kube-system/coredns-pdb'"));
+	assert_true(saw("GET /apis/policy/v1beta1/namespaces/kube-system/poddisruptionbudgets"));
+	done(&r);
+}
+
 static void test_drain_pdb_timeout(void **state)
 {
 	struct run r = {0};
@@ -821,6 +841,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_drain_check_mode, teardown),
 	    cmocka_unit_test_teardown(test_drain_runs, teardown),
 	    cmocka_unit_test_teardown(test_drain_pdb_timeout, teardown),
+	    cmocka_unit_test_teardown(test_drain_pdb_v1beta1, teardown),
 	    cmocka_unit_test_teardown(test_drain_delete, teardown),
 	    cmocka_unit_test(test_kubectl_unavailable),
 	    cmocka_unit_test_teardown(test_kube_node, teardown),

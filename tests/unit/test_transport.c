@@ -271,15 +271,19 @@ static void test_argv(void **state)
 	exec_req(c, &req, &r);
 	assert_int_equal(r.rc, 127);
 	assert_string_equal(r.out.buf, "");
-	assert_string_equal(r.err.buf,
-			    "kplan: cannot run 'nosuchprog': No such file or directory\n");
+	if (!unit_valgrind())
+		assert_string_equal(r.err.buf,
+				    "kplan: cannot run 'nosuchprog': No such file or directory\n");
 	kp_exec_res_release(&r);
 
 	const char *notexec[] = {"/etc/passwd", NULL};
 	req = (struct kp_exec_req){.argv = notexec};
 	exec_req(c, &req, &r);
-	assert_int_equal(r.rc, 126);
-	assert_string_equal(r.err.buf, "kplan: cannot run '/etc/passwd': Permission denied\n");
+	if (!unit_valgrind()) { /* valgrind: exit 127, no message (see unit.h) */
+		assert_int_equal(r.rc, 126);
+		assert_string_equal(r.err.buf,
+				    "kplan: cannot run '/etc/passwd': Permission denied\n");
+	}
 	kp_exec_res_release(&r);
 	kp_conn_free(c);
 }

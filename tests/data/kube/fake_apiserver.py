@@ -5,7 +5,13 @@ HTTPS with client-certificate verification (CERT_REQUIRED), standard
 library only. Serves the state from a JSON file: nodes, pods, budgets,
 and knobs: "no_v1_eviction" (policy/v1 evictions answer a generic 404),
 "block" ({"ns/name": n}: n evictions answered 429, -1 for ever),
-"ready_after" ({"node": n}: the node turns Ready on its n-th GET).
+"no_v1_pdb" (budgets only under policy/v1beta1),
+"ready_after" ({"node": n}: the node turns Ready on its n-th GET),
+"faults" (a list, one entry used per request, in order, before the request
+is handled or not: "500" / "503" answer that status without doing
+anything, "drop" does the request and sends half of the answer, then
+closes the connection, "close" does the request and closes without an
+answer, "" handles the request normally).
 Every request is appended to the log file as one JSON line
 {"method", "path", "body"}. The chosen port is written to the port file.
 
@@ -26,6 +32,7 @@ S.setdefault("pods", [])
 S.setdefault("pdbs", [])
 S.setdefault("block", {})
 S.setdefault("ready_after", {})
+S.setdefault("faults", [])
 
 STATUS_TEXT = {404: "NotFound", 429: "TooManyRequests", 400: "BadRequest"}
 
@@ -116,7 +123,9 @@ def handle(method, url, body):
             if method == "DELETE":
                 S["pods"].remove(pod)
                 return 200, pod
-    if parts[:3] == ["apis", "policy", "v1"] and len(parts) == 6 and \
+    # "no_v1_pdb": budgets are served as policy/v1beta1 only (before 1.21)
+    pdb_version = "v1beta1" if S.get("no_v1_pdb") else "v1"
+    if parts[:3] == ["apis", "policy", pdb_version] and len(parts) == 6 and \
             parts[5] == "poddisruptionbudgets":
         items = [b for b in S["pdbs"] if b["metadata"]["namespace"] == parts[4]]
         return 200, {"kind": "PodDisruptionBudgetList", "items": items}
@@ -135,13 +144,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with open(log_file, "a") as f:
             f.write(json.dumps({"method": self.command, "path": self.path,
                                 "body": body, "auth": self.headers.get("Authorization"),
-                                "ctype": self.headers.get("Content-Type")}) + "\n")
-        code, obj = handle(self.command, self.path, body)
+                                "ctype": self.headers.get("Content-Type"),
+                                "fault": S["faults"][0] if S["faults"] else None}) + "\n")
+        fault = S["faults"].pop(0) if S["faults"] else ""
+        if fault in ("500", "503"):
+            code, obj = int(fault), {"kind": "Status", "apiVersion": "v1",
+                                     "status": "Failure", "code": int(fault),
+                                     "reason": "InternalError" if fault == "500"
+                                     else "ServiceUnavailable",
+                                     "message": "fault injected"}
+        else:
+            code, obj = handle(self.command, self.path, body)
+        if fault == "close":
+            self.close_connection = True
+            return
         data = json.dumps(obj).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if fault == "drop":
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.wfile.write(data)
 
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = any
@@ -151,7 +177,10 @@ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(certdir + "/server.crt", certdir + "/server.key")
 ctx.load_verify_locations(certdir + "/ca.crt")
 ctx.verify_mode = ssl.CERT_REQUIRED
-srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+# threads: a client that opens a new connection (kplan does for a POST)
+# must not wait for the server to give up on its idle keep-alive one
+http.server.ThreadingHTTPServer.daemon_threads = True
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))

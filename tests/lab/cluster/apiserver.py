@@ -29,6 +29,12 @@ Lab-only endpoints (need the same client certificate):
   GET  /lab/kubectl/get?resource=nodes|pods[&name=][&namespace=][&all=1][&wide=1]
                              kubectl's table as text (for the lab kubectl)
   POST /lab/settle           wait until no controller action is pending
+  POST /lab/faults           {"status500": N, "drop": N[, "user": CN][, "agent": S]
+                             [, "path": RE][, "methods": [M...]]}: the next N matching API
+                             requests answer 500 / are carried out but their
+                             answer is cut off mid-body and the connection
+                             closed (alternating while both remain); {} clears
+  GET  /lab/faults           what is left, and how many were injected
 
 usage: apiserver.py --bind ADDR --port PORT --cert F --key F --ca F
                     --scenario N --nodes NAME=ADDR[,NAME=ADDR...]
@@ -41,6 +47,7 @@ import http.server
 import json
 import math
 import random
+import re
 import socket
 import socketserver
 import ssl
@@ -51,6 +58,9 @@ import uuid
 from urllib.parse import parse_qs, unquote, urlsplit
 
 LOCK = threading.RLock()
+# injected faults (POST /lab/faults); never applied to /lab/ requests
+FAULTS = {"status500": 0, "drop": 0, "user": None, "agent": None, "path": None, "methods": None,
+          "injected": {"status500": 0, "drop": 0}}
 COND = threading.Condition(LOCK)
 ARGS = None
 LOG = None
@@ -1477,6 +1487,22 @@ def lab_endpoint(method, parts, q, body):
         CL.version = gv
         CL.next_rv()
         return 200, version_info(gv), None
+    if what == "faults" and method == "GET":
+        return 200, FAULTS, None
+    if what == "faults" and method in ("POST", "PUT"):
+        v = parse_body(body) if body else {}
+        if not isinstance(v, dict):
+            raise ApiError(400, "BadRequest", 'want {"status500": N, "drop": N, ...}')
+        try:
+            FAULTS.update(status500=int(v.get("status500", 0)), drop=int(v.get("drop", 0)),
+                          user=v.get("user"), agent=v.get("agent"), path=v.get("path"),
+                          methods=v.get("methods"),
+                          injected={"status500": 0, "drop": 0})
+            if FAULTS["path"]:
+                re.compile(FAULTS["path"])
+        except (TypeError, ValueError, re.error) as e:
+            raise ApiError(400, "BadRequest", "bad fault: %s" % e)
+        return 200, FAULTS, None
     if what == "settle" and method == "POST":
         deadline = time.time() + float(q.get("timeout", "10"))
         while CL.timers and time.time() < deadline:
@@ -1521,6 +1547,27 @@ def log(msg):
         LOG.flush()
 
 
+def take_fault(method, path, user, agent):
+    """the fault for this request: "status500", "drop" or None"""
+    with LOCK:
+        f = FAULTS
+        if path.startswith("/lab/") or not (f["status500"] or f["drop"]):
+            return None
+        if f["user"] and f["user"] != user:
+            return None
+        if f["agent"] and f["agent"] not in agent:
+            return None
+        if f["methods"] and method not in f["methods"]:
+            return None
+        if f["path"] and not re.search(f["path"], path):
+            return None
+        n = f["injected"]["status500"] + f["injected"]["drop"]
+        kind = "status500" if f["status500"] and (not f["drop"] or n % 2 == 0) else "drop"
+        f[kind] -= 1
+        f["injected"][kind] += 1
+        return kind
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kplan-lab-apiserver"
@@ -1539,7 +1586,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             user = dict(x[0] for x in cert.get("subject", ()))["commonName"]
         except Exception:
             pass
+        fault = take_fault(self.command, u.path, user, self.headers.get("User-Agent", ""))
         try:
+            if fault == "status500":
+                raise ApiError(500, "InternalError", "Internal error occurred: injected fault (lab)")
             with LOCK:
                 code, obj, ctype = handle(self.command, u.path, u.query, self.headers, body)
         except ApiError as e:
@@ -1551,13 +1601,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = obj.encode()
         else:
             data = json.dumps(obj, separators=(",", ":")).encode()
-        log("%s %s %s %d %s" % (user, self.command, self.path, code,
-                                body[:300].decode(errors="replace").replace("\n", " ") if body else ""))
+        log("%s %s %s %d%s %s" % (user, self.command, self.path, code,
+                                  " (fault: %s)" % fault if fault else "",
+                                  body[:300].decode(errors="replace").replace("\n", " ") if body else ""))
         self.send_response(code)
         self.send_header("Content-Type", ctype or "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
+        if fault == "drop":  # carried out, the answer cut off mid-body
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if self.command != "HEAD":
             self.wfile.write(data)
 
