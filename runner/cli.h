@@ -17,6 +17,8 @@
 
 enum kp_format { KP_FMT_TEXT, KP_FMT_JSON, KP_FMT_MARKDOWN };
 
+struct kp_redact;
+
 struct kp_runopts {
 	const char *command; /* run, check, plan, validate */
 	const char *plan_path;
@@ -34,6 +36,8 @@ struct kp_runopts {
 	bool resume_given;
 	bool force; /* --force: resume although the plan or inventory changed */
 	int64_t timeout_ms;
+	/* secret values to hide in everything printed and journaled (or NULL) */
+	const struct kp_redact *redact;
 	/* Ctrl-C / SIGTERM count, kept by main's signal handler (or NULL) */
 	const volatile sig_atomic_t *interrupts;
 };

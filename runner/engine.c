@@ -832,6 +832,7 @@ static int start_journal(struct kp_engine *e)
 		goto out;
 	}
 	e->journaling = true;
+	e->journal.redact = o->redact;
 	if (e->resuming)
 		/* nodes the earlier run left cordoned are still this run's to uncordon */
 		for (size_t i = 0; i < kp_map_len(e->resume.cordoned); i++)
@@ -914,8 +915,9 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 	int code;
 
 	pthread_mutex_init(&e.lock, NULL);
-	kp_output_init(&e.out, out, o->format, o->verbose, !o->no_color && isatty(fileno(out)),
-		       o->check);
+	/* main decided colour from its terminal; `out` may be a redacting stream */
+	kp_output_init(&e.out, out, o->format, o->verbose,
+		       !o->no_color && (fileno(out) < 0 || isatty(fileno(out))), o->check);
 	kp_output_scope(&e.out, o, ld->plan->path); /* check --format json|markdown: a report */
 	e.nslots = o->forks > 0 ? o->forks : 1;
 	e.L = kp_xcalloc((size_t)e.nslots, sizeof(*e.L));

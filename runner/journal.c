@@ -1,5 +1,6 @@
 /* journal.c - the run journal and resume, see journal.h. */
 #include "journal.h"
+#include "redact.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -89,7 +90,11 @@ static void write_record(struct kp_journal *j, cJSON *rec)
 	cJSON_AddStringToObject(rec, "time", now_iso(ts, sizeof(ts)));
 	char *s = cJSON_PrintUnformatted(rec);
 	if (j->f && s) {
-		fprintf(j->f, "%s\n", s);
+		struct kp_buf line = KP_BUF_INIT;
+		kp_buf_addstr(&line, s);
+		kp_redact_apply(j->redact, &line);
+		fprintf(j->f, "%s\n", line.buf);
+		kp_buf_release(&line);
 		fflush(j->f);
 		fsync(fileno(j->f));
 	}
@@ -276,8 +281,7 @@ static const char *jstr(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-kp_rc kp_resume_load(const char *dir, const char *run_id, struct kp_resume *r,
-		     struct kp_buf *err)
+kp_rc kp_resume_load(const char *dir, const char *run_id, struct kp_resume *r, struct kp_buf *err)
 {
 	struct kp_buf id = KP_BUF_INIT, path = KP_BUF_INIT, data = KP_BUF_INIT;
 	kp_rc rc = KP_OK;
@@ -314,7 +318,8 @@ kp_rc kp_resume_load(const char *dir, const char *run_id, struct kp_resume *r,
 				 jstr(rec, "inventory_sha256") ? jstr(rec, "inventory_sha256")
 							       : "");
 			free(r->command);
-			r->command = kp_xstrdup(jstr(rec, "command") ? jstr(rec, "command") : "run");
+			r->command =
+			    kp_xstrdup(jstr(rec, "command") ? jstr(rec, "command") : "run");
 			const cJSON *a = cJSON_GetObjectItemCaseSensitive(rec, "args");
 			if (a) {
 				char *s = cJSON_PrintUnformatted(a);
@@ -341,7 +346,8 @@ kp_rc kp_resume_load(const char *dir, const char *run_id, struct kp_resume *r,
 					char *s = cJSON_PrintUnformatted(v);
 					struct kp_value *val = NULL;
 					if (!kp_value_from_json(s, strlen(s), &val, NULL)) {
-						const struct kp_value *hm = kp_map_get(r->facts, host);
+						const struct kp_value *hm =
+						    kp_map_get(r->facts, host);
 						if (!hm) {
 							kp_map_set_take(r->facts, host,
 									kp_value_map());
@@ -423,8 +429,10 @@ static void summarise(const char *path, struct runsum *s)
 			continue;
 		const char *type = jstr(rec, "type");
 		if (type && !strcmp(type, "run_start")) {
-			snprintf(s->start, sizeof(s->start), "%s", jstr(rec, "time") ? jstr(rec, "time") : "");
-			snprintf(s->plan, sizeof(s->plan), "%s", jstr(rec, "plan") ? jstr(rec, "plan") : "");
+			snprintf(s->start, sizeof(s->start), "%s",
+				 jstr(rec, "time") ? jstr(rec, "time") : "");
+			snprintf(s->plan, sizeof(s->plan), "%s",
+				 jstr(rec, "plan") ? jstr(rec, "plan") : "");
 		} else if (type && !strcmp(type, "result")) {
 			s->results++;
 			const char *st = jstr(rec, "status");
@@ -435,12 +443,15 @@ static void summarise(const char *path, struct runsum *s)
 			int code = cJSON_IsNumber(c) ? c->valueint : -1;
 			snprintf(s->end, sizeof(s->end), "%d", code);
 			snprintf(s->status, sizeof(s->status), "%s",
-				 code == 0 ? "ok" : code == 130 ? "interrupted" : "failed");
+				 code == 0     ? "ok"
+				 : code == 130 ? "interrupted"
+					       : "failed");
 			const cJSON *cd = cJSON_GetObjectItemCaseSensitive(rec, "cordoned"), *n;
 			size_t off = 0;
-			cJSON_ArrayForEach(n, cd) if (cJSON_IsString(n) && off < sizeof(s->cordoned) - 2)
-				off += (size_t)snprintf(s->cordoned + off, sizeof(s->cordoned) - off,
-							"%s%s", off ? "," : "", n->valuestring);
+			cJSON_ArrayForEach(n, cd) if (cJSON_IsString(n) &&
+						      off < sizeof(s->cordoned) - 2) off +=
+			    (size_t)snprintf(s->cordoned + off, sizeof(s->cordoned) - off, "%s%s",
+					     off ? "," : "", n->valuestring);
 		}
 		cJSON_Delete(rec);
 	}
@@ -495,8 +506,8 @@ kp_rc kp_runs_show(const char *dir, const char *run_id, FILE *out, struct kp_buf
 			fprintf(out, "%s  start  %s %s (plan sha256 %.12s…)\n", t,
 				jstr(rec, "command"), jstr(rec, "plan"), jstr(rec, "plan_sha256"));
 		else if (type && !strcmp(type, "result"))
-			fprintf(out, "%s  %-9s %s  [%s]\n", t, jstr(rec, "status"), jstr(rec, "task"),
-				jstr(rec, "host"));
+			fprintf(out, "%s  %-9s %s  [%s]\n", t, jstr(rec, "status"),
+				jstr(rec, "task"), jstr(rec, "host"));
 		else if (type && !strcmp(type, "cordon"))
 			fprintf(out, "%s  %s node %s\n", t,
 				cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "cordoned"))
@@ -505,7 +516,8 @@ kp_rc kp_runs_show(const char *dir, const char *run_id, FILE *out, struct kp_buf
 				jstr(rec, "node"));
 		else if (type && !strcmp(type, "run_end")) {
 			const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "exit_code");
-			fprintf(out, "%s  end    exit %d%s%s\n", t, cJSON_IsNumber(c) ? c->valueint : -1,
+			fprintf(out, "%s  end    exit %d%s%s\n", t,
+				cJSON_IsNumber(c) ? c->valueint : -1,
 				jstr(rec, "reason") ? ": " : "",
 				jstr(rec, "reason") ? jstr(rec, "reason") : "");
 		}

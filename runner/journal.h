@@ -22,22 +22,25 @@
 #include "buf.h"
 #include "value.h"
 
+struct kp_redact;
+
 struct kp_journal {
 	FILE *f;
 	char *path;
 	char *run_id;
 	pthread_mutex_t lock;
-	struct kp_value *cordoned; /* node -> host that cordoned it, still cordoned */
+	struct kp_value *cordoned;	/* node -> host that cordoned it, still cordoned */
+	const struct kp_redact *redact; /* secrets hidden in every record (or NULL) */
 };
 
 /* What a run is checked against on resume. */
 struct kp_run_identity {
-	const char *plan;           /* the plan's path as given */
-	char plan_sha256[65];       /* of every file the plan loaded, in order */
-	char inventory_sha256[65];  /* of every inventory file, in order */
+	const char *plan;	   /* the plan's path as given */
+	char plan_sha256[65];	   /* of every file the plan loaded, in order */
+	char inventory_sha256[65]; /* of every inventory file, in order */
 	const char *const *inventories;
 	size_t ninventories;
-	const char *command;        /* run | check */
+	const char *command;	     /* run | check */
 	const struct kp_value *args; /* what else a resume must repeat (limit, tags, extra vars) */
 };
 
@@ -62,16 +65,15 @@ struct kp_resume {
 	char plan_sha256[65], inventory_sha256[65];
 	char *command;
 	struct kp_value *args;
-	struct kp_value *done;     /* "task_id\x1fhost" -> true: succeeded, skip */
-	struct kp_value *facts;    /* host -> map of registered values to restore */
+	struct kp_value *done;	   /* "task_id\x1fhost" -> true: succeeded, skip */
+	struct kp_value *facts;	   /* host -> map of registered values to restore */
 	struct kp_value *cordoned; /* node -> host, cordoned at its end */
 	bool ended;
 	int exit_code;
 };
 
 /* Read RUN_ID (or the newest run in dir when run_id is NULL). */
-kp_rc kp_resume_load(const char *dir, const char *run_id, struct kp_resume *r,
-		     struct kp_buf *err);
+kp_rc kp_resume_load(const char *dir, const char *run_id, struct kp_resume *r, struct kp_buf *err);
 void kp_resume_release(struct kp_resume *r);
 bool kp_resume_done(const struct kp_resume *r, const char *task_id, const char *host);
 

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "journal.h"
+#include "redact.h"
 #include "kubeapi.h"
 #include "transport.h"
 #include "vars.h"
@@ -100,8 +101,9 @@ static void on_signal(int sig)
 	if (interrupts < 100)
 		interrupts++;
 	if (interrupts == 1) {
-		static const char msg[] = "\nkplan: interrupted: finishing the steps in flight (again to "
-					  "kill them)\n";
+		static const char msg[] =
+		    "\nkplan: interrupted: finishing the steps in flight (again to "
+		    "kill them)\n";
 		ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 		(void)w;
 	}
@@ -389,6 +391,23 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 	return -1;
 }
 
+/* Every secret value the run knows of: *_password variables and !secret
+ * values of the inventory, the plays, their vars_files and -e. */
+static void collect_secrets(const struct kp_runopts *o, const struct kp_loaded *ld,
+			    struct kp_redact *r)
+{
+	for (size_t i = 0; i < ld->inv.nhosts; i++)
+		kp_redact_collect(r, ld->inv.hosts[i]->merged);
+	kp_redact_collect(r, o->extra);
+	for (size_t i = 0; ld->plan && i < ld->plan->nplays; i++) {
+		const struct kp_play *p = ld->plan->plays[i];
+		kp_redact_collect(r, p->vars);
+		for (size_t k = 0; k < p->nvars_files; k++)
+			if (p->vars_files_loaded && p->vars_files_loaded[k])
+				kp_redact_collect(r, p->vars_files_loaded[k]);
+	}
+}
+
 static size_t count_tasks(struct kp_task *const *t, size_t n)
 {
 	size_t c = 0;
@@ -406,6 +425,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	char *pos[1];
 	int npos = 0, rc;
 	struct kp_loaded ld;
+	struct kp_redact secrets = {0};
 	struct kp_buf err = KP_BUF_INIT;
 
 	rc = parse_opts(argc, argv, usage, o, NULL, pos, &npos, 1);
@@ -424,6 +444,8 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		rc = report(&err);
 		goto out;
 	}
+	collect_secrets(o, &ld, &secrets);
+	o->redact = &secrets;
 	if (o->list_hosts || o->list_tasks) {
 		if (o->list_hosts && kp_list_hosts(o, &ld, stdout, &err)) {
 			rc = report(&err);
@@ -492,7 +514,11 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 			rc = report(&err);
 			goto out;
 		}
-		fwrite(text, 1, len, stdout);
+		struct kp_buf shown = KP_BUF_INIT;
+		kp_buf_add(&shown, text, len);
+		kp_redact_apply(&secrets, &shown);
+		fwrite(shown.buf, 1, shown.len, stdout);
+		kp_buf_release(&shown);
 		free(text);
 		rc = o->detailed_exitcode && pending ? KP_EXIT_CHANGES : EXIT_OK;
 		goto out;
@@ -515,11 +541,17 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		rc = report(&err);
 		goto out;
 	}
-	rc = kp_run(o, &ld, stdout);
+	/* every line of the run passes the redactor on its way out */
+	FILE *shown = secrets.n ? kp_redact_stream(&secrets, stdout) : stdout;
+	rc = kp_run(o, &ld, shown);
+	if (shown != stdout)
+		fclose(shown);
 	kp_kube_global_release();
 	kp_transport_ssh_global_release();
 out:
 	kp_loaded_release(&ld);
+	kp_redact_release(&secrets);
+	o->redact = NULL;
 	kp_buf_release(&err);
 	return rc;
 }
@@ -570,10 +602,10 @@ out:
 }
 
 static const char usage_runs[] =
-	"usage: kplan runs [RUN_ID] [--journal DIR]\n"
-	"\n"
-	"Lists past runs from the journal (default .kplan/runs in the current\n"
-	"directory: run it beside the plan, or give --journal), or shows one run.\n";
+    "usage: kplan runs [RUN_ID] [--journal DIR]\n"
+    "\n"
+    "Lists past runs from the journal (default .kplan/runs in the current\n"
+    "directory: run it beside the plan, or give --journal), or shows one run.\n";
 
 static int cmd_runs(struct kp_runopts *o, int argc, char **argv)
 {

@@ -12,7 +12,7 @@
 
 #include "kubeapi.h"
 
-#define LEASE_NS "kube-system"
+#define LEASE_NS  "kube-system"
 #define LOCK_ROOT "/var/lock"
 
 void kp_runlock_holder(struct kp_buf *out)
@@ -298,10 +298,11 @@ kp_rc kp_runlock_acquire(struct kp_runlock *l, const char *name, struct kp_kube 
 	} else if (conn) {
 		rc = dir_take(l, err);
 	} else {
-		rc = kp_errorf(err, KP_ERR_INVALID,
-			       "run lock '%s': no Kubernetes API (no kubeconfig) and no control-plane "
-			       "host to hold a lock directory",
-			       name);
+		rc = kp_errorf(
+		    err, KP_ERR_INVALID,
+		    "run lock '%s': no Kubernetes API (no kubeconfig) and no control-plane "
+		    "host to hold a lock directory",
+		    name);
 	}
 	if (rc) {
 		kp_runlock_release(l);

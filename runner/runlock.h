@@ -29,8 +29,8 @@ struct kp_kube;
 struct kp_runlock {
 	char *name;
 	char *holder;
-	struct kp_kube *kube;  /* the Lease, or NULL */
-	struct kp_conn *conn;  /* the lock directory's host, or NULL (borrowed) */
+	struct kp_kube *kube; /* the Lease, or NULL */
+	struct kp_conn *conn; /* the lock directory's host, or NULL (borrowed) */
 	char *dir;
 	pthread_t renewer;
 	bool renewing;

@@ -725,7 +725,8 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		 * its registered value was restored when the run started */
 		struct kp_buf m = KP_BUF_INIT;
 		kp_buf_addf(&m, "done in run %s", e->resume.run_id);
-		struct kp_taskresult r = {.host = hs->host->name, .status = KP_ST_SKIPPED, .msg = m.buf};
+		struct kp_taskresult r = {
+		    .host = hs->host->name, .status = KP_ST_SKIPPED, .msg = m.buf};
 		report(e, t, env, kp_task_display_name(t), &r);
 		hs->counts.skipped++;
 		kp_buf_release(&m);

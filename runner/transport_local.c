@@ -329,8 +329,8 @@ static int spawn_failure_rc(int e)
 
 /* Wait for the child, polling its pidfd along with the pipes, applying the
  * timeout; fills res. */
-static kp_rc run_loop(const struct kp_conn *c, pid_t pid, const struct kp_exec_req *req,
-		      int64_t t0, struct stream *so, struct stream *se, struct feed *fd,
+static kp_rc run_loop(const struct kp_conn *c, pid_t pid, const struct kp_exec_req *req, int64_t t0,
+		      struct stream *so, struct stream *se, struct feed *fd,
 		      struct kp_exec_res *res, struct kp_buf *err)
 {
 	char *chunk = kp_xmalloc(CHUNK);

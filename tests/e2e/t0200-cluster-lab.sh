@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # The Scenario 1 cluster lab (tests/lab/cluster): 'lab up --scenario 1'
 # gives three nodes with kubeadm, kubelet and kubectl 1.13.0-00 really
 # installed from the lab's apt repository and held, kubelets Ready in the

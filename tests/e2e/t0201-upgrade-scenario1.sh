@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Scenario 1 (lab.md): the seed's kubeadm upgrade, 1.13.0 -> 1.13.3, with
 # playbooks/upgrade-1.13.yml on a three-node cluster lab: offline plan,
 # check (changes nothing), run, the cluster's state afterwards, and a second

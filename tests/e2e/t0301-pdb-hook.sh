@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # The example hooks of playbooks/ on the scenario-1 lab (issue 7):
 # hooks/check-pdbs.lua stops playbooks/upgrade-1.13.yml before its first
 # batch while a PodDisruptionBudget covering pods there allows no disruption

@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Previews for change reviews (issue 8): `kplan plan` and `kplan check` as
 # markdown and as one JSON document (tests/schema/preview.schema.json),
 # byte for byte against reviewed files and across two runs, rendered by a
@@ -35,7 +36,7 @@ check "plan --format json: validates against preview.schema.json" valid "$(valid
 run_kplan "$E2E_TMP/b.json" plan tests/e2e/data/batches.yml -i tests/e2e/data/seven.ini --format json
 check "plan --format json: loops, skipped whens and run_once validate too" valid \
 	"$(validate "$E2E_TMP/b.json")"
-check "plan: <known after probe> where a registered result decides (7 tasks x 3 hosts)" 21 \
+check "plan: <known after probe> where a registered result decides (7 tasks x 3 hosts, 3 backup tasks on the master)" 24 \
 	"$(grep -c '"detail": "when: .*(<known after probe>)"' "$E2E_TMP/p1.json")"
 
 # no network and no lab: every host at 127.0.0.1 port 1 (nothing listens), and
@@ -129,7 +130,8 @@ kube="--kubeconfig $L/kubeconfig"
 on() { ssh -F "$L/ssh_config" "$@"; }
 # the lab's pods have random suffixes; everything else must match
 normalize() {
-	sed -E "s#$L#LAB#g; s/-[a-z0-9]{10}-[a-z0-9]{5}\b/-RS-POD/g; s/(kube-flannel-ds-amd64|kube-proxy)-[a-z0-9]{5}\b/\1-POD/g"
+	# the lab's addresses come from its directory's path: 127.X.Y.node
+	sed -E "s#$L#LAB#g; s/-[a-z0-9]{10}-[a-z0-9]{5}\b/-RS-POD/g; s/(kube-flannel-ds-amd64|kube-proxy)-[a-z0-9]{5}\b/\1-POD/g; s/127\.[0-9]+\.[0-9]+\.([0-9]+)/127.LAB.\1/g"
 }
 # What a node is, byte for byte: every path under /etc, /usr, /var/lib/dpkg,
 # /var/lib/kubelet, /var/lib/apt and /root with its mode, size and mtime, the
@@ -210,7 +212,7 @@ normalize <"$E2E_TMP/b1.md" >"$E2E_TMP/b1n.md"
 expect_output "check, blocked: the preview" 0 preview-check-scenario1-blocked.md cat "$E2E_TMP/b1n.md"
 if command -v cmark-gfm >/dev/null 2>&1; then
 	cmark-gfm --unsafe -e table <"$E2E_TMP/c1.md" >"$E2E_TMP/c1.html"
-	check "check markdown renders: tables, and a <details> per drain and kubeadm outcome" "5 6 0" \
+	check "check markdown renders: tables, and a <details> per drain and kubeadm outcome and for the backups" "5 8 0" \
 		"$(grep -c '<table>' "$E2E_TMP/c1.html") $(grep -c '<details>' "$E2E_TMP/c1.html") $(grep -c '^<p>|' "$E2E_TMP/c1.html")"
 fi
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Preview fidelity (issue 8) on the scenario-1 lab: for each shipped
 # playbook, `kplan check --format json` and then `kplan run --format json`,
 # compared per host and task: every change the check predicted happened in

@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Scenario 2 (lab.md): backup and restore of a single master with the real
 # etcd. playbooks/backup.yml saves an etcd snapshot and the PKI; the node's
 # /var/lib/etcd and /etc/kubernetes/pki are destroyed; restore-master.yml

@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Scenario 3 (lab.md): kubespray-style replacement of a control-plane node
 # with a 3-member etcd cluster (real etcd, /etc/etcd.env and the etcd unit).
 # After playbooks/backup.yml, k8s-master-3 is destroyed (its sshd stopped,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # run_lock: a Lease in kube-system while the API is reachable (renewed,
 # deleted at the end), a lock directory on the first control-plane host
 # without it; a lock held by someone else stops the run with exit 5.

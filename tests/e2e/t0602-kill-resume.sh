@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Fault injection: the controller is SIGKILLed in the middle of the worker
 # play of playbooks/upgrade-1.13.yml (Scenario 1, 1.13.0 -> 1.13.3), right
 # after the journal records k8s-worker-2's first result. `kplan run

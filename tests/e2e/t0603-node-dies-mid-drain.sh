@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Fault injection: a node's sshd dies while the node is being drained
 # (playbooks/upgrade-1.13.yml on Scenario 1). A PodDisruptionBudget, made
 # once k8s-worker-1's batch started (the playbook's before_batch hook

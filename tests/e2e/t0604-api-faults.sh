@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Fault injection: the lab API server answers 500 and cuts answers off
 # mid-body (POST /lab/faults, for kplan's requests only: its User-Agent).
 # kplan retries what is safe to retry (GET, the cordon's merge

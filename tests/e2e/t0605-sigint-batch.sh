@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Fault injection: Ctrl-C (SIGINT) during a batch of
 # playbooks/upgrade-1.13.yml (Scenario 1), once k8s-worker-1's batch has
 # started: the step in flight finishes, nothing new starts, kplan exits 130

@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Two concurrent `kplan run` with the same run_lock on the lab: exactly one
 # proceeds, the other exits 5 at once naming the holder; after the first
 # controller is SIGKILLed its Lease is not renewed, expires, and a new run

@@ -35,10 +35,8 @@ static void start(struct kp_journal *j, const char *resumed)
 {
 	struct kp_buf err = KP_BUF_INIT;
 	const char *inv[] = {"hosts.yml"};
-	struct kp_run_identity id = {.plan = "site.yml",
-				     .inventories = inv,
-				     .ninventories = 1,
-				     .command = "run"};
+	struct kp_run_identity id = {
+	    .plan = "site.yml", .inventories = inv, .ninventories = 1, .command = "run"};
 	snprintf(id.plan_sha256, sizeof(id.plan_sha256), "%064d", 1);
 	snprintf(id.inventory_sha256, sizeof(id.inventory_sha256), "%064d", 2);
 	assert_int_equal(kp_journal_open(j, dir, &id, resumed, &err), KP_OK);
@@ -62,7 +60,8 @@ static void test_files_sha256(void **state)
 	assert_string_not_equal(out, out2); /* a changed file changes the digest */
 	const char *missing[] = {"/nonexistent/plan.yml"};
 	assert_int_equal(kp_files_sha256(missing, 1, out, &err), KP_ERR_IO);
-	assert_string_equal(err.buf, "cannot read '/nonexistent/plan.yml': No such file or directory");
+	assert_string_equal(err.buf,
+			    "cannot read '/nonexistent/plan.yml': No such file or directory");
 	kp_buf_release(&err);
 }
 
@@ -111,8 +110,7 @@ static void test_records_and_resume(void **state)
 	/* by id, and a missing one */
 	assert_int_equal(kp_resume_load(dir, id, &r, &err), KP_OK);
 	kp_resume_release(&r);
-	assert_int_equal(kp_resume_load(dir, "19990101T000000Z-000000", &r, &err),
-			 KP_ERR_NOTFOUND);
+	assert_int_equal(kp_resume_load(dir, "19990101T000000Z-000000", &r, &err), KP_ERR_NOTFOUND);
 	char want[256];
 	snprintf(want, sizeof(want), "no run '19990101T000000Z-000000' in '%s'", dir);
 	assert_string_equal(err.buf, want);
@@ -146,9 +144,9 @@ static void test_end_and_secrets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_files_sha256, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_records_and_resume, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_end_and_secrets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_files_sha256, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_records_and_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_end_and_secrets, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
 }
