@@ -223,6 +223,31 @@ static void add_facts(struct kp_result *res, const struct state *s, const char *
 	kp_buf_release(&ic);
 }
 
+/* Check mode across tasks (as drain does for cordons): a remove that a
+ * check predicts is noted in the host variable kplan_check_removed_members
+ * (name -> true), so that an add later in the same check predicts the add
+ * the run will do instead of "already there". Only check mode sets it. */
+#define CHECK_REMOVED "kplan_check_removed_members"
+
+static bool check_removed(const struct kp_modctx *ctx, const char *name)
+{
+	const struct kp_value *m = ctx->check_mode && name ? kp_mod_var(ctx, CHECK_REMOVED) : NULL;
+	const struct kp_value *v = m && m->type == KP_V_MAP ? kp_map_get(m, name) : NULL;
+	return v && v->type == KP_V_BOOL && v->u.b;
+}
+
+static void check_note_removed(struct kp_modctx *ctx, struct kp_result *res, const char *name)
+{
+	if (!ctx->check_mode || !name)
+		return;
+	const struct kp_value *m = kp_mod_var(ctx, CHECK_REMOVED);
+	struct kp_value *n = m && m->type == KP_V_MAP ? kp_value_copy(m) : kp_value_map();
+	kp_map_set_take(n, name, kp_value_bool(true));
+	kp_value_unref(res->set_vars);
+	res->set_vars = kp_value_map();
+	kp_map_set_take(res->set_vars, CHECK_REMOVED, n);
+}
+
 static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
 {
 	const char *action = kp_arg_str(ctx, "action"), *name = kp_arg_str(ctx, "name");
@@ -314,6 +339,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			kp_buf_addf(&res->msg, "%s member %s%s%s",
 				    ctx->check_mode ? "would remove" : "removing", who.buf,
 				    no ? " despite: " : "", no ? no : "");
+			check_note_removed(ctx, res, s->m[i].name);
 		}
 		kp_buf_release(&why);
 		kp_buf_release(&who);
@@ -342,6 +368,11 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		free(first);
 	}
 	add_facts(res, s, name);
+	/* in a check, a member an earlier task would remove is not there */
+	if (by_url >= 0 && check_removed(ctx, s->m[by_url].name))
+		by_url = -1;
+	if (by_name >= 0 && check_removed(ctx, s->m[by_name].name))
+		by_name = -1;
 	if (by_url >= 0) {
 		kp_buf_addf(&res->msg, "member with peer URL %s is already there: ", s->peer_urls);
 		describe(&s->m[by_url], &res->msg);
