@@ -241,33 +241,12 @@ static char *store_dir(const struct kp_modctx *ctx, const char *host)
 	return kp_buf_detach(&b, NULL);
 }
 
-static kp_rc mkdirs(const char *path, struct kp_buf *err)
-{
-	struct kp_buf b = KP_BUF_INIT;
-	kp_buf_addstr(&b, path);
-	for (size_t i = 1; i <= b.len; i++) {
-		if (b.buf[i] != '/' && b.buf[i] != '\0')
-			continue;
-		char c = b.buf[i];
-		b.buf[i] = '\0';
-		if (mkdir(b.buf, 0700) && errno != EEXIST) {
-			kp_rc rc = kp_errorf(err, KP_ERR_IO, "cannot create '%s': %s", b.buf,
-					     strerror(errno));
-			kp_buf_release(&b);
-			return rc;
-		}
-		b.buf[i] = c;
-	}
-	kp_buf_release(&b);
-	return KP_OK;
-}
-
 static kp_rc write_store(const char *path, const void *data, size_t len, mode_t mode,
 			 struct kp_buf *err)
 {
 	struct kp_buf tmp = KP_BUF_INIT;
 	char *dir = kp_xstrndup(path, (size_t)(strrchr(path, '/') - path));
-	kp_rc rc = mkdirs(dir, err);
+	kp_rc rc = kp_mkdirs(dir, 0700, err);
 	free(dir);
 	if (rc)
 		return rc;
@@ -462,7 +441,7 @@ static kp_rc backup_apply(struct kp_modctx *ctx, struct kp_result *res, struct k
 	cJSON *mj = cJSON_CreateObject(), *ents = cJSON_CreateArray(), *paths = cJSON_CreateArray();
 	struct kp_buf t = KP_BUF_INIT, data = KP_BUF_INIT;
 	size_t nfiles = 0, ncerts = 0, nkeys = 0;
-	kp_rc rc = mkdirs(s->dir, err);
+	kp_rc rc = kp_mkdirs(s->dir, 0700, err);
 	if (rc)
 		goto out;
 	chmod(s->dir, 0700);

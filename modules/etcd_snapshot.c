@@ -179,27 +179,6 @@ static char *local_dir(const struct kp_modctx *ctx)
 	return kp_buf_detach(&b, NULL);
 }
 
-static kp_rc mkdirs(const char *path, struct kp_buf *err)
-{
-	struct kp_buf b = KP_BUF_INIT;
-	kp_buf_addstr(&b, path);
-	for (size_t i = 1; i <= b.len; i++) {
-		if (b.buf[i] != '/' && b.buf[i] != '\0')
-			continue;
-		char c = b.buf[i];
-		b.buf[i] = '\0';
-		if (mkdir(b.buf, 0700) && errno != EEXIST) {
-			kp_rc rc = kp_errorf(err, KP_ERR_IO, "cannot create '%s': %s", b.buf,
-					     strerror(errno));
-			kp_buf_release(&b);
-			return rc;
-		}
-		b.buf[i] = c;
-	}
-	kp_buf_release(&b);
-	return KP_OK;
-}
-
 /* The snapshot names in a controller directory, sorted (oldest first). */
 static void local_snaps(const char *dir, char ***out, size_t *n)
 {
@@ -398,7 +377,7 @@ static kp_rc save_etcdctl(struct kp_modctx *ctx, struct kp_result *res, struct k
 	kp_buf_addf(&local, "%s/snapshot-%s.db", dir, ts);
 	free(dir);
 	char *d = kp_xstrndup(local.buf, (size_t)(strrchr(local.buf, '/') - local.buf));
-	rc = mkdirs(d, err);
+	rc = kp_mkdirs(d, 0700, err);
 	free(d);
 	if (!rc)
 		rc = write_local(local.buf, data.buf, data.len, err);
@@ -557,7 +536,7 @@ static kp_rc save_api(struct kp_modctx *ctx, struct kp_result *res, struct kp_bu
 	kp_buf_addf(&url, "%s/v3/maintenance/snapshot", ep.buf);
 	stamp(ts);
 	char *dir = local_dir(ctx);
-	rc = mkdirs(dir, err);
+	rc = kp_mkdirs(dir, 0700, err);
 	kp_buf_addf(&local, "%s/snapshot-%s.db", dir, ts);
 	kp_buf_addf(&part, "%s.part", local.buf);
 	free(dir);

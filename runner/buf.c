@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 char kp_buf_empty[1];
 
@@ -165,5 +166,26 @@ kp_rc kp_read_file(const char *path, size_t max, struct kp_buf *out, struct kp_b
 		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(e));
 	}
 	fclose(f);
+	return KP_OK;
+}
+
+kp_rc kp_mkdirs(const char *path, unsigned mode, struct kp_buf *err)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	kp_buf_addstr(&b, path);
+	for (size_t i = 1; i <= b.len; i++) {
+		if (b.buf[i] != '/' && b.buf[i] != '\0')
+			continue;
+		char c = b.buf[i];
+		b.buf[i] = '\0';
+		if (mkdir(b.buf, (mode_t)mode) && errno != EEXIST) {
+			kp_rc rc = kp_errorf(err, KP_ERR_IO, "cannot create '%s': %s", b.buf,
+					     strerror(errno));
+			kp_buf_release(&b);
+			return rc;
+		}
+		b.buf[i] = c;
+	}
+	kp_buf_release(&b);
 	return KP_OK;
 }

@@ -48,6 +48,10 @@ void kp_buf_escape_newlines(struct kp_buf *b, size_t from);
 kp_rc kp_errorf(struct kp_buf *err, kp_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* mkdir -p with the given mode for directories it creates (existing
+ * ones are left as they are); errors name the directory. */
+kp_rc kp_mkdirs(const char *path, unsigned mode, struct kp_buf *err);
+
 /* Read a whole file; `max` caps its size (0: no cap). */
 kp_rc kp_read_file(const char *path, size_t max, struct kp_buf *out, struct kp_buf *err);
 

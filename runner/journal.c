@@ -102,27 +102,6 @@ static void write_record(struct kp_journal *j, cJSON *rec)
 	cJSON_Delete(rec);
 }
 
-static kp_rc mkdir_p(const char *dir, struct kp_buf *err)
-{
-	struct kp_buf b = KP_BUF_INIT;
-	kp_buf_addstr(&b, dir);
-	for (char *p = b.buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(b.buf, 0700);
-		*p = '/';
-	}
-	if (mkdir(b.buf, 0700) && errno != EEXIST) {
-		kp_rc rc = kp_errorf(err, KP_ERR_IO, "cannot create journal directory '%s': %s",
-				     dir, strerror(errno));
-		kp_buf_release(&b);
-		return rc;
-	}
-	kp_buf_release(&b);
-	return KP_OK;
-}
-
 kp_rc kp_journal_open(struct kp_journal *j, const char *dir, const struct kp_run_identity *id,
 		      const char *resumed_from, struct kp_buf *err)
 {
@@ -133,7 +112,7 @@ kp_rc kp_journal_open(struct kp_journal *j, const char *dir, const struct kp_run
 	kp_rc rc;
 
 	memset(j, 0, sizeof(*j));
-	if ((rc = mkdir_p(dir, err)))
+	if ((rc = kp_mkdirs(dir, 0700, err)))
 		return rc;
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		r[0] = (unsigned char)getpid();
