@@ -14,11 +14,12 @@
 #include "inventory.h"
 #include "ytree.h"
 
-/* More names than this from one range pattern is a typo, not a cluster. */
-#define MAX_RANGE_HOSTS 1000000
+/* More names than this from one range pattern is a typo, not a cluster
+ * (a Kubernetes cluster tops out at about 5,000 nodes). */
+#define MAX_RANGE_HOSTS 100000
 /* Nor are names taking more memory than this: several ranges in one long
  * name multiply, and a 100-byte line could otherwise ask for gigabytes. */
-#define MAX_RANGE_BYTES ((size_t)64 << 20)
+#define MAX_RANGE_BYTES ((size_t)16 << 20)
 
 void kp_inventory_init(struct kp_inventory *inv)
 {
@@ -230,8 +231,19 @@ static kp_rc range_error(struct kp_buf *err, const char *pattern, const char *wh
 	return kp_errorf(err, KP_ERR_INVALID, "invalid host range '%s': %s", pattern, why);
 }
 
-/* Expand the first [a:b(:s)] of name into out; recurses for later ones. */
-static kp_rc expand(const char *whole, const char *name, struct kp_value *out, struct kp_buf *err)
+/* a * b, stopping just past the range limit instead of overflowing */
+static size_t count_mul(size_t a, size_t b)
+{
+	return b && a > (size_t)MAX_RANGE_HOSTS / b ? (size_t)MAX_RANGE_HOSTS + 1 : a * b;
+}
+
+/* Expand the first [a:b(:s)] of name into out; recurses for later ones.
+ * With out NULL only *count is set: how many names there would be. Every
+ * value of a range leaves the same later ranges, so one value is enough to
+ * count them, and a pattern asking for millions is refused before it
+ * allocates anything. */
+static kp_rc expand(const char *whole, const char *name, struct kp_value *out, size_t *count,
+		    struct kp_buf *err)
 {
 	const char *open = strchr(name, '[');
 	const char *close = open ? strchr(open, ']') : NULL;
@@ -239,6 +251,10 @@ static kp_rc expand(const char *whole, const char *name, struct kp_value *out, s
 
 	/* like Ansible, brackets without a ':' inside are part of the name */
 	if (!open || !close || !colon) {
+		if (!out) {
+			*count = 1;
+			return KP_OK;
+		}
 		if (kp_list_len(out) >= MAX_RANGE_HOSTS)
 			return kp_errorf(err, KP_ERR_LIMIT,
 					 "invalid host range '%s': more than %d hosts", whole,
@@ -285,13 +301,15 @@ static kp_rc expand(const char *whole, const char *name, struct kp_value *out, s
 		long e = strchr(letters, parts[1][0]) - letters;
 		if (b > e)
 			return range_error(err, whole, "the range begins after its end");
-		for (long i = b; i <= e && !rc; i += step) {
+		for (long i = b; i <= e && !rc; i += out ? step : e - b + 1) {
 			kp_buf_reset(&nb);
 			kp_buf_add(&nb, name, headlen);
 			kp_buf_addch(&nb, letters[i]);
 			kp_buf_addstr(&nb, tail);
-			rc = expand(whole, nb.buf, out, err);
+			rc = expand(whole, nb.buf, out, count, err);
 		}
+		if (!out)
+			*count = count_mul(*count, (size_t)((e - b) / step + 1));
 		kp_buf_release(&nb);
 		return rc;
 	}
@@ -315,21 +333,51 @@ static kp_rc expand(const char *whole, const char *name, struct kp_value *out, s
 	if ((e - b) / step + 1 > MAX_RANGE_HOSTS)
 		return kp_errorf(err, KP_ERR_LIMIT, "invalid host range '%s': more than %d hosts",
 				 whole, MAX_RANGE_HOSTS);
-	for (long i = b; i <= e && !rc; i += step) {
+	for (long i = b; i <= e && !rc; i += out ? step : e - b + 1) {
 		kp_buf_reset(&nb);
 		kp_buf_add(&nb, name, headlen);
 		kp_buf_addf(&nb, "%0*ld", width, i);
 		kp_buf_addstr(&nb, tail);
-		rc = expand(whole, nb.buf, out, err);
+		rc = expand(whole, nb.buf, out, count, err);
 	}
+	if (!out)
+		*count = count_mul(*count, (size_t)((e - b) / step + 1));
 	kp_buf_release(&nb);
 	return rc;
 }
 
+kp_rc kp_inventory_room(const struct kp_inventory *inv, size_t more, const char *pattern,
+			struct kp_buf *err)
+{
+	if (inv->nhosts + more <= KP_MAX_INVENTORY_HOSTS)
+		return KP_OK;
+	return kp_errorf(err, KP_ERR_LIMIT,
+			 "host range '%s': the inventory would have more than %d hosts", pattern,
+			 KP_MAX_INVENTORY_HOSTS);
+}
+
+kp_rc kp_host_range_count(const char *pattern, size_t *n, struct kp_buf *err)
+{
+	*n = 0;
+	return expand(pattern, pattern, NULL, n, err);
+}
+
 kp_rc kp_expand_host_range(const char *pattern, struct kp_value **out, struct kp_buf *err)
 {
+	size_t n = 0;
+	kp_rc rc = kp_host_range_count(pattern, &n, err);
+	if (rc)
+		return rc;
+	if (n > MAX_RANGE_HOSTS)
+		return kp_errorf(err, KP_ERR_LIMIT, "invalid host range '%s': more than %d hosts",
+				 pattern, MAX_RANGE_HOSTS);
+	/* no name is longer than the pattern it comes from */
+	if (n * (strlen(pattern) + 1) > MAX_RANGE_BYTES)
+		return kp_errorf(err, KP_ERR_LIMIT,
+				 "invalid host range '%s': the names would take more than %zu MiB",
+				 pattern, MAX_RANGE_BYTES >> 20);
 	struct kp_value *l = kp_value_list();
-	kp_rc rc = expand(pattern, pattern, l, err);
+	rc = expand(pattern, pattern, l, NULL, err);
 	if (rc) {
 		kp_value_unref(l);
 		return rc;

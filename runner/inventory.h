@@ -106,6 +106,15 @@ kp_rc kp_inventory_host_json(const struct kp_inventory *inv, const char *name, s
  * "worker-[a:c]", strides "[1:9:2]", several ranges per name. Returns a
  * list value of strings. */
 kp_rc kp_expand_host_range(const char *pattern, struct kp_value **out, struct kp_buf *err);
+/* How many names the pattern stands for, without making them (more than
+ * the range limit counts as just past it); errors as kp_expand_host_range. */
+kp_rc kp_host_range_count(const char *pattern, size_t *n, struct kp_buf *err);
+
+/* The most hosts one inventory holds, all files together: ranges in many
+ * lines add up. kp_inventory_room is the error for going past it. */
+#define KP_MAX_INVENTORY_HOSTS 100000
+kp_rc kp_inventory_room(const struct kp_inventory *inv, size_t more, const char *pattern,
+			struct kp_buf *err);
 
 /* Host patterns (`hosts:` and --limit). The result holds host indices in
  * order of first selection, without duplicates. */

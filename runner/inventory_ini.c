@@ -293,6 +293,8 @@ static kp_rc host_line(struct ini *p, size_t g, const char *line, size_t len, in
 	struct kp_value *names;
 	struct kp_buf rerr = KP_BUF_INIT;
 	rc = kp_expand_host_range(pattern, &names, &rerr);
+	if (!rc && (rc = kp_inventory_room(p->inv, kp_list_len(names), pattern, &rerr)))
+		kp_value_unref(names);
 	free(pattern);
 	if (rc) {
 		ini_error(p, w[0].col, rc, "%s", rerr.buf);

@@ -59,6 +59,8 @@ static kp_rc load_hosts(struct kp_inventory *inv, size_t g, const struct kp_node
 		char *pattern = kp_inventory_split_port(k->str, &port);
 		struct kp_buf rerr = KP_BUF_INIT;
 		rc = kp_expand_host_range(pattern, &names, &rerr);
+		if (!rc && (rc = kp_inventory_room(inv, kp_list_len(names), pattern, &rerr)))
+			kp_value_unref(names);
 		free(pattern);
 		if (rc) {
 			kp_node_errorf(err, rc, k, "%s", rerr.buf);

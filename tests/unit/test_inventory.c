@@ -338,6 +338,8 @@ static void expand_err(const char *pattern, const char *msg)
 	kp_buf_release(&err);
 }
 
+static void load_err(const char *name, const char *text, kp_rc want, const char *msg);
+
 static void test_ranges(void **state)
 {
 	expand_ok("node[01:03]", "[\"node01\",\"node02\",\"node03\"]");
@@ -357,8 +359,14 @@ static void test_ranges(void **state)
 			     "single letters like [a:c]");
 	expand_err("n[1:2:3:4]",
 		   "invalid host range 'n[1:2:3:4]': a range is [begin:end] or [begin:end:step]");
-	expand_err("n[0:999999999]",
-		   "invalid host range 'n[0:999999999]': more than 1000000 hosts");
+	expand_err("n[0:999999999]", "invalid host range 'n[0:999999999]': more than 100000 hosts");
+	/* ranges multiply: refused from the count, before any name is made */
+	expand_err("a[0:3]b[0:103]c[0:3]d[0:103]",
+		   "invalid host range 'a[0:3]b[0:103]c[0:3]d[0:103]': more than 100000 hosts");
+	expand_err("n[0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9]"
+		   "[0:9][0:9][0:9][0:9][0:9]",
+		   "invalid host range 'n[0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9]"
+		   "[0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9][0:9]': more than 100000 hosts");
 
 	/* in inventories, with a port */
 	struct kp_inventory inv;
@@ -368,6 +376,14 @@ static void test_ranges(void **state)
 	assert_int_equal(inv.nhosts, 2);
 	assert_merged(&inv, "web2", "{\"ansible_port\":2200,\"role\":\"web\"}");
 	kp_inventory_release(&inv);
+
+	/* ranges on many lines add up: one inventory holds at most 100,000 */
+	load_err("big.ini", "[a]\nn[0:59999]\n[b]\nm[0:59999]\n", KP_ERR_LIMIT,
+		 "big.ini:4:1: host range 'm[0:59999]': the inventory would have more than "
+		 "100000 hosts");
+	load_err("big.yml", "all:\n  hosts:\n    'n[0:59999]':\n    'm[0:59999]':\n", KP_ERR_LIMIT,
+		 "big.yml:4:5: host range 'm[0:59999]': the inventory would have more than "
+		 "100000 hosts");
 	cleanup();
 }
 
