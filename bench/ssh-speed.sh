@@ -4,7 +4,10 @@
 #   kplan (one libssh session per node, a channel per command),
 #   ansible-playbook with pipelining and ControlPersist (same forks),
 #   ansible-playbook with the Mitogen strategy (Debian's ansible-mitogen),
-#   a raw loop of multiplexed OpenSSH commands (ssh -o ControlMaster=auto).
+#   a raw loop of multiplexed OpenSSH commands (ssh -o ControlMaster=auto),
+#   and, as the floor under all of them, the node-side work alone without
+#   SSH: per command a fork, root's login shell with -c and /bin/true, as
+#   sshd runs every command, 8 hosts' worth in parallel on this machine.
 # Prints wall time, CPU time and peak RSS of each and the ratios against
 # kplan. `--scale` instead runs kplan alone on 200 nodes (or N) and reports
 # the time per host-task and peak RSS.
@@ -114,10 +117,29 @@ done
 wait
 RAW
 
+# the floor: what the nodes must do for one command per process per task,
+# whatever tool sends it (the lab's nodes share this machine's cores)
+shell=$(awk -F: '$1 == "root" {print $7}' /etc/passwd)
+cat >"$out/floor.sh" <<FLOOR
+n=0
+while [ \$n -lt $nodes ]; do
+	(
+		i=1
+		while [ \$i -le 10 ]; do
+			$shell -c 'echo marker >&2; exec /bin/true' 2>/dev/null || exit 1
+			i=\$((i + 1))
+		done
+	) &
+	n=\$((n + 1))
+done
+wait
+FLOOR
+
 kplan_run
 ANSIBLE_CONFIG=$out/ansible.cfg measure ansible-pipelining ansible-playbook -i "$inv" "$out/plan.yml"
 ANSIBLE_CONFIG=$out/mitogen.cfg measure ansible-mitogen ansible-playbook -i "$inv" "$out/plan.yml"
 measure ssh-multiplexed sh "$out/raw.sh"
+measure node-side-floor sh "$out/floor.sh"
 # the masters of the raw loop and Ansible go away with the lab's sshd
 echo
 read -r _ k <"$out/walls"

@@ -119,26 +119,37 @@ static kp_rc via_control_plane(void *arg, const struct kp_exec_req *req, struct 
 
 #define CP_KUBECONFIG "/etc/kubernetes/admin.conf"
 
+kp_rc kp_mod_kubeconfig_find(const struct kp_modctx *ctx, const char *arg, const char *env,
+			     const char *home, struct kp_buf *path, struct kp_buf *err)
+{
+	char *ap = arg && *arg ? kp_mod_local_path(ctx, arg) : NULL;
+	const char *given = ap ? ap : ctx->kubeconfig && *ctx->kubeconfig ? ctx->kubeconfig : NULL;
+	kp_rc rc = kp_kubeconfig_find(given, env, home, path, err);
+	free(ap);
+	return rc;
+}
+
 kp_rc kp_mod_kube_open(struct kp_modctx *ctx, struct kp_result *res, struct kp_kube **out,
 		       struct kp_buf *err)
 {
 	const char *api = kp_arg_str(ctx, "api");
-	const char *given = kp_arg_str(ctx, "kubeconfig");
 	struct kp_buf path = KP_BUF_INIT, e = KP_BUF_INIT;
 	struct kp_kubeconfig *kc = NULL;
-	char *gp = given ? kp_mod_local_path(ctx, given) : NULL;
 
 	*out = NULL;
 	if (!api)
 		api = "direct";
 	if (strcmp(api, "kubectl")) {
-		kp_rc rc = kp_kubeconfig_find(gp, getenv("KUBECONFIG"), getenv("HOME"), &path, &e);
+		kp_rc rc = kp_mod_kubeconfig_find(ctx, kp_arg_str(ctx, "kubeconfig"),
+						  getenv("KUBECONFIG"), getenv("HOME"), &path, &e);
 		if (!rc)
 			rc = kp_kubeconfig_load(path.buf, &kc, &e);
 		if (!rc)
 			rc = kp_kube_new(kc, out, &e);
 		kp_kubeconfig_free(kc);
-		if (!rc || rc != KP_ERR_NOTFOUND || gp || !strcmp(api, "direct")) {
+		/* only "no kubeconfig anywhere" falls back; a named one that
+		 * does not work is an error (a given file is never NOTFOUND) */
+		if (rc != KP_ERR_NOTFOUND || !strcmp(api, "direct")) {
 			if (rc)
 				kp_mod_failf(res, "%s", e.buf);
 			goto out;
@@ -152,7 +163,8 @@ kp_rc kp_mod_kube_open(struct kp_modctx *ctx, struct kp_result *res, struct kp_k
 		else
 			kp_mod_failf(res,
 				     "%s, and api: kubectl is not available in this run "
-				     "(give the kubeconfig argument or set $KUBECONFIG)",
+				     "(give the kubeconfig argument or --kubeconfig, or set "
+				     "$KUBECONFIG)",
 				     e.buf);
 		goto out;
 	}
@@ -166,7 +178,6 @@ kp_rc kp_mod_kube_open(struct kp_modctx *ctx, struct kp_result *res, struct kp_k
 	v->res = res;
 	*out = kp_kube_new_kubectl(via_control_plane, v, CP_KUBECONFIG);
 out:
-	free(gp);
 	kp_buf_release(&path);
 	kp_buf_release(&e);
 	return KP_OK;
@@ -536,21 +547,6 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 
 /* ---- apply ------------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-	if (ms <= 0)
-		return;
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
 /* The budget that selects the pod: "ns/name", or NULL when none matches
  * (or they cannot be listed: the 429's own message then has to do). */
 static char *find_pdb(struct drain *d, const struct pod *p)
@@ -694,12 +690,12 @@ static kp_rc drain_pods(struct kp_modctx *ctx, struct kp_result *res, struct dra
 		}
 		if (!pending)
 			break;
-		if (now_ms() + backoff > deadline) {
+		if (kp_now_ms() + backoff > deadline) {
 			kp_mod_failf(res, "timed out after %s draining node '%s': %s", tmo.buf,
 				     d->node, blocked.buf);
 			goto out;
 		}
-		sleep_ms(backoff);
+		kp_sleep_ms(backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
 	for (;;) {
@@ -722,7 +718,7 @@ static kp_rc drain_pods(struct kp_modctx *ctx, struct kp_result *res, struct dra
 			kp_buf_release(&left);
 			break;
 		}
-		if (now_ms() + WAIT_POLL_MS > deadline) {
+		if (kp_now_ms() + WAIT_POLL_MS > deadline) {
 			kp_mod_failf(res,
 				     "timed out after %s waiting for pods to leave node '%s': %s",
 				     tmo.buf, d->node, left.buf);
@@ -730,7 +726,7 @@ static kp_rc drain_pods(struct kp_modctx *ctx, struct kp_result *res, struct dra
 			goto out;
 		}
 		kp_buf_release(&left);
-		sleep_ms(WAIT_POLL_MS);
+		kp_sleep_ms(WAIT_POLL_MS);
 	}
 out:
 	kp_buf_release(&why);
@@ -745,7 +741,7 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	struct drain *d = ctx->state;
 	const char *state = kp_arg_str(ctx, "state");
 	struct kp_buf e = KP_BUF_INIT;
-	int64_t deadline = now_ms() + kp_arg_int(ctx, "timeout");
+	int64_t deadline = kp_now_ms() + kp_arg_int(ctx, "timeout");
 
 	if (!d || !d->kube)
 		return kp_errorf(err, KP_ERR_INVALID, "apply without a probe");

@@ -53,13 +53,6 @@ static void state_free(void *p)
 	free(s);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "v1.13.3" and "1.13.3" are the same version; so is "1.13.3-00". */
 static bool same_version(const char *a, const char *b)
 {
@@ -114,7 +107,7 @@ static bool node_ready(const cJSON *node, const char *version, struct kp_buf *wh
 static kp_rc probe_ready(struct kp_modctx *ctx, struct kp_result *res, struct state *s)
 {
 	const char *version = kp_arg_str(ctx, "version");
-	int64_t timeout = kp_arg_int(ctx, "timeout"), deadline = now_ms() + timeout;
+	int64_t timeout = kp_arg_int(ctx, "timeout"), deadline = kp_now_ms() + timeout;
 	struct kp_buf why = KP_BUF_INIT, kubelet = KP_BUF_INIT, e = KP_BUF_INIT;
 
 	for (;;) {
@@ -146,7 +139,7 @@ static kp_rc probe_ready(struct kp_modctx *ctx, struct kp_result *res, struct st
 				    why.buf);
 			break;
 		}
-		if (now_ms() + POLL_MS > deadline) {
+		if (kp_now_ms() + POLL_MS > deadline) {
 			struct kp_buf t = KP_BUF_INIT;
 			kp_mod_duration_text(timeout, &t);
 			kp_mod_failf(res, "node '%s' is not ready after %s: %s", s->node, t.buf,

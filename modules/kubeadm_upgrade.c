@@ -7,7 +7,8 @@
  * node before its control plane), each time saying what to do first.
  * The cluster version comes from `kubeadm upgrade plan` on the control
  * plane (whose table check mode reports anyway), and for a node from the
- * API: the controller's kubeconfig when there is one, else kubectl on the
+ * API: the controller's kubeconfig when there is one (--kubeconfig,
+ * $KUBECONFIG, ~/.kube/config: kp_mod_kubeconfig_find), else kubectl on the
  * first control-plane host, else kubectl with the node's own kubelet.conf.
  */
 #include "kubeapi.h"
@@ -174,7 +175,10 @@ static kp_rc api_version(struct kp_modctx *ctx, struct kp_result *res, char **ou
 	struct kp_kubeconfig *kc = NULL;
 	struct kp_kube *k = NULL;
 	struct via v = {.ctx = ctx, .res = res};
-	kp_rc rc = kp_kubeconfig_find(NULL, getenv("KUBECONFIG"), getenv("HOME"), &path, err);
+	/* this module's `kubeconfig` argument names a file on the node: the
+	 * controller's comes from --kubeconfig, $KUBECONFIG or ~/.kube/config */
+	kp_rc rc =
+	    kp_mod_kubeconfig_find(ctx, NULL, getenv("KUBECONFIG"), getenv("HOME"), &path, err);
 	if (!rc && !(rc = kp_kubeconfig_load(path.buf, &kc, err)))
 		rc = kp_kube_new(kc, &k, err);
 	kp_kubeconfig_free(kc);

@@ -107,26 +107,10 @@ static kp_rc check(struct kp_modctx *ctx, struct kp_result *res, bool *ready, st
 	return rc;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-	if (ms <= 0)
-		return;
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts))
-		;
-}
-
 static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
 {
 	struct kp_buf what = KP_BUF_INIT, d = KP_BUF_INIT;
-	int64_t timeout = kp_arg_int(ctx, "timeout"), start = now_ms();
+	int64_t timeout = kp_arg_int(ctx, "timeout"), start = kp_now_ms();
 	bool ready = false;
 	size_t cmds_len = 0;
 	kp_rc rc = KP_OK;
@@ -149,8 +133,8 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		}
 		goto out;
 	}
-	sleep_ms(kp_arg_int(ctx, "delay"));
-	for (int64_t next = now_ms();; next += POLL_MS) {
+	kp_sleep_ms(kp_arg_int(ctx, "delay"));
+	for (int64_t next = kp_now_ms();; next += POLL_MS) {
 		rc = check(ctx, res, &ready, err);
 		if (rc || res->failed || ready)
 			break;
@@ -159,13 +143,13 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			cmds_len = res->cmds.len;
 		else
 			kp_buf_setlen(&res->cmds, cmds_len);
-		if (now_ms() - start >= timeout)
+		if (kp_now_ms() - start >= timeout)
 			break;
-		sleep_ms(next + POLL_MS - now_ms());
+		kp_sleep_ms(next + POLL_MS - kp_now_ms());
 	}
 	if (rc || res->failed)
 		goto out;
-	int64_t elapsed = now_ms() - start;
+	int64_t elapsed = kp_now_ms() - start;
 	kp_map_set_take(res->facts, "elapsed", kp_value_int(elapsed / 1000));
 	kp_buf_reset(&res->msg);
 	if (ready) {

@@ -60,6 +60,12 @@ kp_rc kp_preview_plan(const struct kp_runopts *o, struct kp_loaded *ld, FILE *ou
 struct kp_report;
 kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 			struct kp_report *rep, struct kp_buf *err);
+/* What a run or check is asked to do, checked before anything runs (exit 2
+ * material): the --limit names hosts or groups of the inventory, the
+ * --start-at-task names a task. *confirms: the first play with hosts that
+ * asks for confirmation before its batches, or NULL. */
+kp_rc kp_check_run_scope(const struct kp_runopts *o, struct kp_loaded *ld,
+			 const struct kp_play **confirms, struct kp_buf *err);
 kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		    struct kp_buf *err);
 kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,

@@ -26,6 +26,8 @@ struct kp_hoststate {
 	struct kp_value *facts;	   /* registered results and set-fact, for the whole run */
 	bool failed, unreachable;  /* out of the play's later tasks and batches */
 	bool hook_skipped;	   /* kplan.skip in before_host: out of this batch (hooks.c) */
+	/* the play whose connection and remote_user conn was checked for */
+	const struct kp_play *conn_play;
 	struct kp_hostcounts counts;
 	/* the current play and batch */
 	struct kp_hostvars hv;
@@ -113,5 +115,23 @@ void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct k
  * reason in hs->conn_error when unreachable. */
 struct kp_conn *kp_host_conn(struct kp_engine *e, struct kp_hoststate *hs);
 void kp_host_conn_close(struct kp_hoststate *hs);
+
+/* Connection variable NAME of scope s: kplan_NAME, else ansible_NAME,
+ * rendered in s when it holds {{ }} (L: the caller's Lua state, or NULL
+ * for one made for the occasion). *out: a new reference, NULL when unset. */
+kp_rc kp_conn_var(struct kp_lua *L, const struct kp_scope *s, const char *name,
+		  struct kp_value **out, struct kp_buf *err);
+
+/* Who a task (or a hook's kplan.run) becomes on a host: user NULL for no
+ * become. kw_become and kw_user are the keywords' choice (task over
+ * play); the host's become variables in s win over them. The strings
+ * belong to the struct: kp_become_release. */
+struct kp_become {
+	char *user;
+	char *password;
+};
+kp_rc kp_become_resolve(struct kp_lua *L, const struct kp_scope *s, enum kp_tristate kw_become,
+			const char *kw_user, struct kp_become *out, struct kp_buf *err);
+void kp_become_release(struct kp_become *b);
 
 #endif

@@ -605,9 +605,10 @@ static kp_rc render_var_value(struct kp_lua *kl, const struct kp_value *v, const
 		rc = var_template(kl, v, &t, err);
 		if (!rc)
 			rc = kp_template_render(kl, t, s, out, err);
-		if (!rc && v->secret && !(*out)->secret) {
+		if (!rc && ((v->secret && !(*out)->secret) || (v->no_log && !(*out)->no_log))) {
 			struct kp_value *c = kp_value_copy(*out);
-			c->secret = 1;
+			c->secret |= v->secret;
+			c->no_log |= v->no_log;
 			kp_value_unref(*out);
 			*out = c;
 		}
@@ -632,6 +633,7 @@ static kp_rc render_var_value(struct kp_lua *kl, const struct kp_value *v, const
 		return rc;
 	}
 	c->secret = v->secret;
+	c->no_log = v->no_log;
 	*out = c;
 	return KP_OK;
 }
@@ -748,7 +750,7 @@ static kp_rc render(struct kp_lua *L, const struct kp_template *t, const struct 
 		    struct kp_value **out, struct kp_buf *err)
 {
 	struct kp_buf text = KP_BUF_INIT;
-	bool secret = false;
+	bool secret = false, no_log = false;
 
 	if (t->lit) {
 		*out = kp_value_ref(t->lit);
@@ -772,6 +774,7 @@ static kp_rc render(struct kp_lua *L, const struct kp_template *t, const struct 
 			return KP_OK;
 		}
 		secret |= v->secret;
+		no_log |= v->no_log; /* a string built from a no_log value prints hidden */
 		kp_value_to_text(v, false, &text);
 		kp_value_unref(v);
 	}
@@ -779,6 +782,7 @@ static kp_rc render(struct kp_lua *L, const struct kp_template *t, const struct 
 	char *str = kp_buf_detach(&text, &len);
 	*out = kp_value_str_take(str, len);
 	(*out)->secret = secret;
+	(*out)->no_log = no_log;
 	return KP_OK;
 }
 

@@ -82,18 +82,22 @@ static const struct kp_value *scope_get(const struct kp_scope *s, const char *na
 	return NULL;
 }
 
-static const char *become_password(struct kp_engine *e, struct kp_hoststate *hs)
+/* The variables of hs that a hook call may read. */
+static const struct kp_scope *vars_scope(struct hctx *h, struct kp_hoststate *hs,
+					 struct kp_scope *tmp)
 {
-	struct kp_scope tmp;
-	const struct kp_scope *s = &hs->hv.scope;
-	if (!hs->hv_ready) {
-		outside_scope(e, hs, &tmp);
-		s = &tmp;
+	if (h->host_thread && hs != h->self) {
+		/* another thread may be changing that host's variables: only its
+		 * inventory variables, which never change, as hostvars[] */
+		memset(tmp, 0, sizeof(*tmp));
+		tmp->layers[tmp->nlayers++] = hs->host->merged;
+		tmp->base_dir = h->e->ld->plan->dir;
+		return tmp;
 	}
-	const struct kp_value *pw = scope_get(s, "kplan_become_password");
-	if (!pw)
-		pw = scope_get(s, "ansible_become_password");
-	return pw && pw->type == KP_V_STR ? pw->u.str.s : NULL;
+	if (hs->hv_ready)
+		return &hs->hv.scope;
+	outside_scope(h->e, hs, tmp);
+	return tmp;
 }
 
 static kp_rc op_run(void *ctx, const char *host, const char *cmd, const struct kp_hook_runopts *o,
@@ -112,24 +116,29 @@ static kp_rc op_run(void *ctx, const char *host, const char *cmd, const struct k
 		pthread_mutex_unlock(&hs->conn_lock);
 		return rc;
 	}
-	bool become = o->become >= 0 ? o->become != 0 : h->become == KP_YES;
-	const char *bu = conn->become_user, *bp = conn->become_password;
-	conn->become_user = NULL;
-	conn->become_password = NULL;
-	if (become) {
-		conn->become_user = o->become_user   ? o->become_user
-				    : h->become_user ? h->become_user
-						     : "root";
-		conn->become_password = become_password(e, hs);
+	/* the call's options are keywords as a task's are: the host's become
+	 * variables win over them (kp_become_resolve) */
+	struct kp_scope tmp;
+	struct kp_become bec;
+	enum kp_tristate kw = o->become >= 0 ? (o->become ? KP_YES : KP_NO) : h->become;
+	kp_rc rc = kp_become_resolve(NULL, vars_scope(h, hs, &tmp), kw,
+				     o->become_user ? o->become_user : h->become_user, &bec, err);
+	if (rc) {
+		pthread_mutex_unlock(&hs->conn_lock);
+		return rc;
 	}
+	const char *bu = conn->become_user, *bp = conn->become_password;
+	conn->become_user = bec.user;
+	conn->become_password = bec.password;
 	struct kp_exec_req req = {.cmd = cmd,
 				  .timeout_ms = o->timeout_ms ? o->timeout_ms : e->o->timeout_ms,
 				  .stdin_data = o->stdin_data,
 				  .stdin_len = o->stdin_len};
-	kp_rc rc = conn->ops->exec(conn, &req, res, err);
+	rc = conn->ops->exec(conn, &req, res, err);
 	conn->become_user = bu;
 	conn->become_password = bp;
 	pthread_mutex_unlock(&hs->conn_lock);
+	kp_become_release(&bec);
 	return rc;
 }
 
@@ -176,23 +185,10 @@ static kp_rc op_get_var(void *ctx, struct kp_lua *L, const char *host, const cha
 	struct hctx *h = ctx;
 	struct kp_hoststate *hs = find_host(h->e, host, err);
 	struct kp_scope tmp;
-	const struct kp_scope *s;
 	*out = NULL;
 	if (!hs)
 		return KP_ERR_NOTFOUND;
-	if (h->host_thread && hs != h->self) {
-		/* another thread may be changing that host's variables: only its
-		 * inventory variables, which never change, as hostvars[] */
-		memset(&tmp, 0, sizeof(tmp));
-		tmp.layers[tmp.nlayers++] = hs->host->merged;
-		tmp.base_dir = h->e->ld->plan->dir;
-		s = &tmp;
-	} else if (hs->hv_ready) {
-		s = &hs->hv.scope;
-	} else {
-		outside_scope(h->e, hs, &tmp);
-		s = &tmp;
-	}
+	const struct kp_scope *s = vars_scope(h, hs, &tmp);
 	const struct kp_value *v = scope_get(s, name);
 	if (!v)
 		return KP_OK;

@@ -64,6 +64,13 @@ char *kp_xstrndup(const char *s, size_t n);
 /* Logging: level-gated, evaluates nothing when the level is off. */
 enum kp_loglevel { KP_LOG_ERROR, KP_LOG_WARN, KP_LOG_INFO, KP_LOG_DEBUG, KP_LOG_TRACE };
 extern int kp_log_level; /* set once by main before any thread starts */
+/* The run's known secrets (redact.h), or NULL: every log line passes them
+ * on its way to stderr, as the run's output does on stdout. Set by main
+ * (with kp_log_level) before any thread starts and cleared after they end. */
+struct kp_redact;
+extern const struct kp_redact *kp_log_redact;
+/* One line "kplan: LEVEL: message" on stderr, written whole (threads do not
+ * cut each other's lines) and redacted. */
 void kp_log_raw(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define kp_log(level, ...)                                                                         \
 	do {                                                                                       \
@@ -78,5 +85,11 @@ const char *kp_suggest(const char *word, const char *const *candidates, size_t n
 
 /* Durations: "30", "30s", "5m", "1h", "1h30m", "250ms" into milliseconds. */
 kp_rc kp_parse_duration(const char *s, int64_t *ms);
+
+/* The monotonic clock in milliseconds: for timeouts and durations. */
+int64_t kp_now_ms(void);
+/* Sleep up to ms; a signal (Ctrl-C) ends it early, so callers loop on
+ * their own deadline. */
+void kp_sleep_ms(int64_t ms);
 
 #endif

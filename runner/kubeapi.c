@@ -8,10 +8,12 @@
  * so TLS sessions are still reused.
  */
 #include "kubeapi.h"
+#include "redact.h"
 #include "transport.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -179,6 +181,90 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * -vvv: libcurl's verbose trace (connection, TLS, the request line and
+ * headers sent, the status line and headers received) through kp_log,
+ * which redacts the run's secrets and writes whole lines to stderr, each
+ * naming the API server. Bodies (Secrets, tokens in answers) and TLS bytes
+ * are never shown; the value of an Authorization (or cookie) header is
+ * replaced by <hidden>, and the client's token anywhere else too.
+ */
+struct http_trace {
+	const char *who;   /* the server */
+	const char *token; /* or NULL */
+};
+
+static bool sensitive_header(const char *line, size_t n)
+{
+	static const char *const names[] = {
+	    "authorization:", "proxy-authorization:", "cookie:", "set-cookie:"};
+	for (size_t i = 0; i < KP_ARRAY_LEN(names); i++) {
+		size_t l = strlen(names[i]);
+		if (n >= l && !strncasecmp(line, names[i], l))
+			return true;
+	}
+	return false;
+}
+
+static int http_trace_cb(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
+{
+	const struct http_trace *t = arg;
+	const char *mark;
+	(void)c;
+	switch (type) {
+	case CURLINFO_TEXT:
+		mark = "*";
+		break;
+	case CURLINFO_HEADER_OUT:
+		mark = ">";
+		break;
+	case CURLINFO_HEADER_IN:
+		mark = "<";
+		break;
+	default:
+		return 0; /* bodies and TLS data */
+	}
+	for (size_t at = 0; at < size;) {
+		size_t end = at;
+		while (end < size && data[end] != '\n')
+			end++;
+		size_t n = end - at;
+		while (n && (data[at + n - 1] == '\r' || data[at + n - 1] == '\n'))
+			n--;
+		if (n) {
+			struct kp_buf line = KP_BUF_INIT;
+			if (sensitive_header(data + at, n)) {
+				const char *colon = memchr(data + at, ':', n);
+				kp_buf_add(&line, data + at, (size_t)(colon - (data + at)) + 1);
+				kp_buf_addstr(&line, " <hidden>");
+			} else {
+				kp_buf_add(&line, data + at, n);
+			}
+			if (t->token && *t->token) {
+				struct kp_redact r = {0};
+				kp_redact_add(&r, t->token);
+				kp_redact_apply(&r, &line);
+				kp_redact_release(&r);
+			}
+			kp_log_raw(KP_LOG_TRACE, "http %s: %s %s", t->who, mark, line.buf);
+			kp_buf_release(&line);
+		}
+		at = end + 1;
+	}
+	return 0;
+}
+
+static void http_trace_on(CURL *c, const struct http_trace *t)
+{
+	if (kp_log_level < KP_LOG_TRACE) {
+		curl_easy_setopt(c, CURLOPT_VERBOSE, 0L);
+		return;
+	}
+	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, http_trace_cb);
+	curl_easy_setopt(c, CURLOPT_DEBUGDATA, (void *)t);
+	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+}
+
 static void set_blob(CURL *c, CURLoption opt, char *data, size_t len)
 {
 	struct curl_blob blob = {.data = data, .len = len, .flags = CURL_BLOB_COPY};
@@ -239,6 +325,8 @@ static kp_rc direct_request(struct kp_kube *k, const char *method, const char *p
 	kp_buf_addf(&url, "%s%s", k->server, path);
 	curl_easy_setopt(c, CURLOPT_URL, url.buf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
+	struct http_trace trace = {.who = k->server, .token = k->token};
+	http_trace_on(c, &trace);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)k->connect_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)k->total_ms);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, k->curl_err);
@@ -739,7 +827,10 @@ kp_rc kp_kube_list_pdbs(struct kp_kube *k, const char *ns, cJSON **list, struct 
 		kp_rc rc = call(k, "GET", p.buf, NULL, NULL, list, err);
 		kp_buf_release(&p);
 		if (rc == KP_ERR_NOTFOUND && !k->pdb_v1beta1) {
+			/* an older server: v1's 404 is not the caller's error */
 			k->pdb_v1beta1 = true;
+			if (err)
+				kp_buf_reset(err);
 			continue;
 		}
 		return rc;
@@ -854,6 +945,8 @@ kp_rc kp_https_stream(const char *url, const char *body, const struct kp_https_t
 		return kp_errorf(err, KP_ERR_NOMEM, "cannot start a libcurl handle");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	struct http_trace trace = {.who = url};
+	http_trace_on(c, &trace);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_ms ? connect_ms : 10000));
 	if (total_ms)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)total_ms);

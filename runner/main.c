@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -419,6 +420,16 @@ static size_t count_tasks(struct kp_task *const *t, size_t n)
 	return c;
 }
 
+/* Whether `confirm: true` can ask anyone (engine.c asks on /dev/tty). */
+static bool have_terminal(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 {
 	const char *usage = !strcmp(o->command, "validate") ? usage_validate : usage_run;
@@ -446,6 +457,13 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	}
 	collect_secrets(o, &ld, &secrets);
 	o->redact = &secrets;
+	kp_log_redact = &secrets;
+	/* -vvv: SSH and HTTP protocol traces (transport_ssh.c, kubeapi.c).
+	 * They are diagnostics for a person: kp_log lines on stderr, in text
+	 * whatever --format says, so that the JSON event stream and the
+	 * preview documents on stdout stay the same at every -v. */
+	if (o->verbose >= 3)
+		kp_log_level = KP_LOG_TRACE;
 	if (o->list_hosts || o->list_tasks) {
 		if (o->list_hosts && kp_list_hosts(o, &ld, stdout, &err)) {
 			rc = report(&err);
@@ -533,6 +551,25 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		rc = usage_error("--resume goes with 'kplan run', not with a check");
 		goto out;
 	}
+	/* cli.md: the option is for check and plan; a run's changes are its job */
+	if (o->detailed_exitcode && !o->check) {
+		rc = usage_error("--detailed-exitcode goes with 'kplan check' and 'kplan plan', "
+				 "not with 'kplan run'");
+		goto out;
+	}
+	/* bad usage found now still runs nothing: no journal, no run events */
+	const struct kp_play *confirms;
+	if (kp_check_run_scope(o, &ld, &confirms, &err)) {
+		rc = report(&err);
+		goto out;
+	}
+	if (confirms && !o->yes && !have_terminal()) {
+		rc = usage_error("%s:%d:%d: play '%s' asks for confirmation before each batch and "
+				 "there is no terminal (use --yes)",
+				 confirms->pos.file, confirms->pos.line, confirms->pos.col,
+				 confirms->name ? confirms->name : confirms->hosts);
+		goto out;
+	}
 	fflush(stdout);
 	install_signal_handlers();
 	o->interrupts = &interrupts;
@@ -550,6 +587,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	kp_transport_ssh_global_release();
 out:
 	kp_loaded_release(&ld);
+	kp_log_redact = NULL;
 	kp_redact_release(&secrets);
 	o->redact = NULL;
 	kp_buf_release(&err);

@@ -9,13 +9,6 @@
 
 #include "cli.h"
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static double wall_s(void)
 {
 	struct timespec ts;
@@ -60,7 +53,7 @@ static void draw_status(struct kp_output *o)
 {
 	if (!o->color || o->format != KP_FMT_TEXT || !o->ninflight)
 		return;
-	int64_t secs = (now_ms() - o->t0_ms) / 1000;
+	int64_t secs = (kp_now_ms() - o->t0_ms) / 1000;
 	char line[512];
 	int n = snprintf(line, sizeof(line), "%s running:", o->batch_label);
 	for (int i = 0; i < o->ninflight && n < (int)sizeof(line) - 40; i++)
@@ -99,7 +92,7 @@ void kp_output_init(struct kp_output *o, FILE *f, int format, int verbose, bool 
 	o->verbose = verbose;
 	o->color = color;
 	o->check = check;
-	o->t0_ms = now_ms();
+	o->t0_ms = kp_now_ms();
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->tick_cond, NULL);
 	if (color && format == KP_FMT_TEXT && !pthread_create(&o->ticker, NULL, ticker, o))
@@ -459,7 +452,7 @@ void kp_out_run_end(struct kp_output *o, int exit_code, const char *reason)
 	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("run_end");
 		cJSON_AddNumberToObject(j, "exit_code", exit_code);
-		cJSON_AddNumberToObject(j, "duration_ms", (double)(now_ms() - o->t0_ms));
+		cJSON_AddNumberToObject(j, "duration_ms", (double)(kp_now_ms() - o->t0_ms));
 		if (reason)
 			cJSON_AddStringToObject(j, "reason", reason);
 		emit(o, j);

@@ -109,6 +109,7 @@ static void play_free(struct kp_play *p)
 		return;
 	free(p->name);
 	free(p->hosts);
+	kp_template_free(p->hosts_t);
 	free(p->serial);
 	free(p->become_user);
 	free(p->become_method);
@@ -558,8 +559,14 @@ static kp_rc parse_hosts(struct kp_play *p, const struct kp_node *n, struct kp_b
 		return kp_node_errorf(err, KP_ERR_INVALID, n, "'hosts' must not be empty");
 	}
 	/* a literal pattern is checked now, so that `validate` without an
-	 * inventory catches it; one with {{ }} once it is rendered */
-	if (!strstr(b.buf, "{{")) {
+	 * inventory catches it; one with {{ }} is compiled now and checked
+	 * once rendered (kp_plan_render_hosts) */
+	if (strstr(b.buf, "{{")) {
+		if ((rc = kp_template_compile(b.buf, b.len, kp_node_pos(n), &p->hosts_t, err))) {
+			kp_buf_release(&b);
+			return rc;
+		}
+	} else {
 		struct kp_buf why = KP_BUF_INIT;
 		if ((rc = kp_pattern_check(b.buf, &why)))
 			kp_node_errorf(err, rc, n, "%s", why.buf);

@@ -105,7 +105,10 @@ struct kp_hook {
 struct kp_play {
 	char *name;
 	struct kp_pos pos;
-	char *hosts; /* host pattern (may hold {{ }} of extra vars) */
+	/* host pattern; when written with {{ }}, hosts_t is its template and
+	 * kp_plan_render_hosts (vars.h) replaces hosts with the rendering */
+	char *hosts;
+	struct kp_template *hosts_t;
 	struct kp_pos hosts_pos;
 	struct kp_serial_step *serial; /* NULL/0: one batch */
 	size_t nserial;

@@ -1,6 +1,7 @@
 /*
- * preview.c - `kplan plan`: the offline preview of a run, and the
- * --list-hosts / --list-tasks listings.
+ * preview.c - `kplan plan`: the offline preview of a run, the
+ * --list-hosts / --list-tasks listings, and the checks of --limit and
+ * --start-at-task that run and check make before anything runs.
  *
  * Nothing here connects anywhere. Every play's batches are computed exactly
  * as a run computes them, and every task's arguments are templated for each
@@ -628,6 +629,50 @@ kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *
 	kp_strlist_release(&c.unknown);
 	kp_lua_free(c.L);
 	return rc;
+}
+
+static bool has_task_named(struct kp_task *const *tasks, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct kp_task *t = tasks[i];
+		if (t->module ? t->name && !strcmp(t->name, name)
+			      : has_task_named(t->block, t->nblock, name) ||
+				    has_task_named(t->rescue, t->nrescue, name) ||
+				    has_task_named(t->always, t->nalways, name))
+			return true;
+	}
+	return false;
+}
+
+kp_rc kp_check_run_scope(const struct kp_runopts *o, struct kp_loaded *ld,
+			 const struct kp_play **confirms, struct kp_buf *err)
+{
+	*confirms = NULL;
+	for (size_t i = 0; i < ld->plan->nplays; i++) {
+		const struct kp_play *p = ld->plan->plays[i];
+		struct kp_batches bs;
+		struct kp_buf warn = KP_BUF_INIT; /* the run prints them */
+		kp_rc rc = kp_batches_compute(p, p->hosts, &ld->inv, o->limit, &bs, &warn, err);
+		kp_buf_release(&warn);
+		if (rc)
+			return rc;
+		if (p->confirm && bs.n && !*confirms)
+			*confirms = p;
+		kp_batches_release(&bs);
+	}
+	/* the same tasks a run or a preview can start at: module tasks of the
+	 * sections, inside blocks too, not handlers */
+	bool found = !o->start_at_task;
+	for (size_t i = 0; i < ld->plan->nplays && !found; i++) {
+		const struct kp_play *p = ld->plan->plays[i];
+		found = has_task_named(p->pre_tasks, p->npre_tasks, o->start_at_task) ||
+			has_task_named(p->tasks, p->ntasks, o->start_at_task) ||
+			has_task_named(p->post_tasks, p->npost_tasks, o->start_at_task);
+	}
+	if (!found)
+		return kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
+				 o->start_at_task);
+	return KP_OK;
 }
 
 kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err)

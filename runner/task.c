@@ -35,16 +35,6 @@ static void scope_with(struct kp_scope *dst, const struct kp_scope *src,
 	dst->nlayers++;
 }
 
-static const struct kp_value *lookup(const struct kp_scope *s, const char *name)
-{
-	for (size_t i = s->nlayers; i-- > 0;) {
-		const struct kp_value *v = s->layers[i] ? kp_map_get(s->layers[i], name) : NULL;
-		if (v)
-			return v;
-	}
-	return NULL;
-}
-
 /* all of a when-style list must hold */
 static kp_rc test_all(struct kp_lua *L, struct kp_expr *const *x, size_t n,
 		      const struct kp_scope *s, bool *ok, const char **which, struct kp_buf *err)
@@ -170,6 +160,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	struct kp_value *args = NULL, *finished = NULL, *envmap = NULL;
 	struct kp_hoststate *target = hs;
 	char **envv = NULL;
+	struct kp_become bec = {0};
 
 	/* delegate_to: another inventory host's connection, this host's variables */
 	if (t->delegate_to) {
@@ -234,6 +225,14 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	 * step's kplan.run locks the host it names for each command, so steps
 	 * on several hosts naming each other cannot deadlock. */
 	bool locked = !(t->module->flags & KP_MOD_LOCAL);
+	/* who the task becomes: the host's become variables win over the
+	 * task's and play's keywords, as in Ansible (connect.c) */
+	if (locked &&
+	    kp_become_resolve(L, scope, t->become != KP_UNSET ? t->become : env->become,
+			      t->become_user ? t->become_user : env->become_user, &bec, &err)) {
+		finish_failed(oc, err.buf);
+		goto out;
+	}
 	if (locked)
 		pthread_mutex_lock(&target->conn_lock);
 	struct kp_conn *conn = NULL;
@@ -246,19 +245,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 			kp_buf_addstr(&oc->msg, target->conn_error);
 			goto out;
 		}
-		enum kp_tristate become = t->become != KP_UNSET ? t->become : env->become;
-		conn->become_user = NULL;
-		conn->become_password = NULL;
-		if (become == KP_YES) {
-			conn->become_user = t->become_user     ? t->become_user
-					    : env->become_user ? env->become_user
-							       : "root";
-			const struct kp_value *pw = lookup(scope, "kplan_become_password");
-			if (!pw)
-				pw = lookup(scope, "ansible_become_password");
-			if (pw && pw->type == KP_V_STR)
-				conn->become_password = pw->u.str.s;
-		}
+		conn->become_user = bec.user;
+		conn->become_password = bec.password;
 	}
 
 	struct kp_task_ectx cpc = {.e = e,
@@ -287,6 +275,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 				  : env->timeout_ms ? env->timeout_ms
 						    : e->o->timeout_ms,
 		    .base_dir = e->ld->plan->dir,
+		    .kubeconfig = e->o->kubeconfig,
 		    .env = (const char *const *)envv,
 		    .control_plane_exec = control_plane_exec,
 		    .engine_ctx = &cpc,
@@ -402,6 +391,7 @@ out:
 		for (char **p = envv; *p; p++)
 			free(*p);
 	free(envv);
+	kp_become_release(&bec);
 	kp_value_unref(envmap);
 	kp_value_unref(args);
 	kp_value_unref(finished);
@@ -491,12 +481,17 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 		if (t->module && !strcmp(t->module->name, "drain"))
 			journal_cordon(e, hs, st, oc);
 	}
-	if (t->register_var && oc->value) {
-		if (no_log) {
-			/* registered values stay usable; only their display hides */
-		}
-		kp_map_set(hs->facts, t->register_var, oc->value);
+	if (no_log && oc->value) {
+		/* The value stays usable in expressions (a no_log step that
+		 * fetches a token feeds the next command), but wherever it is
+		 * printed later (debug, JSON, journal, previews, failed_result
+		 * in a rescue) it shows censored, as in Ansible. */
+		struct kp_value *c = kp_value_nolog(oc->value);
+		kp_value_unref(oc->value);
+		oc->value = c;
 	}
+	if (t->register_var && oc->value)
+		kp_map_set(hs->facts, t->register_var, oc->value);
 	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED))
 		kp_map_update(hs->facts, oc->set_vars);
 	if (st == KP_ST_CHANGED)

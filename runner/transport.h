@@ -95,6 +95,14 @@ struct kp_transport_ops {
 	/* MAY: close and free what open() set up; also called on a connection
 	 * that was never opened (priv NULL). */
 	void (*close)(struct kp_conn *c);
+	/* MAY: open the connection again after its peer went away (the
+	 * `reboot` module): drop the current session, if any, and open a new
+	 * one with the same settings, each connect bounded by timeout_ms (0:
+	 * the connection's own). The same kp_conn stays the host's, usable by
+	 * the tasks that follow. On error the connection is left closed (exec
+	 * fails as unreachable) and reconnect may be tried again. NULL when
+	 * there is nothing to reconnect to (local). */
+	kp_rc (*reconnect)(struct kp_conn *c, int64_t timeout_ms, struct kp_buf *err);
 };
 
 /* --host-key-checking */

@@ -38,13 +38,6 @@ extern char **environ;
 #define DRAIN_MS      200  /* after SIGKILL: how long to read what is left */
 #define CHUNK	      65536
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A NULL-terminated vector of borrowed strings, for argv and envp. */
 struct strv {
 	const char **v;
@@ -344,7 +337,7 @@ static kp_rc run_loop(const struct kp_conn *c, pid_t pid, const struct kp_exec_r
 	while (!exited || so->fd >= 0 || se->fd >= 0) {
 		struct pollfd p[4];
 		int np = 0, iso = -1, ise = -1, ifd = -1, ipid = -1;
-		int64_t now = now_ms();
+		int64_t now = kp_now_ms();
 		int64_t wait = -1;
 
 		bool aborted = c->interrupts && *c->interrupts >= 2;
@@ -506,7 +499,7 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 	sigaddset(&pipeset, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipeset, &oldmask);
 
-	int64_t t0 = now_ms();
+	int64_t t0 = kp_now_ms();
 	e = posix_spawnp(&pid, av.v[0], &fa, &at, (char *const *)av.v,
 			 c->become_user ? environ : (char *const *)envp.v);
 	posix_spawn_file_actions_destroy(&fa);
@@ -527,7 +520,7 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 			res->rc = spawn_failure_rc(e);
 			kp_buf_addf(&res->err, "kplan: cannot run '%s': %s\n", av.v[0],
 				    strerror(e));
-			res->duration_ms = now_ms() - t0;
+			res->duration_ms = kp_now_ms() - t0;
 		}
 		free(av.v);
 		free(envp.v);
@@ -555,7 +548,7 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 		feed_close(&fd); /* EOF at once: the child must not wait for input */
 
 	rc = run_loop(c, pid, req, t0, &so, &se, &fd, res, err);
-	res->duration_ms = now_ms() - t0;
+	res->duration_ms = kp_now_ms() - t0;
 	feed_close(&fd);
 	if (so.fd >= 0)
 		close(so.fd);

@@ -58,11 +58,48 @@
 #define MARK_SEARCH	   65536 /* stderr that may precede the pgid marker */
 #define IDS_MAX		   (8u << 20)
 
-static int64_t now_ms(void)
+/*
+ * -vvv: libssh's own protocol log (connect, banner, key exchange,
+ * authentication, channels; SSH_LOG_PROTOCOL, not packet dumps) goes
+ * through kp_log, which redacts the run's secrets and writes whole lines
+ * to stderr, each naming the inventory host. libssh keeps its log
+ * callback, level and user data per thread, and a host's connection is
+ * used by whichever worker thread runs its task, so every entry point of
+ * this transport binds them for the calling thread.
+ */
+static void trace_cb(int priority, const char *function, const char *buffer, void *userdata)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	(void)priority;
+	(void)function; /* buffer already reads "function: message" */
+	kp_log_raw(KP_LOG_TRACE, "ssh %s: %s", userdata ? (const char *)userdata : "?", buffer);
+}
+
+static void trace_bind(const struct kp_conn *c)
+{
+	if (kp_log_level < KP_LOG_TRACE)
+		return;
+	ssh_set_log_callback(trace_cb);
+	ssh_set_log_userdata((void *)c->host);
+	ssh_set_log_level(SSH_LOG_PROTOCOL);
+}
+
+/* Our own trace lines (what libssh does not say at that level: which
+ * authentication worked, a channel's end), for the host bound above. */
+#define ssh_trace(...)                                                                             \
+	do {                                                                                       \
+		if (kp_log_level >= KP_LOG_TRACE)                                                  \
+			trace_line(__VA_ARGS__);                                                   \
+	} while (0)
+__attribute__((format(printf, 1, 2))) static void trace_line(const char *fmt, ...)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	kp_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	const char *host = ssh_get_log_userdata();
+	kp_log_raw(KP_LOG_TRACE, "ssh %s: kplan: %s", host ? host : "?", b.buf);
+	kp_buf_release(&b);
 }
 
 /* ---- state ---- */
@@ -367,13 +404,14 @@ static int auth_quick(ssh_session s, enum auth_kind kind, ssh_key key, const cha
 static kp_rc authenticate(ssh_session s, const char *user, const char *addr, const char *key_file,
 			  const char *password, int timeout_ms, struct kp_buf *err)
 {
-	struct kp_buf tried = KP_BUF_INIT;
+	struct kp_buf tried = KP_BUF_INIT, how = KP_BUF_INIT; /* how: for the trace */
 	const char *defaults[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
 	kp_rc rc = KP_OK;
 	int r = auth_quick(s, AUTH_NONE, NULL, NULL, timeout_ms);
 
+	kp_buf_addstr(&how, "none");
 	if (r == SSH_AUTH_SUCCESS)
-		return KP_OK;
+		goto out;
 	if (r == SSH_AUTH_ERROR)
 		goto broken;
 	/* OpenSSH's order: the given key (else the default ones), the agent,
@@ -399,6 +437,8 @@ static kp_rc authenticate(ssh_session s, const char *user, const char *addr, con
 			kp_buf_release(&path);
 			continue;
 		}
+		kp_buf_reset(&how);
+		kp_buf_addf(&how, "publickey (%s)", path.buf);
 		kp_buf_release(&path);
 		r = auth_quick(s, AUTH_KEY, k, NULL, timeout_ms);
 		ssh_key_free(k);
@@ -409,6 +449,8 @@ static kp_rc authenticate(ssh_session s, const char *user, const char *addr, con
 	}
 	if (getenv("SSH_AUTH_SOCK")) {
 		kp_buf_addf(&tried, "%sagent", tried.len ? ", " : "");
+		kp_buf_reset(&how);
+		kp_buf_addstr(&how, "publickey (agent)");
 		r = auth_quick(s, AUTH_AGENT, NULL, NULL, timeout_ms);
 		if (r == SSH_AUTH_SUCCESS)
 			goto out;
@@ -417,6 +459,8 @@ static kp_rc authenticate(ssh_session s, const char *user, const char *addr, con
 	}
 	if (password) {
 		kp_buf_addf(&tried, "%spassword", tried.len ? ", " : "");
+		kp_buf_reset(&how);
+		kp_buf_addstr(&how, "password");
 		r = auth_quick(s, AUTH_PASSWORD, NULL, password, timeout_ms);
 		if (r == SSH_AUTH_SUCCESS)
 			goto out;
@@ -430,7 +474,10 @@ broken:
 	rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot authenticate to %s: %s", addr,
 		       ssh_get_error(s));
 out:
+	if (!rc)
+		ssh_trace("authenticated as %s to %s by %s", user, addr, how.buf);
 	kp_buf_release(&tried);
+	kp_buf_release(&how);
 	return rc;
 }
 
@@ -459,6 +506,10 @@ static kp_rc session_open(const struct kp_conn *c, const struct endpoint *ep,
 
 	if (!s)
 		return kp_errorf(err, KP_ERR_NOMEM, "cannot create an ssh session");
+	if (kp_log_level >= KP_LOG_TRACE) {
+		int level = SSH_LOG_PROTOCOL; /* the session's own messages too */
+		ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &level);
+	}
 	/* NODELAY: without it each small request waits for a delayed ACK
 	 * (~40 ms per channel on loopback). No config processing: sshconfig.c
 	 * did it, with inventory values winning. */
@@ -697,9 +748,11 @@ static void idtab_release(struct idtab *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static void ssh_close_conn(struct kp_conn *c)
+/* The session only: the settings stay for a reconnect. */
+static void drop_session(struct kp_conn *c)
 {
 	struct sshc *sc = c->priv;
+	trace_bind(c);
 	if (sc) {
 		if (sc->sftp)
 			sftp_free(sc->sftp);
@@ -715,6 +768,11 @@ static void ssh_close_conn(struct kp_conn *c)
 	}
 	c->priv = NULL;
 	c->opened = false;
+}
+
+static void ssh_close_conn(struct kp_conn *c)
+{
+	drop_session(c);
 	free(c->known_hosts);
 	if (c->password) /* a secret: leave nothing behind in freed memory */
 		explicit_bzero(c->password, strlen(c->password));
@@ -731,6 +789,7 @@ static kp_rc ssh_open(struct kp_conn *c, struct kp_buf *err)
 	kp_rc rc;
 	struct sshc *sc = kp_xcalloc(1, sizeof(*sc));
 
+	trace_bind(c);
 	if ((rc = random_hex(sc->tag, 8, err)))
 		goto fail;
 	/* Inventory values first: lookup fills only what is still unset. */
@@ -783,6 +842,17 @@ out:
 	kp_sshcfg_release(&cfg);
 	free(cfgpath);
 	free(known);
+	return rc;
+}
+
+static kp_rc ssh_reconnect(struct kp_conn *c, int64_t timeout_ms, struct kp_buf *err)
+{
+	int64_t own = c->connect_timeout_ms;
+	drop_session(c);
+	if (timeout_ms > 0 && (own <= 0 || timeout_ms < own))
+		c->connect_timeout_ms = timeout_ms;
+	kp_rc rc = ssh_open(c, err);
+	c->connect_timeout_ms = own;
 	return rc;
 }
 
@@ -1062,9 +1132,9 @@ static void kill_group(struct sshc *sc, long pgid, const char *sig)
 	if (ch && ssh_channel_open_session(ch) == SSH_OK) {
 		if (ssh_channel_request_exec(ch, cmd) == SSH_OK) {
 			char b[256];
-			int64_t end = now_ms() + 5000;
+			int64_t end = kp_now_ms() + 5000;
 			ssh_channel_send_eof(ch);
-			while (now_ms() < end && !ssh_channel_is_eof(ch) &&
+			while (kp_now_ms() < end && !ssh_channel_is_eof(ch) &&
 			       ssh_channel_read_timeout(ch, b, sizeof(b), 0, 500) >= 0)
 				;
 		}
@@ -1090,7 +1160,7 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 	size_t cap = req->max_output ? req->max_output : KP_OUTPUT_CAP_DEFAULT;
 	struct stream so = {.buf = &res->out, .cap = cap}, se = {.buf = &res->err, .cap = cap};
 	char *chunk = kp_xmalloc(CHUNK);
-	int64_t t0 = now_ms(), last = t0;
+	int64_t t0 = kp_now_ms(), last = t0;
 	int64_t deadline = req->timeout_ms > 0 ? t0 + req->timeout_ms : -1;
 	int64_t next_at = -1;
 	int sig_sent = 0;
@@ -1131,7 +1201,7 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 			break;
 		}
 		if (progress)
-			last = now_ms();
+			last = kp_now_ms();
 		bool have_status = st->status >= 0 || st->signal;
 		if (have_status && sig_sent == 0)
 			status_before_signal = true;
@@ -1139,7 +1209,7 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 		    (ssh_channel_is_eof(ch) && so.eof && se.eof && have_status))
 			break;
 
-		int64_t now = now_ms(), wait = c->interrupts ? 200 : 1000;
+		int64_t now = kp_now_ms(), wait = c->interrupts ? 200 : 1000;
 		/* from the second Ctrl-C on, kill at once as on a timeout */
 		bool aborted = c->interrupts && *c->interrupts >= 2;
 		if (!sig_sent && (deadline >= 0 || aborted)) {
@@ -1149,33 +1219,33 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 				ssh_channel_request_send_signal(ch, "TERM");
 				if (st->pgid > 1)
 					kill_group(sc, st->pgid, "TERM");
-				next_at = now_ms() + KILL_GRACE_MS;
+				next_at = kp_now_ms() + KILL_GRACE_MS;
 			} else if (deadline - now < wait) {
 				wait = deadline - now;
 			}
 		}
-		if (sig_sent == 15 && now_ms() >= next_at) {
+		if (sig_sent == 15 && kp_now_ms() >= next_at) {
 			sig_sent = 9;
 			ssh_channel_request_send_signal(ch, "KILL");
 			if (st->pgid > 1)
 				kill_group(sc, st->pgid, "KILL");
-			next_at = now_ms() + DRAIN_MS;
+			next_at = kp_now_ms() + DRAIN_MS;
 		}
 		/* Something outside the group holds the channel open: stop. */
-		if (sig_sent == 9 && now_ms() >= next_at)
+		if (sig_sent == 9 && kp_now_ms() >= next_at)
 			break;
 		if (sig_sent) {
-			int64_t w = next_at - now_ms();
+			int64_t w = next_at - kp_now_ms();
 			wait = w < 0 ? 0 : w < wait ? w : wait;
 		}
 		if (c->keepalive_s > 0) {
-			int64_t ka = last + (int64_t)c->keepalive_s * 1000 - now_ms();
+			int64_t ka = last + (int64_t)c->keepalive_s * 1000 - kp_now_ms();
 			if (ka <= 0) {
 				/* SSH_MSG_IGNORE needs no reply: the TCP ACK is what
 				 * counts; TCP_USER_TIMEOUT turns its absence into a
 				 * socket error. */
 				ssh_send_ignore(sc->s, "");
-				last = now_ms();
+				last = kp_now_ms();
 			} else if (ka < wait) {
 				wait = ka;
 			}
@@ -1222,6 +1292,7 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 	ssh_channel ch = NULL;
 	kp_rc rc;
 
+	trace_bind(c);
 	if (!sc || !sc->s)
 		return kp_errorf(err, KP_ERR_UNREACHABLE, "not connected to '%s'", c->host);
 	if (!req->cmd && (!req->argv || !req->argv[0]))
@@ -1254,9 +1325,12 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 	res->rc = -1;
 	res->timed_out = res->truncated = false;
 	res->duration_ms = 0;
-	kp_log(KP_LOG_TRACE, "ssh %s: %s", sc->who, cmd.buf);
+	/* not the command itself: a no_log task's command (and what it
+	 * carries) must not show in a trace; -v shows the others' commands */
+	kp_log(KP_LOG_TRACE, "ssh %s: %s: exec a command of %zu bytes%s", c->host, sc->who, cmd.len,
+	       c->become_user ? " (become)" : "");
 
-	int64_t t0 = now_ms();
+	int64_t t0 = kp_now_ms();
 	struct ssh_channel_callbacks_struct cb = {
 	    .userdata = &st,
 	    .channel_exit_status_function = on_exit_status,
@@ -1266,7 +1340,7 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 	/* Channel setup runs non-blocking with quick ACKs (see auth_quick),
 	 * bounded by the connect timeout. */
 	int64_t setup_deadline =
-	    now_ms() + (c->connect_timeout_ms > 0 ? c->connect_timeout_ms : CONNECT_TIMEOUT_MS);
+	    kp_now_ms() + (c->connect_timeout_ms > 0 ? c->connect_timeout_ms : CONNECT_TIMEOUT_MS);
 	ssh_set_blocking(sc->s, 0);
 	ch = ssh_channel_new(sc->s);
 	int orc = SSH_ERROR, erc = SSH_ERROR;
@@ -1298,7 +1372,7 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 				sc->shell = SHELL_POSIX;
 	}
 	ssh_set_blocking(sc->s, 1);
-	res->duration_ms = now_ms() - t0;
+	res->duration_ms = kp_now_ms() - t0;
 	if (rc)
 		goto out;
 	/* A directory that cannot be entered is an error, as in local. */
@@ -1317,6 +1391,8 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 	}
 out:
 	if (ch) {
+		ssh_trace("closing the channel (exit status %d, %lld ms)", res->rc,
+			  (long long)res->duration_ms);
 		if (ssh_is_connected(sc->s))
 			ssh_channel_close(ch); /* promptly: sshd allows 10 per connection */
 		ssh_channel_free(ch);
@@ -1647,6 +1723,7 @@ static kp_rc ssh_put(struct kp_conn *c, const char *path, const void *data, size
 		     const struct kp_put_opts *o, struct kp_buf *err)
 {
 	kp_rc rc;
+	trace_bind(c);
 	if ((rc = kp_put_check(path, o, err)) || (rc = need_sftp(c, err)))
 		return rc;
 	char *p = resolve(c, path);
@@ -1708,6 +1785,7 @@ static kp_rc ssh_get(struct kp_conn *c, const char *path, size_t max, struct kp_
 		     struct kp_buf *err)
 {
 	kp_rc rc;
+	trace_bind(c);
 	if ((rc = need_sftp(c, err)))
 		return rc;
 	char *p = resolve(c, path);
@@ -1786,6 +1864,7 @@ static kp_rc ssh_stat(struct kp_conn *c, const char *path, bool want_hash, struc
 		      struct kp_buf *err)
 {
 	kp_rc rc;
+	trace_bind(c);
 	if ((rc = need_sftp(c, err)))
 		return rc;
 	char *p = resolve(c, path);
@@ -1805,4 +1884,5 @@ const struct kp_transport_ops kp_transport_ssh = {
     .get = ssh_get,
     .stat = ssh_stat,
     .close = ssh_close_conn,
+    .reconnect = ssh_reconnect,
 };

@@ -1,13 +1,18 @@
 /* util.c - error strings, allocation, logging, suggestions and durations. */
 #include "kp.h"
 
+#include "buf.h"
+#include "redact.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int kp_log_level = KP_LOG_WARN;
+const struct kp_redact *kp_log_redact;
 
 const char *kp_strerror(kp_rc rc)
 {
@@ -89,11 +94,21 @@ void kp_log_raw(int level, const char *fmt, ...)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug", "trace"};
 	va_list ap;
-	fprintf(stderr, "kplan: %s: ", names[level < 0 ? 0 : level > 4 ? 4 : level]);
+	struct kp_buf b = KP_BUF_INIT;
+	kp_buf_addf(&b, "kplan: %s: ", names[level < 0 ? 0 : level > 4 ? 4 : level]);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	kp_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* one line: a library's message may end in (or hold) newlines */
+	while (b.len && (b.buf[b.len - 1] == '\n' || b.buf[b.len - 1] == '\r'))
+		kp_buf_setlen(&b, b.len - 1);
+	for (size_t i = 0; i < b.len; i++)
+		if (b.buf[i] == '\n' || b.buf[i] == '\r')
+			b.buf[i] = ' ';
+	kp_buf_addch(&b, '\n');
+	kp_redact_apply(kp_log_redact, &b);
+	fwrite(b.buf, 1, b.len, stderr);
+	kp_buf_release(&b);
 }
 
 static size_t levenshtein(const char *a, const char *b)
@@ -189,4 +204,19 @@ kp_rc kp_parse_duration(const char *s, int64_t *ms)
 		return KP_ERR_INVALID;
 	*ms = total;
 	return KP_OK;
+}
+
+int64_t kp_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void kp_sleep_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
 }

@@ -293,6 +293,49 @@ struct kp_value *kp_value_copy(const struct kp_value *v)
 		break;
 	}
 	c->secret = v->secret;
+	c->no_log = v->no_log;
+	return c;
+}
+
+/* What stays readable in a no_log result: the verdict, as Ansible keeps
+ * `changed` and `attempts` (its event type shows failed and skipped), and
+ * the exit status, which says why a hidden step failed and reveals nothing
+ * of its output. */
+static const char *const nolog_keep[] = {"changed",	"failed", "skipped",
+					 "unreachable", "rc",	  "attempts"};
+
+static bool nolog_kept(const char *k)
+{
+	for (size_t i = 0; i < KP_ARRAY_LEN(nolog_keep); i++)
+		if (!strcmp(k, nolog_keep[i]))
+			return true;
+	return false;
+}
+
+static void mark_nolog(struct kp_value *v, int depth)
+{
+	v->no_log = 1;
+	if (depth > 64)
+		return;
+	if (v->type == KP_V_LIST)
+		for (size_t i = 0; i < v->u.list.n; i++)
+			mark_nolog(v->u.list.items[i], depth + 1);
+	else if (v->type == KP_V_MAP)
+		for (size_t i = 0; i < v->u.map.n; i++)
+			mark_nolog(v->u.map.vals[i], depth + 1);
+}
+
+struct kp_value *kp_value_nolog(const struct kp_value *v)
+{
+	struct kp_value *c = kp_value_copy(v); /* fresh: ours to mark */
+	if (c->type != KP_V_MAP) {
+		mark_nolog(c, 0);
+		return c;
+	}
+	c->no_log = 1;
+	for (size_t i = 0; i < c->u.map.n; i++)
+		if (!nolog_kept(c->u.map.keys[i]))
+			mark_nolog(c->u.map.vals[i], 1);
 	return c;
 }
 
@@ -362,6 +405,10 @@ void kp_value_to_text(const struct kp_value *v, bool hide, struct kp_buf *out)
 		kp_buf_addstr(out, "<hidden>");
 		return;
 	}
+	if (hide && v->no_log && v->type != KP_V_MAP) {
+		kp_buf_addstr(out, "<hidden by no_log>");
+		return;
+	}
 	switch (v->type) {
 	case KP_V_NULL:
 		break;
@@ -394,6 +441,18 @@ struct cJSON *kp_value_to_cjson(const struct kp_value *v, bool hide)
 	cJSON *j;
 	if (hide && v->secret)
 		return cJSON_CreateString("<hidden>");
+	if (hide && v->no_log) {
+		if (v->type != KP_V_MAP)
+			return cJSON_CreateString("<hidden by no_log>");
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "censored", KP_NO_LOG_CENSORED);
+		for (size_t i = 0; i < KP_ARRAY_LEN(nolog_keep); i++) {
+			const struct kp_value *k = kp_map_get(v, nolog_keep[i]);
+			if (k)
+				cJSON_AddItemToObject(j, nolog_keep[i], kp_value_to_cjson(k, hide));
+		}
+		return j;
+	}
 	switch (v->type) {
 	case KP_V_NULL:
 		return cJSON_CreateNull();

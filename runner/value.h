@@ -23,6 +23,7 @@ enum kp_vtype { KP_V_NULL, KP_V_BOOL, KP_V_INT, KP_V_FLOAT, KP_V_STR, KP_V_LIST,
 struct kp_value {
 	enum kp_vtype type;
 	unsigned secret : 1; /* tagged !secret, or a *_password: printed as <hidden> */
+	unsigned no_log : 1; /* from a no_log task's result: printed censored */
 	int refs;
 	union {
 		bool b;
@@ -96,12 +97,25 @@ void kp_map_update(struct kp_value *dst, const struct kp_value *src);
 
 /* Deep copy (the result has one reference and may be mutated). */
 struct kp_value *kp_value_copy(const struct kp_value *v);
+
+/* The result of a no_log task as it is registered: a deep copy, usable in
+ * expressions as is, but marked so that wherever it is printed with
+ * hide_secrets it shows as Ansible shows it: {"censored": KP_NO_LOG_CENSORED}
+ * plus the verdict keys (changed, failed, skipped, unreachable, rc,
+ * attempts); any other part taken out of it (`sr.stdout`) prints as
+ * "<hidden by no_log>". The mark survives copies and direct references
+ * (`{{ sr }}`, `{{ sr.stdout }}` inside a string), not Lua computations. */
+#define KP_NO_LOG_CENSORED                                                                         \
+	"the output has been hidden due to the fact that 'no_log: true' was specified for this "   \
+	"result"
+struct kp_value *kp_value_nolog(const struct kp_value *v);
 bool kp_value_equal(const struct kp_value *a, const struct kp_value *b);
 /* Truthiness as in Lua: only null and false are false. */
 bool kp_value_truthy(const struct kp_value *v);
 
 /* Text form: strings as is, numbers and booleans as Lua prints them,
- * null as "", lists and maps as JSON. Secrets as "<hidden>" when hide. */
+ * null as "", lists and maps as JSON. Secrets as "<hidden>" and no_log
+ * values censored (see kp_value_nolog) when hide. */
 void kp_value_to_text(const struct kp_value *v, bool hide_secrets, struct kp_buf *out);
 
 /* JSON (cJSON): pretty with 2-space indent when indent, else compact. */

@@ -204,6 +204,117 @@ void kp_hostvars_release(struct kp_hostvars *hv)
 	memset(hv, 0, sizeof(*hv));
 }
 
+/* A rendered `hosts:` as a pattern: a string as it is, a number as its
+ * digits, a list of strings joined with ':' as a YAML list is. NULL, with
+ * what was found in *what, when it is none of these. */
+static char *hosts_text(const struct kp_value *v, const char **what)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	if (v->type == KP_V_STR || v->type == KP_V_INT) {
+		kp_value_to_text(v, false, &b);
+		return kp_buf_detach(&b, NULL);
+	}
+	*what = kp_value_typename(v->type);
+	if (v->type != KP_V_LIST)
+		return NULL;
+	for (size_t i = 0; i < kp_list_len(v); i++) {
+		const struct kp_value *item = kp_list_at(v, i);
+		if (item->type != KP_V_STR) {
+			*what = "list holding something other than strings";
+			kp_buf_release(&b);
+			return NULL;
+		}
+		if (i)
+			kp_buf_addch(&b, ':');
+		kp_buf_add(&b, item->u.str.s, item->u.str.len);
+	}
+	return kp_buf_detach(&b, NULL);
+}
+
+static kp_rc render_hosts(struct kp_lua *L, const struct kp_plan *plan, size_t index,
+			  const struct kp_inventory *inv, const struct kp_value *extra,
+			  struct kp_buf *err)
+{
+	struct kp_play *play = plan->plays[index];
+	/* play_var_pos and hostvars_cb read only plan, play and inv */
+	struct kp_playvars pv = {.plan = plan, .play = play, .inv = inv, .extra = extra};
+	struct kp_value *files = kp_value_map(), *magic = kp_value_map(), *v = NULL;
+	struct kp_scope s = {0};
+	const struct kp_pos *pos = &play->hosts_pos;
+	const char *what = NULL;
+	char *text = NULL;
+	kp_rc rc;
+
+	for (size_t i = 0; play->vars_files_loaded && i < play->nvars_files; i++)
+		if (play->vars_files_loaded[i])
+			kp_map_update(files, play->vars_files_loaded[i]);
+	if (inv)
+		kp_map_set(magic, "groups", inv->groups_var);
+	if (play->vars)
+		s.layers[s.nlayers++] = play->vars;
+	s.layers[s.nlayers++] = files;
+	if (extra)
+		s.layers[s.nlayers++] = extra;
+	s.layers[s.nlayers++] = magic;
+	s.hostvars = inv ? hostvars_cb : NULL;
+	s.var_pos = play_var_pos;
+	s.ctx = &pv;
+	s.base_dir = plan->dir;
+
+	rc = kp_template_render(L, play->hosts_t, &s, &v, err);
+	if (rc) {
+		if (play->name)
+			kp_buf_addf(err, " (in 'hosts' of play '%s')", play->name);
+		else /* numbered as --list-hosts does */
+			kp_buf_addf(err, " (in 'hosts' of play #%zu)", index + 1);
+		goto out;
+	}
+	text = hosts_text(v, &what);
+	if (!text) {
+		rc = kp_errorf(err, KP_ERR_INVALID,
+			       "%s:%d:%d: 'hosts' must render to a host pattern (a string or a "
+			       "list of strings), not a %s",
+			       pos->file, pos->line, pos->col, what);
+		goto out;
+	}
+	if (!*text) {
+		rc = kp_errorf(err, KP_ERR_INVALID, "%s:%d:%d: 'hosts' renders to nothing: '%s'",
+			       pos->file, pos->line, pos->col, kp_template_source(play->hosts_t));
+		goto out;
+	}
+	struct kp_buf why = KP_BUF_INIT;
+	if ((rc = kp_pattern_check(text, &why)))
+		kp_errorf(err, rc, "%s:%d:%d: %s", pos->file, pos->line, pos->col, why.buf);
+	kp_buf_release(&why);
+	if (!rc) {
+		free(play->hosts);
+		play->hosts = text;
+		text = NULL;
+	}
+out:
+	free(text);
+	kp_value_unref(v);
+	kp_value_unref(files);
+	kp_value_unref(magic);
+	return rc;
+}
+
+kp_rc kp_plan_render_hosts(struct kp_plan *plan, const struct kp_inventory *inv,
+			   const struct kp_value *extra, struct kp_buf *err)
+{
+	struct kp_lua *L = NULL;
+	kp_rc rc = KP_OK;
+	for (size_t i = 0; i < plan->nplays && !rc; i++) {
+		if (!plan->plays[i]->hosts_t)
+			continue;
+		if (!L)
+			L = kp_lua_new();
+		rc = render_hosts(L, plan, i, inv, extra, err);
+	}
+	kp_lua_free(L);
+	return rc;
+}
+
 static bool valid_name(const char *s, size_t n)
 {
 	if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_'))

@@ -65,6 +65,17 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 		       struct kp_value *registered, struct kp_buf *err);
 void kp_hostvars_release(struct kp_hostvars *hv);
 
+/* Render the `hosts:` of every play written with {{ }} (play->hosts_t),
+ * once, before any host is known: with what exists then, as Ansible does:
+ * the play's `vars`, its vars_files whose path is literal, the extra vars,
+ * and, with an inventory (inv not NULL), `groups` and `hostvars`. The
+ * rendering replaces play->hosts: a string, or a list of strings joined
+ * with ':'. Errors name the file:line:col of `hosts:` and the play
+ * ("undefined variable 'node' (in 'hosts' of play 'p')"), and a rendered
+ * pattern is checked as a literal one is. */
+kp_rc kp_plan_render_hosts(struct kp_plan *plan, const struct kp_inventory *inv,
+			   const struct kp_value *extra, struct kp_buf *err);
+
 /* Parse one -e argument: "k=v k2=v2" (values typed like YAML scalars),
  * "@file.yml" (YAML or JSON mapping), or an inline YAML/JSON mapping;
  * merges into *extra (a map). */

@@ -57,7 +57,7 @@ check "check: no package changed" "$before_pkgs" "$(pkgs k8s-worker-1)"
 check "check: no node cordoned or upgraded" \
 	"k8s-master=v1.13.0:False k8s-worker-1=v1.13.0:False k8s-worker-2=v1.13.0:False" "$(nodes)"
 
-run_kplan "$E2E_TMP/run" run $pb -i "$inv" $kube --format json -v
+run_kplan "$E2E_TMP/run" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" $kube --format json -v
 check "run: exit code" 0 "$rc"
 check "run: the JSON stream validates" "valid" \
 	"$($ev validate tests/schema/events.schema.json <"$E2E_TMP/run" | cut -d: -f1)"
@@ -80,7 +80,7 @@ check "run: the drains went in the order of the batches (master, worker-1, worke
 	"k8s-master k8s-worker-1 k8s-worker-2" \
 	"$(grep '"host_result".*"task":"Drain the node"' "$E2E_TMP/run" | sed 's/.*"host":"\([^"]*\)".*/\1/' | paste -sd' ')"
 
-run_kplan "$E2E_TMP/run2" run $pb -i "$inv" $kube --format json
+run_kplan "$E2E_TMP/run2" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" $kube --format json
 check "second run: exit code" 0 "$rc"
 check "second run: nothing changed on any node" 0 \
 	"$(grep -c '"host_result".*"status":"changed"' "$E2E_TMP/run2")"

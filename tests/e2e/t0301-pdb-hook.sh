@@ -61,7 +61,7 @@ check "lab: the nodes start at 1.13.0, none cordoned" "$before_nodes" "$(nodes)"
 run_kplan "$E2E_TMP/check" check $pb -i "$inv" $kube --format json
 check "check: the read-only hook runs in check mode and stops it (exit 4)" 4 "$rc"
 
-run_kplan "$E2E_TMP/run" run $pb -i "$inv" $kube --format json
+run_kplan "$E2E_TMP/run" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" $kube --format json
 check "run: stopped before the batch, exit 4" 4 "$rc"
 r=$(reason "$E2E_TMP/run")
 re='^4 stopped: before_batch hook failed before batch 1/1: [^ ]*playbooks/hooks/check-pdbs\.lua:[0-9]+: PodDisruptionBudget kube-system/coredns-strict allows no disruption \(maxUnavailable 0, 2 of 2 pods healthy\) and covers coredns-[a-z0-9-]+ on k8s-master, coredns-[a-z0-9-]+ on k8s-master: draining would block; not starting batch 1/1$'
@@ -73,11 +73,11 @@ check "run: no task ran on any host" 0 "$(grep -c '"event":"host_result"' "$E2E_
 check "run: no package changed" "$before" "$(all_pkgs)"
 check "run: no node cordoned or upgraded" "$before_nodes" "$(nodes)"
 
-run_kplan "$E2E_TMP/text" run $pb -i "$inv" $kube
+run_kplan "$E2E_TMP/text" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" $kube
 check "run, text output: the reason on the 'stopped:' line" 1 \
 	"$(grep -c '^stopped: before_batch hook failed before batch 1/1: .*check-pdbs\.lua:[0-9]*: PodDisruptionBudget kube-system/coredns-strict allows no disruption' "$E2E_TMP/text")"
 
-HOME=$E2E_TMP KUBECONFIG='' run_kplan "$E2E_TMP/nokc" run $pb -i "$inv" --format json
+HOME=$E2E_TMP KUBECONFIG='' run_kplan "$E2E_TMP/nokc" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" --format json
 check "run, no kubeconfig: through kubectl on k8s-master, the same stop" "$r" "$(reason "$E2E_TMP/nokc")"
 check "run, no kubeconfig: says so" 1 \
 	"$(grep -c '"msg":"hook: check-pdbs: kplan.kube: no kubeconfig found.*; using kubectl on k8s-master"' "$E2E_TMP/nokc")"
@@ -106,7 +106,7 @@ run_kplan "$E2E_TMP/short" check $pb -i "$inv" $kube -e pdb_check_wait=30
 check "check, pods coming back, pdb_check_wait=30: waited, then went on" \
 	"0 yes" "$rc $(grep -q '^hook: check-pdbs: waiting for PodDisruptionBudget kube-system/coredns: 1 of 2 pods healthy' "$E2E_TMP/short" && echo yes || echo no)"
 api '/lab/settle?timeout=10' >/dev/null 2>&1 || sleep 3
-run_kplan "$E2E_TMP/run" run $pb -i "$inv" $kube --format json
+run_kplan "$E2E_TMP/run" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" $kube --format json
 check "run: exit 0 once no budget blocks" 0 "$rc"
 check "run: the JSON stream validates" "valid" \
 	"$($ev validate tests/schema/events.schema.json <"$E2E_TMP/run" | cut -d: -f1)"

@@ -14,7 +14,8 @@
 # offers nothing new and nothing may change), and with two changes dropped
 # in: the managed file edited on k8s-worker-1, a newer version of an
 # installed package offered to k8s-worker-2 (whose postinst asks for a
-# reboot).
+# reboot: the check predicts it from the package, the run reboots the
+# node, drained, before it is uncordoned).
 . "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
 	echo "# SKIP preview fidelity: needs root and /usr/sbin/sshd"
@@ -109,7 +110,7 @@ for p in d["plays"]:
 }
 
 # ---- upgrade-1.13.yml: Scenario 1 ---------------------------------------------------
-playbook playbooks/upgrade-1.13.yml scenario1
+playbook playbooks/upgrade-1.13.yml scenario1 -e backup_dir="$E2E_TMP/backups"
 check "upgrade-1.13.yml: the kubeadm step is predicted as unknown, not ok, on every node" \
 	"k8s-master k8s-worker-1 k8s-worker-2" \
 	"$(/usr/bin/python3 -c 'import json, sys
@@ -171,9 +172,16 @@ done
 check "variant: k8s-worker-2 has kplan-lab-patch 1.0, the repository it sees offers 1.1" "1.0 1" \
 	"$(on k8s-worker-2 "dpkg-query -W -f '\${Version}' kplan-lab-patch; echo; grep -c '^Version: 1.1$' '$repo/Packages'" | paste -sd' ' -)"
 
+boot_ids() {
+	for n in k8s-master k8s-worker-1 k8s-worker-2; do
+		tests/lab/lab exec $n --dir "$L" -- cat /proc/sys/kernel/random/boot_id
+	done
+}
+boot_ids >"$E2E_TMP/boot_ids.before"
 playbook $pb variant
-check "variant: the check predicted the file on worker-1 and the patch of worker-2" \
-	"k8s-worker-1=Keep unattended upgrades off the node|k8s-worker-2=Drain the node|k8s-worker-2=Uncordon the node|k8s-worker-2=Upgrade the packages (held packages stay)" \
+boot_ids >"$E2E_TMP/boot_ids.after"
+check "variant: the check predicted the file on worker-1, the patch and the reboot of worker-2" \
+	"k8s-worker-1=Keep unattended upgrades off the node|k8s-worker-2=Drain the node|k8s-worker-2=Reboot the node|k8s-worker-2=Uncordon the node|k8s-worker-2=Upgrade the packages (held packages stay)" \
 	"$(predicted os-patch variant)"
 check "variant: and the run made exactly those changes" "$(predicted os-patch variant)" \
 	"$(changes os-patch variant)"
@@ -186,12 +194,23 @@ for l in open(sys.argv[1]):
 check "variant: worker-2 at 1.1, Kubernetes packages still held at 1.13.3, worker-1's file restored" \
 	"1.1 kubeadm=1.13.3-00 kubectl=1.13.3-00 kubelet=1.13.3-00 kubeadm,kubectl,kubelet 0" \
 	"$(on k8s-worker-2 "dpkg-query -W -f '\${Version} ' kplan-lab-patch; dpkg-query -W -f '\${Package}=\${Version} ' kubeadm kubelet kubectl; apt-mark showhold | paste -sd, -") $(on k8s-worker-1 'grep -c "Unattended-Upgrade \"1\"" /etc/apt/apt.conf.d/50kplan-unattended')"
-check "variant: the run said that worker-2 needs a reboot (the reboot module is not implemented)" 1 \
+check "variant: the check said why worker-2 would reboot" "kplan-lab-patch" \
 	"$(/usr/bin/python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(t["outcome"].strip() for p in d["plays"] for b in p["batches"] for h in b["hosts"]
+               for t in h["tasks"] if h["host"] == "k8s-worker-2" and t["task"] == "Read whether a package asked for a reboot"))' \
+		"$E2E_TMP/os-patch.variant.check.json")"
+check "variant: the run rebooted worker-2, not the others: boot ids of master, worker-1, worker-2" "same same new" \
+	"$(paste -d' ' "$E2E_TMP/boot_ids.before" "$E2E_TMP/boot_ids.after" | awk '{ printf "%s%s", s, ($1 == $2 ? "same" : "new"); s = " " }')"
+check "variant: the reboot's result names the new boot id" 1 \
+	"$(/usr/bin/python3 -c 'import json, sys
+new = sys.argv[2]
 print(sum(1 for l in open(sys.argv[1]) for e in [json.loads(l)]
           if e.get("event") == "host_result" and e["host"] == "k8s-worker-2"
-          and e["task"].startswith("Say that the node needs a reboot")
-          and "needs a reboot for: kplan-lab-patch" in e["msg"]))' "$E2E_TMP/os-patch.variant.run")"
+          and e["task"] == "Reboot the node" and e["status"] == "changed"
+          and ("-> " + new) in e["msg"]))' "$E2E_TMP/os-patch.variant.run" "$(sed -n 3p "$E2E_TMP/boot_ids.after")")"
+check "variant: worker-2's command log has the reboot; the reboot cleared /var/run/reboot-required" "1 absent" \
+	"$(on k8s-worker-2 'grep -c " shutdown -r now" /var/log/kubeadm-lab.log; test -e /var/run/reboot-required && echo present || echo absent' | paste -sd' ' -)"
 check "variant: every node schedulable again" "k8s-master=False k8s-worker-1=False k8s-worker-2=False" \
 	"$(on k8s-master "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /api/v1/nodes" | /usr/bin/python3 -c 'import json, sys
 print(" ".join("%s=%s" % (n["metadata"]["name"], bool(n["spec"].get("unschedulable"))) for n in sorted(json.load(sys.stdin)["items"], key=lambda n: n["metadata"]["name"])))')"

@@ -36,7 +36,7 @@ installs() { on "$1" "grep -c ' status installed $2:[a-z0-9]* 1.13.3-00' /var/lo
 KPLAN_LEASE_SECONDS=6
 export KPLAN_LEASE_SECONDS
 
-"$KPLAN" run $pb -i "$inv" --kubeconfig "$L/kubeconfig" --journal "$J" --format json \
+"$KPLAN" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" --kubeconfig "$L/kubeconfig" --journal "$J" --format json \
 	>"$E2E_TMP/run1" 2>"$E2E_TMP/run1.err" &
 pid=$!
 killed=""
@@ -64,7 +64,7 @@ check "kplan runs: the killed run has no end" 1 "$("$KPLAN" runs --journal "$J" 
 
 # the dead controller's Lease expires after KPLAN_LEASE_SECONDS
 sleep 7
-run_kplan "$E2E_TMP/run2" run $pb -i "$inv" --kubeconfig "$L/kubeconfig" --journal "$J" \
+run_kplan "$E2E_TMP/run2" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" --kubeconfig "$L/kubeconfig" --journal "$J" \
 	--resume "$id" --format json
 check "resume: exit 0" 0 "$rc"
 [ "$rc" = 0 ] || sed 's/^/    /' "$E2E_TMP/run2.err" | head -20

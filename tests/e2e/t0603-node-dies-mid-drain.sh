@@ -31,7 +31,7 @@ unschedulable() {
 	api /api/v1/nodes | /usr/bin/python3 -c 'import json,sys
 print(" ".join(n["metadata"]["name"] for n in json.load(sys.stdin)["items"] if n["spec"].get("unschedulable")))'
 }
-"$KPLAN" run $pb -i "$inv" --kubeconfig "$L/kubeconfig" --journal "$J" --no-color \
+"$KPLAN" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" --kubeconfig "$L/kubeconfig" --journal "$J" --no-color \
 	>"$E2E_TMP/run" 2>"$E2E_TMP/run.err" &
 pid=$!
 i=0

@@ -51,9 +51,8 @@ cat >"$E2E_TMP/uncordon.yml" <<'PLAN'
     - name: Uncordon the node
       drain: {state: uncordoned}
 PLAN
-# the modules find the kubeconfig through $KUBECONFIG (--kubeconfig is for
-# the run lock and hooks): direct requests from kplan, not kubectl on the
-# control plane
+# the modules find the kubeconfig through --kubeconfig (and $KUBECONFIG,
+# set too): direct requests from kplan, not kubectl on the control plane
 KUBECONFIG=$L/kubeconfig
 export KUBECONFIG
 drain() { run_kplan "$E2E_TMP/$1" run "$E2E_TMP/drain.yml" -i "$inv" -l "$2" --kubeconfig "$L/kubeconfig" --no-color; }

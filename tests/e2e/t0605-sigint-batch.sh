@@ -28,7 +28,7 @@ for n in json.load(sys.stdin)["items"]:
                         bool(n["spec"].get("unschedulable"))))' | sort | paste -sd' ' -
 }
 timeout=30
-"$KPLAN" run $pb -i "$inv" --kubeconfig "$L/kubeconfig" --journal "$J" --timeout ${timeout}s \
+"$KPLAN" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" --kubeconfig "$L/kubeconfig" --journal "$J" --timeout ${timeout}s \
 	--no-color >"$E2E_TMP/run1" 2>&1 &
 pid=$!
 i=0
@@ -55,7 +55,7 @@ check "SIGINT: the message tells how to resume" 1 \
 check "kplan runs: the run is listed as interrupted with 130" 1 \
 	"$("$KPLAN" runs --journal "$J" | grep "^$id " | grep -c ' 130 *')"
 
-run_kplan "$E2E_TMP/run2" run $pb -i "$inv" --kubeconfig "$L/kubeconfig" --journal "$J" \
+run_kplan "$E2E_TMP/run2" run $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" --kubeconfig "$L/kubeconfig" --journal "$J" \
 	--resume "$id" --format json
 check "resume: exit 0" 0 "$rc"
 check "resume: every node Ready at v1.13.3, none cordoned" \

@@ -33,6 +33,13 @@ cat >"$E2E_TMP/plan.yml" <<'PLAN'
       shell: "echo {{ nolog_value }} >&2; exit 1"
       no_log: true
       ignore_errors: true
+      register: rf
+    - name: the registered no_log values shown
+      debug: {var: r}
+    - name: and as a message
+      debug: {msg: "{{ rf }}"}
+    - name: and one field of it
+      debug: {msg: "out {{ r.stdout }}"}
     - name: a password in a command line
       command: "test -n '{{ db_password }}'"
     - name: a secret in a shell script
@@ -72,3 +79,5 @@ findings=$(grep -rEn "$secrets" "$E2E_TMP/outs" "$J" | sed "s|$E2E_TMP/||")
 check "secrets: zero findings in every output, trace, journal and preview" 0 \
 	"$(printf '%s' "$findings" | grep -c .)"
 [ -z "$findings" ] || echo "$findings" | cut -c1-160 | sed 's/^/    finding: /' | head -40
+check "secrets: a no_log task's registered value prints censored" 1 \
+	"$(grep -c "hidden due to the fact that 'no_log: true'" "$E2E_TMP/outs/run.text.out" | sed 's/^[1-9][0-9]*$/1/')"

@@ -177,7 +177,8 @@ struct run {
 	struct fake f;
 	bool check;
 	const char *host;
-	const char *vars; /* JSON map of host variables, or NULL */
+	const char *vars;	/* JSON map of host variables, or NULL */
+	const char *kubeconfig; /* the run's --kubeconfig, or NULL */
 };
 
 static void run(struct run *r, const char *mod, const char *json_args)
@@ -207,6 +208,7 @@ static void run(struct run *r, const char *mod, const char *json_args)
 	    .L = L,
 	    .check_mode = r->check,
 	    .timeout_ms = 10000,
+	    .kubeconfig = r->kubeconfig,
 	};
 	kp_result_init(&r->res);
 	kp_rc rc = m->probe(&ctx, &r->res, &err);
@@ -502,6 +504,94 @@ static void test_kubectl_unavailable(void **state)
 	assert_true(r.res.failed);
 	assert_string_equal(r.res.msg.buf, "api: kubectl needs the connection to the first host of "
 					   "kube_control_plane, which this run does not provide");
+	done(&r);
+}
+
+/* One precedence for every Kubernetes module: the module's argument, the
+ * run's --kubeconfig, $KUBECONFIG, ~/.kube/config. */
+static void test_kubeconfig_precedence(void **state)
+{
+	char d[64], arg[128], cli[128], env[128], home[128], homecfg[160], want[160];
+	struct kp_buf p = KP_BUF_INIT, e = KP_BUF_INIT;
+	strcpy(d, "/tmp/kp-kcfind-XXXXXX");
+	assert_non_null(mkdtemp(d));
+	snprintf(arg, sizeof(arg), "%s/arg", d);
+	snprintf(cli, sizeof(cli), "%s/cli", d);
+	snprintf(env, sizeof(env), "%s/env", d);
+	snprintf(home, sizeof(home), "%s/home", d);
+	snprintf(homecfg, sizeof(homecfg), "%s/.kube/config", home);
+	sh("cd %s && touch arg cli env && mkdir -p home/.kube && touch home/.kube/config", d);
+	struct kp_modctx ctx = {.base_dir = d, .kubeconfig = cli};
+
+	/* the argument first, relative to the plan's directory */
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, "arg", env, home, &p, &e), KP_OK);
+	assert_string_equal(p.buf, arg);
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, arg, env, home, &p, &e), KP_OK);
+	assert_string_equal(p.buf, arg);
+	/* then --kubeconfig (as given: relative to the working directory) */
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, NULL, env, home, &p, &e), KP_OK);
+	assert_string_equal(p.buf, cli);
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, "", env, home, &p, &e), KP_OK);
+	assert_string_equal(p.buf, cli);
+	/* then the first existing file of $KUBECONFIG */
+	ctx.kubeconfig = NULL;
+	snprintf(want, sizeof(want), "%s/none:%s", d, env);
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, NULL, want, home, &p, &e), KP_OK);
+	assert_string_equal(p.buf, env);
+	ctx.kubeconfig = "";
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, NULL, env, home, &p, &e), KP_OK);
+	assert_string_equal(p.buf, env);
+	/* then ~/.kube/config */
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, NULL, NULL, home, &p, &e), KP_OK);
+	assert_string_equal(p.buf, homecfg);
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, NULL, "/nonexistent/kc", home, &p, &e),
+			 KP_OK);
+	assert_string_equal(p.buf, homecfg);
+	/* nothing: NOTFOUND, for the caller's control-plane fallback */
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, NULL, NULL, d, &p, &e), KP_ERR_NOTFOUND);
+	/* a named file that is not there is an error naming it, never a fallback */
+	ctx.kubeconfig = "/nonexistent/cli.kubeconfig";
+	kp_buf_reset(&e);
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, NULL, env, home, &p, &e), KP_ERR_IO);
+	assert_string_equal(e.buf, "cannot read kubeconfig '/nonexistent/cli.kubeconfig': No such "
+				   "file or directory");
+	/* ...unless the module's argument names one that is */
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, "arg", env, home, &p, &e), KP_OK);
+	assert_string_equal(p.buf, arg);
+	kp_buf_reset(&e);
+	assert_int_equal(kp_mod_kubeconfig_find(&ctx, "missing", env, home, &p, &e), KP_ERR_IO);
+	snprintf(want, sizeof(want),
+		 "cannot read kubeconfig '%s/missing': No such file or directory", d);
+	assert_string_equal(e.buf, want);
+
+	sh("rm -rf %s", d);
+	kp_buf_release(&p);
+	kp_buf_release(&e);
+}
+
+/* drain and kube-node find the server through the run's --kubeconfig */
+static void test_kube_modules_run_kubeconfig(void **state)
+{
+	struct run r = {.check = true, .kubeconfig = kubeconfig};
+	start_drain_server(false, NULL);
+	unsetenv("KUBECONFIG");
+	run(&r, "drain", "{\"state\":\"cordoned\"}");
+	assert_false(r.res.failed);
+	assert_string_equal(r.res.msg.buf, "would cordon node 'w1'");
+	assert_true(saw("GET /api/v1/nodes/w1\n"));
+	done(&r);
+	r.check = false;
+	run(&r, "kube-node", "{\"state\":\"absent\"}");
+	assert_false(r.res.failed);
+	assert_true(saw("DELETE /api/v1/nodes/w1\n"));
+	done(&r);
+	/* a --kubeconfig that is not there: the task fails naming it */
+	r.kubeconfig = "/nonexistent/kubeconfig";
+	run(&r, "drain", "{\"state\":\"cordoned\"}");
+	assert_true(r.res.failed);
+	assert_string_equal(
+	    r.res.msg.buf,
+	    "cannot read kubeconfig '/nonexistent/kubeconfig': No such file or directory");
 	done(&r);
 }
 
@@ -819,7 +909,24 @@ static void test_kubeadm_node(void **state)
 	done(&r);
 	r.check = true;
 	teardown(NULL);
+	/* the same through the run's --kubeconfig, without $KUBECONFIG */
 	start_server("{\"version\":\"v1.13.3\"}");
+	r.kubeconfig = kubeconfig;
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_false(r.res.failed);
+	assert_string_equal(r.res.msg.buf,
+			    "would run: kubeadm upgrade node config --kubelet-version "
+			    "v1.13.3 (kubelet v1.13.0 -> v1.13.3)");
+	assert_true(saw("GET /version\n"));
+	done(&r);
+	r.kubeconfig = "/nonexistent/kubeconfig";
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_true(r.res.failed);
+	assert_string_equal(r.res.msg.buf, "cannot find the cluster's version: cannot read "
+					   "kubeconfig '/nonexistent/kubeconfig': No such file or "
+					   "directory");
+	done(&r);
+	r.kubeconfig = NULL;
 	setenv("KUBECONFIG", kubeconfig, 1);
 	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
 	assert_string_equal(r.res.msg.buf,
@@ -844,6 +951,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_drain_pdb_v1beta1, teardown),
 	    cmocka_unit_test_teardown(test_drain_delete, teardown),
 	    cmocka_unit_test(test_kubectl_unavailable),
+	    cmocka_unit_test(test_kubeconfig_precedence),
+	    cmocka_unit_test_teardown(test_kube_modules_run_kubeconfig, teardown),
 	    cmocka_unit_test_teardown(test_kube_node, teardown),
 	    cmocka_unit_test(test_apt_pin_upgrade),
 	    cmocka_unit_test(test_apt_pin_resolution),

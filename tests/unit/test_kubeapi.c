@@ -352,6 +352,39 @@ static void test_requests(void **state)
 	kp_buf_release(&e);
 }
 
+/* A server with budgets only under policy/v1beta1: the list comes from
+ * there, and the v1 404 on the way leaves no error text behind. */
+static void test_pdbs_v1beta1(void **state)
+{
+	struct kp_kubeconfig *kc = NULL;
+	struct kp_kube *k = NULL;
+	struct kp_buf e = KP_BUF_INIT;
+	cJSON *j = NULL;
+	start_server("{\"pdbs\":[{\"metadata\":{\"namespace\":\"default\",\"name\":\"old-pdb\"},"
+		     "\"spec\":{}}],\"no_v1_pdb\":true}");
+	assert_int_equal(kp_kubeconfig_load(F.kubeconfig, &kc, &e), KP_OK);
+	assert_int_equal(kp_kube_new(kc, &k, &e), KP_OK);
+	kp_kubeconfig_free(kc);
+	assert_int_equal(kp_kube_list_pdbs(k, "default", &j, &e), KP_OK);
+	assert_string_equal(e.len ? e.buf : "", "");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "items")), 1);
+	cJSON_Delete(j);
+	/* remembered: straight to v1beta1 */
+	assert_int_equal(kp_kube_list_pdbs(k, "default", &j, &e), KP_OK);
+	cJSON_Delete(j);
+	kp_kube_free(k);
+	cJSON *r = requests();
+	assert_int_equal(cJSON_GetArraySize(r), 3);
+	assert_string_equal(req_field(r, 0, "path"),
+			    "/apis/policy/v1/namespaces/default/poddisruptionbudgets");
+	assert_string_equal(req_field(r, 1, "path"),
+			    "/apis/policy/v1beta1/namespaces/default/poddisruptionbudgets");
+	assert_string_equal(req_field(r, 2, "path"),
+			    "/apis/policy/v1beta1/namespaces/default/poddisruptionbudgets");
+	cJSON_Delete(r);
+	kp_buf_release(&e);
+}
+
 /* Retries: the fake server's "faults" answer 500/503, close the connection
  * without an answer, or send half an answer and close. GET and merge PATCH
  * are retried; a sent POST (Eviction) or DELETE is not: the eviction was
@@ -587,6 +620,7 @@ int main(void)
 	    cmocka_unit_test(test_kubeconfig_errors),
 	    cmocka_unit_test(test_kubeconfig_find),
 	    cmocka_unit_test_teardown(test_requests, teardown),
+	    cmocka_unit_test_teardown(test_pdbs_v1beta1, teardown),
 	    cmocka_unit_test_teardown(test_retries, teardown),
 	    cmocka_unit_test_teardown(test_files_kubeconfig_and_tls, teardown),
 	    cmocka_unit_test(test_kubectl_backend),

@@ -221,12 +221,119 @@ static void test_play_var_positions(void **state)
 	unlink(path);
 }
 
+static struct kp_value *jv(const char *text)
+{
+	struct kp_value *v = NULL;
+	assert_int_equal(kp_value_from_json(text, strlen(text), &v, NULL), KP_OK);
+	return v;
+}
+
+/* Load plan text from a temporary file; its name goes into path. */
+static struct kp_plan *load_plan_text(const char *text, char *path)
+{
+	struct kp_plan *plan = NULL;
+	struct kp_buf err = KP_BUF_INIT;
+	int fd = mkstemps(path, 4);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	kp_rc rc = kp_plan_load(path, &plan, &err);
+	unlink(path);
+	if (rc)
+		fail_msg("%s", err.buf);
+	kp_buf_release(&err);
+	return plan;
+}
+
+static void expect_hosts_error(struct kp_plan *plan, const struct kp_inventory *inv,
+			       const struct kp_value *extra, kp_rc want, const char *path,
+			       const char *msg)
+{
+	struct kp_buf err = KP_BUF_INIT, full = KP_BUF_INIT;
+	kp_buf_addf(&full, "%s:%s", path, msg);
+	kp_rc rc = kp_plan_render_hosts(plan, inv, extra, &err);
+	if (rc != want)
+		fail_msg("rc %d: %s", rc, err.buf);
+	assert_string_equal(err.buf, full.buf);
+	kp_buf_release(&err);
+	kp_buf_release(&full);
+}
+
+/* hosts: "{{ }}" rendered before any host is known */
+static void test_render_hosts(void **state)
+{
+	struct kp_inventory inv;
+	struct kp_buf err = KP_BUF_INIT, text = KP_BUF_INIT;
+	struct kp_value *extra = kp_value_map();
+	char path[] = "/tmp/kp-hosts-XXXXXX.yml";
+	char *files = realpath("tests/data/vars/files.yml", NULL);
+	assert_non_null(files);
+	kp_buf_addf(&text,
+		    "- hosts: g\n  tasks: []\n"
+		    "- hosts: \"{{ node }}\"\n  tasks: []\n"
+		    "- hosts: \"{{ target }}:!h1\"\n"
+		    "  vars: {target: \"{{ node }}:{{ from_files }}\"}\n"
+		    "  vars_files: [\"%s\"]\n  tasks: []\n"
+		    "- hosts: [\"{{ groups.g[2] }}\", \"{{ hostvars.h1.level }}\"]\n"
+		    "  tasks: []\n"
+		    "- hosts: \"{{ nodes }}\"\n  tasks: []\n",
+		    files);
+	struct kp_plan *plan = load_plan_text(text.buf, path);
+	kp_inventory_init(&inv);
+	assert_int_equal(kp_inventory_load(&inv, "tests/data/vars/hosts.ini", &err), KP_OK);
+	assert_int_equal(kp_inventory_finalize(&inv, &err), KP_OK);
+
+	/* undefined: the first play that needs it, named by its number */
+	expect_hosts_error(plan, &inv, extra, KP_ERR_UNDEFINED, path,
+			   "3:10: undefined variable 'node' (in 'hosts' of play #2)");
+
+	kp_map_set_take(extra, "node", kp_value_str("h2"));
+	kp_map_set_take(extra, "nodes", jv("[\"h1\", \"h2\"]"));
+	assert_int_equal(kp_plan_render_hosts(plan, &inv, extra, &err), KP_OK);
+	assert_string_equal(plan->plays[0]->hosts, "g"); /* literal: untouched */
+	assert_null(plan->plays[0]->hosts_t);
+	assert_string_equal(plan->plays[1]->hosts, "h2");
+	/* play vars and literal vars_files */
+	assert_string_equal(plan->plays[2]->hosts, "h2:f:!h1");
+	/* groups and hostvars with an inventory */
+	assert_string_equal(plan->plays[3]->hosts, "h2:inventory");
+	assert_string_equal(plan->plays[4]->hosts, "h1:h2"); /* a list: joined */
+	/* the template stays; extra vars beat play vars */
+	assert_string_equal(kp_template_source(plan->plays[1]->hosts_t), "{{ node }}");
+	kp_map_set_take(extra, "target", kp_value_str("h1"));
+	assert_int_equal(kp_plan_render_hosts(plan, &inv, extra, &err), KP_OK);
+	assert_string_equal(plan->plays[2]->hosts, "h1:!h1");
+
+	/* without an inventory there are no groups */
+	expect_hosts_error(plan, NULL, extra, KP_ERR_UNDEFINED, path,
+			   "9:10: undefined variable 'groups' (in 'hosts' of play #4)");
+	/* what is not a pattern */
+	kp_map_set_take(extra, "nodes", jv("[\"h1\", 2]"));
+	expect_hosts_error(plan, &inv, extra, KP_ERR_INVALID, path,
+			   "11:10: 'hosts' must render to a host pattern (a string or a list of "
+			   "strings), not a list holding something other than strings");
+	kp_map_set_take(extra, "nodes", kp_value_str(""));
+	expect_hosts_error(plan, &inv, extra, KP_ERR_INVALID, path,
+			   "11:10: 'hosts' renders to nothing: '{{ nodes }}'");
+	kp_map_set_take(extra, "nodes", kp_value_str("h1:&"));
+	expect_hosts_error(plan, &inv, extra, KP_ERR_PARSE, path,
+			   "11:10: invalid host pattern 'h1:&': '&' must be followed by a pattern");
+
+	free(files);
+	kp_plan_free(plan);
+	kp_inventory_release(&inv);
+	kp_value_unref(extra);
+	kp_buf_release(&err);
+	kp_buf_release(&text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_extra_vars),
 	    cmocka_unit_test(test_precedence),
 	    cmocka_unit_test(test_play_var_positions),
+	    cmocka_unit_test(test_render_hosts),
 	};
 	return cmocka_run_group_tests_name("vars", tests, NULL, NULL);
 }
