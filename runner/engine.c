@@ -599,6 +599,9 @@ static void run_play(struct kp_engine *e, size_t pi)
 	kp_buf_release(&err);
 	kp_out_play_start(&e->out, p->name ? p->name : p->hosts, p->hosts, bs.nhosts, pi + 1,
 			  e->ld->plan->nplays);
+	/* a check changes nothing, so it asks nothing: it says the run will */
+	if (p->confirm && e->o->check && bs.nhosts)
+		kp_out_play_confirm(&e->out);
 	if (!bs.nhosts) {
 		kp_batches_release(&bs);
 		return;
@@ -630,7 +633,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 				    (long long)(p->pause_between_batches_ms / 1000));
 			usleep((useconds_t)(p->pause_between_batches_ms * 1000));
 		}
-		if (p->confirm && !e->o->yes && !confirm_batch(e, bi, bs.n))
+		if (p->confirm && !e->o->yes && !e->o->check && !confirm_batch(e, bi, bs.n))
 			break;
 		e->batch = batch;
 		e->window = bs.window > 0;
@@ -931,6 +934,17 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 		e.hosts[i].counts.host = inv->hosts[i]->name;
 		pthread_mutex_init(&e.hosts[i].conn_lock, NULL);
 	}
+	/* the implicit localhost: only its connection variable, local; its
+	 * index is past the inventory's (it is never looked up by it) */
+	e.local_host.name = kp_xstrdup("localhost");
+	e.local_host.index = inv->nhosts;
+	e.local_host.merged = kp_value_map();
+	kp_map_set_take(e.local_host.merged, "ansible_connection", kp_value_str("local"));
+	e.local_host.group_names = kp_value_list();
+	e.local.host = &e.local_host;
+	e.local.facts = kp_value_map();
+	e.local.counts.host = e.local_host.name;
+	pthread_mutex_init(&e.local.conn_lock, NULL);
 
 	int64_t t0 = mono_ms();
 	int early = start_journal(&e);
@@ -1006,6 +1020,13 @@ cleanup:
 		pthread_mutex_destroy(&e.hosts[i].conn_lock);
 	}
 	free(e.hosts);
+	kp_host_conn_close(&e.local);
+	kp_value_unref(e.local.facts);
+	free(e.local.conn_error);
+	pthread_mutex_destroy(&e.local.conn_lock);
+	kp_value_unref(e.local_host.merged);
+	kp_value_unref(e.local_host.group_names);
+	free(e.local_host.name);
 	kp_hooks_release(&e);
 	for (int i = 0; i < e.nslots; i++)
 		kp_lua_free(e.L[i]);

@@ -64,7 +64,14 @@ struct kp_engine {
 	struct kp_loaded *ld;
 	struct kp_output out;
 	struct kp_hoststate *hosts; /* by inventory index */
-	struct kp_lua **L;	    /* one per worker slot */
+	/* Ansible's implicit localhost, what `delegate_to: localhost` (or
+	 * 127.0.0.1, ::1) runs on when the inventory defines no such host
+	 * (kp_delegate_host): the controller over the local connection. It is
+	 * no inventory host: in no group, no play, no recap; the task keeps
+	 * the current host's variables, as any delegated task does. */
+	struct kp_host local_host;
+	struct kp_hoststate local;
+	struct kp_lua **L; /* one per worker slot */
 	int nslots;
 	pthread_mutex_t lock;
 	/* the current play */

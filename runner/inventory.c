@@ -80,6 +80,31 @@ struct kp_host *kp_inventory_host(const struct kp_inventory *inv, const char *na
 	return v ? inv->hosts[v->u.i] : NULL;
 }
 
+/* Ansible's names for the controller (C.LOCALHOST). */
+static const char *const localhost_names[] = {"localhost", "127.0.0.1", "::1"};
+
+const struct kp_host *kp_delegate_host(const struct kp_inventory *inv, const char *name,
+				       const char **implicit)
+{
+	const struct kp_host *h = kp_inventory_host(inv, name);
+	*implicit = NULL;
+	if (h)
+		return h;
+	for (size_t i = 0; i < KP_ARRAY_LEN(localhost_names); i++) {
+		if (strcmp(name, localhost_names[i]))
+			continue;
+		/* one localhost, whichever of its names it is written with:
+		 * the inventory's when it defines one (Ansible's
+		 * inventory.localhost) */
+		for (size_t j = 0; j < KP_ARRAY_LEN(localhost_names); j++)
+			if ((h = kp_inventory_host(inv, localhost_names[j])))
+				return h;
+		*implicit = localhost_names[i];
+		return NULL;
+	}
+	return NULL;
+}
+
 struct kp_group *kp_inventory_group(const struct kp_inventory *inv, const char *name)
 {
 	const struct kp_value *v = kp_map_get(inv->group_index, name);

@@ -87,6 +87,16 @@ kp_rc kp_inventory_load(struct kp_inventory *inv, const char *path, struct kp_bu
 kp_rc kp_inventory_finalize(struct kp_inventory *inv, struct kp_buf *err);
 
 struct kp_host *kp_inventory_host(const struct kp_inventory *inv, const char *name);
+/* The host `delegate_to: name` runs on. An inventory host of that name;
+ * else for Ansible's names of the controller (localhost, 127.0.0.1, ::1)
+ * the inventory's host of one of those names, used as it is defined; else,
+ * with none defined, Ansible's implicit localhost: NULL is returned and
+ * *implicit gets the name (a static string). The implicit localhost is no
+ * inventory host: in no group, not in `all`, matched by no pattern; the
+ * engine runs it over the local connection (engine.c). NULL with *implicit
+ * NULL: no such host. */
+const struct kp_host *kp_delegate_host(const struct kp_inventory *inv, const char *name,
+				       const char **implicit);
 struct kp_group *kp_inventory_group(const struct kp_inventory *inv, const char *name);
 
 /* A group's hosts including those of its descendants, in Ansible's order

@@ -563,7 +563,8 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		rc = report(&err);
 		goto out;
 	}
-	if (confirms && !o->yes && !have_terminal()) {
+	/* a check never asks (engine.c): it needs no terminal */
+	if (confirms && !o->yes && !o->check && !have_terminal()) {
 		rc = usage_error("%s:%d:%d: play '%s' asks for confirmation before each batch and "
 				 "there is no terminal (use --yes)",
 				 confirms->pos.file, confirms->pos.line, confirms->pos.col,

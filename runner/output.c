@@ -199,6 +199,21 @@ void kp_out_play_start(struct kp_output *o, const char *name, const char *patter
 	unlock(o);
 }
 
+void kp_out_play_confirm(struct kp_output *o)
+{
+	lock(o);
+	if (o->report) {
+		kp_report_play_confirm(o->report);
+	} else if (o->format == KP_FMT_JSON) {
+		cJSON *j = event("note");
+		cJSON_AddStringToObject(j, "msg", KP_CONFIRM_NOTE);
+		emit(o, j);
+	} else {
+		fprintf(o->f, "  %s\n", KP_CONFIRM_NOTE);
+	}
+	unlock(o);
+}
+
 void kp_out_batch_start(struct kp_output *o, size_t index, size_t count, const char *const *hosts,
 			size_t nhosts, bool window)
 {

@@ -90,6 +90,9 @@ void kp_output_scope(struct kp_output *o, const struct kp_runopts *opts, const c
 void kp_out_run_start(struct kp_output *o, const char *plan, const char *run_id, bool check);
 void kp_out_play_start(struct kp_output *o, const char *name, const char *pattern, size_t nhosts,
 		       size_t index, size_t count);
+/* The play just started asks before each batch when run (confirm: true);
+ * said in a check, which never asks. */
+void kp_out_play_confirm(struct kp_output *o);
 void kp_out_batch_start(struct kp_output *o, size_t index, size_t count, const char *const *hosts,
 			size_t nhosts, bool window);
 void kp_out_task_start(struct kp_output *o, const char *name, const char *module,

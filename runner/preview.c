@@ -499,6 +499,11 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 	if (c->rep)
 		kp_report_play(c->rep, pi + 1, c->ld->plan->nplays, p->name, p->hosts, b.buf,
 			       bs.nhosts);
+	if (p->confirm && bs.nhosts) {
+		outf(c, "  %s\n", KP_CONFIRM_NOTE);
+		if (c->rep)
+			kp_report_play_confirm(c->rep);
+	}
 	kp_buf_release(&b);
 	if (!bs.nhosts) {
 		outf(c, "  no hosts matched: play skipped\n");

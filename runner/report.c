@@ -126,6 +126,12 @@ void kp_report_play(struct kp_report *r, size_t index, size_t count, const char 
 	p->nhosts = nhosts;
 }
 
+void kp_report_play_confirm(struct kp_report *r)
+{
+	if (r->n)
+		r->plays[r->n - 1].confirm = true;
+}
+
 void kp_report_play_handler(struct kp_report *r, const char *text)
 {
 	if (r->n)
@@ -689,6 +695,9 @@ void kp_report_markdown(const struct kp_report *r, struct kp_buf *o)
 			md_text(o, pl->settings);
 		}
 		kp_buf_addstr(o, "\n\n");
+		if (pl->confirm)
+			kp_buf_addstr(o, "The run asks for confirmation before each batch "
+					 "(`confirm: true`); this preview did not ask.\n\n");
 		if (!pl->n) {
 			kp_buf_addstr(o, r->mode == KP_REPORT_CHECK && !pl->nhosts
 					     ? "No hosts matched: play skipped.\n\n"
@@ -890,6 +899,7 @@ void kp_report_json(const struct kp_report *r, struct kp_buf *out)
 		cJSON_AddStringToObject(x, "hosts", pl->pattern);
 		cJSON_AddNumberToObject(x, "host_count", (double)pl->nhosts);
 		add_str_or_null(x, "settings", pl->settings);
+		cJSON_AddBoolToObject(x, "confirm", pl->confirm);
 		cJSON_AddItemToObject(x, "handlers", strlist_json(&pl->handlers));
 		cJSON *bs = cJSON_AddArrayToObject(x, "batches");
 		for (size_t b = 0; b < pl->n; b++) {

@@ -59,6 +59,7 @@ struct kp_report_play {
 	size_t index, count;
 	char *name, *pattern;
 	char *settings; /* serial, max_fail_percentage...; NULL when not known */
+	bool confirm;	/* confirm: true: the run asks before each batch, a preview never */
 	size_t nhosts;
 	struct kp_report_batch *batches;
 	size_t n, cap;
@@ -90,6 +91,10 @@ void kp_report_release(struct kp_report *r);
 void kp_report_play(struct kp_report *r, size_t index, size_t count, const char *name,
 		    const char *pattern, const char *settings, size_t nhosts);
 void kp_report_play_handler(struct kp_report *r, const char *text);
+/* The last play asks for confirmation before each batch when run. */
+void kp_report_play_confirm(struct kp_report *r);
+/* What the text of a check or a plan says of such a play. */
+#define KP_CONFIRM_NOTE "confirm: the run asks before each batch; this preview does not ask"
 void kp_report_batch(struct kp_report *r, size_t index, size_t count, bool window,
 		     const char *const *hosts, size_t nhosts);
 /* Copies row (borrowed strings, NULLs allowed) under host in the current

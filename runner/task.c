@@ -172,8 +172,9 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		struct kp_buf name = KP_BUF_INIT;
 		kp_value_to_text(d, false, &name);
 		kp_value_unref(d);
-		const struct kp_host *h = kp_inventory_host(&e->ld->inv, name.buf);
-		if (!h) {
+		const char *implicit;
+		const struct kp_host *h = kp_delegate_host(&e->ld->inv, name.buf, &implicit);
+		if (!h && !implicit) {
 			kp_buf_reset(&err);
 			kp_buf_addf(&err, "delegate_to: no host '%s' in the inventory", name.buf);
 			kp_buf_release(&name);
@@ -181,8 +182,10 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 			goto out;
 		}
 		kp_buf_release(&name);
-		target = &e->hosts[h->index];
-		*delegated = h->name;
+		/* no such host but a name of the controller: Ansible's implicit
+		 * localhost (engine_int.h), named as the task wrote it */
+		target = h ? &e->hosts[h->index] : &e->local;
+		*delegated = h ? h->name : implicit;
 	}
 
 	if (!t->module->probe) {

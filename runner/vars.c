@@ -39,11 +39,36 @@ void kp_playvars_release(struct kp_playvars *pv)
 	memset(pv, 0, sizeof(*pv));
 }
 
+/* Ansible's inventory_hostname_short: the name up to its first dot. */
+static struct kp_value *short_name(const char *name)
+{
+	const char *dot = strchr(name, '.');
+	return dot ? kp_value_strn(name, (size_t)(dot - name)) : kp_value_str(name);
+}
+
+/* The magic variables that belong to a host, whoever looks at it: its own
+ * scope and hostvars[host] both have them. */
+static void host_magic(struct kp_value *m, const struct kp_host *host)
+{
+	kp_map_set_take(m, "inventory_hostname", kp_value_str(host->name));
+	kp_map_set_take(m, "inventory_hostname_short", short_name(host->name));
+	kp_map_set(m, "group_names", host->group_names);
+}
+
+/* hostvars[name]: the host's inventory variables and, above them as in
+ * its own scope, its magic variables. Made on each use (an evaluation
+ * converts each host once): the merged maps are shared between hosts, so a
+ * copy per host kept for the run would cost what sharing saves. */
 static struct kp_value *hostvars_cb(void *ctx, const char *name)
 {
 	const struct kp_playvars *pv = ctx;
 	const struct kp_host *h = kp_inventory_host(pv->inv, name);
-	return h ? kp_value_ref(h->merged) : NULL;
+	if (!h)
+		return NULL;
+	struct kp_value *v = kp_value_map();
+	kp_map_update(v, h->merged);
+	host_magic(v, h);
+	return v;
 }
 
 /* A play var's value holding a template was written in the plan: errors
@@ -158,8 +183,7 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	hv->registered = registered ? kp_value_ref(registered) : kp_value_map();
 	hv->magic = kp_value_map();
 
-	kp_map_set_take(hv->magic, "inventory_hostname", kp_value_str(host->name));
-	kp_map_set(hv->magic, "group_names", host->group_names);
+	host_magic(hv->magic, host);
 	kp_map_set(hv->magic, "groups", pv->inv->groups_var);
 	kp_map_set(hv->magic, "play_hosts", pv->play_hosts);
 	kp_map_set(hv->magic, "batch_hosts", bv->batch_hosts);

@@ -4,9 +4,11 @@
  * Lowest to highest: the host's inventory variables (already merged by the
  * inventory: all < parent groups < child groups < host < group_vars/ <
  * host_vars/), play `vars`, `vars_files`, registered results and set-fact,
- * extra vars (-e). The magic variables (inventory_hostname, group_names,
- * groups, hostvars, play_hosts, batch_hosts, kplan) sit above everything
- * and cannot be overridden.
+ * extra vars (-e). The magic variables (inventory_hostname,
+ * inventory_hostname_short, group_names, groups, hostvars, play_hosts,
+ * batch_hosts, kplan) sit above everything and cannot be overridden.
+ * hostvars[h] is h's inventory variables with, above them, h's own magic
+ * variables: inventory_hostname, inventory_hostname_short, group_names.
  *
  * Ownership: a kp_playvars is built once per play and shared read-only by
  * every host and thread; a kp_hostvars belongs to one host and one thread.

@@ -5,7 +5,8 @@
 # variables written with {{ }} rendered in the host's scope; and the
 # mistakes that make run and check refuse before anything runs (exit 2, no
 # journal): an unknown --limit, an unknown --start-at-task,
-# --detailed-exitcode with run, confirm: true with no terminal.
+# --detailed-exitcode with run, confirm: true with no terminal (a check
+# never asks).
 . "$(dirname "$0")/lib.sh"
 J=$E2E_TMP/journal
 p=$E2E_TMP/plan.yml
@@ -147,6 +148,34 @@ expect_stderr "confirm: true and no terminal: exit 2 before anything runs" 2 \
 	setsid -w "$KPLAN" run "$E2E_TMP/confirm.yml" -i "$E2E_TMP/inv.ini" --journal "$J"
 check "bad usage: no journal was written" "0" "$(find "$J" -type f 2>/dev/null | wc -l)"
 check "bad usage: the task never ran" "no" "$(test -e "$E2E_TMP/ran" && echo yes || echo no)"
+# a check changes nothing, so it never asks: no terminal needed, and the
+# preview says that the run will ask (run -C is the same check)
+for cmd in check "run -C"; do
+	setsid -w "$KPLAN" $cmd "$E2E_TMP/confirm.yml" -i "$E2E_TMP/inv.ini" --journal "$J" \
+		>"$E2E_TMP/out" 2>"$E2E_TMP/err"
+	rc=$?
+	check "$cmd on a confirm play without a terminal: exit 0, nothing on stderr" "0 " \
+		"$rc $(cat "$E2E_TMP/err")"
+	check "$cmd on a confirm play: the preview notes that the run asks" \
+		"  confirm: the run asks before each batch; this preview does not ask" \
+		"$(grep '^  confirm:' "$E2E_TMP/out")"
+done
+setsid -w "$KPLAN" check "$E2E_TMP/confirm.yml" -i "$E2E_TMP/inv.ini" --format json \
+	>"$E2E_TMP/out" 2>"$E2E_TMP/err"
+rc=$?
+check "check --format json on a confirm play: exit 0, the play's confirm is true, schema-valid" \
+	"0 True valid" "$rc $(/usr/bin/python3 -c 'import json, sys, jsonschema
+doc = json.load(open(sys.argv[2]))
+jsonschema.validate(doc, json.load(open(sys.argv[1])))
+print(doc["plays"][0]["confirm"], "valid")' tests/schema/preview.schema.json "$E2E_TMP/out" 2>&1)"
+setsid -w "$KPLAN" check "$E2E_TMP/confirm.yml" -i "$E2E_TMP/inv.ini" --format markdown \
+	>"$E2E_TMP/out" 2>"$E2E_TMP/err"
+rc=$?
+check "check --format markdown on a confirm play: exit 0 and the note" \
+	"0 The run asks for confirmation before each batch (\`confirm: true\`); this preview did not ask." \
+	"$rc $(grep 'asks for confirmation' "$E2E_TMP/out")"
+check "a check on a confirm play: the task never ran, no journal" "no 0" \
+	"$(test -e "$E2E_TMP/ran" && echo yes || echo no) $(find "$J" -type f 2>/dev/null | wc -l)"
 setsid -w "$KPLAN" run "$E2E_TMP/confirm.yml" -i "$E2E_TMP/inv.ini" --journal "$J" --yes >"$E2E_TMP/out" 2>&1
 rc=$?
 check "confirm: true with --yes runs" "0 yes" "$rc $(test -e "$E2E_TMP/ran" && echo yes || echo no)"

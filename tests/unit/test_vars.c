@@ -327,13 +327,71 @@ static void test_render_hosts(void **state)
 	kp_buf_release(&text);
 }
 
+/* hostvars[h] holds h's magic variables (inventory_hostname,
+ * inventory_hostname_short, group_names) over its inventory variables, as
+ * Ansible's hostvars does; the current host has inventory_hostname_short
+ * too. */
+static void test_hostvars_magic(void **state)
+{
+	struct fixture f = {0};
+	struct kp_buf err = KP_BUF_INIT;
+	char path[] = "/tmp/kp-magic-XXXXXX.yml";
+	const char ini[] = "[etcd]\n"
+			   "node-1.example.com ip=10.0.0.1 inventory_hostname=spoofed\n"
+			   "[kube_node]\n"
+			   "node-1.example.com\n"
+			   "h2\n";
+	kp_inventory_init(&f.inv);
+	assert_int_equal(kp_inventory_load_ini(&f.inv, "inv.ini", ini, sizeof(ini) - 1, &err),
+			 KP_OK);
+	assert_int_equal(kp_inventory_finalize(&f.inv, &err), KP_OK);
+	f.plan = load_plan_text("- hosts: all\n  tasks: []\n", path);
+	f.extra = kp_value_map();
+	f.L = kp_lua_new();
+	f.hosts[0] = kp_inventory_host(&f.inv, "node-1.example.com")->index;
+	f.hosts[1] = kp_inventory_host(&f.inv, "h2")->index;
+	kp_playvars_init(&f.pv, f.plan, f.plan->plays[0], &f.inv, f.extra, f.hosts, 2, false, false,
+			 NULL);
+	kp_batchvars_init(&f.bv, &f.pv, f.hosts, 2, 1, 1);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(kp_hostvars_init(&f.hv[i], f.L, &f.pv, &f.bv,
+						  f.inv.hosts[f.hosts[i]], NULL, &err),
+				 KP_OK);
+
+	EXPECT(&f, 1, "{{ hostvars['node-1.example.com'].inventory_hostname }}",
+	       "\"node-1.example.com\"");
+	EXPECT(&f, 1, "{{ hostvars['node-1.example.com'].inventory_hostname_short }}",
+	       "\"node-1\"");
+	EXPECT(&f, 1, "{{ hostvars['node-1.example.com'].group_names }}",
+	       "[\"etcd\",\"k8s_cluster\",\"kube_node\"]");
+	EXPECT(&f, 1, "{{ hostvars['node-1.example.com'].ip }}", "\"10.0.0.1\"");
+	EXPECT(&f, 0, "{{ hostvars.h2.inventory_hostname }}", "\"h2\"");
+	EXPECT(&f, 0, "{{ hostvars.h2.inventory_hostname_short }}", "\"h2\"");
+	EXPECT(&f, 0, "{{ hostvars.h2.group_names }}", "[\"k8s_cluster\",\"kube_node\"]");
+	/* a host's own view agrees */
+	EXPECT(&f, 0, "{{ inventory_hostname_short }}", "\"node-1\"");
+	EXPECT(&f, 0, "{{ hostvars[inventory_hostname].inventory_hostname }}",
+	       "\"node-1.example.com\"");
+	/* the inventory itself is unchanged: --host shows no magic variables */
+	assert_null(kp_map_get(kp_inventory_host(&f.inv, "h2")->merged, "inventory_hostname"));
+
+	for (int i = 0; i < 2; i++)
+		kp_hostvars_release(&f.hv[i]);
+	kp_batchvars_release(&f.bv);
+	kp_playvars_release(&f.pv);
+	kp_lua_free(f.L);
+	kp_value_unref(f.extra);
+	kp_plan_free(f.plan);
+	kp_inventory_release(&f.inv);
+	kp_buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_extra_vars),
-	    cmocka_unit_test(test_precedence),
-	    cmocka_unit_test(test_play_var_positions),
-	    cmocka_unit_test(test_render_hosts),
+	    cmocka_unit_test(test_extra_vars),	       cmocka_unit_test(test_precedence),
+	    cmocka_unit_test(test_play_var_positions), cmocka_unit_test(test_render_hosts),
+	    cmocka_unit_test(test_hostvars_magic),
 	};
 	return cmocka_run_group_tests_name("vars", tests, NULL, NULL);
 }
