@@ -135,48 +135,10 @@ static const char *regex_problem(int e)
 	}
 }
 
-/* glibc's regcomp copies a repeated part once per repetition, nested ones
- * multiplied: "a+++++++++++++++++++++++" or "((((a+)+)+)+)..." takes
- * seconds, then hours. Weigh every repetition as if all were nested (2 for
- * '*', '+', '?'; the count + 1 for '{m,n}') and refuse a regex whose
- * weights multiply past this; a host pattern needs a few at most. */
-#define REGEX_MAX_REPEAT 256
-
-static bool too_repetitive(const char *t)
-{
-	unsigned long w = 1;
-	for (const char *p = t; *p; p++) {
-		unsigned long f = 1;
-		if (*p == '\\' && p[1]) {
-			p++;
-		} else if (*p == '[') { /* a bracket expression: ']' first is literal */
-			const char *q = p + 1 + (p[1] == '^');
-			q += *q == ']';
-			while (*q && *q != ']')
-				q++;
-			if (!*q)
-				return false; /* regcomp says what is wrong */
-			p = q;
-		} else if (*p == '*' || *p == '+' || *p == '?') {
-			f = 2;
-		} else if (*p == '{') {
-			char *end;
-			unsigned long n = strtoul(p + 1, &end, 10);
-			if (*end == ',')
-				n = end[1] == '}' ? n + 1 : strtoul(end + 1, &end, 10);
-			f = n > REGEX_MAX_REPEAT ? REGEX_MAX_REPEAT + 1 : n + 1;
-		}
-		w *= f;
-		if (w > REGEX_MAX_REPEAT)
-			return true;
-	}
-	return false;
-}
-
 /* Compile the regex of a `~regex` term (without the '~'). */
 static kp_rc compile_regex(struct sel *s, const char *text, regex_t *re)
 {
-	if (too_repetitive(text))
+	if (kp_regex_too_repetitive(text))
 		return invalid(s, "%s",
 			       "too many or too large repetitions ('*', '+', '?', '{}') in the "
 			       "regular expression");

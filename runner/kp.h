@@ -86,6 +86,11 @@ const char *kp_suggest(const char *word, const char *const *candidates, size_t n
 /* Durations: "30", "30s", "5m", "1h", "1h30m", "250ms" into milliseconds. */
 kp_rc kp_parse_duration(const char *s, int64_t *ms);
 
+/* Whether a POSIX extended regex repeats so much that glibc would take
+ * seconds to hours to compile it: nested repetitions multiply. Host
+ * patterns and regex_search() refuse such a regex. */
+bool kp_regex_too_repetitive(const char *re);
+
 /* The monotonic clock in milliseconds: for timeouts and durations. */
 int64_t kp_now_ms(void);
 /* Sleep up to ms; a signal (Ctrl-C) ends it early, so callers loop on

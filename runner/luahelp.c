@@ -203,6 +203,13 @@ static int h_regex_search(lua_State *L)
 	const char *pat = check_str(L, 2, NULL);
 	regex_t re;
 	regmatch_t m;
+	/* a C call the instruction limit cannot stop: refuse what could run
+	 * for hours, as host patterns do */
+	if (kp_regex_too_repetitive(pat))
+		return luaL_error(L,
+				  "regex_search: invalid pattern '%s': too many or too large "
+				  "repetitions ('*', '+', '?', '{}')",
+				  pat);
 	int e = regcomp(&re, pat, REG_EXTENDED);
 	if (e) {
 		char msg[256];

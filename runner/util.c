@@ -220,3 +220,41 @@ void kp_sleep_ms(int64_t ms)
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
 }
+
+/* glibc's regcomp copies a repeated part once per repetition, nested ones
+ * multiplied: "a+++++++++++++++++++++++" or "((((a+)+)+)+)..." takes
+ * seconds, then hours. Weigh every repetition as if all were nested (2 for
+ * '*', '+', '?'; the count + 1 for '{m,n}') and refuse a regex whose
+ * weights multiply past this; a host pattern or a plan needs a few at most. */
+#define REGEX_MAX_REPEAT 256
+
+bool kp_regex_too_repetitive(const char *t)
+{
+	unsigned long w = 1;
+	for (const char *p = t; *p; p++) {
+		unsigned long f = 1;
+		if (*p == '\\' && p[1]) {
+			p++;
+		} else if (*p == '[') { /* a bracket expression: ']' first is literal */
+			const char *q = p + 1 + (p[1] == '^');
+			q += *q == ']';
+			while (*q && *q != ']')
+				q++;
+			if (!*q)
+				return false; /* regcomp says what is wrong */
+			p = q;
+		} else if (*p == '*' || *p == '+' || *p == '?') {
+			f = 2;
+		} else if (*p == '{') {
+			char *end;
+			unsigned long n = strtoul(p + 1, &end, 10);
+			if (*end == ',')
+				n = end[1] == '}' ? n + 1 : strtoul(end + 1, &end, 10);
+			f = n > REGEX_MAX_REPEAT ? REGEX_MAX_REPEAT + 1 : n + 1;
+		}
+		w *= f;
+		if (w > REGEX_MAX_REPEAT)
+			return true;
+	}
+	return false;
+}

@@ -179,6 +179,7 @@ check "lab: the snapshot holds the nodes' dpkg status and kubelet files" 1 \
 
 run_kplan "$E2E_TMP/c1.md" check $pb -i "$linv" $kube --format markdown
 check "check --format markdown: exit code" 0 "$rc"
+[ "$rc" = 0 ] || sed 's/^/    stderr: /' "$E2E_TMP/c1.md.err" | head -20
 run_kplan "$E2E_TMP/c2.md" check $pb -i "$linv" $kube --format markdown
 check "check --format markdown: two runs, identical bytes" same \
 	"$(cmp -s "$E2E_TMP/c1.md" "$E2E_TMP/c2.md" && echo same)"

@@ -79,6 +79,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char p[96];
 	kp_log_level = -1;
 	L = kp_lua_new();
+	/* A tenth of the default instruction limit: under the sanitizers a
+	 * loop of undefined-variable lookups ("while nosuch do end") takes
+	 * seconds to reach 10 million; the limit's code path is the same. */
+	if (L)
+		kp_lua_set_limits(L, 0, KP_LUA_STEPS_DEFAULT / 10);
 	layers[0] = yaml_value(vars_yaml);
 	layers[1] = yaml_value(high_yaml);
 	hosts = yaml_value(hosts_yaml);

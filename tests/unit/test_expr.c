@@ -584,6 +584,13 @@ static void test_helpers(void **state)
 	expect_err(c, "{{ regex_search('abc', '(') }}", KP_ERR_RUNTIME,
 		   "upgrade.yml:14:7: error in expression 'regex_search('abc', '(')': "
 		   "regex_search: invalid pattern '(': Unmatched ( or \\(");
+	/* nested repetitions that glibc would take hours over: refused */
+	expect_err(c, "{{ regex_search('aaaa', '((((((((a+)+)+)+)+)+)+)+)+') }}", KP_ERR_RUNTIME,
+		   "upgrade.yml:14:7: error in expression "
+		   "'regex_search('aaaa', '((((((((a+)+)+)+)+)+)+)+)+')': regex_search: invalid "
+		   "pattern '((((((((a+)+)+)+)+)+)+)+)+': too many or too large repetitions ('*', "
+		   "'+', '?', '{}')");
+	expect(c, "{{ regex_search('v1.13.3', '[0-9]+[.][0-9]+[.][0-9]+') }}", "\"1.13.3\"");
 	expect(c, "{{ to_json({a=1, b={1,2}, c='x'}) }}",
 	       "\"{\\\"a\\\":1,\\\"b\\\":[1,2],\\\"c\\\":\\\"x\\\"}\"");
 	expect(c, "{{ to_json(m) }}",
