@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kp_rc rc;
 
 	kp_log_level = -1;
-	if (kp_fuzz_many_hosts(data, size, 20000))
+	if (kp_fuzz_many_hosts(data, size, KP_FUZZ_MAX_HOSTS))
 		return -1;
 	kp_inventory_init(&inv);
 	rc = kp_inventory_load_ini(&inv, "hosts.ini", (const char *)data, size, &err);

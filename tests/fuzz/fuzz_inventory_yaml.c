@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kp_log_level = -1;
 	kp_inventory_init(&inv);
 	rc = kp_yaml_load_string("hosts.yml", (const char *)data, size, &doc, &err);
-	if (!rc && many_hosts(doc, 20000)) {
+	if (!rc && many_hosts(doc, KP_FUZZ_MAX_HOSTS)) {
 		kp_doc_free(doc);
 		kp_inventory_release(&inv);
 		kp_buf_release(&err);
