@@ -11,14 +11,8 @@
  * channel request that reaches only the leader. become runs sudo exactly as
  * the local transport does (the password goes to sudo's prompt only).
  *
- * Files go over SFTP (one subsystem channel per connection, opened lazily);
- * under become, or when the node has no SFTP server, through exec
- * (kp_exec_put/get/stat) so the become user's rights apply.
- *
- * A jump host (ProxyJump) gets a session of its own, checked and
- * authenticated like any node; a direct-tcpip channel through it is pumped
- * by a thread into a socketpair whose other end is the target session's fd
- * (libssh 0.10 can only do ProxyJump by running the ssh binary).
+ * Files go over SFTP, or through exec (transport_sftp.c); a jump host
+ * (ProxyJump) gets a session of its own (transport_jump.c).
  *
  * Every network wait is bounded: connect and channel setup by the connect
  * timeout, commands by their own timeout, and a silent peer by TCP
@@ -27,16 +21,14 @@
  * by one thread at a time; libssh sessions are independent, so hosts run on threads in parallel.
  */
 #include "sshconfig.h"
-#include "transport.h"
+#include "transport_ssh_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,10 +45,8 @@
 
 #define KILL_GRACE_MS	   1000 /* TERM, then this long before KILL (as local) */
 #define DRAIN_MS	   200	/* after KILL: how long to read what is left */
-#define CHUNK		   65536
 #define CONNECT_TIMEOUT_MS 10000
 #define MARK_SEARCH	   65536 /* stderr that may precede the pgid marker */
-#define IDS_MAX		   (8u << 20)
 
 /*
  * -vvv: libssh's own protocol log (connect, banner, key exchange,
@@ -74,7 +64,7 @@ static void trace_cb(int priority, const char *function, const char *buffer, voi
 	kp_log_raw(KP_LOG_TRACE, "ssh %s: %s", userdata ? (const char *)userdata : "?", buffer);
 }
 
-static void trace_bind(const struct kp_conn *c)
+void kp_ssh_trace_bind(const struct kp_conn *c)
 {
 	if (kp_log_level < KP_LOG_TRACE)
 		return;
@@ -102,45 +92,7 @@ __attribute__((format(printf, 1, 2))) static void trace_line(const char *fmt, ..
 	kp_buf_release(&b);
 }
 
-/* ---- state ---- */
-
-struct idname {
-	unsigned id;
-	char *name;
-};
-
-struct idtab {
-	struct idname *v;
-	size_t n, cap;
-	bool loaded;
-};
-
-/* A jump host: its session, the direct-tcpip channel, and the pump thread
- * between the channel and our end of the socketpair. */
-struct jump {
-	ssh_session s;
-	ssh_channel ch;
-	int fd;
-	pthread_t th;
-	bool running;
-	atomic_bool stop;
-};
-
-struct sshc {
-	ssh_session s;
-	sftp_session sftp;
-	bool no_sftp; /* the node has no SFTP server: files go through exec */
-	struct jump *jump;
-	char tag[17]; /* random hex for the markers in command output */
-	struct idtab users, groups;
-	char *who; /* user@address:port, for messages */
-	/* the login shell, learnt from the first command: when it is a POSIX
-	 * shell, commands skip the `exec /bin/sh -c` hop (one exec fewer on
-	 * the node for every command) */
-	enum { SHELL_UNKNOWN, SHELL_POSIX, SHELL_OTHER } shell;
-};
-
-static kp_rc random_hex(char *out, size_t nbytes, struct kp_buf *err)
+kp_rc kp_ssh_random_hex(char *out, size_t nbytes, struct kp_buf *err)
 {
 	unsigned char r[32];
 	if (nbytes > sizeof(r) || getrandom(r, nbytes, 0) != (ssize_t)nbytes)
@@ -483,17 +435,8 @@ out:
 
 /* ---- sessions ---- */
 
-struct endpoint {
-	const char *addr;
-	int port;
-	const char *user; /* NULL: libssh's default (the local user) */
-	const char *key_file;
-	const char *password;
-	int fd; /* -1: connect to addr:port; else a socket already leading there */
-};
-
 /* Connect, check the host key, authenticate. On error *out stays NULL. */
-static kp_rc session_open(const struct kp_conn *c, const struct endpoint *ep,
+kp_rc kp_ssh_session_open(const struct kp_conn *c, const struct endpoint *ep,
 			  const char *known_hosts, ssh_session *out, struct kp_buf *err)
 {
 	int64_t tmo = c->connect_timeout_ms > 0 ? c->connect_timeout_ms : CONNECT_TIMEOUT_MS;
@@ -549,210 +492,13 @@ fail:
 	return rc;
 }
 
-/* ---- jump hosts ---- */
-
-struct pipe_buf {
-	char *p;
-	size_t off, len;
-};
-
-/* Move bytes between the direct-tcpip channel and the socketpair until
- * either side ends or we are told to stop. Both directions are buffered
- * and nonblocking, so neither side can wedge the other. */
-static void *pump_main(void *arg)
-{
-	struct jump *j = arg;
-	struct pipe_buf up = {kp_xmalloc(CHUNK), 0, 0}, down = {kp_xmalloc(CHUNK), 0, 0};
-	bool sock_eof = false, chan_eof = false;
-	ssh_event ev = ssh_event_new();
-	short interest = 0;
-
-	ssh_set_blocking(j->s, 0);
-	ssh_event_add_session(ev, j->s);
-	while (!atomic_load(&j->stop)) {
-		/* channel -> socket */
-		if (down.off == down.len && !chan_eof) {
-			int n = ssh_channel_read_nonblocking(j->ch, down.p, CHUNK, 0);
-			if (n > 0) {
-				down.off = 0;
-				down.len = (size_t)n;
-			} else if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(j->ch))) {
-				chan_eof = true;
-				shutdown(j->fd, SHUT_WR);
-			} else if (n < 0) {
-				break;
-			}
-		}
-		if (down.off < down.len) {
-			ssize_t w = send(j->fd, down.p + down.off, down.len - down.off,
-					 MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (w > 0)
-				down.off += (size_t)w;
-			else if (w < 0 && errno != EAGAIN && errno != EINTR)
-				break;
-		}
-		/* socket -> channel */
-		if (up.off == up.len && !sock_eof) {
-			ssize_t n = recv(j->fd, up.p, CHUNK, MSG_DONTWAIT);
-			if (n > 0) {
-				up.off = 0;
-				up.len = (size_t)n;
-			} else if (n == 0) {
-				sock_eof = true;
-				ssh_channel_send_eof(j->ch);
-			} else if (errno != EAGAIN && errno != EINTR) {
-				break;
-			}
-		}
-		if (up.off < up.len) {
-			uint32_t win = ssh_channel_window_size(j->ch);
-			size_t want = up.len - up.off < win ? up.len - up.off : win;
-			if (want) {
-				int w = ssh_channel_write(j->ch, up.p + up.off, (uint32_t)want);
-				if (w < 0)
-					break;
-				up.off += (size_t)w;
-			}
-		}
-		if ((sock_eof && chan_eof) || ssh_channel_is_closed(j->ch))
-			break;
-		/* Wait on the socket only for what we can take now. */
-		short want = (short)((up.off == up.len && !sock_eof ? POLLIN : 0) |
-				     (down.off < down.len ? POLLOUT : 0));
-		if (want != interest) {
-			if (interest)
-				ssh_event_remove_fd(ev, j->fd);
-			if (want)
-				ssh_event_add_fd(ev, j->fd, want, NULL, NULL);
-			interest = want;
-		}
-		bool more = (down.off == down.len && !chan_eof && ssh_channel_poll(j->ch, 0) > 0);
-		if (!more && ssh_event_dopoll(ev, 200) == SSH_ERROR && !ssh_is_connected(j->s))
-			break;
-	}
-	/* The target session sees EOF and reports the connection as lost. */
-	shutdown(j->fd, SHUT_RDWR);
-	if (interest)
-		ssh_event_remove_fd(ev, j->fd);
-	ssh_event_remove_session(ev, j->s);
-	ssh_event_free(ev);
-	free(up.p);
-	free(down.p);
-	return NULL;
-}
-
-static void jump_free(struct jump *j)
-{
-	if (!j)
-		return;
-	if (j->running) {
-		atomic_store(&j->stop, true);
-		pthread_join(j->th, NULL);
-	}
-	if (j->ch) {
-		ssh_channel_close(j->ch);
-		ssh_channel_free(j->ch);
-	}
-	if (j->s) {
-		ssh_disconnect(j->s);
-		ssh_free(j->s);
-	}
-	if (j->fd >= 0)
-		close(j->fd);
-	free(j);
-}
-
-/* Connect to the jump host and open a channel from it to addr:port; *fd
- * gets the socket the target session should use. */
-static kp_rc jump_open(const struct kp_conn *c, const char *spec, const char *addr, int port,
-		       const char *known_hosts, struct jump **out, int *fd, struct kp_buf *err)
-{
-	struct kp_sshcfg cfg = {0};
-	char *juser = NULL, *jhost = NULL, *cfgpath = NULL;
-	int jport = 0, sv[2] = {-1, -1};
-	struct jump *j = kp_xcalloc(1, sizeof(*j));
-	kp_rc rc;
-
-	j->fd = -1;
-	if ((rc = kp_ssh_parse_jump(spec, &juser, &jhost, &jport, err)))
-		goto fail;
-	if (!c->ssh_config) {
-		char *home = kp_home_dir();
-		struct kp_buf p = KP_BUF_INIT;
-		kp_buf_addf(&p, "%s/.ssh/config", home);
-		free(home);
-		cfgpath = kp_buf_detach(&p, NULL);
-	} else if (*c->ssh_config) {
-		cfgpath = kp_xstrdup(c->ssh_config);
-	}
-	cfg.user = juser ? kp_xstrdup(juser) : NULL;
-	cfg.port = jport;
-	if (cfgpath && (rc = kp_sshcfg_lookup(cfgpath, jhost, &cfg, err)))
-		goto fail;
-	/* The jump host's own key from ~/.ssh/config, else the node's: in
-	 * practice one key opens both. */
-	struct endpoint ep = {
-	    .addr = cfg.hostname ? cfg.hostname : jhost,
-	    .port = cfg.port ? cfg.port : 22,
-	    .user = cfg.user ? cfg.user : c->user,
-	    .key_file = cfg.identity ? cfg.identity : c->key_file,
-	    .password = NULL,
-	    .fd = -1,
-	};
-	struct kp_buf why = KP_BUF_INIT;
-	if ((rc = session_open(c, &ep, known_hosts, &j->s, &why))) {
-		rc = kp_errorf(err, rc, "jump host %s: %s", jhost, why.buf);
-		kp_buf_release(&why);
-		goto fail;
-	}
-	kp_buf_release(&why);
-	j->ch = ssh_channel_new(j->s);
-	if (!j->ch || ssh_channel_open_forward(j->ch, addr, port, "127.0.0.1", 0) != SSH_OK) {
-		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot connect to %s:%d through %s: %s",
-			       addr, port, jhost, ssh_get_error(j->s));
-		goto fail;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		rc = kp_errorf(err, KP_ERR_IO, "cannot create socketpair: %s", strerror(errno));
-		goto fail;
-	}
-	j->fd = sv[0];
-	atomic_init(&j->stop, false);
-	int e = pthread_create(&j->th, NULL, pump_main, j);
-	if (e) {
-		close(sv[1]);
-		rc = kp_errorf(err, KP_ERR_IO, "cannot start a thread: %s", strerror(e));
-		goto fail;
-	}
-	j->running = true;
-	*fd = sv[1];
-	*out = j;
-	goto done;
-fail:
-	jump_free(j);
-done:
-	kp_sshcfg_release(&cfg);
-	free(juser);
-	free(jhost);
-	free(cfgpath);
-	return rc;
-}
-
 /* ---- open and close ---- */
-
-static void idtab_release(struct idtab *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->v[i].name);
-	free(t->v);
-	memset(t, 0, sizeof(*t));
-}
 
 /* The session only: the settings stay for a reconnect. */
 static void drop_session(struct kp_conn *c)
 {
 	struct sshc *sc = c->priv;
-	trace_bind(c);
+	kp_ssh_trace_bind(c);
 	if (sc) {
 		if (sc->sftp)
 			sftp_free(sc->sftp);
@@ -760,9 +506,9 @@ static void drop_session(struct kp_conn *c)
 			ssh_disconnect(sc->s);
 			ssh_free(sc->s);
 		}
-		jump_free(sc->jump); /* after the target session, which used its socket */
-		idtab_release(&sc->users);
-		idtab_release(&sc->groups);
+		kp_ssh_jump_free(sc->jump); /* after the target session, which used its socket */
+		kp_ssh_idtab_release(&sc->users);
+		kp_ssh_idtab_release(&sc->groups);
 		free(sc->who);
 		free(sc);
 	}
@@ -789,8 +535,8 @@ static kp_rc ssh_open(struct kp_conn *c, struct kp_buf *err)
 	kp_rc rc;
 	struct sshc *sc = kp_xcalloc(1, sizeof(*sc));
 
-	trace_bind(c);
-	if ((rc = random_hex(sc->tag, 8, err)))
+	kp_ssh_trace_bind(c);
+	if ((rc = kp_ssh_random_hex(sc->tag, 8, err)))
 		goto fail;
 	/* Inventory values first: lookup fills only what is still unset. */
 	cfg.user = c->user ? kp_xstrdup(c->user) : NULL;
@@ -814,7 +560,7 @@ static kp_rc ssh_open(struct kp_conn *c, struct kp_buf *err)
 	int port = cfg.port ? cfg.port : 22;
 	known = c->known_hosts ? kp_xstrdup(c->known_hosts) : default_known_hosts();
 	if (cfg.proxy_jump && strcmp(cfg.proxy_jump, "none") &&
-	    (rc = jump_open(c, cfg.proxy_jump, addr, port, known, &sc->jump, &fd, err)))
+	    (rc = kp_ssh_jump_open(c, cfg.proxy_jump, addr, port, known, &sc->jump, &fd, err)))
 		goto fail;
 	struct endpoint ep = {.addr = addr,
 			      .port = port,
@@ -822,7 +568,7 @@ static kp_rc ssh_open(struct kp_conn *c, struct kp_buf *err)
 			      .key_file = cfg.identity,
 			      .password = c->password,
 			      .fd = fd};
-	if ((rc = session_open(c, &ep, known, &sc->s, err)))
+	if ((rc = kp_ssh_session_open(c, &ep, known, &sc->s, err)))
 		goto fail;
 	char *user = NULL;
 	ssh_options_get(sc->s, SSH_OPTIONS_USER, &user);
@@ -834,9 +580,9 @@ static kp_rc ssh_open(struct kp_conn *c, struct kp_buf *err)
 	c->opened = true;
 	goto out;
 fail:
-	/* session_open closed the fd it was given only when it got as far as
+	/* kp_ssh_session_open closed the fd it was given only when it got as far as
 	 * ssh_free; libssh closes an SSH_OPTIONS_FD socket on disconnect. */
-	jump_free(sc->jump);
+	kp_ssh_jump_free(sc->jump);
 	free(sc);
 out:
 	kp_sshcfg_release(&cfg);
@@ -1145,7 +891,7 @@ static void kill_group(struct sshc *sc, long pgid, const char *sig)
 	ssh_set_blocking(sc->s, 0);
 }
 
-static kp_rc lost(struct kp_conn *c, struct kp_buf *err)
+kp_rc kp_ssh_lost(struct kp_conn *c, struct kp_buf *err)
 {
 	struct sshc *sc = c->priv;
 	return kp_errorf(err, KP_ERR_UNREACHABLE, "connection to %s lost: %s", sc->who,
@@ -1264,7 +1010,7 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 	if (!st->marked && st->pre.len)
 		stream_add(&se, st->pre.buf, st->pre.len);
 	if (broke || !ssh_is_connected(sc->s))
-		rc = lost(c, err);
+		rc = kp_ssh_lost(c, err);
 	else if (st->signal)
 		res->rc = 128 + st->signal;
 	else if (res->timed_out && !status_before_signal)
@@ -1292,7 +1038,7 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 	ssh_channel ch = NULL;
 	kp_rc rc;
 
-	trace_bind(c);
+	kp_ssh_trace_bind(c);
 	if (!sc || !sc->s)
 		return kp_errorf(err, KP_ERR_UNREACHABLE, "not connected to '%s'", c->host);
 	if (!req->cmd && (!req->argv || !req->argv[0]))
@@ -1301,7 +1047,7 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 		return KP_ERR_INVALID;
 	if (c->become_user && c->become_password) {
 		char hex[17];
-		if ((rc = random_hex(hex, 8, err)))
+		if ((rc = kp_ssh_random_hex(hex, 8, err)))
 			return rc;
 		snprintf(tags.prompt, sizeof(tags.prompt), "[kplan-sudo-%s]", hex);
 		snprintf(tags.ok, sizeof(tags.ok), "kplan-become-%s\n", hex);
@@ -1358,7 +1104,7 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 		rc = ssh_is_connected(sc->s)
 			 ? kp_errorf(err, KP_ERR_UNREACHABLE, "cannot start a command on %s: %s",
 				     sc->who, ssh_get_error(sc->s))
-			 : lost(c, err);
+			 : kp_ssh_lost(c, err);
 		goto out;
 	}
 	ssh_set_blocking(sc->s, 0);
@@ -1403,486 +1149,13 @@ out:
 	return rc;
 }
 
-/* ---- SFTP ---- */
-
-static kp_rc need_sftp(struct kp_conn *c, struct kp_buf *err)
-{
-	struct sshc *sc = c->priv;
-	if (!sc || !sc->s)
-		return kp_errorf(err, KP_ERR_UNREACHABLE, "not connected to '%s'", c->host);
-	if (sc->sftp || sc->no_sftp)
-		return KP_OK;
-	sftp_session f = sftp_new(sc->s);
-	if (f && sftp_init(f) == SSH_OK) {
-		sc->sftp = f;
-		return KP_OK;
-	}
-	if (f)
-		sftp_free(f);
-	if (!ssh_is_connected(sc->s))
-		return lost(c, err);
-	/* No SFTP subsystem on the node: exec works everywhere. */
-	kp_log(KP_LOG_DEBUG, "no SFTP on %s (%s): files go through commands", sc->who,
-	       ssh_get_error(sc->s));
-	sc->no_sftp = true;
-	return KP_OK;
-}
-
-static bool use_exec(const struct kp_conn *c)
-{
-	const struct sshc *sc = c->priv;
-	return c->become_user || sc->no_sftp;
-}
-
-/* The reason for a failed SFTP call, as strerror would put it. */
-static kp_rc sftp_fail(struct kp_conn *c, struct kp_buf *err, const char *what, const char *path)
-{
-	struct sshc *sc = c->priv;
-	const char *why;
-	if (!ssh_is_connected(sc->s))
-		return lost(c, err);
-	switch (sftp_get_error(sc->sftp)) {
-	case SSH_FX_NO_SUCH_FILE:
-	case SSH_FX_NO_SUCH_PATH:
-		why = strerror(ENOENT);
-		break;
-	case SSH_FX_PERMISSION_DENIED:
-		why = strerror(EACCES);
-		break;
-	case SSH_FX_FILE_ALREADY_EXISTS:
-		why = strerror(EEXIST);
-		break;
-	case SSH_FX_WRITE_PROTECT:
-		why = strerror(EROFS);
-		break;
-	case SSH_FX_OP_UNSUPPORTED:
-		why = strerror(EOPNOTSUPP);
-		break;
-	case SSH_FX_FAILURE:
-		why = "failure reported by the SFTP server";
-		break;
-	default:
-		why = ssh_get_error(sc->s);
-	}
-	return kp_errorf(err, KP_ERR_IO, "cannot %s '%s': %s", what, path, why);
-}
-
-/* Relative paths are relative to the host's working directory when one is
- * set (as in local), else to the login directory (SFTP's and exec's). */
-static char *resolve(const struct kp_conn *c, const char *path)
-{
-	struct kp_buf b = KP_BUF_INIT;
-	if (path[0] != '/' && c->workdir && *c->workdir)
-		kp_buf_addf(&b, "%s/%s", c->workdir, path);
-	else
-		kp_buf_addstr(&b, path);
-	return kp_buf_detach(&b, NULL);
-}
-
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
-/* Load name:x:id: lines of /etc/passwd or /etc/group over SFTP, once per
- * connection: cheaper than a command per lookup. Users only NSS knows
- * (LDAP) show as numbers, as local does for ids without a name. */
-static void idtab_load(struct kp_conn *c, struct idtab *t, const char *file)
-{
-	struct sshc *sc = c->priv;
-	t->loaded = true;
-	sftp_file f = sftp_open(sc->sftp, file, O_RDONLY, 0);
-	if (!f)
-		return;
-	struct kp_buf b = KP_BUF_INIT;
-	char *chunk = kp_xmalloc(CHUNK);
-	ssize_t n;
-	while ((n = sftp_read(f, chunk, CHUNK)) > 0 && b.len < IDS_MAX)
-		kp_buf_add(&b, chunk, (size_t)n);
-	free(chunk);
-	sftp_close(f);
-	char *save = NULL;
-	for (char *l = strtok_r(b.buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2 || c1 == l || c1 - l > 63)
-			continue;
-		KP_GROW(t->v, t->n + 1, t->cap);
-		t->v[t->n].name = kp_xstrndup(l, (size_t)(c1 - l));
-		t->v[t->n].id = (unsigned)strtoul(c2 + 1, NULL, 10);
-		t->n++;
-	}
-	kp_buf_release(&b);
-}
-
-static void id_name(struct kp_conn *c, struct idtab *t, const char *file, unsigned id, char out[64])
-{
-	if (!t->loaded)
-		idtab_load(c, t, file);
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].id == id) {
-			snprintf(out, 64, "%s", t->v[i].name);
-			return;
-		}
-	snprintf(out, 64, "%u", id);
-}
-
-/* A name's id: the node's files, else one `id -u` / `getent group` command
- * (NSS users), remembered for the connection. */
-static kp_rc name_id(struct kp_conn *c, bool group, const char *name, unsigned *id,
-		     struct kp_buf *err)
-{
-	struct sshc *sc = c->priv;
-	struct idtab *t = group ? &sc->groups : &sc->users;
-	if (!t->loaded)
-		idtab_load(c, t, group ? "/etc/group" : "/etc/passwd");
-	for (size_t i = 0; i < t->n; i++)
-		if (!strcmp(t->v[i].name, name)) {
-			*id = t->v[i].id;
-			return KP_OK;
-		}
-	if (all_digits(name)) {
-		*id = (unsigned)strtoul(name, NULL, 10);
-		return KP_OK;
-	}
-	const char *uargv[] = {"id", "-u", "--", name, NULL};
-	const char *gargv[] = {"getent", "group", "--", name, NULL};
-	struct kp_exec_req req = {.argv = group ? gargv : uargv, .timeout_ms = 60000};
-	struct kp_exec_res res;
-	kp_exec_res_init(&res);
-	kp_rc rc = c->ops->exec(c, &req, &res, err);
-	if (rc)
-		goto out;
-	const char *p = res.out.buf;
-	if (group && res.rc == 0) { /* name:x:gid:members */
-		p = strchr(p, ':');
-		p = p ? strchr(p + 1, ':') : NULL;
-		p = p ? p + 1 : "";
-	}
-	if (res.rc != 0 || *p < '0' || *p > '9') {
-		rc = kp_errorf(err, KP_ERR_NOTFOUND, "unknown %s '%s'", group ? "group" : "user",
-			       name);
-		goto out;
-	}
-	*id = (unsigned)strtoul(p, NULL, 10);
-	KP_GROW(t->v, t->n + 1, t->cap);
-	t->v[t->n].name = kp_xstrdup(name);
-	t->v[t->n].id = *id;
-	t->n++;
-out:
-	kp_exec_res_release(&res);
-	return rc;
-}
-
-/* The last line of a command's stderr (or its status), for messages. */
-static void why_failed(const struct kp_exec_res *r, struct kp_buf *out)
-{
-	size_t end = r->err.len;
-	while (end && (r->err.buf[end - 1] == '\n' || r->err.buf[end - 1] == '\r'))
-		end--;
-	size_t start = end;
-	while (start && r->err.buf[start - 1] != '\n')
-		start--;
-	if (start == end)
-		kp_buf_addf(out, "exit status %d", r->rc);
-	else
-		kp_buf_add(out, r->err.buf + start, end - start);
-}
-
-/*
- * libssh 0.10 sends SFTP v3 renames, which OpenSSH's server refuses onto an
- * existing file, and it has no call for the posix-rename@openssh.com
- * extension. A new file is renamed over SFTP; an existing one is replaced
- * with `mv -f` (rename(2), atomic) on the node.
- */
-static kp_rc replace_file(struct kp_conn *c, const char *tmp, const char *path, bool exists,
-			  struct kp_buf *err)
-{
-	struct sshc *sc = c->priv;
-	if (!exists && sftp_rename(sc->sftp, tmp, path) == SSH_OK)
-		return KP_OK;
-	if (!ssh_is_connected(sc->s))
-		return lost(c, err);
-	const char *argv[] = {"mv", "-f", "--", tmp, path, NULL};
-	struct kp_exec_req req = {.argv = argv, .timeout_ms = 60000};
-	struct kp_exec_res res;
-	kp_exec_res_init(&res);
-	kp_rc rc = c->ops->exec(c, &req, &res, err);
-	if (!rc && res.rc != 0) {
-		struct kp_buf why = KP_BUF_INIT;
-		why_failed(&res, &why);
-		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", path, why.buf);
-		kp_buf_release(&why);
-	}
-	kp_exec_res_release(&res);
-	return rc;
-}
-
-static kp_rc sftp_put_at(struct kp_conn *c, const char *path, const void *data, size_t len,
-			 const struct kp_put_opts *o, struct kp_buf *err)
-{
-	struct sshc *sc = c->priv;
-	struct kp_buf dir = KP_BUF_INIT, tmp = KP_BUF_INIT;
-	unsigned uid = UINT_MAX, gid = UINT_MAX;
-	sftp_file f = NULL;
-	const char *base;
-	kp_rc rc;
-
-	if (o && o->owner && (rc = name_id(c, false, o->owner, &uid, err)))
-		return rc;
-	if (o && o->group && (rc = name_id(c, true, o->group, &gid, err)))
-		return rc;
-	sftp_attributes old = sftp_stat(sc->sftp, path);
-	bool have_old = old != NULL;
-	bool explicit_owner = o && (o->owner || o->group);
-	unsigned mode = o && o->mode >= 0 ? (unsigned)o->mode
-			: have_old	  ? old->permissions & 07777
-					  : 0644;
-	if (have_old && uid == UINT_MAX)
-		uid = old->uid;
-	if (have_old && gid == UINT_MAX)
-		gid = old->gid;
-	sftp_attributes_free(old);
-	/* SFTP v3 sets owner and group together: fill the one not asked for. */
-	bool chown_needed = uid != UINT_MAX || gid != UINT_MAX;
-
-	kp_path_split(path, &dir, &base);
-	for (int tries = 0; !f && tries < 5; tries++) {
-		char r[13];
-		if ((rc = random_hex(r, 6, err)))
-			goto out;
-		kp_buf_reset(&tmp);
-		kp_buf_addf(&tmp, "%s/.%.200s.kplan.%s", dir.buf, base, r);
-		f = sftp_open(sc->sftp, tmp.buf, O_WRONLY | O_CREAT | O_EXCL, 0600);
-		if (!f && sftp_get_error(sc->sftp) != SSH_FX_FILE_ALREADY_EXISTS &&
-		    sftp_get_error(sc->sftp) != SSH_FX_FAILURE)
-			break;
-	}
-	if (!f) {
-		rc = sftp_fail(c, err, "write", path);
-		goto out;
-	}
-	for (size_t off = 0; off < len;) {
-		size_t n = len - off < CHUNK ? len - off : CHUNK;
-		ssize_t w = sftp_write(f, (const char *)data + off, n);
-		if (w <= 0) {
-			rc = sftp_fail(c, err, "write", path);
-			goto fail;
-		}
-		off += (size_t)w;
-	}
-	if (sftp_extension_supported(sc->sftp, "fsync@openssh.com", "1") && sftp_fsync(f)) {
-		rc = sftp_fail(c, err, "write", path);
-		goto fail;
-	}
-	int closed = sftp_close(f);
-	f = NULL;
-	if (closed) {
-		rc = sftp_fail(c, err, "write", path);
-		goto fail;
-	}
-	if (chown_needed) {
-		/* Keeping an existing file's owner is best effort, as in local. */
-		if (uid == UINT_MAX || gid == UINT_MAX) {
-			sftp_attributes a = sftp_stat(sc->sftp, tmp.buf);
-			if (a && uid == UINT_MAX)
-				uid = a->uid;
-			if (a && gid == UINT_MAX)
-				gid = a->gid;
-			sftp_attributes_free(a);
-		}
-		if (sftp_chown(sc->sftp, tmp.buf, uid, gid) && explicit_owner) {
-			rc = sftp_fail(c, err, "change owner of", path);
-			goto fail;
-		}
-	}
-	/* chmod after chown: chown clears set-id bits. */
-	if (sftp_chmod(sc->sftp, tmp.buf, mode)) {
-		rc = sftp_fail(c, err, "change mode of", path);
-		goto fail;
-	}
-	if ((rc = replace_file(c, tmp.buf, path, have_old, err)))
-		goto fail;
-	goto out;
-fail:
-	if (f)
-		sftp_close(f);
-	if (ssh_is_connected(sc->s))
-		sftp_unlink(sc->sftp, tmp.buf);
-out:
-	kp_buf_release(&dir);
-	kp_buf_release(&tmp);
-	return rc;
-}
-
-static kp_rc ssh_put(struct kp_conn *c, const char *path, const void *data, size_t len,
-		     const struct kp_put_opts *o, struct kp_buf *err)
-{
-	kp_rc rc;
-	trace_bind(c);
-	if ((rc = kp_put_check(path, o, err)) || (rc = need_sftp(c, err)))
-		return rc;
-	char *p = resolve(c, path);
-	if (use_exec(c))
-		rc = kp_exec_put(c, p, data, len, o, err);
-	else
-		rc = sftp_put_at(c, p, data, len, o, err);
-	free(p);
-	return rc;
-}
-
-static kp_rc sftp_get_at(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,
-			 struct kp_buf *err)
-{
-	struct sshc *sc = c->priv;
-	struct kp_buf b = KP_BUF_INIT;
-	kp_rc rc = KP_OK;
-	sftp_file f = sftp_open(sc->sftp, path, O_RDONLY, 0);
-
-	if (!f)
-		return sftp_fail(c, err, "read", path);
-	sftp_attributes a = sftp_fstat(f);
-	if (a && a->type == SSH_FILEXFER_TYPE_DIRECTORY) {
-		sftp_attributes_free(a);
-		sftp_close(f);
-		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(EISDIR));
-	}
-	if (a && a->size < SIZE_MAX / 2 && (!max || a->size <= max))
-		kp_buf_grow(&b, (size_t)a->size);
-	sftp_attributes_free(a);
-	char *chunk = kp_xmalloc(CHUNK);
-	for (;;) {
-		ssize_t n = sftp_read(f, chunk, CHUNK);
-		if (n < 0) {
-			rc = sftp_fail(c, err, "read", path);
-			break;
-		}
-		if (n == 0)
-			break;
-		if (max && b.len + (size_t)n > max) {
-			rc = kp_errorf(err, KP_ERR_LIMIT, "'%s' is larger than %zu bytes", path,
-				       max);
-			break;
-		}
-		kp_buf_add(&b, chunk, (size_t)n);
-	}
-	free(chunk);
-	sftp_close(f);
-	if (rc) {
-		kp_buf_release(&b);
-		return rc;
-	}
-	kp_buf_release(out);
-	*out = b;
-	return KP_OK;
-}
-
-static kp_rc ssh_get(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,
-		     struct kp_buf *err)
-{
-	kp_rc rc;
-	trace_bind(c);
-	if ((rc = need_sftp(c, err)))
-		return rc;
-	char *p = resolve(c, path);
-	if (use_exec(c))
-		rc = kp_exec_get(c, p, max, out, err);
-	else
-		rc = sftp_get_at(c, p, max, out, err);
-	free(p);
-	return rc;
-}
-
-/*
- * The hash is computed on the node by sha256sum: one short command, where
- * hashing here would pull the whole file over the network first (a 50 MB
- * file costs a command's latency instead of a transfer).
- */
-static kp_rc remote_sha256(struct kp_conn *c, const char *path, char out[65], struct kp_buf *err)
-{
-	const char *argv[] = {"sha256sum", "--", path, NULL};
-	struct kp_exec_req req = {.argv = argv};
-	struct kp_exec_res res;
-	kp_exec_res_init(&res);
-	kp_rc rc = c->ops->exec(c, &req, &res, err);
-	if (!rc &&
-	    (res.rc != 0 || res.out.len < 64 || strspn(res.out.buf, "0123456789abcdef") < 64)) {
-		struct kp_buf why = KP_BUF_INIT;
-		why_failed(&res, &why);
-		rc = kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, why.buf);
-		kp_buf_release(&why);
-	} else if (!rc) {
-		memcpy(out, res.out.buf, 64);
-		out[64] = '\0';
-	}
-	kp_exec_res_release(&res);
-	return rc;
-}
-
-static kp_rc sftp_stat_at(struct kp_conn *c, const char *path, bool want_hash, struct kp_stat *st,
-			  struct kp_buf *err)
-{
-	struct sshc *sc = c->priv;
-	sftp_attributes a = sftp_lstat(sc->sftp, path);
-	if (!a) {
-		int e = sftp_get_error(sc->sftp);
-		if (ssh_is_connected(sc->s) &&
-		    (e == SSH_FX_NO_SUCH_FILE || e == SSH_FX_NO_SUCH_PATH)) {
-			memset(st, 0, sizeof(*st));
-			return KP_OK;
-		}
-		return sftp_fail(c, err, "stat", path);
-	}
-	memset(st, 0, sizeof(*st));
-	st->exists = true;
-	unsigned fmt = a->permissions & 0170000;
-	st->type = fmt == 0100000 ? 'f' : fmt == 0040000 ? 'd' : fmt == 0120000 ? 'l' : 'o';
-	st->mode = a->permissions & 07777;
-	id_name(c, &sc->users, "/etc/passwd", a->uid, st->owner);
-	id_name(c, &sc->groups, "/etc/group", a->gid, st->group);
-	st->size = (int64_t)a->size;
-	/* SFTP v3 carries whole seconds only. */
-	st->mtime_ns =
-	    (int64_t)(a->mtime64 ? a->mtime64 : a->mtime) * 1000000000 + a->mtime_nseconds;
-	sftp_attributes_free(a);
-	if (st->type == 'l') {
-		char *t = sftp_readlink(sc->sftp, path);
-		if (t)
-			snprintf(st->link_target, sizeof(st->link_target), "%s", t);
-		ssh_string_free_char(t);
-	} else if (st->type == 'f' && want_hash) {
-		return remote_sha256(c, path, st->sha256, err);
-	}
-	return KP_OK;
-}
-
-static kp_rc ssh_stat(struct kp_conn *c, const char *path, bool want_hash, struct kp_stat *st,
-		      struct kp_buf *err)
-{
-	kp_rc rc;
-	trace_bind(c);
-	if ((rc = need_sftp(c, err)))
-		return rc;
-	char *p = resolve(c, path);
-	if (use_exec(c))
-		rc = kp_exec_stat(c, p, want_hash, st, err);
-	else
-		rc = sftp_stat_at(c, p, want_hash, st, err);
-	free(p);
-	return rc;
-}
-
 const struct kp_transport_ops kp_transport_ssh = {
     .name = "ssh",
     .open = ssh_open,
     .exec = ssh_exec,
-    .put = ssh_put,
-    .get = ssh_get,
-    .stat = ssh_stat,
+    .put = kp_ssh_put,
+    .get = kp_ssh_get,
+    .stat = kp_ssh_stat,
     .close = ssh_close_conn,
     .reconnect = ssh_reconnect,
 };
