@@ -129,6 +129,9 @@ tests/lab/lab up --scenario 1 --net 127.188.188 --dir "$L" >/dev/null 2>&1 || {
 }
 linv=$L/inventory.yml
 kube="--kubeconfig $L/kubeconfig"
+# a controller-side backup store of the test's own, absent at first: the
+# check predicts what a first backup writes, whatever the tree holds
+store="backup_dir=$L/backups"
 on() { ssh -F "$L/ssh_config" "$@"; }
 # the lab's pods have random suffixes; everything else must match
 normalize() {
@@ -177,19 +180,19 @@ snapshot "$E2E_TMP/before"
 check "lab: the snapshot holds the nodes' dpkg status and kubelet files" 1 \
 	"$(grep -c '/var/lib/dpkg/status$' "$E2E_TMP/before.nodes" | sed 's/^[1-9][0-9]*$/1/')"
 
-run_kplan "$E2E_TMP/c1.md" check $pb -i "$linv" $kube --format markdown
+run_kplan "$E2E_TMP/c1.md" check $pb -i "$linv" $kube -e "$store" --format markdown
 check "check --format markdown: exit code" 0 "$rc"
 [ "$rc" = 0 ] || sed 's/^/    stderr: /' "$E2E_TMP/c1.md.err" | head -20
-run_kplan "$E2E_TMP/c2.md" check $pb -i "$linv" $kube --format markdown
+run_kplan "$E2E_TMP/c2.md" check $pb -i "$linv" $kube -e "$store" --format markdown
 check "check --format markdown: two runs, identical bytes" same \
 	"$(cmp -s "$E2E_TMP/c1.md" "$E2E_TMP/c2.md" && echo same)"
 normalize <"$E2E_TMP/c1.md" >"$E2E_TMP/c1n.md"
 expect_output "check --format markdown: the scenario-1 preview" 0 preview-check-scenario1.md \
 	cat "$E2E_TMP/c1n.md"
-run_kplan "$E2E_TMP/c1.json" check $pb -i "$linv" $kube --format json --detailed-exitcode
+run_kplan "$E2E_TMP/c1.json" check $pb -i "$linv" $kube -e "$store" --format json --detailed-exitcode
 check "check --format json --detailed-exitcode: changes pending" 10 "$rc"
 check "check --format json: validates against preview.schema.json" valid "$(validate "$E2E_TMP/c1.json")"
-run_kplan "$E2E_TMP/c2.json" check $pb -i "$linv" $kube --format json --detailed-exitcode
+run_kplan "$E2E_TMP/c2.json" check $pb -i "$linv" $kube -e "$store" --format json --detailed-exitcode
 check "check --format json: two runs, identical bytes" same \
 	"$(cmp -s "$E2E_TMP/c1.json" "$E2E_TMP/c2.json" && echo same)"
 normalize <"$E2E_TMP/c1.json" >"$E2E_TMP/c1n.json"
@@ -202,9 +205,9 @@ s = set(t["outcome"] for p in d["plays"] for b in p["batches"] for h in b["hosts
 print("|".join(sorted(s)))' "$E2E_TMP/c1.json")"
 
 # a blocking problem: no kubeadm 1.13.9 in the repository
-run_kplan "$E2E_TMP/b1.md" check $pb -i "$linv" $kube --format markdown -e kube_version=1.13.9 -e admin_password=pa55
+run_kplan "$E2E_TMP/b1.md" check $pb -i "$linv" $kube -e "$store" --format markdown -e kube_version=1.13.9 -e admin_password=pa55
 check "check, blocked: exit 4 (max_fail_percentage stops the run)" 4 "$rc"
-run_kplan "$E2E_TMP/b2.md" check $pb -i "$linv" $kube --format markdown -e kube_version=1.13.9 -e admin_password=pa55
+run_kplan "$E2E_TMP/b2.md" check $pb -i "$linv" $kube -e "$store" --format markdown -e kube_version=1.13.9 -e admin_password=pa55
 check "check, blocked: two runs, identical bytes" same \
 	"$(cmp -s "$E2E_TMP/b1.md" "$E2E_TMP/b2.md" && echo same)"
 check "check, blocked: the problem is listed first, under the scope" \
