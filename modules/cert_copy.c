@@ -19,14 +19,12 @@
 #include "module.h"
 #include "transport.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -228,50 +226,6 @@ out:
 }
 
 /* ---- the store -------------------------------------------------------------------- */
-
-static char *store_dir(const struct kp_modctx *ctx, const char *host)
-{
-	char *d = kp_mod_local_path(ctx, kp_arg_str(ctx, "store"));
-	struct kp_buf b = KP_BUF_INIT;
-	kp_buf_addstr(&b, d);
-	while (b.len > 1 && b.buf[b.len - 1] == '/')
-		kp_buf_setlen(&b, b.len - 1);
-	kp_buf_addf(&b, "/%s", host);
-	free(d);
-	return kp_buf_detach(&b, NULL);
-}
-
-static kp_rc write_store(const char *path, const void *data, size_t len, mode_t mode,
-			 struct kp_buf *err)
-{
-	struct kp_buf tmp = KP_BUF_INIT;
-	char *dir = kp_xstrndup(path, (size_t)(strrchr(path, '/') - path));
-	kp_rc rc = kp_mkdirs(dir, 0700, err);
-	free(dir);
-	if (rc)
-		return rc;
-	kp_buf_addf(&tmp, "%s.kplan-tmp", path);
-	unlink(tmp.buf);
-	FILE *f = fopen(tmp.buf, "wbx");
-	if (!f) {
-		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf, strerror(errno));
-	} else {
-		fchmod(fileno(f), mode);
-		if (fwrite(data, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
-			rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf,
-				       strerror(errno));
-		if (fclose(f) && !rc)
-			rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf,
-				       strerror(errno));
-		if (!rc && rename(tmp.buf, path))
-			rc = kp_errorf(err, KP_ERR_IO, "cannot rename '%s': %s", tmp.buf,
-				       strerror(errno));
-		if (rc)
-			unlink(tmp.buf);
-	}
-	kp_buf_release(&tmp);
-	return rc;
-}
 
 static void stored_path(const struct state *s, const char *node_path, struct kp_buf *out)
 {
@@ -503,8 +457,8 @@ static kp_rc backup_apply(struct kp_modctx *ctx, struct kp_result *res, struct k
 		nkeys += (kind & KP_PKI_KEY) != 0;
 		struct kp_buf sp = KP_BUF_INIT;
 		stored_path(s, n->path, &sp);
-		rc =
-		    write_store(sp.buf, data.buf, data.len, (kind & KP_PKI_KEY) ? 0600 : 0644, err);
+		rc = kp_mod_store_write(sp.buf, data.buf, data.len,
+					(kind & KP_PKI_KEY) ? 0600 : 0644, err);
 		kp_buf_release(&sp);
 		OPENSSL_cleanse(data.buf, data.len);
 		if (rc)
@@ -516,7 +470,7 @@ static kp_rc backup_apply(struct kp_modctx *ctx, struct kp_result *res, struct k
 	char *text = cJSON_Print(mj);
 	struct kp_buf mp = KP_BUF_INIT;
 	kp_buf_addf(&mp, "%s/manifest.json", s->dir);
-	rc = write_store(mp.buf, text, strlen(text), 0600, err);
+	rc = kp_mod_store_write(mp.buf, text, strlen(text), 0600, err);
 	free(text);
 	if (!rc) {
 		if (!res->facts)
@@ -1019,7 +973,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	ctx->state = s;
 	ctx->free_state = state_free;
 	s->src = kp_xstrdup(from && *from && strcmp(action, "backup") ? from : ctx->host);
-	s->dir = store_dir(ctx, s->src);
+	s->dir = kp_mod_store_dir(ctx, "store", s->src);
 	if (!strcmp(action, "backup"))
 		return backup_probe(ctx, res, err);
 	if (!strcmp(action, "restore"))

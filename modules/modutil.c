@@ -1,8 +1,8 @@
 /*
- * modutil.c - what the modules share: reading arguments, running commands
- * with the task's environment and timeout, messages, modes and ownership,
- * and writing a whole file only when its SHA-256 differs (copy, template,
- * lineinfile).
+ * modutil.c - what the modules share: reading arguments, the backup stores
+ * on the controller (cert-copy, etcd-snapshot), running commands with the
+ * task's environment and timeout, messages, modes and ownership, and writing
+ * a whole file only when its SHA-256 differs (copy, template, lineinfile).
  *
  * Everything here works on the per-call struct kp_modctx; nothing is kept
  * between calls, because modules run on many threads at once.
@@ -11,11 +11,14 @@
 #include "transport.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- arguments --------------------------------------------------------- */
 
@@ -59,6 +62,52 @@ char *kp_mod_local_path(const struct kp_modctx *ctx, const char *path)
 		kp_buf_addch(&b, '/');
 	kp_buf_addstr(&b, path);
 	return kp_buf_detach(&b, NULL);
+}
+
+/* ---- backup stores on the controller ---------------------------------- */
+
+char *kp_mod_store_dir(const struct kp_modctx *ctx, const char *arg, const char *host)
+{
+	char *d = kp_mod_local_path(ctx, kp_arg_str(ctx, arg));
+	struct kp_buf b = KP_BUF_INIT;
+	kp_buf_addstr(&b, d);
+	while (b.len > 1 && b.buf[b.len - 1] == '/')
+		kp_buf_setlen(&b, b.len - 1);
+	kp_buf_addf(&b, "/%s", host);
+	free(d);
+	return kp_buf_detach(&b, NULL);
+}
+
+kp_rc kp_mod_store_write(const char *path, const void *data, size_t len, unsigned mode,
+			 struct kp_buf *err)
+{
+	struct kp_buf tmp = KP_BUF_INIT;
+	char *dir = kp_xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	kp_rc rc = kp_mkdirs(dir, 0700, err);
+	free(dir);
+	if (rc)
+		return rc;
+	kp_buf_addf(&tmp, "%s.kplan-tmp", path);
+	unlink(tmp.buf);
+	FILE *f = fopen(tmp.buf, "wbx");
+	if (!f) {
+		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf, strerror(errno));
+	} else {
+		fchmod(fileno(f), mode);
+		if (fwrite(data, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
+			rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf,
+				       strerror(errno));
+		if (fclose(f) && !rc)
+			rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf,
+				       strerror(errno));
+		if (!rc && rename(tmp.buf, path))
+			rc = kp_errorf(err, KP_ERR_IO, "cannot rename '%s': %s", tmp.buf,
+				       strerror(errno));
+		if (rc)
+			unlink(tmp.buf);
+	}
+	kp_buf_release(&tmp);
+	return rc;
 }
 
 /* ---- commands ---------------------------------------------------------- */
