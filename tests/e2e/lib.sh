@@ -145,3 +145,27 @@ node_dir_of() {
 
 # local_inventory FILE N: kept for the cases that are local-only
 local_inventory() { E2E_TRANSPORT=local setup_nodes "$@"; }
+
+# scenario_lab N WHAT [LAB-UP-OPTIONS...]: the cluster lab of Scenario N in
+# $E2E_TMP/lab, torn down when the script ends. Without root and sshd the
+# script is skipped ("# SKIP WHAT: ..."); a lab that does not come up is a
+# "not ok" and ends it. Sets L (the lab directory), inv (its inventory),
+# kube (--kubeconfig for its API server) and on HOST CMD (ssh to a node).
+scenario_lab() {
+	_n=$1 _what=$2
+	shift 2
+	if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
+		echo "# SKIP $_what: needs root and /usr/sbin/sshd"
+		exit 0
+	fi
+	L=$E2E_TMP/lab
+	trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
+	tests/lab/lab up --scenario "$_n" "$@" --dir "$L" >"$E2E_TMP/lab.out" 2>&1 || {
+		echo "not ok - lab up --scenario $_n"
+		tail -5 "$E2E_TMP/lab.out" | sed 's/^/    /'
+		exit 1
+	}
+	inv=$L/inventory.yml
+	kube="--kubeconfig $L/kubeconfig"
+}
+on() { ssh -F "$L/ssh_config" "$@"; }

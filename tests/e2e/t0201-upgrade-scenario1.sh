@@ -5,21 +5,9 @@
 # check (changes nothing), run, the cluster's state afterwards, and a second
 # run that changes nothing.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP scenario 1: needs root and /usr/sbin/sshd"
-	exit 0
-fi
 ev="/usr/bin/python3 tests/e2e/jsonevents.py"
-L=$E2E_TMP/lab
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
-tests/lab/lab up --scenario 1 --dir "$L" >/dev/null 2>&1 || {
-	echo "not ok - lab up --scenario 1"
-	exit 1
-}
-inv=$L/inventory.yml
+scenario_lab 1 "scenario 1"
 pb=playbooks/upgrade-1.13.yml
-kube="--kubeconfig $L/kubeconfig"
-on() { ssh -F "$L/ssh_config" "$@"; }
 # NAME=VERSION(held) for the three packages on a node
 pkgs() {
 	on "$1" "dpkg-query -W -f '\${Package}=\${Version} ' kubeadm kubelet kubectl; apt-mark showhold | paste -sd, -"

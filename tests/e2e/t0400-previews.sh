@@ -115,66 +115,19 @@ check "check --diff: no_log content never shows" "0 old line" \
 	"$(cat "$E2E_TMP/f.md" "$E2E_TMP/f.json" | grep -c abc123) $(head -1 "$E2E_TMP/nodes/h1/conf")"
 
 # ---- check: on the scenario-1 lab -----------------------------------------------
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP check previews on the lab: needs root and /usr/sbin/sshd"
-	exit 0
-fi
-L=$E2E_TMP/lab
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
 # a fixed address block: the preview cuts long outcomes at a fixed width,
 # so the addresses' length must not vary from one lab to the next
-tests/lab/lab up --scenario 1 --net 127.188.188 --dir "$L" >/dev/null 2>&1 || {
-	echo "not ok - lab up --scenario 1"
-	exit 1
-}
-linv=$L/inventory.yml
-kube="--kubeconfig $L/kubeconfig"
+scenario_lab 1 "check previews on the lab" --net 127.188.188
+linv=$inv
 # a controller-side backup store of the test's own, absent at first: the
 # check predicts what a first backup writes, whatever the tree holds
 store="backup_dir=$L/backups"
-on() { ssh -F "$L/ssh_config" "$@"; }
 # the lab's pods have random suffixes; everything else must match
 normalize() {
 	# the lab's addresses come from its directory's path: 127.X.Y.node
 	sed -E "s#$L#LAB#g; s/-[a-z0-9]{10}-[a-z0-9]{5}\b/-RS-POD/g; s/(kube-flannel-ds-amd64|kube-proxy)-[a-z0-9]{5}\b/\1-POD/g; s/127\.[0-9]+\.[0-9]+\.([0-9]+)/127.LAB.\1/g"
 }
-# What a node is, byte for byte: every path under /etc, /usr, /var/lib/dpkg,
-# /var/lib/kubelet, /var/lib/apt and /root with its mode, size and mtime, the
-# content hash of every file among them but /usr's (installed packages show in
-# dpkg's status), and apt's holds.
-node_state() {
-	on "$1" 'find /etc /usr /var/lib/dpkg /var/lib/kubelet /var/lib/apt /root -xdev -printf "%p %y %m %s %T@\n" 2>/dev/null | sort
-		find /etc /var/lib/dpkg /var/lib/kubelet /var/lib/apt /root -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum
-		apt-mark showhold'
-}
-# What the node wrote anywhere, from outside: its overlay's upper directory
-# (the lab's own agent state under /tmp aside)
-node_upper() {
-	(cd "$L/$1/upper" && find . -xdev -path ./tmp -prune -o -printf '%p %y %m %s %T@\n' | sort &&
-		find . -xdev -path ./tmp -prune -o -type f -print0 | sort -z | xargs -0 sha256sum)
-}
-# The API server's whole state, without its heartbeats
-api_state() {
-	on k8s-master "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /lab/state" |
-		/usr/bin/python3 -c 'import json, sys
-VOLATILE = {"heartbeats", "lastHeartbeatTime", "resourceVersion"}
-def strip(x):
-    if isinstance(x, dict):
-        return {k: strip(v) for k, v in x.items() if k not in VOLATILE}
-    if isinstance(x, list):
-        return [strip(v) for v in x]
-    return x
-print(json.dumps(strip(json.load(sys.stdin)), sort_keys=True, indent=1))'
-}
-snapshot() {
-	for n in k8s-master k8s-worker-1 k8s-worker-2; do
-		echo "== $n"
-		node_state $n
-		echo "== $n upper"
-		node_upper $n
-	done >"$1.nodes"
-	api_state >"$1.api"
-}
+. "$(dirname "$0")/labstate.sh"
 
 snapshot "$E2E_TMP/before"
 check "lab: the snapshot holds the nodes' dpkg status and kubelet files" 1 \

@@ -17,52 +17,8 @@
 # reboot: the check predicts it from the package, the run reboots the
 # node, drained, before it is uncordoned).
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP preview fidelity: needs root and /usr/sbin/sshd"
-	exit 0
-fi
-L=$E2E_TMP/lab
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
-tests/lab/lab up --scenario 1 --dir "$L" >/dev/null 2>&1 || {
-	echo "not ok - lab up --scenario 1"
-	exit 1
-}
-inv=$L/inventory.yml
-kube="--kubeconfig $L/kubeconfig"
-on() { ssh -F "$L/ssh_config" "$@"; }
-
-# ---- the lab's state (as t0400's proof that check changes nothing) --------------
-node_state() {
-	on "$1" 'find /etc /usr /var/lib/dpkg /var/lib/kubelet /var/lib/apt /root -xdev -printf "%p %y %m %s %T@\n" 2>/dev/null | sort
-		find /etc /var/lib/dpkg /var/lib/kubelet /var/lib/apt /root -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum
-		apt-mark showhold'
-}
-# everything the node wrote, from outside (the lab's own agent state under /tmp aside)
-node_upper() {
-	(cd "$L/$1/upper" && find . -xdev -path ./tmp -prune -o -printf '%p %y %m %s %T@\n' | sort &&
-		find . -xdev -path ./tmp -prune -o -type f -print0 | sort -z | xargs -0 sha256sum)
-}
-api_state() {
-	on k8s-master "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /lab/state" |
-		/usr/bin/python3 -c 'import json, sys
-VOLATILE = {"heartbeats", "lastHeartbeatTime", "resourceVersion"}
-def strip(x):
-    if isinstance(x, dict):
-        return {k: strip(v) for k, v in x.items() if k not in VOLATILE}
-    if isinstance(x, list):
-        return [strip(v) for v in x]
-    return x
-print(json.dumps(strip(json.load(sys.stdin)), sort_keys=True, indent=1))'
-}
-snapshot() {
-	for n in k8s-master k8s-worker-1 k8s-worker-2; do
-		echo "== $n"
-		node_state $n
-		echo "== $n upper"
-		node_upper $n
-	done >"$1.nodes"
-	api_state >"$1.api"
-}
+scenario_lab 1 "preview fidelity"
+. "$(dirname "$0")/labstate.sh"
 
 # ---- the comparison -------------------------------------------------------------
 # fidelity PREVIEW.json RUN.jsonl NAME: one "ok - ..." line per host

@@ -9,24 +9,12 @@
 # certificate and a key that does not match its certificate, and reports
 # days left; no private key material in any output.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP scenario 2: needs root and /usr/sbin/sshd"
-	exit 0
-fi
 if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
 	echo "# SKIP scenario 2: needs etcd and etcdctl (Debian etcd-server, etcd-client; make deps)"
 	exit 0
 fi
-L=$E2E_TMP/lab
+scenario_lab 2 "scenario 2"
 B=$E2E_TMP/backups
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
-tests/lab/lab up --scenario 2 --dir "$L" >"$E2E_TMP/lab.out" 2>&1 || {
-	echo "not ok - lab up --scenario 2"
-	sed 's/^/    /' "$E2E_TMP/lab.out" | tail -5
-	exit 1
-}
-inv=$L/inventory.yml
-on() { ssh -F "$L/ssh_config" "$@"; }
 addr=$(awk '$1 == "k8s-master" { print $2 }' "$L/nodes")
 E="ETCDCTL_API=3 etcdctl --endpoints=https://$addr:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key"
 # every file under the PKI: sha256, mode, owner, group

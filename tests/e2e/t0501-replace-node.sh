@@ -9,25 +9,12 @@
 # started members, all healthy, the node Ready, and every key written
 # before and during the replacement readable.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP scenario 3: needs root and /usr/sbin/sshd"
-	exit 0
-fi
 if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
 	echo "# SKIP scenario 3: needs etcd and etcdctl (Debian etcd-server, etcd-client; make deps)"
 	exit 0
 fi
-L=$E2E_TMP/lab
+scenario_lab 3 "scenario 3"
 B=$E2E_TMP/backups
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
-tests/lab/lab up --scenario 3 --dir "$L" >"$E2E_TMP/lab.out" 2>&1 || {
-	echo "not ok - lab up --scenario 3"
-	sed 's/^/    /' "$E2E_TMP/lab.out" | tail -5
-	exit 1
-}
-inv=$L/inventory.yml
-kube="--kubeconfig $L/kubeconfig"
-on() { ssh -F "$L/ssh_config" "$@"; }
 addr() { awk -v n="$1" '$1 == n { print $2 }' "$L/nodes"; }
 eps="https://$(addr k8s-master-1):2379,https://$(addr k8s-master-2):2379,https://$(addr k8s-master-3):2379"
 E="ETCDCTL_API=3 etcdctl --endpoints=$eps --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --dial-timeout=2s"

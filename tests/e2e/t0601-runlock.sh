@@ -4,18 +4,7 @@
 # deleted at the end), a lock directory on the first control-plane host
 # without it; a lock held by someone else stops the run with exit 5.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP run lock: needs root and /usr/sbin/sshd"
-	exit 0
-fi
-L=$E2E_TMP/lab
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
-tests/lab/lab up --scenario 1 --dir "$L" >/dev/null 2>&1 || {
-	echo "not ok - lab up --scenario 1"
-	exit 1
-}
-inv=$L/inventory.yml
-on() { ssh -F "$L/ssh_config" "$@"; }
+scenario_lab 1 "run lock"
 kc="kubectl --kubeconfig /etc/kubernetes/admin.conf"
 leases=/apis/coordination.k8s.io/v1/namespaces/kube-system/leases
 cat >"$E2E_TMP/locked.yml" <<'PLAN'

@@ -8,20 +8,9 @@
 # /var/log/dpkg.log in each node) show every node's package installs and
 # kubeadm upgrade exactly once; no node stays cordoned.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP kill and resume: needs root and /usr/sbin/sshd"
-	exit 0
-fi
-L=$E2E_TMP/lab
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
-tests/lab/lab up --scenario 1 --dir "$L" >/dev/null 2>&1 || {
-	echo "not ok - lab up --scenario 1"
-	exit 1
-}
-inv=$L/inventory.yml
+scenario_lab 1 "kill and resume"
 pb=playbooks/upgrade-1.13.yml
 J=$E2E_TMP/journal
-on() { ssh -F "$L/ssh_config" "$@"; }
 api() { on k8s-master "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw '$1'"; }
 nodes() {
 	api /api/v1/nodes | /usr/bin/python3 -c 'import json,sys

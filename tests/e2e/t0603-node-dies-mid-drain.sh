@@ -10,20 +10,9 @@
 # 0: k8s-worker-2 is never touched), and the journal's run_end and the
 # final message name the node as left cordoned.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP node dies mid-drain: needs root and /usr/sbin/sshd"
-	exit 0
-fi
-L=$E2E_TMP/lab
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
-tests/lab/lab up --scenario 1 --dir "$L" >/dev/null 2>&1 || {
-	echo "not ok - lab up --scenario 1"
-	exit 1
-}
-inv=$L/inventory.yml
+scenario_lab 1 "node dies mid-drain"
 pb=playbooks/upgrade-1.13.yml
 J=$E2E_TMP/journal
-on() { ssh -F "$L/ssh_config" "$@"; }
 kc="kubectl --kubeconfig /etc/kubernetes/admin.conf"
 pdbs=/apis/policy/v1/namespaces/default/poddisruptionbudgets
 api() { on k8s-master "$kc get --raw '$1'"; }

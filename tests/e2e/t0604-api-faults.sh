@@ -8,18 +8,7 @@
 # it may have been carried out), the drain fails clearly and is never
 # reported done.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP API faults: needs root and /usr/sbin/sshd"
-	exit 0
-fi
-L=$E2E_TMP/lab
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
-tests/lab/lab up --scenario 1 --dir "$L" >/dev/null 2>&1 || {
-	echo "not ok - lab up --scenario 1"
-	exit 1
-}
-inv=$L/inventory.yml
-on() { ssh -F "$L/ssh_config" "$@"; }
+scenario_lab 1 "API faults"
 kc="kubectl --kubeconfig /etc/kubernetes/admin.conf"
 api() { on k8s-master "$kc get --raw '$1'"; }
 faults() { echo "$1" | on k8s-master "$kc create --raw /lab/faults -f -" >/dev/null; }

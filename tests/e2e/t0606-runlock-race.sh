@@ -5,18 +5,7 @@
 # controller is SIGKILLed its Lease is not renewed, expires, and a new run
 # proceeds. KPLAN_LEASE_SECONDS (tests and emergencies) makes the Lease 6 s.
 . "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
-	echo "# SKIP run lock race: needs root and /usr/sbin/sshd"
-	exit 0
-fi
-L=$E2E_TMP/lab
-trap 'tests/lab/lab down --dir "$L" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT INT TERM
-tests/lab/lab up --scenario 1 --dir "$L" >/dev/null 2>&1 || {
-	echo "not ok - lab up --scenario 1"
-	exit 1
-}
-inv=$L/inventory.yml
-on() { ssh -F "$L/ssh_config" "$@"; }
+scenario_lab 1 "run lock race"
 lease=/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kplan-race
 KPLAN_LEASE_SECONDS=6
 export KPLAN_LEASE_SECONDS
