@@ -24,7 +24,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
-	   -Wshadow -Wstrict-prototypes -Irunner -Imodules $(PKG_CFLAGS)
+	   -Wshadow -Wstrict-prototypes -Irunner -I. $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
 ifeq ($(SAN),1)
@@ -38,10 +38,11 @@ CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
 LDFLAGS += -fsanitize=fuzzer,address,undefined
 endif
 
-RUNNER_SRC := $(filter-out runner/main.c,$(wildcard runner/*.c))
-MODULE_SRC := $(wildcard modules/*.c)
+RUNNER_SRC := $(filter-out runner/cli/main.c,$(sort $(shell find runner -name '*.c')))
+MODULE_SRC := $(sort $(shell find modules -name '*.c'))
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(RUNNER_SRC) $(MODULE_SRC))
-HEADERS    := $(wildcard runner/*.h modules/*.h)
+HEADERS    := $(shell find runner modules -name '*.h')
+C_FILES    := $(shell find runner modules -name '*.[ch]') $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch])
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -55,7 +56,7 @@ KPLAN := $(if $(filter build,$(BUILD)),kplan,$(BUILD)/kplan)
 
 all: $(KPLAN)
 
-$(KPLAN): $(BUILD)/runner/main.o $(BUILD)/libkplan.a
+$(KPLAN): $(BUILD)/runner/cli/main.o $(BUILD)/libkplan.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libkplan.a: $(LIB_OBJ)
@@ -123,11 +124,10 @@ fuzz:
 fuzz-build: $(FUZZ_BIN)
 
 format:
-	clang-format -i runner/*.[ch] modules/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]
+	clang-format -i $(C_FILES)
 
 format-check:
-	clang-format --dry-run --Werror runner/*.[ch] modules/*.[ch] tests/unit/*.[ch] \
-	    tests/fuzz/*.[ch]
+	clang-format --dry-run --Werror $(C_FILES)
 
 install: all
 	install -D -m 0755 kplan $(DESTDIR)$(PREFIX)/bin/kplan

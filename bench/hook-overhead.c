@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "expr.h"
-#include "hooks.h"
-#include "value.h"
+#include "expr/expr.h"
+#include "engine/hooks.h"
+#include "core/value.h"
 
 static kp_rc f_run(void *ctx, const char *host, const char *cmd, const struct kp_hook_runopts *o,
 		   struct kp_exec_res *res, struct kp_buf *err)

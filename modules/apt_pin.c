@@ -10,8 +10,8 @@
  * lists and the lists are apt's cache, not state the plan manages; check
  * mode never refreshes them and says when they are stale.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * module as rendered strings, so the load-time compile of `when:` does not
  * cover them. The first false one stops the check and is named.
  */
-#include "module.h"
+#include "modules/module.h"
 
 static const struct kp_argspec args[] = {
     {.name = "that",

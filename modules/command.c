@@ -6,8 +6,8 @@
  * `command` safe with values that come from variables. shell.c shares the
  * probe (creates/removes) and the run through kp_mod_run_command.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <stdlib.h>
 #include <string.h>

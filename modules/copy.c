@@ -6,8 +6,8 @@
  * fixed with chmod/chown without rewriting the content. template.c hands
  * its rendered text to kp_mod_copy_probe and shares everything else.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * scope; an undefined one prints as such instead of failing, as in Ansible,
  * because debug is what operators reach for when something is missing.
  */
-#include "module.h"
+#include "modules/module.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* fail.c - fail the host with a message. */
-#include "module.h"
+#include "modules/module.h"
 
 static const struct kp_argspec args[] = {
     {.name = "msg",

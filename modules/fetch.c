@@ -6,8 +6,8 @@
  * The controller file is written atomically (temporary file beside it,
  * fsync, rename) and only when its SHA-256 differs.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,8 +7,8 @@
  * mode and the real run cannot disagree. Without `state` an existing path
  * keeps its type and only its attributes are set, as in Ansible.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <stdlib.h>
 #include <string.h>

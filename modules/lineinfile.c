@@ -11,8 +11,8 @@
  * The file is rewritten (atomically, keeping its mode) only when its
  * content changes.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <regex.h>
 #include <stdlib.h>

@@ -6,8 +6,8 @@
  * runs in the controller (it reaches hosts through kplan.run), so the task
  * takes no connection lock; see runner/hooks.h for the API and check mode.
  */
-#include "hooks.h"
-#include "module.h"
+#include "engine/hooks.h"
+#include "modules/module.h"
 
 static const struct kp_argspec args[] = {
     {.name = "script", .type = KP_T_PATH, .help = "Lua file (relative to the plan)"},

@@ -6,7 +6,7 @@
  * Both checks say the same things in the same words, so that an error found
  * only after templating reads like one found when the plan loaded.
  */
-#include "module.h"
+#include "modules/module.h"
 
 #include <ctype.h>
 #include <errno.h>

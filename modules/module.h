@@ -13,10 +13,10 @@
 #ifndef KP_MODULE_H
 #define KP_MODULE_H
 
-#include "buf.h"
-#include "expr.h"
-#include "value.h"
-#include "ytree.h"
+#include "core/buf.h"
+#include "expr/expr.h"
+#include "core/value.h"
+#include "core/ytree.h"
 
 enum kp_argtype {
 	KP_T_STR,

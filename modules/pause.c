@@ -6,7 +6,7 @@
  * and says how to go on. The prompt is written to /dev/tty so that it
  * shows even when stdout is redirected to a log.
  */
-#include "module.h"
+#include "modules/module.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -12,8 +12,8 @@
  * and test_command succeeds, all within timeout. The same connection,
  * reopened, serves the play's following tasks.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* registry.c - the one table of built-in modules. Adding a module means one
  * file in modules/, one line here. */
-#include "module.h"
+#include "modules/module.h"
 
 extern const struct kp_module kp_mod_apt_pin, kp_mod_assert, kp_mod_cert_copy, kp_mod_command,
     kp_mod_copy, kp_mod_debug, kp_mod_drain, kp_mod_etcd_member, kp_mod_etcd_snapshot, kp_mod_fail,

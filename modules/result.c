@@ -5,7 +5,7 @@
  * for modules that ran no command, so `x.stdout_lines` never needs a
  * default() guard in a plan.
  */
-#include "module.h"
+#include "modules/module.h"
 
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * Ansible's `cacheable` is a flag, not a variable, and there is no fact
  * cache to honour it, so it is dropped rather than set as a variable.
  */
-#include "module.h"
+#include "modules/module.h"
 
 static const struct kp_argspec args[] = {
     {0},

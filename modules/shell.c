@@ -2,8 +2,8 @@
  * shell.c - run a command line on the node through /bin/sh -c (or another
  * `executable`). Guards and the run itself are command.c's.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <string.h>
 

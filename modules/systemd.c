@@ -6,8 +6,8 @@
  * then start/stop only when the unit is not already there; restarted and
  * reloaded always act. Apply runs exactly the planned commands.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * with its own name as position, so an error reads "web.conf.j2:3:9:
  * undefined variable 'port'"; the rendered text then goes through copy.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <stdlib.h>
 #include <string.h>

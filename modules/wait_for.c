@@ -15,8 +15,8 @@
  * /bin/sh's own redirections cannot open TCP (dash has no /dev/tcp), so
  * none of them found is an error that names what to install, not a wait.
  */
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inventory.h"
-#include "kp.h"
+#include "model/inventory.h"
+#include "core/kp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

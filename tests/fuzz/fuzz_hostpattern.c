@@ -6,7 +6,7 @@
  * directory the target runs in; other files are not for patterns to read.
  */
 #include "fuzz.h"
-#include "inventory.h"
+#include "model/inventory.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * finalize and the `kplan inventory` outputs of what loaded.
  */
 #include "fuzz.h"
-#include "inventory.h"
+#include "model/inventory.h"
 
 #include <stdlib.h>
 

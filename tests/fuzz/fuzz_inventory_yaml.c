@@ -5,7 +5,7 @@
  * outputs of what loaded.
  */
 #include "fuzz.h"
-#include "inventory.h"
+#include "model/inventory.h"
 
 #include <stdlib.h>
 

@@ -25,11 +25,11 @@
  * the modules' polling cost nothing (both are bounded by attempts and by
  * the timeouts).
  */
-#include "expr.h"
+#include "expr/expr.h"
 #include "fuzz.h"
-#include "module.h"
-#include "transport.h"
-#include "value.h"
+#include "modules/module.h"
+#include "transport/transport.h"
+#include "core/value.h"
 
 #include <stdlib.h>
 #include <time.h>

@@ -5,7 +5,7 @@
  * directory holding ca.crt, client.crt, client.key and token).
  */
 #include "fuzz.h"
-#include "kubeapi.h"
+#include "kube/kubeapi.h"
 
 #include <stdio.h>
 #include <stdlib.h>

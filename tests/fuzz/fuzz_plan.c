@@ -7,7 +7,7 @@
  * checks run too (tests/fuzz/plan.dict names them).
  */
 #include "fuzz.h"
-#include "plan.h"
+#include "model/plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>

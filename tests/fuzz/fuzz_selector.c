@@ -5,7 +5,7 @@
  * and the whole document as a Status.
  */
 #include "fuzz.h"
-#include "kubeapi.h"
+#include "kube/kubeapi.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

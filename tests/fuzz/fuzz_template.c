@@ -13,10 +13,10 @@
  *   y  a YAML value whose strings may be templates  (Y)
  * any other first byte: the whole input is a template.
  */
-#include "expr.h"
+#include "expr/expr.h"
 #include "fuzz.h"
-#include "value.h"
-#include "ytree.h"
+#include "core/value.h"
+#include "core/ytree.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* test_batch.c - rolling batch sizes from `serial`. */
 #include "unit.h"
-#include "batch.h"
+#include "model/batch.h"
 
 static void check(const struct kp_serial_step *steps, size_t nsteps, size_t nhosts,
 		  const size_t *want, size_t nwant)

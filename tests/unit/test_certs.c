@@ -3,7 +3,7 @@
  * fixtures in tests/data/pki were made with openssl (server.crt valid
  * 2024-01-01 .. 2124-01-01, expired.crt 2020-01-01 .. 2020-02-01). */
 #include "unit.h"
-#include "module.h"
+#include "modules/module.h"
 
 static void load(const char *name, struct kp_buf *b)
 {

@@ -1,6 +1,6 @@
 /* test_diff.c - unified diffs, checked against diff -u where the answer is unambiguous. */
 #include "unit.h"
-#include "module.h"
+#include "modules/module.h"
 
 #include <unistd.h>
 

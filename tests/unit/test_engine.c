@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 struct run {
 	int code;

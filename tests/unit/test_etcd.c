@@ -2,8 +2,8 @@
  * and corrupted), member list parsing with exact 64-bit IDs, finding a
  * member by name, hex ID or peer URL, health output and quorum arithmetic. */
 #include "unit.h"
-#include "module.h"
-#include "transport.h"
+#include "modules/module.h"
+#include "transport/transport.h"
 
 static void load(const char *name, struct kp_buf *b)
 {

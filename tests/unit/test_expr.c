@@ -1,8 +1,8 @@
 /* test_expr.c - templates, bare expressions, the Lua sandbox and helpers. */
 #include "unit.h"
-#include "expr.h"
-#include "value.h"
-#include "ytree.h"
+#include "expr/expr.h"
+#include "core/value.h"
+#include "core/ytree.h"
 
 #include <lua.h>
 

@@ -7,9 +7,9 @@
 
 #include <time.h>
 
-#include "hooks.h"
-#include "plan.h"
-#include "transport.h"
+#include "engine/hooks.h"
+#include "model/plan.h"
+#include "transport/transport.h"
 
 /* What the fake ops saw. */
 struct fake {

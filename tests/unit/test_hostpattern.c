@@ -5,7 +5,7 @@
 
 #include <unistd.h>
 
-#include "inventory.h"
+#include "model/inventory.h"
 
 static struct kp_inventory inv;
 

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "inventory.h"
+#include "model/inventory.h"
 
 /* A scratch directory under /tmp, removed by cleanup(). */
 static char tmpdir[64];

@@ -7,11 +7,11 @@
  * them, so the exact commands planned can be asserted.
  */
 #include "unit.h"
-#include "expr.h"
-#include "kubeapi.h"
-#include "module.h"
-#include "transport.h"
-#include "value.h"
+#include "expr/expr.h"
+#include "kube/kubeapi.h"
+#include "modules/module.h"
+#include "transport/transport.h"
+#include "core/value.h"
 
 #include <cjson/cJSON.h>
 #include <signal.h>

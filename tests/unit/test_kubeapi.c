@@ -6,8 +6,8 @@
  * The kubectl backend is tested with a fake command runner.
  */
 #include "unit.h"
-#include "kubeapi.h"
-#include "transport.h"
+#include "kube/kubeapi.h"
+#include "transport/transport.h"
 
 #include <cjson/cJSON.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 /* test_module.c - the module registry and argument checking, at load time
  * (YAML nodes, positioned messages) and at run time (values, defaults). */
 #include "unit.h"
-#include "module.h"
+#include "modules/module.h"
 
 static void test_lookup(void **state)
 {

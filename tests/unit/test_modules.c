@@ -5,10 +5,10 @@
  * writes so that "the second run writes nothing" can be asserted.
  */
 #include "unit.h"
-#include "expr.h"
-#include "module.h"
-#include "transport.h"
-#include "value.h"
+#include "expr/expr.h"
+#include "modules/module.h"
+#include "transport/transport.h"
+#include "core/value.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

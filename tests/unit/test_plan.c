@@ -4,7 +4,7 @@
 
 #include <unistd.h>
 
-#include "plan.h"
+#include "model/plan.h"
 
 #define PLANS KP_TEST_DATA "/plans"
 #define BAD   PLANS "/bad/"

@@ -6,9 +6,9 @@
  * does before it goes down).
  */
 #include "unit.h"
-#include "module.h"
-#include "transport.h"
-#include "value.h"
+#include "modules/module.h"
+#include "transport/transport.h"
+#include "core/value.h"
 
 struct node {
 	char boot_id[40], next_id[40];

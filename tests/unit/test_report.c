@@ -2,8 +2,8 @@
  * the order they arrive in, pending counts, secrets, markdown escaping. */
 #include "unit.h"
 
-#include "report.h"
-#include "value.h"
+#include "output/report.h"
+#include "core/value.h"
 
 static void add(struct kp_report *r, const char *host, const char *task, const char *status,
 		const char *outcome, bool pending)

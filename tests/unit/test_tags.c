@@ -1,6 +1,6 @@
 /* test_tags.c - --tags / --skip-tags selection. */
 #include "unit.h"
-#include "tags.h"
+#include "model/tags.h"
 
 static bool sel(const char *tags, const char *only, const char *skip)
 {

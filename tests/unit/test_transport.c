@@ -7,7 +7,7 @@
  * removes; every process a test starts is ended and reaped.
  */
 #include "unit.h"
-#include "transport.h"
+#include "transport/transport.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
  * loads a slow ~/.bashrc: the tests keep the number of commands small.
  */
 #include "unit.h"
-#include "transport.h"
+#include "transport/transport.h"
 
 #include <errno.h>
 #include <ftw.h>

@@ -3,8 +3,8 @@
 
 #include <unistd.h>
 
-#include "expr.h"
-#include "vars.h"
+#include "expr/expr.h"
+#include "model/vars.h"
 
 static char *json(const struct kp_value *v)
 {

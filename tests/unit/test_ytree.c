@@ -1,6 +1,6 @@
 /* test_ytree.c - the YAML node tree: positions, anchors, merges, errors. */
 #include "unit.h"
-#include "ytree.h"
+#include "core/ytree.h"
 
 static struct kp_doc *load(const char *text, struct kp_buf *err)
 {

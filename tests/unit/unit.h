@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "kp.h"
+#include "core/buf.h"
+#include "core/kp.h"
 
 /* Directory of test data, relative to the repository root (tests run there). */
 #define KP_TEST_DATA "tests/data"

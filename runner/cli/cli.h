@@ -1,0 +1,78 @@
+/*
+ * cli.h - the options of one kplan invocation and the commands that use them.
+ *
+ * main.c parses argv into a struct kp_runopts; each command gets it. Only
+ * main and option parsing may exit.
+ */
+#ifndef KP_CLI_H
+#define KP_CLI_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "model/inventory.h"
+#include "model/plan.h"
+#include "model/tags.h"
+#include "core/value.h"
+
+enum kp_format { KP_FMT_TEXT, KP_FMT_JSON, KP_FMT_MARKDOWN };
+
+struct kp_redact;
+
+struct kp_runopts {
+	const char *command; /* run, check, plan, validate */
+	const char *plan_path;
+	struct kp_strlist inventories;
+	struct kp_value *extra;	      /* map of -e */
+	struct kp_strlist extra_args; /* the -e arguments as given */
+	const char *limit;
+	int forks;
+	struct kp_strlist tags, skip_tags;
+	const char *start_at_task;
+	bool check, diff, detailed_exitcode, yes, list_hosts, list_tasks, no_color;
+	enum kp_format format;
+	int verbose;
+	const char *known_hosts, *host_key_checking, *kubeconfig, *journal, *resume;
+	bool resume_given;
+	bool force; /* --force: resume although the plan or inventory changed */
+	int64_t timeout_ms;
+	/* secret values to hide in everything printed and journaled (or NULL) */
+	const struct kp_redact *redact;
+	/* Ctrl-C / SIGTERM count, kept by main's signal handler (or NULL) */
+	const volatile sig_atomic_t *interrupts;
+};
+
+/* Everything a command works on, loaded and validated. */
+struct kp_loaded {
+	struct kp_plan *plan;
+	struct kp_inventory inv;
+};
+
+/* Load plan and inventories (and validate them); exit code 2 material on error. */
+kp_rc kp_load_all(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_buf *err);
+void kp_loaded_release(struct kp_loaded *ld);
+
+/* The offline preview of `kplan plan`; also --list-hosts and --list-tasks. */
+kp_rc kp_preview_plan(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
+		      struct kp_buf *err);
+/* The same walk, also filling rep (report.h; initialized here, released by
+ * the caller) for --format markdown/json and --detailed-exitcode. */
+struct kp_report;
+kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
+			struct kp_report *rep, struct kp_buf *err);
+/* What a run or check is asked to do, checked before anything runs (exit 2
+ * material): the --limit names hosts or groups of the inventory, the
+ * --start-at-task names a task. *confirms: the first play with hosts that
+ * asks for confirmation before its batches, or NULL. */
+kp_rc kp_check_run_scope(const struct kp_runopts *o, struct kp_loaded *ld,
+			 const struct kp_play **confirms, struct kp_buf *err);
+kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
+		    struct kp_buf *err);
+kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
+		    struct kp_buf *err);
+
+/* `key=value` rendering of arguments used by previews: strings bare when
+ * they are simple words, everything else as JSON. */
+void kp_format_args(const struct kp_value *args, bool hide, struct kp_buf *out);
+
+#endif

@@ -1,0 +1,761 @@
+/*
+ * main.c - the kplan command line: parse options, dispatch to a command,
+ * turn the outcome into an exit code (cli.md). Only this file exits.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "output/journal.h"
+#include "core/redact.h"
+#include "kube/kubeapi.h"
+#include "transport/transport.h"
+#include "model/vars.h"
+#include "expr/expr.h"
+#include "modules/module.h"
+#include "output/report.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+};
+
+static const char usage_main[] =
+    "usage: kplan <command> [options]\n"
+    "\n"
+    "  run PLAN -i INVENTORY [options]        execute\n"
+    "  check PLAN -i INVENTORY [options]      dry run: connect, probe, change nothing\n"
+    "  plan PLAN -i INVENTORY [options]       offline preview: no connection at all\n"
+    "  validate PLAN [-i INVENTORY]           load and check everything, run nothing\n"
+    "  inventory -i INVENTORY --list|--graph [GROUP]|--host NAME\n"
+    "  modules [NAME]                         built-in modules and their arguments\n"
+    "  runs [RUN_ID]                          past runs from the journal\n"
+    "  version\n"
+    "\n"
+    "'kplan <command> --help' shows a command's options.\n";
+
+static const char usage_run[] =
+    "usage: kplan %s PLAN -i INVENTORY [options]\n"
+    "\n"
+    "  -i, --inventory PATH        inventory file or directory; repeatable\n"
+    "  -e, --extra-vars K=V|@FILE  highest-precedence variables; repeatable\n"
+    "  -l, --limit PATTERN         restrict hosts (host pattern)\n"
+    "  -f, --forks N               hosts worked on at once (default 10)\n"
+    "  -t, --tags TAGS             only tasks with these tags\n"
+    "      --skip-tags TAGS        skip tasks with these tags\n"
+    "      --start-at-task NAME    skip tasks before the first one with that name\n"
+    "      --resume [RUN_ID]       continue a failed or interrupted run\n"
+    "      --force                 with --resume: resume although the plan or inventory\n"
+    "                              changed\n"
+    "  -C, --check                 same as 'kplan check'\n"
+    "  -D, --diff                  show file diffs\n"
+    "      --format FMT            text, json or markdown\n"
+    "      --detailed-exitcode     check/plan: exit 0 when nothing would change, 10 when\n"
+    "                              changes are pending\n"
+    "      --yes                   answer confirmations\n"
+    "      --known-hosts FILE      default ~/.ssh/known_hosts\n"
+    "      --host-key-checking M   strict (default), accept-new or off\n"
+    "      --kubeconfig FILE       for the Kubernetes API\n"
+    "      --journal DIR           where run journals live\n"
+    "      --timeout DURATION      default per-command timeout (default 10m)\n"
+    "      --list-hosts            print the hosts of each play and exit\n"
+    "      --list-tasks            print the tasks of each play and exit\n"
+    "  -v, -vv, -vvv               more detail\n"
+    "      --no-color              no colours\n";
+
+static const char usage_validate[] =
+    "usage: kplan validate PLAN [-i INVENTORY]... [-e VARS]... [-l PATTERN]\n"
+    "\n"
+    "Loads the plan, every file it imports, its hook files and the inventory, and\n"
+    "checks keys, module arguments, expressions, host patterns and variables.\n"
+    "Runs nothing. Exit 0 when valid, 2 otherwise.\n";
+
+static const char usage_inventory[] =
+    "usage: kplan inventory -i INVENTORY... (--list | --graph [GROUP] | --host NAME)\n"
+    "\n"
+    "  --list         the resolved inventory as JSON (ansible-inventory's shape)\n"
+    "  --graph        the group tree\n"
+    "  --host NAME    one host's merged variables as JSON\n"
+    "Secrets (*_password, !secret values) print as <hidden>.\n";
+
+static const char usage_modules[] = "usage: kplan modules [NAME]\n"
+				    "\n"
+				    "Lists the built-in modules, or one module's arguments.\n";
+
+/* Ctrl-C and SIGTERM: the first stops new work (in-flight steps finish up
+ * to their timeout, the journal is written, exit 130); the second kills
+ * running commands at once. The engine and transports read the count. */
+static volatile sig_atomic_t interrupts;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (interrupts < 100)
+		interrupts++;
+	if (interrupts == 1) {
+		static const char msg[] =
+		    "\nkplan: interrupted: finishing the steps in flight (again to "
+		    "kill them)\n";
+		ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)w;
+	}
+}
+
+static void install_signal_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* a node that closes a pipe must not kill the controller */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	kp_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	/* words from the command line may hold line breaks: one line per error */
+	kp_buf_escape_newlines(&b, 0);
+	fprintf(stderr, "error: %s\n", b.buf);
+	kp_buf_release(&b);
+	return EXIT_USAGE;
+}
+
+static int report(const struct kp_buf *err)
+{
+	fprintf(stderr, "error: %s\n", err->len ? err->buf : "unknown error");
+	return EXIT_USAGE;
+}
+
+static void opts_release(struct kp_runopts *o)
+{
+	kp_strlist_release(&o->inventories);
+	kp_strlist_release(&o->tags);
+	kp_strlist_release(&o->skip_tags);
+	kp_strlist_release(&o->extra_args);
+	kp_value_unref(o->extra);
+}
+
+enum {
+	OPT_SKIP_TAGS = 1000,
+	OPT_START_AT,
+	OPT_RESUME,
+	OPT_FORMAT,
+	OPT_DETAILED,
+	OPT_YES,
+	OPT_KNOWN_HOSTS,
+	OPT_HKC,
+	OPT_KUBECONFIG,
+	OPT_JOURNAL,
+	OPT_TIMEOUT,
+	OPT_LIST_HOSTS,
+	OPT_LIST_TASKS,
+	OPT_NO_COLOR,
+	OPT_FORCE,
+	OPT_LIST,
+	OPT_GRAPH,
+	OPT_HOST,
+};
+
+static const struct option long_opts[] = {
+    {"inventory", required_argument, NULL, 'i'},
+    {"extra-vars", required_argument, NULL, 'e'},
+    {"limit", required_argument, NULL, 'l'},
+    {"forks", required_argument, NULL, 'f'},
+    {"tags", required_argument, NULL, 't'},
+    {"skip-tags", required_argument, NULL, OPT_SKIP_TAGS},
+    {"start-at-task", required_argument, NULL, OPT_START_AT},
+    {"resume", optional_argument, NULL, OPT_RESUME},
+    {"check", no_argument, NULL, 'C'},
+    {"diff", no_argument, NULL, 'D'},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"detailed-exitcode", no_argument, NULL, OPT_DETAILED},
+    {"yes", no_argument, NULL, OPT_YES},
+    {"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
+    {"host-key-checking", required_argument, NULL, OPT_HKC},
+    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+    {"journal", required_argument, NULL, OPT_JOURNAL},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"list-hosts", no_argument, NULL, OPT_LIST_HOSTS},
+    {"list-tasks", no_argument, NULL, OPT_LIST_TASKS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"no-color", no_argument, NULL, OPT_NO_COLOR},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"list", no_argument, NULL, OPT_LIST},
+    {"graph", no_argument, NULL, OPT_GRAPH},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+struct invopts {
+	bool list, graph;
+	const char *host;
+};
+
+/* 20261121T014800Z-ab12cd */
+static bool is_run_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n != 23 || s[8] != 'T' || s[15] != 'Z' || s[16] != '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (i != 8 && i != 15 && i != 16 && !isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* Parse the options after the command word. Returns -1 to go on, else an
+ * exit code. Positional arguments land in pos[]. */
+static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopts *o,
+		      struct invopts *io, char **pos, int *npos, int maxpos)
+{
+	struct kp_buf err = KP_BUF_INIT;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		c = getopt_long(argc, argv, "+:i:e:l:f:t:CDvh", long_opts, NULL);
+		if (c == -1) {
+			/* '+' stops at the first positional: take it and go on */
+			if (optind >= argc)
+				break;
+			if (!strcmp(argv[optind - 1], "--") && optind > 1) {
+				while (optind < argc) {
+					if (*npos >= maxpos)
+						return usage_error("unexpected argument '%s' (see "
+								   "'kplan %s --help')",
+								   argv[optind], o->command);
+					pos[(*npos)++] = argv[optind++];
+				}
+				break;
+			}
+			/* `--resume RUN_ID`: the run id may follow as its own word */
+			if (o->resume_given && !o->resume && argv[optind - 1] &&
+			    !strcmp(argv[optind - 1], "--resume") && is_run_id(argv[optind])) {
+				o->resume = argv[optind++];
+				continue;
+			}
+			if (*npos >= maxpos)
+				return usage_error(
+				    "unexpected argument '%s' (see 'kplan %s --help')",
+				    argv[optind], o->command);
+			pos[(*npos)++] = argv[optind++];
+			continue;
+		}
+		switch (c) {
+		case 'i':
+			kp_strlist_push(&o->inventories, optarg);
+			break;
+		case 'e':
+			kp_strlist_push(&o->extra_args, optarg);
+			if (kp_extra_vars_add(o->extra, optarg, &err)) {
+				int rc = report(&err);
+				kp_buf_release(&err);
+				return rc;
+			}
+			break;
+		case 'l':
+			o->limit = optarg;
+			break;
+		case 'f': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 10000)
+				return usage_error(
+				    "--forks takes a number from 1 to 10000, not '%s'", optarg);
+			o->forks = (int)n;
+			break;
+		}
+		case 't':
+			kp_strlist_push_csv(&o->tags, optarg);
+			break;
+		case OPT_SKIP_TAGS:
+			kp_strlist_push_csv(&o->skip_tags, optarg);
+			break;
+		case OPT_START_AT:
+			o->start_at_task = optarg;
+			break;
+		case OPT_RESUME:
+			o->resume_given = true;
+			o->resume = optarg;
+			break;
+		case 'C':
+			o->check = true;
+			break;
+		case 'D':
+			o->diff = true;
+			break;
+		case OPT_FORMAT:
+			if (!strcmp(optarg, "text"))
+				o->format = KP_FMT_TEXT;
+			else if (!strcmp(optarg, "json"))
+				o->format = KP_FMT_JSON;
+			else if (!strcmp(optarg, "markdown"))
+				o->format = KP_FMT_MARKDOWN;
+			else
+				return usage_error(
+				    "--format takes text, json or markdown, not '%s'", optarg);
+			break;
+		case OPT_DETAILED:
+			o->detailed_exitcode = true;
+			break;
+		case OPT_YES:
+			o->yes = true;
+			break;
+		case OPT_KNOWN_HOSTS:
+			o->known_hosts = optarg;
+			break;
+		case OPT_HKC:
+			if (strcmp(optarg, "strict") && strcmp(optarg, "accept-new") &&
+			    strcmp(optarg, "off"))
+				return usage_error(
+				    "--host-key-checking takes strict, accept-new or "
+				    "off, not '%s'",
+				    optarg);
+			o->host_key_checking = optarg;
+			break;
+		case OPT_KUBECONFIG:
+			o->kubeconfig = optarg;
+			break;
+		case OPT_JOURNAL:
+			o->journal = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (kp_parse_duration(optarg, &o->timeout_ms) || o->timeout_ms <= 0)
+				return usage_error(
+				    "--timeout takes a duration like 30s, 10m or 1h, "
+				    "not '%s'",
+				    optarg);
+			break;
+		case OPT_LIST_HOSTS:
+			o->list_hosts = true;
+			break;
+		case OPT_LIST_TASKS:
+			o->list_tasks = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		case OPT_NO_COLOR:
+			o->no_color = true;
+			break;
+		case OPT_LIST:
+			if (!io)
+				goto unknown;
+			io->list = true;
+			break;
+		case OPT_GRAPH:
+			if (!io)
+				goto unknown;
+			io->graph = true;
+			break;
+		case OPT_HOST:
+			if (!io)
+				goto unknown;
+			io->host = optarg;
+			break;
+		case 'h':
+			printf(usage, o->command);
+			return EXIT_OK;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+		unknown:
+			if (optopt && optopt < 256)
+				return usage_error("unknown option '-%c' (see 'kplan %s --help')",
+						   optopt, o->command);
+			return usage_error("unknown option '%s' (see 'kplan %s --help')",
+					   argv[optind - 1], o->command);
+		}
+	}
+	return -1;
+}
+
+/* Every secret value the run knows of: *_password variables and !secret
+ * values of the inventory, the plays, their vars_files and -e. */
+static void collect_secrets(const struct kp_runopts *o, const struct kp_loaded *ld,
+			    struct kp_redact *r)
+{
+	for (size_t i = 0; i < ld->inv.nhosts; i++)
+		kp_redact_collect(r, ld->inv.hosts[i]->merged);
+	kp_redact_collect(r, o->extra);
+	for (size_t i = 0; ld->plan && i < ld->plan->nplays; i++) {
+		const struct kp_play *p = ld->plan->plays[i];
+		kp_redact_collect(r, p->vars);
+		for (size_t k = 0; k < p->nvars_files; k++)
+			if (p->vars_files_loaded && p->vars_files_loaded[k])
+				kp_redact_collect(r, p->vars_files_loaded[k]);
+	}
+}
+
+static size_t count_tasks(struct kp_task *const *t, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += t[i]->module ? 1
+				  : count_tasks(t[i]->block, t[i]->nblock) +
+					count_tasks(t[i]->rescue, t[i]->nrescue) +
+					count_tasks(t[i]->always, t[i]->nalways);
+	return c;
+}
+
+/* Whether `confirm: true` can ask anyone (engine.c asks on /dev/tty). */
+static bool have_terminal(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
+{
+	const char *usage = !strcmp(o->command, "validate") ? usage_validate : usage_run;
+	char *pos[1];
+	int npos = 0, rc;
+	struct kp_loaded ld;
+	struct kp_redact secrets = {0};
+	struct kp_buf err = KP_BUF_INIT;
+
+	rc = parse_opts(argc, argv, usage, o, NULL, pos, &npos, 1);
+	if (rc >= 0)
+		return rc;
+	if (npos < 1)
+		return usage_error("'kplan %s' needs a plan file (see 'kplan %s --help')",
+				   o->command, o->command);
+	o->plan_path = pos[0];
+	bool validate = !strcmp(o->command, "validate");
+	if (!validate && !o->inventories.n)
+		return usage_error("'kplan %s' needs an inventory: -i FILE or DIRECTORY",
+				   o->command);
+
+	if (kp_load_all(o, &ld, &err)) {
+		rc = report(&err);
+		goto out;
+	}
+	collect_secrets(o, &ld, &secrets);
+	o->redact = &secrets;
+	kp_log_redact = &secrets;
+	/* -vvv: SSH and HTTP protocol traces (transport_ssh.c, kubeapi.c).
+	 * They are diagnostics for a person: kp_log lines on stderr, in text
+	 * whatever --format says, so that the JSON event stream and the
+	 * preview documents on stdout stay the same at every -v. */
+	if (o->verbose >= 3)
+		kp_log_level = KP_LOG_TRACE;
+	if (o->list_hosts || o->list_tasks) {
+		if (o->list_hosts && kp_list_hosts(o, &ld, stdout, &err)) {
+			rc = report(&err);
+			goto out;
+		}
+		if (o->list_tasks && kp_list_tasks(o, &ld, stdout, &err)) {
+			rc = report(&err);
+			goto out;
+		}
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (validate) {
+		/* with an inventory, render every task for every host: this finds
+		 * undefined variables and bad host patterns too */
+		if (o->inventories.n && kp_preview_plan(o, &ld, NULL, &err)) {
+			rc = report(&err);
+			goto out;
+		}
+		size_t ntasks = 0;
+		for (size_t i = 0; i < ld.plan->nplays; i++) {
+			const struct kp_play *p = ld.plan->plays[i];
+			ntasks += count_tasks(p->pre_tasks, p->npre_tasks) +
+				  count_tasks(p->tasks, p->ntasks) +
+				  count_tasks(p->post_tasks, p->npost_tasks) +
+				  count_tasks(p->handlers, p->nhandlers);
+		}
+		printf("%s: valid (%zu play%s, %zu task%s", ld.plan->path, ld.plan->nplays,
+		       ld.plan->nplays == 1 ? "" : "s", ntasks, ntasks == 1 ? "" : "s");
+		if (o->inventories.n)
+			printf("; inventory: %zu host%s in %zu groups", ld.inv.nhosts,
+			       ld.inv.nhosts == 1 ? "" : "s", ld.inv.ngroups);
+		printf(")\n");
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (!strcmp(o->command, "plan")) {
+		/* the preview is printed only when complete: a review never gets
+		 * half a plan */
+		char *text = NULL;
+		size_t len = 0;
+		struct kp_report rep;
+		FILE *mem = open_memstream(&text, &len);
+		if (!mem) {
+			rc = usage_error("cannot allocate the preview");
+			goto out;
+		}
+		kp_rc prc =
+		    kp_preview_report(o, &ld, o->format == KP_FMT_TEXT ? mem : NULL, &rep, &err);
+		if (!prc && o->format != KP_FMT_TEXT) {
+			struct kp_buf doc = KP_BUF_INIT;
+			if (o->format == KP_FMT_MARKDOWN)
+				kp_report_markdown(&rep, &doc);
+			else
+				kp_report_json(&rep, &doc);
+			fwrite(doc.buf, 1, doc.len, mem);
+			kp_buf_release(&doc);
+		}
+		fclose(mem);
+		/* --detailed-exitcode: a task that would run, or might, and is not
+		 * read-only is a pending change (preview.c) */
+		bool pending = kp_report_pending(&rep, NULL) > 0;
+		kp_report_release(&rep);
+		if (prc) {
+			free(text);
+			rc = report(&err);
+			goto out;
+		}
+		struct kp_buf shown = KP_BUF_INIT;
+		kp_buf_add(&shown, text, len);
+		kp_redact_apply(&secrets, &shown);
+		fwrite(shown.buf, 1, shown.len, stdout);
+		kp_buf_release(&shown);
+		free(text);
+		rc = o->detailed_exitcode && pending ? KP_EXIT_CHANGES : EXIT_OK;
+		goto out;
+	}
+	/* run and check: everything was validated above, nothing has connected yet */
+	if (o->format == KP_FMT_MARKDOWN && !o->check) {
+		rc = usage_error("'kplan run --format markdown': markdown is a preview format, for "
+				 "check and plan; use text or json");
+		goto out;
+	}
+	if (o->resume_given && o->check) {
+		rc = usage_error("--resume goes with 'kplan run', not with a check");
+		goto out;
+	}
+	/* cli.md: the option is for check and plan; a run's changes are its job */
+	if (o->detailed_exitcode && !o->check) {
+		rc = usage_error("--detailed-exitcode goes with 'kplan check' and 'kplan plan', "
+				 "not with 'kplan run'");
+		goto out;
+	}
+	/* bad usage found now still runs nothing: no journal, no run events */
+	const struct kp_play *confirms;
+	if (kp_check_run_scope(o, &ld, &confirms, &err)) {
+		rc = report(&err);
+		goto out;
+	}
+	/* a check never asks (engine.c): it needs no terminal */
+	if (confirms && !o->yes && !o->check && !have_terminal()) {
+		rc = usage_error("%s:%d:%d: play '%s' asks for confirmation before each batch and "
+				 "there is no terminal (use --yes)",
+				 confirms->pos.file, confirms->pos.line, confirms->pos.col,
+				 confirms->name ? confirms->name : confirms->hosts);
+		goto out;
+	}
+	fflush(stdout);
+	install_signal_handlers();
+	o->interrupts = &interrupts;
+	/* libraries that keep global state are set up before any worker thread */
+	if (kp_transport_ssh_global_init(&err) || kp_kube_global_init(&err)) {
+		rc = report(&err);
+		goto out;
+	}
+	/* every line of the run passes the redactor on its way out */
+	FILE *shown = secrets.n ? kp_redact_stream(&secrets, stdout) : stdout;
+	rc = kp_run(o, &ld, shown);
+	if (shown != stdout)
+		fclose(shown);
+	kp_kube_global_release();
+	kp_transport_ssh_global_release();
+out:
+	kp_loaded_release(&ld);
+	kp_log_redact = NULL;
+	kp_redact_release(&secrets);
+	o->redact = NULL;
+	kp_buf_release(&err);
+	return rc;
+}
+
+static int cmd_inventory(struct kp_runopts *o, int argc, char **argv)
+{
+	struct invopts io = {0};
+	char *pos[1];
+	int npos = 0, rc;
+	struct kp_loaded ld;
+	struct kp_buf err = KP_BUF_INIT, out = KP_BUF_INIT;
+
+	rc = parse_opts(argc, argv, usage_inventory, o, &io, pos, &npos, 1);
+	if (rc >= 0)
+		return rc;
+	if (!o->inventories.n)
+		return usage_error("'kplan inventory' needs -i INVENTORY");
+	if ((int)io.list + (int)io.graph + (io.host != NULL) != 1)
+		return usage_error("'kplan inventory' needs exactly one of --list, --graph or "
+				   "--host NAME");
+	if (npos && !io.graph)
+		return usage_error("unexpected argument '%s'", pos[0]);
+	if (kp_load_all(o, &ld, &err)) {
+		rc = report(&err);
+		goto out;
+	}
+	if (io.list) {
+		kp_inventory_list_json(&ld.inv, &out);
+	} else if (io.graph) {
+		if (npos && !kp_inventory_group(&ld.inv, pos[0])) {
+			rc = usage_error("unknown group '%s'", pos[0]);
+			goto out;
+		}
+		kp_inventory_graph(&ld.inv, npos ? pos[0] : NULL, &out);
+	} else if (kp_inventory_host_json(&ld.inv, io.host, &out, &err)) {
+		rc = report(&err);
+		goto out;
+	}
+	fwrite(out.buf, 1, out.len, stdout);
+	if (out.len && out.buf[out.len - 1] != '\n')
+		putchar('\n');
+	rc = EXIT_OK;
+out:
+	kp_loaded_release(&ld);
+	kp_buf_release(&err);
+	kp_buf_release(&out);
+	return rc;
+}
+
+static const char usage_runs[] =
+    "usage: kplan runs [RUN_ID] [--journal DIR]\n"
+    "\n"
+    "Lists past runs from the journal (default .kplan/runs in the current\n"
+    "directory: run it beside the plan, or give --journal), or shows one run.\n";
+
+static int cmd_runs(struct kp_runopts *o, int argc, char **argv)
+{
+	char *pos[1];
+	int npos = 0, rc = parse_opts(argc, argv, usage_runs, o, NULL, pos, &npos, 1);
+	struct kp_buf err = KP_BUF_INIT;
+	if (rc >= 0)
+		return rc;
+	const char *dir = o->journal ? o->journal : ".kplan/runs";
+	kp_rc r = npos ? kp_runs_show(dir, pos[0], stdout, &err) : kp_runs_list(dir, stdout, &err);
+	rc = r ? report(&err) : EXIT_OK;
+	kp_buf_release(&err);
+	return rc;
+}
+
+static void print_module(const struct kp_module *m)
+{
+	printf("%s - %s\n\n", m->name, m->summary);
+	if (m->flags & KP_MOD_ANY_ARGS)
+		printf("  takes any key: value pairs\n");
+	for (const struct kp_argspec *a = m->args; a && a->name; a++) {
+		printf("  %-24s %-12s%s", a->name, kp_argtype_name(a->type),
+		       a->required ? " required" : "");
+		if (a->def)
+			printf(" default: %s", a->def);
+		if (a->choices) {
+			printf(" one of:");
+			for (const char *const *c = a->choices; *c; c++)
+				printf(" %s", *c);
+		}
+		printf("\n");
+		if (a->help)
+			printf("  %-24s %s\n", "", a->help);
+	}
+	if (m->free_form)
+		printf("\n  a string instead of arguments fills '%s'\n", m->free_form);
+	for (const char *const *g = m->one_of; g && *g; g++)
+		printf("  exactly one of: %s\n", *g);
+	for (const char *const *g = m->exclusive; g && *g; g++)
+		printf("  at most one of: %s\n", *g);
+}
+
+static int cmd_modules(struct kp_runopts *o, int argc, char **argv)
+{
+	char *pos[1];
+	int npos = 0, rc = parse_opts(argc, argv, usage_modules, o, NULL, pos, &npos, 1);
+	if (rc >= 0)
+		return rc;
+	if (npos) {
+		const struct kp_module *m = kp_module_find(pos[0]);
+		if (!m) {
+			const char *s = kp_module_suggest(pos[0]);
+			if (s)
+				return usage_error("unknown module '%s' (did you mean '%s'?)",
+						   pos[0], s);
+			return usage_error("unknown module '%s' (see 'kplan modules')", pos[0]);
+		}
+		print_module(m);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < kp_nmodules; i++)
+		printf("%-16s %s\n", kp_modules[i]->name, kp_modules[i]->summary);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct kp_runopts o = {0};
+	int rc;
+
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage_main, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("kplan %s\n", KP_VERSION);
+		return EXIT_OK;
+	}
+	o.command = cmd;
+	o.extra = kp_value_map();
+	o.forks = 10;
+	o.timeout_ms = 600000;
+	o.host_key_checking = "strict";
+	if (getenv("NO_COLOR") || !isatty(STDOUT_FILENO))
+		o.no_color = true;
+
+	if (!strcmp(cmd, "run") || !strcmp(cmd, "check") || !strcmp(cmd, "plan") ||
+	    !strcmp(cmd, "validate")) {
+		if (!strcmp(cmd, "check"))
+			o.check = true;
+		rc = cmd_plan_like(&o, argc - 1, argv + 1);
+	} else if (!strcmp(cmd, "inventory")) {
+		rc = cmd_inventory(&o, argc - 1, argv + 1);
+	} else if (!strcmp(cmd, "modules")) {
+		rc = cmd_modules(&o, argc - 1, argv + 1);
+	} else if (!strcmp(cmd, "runs")) {
+		rc = cmd_runs(&o, argc - 1, argv + 1);
+	} else {
+		static const char *const cmds[] = {"run",	"check",   "plan", "validate",
+						   "inventory", "modules", "runs", "version"};
+		const char *s = kp_suggest(cmd, cmds, KP_ARRAY_LEN(cmds));
+		if (s)
+			rc = usage_error("unknown command '%s' (did you mean '%s'?)", cmd, s);
+		else
+			rc = usage_error("unknown command '%s' (see 'kplan --help')", cmd);
+	}
+	opts_release(&o);
+	return rc;
+}

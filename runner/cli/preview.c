@@ -1,0 +1,756 @@
+/*
+ * preview.c - `kplan plan`: the offline preview of a run, the
+ * --list-hosts / --list-tasks listings, and the checks of --limit and
+ * --start-at-task that run and check make before anything runs.
+ *
+ * Nothing here connects anywhere. Every play's batches are computed exactly
+ * as a run computes them, and every task's arguments are templated for each
+ * host with that host's variables; what only a probe could know (registered
+ * results, set-fact values) prints as <known after probe>. Rendering every
+ * host is also what lets `kplan validate -i` catch undefined variables.
+ *
+ * The same walk fills a struct kp_report (report.h) for --format markdown
+ * and json and for --detailed-exitcode. A task counts as a pending change
+ * when it would run (or might: a when only a probe can decide) unless its
+ * module is read-only (debug, assert, fail, set-fact, pause, wait-for,
+ * kube-node state=ready) or its changed_when is false for that host.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/batch.h"
+#include "cli/cli.h"
+#include "modules/module.h"
+#include "output/report.h"
+#include "model/vars.h"
+
+struct pctx {
+	const struct kp_runopts *o;
+	struct kp_loaded *ld;
+	FILE *out; /* NULL: render and check only */
+	struct kp_lua *L;
+	struct kp_playvars pv;
+	struct kp_hostvars *hv;
+	struct kp_batch *batch;
+	bool started; /* --start-at-task reached */
+	struct kp_strlist unknown;
+	struct kp_buf *err;
+	struct kp_report *rep; /* NULL: no report */
+	const char *section;
+};
+
+static void outf(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outf(struct pctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	if (!c->out)
+		return;
+	va_start(ap, fmt);
+	vfprintf(c->out, fmt, ap);
+	va_end(ap);
+}
+
+static bool simple_word(const char *s, size_t n)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch <= ' ' || ch == '"' || ch == '\'' || ch == '=' || ch == '\\' || ch >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* *_password: a secret by its name (inventory.md), as in value.c */
+static bool password_key(const char *k)
+{
+	size_t n = strlen(k);
+	return n >= 9 && !strcmp(k + n - 9, "_password");
+}
+
+void kp_format_args(const struct kp_value *args, bool hide, struct kp_buf *out)
+{
+	if (!args || args->type != KP_V_MAP) {
+		kp_value_to_text(args, hide, out);
+		return;
+	}
+	for (size_t i = 0; i < kp_map_len(args); i++) {
+		const struct kp_value *v = kp_map_val(args, i);
+		if (i)
+			kp_buf_addch(out, ' ');
+		kp_buf_addf(out, "%s=", kp_map_key(args, i));
+		if (hide && (v->secret || password_key(kp_map_key(args, i))))
+			kp_buf_addstr(out, "<hidden>");
+		else if (v->type == KP_V_STR && simple_word(v->u.str.s, v->u.str.len))
+			kp_buf_add(out, v->u.str.s, v->u.str.len);
+		else
+			kp_value_to_json(v, hide, false, out);
+	}
+}
+
+/* Names whose values exist only once hosts ran tasks. */
+static void collect_unknown(struct kp_strlist *u, struct kp_task **tasks, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct kp_task *t = tasks[i];
+		if (t->register_var && !kp_strlist_has(u, t->register_var))
+			kp_strlist_push(u, t->register_var);
+		if (t->module && !strcmp(t->module->name, "set-fact") && t->args &&
+		    t->args->kind == KP_TV_MAP)
+			for (size_t k = 0; k < t->args->n; k++)
+				if (!kp_strlist_has(u, t->args->keys[k]))
+					kp_strlist_push(u, t->args->keys[k]);
+		collect_unknown(u, t->block, t->nblock);
+		collect_unknown(u, t->rescue, t->nrescue);
+		collect_unknown(u, t->always, t->nalways);
+	}
+}
+
+static kp_rc task_error(struct pctx *c, const struct kp_task *t, kp_rc rc)
+{
+	kp_buf_addf(c->err, " (task '%s')", kp_task_display_name(t));
+	return rc;
+}
+
+/* Evaluate the when-chain; *state: 1 true, 0 false (with *why), -1 unknown
+ * (with *why the first condition only a probe can decide) */
+static kp_rc eval_when(struct pctx *c, const struct kp_scope *s, struct kp_expr *const *when,
+		       size_t n, int *state, const char **why)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool ok;
+		kp_rc rc = kp_expr_test(c->L, when[i], s, &ok, c->err);
+		if (rc == KP_ERR_UNKNOWN) {
+			kp_buf_reset(c->err);
+			if (*state > 0)
+				*why = kp_expr_source(when[i]);
+			*state = -1;
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (!ok) {
+			*state = 0;
+			*why = kp_expr_source(when[i]);
+			return KP_OK;
+		}
+	}
+	return KP_OK;
+}
+
+struct whens {
+	struct kp_expr **v;
+	size_t n, cap;
+};
+
+/* A task's name as the operator reads it: templated with the variables of
+ * the batch's first host (names are shared by every host of the batch). */
+static void task_title(struct pctx *c, const struct kp_task *t, struct kp_buf *out)
+{
+	struct kp_value *v = NULL;
+	struct kp_scope s = c->hv[0].scope;
+	s.placeholder = true;
+	if (t->name_tmpl && !kp_template_render(c->L, t->name_tmpl, &s, &v, NULL)) {
+		kp_value_to_text(v, true, out);
+		kp_value_unref(v);
+		return;
+	}
+	kp_buf_addstr(out, kp_task_display_name(t));
+}
+
+/* "when: a and b" on one line, whatever the YAML style of the condition */
+static void when_text(const char *src, struct kp_buf *out)
+{
+	kp_buf_addstr(out, "when: ");
+	for (const char *w = src; w && *w; w++) {
+		bool sp = *w == ' ' || *w == '\n' || *w == '\t';
+		if (!sp)
+			kp_buf_addch(out, *w);
+		else if (out->buf[out->len - 1] != ' ')
+			kp_buf_addch(out, ' ');
+	}
+}
+
+/* Whether the task would change something on this host (see the top). */
+static bool plan_pending(struct pctx *c, const struct kp_task *t, const struct kp_scope *s,
+			 const struct kp_value *args)
+{
+	if (t->module->flags & KP_MOD_READONLY || !strcmp(t->module->name, "wait-for"))
+		return false;
+	if (!strcmp(t->module->name, "kube-node")) {
+		const struct kp_value *st =
+		    args && args->type == KP_V_MAP ? kp_map_get(args, "state") : NULL;
+		if (!st || (st->type == KP_V_STR && !strcmp(st->u.str.s, "ready")))
+			return false;
+	}
+	for (size_t i = 0; i < t->nchanged_when; i++) {
+		bool v;
+		kp_rc rc = kp_expr_test(c->L, t->changed_when[i], s, &v, c->err);
+		kp_buf_reset(c->err);
+		if (!rc && !v)
+			return false;
+	}
+	return true;
+}
+
+static void report_row(struct pctx *c, const struct kp_task *t, const char *host,
+		       const char *status, const char *outcome, const char *detail,
+		       const char *item, const char *delegated, bool pending)
+{
+	if (!c->rep)
+		return;
+	struct kp_buf title = KP_BUF_INIT;
+	struct kp_value *v = NULL;
+	struct kp_scope s = c->hv[0].scope;
+	for (size_t h = 0; h < c->batch->n; h++)
+		if (!strcmp(c->hv[h].host->name, host))
+			s = c->hv[h].scope;
+	s.placeholder = true;
+	if (t->name_tmpl && !kp_template_render(c->L, t->name_tmpl, &s, &v, NULL))
+		kp_value_to_text(v, true, &title);
+	else
+		kp_buf_addstr(&title, kp_task_display_name(t));
+	kp_value_unref(v);
+	struct kp_report_row w = {.task = title.buf,
+				  .module = (char *)t->module->name,
+				  .section = (char *)c->section,
+				  .status = (char *)status,
+				  .outcome = (char *)outcome,
+				  .detail = (char *)detail,
+				  .item = (char *)item,
+				  .delegated_to = (char *)delegated,
+				  .pending = pending,
+				  .no_log = t->no_log};
+	kp_report_add(c->rep, host, &w);
+	kp_buf_release(&title);
+}
+
+static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct whens *inherited,
+			      const char *indent)
+{
+	struct kp_buf title = KP_BUF_INIT;
+	task_title(c, t, &title);
+	outf(c, "%sTASK [%s] %s%s%s\n", indent, title.buf, t->module->name,
+	     t->run_once ? " (run_once)" : "", t->no_log ? " (no_log)" : "");
+	kp_buf_release(&title);
+	for (size_t h = 0; h < c->batch->n; h++) {
+		struct kp_hostvars *hv = &c->hv[h];
+		const char *host = hv->host->name;
+		struct kp_buf line = KP_BUF_INIT;
+		int state = 1;
+		const char *why = NULL;
+		kp_rc rc;
+
+		if (t->run_once && h > 0) {
+			outf(c, "%s  %s: result of %s (run_once)\n", indent, host,
+			     c->hv[0].host->name);
+			struct kp_buf d = KP_BUF_INIT;
+			kp_buf_addf(&d, "result of %s (run_once)", c->hv[0].host->name);
+			report_row(c, t, host, "shared", "", d.buf, NULL, NULL, false);
+			kp_buf_release(&d);
+			continue;
+		}
+		rc = eval_when(c, &hv->scope, inherited->v, inherited->n, &state, &why);
+		if (!rc && state)
+			rc = eval_when(c, &hv->scope, t->when, t->nwhen, &state, &why);
+		if (rc)
+			return task_error(c, t, rc);
+		if (!state) {
+			outf(c, "%s  %s: skipped (when: %s)\n", indent, host, why);
+			struct kp_buf d = KP_BUF_INIT;
+			when_text(why, &d);
+			report_row(c, t, host, "skipped", "", d.buf, NULL, NULL, false);
+			kp_buf_release(&d);
+			continue;
+		}
+		struct kp_scope s = hv->scope;
+		s.placeholder = true;
+		struct kp_buf deleg = KP_BUF_INIT, cond = KP_BUF_INIT;
+		if (t->delegate_to) {
+			struct kp_value *d = NULL;
+			rc = kp_template_render(c->L, t->delegate_to, &s, &d, c->err);
+			if (rc)
+				return task_error(c, t, rc);
+			kp_buf_addf(&line, " (delegated to ");
+			kp_value_to_text(d, true, &line);
+			kp_value_to_text(d, true, &deleg);
+			kp_buf_addch(&line, ')');
+			kp_value_unref(d);
+		}
+		if (state < 0) {
+			kp_buf_addstr(&line, " (when: " KP_UNKNOWN_TEXT ")");
+			when_text(why, &cond);
+			kp_buf_addstr(&cond, " (" KP_UNKNOWN_TEXT ")");
+		}
+		const char *rstatus = state < 0 ? "conditional" : "runs";
+		const char *rdetail = state < 0 ? cond.buf : NULL;
+		const char *rdeleg = t->delegate_to ? deleg.buf : NULL;
+
+		struct kp_value *items = NULL;
+		if (t->loop) {
+			rc = kp_tvalue_render(c->L, t->loop, &s, &items, c->err);
+			if (rc) {
+				kp_buf_release(&line);
+				kp_buf_release(&deleg);
+				kp_buf_release(&cond);
+				return task_error(c, t, rc);
+			}
+		}
+		if (items && items->type != KP_V_LIST) {
+			/* a loop over something only a probe knows */
+			outf(c, "%s  %s: loop over %s%s\n", indent, host,
+			     items->type == KP_V_STR ? items->u.str.s : "a non-list value",
+			     line.buf);
+			struct kp_buf o = KP_BUF_INIT;
+			kp_buf_addf(&o, "loop over %s",
+				    items->type == KP_V_STR ? items->u.str.s : "a non-list value");
+			report_row(c, t, host, "unknown-loop", o.buf, rdetail, NULL, rdeleg,
+				   plan_pending(c, t, &s, NULL));
+			kp_buf_release(&o);
+			kp_value_unref(items);
+			kp_buf_release(&line);
+			kp_buf_release(&deleg);
+			kp_buf_release(&cond);
+			continue;
+		}
+		size_t nitems = items ? kp_list_len(items) : 1;
+		if (items && !nitems) {
+			outf(c, "%s  %s: loop over an empty list: nothing to do\n", indent, host);
+			report_row(c, t, host, "skipped", "", "loop over an empty list", NULL,
+				   rdeleg, false);
+		}
+		for (size_t i = 0; i < nitems; i++) {
+			struct kp_value *loopmap = NULL, *args = NULL;
+			struct kp_scope si = s;
+			if (items) {
+				loopmap = kp_value_map();
+				kp_map_set(loopmap, t->loop_var ? t->loop_var : "item",
+					   kp_list_at(items, i));
+				/* the loop variable sits just below the magic variables */
+				si.layers[si.nlayers] = si.layers[si.nlayers - 1];
+				si.layers[si.nlayers - 1] = loopmap;
+				si.nlayers++;
+			}
+			rc = t->args ? kp_tvalue_render(c->L, t->args, &si, &args, c->err) : KP_OK;
+			if (rc) {
+				kp_value_unref(loopmap);
+				kp_value_unref(items);
+				kp_buf_release(&line);
+				kp_buf_release(&deleg);
+				kp_buf_release(&cond);
+				return task_error(c, t, rc);
+			}
+			struct kp_buf a = KP_BUF_INIT;
+			if (t->no_log)
+				kp_buf_addstr(&a, "<hidden by no_log>");
+			else
+				kp_format_args(args, true, &a);
+			if (items)
+				outf(c, "%s  %s [item %zu]: %s%s\n", indent, host, i + 1, a.buf,
+				     line.buf);
+			else
+				outf(c, "%s  %s: %s%s\n", indent, host, a.buf, line.buf);
+			if (c->rep) {
+				struct kp_buf label = KP_BUF_INIT;
+				if (items)
+					kp_value_to_text(kp_list_at(items, i), true, &label);
+				report_row(c, t, host, rstatus, a.buf, rdetail,
+					   items ? label.buf : NULL, rdeleg,
+					   plan_pending(c, t, &si, args));
+				kp_buf_release(&label);
+			}
+			kp_buf_release(&a);
+			kp_value_unref(args);
+			kp_value_unref(loopmap);
+		}
+		kp_value_unref(items);
+		kp_buf_release(&line);
+		kp_buf_release(&deleg);
+		kp_buf_release(&cond);
+	}
+	return KP_OK;
+}
+
+static void effective_tags(struct kp_strlist *dst, const struct kp_strlist *inherited,
+			   char *const *tags, size_t n)
+{
+	for (size_t i = 0; i < inherited->n; i++)
+		kp_strlist_push(dst, inherited->v[i]);
+	for (size_t i = 0; i < n; i++)
+		if (!kp_strlist_has(dst, tags[i]))
+			kp_strlist_push(dst, tags[i]);
+}
+
+static kp_rc show_tasks(struct pctx *c, struct kp_task *const *tasks, size_t n,
+			const struct kp_strlist *tags, struct whens *when, const char *indent);
+
+static kp_rc show_task(struct pctx *c, const struct kp_task *t, const struct kp_strlist *tags,
+		       struct whens *when, const char *indent)
+{
+	struct kp_strlist mine = {0};
+	kp_rc rc = KP_OK;
+
+	effective_tags(&mine, tags, t->tags, t->ntags);
+	if (t->module) {
+		if (c->o->start_at_task && !c->started) {
+			if (t->name && !strcmp(t->name, c->o->start_at_task))
+				c->started = true;
+			else
+				goto out;
+		}
+		if (!kp_tags_selected(&mine, &c->o->tags, &c->o->skip_tags))
+			goto out;
+		rc = show_module_task(c, t, when, indent);
+		goto out;
+	}
+	/* a block: its conditions apply to every task inside */
+	size_t saved = when->n;
+	for (size_t i = 0; i < t->nwhen; i++) {
+		KP_GROW(when->v, when->n + 1, when->cap);
+		when->v[when->n++] = t->when[i];
+	}
+	char sub[64];
+	snprintf(sub, sizeof(sub), "%s  ", indent);
+	struct kp_buf title = KP_BUF_INIT;
+	task_title(c, t, &title);
+	outf(c, "%sBLOCK [%s]\n", indent, title.buf);
+	kp_buf_release(&title);
+	rc = show_tasks(c, t->block, t->nblock, &mine, when, sub);
+	if (!rc && t->nrescue) {
+		outf(c, "%sRESCUE (runs on a host where the block failed)\n", indent);
+		rc = show_tasks(c, t->rescue, t->nrescue, &mine, when, sub);
+	}
+	if (!rc && t->nalways) {
+		outf(c, "%sALWAYS\n", indent);
+		rc = show_tasks(c, t->always, t->nalways, &mine, when, sub);
+	}
+	when->n = saved;
+out:
+	kp_strlist_release(&mine);
+	return rc;
+}
+
+static kp_rc show_tasks(struct pctx *c, struct kp_task *const *tasks, size_t n,
+			const struct kp_strlist *tags, struct whens *when, const char *indent)
+{
+	for (size_t i = 0; i < n; i++) {
+		kp_rc rc = show_task(c, tasks[i], tags, when, indent);
+		if (rc)
+			return rc;
+	}
+	return KP_OK;
+}
+
+static void describe_serial(const struct kp_play *p, struct kp_buf *b)
+{
+	if (p->window > 0) {
+		kp_buf_addf(b, "window: %d", p->window);
+		return;
+	}
+	if (!p->nserial) {
+		kp_buf_addstr(b, "serial: all hosts at once");
+		return;
+	}
+	kp_buf_addstr(b, "serial: ");
+	if (p->nserial > 1)
+		kp_buf_addch(b, '[');
+	for (size_t i = 0; i < p->nserial; i++)
+		kp_buf_addf(b, "%s%lld%s", i ? ", " : "", (long long)p->serial[i].n,
+			    p->serial[i].percent ? "%" : "");
+	if (p->nserial > 1)
+		kp_buf_addch(b, ']');
+}
+
+static void host_list(const struct kp_inventory *inv, const size_t *h, size_t n, struct kp_buf *b)
+{
+	for (size_t i = 0; i < n; i++)
+		kp_buf_addf(b, "%s%s", i ? ", " : "", inv->hosts[h[i]]->name);
+}
+
+static kp_rc preview_play(struct pctx *c, size_t pi)
+{
+	const struct kp_play *p = c->ld->plan->plays[pi];
+	struct kp_inventory *inv = &c->ld->inv;
+	struct kp_batches bs;
+	struct kp_buf warn = KP_BUF_INIT, b = KP_BUF_INIT;
+	kp_rc rc;
+
+	rc = kp_batches_compute(p, p->hosts, inv, c->o->limit, &bs, &warn, c->err);
+	if (rc)
+		return rc;
+	if (warn.len)
+		fprintf(stderr, "warning: %s", warn.buf);
+	kp_buf_release(&warn);
+
+	describe_serial(p, &b);
+	outf(c, "\nPLAY %zu/%zu [%s] hosts: %s (%zu host%s)\n", pi + 1, c->ld->plan->nplays,
+	     p->name ? p->name : p->hosts, p->hosts, bs.nhosts, bs.nhosts == 1 ? "" : "s");
+	kp_buf_addf(&b, ", max_fail_percentage: %d, strategy: %s",
+		    p->max_fail_percentage >= 0 ? p->max_fail_percentage : (p->nserial ? 0 : 100),
+		    p->strategy == KP_STRATEGY_FREE ? "free" : "linear");
+	if (p->become == KP_YES)
+		kp_buf_addstr(&b, ", become: true");
+	if (p->any_errors_fatal)
+		kp_buf_addstr(&b, ", any_errors_fatal: true");
+	if (p->run_lock)
+		kp_buf_addf(&b, ", run_lock: %s", p->run_lock);
+	outf(c, "  %s\n", b.buf);
+	if (c->rep)
+		kp_report_play(c->rep, pi + 1, c->ld->plan->nplays, p->name, p->hosts, b.buf,
+			       bs.nhosts);
+	if (p->confirm && bs.nhosts) {
+		outf(c, "  %s\n", KP_CONFIRM_NOTE);
+		if (c->rep)
+			kp_report_play_confirm(c->rep);
+	}
+	kp_buf_release(&b);
+	if (!bs.nhosts) {
+		outf(c, "  no hosts matched: play skipped\n");
+		kp_batches_release(&bs);
+		return KP_OK;
+	}
+
+	kp_strlist_release(&c->unknown);
+	collect_unknown(&c->unknown, p->pre_tasks, p->npre_tasks);
+	collect_unknown(&c->unknown, p->tasks, p->ntasks);
+	collect_unknown(&c->unknown, p->post_tasks, p->npost_tasks);
+	collect_unknown(&c->unknown, p->handlers, p->nhandlers);
+	kp_playvars_init(&c->pv, c->ld->plan, p, inv, c->o->extra, bs.hosts, bs.nhosts, c->o->check,
+			 c->o->diff, NULL);
+	c->pv.unknown = (const char *const *)c->unknown.v;
+	c->pv.nunknown = c->unknown.n;
+
+	struct kp_strlist playtags = {0};
+	effective_tags(&playtags, &playtags, p->tags, p->ntags);
+	for (size_t bi = 0; bi < bs.n && !rc; bi++) {
+		struct kp_batch *batch = &bs.b[bi];
+		struct kp_buf hl = KP_BUF_INIT;
+		host_list(inv, batch->hosts, batch->n, &hl);
+		if (bs.window)
+			outf(c, "\n  SLIDING WINDOW of %d over %zu hosts [%s]\n", bs.window,
+			     batch->n, hl.buf);
+		else
+			outf(c, "\n  BATCH %zu/%zu [%s]\n", bi + 1, bs.n, hl.buf);
+		kp_buf_release(&hl);
+		if (c->rep) {
+			const char **names = kp_xcalloc(batch->n, sizeof(*names));
+			for (size_t i = 0; i < batch->n; i++)
+				names[i] = inv->hosts[batch->hosts[i]]->name;
+			kp_report_batch(c->rep, bi + 1, bs.n, bs.window > 0, names, batch->n);
+			free(names);
+		}
+
+		c->batch = batch;
+		c->hv = kp_xcalloc(batch->n, sizeof(*c->hv));
+		struct kp_batchvars bv;
+		kp_batchvars_init(&bv, &c->pv, batch->hosts, batch->n, bi + 1, bs.n);
+		size_t built = 0;
+		for (; built < batch->n; built++) {
+			rc = kp_hostvars_init(&c->hv[built], c->L, &c->pv, &bv,
+					      inv->hosts[batch->hosts[built]], NULL, c->err);
+			if (rc)
+				break;
+		}
+		struct whens when = {0};
+		static const char *const sect[] = {"pre_tasks", "tasks", "post_tasks"};
+		struct kp_task **lists[] = {p->pre_tasks, p->tasks, p->post_tasks};
+		size_t counts[] = {p->npre_tasks, p->ntasks, p->npost_tasks};
+		for (size_t s = 0; s < 3 && !rc; s++) {
+			if (!counts[s])
+				continue;
+			if (counts[0] + counts[2])
+				outf(c, "    %s:\n", sect[s]);
+			c->section = sect[s];
+			rc = show_tasks(c, lists[s], counts[s], &playtags, &when, "    ");
+		}
+		free(when.v);
+		for (size_t i = 0; i < built; i++)
+			kp_hostvars_release(&c->hv[i]);
+		kp_batchvars_release(&bv);
+		free(c->hv);
+		c->hv = NULL;
+	}
+	if (!rc && p->nhandlers) {
+		outf(
+		    c,
+		    "\n  HANDLERS (run at the end of each section on hosts that notified them):\n");
+		for (size_t i = 0; i < p->nhandlers; i++) {
+			const char *mod =
+			    p->handlers[i]->module ? p->handlers[i]->module->name : "block";
+			outf(c, "    %s (%s)\n", kp_task_display_name(p->handlers[i]), mod);
+			if (c->rep) {
+				struct kp_buf hb = KP_BUF_INIT;
+				kp_buf_addf(&hb, "%s (%s)", kp_task_display_name(p->handlers[i]),
+					    mod);
+				kp_report_play_handler(c->rep, hb.buf);
+				kp_buf_release(&hb);
+			}
+		}
+	}
+	kp_strlist_release(&playtags);
+	kp_playvars_release(&c->pv);
+	kp_batches_release(&bs);
+	return rc;
+}
+
+kp_rc kp_preview_plan(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
+		      struct kp_buf *err)
+{
+	return kp_preview_report(o, ld, out, NULL, err);
+}
+
+kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
+			struct kp_report *rep, struct kp_buf *err)
+{
+	struct pctx c = {.o = o, .ld = ld, .out = out, .err = err, .rep = rep, .section = "tasks"};
+	kp_rc rc = KP_OK;
+
+	if (rep)
+		kp_report_init(rep, KP_REPORT_PLAN, ld->plan->path, &o->inventories, o->limit,
+			       &o->tags, &o->skip_tags, o->extra, o->diff);
+
+	c.L = kp_lua_new();
+	if (out) {
+		fprintf(out, "PLAN %s\n", ld->plan->path);
+		for (size_t i = 0; i < o->inventories.n; i++)
+			fprintf(out, "inventory: %s\n", o->inventories.v[i]);
+		if (o->limit)
+			fprintf(out, "limit: %s\n", o->limit);
+		if (o->extra && kp_map_len(o->extra)) {
+			struct kp_buf e = KP_BUF_INIT;
+			kp_format_args(o->extra, true, &e);
+			fprintf(out, "extra vars: %s\n", e.buf);
+			kp_buf_release(&e);
+		}
+		fprintf(out, "offline preview: no host was contacted; values that only a probe "
+			     "can tell show as " KP_UNKNOWN_TEXT "\n");
+	}
+	for (size_t i = 0; i < ld->plan->nplays && !rc; i++)
+		rc = preview_play(&c, i);
+	if (!rc && o->start_at_task && !c.started)
+		rc = kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
+			       o->start_at_task);
+	kp_strlist_release(&c.unknown);
+	kp_lua_free(c.L);
+	return rc;
+}
+
+static bool has_task_named(struct kp_task *const *tasks, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct kp_task *t = tasks[i];
+		if (t->module ? t->name && !strcmp(t->name, name)
+			      : has_task_named(t->block, t->nblock, name) ||
+				    has_task_named(t->rescue, t->nrescue, name) ||
+				    has_task_named(t->always, t->nalways, name))
+			return true;
+	}
+	return false;
+}
+
+kp_rc kp_check_run_scope(const struct kp_runopts *o, struct kp_loaded *ld,
+			 const struct kp_play **confirms, struct kp_buf *err)
+{
+	*confirms = NULL;
+	for (size_t i = 0; i < ld->plan->nplays; i++) {
+		const struct kp_play *p = ld->plan->plays[i];
+		struct kp_batches bs;
+		struct kp_buf warn = KP_BUF_INIT; /* the run prints them */
+		kp_rc rc = kp_batches_compute(p, p->hosts, &ld->inv, o->limit, &bs, &warn, err);
+		kp_buf_release(&warn);
+		if (rc)
+			return rc;
+		if (p->confirm && bs.n && !*confirms)
+			*confirms = p;
+		kp_batches_release(&bs);
+	}
+	/* the same tasks a run or a preview can start at: module tasks of the
+	 * sections, inside blocks too, not handlers */
+	bool found = !o->start_at_task;
+	for (size_t i = 0; i < ld->plan->nplays && !found; i++) {
+		const struct kp_play *p = ld->plan->plays[i];
+		found = has_task_named(p->pre_tasks, p->npre_tasks, o->start_at_task) ||
+			has_task_named(p->tasks, p->ntasks, o->start_at_task) ||
+			has_task_named(p->post_tasks, p->npost_tasks, o->start_at_task);
+	}
+	if (!found)
+		return kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
+				 o->start_at_task);
+	return KP_OK;
+}
+
+kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err)
+{
+	fprintf(out, "plan: %s\n", ld->plan->path);
+	for (size_t i = 0; i < ld->plan->nplays; i++) {
+		const struct kp_play *p = ld->plan->plays[i];
+		struct kp_batches bs;
+		struct kp_buf warn = KP_BUF_INIT;
+		kp_rc rc = kp_batches_compute(p, p->hosts, &ld->inv, o->limit, &bs, &warn, err);
+		if (rc) {
+			kp_buf_release(&warn);
+			return rc;
+		}
+		if (warn.len)
+			fprintf(stderr, "warning: %s", warn.buf);
+		kp_buf_release(&warn);
+		fprintf(out, "\n  play #%zu (%s): %s\n", i + 1, p->hosts, p->name ? p->name : "");
+		fprintf(out, "    pattern: %s\n    hosts (%zu):\n", p->hosts, bs.nhosts);
+		for (size_t h = 0; h < bs.nhosts; h++)
+			fprintf(out, "      %s\n", ld->inv.hosts[bs.hosts[h]]->name);
+		kp_batches_release(&bs);
+	}
+	return KP_OK;
+}
+
+static void list_tasks_rec(const struct kp_runopts *o, struct kp_task *const *tasks, size_t n,
+			   const struct kp_strlist *tags, bool *started, FILE *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct kp_task *t = tasks[i];
+		struct kp_strlist mine = {0};
+		effective_tags(&mine, tags, t->tags, t->ntags);
+		if (!t->module) {
+			list_tasks_rec(o, t->block, t->nblock, &mine, started, out);
+			list_tasks_rec(o, t->rescue, t->nrescue, &mine, started, out);
+			list_tasks_rec(o, t->always, t->nalways, &mine, started, out);
+		} else {
+			if (o->start_at_task && !*started && t->name &&
+			    !strcmp(t->name, o->start_at_task))
+				*started = true;
+			if ((!o->start_at_task || *started) &&
+			    kp_tags_selected(&mine, &o->tags, &o->skip_tags)) {
+				fprintf(out, "      %s\tTAGS: [", kp_task_display_name(t));
+				for (size_t k = 0; k < mine.n; k++)
+					fprintf(out, "%s%s", k ? ", " : "", mine.v[k]);
+				fprintf(out, "]\n");
+			}
+		}
+		kp_strlist_release(&mine);
+	}
+}
+
+kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err)
+{
+	bool started = false;
+	fprintf(out, "plan: %s\n", ld->plan->path);
+	for (size_t i = 0; i < ld->plan->nplays; i++) {
+		const struct kp_play *p = ld->plan->plays[i];
+		struct kp_strlist tags = {0};
+		effective_tags(&tags, &tags, p->tags, p->ntags);
+		fprintf(out, "\n  play #%zu (%s): %s\tTAGS: [", i + 1, p->hosts,
+			p->name ? p->name : "");
+		for (size_t k = 0; k < tags.n; k++)
+			fprintf(out, "%s%s", k ? ", " : "", tags.v[k]);
+		fprintf(out, "]\n    tasks:\n");
+		list_tasks_rec(o, p->pre_tasks, p->npre_tasks, &tags, &started, out);
+		list_tasks_rec(o, p->tasks, p->ntasks, &tags, &started, out);
+		list_tasks_rec(o, p->post_tasks, p->npost_tasks, &tags, &started, out);
+		kp_strlist_release(&tags);
+	}
+	if (o->start_at_task && !started)
+		return kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
+				 o->start_at_task);
+	return KP_OK;
+}

@@ -1,0 +1,144 @@
+/*
+ * engine_int.h - what engine.c (plays, batches, strategies), task.c (one
+ * task on one host) and connect.c (a host's connection) share. Not for the
+ * rest of kplan: they use engine.h.
+ */
+#ifndef KP_ENGINE_INT_H
+#define KP_ENGINE_INT_H
+
+#include <pthread.h>
+
+#include "model/batch.h"
+#include "output/journal.h"
+#include "engine/engine.h"
+#include "expr/expr.h"
+#include "modules/module.h"
+#include "output/output.h"
+#include "model/tags.h"
+#include "transport/transport.h"
+#include "model/vars.h"
+
+struct kp_hoststate {
+	const struct kp_host *host;
+	struct kp_conn *conn;	   /* NULL until first used */
+	char *conn_error;	   /* why the connection could not be opened */
+	pthread_mutex_t conn_lock; /* a connection serves one task at a time (delegate_to) */
+	struct kp_value *facts;	   /* registered results and set-fact, for the whole run */
+	bool failed, unreachable;  /* out of the play's later tasks and batches */
+	bool hook_skipped;	   /* kplan.skip in before_host: out of this batch (hooks.c) */
+	/* the play whose connection and remote_user conn was checked for */
+	const struct kp_play *conn_play;
+	struct kp_hostcounts counts;
+	/* the current play and batch */
+	struct kp_hostvars hv;
+	bool hv_ready;
+	struct kp_strlist notified;    /* handlers notified in the current section */
+	struct kp_value *rescue_kplan; /* the kplan table with failed_task/failed_result */
+	/* the last task's outcome, for run_once sharing and rescue */
+	struct kp_value *last_value; /* registered form */
+	struct kp_value *last_set_vars;
+	bool last_changed;
+	char *last_failed_task;
+	struct kp_value *last_failed_result;
+};
+
+/* What a task inherits from the blocks around it. */
+struct kp_taskenv {
+	struct kp_expr *const *when[16]; /* when lists of enclosing blocks */
+	size_t nwhen[16];
+	size_t nwhens;
+	struct kp_strlist tags;
+	enum kp_tristate become;
+	const char *become_user;
+	const struct kp_tvalue *envs[16]; /* environment maps, outermost first */
+	size_t nenvs;
+	bool no_log, ignore_errors, ignore_unreachable;
+	enum kp_tristate check_mode;
+	int64_t timeout_ms;
+	const char *section; /* pre_tasks, tasks, post_tasks, handlers */
+	char task_id[128];   /* where the task sits in the plan: p1.tasks.2.block.0 */
+};
+
+struct kp_engine {
+	const struct kp_runopts *o;
+	struct kp_loaded *ld;
+	struct kp_output out;
+	struct kp_hoststate *hosts; /* by inventory index */
+	/* Ansible's implicit localhost, what `delegate_to: localhost` (or
+	 * 127.0.0.1, ::1) runs on when the inventory defines no such host
+	 * (kp_delegate_host): the controller over the local connection. It is
+	 * no inventory host: in no group, no play, no recap; the task keeps
+	 * the current host's variables, as any delegated task does. */
+	struct kp_host local_host;
+	struct kp_hoststate local;
+	struct kp_lua **L; /* one per worker slot */
+	int nslots;
+	pthread_mutex_t lock;
+	/* the current play */
+	const struct kp_play *play;
+	struct kp_playvars pv;
+	struct kp_batchvars bv;
+	const struct kp_batch *batch;
+	bool window;
+	size_t started_hosts; /* window: hosts started so far */
+	/* stops */
+	bool stop_run;	    /* any_errors_fatal */
+	bool stop_play;	    /* max_fail_percentage exceeded */
+	bool stop_starting; /* window: no new host starts; those in flight finish */
+	char *stop_reason;
+	bool start_reached;    /* --start-at-task */
+	struct kp_kube **kube; /* kplan.kube's client per worker slot, NULL until used (hooks.c) */
+	/* run journal (run only) and what a --resume continues */
+	struct kp_journal journal;
+	bool journaling;
+	struct kp_resume resume;
+	bool resuming;
+	bool locked; /* a run lock was held by someone else: exit 5 */
+};
+
+/* What a module's ctx->engine_ctx points at (task.c): the engine, the
+ * task's host and task, and the connection the task holds (for
+ * control_plane_exec), so that the `lua` module can reach the kplan API
+ * (hooks.c). */
+struct kp_task_ectx {
+	struct kp_engine *e;
+	struct kp_hoststate *target; /* whose conn_lock the task holds (NULL: none) */
+	const char *become_user, *become_password;
+	struct kp_hoststate *hs; /* the task's own host */
+	const struct kp_task *t;
+	const struct kp_taskenv *env;
+	int slot;
+};
+
+/* task.c: run one module task on one host (when, loop, until, register,
+ * failed_when/changed_when, notify, output). */
+void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const struct kp_task *t,
+		  const struct kp_taskenv *env);
+/* Copy a run_once result from the host that ran it to another. */
+void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct kp_hoststate *to,
+			const struct kp_task *t);
+
+/* connect.c: the host's connection, opened on first use; NULL with the
+ * reason in hs->conn_error when unreachable. */
+struct kp_conn *kp_host_conn(struct kp_engine *e, struct kp_hoststate *hs);
+void kp_host_conn_close(struct kp_hoststate *hs);
+
+/* Connection variable NAME of scope s: kplan_NAME, else ansible_NAME,
+ * rendered in s when it holds {{ }} (L: the caller's Lua state, or NULL
+ * for one made for the occasion). *out: a new reference, NULL when unset. */
+kp_rc kp_conn_var(struct kp_lua *L, const struct kp_scope *s, const char *name,
+		  struct kp_value **out, struct kp_buf *err);
+
+/* Who a task (or a hook's kplan.run) becomes on a host: user NULL for no
+ * become. kw_become and kw_user are the keywords' choice (task over
+ * play); the host's become variables in s win over them. The strings
+ * belong to the struct: kp_become_release. */
+struct kp_become {
+	char *user;
+	char *password;
+};
+kp_rc kp_become_resolve(struct kp_lua *L, const struct kp_scope *s, enum kp_tristate kw_become,
+			const char *kw_user, struct kp_become *out, struct kp_buf *err);
+void kp_become_release(struct kp_become *b);
+
+#endif

@@ -1,0 +1,989 @@
+/*
+ * kubeapi.c - Kubernetes API requests, direct (libcurl) or through kubectl,
+ * and the calls the maintenance modules make; see kubeapi.h.
+ *
+ * The direct client resets its easy handle before each request and sets
+ * every option again: a handle that served a PATCH must not leak its
+ * method or body into the next GET, and reset keeps the connection cache,
+ * so TLS sessions are still reused.
+ */
+#include "kube/kubeapi.h"
+#include "core/redact.h"
+#include "transport/transport.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+struct kp_kube {
+	bool kubectl;
+	char desc[256];
+	/* direct */
+	CURL *curl;
+	char *server; /* without a trailing slash */
+	char *ca, *cert, *key, *token;
+	size_t ca_len, cert_len, key_len;
+	bool insecure;
+	char curl_err[CURL_ERROR_SIZE];
+	/* kubectl */
+	kp_kube_exec_fn fn;
+	void *fn_arg;
+	char *kubeconfig;
+	/* both */
+	int64_t connect_ms, total_ms;
+	int attempts;	    /* tries per request (KP_KUBE_ATTEMPTS) */
+	int64_t first_ms;   /* the first backoff, doubled per retry */
+	bool evict_v1beta1; /* the server does not serve policy/v1 evictions */
+	bool pdb_v1beta1;
+};
+
+kp_rc kp_kube_global_init(struct kp_buf *err)
+{
+	CURLcode c = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (c)
+		return kp_errorf(err, KP_ERR_IO, "cannot initialise libcurl: %s",
+				 curl_easy_strerror(c));
+	return KP_OK;
+}
+
+void kp_kube_global_release(void)
+{
+	curl_global_cleanup();
+}
+
+static char *dupn(const char *s, size_t n)
+{
+	if (!s)
+		return NULL;
+	char *p = kp_xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+kp_rc kp_kube_new(const struct kp_kubeconfig *kc, struct kp_kube **out, struct kp_buf *err)
+{
+	struct kp_kube *k = kp_xcalloc(1, sizeof(*k));
+	k->curl = curl_easy_init();
+	if (!k->curl) {
+		free(k);
+		return kp_errorf(err, KP_ERR_NOMEM, "cannot create a libcurl handle");
+	}
+	k->server = kp_xstrdup(kc->server);
+	for (size_t n = strlen(k->server); n && k->server[n - 1] == '/'; n--)
+		k->server[n - 1] = '\0';
+	k->ca = dupn(kc->ca, kc->ca_len);
+	k->ca_len = kc->ca_len;
+	k->cert = dupn(kc->cert, kc->cert_len);
+	k->cert_len = kc->cert_len;
+	k->key = dupn(kc->key, kc->key_len);
+	k->key_len = kc->key_len;
+	k->token = kc->token ? kp_xstrdup(kc->token) : NULL;
+	k->insecure = kc->insecure;
+	k->connect_ms = KP_KUBE_CONNECT_MS;
+	k->total_ms = KP_KUBE_TOTAL_MS;
+	k->attempts = KP_KUBE_ATTEMPTS;
+	k->first_ms = KP_KUBE_BACKOFF_MS;
+	snprintf(k->desc, sizeof(k->desc), "%s (kubeconfig '%s')", k->server, kc->path);
+	*out = k;
+	return KP_OK;
+}
+
+struct kp_kube *kp_kube_new_kubectl(kp_kube_exec_fn fn, void *arg, const char *kubeconfig)
+{
+	struct kp_kube *k = kp_xcalloc(1, sizeof(*k));
+	k->kubectl = true;
+	k->fn = fn;
+	k->fn_arg = arg;
+	k->kubeconfig = kp_xstrdup(kubeconfig);
+	k->connect_ms = KP_KUBE_CONNECT_MS;
+	k->total_ms = KP_KUBE_TOTAL_MS;
+	k->attempts = KP_KUBE_ATTEMPTS;
+	k->first_ms = KP_KUBE_BACKOFF_MS;
+	snprintf(k->desc, sizeof(k->desc), "kubectl --kubeconfig %s", kubeconfig);
+	return k;
+}
+
+void kp_kube_free(struct kp_kube *k)
+{
+	if (!k)
+		return;
+	if (k->curl)
+		curl_easy_cleanup(k->curl);
+	free(k->server);
+	free(k->ca);
+	free(k->cert);
+	if (k->key) {
+		memset(k->key, 0, k->key_len);
+		free(k->key);
+	}
+	if (k->token) {
+		memset(k->token, 0, strlen(k->token));
+		free(k->token);
+	}
+	free(k->kubeconfig);
+	free(k);
+}
+
+void *kp_kube_exec_arg(const struct kp_kube *k)
+{
+	return k->kubectl ? k->fn_arg : NULL;
+}
+
+void kp_kube_set_timeouts(struct kp_kube *k, int64_t connect_ms, int64_t total_ms)
+{
+	if (connect_ms)
+		k->connect_ms = connect_ms;
+	if (total_ms)
+		k->total_ms = total_ms;
+}
+
+void kp_kube_set_retries(struct kp_kube *k, int attempts, int64_t first_backoff_ms)
+{
+	k->attempts = attempts < 1 ? 1 : attempts;
+	k->first_ms = first_backoff_ms < 0 ? 0 : first_backoff_ms;
+}
+
+const char *kp_kube_describe(const struct kp_kube *k)
+{
+	return k->desc;
+}
+
+const char *kp_kube_status_message(const struct cJSON *json)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
+	if (cJSON_IsString(m) && *m->valuestring)
+		return m->valuestring;
+	m = cJSON_GetObjectItemCaseSensitive(json, "reason");
+	return cJSON_IsString(m) ? m->valuestring : "";
+}
+
+/* ---- direct ------------------------------------------------------------------ */
+
+struct body {
+	struct kp_buf b;
+	bool too_big;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct body *r = arg;
+	size_t len = size * n;
+	if (r->b.len + len > KP_KUBE_MAX_RESPONSE) {
+		r->too_big = true;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	kp_buf_add(&r->b, p, len);
+	return len;
+}
+
+/*
+ * -vvv: libcurl's verbose trace (connection, TLS, the request line and
+ * headers sent, the status line and headers received) through kp_log,
+ * which redacts the run's secrets and writes whole lines to stderr, each
+ * naming the API server. Bodies (Secrets, tokens in answers) and TLS bytes
+ * are never shown; the value of an Authorization (or cookie) header is
+ * replaced by <hidden>, and the client's token anywhere else too.
+ */
+struct http_trace {
+	const char *who;   /* the server */
+	const char *token; /* or NULL */
+};
+
+static bool sensitive_header(const char *line, size_t n)
+{
+	static const char *const names[] = {
+	    "authorization:", "proxy-authorization:", "cookie:", "set-cookie:"};
+	for (size_t i = 0; i < KP_ARRAY_LEN(names); i++) {
+		size_t l = strlen(names[i]);
+		if (n >= l && !strncasecmp(line, names[i], l))
+			return true;
+	}
+	return false;
+}
+
+static int http_trace_cb(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
+{
+	const struct http_trace *t = arg;
+	const char *mark;
+	(void)c;
+	switch (type) {
+	case CURLINFO_TEXT:
+		mark = "*";
+		break;
+	case CURLINFO_HEADER_OUT:
+		mark = ">";
+		break;
+	case CURLINFO_HEADER_IN:
+		mark = "<";
+		break;
+	default:
+		return 0; /* bodies and TLS data */
+	}
+	for (size_t at = 0; at < size;) {
+		size_t end = at;
+		while (end < size && data[end] != '\n')
+			end++;
+		size_t n = end - at;
+		while (n && (data[at + n - 1] == '\r' || data[at + n - 1] == '\n'))
+			n--;
+		if (n) {
+			struct kp_buf line = KP_BUF_INIT;
+			if (sensitive_header(data + at, n)) {
+				const char *colon = memchr(data + at, ':', n);
+				kp_buf_add(&line, data + at, (size_t)(colon - (data + at)) + 1);
+				kp_buf_addstr(&line, " <hidden>");
+			} else {
+				kp_buf_add(&line, data + at, n);
+			}
+			if (t->token && *t->token) {
+				struct kp_redact r = {0};
+				kp_redact_add(&r, t->token);
+				kp_redact_apply(&r, &line);
+				kp_redact_release(&r);
+			}
+			kp_log_raw(KP_LOG_TRACE, "http %s: %s %s", t->who, mark, line.buf);
+			kp_buf_release(&line);
+		}
+		at = end + 1;
+	}
+	return 0;
+}
+
+static void http_trace_on(CURL *c, const struct http_trace *t)
+{
+	if (kp_log_level < KP_LOG_TRACE) {
+		curl_easy_setopt(c, CURLOPT_VERBOSE, 0L);
+		return;
+	}
+	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, http_trace_cb);
+	curl_easy_setopt(c, CURLOPT_DEBUGDATA, (void *)t);
+	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+}
+
+static void set_blob(CURL *c, CURLoption opt, char *data, size_t len)
+{
+	struct curl_blob blob = {.data = data, .len = len, .flags = CURL_BLOB_COPY};
+	curl_easy_setopt(c, opt, &blob);
+}
+
+/* A request that may be sent twice: see kp_kube_request. */
+static bool idempotent(const char *method, const char *content_type)
+{
+	if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+		return true;
+	if (!strcmp(method, "PATCH"))
+		return !content_type || strstr(content_type, "merge-patch") != NULL;
+	return false;
+}
+
+/* What a failed request may have done, for kp_kube_request's retries. */
+enum fate {
+	F_SENT,	     /* it reached the server: it may have been carried out */
+	F_NOT_SENT,  /* no byte of it was sent (connecting or the handshake
+		      * failed): trying again cannot do anything twice */
+	F_PERMANENT, /* trying again cannot help: the server's certificate does
+		      * not verify, it refused ours (a TLS alert), no such host */
+};
+
+/* A curl error that no retry will cure. */
+static bool permanent(CURLcode cc, const char *why)
+{
+	switch (cc) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return true;
+	default:
+		/* "tlsv13 alert certificate required", "sslv3 alert bad
+		 * certificate", "tlsv1 alert unknown ca": the server said no */
+		return strstr(why, " alert ") != NULL;
+	}
+}
+
+static kp_rc direct_request(struct kp_kube *k, const char *method, const char *path,
+			    const char *body, const char *content_type, long *status,
+			    struct kp_buf *resp, enum fate *fate, struct kp_buf *err)
+{
+	CURL *c = k->curl;
+	struct curl_slist *h = NULL;
+	struct kp_buf url = KP_BUF_INIT, line = KP_BUF_INIT;
+	struct body r = {.b = KP_BUF_INIT};
+	kp_rc rc = KP_OK;
+
+	curl_easy_reset(c);
+	kp_buf_addf(&url, "%s%s", k->server, path);
+	curl_easy_setopt(c, CURLOPT_URL, url.buf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
+	struct http_trace trace = {.who = k->server, .token = k->token};
+	http_trace_on(c, &trace);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)k->connect_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)k->total_ms);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, k->curl_err);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "kplan/" KP_VERSION);
+	if (k->insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (k->ca)
+			set_blob(c, CURLOPT_CAINFO_BLOB, k->ca, k->ca_len);
+	}
+	if (k->cert) {
+		set_blob(c, CURLOPT_SSLCERT_BLOB, k->cert, k->cert_len);
+		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+		set_blob(c, CURLOPT_SSLKEY_BLOB, k->key, k->key_len);
+		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	h = curl_slist_append(h, "Accept: application/json");
+	if (k->token) {
+		kp_buf_addf(&line, "Authorization: Bearer %s", k->token);
+		h = curl_slist_append(h, line.buf);
+		memset(line.buf, 0, line.len);
+		kp_buf_reset(&line);
+	}
+	if (body) {
+		kp_buf_addf(&line, "Content-Type: %s",
+			    content_type ? content_type : "application/json");
+		h = curl_slist_append(h, line.buf);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (strcmp(method, "GET"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	/* libcurl sends a request again by itself when a reused connection
+	 * closes before any byte of the answer: harmless for a GET, not for
+	 * an Eviction; on a new connection it does not */
+	if (!idempotent(method, content_type))
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+	k->curl_err[0] = '\0';
+	CURLcode cc = curl_easy_perform(c);
+	long req_size = 0;
+	curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &req_size);
+	*fate = req_size > 0 ? F_SENT : F_NOT_SENT;
+	if (cc) {
+		const char *why = k->curl_err[0] ? k->curl_err : curl_easy_strerror(cc);
+		if (permanent(cc, why))
+			*fate = F_PERMANENT;
+		if (r.too_big)
+			rc = kp_errorf(err, KP_ERR_LIMIT, "'%s %s': response larger than %zu bytes",
+				       method, path, KP_KUBE_MAX_RESPONSE);
+		else
+			rc = kp_errorf(err,
+				       cc == CURLE_OPERATION_TIMEDOUT ? KP_ERR_TIMEOUT : KP_ERR_IO,
+				       "'%s %s' on %s: %s", method, path, k->server, why);
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		kp_buf_reset(resp);
+		kp_buf_add(resp, r.b.buf, r.b.len);
+	}
+	/* the handle keeps pointers to these until the next reset */
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(h);
+	kp_buf_release(&url);
+	kp_buf_release(&line);
+	kp_buf_release(&r.b);
+	return rc;
+}
+
+/* ---- kubectl ------------------------------------------------------------------- */
+
+static const struct {
+	const char *reason;
+	long status;
+} reasons[] = {
+    {"BadRequest", 400},
+    {"Unauthorized", 401},
+    {"Forbidden", 403},
+    {"NotFound", 404},
+    {"MethodNotAllowed", 405},
+    {"NotAcceptable", 406},
+    {"AlreadyExists", 409},
+    {"Conflict", 409},
+    {"Gone", 410},
+    {"Invalid", 422},
+    {"TooManyRequests", 429},
+    {"InternalError", 500},
+    {"ServiceUnavailable", 503},
+    {"Timeout", 504},
+};
+
+/* "Error from server (NotFound): nodes "x" not found" -> 404 and a Status body. */
+static kp_rc kubectl_status(const char *cmd, const struct kp_exec_res *r, long *status,
+			    struct kp_buf *resp, struct kp_buf *err)
+{
+	const char *s = strstr(r->err.buf, "Error from server (");
+	if (s) {
+		s += strlen("Error from server (");
+		size_t n = strcspn(s, ")");
+		for (size_t i = 0; i < KP_ARRAY_LEN(reasons); i++) {
+			if (strlen(reasons[i].reason) != n || strncmp(s, reasons[i].reason, n))
+				continue;
+			const char *msg = s + n;
+			if (!strncmp(msg, "): ", 3))
+				msg += 3;
+			size_t ml = strcspn(msg, "\r\n");
+			char *m = kp_xstrndup(msg, ml);
+			cJSON *j = cJSON_CreateObject();
+			cJSON_AddStringToObject(j, "kind", "Status");
+			cJSON_AddStringToObject(j, "status", "Failure");
+			cJSON_AddStringToObject(j, "reason", reasons[i].reason);
+			cJSON_AddStringToObject(j, "message", m);
+			cJSON_AddNumberToObject(j, "code", (double)reasons[i].status);
+			char *text = cJSON_PrintUnformatted(j);
+			kp_buf_reset(resp);
+			kp_buf_addstr(resp, text);
+			cJSON_free(text);
+			cJSON_Delete(j);
+			free(m);
+			*status = reasons[i].status;
+			return KP_OK;
+		}
+	}
+	const struct kp_buf *b = r->err.len ? &r->err : &r->out;
+	return kp_errorf(err, KP_ERR_IO, "'%s' failed (rc %d): %.*s", cmd, r->rc,
+			 (int)strcspn(b->buf, "\r\n"), b->buf);
+}
+
+/* /api/v1/nodes/N or /api[s]/.../namespaces/NS/TYPE/N -> TYPE, N, NS. */
+static bool patch_target(const char *path, struct kp_buf *type, struct kp_buf *name,
+			 struct kp_buf *ns)
+{
+	char *p = kp_xstrndup(path, strcspn(path, "?"));
+	char *parts[16];
+	size_t n = 0;
+	for (char *save = NULL, *t = strtok_r(p, "/", &save); t && n < 16;
+	     t = strtok_r(NULL, "/", &save))
+		parts[n++] = t;
+	bool ok = false;
+	if (n >= 2 && (!strcmp(parts[0], "api") || !strcmp(parts[0], "apis"))) {
+		size_t base = !strcmp(parts[0], "api") ? 2 : 3; /* api/v1, apis/g/v */
+		if (n == base + 4 && !strcmp(parts[base], "namespaces")) {
+			kp_buf_addstr(ns, parts[base + 1]);
+			kp_buf_addstr(type, parts[base + 2]);
+			kp_buf_addstr(name, parts[base + 3]);
+			ok = true;
+		} else if (n == base + 2) {
+			kp_buf_addstr(type, parts[base]);
+			kp_buf_addstr(name, parts[base + 1]);
+			ok = true;
+		}
+		if (ok && base == 3) /* "deployments.apps" names the group */
+			kp_buf_addf(type, ".%s", parts[1]);
+	}
+	free(p);
+	return ok;
+}
+
+static kp_rc kubectl_request(struct kp_kube *k, const char *method, const char *path,
+			     const char *body, const char *content_type, long *status,
+			     struct kp_buf *resp, struct kp_buf *err)
+{
+	const char *argv[16];
+	size_t n = 0;
+	struct kp_buf type = KP_BUF_INIT, name = KP_BUF_INIT, ns = KP_BUF_INIT, cmd = KP_BUF_INIT;
+	kp_rc rc = KP_OK;
+
+	argv[n++] = "kubectl";
+	argv[n++] = "--kubeconfig";
+	argv[n++] = k->kubeconfig;
+	if (!strcmp(method, "GET")) {
+		argv[n++] = "get";
+		argv[n++] = "--raw";
+		argv[n++] = path;
+	} else if (!strcmp(method, "POST")) {
+		argv[n++] = "create";
+		argv[n++] = "--raw";
+		argv[n++] = path;
+		argv[n++] = "-f";
+		argv[n++] = "-";
+	} else if (!strcmp(method, "DELETE")) {
+		argv[n++] = "delete";
+		argv[n++] = "--raw";
+		argv[n++] = path;
+	} else if (!strcmp(method, "PATCH")) {
+		if (!patch_target(path, &type, &name, &ns)) {
+			rc = kp_errorf(err, KP_ERR_INVALID,
+				       "cannot PATCH '%s' through kubectl: not a resource path",
+				       path);
+			goto out;
+		}
+		argv[n++] = "patch";
+		argv[n++] = type.buf;
+		argv[n++] = name.buf;
+		if (ns.len) {
+			argv[n++] = "-n";
+			argv[n++] = ns.buf;
+		}
+		argv[n++] = "--type";
+		argv[n++] = content_type && strstr(content_type, "strategic")	 ? "strategic"
+			    : content_type && strstr(content_type, "json-patch") ? "json"
+										 : "merge";
+		argv[n++] = "-p";
+		argv[n++] = body ? body : "{}";
+		argv[n++] = "-o";
+		argv[n++] = "json";
+	} else {
+		rc = kp_errorf(err, KP_ERR_INVALID, "method '%s' is not supported through kubectl",
+			       method);
+		goto out;
+	}
+	argv[n] = NULL;
+	for (size_t i = 0; i < n; i++)
+		kp_buf_addf(&cmd, "%s%s", i ? " " : "", argv[i]);
+	struct kp_exec_req req = {.argv = argv, .timeout_ms = k->total_ms};
+	if (body && !strcmp(method, "POST")) {
+		req.stdin_data = body;
+		req.stdin_len = strlen(body);
+	}
+	struct kp_exec_res r;
+	kp_exec_res_init(&r);
+	rc = k->fn(k->fn_arg, &req, &r, err);
+	if (!rc) {
+		if (r.timed_out)
+			rc = kp_errorf(err, KP_ERR_TIMEOUT, "'%s' timed out", cmd.buf);
+		else if (r.rc == 0) {
+			*status = !strcmp(method, "POST") ? 201 : 200;
+			kp_buf_reset(resp);
+			kp_buf_add(resp, r.out.buf, r.out.len);
+		} else {
+			rc = kubectl_status(cmd.buf, &r, status, resp, err);
+		}
+	}
+	kp_exec_res_release(&r);
+out:
+	kp_buf_release(&type);
+	kp_buf_release(&name);
+	kp_buf_release(&ns);
+	kp_buf_release(&cmd);
+	return rc;
+}
+
+/* Retries. The API server may be restarting (an upgrade restarts it), behind
+ * a load balancer that drops a connection, or overloaded; one failed request
+ * must not fail a rollout. A request is tried up to k->attempts times, with
+ * a backoff of first_ms, doubled each time (0.2, 0.4, 0.8, 1.6, 3.2 s), when
+ *   - it never reached the server (nothing was sent: resolving, connecting,
+ *     the TLS handshake failed): any method, POST too, nothing can happen
+ *     twice (a request that is not idempotent goes on a new connection,
+ *     so that libcurl does not resend it by itself either);
+ *   - it was sent but no complete answer came back (connection reset or
+ *     closed mid-response; not an overall timeout, which already waited
+ *     total_ms), or the answer is a 500, 502, 503 or 504: only when doing it
+ *     twice is the same as doing it once: GET and HEAD, and PATCH with a
+ *     merge or strategic merge patch (it sets fields to given values: a
+ *     cordon is). Not a JSON patch (an "add" to a list adds twice), not PUT
+ *     (a resourceVersion precondition would turn our own first success into
+ *     a 409 Conflict: the run lock renews on its own schedule anyway), not
+ *     DELETE (a repeat answers 404 and the caller would misreport what it
+ *     did), and not POST: an Eviction that the server carried out before the
+ *     connection dropped cannot be told from one it did not, so the caller
+ *     gets the error and fails clearly (the drain fails the node: it never
+ *     reports pods evicted that it did not see go).
+ * Never retried: what no retry cures (the server's certificate does not
+ * verify, the server refused ours, the host name does not resolve, a
+ * response over the size limit), and 429: it is an answer (a disruption
+ * budget), the drain has its own backoff for it. The last error or answer
+ * is returned. */
+static void backoff_sleep(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, const char *body,
+		      const char *content_type, long *status, struct cJSON **json,
+		      struct kp_buf *err)
+{
+	struct kp_buf resp = KP_BUF_INIT, e = KP_BUF_INIT;
+	bool again = idempotent(method, content_type);
+	int64_t wait = k->first_ms;
+	kp_rc rc = KP_OK;
+	int attempt;
+	for (attempt = 1;; attempt++) {
+		enum fate fate = F_SENT;
+		kp_buf_reset(&e);
+		rc = k->kubectl
+			 ? kubectl_request(k, method, path, body, content_type, status, &resp, &e)
+			 : direct_request(k, method, path, body, content_type, status, &resp, &fate,
+					  &e);
+		bool retry;
+		if (rc)
+			retry = rc != KP_ERR_LIMIT && rc != KP_ERR_INVALID && fate != F_PERMANENT &&
+				(fate == F_NOT_SENT || (again && rc != KP_ERR_TIMEOUT));
+		else
+			retry = again && (*status == 500 || *status == 502 || *status == 503 ||
+					  *status == 504);
+		if (!retry || attempt >= k->attempts)
+			break;
+		if (rc)
+			kp_warn("%s %s: %s; trying again in %lld ms (%d/%d)", method, path, e.buf,
+				(long long)wait, attempt + 1, k->attempts);
+		else
+			kp_warn("%s %s answered %ld; trying again in %lld ms (%d/%d)", method, path,
+				*status, (long long)wait, attempt + 1, k->attempts);
+		backoff_sleep(wait);
+		wait *= 2;
+	}
+	if (rc && err) {
+		kp_buf_reset(err);
+		kp_buf_add(err, e.buf, e.len);
+		if (attempt > 1)
+			kp_buf_addf(err, " (tried %d times)", attempt);
+	}
+	if (!rc && json)
+		*json = resp.len ? cJSON_ParseWithLength(resp.buf, resp.len) : NULL;
+	kp_buf_release(&resp);
+	kp_buf_release(&e);
+	return rc;
+}
+
+/* ---- calls ------------------------------------------------------------------------ */
+
+static kp_rc status_error(const char *method, const char *path, long status, const cJSON *j,
+			  struct kp_buf *err)
+{
+	const char *m = kp_kube_status_message(j);
+	return kp_errorf(err, status == 404 ? KP_ERR_NOTFOUND : KP_ERR_IO,
+			 "'%s %s' answered %ld%s%s", method, path, status, *m ? ": " : "", m);
+}
+
+/* A request whose answer must be 2xx; the JSON goes to *out (may be NULL). */
+static kp_rc call(struct kp_kube *k, const char *method, const char *path, const char *body,
+		  const char *ctype, cJSON **out, struct kp_buf *err)
+{
+	long status = 0;
+	cJSON *j = NULL;
+	kp_rc rc = kp_kube_request(k, method, path, body, ctype, &status, &j, err);
+	if (rc)
+		return rc;
+	if (status < 200 || status > 299) {
+		rc = status_error(method, path, status, j, err);
+		cJSON_Delete(j);
+		return rc;
+	}
+	if (out)
+		*out = j;
+	else
+		cJSON_Delete(j);
+	return KP_OK;
+}
+
+/* Percent-encode a query or path value (libcurl's encoder). */
+static void add_escaped(struct kp_buf *b, const char *s)
+{
+	char *e = curl_easy_escape(NULL, s, 0);
+	kp_buf_addstr(b, e ? e : "");
+	curl_free(e);
+}
+
+kp_rc kp_kube_get_node(struct kp_kube *k, const char *name, cJSON **node, struct kp_buf *err)
+{
+	struct kp_buf p = KP_BUF_INIT;
+	kp_buf_addstr(&p, "/api/v1/nodes/");
+	add_escaped(&p, name);
+	kp_rc rc = call(k, "GET", p.buf, NULL, NULL, node, err);
+	kp_buf_release(&p);
+	return rc;
+}
+
+kp_rc kp_kube_list_pods(struct kp_kube *k, const char *node, const char *label_selector,
+			cJSON **list, struct kp_buf *err)
+{
+	struct kp_buf p = KP_BUF_INIT, f = KP_BUF_INIT;
+	kp_buf_addf(&f, "spec.nodeName=%s", node);
+	kp_buf_addstr(&p, "/api/v1/pods?fieldSelector=");
+	add_escaped(&p, f.buf);
+	if (label_selector && *label_selector) {
+		kp_buf_addstr(&p, "&labelSelector=");
+		add_escaped(&p, label_selector);
+	}
+	kp_rc rc = call(k, "GET", p.buf, NULL, NULL, list, err);
+	kp_buf_release(&p);
+	kp_buf_release(&f);
+	return rc;
+}
+
+static void pod_path(struct kp_buf *p, const char *ns, const char *name)
+{
+	kp_buf_addstr(p, "/api/v1/namespaces/");
+	add_escaped(p, ns);
+	kp_buf_addstr(p, "/pods/");
+	add_escaped(p, name);
+}
+
+kp_rc kp_kube_get_pod(struct kp_kube *k, const char *ns, const char *name, cJSON **pod,
+		      struct kp_buf *err)
+{
+	struct kp_buf p = KP_BUF_INIT;
+	pod_path(&p, ns, name);
+	kp_rc rc = call(k, "GET", p.buf, NULL, NULL, pod, err);
+	kp_buf_release(&p);
+	return rc;
+}
+
+kp_rc kp_kube_set_unschedulable(struct kp_kube *k, const char *node, bool unschedulable,
+				struct kp_buf *err)
+{
+	struct kp_buf p = KP_BUF_INIT;
+	kp_buf_addstr(&p, "/api/v1/nodes/");
+	add_escaped(&p, node);
+	kp_rc rc = call(k, "PATCH", p.buf,
+			unschedulable ? "{\"spec\":{\"unschedulable\":true}}"
+				      : "{\"spec\":{\"unschedulable\":null}}",
+			"application/merge-patch+json", NULL, err);
+	kp_buf_release(&p);
+	return rc;
+}
+
+/* A 404 that names the pod means the pod is gone; one that does not means
+ * the server does not know the URL (no policy/v1). */
+static bool names_pod(const cJSON *j, const char *name)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "details");
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(d, "name");
+	return cJSON_IsString(n) && !strcmp(n->valuestring, name);
+}
+
+kp_rc kp_kube_evict(struct kp_kube *k, const char *ns, const char *name, int64_t grace_s,
+		    long *status, cJSON **json, struct kp_buf *err)
+{
+	for (;;) {
+		const char *ver = k->evict_v1beta1 ? "policy/v1beta1" : "policy/v1";
+		cJSON *ev = cJSON_CreateObject(), *md = cJSON_CreateObject(), *j = NULL;
+		cJSON_AddStringToObject(ev, "apiVersion", ver);
+		cJSON_AddStringToObject(ev, "kind", "Eviction");
+		cJSON_AddStringToObject(md, "name", name);
+		cJSON_AddStringToObject(md, "namespace", ns);
+		cJSON_AddItemToObject(ev, "metadata", md);
+		if (grace_s >= 0) {
+			cJSON *opts = cJSON_CreateObject();
+			cJSON_AddNumberToObject(opts, "gracePeriodSeconds", (double)grace_s);
+			cJSON_AddItemToObject(ev, "deleteOptions", opts);
+		}
+		char *body = cJSON_PrintUnformatted(ev);
+		cJSON_Delete(ev);
+		struct kp_buf p = KP_BUF_INIT;
+		pod_path(&p, ns, name);
+		kp_buf_addstr(&p, "/eviction");
+		kp_rc rc = kp_kube_request(k, "POST", p.buf, body, NULL, status, &j, err);
+		cJSON_free(body);
+		kp_buf_release(&p);
+		if (rc)
+			return rc;
+		if (*status == 404 && !k->evict_v1beta1 && !names_pod(j, name)) {
+			cJSON_Delete(j);
+			k->evict_v1beta1 = true;
+			continue;
+		}
+		if (json)
+			*json = j;
+		else
+			cJSON_Delete(j);
+		return KP_OK;
+	}
+}
+
+kp_rc kp_kube_delete_pod(struct kp_kube *k, const char *ns, const char *name, int64_t grace_s,
+			 long *status, cJSON **json, struct kp_buf *err)
+{
+	struct kp_buf p = KP_BUF_INIT;
+	cJSON *j = NULL;
+	pod_path(&p, ns, name);
+	if (grace_s >= 0)
+		kp_buf_addf(&p, "?gracePeriodSeconds=%lld", (long long)grace_s);
+	kp_rc rc = kp_kube_request(k, "DELETE", p.buf, NULL, NULL, status, &j, err);
+	kp_buf_release(&p);
+	if (!rc && json)
+		*json = j;
+	else
+		cJSON_Delete(j);
+	return rc;
+}
+
+kp_rc kp_kube_list_pdbs(struct kp_kube *k, const char *ns, cJSON **list, struct kp_buf *err)
+{
+	for (;;) {
+		struct kp_buf p = KP_BUF_INIT;
+		kp_buf_addf(&p, "/apis/policy/%s/namespaces/", k->pdb_v1beta1 ? "v1beta1" : "v1");
+		add_escaped(&p, ns);
+		kp_buf_addstr(&p, "/poddisruptionbudgets");
+		kp_rc rc = call(k, "GET", p.buf, NULL, NULL, list, err);
+		kp_buf_release(&p);
+		if (rc == KP_ERR_NOTFOUND && !k->pdb_v1beta1) {
+			/* an older server: v1's 404 is not the caller's error */
+			k->pdb_v1beta1 = true;
+			if (err)
+				kp_buf_reset(err);
+			continue;
+		}
+		return rc;
+	}
+}
+
+kp_rc kp_kube_delete_node(struct kp_kube *k, const char *name, bool *existed, struct kp_buf *err)
+{
+	struct kp_buf p = KP_BUF_INIT;
+	kp_buf_addstr(&p, "/api/v1/nodes/");
+	add_escaped(&p, name);
+	kp_rc rc = call(k, "DELETE", p.buf, NULL, NULL, NULL, err);
+	kp_buf_release(&p);
+	*existed = rc != KP_ERR_NOTFOUND;
+	return rc == KP_ERR_NOTFOUND ? KP_OK : rc;
+}
+
+kp_rc kp_kube_version(struct kp_kube *k, char **git_version, struct kp_buf *err)
+{
+	cJSON *j = NULL;
+	kp_rc rc = call(k, "GET", "/version", NULL, NULL, &j, err);
+	if (rc)
+		return rc;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "gitVersion");
+	if (!cJSON_IsString(v))
+		rc = kp_errorf(err, KP_ERR_PARSE, "'/version' of %s has no gitVersion", k->desc);
+	else
+		*git_version = kp_xstrdup(v->valuestring);
+	cJSON_Delete(j);
+	return rc;
+}
+
+/* ---- label selectors ----------------------------------------------------------------- */
+
+static const char *label(const cJSON *labels, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(labels, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool in_values(const cJSON *values, const char *v)
+{
+	const cJSON *x;
+	cJSON_ArrayForEach(x, values)
+	{
+		if (cJSON_IsString(x) && v && !strcmp(x->valuestring, v))
+			return true;
+	}
+	return false;
+}
+
+bool kp_kube_selector_matches(const cJSON *selector, const cJSON *labels)
+{
+	const cJSON *ml = cJSON_GetObjectItemCaseSensitive(selector, "matchLabels");
+	const cJSON *me = cJSON_GetObjectItemCaseSensitive(selector, "matchExpressions");
+	const cJSON *x;
+	cJSON_ArrayForEach(x, ml)
+	{
+		const char *v = label(labels, x->string);
+		if (!cJSON_IsString(x) || !v || strcmp(v, x->valuestring))
+			return false;
+	}
+	cJSON_ArrayForEach(x, me)
+	{
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(x, "key");
+		const cJSON *op = cJSON_GetObjectItemCaseSensitive(x, "operator");
+		const cJSON *vals = cJSON_GetObjectItemCaseSensitive(x, "values");
+		if (!cJSON_IsString(k) || !cJSON_IsString(op))
+			return false;
+		const char *v = label(labels, k->valuestring);
+		const char *o = op->valuestring;
+		bool ok = !strcmp(o, "In")	       ? in_values(vals, v)
+			  : !strcmp(o, "NotIn")	       ? !in_values(vals, v)
+			  : !strcmp(o, "Exists")       ? v != NULL
+			  : !strcmp(o, "DoesNotExist") ? v == NULL
+						       : false;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* ---- streaming -------------------------------------------------------------- */
+
+struct stream {
+	kp_https_sink_fn fn;
+	void *arg;
+	bool aborted;
+};
+
+static size_t on_stream(char *p, size_t size, size_t n, void *arg)
+{
+	struct stream *s = arg;
+	if (!s->fn(s->arg, p, size * n)) {
+		s->aborted = true;
+		return 0;
+	}
+	return size * n;
+}
+
+kp_rc kp_https_stream(const char *url, const char *body, const struct kp_https_tls *tls,
+		      int64_t connect_ms, int64_t total_ms, kp_https_sink_fn fn, void *arg,
+		      long *status, struct kp_buf *err)
+{
+	CURL *c = curl_easy_init();
+	char ebuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *h = NULL;
+	struct stream s = {.fn = fn, .arg = arg};
+	kp_rc rc = KP_OK;
+
+	if (!c)
+		return kp_errorf(err, KP_ERR_NOMEM, "cannot start a libcurl handle");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	struct http_trace trace = {.who = url};
+	http_trace_on(c, &trace);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_ms ? connect_ms : 10000));
+	if (total_ms)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)total_ms);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "kplan/" KP_VERSION);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (tls && tls->ca)
+		set_blob(c, CURLOPT_CAINFO_BLOB, (char *)tls->ca, tls->ca_len);
+	if (tls && tls->cert) {
+		set_blob(c, CURLOPT_SSLCERT_BLOB, (char *)tls->cert, tls->cert_len);
+		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+	}
+	if (tls && tls->key) {
+		set_blob(c, CURLOPT_SSLKEY_BLOB, (char *)tls->key, tls->key_len);
+		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	if (body) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	CURLcode cc = curl_easy_perform(c);
+	if (cc && !s.aborted)
+		rc = kp_errorf(err, cc == CURLE_OPERATION_TIMEDOUT ? KP_ERR_TIMEOUT : KP_ERR_IO,
+			       "'%s %s': %s", body ? "POST" : "GET", url,
+			       ebuf[0] ? ebuf : curl_easy_strerror(cc));
+	else if (cc)
+		rc = kp_errorf(err, KP_ERR_IO, "'%s %s': the transfer was stopped",
+			       body ? "POST" : "GET", url);
+	else
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return rc;
+}

@@ -1,0 +1,109 @@
+/* load.c - everything a command works on, loaded and validated before
+ * anything connects: the inventories (merged in order) and the plan, whose
+ * templated `hosts:` are rendered here, so that plan, check, run and
+ * --list-hosts all work on the same hosts; and literal delegate_to
+ * names, checked against the inventory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "model/vars.h"
+
+/* A literal delegate_to names its host now, as a play's `hosts` are
+ * resolved now: a typo refuses the plan before anything connects rather
+ * than failing the run halfway. A templated one is checked where it is
+ * rendered (task.c). Names for the controller (localhost, 127.0.0.1, ::1)
+ * are Ansible's implicit localhost when the inventory has no such host
+ * (kp_delegate_host). */
+static kp_rc check_delegate(const struct kp_task *t, const struct kp_inventory *inv,
+			    struct kp_buf *err)
+{
+	const char *name = kp_template_source(t->delegate_to), *implicit;
+	if (!kp_template_is_literal(t->delegate_to) || kp_delegate_host(inv, name, &implicit) ||
+	    implicit)
+		return KP_OK;
+	const char **names = kp_xmalloc((inv->nhosts + 1) * sizeof(*names));
+	size_t n = 0;
+	for (size_t i = 0; i < inv->nhosts; i++)
+		names[n++] = inv->hosts[i]->name;
+	if (!kp_inventory_host(inv, "localhost"))
+		names[n++] = "localhost"; /* the implicit one */
+	const char *s = kp_suggest(name, names, n);
+	struct kp_pos pos = kp_template_pos(t->delegate_to);
+	struct kp_buf msg = KP_BUF_INIT;
+	kp_buf_addf(&msg, "%s:%d:%d: delegate_to: no host '%s' in the inventory", pos.file,
+		    pos.line, pos.col, name);
+	if (s)
+		kp_buf_addf(&msg, " (did you mean '%s'?)", s);
+	kp_rc rc = kp_errorf(err, KP_ERR_INVALID, "%s", msg.buf);
+	kp_buf_escape_newlines(err, 0);
+	kp_buf_release(&msg);
+	free(names);
+	return rc;
+}
+
+static kp_rc check_delegates(struct kp_task *const *tasks, size_t n, const struct kp_inventory *inv,
+			     struct kp_buf *err)
+{
+	kp_rc rc = KP_OK;
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct kp_task *t = tasks[i];
+		if (t->delegate_to)
+			rc = check_delegate(t, inv, err);
+		if (!rc)
+			rc = check_delegates(t->block, t->nblock, inv, err);
+		if (!rc)
+			rc = check_delegates(t->rescue, t->nrescue, inv, err);
+		if (!rc)
+			rc = check_delegates(t->always, t->nalways, inv, err);
+	}
+	return rc;
+}
+
+static kp_rc check_plan_delegates(const struct kp_plan *plan, const struct kp_inventory *inv,
+				  struct kp_buf *err)
+{
+	kp_rc rc = KP_OK;
+	for (size_t i = 0; i < plan->nplays && !rc; i++) {
+		const struct kp_play *p = plan->plays[i];
+		rc = check_delegates(p->pre_tasks, p->npre_tasks, inv, err);
+		if (!rc)
+			rc = check_delegates(p->tasks, p->ntasks, inv, err);
+		if (!rc)
+			rc = check_delegates(p->post_tasks, p->npost_tasks, inv, err);
+		if (!rc)
+			rc = check_delegates(p->handlers, p->nhandlers, inv, err);
+	}
+	return rc;
+}
+
+kp_rc kp_load_all(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_buf *err)
+{
+	kp_rc rc;
+	memset(ld, 0, sizeof(*ld));
+	kp_inventory_init(&ld->inv);
+	for (size_t i = 0; i < o->inventories.n; i++) {
+		rc = kp_inventory_load(&ld->inv, o->inventories.v[i], err);
+		if (rc)
+			return rc;
+	}
+	rc = kp_inventory_finalize(&ld->inv, err);
+	if (rc)
+		return rc;
+	if (!o->plan_path)
+		return KP_OK;
+	rc = kp_plan_load(o->plan_path, &ld->plan, err);
+	/* hosts are resolved only against an inventory: `validate` without
+	 * one checks the templates' syntax, as it does for tasks */
+	if (!rc && o->inventories.n)
+		rc = kp_plan_render_hosts(ld->plan, &ld->inv, o->extra, err);
+	if (!rc && o->inventories.n)
+		rc = check_plan_delegates(ld->plan, &ld->inv, err);
+	return rc;
+}
+
+void kp_loaded_release(struct kp_loaded *ld)
+{
+	kp_plan_free(ld->plan);
+	kp_inventory_release(&ld->inv);
+}

@@ -1,0 +1,838 @@
+/*
+ * plan.c - loading a plan: the list of plays, import_plan, every play key,
+ * vars and vars_files, hooks and `serial`, and checking that every notify
+ * names a handler. Tasks are parsed in plan_task.c.
+ *
+ * Everything is checked here, before any host is contacted: a plan that
+ * loads is one that can run.
+ */
+#include "model/plan_load.h"
+
+#include "model/inventory.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+const char *const kp_hook_names[KP_HOOK_COUNT] = {
+    "before_play", "before_batch", "before_host", "before_task", "after_task",
+    "after_host",  "after_batch",  "after_play",  "on_failure",
+};
+
+static const char *const play_keys[] = {
+    "name",
+    "hosts",
+    "serial",
+    "window",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "order",
+    "strategy",
+    "become",
+    "become_user",
+    "become_method",
+    "remote_user",
+    "connection",
+    "environment",
+    "vars",
+    "vars_files",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "hooks",
+    "tags",
+    "confirm",
+    "pause_between_batches",
+    "run_lock",
+    "hook_limits",
+};
+
+static const char *const order_names[] = {"inventory", "reverse_inventory", "sorted",
+					  "reverse_sorted", NULL};
+static const char *const strategy_names[] = {"linear", "free", NULL};
+static const char *const connection_names[] = {"ssh", "local", NULL};
+static const char *const become_methods[] = {"sudo", NULL};
+
+/* ---- freeing ------------------------------------------------------------ */
+
+static void free_exprs(struct kp_expr **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		kp_expr_free(v[i]);
+	free(v);
+}
+
+static void free_tasks(struct kp_task **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		kp_task_free(v[i]);
+	free(v);
+}
+
+void kp_task_free(struct kp_task *t)
+{
+	if (!t)
+		return;
+	free(t->name);
+	kp_template_free(t->name_tmpl);
+	kp_tvalue_free(t->args);
+	free_tasks(t->block, t->nblock);
+	free_tasks(t->rescue, t->nrescue);
+	free_tasks(t->always, t->nalways);
+	free_exprs(t->when, t->nwhen);
+	free(t->register_var);
+	kp_tvalue_free(t->loop);
+	free(t->loop_var);
+	kp_template_free(t->loop_label);
+	kp_expr_free(t->until);
+	free_exprs(t->failed_when, t->nfailed_when);
+	free_exprs(t->changed_when, t->nchanged_when);
+	free(t->become_user);
+	kp_template_free(t->delegate_to);
+	kp_strv_free(t->notify, t->nnotify);
+	free(t->notify_pos);
+	kp_strv_free(t->listen, t->nlisten);
+	kp_strv_free(t->tags, t->ntags);
+	kp_tvalue_free(t->environment);
+	free(t->index_var);
+	free(t->import_path);
+	free(t);
+}
+
+static void play_free(struct kp_play *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->hosts);
+	kp_template_free(p->hosts_t);
+	free(p->serial);
+	free(p->become_user);
+	free(p->become_method);
+	free(p->remote_user);
+	free(p->connection);
+	kp_tvalue_free(p->environment);
+	if (p->vars)
+		kp_value_unref(p->vars);
+	kp_tvalue_free(p->vars_t);
+	for (size_t i = 0; i < p->nvars_files; i++)
+		if (p->vars_files_loaded && p->vars_files_loaded[i])
+			kp_value_unref(p->vars_files_loaded[i]);
+	kp_strv_free(p->vars_files, p->nvars_files);
+	free(p->vars_files_pos);
+	free(p->vars_files_loaded);
+	free_tasks(p->pre_tasks, p->npre_tasks);
+	free_tasks(p->tasks, p->ntasks);
+	free_tasks(p->post_tasks, p->npost_tasks);
+	free_tasks(p->handlers, p->nhandlers);
+	for (int h = 0; h < KP_HOOK_COUNT; h++) {
+		for (size_t i = 0; i < p->nhooks[h]; i++) {
+			free(p->hooks[h][i].path);
+			free(p->hooks[h][i].code);
+		}
+		free(p->hooks[h]);
+	}
+	kp_strv_free(p->tags, p->ntags);
+	free(p->run_lock);
+	free(p->plan_file);
+	free(p);
+}
+
+void kp_plan_free(struct kp_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->nplays; i++)
+		play_free(plan->plays[i]);
+	free(plan->plays);
+	for (size_t i = 0; i < plan->ndocs; i++)
+		kp_doc_free(plan->docs[i]);
+	free(plan->docs);
+	kp_strv_free(plan->files, plan->nfiles);
+	free(plan->path);
+	free(plan->dir);
+	free(plan);
+}
+
+const char *kp_task_display_name(const struct kp_task *t)
+{
+	if (t->name)
+		return t->name;
+	if (t->module)
+		return t->module->name;
+	return "block";
+}
+
+/* ---- serial ------------------------------------------------------------- */
+
+static kp_rc serial_error(const struct kp_node *n, const char *got, struct kp_buf *err)
+{
+	return kp_node_errorf(
+	    err, KP_ERR_INVALID, n,
+	    "serial must be a positive integer or a percentage like \"25%%\" (got %s)", got);
+}
+
+static kp_rc serial_step(const struct kp_node *n, struct kp_serial_step *st, struct kp_buf *err)
+{
+	struct kp_buf got = KP_BUF_INIT;
+	kp_rc rc;
+	if (n->type == KP_N_SCALAR && !kp_node_is_null(n)) {
+		char *end;
+		long long v = strtoll(n->str, &end, 10);
+		bool digits = end != n->str && n->str[0] != ' ' && n->str[0] != '+';
+		if (digits && !*end && v >= 1) {
+			st->percent = false;
+			st->n = v;
+			return KP_OK;
+		}
+		if (digits && end[0] == '%' && !end[1] && v >= 1 && v <= 100) {
+			st->percent = true;
+			st->n = v;
+			return KP_OK;
+		}
+		kp_buf_addf(&got, "'%s'", n->str);
+	} else {
+		kp_buf_addstr(&got, kp_node_describe(n));
+	}
+	rc = serial_error(n, got.buf, err);
+	kp_buf_release(&got);
+	return rc;
+}
+
+kp_rc kp_parse_serial(const struct kp_node *n, struct kp_serial_step **out, size_t *nout,
+		      struct kp_buf *err)
+{
+	struct kp_serial_step *steps;
+	size_t count = n->type == KP_N_SEQ ? n->n : 1;
+	kp_rc rc;
+
+	if (n->type == KP_N_SEQ && !n->n)
+		return serial_error(n, "an empty list", err);
+	steps = kp_xcalloc(count, sizeof(*steps));
+	for (size_t i = 0; i < count; i++) {
+		rc = serial_step(n->type == KP_N_SEQ ? n->items[i] : n, &steps[i], err);
+		if (rc) {
+			free(steps);
+			return rc;
+		}
+	}
+	*out = steps;
+	*nout = count;
+	return KP_OK;
+}
+
+/* ---- vars --------------------------------------------------------------- */
+
+static kp_rc check_var_keys(const struct kp_node *map, struct kp_buf *err)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		kp_rc rc = kp_check_var_name(map->items[2 * i], map->items[2 * i]->str, err);
+		if (rc)
+			return rc;
+	}
+	return KP_OK;
+}
+
+static kp_rc parse_vars(struct kp_play *p, const struct kp_node *n, struct kp_buf *err)
+{
+	kp_rc rc;
+	if (kp_node_is_null(n))
+		return KP_OK;
+	if (n->type != KP_N_MAP)
+		return kp_node_errorf(err, KP_ERR_INVALID, n, "'vars' must be a mapping, not %s",
+				      kp_node_describe(n));
+	if ((rc = check_var_keys(n, err)))
+		return rc;
+	if ((rc = kp_node_to_value(n, &p->vars, err)))
+		return rc;
+	return kp_tvalue_from_node(n, &p->vars_t, err);
+}
+
+static kp_rc parse_vars_files(struct kp_loader *ld, struct kp_play *p, const char *dir,
+			      const struct kp_node *n)
+{
+	kp_rc rc = kp_get_strlist(n, "vars_files", &p->vars_files, &p->nvars_files,
+				  &p->vars_files_pos, ld->err);
+	if (rc)
+		return rc;
+	p->vars_files_loaded = kp_xcalloc(p->nvars_files, sizeof(*p->vars_files_loaded));
+	for (size_t i = 0; i < p->nvars_files; i++) {
+		const struct kp_node *at = n->type == KP_N_SEQ ? n->items[i] : n;
+		struct kp_doc *doc;
+		if (strstr(p->vars_files[i], "{{")) {
+			/* known only per host at run time; compile now for syntax */
+			struct kp_template *t = NULL;
+			rc = kp_template_compile(at->str, at->len, kp_node_pos(at), &t, ld->err);
+			if (rc)
+				return rc;
+			kp_template_free(t);
+			continue;
+		}
+		char *path = kp_path_join(dir, p->vars_files[i]);
+		rc = kp_loader_yaml(ld, path, p->vars_files[i], at, &doc);
+		free(path);
+		if (rc)
+			return rc;
+		if (!doc->root || kp_node_is_null(doc->root)) {
+			p->vars_files_loaded[i] = kp_value_map();
+			continue;
+		}
+		if (doc->root->type != KP_N_MAP)
+			return kp_node_errorf(ld->err, KP_ERR_INVALID, doc->root,
+					      "a vars file must be a mapping of variables, not %s",
+					      kp_node_describe(doc->root));
+		if ((rc = check_var_keys(doc->root, ld->err)))
+			return rc;
+		if ((rc = kp_node_to_value(doc->root, &p->vars_files_loaded[i], ld->err)))
+			return rc;
+	}
+	return KP_OK;
+}
+
+/* ---- hooks -------------------------------------------------------------- */
+
+static kp_rc hook_entry(struct kp_loader *ld, struct kp_play *p, int h, const char *dir,
+			const struct kp_node *n)
+{
+	struct kp_hook hk = {.pos = kp_node_pos(n)};
+	kp_rc rc;
+
+	if (n->type == KP_N_MAP) {
+		const struct kp_node *code = kp_node_map_get(n, "lua");
+		for (size_t i = 0; i < n->n; i++)
+			if (strcmp(n->items[2 * i]->str, "lua")) {
+				static const char *const only[] = {"lua"};
+				kp_unknown_key(n->items[2 * i], "hook", only, 1, ld->err);
+				return KP_ERR_INVALID;
+			}
+		if (!code || code->type != KP_N_SCALAR || kp_node_is_null(code))
+			return kp_node_errorf(ld->err, KP_ERR_INVALID, code ? code : n,
+					      "inline hook 'lua' must be Lua code, not %s",
+					      kp_node_describe(code));
+		rc = kp_loader_lua_check(ld, code->str, code->len, "=inline Lua", code);
+		if (rc)
+			return rc;
+		hk.code = kp_xstrndup(code->str, code->len);
+		hk.pos = kp_node_pos(code);
+	} else if (n->type == KP_N_SCALAR && !strcmp(kp_node_describe(n), "a string")) {
+		hk.path = kp_path_join(dir, n->str);
+		rc = kp_loader_lua_file(ld, hk.path, n->str, n, &hk.code);
+		if (rc) {
+			free(hk.path);
+			return rc;
+		}
+	} else {
+		return kp_node_errorf(
+		    ld->err, KP_ERR_INVALID, n,
+		    "hook '%s' must be a Lua file, {lua: code} or a list of them, "
+		    "not %s",
+		    kp_hook_names[h], kp_node_describe(n));
+	}
+	p->hooks[h] = kp_xrealloc(p->hooks[h], (p->nhooks[h] + 1) * sizeof(*p->hooks[h]));
+	p->hooks[h][p->nhooks[h]++] = hk;
+	return KP_OK;
+}
+
+static kp_rc parse_hooks(struct kp_loader *ld, struct kp_play *p, const char *dir,
+			 const struct kp_node *n)
+{
+	kp_rc rc;
+	if (kp_node_is_null(n))
+		return KP_OK;
+	if (n->type != KP_N_MAP)
+		return kp_node_errorf(ld->err, KP_ERR_INVALID, n,
+				      "'hooks' must be a mapping of hook points to Lua, not %s",
+				      kp_node_describe(n));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct kp_node *k = n->items[2 * i], *v = n->items[2 * i + 1];
+		int h;
+		for (h = 0; h < KP_HOOK_COUNT; h++)
+			if (!strcmp(k->str, kp_hook_names[h]))
+				break;
+		if (h == KP_HOOK_COUNT) {
+			const char *s = kp_suggest(k->str, kp_hook_names, KP_HOOK_COUNT);
+			if (s)
+				return kp_node_errorf(
+				    ld->err, KP_ERR_INVALID, k,
+				    "unknown hook point '%s' (did you mean '%s'?)", k->str, s);
+			return kp_node_errorf(ld->err, KP_ERR_INVALID, k, "unknown hook point '%s'",
+					      k->str);
+		}
+		if (v->type == KP_N_SEQ) {
+			for (size_t j = 0; j < v->n; j++)
+				if ((rc = hook_entry(ld, p, h, dir, v->items[j])))
+					return rc;
+		} else if ((rc = hook_entry(ld, p, h, dir, v))) {
+			return rc;
+		}
+	}
+	return KP_OK;
+}
+
+/* hook_limits: {instructions: N, memory: 64m} (kplan extension: per call
+ * of a hook or `lua` step; see hooks.h for the defaults). */
+static kp_rc parse_size(const struct kp_node *n, size_t *out, struct kp_buf *err)
+{
+	int64_t v;
+	if (kp_node_get_int(n, &v)) {
+		if (v < 1)
+			goto bad;
+		*out = (size_t)v;
+		return KP_OK;
+	}
+	if (n->type != KP_N_SCALAR || kp_node_is_null(n))
+		goto bad;
+	char *end;
+	unsigned long long num = strtoull(n->str, &end, 10);
+	static const struct {
+		const char *suffix;
+		int shift;
+	} units[] = {{"", 0},	 {"b", 0},    {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20},
+		     {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}};
+	if (end == n->str || num < 1)
+		goto bad;
+	for (size_t i = 0; i < KP_ARRAY_LEN(units); i++)
+		if (!strcasecmp(end, units[i].suffix)) {
+			if (num > (SIZE_MAX >> units[i].shift))
+				goto bad;
+			*out = (size_t)num << units[i].shift;
+			return KP_OK;
+		}
+bad:
+	return kp_node_errorf(err, KP_ERR_INVALID, n,
+			      "'memory' must be a size in bytes such as 65536, \"512k\", \"64m\" "
+			      "or \"1g\" (got %s)",
+			      n->type == KP_N_SCALAR ? n->str : kp_node_describe(n));
+}
+
+static kp_rc parse_hook_limits(struct kp_play *p, const struct kp_node *n, struct kp_buf *err)
+{
+	static const char *const keys[] = {"instructions", "memory"};
+	kp_rc rc;
+	if (kp_node_is_null(n))
+		return KP_OK;
+	if (n->type != KP_N_MAP)
+		return kp_node_errorf(err, KP_ERR_INVALID, n,
+				      "'hook_limits' must be a mapping with 'instructions' and/or "
+				      "'memory', not %s",
+				      kp_node_describe(n));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct kp_node *k = n->items[2 * i], *v = n->items[2 * i + 1];
+		if (!strcmp(k->str, "instructions")) {
+			int64_t x;
+			if ((rc = kp_get_int(v, "instructions", 1, INT64_MAX, &x, err)))
+				return rc;
+			p->hook_max_instructions = (uint64_t)x;
+		} else if (!strcmp(k->str, "memory")) {
+			if ((rc = parse_size(v, &p->hook_max_memory, err)))
+				return rc;
+		} else {
+			kp_unknown_key(k, "hook_limits", keys, KP_ARRAY_LEN(keys), err);
+			return KP_ERR_INVALID;
+		}
+	}
+	return KP_OK;
+}
+
+/* ---- notify ------------------------------------------------------------- */
+
+struct handler_names {
+	const char **names;
+	size_t n, cap;
+};
+
+static kp_rc check_notify(const struct kp_task *const *tasks, size_t n,
+			  const struct handler_names *hn, struct kp_buf *err)
+{
+	kp_rc rc;
+	for (size_t i = 0; i < n; i++) {
+		const struct kp_task *t = tasks[i];
+		for (size_t j = 0; j < t->nnotify; j++) {
+			bool found = strstr(t->notify[j], "{{") != NULL;
+			for (size_t k = 0; k < hn->n && !found; k++)
+				found = !strcmp(hn->names[k], t->notify[j]);
+			if (found)
+				continue;
+			struct kp_buf msg = KP_BUF_INIT;
+			const char *s = kp_suggest(t->notify[j], hn->names, hn->n);
+			kp_buf_addf(&msg, "%s:%d:%d: notify: no handler named '%s' in this play",
+				    t->notify_pos[j].file, t->notify_pos[j].line,
+				    t->notify_pos[j].col, t->notify[j]);
+			if (s)
+				kp_buf_addf(&msg, " (did you mean '%s'?)", s);
+			rc = kp_errorf(err, KP_ERR_INVALID, "%s", msg.buf);
+			kp_buf_release(&msg);
+			return rc;
+		}
+		if ((rc = check_notify((const struct kp_task *const *)t->block, t->nblock, hn,
+				       err)) ||
+		    (rc = check_notify((const struct kp_task *const *)t->rescue, t->nrescue, hn,
+				       err)) ||
+		    (rc = check_notify((const struct kp_task *const *)t->always, t->nalways, hn,
+				       err)))
+			return rc;
+	}
+	return KP_OK;
+}
+
+static void collect_handlers(struct kp_task *const *tasks, size_t n, struct handler_names *hn)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct kp_task *t = tasks[i];
+		if (t->name) {
+			KP_GROW(hn->names, hn->n + 1, hn->cap);
+			hn->names[hn->n++] = t->name;
+		}
+		for (size_t j = 0; j < t->nlisten; j++) {
+			KP_GROW(hn->names, hn->n + 1, hn->cap);
+			hn->names[hn->n++] = t->listen[j];
+		}
+		collect_handlers(t->block, t->nblock, hn);
+		collect_handlers(t->rescue, t->nrescue, hn);
+		collect_handlers(t->always, t->nalways, hn);
+	}
+}
+
+static kp_rc check_play_notify(const struct kp_play *p, struct kp_buf *err)
+{
+	struct handler_names hn = {0};
+	kp_rc rc;
+	collect_handlers(p->handlers, p->nhandlers, &hn);
+	if (!(rc = check_notify((const struct kp_task *const *)p->pre_tasks, p->npre_tasks, &hn,
+				err)) &&
+	    !(rc = check_notify((const struct kp_task *const *)p->tasks, p->ntasks, &hn, err)) &&
+	    !(rc = check_notify((const struct kp_task *const *)p->post_tasks, p->npost_tasks, &hn,
+				err)))
+		rc = check_notify((const struct kp_task *const *)p->handlers, p->nhandlers, &hn,
+				  err);
+	free(hn.names);
+	return rc;
+}
+
+/* ---- plays -------------------------------------------------------------- */
+
+/* A host pattern is text: `hosts: 42` or `hosts: true` is a slip, not a
+ * host named "42" (kp_get_strlist takes any scalar). */
+static kp_rc hosts_strings(const struct kp_node *n, struct kp_buf *err)
+{
+	const char *what = kp_node_describe(n);
+	if (n->type == KP_N_SCALAR && strcmp(what, "a string") && !kp_node_is_null(n))
+		return kp_node_errorf(err, KP_ERR_INVALID, n,
+				      "'hosts' must be a string or a list of strings, not %s",
+				      what);
+	for (size_t i = 0; n->type == KP_N_SEQ && i < n->n; i++) {
+		const struct kp_node *item = n->items[i];
+		what = kp_node_describe(item);
+		if (item->type == KP_N_SCALAR && strcmp(what, "a string") && !kp_node_is_null(item))
+			return kp_node_errorf(err, KP_ERR_INVALID, item,
+					      "'hosts' must be a string or a list of strings, not "
+					      "a list holding %s",
+					      what);
+	}
+	return KP_OK;
+}
+
+static kp_rc parse_hosts(struct kp_play *p, const struct kp_node *n, struct kp_buf *err)
+{
+	char **v = NULL;
+	size_t nv = 0;
+	struct kp_buf b = KP_BUF_INIT;
+	kp_rc rc = kp_get_strlist(n, "hosts", &v, &nv, NULL, err);
+	if (!rc)
+		rc = hosts_strings(n, err);
+	if (rc) {
+		kp_strv_free(v, nv);
+		return rc;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		if (i)
+			kp_buf_addch(&b, ':');
+		kp_buf_addstr(&b, v[i]);
+	}
+	kp_strv_free(v, nv);
+	if (!b.len) {
+		kp_buf_release(&b);
+		return kp_node_errorf(err, KP_ERR_INVALID, n, "'hosts' must not be empty");
+	}
+	/* a literal pattern is checked now, so that `validate` without an
+	 * inventory catches it; one with {{ }} is compiled now and checked
+	 * once rendered (kp_plan_render_hosts) */
+	if (strstr(b.buf, "{{")) {
+		if ((rc = kp_template_compile(b.buf, b.len, kp_node_pos(n), &p->hosts_t, err))) {
+			kp_buf_release(&b);
+			return rc;
+		}
+	} else {
+		struct kp_buf why = KP_BUF_INIT;
+		if ((rc = kp_pattern_check(b.buf, &why)))
+			kp_node_errorf(err, rc, n, "%s", why.buf);
+		kp_buf_release(&why);
+		if (rc) {
+			kp_buf_release(&b);
+			return rc;
+		}
+	}
+	p->hosts = kp_buf_detach(&b, NULL);
+	p->hosts_pos = kp_node_pos(n);
+	return KP_OK;
+}
+
+static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
+		      const struct kp_node *k, const struct kp_node *v)
+{
+	struct kp_buf *err = ld->err;
+	const char *key = k->str;
+	int64_t i;
+	int c;
+	bool b;
+	kp_rc rc = KP_OK;
+
+	if (!strcmp(key, "name")) {
+		rc = kp_get_str(v, key, &p->name, err);
+	} else if (!strcmp(key, "hosts")) {
+		if (!kp_node_is_null(v))
+			rc = parse_hosts(p, v, err);
+	} else if (!strcmp(key, "serial")) {
+		if (!kp_node_is_null(v))
+			rc = kp_parse_serial(v, &p->serial, &p->nserial, err);
+	} else if (!strcmp(key, "window")) {
+		if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
+			p->window = (int)i;
+	} else if (!strcmp(key, "max_fail_percentage")) {
+		if (!(rc = kp_get_int(v, key, 0, 100, &i, err)))
+			p->max_fail_percentage = (int)i;
+	} else if (!strcmp(key, "any_errors_fatal")) {
+		rc = kp_get_bool(v, key, &p->any_errors_fatal, err);
+	} else if (!strcmp(key, "order")) {
+		if (!(rc = kp_get_choice(v, key, order_names, &c, err)))
+			p->order = (enum kp_order)c;
+	} else if (!strcmp(key, "strategy")) {
+		if (!(rc = kp_get_choice(v, key, strategy_names, &c, err)))
+			p->strategy = (enum kp_strategy)c;
+	} else if (!strcmp(key, "become")) {
+		if (!(rc = kp_get_bool(v, key, &b, err)))
+			p->become = b ? KP_YES : KP_NO;
+	} else if (!strcmp(key, "become_user")) {
+		rc = kp_get_str(v, key, &p->become_user, err);
+	} else if (!strcmp(key, "become_method")) {
+		if (!(rc = kp_get_choice(v, key, become_methods, &c, err)))
+			rc = kp_get_str(v, key, &p->become_method, err);
+	} else if (!strcmp(key, "remote_user")) {
+		rc = kp_get_str(v, key, &p->remote_user, err);
+	} else if (!strcmp(key, "connection")) {
+		if (!(rc = kp_get_choice(v, key, connection_names, &c, err)))
+			rc = kp_get_str(v, key, &p->connection, err);
+	} else if (!strcmp(key, "environment")) {
+		if (v->type != KP_N_MAP)
+			rc = kp_node_errorf(err, KP_ERR_INVALID, v,
+					    "'environment' must be a mapping, not %s",
+					    kp_node_describe(v));
+		else
+			rc = kp_tvalue_from_node(v, &p->environment, err);
+	} else if (!strcmp(key, "vars")) {
+		rc = parse_vars(p, v, err);
+	} else if (!strcmp(key, "vars_files")) {
+		if (!kp_node_is_null(v))
+			rc = parse_vars_files(ld, p, dir, v);
+	} else if (!strcmp(key, "hooks")) {
+		rc = parse_hooks(ld, p, dir, v);
+	} else if (!strcmp(key, "tags")) {
+		rc = kp_get_strlist(v, key, &p->tags, &p->ntags, NULL, err);
+	} else if (!strcmp(key, "confirm")) {
+		rc = kp_get_bool(v, key, &p->confirm, err);
+	} else if (!strcmp(key, "pause_between_batches")) {
+		rc = kp_get_duration(v, key, &p->pause_between_batches_ms, err);
+	} else if (!strcmp(key, "run_lock")) {
+		rc = kp_get_str(v, key, &p->run_lock, err);
+	} else if (!strcmp(key, "hook_limits")) {
+		rc = parse_hook_limits(p, v, err);
+	}
+	/* task lists are parsed after all other keys, see parse_play */
+	return rc;
+}
+
+static kp_rc parse_play(struct kp_loader *ld, const struct kp_node *n, const char *file,
+			struct kp_play **out)
+{
+	static const char *const lists[] = {"pre_tasks", "tasks", "post_tasks", "handlers"};
+	struct kp_play *p;
+	char *dir;
+	kp_rc rc = KP_OK;
+
+	if (n->type != KP_N_MAP)
+		return kp_node_errorf(ld->err, KP_ERR_INVALID, n,
+				      "a play must be a mapping, not %s", kp_node_describe(n));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct kp_node *k = n->items[2 * i];
+		size_t j;
+		for (j = 0; j < KP_ARRAY_LEN(play_keys); j++)
+			if (!strcmp(k->str, play_keys[j]))
+				break;
+		if (j == KP_ARRAY_LEN(play_keys) && !strcmp(k->str, "import_playbook"))
+			return kp_node_errorf(
+			    ld->err, KP_ERR_INVALID, k,
+			    "unknown key 'import_playbook' in play (use 'import_plan')");
+		if (j == KP_ARRAY_LEN(play_keys)) {
+			kp_unknown_key(k, "play", play_keys, KP_ARRAY_LEN(play_keys), ld->err);
+			return KP_ERR_INVALID;
+		}
+	}
+	p = kp_xcalloc(1, sizeof(*p));
+	p->pos = kp_node_pos(n);
+	p->max_fail_percentage = -1;
+	p->become = KP_UNSET;
+	p->plan_file = kp_xstrdup(file);
+	dir = kp_path_dir(file);
+	for (size_t i = 0; i < n->n && !rc; i++)
+		rc = play_key(ld, p, dir, n->items[2 * i], n->items[2 * i + 1]);
+	if (!rc && !p->hosts) {
+		if (p->name)
+			rc = kp_node_errorf(ld->err, KP_ERR_INVALID, n, "play '%s' has no 'hosts'",
+					    p->name);
+		else
+			rc = kp_node_errorf(ld->err, KP_ERR_INVALID, n, "play has no 'hosts'");
+	}
+	if (!rc && p->nserial && kp_node_map_get(n, "window"))
+		rc = kp_node_errorf(ld->err, KP_ERR_INVALID, kp_node_map_get(n, "window"),
+				    "'window' and 'serial' cannot be used together");
+	struct kp_task ***slot[] = {&p->pre_tasks, &p->tasks, &p->post_tasks, &p->handlers};
+	size_t *nslot[] = {&p->npre_tasks, &p->ntasks, &p->npost_tasks, &p->nhandlers};
+	for (size_t i = 0; i < KP_ARRAY_LEN(lists) && !rc; i++) {
+		const struct kp_node *v = kp_node_map_get(n, lists[i]);
+		struct kp_task_ctx ctx = {
+		    .ld = ld, .dir = dir, .play_dir = dir, .handlers = i == 3};
+		if (v)
+			rc = kp_parse_tasks(&ctx, v, lists[i], slot[i], nslot[i]);
+	}
+	if (!rc)
+		rc = check_play_notify(p, ld->err);
+	free(dir);
+	if (rc) {
+		play_free(p);
+		return rc;
+	}
+	*out = p;
+	return KP_OK;
+}
+
+static void add_play(struct kp_plan *plan, struct kp_play *p)
+{
+	plan->plays = kp_xrealloc(plan->plays, (plan->nplays + 1) * sizeof(*plan->plays));
+	plan->plays[plan->nplays++] = p;
+}
+
+static kp_rc load_plan_file(struct kp_loader *ld, const char *path, const char *written,
+			    const struct kp_node *at);
+
+static kp_rc import_plan(struct kp_loader *ld, const struct kp_node *n, const char *file)
+{
+	const struct kp_node *v = kp_node_map_get(n, "import_plan");
+	char *dir, *path;
+	kp_rc rc;
+
+	for (size_t i = 0; i < n->n; i++)
+		if (strcmp(n->items[2 * i]->str, "import_plan"))
+			return kp_node_errorf(ld->err, KP_ERR_INVALID, n->items[2 * i],
+					      "unknown key '%s' next to 'import_plan'",
+					      n->items[2 * i]->str);
+	if (v->type != KP_N_SCALAR || kp_node_is_null(v))
+		return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+				      "'import_plan' must be a file name, not %s",
+				      kp_node_describe(v));
+	if (kp_node_has_template(v))
+		return kp_node_errorf(
+		    ld->err, KP_ERR_INVALID, v,
+		    "'import_plan' is resolved when the plan loads and cannot hold "
+		    "a template");
+	dir = kp_path_dir(file);
+	path = kp_path_join(dir, v->str);
+	rc = load_plan_file(ld, path, v->str, v);
+	free(path);
+	free(dir);
+	return rc;
+}
+
+static kp_rc load_plan_file(struct kp_loader *ld, const char *path, const char *written,
+			    const struct kp_node *at)
+{
+	struct kp_doc *doc;
+	const struct kp_node *root;
+	kp_rc rc;
+
+	if (at && (rc = kp_loader_enter(ld, path, written, "import_plan", at)))
+		return rc;
+	rc = kp_loader_yaml(ld, path, written, at, &doc);
+	if (!rc && !at) {
+		/* the top file starts the chain; it was read, so it exists */
+		char *real = realpath(path, NULL);
+		ld->chain[ld->depth].real = real ? real : kp_xstrdup(path);
+		ld->chain[ld->depth++].shown = kp_xstrdup(path);
+	}
+	if (rc) {
+		if (at)
+			kp_loader_leave(ld);
+		return rc;
+	}
+	root = doc->root;
+	if (!root || kp_node_is_null(root) || (root->type == KP_N_SEQ && !root->n))
+		rc = kp_errorf(ld->err, KP_ERR_INVALID,
+			       "%s:1:1: plan is empty: expected a list of plays", doc->file);
+	else if (root->type != KP_N_SEQ)
+		rc = kp_node_errorf(ld->err, KP_ERR_INVALID, root,
+				    "a plan must be a list of plays, not %s",
+				    kp_node_describe(root));
+	for (size_t i = 0; !rc && i < root->n; i++) {
+		const struct kp_node *n = root->items[i];
+		struct kp_play *p = NULL;
+		if (n->type == KP_N_MAP && kp_node_map_get(n, "import_plan")) {
+			rc = import_plan(ld, n, doc->file);
+		} else if (!(rc = parse_play(ld, n, doc->file, &p))) {
+			add_play(ld->plan, p);
+		}
+	}
+	kp_loader_leave(ld);
+	return rc;
+}
+
+static kp_rc plan_load(const char *path, const char *data, size_t len, struct kp_plan **out,
+		       struct kp_buf *err)
+{
+	struct kp_loader ld = {.err = err, .top_data = data, .top_len = len};
+	struct kp_plan *plan = kp_xcalloc(1, sizeof(*plan));
+	kp_rc rc;
+
+	plan->path = kp_xstrdup(path);
+	plan->dir = kp_path_dir(path);
+	ld.plan = plan;
+	ld.synth = kp_xcalloc(1, sizeof(*ld.synth));
+	ld.synth->file = kp_xstrdup("<kplan>");
+	KP_GROW(plan->docs, plan->ndocs + 1, plan->capdocs);
+	plan->docs[plan->ndocs++] = ld.synth;
+
+	rc = load_plan_file(&ld, path, path, NULL);
+	while (ld.depth)
+		kp_loader_leave(&ld);
+	if (ld.L)
+		lua_close(ld.L);
+	if (rc) {
+		kp_plan_free(plan);
+		return rc;
+	}
+	*out = plan;
+	return KP_OK;
+}
+
+kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err)
+{
+	return plan_load(path, NULL, 0, out, err);
+}
+
+kp_rc kp_plan_load_string(const char *path, const char *data, size_t len, struct kp_plan **out,
+			  struct kp_buf *err)
+{
+	return plan_load(path, data, len, out, err);
+}

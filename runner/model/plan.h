@@ -1,0 +1,179 @@
+/*
+ * plan.h - the validated plan model.
+ *
+ * kp_plan_load() reads a plan and everything it imports (import_plan,
+ * import_tasks, literal vars_files, hook files), checks every key, module
+ * argument and expression, and builds this model. A plan that loads is one
+ * that can run: nothing later finds a syntax error.
+ *
+ * Ownership: the plan owns everything reachable from it, including the YAML
+ * documents whose file names the kp_pos fields point at; kp_plan_free()
+ * releases it all.
+ */
+#ifndef KP_PLAN_H
+#define KP_PLAN_H
+
+#include "core/buf.h"
+#include "expr/expr.h"
+#include "modules/module.h"
+#include "core/value.h"
+#include "core/ytree.h"
+
+enum kp_tristate { KP_UNSET = -1, KP_NO = 0, KP_YES = 1 };
+
+struct kp_task {
+	char *name;		       /* as written (may hold {{ }}), or NULL */
+	struct kp_template *name_tmpl; /* compiled name, or NULL */
+	struct kp_pos pos;	       /* the task's mapping */
+	/* a module task (module != NULL) or a block (block != NULL) */
+	const struct kp_module *module;
+	struct kp_pos module_pos;
+	struct kp_tvalue *args; /* a map; free-form text is stored under module->free_form */
+	struct kp_task **block, **rescue, **always;
+	size_t nblock, nrescue, nalways;
+
+	struct kp_expr **when; /* all must hold; a list `when:` is and-ed */
+	size_t nwhen;
+	char *register_var;
+	struct kp_tvalue *loop;
+	char *loop_var;			/* default "item" */
+	struct kp_template *loop_label; /* loop_control.label, or NULL */
+	struct kp_expr *until;
+	int retries;	  /* default 3 when until is set */
+	int64_t delay_ms; /* default 5000 */
+	struct kp_expr **failed_when;
+	size_t nfailed_when;
+	struct kp_expr **changed_when;
+	size_t nchanged_when;
+	bool ignore_errors, ignore_unreachable;
+	enum kp_tristate become;
+	char *become_user;
+	struct kp_template *delegate_to;
+	bool run_once;
+	char **notify;
+	size_t nnotify;
+	char **listen; /* handlers only */
+	size_t nlisten;
+	char **tags; /* own tags; inherited ones are added by the scheduler */
+	size_t ntags;
+	bool no_log;
+	int64_t timeout_ms; /* 0: the run's default */
+	enum kp_tristate check_mode;
+	struct kp_tvalue *environment; /* a map, or NULL */
+	int throttle;		       /* 0: no limit */
+
+	/* added by the loader */
+	char *index_var;	   /* loop_control.index_var, or NULL */
+	struct kp_pos *notify_pos; /* where each notify entry was written */
+	char *import_path;	   /* import_tasks file (resolved) this block came from, or NULL */
+};
+
+/* serial: a list of steps; each is a count or a percentage */
+struct kp_serial_step {
+	bool percent;
+	int64_t n;
+};
+
+enum kp_order {
+	KP_ORDER_INVENTORY,
+	KP_ORDER_REVERSE_INVENTORY,
+	KP_ORDER_SORTED,
+	KP_ORDER_REVERSE_SORTED
+};
+enum kp_strategy { KP_STRATEGY_LINEAR, KP_STRATEGY_FREE };
+
+enum kp_hook_point {
+	KP_HOOK_BEFORE_PLAY,
+	KP_HOOK_BEFORE_BATCH,
+	KP_HOOK_BEFORE_HOST,
+	KP_HOOK_BEFORE_TASK,
+	KP_HOOK_AFTER_TASK,
+	KP_HOOK_AFTER_HOST,
+	KP_HOOK_AFTER_BATCH,
+	KP_HOOK_AFTER_PLAY,
+	KP_HOOK_ON_FAILURE,
+	KP_HOOK_COUNT
+};
+extern const char *const kp_hook_names[KP_HOOK_COUNT];
+
+struct kp_hook {
+	char *path; /* the Lua file (resolved against the plan's file), or NULL */
+	char *code; /* the file's contents, or the inline `lua:` code */
+	struct kp_pos pos;
+};
+
+struct kp_play {
+	char *name;
+	struct kp_pos pos;
+	/* host pattern; when written with {{ }}, hosts_t is its template and
+	 * kp_plan_render_hosts (vars.h) replaces hosts with the rendering */
+	char *hosts;
+	struct kp_template *hosts_t;
+	struct kp_pos hosts_pos;
+	struct kp_serial_step *serial; /* NULL/0: one batch */
+	size_t nserial;
+	int window;		 /* 0: not set */
+	int max_fail_percentage; /* -1: not set */
+	bool any_errors_fatal;
+	enum kp_order order;
+	enum kp_strategy strategy;
+	enum kp_tristate become;
+	char *become_user, *become_method, *remote_user, *connection;
+	struct kp_tvalue *environment;
+	struct kp_value *vars;	  /* map (may hold unrendered "{{ }}" strings) */
+	struct kp_tvalue *vars_t; /* the same, compiled */
+	char **vars_files;	  /* paths as written (resolved against the plan's dir) */
+	struct kp_pos *vars_files_pos;
+	struct kp_value *
+	    *vars_files_loaded; /* loaded at load time when the path is literal, else NULL */
+	size_t nvars_files;
+	struct kp_task **pre_tasks, **tasks, **post_tasks, **handlers;
+	size_t npre_tasks, ntasks, npost_tasks, nhandlers;
+	struct kp_hook *hooks[KP_HOOK_COUNT];
+	size_t nhooks[KP_HOOK_COUNT];
+	char **tags;
+	size_t ntags;
+	bool confirm;
+	int64_t pause_between_batches_ms;
+	char *run_lock;
+	char *plan_file; /* the file this play was written in */
+	/* hook_limits: per call of a hook or `lua` step; 0 = the default
+	 * (KP_HOOK_STEPS_DEFAULT, KP_HOOK_MEM_DEFAULT in hooks.h) */
+	uint64_t hook_max_instructions;
+	size_t hook_max_memory;
+};
+
+struct kp_plan {
+	char *path;
+	char *dir; /* directory of the top plan file */
+	struct kp_play **plays;
+	size_t nplays;
+	struct kp_doc **docs; /* every YAML document loaded, kept for positions */
+	size_t ndocs, capdocs;
+	char **files; /* every file loaded (plans, task files, vars files, hooks) */
+	size_t nfiles, capfiles;
+};
+
+kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err);
+/* The same with the top file's text given (tests, fuzzing): `path` names it
+ * in messages, and what it imports is found relative to it. */
+kp_rc kp_plan_load_string(const char *path, const char *data, size_t len, struct kp_plan **out,
+			  struct kp_buf *err);
+void kp_plan_free(struct kp_plan *plan);
+
+/* Free a task and everything it owns (blocks recursively). */
+void kp_task_free(struct kp_task *t);
+
+/* A Lua identifier that is not a Lua keyword: what `register`, `vars`,
+ * `set-fact` and loop variables accept. */
+bool kp_valid_var_name(const char *s);
+
+/* The display name of a task: its name, or the module name (or "block"). */
+const char *kp_task_display_name(const struct kp_task *t);
+
+/* Parse a `serial` value: an int, a percentage string, or a list of them.
+ * Errors name the node. */
+kp_rc kp_parse_serial(const struct kp_node *n, struct kp_serial_step **out, size_t *nout,
+		      struct kp_buf *err);
+
+#endif

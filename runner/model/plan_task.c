@@ -1,0 +1,549 @@
+/*
+ * plan_task.c - loading task lists: module tasks (with Ansible's string
+ * forms of arguments), blocks with rescue/always, and import_tasks, which
+ * is resolved now and spliced in as a block. Every expression is compiled
+ * here so that a syntax error is reported with its YAML position.
+ */
+#include "model/plan_load.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const task_keys[] = {
+    "name",    "when",	      "register",    "loop",	     "loop_control",  "until",
+    "retries", "delay",	      "failed_when", "changed_when", "ignore_errors", "ignore_unreachable",
+    "become",  "become_user", "delegate_to", "run_once",     "notify",	      "tags",
+    "no_log",  "timeout",     "check_mode",  "environment",  "throttle",      "args",
+    "listen",  "block",	      "rescue",	     "always",	     "import_tasks",
+};
+
+/* keys that make no sense on a block (they are about one module run) */
+static const char *const not_on_block[] = {
+    "loop",	   "loop_control", "register", "until",	 "retries", "delay",
+    "failed_when", "changed_when", "notify",   "listen", "args",
+};
+
+/* what an import_tasks entry may carry onto the imported tasks */
+static const char *const import_keys[] = {
+    "import_tasks", "name",	   "when",   "tags",	      "become",
+    "become_user",  "environment", "no_log", "ignore_errors",
+};
+
+static bool in_list(const char *s, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, v[i]))
+			return true;
+	return false;
+}
+
+static const struct kp_node *key_of(const struct kp_node *map, const char *name)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (!strcmp(map->items[2 * i]->str, name))
+			return map->items[2 * i];
+	return NULL;
+}
+
+/* ---- expressions -------------------------------------------------------- */
+
+static kp_rc compile_cond(const struct kp_node *n, const char *key, struct kp_expr **out,
+			  struct kp_buf *err)
+{
+	bool b;
+	if (n->type != KP_N_SCALAR || kp_node_is_null(n))
+		return kp_node_errorf(err, KP_ERR_INVALID, n,
+				      "'%s' must be an expression or a list of expressions, not %s",
+				      key, kp_node_describe(n));
+	/* YAML's yes/no/on/off mean Lua's true/false */
+	if (kp_node_get_bool(n, &b))
+		return kp_expr_compile(b ? "true" : "false", kp_node_pos(n), out, err);
+	return kp_expr_compile(n->str, kp_node_pos(n), out, err);
+}
+
+static kp_rc parse_conds(const struct kp_node *n, const char *key, struct kp_expr ***out,
+			 size_t *nout, struct kp_buf *err)
+{
+	size_t count = n->type == KP_N_SEQ ? n->n : 1;
+	kp_rc rc;
+	if (kp_node_is_null(n))
+		return KP_OK;
+	*out = kp_xcalloc(count, sizeof(**out));
+	for (size_t i = 0; i < count; i++) {
+		rc = compile_cond(n->type == KP_N_SEQ ? n->items[i] : n, key, &(*out)[i], err);
+		if (rc)
+			return rc;
+		(*nout)++;
+	}
+	return KP_OK;
+}
+
+static kp_rc compile_tmpl(const struct kp_node *n, const char *key, struct kp_template **out,
+			  struct kp_buf *err)
+{
+	if (n->type != KP_N_SCALAR || kp_node_is_null(n))
+		return kp_node_errorf(err, KP_ERR_INVALID, n, "'%s' must be a string, not %s", key,
+				      kp_node_describe(n));
+	kp_template_free(*out);
+	*out = NULL;
+	return kp_template_compile(n->str, n->len, kp_node_pos(n), out, err);
+}
+
+/* ---- module arguments ----------------------------------------------------- */
+
+/* Ansible's one-line form: `path=/etc/x state=directory msg="a b"`. */
+static kp_rc parse_kv(struct kp_loader *ld, const struct kp_module *m, const struct kp_node *v,
+		      struct kp_node **out)
+{
+	struct kp_node *map = kp_synth_map(ld, v);
+	const char *p = v->str;
+
+	for (;;) {
+		const char *ks, *vs;
+		size_t kl, vl;
+		bool quoted = false;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			break;
+		ks = p;
+		if (isalpha((unsigned char)*p) || *p == '_')
+			while (isalnum((unsigned char)*p) || *p == '_')
+				p++;
+		kl = (size_t)(p - ks);
+		if (!kl || *p != '=') {
+			const char *e = ks;
+			while (*e && !isspace((unsigned char)*e))
+				e++;
+			return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+					      "arguments of module '%s' must be a mapping or "
+					      "key=value pairs (cannot read '%.*s')",
+					      m->name, (int)(e - ks), ks);
+		}
+		p++;
+		if (*p == '"' || *p == '\'') {
+			char q = *p++;
+			vs = p;
+			while (*p && *p != q)
+				p++;
+			if (!*p)
+				return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+						      "unterminated quote in the value of '%.*s'",
+						      (int)kl, ks);
+			vl = (size_t)(p - vs);
+			p++;
+			quoted = true;
+		} else {
+			vs = p;
+			while (*p && !isspace((unsigned char)*p))
+				p++;
+			vl = (size_t)(p - vs);
+		}
+		kp_synth_map_add(map, kp_synth_scalar(ld, v, ks, kl, false),
+				 kp_synth_scalar(ld, v, vs, vl, quoted));
+	}
+	*out = map;
+	return KP_OK;
+}
+
+static kp_rc lua_step_check(struct kp_task_ctx *ctx, const struct kp_node *args)
+{
+	const struct kp_node *script = kp_node_map_get(args, "script");
+	const struct kp_node *code = kp_node_map_get(args, "code");
+	kp_rc rc = KP_OK;
+
+	if (script && script->type == KP_N_SCALAR && !kp_node_is_null(script) &&
+	    !kp_node_has_template(script)) {
+		char *path = kp_path_join(ctx->play_dir, script->str), *text = NULL;
+		rc = kp_loader_lua_file(ctx->ld, path, script->str, script, &text);
+		free(text);
+		free(path);
+	}
+	if (!rc && code && code->type == KP_N_SCALAR && !kp_node_is_null(code) &&
+	    !kp_node_has_template(code))
+		rc = kp_loader_lua_check(ctx->ld, code->str, code->len, "=inline Lua", code);
+	return rc;
+}
+
+static kp_rc parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *task,
+			  const struct kp_node *key, const struct kp_node *val)
+{
+	struct kp_loader *ld = ctx->ld;
+	const struct kp_module *m = t->module;
+	const struct kp_node *extra = kp_node_map_get(task, "args");
+	struct kp_node *args = NULL;
+	kp_rc rc;
+
+	t->module_pos = kp_node_pos(key);
+	if (val && val->type == KP_N_SCALAR && !kp_node_is_null(val)) {
+		if (m->free_form) {
+			args = kp_synth_map(ld, val);
+			kp_synth_map_add(
+			    args,
+			    kp_synth_scalar(ld, val, m->free_form, strlen(m->free_form), false),
+			    (struct kp_node *)val);
+		} else if ((rc = parse_kv(ld, m, val, &args))) {
+			return rc;
+		}
+	} else if (val && !kp_node_is_null(val)) {
+		args = (struct kp_node *)val;
+	}
+	if (extra && !kp_node_is_null(extra)) {
+		struct kp_node *merged;
+		if (extra->type != KP_N_MAP)
+			return kp_node_errorf(ld->err, KP_ERR_INVALID, extra,
+					      "'args' must be a mapping, not %s",
+					      kp_node_describe(extra));
+		if (args && args->type != KP_N_MAP)
+			return kp_module_check_args(m, args, key, ld->err);
+		/* Ansible: arguments written under the module win over `args` */
+		merged = kp_synth_map(ld, extra);
+		for (size_t i = 0; i < extra->n; i++)
+			kp_synth_map_add(merged, extra->items[2 * i], extra->items[2 * i + 1]);
+		for (size_t i = 0; args && i < args->n; i++)
+			kp_synth_map_add(merged, args->items[2 * i], args->items[2 * i + 1]);
+		args = merged;
+	}
+	if ((rc = kp_module_check_args(m, args, key, ld->err)))
+		return rc;
+	if (args && (m->flags & KP_MOD_ANY_ARGS))
+		for (size_t i = 0; i < args->n; i++)
+			if ((rc = kp_check_var_name(args->items[2 * i], args->items[2 * i]->str,
+						    ld->err)))
+				return rc;
+	if (args && !strcmp(m->name, "lua") && (rc = lua_step_check(ctx, args)))
+		return rc;
+	if (!args) {
+		struct kp_value *empty = kp_value_map();
+		t->args = kp_tvalue_from_value(empty);
+		kp_value_unref(empty);
+		return KP_OK;
+	}
+	return kp_tvalue_from_node(args, &t->args, ld->err);
+}
+
+/* ---- import_tasks ------------------------------------------------------- */
+
+static kp_rc parse_import(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *n)
+{
+	struct kp_loader *ld = ctx->ld;
+	const struct kp_node *v = kp_node_map_get(n, "import_tasks");
+	struct kp_doc *doc;
+	char *path;
+	kp_rc rc;
+
+	for (size_t i = 0; i < n->n; i++) {
+		const struct kp_node *k = n->items[2 * i];
+		if (!in_list(k->str, import_keys, KP_ARRAY_LEN(import_keys)))
+			return kp_node_errorf(ld->err, KP_ERR_INVALID, k,
+					      "'%s' cannot be used with 'import_tasks'", k->str);
+	}
+	if (v->type != KP_N_SCALAR || kp_node_is_null(v))
+		return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+				      "'import_tasks' must be a file name, not %s",
+				      kp_node_describe(v));
+	if (kp_node_has_template(v))
+		return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+				      "'import_tasks' is resolved when the plan loads and cannot "
+				      "hold a template");
+	path = kp_path_join(ctx->dir, v->str);
+	if ((rc = kp_loader_enter(ld, path, v->str, "import_tasks", v))) {
+		free(path);
+		return rc;
+	}
+	rc = kp_loader_yaml(ld, path, v->str, v, &doc);
+	if (!rc && doc->root && !kp_node_is_null(doc->root)) {
+		if (doc->root->type != KP_N_SEQ) {
+			rc = kp_node_errorf(ld->err, KP_ERR_INVALID, doc->root,
+					    "a task file must be a list of tasks, not %s",
+					    kp_node_describe(doc->root));
+		} else {
+			struct kp_task_ctx sub = *ctx;
+			char *dir = kp_path_dir(path);
+			sub.dir = dir;
+			rc = kp_parse_tasks(&sub, doc->root, "import_tasks", &t->block, &t->nblock);
+			free(dir);
+		}
+	}
+	kp_loader_leave(ld);
+	t->import_path = path;
+	return rc;
+}
+
+/* ---- task keys ------------------------------------------------------------ */
+
+static kp_rc parse_loop_control(struct kp_task *t, const struct kp_node *v, struct kp_buf *err)
+{
+	static const char *const keys[] = {"loop_var", "label", "index_var"};
+	kp_rc rc = KP_OK;
+	if (v->type != KP_N_MAP)
+		return kp_node_errorf(err, KP_ERR_INVALID, v,
+				      "'loop_control' must be a mapping, not %s",
+				      kp_node_describe(v));
+	for (size_t i = 0; i < v->n && !rc; i++) {
+		const struct kp_node *k = v->items[2 * i], *x = v->items[2 * i + 1];
+		if (!strcmp(k->str, "loop_var")) {
+			if (!(rc = kp_get_str(x, "loop_var", &t->loop_var, err)))
+				rc = kp_check_var_name(x, t->loop_var, err);
+		} else if (!strcmp(k->str, "index_var")) {
+			if (!(rc = kp_get_str(x, "index_var", &t->index_var, err)))
+				rc = kp_check_var_name(x, t->index_var, err);
+		} else if (!strcmp(k->str, "label")) {
+			rc = compile_tmpl(x, "label", &t->loop_label, err);
+		} else {
+			kp_unknown_key(k, "loop_control", keys, KP_ARRAY_LEN(keys), err);
+			rc = KP_ERR_INVALID;
+		}
+	}
+	return rc;
+}
+
+static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *k,
+		      const struct kp_node *v)
+{
+	struct kp_buf *err = ctx->ld->err;
+	const char *key = k->str;
+	int64_t i;
+	bool b;
+	kp_rc rc = KP_OK;
+
+	if (!strcmp(key, "name")) {
+		if (!(rc = kp_get_str(v, key, &t->name, err)) && strstr(t->name, "{{"))
+			rc =
+			    kp_template_compile(v->str, v->len, kp_node_pos(v), &t->name_tmpl, err);
+	} else if (!strcmp(key, "when")) {
+		rc = parse_conds(v, key, &t->when, &t->nwhen, err);
+	} else if (!strcmp(key, "failed_when")) {
+		rc = parse_conds(v, key, &t->failed_when, &t->nfailed_when, err);
+	} else if (!strcmp(key, "changed_when")) {
+		rc = parse_conds(v, key, &t->changed_when, &t->nchanged_when, err);
+	} else if (!strcmp(key, "until")) {
+		rc = compile_cond(v, key, &t->until, err);
+	} else if (!strcmp(key, "register")) {
+		if (!(rc = kp_get_str(v, key, &t->register_var, err)))
+			rc = kp_check_var_name(v, t->register_var, err);
+	} else if (!strcmp(key, "loop")) {
+		if (v->type == KP_N_SEQ || kp_node_has_template(v))
+			rc = kp_tvalue_from_node(v, &t->loop, err);
+		else
+			rc = kp_node_errorf(err, KP_ERR_INVALID, v,
+					    "'loop' must be a list or a template like "
+					    "\"{{ items }}\", not %s",
+					    kp_node_describe(v));
+	} else if (!strcmp(key, "loop_control")) {
+		rc = parse_loop_control(t, v, err);
+	} else if (!strcmp(key, "retries")) {
+		if (!(rc = kp_get_int(v, key, 0, INT32_MAX, &i, err)))
+			t->retries = (int)i;
+	} else if (!strcmp(key, "delay")) {
+		rc = kp_get_duration(v, key, &t->delay_ms, err);
+	} else if (!strcmp(key, "timeout")) {
+		rc = kp_get_duration(v, key, &t->timeout_ms, err);
+	} else if (!strcmp(key, "throttle")) {
+		if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
+			t->throttle = (int)i;
+	} else if (!strcmp(key, "ignore_errors")) {
+		rc = kp_get_bool(v, key, &t->ignore_errors, err);
+	} else if (!strcmp(key, "ignore_unreachable")) {
+		rc = kp_get_bool(v, key, &t->ignore_unreachable, err);
+	} else if (!strcmp(key, "run_once")) {
+		rc = kp_get_bool(v, key, &t->run_once, err);
+	} else if (!strcmp(key, "no_log")) {
+		rc = kp_get_bool(v, key, &t->no_log, err);
+	} else if (!strcmp(key, "become")) {
+		if (!(rc = kp_get_bool(v, key, &b, err)))
+			t->become = b ? KP_YES : KP_NO;
+	} else if (!strcmp(key, "check_mode")) {
+		if (!(rc = kp_get_bool(v, key, &b, err)))
+			t->check_mode = b ? KP_YES : KP_NO;
+	} else if (!strcmp(key, "become_user")) {
+		rc = kp_get_str(v, key, &t->become_user, err);
+	} else if (!strcmp(key, "delegate_to")) {
+		rc = compile_tmpl(v, key, &t->delegate_to, err);
+	} else if (!strcmp(key, "environment")) {
+		if (v->type != KP_N_MAP)
+			rc = kp_node_errorf(err, KP_ERR_INVALID, v,
+					    "'environment' must be a mapping, not %s",
+					    kp_node_describe(v));
+		else
+			rc = kp_tvalue_from_node(v, &t->environment, err);
+	} else if (!strcmp(key, "notify")) {
+		rc = kp_get_strlist(v, key, &t->notify, &t->nnotify, &t->notify_pos, err);
+	} else if (!strcmp(key, "tags")) {
+		rc = kp_get_strlist(v, key, &t->tags, &t->ntags, NULL, err);
+	} else if (!strcmp(key, "listen")) {
+		if (!ctx->handlers)
+			rc = kp_node_errorf(err, KP_ERR_INVALID, k,
+					    "'listen' is only allowed in handlers");
+		else
+			rc = kp_get_strlist(v, key, &t->listen, &t->nlisten, NULL, err);
+	}
+	/* module, args, block, rescue, always, import_tasks: see parse_task */
+	return rc;
+}
+
+/* An unknown key: a mistyped keyword, an argument written one level too
+ * high, or (when the task has no module) a mistyped or unknown module. */
+static kp_rc unknown_task_key(const struct kp_node *k, const struct kp_node *modkey,
+			      const struct kp_module *m, bool has_action, struct kp_buf *err)
+{
+	const char *s = kp_suggest(k->str, task_keys, KP_ARRAY_LEN(task_keys));
+	/* Ansible spellings kplan deliberately does not have */
+	if (!strncmp(k->str, "with_", 5))
+		return kp_node_errorf(err, KP_ERR_INVALID, k,
+				      "unknown key '%s' in task (use 'loop')", k->str);
+	if (!strcmp(k->str, "include_tasks") || !strcmp(k->str, "include"))
+		return kp_node_errorf(err, KP_ERR_INVALID, k,
+				      "unknown key '%s' in task (use 'import_tasks')", k->str);
+	if (m && kp_module_arg(m, k->str))
+		return kp_node_errorf(
+		    err, KP_ERR_INVALID, k,
+		    "unknown key '%s' in task ('%s' is an argument of module '%s': "
+		    "indent it under '%s')",
+		    k->str, k->str, m->name, modkey->str);
+	if (has_action || (s && strlen(k->str) >= 5)) {
+		kp_unknown_key(k, "task", task_keys, KP_ARRAY_LEN(task_keys), err);
+		return KP_ERR_INVALID;
+	}
+	s = kp_module_suggest(k->str);
+	if (s)
+		return kp_node_errorf(err, KP_ERR_INVALID, k,
+				      "unknown module '%s' (did you mean '%s'?)", k->str, s);
+	return kp_node_errorf(err, KP_ERR_INVALID, k, "unknown module '%s'", k->str);
+}
+
+static kp_rc parse_block_part(struct kp_task_ctx *ctx, const struct kp_node *n, const char *key,
+			      struct kp_task ***out, size_t *nout)
+{
+	const struct kp_node *v = kp_node_map_get(n, key);
+	if (!v)
+		return KP_OK;
+	return kp_parse_tasks(ctx, v, key, out, nout);
+}
+
+static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct kp_task **out)
+{
+	struct kp_buf *err = ctx->ld->err;
+	const struct kp_node *modkey = NULL, *modval = NULL, *unknown = NULL;
+	const struct kp_module *m = NULL;
+	struct kp_task *t;
+	kp_rc rc = KP_OK;
+
+	if (n->type != KP_N_MAP)
+		return kp_node_errorf(err, KP_ERR_INVALID, n, "a task must be a mapping, not %s",
+				      kp_node_describe(n));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct kp_node *k = n->items[2 * i];
+		const struct kp_module *mm;
+		if (in_list(k->str, task_keys, KP_ARRAY_LEN(task_keys)))
+			continue;
+		if ((mm = kp_module_find(k->str))) {
+			if (modkey)
+				return kp_node_errorf(err, KP_ERR_INVALID, k,
+						      "task names two modules, '%s' and '%s'",
+						      modkey->str, k->str);
+			modkey = k;
+			modval = n->items[2 * i + 1];
+			m = mm;
+		} else if (!unknown) {
+			unknown = k;
+		}
+	}
+	const struct kp_node *kblock = key_of(n, "block"), *krescue = key_of(n, "rescue"),
+			     *kalways = key_of(n, "always"), *kimport = key_of(n, "import_tasks");
+	bool is_block = kblock || krescue || kalways;
+	if (unknown)
+		return unknown_task_key(unknown, modkey, m, modkey || is_block || kimport, err);
+	if (kimport && (modkey || is_block))
+		return kp_node_errorf(err, KP_ERR_INVALID,
+				      modkey	? modkey
+				      : kblock	? kblock
+				      : krescue ? krescue
+						: kalways,
+				      "'%s' cannot be used with 'import_tasks'",
+				      modkey	? modkey->str
+				      : kblock	? "block"
+				      : krescue ? "rescue"
+						: "always");
+	if (is_block) {
+		/* without 'block', 'rescue' on a module task is the slip, not the
+		 * module */
+		if (!kblock)
+			return kp_node_errorf(err, KP_ERR_INVALID, krescue ? krescue : kalways,
+					      "task has '%s' but no 'block'",
+					      krescue ? "rescue" : "always");
+		if (modkey)
+			return kp_node_errorf(err, KP_ERR_INVALID, modkey,
+					      "a block cannot also run module '%s'", modkey->str);
+		for (size_t i = 0; i < KP_ARRAY_LEN(not_on_block); i++) {
+			const struct kp_node *k = key_of(n, not_on_block[i]);
+			if (k)
+				return kp_node_errorf(err, KP_ERR_INVALID, k,
+						      "'%s' cannot be used on a block", k->str);
+		}
+	} else if (!modkey && !kimport) {
+		const struct kp_node *name = kp_node_map_get(n, "name");
+		if (name && name->type == KP_N_SCALAR && !kp_node_is_null(name))
+			return kp_node_errorf(err, KP_ERR_INVALID, n, "task '%s' has no module",
+					      name->str);
+		return kp_node_errorf(err, KP_ERR_INVALID, n, "task has no module");
+	}
+
+	t = kp_xcalloc(1, sizeof(*t));
+	t->pos = kp_node_pos(n);
+	t->become = KP_UNSET;
+	t->check_mode = KP_UNSET;
+	t->delay_ms = 5000;
+	t->retries = -1;
+	for (size_t i = 0; i < n->n && !rc; i++)
+		rc = task_key(ctx, t, n->items[2 * i], n->items[2 * i + 1]);
+	if (!rc) {
+		if (kimport) {
+			rc = parse_import(ctx, t, n);
+		} else if (is_block) {
+			if (!(rc = parse_block_part(ctx, n, "block", &t->block, &t->nblock)) &&
+			    !(rc = parse_block_part(ctx, n, "rescue", &t->rescue, &t->nrescue)))
+				rc = parse_block_part(ctx, n, "always", &t->always, &t->nalways);
+		} else {
+			t->module = m;
+			rc = parse_module(ctx, t, n, modkey, modval);
+		}
+	}
+	if (t->retries < 0)
+		t->retries = t->until ? 3 : 0;
+	if (!t->loop_var)
+		t->loop_var = kp_xstrdup("item");
+	if (rc) {
+		kp_task_free(t);
+		return rc;
+	}
+	*out = t;
+	return KP_OK;
+}
+
+kp_rc kp_parse_tasks(struct kp_task_ctx *ctx, const struct kp_node *list, const char *key,
+		     struct kp_task ***out, size_t *nout)
+{
+	struct kp_task **v;
+	kp_rc rc;
+
+	if (kp_node_is_null(list))
+		return KP_OK;
+	if (list->type != KP_N_SEQ)
+		return kp_node_errorf(ctx->ld->err, KP_ERR_INVALID, list,
+				      "'%s' must be a list of tasks, not %s", key,
+				      kp_node_describe(list));
+	v = kp_xcalloc(list->n, sizeof(*v));
+	for (size_t i = 0; i < list->n; i++) {
+		if ((rc = parse_task(ctx, list->items[i], &v[i]))) {
+			for (size_t j = 0; j < i; j++)
+				kp_task_free(v[j]);
+			free(v);
+			return rc;
+		}
+	}
+	*out = v;
+	*nout = list->n;
+	return KP_OK;
+}

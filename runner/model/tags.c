@@ -1,0 +1,84 @@
+/* tags.c - --tags / --skip-tags selection, see tags.h. */
+#include "model/tags.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kp.h"
+
+void kp_strlist_push(struct kp_strlist *l, const char *s)
+{
+	KP_GROW(l->v, l->n + 1, l->cap);
+	l->v[l->n++] = kp_xstrdup(s);
+}
+
+void kp_strlist_push_csv(struct kp_strlist *l, const char *csv)
+{
+	const char *p = csv;
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		while (n && (*p == ' ' || *p == '\t'))
+			p++, n--;
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n) {
+			char *s = kp_xstrndup(p, n);
+			kp_strlist_push(l, s);
+			free(s);
+		}
+		if (!e)
+			break;
+		p = e + 1;
+	}
+}
+
+bool kp_strlist_has(const struct kp_strlist *l, const char *s)
+{
+	for (size_t i = 0; l && i < l->n; i++)
+		if (!strcmp(l->v[i], s))
+			return true;
+	return false;
+}
+
+void kp_strlist_release(struct kp_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static bool any_in(const struct kp_strlist *tags, const struct kp_strlist *set)
+{
+	for (size_t i = 0; i < tags->n; i++)
+		if (kp_strlist_has(set, tags->v[i]))
+			return true;
+	return false;
+}
+
+bool kp_tags_selected(const struct kp_strlist *tags, const struct kp_strlist *only,
+		      const struct kp_strlist *skip)
+{
+	bool selected;
+	if (only && only->n) {
+		selected = any_in(tags, only) || kp_strlist_has(only, "all") ||
+			   (kp_strlist_has(only, "tagged") && tags->n) ||
+			   (kp_strlist_has(only, "untagged") && !tags->n) ||
+			   kp_strlist_has(tags, "always");
+		/* `all` does not include `never` unless named */
+		if (kp_strlist_has(tags, "never") && !any_in(tags, only))
+			selected = false;
+		if (kp_strlist_has(tags, "always") && !kp_strlist_has(tags, "never"))
+			selected = true;
+	} else {
+		selected = !kp_strlist_has(tags, "never") || kp_strlist_has(tags, "always");
+	}
+	if (selected && skip && skip->n) {
+		if (any_in(tags, skip) || kp_strlist_has(skip, "all") ||
+		    (kp_strlist_has(skip, "tagged") && tags->n) ||
+		    (kp_strlist_has(skip, "untagged") && !tags->n))
+			selected = false;
+	}
+	return selected;
+}

@@ -1,0 +1,107 @@
+/*
+ * output.h - what a run prints: text for people, JSON lines for machines.
+ *
+ * The engine reports events (run, play, batch, task start; one result per
+ * host and task; batch end; recap; run end) and this file renders them in
+ * the chosen format. Calls may come from several worker threads at once; a
+ * mutex keeps lines whole. On a terminal (and without --no-color/NO_COLOR)
+ * a live status line shows the batch, the hosts in flight and the elapsed
+ * time; it is erased before every normal line.
+ *
+ * no_log results never reach this file with their values: the engine
+ * replaces them first (kp_output_hide).
+ *
+ * Collector mode (check with --format json or markdown): nothing is printed
+ * while the run goes on; events fill a struct kp_report (report.h) and
+ * kp_out_run_end renders it as one deterministic document.
+ */
+#ifndef KP_OUTPUT_H
+#define KP_OUTPUT_H
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "core/buf.h"
+#include "output/report.h"
+#include "core/value.h"
+
+enum kp_status {
+	KP_ST_OK,
+	KP_ST_CHANGED,
+	KP_ST_FAILED,
+	KP_ST_SKIPPED,
+	KP_ST_UNREACHABLE,
+	KP_ST_RESCUED,
+	KP_ST_IGNORED
+};
+const char *kp_status_name(enum kp_status s);
+
+struct kp_hostcounts {
+	const char *host;
+	int ok, changed, failed, skipped, unreachable, rescued, ignored;
+};
+
+struct kp_output {
+	FILE *f;
+	int format; /* enum kp_format (cli.h) */
+	int verbose;
+	bool color; /* colours and the live status line */
+	bool check;
+	pthread_mutex_t lock;
+	/* live status */
+	char status[512];
+	bool status_shown;
+	int64_t t0_ms;
+	pthread_t ticker;
+	bool ticker_running, stop_ticker;
+	pthread_cond_t tick_cond;
+	/* in-flight hosts for the status line */
+	const char *inflight[64];
+	int ninflight;
+	char batch_label[128];
+	struct kp_report *report; /* collector mode: owned, NULL otherwise */
+};
+
+struct kp_taskresult {
+	const char *host;
+	const char *delegated_to; /* or NULL */
+	enum kp_status status;
+	int64_t duration_ms;
+	const char *msg;
+	const struct kp_value *result; /* the registered form, or NULL */
+	const char *cmds;	       /* commands run, one per line (-v) */
+	const char *out, *err;	       /* command output (-vv; stderr also on failure) */
+	const char *diff;	       /* unified diff (--diff) */
+	const char *item;	       /* loop label, or NULL */
+	const char *module;	       /* the task's module, or NULL */
+	const char *section;	       /* pre_tasks, tasks, post_tasks, handlers; or NULL */
+	int attempts;		       /* until: attempts made (0: no until) */
+	bool no_log;
+	bool show_msg; /* print msg even when ok (debug) */
+};
+
+void kp_output_init(struct kp_output *o, FILE *f, int format, int verbose, bool color, bool check);
+void kp_output_release(struct kp_output *o);
+/* The run's scope (struct kp_runopts *, cli.h); with check and --format
+ * json or markdown this turns on collector mode. Call before run_start. */
+struct kp_runopts;
+void kp_output_scope(struct kp_output *o, const struct kp_runopts *opts, const char *plan);
+
+void kp_out_run_start(struct kp_output *o, const char *plan, const char *run_id, bool check);
+void kp_out_play_start(struct kp_output *o, const char *name, const char *pattern, size_t nhosts,
+		       size_t index, size_t count);
+/* The play just started asks before each batch when run (confirm: true);
+ * said in a check, which never asks. */
+void kp_out_play_confirm(struct kp_output *o);
+void kp_out_batch_start(struct kp_output *o, size_t index, size_t count, const char *const *hosts,
+			size_t nhosts, bool window);
+void kp_out_task_start(struct kp_output *o, const char *name, const char *module,
+		       const char *section);
+void kp_out_host_start(struct kp_output *o, const char *host);
+void kp_out_host_result(struct kp_output *o, const char *task, const struct kp_taskresult *r);
+void kp_out_batch_end(struct kp_output *o, size_t index, size_t failed, size_t total);
+void kp_out_note(struct kp_output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kp_out_recap(struct kp_output *o, const struct kp_hostcounts *c, size_t n);
+void kp_out_run_end(struct kp_output *o, int exit_code, const char *reason);
+
+#endif

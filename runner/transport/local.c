@@ -1,0 +1,979 @@
+/*
+ * transport_local.c - the `local` transport: commands and files on this
+ * machine.
+ *
+ * Commands start with posix_spawn (never fork: hosts run on threads) in a
+ * process group of their own, so a timeout can kill everything they started.
+ * One poll loop feeds stdin and drains stdout and stderr, so a child never
+ * blocks on a full pipe. Without become, files are handled with system calls;
+ * with become they go through exec (sudo) and small shell scripts, so they act
+ * with the become user's rights.
+ */
+#include "transport/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+extern char **environ;
+
+#define KILL_GRACE_MS 1000 /* SIGTERM, then this long before SIGKILL */
+#define DRAIN_MS      200  /* after SIGKILL: how long to read what is left */
+#define CHUNK	      65536
+
+/* A NULL-terminated vector of borrowed strings, for argv and envp. */
+struct strv {
+	const char **v;
+	size_t n, cap;
+};
+
+static void strv_push(struct strv *s, const char *p)
+{
+	KP_GROW(s->v, s->n + 1, s->cap);
+	s->v[s->n++] = p;
+}
+
+static size_t env_name_len(const char *e)
+{
+	return strcspn(e, "=");
+}
+
+/* Whether an entry named like e appears in list (from index from on). */
+static bool env_has(const char *const *list, const char *e)
+{
+	size_t n = env_name_len(e);
+	for (; list && *list; list++)
+		if (strncmp(*list, e, n) == 0 && (*list)[n] == '=')
+			return true;
+	return false;
+}
+
+static kp_rc check_env(const char *const *env, struct kp_buf *err)
+{
+	for (; env && *env; env++) {
+		size_t n = env_name_len(*env);
+		/* Only the name is shown: the value may be a secret. */
+		if (n == 0 || (*env)[n] != '=')
+			return kp_errorf(err, KP_ERR_INVALID,
+					 "invalid environment entry '%.*s': expected NAME=value",
+					 (int)n, *env);
+	}
+	return KP_OK;
+}
+
+/* environ plus extra; a later entry replaces an earlier one of the same name. */
+static void build_envp(const char *const *extra, struct strv *envp)
+{
+	for (char **e = environ; e && *e; e++)
+		if (!env_has(extra, *e))
+			strv_push(envp, *e);
+	for (const char *const *e = extra; e && *e; e++)
+		if (!env_has(e + 1, *e))
+			strv_push(envp, *e);
+	strv_push(envp, NULL);
+}
+
+/* Per-run tags for a sudo password exchange (see struct feed). */
+struct become_tags {
+	char prompt[48];  /* sudo -p: the prompt sudo writes to stderr */
+	char ok[48];	  /* the line the wrapper writes once sudo let us in */
+	char wrapper[80]; /* sh -c script: print ok, then exec the command */
+};
+
+static kp_rc make_tags(struct become_tags *t, struct kp_buf *err)
+{
+	unsigned char r[8];
+	char hex[17];
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return kp_errorf(err, KP_ERR_IO, "cannot get random bytes: %s", strerror(errno));
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	snprintf(t->prompt, sizeof(t->prompt), "[kplan-sudo-%s]", hex);
+	snprintf(t->ok, sizeof(t->ok), "kplan-become-%s\n", hex);
+	snprintf(t->wrapper, sizeof(t->wrapper), "echo kplan-become-%s && exec \"$@\"", hex);
+	return KP_OK;
+}
+
+/*
+ * sudo's env_reset drops the caller's environment, so with become the extra
+ * entries travel as `env NAME=value` after sudo's `--`.
+ */
+static void build_argv(const struct kp_conn *c, const struct kp_exec_req *req,
+		       const struct become_tags *tags, struct strv *av)
+{
+	if (c->become_user) {
+		strv_push(av, "sudo");
+		if (c->become_password) {
+			/* -k: ignore cached credentials, so sudo prompts whenever
+			 * the rules ask for a password. */
+			strv_push(av, "-k");
+			strv_push(av, "-S");
+			strv_push(av, "-p");
+			strv_push(av, tags->prompt);
+		} else {
+			strv_push(av, "-n");
+		}
+		strv_push(av, "-u");
+		strv_push(av, c->become_user);
+		strv_push(av, "--");
+		if (req->env && req->env[0]) {
+			strv_push(av, "env");
+			for (const char *const *e = req->env; *e; e++)
+				strv_push(av, *e);
+		}
+		if (c->become_password) {
+			strv_push(av, "/bin/sh");
+			strv_push(av, "-c");
+			strv_push(av, tags->wrapper);
+			strv_push(av, "sh");
+		}
+	}
+	if (req->cmd) {
+		strv_push(av, "/bin/sh");
+		strv_push(av, "-c");
+		strv_push(av, req->cmd);
+	} else {
+		for (const char *const *a = req->argv; *a; a++)
+			strv_push(av, *a);
+	}
+	strv_push(av, NULL);
+}
+
+/* One output stream: keep at most cap bytes, read and drop the rest. */
+struct stream {
+	int fd;
+	struct kp_buf *buf;
+	size_t cap;
+	bool cut;
+};
+
+static void stream_read(struct stream *s, char *chunk)
+{
+	ssize_t n = read(s->fd, chunk, CHUNK);
+	if (n > 0) {
+		size_t room = s->buf->len < s->cap ? s->cap - s->buf->len : 0;
+		size_t keep = (size_t)n < room ? (size_t)n : room;
+		if (keep)
+			kp_buf_add(s->buf, chunk, keep);
+		if (keep < (size_t)n)
+			s->cut = true;
+		return;
+	}
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	close(s->fd);
+	s->fd = -1;
+}
+
+/*
+ * What goes to the child's stdin: the sudo password line, then the data.
+ * The password is written straight from the connection, never copied.
+ *
+ * With a password, nothing is written until sudo shows what it wants: its
+ * prompt (a per-run tag) on stderr lets the password line through; the
+ * command's first line (the same tag, printed by a wrapper once sudo has
+ * switched users) lets the data through. When sudo asks for no password
+ * (NOPASSWD, or the controller is root) the password is never written, so
+ * it cannot reach the command's stdin.
+ */
+struct feed {
+	int fd;
+	const char *p[3];
+	size_t len[3];
+	int i;
+	int limit;	    /* segments that may be written now */
+	const char *prompt; /* sudo's prompt, or NULL: no gating */
+	const char *ok;	    /* the wrapper's first line */
+	int prompts;
+	bool epipe;
+};
+
+static void feed_close(struct feed *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+/* Remove the first occurrence of s from b; whether there was one. */
+static bool buf_cut(struct kp_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	char *at = memmem(b->buf, b->len, s, n);
+	if (!at)
+		return false;
+	memmove(at, at + n, b->len - (size_t)(at - b->buf) - n);
+	kp_buf_setlen(b, b->len - n);
+	return true;
+}
+
+static void feed_gate(struct feed *f, struct kp_buf *out, struct kp_buf *err)
+{
+	if (!f->prompt || f->limit == 3)
+		return;
+	while (buf_cut(err, f->prompt)) {
+		/* A second prompt means the password was wrong: let sudo fail
+		 * rather than retry it. */
+		if (++f->prompts > 1) {
+			f->limit = 0;
+			feed_close(f);
+			return;
+		}
+		f->limit = 2;
+	}
+	if (buf_cut(out, f->ok)) {
+		if (!f->prompts)
+			f->len[0] = f->len[1] = 0;
+		f->limit = 3;
+	}
+}
+
+/* Whether there is something that may be written now; closes stdin once
+ * everything is written, so the command sees EOF. */
+static bool feed_ready(struct feed *f)
+{
+	while (f->i < 3 && f->len[f->i] == 0)
+		f->i++;
+	if (f->i == 3)
+		feed_close(f);
+	return f->fd >= 0 && f->i < f->limit;
+}
+
+static void feed_write(struct feed *f)
+{
+	if (!feed_ready(f))
+		return;
+	ssize_t n = write(f->fd, f->p[f->i], f->len[f->i]);
+	if (n > 0) {
+		f->p[f->i] += n;
+		f->len[f->i] -= (size_t)n;
+	} else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+		if (errno == EPIPE)
+			f->epipe = true;
+		feed_close(f);
+		return;
+	}
+	while (f->i < 3 && f->len[f->i] == 0)
+		f->i++;
+	if (f->i == 3)
+		feed_close(f);
+}
+
+static void kill_group(pid_t pid, int sig)
+{
+	/* The pid too, in case the child left our group (setsid). */
+	killpg(pid, sig);
+	kill(pid, sig);
+}
+
+static void close_pair(int p[2])
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	p[0] = p[1] = -1;
+}
+
+static kp_rc make_pipe(int p[2], int parent_end, struct kp_buf *err)
+{
+	if (pipe2(p, O_CLOEXEC))
+		return kp_errorf(err, KP_ERR_IO, "cannot create pipe: %s", strerror(errno));
+	/* Only our end is nonblocking: the child gets ordinary blocking fds. */
+	int fl = fcntl(p[parent_end], F_GETFL);
+	if (fl < 0 || fcntl(p[parent_end], F_SETFL, fl | O_NONBLOCK) < 0) {
+		int e = errno;
+		close_pair(p);
+		return kp_errorf(err, KP_ERR_IO, "cannot create pipe: %s", strerror(e));
+	}
+	return KP_OK;
+}
+
+/* The status a shell reports for a program it could not start. */
+static int spawn_failure_rc(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+	case ELOOP:
+	case ENAMETOOLONG:
+		return 127;
+	default:
+		return 126;
+	}
+}
+
+/* Wait for the child, polling its pidfd along with the pipes, applying the
+ * timeout; fills res. */
+static kp_rc run_loop(const struct kp_conn *c, pid_t pid, const struct kp_exec_req *req, int64_t t0,
+		      struct stream *so, struct stream *se, struct feed *fd,
+		      struct kp_exec_res *res, struct kp_buf *err)
+{
+	char *chunk = kp_xmalloc(CHUNK);
+	int pidfd = pidfd_open(pid, 0);
+	bool exited = false, exited_before_signal = false;
+	int status = 0, sig_sent = 0;
+	int64_t deadline = req->timeout_ms > 0 ? t0 + req->timeout_ms : -1;
+	int64_t next_at = -1; /* SIGKILL time, then end of draining */
+	kp_rc rc = KP_OK;
+
+	while (!exited || so->fd >= 0 || se->fd >= 0) {
+		struct pollfd p[4];
+		int np = 0, iso = -1, ise = -1, ifd = -1, ipid = -1;
+		int64_t now = kp_now_ms();
+		int64_t wait = -1;
+
+		bool aborted = c->interrupts && *c->interrupts >= 2;
+		if (!sig_sent && (aborted || (deadline >= 0 && now >= deadline))) {
+			kill_group(pid, SIGTERM);
+			sig_sent = SIGTERM;
+			res->timed_out = true;
+			next_at = now + KILL_GRACE_MS;
+		} else if (!sig_sent && deadline >= 0) {
+			wait = deadline - now;
+		}
+		if (sig_sent == SIGTERM && now >= next_at) {
+			kill_group(pid, SIGKILL);
+			sig_sent = SIGKILL;
+			next_at = now + DRAIN_MS;
+		}
+		/* Something outside the group may hold the pipes open: stop. */
+		if (sig_sent == SIGKILL && now >= next_at)
+			break;
+		if (sig_sent)
+			wait = next_at - now;
+		if (!exited && pidfd < 0 && (wait < 0 || wait > 10))
+			wait = 10; /* no pidfd (old kernel): look every 10 ms */
+		/* a signal lands on any thread: look at the Ctrl-C count often */
+		if (c->interrupts && !sig_sent && (wait < 0 || wait > 200))
+			wait = 200;
+
+		if (exited && fd->fd >= 0)
+			feed_close(fd);
+		if (so->fd >= 0) {
+			iso = np;
+			p[np++] = (struct pollfd){.fd = so->fd, .events = POLLIN};
+		}
+		if (se->fd >= 0) {
+			ise = np;
+			p[np++] = (struct pollfd){.fd = se->fd, .events = POLLIN};
+		}
+		if (feed_ready(fd)) {
+			ifd = np;
+			p[np++] = (struct pollfd){.fd = fd->fd, .events = POLLOUT};
+		}
+		if (!exited && pidfd >= 0) {
+			ipid = np;
+			p[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+		}
+		int n = poll(p, (nfds_t)np, wait > INT_MAX ? INT_MAX : (int)wait);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = kp_errorf(err, KP_ERR_IO, "cannot wait for command: %s",
+				       strerror(errno));
+			kill_group(pid, SIGKILL);
+			break;
+		}
+		if (iso >= 0 && p[iso].revents)
+			stream_read(so, chunk);
+		if (ise >= 0 && p[ise].revents)
+			stream_read(se, chunk);
+		feed_gate(fd, so->buf, se->buf);
+		if (ifd >= 0 && p[ifd].revents)
+			feed_write(fd);
+		if (!exited && (ipid < 0 || p[ipid].revents)) {
+			pid_t w = waitpid(pid, &status, WNOHANG);
+			if (w == pid || (w < 0 && errno == ECHILD)) {
+				exited = true;
+				exited_before_signal = !sig_sent;
+			}
+		}
+	}
+	if (!exited) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	free(chunk);
+
+	if (WIFSIGNALED(status))
+		res->rc = 128 + WTERMSIG(status);
+	else if (res->timed_out && !exited_before_signal)
+		res->rc = 128 + sig_sent;
+	else
+		res->rc = WEXITSTATUS(status);
+	return rc;
+}
+
+static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct kp_exec_res *res,
+			struct kp_buf *err)
+{
+	const char *dir = req->chdir ? req->chdir : c->workdir;
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
+	struct strv av = {0}, envp = {0};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t pipeset, oldmask, all;
+	struct stat st;
+	pid_t pid;
+	kp_rc rc;
+	int e;
+
+	if (!req->cmd && (!req->argv || !req->argv[0]))
+		return kp_errorf(err, KP_ERR_INVALID, "nothing to run: no command and no argv");
+	if ((rc = check_env(req->env, err)))
+		return rc;
+	/* posix_spawn reports a failed chdir like a missing program: look first. */
+	if (dir && stat(dir, &st))
+		return kp_errorf(err, KP_ERR_IO, "cannot change to directory '%s': %s", dir,
+				 strerror(errno));
+	if (dir && !S_ISDIR(st.st_mode))
+		return kp_errorf(err, KP_ERR_IO, "cannot change to directory '%s': %s", dir,
+				 strerror(ENOTDIR));
+
+	kp_buf_reset(&res->out);
+	kp_buf_reset(&res->err);
+	res->rc = -1;
+	res->timed_out = res->truncated = false;
+	res->duration_ms = 0;
+
+	if ((rc = make_pipe(in, 1, err)))
+		return rc;
+	if ((rc = make_pipe(out, 0, err)) || (rc = make_pipe(er, 0, err))) {
+		close_pair(in);
+		close_pair(out);
+		return rc;
+	}
+
+	struct become_tags tags;
+	if (c->become_user && c->become_password && (rc = make_tags(&tags, err))) {
+		close_pair(in);
+		close_pair(out);
+		close_pair(er);
+		return rc;
+	}
+	build_argv(c, req, &tags, &av);
+	if (!c->become_user)
+		build_envp(req->env, &envp); /* with become, sudo resets it anyway */
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, er[1], 2);
+	/* Our pipes are O_CLOEXEC, but other threads' fds may not be. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (dir)
+		posix_spawn_file_actions_addchdir_np(&fa, dir);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+					  POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setpgroup(&at, 0);
+	sigemptyset(&all);
+	posix_spawnattr_setsigmask(&at, &all);
+	/* Dispositions the controller ignores (SIGPIPE) must not leak. */
+	sigfillset(&all);
+	posix_spawnattr_setsigdefault(&at, &all);
+
+	/* A write to a closed stdin must give EPIPE, not kill the controller:
+	 * block SIGPIPE in this thread only, and drop it afterwards. */
+	sigemptyset(&pipeset);
+	sigaddset(&pipeset, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipeset, &oldmask);
+
+	int64_t t0 = kp_now_ms();
+	e = posix_spawnp(&pid, av.v[0], &fa, &at, (char *const *)av.v,
+			 c->become_user ? environ : (char *const *)envp.v);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(in[0]);
+	close(out[1]);
+	close(er[1]);
+
+	if (e) {
+		close(in[1]);
+		close(out[0]);
+		close(er[0]);
+		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+		if (e == EAGAIN || e == ENOMEM) {
+			rc = kp_errorf(err, KP_ERR_IO, "cannot start '%s': %s", av.v[0],
+				       strerror(e));
+		} else {
+			res->rc = spawn_failure_rc(e);
+			kp_buf_addf(&res->err, "kplan: cannot run '%s': %s\n", av.v[0],
+				    strerror(e));
+			res->duration_ms = kp_now_ms() - t0;
+		}
+		free(av.v);
+		free(envp.v);
+		return rc;
+	}
+
+	size_t cap = req->max_output ? req->max_output : KP_OUTPUT_CAP_DEFAULT;
+	struct stream so = {.fd = out[0], .buf = &res->out, .cap = cap};
+	struct stream se = {.fd = er[0], .buf = &res->err, .cap = cap};
+	struct feed fd = {.fd = in[1], .limit = 3};
+	if (c->become_user && c->become_password) {
+		fd.p[0] = c->become_password;
+		fd.len[0] = strlen(c->become_password);
+		fd.p[1] = "\n";
+		fd.len[1] = 1;
+		fd.limit = 0;
+		fd.prompt = tags.prompt;
+		fd.ok = tags.ok;
+	}
+	if (req->stdin_data) {
+		fd.p[2] = req->stdin_data;
+		fd.len[2] = req->stdin_len;
+	}
+	if (!fd.len[0] && !fd.len[2])
+		feed_close(&fd); /* EOF at once: the child must not wait for input */
+
+	rc = run_loop(c, pid, req, t0, &so, &se, &fd, res, err);
+	res->duration_ms = kp_now_ms() - t0;
+	feed_close(&fd);
+	if (so.fd >= 0)
+		close(so.fd);
+	if (se.fd >= 0)
+		close(se.fd);
+	if (fd.epipe && !sigismember(&oldmask, SIGPIPE)) {
+		struct timespec zero = {0, 0};
+		sigtimedwait(&pipeset, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+
+	if (so.cut)
+		kp_buf_addf(&res->out, KP_TRUNCATED_MARKER, cap);
+	if (se.cut)
+		kp_buf_addf(&res->err, KP_TRUNCATED_MARKER, cap);
+	res->truncated = so.cut || se.cut;
+	free(av.v);
+	free(envp.v);
+	return rc;
+}
+
+/* ---- names and ids ---- */
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static kp_rc lookup_uid(const char *name, uid_t *uid, struct kp_buf *err)
+{
+	size_t size = 1024;
+	kp_rc rc = KP_OK;
+	for (;;) {
+		struct passwd pw, *r = NULL;
+		char *b = kp_xmalloc(size);
+		int e = getpwnam_r(name, &pw, b, size, &r);
+		if (e == ERANGE && size < (1u << 20)) {
+			free(b);
+			size *= 2;
+			continue;
+		}
+		if (r)
+			*uid = r->pw_uid;
+		else if (all_digits(name))
+			*uid = (uid_t)strtoul(name, NULL, 10);
+		else
+			rc = kp_errorf(err, KP_ERR_NOTFOUND, "unknown user '%s'", name);
+		free(b);
+		return rc;
+	}
+}
+
+static kp_rc lookup_gid(const char *name, gid_t *gid, struct kp_buf *err)
+{
+	size_t size = 1024;
+	kp_rc rc = KP_OK;
+	for (;;) {
+		struct group gr, *r = NULL;
+		char *b = kp_xmalloc(size);
+		int e = getgrnam_r(name, &gr, b, size, &r);
+		if (e == ERANGE && size < (1u << 20)) {
+			free(b);
+			size *= 2;
+			continue;
+		}
+		if (r)
+			*gid = r->gr_gid;
+		else if (all_digits(name))
+			*gid = (gid_t)strtoul(name, NULL, 10);
+		else
+			rc = kp_errorf(err, KP_ERR_NOTFOUND, "unknown group '%s'", name);
+		free(b);
+		return rc;
+	}
+}
+
+static void uid_name(uid_t uid, char out[64])
+{
+	size_t size = 1024;
+	for (;;) {
+		struct passwd pw, *r = NULL;
+		char *b = kp_xmalloc(size);
+		int e = getpwuid_r(uid, &pw, b, size, &r);
+		if (e == ERANGE && size < (1u << 20)) {
+			free(b);
+			size *= 2;
+			continue;
+		}
+		if (r)
+			snprintf(out, 64, "%s", r->pw_name);
+		else
+			snprintf(out, 64, "%lu", (unsigned long)uid);
+		free(b);
+		return;
+	}
+}
+
+static void gid_name(gid_t gid, char out[64])
+{
+	size_t size = 1024;
+	for (;;) {
+		struct group gr, *r = NULL;
+		char *b = kp_xmalloc(size);
+		int e = getgrgid_r(gid, &gr, b, size, &r);
+		if (e == ERANGE && size < (1u << 20)) {
+			free(b);
+			size *= 2;
+			continue;
+		}
+		if (r)
+			snprintf(out, 64, "%s", r->gr_name);
+		else
+			snprintf(out, 64, "%lu", (unsigned long)gid);
+		free(b);
+		return;
+	}
+}
+
+/* ---- put ---- */
+
+static kp_rc write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return KP_ERR_IO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return KP_OK;
+}
+
+static kp_rc local_put_at(struct kp_conn *c, const char *path, const void *data, size_t len,
+			  const struct kp_put_opts *o, struct kp_buf *err)
+{
+	struct kp_buf dir = KP_BUF_INIT, tmp = KP_BUF_INIT;
+	struct stat old;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	const char *base;
+	kp_rc rc;
+	int fd;
+
+	if ((rc = kp_put_check(path, o, err)))
+		return rc;
+	if (c->become_user)
+		return kp_exec_put(c, path, data, len, o, err);
+	if (o && o->owner && (rc = lookup_uid(o->owner, &uid, err)))
+		return rc;
+	if (o && o->group && (rc = lookup_gid(o->group, &gid, err)))
+		return rc;
+
+	bool have_old = stat(path, &old) == 0;
+	bool explicit_owner = o && (o->owner || o->group);
+	if (have_old && !(o && o->owner))
+		uid = old.st_uid;
+	if (have_old && !(o && o->group))
+		gid = old.st_gid;
+	mode_t mode = o && o->mode >= 0 ? (mode_t)o->mode : have_old ? old.st_mode & 07777 : 0644;
+
+	kp_path_split(path, &dir, &base);
+	kp_buf_addf(&tmp, "%s/.%.200s.kplan.XXXXXX", dir.buf, base);
+	fd = mkostemp(tmp.buf, O_CLOEXEC);
+	if (fd < 0) {
+		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (write_all(fd, data, len) || fsync(fd)) {
+		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	/* chown before chmod: chown clears set-id bits. Keeping an existing
+	 * file's owner is best effort (we may not be allowed to give files away). */
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) && explicit_owner) {
+		rc = kp_errorf(err, KP_ERR_IO, "cannot change owner of '%s': %s", path,
+			       strerror(errno));
+		goto fail;
+	}
+	if (fchmod(fd, mode)) {
+		rc = kp_errorf(err, KP_ERR_IO, "cannot change mode of '%s': %s", path,
+			       strerror(errno));
+		goto fail;
+	}
+	if (close(fd)) {
+		fd = -1;
+		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp.buf, path)) {
+		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	/* Make the rename itself durable; failing here loses nothing written. */
+	int dfd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp.buf);
+out:
+	kp_buf_release(&dir);
+	kp_buf_release(&tmp);
+	return rc;
+}
+
+/* ---- get ---- */
+
+static kp_rc local_get_at(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,
+			  struct kp_buf *err)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	char *chunk;
+	kp_rc rc = KP_OK;
+	int fd;
+
+	if (c->become_user)
+		return kp_exec_get(c, path, max, out, err);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+	chunk = kp_xmalloc(CHUNK);
+	for (;;) {
+		ssize_t n = read(fd, chunk, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path,
+				       strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (max && b.len + (size_t)n > max) {
+			rc = kp_errorf(err, KP_ERR_LIMIT, "'%s' is larger than %zu bytes", path,
+				       max);
+			break;
+		}
+		kp_buf_add(&b, chunk, (size_t)n);
+	}
+	free(chunk);
+	close(fd);
+	if (rc) {
+		kp_buf_release(&b);
+		return rc;
+	}
+	kp_buf_release(out);
+	*out = b;
+	return KP_OK;
+}
+
+/* ---- stat ---- */
+
+/* Streaming SHA-256 of an open file; *eno is set when reading fails. */
+static kp_rc hash_fd(int fd, char out[65], int *eno)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char *chunk = kp_xmalloc(CHUNK);
+	kp_rc rc = KP_OK;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		rc = KP_ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*eno = errno;
+			rc = KP_ERR_IO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (!EVP_DigestUpdate(ctx, chunk, (size_t)n)) {
+			rc = KP_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32) {
+		rc = KP_ERR_NOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+out:
+	EVP_MD_CTX_free(ctx);
+	free(chunk);
+	return rc;
+}
+
+static char type_of(mode_t m)
+{
+	return S_ISREG(m) ? 'f' : S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : 'o';
+}
+
+static kp_rc local_stat_at(struct kp_conn *c, const char *path, bool want_hash, struct kp_stat *st,
+			   struct kp_buf *err)
+{
+	struct stat sb;
+
+	if (c->become_user)
+		return kp_exec_stat(c, path, want_hash, st, err);
+	if (lstat(path, &sb)) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			memset(st, 0, sizeof(*st));
+			return KP_OK;
+		}
+		return kp_errorf(err, KP_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
+	}
+	memset(st, 0, sizeof(*st));
+	st->exists = true;
+	st->type = type_of(sb.st_mode);
+	st->mode = sb.st_mode & 07777;
+	uid_name(sb.st_uid, st->owner);
+	gid_name(sb.st_gid, st->group);
+	st->size = sb.st_size;
+	st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	if (S_ISLNK(sb.st_mode)) {
+		ssize_t n = readlink(path, st->link_target, sizeof(st->link_target) - 1);
+		st->link_target[n > 0 ? n : 0] = '\0';
+	} else if (S_ISREG(sb.st_mode) && want_hash) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0)
+			return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path,
+					 strerror(errno));
+		int e = 0;
+		kp_rc rc = hash_fd(fd, st->sha256, &e);
+		close(fd);
+		if (rc == KP_ERR_IO)
+			return kp_errorf(err, rc, "cannot read '%s': %s", path, strerror(e));
+		if (rc)
+			return kp_errorf(err, rc, "cannot hash '%s': %s", path, kp_strerror(rc));
+	}
+	return KP_OK;
+}
+
+/* ---- open and close ---- */
+
+static kp_rc local_open(struct kp_conn *c, struct kp_buf *err)
+{
+	struct stat st;
+	if (c->workdir) {
+		if (stat(c->workdir, &st))
+			return kp_errorf(err, KP_ERR_UNREACHABLE, "cannot use workdir '%s': %s",
+					 c->workdir, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return kp_errorf(err, KP_ERR_UNREACHABLE, "cannot use workdir '%s': %s",
+					 c->workdir, strerror(ENOTDIR));
+	}
+	c->opened = true;
+	return KP_OK;
+}
+
+static void local_close(struct kp_conn *c)
+{
+	free(c->priv);
+	c->priv = NULL;
+	c->opened = false;
+}
+
+/* Relative node paths mean the same to file operations as to commands:
+ * relative to the host's working directory. */
+static char *resolve(const struct kp_conn *c, const char *path)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	if (path[0] != '/' && c->workdir && *c->workdir)
+		kp_buf_addf(&b, "%s/%s", c->workdir, path);
+	else
+		kp_buf_addstr(&b, path);
+	return kp_buf_detach(&b, NULL);
+}
+
+static kp_rc local_put(struct kp_conn *c, const char *path, const void *data, size_t len,
+		       const struct kp_put_opts *o, struct kp_buf *err)
+{
+	char *p = resolve(c, path);
+	kp_rc rc = local_put_at(c, p, data, len, o, err);
+	free(p);
+	return rc;
+}
+
+static kp_rc local_get(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,
+		       struct kp_buf *err)
+{
+	char *p = resolve(c, path);
+	kp_rc rc = local_get_at(c, p, max, out, err);
+	free(p);
+	return rc;
+}
+
+static kp_rc local_stat(struct kp_conn *c, const char *path, bool want_hash, struct kp_stat *st,
+			struct kp_buf *err)
+{
+	char *p = resolve(c, path);
+	kp_rc rc = local_stat_at(c, p, want_hash, st, err);
+	free(p);
+	return rc;
+}
+
+const struct kp_transport_ops kp_transport_local = {
+    .name = "local",
+    .open = local_open,
+    .exec = local_exec,
+    .put = local_put,
+    .get = local_get,
+    .stat = local_stat,
+    .close = local_close,
+};
