@@ -2,7 +2,9 @@
 #
 #   make deps      install the Debian packages kplan builds and tests with
 #   make           build ./kplan
-#   make test      unit tests (cmocka), data-driven error cases, end-to-end tests
+#   make test      the layer check, unit tests (cmocka), data-driven error cases,
+#                  end-to-end tests
+#   make check-layers  no folder of runner/ includes one after it (runner/README.md)
 #   make asan      the whole suite again under AddressSanitizer + UBSan
 #   make valgrind  the unit tests under valgrind --leak-check=full (zero errors)
 #   make test-all  deps, format check, test and asan: what CI runs
@@ -51,7 +53,7 @@ FUZZ_SECONDS ?= 20
 
 KPLAN := $(if $(filter build,$(BUILD)),kplan,$(BUILD)/kplan)
 
-.PHONY: all deps test unit check-data e2e asan fuzz fuzz-build format format-check install clean \
+.PHONY: all deps test check-layers unit check-data e2e asan fuzz fuzz-build format format-check install clean \
 	test-all demo valgrind
 
 all: $(KPLAN)
@@ -92,7 +94,11 @@ demo: deps
 	$(MAKE) all
 	tests/lab/demo.sh
 
-test: unit check-data e2e
+test: check-layers unit check-data e2e
+
+# the folder-level dependency rule of runner/README.md
+check-layers:
+	@tests/check-layers.sh && echo 'layers: every include keeps the order'
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)

@@ -62,7 +62,7 @@ const struct kp_module kp_mod_debug = {
     .name = "debug",
     .summary = "print a message or a variable",
     .args = args,
-    .flags = KP_MOD_READONLY | KP_MOD_LOCAL,
+    .flags = KP_MOD_READONLY | KP_MOD_LOCAL | KP_MOD_SHOWS_MSG,
     .exclusive = exclusive,
     .probe = probe,
 };

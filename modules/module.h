@@ -43,10 +43,36 @@ struct kp_argspec {
 #define KP_MOD_ANY_ARGS (1u << 0) /* any key is an argument (set-fact) */
 #define KP_MOD_READONLY (1u << 1) /* never changes anything (debug, assert) */
 #define KP_MOD_LOCAL	(1u << 2) /* runs on the controller only */
+/* What a module needs from the engine; the engine fills the matching
+ * kp_modctx fields for these modules only. */
+#define KP_MOD_KUBE	(1u << 3) /* a Kubernetes client: kubeconfig, control_plane_exec */
+#define KP_MOD_HOOK_API (1u << 4) /* the kplan Lua API on real hosts: run_lua */
+/* How the engine and previews treat the result and the arguments */
+#define KP_MOD_SHOWS_MSG (1u << 5) /* msg is the point: printed even when ok (debug) */
+#define KP_MOD_SETS_VARS (1u << 6) /* the arguments' keys are variables set (set-fact) */
 
 struct kp_conn;
 struct kp_exec_req;
 struct kp_exec_res;
+
+/* A Lua chunk for ctx->run_lua: the code, and the script's path (NULL for
+ * inline code, which is then named by the task's position). */
+struct kp_lua_chunk {
+	const char *code;
+	size_t len;
+	const char *path;
+	const struct kp_value *args; /* ctx.args of the step (a map), or NULL */
+};
+/* How a Lua step ended: it returned (*ret, or NULL), failed or skipped
+ * itself (with msg). */
+enum kp_step_outcome { KP_STEP_OK, KP_STEP_FAILED, KP_STEP_SKIPPED };
+
+/* What a task leaves behind on the cluster, for the run journal (a resume
+ * must know which nodes this run left cordoned). */
+struct kp_leftover {
+	const char *node; /* the Kubernetes node, or NULL: nothing left */
+	bool cordoned;	  /* left cordoned (true) or uncordoned (false) */
+};
 
 /* What one task did on one host. Owned by the engine; modules fill it. */
 struct kp_result {
@@ -99,7 +125,16 @@ struct kp_modctx {
 	 * unreachable). engine_ctx is for the engine's own use. */
 	kp_rc (*control_plane_exec)(struct kp_modctx *ctx, const struct kp_exec_req *req,
 				    struct kp_exec_res *r, struct kp_buf *err);
-	void *engine_ctx;
+	/* The plan file that holds the task's play (or NULL): a custom
+	 * step's script is relative to its directory. */
+	const char *play_file;
+	/* Filled for KP_MOD_HOOK_API modules, NULL otherwise: run a Lua chunk
+	 * in this thread's sandbox with the kplan API on real hosts, the play's
+	 * hook limits and check mode; *ret is a new reference (or NULL). KP_OK
+	 * whenever the chunk ran, whatever its outcome. */
+	kp_rc (*run_lua)(struct kp_modctx *ctx, const struct kp_lua_chunk *chunk,
+			 enum kp_step_outcome *outcome, struct kp_value **ret, struct kp_buf *msg);
+	void *engine_ctx; /* the engine's own, opaque to modules */
 };
 
 struct kp_module {
@@ -118,6 +153,12 @@ struct kp_module {
 	/* MAY: apply what the probe found; called only when the probe set
 	 * res->changed and not in check mode. NULL for read-only modules. */
 	kp_rc (*apply)(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
+	/* MAY: what a finished task (registered result, whether it failed)
+	 * leaves behind on the cluster; NULL: nothing the journal records. */
+	void (*leftover)(const struct kp_value *result, bool failed, struct kp_leftover *out);
+	/* MAY: the offline preview's guess whether the task changes anything,
+	 * from its rendered arguments; NULL: it does unless KP_MOD_READONLY. */
+	bool (*pending)(const struct kp_value *args);
 };
 
 extern const struct kp_module *const kp_modules[];

@@ -25,6 +25,6 @@ const struct kp_module kp_mod_set_fact = {
     .name = "set-fact",
     .summary = "set host variables",
     .args = args,
-    .flags = KP_MOD_ANY_ARGS | KP_MOD_READONLY | KP_MOD_LOCAL,
+    .flags = KP_MOD_ANY_ARGS | KP_MOD_READONLY | KP_MOD_LOCAL | KP_MOD_SETS_VARS,
     .probe = probe,
 };

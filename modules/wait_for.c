@@ -165,10 +165,17 @@ out:
 	return rc;
 }
 
+/* Waiting changes nothing, whatever the preview cannot know. */
+static bool never_pending(const struct kp_value *a)
+{
+	return false;
+}
+
 const struct kp_module kp_mod_wait_for = {
     .name = "wait-for",
     .summary = "wait for a port, a path or a command",
     .args = args,
     .exclusive = exclusive,
     .probe = probe,
+    .pending = never_pending,
 };

@@ -795,10 +795,35 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	return KP_OK;
 }
 
+/* The journal learns which nodes this run cordoned and uncordoned from
+ * the result: a success leaves the node as asked; a failure leaves it
+ * cordoned only when the task was told not to uncordon. */
+static void leftover(const struct kp_value *result, bool failed, struct kp_leftover *out)
+{
+	const struct kp_value *node = result ? kp_map_get(result, "node") : NULL;
+	const struct kp_value *state = result ? kp_map_get(result, "state") : NULL;
+	out->node = NULL;
+	if (!node || node->type != KP_V_STR || !state || state->type != KP_V_STR)
+		return;
+	bool uncordon = !strcmp(state->u.str.s, "uncordoned");
+	if (!failed) {
+		out->node = node->u.str.s;
+		out->cordoned = !uncordon;
+		return;
+	}
+	const struct kp_value *u = kp_map_get(result, "uncordon_on_failure");
+	if (!uncordon && u && u->type == KP_V_BOOL && !u->u.b) {
+		out->node = node->u.str.s;
+		out->cordoned = true;
+	}
+}
+
 const struct kp_module kp_mod_drain = {
     .name = "drain",
     .summary = "cordon, drain and uncordon a node",
     .args = args,
     .probe = probe,
     .apply = apply,
+    .flags = KP_MOD_KUBE,
+    .leftover = leftover,
 };

@@ -214,10 +214,19 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	return KP_OK;
 }
 
+/* Offline, `state: ready` (the default) only waits: it changes nothing. */
+static bool pending(const struct kp_value *a)
+{
+	const struct kp_value *st = a && a->type == KP_V_MAP ? kp_map_get(a, "state") : NULL;
+	return st && !(st->type == KP_V_STR && !strcmp(st->u.str.s, "ready"));
+}
+
 const struct kp_module kp_mod_kube_node = {
     .name = "kube-node",
     .summary = "wait for or remove a node object",
     .args = args,
     .probe = probe,
     .apply = apply,
+    .flags = KP_MOD_KUBE,
+    .pending = pending,
 };

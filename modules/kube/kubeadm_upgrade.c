@@ -454,4 +454,5 @@ const struct kp_module kp_mod_kubeadm_upgrade = {
     .args = args,
     .probe = probe,
     .apply = apply,
+    .flags = KP_MOD_KUBE,
 };

@@ -10,12 +10,11 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "model/inventory.h"
-#include "model/plan.h"
-#include "model/tags.h"
 #include "core/value.h"
-
-enum kp_format { KP_FMT_TEXT, KP_FMT_JSON, KP_FMT_MARKDOWN };
+#include "engine/engine.h"
+#include "model/load.h"
+#include "model/tags.h"
+#include "output/output.h"
 
 struct kp_redact;
 
@@ -42,15 +41,10 @@ struct kp_runopts {
 	const volatile sig_atomic_t *interrupts;
 };
 
-/* Everything a command works on, loaded and validated. */
-struct kp_loaded {
-	struct kp_plan *plan;
-	struct kp_inventory inv;
-};
-
-/* Load plan and inventories (and validate them); exit code 2 material on error. */
-kp_rc kp_load_all(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_buf *err);
-void kp_loaded_release(struct kp_loaded *ld);
+/* kp_load_all for the options' plan, inventories and -e. */
+kp_rc kp_cli_load(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_buf *err);
+/* The engine's view of the options (borrowed: valid while o is). */
+void kp_cli_runconf(const struct kp_runopts *o, struct kp_runconf *rc);
 
 /* The offline preview of `kplan plan`; also --list-hosts and --list-tasks. */
 kp_rc kp_preview_plan(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,

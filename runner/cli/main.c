@@ -451,7 +451,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		return usage_error("'kplan %s' needs an inventory: -i FILE or DIRECTORY",
 				   o->command);
 
-	if (kp_load_all(o, &ld, &err)) {
+	if (kp_cli_load(o, &ld, &err)) {
 		rc = report(&err);
 		goto out;
 	}
@@ -581,7 +581,9 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	}
 	/* every line of the run passes the redactor on its way out */
 	FILE *shown = secrets.n ? kp_redact_stream(&secrets, stdout) : stdout;
-	rc = kp_run(o, &ld, shown);
+	struct kp_runconf conf;
+	kp_cli_runconf(o, &conf);
+	rc = kp_run(&conf, &ld, shown);
 	if (shown != stdout)
 		fclose(shown);
 	kp_kube_global_release();
@@ -613,7 +615,7 @@ static int cmd_inventory(struct kp_runopts *o, int argc, char **argv)
 				   "--host NAME");
 	if (npos && !io.graph)
 		return usage_error("unexpected argument '%s'", pos[0]);
-	if (kp_load_all(o, &ld, &err)) {
+	if (kp_cli_load(o, &ld, &err)) {
 		rc = report(&err);
 		goto out;
 	}

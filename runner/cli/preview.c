@@ -96,7 +96,7 @@ static void collect_unknown(struct kp_strlist *u, struct kp_task **tasks, size_t
 		const struct kp_task *t = tasks[i];
 		if (t->register_var && !kp_strlist_has(u, t->register_var))
 			kp_strlist_push(u, t->register_var);
-		if (t->module && !strcmp(t->module->name, "set-fact") && t->args &&
+		if (t->module && (t->module->flags & KP_MOD_SETS_VARS) && t->args &&
 		    t->args->kind == KP_TV_MAP)
 			for (size_t k = 0; k < t->args->n; k++)
 				if (!kp_strlist_has(u, t->args->keys[k]))
@@ -176,14 +176,10 @@ static void when_text(const char *src, struct kp_buf *out)
 static bool plan_pending(struct pctx *c, const struct kp_task *t, const struct kp_scope *s,
 			 const struct kp_value *args)
 {
-	if (t->module->flags & KP_MOD_READONLY || !strcmp(t->module->name, "wait-for"))
+	if (t->module->flags & KP_MOD_READONLY)
 		return false;
-	if (!strcmp(t->module->name, "kube-node")) {
-		const struct kp_value *st =
-		    args && args->type == KP_V_MAP ? kp_map_get(args, "state") : NULL;
-		if (!st || (st->type == KP_V_STR && !strcmp(st->u.str.s, "ready")))
-			return false;
-	}
+	if (t->module->pending && !t->module->pending(args))
+		return false;
 	for (size_t i = 0; i < t->nchanged_when; i++) {
 		bool v;
 		kp_rc rc = kp_expr_test(c->L, t->changed_when[i], s, &v, c->err);

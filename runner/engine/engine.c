@@ -236,7 +236,7 @@ static bool stopped(struct kp_engine *e)
 static bool task_selected(struct kp_engine *e, const struct kp_task *t,
 			  const struct kp_taskenv *env)
 {
-	const struct kp_runopts *o = e->o;
+	const struct kp_runconf *o = e->o;
 	if (o->start_at_task && !e->start_reached) {
 		if (!t->name || strcmp(t->name, o->start_at_task))
 			return false;
@@ -732,7 +732,7 @@ static void journal_dir(const struct kp_engine *e, struct kp_buf *out)
 }
 
 /* What a resume must repeat so that the same tasks meet the same hosts. */
-static struct kp_value *run_args(const struct kp_runopts *o)
+static struct kp_value *run_args(const struct kp_runconf *o)
 {
 	struct kp_value *a = kp_value_map();
 	if (o->limit)
@@ -779,7 +779,7 @@ static struct kp_value *run_args(const struct kp_runopts *o)
  * Returns an exit code when the run must not start, else -1. */
 static int start_journal(struct kp_engine *e)
 {
-	const struct kp_runopts *o = e->o;
+	const struct kp_runconf *o = e->o;
 	struct kp_buf dir = KP_BUF_INIT, err = KP_BUF_INIT;
 	struct kp_run_identity id = {.plan = e->ld->plan->path,
 				     .inventories = (const char *const *)o->inventories.v,
@@ -860,7 +860,7 @@ static void add_word(struct kp_buf *b, const char *w)
  * that finishes the rollout. */
 static void tell_how_to_resume(struct kp_engine *e)
 {
-	const struct kp_runopts *o = e->o;
+	const struct kp_runconf *o = e->o;
 	const struct kp_value *c = e->journal.cordoned;
 	if (kp_map_len(c)) {
 		struct kp_buf b = KP_BUF_INIT;
@@ -911,7 +911,7 @@ static void tell_how_to_resume(struct kp_engine *e)
 	kp_buf_release(&cmd);
 }
 
-int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
+int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 {
 	struct kp_engine e = {.o = o, .ld = ld};
 	struct kp_inventory *inv = &ld->inv;
@@ -921,7 +921,14 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 	/* main decided colour from its terminal; `out` may be a redacting stream */
 	kp_output_init(&e.out, out, o->format, o->verbose,
 		       !o->no_color && (fileno(out) < 0 || isatty(fileno(out))), o->check);
-	kp_output_scope(&e.out, o, ld->plan->path); /* check --format json|markdown: a report */
+	struct kp_report_scope scope = {.plan = ld->plan->path,
+					.inventories = &o->inventories,
+					.tags = &o->tags,
+					.skip_tags = &o->skip_tags,
+					.limit = o->limit,
+					.extra = o->extra,
+					.diff = o->diff};
+	kp_output_scope(&e.out, o->check, &scope); /* check --format json|markdown: a report */
 	e.nslots = o->forks > 0 ? o->forks : 1;
 	e.L = kp_xcalloc((size_t)e.nslots, sizeof(*e.L));
 	for (int i = 0; i < e.nslots; i++)

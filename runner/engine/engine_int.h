@@ -60,7 +60,7 @@ struct kp_taskenv {
 };
 
 struct kp_engine {
-	const struct kp_runopts *o;
+	const struct kp_runconf *o;
 	struct kp_loaded *ld;
 	struct kp_output out;
 	struct kp_hoststate *hosts; /* by inventory index */

@@ -598,76 +598,18 @@ void kp_hooks_on_failure(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	kp_value_unref(ctxv);
 }
 
-/* ---- the lua module ---------------------------------------------------- */
+/* ---- the lua module's step ------------------------------------------- */
 
-/* The step's result from what it returned: a table of changed, failed,
- * skipped, msg and facts (every other key), or a string (msg), or nothing. */
-static void step_result(const struct kp_value *ret, struct kp_result *res)
-{
-	if (!ret || ret->type == KP_V_NULL)
-		return;
-	if (ret->type == KP_V_STR) {
-		kp_buf_addstr(&res->msg, ret->u.str.s);
-		return;
-	}
-	if (ret->type == KP_V_LIST && !kp_list_len(ret))
-		return; /* {}: an empty table */
-	if (ret->type != KP_V_MAP) {
-		kp_mod_failf(res, "a lua step returns a table (or nothing), not a %s",
-			     kp_value_typename(ret->type));
-		return;
-	}
-	for (size_t i = 0; i < kp_map_len(ret); i++) {
-		const char *k = kp_map_key(ret, i);
-		const struct kp_value *v = kp_map_val(ret, i);
-		if (!strcmp(k, "changed"))
-			res->changed = kp_value_truthy(v);
-		else if (!strcmp(k, "failed"))
-			res->failed = kp_value_truthy(v);
-		else if (!strcmp(k, "skipped"))
-			res->skipped = kp_value_truthy(v);
-		else if (!strcmp(k, "msg"))
-			kp_value_to_text(v, false, &res->msg);
-		else
-			kp_map_set(res->facts, k, v);
-	}
-	if (res->failed)
-		res->changed = false;
-}
-
-kp_rc kp_lua_step_run(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
+kp_rc kp_lua_step_run(struct kp_modctx *ctx, const struct kp_lua_chunk *ch,
+		      enum kp_step_outcome *outcome, struct kp_value **ret, struct kp_buf *msg)
 {
 	struct kp_task_ectx *tc = ctx->engine_ctx;
-	if (!tc || !tc->e)
-		return kp_errorf(err, KP_ERR_INVALID, "a lua step runs only in a plan run");
 	struct kp_engine *e = tc->e;
 	const struct kp_play *p = e->play;
 	const struct kp_task *t = tc->t;
-	const char *script = kp_arg_str(ctx, "script");
-	const char *code = kp_arg_str(ctx, "code");
-	struct kp_buf text = KP_BUF_INIT, chunk = KP_BUF_INIT, tmp = KP_BUF_INIT;
-	char *path = NULL;
+	struct kp_buf chunk = KP_BUF_INIT;
 
-	if (script) {
-		/* as written in the plan, relative to the file holding the play */
-		if (script[0] == '/') {
-			path = kp_xstrdup(script);
-		} else {
-			const char *slash = p->plan_file ? strrchr(p->plan_file, '/') : NULL;
-			kp_buf_addf(&tmp, "%.*s%s", slash ? (int)(slash - p->plan_file + 1) : 0,
-				    p->plan_file ? p->plan_file : "", script);
-			path = kp_buf_detach(&tmp, NULL);
-		}
-		if (kp_read_file(path, 16u << 20, &text, &tmp)) {
-			kp_mod_failf(res, "cannot read the lua script '%s': %s", script, tmp.buf);
-			goto out;
-		}
-		chunk_name(path, NULL, &chunk);
-	} else {
-		kp_buf_addstr(&text, code ? code : "");
-		chunk_name(NULL, &t->module_pos, &chunk);
-	}
-
+	chunk_name(ch->path, &t->module_pos, &chunk);
 	enum kp_tristate become = t->become != KP_UNSET ? t->become : tc->env->become;
 	struct hctx h = {.e = e,
 			 .slot = tc->slot,
@@ -678,14 +620,13 @@ kp_rc kp_lua_step_run(struct kp_modctx *ctx, struct kp_result *res, struct kp_bu
 	struct kp_value *ctxv = base_ctx(e, "lua", true);
 	kp_map_set_take(ctxv, "host", kp_value_str(tc->hs->host->name));
 	kp_map_set_take(ctxv, "task", task_value(e, tc->slot, tc->hs, t, tc->env));
-	const struct kp_value *args = kp_arg(ctx, "args");
-	if (args)
-		kp_map_set(ctxv, "args", args);
+	if (ch->args)
+		kp_map_set(ctxv, "args", ch->args);
 	else
 		kp_map_set_take(ctxv, "args", kp_value_map());
 	struct kp_hookcall c = {
-	    .code = text.buf ? text.buf : "",
-	    .len = text.len,
+	    .code = ch->code ? ch->code : "",
+	    .len = ch->len,
 	    .chunkname = chunk.buf,
 	    .ctx = ctxv,
 	    .vars = ctx->scope,
@@ -697,29 +638,25 @@ kp_rc kp_lua_step_run(struct kp_modctx *ctx, struct kp_result *res, struct kp_bu
 	    .ops_ctx = &h,
 	};
 	kp_hook_call(ctx->L, &c);
+	*ret = NULL;
 	switch (c.outcome) {
 	case KP_HOOK_OK:
-		step_result(c.ret, res);
+		*outcome = KP_STEP_OK;
+		*ret = c.ret ? kp_value_ref(c.ret) : NULL;
 		break;
 	case KP_HOOK_FAILED:
 		note_traceback(e, &c.traceback);
-		kp_mod_failf(res, "%s", c.msg.buf);
+		*outcome = KP_STEP_FAILED;
+		kp_buf_addstr(msg, c.msg.buf);
 		break;
 	case KP_HOOK_SKIPPED:
-		res->skipped = true;
-		kp_buf_addstr(&res->msg, c.msg.buf);
-		break;
 	case KP_HOOK_NOT_RUN:
-		res->skipped = true;
-		kp_buf_addstr(&res->msg, c.msg.buf);
+		*outcome = KP_STEP_SKIPPED;
+		kp_buf_addstr(msg, c.msg.buf);
 		break;
 	}
 	kp_hookcall_release(&c);
 	kp_value_unref(ctxv);
-out:
-	free(path);
-	kp_buf_release(&text);
 	kp_buf_release(&chunk);
-	kp_buf_release(&tmp);
 	return KP_OK;
 }

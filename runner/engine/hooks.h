@@ -162,7 +162,9 @@ void kp_hooks_on_failure(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 void kp_hooks_init(struct kp_engine *e);
 void kp_hooks_release(struct kp_engine *e);
 
-/* The `lua` module's probe: runs the step (modules/lua.c). */
-kp_rc kp_lua_step_run(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
+/* ctx->run_lua for KP_MOD_HOOK_API modules (the `lua` step, modules/lua.c):
+ * the step's chunk with the kplan API on real hosts. */
+kp_rc kp_lua_step_run(struct kp_modctx *ctx, const struct kp_lua_chunk *ch,
+		      enum kp_step_outcome *outcome, struct kp_value **ret, struct kp_buf *msg);
 
 #endif

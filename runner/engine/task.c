@@ -278,11 +278,16 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 				  : env->timeout_ms ? env->timeout_ms
 						    : e->o->timeout_ms,
 		    .base_dir = e->ld->plan->dir,
-		    .kubeconfig = e->o->kubeconfig,
 		    .env = (const char *const *)envv,
-		    .control_plane_exec = control_plane_exec,
+		    .play_file = e->play->plan_file,
 		    .engine_ctx = &cpc,
 		};
+		if (t->module->flags & KP_MOD_KUBE) {
+			ctx.kubeconfig = e->o->kubeconfig;
+			ctx.control_plane_exec = control_plane_exec;
+		}
+		if (t->module->flags & KP_MOD_HOOK_API)
+			ctx.run_lua = kp_lua_step_run;
 		kp_result_init(&res);
 		int64_t t0 = mono_ms();
 		kp_buf_reset(&err);
@@ -453,26 +458,6 @@ static void report(struct kp_engine *e, const struct kp_task *t, const struct kp
 }
 
 /* What every outcome does to the host: register, set-fact, notify, state. */
-/* The journal learns which nodes this run cordoned and uncordoned from the
- * drain module's facts: a success leaves the node as asked; a failure
- * leaves it cordoned only when the task was told not to uncordon. */
-static void journal_cordon(struct kp_engine *e, struct kp_hoststate *hs, enum kp_status st,
-			   const struct outcome *oc)
-{
-	const struct kp_value *node = oc->value ? kp_map_get(oc->value, "node") : NULL;
-	const struct kp_value *state = oc->value ? kp_map_get(oc->value, "state") : NULL;
-	if (!node || node->type != KP_V_STR || !state || state->type != KP_V_STR)
-		return;
-	bool uncordon = !strcmp(state->u.str.s, "uncordoned");
-	if (st == KP_ST_OK || st == KP_ST_CHANGED) {
-		kp_journal_cordon(&e->journal, hs->host->name, node->u.str.s, !uncordon);
-	} else if (st == KP_ST_FAILED || st == KP_ST_IGNORED) {
-		const struct kp_value *u = kp_map_get(oc->value, "uncordon_on_failure");
-		if (!uncordon && u && u->type == KP_V_BOOL && !u->u.b)
-			kp_journal_cordon(&e->journal, hs->host->name, node->u.str.s, true);
-	}
-}
-
 static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_task *t,
 			  const struct kp_taskenv *env, enum kp_status st, struct outcome *oc,
 			  bool no_log)
@@ -481,8 +466,13 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 		kp_journal_result(&e->journal, env->task_id, kp_task_display_name(t),
 				  hs->host->name, kp_status_name(st), oc->value, t->register_var,
 				  no_log);
-		if (t->module && !strcmp(t->module->name, "drain"))
-			journal_cordon(e, hs, st, oc);
+		struct kp_leftover left = {0};
+		bool failed = st == KP_ST_FAILED || st == KP_ST_IGNORED;
+		if (t->module && t->module->leftover && oc->value &&
+		    (failed || st == KP_ST_OK || st == KP_ST_CHANGED))
+			t->module->leftover(oc->value, failed, &left);
+		if (left.node)
+			kp_journal_cordon(&e->journal, hs->host->name, left.node, left.cordoned);
 	}
 	if (no_log && oc->value) {
 		/* The value stays usable in expressions (a no_log step that
@@ -605,7 +595,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .diff = diff.buf,
 					  .attempts = oc.attempts,
 					  .no_log = no_log,
-					  .show_msg = !strcmp(t->module->name, "debug")};
+					  .show_msg = (t->module->flags & KP_MOD_SHOWS_MSG) != 0};
 		report(e, t, env, title.buf, &r);
 		apply_outcome(e, hs, t, env, st, &oc, no_log);
 		goto out;
@@ -665,7 +655,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .item = label.buf,
 					  .attempts = io.attempts,
 					  .no_log = no_log,
-					  .show_msg = !strcmp(t->module->name, "debug")};
+					  .show_msg = (t->module->flags & KP_MOD_SHOWS_MSG) != 0};
 		report(e, t, env, title.buf, &r);
 		struct kp_value *rv = io.value ? kp_value_copy(io.value) : kp_value_map();
 		kp_map_set(rv, loop_var, item);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "model/load.h"
 #include "model/vars.h"
 
 /* A literal delegate_to names its host now, as a play's `hosts` are
@@ -77,13 +77,13 @@ static kp_rc check_plan_delegates(const struct kp_plan *plan, const struct kp_in
 	return rc;
 }
 
-kp_rc kp_load_all(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_buf *err)
+kp_rc kp_load_all(const struct kp_loadopts *o, struct kp_loaded *ld, struct kp_buf *err)
 {
 	kp_rc rc;
 	memset(ld, 0, sizeof(*ld));
 	kp_inventory_init(&ld->inv);
-	for (size_t i = 0; i < o->inventories.n; i++) {
-		rc = kp_inventory_load(&ld->inv, o->inventories.v[i], err);
+	for (size_t i = 0; i < o->inventories->n; i++) {
+		rc = kp_inventory_load(&ld->inv, o->inventories->v[i], err);
 		if (rc)
 			return rc;
 	}
@@ -95,9 +95,9 @@ kp_rc kp_load_all(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_bu
 	rc = kp_plan_load(o->plan_path, &ld->plan, err);
 	/* hosts are resolved only against an inventory: `validate` without
 	 * one checks the templates' syntax, as it does for tasks */
-	if (!rc && o->inventories.n)
+	if (!rc && o->inventories->n)
 		rc = kp_plan_render_hosts(ld->plan, &ld->inv, o->extra, err);
-	if (!rc && o->inventories.n)
+	if (!rc && o->inventories->n)
 		rc = check_plan_delegates(ld->plan, &ld->inv, err);
 	return rc;
 }

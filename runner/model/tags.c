@@ -6,49 +6,6 @@
 
 #include "core/kp.h"
 
-void kp_strlist_push(struct kp_strlist *l, const char *s)
-{
-	KP_GROW(l->v, l->n + 1, l->cap);
-	l->v[l->n++] = kp_xstrdup(s);
-}
-
-void kp_strlist_push_csv(struct kp_strlist *l, const char *csv)
-{
-	const char *p = csv;
-	while (*p) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		while (n && (*p == ' ' || *p == '\t'))
-			p++, n--;
-		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n) {
-			char *s = kp_xstrndup(p, n);
-			kp_strlist_push(l, s);
-			free(s);
-		}
-		if (!e)
-			break;
-		p = e + 1;
-	}
-}
-
-bool kp_strlist_has(const struct kp_strlist *l, const char *s)
-{
-	for (size_t i = 0; l && i < l->n; i++)
-		if (!strcmp(l->v[i], s))
-			return true;
-	return false;
-}
-
-void kp_strlist_release(struct kp_strlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 static bool any_in(const struct kp_strlist *tags, const struct kp_strlist *set)
 {
 	for (size_t i = 0; i < tags->n; i++)
@@ -81,4 +38,33 @@ bool kp_tags_selected(const struct kp_strlist *tags, const struct kp_strlist *on
 			selected = false;
 	}
 	return selected;
+}
+
+void kp_tags_effective(struct kp_strlist *out, const struct kp_strlist *inherited, char *const *own,
+		       size_t nown)
+{
+	for (size_t i = 0; inherited && i < inherited->n; i++)
+		kp_strlist_push(out, inherited->v[i]);
+	for (size_t i = 0; i < nown; i++)
+		if (!kp_strlist_has(out, own[i]))
+			kp_strlist_push(out, own[i]);
+}
+
+void kp_taskselect_init(struct kp_taskselect *s, const char *start_at_task,
+			const struct kp_strlist *only, const struct kp_strlist *skip)
+{
+	s->start_at_task = start_at_task;
+	s->only = only;
+	s->skip = skip;
+	s->started = !start_at_task;
+}
+
+bool kp_taskselect_take(struct kp_taskselect *s, const char *name, const struct kp_strlist *tags)
+{
+	if (!s->started) {
+		if (!name || strcmp(name, s->start_at_task))
+			return false;
+		s->started = true;
+	}
+	return kp_tags_selected(tags, s->only, s->skip);
 }

@@ -20,8 +20,6 @@
 #include "model/inventory.h"
 #include "model/plan.h"
 
-struct kp_runopts; /* cli.h */
-
 struct kp_playvars {
 	const struct kp_plan *plan;
 	const struct kp_play *play;

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli.h"
-
 static double wall_s(void)
 {
 	struct timespec ts;
@@ -99,13 +97,13 @@ void kp_output_init(struct kp_output *o, FILE *f, int format, int verbose, bool 
 		o->ticker_running = true;
 }
 
-void kp_output_scope(struct kp_output *o, const struct kp_runopts *opts, const char *plan)
+void kp_output_scope(struct kp_output *o, bool check, const struct kp_report_scope *sc)
 {
-	if (!opts->check || o->format == KP_FMT_TEXT || o->report)
+	if (!check || o->format == KP_FMT_TEXT || o->report)
 		return;
 	o->report = kp_xcalloc(1, sizeof(*o->report));
-	kp_report_init(o->report, KP_REPORT_CHECK, plan, &opts->inventories, opts->limit,
-		       &opts->tags, &opts->skip_tags, opts->extra, opts->diff);
+	kp_report_init(o->report, KP_REPORT_CHECK, sc->plan, sc->inventories, sc->limit, sc->tags,
+		       sc->skip_tags, sc->extra, sc->diff);
 }
 
 void kp_output_release(struct kp_output *o)

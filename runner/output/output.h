@@ -25,6 +25,8 @@
 #include "output/report.h"
 #include "core/value.h"
 
+enum kp_format { KP_FMT_TEXT, KP_FMT_JSON, KP_FMT_MARKDOWN };
+
 enum kp_status {
 	KP_ST_OK,
 	KP_ST_CHANGED,
@@ -43,7 +45,7 @@ struct kp_hostcounts {
 
 struct kp_output {
 	FILE *f;
-	int format; /* enum kp_format (cli.h) */
+	enum kp_format format;
 	int verbose;
 	bool color; /* colours and the live status line */
 	bool check;
@@ -82,10 +84,17 @@ struct kp_taskresult {
 
 void kp_output_init(struct kp_output *o, FILE *f, int format, int verbose, bool color, bool check);
 void kp_output_release(struct kp_output *o);
-/* The run's scope (struct kp_runopts *, cli.h); with check and --format
- * json or markdown this turns on collector mode. Call before run_start. */
-struct kp_runopts;
-void kp_output_scope(struct kp_output *o, const struct kp_runopts *opts, const char *plan);
+/* The run's scope, for the report's header (kp_report_init); with a check
+ * and --format json or markdown this turns on collector mode. Call before
+ * run_start. */
+struct kp_report_scope {
+	const char *plan;
+	const struct kp_strlist *inventories, *tags, *skip_tags;
+	const char *limit;
+	const struct kp_value *extra;
+	bool diff;
+};
+void kp_output_scope(struct kp_output *o, bool check, const struct kp_report_scope *sc);
 
 void kp_out_run_start(struct kp_output *o, const char *plan, const char *run_id, bool check);
 void kp_out_play_start(struct kp_output *o, const char *name, const char *pattern, size_t nhosts,

@@ -17,13 +17,12 @@ struct run {
 
 static void run_plan(const char *plan, struct run *r)
 {
-	struct kp_runopts o = {0};
+	struct kp_runconf o = {0};
 	struct kp_loaded ld;
 	struct kp_buf err = KP_BUF_INIT;
 	size_t len = 0;
 
 	memset(r, 0, sizeof(*r));
-	o.command = "run";
 	o.plan_path = plan;
 	o.extra = kp_value_map();
 	o.forks = 10;
@@ -31,7 +30,9 @@ static void run_plan(const char *plan, struct run *r)
 	o.no_color = true;
 	o.timeout_ms = 60000;
 	kp_strlist_push(&o.inventories, "tests/data/sched/hosts.yml");
-	if (kp_load_all(&o, &ld, &err))
+	struct kp_loadopts lo = {
+	    .plan_path = plan, .inventories = &o.inventories, .extra = o.extra};
+	if (kp_load_all(&lo, &ld, &err))
 		fail_msg("%s", err.buf);
 	FILE *f = open_memstream(&r->text, &len);
 	r->code = kp_run(&o, &ld, f);
