@@ -19,6 +19,7 @@
 #include "kube/kubeapi.h"
 #include "transport/transport.h"
 #include "model/vars.h"
+#include "model/walk.h"
 #include "expr/expr.h"
 #include "modules/module.h"
 #include "output/report.h"
@@ -409,15 +410,11 @@ static void collect_secrets(const struct kp_runopts *o, const struct kp_loaded *
 	}
 }
 
-static size_t count_tasks(struct kp_task *const *t, size_t n)
+static int count_task(struct kp_walk *w, const struct kp_task *t, const struct kp_strlist *tags)
 {
-	size_t c = 0;
-	for (size_t i = 0; i < n; i++)
-		c += t[i]->module ? 1
-				  : count_tasks(t[i]->block, t[i]->nblock) +
-					count_tasks(t[i]->rescue, t[i]->nrescue) +
-					count_tasks(t[i]->always, t[i]->nalways);
-	return c;
+	if (t->module)
+		++*(size_t *)w->ctx;
+	return 0;
 }
 
 /* Whether `confirm: true` can ask anyone (engine.c asks on /dev/tty). */
@@ -484,13 +481,8 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 			goto out;
 		}
 		size_t ntasks = 0;
-		for (size_t i = 0; i < ld.plan->nplays; i++) {
-			const struct kp_play *p = ld.plan->plays[i];
-			ntasks += count_tasks(p->pre_tasks, p->npre_tasks) +
-				  count_tasks(p->tasks, p->ntasks) +
-				  count_tasks(p->post_tasks, p->npost_tasks) +
-				  count_tasks(p->handlers, p->nhandlers);
-		}
+		struct kp_walk w = {.task = count_task, .ctx = &ntasks};
+		kp_walk_plan(&w, ld.plan, true);
 		printf("%s: valid (%zu play%s, %zu task%s", ld.plan->path, ld.plan->nplays,
 		       ld.plan->nplays == 1 ? "" : "s", ntasks, ntasks == 1 ? "" : "s");
 		if (o->inventories.n)

@@ -23,6 +23,7 @@
 #include "modules/module.h"
 #include "output/report.h"
 #include "model/vars.h"
+#include "model/walk.h"
 
 struct pctx {
 	const struct kp_runopts *o;
@@ -32,7 +33,7 @@ struct pctx {
 	struct kp_playvars pv;
 	struct kp_hostvars *hv;
 	struct kp_batch *batch;
-	bool started; /* --start-at-task reached */
+	struct kp_taskselect select; /* --start-at-task, --tags, --skip-tags */
 	struct kp_strlist unknown;
 	struct kp_buf *err;
 	struct kp_report *rep; /* NULL: no report */
@@ -90,21 +91,18 @@ void kp_format_args(const struct kp_value *args, bool hide, struct kp_buf *out)
 }
 
 /* Names whose values exist only once hosts ran tasks. */
-static void collect_unknown(struct kp_strlist *u, struct kp_task **tasks, size_t n)
+static int collect_unknown(struct kp_walk *w, const struct kp_task *t,
+			   const struct kp_strlist *tags)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct kp_task *t = tasks[i];
-		if (t->register_var && !kp_strlist_has(u, t->register_var))
-			kp_strlist_push(u, t->register_var);
-		if (t->module && (t->module->flags & KP_MOD_SETS_VARS) && t->args &&
-		    t->args->kind == KP_TV_MAP)
-			for (size_t k = 0; k < t->args->n; k++)
-				if (!kp_strlist_has(u, t->args->keys[k]))
-					kp_strlist_push(u, t->args->keys[k]);
-		collect_unknown(u, t->block, t->nblock);
-		collect_unknown(u, t->rescue, t->nrescue);
-		collect_unknown(u, t->always, t->nalways);
-	}
+	struct kp_strlist *u = w->ctx;
+	if (t->register_var && !kp_strlist_has(u, t->register_var))
+		kp_strlist_push(u, t->register_var);
+	if (t->module && (t->module->flags & KP_MOD_SETS_VARS) && t->args &&
+	    t->args->kind == KP_TV_MAP)
+		for (size_t k = 0; k < t->args->n; k++)
+			if (!kp_strlist_has(u, t->args->keys[k]))
+				kp_strlist_push(u, t->args->keys[k]);
+	return 0;
 }
 
 static kp_rc task_error(struct pctx *c, const struct kp_task *t, kp_rc rc)
@@ -368,74 +366,67 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 	return KP_OK;
 }
 
-static void effective_tags(struct kp_strlist *dst, const struct kp_strlist *inherited,
-			   char *const *tags, size_t n)
+/* The walk of one section's tasks (kp_walk): the preview's context, the
+ * conditions inherited from enclosing blocks, and the indent of the
+ * section's level. */
+struct showwalk {
+	struct pctx *c;
+	struct whens *when;
+	const char *indent;
+	size_t saved[64]; /* when->n before each enclosing block */
+};
+
+static const char *walk_indent(const struct kp_walk *w, char *buf, size_t size)
 {
-	for (size_t i = 0; i < inherited->n; i++)
-		kp_strlist_push(dst, inherited->v[i]);
-	for (size_t i = 0; i < n; i++)
-		if (!kp_strlist_has(dst, tags[i]))
-			kp_strlist_push(dst, tags[i]);
+	const struct showwalk *sw = w->ctx;
+	snprintf(buf, size, "%s%*s", sw->indent, 2 * w->depth, "");
+	return buf;
 }
 
-static kp_rc show_tasks(struct pctx *c, struct kp_task *const *tasks, size_t n,
-			const struct kp_strlist *tags, struct whens *when, const char *indent);
-
-static kp_rc show_task(struct pctx *c, const struct kp_task *t, const struct kp_strlist *tags,
-		       struct whens *when, const char *indent)
+static int show_task(struct kp_walk *w, const struct kp_task *t, const struct kp_strlist *tags)
 {
-	struct kp_strlist mine = {0};
-	kp_rc rc = KP_OK;
-
-	effective_tags(&mine, tags, t->tags, t->ntags);
-	if (t->module) {
-		if (c->o->start_at_task && !c->started) {
-			if (t->name && !strcmp(t->name, c->o->start_at_task))
-				c->started = true;
-			else
-				goto out;
-		}
-		if (!kp_tags_selected(&mine, &c->o->tags, &c->o->skip_tags))
-			goto out;
-		rc = show_module_task(c, t, when, indent);
-		goto out;
-	}
+	struct showwalk *sw = w->ctx;
+	char indent[160];
+	walk_indent(w, indent, sizeof(indent));
+	if (t->module)
+		return show_module_task(sw->c, t, sw->when, indent);
 	/* a block: its conditions apply to every task inside */
-	size_t saved = when->n;
+	struct whens *when = sw->when;
+	if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved))
+		sw->saved[w->depth] = when->n;
 	for (size_t i = 0; i < t->nwhen; i++) {
 		KP_GROW(when->v, when->n + 1, when->cap);
 		when->v[when->n++] = t->when[i];
 	}
-	char sub[64];
-	snprintf(sub, sizeof(sub), "%s  ", indent);
 	struct kp_buf title = KP_BUF_INIT;
-	task_title(c, t, &title);
-	outf(c, "%sBLOCK [%s]\n", indent, title.buf);
+	task_title(sw->c, t, &title);
+	outf(sw->c, "%sBLOCK [%s]\n", indent, title.buf);
 	kp_buf_release(&title);
-	rc = show_tasks(c, t->block, t->nblock, &mine, when, sub);
-	if (!rc && t->nrescue) {
-		outf(c, "%sRESCUE (runs on a host where the block failed)\n", indent);
-		rc = show_tasks(c, t->rescue, t->nrescue, &mine, when, sub);
+	return KP_OK;
+}
+
+static int show_part(struct kp_walk *w, const struct kp_task *b, enum kp_walk_part part, bool done)
+{
+	struct showwalk *sw = w->ctx;
+	char indent[160];
+	walk_indent(w, indent, sizeof(indent));
+	if (done) {
+		if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved))
+			sw->when->n = sw->saved[w->depth];
+	} else if (part == KP_PART_RESCUE) {
+		outf(sw->c, "%sRESCUE (runs on a host where the block failed)\n", indent);
+	} else if (part == KP_PART_ALWAYS) {
+		outf(sw->c, "%sALWAYS\n", indent);
 	}
-	if (!rc && t->nalways) {
-		outf(c, "%sALWAYS\n", indent);
-		rc = show_tasks(c, t->always, t->nalways, &mine, when, sub);
-	}
-	when->n = saved;
-out:
-	kp_strlist_release(&mine);
-	return rc;
+	return KP_OK;
 }
 
 static kp_rc show_tasks(struct pctx *c, struct kp_task *const *tasks, size_t n,
 			const struct kp_strlist *tags, struct whens *when, const char *indent)
 {
-	for (size_t i = 0; i < n; i++) {
-		kp_rc rc = show_task(c, tasks[i], tags, when, indent);
-		if (rc)
-			return rc;
-	}
-	return KP_OK;
+	struct showwalk sw = {.c = c, .when = when, .indent = indent};
+	struct kp_walk w = {.task = show_task, .part = show_part, .select = &c->select, .ctx = &sw};
+	return kp_walk_tasks(&w, tasks, n, tags);
 }
 
 static void describe_serial(const struct kp_play *p, struct kp_buf *b)
@@ -508,17 +499,15 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 	}
 
 	kp_strlist_release(&c->unknown);
-	collect_unknown(&c->unknown, p->pre_tasks, p->npre_tasks);
-	collect_unknown(&c->unknown, p->tasks, p->ntasks);
-	collect_unknown(&c->unknown, p->post_tasks, p->npost_tasks);
-	collect_unknown(&c->unknown, p->handlers, p->nhandlers);
+	struct kp_walk uw = {.task = collect_unknown, .ctx = &c->unknown};
+	kp_walk_play(&uw, p, true);
 	kp_playvars_init(&c->pv, c->ld->plan, p, inv, c->o->extra, bs.hosts, bs.nhosts, c->o->check,
 			 c->o->diff, NULL);
 	c->pv.unknown = (const char *const *)c->unknown.v;
 	c->pv.nunknown = c->unknown.n;
 
 	struct kp_strlist playtags = {0};
-	effective_tags(&playtags, &playtags, p->tags, p->ntags);
+	kp_tags_effective(&playtags, NULL, p->tags, p->ntags);
 	for (size_t bi = 0; bi < bs.n && !rc; bi++) {
 		struct kp_batch *batch = &bs.b[bi];
 		struct kp_buf hl = KP_BUF_INIT;
@@ -600,6 +589,7 @@ kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *
 			struct kp_report *rep, struct kp_buf *err)
 {
 	struct pctx c = {.o = o, .ld = ld, .out = out, .err = err, .rep = rep, .section = "tasks"};
+	kp_taskselect_init(&c.select, o->start_at_task, &o->tags, &o->skip_tags);
 	kp_rc rc = KP_OK;
 
 	if (rep)
@@ -624,7 +614,7 @@ kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *
 	}
 	for (size_t i = 0; i < ld->plan->nplays && !rc; i++)
 		rc = preview_play(&c, i);
-	if (!rc && o->start_at_task && !c.started)
+	if (!rc && !c.select.started)
 		rc = kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
 			       o->start_at_task);
 	kp_strlist_release(&c.unknown);
@@ -632,17 +622,9 @@ kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *
 	return rc;
 }
 
-static bool has_task_named(struct kp_task *const *tasks, size_t n, const char *name)
+static int no_op(struct kp_walk *w, const struct kp_task *t, const struct kp_strlist *tags)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct kp_task *t = tasks[i];
-		if (t->module ? t->name && !strcmp(t->name, name)
-			      : has_task_named(t->block, t->nblock, name) ||
-				    has_task_named(t->rescue, t->nrescue, name) ||
-				    has_task_named(t->always, t->nalways, name))
-			return true;
-	}
-	return false;
+	return 0;
 }
 
 kp_rc kp_check_run_scope(const struct kp_runopts *o, struct kp_loaded *ld,
@@ -663,14 +645,11 @@ kp_rc kp_check_run_scope(const struct kp_runopts *o, struct kp_loaded *ld,
 	}
 	/* the same tasks a run or a preview can start at: module tasks of the
 	 * sections, inside blocks too, not handlers */
-	bool found = !o->start_at_task;
-	for (size_t i = 0; i < ld->plan->nplays && !found; i++) {
-		const struct kp_play *p = ld->plan->plays[i];
-		found = has_task_named(p->pre_tasks, p->npre_tasks, o->start_at_task) ||
-			has_task_named(p->tasks, p->ntasks, o->start_at_task) ||
-			has_task_named(p->post_tasks, p->npost_tasks, o->start_at_task);
-	}
-	if (!found)
+	struct kp_taskselect sel;
+	kp_taskselect_init(&sel, o->start_at_task, NULL, NULL);
+	struct kp_walk w = {.task = no_op, .select = &sel};
+	kp_walk_plan(&w, ld->plan, false);
+	if (!sel.started)
 		return kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
 				 o->start_at_task);
 	return KP_OK;
@@ -700,52 +679,37 @@ kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 	return KP_OK;
 }
 
-static void list_tasks_rec(const struct kp_runopts *o, struct kp_task *const *tasks, size_t n,
-			   const struct kp_strlist *tags, bool *started, FILE *out)
+static int list_task(struct kp_walk *w, const struct kp_task *t, const struct kp_strlist *tags)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct kp_task *t = tasks[i];
-		struct kp_strlist mine = {0};
-		effective_tags(&mine, tags, t->tags, t->ntags);
-		if (!t->module) {
-			list_tasks_rec(o, t->block, t->nblock, &mine, started, out);
-			list_tasks_rec(o, t->rescue, t->nrescue, &mine, started, out);
-			list_tasks_rec(o, t->always, t->nalways, &mine, started, out);
-		} else {
-			if (o->start_at_task && !*started && t->name &&
-			    !strcmp(t->name, o->start_at_task))
-				*started = true;
-			if ((!o->start_at_task || *started) &&
-			    kp_tags_selected(&mine, &o->tags, &o->skip_tags)) {
-				fprintf(out, "      %s\tTAGS: [", kp_task_display_name(t));
-				for (size_t k = 0; k < mine.n; k++)
-					fprintf(out, "%s%s", k ? ", " : "", mine.v[k]);
-				fprintf(out, "]\n");
-			}
-		}
-		kp_strlist_release(&mine);
-	}
+	FILE *out = w->ctx;
+	if (!t->module)
+		return 0;
+	fprintf(out, "      %s\tTAGS: [", kp_task_display_name(t));
+	for (size_t k = 0; k < tags->n; k++)
+		fprintf(out, "%s%s", k ? ", " : "", tags->v[k]);
+	fprintf(out, "]\n");
+	return 0;
 }
 
 kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err)
 {
-	bool started = false;
+	struct kp_taskselect sel;
+	kp_taskselect_init(&sel, o->start_at_task, &o->tags, &o->skip_tags);
+	struct kp_walk w = {.task = list_task, .select = &sel, .ctx = out};
 	fprintf(out, "plan: %s\n", ld->plan->path);
 	for (size_t i = 0; i < ld->plan->nplays; i++) {
 		const struct kp_play *p = ld->plan->plays[i];
 		struct kp_strlist tags = {0};
-		effective_tags(&tags, &tags, p->tags, p->ntags);
+		kp_tags_effective(&tags, NULL, p->tags, p->ntags);
 		fprintf(out, "\n  play #%zu (%s): %s\tTAGS: [", i + 1, p->hosts,
 			p->name ? p->name : "");
 		for (size_t k = 0; k < tags.n; k++)
 			fprintf(out, "%s%s", k ? ", " : "", tags.v[k]);
 		fprintf(out, "]\n    tasks:\n");
-		list_tasks_rec(o, p->pre_tasks, p->npre_tasks, &tags, &started, out);
-		list_tasks_rec(o, p->tasks, p->ntasks, &tags, &started, out);
-		list_tasks_rec(o, p->post_tasks, p->npost_tasks, &tags, &started, out);
+		kp_walk_play(&w, p, false);
 		kp_strlist_release(&tags);
 	}
-	if (o->start_at_task && !started)
+	if (!sel.started)
 		return kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
 				 o->start_at_task);
 	return KP_OK;

@@ -132,11 +132,7 @@ static void env_push_task(struct kp_taskenv *dst, const struct kp_taskenv *src,
 {
 	*dst = *src;
 	memset(&dst->tags, 0, sizeof(dst->tags));
-	for (size_t i = 0; i < src->tags.n; i++)
-		kp_strlist_push(&dst->tags, src->tags.v[i]);
-	for (size_t i = 0; i < t->ntags; i++)
-		if (!kp_strlist_has(&dst->tags, t->tags[i]))
-			kp_strlist_push(&dst->tags, t->tags[i]);
+	kp_tags_effective(&dst->tags, &src->tags, t->tags, t->ntags);
 	if (t->module)
 		return;
 	/* a block: what it sets applies to every task inside */
@@ -236,13 +232,7 @@ static bool stopped(struct kp_engine *e)
 static bool task_selected(struct kp_engine *e, const struct kp_task *t,
 			  const struct kp_taskenv *env)
 {
-	const struct kp_runconf *o = e->o;
-	if (o->start_at_task && !e->start_reached) {
-		if (!t->name || strcmp(t->name, o->start_at_task))
-			return false;
-		e->start_reached = true;
-	}
-	return kp_tags_selected(&env->tags, &o->tags, &o->skip_tags);
+	return kp_taskselect_take(&e->select, t->name, &env->tags);
 }
 
 static void run_module_task(struct kp_engine *e, int slot, const struct kp_task *t,
@@ -914,6 +904,7 @@ static void tell_how_to_resume(struct kp_engine *e)
 int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 {
 	struct kp_engine e = {.o = o, .ld = ld};
+	kp_taskselect_init(&e.select, o->start_at_task, &o->tags, &o->skip_tags);
 	struct kp_inventory *inv = &ld->inv;
 	int code;
 

@@ -86,7 +86,7 @@ struct kp_engine {
 	bool stop_play;	    /* max_fail_percentage exceeded */
 	bool stop_starting; /* window: no new host starts; those in flight finish */
 	char *stop_reason;
-	bool start_reached;    /* --start-at-task */
+	struct kp_taskselect select; /* --start-at-task, --tags, --skip-tags */
 	struct kp_kube **kube; /* kplan.kube's client per worker slot, NULL until used (hooks.c) */
 	/* run journal (run only) and what a --resume continues */
 	struct kp_journal journal;

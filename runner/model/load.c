@@ -8,6 +8,7 @@
 
 #include "model/load.h"
 #include "model/vars.h"
+#include "model/walk.h"
 
 /* A literal delegate_to names its host now, as a play's `hosts` are
  * resolved now: a typo refuses the plan before anything connects rather
@@ -15,6 +16,11 @@
  * rendered (task.c). Names for the controller (localhost, 127.0.0.1, ::1)
  * are Ansible's implicit localhost when the inventory has no such host
  * (kp_delegate_host). */
+struct delegate_check {
+	const struct kp_inventory *inv;
+	struct kp_buf *err;
+};
+
 static kp_rc check_delegate(const struct kp_task *t, const struct kp_inventory *inv,
 			    struct kp_buf *err)
 {
@@ -42,39 +48,19 @@ static kp_rc check_delegate(const struct kp_task *t, const struct kp_inventory *
 	return rc;
 }
 
-static kp_rc check_delegates(struct kp_task *const *tasks, size_t n, const struct kp_inventory *inv,
-			     struct kp_buf *err)
+static int check_delegate_task(struct kp_walk *w, const struct kp_task *t,
+			       const struct kp_strlist *tags)
 {
-	kp_rc rc = KP_OK;
-	for (size_t i = 0; i < n && !rc; i++) {
-		const struct kp_task *t = tasks[i];
-		if (t->delegate_to)
-			rc = check_delegate(t, inv, err);
-		if (!rc)
-			rc = check_delegates(t->block, t->nblock, inv, err);
-		if (!rc)
-			rc = check_delegates(t->rescue, t->nrescue, inv, err);
-		if (!rc)
-			rc = check_delegates(t->always, t->nalways, inv, err);
-	}
-	return rc;
+	struct delegate_check *c = w->ctx;
+	return t->delegate_to ? check_delegate(t, c->inv, c->err) : KP_OK;
 }
 
 static kp_rc check_plan_delegates(const struct kp_plan *plan, const struct kp_inventory *inv,
 				  struct kp_buf *err)
 {
-	kp_rc rc = KP_OK;
-	for (size_t i = 0; i < plan->nplays && !rc; i++) {
-		const struct kp_play *p = plan->plays[i];
-		rc = check_delegates(p->pre_tasks, p->npre_tasks, inv, err);
-		if (!rc)
-			rc = check_delegates(p->tasks, p->ntasks, inv, err);
-		if (!rc)
-			rc = check_delegates(p->post_tasks, p->npost_tasks, inv, err);
-		if (!rc)
-			rc = check_delegates(p->handlers, p->nhandlers, inv, err);
-	}
-	return rc;
+	struct delegate_check c = {.inv = inv, .err = err};
+	struct kp_walk w = {.task = check_delegate_task, .ctx = &c};
+	return kp_walk_plan(&w, plan, true);
 }
 
 kp_rc kp_load_all(const struct kp_loadopts *o, struct kp_loaded *ld, struct kp_buf *err)

@@ -9,6 +9,7 @@
 #include "model/plan_load.h"
 
 #include "model/inventory.h"
+#include "model/walk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -443,72 +444,54 @@ static kp_rc parse_hook_limits(struct kp_play *p, const struct kp_node *n, struc
 struct handler_names {
 	const char **names;
 	size_t n, cap;
+	struct kp_buf *err;
 };
 
-static kp_rc check_notify(const struct kp_task *const *tasks, size_t n,
-			  const struct handler_names *hn, struct kp_buf *err)
+static int check_notify(struct kp_walk *w, const struct kp_task *t, const struct kp_strlist *tags)
 {
-	kp_rc rc;
-	for (size_t i = 0; i < n; i++) {
-		const struct kp_task *t = tasks[i];
-		for (size_t j = 0; j < t->nnotify; j++) {
-			bool found = strstr(t->notify[j], "{{") != NULL;
-			for (size_t k = 0; k < hn->n && !found; k++)
-				found = !strcmp(hn->names[k], t->notify[j]);
-			if (found)
-				continue;
-			struct kp_buf msg = KP_BUF_INIT;
-			const char *s = kp_suggest(t->notify[j], hn->names, hn->n);
-			kp_buf_addf(&msg, "%s:%d:%d: notify: no handler named '%s' in this play",
-				    t->notify_pos[j].file, t->notify_pos[j].line,
-				    t->notify_pos[j].col, t->notify[j]);
-			if (s)
-				kp_buf_addf(&msg, " (did you mean '%s'?)", s);
-			rc = kp_errorf(err, KP_ERR_INVALID, "%s", msg.buf);
-			kp_buf_release(&msg);
-			return rc;
-		}
-		if ((rc = check_notify((const struct kp_task *const *)t->block, t->nblock, hn,
-				       err)) ||
-		    (rc = check_notify((const struct kp_task *const *)t->rescue, t->nrescue, hn,
-				       err)) ||
-		    (rc = check_notify((const struct kp_task *const *)t->always, t->nalways, hn,
-				       err)))
-			return rc;
+	const struct handler_names *hn = w->ctx;
+	for (size_t j = 0; j < t->nnotify; j++) {
+		bool found = strstr(t->notify[j], "{{") != NULL;
+		for (size_t k = 0; k < hn->n && !found; k++)
+			found = !strcmp(hn->names[k], t->notify[j]);
+		if (found)
+			continue;
+		struct kp_buf msg = KP_BUF_INIT;
+		const char *s = kp_suggest(t->notify[j], hn->names, hn->n);
+		kp_buf_addf(&msg, "%s:%d:%d: notify: no handler named '%s' in this play",
+			    t->notify_pos[j].file, t->notify_pos[j].line, t->notify_pos[j].col,
+			    t->notify[j]);
+		if (s)
+			kp_buf_addf(&msg, " (did you mean '%s'?)", s);
+		kp_rc rc = kp_errorf(hn->err, KP_ERR_INVALID, "%s", msg.buf);
+		kp_buf_release(&msg);
+		return rc;
 	}
 	return KP_OK;
 }
 
-static void collect_handlers(struct kp_task *const *tasks, size_t n, struct handler_names *hn)
+static int collect_handler(struct kp_walk *w, const struct kp_task *t,
+			   const struct kp_strlist *tags)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct kp_task *t = tasks[i];
-		if (t->name) {
-			KP_GROW(hn->names, hn->n + 1, hn->cap);
-			hn->names[hn->n++] = t->name;
-		}
-		for (size_t j = 0; j < t->nlisten; j++) {
-			KP_GROW(hn->names, hn->n + 1, hn->cap);
-			hn->names[hn->n++] = t->listen[j];
-		}
-		collect_handlers(t->block, t->nblock, hn);
-		collect_handlers(t->rescue, t->nrescue, hn);
-		collect_handlers(t->always, t->nalways, hn);
+	struct handler_names *hn = w->ctx;
+	if (t->name) {
+		KP_GROW(hn->names, hn->n + 1, hn->cap);
+		hn->names[hn->n++] = t->name;
 	}
+	for (size_t j = 0; j < t->nlisten; j++) {
+		KP_GROW(hn->names, hn->n + 1, hn->cap);
+		hn->names[hn->n++] = t->listen[j];
+	}
+	return KP_OK;
 }
 
 static kp_rc check_play_notify(const struct kp_play *p, struct kp_buf *err)
 {
-	struct handler_names hn = {0};
-	kp_rc rc;
-	collect_handlers(p->handlers, p->nhandlers, &hn);
-	if (!(rc = check_notify((const struct kp_task *const *)p->pre_tasks, p->npre_tasks, &hn,
-				err)) &&
-	    !(rc = check_notify((const struct kp_task *const *)p->tasks, p->ntasks, &hn, err)) &&
-	    !(rc = check_notify((const struct kp_task *const *)p->post_tasks, p->npost_tasks, &hn,
-				err)))
-		rc = check_notify((const struct kp_task *const *)p->handlers, p->nhandlers, &hn,
-				  err);
+	struct handler_names hn = {.err = err};
+	struct kp_walk collect = {.task = collect_handler, .ctx = &hn};
+	kp_walk_tasks(&collect, p->handlers, p->nhandlers, NULL);
+	struct kp_walk check = {.task = check_notify, .ctx = &hn};
+	kp_rc rc = kp_walk_play(&check, p, true);
 	free(hn.names);
 	return rc;
 }
