@@ -189,3 +189,14 @@ kp_rc kp_mkdirs(const char *path, unsigned mode, struct kp_buf *err)
 	kp_buf_release(&b);
 	return KP_OK;
 }
+
+bool kp_buf_cut(struct kp_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	char *at = memmem(b->buf, b->len, s, n);
+	if (!at)
+		return false;
+	memmove(at, at + n, b->len - (size_t)(at - b->buf) - n);
+	kp_buf_setlen(b, b->len - n);
+	return true;
+}

@@ -36,6 +36,8 @@ void kp_buf_addch(struct kp_buf *b, int c);
 void kp_buf_addf(struct kp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kp_buf_vaddf(struct kp_buf *b, const char *fmt, va_list ap);
 void kp_buf_setlen(struct kp_buf *b, size_t len);
+/* Remove the first occurrence of s from b; whether there was one. */
+bool kp_buf_cut(struct kp_buf *b, const char *s);
 
 /* From offset `from` on, write each line break as the two characters "\n"
  * (and a carriage return as "\r"): a message must stay on one line even

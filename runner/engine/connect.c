@@ -166,7 +166,7 @@ static kp_rc conn_bool(const struct kp_value *v, const char *name, bool *out, st
 }
 
 kp_rc kp_become_resolve(struct kp_lua *L, const struct kp_scope *s, enum kp_tristate kw_become,
-			const char *kw_user, struct kp_become *out, struct kp_buf *err)
+			const char *kw_user, struct kp_taskbecome *out, struct kp_buf *err)
 {
 	struct kp_value *v = NULL;
 	struct kp_buf text = KP_BUF_INIT;
@@ -203,7 +203,7 @@ kp_rc kp_become_resolve(struct kp_lua *L, const struct kp_scope *s, enum kp_tris
 	return KP_OK;
 }
 
-void kp_become_release(struct kp_become *b)
+void kp_become_release(struct kp_taskbecome *b)
 {
 	free(b->user);
 	if (b->password)
@@ -312,4 +312,46 @@ void kp_host_conn_close(struct kp_hoststate *hs)
 	if (hs->conn)
 		kp_conn_free(hs->conn);
 	hs->conn = NULL;
+}
+
+struct kp_conn *kp_host_lease(struct kp_engine *e, struct kp_hoststate *hs,
+			      const struct kp_become *b)
+{
+	pthread_mutex_lock(&hs->conn_lock);
+	struct kp_conn *c = kp_host_conn(e, hs);
+	if (!c) {
+		pthread_mutex_unlock(&hs->conn_lock);
+		return NULL;
+	}
+	c->become = *b;
+	return c;
+}
+
+void kp_host_unlease(struct kp_hoststate *hs, struct kp_conn *c)
+{
+	if (c)
+		c->become = (struct kp_become){0};
+	pthread_mutex_unlock(&hs->conn_lock);
+}
+
+kp_rc kp_host_exec(struct kp_engine *e, struct kp_hoststate *hs, bool held,
+		   const struct kp_become *b, const struct kp_exec_req *req,
+		   struct kp_exec_res *res, const char *why, struct kp_buf *err)
+{
+	if (!held)
+		pthread_mutex_lock(&hs->conn_lock);
+	struct kp_conn *c = kp_host_conn(e, hs);
+	kp_rc rc;
+	if (!c) {
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot reach '%s'%s%s: %s", hs->host->name,
+			       why ? " " : "", why ? why : "",
+			       hs->conn_error ? hs->conn_error : "unreachable");
+	} else {
+		struct kp_exec_req r = *req;
+		r.become = b;
+		rc = c->ops->exec(c, &r, res, err);
+	}
+	if (!held)
+		pthread_mutex_unlock(&hs->conn_lock);
+	return rc;
 }

@@ -103,8 +103,8 @@ struct kp_engine {
 struct kp_task_ectx {
 	struct kp_engine *e;
 	struct kp_hoststate *target; /* whose conn_lock the task holds (NULL: none) */
-	const char *become_user, *become_password;
-	struct kp_hoststate *hs; /* the task's own host */
+	struct kp_become become;     /* the task's (borrowed) */
+	struct kp_hoststate *hs;     /* the task's own host */
 	const struct kp_task *t;
 	const struct kp_taskenv *env;
 	int slot;
@@ -122,6 +122,21 @@ void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct k
  * reason in hs->conn_error when unreachable. */
 struct kp_conn *kp_host_conn(struct kp_engine *e, struct kp_hoststate *hs);
 void kp_host_conn_close(struct kp_hoststate *hs);
+/* A task's lease of its host's connection: the connection's lock, the
+ * connection (opened on first use) and the task's become on it for every
+ * operation the module makes. NULL when the host is unreachable (the lock
+ * is then released and hs->conn_error says why). kp_host_unlease clears
+ * the become and releases the lock. */
+struct kp_conn *kp_host_lease(struct kp_engine *e, struct kp_hoststate *hs,
+			      const struct kp_become *b);
+void kp_host_unlease(struct kp_hoststate *hs, struct kp_conn *c);
+/* The one path of commands the engine itself runs on a host (kubectl for
+ * a module, a hook's kplan.run): the connection's lock (unless the caller
+ * holds it: held), the connection, req run as b. KP_ERR_UNREACHABLE
+ * "cannot reach 'HOST'[ WHY]: REASON" when the host cannot be reached. */
+kp_rc kp_host_exec(struct kp_engine *e, struct kp_hoststate *hs, bool held,
+		   const struct kp_become *b, const struct kp_exec_req *req,
+		   struct kp_exec_res *res, const char *why, struct kp_buf *err);
 
 /* Connection variable NAME of scope s: kplan_NAME, else ansible_NAME,
  * rendered in s when it holds {{ }} (L: the caller's Lua state, or NULL
@@ -133,12 +148,12 @@ kp_rc kp_conn_var(struct kp_lua *L, const struct kp_scope *s, const char *name,
  * become. kw_become and kw_user are the keywords' choice (task over
  * play); the host's become variables in s win over them. The strings
  * belong to the struct: kp_become_release. */
-struct kp_become {
+struct kp_taskbecome {
 	char *user;
 	char *password;
 };
 kp_rc kp_become_resolve(struct kp_lua *L, const struct kp_scope *s, enum kp_tristate kw_become,
-			const char *kw_user, struct kp_become *out, struct kp_buf *err);
-void kp_become_release(struct kp_become *b);
+			const char *kw_user, struct kp_taskbecome *out, struct kp_buf *err);
+void kp_become_release(struct kp_taskbecome *b);
 
 #endif

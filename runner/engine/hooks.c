@@ -108,37 +108,25 @@ static kp_rc op_run(void *ctx, const char *host, const char *cmd, const struct k
 	struct kp_hoststate *hs = find_host(e, host, err);
 	if (!hs)
 		return KP_ERR_NOTFOUND;
-	pthread_mutex_lock(&hs->conn_lock);
-	struct kp_conn *conn = kp_host_conn(e, hs);
-	if (!conn) {
-		kp_rc rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot reach '%s': %s", host,
-				     hs->conn_error ? hs->conn_error : "unreachable");
-		pthread_mutex_unlock(&hs->conn_lock);
-		return rc;
-	}
 	/* the call's options are keywords as a task's are: the host's become
 	 * variables win over them (kp_become_resolve) */
 	struct kp_scope tmp;
-	struct kp_become bec;
+	struct kp_taskbecome bec;
 	enum kp_tristate kw = o->become >= 0 ? (o->become ? KP_YES : KP_NO) : h->become;
+	pthread_mutex_lock(&hs->conn_lock); /* vars_scope reads the host's state */
 	kp_rc rc = kp_become_resolve(NULL, vars_scope(h, hs, &tmp), kw,
 				     o->become_user ? o->become_user : h->become_user, &bec, err);
-	if (rc) {
-		pthread_mutex_unlock(&hs->conn_lock);
-		return rc;
+	if (!rc) {
+		struct kp_become b = {.user = bec.user, .password = bec.password};
+		struct kp_exec_req req = {.cmd = cmd,
+					  .timeout_ms =
+					      o->timeout_ms ? o->timeout_ms : e->o->timeout_ms,
+					  .stdin_data = o->stdin_data,
+					  .stdin_len = o->stdin_len};
+		rc = kp_host_exec(e, hs, true, &b, &req, res, NULL, err);
+		kp_become_release(&bec);
 	}
-	const char *bu = conn->become_user, *bp = conn->become_password;
-	conn->become_user = bec.user;
-	conn->become_password = bec.password;
-	struct kp_exec_req req = {.cmd = cmd,
-				  .timeout_ms = o->timeout_ms ? o->timeout_ms : e->o->timeout_ms,
-				  .stdin_data = o->stdin_data,
-				  .stdin_len = o->stdin_len};
-	rc = conn->ops->exec(conn, &req, res, err);
-	conn->become_user = bu;
-	conn->become_password = bp;
 	pthread_mutex_unlock(&hs->conn_lock);
-	kp_become_release(&bec);
 	return rc;
 }
 

@@ -127,25 +127,7 @@ static kp_rc control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req 
 	}
 	struct kp_hoststate *cp = &c->e->hosts[hosts[0]];
 	free(hosts);
-	bool own = cp == c->target;
-	if (!own)
-		pthread_mutex_lock(&cp->conn_lock);
-	struct kp_conn *conn = kp_host_conn(c->e, cp);
-	kp_rc rc;
-	if (!conn) {
-		rc = kp_errorf(err, KP_ERR_UNREACHABLE, "cannot reach '%s' to run kubectl: %s",
-			       cp->host->name, cp->conn_error);
-	} else {
-		const char *bu = conn->become_user, *bp = conn->become_password;
-		conn->become_user = c->become_user;
-		conn->become_password = c->become_password;
-		rc = conn->ops->exec(conn, req, r, err);
-		conn->become_user = bu;
-		conn->become_password = bp;
-	}
-	if (!own)
-		pthread_mutex_unlock(&cp->conn_lock);
-	return rc;
+	return kp_host_exec(c->e, cp, cp == c->target, &c->become, req, r, "to run kubectl", err);
 }
 
 /* The module once (probe, then apply), with until/retries around it. */
@@ -160,7 +142,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	struct kp_value *args = NULL, *finished = NULL, *envmap = NULL;
 	struct kp_hoststate *target = hs;
 	char **envv = NULL;
-	struct kp_become bec = {0};
+	struct kp_taskbecome bec = {0};
 
 	/* delegate_to: another inventory host's connection, this host's variables */
 	if (t->delegate_to) {
@@ -236,26 +218,18 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		finish_failed(oc, err.buf);
 		goto out;
 	}
-	if (locked)
-		pthread_mutex_lock(&target->conn_lock);
 	struct kp_conn *conn = NULL;
-	if (locked) {
-		conn = kp_host_conn(e, target);
-		if (!conn) {
-			pthread_mutex_unlock(&target->conn_lock);
-			oc->unreachable = true;
-			kp_buf_reset(&oc->msg);
-			kp_buf_addstr(&oc->msg, target->conn_error);
-			goto out;
-		}
-		conn->become_user = bec.user;
-		conn->become_password = bec.password;
+	struct kp_become become = {.user = bec.user, .password = bec.password};
+	if (locked && !(conn = kp_host_lease(e, target, &become))) {
+		oc->unreachable = true;
+		kp_buf_reset(&oc->msg);
+		kp_buf_addstr(&oc->msg, target->conn_error);
+		goto out;
 	}
 
 	struct kp_task_ectx cpc = {.e = e,
 				   .target = locked ? target : NULL,
-				   .become_user = conn ? conn->become_user : NULL,
-				   .become_password = conn ? conn->become_password : NULL,
+				   .become = become,
 				   .hs = hs,
 				   .t = t,
 				   .env = env,
@@ -381,12 +355,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		if (t->delay_ms > 0 && !check)
 			usleep((useconds_t)(t->delay_ms * 1000));
 	}
-	if (conn) {
-		conn->become_user = NULL;
-		conn->become_password = NULL;
-	}
 	if (locked)
-		pthread_mutex_unlock(&target->conn_lock);
+		kp_host_unlease(target, conn);
 	/* the value carries the final verdict */
 	if (oc->value && oc->value->refs == 1) {
 		kp_map_set_take(oc->value, "changed", kp_value_bool(oc->changed));

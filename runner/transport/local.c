@@ -90,90 +90,32 @@ static void build_envp(const char *const *extra, struct strv *envp)
 	strv_push(envp, NULL);
 }
 
-/* Per-run tags for a sudo password exchange (see struct feed). */
-struct become_tags {
-	char prompt[48];  /* sudo -p: the prompt sudo writes to stderr */
-	char ok[48];	  /* the line the wrapper writes once sudo let us in */
-	char wrapper[80]; /* sh -c script: print ok, then exec the command */
-};
-
-static kp_rc make_tags(struct become_tags *t, struct kp_buf *err)
+static void push_word(void *ctx, const char *w)
 {
-	unsigned char r[8];
-	char hex[17];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		return kp_errorf(err, KP_ERR_IO, "cannot get random bytes: %s", strerror(errno));
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
-	snprintf(t->prompt, sizeof(t->prompt), "[kplan-sudo-%s]", hex);
-	snprintf(t->ok, sizeof(t->ok), "kplan-become-%s\n", hex);
-	snprintf(t->wrapper, sizeof(t->wrapper), "echo kplan-become-%s && exec \"$@\"", hex);
-	return KP_OK;
+	strv_push(ctx, w);
 }
 
-/*
- * sudo's env_reset drops the caller's environment, so with become the extra
- * entries travel as `env NAME=value` after sudo's `--`.
- */
-static void build_argv(const struct kp_conn *c, const struct kp_exec_req *req,
-		       const struct become_tags *tags, struct strv *av)
+/* sudo's env_reset drops the caller's environment, so with become the
+ * extra entries travel as `env NAME=value` after sudo's `--`; without, in
+ * the environment itself (build_envp). */
+static void build_argv(const struct kp_become *b, const struct kp_exec_req *req,
+		       const struct kp_become_tags *tags, struct strv *av)
 {
-	if (c->become_user) {
-		strv_push(av, "sudo");
-		if (c->become_password) {
-			/* -k: ignore cached credentials, so sudo prompts whenever
-			 * the rules ask for a password. */
-			strv_push(av, "-k");
-			strv_push(av, "-S");
-			strv_push(av, "-p");
-			strv_push(av, tags->prompt);
-		} else {
-			strv_push(av, "-n");
-		}
-		strv_push(av, "-u");
-		strv_push(av, c->become_user);
-		strv_push(av, "--");
-		if (req->env && req->env[0]) {
-			strv_push(av, "env");
-			for (const char *const *e = req->env; *e; e++)
-				strv_push(av, *e);
-		}
-		if (c->become_password) {
-			strv_push(av, "/bin/sh");
-			strv_push(av, "-c");
-			strv_push(av, tags->wrapper);
-			strv_push(av, "sh");
-		}
-	}
-	if (req->cmd) {
-		strv_push(av, "/bin/sh");
-		strv_push(av, "-c");
-		strv_push(av, req->cmd);
-	} else {
-		for (const char *const *a = req->argv; *a; a++)
-			strv_push(av, *a);
-	}
+	kp_exec_words(b, tags, b->user ? req->env : NULL, req, push_word, av);
 	strv_push(av, NULL);
 }
 
-/* One output stream: keep at most cap bytes, read and drop the rest. */
+/* One output stream of the child: a pipe into a capped buffer. */
 struct stream {
 	int fd;
-	struct kp_buf *buf;
-	size_t cap;
-	bool cut;
+	struct kp_capbuf c;
 };
 
 static void stream_read(struct stream *s, char *chunk)
 {
 	ssize_t n = read(s->fd, chunk, CHUNK);
 	if (n > 0) {
-		size_t room = s->buf->len < s->cap ? s->cap - s->buf->len : 0;
-		size_t keep = (size_t)n < room ? (size_t)n : room;
-		if (keep)
-			kp_buf_add(s->buf, chunk, keep);
-		if (keep < (size_t)n)
-			s->cut = true;
+		kp_capbuf_add(&s->c, chunk, (size_t)n);
 		return;
 	}
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -182,26 +124,10 @@ static void stream_read(struct stream *s, char *chunk)
 	s->fd = -1;
 }
 
-/*
- * What goes to the child's stdin: the sudo password line, then the data.
- * The password is written straight from the connection, never copied.
- *
- * With a password, nothing is written until sudo shows what it wants: its
- * prompt (a per-run tag) on stderr lets the password line through; the
- * command's first line (the same tag, printed by a wrapper once sudo has
- * switched users) lets the data through. When sudo asks for no password
- * (NOPASSWD, or the controller is root) the password is never written, so
- * it cannot reach the command's stdin.
- */
+/* The child's stdin: the shared feed (become.h) into a pipe. */
 struct feed {
 	int fd;
-	const char *p[3];
-	size_t len[3];
-	int i;
-	int limit;	    /* segments that may be written now */
-	const char *prompt; /* sudo's prompt, or NULL: no gating */
-	const char *ok;	    /* the wrapper's first line */
-	int prompts;
+	struct kp_feed f;
 	bool epipe;
 };
 
@@ -212,67 +138,32 @@ static void feed_close(struct feed *f)
 	f->fd = -1;
 }
 
-/* Remove the first occurrence of s from b; whether there was one. */
-static bool buf_cut(struct kp_buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	char *at = memmem(b->buf, b->len, s, n);
-	if (!at)
-		return false;
-	memmove(at, at + n, b->len - (size_t)(at - b->buf) - n);
-	kp_buf_setlen(b, b->len - n);
-	return true;
-}
-
-static void feed_gate(struct feed *f, struct kp_buf *out, struct kp_buf *err)
-{
-	if (!f->prompt || f->limit == 3)
-		return;
-	while (buf_cut(err, f->prompt)) {
-		/* A second prompt means the password was wrong: let sudo fail
-		 * rather than retry it. */
-		if (++f->prompts > 1) {
-			f->limit = 0;
-			feed_close(f);
-			return;
-		}
-		f->limit = 2;
-	}
-	if (buf_cut(out, f->ok)) {
-		if (!f->prompts)
-			f->len[0] = f->len[1] = 0;
-		f->limit = 3;
-	}
-}
-
 /* Whether there is something that may be written now; closes stdin once
  * everything is written, so the command sees EOF. */
 static bool feed_ready(struct feed *f)
 {
-	while (f->i < 3 && f->len[f->i] == 0)
-		f->i++;
-	if (f->i == 3)
+	const char *p;
+	if (kp_feed_done(&f->f))
 		feed_close(f);
-	return f->fd >= 0 && f->i < f->limit;
+	return f->fd >= 0 && kp_feed_next(&f->f, &p) > 0;
 }
 
 static void feed_write(struct feed *f)
 {
-	if (!feed_ready(f))
+	const char *p;
+	size_t len;
+	if (f->fd < 0 || !(len = kp_feed_next(&f->f, &p)))
 		return;
-	ssize_t n = write(f->fd, f->p[f->i], f->len[f->i]);
+	ssize_t n = write(f->fd, p, len);
 	if (n > 0) {
-		f->p[f->i] += n;
-		f->len[f->i] -= (size_t)n;
+		kp_feed_advance(&f->f, (size_t)n);
 	} else if (n < 0 && errno != EINTR && errno != EAGAIN) {
 		if (errno == EPIPE)
 			f->epipe = true;
 		feed_close(f);
 		return;
 	}
-	while (f->i < 3 && f->len[f->i] == 0)
-		f->i++;
-	if (f->i == 3)
+	if (kp_feed_done(&f->f))
 		feed_close(f);
 }
 
@@ -396,7 +287,8 @@ static kp_rc run_loop(const struct kp_conn *c, pid_t pid, const struct kp_exec_r
 			stream_read(so, chunk);
 		if (ise >= 0 && p[ise].revents)
 			stream_read(se, chunk);
-		feed_gate(fd, so->buf, se->buf);
+		if (kp_feed_gate(&fd->f, so->c.buf, se->c.buf))
+			feed_close(fd);
 		if (ifd >= 0 && p[ifd].revents)
 			feed_write(fd);
 		if (!exited && (ipid < 0 || p[ipid].revents)) {
@@ -428,6 +320,7 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 			struct kp_buf *err)
 {
 	const char *dir = req->chdir ? req->chdir : c->workdir;
+	const struct kp_become *b = kp_exec_become(c, req);
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
 	struct strv av = {0}, envp = {0};
 	posix_spawn_file_actions_t fa;
@@ -440,7 +333,7 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 
 	if (!req->cmd && (!req->argv || !req->argv[0]))
 		return kp_errorf(err, KP_ERR_INVALID, "nothing to run: no command and no argv");
-	if ((rc = check_env(req->env, err)))
+	if ((rc = check_env(req->env, err)) || (rc = kp_become_check(b, err)))
 		return rc;
 	/* posix_spawn reports a failed chdir like a missing program: look first. */
 	if (dir && stat(dir, &st))
@@ -464,15 +357,15 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 		return rc;
 	}
 
-	struct become_tags tags;
-	if (c->become_user && c->become_password && (rc = make_tags(&tags, err))) {
+	struct kp_become_tags tags;
+	if (b->user && b->password && (rc = kp_become_tags_make(&tags, err))) {
 		close_pair(in);
 		close_pair(out);
 		close_pair(er);
 		return rc;
 	}
-	build_argv(c, req, &tags, &av);
-	if (!c->become_user)
+	build_argv(b, req, &tags, &av);
+	if (!b->user)
 		build_envp(req->env, &envp); /* with become, sudo resets it anyway */
 
 	posix_spawn_file_actions_init(&fa);
@@ -501,7 +394,7 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 
 	int64_t t0 = kp_now_ms();
 	e = posix_spawnp(&pid, av.v[0], &fa, &at, (char *const *)av.v,
-			 c->become_user ? environ : (char *const *)envp.v);
+			 b->user ? environ : (char *const *)envp.v);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(in[0]);
@@ -528,23 +421,11 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 	}
 
 	size_t cap = req->max_output ? req->max_output : KP_OUTPUT_CAP_DEFAULT;
-	struct stream so = {.fd = out[0], .buf = &res->out, .cap = cap};
-	struct stream se = {.fd = er[0], .buf = &res->err, .cap = cap};
-	struct feed fd = {.fd = in[1], .limit = 3};
-	if (c->become_user && c->become_password) {
-		fd.p[0] = c->become_password;
-		fd.len[0] = strlen(c->become_password);
-		fd.p[1] = "\n";
-		fd.len[1] = 1;
-		fd.limit = 0;
-		fd.prompt = tags.prompt;
-		fd.ok = tags.ok;
-	}
-	if (req->stdin_data) {
-		fd.p[2] = req->stdin_data;
-		fd.len[2] = req->stdin_len;
-	}
-	if (!fd.len[0] && !fd.len[2])
+	struct stream so = {.fd = out[0], .c = {.buf = &res->out, .cap = cap}};
+	struct stream se = {.fd = er[0], .c = {.buf = &res->err, .cap = cap}};
+	struct feed fd = {.fd = in[1]};
+	kp_feed_init(&fd.f, b, &tags, req->stdin_data, req->stdin_len);
+	if (kp_feed_empty(&fd.f))
 		feed_close(&fd); /* EOF at once: the child must not wait for input */
 
 	rc = run_loop(c, pid, req, t0, &so, &se, &fd, res, err);
@@ -560,11 +441,11 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 	}
 	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 
-	if (so.cut)
+	if (so.c.cut)
 		kp_buf_addf(&res->out, KP_TRUNCATED_MARKER, cap);
-	if (se.cut)
+	if (se.c.cut)
 		kp_buf_addf(&res->err, KP_TRUNCATED_MARKER, cap);
-	res->truncated = so.cut || se.cut;
+	res->truncated = so.c.cut || se.c.cut;
 	free(av.v);
 	free(envp.v);
 	return rc;
@@ -702,7 +583,7 @@ static kp_rc local_put_at(struct kp_conn *c, const char *path, const void *data,
 
 	if ((rc = kp_put_check(path, o, err)))
 		return rc;
-	if (c->become_user)
+	if (c->become.user)
 		return kp_exec_put(c, path, data, len, o, err);
 	if (o && o->owner && (rc = lookup_uid(o->owner, &uid, err)))
 		return rc;
@@ -777,7 +658,7 @@ static kp_rc local_get_at(struct kp_conn *c, const char *path, size_t max, struc
 	kp_rc rc = KP_OK;
 	int fd;
 
-	if (c->become_user)
+	if (c->become.user)
 		return kp_exec_get(c, path, max, out, err);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -869,7 +750,7 @@ static kp_rc local_stat_at(struct kp_conn *c, const char *path, bool want_hash, 
 {
 	struct stat sb;
 
-	if (c->become_user)
+	if (c->become.user)
 		return kp_exec_stat(c, path, want_hash, st, err);
 	if (lstat(path, &sb)) {
 		if (errno == ENOENT || errno == ENOTDIR) {

@@ -49,7 +49,7 @@ static kp_rc need_sftp(struct kp_conn *c, struct kp_buf *err)
 static bool use_exec(const struct kp_conn *c)
 {
 	const struct sshc *sc = c->priv;
-	return c->become_user || sc->no_sftp;
+	return c->become.user || sc->no_sftp;
 }
 
 /* The reason for a failed SFTP call, as strerror would put it. */

@@ -604,13 +604,6 @@ static kp_rc ssh_reconnect(struct kp_conn *c, int64_t timeout_ms, struct kp_buf 
 
 /* ---- exec ---- */
 
-/* Per-command tags for a sudo password exchange, as in transport_local.c. */
-struct become_tags {
-	char prompt[48];
-	char ok[48];
-	char wrapper[80];
-};
-
 static bool env_ok(const char *const *env, struct kp_buf *err)
 {
 	for (; env && *env; env++) {
@@ -632,9 +625,15 @@ static bool env_ok(const char *const *env, struct kp_buf *err)
  * become. sudo's env_reset drops our environment, so extra entries travel
  * as `env NAME=value` after sudo's `--`, as local does.
  */
+static void push_quoted(void *ctx, const char *w)
+{
+	kp_buf_addch(ctx, ' ');
+	kp_sh_quote(ctx, w);
+}
+
 static void build_script(const struct kp_conn *c, const struct sshc *sc,
-			 const struct kp_exec_req *req, const struct become_tags *tags,
-			 struct kp_buf *out)
+			 const struct kp_exec_req *req, const struct kp_become *b,
+			 const struct kp_become_tags *tags, struct kp_buf *out)
 {
 	struct kp_buf s = KP_BUF_INIT;
 	const char *dir = req->chdir ? req->chdir : c->workdir;
@@ -651,39 +650,7 @@ static void build_script(const struct kp_conn *c, const struct sshc *sc,
 			    sc->tag);
 	}
 	kp_buf_addstr(&s, "exec");
-	if (c->become_user) {
-		kp_buf_addstr(&s, " sudo");
-		if (c->become_password) {
-			kp_buf_addstr(&s, " -k -S -p ");
-			kp_sh_quote(&s, tags->prompt);
-		} else {
-			kp_buf_addstr(&s, " -n");
-		}
-		kp_buf_addstr(&s, " -u ");
-		kp_sh_quote(&s, c->become_user);
-		kp_buf_addstr(&s, " --");
-	}
-	if (req->env && req->env[0]) {
-		kp_buf_addstr(&s, " env --");
-		for (const char *const *e = req->env; *e; e++) {
-			kp_buf_addch(&s, ' ');
-			kp_sh_quote(&s, *e);
-		}
-	}
-	if (c->become_user && c->become_password) {
-		kp_buf_addstr(&s, " /bin/sh -c ");
-		kp_sh_quote(&s, tags->wrapper);
-		kp_buf_addstr(&s, " sh");
-	}
-	if (req->cmd) {
-		kp_buf_addstr(&s, " /bin/sh -c ");
-		kp_sh_quote(&s, req->cmd);
-	} else {
-		for (const char *const *a = req->argv; *a; a++) {
-			kp_buf_addch(&s, ' ');
-			kp_sh_quote(&s, *a);
-		}
-	}
+	kp_exec_words(b, tags, req->env, req, push_quoted, &s);
 	kp_buf_addch(&s, '\n');
 	if (sc->shell == SHELL_POSIX) {
 		/* the login shell runs the script itself */
@@ -696,66 +663,21 @@ static void build_script(const struct kp_conn *c, const struct sshc *sc,
 	kp_buf_release(&s);
 }
 
-/* Remove the first occurrence of s from b; whether there was one. */
-static bool buf_cut(struct kp_buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	char *at = memmem(b->buf, b->len, s, n);
-	if (!at)
-		return false;
-	memmove(at, at + n, b->len - (size_t)(at - b->buf) - n);
-	kp_buf_setlen(b, b->len - n);
-	return true;
-}
-
-/* What goes to the command's stdin: the sudo password line, then the data,
- * gated exactly like transport_local.c's struct feed. */
-struct feed {
-	const char *p[3];
-	size_t len[3];
-	int i;
-	int limit;
-	const char *prompt;
-	const char *ok;
-	int prompts;
-	bool eof_sent;
-};
-
-static void feed_gate(struct feed *f, struct kp_buf *out, struct kp_buf *err)
-{
-	if (!f->prompt || f->limit == 3)
-		return;
-	while (buf_cut(err, f->prompt)) {
-		/* A second prompt means the password was wrong: let sudo fail. */
-		if (++f->prompts > 1) {
-			f->limit = 0;
-			f->len[0] = f->len[1] = f->len[2] = 0;
-			return;
-		}
-		f->limit = 2;
-	}
-	if (buf_cut(out, f->ok)) {
-		if (!f->prompts)
-			f->len[0] = f->len[1] = 0;
-		f->limit = 3;
-	}
-}
-
-/* Write what may be written now, within the channel's window; send EOF once
- * everything is out. Whether something was written. */
-static bool feed_write(struct feed *f, ssh_channel ch, bool *failed)
+/* Write what the feed lets through now, within the channel's window; send
+ * EOF once everything is out. Whether something was written. */
+static bool feed_write(struct kp_feed *f, ssh_channel ch, bool *eof_sent, bool *failed)
 {
 	bool progress = false;
-	while (f->i < 3 && f->len[f->i] == 0)
-		f->i++;
-	while (f->i < 3 && f->i < f->limit) {
+	const char *p;
+	size_t len;
+	while ((len = kp_feed_next(f, &p))) {
 		uint32_t win = ssh_channel_window_size(ch);
-		size_t n = f->len[f->i] < win ? f->len[f->i] : win;
+		size_t n = len < win ? len : win;
 		if (n > CHUNK)
 			n = CHUNK;
 		if (!n)
 			break;
-		int w = ssh_channel_write(ch, f->p[f->i], (uint32_t)n);
+		int w = ssh_channel_write(ch, p, (uint32_t)n);
 		if (w < 0) {
 			*failed = true;
 			return progress;
@@ -763,34 +685,24 @@ static bool feed_write(struct feed *f, ssh_channel ch, bool *failed)
 		if (w == 0)
 			break;
 		progress = true;
-		f->p[f->i] += w;
-		f->len[f->i] -= (size_t)w;
-		while (f->i < 3 && f->len[f->i] == 0)
-			f->i++;
+		kp_feed_advance(f, (size_t)w);
 	}
-	bool done = f->i == 3 || (f->limit == 0 && f->prompts > 1);
-	if (done && !f->eof_sent) {
+	if (kp_feed_done(f) && !*eof_sent) {
 		ssh_channel_send_eof(ch);
-		f->eof_sent = true;
+		*eof_sent = true;
 	}
 	return progress;
 }
 
-/* One output stream: at most cap bytes kept, the rest read and dropped. */
+/* One output stream: the shared capped buffer, and whether it ended. */
 struct stream {
-	struct kp_buf *buf;
-	size_t cap;
-	bool cut, eof;
+	struct kp_capbuf c;
+	bool eof;
 };
 
 static void stream_add(struct stream *s, const char *p, size_t n)
 {
-	size_t room = s->buf->len < s->cap ? s->cap - s->buf->len : 0;
-	size_t keep = n < room ? n : room;
-	if (keep)
-		kp_buf_add(s->buf, p, keep);
-	if (keep < n)
-		s->cut = true;
+	kp_capbuf_add(&s->c, p, n);
 }
 
 struct exec_state {
@@ -899,12 +811,14 @@ kp_rc kp_ssh_lost(struct kp_conn *c, struct kp_buf *err)
 }
 
 static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec_req *req,
-			 struct feed *fd, struct exec_state *st, struct kp_exec_res *res,
+			 struct kp_feed *fd, struct exec_state *st, struct kp_exec_res *res,
 			 struct kp_buf *err)
 {
 	struct sshc *sc = c->priv;
 	size_t cap = req->max_output ? req->max_output : KP_OUTPUT_CAP_DEFAULT;
-	struct stream so = {.buf = &res->out, .cap = cap}, se = {.buf = &res->err, .cap = cap};
+	struct stream so = {.c = {.buf = &res->out, .cap = cap}};
+	struct stream se = {.c = {.buf = &res->err, .cap = cap}};
+	bool eof_sent = false;
 	char *chunk = kp_xmalloc(CHUNK);
 	int64_t t0 = kp_now_ms(), last = t0;
 	int64_t deadline = req->timeout_ms > 0 ? t0 + req->timeout_ms : -1;
@@ -938,9 +852,9 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 		}
 		if (broke)
 			break;
-		feed_gate(fd, &res->out, &res->err);
+		kp_feed_gate(fd, &res->out, &res->err);
 		bool failed = false;
-		if (!ssh_channel_is_closed(ch) && feed_write(fd, ch, &failed))
+		if (!ssh_channel_is_closed(ch) && feed_write(fd, ch, &eof_sent, &failed))
 			progress = true;
 		if (failed && !ssh_is_connected(sc->s)) {
 			broke = true;
@@ -1019,11 +933,11 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 		res->rc = st->status;
 	else
 		res->rc = 255; /* closed without a status, as ssh(1) reports it */
-	if (so.cut)
+	if (so.c.cut)
 		kp_buf_addf(&res->out, KP_TRUNCATED_MARKER, cap);
-	if (se.cut)
+	if (se.c.cut)
 		kp_buf_addf(&res->err, KP_TRUNCATED_MARKER, cap);
-	res->truncated = so.cut || se.cut;
+	res->truncated = so.c.cut || se.c.cut;
 	return rc;
 }
 
@@ -1031,10 +945,11 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 		      struct kp_buf *err)
 {
 	struct sshc *sc = c->priv;
-	struct become_tags tags;
+	const struct kp_become *b = kp_exec_become(c, req);
+	struct kp_become_tags tags;
 	struct kp_buf cmd = KP_BUF_INIT;
 	struct exec_state st = {.status = -1, .pre = KP_BUF_INIT};
-	struct feed fd = {.limit = 3};
+	struct kp_feed fd;
 	ssh_channel ch = NULL;
 	kp_rc rc;
 
@@ -1045,27 +960,12 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 		return kp_errorf(err, KP_ERR_INVALID, "nothing to run: no command and no argv");
 	if (!env_ok(req->env, err))
 		return KP_ERR_INVALID;
-	if (c->become_user && c->become_password) {
-		char hex[17];
-		if ((rc = kp_ssh_random_hex(hex, 8, err)))
-			return rc;
-		snprintf(tags.prompt, sizeof(tags.prompt), "[kplan-sudo-%s]", hex);
-		snprintf(tags.ok, sizeof(tags.ok), "kplan-become-%s\n", hex);
-		snprintf(tags.wrapper, sizeof(tags.wrapper), "echo kplan-become-%s && exec \"$@\"",
-			 hex);
-		fd.p[0] = c->become_password;
-		fd.len[0] = strlen(c->become_password);
-		fd.p[1] = "\n";
-		fd.len[1] = 1;
-		fd.limit = 0;
-		fd.prompt = tags.prompt;
-		fd.ok = tags.ok;
-	}
-	if (req->stdin_data) {
-		fd.p[2] = req->stdin_data;
-		fd.len[2] = req->stdin_len;
-	}
-	build_script(c, sc, req, &tags, &cmd);
+	if ((rc = kp_become_check(b, err)))
+		return rc;
+	if (b->user && b->password && (rc = kp_become_tags_make(&tags, err)))
+		return rc;
+	kp_feed_init(&fd, b, &tags, req->stdin_data, req->stdin_len);
+	build_script(c, sc, req, b, &tags, &cmd);
 	kp_buf_reset(&res->out);
 	kp_buf_reset(&res->err);
 	res->rc = -1;
@@ -1074,7 +974,7 @@ static kp_rc ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct k
 	/* not the command itself: a no_log task's command (and what it
 	 * carries) must not show in a trace; -v shows the others' commands */
 	kp_log(KP_LOG_TRACE, "ssh %s: %s: exec a command of %zu bytes%s", c->host, sc->who, cmd.len,
-	       c->become_user ? " (become)" : "");
+	       b->user ? " (become)" : "");
 
 	int64_t t0 = kp_now_ms();
 	struct ssh_channel_callbacks_struct cb = {

@@ -3,18 +3,19 @@
  *
  * A transport is a vtable (curl's protocol handlers): the slots marked MUST
  * are always set, MAY slots may be NULL. `local` runs on this machine with
- * posix_spawn; `ssh` (later) keeps one libssh session per node. Modules and
+ * posix_spawn; `ssh` keeps one libssh session per node. Modules and
  * the engine talk only to this interface, never to libssh or fork directly.
  *
  * A connection belongs to one host and is used by one thread at a time.
- * become (sudo) is set on the connection per task and applies to every
- * operation: exec wraps the command in `sudo -n -u USER` (or `sudo -S` with
- * the password on stdin, never logged); file operations then run through
- * exec too, so they act with the become user's rights.
+ * become (sudo, become.h) is a field of the exec request; the task that
+ * holds the connection leases it with its own become, which applies to
+ * every operation without one: exec wraps the command in `sudo -n -u USER`
+ * (or `sudo -S` with the password on stdin, never logged); file operations
+ * then run through exec too, so they act with the become user's rights.
  *
  * Ownership: a kp_exec_res owns its buffers (kp_exec_res_release frees them);
- * a kp_conn owns its strings and priv, freed with kp_conn_free; become_user
- * and become_password are borrowed from the task and never freed here. The
+ * a kp_conn owns its strings and priv, freed with kp_conn_free; the become
+ * strings are borrowed from the task and never freed here. The
  * ssh-only strings (known_hosts, password, ssh_config) belong to the ssh
  * transport: its close frees them (kp_conn_free always calls close).
  */
@@ -27,6 +28,7 @@
 #include <sys/types.h>
 
 #include "core/buf.h"
+#include "transport/become.h"
 
 #define KP_OUTPUT_CAP_DEFAULT (4u << 20) /* bytes kept per stream */
 #define KP_TRUNCATED_MARKER   "\n[kplan: output truncated: more than %zu bytes]\n"
@@ -40,6 +42,8 @@ struct kp_exec_req {
 	size_t stdin_len;
 	int64_t timeout_ms; /* 0: no limit. On expiry the whole process group is killed */
 	size_t max_output;  /* per stream; 0: KP_OUTPUT_CAP_DEFAULT */
+	/* who runs it (become.h); NULL: the connection's current task's */
+	const struct kp_become *become;
 };
 
 struct kp_exec_res {
@@ -131,9 +135,9 @@ struct kp_conn {
 	/* Ctrl-C count of the run (or NULL): from the second one on, a running
 	 * command is killed at once, as on a timeout */
 	const volatile sig_atomic_t *interrupts;
-	/* per task */
-	const char *become_user;     /* NULL: no become */
-	const char *become_password; /* NULL: sudo -n */
+	/* the become of the task holding the connection (its user NULL: none);
+	 * set only by the engine's kp_host_lease, for the task's whole time */
+	struct kp_become become;
 	bool opened;
 	void *priv; /* the transport's own state */
 };

@@ -795,7 +795,7 @@ static void test_become_nobody(void **state)
 	const char *argv[] = {"id", "-un", NULL};
 	const char *env[] = {"KP_X=it's here", NULL};
 
-	c->become_user = "nobody";
+	c->become.user = "nobody";
 	sh(c, "id -un", &r);
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.out.buf, "nobody\n");
@@ -814,7 +814,7 @@ static void test_become_nobody(void **state)
 	assert_string_equal(r.out.buf, "it's here|in");
 	kp_exec_res_release(&r);
 
-	c->become_user = NULL;
+	c->become.user = NULL;
 	sh(c, "id -un", &r);
 	assert_string_equal(r.out.buf, "root\n");
 	kp_exec_res_release(&r);
@@ -839,8 +839,8 @@ static void test_become_password(void **state)
 	struct kp_exec_req req = {.cmd = "cat", .stdin_data = "data", .stdin_len = 4};
 
 	/* Real sudo does not ask root: the password must not reach cat. */
-	c->become_user = "nobody";
-	c->become_password = "secret";
+	c->become.user = "nobody";
+	c->become.password = "secret";
 	exec_req(c, &req, &r);
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.out.buf, "data");
@@ -878,7 +878,7 @@ static void test_become_password(void **state)
 	kp_exec_res_release(&r);
 
 	/* A wrong password is given once; sudo's second prompt ends it. */
-	c->become_password = "wrong";
+	c->become.password = "wrong";
 	exec_req(c, &req, &r);
 	assert_int_equal(r.rc, 1);
 	assert_string_equal(r.out.buf, "");
@@ -907,7 +907,7 @@ static void test_become_root_files(void **state)
 	/* Stat through sudo reports exactly what lstat does. */
 	make_stat_fixtures(state);
 	check_stats(state, c, plain);
-	c->become_user = "root";
+	c->become.user = "root";
 	check_stats(state, c, become);
 	for (int i = 0; i < 4; i++)
 		expect_same_stat(&plain[i], &become[i]);

@@ -6,12 +6,14 @@
  * and connection failures, a jump host, and 8 connections on 8 threads.
  *
  * Needs root (sshd must run as root to log in as root) and /usr/sbin/sshd;
- * skipped with a message otherwise. The servers listen on 127.0.88.1:2222
- * (the node) and 127.0.88.2:2222 (a jump host), not on the lab's addresses,
+ * skipped with a message otherwise. The servers listen on port 2222 of two
+ * loopback addresses of this process's own (127.88.A.B, the node, and
+ * 127.89.A.B, a jump host, A.B from the pid and moved on while taken), so
+ * that copies of this test run side by side, not on the lab's addresses,
  * with keys and configuration in a mkdtemp directory; the group teardown
  * kills them by pid and removes the directory, also after a failure.
- * Every command runs through root's login shell, which on some machines
- * loads a slow ~/.bashrc: the tests keep the number of commands small.
+ * Every command runs through root's login shell; the servers set SHLVL so
+ * that bash does not source the machine's (possibly slow) ~/.bashrc.
  */
 #include "unit.h"
 #include "transport/transport.h"
@@ -31,9 +33,8 @@
 
 extern char **environ;
 
-#define NODE "127.0.88.1"
-#define JUMP "127.0.88.2"
 #define PORT 2222
+static char NODE[32], JUMP[32], DEAD[32]; /* addresses of this process's own */
 
 struct fixture {
 	bool skip;
@@ -109,6 +110,22 @@ static bool port_open(const char *addr)
 	return ok;
 }
 
+/* Addresses no other copy of this test holds: 127.88.A.B (node), 127.89.A.B
+ * (jump) and 127.90.A.B (nothing listens), A.B from the pid, moved on while
+ * another server answers there. */
+static void pick_addresses(void)
+{
+	unsigned n = (unsigned)getpid();
+	for (int tries = 0; tries < 64; tries++, n += 7919) {
+		unsigned a = (n >> 8) % 250 + 1, b = n % 250 + 1;
+		snprintf(NODE, sizeof(NODE), "127.88.%u.%u", a, b);
+		snprintf(JUMP, sizeof(JUMP), "127.89.%u.%u", a, b);
+		snprintf(DEAD, sizeof(DEAD), "127.90.%u.%u", a, b);
+		if (!port_open(NODE) && !port_open(JUMP) && !port_open(DEAD))
+			return;
+	}
+}
+
 static pid_t start_sshd(const char *addr, const char *name, const char *level)
 {
 	struct kp_buf cfg = KP_BUF_INIT;
@@ -117,7 +134,10 @@ static pid_t start_sshd(const char *addr, const char *name, const char *level)
 		    "AuthorizedKeysFile %s/authorized_keys\nUsePAM no\nStrictModes no\n"
 		    "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
 		    "KbdInteractiveAuthentication no\nLogLevel %s\nAllowTcpForwarding yes\n"
-		    "Subsystem sftp internal-sftp\nMaxStartups 100\n",
+		    "Subsystem sftp internal-sftp\nMaxStartups 100\n"
+		    /* bash sources ~/.bashrc for a command from sshd only at
+		     * the top level: the machine's profile stays out */
+		    "SetEnv SHLVL=1\n",
 		    addr, PORT, fx.dir, fx.dir, name, fx.dir, level);
 	struct kp_buf f = KP_BUF_INIT, log = KP_BUF_INIT;
 	kp_buf_addf(&f, "%s.conf", name);
@@ -168,6 +188,7 @@ static int group_setup(void **state)
 		fx.why = "needs /usr/sbin/sshd (openssh-server)";
 		return 0;
 	}
+	pick_addresses();
 	if (kp_transport_ssh_global_init(&err))
 		return -1;
 	snprintf(fx.dir, sizeof(fx.dir), "/tmp/kplan-ssh-XXXXXX");
@@ -451,9 +472,9 @@ static void test_host_keys(void **state)
 	write_text("known_hosts_new", "");
 	char *m = open_fails(conn_make(NODE, "client", "known_hosts_new", KP_HOSTKEY_STRICT));
 	kp_buf_addf(&want,
-		    "host key for '" NODE "' is not known (%s): add it to '%s' (ssh-keyscan) or "
+		    "host key for '%s' is not known (%s): add it to '%s' (ssh-keyscan) or "
 		    "run with --host-key-checking accept-new",
-		    fx.fp, kh_new);
+		    NODE, fx.fp, kh_new);
 	assert_string_equal(m, want.buf);
 	free(m);
 
@@ -463,7 +484,9 @@ static void test_host_keys(void **state)
 	assert_int_equal(c->ops->open(c, &err), KP_OK);
 	kp_conn_free(c);
 	assert_int_equal(kp_read_file(kh_new, 1 << 20, &text, &err), KP_OK);
-	assert_non_null(strstr(text.buf, "[" NODE "]:2222 ssh-ed25519 "));
+	kp_buf_reset(&want);
+	kp_buf_addf(&want, "[%s]:2222 ssh-ed25519 ", NODE);
+	assert_non_null(strstr(text.buf, want.buf));
 	c = conn_make(NODE, "client", "known_hosts_new", KP_HOSTKEY_STRICT);
 	assert_int_equal(c->ops->open(c, &err), KP_OK);
 	kp_conn_free(c);
@@ -472,9 +495,9 @@ static void test_host_keys(void **state)
 	m = open_fails(conn_make(NODE, "client", "known_hosts_changed", KP_HOSTKEY_ACCEPT_NEW));
 	kp_buf_reset(&want);
 	kp_buf_addf(&want,
-		    "host key for '" NODE "' has CHANGED (now %s): if the node was reinstalled, "
-		    "remove the old key from '%s' (ssh-keygen -R [" NODE "]:2222)",
-		    fx.fp, kh_changed);
+		    "host key for '%s' has CHANGED (now %s): if the node was reinstalled, "
+		    "remove the old key from '%s' (ssh-keygen -R [%s]:2222)",
+		    NODE, fx.fp, kh_changed, NODE);
 	assert_string_equal(m, want.buf);
 	free(m);
 
@@ -493,15 +516,17 @@ static void test_unreachable(void **state)
 	char *key = tpath("stranger");
 	struct kp_buf want = KP_BUF_INIT;
 	char *m = open_fails(conn_make(NODE, "stranger", "known_hosts", KP_HOSTKEY_STRICT));
-	kp_buf_addf(&want, "authentication failed for root@" NODE " (tried: key %s)", key);
+	kp_buf_addf(&want, "authentication failed for root@%s (tried: key %s)", NODE, key);
 	assert_string_equal(m, want.buf);
 	free(m);
 	if (sock)
 		setenv("SSH_AUTH_SOCK", sock, 1);
 	free(sock);
 
-	m = open_fails(conn_make("127.0.88.9", "client", "known_hosts", KP_HOSTKEY_STRICT));
-	assert_string_equal(m, "cannot connect to 127.0.88.9:2222: Connection refused");
+	m = open_fails(conn_make(DEAD, "client", "known_hosts", KP_HOSTKEY_STRICT));
+	kp_buf_reset(&want);
+	kp_buf_addf(&want, "cannot connect to %s:2222: Connection refused", DEAD);
+	assert_string_equal(m, want.buf);
 	free(m);
 	kp_buf_release(&want);
 	free(key);
@@ -511,7 +536,9 @@ static void test_proxy_jump(void **state)
 {
 	NEED_SSHD();
 	struct kp_conn *c = conn_make(NODE, "client", "known_hosts", KP_HOSTKEY_STRICT);
-	c->proxy_jump = kp_xstrdup("root@" JUMP ":2222");
+	struct kp_buf jump = KP_BUF_INIT;
+	kp_buf_addf(&jump, "root@%s:2222", JUMP);
+	c->proxy_jump = kp_buf_detach(&jump, NULL);
 	struct kp_buf err = KP_BUF_INIT, log = KP_BUF_INIT;
 	kp_rc rc = c->ops->open(c, &err);
 	if (rc)
@@ -531,7 +558,10 @@ static void test_proxy_jump(void **state)
 	assert_int_equal(kp_read_file(lp, 1 << 22, &log, &err), KP_OK);
 	/* and the jump host forwarded it (its log at DEBUG1) */
 	assert_non_null(strstr(log.buf, "server_request_direct_tcpip"));
-	assert_non_null(strstr(log.buf, "to " NODE " port 2222"));
+	struct kp_buf to = KP_BUF_INIT;
+	kp_buf_addf(&to, "to %s port 2222", NODE);
+	assert_non_null(strstr(log.buf, to.buf));
+	kp_buf_release(&to);
 	free(lp);
 	kp_buf_release(&log);
 	kp_buf_release(&err);
