@@ -63,13 +63,6 @@ static bool simple_word(const char *s, size_t n)
 	return true;
 }
 
-/* *_password: a secret by its name (inventory.md), as in value.c */
-static bool password_key(const char *k)
-{
-	size_t n = strlen(k);
-	return n >= 9 && !strcmp(k + n - 9, "_password");
-}
-
 void kp_format_args(const struct kp_value *args, bool hide, struct kp_buf *out)
 {
 	if (!args || args->type != KP_V_MAP) {
@@ -81,7 +74,7 @@ void kp_format_args(const struct kp_value *args, bool hide, struct kp_buf *out)
 		if (i)
 			kp_buf_addch(out, ' ');
 		kp_buf_addf(out, "%s=", kp_map_key(args, i));
-		if (hide && (v->secret || password_key(kp_map_key(args, i))))
+		if (hide && (v->secret || kp_secret_name(kp_map_key(args, i))))
 			kp_buf_addstr(out, "<hidden>");
 		else if (v->type == KP_V_STR && simple_word(v->u.str.s, v->u.str.len))
 			kp_buf_add(out, v->u.str.s, v->u.str.len);

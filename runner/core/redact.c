@@ -57,8 +57,7 @@ static void collect(struct kp_redact *r, const struct kp_value *v, bool secret, 
 	case KP_V_MAP:
 		for (size_t i = 0; i < kp_map_len(v); i++) {
 			const char *k = kp_map_key(v, i);
-			size_t kl = strlen(k);
-			bool s = secret || (kl >= 9 && !strcmp(k + kl - 9, "_password"));
+			bool s = secret || kp_secret_name(k);
 			collect(r, kp_map_val(v, i), s, depth + 1);
 		}
 		break;

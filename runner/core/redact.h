@@ -1,8 +1,9 @@
 /*
  * redact.h - secrets never reach the screen, a log or the journal.
  *
- * kplan knows which values are secret: variables named *_password and
- * values tagged !secret, wherever they are defined (inventory, vars,
+ * kplan knows which values are secret: variables whose names say so
+ * (kp_secret_name, value.h) and values tagged !secret (or vaulted),
+ * wherever they are defined (inventory, vars,
  * vars_files, -e). A template can copy such a value into a command line,
  * a message or a file's content, where the value has lost its tag; so
  * before anything is printed or journaled, every known secret string is
@@ -28,7 +29,7 @@ struct kp_redact {
 };
 
 void kp_redact_add(struct kp_redact *r, const char *secret);
-/* Every secret of a variables map: keys *_password, values tagged !secret
+/* Every secret of a variables map: secret names (kp_secret_name), values tagged !secret
  * (nested maps and lists included). */
 void kp_redact_collect(struct kp_redact *r, const struct kp_value *vars);
 /* Replace every secret (and its JSON-escaped form) in b by <hidden>. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 #define INDEX_MIN 16 /* maps larger than this get a hash index */
@@ -430,10 +431,19 @@ void kp_value_to_text(const struct kp_value *v, bool hide, struct kp_buf *out)
 	}
 }
 
-static bool secret_key(const char *k)
+static bool ends_with(const char *s, size_t n, const char *tail)
 {
-	size_t n = strlen(k);
-	return n >= 9 && !strcmp(k + n - 9, "_password");
+	size_t t = strlen(tail);
+	return n >= t && !strcasecmp(s + n - t, tail);
+}
+
+bool kp_secret_name(const char *name)
+{
+	size_t n = strlen(name);
+	return ends_with(name, n, "_password") || ends_with(name, n, "_passwd") ||
+	       ends_with(name, n, "_pass") || ends_with(name, n, "_key") ||
+	       !strcasecmp(name, "key") || !strcasecmp(name, "password") ||
+	       strcasestr(name, "token") || strcasestr(name, "secret");
 }
 
 struct cJSON *kp_value_to_cjson(const struct kp_value *v, bool hide)
@@ -475,7 +485,7 @@ struct cJSON *kp_value_to_cjson(const struct kp_value *v, bool hide)
 		j = cJSON_CreateObject();
 		for (size_t i = 0; i < v->u.map.n; i++) {
 			const char *k = v->u.map.keys[i];
-			cJSON *item = hide && secret_key(k)
+			cJSON *item = hide && kp_secret_name(k)
 					  ? cJSON_CreateString("<hidden>")
 					  : kp_value_to_cjson(v->u.map.vals[i], hide);
 			cJSON_AddItemToObject(j, k, item);

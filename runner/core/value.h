@@ -121,6 +121,15 @@ void kp_value_to_text(const struct kp_value *v, bool hide_secrets, struct kp_buf
 /* JSON (cJSON): pretty with 2-space indent when indent, else compact. */
 void kp_value_to_json(const struct kp_value *v, bool hide_secrets, bool indent, struct kp_buf *out);
 kp_rc kp_value_from_json(const char *text, size_t len, struct kp_value **out, struct kp_buf *err);
+/* The one rule for secret variable names: a variable whose name says it
+ * holds a credential is hidden wherever it is printed, as a value tagged
+ * !secret is. Case does not matter. Secret are names that end in
+ * `_password`, `_passwd` or `_pass` (Ansible's ansible_password,
+ * ansible_ssh_pass, ansible_become_pass, ...), that end in `_key` (private
+ * key material; `*_key_file` is a path) or are `key`, and names that
+ * contain `token` or `secret`. */
+bool kp_secret_name(const char *name);
+
 struct cJSON;
 struct cJSON *kp_value_to_cjson(const struct kp_value *v, bool hide_secrets);
 

@@ -193,7 +193,9 @@ kp_rc kp_become_resolve(struct kp_lua *L, const struct kp_scope *s, enum kp_tris
 	}
 	kp_value_unref(v);
 	v = NULL;
-	if ((rc = kp_conn_var(L, s, "become_password", &v, err))) {
+	/* ansible_become_password, or its older spelling ansible_become_pass */
+	if ((rc = kp_conn_var(L, s, "become_password", &v, err)) ||
+	    (!v && (rc = kp_conn_var(L, s, "become_pass", &v, err)))) {
 		kp_become_release(out);
 		return rc;
 	}

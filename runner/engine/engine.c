@@ -742,7 +742,10 @@ static struct kp_value *run_args(const struct kp_runconf *o)
 			size_t sp = strspn(s, " \t"), n = strcspn(s + sp, " \t");
 			const char *eq = memchr(s + sp, '=', n);
 			kp_buf_add(&w, s, sp);
-			if (eq && eq - (s + sp) >= 9 && !strncmp(eq - 9, "_password", 9)) {
+			char *name = eq ? kp_xstrndup(s + sp, (size_t)(eq - (s + sp))) : NULL;
+			bool hidden = name && kp_secret_name(name);
+			free(name);
+			if (hidden) {
 				kp_buf_add(&w, s + sp, (size_t)(eq + 1 - (s + sp)));
 				kp_buf_addstr(&w, "<hidden>");
 			} else {

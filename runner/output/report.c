@@ -15,12 +15,6 @@ static char *dup_or_null(const char *s)
 	return s ? kp_xstrdup(s) : NULL;
 }
 
-static bool secret_key(const char *k)
-{
-	size_t n = strlen(k);
-	return n >= 9 && !strcmp(k + n - 9, "_password");
-}
-
 void kp_report_init(struct kp_report *r, enum kp_report_mode mode, const char *plan,
 		    const struct kp_strlist *inventories, const char *limit,
 		    const struct kp_strlist *tags, const struct kp_strlist *skip_tags,
@@ -54,7 +48,7 @@ void kp_report_init(struct kp_report *r, enum kp_report_mode mode, const char *p
 		const char *k = kp_map_key(extra, ord[i]);
 		const struct kp_value *v = kp_map_val(extra, ord[i]);
 		struct kp_buf b = KP_BUF_INIT;
-		if (v->secret || secret_key(k))
+		if (v->secret || kp_secret_name(k))
 			kp_buf_addstr(&b, "<hidden>");
 		else if (v->type == KP_V_STR)
 			kp_buf_add(&b, v->u.str.s, v->u.str.len);
