@@ -134,6 +134,9 @@ struct kp_modctx {
 	 * whenever the chunk ran, whatever its outcome. */
 	kp_rc (*run_lua)(struct kp_modctx *ctx, const struct kp_lua_chunk *chunk,
 			 enum kp_step_outcome *outcome, struct kp_value **ret, struct kp_buf *msg);
+	/* the run's Ctrl-C / SIGTERM count (or NULL): waits sleep with
+	 * kp_sleep_interruptible on it */
+	const volatile sig_atomic_t *interrupts;
 	void *engine_ctx; /* the engine's own, opaque to modules */
 };
 

@@ -74,10 +74,10 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 					fclose(tty);
 				}
 			}
-			struct timespec ts = {(time_t)secs, 0};
-			while (nanosleep(&ts, &ts) && errno == EINTR)
-				;
-			kp_buf_addf(&res->msg, "paused for %s", d.buf);
+			if (kp_sleep_interruptible(secs * 1000, ctx->interrupts))
+				kp_buf_addf(&res->msg, "pause interrupted");
+			else
+				kp_buf_addf(&res->msg, "paused for %s", d.buf);
 		}
 	} else if (ctx->check_mode) {
 		kp_buf_addf(&res->msg, "would ask: %s",

@@ -147,9 +147,7 @@ static kp_rc probe_ready(struct kp_modctx *ctx, struct kp_result *res, struct st
 			kp_buf_release(&t);
 			break;
 		}
-		struct timespec ts = {.tv_sec = POLL_MS / 1000,
-				      .tv_nsec = POLL_MS % 1000 * 1000000};
-		nanosleep(&ts, NULL);
+		kp_sleep_interruptible(POLL_MS, ctx->interrupts);
 	}
 	struct kp_value *f = kp_value_map();
 	kp_map_set_take(f, "node", kp_value_str(s->node));

@@ -24,12 +24,6 @@
 #include "modules/module.h"
 #include "output/report.h"
 
-enum {
-	EXIT_OK = 0,
-	EXIT_FAILED = 1,
-	EXIT_USAGE = 2,
-};
-
 static const char usage_main[] =
     "usage: kplan <command> [options]\n"
     "\n"
@@ -135,13 +129,13 @@ static int usage_error(const char *fmt, ...)
 	kp_buf_escape_newlines(&b, 0);
 	fprintf(stderr, "error: %s\n", b.buf);
 	kp_buf_release(&b);
-	return EXIT_USAGE;
+	return KP_EXIT_USAGE;
 }
 
 static int report(const struct kp_buf *err)
 {
 	fprintf(stderr, "error: %s\n", err->len ? err->buf : "unknown error");
-	return EXIT_USAGE;
+	return KP_EXIT_USAGE;
 }
 
 static void opts_release(struct kp_runopts *o)
@@ -378,7 +372,7 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 			break;
 		case 'h':
 			printf(usage, o->command);
-			return EXIT_OK;
+			return KP_EXIT_OK;
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -470,7 +464,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 			rc = report(&err);
 			goto out;
 		}
-		rc = EXIT_OK;
+		rc = KP_EXIT_OK;
 		goto out;
 	}
 	if (validate) {
@@ -489,7 +483,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 			printf("; inventory: %zu host%s in %zu groups", ld.inv.nhosts,
 			       ld.inv.nhosts == 1 ? "" : "s", ld.inv.ngroups);
 		printf(")\n");
-		rc = EXIT_OK;
+		rc = KP_EXIT_OK;
 		goto out;
 	}
 	if (!strcmp(o->command, "plan")) {
@@ -530,7 +524,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		fwrite(shown.buf, 1, shown.len, stdout);
 		kp_buf_release(&shown);
 		free(text);
-		rc = o->detailed_exitcode && pending ? KP_EXIT_CHANGES : EXIT_OK;
+		rc = o->detailed_exitcode && pending ? KP_EXIT_CHANGES : KP_EXIT_OK;
 		goto out;
 	}
 	/* run and check: everything was validated above, nothing has connected yet */
@@ -626,7 +620,7 @@ static int cmd_inventory(struct kp_runopts *o, int argc, char **argv)
 	fwrite(out.buf, 1, out.len, stdout);
 	if (out.len && out.buf[out.len - 1] != '\n')
 		putchar('\n');
-	rc = EXIT_OK;
+	rc = KP_EXIT_OK;
 out:
 	kp_loaded_release(&ld);
 	kp_buf_release(&err);
@@ -649,7 +643,7 @@ static int cmd_runs(struct kp_runopts *o, int argc, char **argv)
 		return rc;
 	const char *dir = o->journal ? o->journal : ".kplan/runs";
 	kp_rc r = npos ? kp_runs_show(dir, pos[0], stdout, &err) : kp_runs_list(dir, stdout, &err);
-	rc = r ? report(&err) : EXIT_OK;
+	rc = r ? report(&err) : KP_EXIT_OK;
 	kp_buf_release(&err);
 	return rc;
 }
@@ -697,11 +691,11 @@ static int cmd_modules(struct kp_runopts *o, int argc, char **argv)
 			return usage_error("unknown module '%s' (see 'kplan modules')", pos[0]);
 		}
 		print_module(m);
-		return EXIT_OK;
+		return KP_EXIT_OK;
 	}
 	for (size_t i = 0; i < kp_nmodules; i++)
 		printf("%-16s %s\n", kp_modules[i]->name, kp_modules[i]->summary);
-	return EXIT_OK;
+	return KP_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -711,16 +705,16 @@ int main(int argc, char **argv)
 
 	if (argc < 2) {
 		fputs(usage_main, stderr);
-		return EXIT_USAGE;
+		return KP_EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		fputs(usage_main, stdout);
-		return EXIT_OK;
+		return KP_EXIT_OK;
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("kplan %s\n", KP_VERSION);
-		return EXIT_OK;
+		return KP_EXIT_OK;
 	}
 	o.command = cmd;
 	o.extra = kp_value_map();

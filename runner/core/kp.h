@@ -9,6 +9,7 @@
 #ifndef KP_H
 #define KP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,5 +97,10 @@ int64_t kp_now_ms(void);
 /* Sleep up to ms; a signal (Ctrl-C) ends it early, so callers loop on
  * their own deadline. */
 void kp_sleep_ms(int64_t ms);
+/* Sleep ms, waking at least every 100 ms to look at the run's Ctrl-C /
+ * SIGTERM count (NULL: none): true when that ended the sleep early. Every
+ * wait of a run (retries, pauses, polls) sleeps here, so Ctrl-C is never
+ * held up by one. */
+bool kp_sleep_interruptible(int64_t ms, const volatile sig_atomic_t *interrupts);
 
 #endif

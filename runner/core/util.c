@@ -213,6 +213,19 @@ int64_t kp_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool kp_sleep_interruptible(int64_t ms, const volatile sig_atomic_t *interrupts)
+{
+	int64_t end = kp_now_ms() + ms;
+	for (;;) {
+		if (interrupts && *interrupts > 0)
+			return true;
+		int64_t left = end - kp_now_ms();
+		if (left <= 0)
+			return false;
+		kp_sleep_ms(left < 100 ? left : 100);
+	}
+}
+
 void kp_sleep_ms(int64_t ms)
 {
 	if (ms <= 0)

@@ -39,8 +39,7 @@ kp_rc kp_conn_var(struct kp_lua *L, const struct kp_scope *s, const char *name,
 	const char *prefixes[] = {"kplan_", "ansible_"};
 	for (size_t p = 0; p < 2 && !v; p++) {
 		snprintf(k, sizeof(k), "%s%s", prefixes[p], name);
-		for (size_t i = s->nlayers; i-- > 0 && !v;)
-			v = s->layers[i] ? kp_map_get(s->layers[i], k) : NULL;
+		v = kp_scope_get(s, k);
 	}
 	if (!v)
 		return KP_OK;

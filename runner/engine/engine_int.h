@@ -110,6 +110,35 @@ struct kp_task_ectx {
 	int slot;
 };
 
+/* A set of hosts a task list runs on (borrowed pointers). */
+struct kp_hostlist {
+	struct kp_hoststate **h;
+	size_t n;
+};
+
+/* pool.c: fn(i) for i < n on up to `limit` worker threads (each its own
+ * slot), while keep_going (NULL: always) says so. */
+void kp_parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
+		     void (*fn)(struct kp_engine *, int, size_t, void *), void *arg,
+		     bool (*keep_going)(struct kp_engine *));
+
+/* blocks.c: a batch's sections on hosts, and the stops between tasks. */
+void kp_run_sections(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
+		     const struct kp_taskenv *base);
+bool kp_host_active(const struct kp_hoststate *hs); /* not failed, unreachable or skipped */
+size_t kp_batch_failures(struct kp_engine *e);
+int kp_max_fail(const struct kp_engine *e); /* the play's max_fail_percentage, or its default */
+/* After a top-level task: any_errors_fatal and max_fail_percentage. */
+void kp_check_stops(struct kp_engine *e, const struct kp_hostlist *ran, const bool *was_active);
+bool kp_engine_interrupted(const struct kp_engine *e); /* Ctrl-C or SIGTERM */
+bool kp_engine_stopped(struct kp_engine *e);	       /* a stop or an interrupt */
+
+/* runjournal.c: open the run's journal (or the resumed one); the exit code
+ * to stop with on failure, 0 when journaling goes on. And the note that
+ * tells how to finish a run that stopped. */
+int kp_journal_start_run(struct kp_engine *e);
+void kp_tell_how_to_resume(struct kp_engine *e);
+
 /* task.c: run one module task on one host (when, loop, until, register,
  * failed_when/changed_when, notify, output). */
 void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const struct kp_task *t,

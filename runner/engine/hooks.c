@@ -72,16 +72,6 @@ static void outside_scope(struct kp_engine *e, struct kp_hoststate *hs, struct k
 	s->base_dir = e->ld->plan->dir;
 }
 
-static const struct kp_value *scope_get(const struct kp_scope *s, const char *name)
-{
-	for (size_t i = s->nlayers; i-- > 0;) {
-		const struct kp_value *v = s->layers[i] ? kp_map_get(s->layers[i], name) : NULL;
-		if (v)
-			return v;
-	}
-	return NULL;
-}
-
 /* The variables of hs that a hook call may read. */
 static const struct kp_scope *vars_scope(struct hctx *h, struct kp_hoststate *hs,
 					 struct kp_scope *tmp)
@@ -177,7 +167,7 @@ static kp_rc op_get_var(void *ctx, struct kp_lua *L, const char *host, const cha
 	if (!hs)
 		return KP_ERR_NOTFOUND;
 	const struct kp_scope *s = vars_scope(h, hs, &tmp);
-	const struct kp_value *v = scope_get(s, name);
+	const struct kp_value *v = kp_scope_get(s, name);
 	if (!v)
 		return KP_OK;
 	struct kp_value *r = NULL;

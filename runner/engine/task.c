@@ -15,13 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A scope with one more layer just under the magic variables (the loop
  * variable, the registered result for failed_when). */
 static void scope_with(struct kp_scope *dst, const struct kp_scope *src,
@@ -254,6 +247,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .base_dir = e->ld->plan->dir,
 		    .env = (const char *const *)envv,
 		    .play_file = e->play->plan_file,
+		    .interrupts = e->o->interrupts,
 		    .engine_ctx = &cpc,
 		};
 		if (t->module->flags & KP_MOD_KUBE) {
@@ -263,14 +257,14 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		if (t->module->flags & KP_MOD_HOOK_API)
 			ctx.run_lua = kp_lua_step_run;
 		kp_result_init(&res);
-		int64_t t0 = mono_ms();
+		int64_t t0 = kp_now_ms();
 		kp_buf_reset(&err);
 		kp_rc rc = t->module->probe(&ctx, &res, &err);
 		if (!rc && res.changed && !res.failed && !check && t->module->apply)
 			rc = t->module->apply(&ctx, &res, &err);
 		if (ctx.state && ctx.free_state)
 			ctx.free_state(ctx.state);
-		res.duration_ms = mono_ms() - t0;
+		res.duration_ms = kp_now_ms() - t0;
 		if (rc == KP_ERR_UNREACHABLE) {
 			oc->unreachable = true;
 			kp_buf_reset(&oc->msg);
@@ -353,7 +347,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 			break;
 		}
 		if (t->delay_ms > 0 && !check)
-			usleep((useconds_t)(t->delay_ms * 1000));
+			kp_sleep_interruptible(t->delay_ms, e->o->interrupts);
 	}
 	if (locked)
 		kp_host_unlease(target, conn);
@@ -489,7 +483,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	bool no_log = t->no_log || env->no_log;
 	bool ignore_errors = t->ignore_errors || env->ignore_errors;
 	bool ignore_unreachable = t->ignore_unreachable || env->ignore_unreachable;
-	int64_t t0 = mono_ms();
+	int64_t t0 = kp_now_ms();
 	const char *delegated = NULL;
 	const char *why = NULL;
 	bool ok = true;
@@ -516,7 +510,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = st,
 					  .msg = f.msg.buf,
-					  .duration_ms = mono_ms() - t0};
+					  .duration_ms = kp_now_ms() - t0};
 		report(e, t, env, title.buf, &r);
 		apply_outcome(e, hs, t, env, st, &f, no_log);
 		outcome_release(&f);
@@ -541,7 +535,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = KP_ST_SKIPPED,
 					  .msg = s.msg.buf,
-					  .duration_ms = mono_ms() - t0};
+					  .duration_ms = kp_now_ms() - t0};
 		report(e, t, env, title.buf, &r);
 		apply_outcome(e, hs, t, env, KP_ST_SKIPPED, &s, no_log);
 		outcome_release(&s);
@@ -556,7 +550,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .delegated_to = delegated,
 					  .status = st,
-					  .duration_ms = mono_ms() - t0,
+					  .duration_ms = kp_now_ms() - t0,
 					  .msg = oc.msg.buf,
 					  .result = oc.value,
 					  .cmds = cmds.buf,
@@ -583,7 +577,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = st,
 					  .msg = oc.msg.buf,
-					  .duration_ms = mono_ms() - t0};
+					  .duration_ms = kp_now_ms() - t0};
 		report(e, t, env, title.buf, &r);
 		apply_outcome(e, hs, t, env, st, &oc, no_log);
 		goto out;
@@ -608,14 +602,14 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		else
 			kp_value_to_text(item, true, &label);
 		kp_value_unref(lv);
-		int64_t it0 = mono_ms();
+		int64_t it0 = kp_now_ms();
 		kp_buf_reset(&cmds);
 		run_module(e, slot, hs, t, env, &is, &io, &cmds, &out, &errt, &diff, &delegated);
 		enum kp_status st = status_of(&io, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .delegated_to = delegated,
 					  .status = st,
-					  .duration_ms = mono_ms() - it0,
+					  .duration_ms = kp_now_ms() - it0,
 					  .msg = io.msg.buf,
 					  .result = io.value,
 					  .cmds = cmds.buf,

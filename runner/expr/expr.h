@@ -45,6 +45,12 @@ struct kp_scope {
 	bool (*var_pos)(void *ctx, const char *name, const struct kp_value *v, struct kp_pos *out);
 };
 
+/* The value of variable `name` in s's layers, the highest precedence
+ * first (hostvars and the unknown names are not looked at); borrowed, or
+ * NULL. s may be NULL. The one lookup every reader of a scope uses. */
+const struct kp_value *kp_scope_get(const struct kp_scope *s, const char *name);
+const struct kp_value *kp_scope_getn(const struct kp_scope *s, const char *name, size_t len);
+
 /* A compiled template: literal text and {{ }} expressions. */
 struct kp_template;
 kp_rc kp_template_compile(const char *src, size_t len, struct kp_pos pos, struct kp_template **out,

@@ -18,7 +18,8 @@
 
 #include "transport/transport.h"
 
-#define CHUNK 65536 /* bytes per read or write: channels, SFTP, the jump pump */
+#define CHUNK		   65536 /* bytes per read or write: channels, SFTP, the jump pump */
+#define CONNECT_TIMEOUT_MS 10000 /* connect and command setup, unless the host says */
 
 /* ---- state ---- */
 
@@ -66,6 +67,23 @@ void kp_ssh_trace_bind(const struct kp_conn *c);
 kp_rc kp_ssh_random_hex(char *out, size_t nbytes, struct kp_buf *err);
 /* The error for a connection that went away under an operation. */
 kp_rc kp_ssh_lost(struct kp_conn *c, struct kp_buf *err);
+/* TCP_QUICKACK on the session's socket before a wait (see ssh.c). */
+void kp_ssh_quickack(ssh_session s);
+/* Wait for the session's socket, acknowledging at once; false past the
+ * deadline (monotonic ms). */
+bool kp_ssh_quick_wait(ssh_session s, int64_t deadline_ms);
+/* Our own trace lines at -vvv (what libssh does not say at that level:
+ * which authentication worked, a channel's end), for the bound host. */
+__attribute__((format(printf, 1, 2))) void kp_ssh_trace_line(const char *fmt, ...);
+#define ssh_trace(...)                                                                             \
+	do {                                                                                       \
+		if (kp_log_level >= KP_LOG_TRACE)                                                  \
+			kp_ssh_trace_line(__VA_ARGS__);                                            \
+	} while (0)
+
+/* ssh_exec.c: the vtable's exec slot. */
+kp_rc kp_ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct kp_exec_res *res,
+		  struct kp_buf *err);
 /* Connect, check the host key, authenticate. On error *out stays NULL. */
 kp_rc kp_ssh_session_open(const struct kp_conn *c, const struct endpoint *ep,
 			  const char *known_hosts, ssh_session *out, struct kp_buf *err);

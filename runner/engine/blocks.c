@@ -1,0 +1,337 @@
+/*
+ * blocks.c - a batch's task lists: the sections (pre_tasks, tasks,
+ * post_tasks), blocks with rescue and always, task selection, handlers
+ * flushed at the end of each section, and the stops (any_errors_fatal,
+ * max_fail_percentage) checked after each top-level task. The order of
+ * plays and batches and the strategies are engine.c's; one task on one
+ * host is task.c's.
+ */
+#include "engine/engine_int.h"
+#include "engine/hooks.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Journal names of tasks (p1.tasks.2.block.0): cut, never overflowing,
+ * in the (absurd) case of nesting deeper than the buffer. */
+static void set_id(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_id(char *dst, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dst, n, fmt, ap);
+	va_end(ap);
+}
+
+bool kp_host_active(const struct kp_hoststate *hs)
+{
+	return !hs->failed && !hs->unreachable && !hs->hook_skipped;
+}
+
+/* Task lists */
+
+static void hostset_active(const struct kp_hostlist *in, struct kp_hostlist *out)
+{
+	out->h = kp_xcalloc(in->n ? in->n : 1, sizeof(*out->h));
+	out->n = 0;
+	for (size_t i = 0; i < in->n; i++)
+		if (kp_host_active(in->h[i]))
+			out->h[out->n++] = in->h[i];
+}
+
+static void env_push_task(struct kp_taskenv *dst, const struct kp_taskenv *src,
+			  const struct kp_task *t)
+{
+	*dst = *src;
+	memset(&dst->tags, 0, sizeof(dst->tags));
+	kp_tags_effective(&dst->tags, &src->tags, t->tags, t->ntags);
+	if (t->module)
+		return;
+	/* a block: what it sets applies to every task inside */
+	if (t->nwhen && dst->nwhens < KP_ARRAY_LEN(dst->when)) {
+		dst->when[dst->nwhens] = t->when;
+		dst->nwhen[dst->nwhens++] = t->nwhen;
+	}
+	if (t->become != KP_UNSET)
+		dst->become = t->become;
+	if (t->become_user)
+		dst->become_user = t->become_user;
+	if (t->environment && dst->nenvs < KP_ARRAY_LEN(dst->envs))
+		dst->envs[dst->nenvs++] = t->environment;
+	dst->no_log |= t->no_log;
+	dst->ignore_errors |= t->ignore_errors;
+	dst->ignore_unreachable |= t->ignore_unreachable;
+	if (t->check_mode != KP_UNSET)
+		dst->check_mode = t->check_mode;
+	if (t->timeout_ms)
+		dst->timeout_ms = t->timeout_ms;
+}
+
+static void run_list(struct kp_engine *e, int slot, struct kp_task *const *tasks, size_t n,
+		     const struct kp_hostlist *hosts, const struct kp_taskenv *env, bool top);
+
+struct task_job {
+	const struct kp_task *t;
+	const struct kp_taskenv *env;
+	struct kp_hostlist *hosts;
+};
+
+static void task_job_fn(struct kp_engine *e, int slot, size_t i, void *arg)
+{
+	struct task_job *j = arg;
+	kp_task_exec(e, slot, j->hosts->h[i], j->t, j->env);
+}
+
+size_t kp_batch_failures(struct kp_engine *e)
+{
+	size_t f = 0;
+	for (size_t i = 0; i < e->batch->n; i++) {
+		struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+		f += hs->failed || hs->unreachable;
+	}
+	return f;
+}
+
+int kp_max_fail(const struct kp_engine *e)
+{
+	if (e->play->max_fail_percentage >= 0)
+		return e->play->max_fail_percentage;
+	/* rolling upgrades: with serial, any failure stops later batches */
+	return e->play->nserial || e->play->window ? 0 : 100;
+}
+
+/* After a top-level task: any_errors_fatal and max_fail_percentage. */
+void kp_check_stops(struct kp_engine *e, const struct kp_hostlist *ran, const bool *was_active)
+{
+	bool newly_failed = false;
+	for (size_t i = 0; i < ran->n; i++)
+		if (was_active[i] && !kp_host_active(ran->h[i]))
+			newly_failed = true;
+	pthread_mutex_lock(&e->lock);
+	if (newly_failed && e->play->any_errors_fatal && !e->stop_run) {
+		e->stop_run = true;
+		free(e->stop_reason);
+		e->stop_reason = kp_xstrdup("stopped: a host failed and the play has "
+					    "any_errors_fatal");
+	}
+	if (!e->window && !e->stop_play &&
+	    kp_fail_threshold_exceeded(kp_batch_failures(e), e->batch->n, kp_max_fail(e))) {
+		/* later plays do not start either: the workers' play must not run
+		 * after the control plane's failed */
+		e->stop_play = true;
+		e->stop_run = true;
+		free(e->stop_reason);
+		struct kp_buf b = KP_BUF_INIT;
+		kp_buf_addf(&b,
+			    "stopped: %zu of %zu hosts in the batch failed, more than "
+			    "max_fail_percentage %d%%",
+			    kp_batch_failures(e), e->batch->n, kp_max_fail(e));
+		e->stop_reason = kp_buf_detach(&b, NULL);
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+bool kp_engine_interrupted(const struct kp_engine *e)
+{
+	return e->o->interrupts && *e->o->interrupts > 0;
+}
+
+bool kp_engine_stopped(struct kp_engine *e)
+{
+	return e->stop_run || e->stop_play || kp_engine_interrupted(e);
+}
+
+static bool task_selected(struct kp_engine *e, const struct kp_task *t,
+			  const struct kp_taskenv *env)
+{
+	return kp_taskselect_take(&e->select, t->name, &env->tags);
+}
+
+static void run_module_task(struct kp_engine *e, int slot, const struct kp_task *t,
+			    const struct kp_hostlist *hosts, const struct kp_taskenv *env)
+{
+	struct kp_hostlist act;
+	hostset_active(hosts, &act);
+	if (!act.n) {
+		free(act.h);
+		return;
+	}
+	struct kp_buf title = KP_BUF_INIT;
+	struct kp_value *v = NULL;
+	if (t->name_tmpl &&
+	    !kp_template_render(e->L[slot], t->name_tmpl, &act.h[0]->hv.scope, &v, NULL)) {
+		kp_value_to_text(v, true, &title);
+		kp_value_unref(v);
+	} else {
+		kp_buf_addstr(&title, kp_task_display_name(t));
+	}
+	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
+	kp_buf_release(&title);
+	if (t->run_once) {
+		kp_task_exec(e, slot, act.h[0], t, env);
+		for (size_t i = 1; i < act.n; i++)
+			kp_task_share_once(e, act.h[0], act.h[i], t);
+	} else {
+		struct task_job j = {.t = t, .env = env, .hosts = &act};
+		int limit = e->o->forks;
+		if (t->throttle && t->throttle < limit)
+			limit = t->throttle;
+		kp_parallel_for(e, slot, act.n, limit, task_job_fn, &j, NULL);
+	}
+	free(act.h);
+}
+
+/* kplan.failed_task and kplan.failed_result, visible in rescue */
+static void set_rescue_vars(struct kp_hoststate *hs)
+{
+	struct kp_value *copy = kp_value_copy(kp_map_get(hs->hv.magic, "kplan"));
+	if (hs->last_failed_task)
+		kp_map_set_take(copy, "failed_task", kp_value_str(hs->last_failed_task));
+	if (hs->last_failed_result)
+		kp_map_set(copy, "failed_result", hs->last_failed_result);
+	kp_map_set_take(hs->hv.magic, "kplan", copy);
+}
+
+static void run_block(struct kp_engine *e, int slot, const struct kp_task *b,
+		      const struct kp_hostlist *hosts, const struct kp_taskenv *env)
+{
+	struct kp_hostlist entered;
+	hostset_active(hosts, &entered);
+	if (!entered.n) {
+		free(entered.h);
+		return;
+	}
+	/* block, rescue and always children get their own journal names */
+	struct kp_taskenv benv = *env, renv = *env, aenv = *env;
+	set_id(benv.task_id, sizeof(benv.task_id), "%s.block", env->task_id);
+	set_id(renv.task_id, sizeof(renv.task_id), "%s.rescue", env->task_id);
+	set_id(aenv.task_id, sizeof(aenv.task_id), "%s.always", env->task_id);
+	run_list(e, slot, b->block, b->nblock, &entered, &benv, false);
+
+	/* hosts whose block failed go to rescue; if it succeeds they are whole again */
+	struct kp_hostlist failed = {kp_xcalloc(entered.n, sizeof(*failed.h)), 0};
+	for (size_t i = 0; i < entered.n; i++)
+		if (entered.h[i]->failed && !entered.h[i]->unreachable)
+			failed.h[failed.n++] = entered.h[i];
+	if (b->nrescue && failed.n) {
+		for (size_t i = 0; i < failed.n; i++) {
+			failed.h[i]->failed = false;
+			set_rescue_vars(failed.h[i]);
+		}
+		run_list(e, slot, b->rescue, b->nrescue, &failed, &renv, false);
+		for (size_t i = 0; i < failed.n; i++) {
+			struct kp_hoststate *hs = failed.h[i];
+			kp_map_set(hs->hv.magic, "kplan", e->bv.kplan);
+			if (kp_host_active(hs)) {
+				hs->counts.rescued++;
+				/* the failure in the block no longer counts */
+				if (hs->counts.failed)
+					hs->counts.failed--;
+			}
+		}
+	}
+	if (b->nalways) {
+		/* always runs for hosts that failed too, which stay failed */
+		bool *was_failed = kp_xcalloc(entered.n, sizeof(bool));
+		for (size_t i = 0; i < entered.n; i++) {
+			was_failed[i] = entered.h[i]->failed;
+			if (!entered.h[i]->unreachable)
+				entered.h[i]->failed = false;
+		}
+		run_list(e, slot, b->always, b->nalways, &entered, &aenv, false);
+		for (size_t i = 0; i < entered.n; i++)
+			entered.h[i]->failed |= was_failed[i];
+		free(was_failed);
+	}
+	free(failed.h);
+	free(entered.h);
+}
+
+static void run_list(struct kp_engine *e, int slot, struct kp_task *const *tasks, size_t n,
+		     const struct kp_hostlist *hosts, const struct kp_taskenv *env, bool top)
+{
+	for (size_t i = 0; i < n && !kp_engine_stopped(e); i++) {
+		const struct kp_task *t = tasks[i];
+		struct kp_taskenv sub;
+		env_push_task(&sub, env, t);
+		/* a stable name for the journal: the task's place in the plan */
+		set_id(sub.task_id, sizeof(sub.task_id), "%s.%zu", env->task_id, i);
+		bool *was = NULL;
+		if (top) {
+			was = kp_xcalloc(hosts->n ? hosts->n : 1, sizeof(bool));
+			for (size_t k = 0; k < hosts->n; k++)
+				was[k] = kp_host_active(hosts->h[k]);
+		}
+		if (!t->module) {
+			run_block(e, slot, t, hosts, &sub);
+		} else if (task_selected(e, t, &sub)) {
+			run_module_task(e, slot, t, hosts, &sub);
+		}
+		if (top)
+			kp_check_stops(e, hosts, was);
+		free(was);
+		kp_strlist_release(&sub.tags);
+	}
+}
+
+/* Handlers: once per host, in the order they are defined, for the hosts
+ * that notified them in the section that just ended. */
+static bool notified(const struct kp_hoststate *hs, const struct kp_task *h)
+{
+	if (h->name && kp_strlist_has(&hs->notified, h->name))
+		return true;
+	for (size_t i = 0; i < h->nlisten; i++)
+		if (kp_strlist_has(&hs->notified, h->listen[i]))
+			return true;
+	return false;
+}
+
+static void flush_handlers(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
+			   const struct kp_taskenv *base)
+{
+	const struct kp_play *p = e->play;
+	struct kp_taskenv env = *base;
+	env.section = "handlers";
+	for (size_t i = 0; i < p->nhandlers && !e->stop_run; i++) {
+		const struct kp_task *h = p->handlers[i];
+		set_id(env.task_id, sizeof(env.task_id), "%s.handlers", base->task_id);
+		struct kp_hostlist sel = {kp_xcalloc(hosts->n ? hosts->n : 1, sizeof(*sel.h)), 0};
+		for (size_t k = 0; k < hosts->n; k++)
+			if (kp_host_active(hosts->h[k]) && notified(hosts->h[k], h))
+				sel.h[sel.n++] = hosts->h[k];
+		if (sel.n) {
+			struct kp_taskenv sub;
+			env_push_task(&sub, &env, h);
+			set_id(sub.task_id, sizeof(sub.task_id), "%s.%zu", env.task_id, i);
+			if (h->module)
+				run_module_task(e, slot, h, &sel, &sub);
+			else
+				run_block(e, slot, h, &sel, &sub);
+			kp_strlist_release(&sub.tags);
+		}
+		free(sel.h);
+	}
+	for (size_t k = 0; k < hosts->n; k++)
+		kp_strlist_release(&hosts->h[k]->notified);
+}
+
+void kp_run_sections(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
+		     const struct kp_taskenv *base)
+{
+	const struct kp_play *p = e->play;
+	struct kp_task *const *lists[] = {p->pre_tasks, p->tasks, p->post_tasks};
+	size_t counts[] = {p->npre_tasks, p->ntasks, p->npost_tasks};
+	static const char *const names[] = {"pre_tasks", "tasks", "post_tasks"};
+	for (size_t s = 0; s < 3 && !kp_engine_stopped(e); s++) {
+		struct kp_taskenv env = *base;
+		env.section = names[s];
+		size_t pi = 0;
+		while (pi < e->ld->plan->nplays && e->ld->plan->plays[pi] != p)
+			pi++;
+		set_id(env.task_id, sizeof(env.task_id), "p%zu.%s", pi + 1, names[s]);
+		run_list(e, slot, lists[s], counts[s], hosts, &env, true);
+		if (!e->stop_run)
+			flush_handlers(e, slot, hosts, &env);
+	}
+}
