@@ -115,9 +115,29 @@ check "check --diff: no_log content never shows" "0 old line" \
 	"$(cat "$E2E_TMP/f.md" "$E2E_TMP/f.json" | grep -c abc123) $(head -1 "$E2E_TMP/nodes/h1/conf")"
 
 # ---- check: on the scenario-1 lab -----------------------------------------------
-# a fixed address block: the preview cuts long outcomes at a fixed width,
-# so the addresses' length must not vary from one lab to the next
-scenario_lab 1 "check previews on the lab" --net 127.188.188
+# an address block of fixed length (127.1XX.1YY): the preview cuts long
+# outcomes at a fixed width, so the addresses' length must not vary from
+# one lab to the next; the block is this run's own (from the pid, moved on
+# while another lab holds it), so that copies of this test run side by side
+free_net() { # 127.1XX.1YY whose first three node addresses nobody listens on
+	python3 - "$$" <<'PY'
+import socket, sys
+n = int(sys.argv[1])
+for k in range(50):
+    m = n + k * 7919
+    net = "127.%d.%d" % (100 + m % 100, 100 + (m // 100) % 100)
+    busy = False
+    for i in (1, 2, 3):
+        s = socket.socket()
+        s.settimeout(0.5)
+        busy = busy or s.connect_ex((net + ".%d" % i, 22)) == 0
+        s.close()
+    if not busy:
+        print(net)
+        break
+PY
+}
+scenario_lab 1 "check previews on the lab" --net "$(free_net)"
 linv=$inv
 # a controller-side backup store of the test's own, absent at first: the
 # check predicts what a first backup writes, whatever the tree holds
