@@ -75,17 +75,6 @@ static void plan_free(void *arg)
 	free(pl);
 }
 
-/* A helper command that must work; false (and the task failed) if not. */
-static kp_rc run(struct kp_modctx *ctx, struct kp_result *res, const char *cmd,
-		 struct kp_exec_res *r, bool *ok, struct kp_buf *err)
-{
-	kp_exec_res_release(r);
-	kp_exec_res_init(r);
-	kp_rc rc = kp_mod_sh(ctx, res, cmd, r, err);
-	*ok = !rc && !kp_mod_cmd_failed(ctx, res, cmd, r);
-	return rc;
-}
-
 /* "1:1.13.3-00" -> "1.13.3-00": matching ignores the epoch. */
 static const char *no_epoch(const char *v)
 {
@@ -177,10 +166,11 @@ static kp_rc cache_stale(struct kp_modctx *ctx, struct kp_result *res, bool *sta
 	bool ok;
 	long long newest = 0, now = 0;
 	kp_exec_res_init(&r);
-	kp_rc rc = run(ctx, res,
-		       "stat -c %Y /var/lib/apt/lists/*_Packages* /var/cache/apt/pkgcache.bin "
-		       "2>/dev/null | sort -n | tail -n 1; date +%s",
-		       &r, &ok, err);
+	kp_rc rc =
+	    kp_mod_must(ctx, res,
+			"stat -c %Y /var/lib/apt/lists/*_Packages* /var/cache/apt/pkgcache.bin "
+			"2>/dev/null | sort -n | tail -n 1; date +%s",
+			&r, &ok, err);
 	*stale = true;
 	*age_s = -1;
 	if (!rc && ok) {
@@ -273,11 +263,11 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		} else if (stale) {
 			kp_buf_addf(&cmd, "apt-get -o DPkg::Lock::Timeout=%lld update",
 				    (long long)(kp_arg_int(ctx, "lock_timeout") / 1000));
-			if ((rc = run(ctx, res, cmd.buf, &r, &ok, err)) || !ok)
+			if ((rc = kp_mod_must(ctx, res, cmd.buf, &r, &ok, err)) || !ok)
 				goto out;
 		}
 	}
-	if ((rc = run(ctx, res, "apt-mark showhold", &r, &ok, err)) || !ok)
+	if ((rc = kp_mod_must(ctx, res, "apt-mark showhold", &r, &ok, err)) || !ok)
 		goto out;
 	kp_buf_addf(&holds, "\n%s\n", r.out.buf);
 
@@ -304,7 +294,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		kp_buf_reset(&cmd);
 		kp_buf_addstr(&cmd, "apt-cache madison ");
 		add_word(&cmd, p->name);
-		if ((rc = run(ctx, res, cmd.buf, &r, &ok, err)) || !ok)
+		if ((rc = kp_mod_must(ctx, res, cmd.buf, &r, &ok, err)) || !ok)
 			goto out;
 		char **vers;
 		size_t nv;
@@ -400,7 +390,7 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	kp_buf_add(&msg, res->msg.buf, res->msg.len);
 
 	mark_cmd(pl, "unhold", wants_unhold, &cmd);
-	if (cmd.len && ((rc = run(ctx, res, cmd.buf, &r, &ok, err)) || !ok))
+	if (cmd.len && ((rc = kp_mod_must(ctx, res, cmd.buf, &r, &ok, err)) || !ok))
 		goto out;
 
 	kp_buf_reset(&cmd);
@@ -421,7 +411,7 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		kp_buf_release(&w);
 	}
 	if (any) {
-		if ((rc = run(ctx, res, cmd.buf, &r, &ok, err)))
+		if ((rc = kp_mod_must(ctx, res, cmd.buf, &r, &ok, err)))
 			goto out;
 		res->has_rc = true;
 		res->rc = r.rc;
@@ -440,7 +430,7 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 				kp_exec_res_init(&r2);
 				struct kp_result scratch;
 				kp_result_init(&scratch);
-				if (!run(ctx, &scratch, c2.buf, &r2, &ok2, err) && ok2)
+				if (!kp_mod_must(ctx, &scratch, c2.buf, &r2, &ok2, err) && ok2)
 					kp_buf_addstr(&res->msg, "; held again");
 				kp_buf_add(&res->cmds, scratch.cmds.buf, scratch.cmds.len);
 				kp_result_release(&scratch);
@@ -451,7 +441,7 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		}
 	}
 	mark_cmd(pl, "hold", wants_hold, &cmd);
-	if (cmd.len && ((rc = run(ctx, res, cmd.buf, &r, &ok, err)) || !ok))
+	if (cmd.len && ((rc = kp_mod_must(ctx, res, cmd.buf, &r, &ok, err)) || !ok))
 		goto out;
 	kp_buf_reset(&res->msg);
 	kp_buf_add(&res->msg, msg.buf, msg.len);

@@ -217,6 +217,11 @@ kp_rc kp_mod_fail_timeout(const struct kp_modctx *ctx, const struct kp_exec_req 
 			  struct kp_result *res);
 /* A helper command that must succeed: on timeout or non-zero exit, fail the
  * task naming the command and its first line of stderr; returns true then. */
+/* A helper command that must work: run it (output into *r, released and
+ * made anew first; r may be NULL when the output is not needed); *ok false
+ * and the task failed, as kp_mod_cmd_failed words it, when it did not. */
+kp_rc kp_mod_must(struct kp_modctx *ctx, struct kp_result *res, const char *cmd,
+		  struct kp_exec_res *r, bool *ok, struct kp_buf *err);
 bool kp_mod_cmd_failed(const struct kp_modctx *ctx, struct kp_result *res, const char *cmd,
 		       const struct kp_exec_res *r);
 /* Backup stores on the controller (cert-copy, etcd-snapshot). */

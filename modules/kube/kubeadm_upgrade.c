@@ -93,17 +93,6 @@ static void up_free(void *p)
 	free(u);
 }
 
-/* A command whose output we need; false (task failed) when it did not work. */
-static kp_rc need(struct kp_modctx *ctx, struct kp_result *res, const char *cmd,
-		  struct kp_exec_res *r, bool *ok, struct kp_buf *err)
-{
-	kp_exec_res_release(r);
-	kp_exec_res_init(r);
-	kp_rc rc = kp_mod_sh(ctx, res, cmd, r, err);
-	*ok = !rc && !kp_mod_cmd_failed(ctx, res, cmd, r);
-	return rc;
-}
-
 /* The COMPONENT / CURRENT / AVAILABLE tables of `kubeadm upgrade plan`,
  * columns separated by two or more spaces. */
 static struct kp_value *components(const char *out)
@@ -227,7 +216,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	}
 	snprintf(u->action, sizeof(u->action), "%s", action);
 
-	if ((rc = need(ctx, res, "kubeadm version -o short", &r, &ok, err)) || !ok)
+	if ((rc = kp_mod_must(ctx, res, "kubeadm version -o short", &r, &ok, err)) || !ok)
 		goto out;
 	if (!parse_ver(r.out.buf, &u->kubeadm)) {
 		kp_mod_failf(res, "cannot read kubeadm's version from '%.*s'",
@@ -268,7 +257,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			kp_buf_addstr(&cmd, " --kubeconfig ");
 			add_word(&cmd, kubeconfig);
 		}
-		if ((rc = need(ctx, res, cmd.buf, &r, &ok, err)) || !ok)
+		if ((rc = kp_mod_must(ctx, res, cmd.buf, &r, &ok, err)) || !ok)
 			goto out;
 		kp_buf_reset(&res->out);
 		kp_buf_add(&res->out, r.out.buf, r.out.len);
@@ -290,7 +279,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			goto out;
 		}
 		free(gv);
-		if ((rc = need(ctx, res, "kubelet --version", &r, &ok, err)) || !ok)
+		if ((rc = kp_mod_must(ctx, res, "kubelet --version", &r, &ok, err)) || !ok)
 			goto out;
 		u->have_kubelet = parse_ver(r.out.buf, &u->kubelet);
 		snprintf(u->kubelet_text, sizeof(u->kubelet_text), "v%d.%d.%d", u->kubelet.major,

@@ -431,15 +431,20 @@ bool kp_mod_attrs_differ(const struct kp_stat *st, const struct kp_attrs *w, str
 	return any;
 }
 
-/* Run a helper command that must succeed; false (task failed) otherwise. */
-static kp_rc must_run(struct kp_modctx *ctx, struct kp_result *res, const char *cmd, bool *ok,
-		      struct kp_buf *err)
+kp_rc kp_mod_must(struct kp_modctx *ctx, struct kp_result *res, const char *cmd,
+		  struct kp_exec_res *r, bool *ok, struct kp_buf *err)
 {
-	struct kp_exec_res r;
-	kp_exec_res_init(&r);
-	kp_rc rc = kp_mod_sh(ctx, res, cmd, &r, err);
-	*ok = !rc && !kp_mod_cmd_failed(ctx, res, cmd, &r);
-	kp_exec_res_release(&r);
+	struct kp_exec_res own;
+	if (!r) {
+		r = &own;
+	} else {
+		kp_exec_res_release(r);
+	}
+	kp_exec_res_init(r);
+	kp_rc rc = kp_mod_sh(ctx, res, cmd, r, err);
+	*ok = !rc && !kp_mod_cmd_failed(ctx, res, cmd, r);
+	if (r == &own)
+		kp_exec_res_release(&own);
 	return rc;
 }
 
@@ -455,7 +460,7 @@ kp_rc kp_mod_attrs_apply(struct kp_modctx *ctx, struct kp_result *res, const cha
 	if (mode_differs(st, want) && !link) {
 		kp_buf_addf(&cmd, "chmod %04o ", (unsigned)want->mode);
 		kp_sh_quote(&cmd, path);
-		rc = must_run(ctx, res, cmd.buf, &ok, err);
+		rc = kp_mod_must(ctx, res, cmd.buf, NULL, &ok, err);
 	}
 	if (!rc && ok && (own || grp)) {
 		kp_buf_reset(&cmd);
@@ -470,7 +475,7 @@ kp_rc kp_mod_attrs_apply(struct kp_modctx *ctx, struct kp_result *res, const cha
 			kp_sh_quote(&cmd, want->group);
 		kp_buf_addch(&cmd, ' ');
 		kp_sh_quote(&cmd, path);
-		rc = must_run(ctx, res, cmd.buf, &ok, err);
+		rc = kp_mod_must(ctx, res, cmd.buf, NULL, &ok, err);
 	}
 	kp_buf_release(&cmd);
 	return rc;
@@ -622,7 +627,7 @@ static kp_rc backup(struct kp_modctx *ctx, struct kp_result *res, struct kp_put_
 	kp_sh_quote(&cmd, p->dest);
 	kp_buf_addch(&cmd, ' ');
 	kp_sh_quote(&cmd, name.buf);
-	kp_rc rc = must_run(ctx, res, cmd.buf, ok, err);
+	kp_rc rc = kp_mod_must(ctx, res, cmd.buf, NULL, ok, err);
 	if (!rc && *ok)
 		kp_map_set_take(res->facts, "backup_file", kp_value_str(name.buf));
 	kp_buf_release(&name);
@@ -642,7 +647,7 @@ static kp_rc mkdir_parent(struct kp_modctx *ctx, struct kp_result *res, const ch
 	char *dir = kp_xstrndup(path, (size_t)(slash - path));
 	kp_sh_quote(&cmd, dir);
 	free(dir);
-	kp_rc rc = must_run(ctx, res, cmd.buf, ok, err);
+	kp_rc rc = kp_mod_must(ctx, res, cmd.buf, NULL, ok, err);
 	kp_buf_release(&cmd);
 	return rc;
 }
