@@ -58,16 +58,20 @@ void kp_exec_words(const struct kp_become *b, const struct kp_become_tags *tags,
 		push(ctx, b->user);
 		push(ctx, "--");
 	}
-	if (env && env[0]) {
-		push(ctx, "env");
-		push(ctx, "--");
-		for (const char *const *e = env; *e; e++)
-			push(ctx, *e);
-	}
 	if (pw) {
 		push(ctx, "/bin/sh");
 		push(ctx, "-c");
 		push(ctx, tags->wrapper);
+		push(ctx, "sh");
+	}
+	if (env && env[0]) {
+		/* read -r takes a line at a time without reading ahead on a
+		 * pipe, so the command still gets all of its own stdin */
+		push(ctx, "/bin/sh");
+		push(ctx, "-c");
+		push(ctx, "while IFS= read -r kp_e && [ -n \"$kp_e\" ]; do "
+			  "kp_e=$(printf '%bx' \"$kp_e\") && export \"${kp_e%x}\"; done; "
+			  "unset kp_e; exec \"$@\"");
 		push(ctx, "sh");
 	}
 	if (req->cmd) {
@@ -78,6 +82,24 @@ void kp_exec_words(const struct kp_become *b, const struct kp_become_tags *tags,
 		for (const char *const *a = req->argv; *a; a++)
 			push(ctx, *a);
 	}
+}
+
+void kp_env_block(const char *const *env, struct kp_buf *out)
+{
+	if (!env || !env[0])
+		return;
+	for (const char *const *e = env; *e; e++) {
+		for (const char *p = *e; *p; p++) {
+			if (*p == '\\')
+				kp_buf_addstr(out, "\\\\");
+			else if (*p == '\n')
+				kp_buf_addstr(out, "\\n");
+			else
+				kp_buf_addch(out, *p);
+		}
+		kp_buf_addch(out, '\n');
+	}
+	kp_buf_addch(out, '\n');
 }
 
 void kp_capbuf_add(struct kp_capbuf *s, const char *p, size_t n)
@@ -91,10 +113,10 @@ void kp_capbuf_add(struct kp_capbuf *s, const char *p, size_t n)
 }
 
 void kp_feed_init(struct kp_feed *f, const struct kp_become *b, const struct kp_become_tags *tags,
-		  const char *data, size_t len)
+		  const struct kp_buf *env_block, const char *data, size_t len)
 {
 	memset(f, 0, sizeof(*f));
-	f->limit = 3;
+	f->limit = 4;
 	if (b->user && b->password && tags) {
 		/* the password is written straight from its owner, never copied */
 		f->p[0] = b->password;
@@ -105,27 +127,31 @@ void kp_feed_init(struct kp_feed *f, const struct kp_become *b, const struct kp_
 		f->prompt = tags->prompt;
 		f->ok = tags->ok;
 	}
+	if (env_block && env_block->len) {
+		f->p[2] = env_block->buf;
+		f->len[2] = env_block->len;
+	}
 	if (data) {
-		f->p[2] = data;
-		f->len[2] = len;
+		f->p[3] = data;
+		f->len[3] = len;
 	}
 }
 
 static void skip_empty(struct kp_feed *f)
 {
-	while (f->i < 3 && f->len[f->i] == 0)
+	while (f->i < 4 && f->len[f->i] == 0)
 		f->i++;
 }
 
 bool kp_feed_gate(struct kp_feed *f, struct kp_buf *out, struct kp_buf *err)
 {
-	if (!f->prompt || f->limit == 3)
+	if (!f->prompt || f->limit == 4)
 		return false;
 	while (kp_buf_cut(err, f->prompt)) {
 		if (++f->prompts > 1) {
 			f->limit = 0;
-			f->len[0] = f->len[1] = f->len[2] = 0;
-			f->i = 3;
+			f->len[0] = f->len[1] = f->len[2] = f->len[3] = 0;
+			f->i = 4;
 			return true;
 		}
 		f->limit = 2;
@@ -134,7 +160,7 @@ bool kp_feed_gate(struct kp_feed *f, struct kp_buf *out, struct kp_buf *err)
 		/* sudo asked for no password: it never sees it */
 		if (!f->prompts)
 			f->len[0] = f->len[1] = 0;
-		f->limit = 3;
+		f->limit = 4;
 	}
 	return false;
 }
@@ -142,7 +168,7 @@ bool kp_feed_gate(struct kp_feed *f, struct kp_buf *out, struct kp_buf *err)
 size_t kp_feed_next(struct kp_feed *f, const char **p)
 {
 	skip_empty(f);
-	if (f->i >= 3 || f->i >= f->limit)
+	if (f->i >= 4 || f->i >= f->limit)
 		return 0;
 	*p = f->p[f->i];
 	return f->len[f->i];
@@ -158,10 +184,10 @@ void kp_feed_advance(struct kp_feed *f, size_t n)
 bool kp_feed_done(struct kp_feed *f)
 {
 	skip_empty(f);
-	return f->i >= 3;
+	return f->i >= 4;
 }
 
 bool kp_feed_empty(const struct kp_feed *f)
 {
-	return !f->len[0] && !f->len[2];
+	return !f->len[0] && !f->len[2] && !f->len[3];
 }

@@ -47,13 +47,22 @@ struct kp_become_tags {
 kp_rc kp_become_tags_make(struct kp_become_tags *t, struct kp_buf *err);
 
 /* The words of the command line, each handed to push in order: with
- * become, `sudo [-k -S -p PROMPT | -n] -u USER --`; with env entries, `env
- * -- NAME=value...`; with a password, the wrapper (`/bin/sh -c WRAPPER
- * sh`); then the command (`/bin/sh -c CMD`, or argv). tags may be NULL
- * when there is no password. */
+ * become, `sudo [-k -S -p PROMPT | -n] -u USER --`; with a password, the
+ * wrapper (`/bin/sh -c WRAPPER sh`); with env entries, the reader of the
+ * environment block (`/bin/sh -c READER sh`, see kp_env_block); then the
+ * command (`/bin/sh -c CMD`, or argv). tags may be NULL when there is no
+ * password.
+ *
+ * Environment values never appear on a command line, where any user of
+ * the node can read them (ps): they travel on stdin, ahead of the data,
+ * and the reader exports them before it execs the command. */
 void kp_exec_words(const struct kp_become *b, const struct kp_become_tags *tags,
 		   const char *const *env, const struct kp_exec_req *req,
 		   void (*push)(void *ctx, const char *word), void *ctx);
+/* The block the reader takes from stdin: each entry with backslashes and
+ * newlines escaped (printf %b undoes it), one a line, then an empty line.
+ * Empty when there are no entries. */
+void kp_env_block(const char *const *env, struct kp_buf *out);
 
 /* One output stream: at most cap bytes kept, the rest dropped (cut set). */
 struct kp_capbuf {
@@ -63,10 +72,11 @@ struct kp_capbuf {
 };
 void kp_capbuf_add(struct kp_capbuf *s, const char *p, size_t n);
 
-/* What goes to the command's stdin: the password line, then the data. */
+/* What goes to the command's stdin: the password line, then the
+ * environment block, then the data. */
 struct kp_feed {
-	const char *p[3];
-	size_t len[3];
+	const char *p[4];
+	size_t len[4];
 	int i;		    /* the segment being written */
 	int limit;	    /* segments that may be written now */
 	const char *prompt; /* sudo's prompt, or NULL: no gating */
@@ -74,7 +84,7 @@ struct kp_feed {
 	int prompts;
 };
 void kp_feed_init(struct kp_feed *f, const struct kp_become *b, const struct kp_become_tags *tags,
-		  const char *data, size_t len);
+		  const struct kp_buf *env_block, const char *data, size_t len);
 /* Look for the tags in the output read so far (and cut them out). Returns
  * true when the feed was shut for good (a second prompt: a wrong password,
  * which sudo must fail on rather than retry). */

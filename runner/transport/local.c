@@ -93,9 +93,9 @@ static void push_word(void *ctx, const char *w)
 	strv_push(ctx, w);
 }
 
-/* sudo's env_reset drops the caller's environment, so with become the
- * extra entries travel as `env NAME=value` after sudo's `--`; without, in
- * the environment itself (build_envp). */
+/* Without become, extra environment entries go into the child's
+ * environment (build_envp); with it, sudo's env_reset would drop them, so
+ * they travel on stdin to the reader of kp_exec_words, never on argv. */
 static void build_argv(const struct kp_become *b, const struct kp_exec_req *req,
 		       const struct kp_become_tags *tags, struct strv *av)
 {
@@ -321,6 +321,7 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 	const struct kp_become *b = kp_exec_become(c, req);
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
 	struct strv av = {0}, envp = {0};
+	struct kp_buf envb = KP_BUF_INIT;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t pipeset, oldmask, all;
@@ -422,7 +423,9 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 	struct stream so = {.fd = out[0], .c = {.buf = &res->out, .cap = cap}};
 	struct stream se = {.fd = er[0], .c = {.buf = &res->err, .cap = cap}};
 	struct feed fd = {.fd = in[1]};
-	kp_feed_init(&fd.f, b, &tags, req->stdin_data, req->stdin_len);
+	if (b->user)
+		kp_env_block(req->env, &envb); /* without become: in envp */
+	kp_feed_init(&fd.f, b, &tags, &envb, req->stdin_data, req->stdin_len);
 	if (kp_feed_empty(&fd.f))
 		feed_close(&fd); /* EOF at once: the child must not wait for input */
 
@@ -446,6 +449,7 @@ static kp_rc local_exec(struct kp_conn *c, const struct kp_exec_req *req, struct
 	res->truncated = so.c.cut || se.c.cut;
 	free(av.v);
 	free(envp.v);
+	kp_buf_release(&envb);
 	return rc;
 }
 

@@ -38,8 +38,9 @@ static bool env_ok(const char *const *env, struct kp_buf *err)
  * The script given to `/bin/sh -c` on the node: the pgid marker, the
  * directory (a marker again when it is unusable: local reports that as an
  * error, not as a command status), then the command, under sudo with
- * become. sudo's env_reset drops our environment, so extra entries travel
- * as `env NAME=value` after sudo's `--`, as local does.
+ * become. Extra environment entries travel on stdin, never in the script
+ * (which is a command line on the node), and a reader exports them
+ * (kp_exec_words), under sudo too, whose env_reset would drop them.
  */
 static void push_quoted(void *ctx, const char *w)
 {
@@ -363,7 +364,7 @@ kp_rc kp_ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct kp_ex
 	struct sshc *sc = c->priv;
 	const struct kp_become *b = kp_exec_become(c, req);
 	struct kp_become_tags tags;
-	struct kp_buf cmd = KP_BUF_INIT;
+	struct kp_buf cmd = KP_BUF_INIT, envb = KP_BUF_INIT;
 	struct exec_state st = {.status = -1, .pre = KP_BUF_INIT};
 	struct kp_feed fd;
 	ssh_channel ch = NULL;
@@ -380,7 +381,8 @@ kp_rc kp_ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct kp_ex
 		return rc;
 	if (b->user && b->password && (rc = kp_become_tags_make(&tags, err)))
 		return rc;
-	kp_feed_init(&fd, b, &tags, req->stdin_data, req->stdin_len);
+	kp_env_block(req->env, &envb);
+	kp_feed_init(&fd, b, &tags, &envb, req->stdin_data, req->stdin_len);
 	build_script(c, sc, req, b, &tags, &cmd);
 	kp_buf_reset(&res->out);
 	kp_buf_reset(&res->err);
@@ -462,5 +464,6 @@ out:
 	ssh_set_blocking(sc->s, 1);
 	kp_buf_release(&st.pre);
 	kp_buf_release(&cmd);
+	kp_buf_release(&envb);
 	return rc;
 }

@@ -814,6 +814,19 @@ static void test_become_nobody(void **state)
 	assert_string_equal(r.out.buf, "it's here|in");
 	kp_exec_res_release(&r);
 
+	/* ...and no command line on the machine holds an environment value
+	 * while the command runs (any user could read it with ps); values
+	 * with newlines and backslashes arrive whole */
+	const char *senv[] = {"KP_S=kp-s3cr3t \\n\nline2\\", NULL};
+	req = (struct kp_exec_req){.cmd = "%s", .env = senv};
+	req.cmd = "printf '%s\n' \"$KP_S\" > /tmp/kplan-envprobe.$$; grep -l -F -f "
+		  "/tmp/kplan-envprobe.$$ /proc/[0-9]*/cmdline 2>/dev/null; rm -f "
+		  "/tmp/kplan-envprobe.$$; printf '[%s]' \"$KP_S\"";
+	exec_req(c, &req, &r);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.out.buf, "[kp-s3cr3t \\n\nline2\\]");
+	kp_exec_res_release(&r);
+
 	c->become.user = NULL;
 	sh(c, "id -un", &r);
 	assert_string_equal(r.out.buf, "root\n");

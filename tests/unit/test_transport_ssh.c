@@ -299,6 +299,23 @@ static void test_exec(void **state)
 	assert_false(res.timed_out);
 	kp_exec_res_release(&res);
 
+	/* no command line on the node holds an environment value while the
+	 * command runs (any user there could read it with ps), under sudo
+	 * either (which stays the command's parent); values with newlines and
+	 * backslashes arrive whole */
+	const char *senv[] = {"KP_S=kp-s3cr3t \\n\nline2\\", NULL};
+	struct kp_become nobody = {.user = "nobody"};
+	struct kp_exec_req sreq = {
+	    .become = &nobody,
+	    .cmd = "printf '%s\n' \"$KP_S\" > /tmp/kplan-envprobe.$$; grep -l -F -f "
+		   "/tmp/kplan-envprobe.$$ /proc/[0-9]*/cmdline 2>/dev/null; rm -f "
+		   "/tmp/kplan-envprobe.$$; printf '[%s]' \"$KP_S\"",
+	    .env = senv};
+	exec_ok(c, &sreq, &res);
+	assert_int_equal(res.rc, 0);
+	assert_string_equal(res.out.buf, "[kp-s3cr3t \\n\nline2\\]");
+	kp_exec_res_release(&res);
+
 	/* argv: no shell, words kept whole */
 	const char *argv[] = {"printf", "%s|", "a b", "it's", "$HOME", NULL};
 	struct kp_exec_req r2 = {.argv = argv};
