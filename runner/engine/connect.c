@@ -97,6 +97,21 @@ static int64_t conn_seconds_ms(struct connvars *cv, const char *name, int64_t de
 	return ms;
 }
 
+/* An ssh -o option from ansible_ssh_common_args or ansible_ssh_extra_args
+ * (kplan_ spellings too), or NULL. */
+static char *ssh_arg_option(struct connvars *cv, const char *name)
+{
+	static const char *const vars[] = {"ssh_common_args", "ssh_extra_args"};
+	char *out = NULL;
+	for (size_t i = 0; i < 2 && !out; i++) {
+		char *args = conn_str(cv, vars[i]);
+		if (args)
+			out = kp_ssh_args_option(args, name);
+		free(args);
+	}
+	return out;
+}
+
 /* What only ssh uses; errors go to err (the host is then unreachable). */
 static void ssh_settings(struct kp_engine *e, struct connvars *cv, struct kp_conn *c,
 			 struct kp_buf *err)
@@ -130,7 +145,18 @@ static void ssh_settings(struct kp_engine *e, struct connvars *cv, struct kp_con
 	}
 	c->ssh_config = conn_str(cv, "ssh_config");
 	c->connect_timeout_ms = conn_seconds_ms(cv, "ssh_timeout", 10000, err);
-	c->keepalive_s = (int)(conn_seconds_ms(cv, "ssh_keepalive", 30000, err) / 1000);
+	/* ServerAliveInterval: kplan_ssh_keepalive (a duration), else -o
+	 * ServerAliveInterval= in ansible_ssh_common_args/_extra_args, else
+	 * ~/.ssh/config's (ssh.c); 0 turns keepalives off. CountMax likewise. */
+	int64_t ka = conn_seconds_ms(cv, "ssh_keepalive", -1, err);
+	char *ai = ssh_arg_option(cv, "ServerAliveInterval");
+	char *ac = ssh_arg_option(cv, "ServerAliveCountMax");
+	if (ka < 0 && ai)
+		ka = (int64_t)atoi(ai) * 1000;
+	c->keepalive_s = ka < 0 ? 0 : ka < 1000 ? -1 : (int)(ka / 1000);
+	c->keepalive_max = ac && atoi(ac) > 0 ? atoi(ac) : 0;
+	free(ai);
+	free(ac);
 }
 
 /* A boolean variable as Ansible reads one: true/false, yes/no, on/off,

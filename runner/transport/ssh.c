@@ -16,8 +16,10 @@
  *
  * Every network wait is bounded: connect and channel setup by the connect
  * timeout, commands by their own timeout, and a silent peer by TCP
- * keepalives plus TCP_USER_TIMEOUT on the socket and SSH_MSG_IGNORE packets
- * sent while a command is quiet (libssh 0.10 has no client keepalive option). A connection is used
+ * keepalives plus TCP_USER_TIMEOUT on the socket, and while a command is
+ * quiet OpenSSH's keepalive@openssh.com requests, counted as ssh's
+ * ServerAliveInterval and ServerAliveCountMax count them (ssh_exec.c): a
+ * frozen node, whose kernel still acknowledges, answers none of them. A connection is used
  * by one thread at a time; libssh sessions are independent, so hosts run on threads in parallel.
  */
 #include "transport/ssh_config.h"
@@ -521,7 +523,7 @@ static void ssh_close_conn(struct kp_conn *c)
 
 static kp_rc ssh_open(struct kp_conn *c, struct kp_buf *err)
 {
-	struct kp_sshcfg cfg = {0};
+	struct kp_sshcfg cfg = {.alive_interval = -1, .alive_count = -1};
 	char *cfgpath = NULL, *known = NULL;
 	int fd = -1;
 	kp_rc rc;
@@ -548,6 +550,13 @@ static kp_rc ssh_open(struct kp_conn *c, struct kp_buf *err)
 		rc = KP_ERR_UNREACHABLE;
 		goto fail;
 	}
+	/* ServerAlive*: the inventory's, else ~/.ssh/config's, else 30 s x 3 */
+	if (!c->keepalive_s)
+		c->keepalive_s = cfg.alive_interval > 0 ? cfg.alive_interval
+				 : cfg.alive_interval	? 30
+							: -1;
+	if (c->keepalive_max <= 0)
+		c->keepalive_max = cfg.alive_count > 0 ? cfg.alive_count : 3;
 	const char *addr = cfg.hostname ? cfg.hostname : c->address;
 	int port = cfg.port ? cfg.port : 22;
 	known = c->known_hosts ? kp_xstrdup(c->known_hosts) : default_known_hosts();

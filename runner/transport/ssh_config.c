@@ -161,6 +161,10 @@ kp_rc kp_sshcfg_lookup(const char *path, const char *host, struct kp_sshcfg *cfg
 			cfg->identity = expand(val, host, cfg->user);
 		else if (!strcasecmp(key, "ProxyJump") && !cfg->proxy_jump)
 			cfg->proxy_jump = kp_xstrdup(val);
+		else if (!strcasecmp(key, "ServerAliveInterval") && cfg->alive_interval < 0)
+			cfg->alive_interval = atoi(val);
+		else if (!strcasecmp(key, "ServerAliveCountMax") && cfg->alive_count < 0)
+			cfg->alive_count = atoi(val);
 	}
 	kp_buf_release(&text);
 	return KP_OK;
@@ -203,33 +207,60 @@ static char **split_args(const char *s, size_t *n)
 	return v;
 }
 
+/* `-o` option `name` in v[i] (or v[i+1] after a bare -o): its value, or NULL. */
+static const char *opt_value(char **v, size_t n, size_t *i, const char *name)
+{
+	const char *opt = NULL;
+	if (!strcmp(v[*i], "-o") && *i + 1 < n)
+		opt = v[++*i];
+	else if (!strncmp(v[*i], "-o", 2) && v[*i][2])
+		opt = v[*i] + 2;
+	size_t nl = strlen(name);
+	if (!opt || strncasecmp(opt, name, nl) ||
+	    (opt[nl] != '=' && opt[nl] != ' ' && opt[nl] != '\t'))
+		return NULL;
+	opt += nl + 1;
+	while (*opt == ' ' || *opt == '\t' || *opt == '=')
+		opt++;
+	return *opt ? opt : NULL;
+}
+
+static void free_args(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 char *kp_ssh_args_proxyjump(const char *args)
 {
 	size_t n;
 	char **v = split_args(args, &n);
 	char *out = NULL;
 	for (size_t i = 0; i < n && !out; i++) {
-		const char *opt = NULL;
+		const char *val;
 		if (!strcmp(v[i], "-J") && i + 1 < n)
 			out = kp_xstrdup(v[++i]);
 		else if (!strncmp(v[i], "-J", 2) && v[i][2])
 			out = kp_xstrdup(v[i] + 2);
-		else if (!strcmp(v[i], "-o") && i + 1 < n)
-			opt = v[++i];
-		else if (!strncmp(v[i], "-o", 2) && v[i][2])
-			opt = v[i] + 2;
-		if (opt && !strncasecmp(opt, "ProxyJump", 9) &&
-		    (opt[9] == '=' || opt[9] == ' ' || opt[9] == '\t')) {
-			opt += 10;
-			while (*opt == ' ' || *opt == '\t' || *opt == '=')
-				opt++;
-			if (*opt)
-				out = kp_xstrdup(opt);
-		}
+		else if ((val = opt_value(v, n, &i, "ProxyJump")))
+			out = kp_xstrdup(val);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+	free_args(v, n);
+	return out;
+}
+
+char *kp_ssh_args_option(const char *args, const char *name)
+{
+	size_t n;
+	char **v = split_args(args, &n);
+	char *out = NULL;
+	for (size_t i = 0; i < n && !out; i++) {
+		const char *val = opt_value(v, n, &i, name);
+		if (val)
+			out = kp_xstrdup(val);
+	}
+	free_args(v, n);
 	return out;
 }
 

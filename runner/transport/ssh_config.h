@@ -14,6 +14,7 @@
 struct kp_sshcfg {
 	char *hostname, *user, *identity, *proxy_jump; /* NULL: not set */
 	int port;				       /* 0: not set */
+	int alive_interval, alive_count;	       /* ServerAlive*: -1 not set */
 };
 
 /* Fill the fields of cfg still unset from the blocks of the file at path
@@ -26,6 +27,9 @@ void kp_sshcfg_release(struct kp_sshcfg *cfg);
 /* The ProxyJump given in ssh arguments (`-o ProxyJump=X`, `-oProxyJump X`,
  * `-J X`), or NULL; other arguments are ignored. */
 char *kp_ssh_args_proxyjump(const char *args);
+/* The value of option `name` given in ssh arguments as `-o Name=X` or `-o
+ * "Name X"` (the first one, as ssh takes it), or NULL. */
+char *kp_ssh_args_option(const char *args, const char *name);
 
 /* Split a ProxyJump spec `[user@]host[:port]` (also `[v6]:port` and
  * `ssh://user@host:port`); one hop only. user is NULL and port 0 when not

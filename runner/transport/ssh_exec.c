@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
+#include <libssh/server.h> /* ssh_send_keepalive, a client call too */
 
 #define KILL_GRACE_MS 1000  /* TERM, then this long before KILL (as local) */
 #define DRAIN_MS      200   /* after KILL: how long to read what is left */
@@ -237,11 +239,16 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 	struct stream se = {.c = {.buf = &res->err, .cap = cap}};
 	bool eof_sent = false;
 	char *chunk = kp_xmalloc(CHUNK);
-	int64_t t0 = kp_now_ms(), last = t0;
+	int64_t t0 = kp_now_ms();
 	int64_t deadline = req->timeout_ms > 0 ? t0 + req->timeout_ms : -1;
 	int64_t next_at = -1;
 	int sig_sent = 0;
-	bool status_before_signal = false, broke = false;
+	bool status_before_signal = false, broke = false, dead = false;
+	struct {
+		uint64_t rx;
+		int64_t next;
+		int unanswered;
+	} alive = {kp_ssh_rx_bytes(sc->s), t0 + (int64_t)c->keepalive_s * 1000, 0};
 	ssh_event ev = ssh_event_new();
 	kp_rc rc = KP_OK;
 
@@ -277,8 +284,6 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 			broke = true;
 			break;
 		}
-		if (progress)
-			last = kp_now_ms();
 		bool have_status = st->status >= 0 || st->signal;
 		if (have_status && sig_sent == 0)
 			status_before_signal = true;
@@ -316,16 +321,28 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 			wait = w < 0 ? 0 : w < wait ? w : wait;
 		}
 		if (c->keepalive_s > 0) {
-			int64_t ka = last + (int64_t)c->keepalive_s * 1000 - kp_now_ms();
-			if (ka <= 0) {
-				/* SSH_MSG_IGNORE needs no reply: the TCP ACK is what
-				 * counts; TCP_USER_TIMEOUT turns its absence into a
-				 * socket error. */
-				ssh_send_ignore(sc->s, "");
-				last = kp_now_ms();
-			} else if (ka < wait) {
-				wait = ka;
+			/* ServerAliveInterval/CountMax: after interval seconds
+			 * with nothing from the node, a keepalive@openssh.com
+			 * request (sshd answers every one); count of them
+			 * unanswered and the node is gone, even when its kernel
+			 * still acknowledges (a frozen node) */
+			int64_t now2 = kp_now_ms(), ivl = (int64_t)c->keepalive_s * 1000;
+			uint64_t rx = kp_ssh_rx_bytes(sc->s);
+			if (rx != alive.rx) {
+				alive.rx = rx;
+				alive.unanswered = 0;
+				alive.next = now2 + ivl;
+			} else if (now2 >= alive.next) {
+				if (alive.unanswered >= c->keepalive_max) {
+					dead = true;
+					break;
+				}
+				ssh_send_keepalive(sc->s);
+				alive.unanswered++;
+				alive.next = now2 + ivl;
 			}
+			if (alive.next - now2 < wait)
+				wait = alive.next - now2 < 0 ? 0 : alive.next - now2;
 		}
 		if (progress)
 			continue;
@@ -340,7 +357,17 @@ static kp_rc run_channel(struct kp_conn *c, ssh_channel ch, const struct kp_exec
 	free(chunk);
 	if (!st->marked && st->pre.len)
 		stream_add(&se, st->pre.buf, st->pre.len);
-	if (broke || !ssh_is_connected(sc->s))
+	if (dead) {
+		rc = kp_errorf(err, KP_ERR_UNREACHABLE,
+			       "%s stopped answering: no reply to %d keepalives in %d s "
+			       "(ServerAliveInterval %d, ServerAliveCountMax %d)",
+			       sc->who, c->keepalive_max, c->keepalive_max * c->keepalive_s,
+			       c->keepalive_s, c->keepalive_max);
+		/* the session is of no more use: later operations fail at once
+		 * (the socket is shut, libssh's objects stay valid to free) */
+		if (ssh_get_fd(sc->s) >= 0)
+			shutdown(ssh_get_fd(sc->s), SHUT_RDWR);
+	} else if (broke || !ssh_is_connected(sc->s))
 		rc = kp_ssh_lost(c, err);
 	else if (st->signal)
 		res->rc = 128 + st->signal;

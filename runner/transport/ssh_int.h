@@ -81,6 +81,10 @@ __attribute__((format(printf, 1, 2))) void kp_ssh_trace_line(const char *fmt, ..
 			kp_ssh_trace_line(__VA_ARGS__);                                            \
 	} while (0)
 
+/* ssh_alive.c: bytes the kernel received on the session's socket so far
+ * (anything from the node, a keepalive's answer included). */
+uint64_t kp_ssh_rx_bytes(ssh_session s);
+
 /* ssh_exec.c: the vtable's exec slot. */
 kp_rc kp_ssh_exec(struct kp_conn *c, const struct kp_exec_req *req, struct kp_exec_res *res,
 		  struct kp_buf *err);

@@ -128,9 +128,12 @@ struct kp_conn {
 	/* ssh only; port 0 and NULL strings mean "not set": ~/.ssh/config, then defaults */
 	char *known_hosts; /* NULL: ~/.ssh/known_hosts */
 	enum kp_hostkey_mode hostkey_mode;
-	char *password;		    /* ansible_password: tried last, never logged */
-	char *ssh_config;	    /* NULL: ~/.ssh/config; "": read none */
-	int keepalive_s;	    /* 0: no keepalives */
+	char *password;	  /* ansible_password: tried last, never logged */
+	char *ssh_config; /* NULL: ~/.ssh/config; "": read none */
+	/* ServerAliveInterval and ServerAliveCountMax: a node that answers
+	 * nothing for interval x count is unreachable. 0: not set (then
+	 * ~/.ssh/config, else 30 s and 3); interval -1: no keepalives */
+	int keepalive_s, keepalive_max;
 	int64_t connect_timeout_ms; /* 0: 10 s */
 	/* Ctrl-C count of the run (or NULL): from the second one on, a running
 	 * command is killed at once, as on a timeout */

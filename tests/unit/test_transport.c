@@ -8,6 +8,7 @@
  */
 #include "unit.h"
 #include "transport/transport.h"
+#include "transport/ssh_config.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -788,6 +789,47 @@ static void test_stat(void **state)
 	kp_conn_free(c);
 }
 
+/* ServerAliveInterval/CountMax as ssh takes them: from -o in Ansible's
+ * ssh arguments (the first one wins, either spelling), and from an
+ * ssh_config block that matches the host. */
+static void test_ssh_alive_options(void **state)
+{
+	char *v = kp_ssh_args_option("-C -o ServerAliveInterval=5 -o ServerAliveInterval=9",
+				     "ServerAliveInterval");
+	assert_string_equal(v, "5");
+	free(v);
+	v = kp_ssh_args_option("-o 'ServerAliveCountMax 4' -J bastion", "serveralivecountmax");
+	assert_string_equal(v, "4");
+	free(v);
+	v = kp_ssh_args_option("-oServerAliveInterval=7", "ServerAliveInterval");
+	assert_string_equal(v, "7");
+	free(v);
+	assert_null(kp_ssh_args_option("-o ServerAliveIntervalX=5", "ServerAliveInterval"));
+	v = kp_ssh_args_proxyjump("-o ServerAliveInterval=5 -o ProxyJump=root@b:2222");
+	assert_string_equal(v, "root@b:2222");
+	free(v);
+
+	char dir[] = "/tmp/kplan-sshcfg.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/config", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Host other\n  ServerAliveInterval 99\nHost n*\n  ServerAliveInterval 15\n"
+	      "  ServerAliveCountMax 2\nHost *\n  ServerAliveInterval 60\n",
+	      f);
+	fclose(f);
+	struct kp_sshcfg cfg = {.alive_interval = -1, .alive_count = -1};
+	struct kp_buf err = KP_BUF_INIT;
+	assert_int_equal(kp_sshcfg_lookup(path, "n1", &cfg, &err), KP_OK);
+	assert_int_equal(cfg.alive_interval, 15);
+	assert_int_equal(cfg.alive_count, 2);
+	kp_sshcfg_release(&cfg);
+	unlink(path);
+	rmdir(dir);
+	kp_buf_release(&err);
+}
+
 static void test_become_nobody(void **state)
 {
 	struct kp_conn *c = conn_new();
@@ -1032,6 +1074,7 @@ int main(void)
 	    cmocka_unit_test(test_status_and_streams),
 	    cmocka_unit_test(test_stdin),
 	    cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_ssh_alive_options),
 	    cmocka_unit_test(test_chdir_and_workdir),
 	    cmocka_unit_test(test_argv),
 	    cmocka_unit_test(test_no_inherited_fds),
