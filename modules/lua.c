@@ -15,8 +15,11 @@
 #include "modules/module.h"
 
 static const struct kp_argspec args[] = {
-    {.name = "script", .type = KP_T_PATH, .help = "Lua file (relative to the plan)"},
-    {.name = "code", .type = KP_T_STR, .help = "inline Lua code"},
+    {.name = "script",
+     .type = KP_T_PATH,
+     .help = "Lua file (relative to the plan)",
+     .check = KP_CHECK_LUA_FILE},
+    {.name = "code", .type = KP_T_STR, .help = "inline Lua code", .check = KP_CHECK_LUA_CODE},
     {.name = "args", .type = KP_T_DICT, .help = "values passed to the step"},
     {0},
 };

@@ -37,6 +37,10 @@ struct kp_argspec {
 	const char *def;	    /* default in YAML spelling, or NULL */
 	const char *const *choices; /* NULL-terminated allowed values, or NULL */
 	const char *help;
+	/* what the loader checks beyond the type, when the value holds no
+	 * template: Lua code (its syntax), or a Lua file relative to the
+	 * play's plan file (that it reads and compiles) */
+	enum { KP_CHECK_NONE, KP_CHECK_LUA_CODE, KP_CHECK_LUA_FILE } check;
 };
 
 /* flags */

@@ -147,22 +147,25 @@ static kp_rc parse_kv(struct kp_loader *ld, const struct kp_module *m, const str
 	return KP_OK;
 }
 
-static kp_rc lua_step_check(struct kp_task_ctx *ctx, const struct kp_node *args)
+/* The checks a module's argument spec asks for beyond types (Lua syntax,
+ * Lua files), on the arguments that hold no template. */
+static kp_rc spec_checks(struct kp_task_ctx *ctx, const struct kp_module *m,
+			 const struct kp_node *args)
 {
-	const struct kp_node *script = kp_node_map_get(args, "script");
-	const struct kp_node *code = kp_node_map_get(args, "code");
 	kp_rc rc = KP_OK;
-
-	if (script && script->type == KP_N_SCALAR && !kp_node_is_null(script) &&
-	    !kp_node_has_template(script)) {
-		char *path = kp_path_join(ctx->play_dir, script->str), *text = NULL;
-		rc = kp_loader_lua_file(ctx->ld, path, script->str, script, &text);
-		free(text);
-		free(path);
+	for (const struct kp_argspec *a = m->args; a && a->name && !rc; a++) {
+		const struct kp_node *v = a->check ? kp_node_map_get(args, a->name) : NULL;
+		if (!v || v->type != KP_N_SCALAR || kp_node_is_null(v) || kp_node_has_template(v))
+			continue;
+		if (a->check == KP_CHECK_LUA_FILE) {
+			char *path = kp_path_join(ctx->play_dir, v->str), *text = NULL;
+			rc = kp_loader_lua_file(ctx->ld, path, v->str, v, &text);
+			free(text);
+			free(path);
+		} else if (a->check == KP_CHECK_LUA_CODE) {
+			rc = kp_loader_lua_check(ctx->ld, v->str, v->len, "=inline Lua", v);
+		}
 	}
-	if (!rc && code && code->type == KP_N_SCALAR && !kp_node_is_null(code) &&
-	    !kp_node_has_template(code))
-		rc = kp_loader_lua_check(ctx->ld, code->str, code->len, "=inline Lua", code);
 	return rc;
 }
 
@@ -212,7 +215,7 @@ static kp_rc parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 			if ((rc = kp_check_var_name(args->items[2 * i], args->items[2 * i]->str,
 						    ld->err)))
 				return rc;
-	if (args && !strcmp(m->name, "lua") && (rc = lua_step_check(ctx, args)))
+	if (args && (rc = spec_checks(ctx, m, args)))
 		return rc;
 	if (!args) {
 		struct kp_value *empty = kp_value_map();
