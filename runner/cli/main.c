@@ -696,11 +696,13 @@ static int cmd_modules(struct kp_runopts *o, int argc, char **argv)
 	if (npos) {
 		const struct kp_module *m = kp_module_find(pos[0]);
 		if (!m) {
-			const char *s = kp_module_suggest(pos[0]);
-			if (s)
-				return usage_error("unknown module '%s' (did you mean '%s'?)",
-						   pos[0], s);
-			return usage_error("unknown module '%s' (see 'kplan modules')", pos[0]);
+			struct kp_buf msg = KP_BUF_INIT;
+			kp_module_unknown_text(pos[0], &msg);
+			if (!strchr(msg.buf, '('))
+				kp_buf_addstr(&msg, " (see 'kplan modules')");
+			rc = usage_error("%s", msg.buf);
+			kp_buf_release(&msg);
+			return rc;
 		}
 		print_module(m);
 		return EXIT_OK;
