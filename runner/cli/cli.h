@@ -38,6 +38,9 @@ struct kp_runopts {
 	int64_t timeout_ms;
 	/* secret values to hide in everything printed and journaled (or NULL) */
 	const struct kp_redact *redact;
+	/* --vault-id [ID@]SOURCE and --vault-password-file FILE (as default@FILE) */
+	struct kp_strlist vault_ids;
+	bool ask_vault_pass;
 	/* Ctrl-C / SIGTERM count, kept by main's signal handler (or NULL) */
 	const volatile sig_atomic_t *interrupts;
 };
@@ -70,6 +73,11 @@ kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		    struct kp_buf *err);
 kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		    struct kp_buf *err);
+
+/* The run's vault passwords (vault_opts.c): ANSIBLE_VAULT_PASSWORD_FILE,
+ * then each of ids ("[ID@]FILE", "[ID@]prompt"), then a prompt when ask;
+ * handed to kp_vault_set before anything loads. */
+kp_rc kp_cli_vault_setup(const struct kp_strlist *ids, bool ask, struct kp_buf *err);
 
 /* `key=value` rendering of arguments used by previews: strings bare when
  * they are simple words, everything else as JSON. */

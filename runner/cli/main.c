@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/vault.h"
 #include "engine/engine.h"
 #include "output/journal.h"
 #include "core/redact.h"
@@ -149,7 +150,9 @@ static void opts_release(struct kp_runopts *o)
 	kp_strlist_release(&o->tags);
 	kp_strlist_release(&o->skip_tags);
 	kp_strlist_release(&o->extra_args);
+	kp_strlist_release(&o->vault_ids);
 	kp_value_unref(o->extra);
+	kp_vault_clear();
 }
 
 enum {
@@ -171,6 +174,9 @@ enum {
 	OPT_LIST,
 	OPT_GRAPH,
 	OPT_HOST,
+	OPT_VAULT_FILE,
+	OPT_VAULT_ID,
+	OPT_ASK_VAULT,
 };
 
 static const struct option long_opts[] = {
@@ -200,6 +206,11 @@ static const struct option long_opts[] = {
     {"list", no_argument, NULL, OPT_LIST},
     {"graph", no_argument, NULL, OPT_GRAPH},
     {"host", required_argument, NULL, OPT_HOST},
+    {"vault-password-file", required_argument, NULL, OPT_VAULT_FILE},
+    {"vault-pass-file", required_argument, NULL, OPT_VAULT_FILE},
+    {"vault-id", required_argument, NULL, OPT_VAULT_ID},
+    {"ask-vault-pass", no_argument, NULL, OPT_ASK_VAULT},
+    {"ask-vault-password", no_argument, NULL, OPT_ASK_VAULT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -232,7 +243,7 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 	optind = 1;
 	opterr = 0;
 	for (;;) {
-		c = getopt_long(argc, argv, "+:i:e:l:f:t:CDvh", long_opts, NULL);
+		c = getopt_long(argc, argv, "+:i:e:l:f:t:CDJvh", long_opts, NULL);
 		if (c == -1) {
 			/* '+' stops at the first positional: take it and go on */
 			if (optind >= argc)
@@ -265,12 +276,22 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 			kp_strlist_push(&o->inventories, optarg);
 			break;
 		case 'e':
+			/* loaded once the vault passwords are known (below) */
 			kp_strlist_push(&o->extra_args, optarg);
-			if (kp_extra_vars_add(o->extra, optarg, &err)) {
-				int rc = report(&err);
-				kp_buf_release(&err);
-				return rc;
-			}
+			break;
+		case OPT_VAULT_FILE: {
+			struct kp_buf b = KP_BUF_INIT;
+			kp_buf_addf(&b, "default@%s", optarg);
+			kp_strlist_push(&o->vault_ids, b.buf);
+			kp_buf_release(&b);
+			break;
+		}
+		case OPT_VAULT_ID:
+			kp_strlist_push(&o->vault_ids, optarg);
+			break;
+		case 'J':
+		case OPT_ASK_VAULT:
+			o->ask_vault_pass = true;
 			break;
 		case 'l':
 			o->limit = optarg;
@@ -389,6 +410,17 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 					   argv[optind - 1], o->command);
 		}
 	}
+	if (kp_cli_vault_setup(&o->vault_ids, o->ask_vault_pass, &err)) {
+		int rc = report(&err);
+		kp_buf_release(&err);
+		return rc;
+	}
+	for (size_t i = 0; i < o->extra_args.n; i++)
+		if (kp_extra_vars_add(o->extra, o->extra_args.v[i], &err)) {
+			int rc = report(&err);
+			kp_buf_release(&err);
+			return rc;
+		}
 	return -1;
 }
 
