@@ -151,6 +151,10 @@ static void opts_release(struct kp_runopts *o)
 	kp_strlist_release(&o->skip_tags);
 	kp_strlist_release(&o->extra_args);
 	kp_strlist_release(&o->vault_ids);
+	kp_strlist_release(&o->cfg_inventories);
+	kp_strlist_release(&o->cfg_notes);
+	kp_value_unref(o->conn_defaults);
+	kp_ansible_cfg_free(o->cfg);
 	kp_value_unref(o->extra);
 	kp_vault_clear();
 }
@@ -177,6 +181,10 @@ enum {
 	OPT_VAULT_FILE,
 	OPT_VAULT_ID,
 	OPT_ASK_VAULT,
+	OPT_BECOME_PW_FILE,
+	OPT_PRIVATE_KEY,
+	OPT_LIST_TAGS,
+	OPT_SYNTAX_CHECK,
 };
 
 static const struct option long_opts[] = {
@@ -211,6 +219,14 @@ static const struct option long_opts[] = {
     {"vault-id", required_argument, NULL, OPT_VAULT_ID},
     {"ask-vault-pass", no_argument, NULL, OPT_ASK_VAULT},
     {"ask-vault-password", no_argument, NULL, OPT_ASK_VAULT},
+    {"ask-become-pass", no_argument, NULL, 'K'},
+    {"become-password-file", required_argument, NULL, OPT_BECOME_PW_FILE},
+    {"become-pass-file", required_argument, NULL, OPT_BECOME_PW_FILE},
+    {"user", required_argument, NULL, 'u'},
+    {"private-key", required_argument, NULL, OPT_PRIVATE_KEY},
+    {"key-file", required_argument, NULL, OPT_PRIVATE_KEY},
+    {"list-tags", no_argument, NULL, OPT_LIST_TAGS},
+    {"syntax-check", no_argument, NULL, OPT_SYNTAX_CHECK},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -232,6 +248,35 @@ static bool is_run_id(const char *s)
 	return true;
 }
 
+static void set_conn_default(struct kp_runopts *o, const char *var, const char *val)
+{
+	if (!o->conn_defaults)
+		o->conn_defaults = kp_value_map();
+	kp_map_set_take(o->conn_defaults, var, kp_value_str(val));
+}
+
+/* -K (asked on the terminal) or --become-password-file: the become
+ * password as the lowest-precedence ansible_become_password (a *_password
+ * variable: hidden wherever kplan prints). */
+static kp_rc become_password(struct kp_runopts *o, struct kp_buf *err)
+{
+	struct kp_buf pw = KP_BUF_INIT;
+	kp_rc rc = KP_OK;
+	if (o->become_password_file) {
+		rc = kp_read_file(o->become_password_file, 1u << 16, &pw, err);
+		while (!rc && pw.len && (pw.buf[pw.len - 1] == '\n' || pw.buf[pw.len - 1] == '\r'))
+			pw.buf[--pw.len] = '\0';
+	} else if (o->ask_become_pass) {
+		rc = kp_cli_prompt_secret("BECOME password: ", "the become password", &pw, err);
+	} else {
+		return KP_OK;
+	}
+	if (!rc)
+		set_conn_default(o, "ansible_become_password", pw.buf);
+	kp_buf_release(&pw);
+	return rc;
+}
+
 /* Parse the options after the command word. Returns -1 to go on, else an
  * exit code. Positional arguments land in pos[]. */
 static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopts *o,
@@ -242,8 +287,15 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 
 	optind = 1;
 	opterr = 0;
+	/* ansible.cfg and ANSIBLE_* first: the options below win */
+	if (strcmp(o->command, "modules") && strcmp(o->command, "runs") &&
+	    kp_ansible_cfg_apply(o, &err)) {
+		int rc = report(&err);
+		kp_buf_release(&err);
+		return rc;
+	}
 	for (;;) {
-		c = getopt_long(argc, argv, "+:i:e:l:f:t:CDJvh", long_opts, NULL);
+		c = getopt_long(argc, argv, "+:i:e:l:f:t:u:CDJKvh", long_opts, NULL);
 		if (c == -1) {
 			/* '+' stops at the first positional: take it and go on */
 			if (optind >= argc)
@@ -292,6 +344,24 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 		case 'J':
 		case OPT_ASK_VAULT:
 			o->ask_vault_pass = true;
+			break;
+		case 'K':
+			o->ask_become_pass = true;
+			break;
+		case OPT_BECOME_PW_FILE:
+			o->become_password_file = optarg;
+			break;
+		case 'u':
+			o->default_remote_user = optarg;
+			break;
+		case OPT_PRIVATE_KEY:
+			set_conn_default(o, "ansible_ssh_private_key_file", optarg);
+			break;
+		case OPT_LIST_TAGS:
+			o->list_tags = true;
+			break;
+		case OPT_SYNTAX_CHECK:
+			o->syntax_check = true;
 			break;
 		case 'l':
 			o->limit = optarg;
@@ -410,7 +480,14 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 					   argv[optind - 1], o->command);
 		}
 	}
-	if (kp_cli_vault_setup(&o->vault_ids, o->ask_vault_pass, &err)) {
+	if (!o->inventories.n)
+		for (size_t i = 0; i < o->cfg_inventories.n; i++)
+			kp_strlist_push(&o->inventories, o->cfg_inventories.v[i]);
+	if (o->verbose)
+		for (size_t i = 0; i < o->cfg_notes.n; i++)
+			fprintf(stderr, "kplan: note: %s\n", o->cfg_notes.v[i]);
+	if (become_password(o, &err) ||
+	    kp_cli_vault_setup(&o->vault_ids, o->ask_vault_pass, &err)) {
 		int rc = report(&err);
 		kp_buf_release(&err);
 		return rc;

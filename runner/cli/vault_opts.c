@@ -16,19 +16,17 @@
 
 #include <openssl/crypto.h>
 
-/* Ask on the terminal, without echo. */
-static kp_rc prompt(const char *what, struct kp_buf *out, struct kp_buf *err)
+kp_rc kp_cli_prompt_secret(const char *prompt, const char *what, struct kp_buf *out,
+			   struct kp_buf *err)
 {
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
 	struct termios old, quiet;
 	char c;
 	if (fd < 0)
-		return kp_errorf(err, KP_ERR_INVALID,
-				 "cannot ask for the vault password: no terminal (use "
-				 "--vault-password-file)");
-	if (write(fd, what, strlen(what)) < 0) {
+		return kp_errorf(err, KP_ERR_INVALID, "cannot ask for %s: no terminal", what);
+	if (write(fd, prompt, strlen(prompt)) < 0) {
 		close(fd);
-		return kp_errorf(err, KP_ERR_IO, "cannot ask for the vault password");
+		return kp_errorf(err, KP_ERR_IO, "cannot ask for %s", what);
 	}
 	bool tty = tcgetattr(fd, &old) == 0;
 	if (tty) {
@@ -46,7 +44,7 @@ static kp_rc prompt(const char *what, struct kp_buf *out, struct kp_buf *err)
 	}
 	close(fd);
 	if (!out->len)
-		return kp_errorf(err, KP_ERR_INVALID, "empty vault password");
+		return kp_errorf(err, KP_ERR_INVALID, "cannot ask for %s: nothing was typed", what);
 	return KP_OK;
 }
 
@@ -86,7 +84,9 @@ kp_rc kp_cli_vault_setup(const struct kp_strlist *ids, bool ask, struct kp_buf *
 				kp_buf_addstr(&q, "Vault password: ");
 			else
 				kp_buf_addf(&q, "Vault password (%s): ", id.buf);
-			rc = prompt(q.buf, &pw, err);
+			rc = kp_cli_prompt_secret(q.buf, "the vault password", &pw, err);
+			if (rc && strstr(err->buf, "no terminal"))
+				kp_buf_addstr(err, " (use --vault-password-file)");
 			kp_buf_release(&q);
 		} else {
 			rc = kp_vault_password_file(src, &pw, err);
