@@ -86,6 +86,10 @@ kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		    struct kp_buf *err);
 kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		    struct kp_buf *err);
+/* `kplan --version`: kplan's and its libraries' versions (version.c). */
+void kp_print_version(FILE *out, const char *kplan_version);
+/* --list-tags, in ansible-playbook's words (list_tags.c). */
+kp_rc kp_list_tags(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err);
 
 /* ansible.cfg and ANSIBLE_* settings as defaults of o (ansible_cfg.c):
  * called before the command line is parsed, which then wins. */

@@ -555,8 +555,9 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		return usage_error("'kplan %s' needs a plan file (see 'kplan %s --help')",
 				   o->command, o->command);
 	o->plan_path = pos[0];
-	bool validate = !strcmp(o->command, "validate");
-	if (!validate && !o->inventories.n)
+	/* --syntax-check: load and check the plan only, as validate does */
+	bool validate = !strcmp(o->command, "validate") || o->syntax_check;
+	if (!validate && !o->list_tags && !o->inventories.n)
 		return usage_error("'kplan %s' needs an inventory: -i FILE or DIRECTORY",
 				   o->command);
 
@@ -573,6 +574,15 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	 * preview documents on stdout stay the same at every -v. */
 	if (o->verbose >= 3)
 		kp_log_level = KP_LOG_TRACE;
+	if (o->list_tags) {
+		rc = kp_list_tags(o, &ld, stdout, &err) ? report(&err) : EXIT_OK;
+		goto out;
+	}
+	if (o->syntax_check) {
+		printf("\nplaybook: %s\n", o->plan_path);
+		rc = EXIT_OK;
+		goto out;
+	}
 	if (o->list_hosts || o->list_tasks) {
 		if (o->list_hosts && kp_list_hosts(o, &ld, stdout, &err)) {
 			rc = report(&err);
@@ -836,7 +846,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("kplan %s\n", KP_VERSION);
+		kp_print_version(stdout, KP_VERSION);
 		return EXIT_OK;
 	}
 	o.command = cmd;
