@@ -129,8 +129,15 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(C_FILES)
 
+# the binary, its man page, bash completion and the shipped plans
 install: all
-	install -D -m 0755 kplan $(DESTDIR)$(PREFIX)/bin/kplan
+	install -D -m 0755 $(KPLAN) $(DESTDIR)$(PREFIX)/bin/kplan
+	install -D -m 0644 docs/kplan.1 $(DESTDIR)$(PREFIX)/share/man/man1/kplan.1
+	install -D -m 0644 contrib/kplan.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/kplan
+	cd playbooks && find . -type f | while read -r f; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/kplan/playbooks/$$f" || exit 1; \
+	done
 
 clean:
 	rm -rf build build-asan build-fuzz kplan
