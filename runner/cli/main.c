@@ -70,8 +70,20 @@ static const char usage_run[] =
     "      --timeout DURATION      default per-command timeout (default 10m)\n"
     "      --list-hosts            print the hosts of each play and exit\n"
     "      --list-tasks            print the tasks of each play and exit\n"
+    "      --list-tags             print the tags of each play and exit\n"
+    "      --syntax-check          check the plan only, as validate does\n"
+    "  -u, --user USER             remote user of plays that set none\n"
+    "      --private-key FILE      SSH key of hosts that set none\n"
+    "  -K, --ask-become-pass       ask for the become password\n"
+    "      --become-password-file FILE\n"
+    "      --vault-password-file FILE  Ansible Vault password (a script is run)\n"
+    "      --vault-id [ID@]FILE|prompt  a vault password for a vault id\n"
+    "  -J, --ask-vault-pass        ask for the vault password\n"
     "  -v, -vv, -vvv               more detail\n"
-    "      --no-color              no colours\n";
+    "      --no-color              no colours\n"
+    "\n"
+    "ansible.cfg ($ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg,\n"
+    "/etc/ansible/ansible.cfg) and ANSIBLE_* variables give defaults.\n";
 
 static const char usage_validate[] =
     "usage: kplan validate PLAN [-i INVENTORY]... [-e VARS]... [-l PATTERN]\n"
