@@ -303,9 +303,13 @@ kp_rc kp_inventory_finalize(struct kp_inventory *inv, struct kp_buf *err)
 	/* group_vars/ and host_vars/ first: the groups kubespray's names add
 	 * get no variables of their own, as in ansible-inventory's view */
 	kp_rc rc = file_vars(inv, err);
-	if (!rc)
-		rc = kubespray_names(inv, err);
 	if (rc)
+		return rc;
+	/* the inventory's own top-level groups stay children of all when
+	 * kubespray's names give them a parent (group_by adds hosts, it does
+	 * not move groups); then the groups those names made join all */
+	implicit_groups(inv);
+	if ((rc = kubespray_names(inv, err)))
 		return rc;
 	implicit_groups(inv);
 	if ((rc = depths(inv, err)))
