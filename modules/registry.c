@@ -7,7 +7,7 @@ extern const struct kp_module kp_mod_apt, kp_mod_apt_pin, kp_mod_dpkg_selections
     kp_mod_etcd_snapshot, kp_mod_fail, kp_mod_fetch, kp_mod_file, kp_mod_k8s_drain,
     kp_mod_kube_node, kp_mod_kubeadm_upgrade, kp_mod_lineinfile, kp_mod_lua, kp_mod_pause,
     kp_mod_reboot, kp_mod_set_fact, kp_mod_shell, kp_mod_stat, kp_mod_systemd, kp_mod_template,
-    kp_mod_wait_for;
+    kp_mod_uri, kp_mod_wait_for;
 
 /* sorted by name, as `kplan modules` lists them */
 const struct kp_module *const kp_modules[] = {
@@ -37,6 +37,7 @@ const struct kp_module *const kp_modules[] = {
     &kp_mod_stat,
     &kp_mod_systemd,
     &kp_mod_template,
+    &kp_mod_uri,
     &kp_mod_wait_for,
     NULL,
 };
