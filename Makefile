@@ -19,7 +19,8 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-d
 	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang clang-format \
 	    libclang-rt-14-dev \
 	    sudo python3 python3-jsonschema openssh-server openssh-client \
-	    etcd-server etcd-client dpkg-dev apt-utils cmark-gfm valgrind
+	    etcd-server etcd-client dpkg-dev apt-utils cmark-gfm valgrind \
+	    ansible-core groff-base
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -135,8 +136,15 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(C_FILES)
 
+# the binary, its man page, bash completion and the shipped plans
 install: all
-	install -D -m 0755 kplan $(DESTDIR)$(PREFIX)/bin/kplan
+	install -D -m 0755 $(KPLAN) $(DESTDIR)$(PREFIX)/bin/kplan
+	install -D -m 0644 docs/kplan.1 $(DESTDIR)$(PREFIX)/share/man/man1/kplan.1
+	install -D -m 0644 contrib/kplan.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/kplan
+	cd playbooks && find . -type f | while read -r f; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/kplan/playbooks/$$f" || exit 1; \
+	done
 
 clean:
 	rm -rf build build-asan build-fuzz kplan

@@ -13,7 +13,12 @@ static const struct kp_argspec args[] = {
      .required = true,
      .help = "expressions that must all be true"},
     {.name = "fail_msg", .type = KP_T_STR, .help = "message when one is false"},
+    {.name = "msg", .type = KP_T_STR, .help = "the same as fail_msg (Ansible's alias)"},
     {.name = "success_msg", .type = KP_T_STR, .help = "message when all hold"},
+    {.name = "quiet",
+     .type = KP_T_BOOL,
+     .def = "false",
+     .help = "print nothing when all hold (no success message)"},
     {0},
 };
 
@@ -45,6 +50,8 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			return KP_OK;
 		if (!ok) {
 			const char *fm = kp_arg_str(ctx, "fail_msg");
+			if (!fm)
+				fm = kp_arg_str(ctx, "msg");
 			if (fm)
 				kp_mod_failf(res, "%s", fm);
 			else
@@ -56,7 +63,8 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	}
 	const char *sm = kp_arg_str(ctx, "success_msg");
 	kp_buf_reset(&res->msg);
-	kp_buf_addstr(&res->msg, sm ? sm : "all assertions passed");
+	if (!kp_arg_bool(ctx, "quiet"))
+		kp_buf_addstr(&res->msg, sm ? sm : "all assertions passed");
 	return KP_OK;
 }
 

@@ -12,6 +12,10 @@
 static const struct kp_argspec args[] = {
     {.name = "msg", .type = KP_T_ANY, .help = "what to print"},
     {.name = "var", .type = KP_T_STR, .help = "a variable (or expression) to print"},
+    {.name = "verbosity",
+     .type = KP_T_INT,
+     .def = "0",
+     .help = "print only at this -v level or above (skipped below it)"},
     {0},
 };
 
@@ -23,6 +27,14 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	const char *var = kp_arg_str(ctx, "var");
 
 	kp_buf_reset(&res->msg);
+	if (ctx->verbose < kp_arg_int(ctx, "verbosity")) {
+		/* as Ansible: skipped below the threshold */
+		res->skipped = true;
+		kp_map_set_take(res->facts, "skipped_reason",
+				kp_value_str("Verbosity threshold not met."));
+		kp_buf_addstr(&res->msg, "verbosity threshold not met");
+		return KP_OK;
+	}
 	if (var) {
 		struct kp_expr *e = NULL;
 		struct kp_value *v = NULL;

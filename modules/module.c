@@ -47,12 +47,16 @@ static void group_text(const struct group *g, struct kp_buf *out)
 	}
 }
 
+/* Collections whose modules kplan knows by their fully qualified names:
+ * every module answers to ansible.builtin.X and ansible.legacy.X; other
+ * collections only through kp_module_aliases. */
+static const char *const builtin_prefixes[] = {"ansible.builtin.", "ansible.legacy."};
+
 static const char *strip_prefix(const char *name)
 {
-	static const char *const prefixes[] = {"ansible.builtin.", "ansible.legacy."};
-	for (size_t i = 0; i < KP_ARRAY_LEN(prefixes); i++) {
-		size_t pl = strlen(prefixes[i]);
-		if (!strncmp(name, prefixes[i], pl))
+	for (size_t i = 0; i < KP_ARRAY_LEN(builtin_prefixes); i++) {
+		size_t pl = strlen(builtin_prefixes[i]);
+		if (!strncmp(name, builtin_prefixes[i], pl))
 			return name + pl;
 	}
 	return name;
@@ -69,11 +73,8 @@ static bool same_name(const char *a, const char *b)
 	return !*a && !*b;
 }
 
-const struct kp_module *kp_module_find(const char *name)
+static const struct kp_module *find_registered(const char *name)
 {
-	if (!name)
-		return NULL;
-	name = strip_prefix(name);
 	for (size_t i = 0; i < kp_nmodules; i++)
 		if (!strcmp(kp_modules[i]->name, name))
 			return kp_modules[i];
@@ -83,19 +84,93 @@ const struct kp_module *kp_module_find(const char *name)
 	return NULL;
 }
 
+static const struct kp_module *find_alias(const char *name)
+{
+	for (const struct kp_module_alias *a = kp_module_aliases; a->name; a++)
+		if (same_name(a->name, name))
+			return find_registered(a->module);
+	return NULL;
+}
+
+/* The collection part of "ns.coll.module" ("ns.coll", into out), or false
+ * when the name has no collection. */
+static bool collection_of(const char *name, struct kp_buf *out)
+{
+	const char *d1 = strchr(name, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	if (!d2 || d1 == name || d2 == d1 + 1 || !d2[1])
+		return false;
+	kp_buf_add(out, name, (size_t)(d2 - name));
+	return true;
+}
+
+const struct kp_module *kp_module_find(const char *name)
+{
+	const struct kp_module *m;
+	if (!name)
+		return NULL;
+	if ((m = find_alias(name)))
+		return m;
+	const char *base = strip_prefix(name);
+	if (base == name && strchr(name, '.'))
+		return NULL; /* another collection: only its aliases are known */
+	if ((m = find_registered(base)))
+		return m;
+	return find_alias(base);
+}
+
 const char *kp_module_suggest(const char *name)
 {
-	const char *names[64];
+	const char *names[128];
 	char norm[128];
 	size_t n = 0, i;
 
 	for (i = 0; i < kp_nmodules && n < KP_ARRAY_LEN(names); i++)
 		names[n++] = kp_modules[i]->name;
+	for (const struct kp_module_alias *a = kp_module_aliases; a->name; a++)
+		if (!strchr(a->name, '.') && n < KP_ARRAY_LEN(names))
+			names[n++] = a->name;
 	name = strip_prefix(name);
 	for (i = 0; name[i] && i < sizeof(norm) - 1; i++)
 		norm[i] = name[i] == '_' ? '-' : name[i];
 	norm[i] = '\0';
+	const char *s = kp_suggest(norm, names, n);
+	if (s)
+		return s;
+	/* the Ansible spelling of an alias ("systemd_service") */
+	for (i = 0; name[i] && i < sizeof(norm) - 1; i++)
+		norm[i] = name[i] == '-' ? '_' : name[i];
+	norm[i] = '\0';
 	return kp_suggest(norm, names, n);
+}
+
+void kp_module_unknown_text(const char *name, struct kp_buf *out)
+{
+	struct kp_buf coll = KP_BUF_INIT;
+	const char *prefix = "";
+	if (strip_prefix(name) == name && collection_of(name, &coll)) {
+		bool partly = false;
+		size_t cl = coll.len;
+		kp_buf_addf(out,
+			    "module '%s' belongs to collection '%s', which kplan does not provide",
+			    name, coll.buf);
+		for (const struct kp_module_alias *a = kp_module_aliases; a->name; a++) {
+			if (strncmp(a->name, coll.buf, cl) || a->name[cl] != '.')
+				continue;
+			kp_buf_addf(out, "%s'%s'", partly ? ", " : " (kplan has only ", a->name);
+			partly = true;
+		}
+		if (partly)
+			kp_buf_addch(out, ')');
+		kp_buf_release(&coll);
+		return;
+	}
+	kp_buf_release(&coll);
+	if (strip_prefix(name) != name)
+		prefix = name[strlen("ansible.")] == 'b' ? "ansible.builtin." : "ansible.legacy.";
+	kp_buf_addf(out, "unknown module '%s'", name);
+	const char *s = kp_module_suggest(name);
+	if (s)
+		kp_buf_addf(out, " (did you mean '%s%s'?)", prefix, s);
 }
 
 const struct kp_argspec *kp_module_arg(const struct kp_module *m, const char *name)

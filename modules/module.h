@@ -171,11 +171,27 @@ struct kp_module {
 extern const struct kp_module *const kp_modules[];
 extern const size_t kp_nmodules;
 
+/* Other names a module answers to, as Ansible users write them
+ * ("systemd_service", "kubernetes.core.k8s_drain"); registry.c, ended by
+ * an entry with name == NULL. */
+struct kp_module_alias {
+	const char *name;
+	const char *module; /* the registered name */
+};
+extern const struct kp_module_alias kp_module_aliases[];
+
 /* By name; also accepts Ansible spellings: "set_fact" for "set-fact",
- * "ansible.builtin.copy" for "copy". */
+ * "ansible.builtin.copy" and "ansible.legacy.copy" for "copy", and the
+ * aliases. A name of another collection ("community.general.x") is found
+ * only when it is an alias. */
 const struct kp_module *kp_module_find(const char *name);
 /* The registered name closest to `name`, for "did you mean". */
 const char *kp_module_suggest(const char *name);
+/* The error text for a name kp_module_find does not know: "unknown module
+ * 'comand' (did you mean 'command'?)", or "module 'community.general.x'
+ * belongs to collection 'community.general', which kplan does not
+ * provide". */
+void kp_module_unknown_text(const char *name, struct kp_buf *out);
 const struct kp_argspec *kp_module_arg(const struct kp_module *m, const char *name);
 
 /* Load-time check of a task's arguments (a mapping node, or NULL for none):
@@ -312,6 +328,12 @@ kp_rc kp_mod_run_command(struct kp_modctx *ctx, struct kp_result *res, struct kp
 kp_rc kp_mod_copy_probe(struct kp_modctx *ctx, struct kp_result *res, char *data, size_t len,
 			const char *src, struct kp_buf *err);
 kp_rc kp_mod_copy_apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
+
+/* k8s-drain (k8s_drain.c): kubernetes.core.k8s_drain's arguments (checked,
+ * defaults filled) as drain's, checked and filled in *out. An unknown
+ * delete_options key is an error. */
+extern const struct kp_module kp_mod_drain;
+kp_rc kp_k8s_drain_map_args(const struct kp_value *in, struct kp_value **out, struct kp_buf *err);
 
 /* Kubernetes modules (drain.c): a variable of the host (the scope's
  * layers from the top, magic variables included), or NULL. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,21 +19,32 @@ static const struct kp_argspec args[] = {
     {.name = "seconds", .type = KP_T_INT, .help = "how long to wait"},
     {.name = "minutes", .type = KP_T_INT, .help = "how long to wait, in minutes"},
     {.name = "prompt", .type = KP_T_STR, .help = "ask the operator and wait for enter"},
+    {.name = "echo",
+     .type = KP_T_BOOL,
+     .def = "true",
+     .help = "show what the operator types (false: hidden, as for a password)"},
     {0},
 };
 
 static const char *const exclusive[] = {"seconds|minutes", NULL};
 
-static kp_rc ask(struct kp_result *res, const char *prompt)
+static kp_rc ask(struct kp_result *res, const char *prompt, bool echo)
 {
 	struct kp_buf in = KP_BUF_INIT;
 	FILE *tty = fopen("/dev/tty", "w");
 	char chunk[256];
+	struct termios old, quiet;
+	bool hide = !echo && tcgetattr(0, &old) == 0;
 
 	if (tty) {
-		fprintf(tty, "%s: ", prompt);
+		fprintf(tty, "%s%s: ", prompt, echo ? "" : " (output is hidden)");
 		fflush(tty);
 		fclose(tty);
+	}
+	if (hide) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(0, TCSAFLUSH, &quiet);
 	}
 	for (;;) {
 		ssize_t n = read(0, chunk, sizeof(chunk));
@@ -45,6 +57,8 @@ static kp_rc ask(struct kp_result *res, const char *prompt)
 		if (nl)
 			break;
 	}
+	if (hide)
+		tcsetattr(0, TCSAFLUSH, &old);
 	kp_map_set_take(res->facts, "user_input", kp_value_strn(in.buf, in.len));
 	kp_buf_release(&in);
 	return KP_OK;
@@ -85,7 +99,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	} else if (!isatty(0)) {
 		kp_mod_failf(res, "pause: a prompt needs a terminal (use seconds: or --yes)");
 	} else {
-		ask(res, prompt ? prompt : "Press enter to continue");
+		ask(res, prompt ? prompt : "Press enter to continue", kp_arg_bool(ctx, "echo"));
 		kp_buf_addstr(&res->msg, "continued by the operator");
 	}
 	kp_buf_release(&d);

@@ -36,11 +36,50 @@ static const struct kp_argspec args[] = {
      .type = KP_T_STR,
      .def = "whoami",
      .help = "command that must succeed once the node is back"},
+    {.name = "reboot_timeout",
+     .type = KP_T_INT,
+     .help = "Ansible's name for timeout, in seconds (wins over timeout)"},
+    {.name = "msg",
+     .type = KP_T_STR,
+     .def = "Reboot initiated by kplan",
+     .help = "the message shutdown broadcasts"},
+    {.name = "reboot_command",
+     .type = KP_T_STR,
+     .help = "the command that reboots (default: shutdown -r now MSG)"},
+    {.name = "connect_timeout",
+     .type = KP_T_INT,
+     .help = "accepted for Ansible; each reconnect is bounded by the connection's own"},
+    {.name = "boot_time_command",
+     .type = KP_T_STR,
+     .help = "accepted for Ansible; kplan always compares the kernel's boot id"},
+    {.name = "search_paths",
+     .type = KP_T_LIST,
+     .help = "accepted for Ansible; the reboot command runs through the node's PATH"},
     {0},
 };
 
-#define REBOOT_CMD	"shutdown -r now 'Reboot initiated by kplan'"
-#define REBOOT_CMD_TMO	30000 /* shutdown returns at once; the node goes down after */
+#define REBOOT_CMD     "shutdown -r now"
+#define REBOOT_CMD_TMO 30000 /* shutdown returns at once; the node goes down after */
+
+/* reboot_timeout (seconds, Ansible's) when given, else timeout */
+static int64_t wait_ms(const struct kp_modctx *ctx)
+{
+	if (kp_arg(ctx, "reboot_timeout"))
+		return kp_arg_int(ctx, "reboot_timeout") * 1000;
+	return kp_arg_int(ctx, "timeout");
+}
+
+/* reboot_command as given, else `shutdown -r now MSG` */
+static void reboot_cmd(const struct kp_modctx *ctx, struct kp_buf *out)
+{
+	const char *c = kp_arg_str(ctx, "reboot_command");
+	if (c) {
+		kp_buf_addstr(out, c);
+		return;
+	}
+	kp_buf_addstr(out, REBOOT_CMD " ");
+	kp_sh_quote(out, kp_arg_str(ctx, "msg"));
+}
 #define STEP_TMO	10000 /* one connect, one boot id read */
 #define BACKOFF_FIRST	250
 #define BACKOFF_MAX	2000
@@ -124,7 +163,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	ctx->free_state = state_free;
 	kp_map_set_take(res->facts, "boot_id", kp_value_str(id.buf));
 	res->changed = true;
-	kp_mod_duration_text(kp_arg_int(ctx, "timeout"), &d);
+	kp_mod_duration_text(wait_ms(ctx), &d);
 	kp_buf_reset(&res->msg);
 	kp_buf_addf(&res->msg,
 		    "would reboot (boot id %s), then wait up to %s for a new boot id and '%s' "
@@ -208,7 +247,8 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 {
 	struct state *st = ctx->state;
 	struct kp_buf e = KP_BUF_INIT, id = KP_BUF_INIT, last = KP_BUF_INIT, d = KP_BUF_INIT;
-	int64_t timeout = kp_arg_int(ctx, "timeout"), backoff = BACKOFF_FIRST;
+	int64_t timeout = wait_ms(ctx), backoff = BACKOFF_FIRST;
+	struct kp_buf cmd = KP_BUF_INIT;
 	bool connected = false, done = false;
 	struct kp_exec_res r;
 
@@ -220,7 +260,8 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	/* The command may return before the node goes down (systemd queues
 	 * the reboot) or be cut off with its connection: both are a reboot
 	 * under way. An exit status below 128 is the command refusing. */
-	struct kp_exec_req req = {.cmd = REBOOT_CMD, .timeout_ms = REBOOT_CMD_TMO};
+	reboot_cmd(ctx, &cmd);
+	struct kp_exec_req req = {.cmd = cmd.buf, .timeout_ms = REBOOT_CMD_TMO};
 	kp_exec_res_init(&r);
 	kp_rc rc = kp_mod_exec(ctx, res, &req, &r, &e);
 	if (!rc && !r.timed_out && r.rc > 0 && r.rc < 128) {
@@ -228,8 +269,8 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		first_line(r.err.len ? &r.err : &r.out, &line);
 		kp_buf_reset(&res->err);
 		kp_buf_add(&res->err, r.err.buf, r.err.len);
-		kp_mod_failf(res, "cannot reboot '%s': '%s' failed (rc %d)%s%s", ctx->host,
-			     REBOOT_CMD, r.rc, line.len ? ": " : "", line.buf);
+		kp_mod_failf(res, "cannot reboot '%s': '%s' failed (rc %d)%s%s", ctx->host, cmd.buf,
+			     r.rc, line.len ? ": " : "", line.buf);
 		kp_buf_release(&line);
 		kp_exec_res_release(&r);
 		goto out;
@@ -278,6 +319,7 @@ out:
 	kp_buf_release(&id);
 	kp_buf_release(&last);
 	kp_buf_release(&d);
+	kp_buf_release(&cmd);
 	return KP_OK;
 }
 

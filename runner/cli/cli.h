@@ -29,6 +29,7 @@ struct kp_runopts {
 	struct kp_strlist tags, skip_tags;
 	const char *start_at_task;
 	bool check, diff, detailed_exitcode, yes, list_hosts, list_tasks, no_color;
+	bool list_tags, syntax_check;
 	enum kp_format format;
 	int verbose;
 	const char *known_hosts, *host_key_checking, *kubeconfig, *journal, *resume;
@@ -37,6 +38,21 @@ struct kp_runopts {
 	int64_t timeout_ms;
 	/* secret values to hide in everything printed and journaled (or NULL) */
 	const struct kp_redact *redact;
+	/* --vault-id [ID@]SOURCE and --vault-password-file FILE (as default@FILE) */
+	struct kp_strlist vault_ids;
+	bool ask_vault_pass;
+	/* ansible.cfg (ansible_cfg.c) and the options of the same meaning */
+	struct kp_ansible_cfg *cfg;	   /* owns the strings below */
+	const char *cfg_path;		   /* the file read, or NULL */
+	const char *roles_path;		   /* stored; kplan has no roles */
+	struct kp_strlist cfg_inventories; /* used when no -i is given */
+	struct kp_strlist cfg_notes;	   /* settings ignored, shown with -v */
+	struct kp_value *conn_defaults;	   /* lowest-precedence host variables */
+	/* play keywords' defaults: remote_user (-u), become, become_user */
+	const char *default_remote_user, *default_become_user;
+	int default_become;		  /* 0: not set, 1: become, 2: do not */
+	bool ask_become_pass;		  /* -K, become_ask_pass */
+	const char *become_password_file; /* --become-password-file */
 	/* Ctrl-C / SIGTERM count, kept by main's signal handler (or NULL) */
 	const volatile sig_atomic_t *interrupts;
 };
@@ -64,6 +80,25 @@ kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		    struct kp_buf *err);
 kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 		    struct kp_buf *err);
+/* `kplan --version`: kplan's and its libraries' versions (version.c). */
+void kp_print_version(FILE *out, const char *kplan_version);
+/* --list-tags, in ansible-playbook's words (list_tags.c). */
+kp_rc kp_list_tags(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err);
+
+/* ansible.cfg and ANSIBLE_* settings as defaults of o (ansible_cfg.c):
+ * called before the command line is parsed, which then wins. */
+struct kp_ansible_cfg;
+kp_rc kp_ansible_cfg_apply(struct kp_runopts *o, struct kp_buf *err);
+void kp_ansible_cfg_free(struct kp_ansible_cfg *c);
+
+/* The run's vault passwords (vault_opts.c): ANSIBLE_VAULT_PASSWORD_FILE,
+ * then each of ids ("[ID@]FILE", "[ID@]prompt"), then a prompt when ask;
+ * handed to kp_vault_set before anything loads. */
+kp_rc kp_cli_vault_setup(const struct kp_strlist *ids, bool ask, struct kp_buf *err);
+/* Ask on /dev/tty without echo ("what" names it in errors: "cannot ask
+ * for WHAT: no terminal"). */
+kp_rc kp_cli_prompt_secret(const char *prompt, const char *what, struct kp_buf *out,
+			   struct kp_buf *err);
 
 /* `key=value` rendering of arguments used by previews: strings bare when
  * they are simple words, everything else as JSON. */

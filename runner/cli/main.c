@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/vault.h"
 #include "engine/engine.h"
 #include "output/journal.h"
 #include "core/redact.h"
@@ -64,8 +65,20 @@ static const char usage_run[] =
     "      --timeout DURATION      default per-command timeout (default 10m)\n"
     "      --list-hosts            print the hosts of each play and exit\n"
     "      --list-tasks            print the tasks of each play and exit\n"
+    "      --list-tags             print the tags of each play and exit\n"
+    "      --syntax-check          check the plan only, as validate does\n"
+    "  -u, --user USER             remote user of plays that set none\n"
+    "      --private-key FILE      SSH key of hosts that set none\n"
+    "  -K, --ask-become-pass       ask for the become password\n"
+    "      --become-password-file FILE\n"
+    "      --vault-password-file FILE  Ansible Vault password (a script is run)\n"
+    "      --vault-id [ID@]FILE|prompt  a vault password for a vault id\n"
+    "  -J, --ask-vault-pass        ask for the vault password\n"
     "  -v, -vv, -vvv               more detail\n"
-    "      --no-color              no colours\n";
+    "      --no-color              no colours\n"
+    "\n"
+    "ansible.cfg ($ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg,\n"
+    "/etc/ansible/ansible.cfg) and ANSIBLE_* variables give defaults.\n";
 
 static const char usage_validate[] =
     "usage: kplan validate PLAN [-i INVENTORY]... [-e VARS]... [-l PATTERN]\n"
@@ -144,7 +157,13 @@ static void opts_release(struct kp_runopts *o)
 	kp_strlist_release(&o->tags);
 	kp_strlist_release(&o->skip_tags);
 	kp_strlist_release(&o->extra_args);
+	kp_strlist_release(&o->vault_ids);
+	kp_strlist_release(&o->cfg_inventories);
+	kp_strlist_release(&o->cfg_notes);
+	kp_value_unref(o->conn_defaults);
+	kp_ansible_cfg_free(o->cfg);
 	kp_value_unref(o->extra);
+	kp_vault_clear();
 }
 
 enum {
@@ -166,6 +185,13 @@ enum {
 	OPT_LIST,
 	OPT_GRAPH,
 	OPT_HOST,
+	OPT_VAULT_FILE,
+	OPT_VAULT_ID,
+	OPT_ASK_VAULT,
+	OPT_BECOME_PW_FILE,
+	OPT_PRIVATE_KEY,
+	OPT_LIST_TAGS,
+	OPT_SYNTAX_CHECK,
 };
 
 static const struct option long_opts[] = {
@@ -195,6 +221,19 @@ static const struct option long_opts[] = {
     {"list", no_argument, NULL, OPT_LIST},
     {"graph", no_argument, NULL, OPT_GRAPH},
     {"host", required_argument, NULL, OPT_HOST},
+    {"vault-password-file", required_argument, NULL, OPT_VAULT_FILE},
+    {"vault-pass-file", required_argument, NULL, OPT_VAULT_FILE},
+    {"vault-id", required_argument, NULL, OPT_VAULT_ID},
+    {"ask-vault-pass", no_argument, NULL, OPT_ASK_VAULT},
+    {"ask-vault-password", no_argument, NULL, OPT_ASK_VAULT},
+    {"ask-become-pass", no_argument, NULL, 'K'},
+    {"become-password-file", required_argument, NULL, OPT_BECOME_PW_FILE},
+    {"become-pass-file", required_argument, NULL, OPT_BECOME_PW_FILE},
+    {"user", required_argument, NULL, 'u'},
+    {"private-key", required_argument, NULL, OPT_PRIVATE_KEY},
+    {"key-file", required_argument, NULL, OPT_PRIVATE_KEY},
+    {"list-tags", no_argument, NULL, OPT_LIST_TAGS},
+    {"syntax-check", no_argument, NULL, OPT_SYNTAX_CHECK},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -216,6 +255,35 @@ static bool is_run_id(const char *s)
 	return true;
 }
 
+static void set_conn_default(struct kp_runopts *o, const char *var, const char *val)
+{
+	if (!o->conn_defaults)
+		o->conn_defaults = kp_value_map();
+	kp_map_set_take(o->conn_defaults, var, kp_value_str(val));
+}
+
+/* -K (asked on the terminal) or --become-password-file: the become
+ * password as the lowest-precedence ansible_become_password (a *_password
+ * variable: hidden wherever kplan prints). */
+static kp_rc become_password(struct kp_runopts *o, struct kp_buf *err)
+{
+	struct kp_buf pw = KP_BUF_INIT;
+	kp_rc rc = KP_OK;
+	if (o->become_password_file) {
+		rc = kp_read_file(o->become_password_file, 1u << 16, &pw, err);
+		while (!rc && pw.len && (pw.buf[pw.len - 1] == '\n' || pw.buf[pw.len - 1] == '\r'))
+			pw.buf[--pw.len] = '\0';
+	} else if (o->ask_become_pass) {
+		rc = kp_cli_prompt_secret("BECOME password: ", "the become password", &pw, err);
+	} else {
+		return KP_OK;
+	}
+	if (!rc)
+		set_conn_default(o, "ansible_become_password", pw.buf);
+	kp_buf_release(&pw);
+	return rc;
+}
+
 /* Parse the options after the command word. Returns -1 to go on, else an
  * exit code. Positional arguments land in pos[]. */
 static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopts *o,
@@ -226,8 +294,15 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 
 	optind = 1;
 	opterr = 0;
+	/* ansible.cfg and ANSIBLE_* first: the options below win */
+	if (strcmp(o->command, "modules") && strcmp(o->command, "runs") &&
+	    kp_ansible_cfg_apply(o, &err)) {
+		int rc = report(&err);
+		kp_buf_release(&err);
+		return rc;
+	}
 	for (;;) {
-		c = getopt_long(argc, argv, "+:i:e:l:f:t:CDvh", long_opts, NULL);
+		c = getopt_long(argc, argv, "+:i:e:l:f:t:u:CDJKvh", long_opts, NULL);
 		if (c == -1) {
 			/* '+' stops at the first positional: take it and go on */
 			if (optind >= argc)
@@ -260,12 +335,40 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 			kp_strlist_push(&o->inventories, optarg);
 			break;
 		case 'e':
+			/* loaded once the vault passwords are known (below) */
 			kp_strlist_push(&o->extra_args, optarg);
-			if (kp_extra_vars_add(o->extra, optarg, &err)) {
-				int rc = report(&err);
-				kp_buf_release(&err);
-				return rc;
-			}
+			break;
+		case OPT_VAULT_FILE: {
+			struct kp_buf b = KP_BUF_INIT;
+			kp_buf_addf(&b, "default@%s", optarg);
+			kp_strlist_push(&o->vault_ids, b.buf);
+			kp_buf_release(&b);
+			break;
+		}
+		case OPT_VAULT_ID:
+			kp_strlist_push(&o->vault_ids, optarg);
+			break;
+		case 'J':
+		case OPT_ASK_VAULT:
+			o->ask_vault_pass = true;
+			break;
+		case 'K':
+			o->ask_become_pass = true;
+			break;
+		case OPT_BECOME_PW_FILE:
+			o->become_password_file = optarg;
+			break;
+		case 'u':
+			o->default_remote_user = optarg;
+			break;
+		case OPT_PRIVATE_KEY:
+			set_conn_default(o, "ansible_ssh_private_key_file", optarg);
+			break;
+		case OPT_LIST_TAGS:
+			o->list_tags = true;
+			break;
+		case OPT_SYNTAX_CHECK:
+			o->syntax_check = true;
 			break;
 		case 'l':
 			o->limit = optarg;
@@ -384,6 +487,24 @@ static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 					   argv[optind - 1], o->command);
 		}
 	}
+	if (!o->inventories.n)
+		for (size_t i = 0; i < o->cfg_inventories.n; i++)
+			kp_strlist_push(&o->inventories, o->cfg_inventories.v[i]);
+	if (o->verbose)
+		for (size_t i = 0; i < o->cfg_notes.n; i++)
+			fprintf(stderr, "kplan: note: %s\n", o->cfg_notes.v[i]);
+	if (become_password(o, &err) ||
+	    kp_cli_vault_setup(&o->vault_ids, o->ask_vault_pass, &err)) {
+		int rc = report(&err);
+		kp_buf_release(&err);
+		return rc;
+	}
+	for (size_t i = 0; i < o->extra_args.n; i++)
+		if (kp_extra_vars_add(o->extra, o->extra_args.v[i], &err)) {
+			int rc = report(&err);
+			kp_buf_release(&err);
+			return rc;
+		}
 	return -1;
 }
 
@@ -437,8 +558,9 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		return usage_error("'kplan %s' needs a plan file (see 'kplan %s --help')",
 				   o->command, o->command);
 	o->plan_path = pos[0];
-	bool validate = !strcmp(o->command, "validate");
-	if (!validate && !o->inventories.n)
+	/* --syntax-check: load and check the plan only, as validate does */
+	bool validate = !strcmp(o->command, "validate") || o->syntax_check;
+	if (!validate && !o->list_tags && !o->inventories.n)
 		return usage_error("'kplan %s' needs an inventory: -i FILE or DIRECTORY",
 				   o->command);
 
@@ -455,6 +577,15 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	 * preview documents on stdout stay the same at every -v. */
 	if (o->verbose >= 3)
 		kp_log_level = KP_LOG_TRACE;
+	if (o->list_tags) {
+		rc = kp_list_tags(o, &ld, stdout, &err) ? report(&err) : KP_EXIT_OK;
+		goto out;
+	}
+	if (o->syntax_check) {
+		printf("\nplaybook: %s\n", o->plan_path);
+		rc = KP_EXIT_OK;
+		goto out;
+	}
 	if (o->list_hosts || o->list_tasks) {
 		if (o->list_hosts && kp_list_hosts(o, &ld, stdout, &err)) {
 			rc = report(&err);
@@ -684,11 +815,13 @@ static int cmd_modules(struct kp_runopts *o, int argc, char **argv)
 	if (npos) {
 		const struct kp_module *m = kp_module_find(pos[0]);
 		if (!m) {
-			const char *s = kp_module_suggest(pos[0]);
-			if (s)
-				return usage_error("unknown module '%s' (did you mean '%s'?)",
-						   pos[0], s);
-			return usage_error("unknown module '%s' (see 'kplan modules')", pos[0]);
+			struct kp_buf msg = KP_BUF_INIT;
+			kp_module_unknown_text(pos[0], &msg);
+			if (!strchr(msg.buf, '('))
+				kp_buf_addstr(&msg, " (see 'kplan modules')");
+			rc = usage_error("%s", msg.buf);
+			kp_buf_release(&msg);
+			return rc;
 		}
 		print_module(m);
 		return KP_EXIT_OK;
@@ -713,7 +846,7 @@ int main(int argc, char **argv)
 		return KP_EXIT_OK;
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("kplan %s\n", KP_VERSION);
+		kp_print_version(stdout, KP_VERSION);
 		return KP_EXIT_OK;
 	}
 	o.command = cmd;

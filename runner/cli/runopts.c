@@ -8,8 +8,13 @@
 
 kp_rc kp_cli_load(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_buf *err)
 {
-	struct kp_loadopts lo = {
-	    .plan_path = o->plan_path, .inventories = &o->inventories, .extra = o->extra};
+	struct kp_loadopts lo = {.plan_path = o->plan_path,
+				 .inventories = &o->inventories,
+				 .extra = o->extra,
+				 .conn_defaults = o->conn_defaults,
+				 .default_remote_user = o->default_remote_user,
+				 .default_become_user = o->default_become_user,
+				 .default_become = o->default_become};
 	return kp_load_all(&lo, ld, err);
 }
 

@@ -471,6 +471,12 @@ struct cJSON *kp_value_to_cjson(const struct kp_value *v, bool hide)
 	case KP_V_INT:
 		return cJSON_CreateNumber((double)v->u.i);
 	case KP_V_FLOAT:
+		/* an integral float keeps its ".0", as Python's json writes it */
+		if (isfinite(v->u.f) && v->u.f == floor(v->u.f) && fabs(v->u.f) < 1e16) {
+			char num[32];
+			snprintf(num, sizeof(num), "%.1f", v->u.f);
+			return cJSON_CreateRaw(num);
+		}
 		return cJSON_CreateNumber(v->u.f);
 	case KP_V_STR: {
 		/* cJSON strings are NUL-terminated: an embedded NUL truncates */

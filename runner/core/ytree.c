@@ -1,5 +1,6 @@
 /* ytree.c - libyaml events into a positioned node tree, see ytree.h. */
 #include "core/ytree.h"
+#include "core/vault.h"
 
 #include <errno.h>
 #include <math.h>
@@ -395,9 +396,12 @@ kp_rc kp_yaml_load_string(const char *name, const char *data, size_t len, struct
 			  struct kp_buf *err)
 {
 	yaml_parser_t parser;
-	struct builder *b = kp_xcalloc(1, sizeof(*b));
+	struct builder *b;
 	kp_rc rc;
 
+	if (kp_vault_is_encrypted(data, len)) /* a whole vault-encrypted file */
+		return kp_vault_load_string(name, data, len, out, err);
+	b = kp_xcalloc(1, sizeof(*b));
 	b->doc = kp_xcalloc(1, sizeof(*b->doc));
 	b->doc->file = kp_xstrdup(name);
 	b->err = err;
@@ -428,6 +432,8 @@ kp_rc kp_yaml_load_string(const char *name, const char *data, size_t len, struct
 	for (size_t i = 0; i < b->nanchors; i++)
 		free(b->anchors[i].name);
 	free(b->anchors);
+	if (!rc) /* !vault values decrypted */
+		rc = kp_vault_resolve(b->doc, err);
 	if (rc) {
 		/* maps still open count pairs*2 in n; kp_doc_free frees by node list */
 		kp_doc_free(b->doc);
@@ -690,7 +696,7 @@ static kp_rc to_value(const struct kp_node *n, struct memo *memo, int depth, str
 		}
 		break;
 	}
-	if (n->tag && !strcmp(n->tag, "!secret"))
+	if (n->secret || (n->tag && !strcmp(n->tag, "!secret")))
 		v->secret = 1;
 	if (n->anchored) {
 		KP_GROW(memo->nodes, memo->n + 1, memo->cap);

@@ -30,6 +30,7 @@ struct kp_node {
 	size_t len;
 	bool quoted;   /* scalar was single/double quoted or a block scalar */
 	bool anchored; /* has an anchor: aliases may share it */
+	bool secret;   /* decrypted from an Ansible Vault (vault_yaml.c): the value is secret */
 	/* SEQ: items[0..n). MAP: keys in items[2i], values in items[2i+1], n pairs. */
 	struct kp_node **items;
 	size_t n;

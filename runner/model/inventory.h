@@ -179,5 +179,8 @@ kp_rc kp_inventory_read_vars(const struct kp_value *paths, struct kp_value *into
 			     struct kp_buf *err);
 /* Type an INI value as Ansible's ast.literal_eval would (see inventory_ini.c). */
 struct kp_value *kp_inventory_ini_value(const char *s, size_t len);
+/* The value of a Python literal as ast.literal_eval reads it (tuples as
+ * lists), or NULL when it is not one (pyliteral.c). */
+struct kp_value *kp_python_literal(const char *s, size_t len);
 
 #endif

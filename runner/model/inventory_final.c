@@ -12,12 +12,16 @@
 
 #include "model/inventory.h"
 
-/* legacy name -> canonical name; the canonical group gets the legacy one
- * as a child, as kubespray's legacy_groups play does */
+/* legacy name -> canonical name, as kubespray's dynamic_groups role maps
+ * them (kube-master, kube-node, calico-rr, no-floating; kube_master and
+ * k8s-cluster from older releases); the canonical group gets the legacy
+ * one as a child, which gives it the same hosts as group_by does */
 static const char *const aliases[][2] = {
     {"kube-master", "kube_control_plane"},
     {"kube_master", "kube_control_plane"},
     {"kube-node", "kube_node"},
+    {"calico-rr", "calico_rr"},
+    {"no-floating", "no_floating"},
     {"k8s-cluster", "k8s_cluster"},
 };
 
@@ -34,15 +38,20 @@ static kp_rc kubespray_names(struct kp_inventory *inv, struct kp_buf *err)
 	}
 	if (kp_inventory_group(inv, "k8s_cluster"))
 		return KP_OK;
-	struct kp_group *cp = kp_inventory_group(inv, "kube_control_plane");
-	struct kp_group *node = kp_inventory_group(inv, "kube_node");
-	if (!cp && !node)
-		return KP_OK;
-	size_t k8s = kp_inventory_add_group(inv, "k8s_cluster");
-	if (cp)
-		kp_inventory_add_child(inv, k8s, cp->index, NULL);
-	if (node)
-		kp_inventory_add_child(inv, k8s, node->index, NULL);
+	/* k8s_cluster: kube_control_plane, kube_node and calico_rr (in the order
+	 * of kubespray's sample inventory) */
+	static const char *const members[] = {"kube_control_plane", "kube_node", "calico_rr"};
+	size_t k8s = 0;
+	bool made = false;
+	for (size_t i = 0; i < KP_ARRAY_LEN(members); i++) {
+		struct kp_group *g = kp_inventory_group(inv, members[i]);
+		if (!g)
+			continue;
+		if (!made)
+			k8s = kp_inventory_add_group(inv, "k8s_cluster");
+		made = true;
+		kp_inventory_add_child(inv, k8s, g->index, NULL);
+	}
 	return KP_OK;
 }
 
@@ -291,11 +300,19 @@ kp_rc kp_inventory_finalize(struct kp_inventory *inv, struct kp_buf *err)
 {
 	if (inv->finalized)
 		return KP_OK;
-	kp_rc rc = kubespray_names(inv, err);
+	/* group_vars/ and host_vars/ first: the groups kubespray's names add
+	 * get no variables of their own, as in ansible-inventory's view */
+	kp_rc rc = file_vars(inv, err);
 	if (rc)
 		return rc;
+	/* the inventory's own top-level groups stay children of all when
+	 * kubespray's names give them a parent (group_by adds hosts, it does
+	 * not move groups); then the groups those names made join all */
 	implicit_groups(inv);
-	if ((rc = depths(inv, err)) || (rc = file_vars(inv, err)))
+	if ((rc = kubespray_names(inv, err)))
+		return rc;
+	implicit_groups(inv);
+	if ((rc = depths(inv, err)))
 		return rc;
 
 	size_t n = inv->ngroups;

@@ -53,146 +53,11 @@ static kp_rc ini_error(struct ini *p, int col, kp_rc rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Value typing */
-
-static bool python_int(const char *s, int64_t *out)
-{
-	char clean[32];
-	size_t j = 0;
-	const char *p = s;
-	int base = 10;
-	bool neg = false;
-	if (*p == '+' || *p == '-')
-		neg = *p++ == '-';
-	if (p[0] == '0' && p[1] && strchr("xXoObB", p[1])) {
-		base = p[1] == 'x' || p[1] == 'X' ? 16 : p[1] == 'o' || p[1] == 'O' ? 8 : 2;
-		p += 2;
-		if (*p == '_')
-			p++;
-	} else if (p[0] == '0') {
-		/* Python rejects 010; only zeros may follow a leading zero */
-		for (const char *q = p; *q; q++)
-			if (*q != '0' && *q != '_')
-				return false;
-	}
-	if (!*p)
-		return false;
-	for (; *p; p++) {
-		if (*p == '_' && p[1] && p[1] != '_' && j)
-			continue;
-		if (!isxdigit((unsigned char)*p) || j >= sizeof(clean) - 1)
-			return false;
-		clean[j++] = *p;
-	}
-	clean[j] = '\0';
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(clean, &end, base);
-	if (errno || *end || v > (unsigned long long)INT64_MAX + neg)
-		return false;
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return true;
-}
-
-static bool python_float(const char *s, double *out)
-{
-	const char *p = s;
-	bool digits = false, dot = false, exp = false;
-	if (*p == '+' || *p == '-')
-		p++;
-	for (; *p; p++) {
-		if (isdigit((unsigned char)*p))
-			digits = true;
-		else if (*p == '.' && !dot && !exp)
-			dot = true;
-		else if ((*p == 'e' || *p == 'E') && digits && !exp) {
-			exp = true;
-			digits = false;
-			if (p[1] == '+' || p[1] == '-')
-				p++;
-		} else
-			return false;
-	}
-	if (!digits || (!dot && !exp))
-		return false;
-	char *end;
-	*out = strtod(s, &end);
-	return !*end;
-}
-
-/* A Python string literal ('..' or "..") with its escapes; NULL if s is not
- * exactly one. */
-static char *python_str(const char *s, size_t len)
-{
-	if (len < 2 || (s[0] != '\'' && s[0] != '"') || s[len - 1] != s[0])
-		return NULL;
-	struct kp_buf b = KP_BUF_INIT;
-	for (size_t i = 1; i < len - 1; i++) {
-		char c = s[i];
-		if (c == s[0]) {
-			kp_buf_release(&b);
-			return NULL;
-		}
-		if (c == '\\' && i + 1 < len - 1) {
-			c = s[++i];
-			switch (c) {
-			case 'n':
-				c = '\n';
-				break;
-			case 't':
-				c = '\t';
-				break;
-			case 'r':
-				c = '\r';
-				break;
-			case '\\':
-			case '\'':
-			case '"':
-				break;
-			default:
-				kp_buf_addch(&b, '\\');
-				break;
-			}
-		}
-		kp_buf_addch(&b, c);
-	}
-	return kp_buf_detach(&b, NULL);
-}
-
 struct kp_value *kp_inventory_ini_value(const char *s, size_t len)
 {
-	char *t = kp_xstrndup(s, len);
-	struct kp_value *v = NULL;
-	int64_t i;
-	double f;
-	char *str;
-
-	if (!strcmp(t, "True") || !strcmp(t, "true"))
-		v = kp_value_bool(true);
-	else if (!strcmp(t, "False") || !strcmp(t, "false"))
-		v = kp_value_bool(false);
-	else if (!strcmp(t, "None"))
-		v = kp_value_null();
-	else if (python_int(t, &i))
-		v = kp_value_int(i);
-	else if (python_float(t, &f))
-		v = kp_value_float(f);
-	else if ((str = python_str(t, len)))
-		v = kp_value_str_take(str, strlen(str));
-	else if (len && (t[0] == '[' || t[0] == '{')) {
-		/* list and dict literals: close enough to YAML flow style */
-		struct kp_doc *doc = NULL;
-		struct kp_buf err = KP_BUF_INIT;
-		if (!kp_yaml_load_string("value", t, len, &doc, &err) && doc->root &&
-		    doc->root->type != KP_N_SCALAR)
-			kp_node_to_value(doc->root, &v, &err);
-		kp_doc_free(doc);
-		kp_buf_release(&err);
-	}
-	if (!v)
-		v = kp_value_strn(s, len);
-	free(t);
-	return v;
+	/* as Ansible's INI plugin: ast.literal_eval, else the text itself */
+	struct kp_value *v = kp_python_literal(s, len);
+	return v ? v : kp_value_strn(s, len);
 }
 
 /* Host lines: shell-like words (shlex with comments) */
@@ -282,11 +147,9 @@ static kp_rc host_line(struct ini *p, size_t g, const char *line, size_t len, in
 		const char *val = w[i].text.buf + w[i].eq + 1;
 		size_t vlen = w[i].text.len - (size_t)w[i].eq - 1;
 		w[i].text.buf[w[i].eq] = '\0';
-		/* quoted: a string, unless it holds a list, dict or string literal */
-		bool literal = vlen && strchr("[{'\"", val[0]);
-		kp_map_set_take(vars, w[i].text.buf,
-				w[i].quoted && !literal ? kp_value_strn(val, vlen)
-							: kp_inventory_ini_value(val, vlen));
+		/* the words as shlex leaves them, typed as literal_eval types them:
+		 * a="True" is True, as ansible-inventory has it */
+		kp_map_set_take(vars, w[i].text.buf, kp_inventory_ini_value(val, vlen));
 	}
 	int port;
 	char *pattern = kp_inventory_split_port(w[0].text.buf, &port);

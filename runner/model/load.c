@@ -3,6 +3,7 @@
  * templated `hosts:` are rendered here, so that plan, check, run and
  * --list-hosts all work on the same hosts; and literal delegate_to
  * names, checked against the inventory. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,49 @@ static kp_rc check_plan_delegates(const struct kp_plan *plan, const struct kp_in
 	return kp_walk_plan(&w, plan, true);
 }
 
+/* ansible.cfg's and -u/--private-key/-K's settings (o->conn_defaults) under
+ * every inventory variable: a host gets one only when it sets neither the
+ * ansible_ nor the kplan_ spelling. The host's merged map is replaced, not
+ * changed: other holders of it keep what they have. */
+static void apply_conn_defaults(const struct kp_value *defs, struct kp_inventory *inv)
+{
+	for (size_t i = 0; i < inv->nhosts; i++) {
+		struct kp_host *h = inv->hosts[i];
+		struct kp_value *m = NULL;
+		for (size_t k = 0; k < kp_map_len(defs); k++) {
+			const char *key = kp_map_key(defs, k);
+			char alt[128];
+			snprintf(alt, sizeof(alt), "kplan_%s", key + strlen("ansible_"));
+			if (kp_map_get(h->merged, key) || kp_map_get(h->merged, alt))
+				continue;
+			if (!m) {
+				m = kp_value_map();
+				kp_map_update(m, h->merged);
+			}
+			kp_map_set(m, key, kp_map_val(defs, k));
+		}
+		if (m) {
+			kp_value_unref(h->merged);
+			h->merged = m;
+		}
+	}
+}
+
+/* -u and ansible.cfg's remote_user, become, become_user: what a play
+ * that does not say gets, as Ansible takes them. */
+static void apply_play_defaults(const struct kp_loadopts *o, struct kp_plan *plan)
+{
+	for (size_t i = 0; i < plan->nplays; i++) {
+		struct kp_play *p = plan->plays[i];
+		if (!p->remote_user && o->default_remote_user)
+			p->remote_user = kp_xstrdup(o->default_remote_user);
+		if (p->become == KP_UNSET && o->default_become)
+			p->become = o->default_become == 1 ? KP_YES : KP_NO;
+		if (!p->become_user && o->default_become_user)
+			p->become_user = kp_xstrdup(o->default_become_user);
+	}
+}
+
 kp_rc kp_load_all(const struct kp_loadopts *o, struct kp_loaded *ld, struct kp_buf *err)
 {
 	kp_rc rc;
@@ -78,7 +122,11 @@ kp_rc kp_load_all(const struct kp_loadopts *o, struct kp_loaded *ld, struct kp_b
 		return rc;
 	if (!o->plan_path)
 		return KP_OK;
+	if (o->conn_defaults)
+		apply_conn_defaults(o->conn_defaults, &ld->inv);
 	rc = kp_plan_load(o->plan_path, &ld->plan, err);
+	if (!rc)
+		apply_play_defaults(o, ld->plan);
 	/* hosts are resolved only against an inventory: `validate` without
 	 * one checks the templates' syntax, as it does for tasks */
 	if (!rc && o->inventories->n)

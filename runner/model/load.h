@@ -18,6 +18,12 @@ struct kp_loadopts {
 	const char *plan_path;		      /* NULL: the inventories only */
 	const struct kp_strlist *inventories; /* merged in order */
 	const struct kp_value *extra;	      /* -e, a map (or NULL) */
+	/* ansible.cfg, -u, --private-key, -K: host variables under every
+	 * inventory value (a map, or NULL), and defaults for plays that do
+	 * not say (NULL / 0: not set; become 1: yes, 2: no) */
+	const struct kp_value *conn_defaults;
+	const char *default_remote_user, *default_become_user;
+	int default_become;
 };
 
 struct kp_loaded {

@@ -409,11 +409,11 @@ static kp_rc unknown_task_key(const struct kp_node *k, const struct kp_node *mod
 		kp_unknown_key(k, "task", task_keys, KP_ARRAY_LEN(task_keys), err);
 		return KP_ERR_INVALID;
 	}
-	s = kp_module_suggest(k->str);
-	if (s)
-		return kp_node_errorf(err, KP_ERR_INVALID, k,
-				      "unknown module '%s' (did you mean '%s'?)", k->str, s);
-	return kp_node_errorf(err, KP_ERR_INVALID, k, "unknown module '%s'", k->str);
+	struct kp_buf msg = KP_BUF_INIT;
+	kp_module_unknown_text(k->str, &msg);
+	kp_rc rc = kp_node_errorf(err, KP_ERR_INVALID, k, "%s", msg.buf);
+	kp_buf_release(&msg);
+	return rc;
 }
 
 static kp_rc parse_block_part(struct kp_task_ctx *ctx, const struct kp_node *n, const char *key,

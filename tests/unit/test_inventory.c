@@ -304,13 +304,15 @@ static void test_ini_typing(void **state)
 				   "h2\n"));
 	assert_merged(
 	    &inv, "h1",
-	    "{\"i\":42,\"n\":-7,\"hex\":31,\"f\":1.5,\"e\":1000,\"t\":true,\"t2\":true,"
+	    /* as ansible-inventory --list has them (t0806 compares the two):
+	     * true is a string, "42" is 42 once shlex has taken the quotes */
+	    "{\"i\":42,\"n\":-7,\"hex\":31,\"f\":1.5,\"e\":1000.0,\"t\":true,\"t2\":\"true\","
 	    "\"fl\":false,\"none\":null,\"oct\":\"010\",\"s\":\"hello\",\"q\":\"two words\","
-	    "\"q42\":\"42\",\"sq\":\"single\",\"lit\":\"inner\",\"l\":[1,\"a\"],"
+	    "\"q42\":42,\"sq\":\"single\",\"lit\":\"inner\",\"l\":[1,\"a\"],"
 	    "\"d\":{\"k\":2},\"esc\":\"a b\",\"ver\":\"1.13.3\",\"path\":\"/usr/bin\"}");
 	assert_merged(&inv, "h2",
 		      "{\"a\":5,\"b\":\"quoted # not a comment\",\"c\":\"plain text\",\"d\":[1,2],"
-		      "\"e\":\"x\",\"t\":true,\"ansible_port\":2222}");
+		      "\"e\":\"x\",\"t\":\"true\",\"ansible_port\":2222}");
 	/* h1 is only in ungrouped; h2 left it for g */
 	assert_json(inv.groups_var,
 		    "{\"all\":[\"h1\",\"h2\"],\"ungrouped\":[\"h1\"],\"g\":[\"h2\"]}");

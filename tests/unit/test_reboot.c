@@ -235,6 +235,29 @@ static void test_reboot_command_refused(void **state)
 	kp_result_release(&r);
 }
 
+/* Ansible's arguments: reboot_command runs instead of shutdown (and is
+ * named when it refuses), reboot_timeout (seconds) wins over timeout */
+static void test_reboot_ansible_args(void **state)
+{
+	struct t *t = *state;
+	struct kp_result r;
+	t->check = true;
+	run(t, "{\"timeout\": \"5m\", \"reboot_timeout\": 90, \"msg\": \"patching\"}", &r);
+	assert_string_equal(
+	    r.msg.buf, "would reboot (boot id 11111111-aaaa-4aaa-8aaa-111111111111), then wait "
+		       "up to 90s for a new boot id and 'whoami' to succeed");
+	kp_result_release(&r);
+	t->check = false;
+	t->n.shutdown_rc = 1;
+	run(t, "{\"reboot_command\": \"shutdown -r now --no-wall\"}", &r);
+	assert_true(r.failed);
+	assert_int_equal(t->n.shutdowns, 1);
+	assert_string_equal(r.msg.buf, "cannot reboot 'node1': 'shutdown -r now --no-wall' failed "
+				       "(rc 1): System has not been booted with systemd as init "
+				       "system (PID 1). Can't operate.");
+	kp_result_release(&r);
+}
+
 static void test_reboot_test_command_fails(void **state)
 {
 	struct t *t = *state;
@@ -306,6 +329,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reboot_old_id_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reboot_check_mode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reboot_command_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reboot_ansible_args, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reboot_test_command_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reboot_never_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reboot_still_old, setup, teardown),

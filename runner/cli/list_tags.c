@@ -1,0 +1,69 @@
+/*
+ * list_tags.c - --list-tags, as ansible-playbook prints it: for each play
+ * its own tags, and the sorted set of the tags its tasks carry (the
+ * play's included, blocks walked but not their rescue and always parts,
+ * nor handlers: what ansible-playbook lists). An unnamed play shows its
+ * hosts pattern as its name.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void add_unique(struct kp_strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i], s))
+			return;
+	kp_strlist_push(l, s);
+}
+
+static void walk(struct kp_task *const *t, size_t n, struct kp_strlist *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < t[i]->ntags; k++)
+			add_unique(out, t[i]->tags[k]);
+		walk(t[i]->block, t[i]->nblock, out); /* not rescue or always, as Ansible */
+	}
+}
+
+static void print_list(FILE *out, const struct kp_strlist *l)
+{
+	fputc('[', out);
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(out, "%s%s", i ? ", " : "", l->v[i]);
+	fputc(']', out);
+}
+
+kp_rc kp_list_tags(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err)
+{
+	(void)err;
+	fprintf(out, "\nplaybook: %s\n", o->plan_path);
+	for (size_t i = 0; i < ld->plan->nplays; i++) {
+		const struct kp_play *p = ld->plan->plays[i];
+		struct kp_strlist play = {0}, tasks = {0};
+		for (size_t k = 0; k < p->ntags; k++)
+			add_unique(&play, p->tags[k]);
+		for (size_t k = 0; k < play.n; k++)
+			add_unique(&tasks, play.v[k]);
+		walk(p->pre_tasks, p->npre_tasks, &tasks);
+		walk(p->tasks, p->ntasks, &tasks);
+		walk(p->post_tasks, p->npost_tasks, &tasks);
+		qsort(play.v, play.n, sizeof(*play.v), cmp);
+		qsort(tasks.v, tasks.n, sizeof(*tasks.v), cmp);
+		fprintf(out, "\n  play #%zu (%s): %s\tTAGS: ", i + 1, p->hosts,
+			p->name ? p->name : p->hosts);
+		print_list(out, &play);
+		fprintf(out, "\n      TASK TAGS: ");
+		print_list(out, &tasks);
+		fputc('\n', out);
+		kp_strlist_release(&play);
+		kp_strlist_release(&tasks);
+	}
+	return KP_OK;
+}

@@ -1,0 +1,66 @@
+#!/bin/sh
+# unarchive: the same steps run by ansible-playbook
+# (ansible.builtin.unarchive, local connection) and by kplan, each in a
+# clean directory, report the same changed/ok/failed (a first extraction,
+# again, creates, remote_src, a missing dest with Ansible's message, a
+# file changed since) and leave the same files and contents.
+. "$(dirname "$0")/lib.sh"
+if ! command -v ansible-playbook >/dev/null 2>&1; then
+	echo "# SKIP unarchive vs Ansible: no ansible-playbook"
+	exit 0
+fi
+cd "$E2E_TMP" || exit 1
+mkdir -p src/sub
+echo alpha >src/a.txt
+echo beta >src/sub/b.txt
+tar -czf arch.tar.gz -C src a.txt sub
+d=$E2E_TMP/out
+echo "localhost ansible_connection=local" >inv.ini
+cat >plan.yml <<PLAN
+- name: unarchive
+  hosts: localhost
+  tasks:
+    - name: first
+      unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/one"}
+    - name: again
+      unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/one"}
+    - name: creates
+      unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/one", creates: "$d/one/a.txt"}
+    - name: remote-src
+      unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/two", remote_src: true}
+    - name: missing-dest
+      unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/nope"}
+      ignore_errors: true
+    - name: touch-a-file
+      shell: "echo changed > $d/one/a.txt"
+    - name: after-a-change
+      unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/one"}
+PLAN
+sed 's/^  hosts: localhost$/&\n  gather_facts: false/' plan.yml >ansible.yml
+mkdir -p "$d/one" "$d/two"
+ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml >a.json 2>a.err
+(cd "$d" && find . -type f -exec sha256sum {} \; | sort) >a.files
+rm -rf "$d" && mkdir -p "$d/one" "$d/two"
+mkdir -p tmp
+TMPDIR=$E2E_TMP/tmp "$KPLAN" run plan.yml -i inv.ini --format json >k.json 2>k.err
+(cd "$d" && find . -type f -exec sha256sum {} \; | sort) >k.files
+/usr/bin/python3 - a.json k.json <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+got = {}
+for line in open(sys.argv[2]):
+    e = json.loads(line)
+    if e.get("event") == "host_result":
+        got[e["task"]] = e
+for t in a["plays"][0]["tasks"]:
+    name, h = t["task"]["name"], t["hosts"]["localhost"]
+    want = "ignored" if h.get("failed") else "changed" if h.get("changed") else "ok"
+    g = got.get(name, {})
+    same_msg = not h.get("failed") or h.get("msg") == g.get("msg")
+    if g.get("status") == want and same_msg:
+        print(f"ok - unarchive {name}: {want} as Ansible")
+    else:
+        print(f"not ok - unarchive {name}: ansible {want} {h.get('msg')!r} kplan {g.get('status')} {g.get('msg')!r}")
+PY
+check "the same files and contents as Ansible leaves" "$(cat a.files)" "$(cat k.files)"
+check "no temporary archive left behind" "" "$(ls tmp)"

@@ -1,0 +1,86 @@
+#!/bin/sh
+# Real playbooks, task files and inventories from public repositories
+# (tests/data/real/, sources in SOURCES.md) against kplan:
+#
+#  - every inventory: `kplan inventory --list` must equal
+#    `ansible-inventory --list` (tests/e2e/invcompare.py); a difference
+#    fails the script;
+#  - every playbook and task file: `kplan validate` (a task file inside a
+#    one-play plan that imports it); the result of each, ok or the first
+#    line of the error, is printed, and compared with RESULTS.txt, which
+#    records what is known not to load yet and why. A file that starts to
+#    validate, or fails differently, is reported, not failed; --record
+#    rewrites RESULTS.txt.
+#  - kubespray's ansible.cfg is read without an error.
+#
+# usage: tests/real.sh KPLAN [--record]
+set -u
+kplan=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+record=${2:-}
+root=$(cd "$(dirname "$0")/.." && pwd)
+real=$root/tests/data/real
+tmp=$(mktemp -d /tmp/kplan-real.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+fail=0
+ok=0
+
+if command -v ansible-inventory >/dev/null 2>&1; then
+	for inv in kubespray/inventory/sample/inventory.ini k3s-ansible/inventory-sample.yml impsik-kubernetes/hosts; do
+		(cd "$real" && ansible-inventory -i "$inv" --list >"$tmp/a.json" 2>"$tmp/a.err")
+		(cd "$real" && "$kplan" inventory -i "$inv" --list >"$tmp/k.json" 2>"$tmp/k.err")
+		if /usr/bin/python3 "$root/tests/e2e/invcompare.py" "$tmp/a.json" "$tmp/k.json" >"$tmp/diff" 2>&1; then
+			echo "ok - inventory $inv: as ansible-inventory --list"
+			ok=$((ok + 1))
+		else
+			echo "not ok - inventory $inv"
+			sed 's/^/    /' "$tmp/diff" "$tmp/k.err" | head -10
+			fail=$((fail + 1))
+		fi
+	done
+else
+	echo "# SKIP inventories: no ansible-inventory"
+fi
+
+(cd "$real/kubespray" && ANSIBLE_CONFIG=ansible.cfg "$kplan" validate -v "$real/kubespray/playbooks/boilerplate.yml" >/dev/null 2>"$tmp/cfg.err")
+if grep -q "^error: .*ansible\.cfg" "$tmp/cfg.err"; then
+	echo "not ok - kubespray's ansible.cfg"
+	sed 's/^/    /' "$tmp/cfg.err" | head -5
+	fail=$((fail + 1))
+else
+	echo "ok - kubespray's ansible.cfg reads"
+	ok=$((ok + 1))
+fi
+
+# validate every playbook and task file
+: >"$tmp/results"
+for f in $(cd "$real" && find . -name '*.yml' ! -path '*/inventory/*' ! -name 'inventory-sample.yml' | sed 's|^\./||' | sort); do
+	case $f in
+	*/tasks/* | */handlers/*)
+		plan=$tmp/wrap.yml
+		printf -- '- name: wrapper\n  hosts: all\n  tasks:\n    - import_tasks: %s\n' "$real/$f" >"$plan"
+		;;
+	*) plan=$real/$f ;;
+	esac
+	if (cd "$real" && "$kplan" validate "$plan" >/dev/null 2>"$tmp/v.err"); then
+		res=ok
+	else
+		res=$(head -1 "$tmp/v.err" | sed "s|$real/||g; s|$tmp/||g")
+	fi
+	printf '%s\t%s\n' "$f" "$res" >>"$tmp/results"
+done
+if [ "$record" = --record ]; then
+	cp "$tmp/results" "$real/RESULTS.txt"
+	echo "# recorded $(wc -l <"$tmp/results") validate results in tests/data/real/RESULTS.txt"
+fi
+while IFS="$(printf '\t')" read -r f res; do
+	want=$(awk -F '\t' -v f="$f" '$1 == f { print $2 }' "$real/RESULTS.txt" 2>/dev/null)
+	if [ "$res" = ok ] && [ "$want" = ok ]; then
+		echo "ok - validate $f"
+	elif [ "$res" = "$want" ]; then
+		echo "# known: validate $f: $res"
+	else
+		echo "# changed: validate $f: now '$res', recorded '$want'"
+	fi
+done <"$tmp/results"
+echo "real: $ok passed, $fail failed (inventories and ansible.cfg); $(grep -c '	ok$' "$tmp/results") of $(wc -l <"$tmp/results") plans validate"
+[ "$fail" = 0 ]
