@@ -483,6 +483,7 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 				  no_log);
 		if (t->module && !strcmp(t->module->name, "drain"))
 			journal_cordon(e, hs, st, oc);
+		kp_engine_journal_check(e);
 	}
 	if (no_log && oc->value) {
 		/* The value stays usable in expressions (a no_log step that
