@@ -1035,10 +1035,10 @@ int kp_run(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out)
 		kp_journal_end(&e.journal, code, e.stop_reason);
 		if (e.journal_broken)
 			kp_out_note(&e.out,
-				    "the journal '%s' is incomplete: %zu records after the failed "
-				    "write are missing; a resume would run again every task whose "
-				    "result is not in it, and would not know of nodes cordoned "
-				    "since",
+				    "the journal '%s' is incomplete: its last %zu records are "
+				    "missing (from the failed write on); a resume would run again "
+				    "every task whose result is not in it, and would not know of "
+				    "nodes cordoned since",
 				    e.journal.path, e.journal.lost);
 		if (code != KP_EXIT_OK)
 			tell_how_to_resume(&e);

@@ -98,9 +98,20 @@ static void write_record(struct kp_journal *j, cJSON *rec)
 		kp_buf_addstr(&line, s);
 		kp_redact_apply(j->redact, &line);
 		kp_buf_addch(&line, '\n');
-		errno = 0;
-		if (fwrite(line.buf, 1, line.len, j->f) != line.len || fflush(j->f) ||
-		    fsync(fileno(j->f))) {
+		/* write(2), not stdio: nothing is left in a buffer to come out
+		 * later, after a failure, in the middle of a record */
+		const char *p = line.buf;
+		size_t left = line.len;
+		while (left) {
+			ssize_t n = write(fileno(j->f), p, left);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			p += n;
+			left -= (size_t)n;
+		}
+		if (left || fsync(fileno(j->f))) {
 			j->write_errno = errno ? errno : EIO;
 			j->lost++;
 		}
