@@ -97,6 +97,32 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 	kp_hookapi_raise(L);
 }
 
+void kp_hookapi_charge(lua_State *L, uint64_t n)
+{
+	struct kp_lua *kl = kp_lua_of(L);
+	struct call *cl = kl->hook_data;
+	if (!cl) {
+		/* an expression: its own count (luastate.c) */
+		kl->steps += n;
+		if (kl->steps > kl->steps_max) {
+			kl->limit_hit = true;
+			luaL_error(L, "instruction limit exceeded");
+		}
+		return;
+	}
+	if (cl->signal != KP_HOOK_OK || cl->steps_hit || cl->interrupted) {
+		kp_hookapi_raise(L);
+		return;
+	}
+	cl->steps += n;
+	if (cl->steps <= cl->max_steps)
+		return;
+	cl->steps_hit = true;
+	where_at(L, 0, cl->where, sizeof(cl->where));
+	lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+	kp_hookapi_raise(L);
+}
+
 /* The allocator refused memory. Runs inside the allocator: it may read the
  * stack but must not allocate. Lua 5.4.5 and later move the stack to
  * offsets while they reallocate it, so only 5.4.4 and earlier look. */

@@ -359,6 +359,7 @@ static int hook_print(lua_State *L)
  * a hook's globals). */
 void kp_hookapi_make_env_mt(lua_State *L)
 {
+	kp_hookapi_patterns(L); /* counted, before any hook runs */
 	static const char sandbox[] = " (hooks cannot reach the controller's files or "
 				      "programs; use kplan.run on a host)";
 	lua_newtable(L);

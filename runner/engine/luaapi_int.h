@@ -37,6 +37,13 @@ int kp_hookapi_signal(lua_State *L, enum kp_hook_outcome what, bool with_where, 
 		      ...) __attribute__((format(printf, 4, 5)));
 /* Make the globals' metatable (registry kp_hookapi_env_mt_key). */
 void kp_hookapi_make_env_mt(lua_State *L);
+/* Charge n steps of work done in C (a pattern match) to the call's
+ * instruction budget, or to the expression's outside a call; raises the
+ * limit as the count hook does when it is spent. */
+void kp_hookapi_charge(lua_State *L, uint64_t n);
+/* Replace string.find, match, gmatch and gsub with counted ones
+ * (luapattern.c). */
+void kp_hookapi_patterns(lua_State *L);
 /* Push ctx.vars: a read-only view of the call's scope. */
 void kp_hookapi_push_vars(lua_State *L);
 
