@@ -147,8 +147,10 @@ kp_rc kp_errorf(struct kp_buf *err, kp_rc rc, const char *fmt, ...)
 
 kp_rc kp_read_file(const char *path, size_t max, struct kp_buf *out, struct kp_buf *err)
 {
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer; only a
-	 * regular file is read (a FIFO or a device could block or never end) */
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer, nor reading
+	 * a terminal for a line. Regular files are read, and character
+	 * devices (/dev/null; one that never ends stops at max); a FIFO, a
+	 * socket or a directory is refused. */
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	char chunk[65536];
@@ -160,7 +162,7 @@ kp_rc kp_read_file(const char *path, size_t max, struct kp_buf *out, struct kp_b
 		close(fd);
 		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(e));
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
 		close(fd);
 		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path,
 				 S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
