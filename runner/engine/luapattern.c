@@ -79,6 +79,9 @@ static bool in_class(int cl, int c)
 	case 'x':
 		r = isxdigit(c);
 		break;
+	case 'z': /* NUL: deprecated in Lua, still there */
+		r = c == 0;
+		break;
 	default:
 		return cl == c;
 	}

@@ -5,6 +5,7 @@
  * at load time. */
 #include "unit.h"
 
+#include <dirent.h>
 #include <time.h>
 
 #include "engine/hooks.h"
@@ -474,6 +475,70 @@ static void test_patterns_as_lua(void **state)
 	free(got);
 }
 
+/* Inputs fuzz_luapattern found where the two differed
+ * (tests/data/fuzz-regressions/luapattern/, "pattern\0subject"): the same
+ * calls as there, compared again. */
+static const char regression_chunk[] =
+    "local s, p = ...\n"
+    "local out = {}\n"
+    "local function put(...) local t = table.pack(...)\n"
+    "  for i = 1, t.n do t[i] = tostring(t[i]) end out[#out + 1] = table.concat(t, '|') end\n"
+    "put(pcall(string.find, s, p)) put(pcall(string.find, s, p, 2))\n"
+    "put(pcall(string.match, s, p)) put(pcall(string.gsub, s, p, '[%0%1]', 3))\n"
+    "put(pcall(function() local r = {} for a, b in string.gmatch(s, p) do\n"
+    "  r[#r + 1] = tostring(a) .. ',' .. tostring(b) if #r > 20 then break end end\n"
+    "  return table.concat(r, ';') end))\n"
+    "return table.concat(out, '\\n')\n";
+
+static char *run_one(lua_State *L, const char *p, size_t lp, const char *subj, size_t ls)
+{
+	assert_int_equal(luaL_loadstring(L, regression_chunk), LUA_OK);
+	lua_pushlstring(L, subj, ls);
+	lua_pushlstring(L, p, lp);
+	assert_int_equal(lua_pcall(L, 2, 1, 0), LUA_OK);
+	char *r = kp_xstrdup(lua_tostring(L, -1));
+	lua_pop(L, 1);
+	return r;
+}
+
+static void test_pattern_regressions(void **state)
+{
+	(void)state;
+	const char *dir = KP_TEST_DATA "/fuzz-regressions/luapattern";
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort), seen = 0;
+	assert_true(n > 0);
+	lua_State *ref = luaL_newstate();
+	luaL_openlibs(ref);
+	struct kp_lua *kl = kp_lua_new();
+	kp_hookapi_patterns(kp_lua_state(kl));
+	for (int i = 0; i < n; i++) {
+		struct kp_buf path = KP_BUF_INIT, data = KP_BUF_INIT, err = KP_BUF_INIT;
+		kp_buf_addf(&path, "%s/%s", dir, names[i]->d_name);
+		if (names[i]->d_name[0] != '.' && !kp_read_file(path.buf, 0, &data, &err)) {
+			const char *nul = memchr(data.buf, '\0', data.len);
+			size_t lp = nul ? (size_t)(nul - data.buf) : data.len;
+			const char *subj = nul ? nul + 1 : "";
+			size_t ls = nul ? data.len - lp - 1 : 0;
+			char *want = run_one(ref, data.buf, lp, subj, ls);
+			char *got = run_one(kp_lua_state(kl), data.buf, lp, subj, ls);
+			if (strcmp(want, got))
+				fail_msg("%s: Lua gives '%s', kplan '%s'", path.buf, want, got);
+			free(want);
+			free(got);
+			seen++;
+		}
+		kp_buf_release(&path);
+		kp_buf_release(&data);
+		kp_buf_release(&err);
+		free(names[i]);
+	}
+	free(names);
+	assert_true(seen > 0);
+	lua_close(ref);
+	kp_lua_free(kl);
+}
+
 /* A backtracking pattern is counted: it ends at the instruction limit,
  * naming the line that called it, within a second. */
 static void test_pattern_limit(void **state)
@@ -509,6 +574,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_vars, setup, teardown),
 	    cmocka_unit_test(test_plan_load),
 	    cmocka_unit_test(test_patterns_as_lua),
+	    cmocka_unit_test(test_pattern_regressions),
 	    cmocka_unit_test_setup_teardown(test_pattern_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("hooks", tests, NULL, NULL);
