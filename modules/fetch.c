@@ -4,8 +4,13 @@
  * Without `flat` the copy lands in dest/<host>/<src path>, so fetching the
  * same path from every host never overwrites one host's file with another's.
  * The controller file is written atomically (temporary file beside it,
- * fsync, rename) and only when its SHA-256 differs.
+ * fsync, rename) and only when its SHA-256 differs, through the store
+ * helpers (modules/lib/store.c): no '..' in src, no link under dest is
+ * followed. A secret stays one: the copy's mode is the source's, never
+ * wider than 0644, and the directories to a copy of a file that not
+ * everyone may read are 0700.
  */
+#include "modules/lib/store.h"
 #include "modules/module.h"
 #include "transport/transport.h"
 
@@ -31,56 +36,85 @@ static const struct kp_argspec args[] = {
 };
 
 struct fetch {
-	char *local;  /* controller path */
-	int64_t size; /* of src on the node */
+	char *root;	  /* the controller directory the copy is confined to */
+	char *rel;	  /* the copy, relative to root */
+	char *local;	  /* root/rel, for messages and facts */
+	int64_t size;	  /* of src on the node */
+	unsigned mode;	  /* of the copy: the source's, never wider than 0644 */
+	unsigned dirmode; /* of directories made for it */
+	bool secret;	  /* the source is not readable by everyone */
+	bool write;	  /* the content differs (or there is no copy) */
 };
 
 static void fetch_free(void *p)
 {
 	struct fetch *f = p;
 	if (f) {
+		free(f->root);
+		free(f->rel);
 		free(f->local);
 		free(f);
 	}
 }
 
-static char *local_dest(const struct kp_modctx *ctx, const char *src)
+/* Where the copy goes: dest/<host>/<src> (or, with flat, dest itself or
+ * dest/<basename of src>), split into the directory the operator named
+ * and the part under it that the host and src name. */
+static kp_rc local_dest(const struct kp_modctx *ctx, const char *src, struct fetch *f,
+			struct kp_buf *err)
 {
-	const char *dest = kp_arg_str(ctx, "dest");
+	const char *dest = kp_arg_str(ctx, "dest"), *host = ctx->host ? ctx->host : "localhost";
 	size_t dl = strlen(dest);
-	struct kp_buf b = KP_BUF_INIT, base = KP_BUF_INIT;
+	struct kp_buf base = KP_BUF_INIT;
+	kp_rc rc = KP_OK;
+	char *path = kp_mod_local_path(ctx, dest);
 
-	kp_buf_addstr(&b, dest);
 	if (kp_arg_bool(ctx, "flat")) {
-		if (dl && dest[dl - 1] == '/')
-			kp_buf_addstr(&b, kp_mod_basename(src, &base));
+		if (dl && dest[dl - 1] == '/') {
+			f->root = path;
+			f->rel = kp_xstrdup(kp_mod_basename(src, &base));
+		} else {
+			char *slash = strrchr(path, '/');
+			f->rel = kp_xstrdup(slash ? slash + 1 : path);
+			f->root = slash == path ? kp_xstrdup("/")
+				  : slash	? kp_xstrndup(path, (size_t)(slash - path))
+						: kp_xstrdup(".");
+			free(path);
+		}
 	} else {
-		while (b.len > 1 && b.buf[b.len - 1] == '/')
-			kp_buf_setlen(&b, b.len - 1);
-		kp_buf_addf(&b, "/%s%s%s", ctx->host ? ctx->host : "localhost",
-			    src[0] == '/' ? "" : "/", src);
+		f->root = path;
+		struct kp_buf r = KP_BUF_INIT;
+		kp_buf_addf(&r, "%s%s%s", host, src[0] == '/' ? "" : "/", src);
+		f->rel = kp_buf_detach(&r, NULL);
+		if (strchr(host, '/'))
+			rc = kp_errorf(err, KP_ERR_INVALID,
+				       "host name '%s' holds a '/': it cannot name a directory",
+				       host);
+		else if (!(rc = kp_store_check(host, strlen(host), "host name", err)))
+			rc = kp_store_check(src, strlen(src), "src", err);
 	}
+	if (!rc && !strcmp(f->rel, ".."))
+		rc = kp_errorf(err, KP_ERR_INVALID, "'%s' names no file", dest);
+	f->local = kp_store_path(f->root, f->rel);
 	kp_buf_release(&base);
-	char *rel = kp_buf_detach(&b, NULL);
-	char *path = kp_mod_local_path(ctx, rel);
-	free(rel);
-	return path;
+	return rc;
 }
 
-/* SHA-256 of a controller file; "" when it does not exist. */
-static kp_rc local_sha(const char *path, char out[65], struct kp_buf *err)
+/* SHA-256 and mode of the copy; sha "" when there is none. */
+static kp_rc local_sha(const struct fetch *f, char out[65], unsigned *mode, struct kp_buf *err)
 {
 	struct kp_buf data = KP_BUF_INIT;
 	struct stat st;
+	bool exists;
 	out[0] = '\0';
-	if (stat(path, &st))
-		return errno == ENOENT ? KP_OK
-				       : kp_errorf(err, KP_ERR_IO, "cannot stat '%s': %s", path,
-						   strerror(errno));
+	kp_rc rc = kp_store_stat(f->root, f->rel, &st, &exists, err);
+	if (rc || !exists)
+		return rc;
 	if (S_ISDIR(st.st_mode))
 		return kp_errorf(err, KP_ERR_INVALID, "'%s' is a directory on the controller",
-				 path);
-	kp_rc rc = kp_read_file(path, 0, &data, err);
+				 f->local);
+	*mode = st.st_mode & 07777;
+	rc = kp_store_read(f->root, f->rel, 0, &data, err);
 	if (!rc)
 		kp_sha256_hex(data.buf, data.len, out);
 	kp_buf_release(&data);
@@ -93,6 +127,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	struct kp_stat st;
 	struct kp_buf e = KP_BUF_INIT, a = KP_BUF_INIT, b = KP_BUF_INIT;
 	char have[65];
+	unsigned have_mode = 0;
 	kp_rc rc;
 
 	rc = ctx->conn->ops->stat(ctx->conn, src, true, &st, err);
@@ -103,11 +138,14 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	if (st.type == 'd')
 		return kp_mod_failf(res, "'%s' is a directory (fetch copies single files)", src);
 	struct fetch *f = kp_xcalloc(1, sizeof(*f));
-	f->local = local_dest(ctx, src);
-	f->size = st.size;
 	ctx->state = f;
 	ctx->free_state = fetch_free;
-	if (local_sha(f->local, have, &e)) {
+	f->size = st.size;
+	/* a secret stays one: never wider than the source, in private directories */
+	f->mode = st.mode & 0644;
+	f->secret = (st.mode & 0044) != 0044;
+	f->dirmode = f->secret ? 0700 : 0755;
+	if (local_dest(ctx, src, f, &e) || local_sha(f, have, &have_mode, &e)) {
 		kp_mod_failf(res, "%s", e.buf);
 		kp_buf_release(&e);
 		return KP_OK;
@@ -117,10 +155,14 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	kp_mod_short_sha(have, &a);
 	kp_mod_short_sha(st.sha256, &b);
 	kp_buf_reset(&res->msg);
-	res->changed = !st.sha256[0] || strcmp(have, st.sha256) != 0;
-	if (res->changed)
+	f->write = !st.sha256[0] || strcmp(have, st.sha256) != 0;
+	res->changed = f->write || have_mode != f->mode;
+	if (f->write)
 		kp_buf_addf(&res->msg, "would fetch '%s' to '%s' (sha256 %s -> %s)", src, f->local,
 			    a.buf, b.buf);
+	else if (res->changed)
+		kp_buf_addf(&res->msg, "would change the mode of '%s' (%04o -> %04o)", f->local,
+			    have_mode, f->mode);
 	else
 		kp_buf_addf(&res->msg, "'%s' is up to date (sha256 %s)", f->local, b.buf);
 	kp_buf_release(&a);
@@ -128,59 +170,15 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	return KP_OK;
 }
 
-/* mkdir -p on the controller. */
-static kp_rc make_dirs(const char *file, struct kp_buf *err)
+/* The copy's directories: those under the root made private for a secret. */
+static kp_rc tighten(const struct fetch *f, struct kp_buf *err)
 {
-	char *p = kp_xstrdup(file);
-	kp_rc rc = KP_OK;
-	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST) {
-			rc = kp_errorf(err, KP_ERR_IO, "cannot create directory '%s': %s", p,
-				       strerror(errno));
-			break;
-		}
-		*s = '/';
-	}
-	free(p);
-	return rc;
-}
-
-static kp_rc write_atomic(const char *path, const void *data, size_t len, struct kp_buf *err)
-{
-	struct kp_buf tmp = KP_BUF_INIT;
-	kp_rc rc = KP_OK;
-	kp_buf_addf(&tmp, "%s.kplan-XXXXXX", path);
-	int fd = mkstemp(tmp.buf);
-	if (fd < 0) {
-		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	const char *p = data;
-	size_t left = len;
-	while (left) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		p += n;
-		left -= (size_t)n;
-	}
-	if (left || fchmod(fd, 0644) || fsync(fd)) {
-		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf, strerror(errno));
-		close(fd);
-		unlink(tmp.buf);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp.buf, path)) {
-		rc = kp_errorf(err, KP_ERR_IO, "cannot rename '%s' to '%s': %s", tmp.buf, path,
-			       strerror(errno));
-		unlink(tmp.buf);
-	}
-out:
-	kp_buf_release(&tmp);
+	const char *slash = strrchr(f->rel, '/');
+	if (!f->secret || !slash)
+		return KP_OK;
+	char *dir = kp_xstrndup(f->rel, (size_t)(slash - f->rel));
+	kp_rc rc = kp_store_chmod_dirs(f->root, dir, 0700, err);
+	free(dir);
 	return rc;
 }
 
@@ -201,7 +199,8 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		return rc;
 	}
 	kp_sha256_hex(data.buf, data.len, sha);
-	if (make_dirs(f->local, &e) || write_atomic(f->local, data.buf, data.len, &e)) {
+	if (kp_store_write(f->root, f->rel, data.buf, data.len, f->mode, f->dirmode, &e) ||
+	    tighten(f, &e)) {
 		kp_mod_failf(res, "%s", e.buf);
 	} else {
 		kp_mod_short_sha(sha, &s);

@@ -244,15 +244,11 @@ kp_rc kp_mod_must(struct kp_modctx *ctx, struct kp_result *res, const char *cmd,
 		  struct kp_exec_res *r, bool *ok, struct kp_buf *err);
 bool kp_mod_cmd_failed(const struct kp_modctx *ctx, struct kp_result *res, const char *cmd,
 		       const struct kp_exec_res *r);
-/* Backup stores on the controller (cert-copy, etcd-snapshot). */
+/* Backup stores on the controller (cert-copy, etcd-snapshot; confined
+ * writes: modules/lib/store.h). */
 /* The controller directory in argument `arg` (relative to ctx->base_dir,
  * trailing slashes dropped) with "/<host>" appended (malloc'd). */
 char *kp_mod_store_dir(const struct kp_modctx *ctx, const char *arg, const char *host);
-/* Write data to path on the controller atomically, with mode: path's
- * directory made first (0700), then a temporary beside it (path.kplan-tmp),
- * fsync'd and renamed over path; nothing is left behind on failure. */
-kp_rc kp_mod_store_write(const char *path, const void *data, size_t len, unsigned mode,
-			 struct kp_buf *err);
 /* 300000 -> "300s", 1500 -> "1.5s", 250 -> "0.25s". */
 void kp_mod_duration_text(int64_t ms, struct kp_buf *out);
 /* "ab12cd34…": a SHA-256 shortened for messages; "none" for "". */

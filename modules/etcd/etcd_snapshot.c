@@ -18,6 +18,7 @@
  * decoded with OpenSSL's EVP base64) with the node's client certificate.
  */
 #include "modules/etcd/etcd_snapshot_int.h"
+#include "modules/lib/store.h"
 #include "kube/kubeapi.h"
 
 #include <dirent.h>
@@ -304,10 +305,15 @@ static kp_rc save_etcdctl(struct kp_modctx *ctx, struct kp_result *res, struct k
 		goto out;
 	}
 	char *dir = kp_mod_store_dir(ctx, "dest", ctx->host);
-	struct kp_buf local = KP_BUF_INIT;
+	char *root = kp_mod_local_path(ctx, kp_arg_str(ctx, "dest"));
+	struct kp_buf local = KP_BUF_INIT, rel = KP_BUF_INIT;
 	kp_buf_addf(&local, "%s/snapshot-%s.db", dir, ts);
+	kp_buf_addf(&rel, "%s/snapshot-%s.db", ctx->host, ts);
 	free(dir);
-	rc = kp_mod_store_write(local.buf, data.buf, data.len, 0600, err);
+	/* confined to the store: no link under it is followed */
+	rc = kp_store_write(root, rel.buf, data.buf, data.len, 0600, 0700, err);
+	free(root);
+	kp_buf_release(&rel);
 	if (!rc && strcmp(lsha, nsha))
 		kp_mod_failf(res, "the copies differ: %s on %s has sha256 %s, %s has %s",
 			     remote.buf, ctx->host, nsha, local.buf, lsha);
@@ -463,18 +469,25 @@ static kp_rc save_api(struct kp_modctx *ctx, struct kp_result *res, struct kp_bu
 	kp_buf_addf(&url, "%s/v3/maintenance/snapshot", ep.buf);
 	kp_etcd_snap_stamp(ts);
 	char *dir = kp_mod_store_dir(ctx, "dest", ctx->host);
-	rc = kp_mkdirs(dir, 0700, err);
+	char *root = kp_mod_local_path(ctx, kp_arg_str(ctx, "dest"));
+	struct kp_buf rel = KP_BUF_INIT;
+	int fd = -1;
 	kp_buf_addf(&local, "%s/snapshot-%s.db", dir, ts);
 	kp_buf_addf(&part, "%s.part", local.buf);
+	kp_buf_addf(&rel, "%s/snapshot-%s.db.part", ctx->host, ts);
 	free(dir);
+	/* confined to the store: no link under it is followed */
+	rc = kp_store_create(root, rel.buf, 0600, 0700, &fd, err);
+	free(root);
+	kp_buf_release(&rel);
 	if (rc)
 		goto out;
-	s.f = fopen(part.buf, "wb");
+	s.f = fdopen(fd, "wb");
 	if (!s.f) {
+		close(fd);
 		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", part.buf, strerror(errno));
 		goto out;
 	}
-	fchmod(fileno(s.f), 0600);
 	struct kp_https_tls tls = {.ca = ca.len ? ca.buf : NULL,
 				   .ca_len = ca.len,
 				   .cert = cert.len ? cert.buf : NULL,

@@ -78,38 +78,6 @@ char *kp_mod_store_dir(const struct kp_modctx *ctx, const char *arg, const char 
 	return kp_buf_detach(&b, NULL);
 }
 
-kp_rc kp_mod_store_write(const char *path, const void *data, size_t len, unsigned mode,
-			 struct kp_buf *err)
-{
-	struct kp_buf tmp = KP_BUF_INIT;
-	char *dir = kp_xstrndup(path, (size_t)(strrchr(path, '/') - path));
-	kp_rc rc = kp_mkdirs(dir, 0700, err);
-	free(dir);
-	if (rc)
-		return rc;
-	kp_buf_addf(&tmp, "%s.kplan-tmp", path);
-	unlink(tmp.buf);
-	FILE *f = fopen(tmp.buf, "wbx");
-	if (!f) {
-		rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf, strerror(errno));
-	} else {
-		fchmod(fileno(f), mode);
-		if (fwrite(data, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
-			rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf,
-				       strerror(errno));
-		if (fclose(f) && !rc)
-			rc = kp_errorf(err, KP_ERR_IO, "cannot write '%s': %s", tmp.buf,
-				       strerror(errno));
-		if (!rc && rename(tmp.buf, path))
-			rc = kp_errorf(err, KP_ERR_IO, "cannot rename '%s': %s", tmp.buf,
-				       strerror(errno));
-		if (rc)
-			unlink(tmp.buf);
-	}
-	kp_buf_release(&tmp);
-	return rc;
-}
-
 /* ---- commands ---------------------------------------------------------- */
 
 static size_t env_name_len(const char *e)

@@ -2,10 +2,12 @@
 #include "core/buf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 char kp_buf_empty[1];
 
@@ -145,27 +147,46 @@ kp_rc kp_errorf(struct kp_buf *err, kp_rc rc, const char *fmt, ...)
 
 kp_rc kp_read_file(const char *path, size_t max, struct kp_buf *out, struct kp_buf *err)
 {
-	FILE *f = fopen(path, "rb");
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer, nor reading
+	 * a terminal for a line. Regular files are read, and character
+	 * devices (/dev/null; one that never ends stops at max); a FIFO, a
+	 * socket or a directory is refused. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
 	char chunk[65536];
-	size_t n;
 
-	if (!f)
+	if (fd < 0)
 		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st)) {
+		int e = errno;
+		close(fd);
+		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		close(fd);
+		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path,
+				 S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
+	}
 	kp_buf_reset(out);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (max && out->len + n > max) {
-			fclose(f);
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(e));
+		}
+		if (!n)
+			break;
+		if (max && out->len + (size_t)n > max) {
+			close(fd);
 			return kp_errorf(err, KP_ERR_LIMIT,
 					 "cannot read '%s': larger than %zu bytes", path, max);
 		}
-		kp_buf_add(out, chunk, n);
+		kp_buf_add(out, chunk, (size_t)n);
 	}
-	if (ferror(f)) {
-		int e = errno;
-		fclose(f);
-		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(e));
-	}
-	fclose(f);
+	close(fd);
 	return KP_OK;
 }
 

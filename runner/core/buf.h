@@ -54,7 +54,8 @@ kp_rc kp_errorf(struct kp_buf *err, kp_rc rc, const char *fmt, ...)
  * ones are left as they are); errors name the directory. */
 kp_rc kp_mkdirs(const char *path, unsigned mode, struct kp_buf *err);
 
-/* Read a whole file; `max` caps its size (0: no cap). */
+/* Read a whole file; `max` caps its size (0: no cap). Without blocking:
+ * a FIFO, a socket or a directory is refused ("not a regular file"). */
 kp_rc kp_read_file(const char *path, size_t max, struct kp_buf *out, struct kp_buf *err);
 
 #endif

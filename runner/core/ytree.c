@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -29,7 +30,14 @@ struct builder {
 	struct frame stack[KP_YAML_MAX_DEPTH + 1];
 	size_t depth;
 	struct kp_buf *err;
+	size_t written;	 /* nodes the file spells out */
+	size_t expanded; /* nodes with every alias expanded */
 };
+
+static size_t add_sat(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
 
 static struct kp_node *new_node(struct builder *b, enum kp_ntype t, yaml_mark_t mark,
 				const yaml_char_t *tag)
@@ -41,6 +49,9 @@ static struct kp_node *new_node(struct builder *b, enum kp_ntype t, yaml_mark_t 
 	n->col = (int)mark.column + 1;
 	if (tag)
 		n->tag = kp_xstrdup((const char *)tag);
+	n->weight = 1;
+	b->written++;
+	b->expanded = add_sat(b->expanded, 1);
 	KP_GROW(b->doc->all, b->doc->nall + 1, b->doc->capall);
 	b->doc->all[b->doc->nall++] = n;
 	return n;
@@ -355,6 +366,11 @@ static kp_rc build(struct builder *b, yaml_parser_t *p)
 				if (!rc)
 					rc = check_duplicates(b, f->node);
 			}
+			/* what an alias of it adds (items, or key/value pairs) */
+			size_t items = f->node->type == KP_N_MAP ? 2 * f->node->n : f->node->n;
+			for (size_t i = 0; i < items; i++)
+				f->node->weight =
+				    add_sat(f->node->weight, f->node->items[i]->weight);
 			if (f->anchor) {
 				/* the anchor array may have moved: look it up again */
 				for (size_t i = b->nanchors; i-- > 0;)
@@ -379,8 +395,22 @@ static kp_rc build(struct builder *b, yaml_parser_t *p)
 					   "alias '*%s' refers to a node that contains it "
 					   "(recursive YAML is not supported)",
 					   name);
-			else
-				rc = attach(b, a->node);
+			else {
+				size_t budget =
+				    b->written > KP_YAML_ALIAS_MIN_NODES / KP_YAML_ALIAS_RATIO
+					? b->written * KP_YAML_ALIAS_RATIO
+					: KP_YAML_ALIAS_MIN_NODES;
+				b->expanded = add_sat(b->expanded, a->node->weight);
+				if (b->expanded > budget)
+					rc = errat(
+					    b, b->doc->file, mark.line, mark.column,
+					    "alias '*%s' expands the document past %zu nodes "
+					    "(%zu written so far): aliases may repeat a node, "
+					    "not multiply the document",
+					    name, budget, b->written);
+				else
+					rc = attach(b, a->node);
+			}
 			break;
 		}
 		default:

@@ -5,7 +5,9 @@
  * column (1-based) so that any later error can point at the exact spot.
  * Anchors and aliases work (an alias is the anchored node itself, shared),
  * merge keys (`<<`) are resolved at load time, duplicate keys and
- * multi-document files are errors, and nesting is limited in depth.
+ * multi-document files are errors, and nesting is limited in depth. What
+ * the document expands to, every alias replaced by its node, is limited
+ * too (KP_YAML_ALIAS_RATIO): readers of the tree walk it expanded.
  *
  * Ownership: a struct kp_doc owns every node and string in it; nodes stay
  * valid until kp_doc_free(). The file name is shared by all of its nodes.
@@ -18,6 +20,12 @@
 
 #define KP_YAML_MAX_DEPTH 256
 #define KP_YAML_MAX_FILE  (64u << 20) /* bytes */
+/* Aliases may repeat a node, not multiply the document: fully expanded, a
+ * document may hold KP_YAML_ALIAS_RATIO times the nodes written in it, or
+ * KP_YAML_ALIAS_MIN_NODES, whichever is more (the "billion laughs" limit
+ * of hardened YAML loaders). */
+#define KP_YAML_ALIAS_RATIO	50
+#define KP_YAML_ALIAS_MIN_NODES 100000
 
 enum kp_ntype { KP_N_SCALAR, KP_N_SEQ, KP_N_MAP };
 
@@ -31,6 +39,7 @@ struct kp_node {
 	bool quoted;   /* scalar was single/double quoted or a block scalar */
 	bool anchored; /* has an anchor: aliases may share it */
 	bool secret;   /* decrypted from an Ansible Vault (vault_yaml.c): the value is secret */
+	size_t weight; /* nodes in it, aliases expanded (itself included) */
 	/* SEQ: items[0..n). MAP: keys in items[2i], values in items[2i+1], n pairs. */
 	struct kp_node **items;
 	size_t n;

@@ -359,6 +359,7 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 		goto cleanup;
 	}
 	kp_out_run_start(&e.out, ld->plan->path, e.journaling ? e.journal.run_id : NULL, o->check);
+	kp_engine_journal_check(&e);
 	for (size_t pi = 0; pi < ld->plan->nplays && !e.stop_run; pi++) {
 		run_play(&e, pi);
 		if (e.stop_starting)
@@ -399,6 +400,13 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 	}
 	if (e.journaling) {
 		kp_journal_end(&e.journal, code, e.stop_reason);
+		if (e.journal_broken)
+			kp_out_note(&e.out,
+				    "the journal '%s' is incomplete: its last %zu records are "
+				    "missing (from the failed write on); a resume would run again "
+				    "every task whose result is not in it, and would not know of "
+				    "nodes cordoned since",
+				    e.journal.path, e.journal.lost);
 		if (code != KP_EXIT_OK)
 			kp_tell_how_to_resume(&e);
 	}

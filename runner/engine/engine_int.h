@@ -87,6 +87,7 @@ struct kp_engine {
 	bool stop_starting; /* window: no new host starts; those in flight finish */
 	char *stop_reason;
 	struct kp_taskselect select; /* --start-at-task, --tags, --skip-tags */
+	bool journal_broken;	     /* a journal write failed: reported, nothing new starts */
 	struct kp_kube **kube; /* kplan.kube's client per worker slot, NULL until used (hooks.c) */
 	/* run journal (run only) and what a --resume continues */
 	struct kp_journal journal;
@@ -141,6 +142,9 @@ void kp_tell_how_to_resume(struct kp_engine *e);
 
 /* task.c: run one module task on one host (when, loop, until, register,
  * failed_when/changed_when, notify, output). */
+/* After writing to the journal: its first failed write is reported at
+ * once and stops the run from starting anything new (engine.c). */
+void kp_engine_journal_check(struct kp_engine *e);
 void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const struct kp_task *t,
 		  const struct kp_taskenv *env);
 /* Copy a run_once result from the host that ran it to another. */

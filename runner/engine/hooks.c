@@ -360,6 +360,7 @@ static enum kp_hook_outcome run_point(struct kp_engine *e, int slot, enum kp_hoo
 		    .check_mode = e->o->check,
 		    .max_instructions = p->hook_max_instructions,
 		    .max_memory = p->hook_max_memory,
+		    .interrupts = e->o->interrupts,
 		    .ops = &engine_ops,
 		    .ops_ctx = h,
 		};
@@ -612,6 +613,7 @@ kp_rc kp_lua_step_run(struct kp_modctx *ctx, const struct kp_lua_chunk *ch,
 	    .check_mode = ctx->check_mode,
 	    .max_instructions = p->hook_max_instructions,
 	    .max_memory = p->hook_max_memory,
+	    .interrupts = e->o->interrupts,
 	    .ops = &engine_ops,
 	    .ops_ctx = &h,
 	};

@@ -47,6 +47,8 @@
 #ifndef KP_HOOKS_H
 #define KP_HOOKS_H
 
+#include <signal.h>
+
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -104,7 +106,10 @@ struct kp_hookcall {
 	const char *host;	     /* the hook's own host, or NULL */
 	bool check_mode;
 	uint64_t max_instructions; /* 0: KP_HOOK_STEPS_DEFAULT */
-	size_t max_memory;	   /* 0: KP_HOOK_MEM_DEFAULT */
+	/* Ctrl-C and SIGTERM (main's count): the call stops at its next
+	 * instructions, or out of kplan.sleep; NULL: none */
+	const volatile sig_atomic_t *interrupts;
+	size_t max_memory; /* 0: KP_HOOK_MEM_DEFAULT */
 	const struct kp_hook_ops *ops;
 	void *ops_ctx;
 	/* outputs */

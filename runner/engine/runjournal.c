@@ -86,10 +86,12 @@ int kp_journal_start_run(struct kp_engine *e)
 		code = KP_EXIT_USAGE;
 		goto out;
 	}
+	id.args = run_args(o);
 	if (o->resume_given) {
-		if (kp_resume_load(dir.buf, o->resume, &e->resume, &err)) {
+		kp_rc lrc = kp_resume_load(dir.buf, o->resume, &e->resume, &err);
+		if (lrc) {
 			kp_out_note(&e->out, "error: --resume: %s", err.buf);
-			code = KP_EXIT_USAGE;
+			code = lrc == KP_ERR_LOCKED ? KP_EXIT_LOCKED : KP_EXIT_USAGE;
 			goto out;
 		}
 		e->resuming = true;
@@ -105,6 +107,19 @@ int kp_journal_start_run(struct kp_engine *e)
 			code = KP_EXIT_USAGE;
 			goto out;
 		}
+		struct kp_buf which = KP_BUF_INIT;
+		if (kp_resume_args_differ(&e->resume, id.args, &which) && !o->force) {
+			/* other hosts or other tasks: what was done is not what is left */
+			kp_out_note(&e->out,
+				    "error: --resume: run %s ran with other arguments (%s): resume "
+				    "with the same -e, --limit, --tags and --skip-tags, or with "
+				    "--force, or start a new run",
+				    e->resume.run_id, which.buf);
+			kp_buf_release(&which);
+			code = KP_EXIT_USAGE;
+			goto out;
+		}
+		kp_buf_release(&which);
 		/* registered values of the tasks that will be skipped */
 		for (size_t i = 0; i < kp_map_len(e->resume.facts); i++) {
 			const struct kp_host *h =
@@ -114,10 +129,8 @@ int kp_journal_start_run(struct kp_engine *e)
 					      kp_map_val(e->resume.facts, i));
 		}
 	}
-	id.args = run_args(o);
 	kp_rc rc =
 	    kp_journal_open(&e->journal, dir.buf, &id, e->resuming ? e->resume.run_id : NULL, &err);
-	kp_value_unref((struct kp_value *)id.args);
 	if (rc) {
 		kp_out_note(&e->out, "error: %s", err.buf);
 		code = KP_EXIT_USAGE;
@@ -126,14 +139,39 @@ int kp_journal_start_run(struct kp_engine *e)
 	e->journaling = true;
 	e->journal.redact = o->redact;
 	if (e->resuming)
+		/* what the chain of runs did: a resume of this run skips it too */
+		kp_journal_carry(&e->journal, &e->resume);
+	if (e->resuming)
 		/* nodes the earlier run left cordoned are still this run's to uncordon */
 		for (size_t i = 0; i < kp_map_len(e->resume.cordoned); i++)
 			kp_journal_cordon(&e->journal, kp_map_val(e->resume.cordoned, i)->u.str.s,
 					  kp_map_key(e->resume.cordoned, i), true);
 out:
+	kp_value_unref((struct kp_value *)id.args);
 	kp_buf_release(&dir);
 	kp_buf_release(&err);
 	return code;
+}
+
+void kp_engine_journal_check(struct kp_engine *e)
+{
+	struct kp_buf msg = KP_BUF_INIT;
+	if (!e->journaling || !kp_journal_failed(&e->journal, &msg))
+		return;
+	pthread_mutex_lock(&e->lock);
+	if (!e->journal_broken) {
+		/* a resume reads the journal to know what is done: without it,
+		 * every step taken now would be taken again */
+		e->journal_broken = true;
+		kp_out_note(&e->out, "error: %s: no new task starts", msg.buf);
+		e->stop_run = true;
+		free(e->stop_reason);
+		struct kp_buf r = KP_BUF_INIT;
+		kp_buf_addf(&r, "stopped: %s", msg.buf);
+		e->stop_reason = kp_buf_detach(&r, NULL);
+	}
+	pthread_mutex_unlock(&e->lock);
+	kp_buf_release(&msg);
 }
 
 static void add_word(struct kp_buf *b, const char *w)

@@ -437,6 +437,7 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 			t->module->leftover(oc->value, failed, &left);
 		if (left.node)
 			kp_journal_cordon(&e->journal, hs->host->name, left.node, left.cordoned);
+		kp_engine_journal_check(e);
 	}
 	if (no_log && oc->value) {
 		/* The value stays usable in expressions (a no_log step that

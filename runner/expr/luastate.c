@@ -317,6 +317,57 @@ bool kp_lua_is_reserved(const char *name)
 	return false;
 }
 
+/* xpcall(f, msgh, ...) with the handler run once the error has unwound,
+ * as ordinary counted code. Lua runs a message handler where the error
+ * was raised; when the count hook raised it, hooks are off there, and a
+ * handler that loops would never be stopped. Limits and signals (a light
+ * userdata) pass through untouched; memory errors skip the handler, as
+ * in Lua. */
+static int sandbox_xpcall(lua_State *L)
+{
+	int n = lua_gettop(L);
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 1);
+	for (int i = 3; i <= n; i++)
+		lua_pushvalue(L, i);
+	int status = lua_pcall(L, n > 2 ? n - 2 : 0, LUA_MULTRET, 0);
+	/* stack: f msgh args... results-or-error */
+	if (status == LUA_OK) {
+		lua_pushboolean(L, 1);
+		lua_rotate(L, n + 1, 1);
+		return lua_gettop(L) - n;
+	}
+	if (kp_lua_of(L)->limit_hit || lua_type(L, -1) == LUA_TLIGHTUSERDATA)
+		return lua_error(L);
+	if (status != LUA_ERRMEM) {
+		lua_pushvalue(L, 2);
+		lua_insert(L, -2);
+		lua_call(L, 1, 1); /* the handler, counted */
+	}
+	lua_pushboolean(L, 0);
+	lua_insert(L, -2);
+	return 2;
+}
+
+/* setmetatable without __gc: a finalizer runs when the collector gets to
+ * it, after the hook or expression that made it has ended and outside
+ * every limit (Lua runs finalizers with hooks off). */
+static int sandbox_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "setmetatable: a __gc finalizer is not allowed "
+					     "(finalizers run outside every limit)");
+		lua_pop(L, 1);
+	}
+	lua_settop(L, 2);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, 2, 1);
+	return 1;
+}
+
 static int setup(lua_State *L)
 {
 	luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
@@ -335,6 +386,11 @@ static int setup(lua_State *L)
 	lua_pushnil(L);
 	lua_setfield(L, -2, "dump"); /* bytecode is never loaded; no need to make it */
 	lua_pop(L, 1);
+	lua_pushcfunction(L, sandbox_xpcall);
+	lua_setglobal(L, "xpcall");
+	lua_getglobal(L, "setmetatable");
+	lua_pushcclosure(L, sandbox_setmetatable, 1);
+	lua_setglobal(L, "setmetatable");
 	luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
 	lua_createtable(L, 0, 3);
 	static const char *const os_allowed[] = {"time", "clock", "date"};

@@ -379,6 +379,39 @@ static kp_rc report_pending(struct ini *p)
 	return rc;
 }
 
+/* The first byte sequence that is not UTF-8, as libyaml's reader finds
+ * it (the same problems, so an INI inventory is refused as a YAML one is);
+ * NULL when the text is valid. *at: where the sequence starts. */
+static const char *utf8_problem(const unsigned char *s, size_t len, size_t *at)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned c = s[i];
+		size_t w = !(c & 0x80)		? 1
+			   : (c & 0xE0) == 0xC0 ? 2
+			   : (c & 0xF0) == 0xE0 ? 3
+			   : (c & 0xF8) == 0xF0 ? 4
+						: 0;
+		unsigned v = w == 1 ? c : w == 2 ? c & 0x1F : w == 3 ? c & 0x0F : c & 0x07;
+		*at = i;
+		if (!w)
+			return "invalid leading UTF-8 octet";
+		if (w > len - i)
+			return "incomplete UTF-8 octet sequence";
+		for (size_t k = 1; k < w; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return "invalid trailing UTF-8 octet";
+			v = (v << 6) | (s[i + k] & 0x3F);
+		}
+		if (!(w == 1 || (w == 2 && v >= 0x80) || (w == 3 && v >= 0x800) ||
+		      (w == 4 && v >= 0x10000)))
+			return "invalid length of a UTF-8 sequence";
+		if ((v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF)
+			return "invalid Unicode character";
+		i += w;
+	}
+	return NULL;
+}
+
 kp_rc kp_inventory_load_ini(struct kp_inventory *inv, const char *file, const char *text,
 			    size_t len, struct kp_buf *err)
 {
@@ -400,6 +433,20 @@ kp_rc kp_inventory_load_ini(struct kp_inventory *inv, const char *file, const ch
 		return kp_errorf(err, KP_ERR_PARSE,
 				 "%s:%d:%d: NUL byte in file: this is not an inventory", file, line,
 				 col);
+	}
+	/* names and values go out as JSON and into commands: text only */
+	size_t bad;
+	const char *problem = utf8_problem((const unsigned char *)text, len, &bad);
+	if (problem) {
+		int line = 1, col = 1;
+		for (size_t i = 0; i < bad; i++)
+			if (text[i] == '\n')
+				line++, col = 1;
+			else if ((text[i] & 0xC0) != 0x80)
+				col++;
+		return kp_errorf(err, KP_ERR_PARSE,
+				 "%s:%d:%d: %s (the file is not valid UTF-8 text)", file, line, col,
+				 problem);
 	}
 	while (pos < end && !rc) {
 		const char *eol = memchr(pos, '\n', (size_t)(end - pos));

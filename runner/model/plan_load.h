@@ -11,6 +11,10 @@
 #include "model/plan.h"
 
 #define KP_IMPORT_MAX_DEPTH 64
+/* Tasks one plan may load, blocks and imports expanded: a file imported
+ * twice by each of N files would otherwise give 2^N (the hosts have
+ * their limit too, KP_MAX_INVENTORY_HOSTS). */
+#define KP_MAX_PLAN_TASKS 100000
 
 struct lua_State;
 
@@ -30,6 +34,8 @@ struct kp_loader {
 	/* kp_plan_load_string: the top file's text, read instead of the file */
 	const char *top_data;
 	size_t top_len;
+	size_t ntasks;			 /* loaded so far, for KP_MAX_PLAN_TASKS */
+	const struct kp_node *import_at; /* the import_tasks being loaded, or NULL */
 };
 
 /* What the task parser needs to know about where it is. */

@@ -255,6 +255,8 @@ static kp_rc parse_import(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 		free(path);
 		return rc;
 	}
+	const struct kp_node *outer = ld->import_at;
+	ld->import_at = v;
 	rc = kp_loader_yaml(ld, path, v->str, v, &doc);
 	if (!rc && doc->root && !kp_node_is_null(doc->root)) {
 		if (doc->root->type != KP_N_SEQ) {
@@ -269,6 +271,7 @@ static kp_rc parse_import(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 			free(dir);
 		}
 	}
+	ld->import_at = outer;
 	kp_loader_leave(ld);
 	t->import_path = path;
 	return rc;
@@ -539,7 +542,18 @@ kp_rc kp_parse_tasks(struct kp_task_ctx *ctx, const struct kp_node *list, const 
 				      kp_node_describe(list));
 	v = kp_xcalloc(list->n, sizeof(*v));
 	for (size_t i = 0; i < list->n; i++) {
-		if ((rc = parse_task(ctx, list->items[i], &v[i]))) {
+		if (++ctx->ld->ntasks > KP_MAX_PLAN_TASKS) {
+			const struct kp_node *at = ctx->ld->import_at;
+			rc = at ? kp_node_errorf(ctx->ld->err, KP_ERR_LIMIT, at,
+						 "import_tasks '%s' takes the plan past %d tasks",
+						 at->str, KP_MAX_PLAN_TASKS)
+				: kp_node_errorf(ctx->ld->err, KP_ERR_LIMIT, list->items[i],
+						 "the plan has more than %d tasks",
+						 KP_MAX_PLAN_TASKS);
+		} else {
+			rc = parse_task(ctx, list->items[i], &v[i]);
+		}
+		if (rc) {
 			for (size_t j = 0; j < i; j++)
 				kp_task_free(v[j]);
 			free(v);

@@ -83,23 +83,67 @@ static char *now_iso(char *buf, size_t n)
 	return buf;
 }
 
-/* with the lock held: one line, flushed and on disk before we go on */
+/* with the lock held: one line, flushed and on disk before we go on; the
+ * first failure is kept (errno) and nothing is written after it, so the
+ * journal ends at its last whole record */
 static void write_record(struct kp_journal *j, cJSON *rec)
 {
 	char ts[32];
 	cJSON_AddStringToObject(rec, "time", now_iso(ts, sizeof(ts)));
 	char *s = cJSON_PrintUnformatted(rec);
-	if (j->f && s) {
+	if (j->f && s && j->write_errno) {
+		j->lost++;
+	} else if (j->f && s) {
 		struct kp_buf line = KP_BUF_INIT;
 		kp_buf_addstr(&line, s);
 		kp_redact_apply(j->redact, &line);
-		fprintf(j->f, "%s\n", line.buf);
+		kp_buf_addch(&line, '\n');
+		/* write(2), not stdio: nothing is left in a buffer to come out
+		 * later, after a failure, in the middle of a record */
+		const char *p = line.buf;
+		size_t left = line.len;
+		while (left) {
+			ssize_t n = write(fileno(j->f), p, left);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			p += n;
+			left -= (size_t)n;
+		}
+		if (left || fsync(fileno(j->f))) {
+			j->write_errno = errno ? errno : EIO;
+			j->lost++;
+		}
 		kp_buf_release(&line);
-		fflush(j->f);
-		fsync(fileno(j->f));
 	}
 	cJSON_free(s);
 	cJSON_Delete(rec);
+}
+
+bool kp_journal_failed(struct kp_journal *j, struct kp_buf *msg)
+{
+	if (!j || !j->f)
+		return false;
+	pthread_mutex_lock(&j->lock);
+	int e = j->write_errno;
+	pthread_mutex_unlock(&j->lock);
+	if (e && msg)
+		kp_buf_addf(msg, "cannot write journal '%s': %s", j->path, strerror(e));
+	return e != 0;
+}
+
+/* A write lock on the whole file, held while fd is open. Returns 0, or
+ * the pid of the process that holds a lock on it (-1: unknown). */
+static int lock_file(int fd)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (!fcntl(fd, F_SETLK, &fl))
+		return 0;
+	struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (!fcntl(fd, F_GETLK, &q) && q.l_type != F_UNLCK && q.l_pid > 0)
+		return q.l_pid;
+	return -1;
 }
 
 kp_rc kp_journal_open(struct kp_journal *j, const char *dir, const struct kp_run_identity *id,
@@ -134,11 +178,18 @@ kp_rc kp_journal_open(struct kp_journal *j, const char *dir, const struct kp_run
 		memset(j, 0, sizeof(*j));
 		return rc;
 	}
+	lock_file(fd); /* a new file: nobody else holds it */
 	pthread_mutex_init(&j->lock, NULL);
 	j->cordoned = kp_value_map();
+	struct timespec now;
+	char started[48];
+	clock_gettime(CLOCK_REALTIME, &now);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", gmtime_r(&now.tv_sec, &tm));
+	snprintf(started, sizeof(started), "%s.%09ldZ", stamp, (long)now.tv_nsec);
 	cJSON *rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "type", "run_start");
 	cJSON_AddStringToObject(rec, "run_id", j->run_id);
+	cJSON_AddStringToObject(rec, "started", started);
 	cJSON_AddStringToObject(rec, "command", id->command);
 	cJSON_AddStringToObject(rec, "plan", id->plan);
 	cJSON_AddStringToObject(rec, "plan_sha256", id->plan_sha256);
@@ -232,9 +283,33 @@ void kp_journal_close(struct kp_journal *j)
 
 /* Resume */
 
+static const char *jstr(const cJSON *o, const char *k);
+
+/* When a run started, from its first record: "started" (to the
+ * nanosecond), else "time" (to the second, older journals). */
+static void start_of(const char *path, char *out, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	out[0] = '\0';
+	if (!f)
+		return;
+	if (getline(&line, &cap, f) > 0) {
+		cJSON *rec = cJSON_Parse(line);
+		const char *t = jstr(rec, "started") ? jstr(rec, "started") : jstr(rec, "time");
+		snprintf(out, n, "%s", t ? t : "");
+		cJSON_Delete(rec);
+	}
+	free(line);
+	fclose(f);
+}
+
+/* The run that started last (by its recorded start; the name breaks ties). */
 static kp_rc newest_run(const char *dir, struct kp_buf *id, struct kp_buf *err)
 {
 	struct dirent **names;
+	char best[48] = "";
 	int n = scandir(dir, &names, NULL, by_name);
 	if (n < 0)
 		return kp_errorf(err, KP_ERR_NOTFOUND, "no run journal in '%s': %s", dir,
@@ -243,8 +318,18 @@ static kp_rc newest_run(const char *dir, struct kp_buf *id, struct kp_buf *err)
 		const char *d = names[i]->d_name;
 		size_t l = strlen(d);
 		if (l > 6 && !strcmp(d + l - 6, ".jsonl")) {
-			kp_buf_reset(id);
-			kp_buf_add(id, d, l - 6);
+			struct kp_buf p = KP_BUF_INIT;
+			char start[48];
+			kp_buf_addf(&p, "%s/%s", dir, d);
+			start_of(p.buf, start, sizeof(start));
+			kp_buf_release(&p);
+			/* names sort by the second they were made in: a tie on
+			 * the start goes to the later name */
+			if (!id->len || strcmp(start, best) >= 0) {
+				snprintf(best, sizeof(best), "%s", start);
+				kp_buf_reset(id);
+				kp_buf_add(id, d, l - 6);
+			}
 		}
 		free(names[i]);
 	}
@@ -266,16 +351,42 @@ kp_rc kp_resume_load(const char *dir, const char *run_id, struct kp_resume *r, s
 	kp_rc rc = KP_OK;
 
 	memset(r, 0, sizeof(*r));
+	r->lock_fd = -1;
 	if (run_id)
 		kp_buf_addstr(&id, run_id);
 	else if ((rc = newest_run(dir, &id, err)))
 		goto out;
 	kp_buf_addf(&path, "%s/%s.jsonl", dir, id.buf);
-	if ((rc = kp_read_file(path.buf, 0, &data, err))) {
-		if (rc == KP_ERR_IO)
-			rc = kp_errorf(err, KP_ERR_NOTFOUND, "no run '%s' in '%s'", id.buf, dir);
+	/* locked, then read through the same descriptor: closing any other
+	 * descriptor of the file would drop the lock */
+	int fd = open(path.buf, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		rc = kp_errorf(err, KP_ERR_NOTFOUND, "no run '%s' in '%s'", id.buf, dir);
 		goto out;
 	}
+	int holder = lock_file(fd);
+	if (holder) {
+		close(fd);
+		if (holder > 0)
+			rc = kp_errorf(err, KP_ERR_LOCKED,
+				       "run %s is in use by kplan process %d (the run itself, "
+				       "still going, or another resume of it)",
+				       id.buf, holder);
+		else
+			rc = kp_errorf(err, KP_ERR_LOCKED, "cannot lock '%s': %s", path.buf,
+				       strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		kp_buf_add(&data, chunk, (size_t)n);
+	}
+	r->lock_fd = fd;
 	r->run_id = kp_buf_detach(&id, NULL);
 	r->path = kp_buf_detach(&path, NULL);
 	r->done = kp_value_map();
@@ -317,8 +428,17 @@ kp_rc kp_resume_load(const char *dir, const char *run_id, struct kp_resume *r, s
 			 * for its registered value */
 			if (task && host && ok && !(reg && cJSON_IsTrue(nolog))) {
 				struct kp_buf k = KP_BUF_INIT;
+				struct kp_value *copy = NULL;
+				/* the record itself: a resume of the resume carries it on */
+				if (!cJSON_GetObjectItemCaseSensitive(rec, "carried_from"))
+					cJSON_AddStringToObject(rec, "carried_from", r->run_id);
+				cJSON_DeleteItemFromObjectCaseSensitive(rec, "time");
+				char *txt = cJSON_PrintUnformatted(rec);
+				if (kp_value_from_json(txt, strlen(txt), &copy, NULL))
+					copy = kp_value_bool(true);
+				cJSON_free(txt);
 				kp_buf_addf(&k, "%s\x1f%s", task, host);
-				kp_map_set_take(r->done, k.buf, kp_value_bool(true));
+				kp_map_set_take(r->done, k.buf, copy);
 				kp_buf_release(&k);
 				const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "value");
 				if (reg && v) {
@@ -366,6 +486,8 @@ out:
 
 void kp_resume_release(struct kp_resume *r)
 {
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
 	free(r->run_id);
 	free(r->path);
 	free(r->command);
@@ -374,6 +496,45 @@ void kp_resume_release(struct kp_resume *r)
 	kp_value_unref(r->facts);
 	kp_value_unref(r->cordoned);
 	memset(r, 0, sizeof(*r));
+}
+
+void kp_journal_carry(struct kp_journal *j, const struct kp_resume *r)
+{
+	if (!j || !j->f || !r || !r->done)
+		return;
+	for (size_t i = 0; i < kp_map_len(r->done); i++) {
+		const struct kp_value *v = kp_map_val(r->done, i);
+		if (v->type != KP_V_MAP)
+			continue;
+		cJSON *rec = kp_value_to_cjson(v, false);
+		pthread_mutex_lock(&j->lock);
+		write_record(j, rec);
+		pthread_mutex_unlock(&j->lock);
+	}
+}
+
+bool kp_resume_args_differ(const struct kp_resume *r, const struct kp_value *args,
+			   struct kp_buf *which)
+{
+	static const char *const keys[] = {"limit", "extra_vars", "tags", "skip_tags"};
+	bool any = false;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct kp_buf a = KP_BUF_INIT, b = KP_BUF_INIT;
+		const struct kp_value *was = r->args ? kp_map_get(r->args, keys[i]) : NULL;
+		const struct kp_value *now = kp_map_get(args, keys[i]);
+		/* absent and empty are the same: no --limit, no tags */
+		if (was && !(was->type == KP_V_LIST && !kp_list_len(was)))
+			kp_value_to_json(was, false, false, &a);
+		if (now && !(now->type == KP_V_LIST && !kp_list_len(now)))
+			kp_value_to_json(now, false, false, &b);
+		if (strcmp(a.buf, b.buf)) {
+			kp_buf_addf(which, "%s%s", any ? ", " : "", keys[i]);
+			any = true;
+		}
+		kp_buf_release(&a);
+		kp_buf_release(&b);
+	}
+	return any;
 }
 
 bool kp_resume_done(const struct kp_resume *r, const char *task_id, const char *host)

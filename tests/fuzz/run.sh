@@ -25,6 +25,7 @@ max_len() {
 	case "$1" in
 	hostpattern) echo 512 ;;
 	template) echo 2048 ;;
+	luapattern) echo 128 ;;
 	kube) echo 16384 ;;
 	*) echo 8192 ;;
 	esac

@@ -5,9 +5,14 @@
  * at load time. */
 #include "unit.h"
 
+#include <dirent.h>
 #include <time.h>
 
 #include "engine/hooks.h"
+#include "engine/luaapi_int.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
 #include "model/plan.h"
 #include "transport/transport.h"
 
@@ -401,6 +406,162 @@ static void test_plan_load(void **state)
 	kp_buf_release(&err);
 }
 
+/* The counted pattern functions (luapattern.c) against Lua's own: every
+ * subject x pattern through find (twice), match, gmatch and gsub (string,
+ * function and table replacements), errors included, compared as text. */
+static const char pattern_cases[] =
+    "local S = {'', 'hello world', '  key = value  ', 'aaa', 'abcabc', 'a,b,,c',\n"
+    "  'THE (quick) [fox]', 'x=1, y=22, z=333', 'f(a(b)c)d', '\\0ab\\0', 'caf\\195\\169',\n"
+    "  'ab12cd34', 'line1\\nline2\\n', 'aaab', '%d'}\n"
+    "local P = {'', '^', '$', '^$', 'a', 'a*', 'a+', 'a-', 'a?', 'a?b', '%a+', '%d+', '%s*',\n"
+    "  '%w+', '(%w+)=(%w+)', '(%w+)%s*=%s*(%w+)', '^%s*(.-)%s*$', '()a()', '%b()', '%bxy',\n"
+    "  '%f[%w]%w+', '%f[%W]', '[%a_][%w_]*', '[^,]*', '[a-c]+', '[]]', '[^]]+', '(a)(b)%1',\n"
+    "  '(.)%1', '.-b', 'l(i)ne%d', '%.', '[%-]', 'x*$', '^(a*)', '%x+', '%u%l*', '%p', '%c',\n"
+    "  '(h)(e)(l)(l)(o)', '[', '%', '(a', 'a)', '%1', '%b', '%f', '[a-]', '[%d-z]', '%%d',\n"
+    "  '(()a)', 'a-$', '.', '..?', '[^%s]+', '%S+%s+%S+', '\\0', '[\\0-a]+', '^a-b'}\n"
+    "local out = {}\n"
+    "local function put(...) local t = table.pack(...)\n"
+    "  for i = 1, t.n do t[i] = tostring(t[i]) end out[#out + 1] = table.concat(t, '|') end\n"
+    "local up = function(...) local a = ... return a and a:upper() end\n"
+    "local tbl = setmetatable({}, {__index = function(_, k) return k == 'a' and 'A' or nil end})\n"
+    "for _, s in ipairs(S) do for _, p in ipairs(P) do\n"
+    "  put(pcall(string.find, s, p)) put(pcall(string.find, s, p, 3))\n"
+    "  put(pcall(string.find, s, p, -2, true)) put(pcall(string.match, s, p))\n"
+    "  put(pcall(string.match, s, p, -3))\n"
+    "  put(pcall(string.gsub, s, p, '<%0>')) put(pcall(string.gsub, s, p, '%1', 2))\n"
+    "  put(pcall(string.gsub, s, p, up)) put(pcall(string.gsub, s, p, tbl))\n"
+    "  put(pcall(function() local r = {} for a, b in string.gmatch(s, p) do\n"
+    "    r[#r + 1] = tostring(a) .. ',' .. tostring(b) if #r > 40 then break end end\n"
+    "    return table.concat(r, ';') end))\n"
+    "  put(pcall(function() local r = {} for a in string.gmatch(s, p, 4) do\n"
+    "    r[#r + 1] = tostring(a) if #r > 40 then break end end return table.concat(r, ';') end))\n"
+    "end end\n"
+    "return table.concat(out, '\\n')\n";
+
+static char *run_cases(lua_State *L)
+{
+	assert_int_equal(luaL_loadstring(L, pattern_cases), LUA_OK);
+	if (lua_pcall(L, 0, 1, 0) != LUA_OK)
+		fail_msg("%s", lua_tostring(L, -1));
+	char *r = kp_xstrdup(lua_tostring(L, -1));
+	lua_pop(L, 1);
+	return r;
+}
+
+static void test_patterns_as_lua(void **state)
+{
+	(void)state;
+	lua_State *ref = luaL_newstate();
+	luaL_openlibs(ref);
+	char *want = run_cases(ref);
+	lua_close(ref);
+
+	struct kp_lua *kl = kp_lua_new();
+	lua_State *L = kp_lua_state(kl);
+	kp_hookapi_patterns(L);
+	char *got = run_cases(L);
+	kp_lua_free(kl);
+	/* line by line, for a readable failure */
+	char *w = want, *g = got;
+	for (int line = 1; *w || *g; line++) {
+		size_t wl = strcspn(w, "\n"), gl = strcspn(g, "\n");
+		if (wl != gl || memcmp(w, g, wl))
+			fail_msg("case %d: Lua gives '%.*s', kplan '%.*s'", line, (int)wl, w,
+				 (int)gl, g);
+		w += wl + (w[wl] == '\n');
+		g += gl + (g[gl] == '\n');
+	}
+	free(want);
+	free(got);
+}
+
+/* Inputs fuzz_luapattern found where the two differed
+ * (tests/data/fuzz-regressions/luapattern/, "pattern\0subject"): the same
+ * calls as there, compared again. */
+static const char regression_chunk[] =
+    "local s, p = ...\n"
+    "local out = {}\n"
+    "local function put(...) local t = table.pack(...)\n"
+    "  for i = 1, t.n do t[i] = tostring(t[i]) end out[#out + 1] = table.concat(t, '|') end\n"
+    "put(pcall(string.find, s, p)) put(pcall(string.find, s, p, 2))\n"
+    "put(pcall(string.match, s, p)) put(pcall(string.gsub, s, p, '[%0%1]', 3))\n"
+    "put(pcall(function() local r = {} for a, b in string.gmatch(s, p) do\n"
+    "  r[#r + 1] = tostring(a) .. ',' .. tostring(b) if #r > 20 then break end end\n"
+    "  return table.concat(r, ';') end))\n"
+    "return table.concat(out, '\\n')\n";
+
+static char *run_one(lua_State *L, const char *p, size_t lp, const char *subj, size_t ls)
+{
+	assert_int_equal(luaL_loadstring(L, regression_chunk), LUA_OK);
+	lua_pushlstring(L, subj, ls);
+	lua_pushlstring(L, p, lp);
+	assert_int_equal(lua_pcall(L, 2, 1, 0), LUA_OK);
+	char *r = kp_xstrdup(lua_tostring(L, -1));
+	lua_pop(L, 1);
+	return r;
+}
+
+static void test_pattern_regressions(void **state)
+{
+	(void)state;
+	const char *dir = KP_TEST_DATA "/fuzz-regressions/luapattern";
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort), seen = 0;
+	assert_true(n > 0);
+	lua_State *ref = luaL_newstate();
+	luaL_openlibs(ref);
+	struct kp_lua *kl = kp_lua_new();
+	kp_hookapi_patterns(kp_lua_state(kl));
+	for (int i = 0; i < n; i++) {
+		struct kp_buf path = KP_BUF_INIT, data = KP_BUF_INIT, err = KP_BUF_INIT;
+		kp_buf_addf(&path, "%s/%s", dir, names[i]->d_name);
+		if (names[i]->d_name[0] != '.' && !kp_read_file(path.buf, 0, &data, &err)) {
+			const char *nul = memchr(data.buf, '\0', data.len);
+			size_t lp = nul ? (size_t)(nul - data.buf) : data.len;
+			const char *subj = nul ? nul + 1 : "";
+			size_t ls = nul ? data.len - lp - 1 : 0;
+			char *want = run_one(ref, data.buf, lp, subj, ls);
+			char *got = run_one(kp_lua_state(kl), data.buf, lp, subj, ls);
+			if (strcmp(want, got))
+				fail_msg("%s: Lua gives '%s', kplan '%s'", path.buf, want, got);
+			free(want);
+			free(got);
+			seen++;
+		}
+		kp_buf_release(&path);
+		kp_buf_release(&data);
+		kp_buf_release(&err);
+		free(names[i]);
+	}
+	free(names);
+	assert_true(seen > 0);
+	lua_close(ref);
+	kp_lua_free(kl);
+}
+
+/* A backtracking pattern is counted: it ends at the instruction limit,
+ * naming the line that called it, within a second. */
+static void test_pattern_limit(void **state)
+{
+	struct fake *f = *state;
+	(void)f;
+	struct kp_lua *kl = kp_lua_new();
+	struct kp_hookcall c = {
+	    .code = "local s = string.rep('a', 40)\nreturn s:find(string.rep('a*', 40) .. 'b')\n",
+	    .chunkname = "@bt.lua",
+	    .max_instructions = 1000000,
+	};
+	c.len = strlen(c.code);
+	time_t t0 = time(NULL);
+	kp_hook_call(kl, &c);
+	assert_true(time(NULL) - t0 <= 2);
+	assert_int_equal(c.outcome, KP_HOOK_FAILED);
+	assert_string_equal(c.msg.buf,
+			    "bt.lua:2: instruction limit exceeded (1000000 instructions)");
+	kp_hookcall_release(&c);
+	kp_lua_free(kl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +573,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_check_mode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_vars, setup, teardown),
 	    cmocka_unit_test(test_plan_load),
+	    cmocka_unit_test(test_patterns_as_lua),
+	    cmocka_unit_test(test_pattern_regressions),
+	    cmocka_unit_test_setup_teardown(test_pattern_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("hooks", tests, NULL, NULL);
 }

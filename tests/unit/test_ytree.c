@@ -144,6 +144,41 @@ static void test_nul_and_empty(void **state)
 	kp_buf_release(&err);
 }
 
+/* Aliases that repeat a node load, however many there are; aliases that
+ * multiply the document stop at the alias that crosses the budget. */
+static void test_alias_budget(void **state)
+{
+	(void)state;
+	struct kp_buf text = KP_BUF_INIT, err = KP_BUF_INIT;
+	/* 3000 hosts merging 20 defaults: about 130,000 nodes expanded */
+	kp_buf_addstr(&text, "defaults: &d {");
+	for (int i = 0; i < 20; i++)
+		kp_buf_addf(&text, "%sk%d: v%d", i ? ", " : "", i, i);
+	kp_buf_addstr(&text, "}\nhosts:\n");
+	for (int i = 0; i < 3000; i++)
+		kp_buf_addf(&text, "  h%d: {<<: *d, name: h%d}\n", i, i);
+	struct kp_doc *d = load(text.buf, &err);
+	assert_non_null(d);
+	assert_int_equal(kp_node_map_get(d->root, "hosts")->n, 3000);
+	kp_doc_free(d);
+
+	/* ten lists of ten, six deep: a million nodes from 70 */
+	kp_buf_reset(&text);
+	kp_buf_addstr(&text, "l0: &l0 [a,a,a,a,a,a,a,a,a,a]\n");
+	for (int i = 1; i < 7; i++) {
+		kp_buf_addf(&text, "l%d: &l%d [", i, i);
+		for (int k = 0; k < 10; k++)
+			kp_buf_addf(&text, "%s*l%d", k ? "," : "", i - 1);
+		kp_buf_addstr(&text, "]\n");
+	}
+	assert_null(load(text.buf, &err));
+	assert_string_equal(err.buf, "t.yml:5:38: alias '*l3' expands the document past 100000 "
+				     "nodes (21 written so far): aliases may repeat a node, not "
+				     "multiply the document");
+	kp_buf_release(&text);
+	kp_buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +190,7 @@ int main(void)
 	    cmocka_unit_test(test_invalid_utf8),
 	    cmocka_unit_test(test_one_line_errors),
 	    cmocka_unit_test(test_depth_limit),
+	    cmocka_unit_test(test_alias_budget),
 	    cmocka_unit_test(test_nul_and_empty),
 	};
 	return cmocka_run_group_tests_name("ytree", tests, NULL, NULL);
