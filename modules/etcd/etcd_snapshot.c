@@ -36,6 +36,7 @@
 
 static const char *const actions[] = {"save", "verify", "restore", "list", "prune", NULL};
 static const char *const methods[] = {"etcdctl", "api", NULL};
+static const char *const steps[] = {"all", "stop", "start", NULL};
 
 static const struct kp_argspec args[] = {
     {.name = "action", .type = KP_T_STR, .def = "save", .choices = actions, .help = "what to do"},
@@ -81,6 +82,16 @@ static const struct kp_argspec args[] = {
     {.name = "initial_advertise_peer_urls",
      .type = KP_T_STR,
      .help = "initial advertise peer URLs (restore)"},
+    {.name = "step",
+     .type = KP_T_STR,
+     .def = "all",
+     .choices = steps,
+     .help = "restore: all (a single-member cluster), or a whole cluster from one "
+	     "snapshot: stop on every member, then start on every member"},
+    {.name = "timeout",
+     .type = KP_T_INT,
+     .def = "120",
+     .help = "restore: seconds to wait for the member to be healthy"},
     {.name = "manifest",
      .type = KP_T_PATH,
      .def = "/etc/kubernetes/manifests/etcd.yaml",
@@ -97,6 +108,7 @@ static void cfg_release(struct etcd_cfg *c)
 	free(c->initial_cluster);
 	free(c->token);
 	free(c->peer_urls);
+	free(c->stopped);
 }
 
 void kp_etcd_snap_free_list(char **l, size_t n)
@@ -112,6 +124,7 @@ static void state_free(void *arg)
 	free(s->snapshot);
 	free(s->node_path);
 	free(s->data_dir);
+	free(s->tool);
 	cfg_release(&s->cfg);
 	kp_etcd_snap_free_list(s->prune_node, s->nprune_node);
 	kp_etcd_snap_free_list(s->prune_local, s->nprune_local);
