@@ -78,6 +78,15 @@ kp_rc kp_kubeconfig_find(const char *given, const char *env_kubeconfig, const ch
 
 struct kp_kube;
 
+/* The one way kplan finds its kubeconfig and opens a direct client to it
+ * (the engine's run lock, Lua hooks, the Kubernetes modules):
+ * kp_kubeconfig_find(given, env_kubeconfig, home), then load it and make
+ * the client. KP_ERR_NOTFOUND when there is no kubeconfig (the caller
+ * decides on a fallback); any other error names the file and what is
+ * wrong with it. */
+kp_rc kp_kube_open(const char *given, const char *env_kubeconfig, const char *home,
+		   struct kp_kube **out, struct kp_buf *err);
+
 /* curl_global_init: call once from main before any thread starts;
  * kp_kube_global_release once at exit. */
 kp_rc kp_kube_global_init(struct kp_buf *err);

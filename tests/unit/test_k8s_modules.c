@@ -10,6 +10,7 @@
 #include "expr/expr.h"
 #include "kube/kubeapi.h"
 #include "modules/module.h"
+#include "modules/kube/kubeutil.h"
 #include "transport/transport.h"
 #include "core/value.h"
 
