@@ -8,11 +8,12 @@
  * The cluster version comes from `kubeadm upgrade plan` on the control
  * plane (whose table check mode reports anyway), and for a node from the
  * API: the controller's kubeconfig when there is one (--kubeconfig,
- * $KUBECONFIG, ~/.kube/config: kp_mod_kubeconfig_find), else kubectl on the
+ * $KUBECONFIG, ~/.kube/config: kp_mod_kube_direct), else kubectl on the
  * first control-plane host, else kubectl with the node's own kubelet.conf.
  */
 #include "kube/kubeapi.h"
 #include "modules/module.h"
+#include "modules/kube/kubeutil.h"
 #include "transport/transport.h"
 
 #include <stdio.h>
@@ -171,18 +172,11 @@ static kp_rc via_exec(void *arg, const struct kp_exec_req *req, struct kp_exec_r
 static kp_rc api_version(struct kp_modctx *ctx, struct kp_result *res, char **out,
 			 struct kp_buf *err)
 {
-	struct kp_buf path = KP_BUF_INIT;
-	struct kp_kubeconfig *kc = NULL;
 	struct kp_kube *k = NULL;
 	struct via v = {.ctx = ctx, .res = res};
 	/* this module's `kubeconfig` argument names a file on the node: the
 	 * controller's comes from --kubeconfig, $KUBECONFIG or ~/.kube/config */
-	kp_rc rc =
-	    kp_mod_kubeconfig_find(ctx, NULL, getenv("KUBECONFIG"), getenv("HOME"), &path, err);
-	if (!rc && !(rc = kp_kubeconfig_load(path.buf, &kc, err)))
-		rc = kp_kube_new(kc, &k, err);
-	kp_kubeconfig_free(kc);
-	kp_buf_release(&path);
+	kp_rc rc = kp_mod_kube_direct(ctx, NULL, &k, err);
 	if (rc == KP_ERR_NOTFOUND) {
 		v.control_plane = ctx->control_plane_exec && kp_mod_first_control_plane(ctx);
 		k = kp_kube_new_kubectl(via_exec, &v,
