@@ -363,7 +363,12 @@ kp_rc kp_etcd_snap_restore_probe(struct kp_modctx *ctx, struct kp_result *res, s
 		char ts[32];
 		struct kp_buf b = KP_BUF_INIT;
 		kp_etcd_snap_stamp(ts);
-		kp_buf_addf(&b, "%s-restored-%s", s->cfg.data_dir, ts);
+		/* beside the original directory, also when restoring again */
+		const char *again = strstr(s->cfg.data_dir, "-restored-");
+		kp_buf_addf(
+		    &b, "%.*s-restored-%s",
+		    (int)(again ? (size_t)(again - s->cfg.data_dir) : strlen(s->cfg.data_dir)),
+		    s->cfg.data_dir, ts);
 		s->data_dir = kp_buf_detach(&b, NULL);
 	}
 	/* the data directory must not exist at all: etcdctl and etcdutl refuse
