@@ -21,7 +21,6 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-
 kp_rc kp_kube_global_init(struct kp_buf *err)
 {
 	CURLcode c = curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -382,7 +381,6 @@ static kp_rc direct_request(struct kp_kube *k, const char *method, const char *p
 	return rc;
 }
 
-
 /* Retries. The API server may be restarting (an upgrade restarts it), behind
  * a load balancer that drops a connection, or overloaded; one failed request
  * must not fail a rollout. A request is tried up to k->attempts times, with
@@ -428,10 +426,10 @@ kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, c
 	for (attempt = 1;; attempt++) {
 		enum fate fate = F_SENT;
 		kp_buf_reset(&e);
-		rc = k->kubectl
-			 ? kp_kube_kubectl_request(k, method, path, body, content_type, status, &resp, &e)
-			 : direct_request(k, method, path, body, content_type, status, &resp, &fate,
-					  &e);
+		rc = k->kubectl ? kp_kube_kubectl_request(k, method, path, body, content_type,
+							  status, &resp, &e)
+				: direct_request(k, method, path, body, content_type, status, &resp,
+						 &fate, &e);
 		bool retry;
 		if (rc)
 			retry = rc != KP_ERR_LIMIT && rc != KP_ERR_INVALID && fate != F_PERMANENT &&

@@ -170,9 +170,9 @@ kp_rc kp_kube_set_unschedulable(struct kp_kube *k, const char *node, bool unsche
 				struct kp_buf *err);
 /* POST an Eviction of the group/version discovery names for pods/eviction
  * (KP_ERR_NOTFOUND when the server has no such subresource: a caller may
- * delete instead, as kubectl does). grace_s < 0: the pod's own. The status is returned, not judged: 201/200
- * evicted, 429 blocked by a budget, 404 the pod is gone. *json (may be
- * NULL) gets the answer's body. */
+ * delete instead, as kubectl does). grace_s < 0: the pod's own. The status
+ * is returned, not judged: 201/200 evicted, 429 blocked by a budget, 404
+ * the pod is gone. *json (may be NULL) gets the answer's body. */
 kp_rc kp_kube_evict(struct kp_kube *k, const char *ns, const char *name, int64_t grace_s,
 		    long *status, struct cJSON **json, struct kp_buf *err);
 /* DELETE a pod (grace_s < 0: the pod's own); status returned as for evict. */

@@ -236,7 +236,8 @@ kp_rc kp_kube_list_pdbs(struct kp_kube *k, const char *ns, cJSON **list, struct 
 		return rc;
 	if (!*api->pdb)
 		return kp_errorf(err, KP_ERR_NOTFOUND,
-				 "%s does not serve PodDisruptionBudgets (no policy group)", k->desc);
+				 "%s does not serve PodDisruptionBudgets (no policy group)",
+				 k->desc);
 	struct kp_buf p = KP_BUF_INIT;
 	kp_buf_addf(&p, "/apis/%s/namespaces/", api->pdb);
 	add_escaped(&p, ns);
@@ -321,4 +322,3 @@ bool kp_kube_selector_matches(const cJSON *selector, const cJSON *labels)
 	}
 	return true;
 }
-

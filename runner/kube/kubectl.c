@@ -102,8 +102,8 @@ static bool patch_target(const char *path, struct kp_buf *type, struct kp_buf *n
 }
 
 kp_rc kp_kube_kubectl_request(struct kp_kube *k, const char *method, const char *path,
-			     const char *body, const char *content_type, long *status,
-			     struct kp_buf *resp, struct kp_buf *err)
+			      const char *body, const char *content_type, long *status,
+			      struct kp_buf *resp, struct kp_buf *err)
 {
 	const char *argv[16];
 	size_t n = 0;
