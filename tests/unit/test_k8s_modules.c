@@ -342,11 +342,11 @@ static void test_drain_refuses(void **state)
 	drain_args(a, sizeof(a), NULL);
 	run(&r, "drain", a);
 	assert_true(r.res.failed);
-	assert_string_equal(r.res.msg.buf,
-			    "cannot drain node 'w1': cannot delete Pods with local storage (use "
-			    "delete_emptydir_data: true to override): kube-system/metrics-server-1; "
-			    "cannot delete Pods that declare no controller (use force: true to "
-			    "override): default/no-annotation");
+	assert_string_equal(
+	    r.res.msg.buf, "cannot drain node 'w1': cannot delete Pods with local storage (use "
+			   "delete_emptydir_data: true to override): kube-system/metrics-server-1; "
+			   "cannot delete Pods that declare no controller (use force: true to "
+			   "override): default/no-annotation");
 	/* nothing was cordoned or evicted */
 	assert_false(saw("PATCH"));
 	assert_false(saw("POST"));
@@ -372,10 +372,11 @@ static void test_drain_orphaned_daemonset_pod(void **state)
 	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true");
 	run(&r, "drain", a);
 	assert_true(r.res.failed);
-	assert_string_equal(r.res.msg.buf,
-			    "cannot drain node 'w1': cannot delete daemonsets.apps \"x\" not found: "
-			    "kube-system/kube-proxy-a; cannot delete Pods that declare no controller "
-			    "(use force: true to override): default/no-annotation");
+	assert_string_equal(
+	    r.res.msg.buf,
+	    "cannot drain node 'w1': cannot delete daemonsets.apps \"x\" not found: "
+	    "kube-system/kube-proxy-a; cannot delete Pods that declare no controller "
+	    "(use force: true to override): default/no-annotation");
 	done(&r);
 	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true,\"force\":true");
 	run(&r, "drain", a);
@@ -396,13 +397,14 @@ static void test_drain_check_mode(void **state)
 	run(&r, "drain", a);
 	assert_false(r.res.failed);
 	assert_true(r.res.changed);
-	assert_string_equal(r.res.msg.buf,
-			    "would cordon node 'w1' and evict 4 pods: default/nginx-1, "
-			    "kube-system/coredns-1, kube-system/metrics-server-1, "
-			    "default/no-annotation; skip 2: kube-system/kube-proxy-a, "
-			    "kube-system/kube-apiserver-w1; warning: ignoring DaemonSet-managed Pods: "
-			    "kube-system/kube-proxy-a; deleting Pods that declare no controller: "
-			    "default/no-annotation");
+	assert_string_equal(
+	    r.res.msg.buf,
+	    "would cordon node 'w1' and evict 4 pods: default/nginx-1, "
+	    "kube-system/coredns-1, kube-system/metrics-server-1, "
+	    "default/no-annotation; skip 2: kube-system/kube-proxy-a, "
+	    "kube-system/kube-apiserver-w1; warning: ignoring DaemonSet-managed Pods: "
+	    "kube-system/kube-proxy-a; deleting Pods that declare no controller: "
+	    "default/no-annotation");
 	assert_fact(&r, "skipped",
 		    "[\"kube-system/kube-proxy-a\",\"kube-system/kube-apiserver-w1\"]");
 	assert_fact(&r, "was_cordoned", "false");
@@ -495,11 +497,11 @@ static void test_drain_pdb_v1beta1(void **state)
 	assert_non_null(strstr(r.res.msg.buf,
 			       "draining node 'w1': error when evicting pods/\"coredns-1\" -n "
 			       "\"kube-system\": global timeout reached: "));
-	assert_non_null(strstr(r.res.msg.buf,
-			       " (last answer: Cannot evict pod as it would violate the pod's "
-			       "disruption budget.); evicted before that: default/nginx-1, "
-			       "kube-system/metrics-server-1, default/no-annotation; node 'w1' left "
-			       "cordoned"));
+	assert_non_null(strstr(
+	    r.res.msg.buf, " (last answer: Cannot evict pod as it would violate the pod's "
+			   "disruption budget.); evicted before that: default/nginx-1, "
+			   "kube-system/metrics-server-1, default/no-annotation; node 'w1' left "
+			   "cordoned"));
 	/* the last request is not an uncordon */
 	char *req = requests();
 	const char *last = "PATCH /api/v1/nodes/w1\n";
@@ -525,12 +527,13 @@ static void test_drain_pdb_timeout(void **state)
 	int64_t took = kp_now_ms() - t0;
 	assert_true(took >= 7000);
 	assert_true(r.res.failed);
-	assert_string_equal(r.res.msg.buf,
-			    "draining node 'w1': error when evicting pods/\"coredns-1\" -n "
-			    "\"kube-system\": global timeout reached: 7s (last answer: Cannot evict "
-			    "pod as it would violate the pod's disruption budget.); evicted before "
-			    "that: default/nginx-1, kube-system/metrics-server-1, "
-			    "default/no-annotation; node 'w1' uncordoned again (uncordon_on_failure)");
+	assert_string_equal(
+	    r.res.msg.buf,
+	    "draining node 'w1': error when evicting pods/\"coredns-1\" -n "
+	    "\"kube-system\": global timeout reached: 7s (last answer: Cannot evict "
+	    "pod as it would violate the pod's disruption budget.); evicted before "
+	    "that: default/nginx-1, kube-system/metrics-server-1, "
+	    "default/no-annotation; node 'w1' uncordoned again (uncordon_on_failure)");
 	char *req = requests();
 	/* two tries 5 s apart, then the uncordon is the last request */
 	const char *ev = "POST /api/v1/namespaces/kube-system/pods/coredns-1/eviction\n";
