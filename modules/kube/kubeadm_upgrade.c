@@ -397,9 +397,15 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		}
 	}
 	rc = api_open(ctx, &v, &k, &e);
-	if (!rc && (node || other_cp || early)) {
+	if (rc && !node && !other_cp && !early) {
+		kp_mod_failf(res, "cannot read the kubelets' versions (the Nodes): %s", e.buf);
+		rc = KP_OK;
+		goto out;
+	}
+	if (rc || node || other_cp || early) {
 		char *gv = NULL;
-		rc = kp_kube_version(k, &gv, &e);
+		if (!rc)
+			rc = kp_kube_version(k, &gv, &e);
 		if (!rc && !kp_kver_parse(gv, &u->cluster))
 			rc = kp_errorf(&e, KP_ERR_IO, "no version in /version");
 		free(gv);
@@ -409,7 +415,9 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			goto out;
 		}
 	}
-	if (!rc)
+	/* kubeadm checks every kubelet in `upgrade apply` (the node commands
+	 * check nothing of the kind) */
+	if (!node && !other_cp)
 		rc = api_kubelets(k, u, &e);
 	if (rc) {
 		/* kubeadm: "Unable to fetch kubelet version" (skippable) */

@@ -25,7 +25,7 @@ apt_get() { # NODE PACKAGE=VERSION...
 	shift
 	on "$n" "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-change-held-packages --allow-downgrades $* >/dev/null 2>&1 && apt-mark hold kubeadm kubelet kubectl >/dev/null"
 }
-kubelet_of() { k get node "$1" -o jsonpath='{.status.nodeInfo.kubeletVersion}'; }
+kubelet_of() { k get node "$1" -o jsonpath='{.status.nodeInfo.kubeletVersion}{"\n"}'; }
 wait_kubelet() { # NODE VERSION
 	i=0
 	while [ "$(kubelet_of "$1")" != "$2" ] && [ $i -lt 50 ]; do

@@ -9,6 +9,7 @@
 #include "unit.h"
 #include "expr/expr.h"
 #include "kube/kubeapi.h"
+#include "modules/kube/kubeadm_policy.h"
 #include "modules/module.h"
 #include "modules/kube/kubeutil.h"
 #include "transport/transport.h"
@@ -885,7 +886,14 @@ static const char *PLAN = "[upgrade/versions] Cluster version: v1.13.0\n"
 			  "\n"
 			  "You can now apply the upgrade by executing the following command:\n";
 
-#define GROUPS "{\"groups\":{\"kube_control_plane\":[\"m1\"]}}"
+#define GROUPS "{\"groups\":{\"kube_control_plane\":[\"m1\",\"m2\"]}}"
+/* every Node's kubelet, as `upgrade apply` reads them (kubectl on the node:
+ * the unit tests have no control-plane connection) */
+#define NODES_CMD "kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /api/v1/nodes"
+#define NODE(n, v)                                                                                 \
+	"{\"metadata\":{\"name\":\"" n "\"},\"status\":{\"nodeInfo\":{\"kubeletVersion\":\"" v     \
+	"\"}}}"
+#define NODES(...) "{\"kind\":\"NodeList\",\"items\":[" __VA_ARGS__ "]}"
 
 static void test_kubeadm_control_plane(void **state)
 {
@@ -893,6 +901,7 @@ static void test_kubeadm_control_plane(void **state)
 	    {"kubeadm version -o short", 0, "v1.13.3\n"},
 	    {"kubeadm upgrade plan", 0, PLAN},
 	    {"kubeadm upgrade apply", 0, "[upgrade/successful] SUCCESS!\n"},
+	    {NODES_CMD, 0, NODES(NODE("m1", "v1.13.0") "," NODE("w1", "v1.13.0"))},
 	    {NULL, 0, NULL},
 	};
 	struct run r = {.check = true, .f.table = t, .host = "m1", .vars = GROUPS};
@@ -906,6 +915,7 @@ static void test_kubeadm_control_plane(void **state)
 		    "[{\"name\":\"Kubelet\",\"current\":\"3 x v1.13.0\",\"available\":\"v1.13.3\"},"
 		    "{\"name\":\"API Server\",\"current\":\"v1.13.0\",\"available\":\"v1.13.3\"},"
 		    "{\"name\":\"Etcd\",\"current\":\"3.2.24\",\"available\":\"3.2.24\"}]");
+	assert_fact(&r, "kubelet_versions", "[\"v1.13.0\",\"v1.13.0\"]");
 	assert_null(strstr(r.f.cmds.buf, "upgrade apply"));
 	done(&r);
 
@@ -923,31 +933,149 @@ static void test_kubeadm_control_plane(void **state)
 
 	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.15.0\"}");
 	assert_string_equal(r.res.msg.buf,
-			    "kubeadm on 'm1' is v1.13.3, older than v1.15.0: install "
-			    "kubeadm v1.15.0 first (apt-pin)");
+			    "kubeadm v1.13.3 on 'm1' would refuse v1.15.0: Specified version to "
+			    "upgrade to \"v1.15.0\" is too high; kubeadm can upgrade only 1 minor "
+			    "version at a time; Specified version to upgrade to \"v1.15.0\" is at "
+			    "least one minor release higher than the kubeadm minor release (15 > "
+			    "13). Such an upgrade is not supported (kubeadm refuses this even with "
+			    "--force)");
 	done(&r);
 	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.12.5\"}");
 	assert_string_equal(r.res.msg.buf, "the cluster is at v1.13.0: v1.12.5 would be a "
 					   "downgrade, which kubeadm cannot do");
 	done(&r);
+	/* a patch above kubeadm's: only with force, which passes --force */
+	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.13.4\"}");
+	assert_true(r.res.failed);
+	assert_string_equal(
+	    r.res.msg.buf, "kubeadm v1.13.3 on 'm1' would refuse v1.13.4: Specified version to "
+			   "upgrade to \"v1.13.4\" is higher than the kubeadm version \"v1.13.3\". "
+			   "Upgrade kubeadm first using the tool you used to install kubeadm "
+			   "(kubeadm's --force passes this: set force: true)");
+	done(&r);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.13.4\",\"force\":true}");
+	assert_false(r.res.failed);
+	assert_non_null(strstr(r.f.cmds.buf, "kubeadm upgrade apply v1.13.4 --yes --force\n"));
+	done(&r);
 }
 
-static void test_kubeadm_minor_skip(void **state)
+/* kubeadm newer than the target passed the old check and failed the run;
+ * a kubelet elsewhere too old; a skipped minor */
+static void test_kubeadm_policy_refusals(void **state)
 {
 	const struct canned t[] = {
-	    {"kubeadm version -o short", 0, "v1.15.1\n"},
-	    {"kubeadm upgrade plan v1.15.1", 0, PLAN},
+	    {"kubeadm version -o short", 0, "v1.14.0\n"},
+	    {"kubeadm upgrade plan", 0, PLAN},
+	    {NODES_CMD, 0,
+	     NODES(NODE("m1", "v1.13.0") "," NODE("w1", "v1.12.5") "," NODE("w2", "v1.12.5"))},
 	    {NULL, 0, NULL},
 	};
 	struct run r = {.check = true, .f.table = t, .host = "m1", .vars = GROUPS};
-	run(&r, "kubeadm-upgrade", "{\"version\":\"1.15.1\",\"action\":\"apply\"}");
-	assert_string_equal(r.res.msg.buf, "v1.13.0 -> v1.15.1 skips a minor version: upgrade to "
-					   "v1.14 first (or set allow_minor_skip: true)");
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_true(r.res.failed);
+	assert_string_equal(r.res.msg.buf,
+			    "kubeadm v1.14.0 on 'm1' would refuse v1.13.3: Kubeadm version v1.14.0 "
+			    "can only be used to upgrade to Kubernetes version 1.14 (kubeadm's "
+			    "--force passes this: set force: true)");
 	done(&r);
-	run(&r, "kubeadm-upgrade", "{\"version\":\"1.15.1\",\"allow_minor_skip\":true}");
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.14.0\"}");
+	assert_string_equal(r.res.msg.buf,
+			    "kubeadm v1.14.0 on 'm1' would refuse v1.14.0: There are kubelets in "
+			    "this cluster that are too old that have these versions [v1.12.5] "
+			    "(kubeadm's --force passes this: set force: true)");
+	done(&r);
+	r.check = false;
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.14.0\"}");
+	assert_true(r.res.failed);
+	assert_null(strstr(r.f.cmds.buf, "upgrade apply"));
+	done(&r);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.15.1\",\"force\":true}");
+	assert_true(r.res.failed);
+	assert_non_null(strstr(r.res.msg.buf, "is too high; kubeadm can upgrade only 1 minor "
+					      "version at a time"));
+	assert_non_null(strstr(r.res.msg.buf, "(kubeadm refuses this even with --force)"));
+	done(&r);
+}
+
+/* the other control planes: the era's commands */
+static void test_kubeadm_other_control_plane(void **state)
+{
+	const struct canned t[] = {
+	    {"kubeadm version -o short", 0, "v1.13.3\n"},
+	    {"kubelet --version", 0, "Kubernetes v1.13.0\n"},
+	    {"cd /etc/kubernetes/manifests", 0,
+	     "k8s.gcr.io/kube-apiserver:v1.13.0\nk8s.gcr.io/kube-controller-manager:v1.13.0\n"
+	     "k8s.gcr.io/kube-scheduler:v1.13.0\n"},
+	    {"kubeadm upgrade node", 0, ""},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.check = true, .f.table = t, .host = "m2", .vars = GROUPS};
+	start_server("{\"version\":\"v1.13.3\"}");
+	setenv("KUBECONFIG", kubeconfig, 1);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
 	assert_false(r.res.failed);
-	assert_true(r.res.changed);
+	assert_string_equal(r.res.msg.buf,
+			    "would run: kubeadm upgrade node experimental-control-plane; kubeadm "
+			    "upgrade node config --kubelet-version v1.13.3 (static pods v1.13.0 -> "
+			    "v1.13.3, kubelet v1.13.0 -> v1.13.3)");
+	assert_fact(&r, "action", "control-plane");
 	done(&r);
+	r.check = false;
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\",\"etcd_upgrade\":false}");
+	assert_string_equal(r.res.msg.buf, "upgraded the control plane on 'm2' to v1.13.3");
+	assert_non_null(strstr(
+	    r.f.cmds.buf, "kubeadm upgrade node experimental-control-plane --etcd-upgrade=false\n"
+			  "kubeadm upgrade node config --kubelet-version v1.13.3\n"));
+	done(&r);
+	unsetenv("KUBECONFIG");
+}
+
+/* the eras, and kubeadm's policy by itself */
+static void test_kubeadm_eras(void **state)
+{
+	(void)state;
+	assert_null(kp_kubeadm_era(10));
+	assert_string_equal(kp_kubeadm_era(11)->others[0], "kubeadm upgrade apply %s --yes");
+	assert_string_equal(kp_kubeadm_era(12)->others[0],
+			    "kubeadm upgrade node experimental-control-plane");
+	assert_string_equal(kp_kubeadm_era(14)->worker,
+			    "kubeadm upgrade node config --kubelet-version %s");
+	assert_string_equal(kp_kubeadm_era(15)->others[0], "kubeadm upgrade node");
+	assert_null(kp_kubeadm_era(15)->others[1]);
+	assert_string_equal(kp_kubeadm_era(31)->worker, "kubeadm upgrade node");
+
+	struct kp_kver t, c, k;
+	struct kp_buf m = KP_BUF_INIT, sk = KP_BUF_INIT;
+	assert_true(kp_kver_parse("1.13.3-00", &t));
+	assert_false(t.pre);
+	assert_string_equal(t.text, "v1.13.3");
+	assert_true(kp_kver_parse("v1.15.0-beta.1", &t));
+	assert_true(t.pre);
+	assert_string_equal(t.text, "v1.15.0-beta.1");
+	/* a pre-release's skipped minor: --force passes it */
+	assert_true(kp_kver_parse("v1.13.0", &c));
+	assert_true(kp_kver_parse("v1.15.0", &k));
+	kp_kubeadm_policy(&t, &c, &k, NULL, 0, &m, &sk);
+	assert_string_equal(m.buf, "");
+	assert_non_null(strstr(sk.buf, "is too high; kubeadm can upgrade only 1 minor version"));
+	assert_non_null(strstr(sk.buf, "is an unstable version"));
+	kp_buf_release(&m);
+	kp_buf_release(&sk);
+	/* a downgrade of two minors */
+	assert_true(kp_kver_parse("v1.11.5", &t));
+	assert_true(kp_kver_parse("v1.11.5", &k));
+	kp_kubeadm_policy(&t, &c, &k, NULL, 0, &m, &sk);
+	assert_string_equal(m.buf, "Specified version to downgrade to \"v1.11.5\" is too low; "
+				   "kubeadm can downgrade only 1 minor version at a time\n");
+	kp_buf_release(&m);
+	kp_buf_release(&sk);
+	/* old kubelets: unique and sorted */
+	const char *kl[] = {"v1.12.5", "v1.11.0", "v1.13.0", "v1.12.5"};
+	struct kp_buf old = KP_BUF_INIT;
+	assert_true(kp_kver_parse("v1.14.0", &t));
+	assert_true(kp_kubeadm_old_kubelets(&t, kl, 4, &old));
+	assert_string_equal(old.buf, "[v1.11.0 v1.12.5]");
+	kp_buf_release(&old);
 }
 
 static void test_kubeadm_node(void **state)
@@ -1030,7 +1158,9 @@ int main(void)
 	    cmocka_unit_test(test_apt_pin_stat_garbage),
 	    cmocka_unit_test(test_apt_pin_ok),
 	    cmocka_unit_test(test_kubeadm_control_plane),
-	    cmocka_unit_test(test_kubeadm_minor_skip),
+	    cmocka_unit_test(test_kubeadm_policy_refusals),
+	    cmocka_unit_test_teardown(test_kubeadm_other_control_plane, teardown),
+	    cmocka_unit_test(test_kubeadm_eras),
 	    cmocka_unit_test_teardown(test_kubeadm_node, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
