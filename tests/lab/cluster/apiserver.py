@@ -1914,7 +1914,7 @@ def lab_endpoint(method, parts, q, body):
                      "pendingTimers": len(CL.timers),
                      "objects": {r: [present(r, o) for o in CL.objs[r].values()] for r in RESOURCES}}, None
     if what == "reset" and method == "POST":
-        v = parse_body(body) if body else {}
+        v = parse_body(body) if body.strip() else {}
         if not isinstance(v, dict) or v.get("fixture") not in (None, "drain"):
             raise ApiError(400, "BadRequest", 'want {} or {"fixture": "drain", "node": NAME}')
         CL.reset()
