@@ -204,16 +204,20 @@ kp_rc kp_etcd_snap_sh(struct kp_modctx *ctx, struct kp_result *res, const char *
 	return rc;
 }
 
-/* `etcdctl snapshot status PATH -w json` on the node: revision and keys */
+/* `etcdutl` or `etcdctl snapshot status PATH -w json` on the node: revision and keys */
 kp_rc kp_etcd_snap_node_status(struct kp_modctx *ctx, struct kp_result *res, const char *path,
 			       int64_t *rev, int64_t *keys, bool *ok, struct kp_buf *err)
 {
 	struct kp_buf cmd = KP_BUF_INIT;
 	struct kp_exec_res r;
 	kp_exec_res_init(&r);
-	kp_buf_addstr(&cmd, "ETCDCTL_API=3 etcdctl snapshot status ");
+	/* etcdutl where the node has it (etcd >= 3.5; etcdctl's is deprecated
+	 * there and gone in 3.6), else etcdctl: the same JSON */
+	kp_buf_addstr(&cmd, "if command -v etcdutl >/dev/null 2>&1; then etcdutl snapshot status ");
 	kp_sh_quote(&cmd, path);
-	kp_buf_addstr(&cmd, " -w json");
+	kp_buf_addstr(&cmd, " -w json; else ETCDCTL_API=3 etcdctl snapshot status ");
+	kp_sh_quote(&cmd, path);
+	kp_buf_addstr(&cmd, " -w json; fi");
 	kp_rc rc = kp_etcd_snap_sh(ctx, res, cmd.buf, ETCDCTL_TIMEOUT_MS, &r, ok, err);
 	if (!rc && *ok) {
 		cJSON *j = cJSON_Parse(r.out.buf);
@@ -223,7 +227,7 @@ kp_rc kp_etcd_snap_node_status(struct kp_modctx *ctx, struct kp_result *res, con
 			*rev = (int64_t)rv->valuedouble;
 			*keys = (int64_t)tk->valuedouble;
 		} else {
-			kp_mod_failf(res, "cannot read 'etcdctl snapshot status' output for '%s'",
+			kp_mod_failf(res, "cannot read the output of 'snapshot status' for '%s'",
 				     path);
 			*ok = false;
 		}
