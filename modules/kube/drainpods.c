@@ -260,7 +260,8 @@ size_t kp_drain_by_message(const struct drain *d, enum verdict v, struct kp_buf 
 	return groups;
 }
 
-/* An error of one pod: kubectl collects them and reports them all. */
+/* An error of one pod: kubectl collects them and reports them all. fmt
+ * gets the pod's name and namespace, in that order. */
 static void pod_failed(struct pod *p, struct kp_buf *errs, const char *fmt, const char *what)
 {
 	p->progress = G_FAILED;
@@ -353,8 +354,9 @@ static void wait_try(struct kp_modctx *ctx, struct drain *d, struct pod *p, int6
 	if (rc == KP_ERR_NOTFOUND || (!rc && uid && strcmp(uid, p->uid))) {
 		p->progress = G_DONE;
 	} else if (rc) {
-		pod_failed(p, errs,
-			   "error when waiting for pod \"%s\" in \"%s\" terminating: ", e.buf);
+		pod_failed(
+		    p, errs,
+		    "error when waiting for pod \"%s\" in namespace \"%s\" to terminate: ", e.buf);
 	} else {
 		p->deletion_ms = rfc3339_ms(jstr(jget(j, "metadata"), "deletionTimestamp"));
 		if (should_skip(ctx, p->deletion_ms))
@@ -441,9 +443,9 @@ void kp_drain_remove_pods(struct kp_modctx *ctx, struct kp_result *res, struct d
 					    "error when evicting pods/\"%s\" -n \"%s\": ", e.buf);
 				else if (p->progress == G_WAITING)
 					pod_failed(p, &errs,
-						   "error when waiting for pod \"%s\" in \"%s\" "
-						   "terminating: ",
-						   e.buf);
+						   "error when waiting for pod \"%s\" in namespace "
+						   "\"%s\" to terminate: ",
+						   "context deadline exceeded");
 			}
 			break;
 		}

@@ -246,6 +246,7 @@ class Cluster:
         self.stopped = set()  # uids of deleted pods whose containers have stopped
         self.watchlog = []    # (resourceVersion, type, resource, object): what watches stream
         self.epoch = getattr(self, "epoch", 0) + 1  # a reset ends every watch
+        RAND.seed(self.scenario)  # the same names after every reset (UIDs differ)
         load_scenario(self, self.scenario, self.node_addrs)
 
     def next_rv(self):
