@@ -184,6 +184,7 @@ static void test_finish(void **state)
 	       "\"/etc/kubernetes/pki/etcd/ca.crt\",\"cert\":"
 	       "\"/etc/kubernetes/pki/etcd/healthcheck-client.crt\",\"key\":"
 	       "\"/etc/kubernetes/pki/etcd/healthcheck-client.key\",\"method\":\"etcdctl\","
+	       "\"step\":\"all\",\"timeout\":120,"
 	       "\"manifest\":\"/etc/kubernetes/manifests/etcd.yaml\"}",
 	       NULL);
 	finish("drain", "{\"timeout\":\"1h30m\",\"grace_period\":30,\"node\":null}",
