@@ -42,7 +42,6 @@ check "lab: etcd answers with the data written" 10 "$(echo "$before_keys" | wc -
 
 run_kplan "$E2E_TMP/backup" run playbooks/backup.yml -i "$inv" -e backup_dir="$B" -l etcd
 check "backup: exit code" 0 "$rc"
-snap=$(ls "$B"/etcd/*/snapshot-*.db | sort -t/ -k"$(echo "$B/etcd/x/" | tr -cd / | wc -c)" | tail -n 1)
 # the newest of the three members' snapshots: what restore-etcd.yml picks
 newest=$(for f in "$B"/etcd/*/snapshot-*.db; do echo "$(basename "$f") $f"; done | sort | tail -n 1 | cut -d' ' -f2)
 snap_rev=$(ETCDCTL_API=3 etcdctl snapshot status "$newest" -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
