@@ -149,6 +149,8 @@ RESOURCES = {
     "daemonsets": ("apps", "v1", "DaemonSet", True, ["ds"], RW),
 }
 RESOURCES["events"] = ("", "v1", "Event", True, ["ev"], RW)
+RESOURCES["customresourcedefinitions"] = ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", False,
+                                          ["crd", "crds"], RW)
 
 # What each Kubernetes release served: api-versions.json (sources in it).
 # Discovery and routing come from it alone, for the cluster's current
@@ -1440,6 +1442,71 @@ def discovery(parts):
             "resources": res}
 
 
+# ---- OpenAPI ----------------------------------------------------------------------------
+# Just what kubectl reads before a server-side dry run (kubectl before 1.22:
+# its DryRunVerifier looks for the resource's PATCH operation, by its
+# x-kubernetes-group-version-kind, and a dryRun query parameter): the paths
+# with their PATCH operations, no definitions. As JSON, or as the
+# protobuf kubectl asks for (gnostic's openapi_v2.Document, encoded here
+# field by field: the field numbers are in openapiv2/OpenAPIv2.proto).
+
+OPENAPI_PB = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+
+
+def openapi_paths():
+    sv = served()
+    out = []
+    for (g, v), res in sorted(sv["gvs"].items()):
+        for name, e in sorted(res.items()):
+            base = "/api/v1" if not g else "/apis/%s/%s" % (g, v)
+            ns = "/namespaces/{namespace}" if e["namespaced"] else ""
+            gvk = {"group": g, "kind": e["kind"], "version": v}
+            out.append(("%s%s/%s/{name}" % (base, ns, name), gvk,
+                        "patch%s%s%s" % (g.split(".")[0].title().replace("-", ""), v.title(), e["kind"])))
+    return out
+
+
+def pb_varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7f, n >> 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pb(num, value):
+    """a length-delimited field (strings and messages are all this needs)"""
+    if isinstance(value, str):
+        value = value.encode()
+    return pb_varint(num << 3 | 2) + pb_varint(len(value)) + value
+
+
+def openapi_v2(accept):
+    paths = openapi_paths()
+    if OPENAPI_PB in accept:
+        doc = pb(1, "2.0") + pb(2, pb(1, "Kubernetes") + pb(2, CL.version))
+        items = b""
+        for path, gvk, op_id in paths:
+            # QueryParameterSubSchema{in=2, name=4, type=6} in NonBodyParameter(3)
+            # in Parameter(2) in ParametersItem(1)
+            param = pb(1, pb(2, pb(3, pb(2, "query") + pb(4, "dryRun") + pb(6, "string"))))
+            yaml = 'group: "%s"\nkind: %s\nversion: %s\n' % (gvk["group"], gvk["kind"], gvk["version"])
+            ext = pb(13, pb(1, "x-kubernetes-action") + pb(2, pb(2, "patch\n"))) + \
+                pb(13, pb(1, "x-kubernetes-group-version-kind") + pb(2, pb(2, yaml)))
+            op = pb(5, op_id) + pb(8, param) + ext
+            items += pb(2, pb(1, path) + pb(2, pb(8, op)))  # NamedPathItem{name, PathItem{patch=8}}
+        doc += pb(8, items)
+        return 200, doc, "application/octet-stream"  # as kube-openapi answers it
+    return 200, {"swagger": "2.0", "info": {"title": "Kubernetes", "version": CL.version},
+                 "paths": {path: {"patch": {
+                     "operationId": op_id,
+                     "parameters": [{"uniqueItems": True, "type": "string", "name": "dryRun", "in": "query"}],
+                     "x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk}}
+                     for path, gvk, op_id in paths}}, None
+
+
 # ---- request handling ----------------------------------------------------------------
 
 def status_obj(code, reason, message, details=None):
@@ -1500,6 +1567,8 @@ def handle(method, path, query, headers, body):
         return 200, version_info(CL.version), None
     if parts[:1] == ["lab"]:
         return lab_endpoint(method, parts, q, body)
+    if path == "/openapi/v2" and method == "GET":
+        return openapi_v2(headers.get("Accept", ""))
     if method == "GET":
         d = discovery(parts)
         if d is not None:
@@ -2118,7 +2187,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except Exception as e:  # never a stack trace on the wire
             log("error: %s %s: %r" % (self.command, self.path, e))
             code, obj, ctype = 500, status_obj(500, "InternalError", "Internal error occurred: %s" % e), None
-        if isinstance(obj, str):
+        if isinstance(obj, bytes):
+            data = obj
+        elif isinstance(obj, str):
             data = obj.encode()
         else:
             data = json.dumps(obj, separators=(",", ":")).encode()
