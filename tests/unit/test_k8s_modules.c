@@ -474,6 +474,26 @@ static void test_drain_runs(void **state)
 	done(&r);
 }
 
+/* A server without the eviction subresource: the pods are deleted, as
+ * kubectl does when discovery has no pods/eviction. */
+static void test_drain_without_eviction(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	start_drain_server(false, ",\"no_eviction\":true");
+	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true,\"force\":true");
+	run(&r, "drain", a);
+	assert_false(r.res.failed);
+	assert_fact(&r, "evicted", "[]");
+	assert_fact(
+	    &r, "deleted",
+	    "[\"default/nginx-1\",\"kube-system/coredns-1\",\"kube-system/metrics-server-1\","
+	    "\"default/no-annotation\"]");
+	assert_false(saw("/eviction"));
+	assert_true(saw("DELETE /api/v1/namespaces/kube-system/pods/coredns-1\n"));
+	done(&r);
+}
+
 /* A budget that never allows the eviction: the drain fails at the timeout,
  * after evicting the rest; the result says exactly which pods went
  * (changed: true), and the node stays cordoned as kubectl leaves it. Found
@@ -1148,6 +1168,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_drain_pdb_timeout, teardown),
 	    cmocka_unit_test_teardown(test_drain_pdb_v1beta1, teardown),
 	    cmocka_unit_test_teardown(test_drain_orphaned_daemonset_pod, teardown),
+	    cmocka_unit_test_teardown(test_drain_without_eviction, teardown),
 	    cmocka_unit_test_teardown(test_drain_delete, teardown),
 	    cmocka_unit_test(test_kubectl_unavailable),
 	    cmocka_unit_test(test_kubeconfig_precedence),

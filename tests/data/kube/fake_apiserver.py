@@ -6,7 +6,8 @@ library only. Serves the state from a JSON file: nodes, pods, budgets,
 daemonsets (["ns/name", ...]: the DaemonSets that exist), discovery
 (/api/v1 and /apis, from the knobs), and knobs: "no_v1_eviction" (a
 1.21 server: discovery names policy/v1beta1 for pods/eviction, and a
-policy/v1 Eviction is the real server's 400),
+policy/v1 Eviction is the real server's 400), "no_eviction" (no
+pods/eviction in discovery at all),
 "block" ({"ns/name": n}: n evictions answered 429, -1 for ever),
 "no_v1_pdb" (budgets only under policy/v1beta1, a server before 1.21),
 "ready_after" ({"node": n}: the node turns Ready on its n-th GET),
@@ -73,10 +74,11 @@ def handle(method, url, body):
     ev_version = "v1beta1" if S.get("no_v1_eviction") else "v1"
     pdb_version = "v1beta1" if S.get("no_v1_pdb") else "v1"
     if u.path == "/api/v1" and method == "GET":
-        return 200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
-            {"name": "pods", "namespaced": True, "kind": "Pod", "verbs": ["get", "list"]},
-            {"name": "pods/eviction", "namespaced": True, "kind": "Eviction", "group": "policy",
-             "version": ev_version, "verbs": ["create"]}]}
+        res = [{"name": "pods", "namespaced": True, "kind": "Pod", "verbs": ["get", "list"]}]
+        if not S.get("no_eviction"):  # a server before the eviction subresource
+            res.append({"name": "pods/eviction", "namespaced": True, "kind": "Eviction",
+                        "group": "policy", "version": ev_version, "verbs": ["create"]})
+        return 200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": res}
     if u.path == "/apis" and method == "GET":
         def group(name, versions):
             gv = [{"groupVersion": name + "/" + v, "version": v} for v in versions]
