@@ -73,7 +73,7 @@ run_kplan "$E2E_TMP/restore" run playbooks/restore-etcd.yml -i "$inv" -e backup_
 check "restore: exit code" 0 "$rc"
 check "restore: every member stopped before any was restored (task order)" \
 	"check check check stop stop stop start start start" \
-	"$(sed -n 's/^  changed: \[k8s-master-[123]\] [0-9.]*s \(would stop\|stopped\|restored\) .*/\1/p' "$E2E_TMP/restore" |
+	"$(sed -n 's/^  \(ok\|changed\): \[k8s-master-[123]\] [0-9.]*s \(would stop\|stopped\|restored\) .*/\2/p' "$E2E_TMP/restore" |
 		sed 's/would stop/check/; s/stopped/stop/; s/restored/start/' | paste -sd' ')"
 check "restore: every member restored the same snapshot" 3 \
 	"$(grep -c "restored '$newest' (revision $snap_rev, " "$E2E_TMP/restore")"

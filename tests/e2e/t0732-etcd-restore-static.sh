@@ -32,13 +32,13 @@ newest=$(for f in "$B"/etcd/*/snapshot-*.db; do echo "$(basename "$f") $f"; done
 snap_rev=$(ETCDCTL_API=3 etcdctl snapshot status "$newest" -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
 ctl --endpoints="$eps" put /registry/configmaps/default/later x >/dev/null
 
-run_kplan "$E2E_TMP/restore" run playbooks/restore-etcd.yml -i "$inv" -e backup_dir="$B"
+run_kplan "$E2E_TMP/restore" run playbooks/restore-etcd.yml -i "$inv" -e backup_dir="$B" -v
 check "restore: exit code" 0 "$rc"
 check "restore: every member stopped before any was restored" "stop stop stop start start start" \
 	"$(sed -n 's/^  changed: \[k8s-master-[123]\] [0-9.]*s \(stopped\|restored\) .*/\1/p' "$E2E_TMP/restore" |
 		sed 's/stopped/stop/; s/restored/start/' | paste -sd' ')"
 check "restore: the manifests were moved out of the kubelet's directory" 3 \
-	"$(grep -c "would stop etcd on k8s-master-[123] (move the static pod manifest out; member k8s-master-[123] of 3)" "$E2E_TMP/restore")"
+	"$(grep -c "^  ok: \[k8s-master-[123]\] .*would stop etcd on k8s-master-[123] (move the static pod manifest out; member k8s-master-[123] of 3)" "$E2E_TMP/restore")"
 check "restore: all three members healthy" 3 "$(ctl --endpoints="$eps" endpoint health 2>&1 | grep -c 'is healthy')"
 check "restore: every member at the snapshot's revision" "$snap_rev $snap_rev $snap_rev" \
 	"$(ctl --endpoints="$eps" endpoint status -w json | python3 -c '
