@@ -146,7 +146,7 @@ done
 
 # ---- limit and continue ------------------------------------------------------------------
 all=$(api GET /api/v1/pods | js '" ".join(p["metadata"]["namespace"] + "/" + p["metadata"]["name"] for p in j["items"])')
-paged= cont= n=0 pages=0
+paged='' cont='' n=0 pages=0
 while :; do
 	out=$(api GET "/api/v1/pods?limit=4${cont:+&continue=$cont}")
 	n=$(echo "$out" | js 'len(j["items"])')
