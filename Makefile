@@ -78,10 +78,16 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libkplan.a tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/fuzz -o $@ $< $(BUILD)/libkplan.a $(LDFLAGS) $(LDLIBS)
 
-# apt-get update only when the package lists are missing (a fresh machine)
+# apt-get update only when the package lists are missing (a fresh machine).
+# kubernetes-client (kubectl 1.20, for the tests that compare with real
+# kubectl) only where no other package owns /usr/bin/kubectl: they conflict.
 deps:
 	@if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then apt-get update; fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
+	@owner=$$(dpkg -S /usr/bin/kubectl 2>/dev/null | cut -d: -f1); \
+	if [ -z "$$owner" ] || [ "$$owner" = kubernetes-client ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kubernetes-client; \
+	else echo "deps: /usr/bin/kubectl belongs to '$$owner': kubernetes-client not installed"; fi
 
 test-all: deps
 	$(MAKE) format-check

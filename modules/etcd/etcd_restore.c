@@ -20,6 +20,43 @@
 
 /* ---- finding and checking a snapshot ------------------------------------------------- */
 
+/* The newest snapshot in dest/<host>/ on the controller; for a whole-cluster
+ * restore (step stop or start) the newest of every play host's, so that
+ * every member restores the same one. NULL: the task has failed. */
+static char *newest_snapshot(struct kp_modctx *ctx, struct kp_result *res)
+{
+	const struct kp_value *hosts = kp_mod_var(ctx, "play_hosts");
+	bool cluster = strcmp(kp_arg_str(ctx, "step"), "all") != 0;
+	size_t nh = cluster && hosts && hosts->type == KP_V_LIST ? kp_list_len(hosts) : 0;
+	char *best = NULL, *best_name = NULL, *first_dir = NULL;
+	for (size_t i = 0; i < (nh ? nh : 1); i++) {
+		const struct kp_value *h = nh ? kp_list_at(hosts, i) : NULL;
+		const char *host = h && h->type == KP_V_STR ? h->u.str.s : ctx->host;
+		char *dir = kp_mod_store_dir(ctx, "dest", host), **names;
+		size_t n;
+		kp_etcd_snap_local_snaps(dir, &names, &n);
+		if (n && (!best_name || strcmp(names[n - 1], best_name) > 0)) {
+			struct kp_buf p = KP_BUF_INIT;
+			kp_buf_addf(&p, "%s/%s", dir, names[n - 1]);
+			free(best);
+			free(best_name);
+			best = kp_buf_detach(&p, NULL);
+			best_name = kp_xstrdup(names[n - 1]);
+		}
+		kp_etcd_snap_free_list(names, n);
+		if (!first_dir)
+			first_dir = dir;
+		else
+			free(dir);
+	}
+	if (!best)
+		kp_mod_failf(res, "no snapshot in '%s/'%s on the controller: give 'snapshot'",
+			     first_dir, nh > 1 ? " (nor any other member's)" : "");
+	free(first_dir);
+	free(best_name);
+	return best;
+}
+
 /* Resolve the `snapshot` argument (default: the newest in dest/<host>/),
  * check its trailer; fails the task on a bad one. */
 static kp_rc find_snapshot(struct kp_modctx *ctx, struct kp_result *res, struct state *s, bool *ok,
@@ -31,20 +68,9 @@ static kp_rc find_snapshot(struct kp_modctx *ctx, struct kp_result *res, struct 
 	kp_rc rc = KP_OK;
 	*ok = false;
 	if (!arg) {
-		char *dir = kp_mod_store_dir(ctx, "dest", ctx->host), **names;
-		size_t n;
-		kp_etcd_snap_local_snaps(dir, &names, &n);
-		if (!n) {
-			kp_mod_failf(res, "no snapshot in '%s/' on the controller: give 'snapshot'",
-				     dir);
-			free(dir);
+		s->snapshot = newest_snapshot(ctx, res);
+		if (!s->snapshot)
 			return KP_OK;
-		}
-		struct kp_buf p = KP_BUF_INIT;
-		kp_buf_addf(&p, "%s/%s", dir, names[n - 1]);
-		s->snapshot = kp_buf_detach(&p, NULL);
-		kp_etcd_snap_free_list(names, n);
-		free(dir);
 	} else {
 		s->snapshot = kp_mod_local_path(ctx, arg);
 	}
@@ -86,9 +112,8 @@ out:
 	return rc;
 }
 
-/* The node copy of a controller snapshot: remote_dir/<name>, when it is
- * there with the same SHA-256 (*there). */
-static kp_rc node_copy(struct kp_modctx *ctx, struct state *s, bool *there, struct kp_buf *err)
+kp_rc kp_etcd_snap_node_copy(struct kp_modctx *ctx, struct state *s, bool *there,
+			     struct kp_buf *err)
 {
 	struct kp_buf tmp = KP_BUF_INIT, p = KP_BUF_INIT;
 	struct kp_stat st;
@@ -114,7 +139,7 @@ kp_rc kp_etcd_snap_verify(struct kp_modctx *ctx, struct kp_result *res, struct k
 	if (rc || !ok)
 		return rc;
 	const char *shown = s->on_node ? s->node_path : s->snapshot;
-	rc = node_copy(ctx, s, &there, err);
+	rc = kp_etcd_snap_node_copy(ctx, s, &there, err);
 	if (rc)
 		return rc;
 	/* revision and keys by etcdctl, where the node has the file already */
@@ -134,7 +159,7 @@ kp_rc kp_etcd_snap_verify(struct kp_modctx *ctx, struct kp_result *res, struct k
 	return KP_OK;
 }
 
-/* ---- restore --------------------------------------------------------------------------- */
+/* ---- restore: the configuration ------------------------------------------------------ */
 
 /* The value of "- --KEY=" (manifest) or "KEY=" (env) lines; NULL when none. */
 static char *setting(const char *text, const char *key, bool manifest)
@@ -165,7 +190,7 @@ static char *setting(const char *text, const char *key, bool manifest)
 
 /* text with the data directory switched from old to new: the --data-dir
  * flag, the volume's mountPath and hostPath (manifest) or ETCD_DATA_DIR */
-static void switch_data_dir(const struct etcd_cfg *c, const char *new_dir, struct kp_buf *out)
+void kp_etcd_switch_data_dir(const struct etcd_cfg *c, const char *new_dir, struct kp_buf *out)
 {
 	const char *old = c->data_dir;
 	bool seen = false;
@@ -207,14 +232,37 @@ static void switch_data_dir(const struct etcd_cfg *c, const char *new_dir, struc
 	}
 }
 
+/* out of the kubelet's manifest directory, beside it */
+static char *stopped_path(const char *path)
+{
+	struct kp_buf out = KP_BUF_INIT;
+	const char *slash = strrchr(path, '/');
+	size_t dl = slash ? (size_t)(slash - path) : 0;
+	const char *up = dl ? memrchr(path, '/', dl) : NULL;
+	if (up && up > path)
+		kp_buf_add(&out, path, (size_t)(up - path));
+	else
+		kp_buf_addstr(&out, "/tmp");
+	kp_buf_addf(&out, "/%s.kplan-stopped", slash ? slash + 1 : path);
+	return kp_buf_detach(&out, NULL);
+}
+
+/* How etcd runs: the static pod manifest (in place, or moved out by step
+ * stop), else /etc/etcd.env; its settings. */
 static kp_rc read_cfg(struct kp_modctx *ctx, struct kp_result *res, struct etcd_cfg *c, bool *ok,
 		      struct kp_buf *err)
 {
 	const char *manifest = kp_arg_str(ctx, "manifest");
 	struct kp_buf text = KP_BUF_INIT;
+	const char *from;
 	kp_rc rc;
 	*ok = false;
+	c->stopped = stopped_path(manifest);
 	rc = ctx->conn->ops->stat(ctx->conn, manifest, false, &c->st, err);
+	if (!rc && !c->st.exists) {
+		rc = ctx->conn->ops->stat(ctx->conn, c->stopped, false, &c->st, err);
+		c->moved_out = !rc && c->st.exists;
+	}
 	if (rc)
 		return rc;
 	c->manifest = c->st.exists;
@@ -230,7 +278,8 @@ static kp_rc read_cfg(struct kp_modctx *ctx, struct kp_result *res, struct etcd_
 			    "'%s' and no %s",
 			    ctx->host, manifest, ETCD_ENV);
 	}
-	rc = ctx->conn->ops->get(ctx->conn, c->path, 1 << 20, &text, err);
+	from = c->moved_out ? c->stopped : c->path;
+	rc = ctx->conn->ops->get(ctx->conn, from, 1 << 20, &text, err);
 	if (rc)
 		return rc;
 	c->text = kp_buf_detach(&text, NULL);
@@ -249,24 +298,49 @@ static kp_rc read_cfg(struct kp_modctx *ctx, struct kp_result *res, struct etcd_
 	return KP_OK;
 }
 
-static void stopped_path(const struct etcd_cfg *c, struct kp_buf *out)
+/* ---- restore: the probe -------------------------------------------------------------- */
+
+/* A multi-member cluster cannot take one member restored alone: the
+ * restored member's raft log starts over, and the live leader's commit
+ * index is past it (etcd panics: "tocommit(N) is out of range"). */
+static bool refuse_members(struct kp_modctx *ctx, struct kp_result *res, struct state *s,
+			   bool cluster)
 {
-	/* out of the kubelet's manifest directory, beside it */
-	const char *slash = strrchr(c->path, '/');
-	size_t dl = slash ? (size_t)(slash - c->path) : 0;
-	const char *up = dl ? memrchr(c->path, '/', dl) : NULL;
-	if (up && up > c->path)
-		kp_buf_add(out, c->path, (size_t)(up - c->path));
-	else
-		kp_buf_addstr(out, "/tmp");
-	kp_buf_addf(out, "/%s.kplan-stopped", slash ? slash + 1 : c->path);
+	const char *ic = kp_arg_str(ctx, "initial_cluster");
+	const struct kp_value *hosts = kp_mod_var(ctx, "play_hosts");
+	size_t nh = hosts && hosts->type == KP_V_LIST ? kp_list_len(hosts) : 1;
+	if (!ic)
+		ic = s->cfg.initial_cluster;
+	s->members = kp_etcd_initial_cluster_size(ic);
+	if (!cluster && s->members > 1) {
+		kp_mod_failf(res,
+			     "refusing to restore %s alone: it is one of the %d members of an etcd "
+			     "cluster (%s); a member restored from a snapshot into its live "
+			     "cluster crashes (etcd panics: its leader's commit index is past the "
+			     "restored log); restore every member from one snapshot instead "
+			     "(step: stop, then step: start, on all members: "
+			     "playbooks/restore-etcd.yml)",
+			     ctx->host, s->members, ic);
+		return true;
+	}
+	if (cluster && s->members > 0 && (size_t)s->members != nh) {
+		kp_mod_failf(res,
+			     "refusing to restore %zu of the %d members of the etcd cluster (%s): "
+			     "every member is restored from the same snapshot at once (the play's "
+			     "hosts must be all the members, in one batch)",
+			     nh, s->members, ic);
+		return true;
+	}
+	return false;
 }
 
 kp_rc kp_etcd_snap_restore_probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
 {
 	struct state *s = ctx->state;
+	const char *step = kp_arg_str(ctx, "step");
+	bool cluster = strcmp(step, "all") != 0;
 	struct kp_exec_res r;
-	struct kp_buf cmd = KP_BUF_INIT, stopped = KP_BUF_INIT;
+	struct kp_buf cmd = KP_BUF_INIT, rcmd = KP_BUF_INIT;
 	bool ok;
 	kp_rc rc = find_snapshot(ctx, res, s, &ok, err);
 	if (rc || !ok) {
@@ -280,7 +354,7 @@ kp_rc kp_etcd_snap_restore_probe(struct kp_modctx *ctx, struct kp_result *res, s
 		return rc;
 	}
 	rc = read_cfg(ctx, res, &s->cfg, &ok, err);
-	if (rc || !ok)
+	if (rc || !ok || refuse_members(ctx, res, s, cluster))
 		return rc;
 	const char *dd = kp_arg_str(ctx, "data_dir");
 	if (dd) {
@@ -289,215 +363,75 @@ kp_rc kp_etcd_snap_restore_probe(struct kp_modctx *ctx, struct kp_result *res, s
 		char ts[32];
 		struct kp_buf b = KP_BUF_INIT;
 		kp_etcd_snap_stamp(ts);
-		kp_buf_addf(&b, "%s-restored-%s", s->cfg.data_dir, ts);
+		/* beside the original directory, also when restoring again */
+		const char *again = strstr(s->cfg.data_dir, "-restored-");
+		kp_buf_addf(
+		    &b, "%.*s-restored-%s",
+		    (int)(again ? (size_t)(again - s->cfg.data_dir) : strlen(s->cfg.data_dir)),
+		    s->cfg.data_dir, ts);
 		s->data_dir = kp_buf_detach(&b, NULL);
 	}
+	/* the data directory must not exist at all: etcdctl and etcdutl refuse
+	 * an existing one (empty or not), and that must show before etcd stops */
 	kp_exec_res_init(&r);
 	kp_buf_addstr(&cmd, "d=");
 	kp_sh_quote(&cmd, s->data_dir);
-	kp_buf_addstr(&cmd, "; if [ -e \"$d\" ] && [ ! -d \"$d\" ]; then echo file; "
-			    "elif [ -d \"$d\" ] && [ -n \"$(ls -A \"$d\")\" ]; then echo nonempty; "
-			    "else echo ok; fi");
+	kp_buf_addstr(&cmd, "; if [ -e \"$d\" ] || [ -L \"$d\" ]; then echo exists; else echo new; "
+			    "fi; if command -v etcdutl >/dev/null 2>&1; then echo etcdutl; else "
+			    "echo etcdctl; fi");
+	if (!s->cfg.manifest)
+		kp_buf_addstr(&cmd, "; systemctl is-active etcd 2>/dev/null || :");
 	rc = kp_etcd_snap_sh(ctx, res, cmd.buf, 30000, &r, &ok, err);
-	if (!rc && ok && strncmp(r.out.buf, "ok", 2)) {
-		kp_mod_failf(
-		    res, "refusing to restore into '%s' on %s: it %s (give a new 'data_dir')",
-		    s->data_dir, ctx->host,
-		    r.out.buf[0] == 'f' ? "is not a directory" : "exists and is not empty");
-	} else if (!rc && ok) {
-		res->changed = true;
-		stopped_path(&s->cfg, &stopped);
-		kp_buf_addf(&res->msg,
-			    "%s '%s' (sha256 %.12s…) into %s on %s: %s, etcdctl snapshot restore, "
-			    "%s data dir %s -> %s, start etcd, wait until healthy",
-			    ctx->check_mode ? "would restore" : "restoring",
-			    s->on_node ? s->node_path : s->snapshot, s->sha, s->data_dir, ctx->host,
-			    s->cfg.manifest ? "move the static pod manifest out"
-					    : "systemctl stop etcd",
-			    s->cfg.path, s->cfg.data_dir, s->data_dir);
-	}
-	kp_exec_res_release(&r);
-	kp_buf_release(&cmd);
-	kp_buf_release(&stopped);
-	return rc;
-}
-
-static void add_flag(struct kp_buf *cmd, const char *flag, const char *v)
-{
-	if (!v || !*v)
-		return;
-	struct kp_buf w = KP_BUF_INIT;
-	kp_buf_addf(&w, "%s=%s", flag, v);
-	kp_buf_addch(cmd, ' ');
-	kp_sh_quote(cmd, w.buf);
-	kp_buf_release(&w);
-}
-
-static kp_rc wait_healthy(struct kp_modctx *ctx, struct kp_result *res, bool *ok,
-			  struct kp_buf *err)
-{
-	struct kp_buf cmd = KP_BUF_INIT;
-	struct kp_exec_res r;
-	kp_exec_res_init(&r);
-	kp_buf_addf(&cmd, "i=0; while [ $i -lt %d ]; do ", HEALTHY_WAIT_S * 2);
-	kp_etcdctl_cmd(ctx, NULL, &cmd);
-	kp_buf_addstr(&cmd, " --dial-timeout=1s --command-timeout=2s endpoint health >/dev/null "
-			    "2>&1 && exit 0; i=$((i + 1)); sleep 0.5; done; ");
-	kp_etcdctl_cmd(ctx, NULL, &cmd);
-	kp_buf_addstr(&cmd, " endpoint health");
-	kp_rc rc = kp_etcd_snap_sh(ctx, res, cmd.buf, (HEALTHY_WAIT_S + 30) * 1000, &r, ok, err);
-	kp_exec_res_release(&r);
-	kp_buf_release(&cmd);
-	return rc;
-}
-
-kp_rc kp_etcd_snap_restore_apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
-{
-	struct state *s = ctx->state;
-	struct etcd_cfg *c = &s->cfg;
-	struct kp_buf cmd = KP_BUF_INIT, stopped = KP_BUF_INIT, text = KP_BUF_INIT;
-	struct kp_buf data = KP_BUF_INIT, e = KP_BUF_INIT;
-	struct kp_exec_res r;
-	int64_t rev = -1, keys = -1;
-	bool ok, there, stopped_etcd = false;
-	kp_rc rc;
-
-	kp_exec_res_init(&r);
-	/* 1. the snapshot on the node */
-	rc = node_copy(ctx, s, &there, err);
-	if (rc)
-		goto out;
-	if (!there) {
-		kp_buf_addstr(&cmd, "mkdir -p -m 0700 ");
-		kp_sh_quote(&cmd, kp_arg_str(ctx, "remote_dir"));
-		rc = kp_etcd_snap_sh(ctx, res, cmd.buf, 30000, &r, &ok, err);
-		if (rc || !ok)
-			goto out;
-		rc = kp_read_file(s->snapshot, SNAP_MAX, &data, err);
-		if (rc)
-			goto out;
-		struct kp_put_opts po = {.mode = 0600};
-		rc = ctx->conn->ops->put(ctx->conn, s->node_path, data.buf, data.len, &po, err);
-		kp_buf_addf(&res->cmds, "put %s (%zu bytes)\n", s->node_path, data.len);
-		if (rc)
-			goto out;
-		rc = node_copy(ctx, s, &there, err);
-		if (rc)
-			goto out;
-		if (!there) {
-			kp_mod_failf(res, "the snapshot uploaded to %s on %s has another SHA-256",
-				     s->node_path, ctx->host);
-			goto out;
-		}
-	}
-	rc = kp_etcd_snap_node_status(ctx, res, s->node_path, &rev, &keys, &ok, err);
 	if (rc || !ok)
 		goto out;
-
-	/* 2. stop etcd */
-	kp_buf_reset(&cmd);
-	stopped_path(c, &stopped);
-	if (c->manifest) {
-		kp_buf_addstr(&cmd, "mv -f ");
-		kp_sh_quote(&cmd, c->path);
-		kp_buf_addch(&cmd, ' ');
-		kp_sh_quote(&cmd, stopped.buf);
-		/* the kubelet stops the pod within its sync period */
-		kp_buf_addstr(&cmd, " && i=0 && while pgrep -x etcd >/dev/null; do "
-				    "i=$((i + 1)); [ $i -lt 240 ] || { echo 'etcd did not stop "
-				    "within 120 s' >&2; exit 1; }; sleep 0.5; done");
-	} else {
-		kp_buf_addstr(&cmd, "systemctl stop etcd");
+	const char *o = r.out.buf;
+	s->tool = kp_xstrndup(o + strcspn(o, "\n") + 1, strcspn(o + strcspn(o, "\n") + 1, "\n"));
+	bool running = s->cfg.manifest ? !s->cfg.moved_out : strstr(o, "\nactive") != NULL;
+	if (!strncmp(o, "exists", 6)) {
+		kp_mod_failf(res,
+			     "refusing to restore into '%s' on %s: it exists (etcd restores only "
+			     "into a new directory; give a new 'data_dir')",
+			     s->data_dir, ctx->host);
+		goto out;
 	}
-	rc = kp_etcd_snap_sh(ctx, res, cmd.buf, 150000, &r, &ok, err);
-	if (rc || !ok)
-		goto put_back;
-	stopped_etcd = true;
-
-	/* 3. restore */
-	kp_buf_reset(&cmd);
-	kp_buf_addstr(&cmd, "ETCDCTL_API=3 etcdctl snapshot restore ");
-	kp_sh_quote(&cmd, s->node_path);
-	add_flag(&cmd, "--data-dir", s->data_dir);
+	if (!strcmp(step, "start") && running && !ctx->check_mode) {
+		kp_mod_failf(res,
+			     "etcd is running on %s: a whole-cluster restore stops every member "
+			     "first (step: stop on all of them), then starts them (step: start)",
+			     ctx->host);
+		goto out;
+	}
+	bool there;
+	if ((rc = kp_etcd_snap_node_copy(ctx, s, &there, err)))
+		goto out;
+	res->changed = true;
 	const char *name = kp_arg_str(ctx, "name");
 	const char *ic = kp_arg_str(ctx, "initial_cluster");
 	const char *tok = kp_arg_str(ctx, "initial_cluster_token");
 	const char *pu = kp_arg_str(ctx, "initial_advertise_peer_urls");
-	add_flag(&cmd, "--name", name ? name : c->name);
-	add_flag(&cmd, "--initial-cluster", ic ? ic : c->initial_cluster);
-	add_flag(&cmd, "--initial-cluster-token", tok ? tok : c->token);
-	add_flag(&cmd, "--initial-advertise-peer-urls", pu ? pu : c->peer_urls);
-	rc = kp_etcd_snap_sh(ctx, res, cmd.buf, ETCDCTL_TIMEOUT_MS, &r, &ok, err);
-	if (rc || !ok)
-		goto put_back;
-
-	/* 4. point the configuration at the new data dir, 5. start etcd */
-	switch_data_dir(c, s->data_dir, &text);
-	struct kp_put_opts po = {
-	    .mode = (int)c->st.mode, .owner = c->st.owner, .group = c->st.group};
-	rc = ctx->conn->ops->put(ctx->conn, c->path, text.buf, text.len, &po, err);
-	kp_buf_addf(&res->cmds, "put %s (data dir %s -> %s)\n", c->path, c->data_dir, s->data_dir);
-	if (rc)
-		goto put_back;
-	kp_buf_reset(&cmd);
-	if (c->manifest) {
-		kp_buf_addstr(&cmd, "rm -f ");
-		kp_sh_quote(&cmd, stopped.buf);
-	} else {
-		kp_buf_addstr(&cmd, "systemctl start etcd");
-	}
-	rc = kp_etcd_snap_sh(ctx, res, cmd.buf, 60000, &r, &ok, err);
-	if (rc || !ok)
-		goto out;
-	stopped_etcd = false;
-
-	/* 6. healthy */
-	rc = wait_healthy(ctx, res, &ok, err);
-	if (rc || !ok) {
-		if (!rc)
-			kp_buf_addf(&res->msg, " (etcd restored into %s but not healthy)",
-				    s->data_dir);
-		goto out;
-	}
-	kp_etcd_snap_set_facts(res, s->node_path, s->sha, s->size, rev, keys);
-	kp_map_set_take(res->facts, "data_dir", kp_value_str(s->data_dir));
-	kp_buf_reset(&res->msg);
-	kp_buf_addf(&res->msg,
-		    "restored '%s' (revision %" PRId64 ", %" PRId64 " keys) into %s on %s; %s "
-		    "points at it; etcd is healthy",
-		    s->on_node ? s->node_path : s->snapshot, rev, keys, s->data_dir, ctx->host,
-		    c->path);
-	goto out;
-
-put_back:
-	/* leave etcd as it was: running on its old data */
-	if (stopped_etcd || c->manifest) {
-		struct kp_exec_res r2;
-		struct kp_buf back = KP_BUF_INIT;
-		kp_exec_res_init(&r2);
-		if (c->manifest) {
-			kp_buf_addstr(&back, "[ ! -e ");
-			kp_sh_quote(&back, stopped.buf);
-			kp_buf_addstr(&back, " ] || mv -f ");
-			kp_sh_quote(&back, stopped.buf);
-			kp_buf_addch(&back, ' ');
-			kp_sh_quote(&back, c->path);
-		} else {
-			kp_buf_addstr(&back, "systemctl start etcd");
-		}
-		struct kp_exec_req req = {.cmd = back.buf, .timeout_ms = 60000};
-		kp_mod_exec(ctx, res, &req, &r2, &e);
-		kp_exec_res_release(&r2);
-		kp_buf_release(&back);
-		if (res->failed)
-			kp_buf_addstr(&res->msg, " (etcd was put back on its old data)");
-	}
+	kp_etcd_restore_cmd(s->tool, s->node_path, s->data_dir, name ? name : s->cfg.name,
+			    ic ? ic : s->cfg.initial_cluster, tok ? tok : s->cfg.token,
+			    pu ? pu : s->cfg.peer_urls, &rcmd);
+	const char *shown = s->on_node ? s->node_path : s->snapshot;
+	const char *how =
+	    s->cfg.manifest ? "move the static pod manifest out" : "systemctl stop etcd";
+	if (!strcmp(step, "stop"))
+		kp_buf_addf(&res->msg,
+			    "%s etcd on %s (%s; member %s of %d) to restore the cluster from '%s' "
+			    "(sha256 %.12s…)",
+			    ctx->check_mode ? "would stop" : "stopping", ctx->host, how,
+			    s->cfg.name ? s->cfg.name : ctx->host, s->members, shown, s->sha);
+	else
+		kp_buf_addf(&res->msg,
+			    "%s '%s' (sha256 %.12s…) into %s on %s: %s%s%s, %s data dir %s -> %s, "
+			    "start etcd%s, wait until healthy",
+			    ctx->check_mode ? "would restore" : "restoring", shown, s->sha,
+			    s->data_dir, ctx->host, cluster ? "" : how, cluster ? "" : ", ",
+			    rcmd.buf, s->cfg.path, s->cfg.data_dir, s->data_dir,
+			    cluster ? " with the other members" : "");
 out:
 	kp_exec_res_release(&r);
 	kp_buf_release(&cmd);
-	kp_buf_release(&stopped);
-	kp_buf_release(&text);
-	kp_buf_release(&data);
-	kp_buf_release(&e);
+	kp_buf_release(&rcmd);
 	return rc;
 }

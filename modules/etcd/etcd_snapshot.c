@@ -37,6 +37,7 @@
 
 static const char *const actions[] = {"save", "verify", "restore", "list", "prune", NULL};
 static const char *const methods[] = {"etcdctl", "api", NULL};
+static const char *const steps[] = {"all", "stop", "start", NULL};
 
 static const struct kp_argspec args[] = {
     {.name = "action", .type = KP_T_STR, .def = "save", .choices = actions, .help = "what to do"},
@@ -82,6 +83,16 @@ static const struct kp_argspec args[] = {
     {.name = "initial_advertise_peer_urls",
      .type = KP_T_STR,
      .help = "initial advertise peer URLs (restore)"},
+    {.name = "step",
+     .type = KP_T_STR,
+     .def = "all",
+     .choices = steps,
+     .help = "restore: all (a single-member cluster), or a whole cluster from one "
+	     "snapshot: stop on every member, then start on every member"},
+    {.name = "timeout",
+     .type = KP_T_INT,
+     .def = "120",
+     .help = "restore: seconds to wait for the member to be healthy"},
     {.name = "manifest",
      .type = KP_T_PATH,
      .def = "/etc/kubernetes/manifests/etcd.yaml",
@@ -98,6 +109,7 @@ static void cfg_release(struct etcd_cfg *c)
 	free(c->initial_cluster);
 	free(c->token);
 	free(c->peer_urls);
+	free(c->stopped);
 }
 
 void kp_etcd_snap_free_list(char **l, size_t n)
@@ -113,6 +125,7 @@ static void state_free(void *arg)
 	free(s->snapshot);
 	free(s->node_path);
 	free(s->data_dir);
+	free(s->tool);
 	cfg_release(&s->cfg);
 	kp_etcd_snap_free_list(s->prune_node, s->nprune_node);
 	kp_etcd_snap_free_list(s->prune_local, s->nprune_local);
@@ -192,16 +205,20 @@ kp_rc kp_etcd_snap_sh(struct kp_modctx *ctx, struct kp_result *res, const char *
 	return rc;
 }
 
-/* `etcdctl snapshot status PATH -w json` on the node: revision and keys */
+/* `etcdutl` or `etcdctl snapshot status PATH -w json` on the node: revision and keys */
 kp_rc kp_etcd_snap_node_status(struct kp_modctx *ctx, struct kp_result *res, const char *path,
 			       int64_t *rev, int64_t *keys, bool *ok, struct kp_buf *err)
 {
 	struct kp_buf cmd = KP_BUF_INIT;
 	struct kp_exec_res r;
 	kp_exec_res_init(&r);
-	kp_buf_addstr(&cmd, "ETCDCTL_API=3 etcdctl snapshot status ");
+	/* etcdutl where the node has it (etcd >= 3.5; etcdctl's is deprecated
+	 * there and gone in 3.6), else etcdctl: the same JSON */
+	kp_buf_addstr(&cmd, "if command -v etcdutl >/dev/null 2>&1; then etcdutl snapshot status ");
 	kp_sh_quote(&cmd, path);
-	kp_buf_addstr(&cmd, " -w json");
+	kp_buf_addstr(&cmd, " -w json; else ETCDCTL_API=3 etcdctl snapshot status ");
+	kp_sh_quote(&cmd, path);
+	kp_buf_addstr(&cmd, " -w json; fi");
 	kp_rc rc = kp_etcd_snap_sh(ctx, res, cmd.buf, ETCDCTL_TIMEOUT_MS, &r, ok, err);
 	if (!rc && *ok) {
 		cJSON *j = cJSON_Parse(r.out.buf);
@@ -211,7 +228,7 @@ kp_rc kp_etcd_snap_node_status(struct kp_modctx *ctx, struct kp_result *res, con
 			*rev = (int64_t)rv->valuedouble;
 			*keys = (int64_t)tk->valuedouble;
 		} else {
-			kp_mod_failf(res, "cannot read 'etcdctl snapshot status' output for '%s'",
+			kp_mod_failf(res, "cannot read the output of 'snapshot status' for '%s'",
 				     path);
 			*ok = false;
 		}

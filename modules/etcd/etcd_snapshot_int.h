@@ -18,8 +18,10 @@
 
 /* How etcd runs on the node, and its settings. */
 struct etcd_cfg {
-	bool manifest; /* static pod (else /etc/etcd.env and the etcd unit) */
-	char *path;    /* the manifest or the env file */
+	bool manifest;	/* static pod (else /etc/etcd.env and the etcd unit) */
+	bool moved_out; /* the manifest is at `stopped` (step stop did it) */
+	char *path;	/* the manifest or the env file */
+	char *stopped;	/* where the manifest goes while etcd is stopped */
 	char *text;
 	char *data_dir, *name, *initial_cluster, *token, *peer_urls;
 	struct kp_stat st;
@@ -32,6 +34,9 @@ struct state {
 	char sha[65];
 	int64_t size;
 	char *data_dir;
+	char *tool;	   /* "etcdutl" (etcd >= 3.5) or "etcdctl" */
+	int members;	   /* in the configuration's initial cluster */
+	int64_t rev, keys; /* of the snapshot (step stop's apply) */
 	struct etcd_cfg cfg;
 	char **prune_node, **prune_local; /* prune: what goes */
 	size_t nprune_node, nprune_local;
@@ -63,5 +68,27 @@ void kp_etcd_snap_set_facts(struct kp_result *res, const char *path, const char 
 kp_rc kp_etcd_snap_verify(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
 kp_rc kp_etcd_snap_restore_probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
 kp_rc kp_etcd_snap_restore_apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err);
+/* The node copy of a controller snapshot: remote_dir/<name>, when it is
+ * there with the same SHA-256 (*there). */
+kp_rc kp_etcd_snap_node_copy(struct kp_modctx *ctx, struct state *s, bool *there,
+			     struct kp_buf *err);
+
+/* ---- etcd_restore_run.c ---- */
+
+/* The restore command line: `etcdutl snapshot restore` (tool "etcdutl") or
+ * `ETCDCTL_API=3 etcdctl snapshot restore`, with the same flags (etcd's
+ * disaster-recovery procedure); both check the snapshot's hash. NULL or
+ * empty values leave their flag out. */
+void kp_etcd_restore_cmd(const char *tool, const char *snapshot, const char *data_dir,
+			 const char *name, const char *initial_cluster, const char *token,
+			 const char *peer_urls, struct kp_buf *out);
+/* The line of an etcd log that says why it stopped: the last panic, fatal
+ * or critical line (capnslog " C | ", zap "level":"fatal"/"panic"), else
+ * the last error, else the last line. Into out, without the newline. */
+void kp_etcd_log_reason(const char *log, struct kp_buf *out);
+/* The number of members in an --initial-cluster value (0 for NULL). */
+int kp_etcd_initial_cluster_size(const char *ic);
+/* text with the data directory switched (etcd_restore.c) */
+void kp_etcd_switch_data_dir(const struct etcd_cfg *c, const char *new_dir, struct kp_buf *out);
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include "kube/kubeapi.h"
 #include "modules/module.h"
+#include "modules/kube/kubeutil.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,25 +1,40 @@
 /*
  * kubeadm_upgrade.c - upgrade the control plane or a node with kubeadm.
  *
- * The probe finds kubeadm's own version, the cluster's version and the
- * node's kubelet version, and refuses what kubeadm would refuse or get
- * wrong half-way (an old kubeadm, a skipped minor version, a downgrade, a
- * node before its control plane), each time saying what to do first.
- * The cluster version comes from `kubeadm upgrade plan` on the control
- * plane (whose table check mode reports anyway), and for a node from the
- * API: the controller's kubeconfig when there is one (--kubeconfig,
- * $KUBECONFIG, ~/.kube/config: kp_mod_kubeconfig_find), else kubectl on the
- * first control-plane host, else kubectl with the node's own kubelet.conf.
+ * Every host gets the command of its kubeadm's era (kubeadm_policy.c):
+ * `kubeadm upgrade apply` on the first control plane; on the other
+ * control planes `upgrade node experimental-control-plane` and `upgrade
+ * node config --kubelet-version` (kubeadm 1.12 to 1.14), `upgrade node`
+ * (1.15 on) or `upgrade apply` again (before 1.12); on workers `upgrade
+ * node config --kubelet-version` (before 1.15) or `upgrade node`.
+ *
+ * The probe finds kubeadm's own version, the cluster's version and every
+ * kubelet's (the Nodes' status.nodeInfo.kubeletVersion), and refuses what
+ * kubeadm would refuse, in kubeadm's words (its EnforceVersionPolicies, in
+ * check mode as in a run): a kubeadm too old or too new for the target, a
+ * skipped minor or a downgrade of more than one minor (never forced for a
+ * released version), a kubelet too old for the target; and what kubeadm
+ * would get wrong half-way (a node before its control plane), each time
+ * saying what to do first. The cluster version comes from `kubeadm upgrade
+ * plan` on the first control plane (whose table check mode reports anyway)
+ * and from the API elsewhere: the controller's kubeconfig when there is
+ * one (--kubeconfig, $KUBECONFIG, ~/.kube/config: kp_mod_kube_direct),
+ * else kubectl on the first control-plane host, else kubectl with the
+ * node's own kubelet.conf.
  */
 #include "kube/kubeapi.h"
 #include "modules/module.h"
+#include "modules/kube/kubeadm_policy.h"
+#include "modules/kube/kubeutil.h"
 #include "transport/transport.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const actions[] = {"auto", "plan", "apply", "node", NULL};
+static const char *const actions[] = {"auto", "plan", "apply", "control-plane", "node", NULL};
 
 static const struct kp_argspec args[] = {
     {.name = "version", .type = KP_T_STR, .required = true, .help = "v1.13.3 or 1.13.3"},
@@ -27,7 +42,8 @@ static const struct kp_argspec args[] = {
      .type = KP_T_STR,
      .def = "auto",
      .choices = actions,
-     .help = "auto: apply on the first control-plane host, node elsewhere"},
+     .help = "auto: apply on the first control-plane host, control-plane on the other "
+	     "kube_control_plane hosts, node elsewhere"},
     {.name = "etcd_upgrade", .type = KP_T_BOOL, .def = "true", .help = "upgrade etcd too"},
     {.name = "certificate_renewal",
      .type = KP_T_BOOL,
@@ -38,10 +54,14 @@ static const struct kp_argspec args[] = {
      .type = KP_T_PATH,
      .def = "/etc/kubernetes/admin.conf",
      .help = "kubeconfig on the node"},
+    {.name = "force",
+     .type = KP_T_BOOL,
+     .def = "false",
+     .help = "pass what kubeadm's --force passes (never a released version's skipped minor)"},
     {.name = "allow_minor_skip",
      .type = KP_T_BOOL,
      .def = "false",
-     .help = "allow skipping a minor version"},
+     .help = "the same as force (kubeadm refuses a released version's skipped minor anyway)"},
     {0},
 };
 
@@ -55,34 +75,14 @@ static void add_word(struct kp_buf *b, const char *w)
 #define DEFAULT_KUBECONFIG "/etc/kubernetes/admin.conf"
 #define NODE_KUBECONFIG	   "/etc/kubernetes/kubelet.conf"
 
-struct ver {
-	int major, minor, patch;
-};
-
-/* "v1.13.3", "1.13.3-00", "Kubernetes v1.13.3" -> 1, 13, 3 */
-static bool parse_ver(const char *s, struct ver *v)
-{
-	const char *p = s ? strpbrk(s, "0123456789") : NULL;
-	return p && sscanf(p, "%d.%d.%d", &v->major, &v->minor, &v->patch) == 3;
-}
-
-static int ver_cmp(const struct ver *a, const struct ver *b)
-{
-	if (a->major != b->major)
-		return a->major < b->major ? -1 : 1;
-	if (a->minor != b->minor)
-		return a->minor < b->minor ? -1 : 1;
-	if (a->patch != b->patch)
-		return a->patch < b->patch ? -1 : 1;
-	return 0;
-}
-
 struct up {
-	char action[8]; /* plan, apply, node */
-	struct ver target, kubeadm, cluster, kubelet;
-	char vt[32]; /* "v1.13.3" */
-	char cluster_text[32], kubelet_text[32];
+	char action[16]; /* plan, apply, control-plane, node */
+	struct kp_kver target, kubeadm, cluster, kubelet;
+	const char *vt; /* "v1.13.3" (target.text) */
 	bool have_kubelet;
+	const struct kp_kubeadm_era *era;
+	char **kubelets; /* every Node's kubeletVersion */
+	size_t nkubelets;
 	struct kp_value *components;
 };
 
@@ -90,6 +90,9 @@ static void up_free(void *p)
 {
 	struct up *u = p;
 	kp_value_unref(u->components);
+	for (size_t i = 0; i < u->nkubelets; i++)
+		free(u->kubelets[i]);
+	free(u->kubelets);
 	free(u);
 }
 
@@ -156,31 +159,146 @@ static kp_rc via_exec(void *arg, const struct kp_exec_req *req, struct kp_exec_r
 	return kp_mod_exec(v->ctx, v->res, req, r, err);
 }
 
-/* The cluster's version through the API (see the top comment). */
-static kp_rc api_version(struct kp_modctx *ctx, struct kp_result *res, char **out,
-			 struct kp_buf *err)
+/* The API client (see the top comment); freed with kp_kube_free. */
+static kp_rc api_open(struct kp_modctx *ctx, struct via *v, struct kp_kube **k, struct kp_buf *err)
 {
-	struct kp_buf path = KP_BUF_INIT;
-	struct kp_kubeconfig *kc = NULL;
-	struct kp_kube *k = NULL;
-	struct via v = {.ctx = ctx, .res = res};
 	/* this module's `kubeconfig` argument names a file on the node: the
 	 * controller's comes from --kubeconfig, $KUBECONFIG or ~/.kube/config */
-	kp_rc rc =
-	    kp_mod_kubeconfig_find(ctx, NULL, getenv("KUBECONFIG"), getenv("HOME"), &path, err);
-	if (!rc && !(rc = kp_kubeconfig_load(path.buf, &kc, err)))
-		rc = kp_kube_new(kc, &k, err);
-	kp_kubeconfig_free(kc);
-	kp_buf_release(&path);
+	kp_rc rc = kp_mod_kube_direct(ctx, NULL, k, err);
 	if (rc == KP_ERR_NOTFOUND) {
-		v.control_plane = ctx->control_plane_exec && kp_mod_first_control_plane(ctx);
-		k = kp_kube_new_kubectl(via_exec, &v,
-					v.control_plane ? DEFAULT_KUBECONFIG : NODE_KUBECONFIG);
+		v->control_plane = ctx->control_plane_exec && kp_mod_first_control_plane(ctx);
+		*k = kp_kube_new_kubectl(via_exec, v,
+					 v->control_plane ? DEFAULT_KUBECONFIG : NODE_KUBECONFIG);
 		rc = KP_OK;
 	}
-	if (!rc)
-		rc = kp_kube_version(k, out, err);
-	kp_kube_free(k);
+	return rc;
+}
+
+/* Every Node's kubelet version (kubeadm's KubeletVersions). */
+static kp_rc api_kubelets(struct kp_kube *k, struct up *u, struct kp_buf *err)
+{
+	cJSON *list = NULL;
+	long status = 0;
+	kp_rc rc = kp_kube_request(k, "GET", "/api/v1/nodes", NULL, NULL, &status, &list, err);
+	if (!rc && status != 200)
+		rc = kp_errorf(err, KP_ERR_IO, "GET /api/v1/nodes: %ld %s", status,
+			       kp_kube_status_message(list));
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items"), *n;
+	if (!rc && cJSON_IsArray(items)) {
+		u->kubelets = kp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof(char *));
+		cJSON_ArrayForEach(n, items)
+		{
+			const cJSON *st = cJSON_GetObjectItemCaseSensitive(n, "status");
+			const cJSON *ni = cJSON_GetObjectItemCaseSensitive(st, "nodeInfo");
+			const cJSON *kv = cJSON_GetObjectItemCaseSensitive(ni, "kubeletVersion");
+			if (cJSON_IsString(kv) && *kv->valuestring)
+				u->kubelets[u->nkubelets++] = kp_xstrdup(kv->valuestring);
+		}
+	}
+	cJSON_Delete(list);
+	return rc;
+}
+
+/* The host is in the inventory group `g`. */
+static bool in_group(const struct kp_modctx *ctx, const char *g)
+{
+	const struct kp_value *groups = kp_mod_var(ctx, "groups");
+	const struct kp_value *l =
+	    groups && groups->type == KP_V_MAP ? kp_map_get(groups, g) : NULL;
+	for (size_t i = 0; l && l->type == KP_V_LIST && i < kp_list_len(l); i++) {
+		const struct kp_value *h = kp_list_at(l, i);
+		if (h->type == KP_V_STR && !strcmp(h->u.str.s, ctx->host))
+			return true;
+	}
+	return false;
+}
+
+/* The commands the action runs in this era, "; "-separated into out. */
+static void era_cmds(const struct up *u, const struct kp_kubeadm_era *e, struct kp_buf *out)
+{
+	const char *list[2] = {NULL, NULL};
+	if (!strcmp(u->action, "node"))
+		list[0] = e->worker;
+	else if (!strcmp(u->action, "control-plane"))
+		list[0] = e->others[0], list[1] = e->others[1];
+	else
+		list[0] = e->first;
+	for (size_t i = 0; i < 2 && list[i]; i++) {
+		if (i)
+			kp_buf_addstr(out, "; ");
+		kp_buf_addf(out, list[i], u->vt);
+	}
+}
+
+/* kubeadm's refusals: false (the task failed, in kubeadm's words) when
+ * kubeadm would refuse, or when only --force passes and force is not set. */
+static bool policy_ok(struct kp_modctx *ctx, struct kp_result *res, struct up *u,
+		      const struct kp_kver *cluster, bool with_kubelets)
+{
+	struct kp_buf m = KP_BUF_INIT, sk = KP_BUF_INIT;
+	bool force = kp_arg_bool(ctx, "force") || kp_arg_bool(ctx, "allow_minor_skip");
+	kp_kubeadm_policy(&u->target, cluster, &u->kubeadm,
+			  with_kubelets ? (const char *const *)u->kubelets : NULL, u->nkubelets, &m,
+			  &sk);
+	bool ok = !m.len && (!sk.len || force);
+	if (!ok) {
+		/* kubeadm's lines, "; "-separated */
+		struct kp_buf why = KP_BUF_INIT;
+		const char *src = m.len ? m.buf : sk.buf;
+		for (const char *l = src; *l;) {
+			size_t len = strcspn(l, "\n");
+			kp_buf_addf(&why, "%s%.*s", why.len ? "; " : "", (int)len, l);
+			l += len;
+			if (*l)
+				l++;
+		}
+		kp_mod_failf(res, "kubeadm %s on '%s' would refuse %s: %s%s", u->kubeadm.text,
+			     ctx->host, u->vt, why.buf,
+			     m.len ? " (kubeadm refuses this even with --force)"
+				   : " (kubeadm's --force passes this: set force: true)");
+		kp_buf_release(&why);
+	}
+	kp_buf_release(&m);
+	kp_buf_release(&sk);
+	return ok;
+}
+
+/* The image tags of the control plane's static pod manifests: *all_at:
+ * every one at the target; *from: one that is not (for the message). */
+static kp_rc manifest_tags(struct kp_modctx *ctx, struct kp_result *res, struct up *u, bool *all_at,
+			   char *from, size_t fromlen, bool *ok, struct kp_buf *err)
+{
+	struct kp_exec_res r;
+	kp_exec_res_init(&r);
+	*all_at = true;
+	snprintf(from, fromlen, "unknown");
+	kp_rc rc = kp_mod_must(
+	    ctx, res,
+	    "cd /etc/kubernetes/manifests && sed -n 's/^ *image: *//p' kube-apiserver.yaml "
+	    "kube-controller-manager.yaml kube-scheduler.yaml",
+	    &r, ok, err);
+	int n = 0;
+	for (const char *l = r.out.buf; !rc && *ok && *l;) {
+		size_t len = strcspn(l, "\n");
+		const char *colon = memrchr(l, ':', len);
+		struct kp_kver v;
+		char tag[48];
+		snprintf(tag, sizeof(tag), "%.*s", colon ? (int)(l + len - colon - 1) : 0,
+			 colon ? colon + 1 : "");
+		if (kp_kver_parse(tag, &v)) {
+			n++;
+			if (kp_kver_cmp(&v, &u->target)) {
+				*all_at = false;
+				snprintf(from, fromlen, "%s", v.text);
+			}
+		}
+		l += len;
+		if (*l)
+			l++;
+	}
+	if (!rc && *ok && n < 3)
+		*all_at = false;
+	kp_exec_res_release(&r);
 	return rc;
 }
 
@@ -190,7 +308,9 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	const char *action = kp_arg_str(ctx, "action");
 	const char *kubeconfig = kp_arg_str(ctx, "kubeconfig");
 	struct kp_exec_res r;
-	struct kp_buf cmd = KP_BUF_INIT, e = KP_BUF_INIT;
+	struct kp_buf cmd = KP_BUF_INIT, e = KP_BUF_INIT, cmds = KP_BUF_INIT;
+	struct kp_kube *k = NULL;
+	struct via v = {.ctx = ctx, .res = res};
 	bool ok;
 	kp_rc rc = KP_OK;
 
@@ -198,60 +318,55 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	ctx->free_state = up_free;
 	u->components = kp_value_list();
 	kp_exec_res_init(&r);
-	if (!parse_ver(kp_arg_str(ctx, "version"), &u->target)) {
+	if (!kp_kver_parse(kp_arg_str(ctx, "version"), &u->target)) {
 		kp_mod_failf(res, "version '%s' is not a Kubernetes version like v1.13.3",
 			     kp_arg_str(ctx, "version"));
 		goto out;
 	}
-	snprintf(u->vt, sizeof(u->vt), "v%d.%d.%d", u->target.major, u->target.minor,
-		 u->target.patch);
+	u->vt = u->target.text;
 	if (!strcmp(action, "auto")) {
 		const char *cp = kp_mod_first_control_plane(ctx);
 		if (!cp) {
-			kp_mod_failf(res, "action auto needs the inventory group "
-					  "'kube_control_plane' (or give action: apply or node)");
+			kp_mod_failf(res,
+				     "action auto needs the inventory group "
+				     "'kube_control_plane' (or give action: apply, control-plane "
+				     "or node)");
 			goto out;
 		}
-		action = strcmp(cp, ctx->host) ? "node" : "apply";
+		action = !strcmp(cp, ctx->host)		       ? "apply"
+			 : in_group(ctx, "kube_control_plane") ? "control-plane"
+							       : "node";
 	}
 	snprintf(u->action, sizeof(u->action), "%s", action);
+	bool node = !strcmp(u->action, "node"), other_cp = !strcmp(u->action, "control-plane");
 
 	if ((rc = kp_mod_must(ctx, res, "kubeadm version -o short", &r, &ok, err)) || !ok)
 		goto out;
-	if (!parse_ver(r.out.buf, &u->kubeadm)) {
+	if (!kp_kver_parse(r.out.buf, &u->kubeadm)) {
 		kp_mod_failf(res, "cannot read kubeadm's version from '%.*s'",
 			     (int)strcspn(r.out.buf, "\n"), r.out.buf);
 		goto out;
 	}
-	if (ver_cmp(&u->kubeadm, &u->target) < 0 && ctx->check_mode) {
-		/* a check cannot tell whether an earlier task of the plan (apt-pin)
-		 * installs the newer kubeadm: say so instead of failing */
-		res->changed = true;
-		kp_buf_reset(&res->msg);
-		/* the target kubeadm picks the node syntax: before 1.15 it is
-		 * `upgrade node config --kubelet-version` */
-		if (!strcmp(u->action, "node"))
-			kp_buf_addf(&res->msg, "would run: kubeadm upgrade node%s%s",
-				    u->target.minor < 15 ? " config --kubelet-version " : "",
-				    u->target.minor < 15 ? u->vt : "");
-		else
-			kp_buf_addf(&res->msg, "would run: kubeadm upgrade apply %s --yes", u->vt);
-		kp_buf_addf(&res->msg,
-			    " <unknown: depends on kubeadm %s being installed first; it is "
-			    "v%d.%d.%d now>",
-			    u->vt, u->kubeadm.major, u->kubeadm.minor, u->kubeadm.patch);
-		goto out;
-	}
-	if (ver_cmp(&u->kubeadm, &u->target) < 0) {
+	bool early = kp_kver_cmp(&u->kubeadm, &u->target) < 0 && ctx->check_mode;
+	/* the era of the kubeadm that runs the upgrade: in a check before
+	 * apt-pin installed it, the target's */
+	u->era = kp_kubeadm_era(early ? u->target.minor : u->kubeadm.minor);
+	if (!u->era) {
 		kp_mod_failf(res,
-			     "kubeadm on '%s' is v%d.%d.%d, older than %s: install kubeadm %s "
-			     "first (apt-pin)",
-			     ctx->host, u->kubeadm.major, u->kubeadm.minor, u->kubeadm.patch, u->vt,
-			     u->vt);
+			     "kubeadm %s on '%s' is older than any kubeadm whose upgrade commands "
+			     "kplan knows (1.11 on)",
+			     u->kubeadm.text, ctx->host);
 		goto out;
 	}
+	era_cmds(u, u->era, &cmds);
+	/* a check cannot tell whether an earlier task of the plan (apt-pin)
+	 * installs the target's kubeadm: it checks as if it had, and says so */
+	struct kp_kver installed = u->kubeadm;
+	if (early)
+		u->kubeadm = u->target;
 
-	if (strcmp(u->action, "node")) {
+	/* the cluster's version, and every kubelet's */
+	if (!node && !other_cp && !early) {
 		kp_buf_addf(&cmd, "kubeadm upgrade plan %s", u->vt);
 		if (kubeconfig && strcmp(kubeconfig, DEFAULT_KUBECONFIG)) {
 			kp_buf_addstr(&cmd, " --kubeconfig ");
@@ -264,109 +379,165 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		kp_value_unref(u->components);
 		u->components = components(r.out.buf);
 		const char *cv = strstr(r.out.buf, "Cluster version:");
-		if (!cv || !parse_ver(cv, &u->cluster)) {
+		if (!cv || !kp_kver_parse(cv, &u->cluster)) {
 			kp_mod_failf(res, "cannot find the cluster version in the output of '%s'",
 				     cmd.buf);
 			goto out;
 		}
-	} else {
+	}
+	rc = api_open(ctx, &v, &k, &e);
+	if (rc && !node && !other_cp && !early) {
+		kp_mod_failf(res, "cannot read the kubelets' versions (the Nodes): %s", e.buf);
+		rc = KP_OK;
+		goto out;
+	}
+	if (rc || node || other_cp || early) {
 		char *gv = NULL;
-		if ((rc = api_version(ctx, res, &gv, &e)) || !parse_ver(gv, &u->cluster)) {
-			kp_mod_failf(res, "cannot find the cluster's version: %s",
-				     rc ? e.buf : "no version in /version");
-			free(gv);
+		if (!rc)
+			rc = kp_kube_version(k, &gv, &e);
+		if (!rc && !kp_kver_parse(gv, &u->cluster))
+			rc = kp_errorf(&e, KP_ERR_IO, "no version in /version");
+		free(gv);
+		if (rc) {
+			kp_mod_failf(res, "cannot find the cluster's version: %s", e.buf);
 			rc = KP_OK;
 			goto out;
 		}
-		free(gv);
+	}
+	/* kubeadm checks every kubelet in `upgrade apply` (the node commands
+	 * check nothing of the kind) */
+	if (!node && !other_cp)
+		rc = api_kubelets(k, u, &e);
+	if (rc) {
+		/* kubeadm: "Unable to fetch kubelet version" (skippable) */
+		kp_mod_failf(res, "cannot read the kubelets' versions (the Nodes): %s", e.buf);
+		rc = KP_OK;
+		goto out;
+	}
+	if (node || other_cp) {
 		if ((rc = kp_mod_must(ctx, res, "kubelet --version", &r, &ok, err)) || !ok)
 			goto out;
-		u->have_kubelet = parse_ver(r.out.buf, &u->kubelet);
-		snprintf(u->kubelet_text, sizeof(u->kubelet_text), "v%d.%d.%d", u->kubelet.major,
-			 u->kubelet.minor, u->kubelet.patch);
+		u->have_kubelet = kp_kver_parse(r.out.buf, &u->kubelet);
 	}
-	snprintf(u->cluster_text, sizeof(u->cluster_text), "v%d.%d.%d", u->cluster.major,
-		 u->cluster.minor, u->cluster.patch);
 
 	struct kp_value *f = kp_value_map();
-	kp_map_set_take(f, "cluster_version_before", kp_value_str(u->cluster_text));
-	kp_map_set_take(f, "cluster_version_after", kp_value_str(u->cluster_text));
+	kp_map_set_take(f, "cluster_version_before", kp_value_str(u->cluster.text));
+	kp_map_set_take(f, "cluster_version_after", kp_value_str(u->cluster.text));
 	kp_map_set(f, "components", u->components);
 	kp_map_set_take(f, "action", kp_value_str(u->action));
+	struct kp_value *kl = kp_value_list();
+	for (size_t i = 0; i < u->nkubelets; i++)
+		kp_list_push_take(kl, kp_value_str(u->kubelets[i]));
+	kp_map_set_take(f, "kubelet_versions", kl);
 	kp_value_unref(res->facts);
 	res->facts = f;
-
 	kp_buf_reset(&res->msg);
-	if (!strcmp(u->action, "node")) {
-		if (ver_cmp(&u->cluster, &u->target) < 0 && ctx->check_mode) {
-			/* the control plane's own play upgrades it first in a run */
+
+	if (node || other_cp) {
+		/* kubeadm's own version against the target (the cluster's minor
+		 * and kubelet checks are the first control plane's) */
+		if (!policy_ok(ctx, res, u, &u->target, false))
+			goto out;
+		if (early)
+			goto early_msg;
+		if (kp_kver_cmp(&u->cluster, &u->target) < 0 && ctx->check_mode) {
+			/* the first control plane's own play upgrades it first in a run */
 			res->changed = true;
-			kp_buf_addstr(&res->msg, "would run: kubeadm upgrade node");
-			if (u->kubeadm.major == 1 && u->kubeadm.minor < 15)
-				kp_buf_addf(&res->msg, " config --kubelet-version %s", u->vt);
-			kp_buf_addf(&res->msg,
-				    " <unknown: depends on the control plane reaching %s first; it "
-				    "is at %s now>",
-				    u->vt, u->cluster_text);
+			kp_buf_addf(
+			    &res->msg,
+			    "would run: %s <unknown: depends on the control plane reaching %s "
+			    "first; it is at %s now>",
+			    cmds.buf, u->vt, u->cluster.text);
 			goto out;
 		}
-		if (ver_cmp(&u->cluster, &u->target) < 0) {
+		if (kp_kver_cmp(&u->cluster, &u->target) < 0) {
 			kp_mod_failf(res,
 				     "the control plane is at %s: upgrade it to %s first "
 				     "(kubeadm-upgrade on the first kube_control_plane host)",
-				     u->cluster_text, u->vt);
+				     u->cluster.text, u->vt);
 			goto out;
 		}
-		if (u->have_kubelet && ver_cmp(&u->kubelet, &u->target) > 0) {
+		if (u->have_kubelet && kp_kver_cmp(&u->kubelet, &u->target) > 0) {
 			kp_mod_failf(res, "the kubelet on '%s' is at %s: %s would be a downgrade",
-				     ctx->host, u->kubelet_text, u->vt);
+				     ctx->host, u->kubelet.text, u->vt);
 			goto out;
 		}
-		if (u->have_kubelet && !ver_cmp(&u->kubelet, &u->target)) {
-			kp_buf_addf(&res->msg, "the kubelet on '%s' is at %s already", ctx->host,
-				    u->vt);
+		bool pods_at = true;
+		char from[48] = "";
+		if (other_cp &&
+		    ((rc = manifest_tags(ctx, res, u, &pods_at, from, sizeof(from), &ok, err)) ||
+		     !ok))
+			goto out;
+		if (pods_at && u->have_kubelet && !kp_kver_cmp(&u->kubelet, &u->target)) {
+			kp_buf_addf(&res->msg, "the %s on '%s' is at %s already",
+				    other_cp ? "control plane" : "kubelet", ctx->host, u->vt);
 			goto out;
 		}
 		res->changed = true;
-		kp_buf_addstr(&res->msg, "would run: kubeadm upgrade node");
-		if (u->kubeadm.major == 1 && u->kubeadm.minor < 15)
-			kp_buf_addf(&res->msg, " config --kubelet-version %s", u->vt);
-		kp_buf_addf(&res->msg, " (kubelet %s -> %s)",
-			    u->have_kubelet ? u->kubelet_text : "unknown", u->vt);
+		kp_buf_addf(&res->msg, "would run: %s (", cmds.buf);
+		if (other_cp && !pods_at)
+			kp_buf_addf(&res->msg, "static pods %s -> %s, ", from, u->vt);
+		kp_buf_addf(&res->msg, "kubelet %s -> %s)",
+			    u->have_kubelet ? u->kubelet.text : "unknown", u->vt);
 		goto out;
 	}
-	int c = ver_cmp(&u->cluster, &u->target);
+	int c = kp_kver_cmp(&u->cluster, &u->target);
 	if (c > 0) {
 		kp_mod_failf(res,
 			     "the cluster is at %s: %s would be a downgrade, which kubeadm "
 			     "cannot do",
-			     u->cluster_text, u->vt);
+			     u->cluster.text, u->vt);
 		goto out;
 	}
 	if (c == 0) {
 		kp_buf_addf(&res->msg, "the cluster is at %s already", u->vt);
 		goto out;
 	}
-	if (u->cluster.major == u->target.major && u->target.minor > u->cluster.minor + 1 &&
-	    !kp_arg_bool(ctx, "allow_minor_skip")) {
-		kp_mod_failf(res,
-			     "%s -> %s skips a minor version: upgrade to v%d.%d first (or set "
-			     "allow_minor_skip: true)",
-			     u->cluster_text, u->vt, u->cluster.major, u->cluster.minor + 1);
+	if (!policy_ok(ctx, res, u, &u->cluster, true))
 		goto out;
-	}
 	if (!strcmp(u->action, "plan")) {
-		kp_buf_addf(&res->msg, "cluster %s -> %s: the plan is in stdout", u->cluster_text,
+		kp_buf_addf(&res->msg, "cluster %s -> %s: the plan is in stdout", u->cluster.text,
 			    u->vt);
 		goto out;
 	}
+	if (early)
+		goto early_msg;
 	res->changed = true;
-	kp_buf_addf(&res->msg, "would run: kubeadm upgrade apply %s --yes (cluster %s -> %s)",
-		    u->vt, u->cluster_text, u->vt);
+	kp_buf_addf(&res->msg, "would run: %s (cluster %s -> %s)", cmds.buf, u->cluster.text,
+		    u->vt);
+	goto out;
+early_msg:
+	res->changed = true;
+	kp_buf_reset(&res->msg);
+	kp_buf_addf(&res->msg,
+		    "would run: %s <unknown: depends on kubeadm %s being installed first; it is %s "
+		    "now>",
+		    cmds.buf, u->vt, installed.text);
 out:
+	kp_kube_free(k);
 	kp_exec_res_release(&r);
 	kp_buf_release(&cmd);
 	kp_buf_release(&e);
+	kp_buf_release(&cmds);
+	return rc;
+}
+
+/* One kubeadm command; false when it failed (the task has failed). */
+static kp_rc run_one(struct kp_modctx *ctx, struct kp_result *res, const char *cmd, bool *ok,
+		     struct kp_buf *err)
+{
+	struct kp_exec_res r;
+	kp_exec_res_init(&r);
+	kp_rc rc = kp_mod_sh(ctx, res, cmd, &r, err);
+	*ok = false;
+	if (!rc) {
+		res->has_rc = true;
+		res->rc = r.rc;
+		kp_buf_add(&res->out, r.out.buf, r.out.len);
+		kp_buf_add(&res->err, r.err.buf, r.err.len);
+		*ok = !kp_mod_cmd_failed(ctx, res, cmd, &r);
+	}
+	kp_exec_res_release(&r);
 	return rc;
 }
 
@@ -374,67 +545,72 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 {
 	struct up *u = ctx->state;
 	const char *kubeconfig = kp_arg_str(ctx, "kubeconfig");
-	struct kp_buf cmd = KP_BUF_INIT;
-	struct kp_exec_res r;
+	const char *list[2] = {NULL, NULL};
+	bool ok = true;
+	kp_rc rc = KP_OK;
 
 	if (!u)
 		return kp_errorf(err, KP_ERR_INVALID, "apply without a probe");
-	if (!strcmp(u->action, "node")) {
-		if (u->kubeadm.major == 1 && u->kubeadm.minor < 15)
-			kp_buf_addf(&cmd, "kubeadm upgrade node config --kubelet-version %s",
-				    u->vt);
-		else
-			kp_buf_addstr(&cmd, "kubeadm upgrade node");
-	} else {
-		const struct kp_value *ign = kp_arg(ctx, "ignore_preflight_errors");
-		kp_buf_addf(&cmd, "kubeadm upgrade apply %s --yes", u->vt);
-		if (!kp_arg_bool(ctx, "etcd_upgrade"))
+	if (!strcmp(u->action, "node"))
+		list[0] = u->era->worker;
+	else if (!strcmp(u->action, "control-plane"))
+		list[0] = u->era->others[0], list[1] = u->era->others[1];
+	else
+		list[0] = u->era->first;
+	kp_buf_reset(&res->out);
+	kp_buf_reset(&res->err);
+	for (size_t i = 0; i < 2 && list[i] && ok && !rc; i++) {
+		struct kp_buf cmd = KP_BUF_INIT;
+		kp_buf_addf(&cmd, list[i], u->vt);
+		if (strstr(list[i], "upgrade apply")) {
+			const struct kp_value *ign = kp_arg(ctx, "ignore_preflight_errors");
+			if (kp_arg_bool(ctx, "force") || kp_arg_bool(ctx, "allow_minor_skip"))
+				kp_buf_addstr(&cmd, " --force");
+			if (!kp_arg_bool(ctx, "etcd_upgrade"))
+				kp_buf_addstr(&cmd, " --etcd-upgrade=false");
+			if (!kp_arg_bool(ctx, "certificate_renewal"))
+				kp_buf_addstr(&cmd, " --certificate-renewal=false");
+			if (ign && ign->type == KP_V_LIST && kp_list_len(ign)) {
+				struct kp_buf l = KP_BUF_INIT;
+				for (size_t j = 0; j < kp_list_len(ign); j++) {
+					if (j)
+						kp_buf_addch(&l, ',');
+					kp_value_to_text(kp_list_at(ign, j), false, &l);
+				}
+				kp_buf_addstr(&cmd, " --ignore-preflight-errors=");
+				add_word(&cmd, l.buf);
+				kp_buf_release(&l);
+			}
+		} else if (strstr(list[i], "experimental-control-plane") &&
+			   !kp_arg_bool(ctx, "etcd_upgrade")) {
 			kp_buf_addstr(&cmd, " --etcd-upgrade=false");
-		if (!kp_arg_bool(ctx, "certificate_renewal"))
-			kp_buf_addstr(&cmd, " --certificate-renewal=false");
-		if (ign && ign->type == KP_V_LIST && kp_list_len(ign)) {
-			struct kp_buf l = KP_BUF_INIT;
-			for (size_t i = 0; i < kp_list_len(ign); i++) {
-				if (i)
-					kp_buf_addch(&l, ',');
-				kp_value_to_text(kp_list_at(ign, i), false, &l);
-			}
-			kp_buf_addstr(&cmd, " --ignore-preflight-errors=");
-			add_word(&cmd, l.buf);
-			kp_buf_release(&l);
 		}
-	}
-	if (kubeconfig && strcmp(kubeconfig, DEFAULT_KUBECONFIG)) {
-		kp_buf_addstr(&cmd, " --kubeconfig ");
-		add_word(&cmd, kubeconfig);
-	}
-	kp_exec_res_init(&r);
-	kp_rc rc = kp_mod_sh(ctx, res, cmd.buf, &r, err);
-	if (!rc) {
-		res->has_rc = true;
-		res->rc = r.rc;
-		kp_buf_reset(&res->out);
-		kp_buf_add(&res->out, r.out.buf, r.out.len);
-		kp_buf_reset(&res->err);
-		kp_buf_add(&res->err, r.err.buf, r.err.len);
-		if (!kp_mod_cmd_failed(ctx, res, cmd.buf, &r)) {
-			kp_buf_reset(&res->msg);
-			if (!strcmp(u->action, "node")) {
-				kp_buf_addf(&res->msg, "upgraded node '%s' to %s", ctx->host,
-					    u->vt);
-			} else {
-				kp_buf_addf(&res->msg, "upgraded the cluster %s -> %s",
-					    u->cluster_text, u->vt);
-				kp_map_set_take(res->facts, "cluster_version_after",
-						kp_value_str(u->vt));
-			}
-		} else {
-			res->changed = true; /* a half-done upgrade changed something */
+		/* the node commands read the node's kubelet.conf unless told */
+		if (kubeconfig && strcmp(kubeconfig, DEFAULT_KUBECONFIG) &&
+		    (strstr(list[i], "upgrade apply") || strstr(list[i], "control-plane"))) {
+			kp_buf_addstr(&cmd, " --kubeconfig ");
+			add_word(&cmd, kubeconfig);
 		}
+		rc = run_one(ctx, res, cmd.buf, &ok, err);
+		kp_buf_release(&cmd);
 	}
-	kp_exec_res_release(&r);
-	kp_buf_release(&cmd);
-	return rc;
+	if (rc)
+		return rc;
+	if (!ok) {
+		res->changed = true; /* a half-done upgrade changed something */
+		return KP_OK;
+	}
+	kp_buf_reset(&res->msg);
+	if (!strcmp(u->action, "node")) {
+		kp_buf_addf(&res->msg, "upgraded node '%s' to %s", ctx->host, u->vt);
+	} else if (!strcmp(u->action, "control-plane")) {
+		kp_buf_addf(&res->msg, "upgraded the control plane on '%s' to %s", ctx->host,
+			    u->vt);
+	} else {
+		kp_buf_addf(&res->msg, "upgraded the cluster %s -> %s", u->cluster.text, u->vt);
+		kp_map_set_take(res->facts, "cluster_version_after", kp_value_str(u->vt));
+	}
+	return KP_OK;
 }
 
 const struct kp_module kp_mod_kubeadm_upgrade = {

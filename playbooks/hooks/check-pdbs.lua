@@ -143,17 +143,14 @@ for _, host in ipairs(ctx.batch.hosts) do
 end
 
 -- ---- the budgets ----------------------------------------------------------
--- policy/v1 (1.21+), else policy/v1beta1 (where an empty selector selects nothing)
+-- the policy group's preferred version, as kubectl finds it (discovery):
+-- policy/v1 from 1.21, policy/v1beta1 before (where an empty selector
+-- selects nothing)
 local function budgets()
-  local status, body = get("/apis/policy/v1/poddisruptionbudgets")
-  if status == 404 then
-    return get_ok("/apis/policy/v1beta1/poddisruptionbudgets", "PodDisruptionBudgets"), false
-  end
-  if status ~= 200 or type(body) ~= "table" then
-    kplan.fail("cannot list PodDisruptionBudgets: HTTP " .. tostring(status) .. " "
-      .. (type(body) == "table" and body.message or ""))
-  end
-  return body, true
+  local group = get_ok("/apis/policy", "the policy API group")
+  local gv = ((group.preferredVersion or {}).groupVersion) or "policy/v1beta1"
+  return get_ok("/apis/" .. gv .. "/poddisruptionbudgets", "PodDisruptionBudgets"),
+    gv == "policy/v1"
 end
 
 -- -> the first budget that blocks a pod of the batch, as {b, pods}

@@ -132,14 +132,9 @@ static struct kp_conn *control_plane_conn(struct kp_engine *e)
  * not, the run stops (exit 5 when someone else holds it). */
 static bool take_run_lock(struct kp_engine *e, const struct kp_play *p, struct kp_runlock *l)
 {
-	struct kp_buf path = KP_BUF_INIT, err = KP_BUF_INIT;
+	struct kp_buf err = KP_BUF_INIT;
 	struct kp_kube *kube = NULL;
-	struct kp_kubeconfig *kc = NULL;
-	if (!kp_kubeconfig_find(e->o->kubeconfig, getenv("KUBECONFIG"), getenv("HOME"), &path,
-				NULL) &&
-	    !kp_kubeconfig_load(path.buf, &kc, NULL))
-		kp_kube_new(kc, &kube, NULL);
-	kp_kubeconfig_free(kc);
+	kp_kube_open(e->o->kubeconfig, getenv("KUBECONFIG"), getenv("HOME"), &kube, NULL);
 	struct kp_conn *conn = kube ? NULL : control_plane_conn(e);
 	kp_rc rc = kp_runlock_acquire(l, p->run_lock, kube, conn, &err);
 	if (!rc && l->kube)
@@ -159,7 +154,6 @@ static bool take_run_lock(struct kp_engine *e, const struct kp_play *p, struct k
 		e->stop_reason = kp_buf_detach(&m, NULL);
 		pthread_mutex_unlock(&e->lock);
 	}
-	kp_buf_release(&path);
 	kp_buf_release(&err);
 	return !rc;
 }

@@ -188,16 +188,7 @@ static kp_rc op_kube(void *ctx, const char *method, const char *path, const char
 	*json = NULL;
 	if (!*k) {
 		/* --kubeconfig, else $KUBECONFIG, else ~/.kube/config */
-		struct kp_buf kpath = KP_BUF_INIT;
-		struct kp_kubeconfig *kc = NULL;
-		rc = kp_kubeconfig_find(e->o->kubeconfig, getenv("KUBECONFIG"), getenv("HOME"),
-					&kpath, err);
-		if (!rc)
-			rc = kp_kubeconfig_load(kpath.buf, &kc, err);
-		if (!rc)
-			rc = kp_kube_new(kc, k, err);
-		kp_kubeconfig_free(kc);
-		kp_buf_release(&kpath);
+		rc = kp_kube_open(e->o->kubeconfig, getenv("KUBECONFIG"), getenv("HOME"), k, err);
 		if (rc)
 			return rc;
 	}

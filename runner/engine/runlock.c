@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,8 +59,7 @@ static int lease_seconds(void)
 
 static void lease_path(const struct kp_runlock *l, struct kp_buf *p)
 {
-	kp_buf_addf(p, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/kplan-%s", LEASE_NS,
-		    l->name);
+	kp_buf_addf(p, "/apis/%s/namespaces/%s/leases/kplan-%s", l->lease_gv, LEASE_NS, l->name);
 }
 
 static cJSON *lease_body(const struct kp_runlock *l, const char *acquired, const char *rv)
@@ -67,7 +67,7 @@ static cJSON *lease_body(const struct kp_runlock *l, const char *acquired, const
 	char now[40];
 	microtime(now, sizeof(now), time(NULL));
 	cJSON *b = cJSON_CreateObject();
-	cJSON_AddStringToObject(b, "apiVersion", "coordination.k8s.io/v1");
+	cJSON_AddStringToObject(b, "apiVersion", l->lease_gv);
 	cJSON_AddStringToObject(b, "kind", "Lease");
 	cJSON *md = cJSON_AddObjectToObject(b, "metadata");
 	struct kp_buf name = KP_BUF_INIT;
@@ -122,7 +122,7 @@ static kp_rc lease_take(struct kp_runlock *l, struct kp_buf *err)
 		cJSON *b = lease_body(l, NULL, NULL);
 		char *s = cJSON_PrintUnformatted(b);
 		cJSON_Delete(b);
-		kp_buf_addf(&coll, "/apis/coordination.k8s.io/v1/namespaces/%s/leases", LEASE_NS);
+		kp_buf_addf(&coll, "/apis/%s/namespaces/%s/leases", l->lease_gv, LEASE_NS);
 		cJSON_Delete(lease);
 		lease = NULL;
 		rc = kp_kube_request(l->kube, "POST", coll.buf, s, NULL, &status, &lease, err);
@@ -292,7 +292,18 @@ kp_rc kp_runlock_acquire(struct kp_runlock *l, const char *name, struct kp_kube 
 	l->kube = kube;
 	l->conn = kube ? NULL : conn;
 	if (kube) {
-		rc = lease_take(l, err);
+		/* the Lease of the version the server serves (discovery) */
+		const struct kp_kube_api *api;
+		rc = kp_kube_discover(kube, &api, err);
+		if (!rc && !*api->lease)
+			rc = kp_errorf(err, KP_ERR_NOTFOUND,
+				       "run lock '%s': %s serves no Leases (coordination.k8s.io, "
+				       "Kubernetes 1.12 and later)",
+				       name, kp_kube_describe(kube));
+		if (!rc) {
+			snprintf(l->lease_gv, sizeof(l->lease_gv), "%s", api->lease);
+			rc = lease_take(l, err);
+		}
 		if (!rc && !pthread_create(&l->renewer, NULL, renewer, l))
 			l->renewing = true;
 	} else if (conn) {

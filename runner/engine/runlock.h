@@ -3,7 +3,8 @@
  * same cluster at once.
  *
  * With the Kubernetes API reachable the lock is a Lease `kplan-NAME` in
- * kube-system: holder user@controller:pid, renewed by a thread while the
+ * kube-system (coordination.k8s.io/v1, or v1beta1 on 1.12 and 1.13 servers:
+ * whichever discovery names): holder user@controller:pid, renewed by a thread while the
  * run lives, so it expires on its own when the controller dies. Without
  * the API it is a directory created atomically (mkdir) on the first
  * control-plane host, which has no expiry: the message says how to remove
@@ -31,6 +32,7 @@ struct kp_runlock {
 	char *holder;
 	struct kp_kube *kube; /* the Lease, or NULL */
 	struct kp_conn *conn; /* the lock directory's host, or NULL (borrowed) */
+	char lease_gv[64];    /* the Lease's group/version, from discovery */
 	char *dir;
 	pthread_t renewer;
 	bool renewing;

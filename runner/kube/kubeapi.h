@@ -78,6 +78,15 @@ kp_rc kp_kubeconfig_find(const char *given, const char *env_kubeconfig, const ch
 
 struct kp_kube;
 
+/* The one way kplan finds its kubeconfig and opens a direct client to it
+ * (the engine's run lock, Lua hooks, the Kubernetes modules):
+ * kp_kubeconfig_find(given, env_kubeconfig, home), then load it and make
+ * the client. KP_ERR_NOTFOUND when there is no kubeconfig (the caller
+ * decides on a fallback); any other error names the file and what is
+ * wrong with it. */
+kp_rc kp_kube_open(const char *given, const char *env_kubeconfig, const char *home,
+		   struct kp_kube **out, struct kp_buf *err);
+
 /* curl_global_init: call once from main before any thread starts;
  * kp_kube_global_release once at exit. */
 kp_rc kp_kube_global_init(struct kp_buf *err);
@@ -127,6 +136,21 @@ kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, c
 /* "the server's message" of a Status body, or the reason, or "" */
 const char *kp_kube_status_message(const struct cJSON *json);
 
+/* ---- discovery -------------------------------------------------------------------
+ * What the server serves, found out as kubectl does: the group/version of
+ * the pods/eviction subresource (GET /api/v1: policy/v1beta1 before 1.22,
+ * policy/v1 since), and the preferred version of the policy group (its
+ * PodDisruptionBudgets: policy/v1 since 1.21) and of coordination.k8s.io
+ * (Leases: v1beta1 in 1.12 and 1.13, v1 since 1.14). Asked once per client,
+ * then kept. An empty string: the server does not serve it. */
+struct kp_kube_api {
+	char eviction[64]; /* "policy/v1", "policy/v1beta1" */
+	char pdb[64];	   /* "policy/v1", "policy/v1beta1" */
+	char lease[64];	   /* "coordination.k8s.io/v1", "coordination.k8s.io/v1beta1" */
+};
+/* *api stays valid as long as the client. */
+kp_rc kp_kube_discover(struct kp_kube *k, const struct kp_kube_api **api, struct kp_buf *err);
+
 /* ---- the calls the modules need ----------------------------------------------
  * These return KP_OK on a 2xx answer. KP_ERR_NOTFOUND on 404 where noted;
  * any other status is KP_ERR_IO with "'GET /path' answered 403: message". */
@@ -144,17 +168,18 @@ kp_rc kp_kube_get_pod(struct kp_kube *k, const char *ns, const char *name, struc
 /* Merge-patch spec.unschedulable (cordon: true, uncordon: false). */
 kp_rc kp_kube_set_unschedulable(struct kp_kube *k, const char *node, bool unschedulable,
 				struct kp_buf *err);
-/* POST an Eviction (policy/v1; policy/v1beta1 when the server answers 404
- * for v1 without naming the pod, remembered for the client's later calls).
- * grace_s < 0: the pod's own. The status is returned, not judged: 201/200
- * evicted, 429 blocked by a budget, 404 the pod is gone. *json (may be
- * NULL) gets the answer's body. */
+/* POST an Eviction of the group/version discovery names for pods/eviction
+ * (KP_ERR_NOTFOUND when the server has no such subresource: a caller may
+ * delete instead, as kubectl does). grace_s < 0: the pod's own. The status
+ * is returned, not judged: 201/200 evicted, 429 blocked by a budget, 404
+ * the pod is gone. *json (may be NULL) gets the answer's body. */
 kp_rc kp_kube_evict(struct kp_kube *k, const char *ns, const char *name, int64_t grace_s,
 		    long *status, struct cJSON **json, struct kp_buf *err);
 /* DELETE a pod (grace_s < 0: the pod's own); status returned as for evict. */
 kp_rc kp_kube_delete_pod(struct kp_kube *k, const char *ns, const char *name, int64_t grace_s,
 			 long *status, struct cJSON **json, struct kp_buf *err);
-/* The PodDisruptionBudgetList of a namespace (policy/v1, else v1beta1). */
+/* The PodDisruptionBudgetList of a namespace, from the policy group's
+ * preferred version (discovery). */
 kp_rc kp_kube_list_pdbs(struct kp_kube *k, const char *ns, struct cJSON **list, struct kp_buf *err);
 /* DELETE /api/v1/nodes/NAME; *existed false when it was already gone. */
 kp_rc kp_kube_delete_node(struct kp_kube *k, const char *name, bool *existed, struct kp_buf *err);

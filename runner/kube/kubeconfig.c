@@ -317,3 +317,19 @@ kp_rc kp_kubeconfig_load_string(const char *path, const char *data, size_t len,
 		return rc;
 	return kubeconfig_from_doc(path, doc, out, err);
 }
+
+kp_rc kp_kube_open(const char *given, const char *env_kubeconfig, const char *home,
+		   struct kp_kube **out, struct kp_buf *err)
+{
+	struct kp_buf path = KP_BUF_INIT;
+	struct kp_kubeconfig *kc = NULL;
+	*out = NULL;
+	kp_rc rc = kp_kubeconfig_find(given, env_kubeconfig, home, &path, err);
+	if (!rc)
+		rc = kp_kubeconfig_load(path.buf, &kc, err);
+	if (!rc)
+		rc = kp_kube_new(kc, out, err);
+	kp_kubeconfig_free(kc);
+	kp_buf_release(&path);
+	return rc;
+}

@@ -125,13 +125,13 @@ pods_on() { # NODE: "namespace/name" of its pods, sorted
 check "both CoreDNS pods run on k8s-master (started before the workers joined)" 2 \
 	"$(pods_on k8s-master | tr ' ' '\n' | grep -c /coredns-)"
 all=$(api GET /api/v1/pods | js 'sorted(set(p["metadata"]["namespace"] + "/" + ((lambda r: r["kind"] + ":" + (r["name"].rsplit("-", 1)[0] if r["kind"] == "ReplicaSet" else r["name"]))(p["metadata"]["ownerReferences"][0]) if p["metadata"].get("ownerReferences") else p["metadata"]["name"]) for p in j["items"]))')
-check "the scenario's workloads" "default/ReplicaSet:nginx default/no-annotation kube-system/DaemonSet:kube-flannel-ds-amd64 kube-system/DaemonSet:kube-proxy kube-system/ReplicaSet:coredns kube-system/ReplicaSet:kube-state-metrics kube-system/ReplicaSet:metrics-server" "$all"
+check "the scenario's workloads (the control plane's static pods as mirror pods, owned by their Node)" "default/ReplicaSet:nginx default/no-annotation kube-system/DaemonSet:kube-flannel-ds-amd64 kube-system/DaemonSet:kube-proxy kube-system/Node:k8s-master kube-system/ReplicaSet:coredns kube-system/ReplicaSet:kube-state-metrics kube-system/ReplicaSet:metrics-server" "$all"
 check "five nginx pods, two CoreDNS pods, a kube-proxy and a flannel pod per node" "5 2 3 3" \
 	"$(api GET /api/v1/pods | js '[sum(1 for p in j["items"] if p["metadata"]["name"].startswith(x)) for x in ("nginx-", "coredns-", "kube-proxy-", "kube-flannel-")]')"
 check "metrics-server has an emptyDir volume" "tmp-dir" \
 	"$(api GET /api/v1/namespaces/kube-system/pods | js '[v["name"] for p in j["items"] for v in p["spec"].get("volumes", []) if "emptyDir" in v]')"
 check "the CoreDNS budget allows one disruption" "1 2 1" \
-	"$(api GET /apis/policy/v1/namespaces/kube-system/poddisruptionbudgets/coredns | js '[j["status"]["disruptionsAllowed"], j["status"]["currentHealthy"], j["status"]["desiredHealthy"]]')"
+	"$(api GET /apis/policy/v1beta1/namespaces/kube-system/poddisruptionbudgets/coredns | js '[j["status"]["disruptionsAllowed"], j["status"]["currentHealthy"], j["status"]["desiredHealthy"]]')"
 
 # cordon every node (merge and strategic merge patches), so that an evicted
 # CoreDNS pod cannot come back: then only one is available
@@ -147,14 +147,19 @@ ev() { # NAMESPACE POD VERSION
 	api POST "/api/v1/namespaces/$1/pods/$2/eviction" \
 		"{\"apiVersion\":\"policy/$3\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"$2\",\"namespace\":\"$1\"}}"
 }
-check "evict the first CoreDNS pod (policy/v1): 201" 201 "$(ev kube-system "$1" v1 | code)"
+check "a 1.13 server has no policy/v1: its Eviction is the real server's 400" \
+	'400|BadRequest|Eviction in version "v1" cannot be handled as a Eviction: no kind "Eviction" is registered for version "policy/v1"' \
+	"$(ev kube-system "$1" v1 | js '"|".join([str(j["code"]), j["reason"], j["message"]])')"
+check "nor policy/v1 budgets, nor coordination.k8s.io/v1 Leases: 404" "404 404" \
+	"$(api GET /apis/policy/v1/namespaces/kube-system/poddisruptionbudgets | code) $(api GET /apis/coordination.k8s.io/v1/namespaces/kube-system/leases | code)"
+check "evict the first CoreDNS pod (policy/v1beta1): 201" 201 "$(ev kube-system "$1" v1beta1 | code)"
 out=$(ev kube-system "$2" v1beta1)
 check "evict the last available CoreDNS pod (policy/v1beta1): 429" 429 "$(echo "$out" | code)"
 check "the 429 Status says why and names the budget" \
 	"TooManyRequests|Cannot evict pod as it would violate the pod's disruption budget.|The disruption budget coredns needs 1 healthy pods and has 1 currently" \
 	"$(echo "$out" | js '"|".join([j["reason"], j["message"], j["details"]["causes"][0]["message"]])')"
 check "the budget allows no disruption now" 0 \
-	"$(api GET /apis/policy/v1/namespaces/kube-system/poddisruptionbudgets | js 'j["items"][0]["status"]["disruptionsAllowed"]')"
+	"$(api GET /apis/policy/v1beta1/namespaces/kube-system/poddisruptionbudgets | js 'j["items"][0]["status"]["disruptionsAllowed"]')"
 check "with every node cordoned the replacement CoreDNS pod stays Pending" "Pending None" \
 	"$(sleep 1.5; api GET '/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-dns' | js '[p["status"]["phase"] + " " + str(p["spec"].get("nodeName")) for p in j["items"] if p["metadata"]["name"] not in ("'"$1"'", "'"$2"'")]')"
 for n in k8s-master k8s-worker-1 k8s-worker-2; do
@@ -167,7 +172,7 @@ check "uncordon via PATCH" "None None None" "$(api GET /api/v1/nodes | js '[n["s
 api PATCH /api/v1/nodes/k8s-worker-1 '{"spec":{"unschedulable":true}}' application/strategic-merge-patch+json >/dev/null
 before=$(api GET '/api/v1/namespaces/default/pods?labelSelector=app%3Dnginx' | js '[p["metadata"]["uid"] for p in j["items"]]')
 victim=$(api GET '/api/v1/pods?fieldSelector=spec.nodeName=k8s-worker-1' | js '[p["metadata"]["name"] for p in j["items"] if p["metadata"]["name"].startswith("nginx-")][0]')
-check "evict an nginx pod on k8s-worker-1: 201" 201 "$(ev default "$victim" v1 | code)"
+check "evict an nginx pod on k8s-worker-1: 201" 201 "$(ev default "$victim" v1beta1 | code)"
 new=
 i=0
 while [ $i -lt 50 ]; do
@@ -185,15 +190,15 @@ check "a deleted bare pod is gone for good" "200 404" \
 	"$(api DELETE '/api/v1/namespaces/default/pods/no-annotation?gracePeriodSeconds=0' | code) $(sleep 1.5; api GET /api/v1/namespaces/default/pods/no-annotation | code)"
 
 # leases with resourceVersion conflicts
-L=/apis/coordination.k8s.io/v1/namespaces/kube-system/leases
-check "create a Lease: 201" 201 "$(api POST $L '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"kplan-test"},"spec":{"holderIdentity":"a","leaseDurationSeconds":15}}' | code)"
+L=/apis/coordination.k8s.io/v1beta1/namespaces/kube-system/leases
+check "create a Lease: 201" 201 "$(api POST $L '{"apiVersion":"coordination.k8s.io/v1beta1","kind":"Lease","metadata":{"name":"kplan-test"},"spec":{"holderIdentity":"a","leaseDurationSeconds":15}}' | code)"
 check "create it again: 409 AlreadyExists" "409 AlreadyExists" \
-	"$(api POST $L '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"kplan-test"},"spec":{}}' | js '[j["code"], j["reason"]]')"
+	"$(api POST $L '{"apiVersion":"coordination.k8s.io/v1beta1","kind":"Lease","metadata":{"name":"kplan-test"},"spec":{}}' | js '[j["code"], j["reason"]]')"
 rv=$(api GET $L/kplan-test | js 'j["metadata"]["resourceVersion"]')
 check "update with its resourceVersion: 200" 200 \
-	"$(api PUT $L/kplan-test "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"kplan-test\",\"resourceVersion\":\"$rv\"},\"spec\":{\"holderIdentity\":\"b\"}}" | code)"
+	"$(api PUT $L/kplan-test "{\"apiVersion\":\"coordination.k8s.io/v1beta1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"kplan-test\",\"resourceVersion\":\"$rv\"},\"spec\":{\"holderIdentity\":\"b\"}}" | code)"
 check "update with a stale resourceVersion: 409 Conflict" "409 Conflict" \
-	"$(api PUT $L/kplan-test "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"kplan-test\",\"resourceVersion\":\"$rv\"},\"spec\":{\"holderIdentity\":\"c\"}}" | js '[j["code"], j["reason"]]')"
+	"$(api PUT $L/kplan-test "{\"apiVersion\":\"coordination.k8s.io/v1beta1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"kplan-test\",\"resourceVersion\":\"$rv\"},\"spec\":{\"holderIdentity\":\"c\"}}" | js '[j["code"], j["reason"]]')"
 check "delete the Lease" "200 404" "$(api DELETE $L/kplan-test | code) $(api GET $L/kplan-test | code)"
 
 # ---- kubeadm, apt, systemctl ------------------------------------------------------------

@@ -25,6 +25,8 @@ running() {
 	api /api/v1/pods | /usr/bin/python3 -c 'import json,sys,collections
 c = collections.Counter()
 for p in json.load(sys.stdin)["items"]:
+    if "kubernetes.io/config.mirror" in (p["metadata"].get("annotations") or {}):
+        continue  # the control plane static pods belong to no Deployment
     if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"):
         c[p["metadata"].get("labels", {}).get("app", p["metadata"].get("labels", {}).get("k8s-app", "-"))] += 1
 print(" ".join("%s=%d" % kv for kv in sorted(c.items())))'

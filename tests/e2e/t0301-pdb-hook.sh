@@ -23,7 +23,7 @@ for n in json.load(sys.stdin)["items"]:
 }
 # NAME=disruptionsAllowed for every budget
 budgets() {
-	api /apis/policy/v1/poddisruptionbudgets | /usr/bin/python3 -c 'import json,sys
+	api /apis/policy/v1beta1/poddisruptionbudgets | /usr/bin/python3 -c 'import json,sys
 for b in json.load(sys.stdin)["items"]:
     print("%s/%s=%s" % (b["metadata"]["namespace"], b["metadata"]["name"], b["status"]["disruptionsAllowed"]))' | LC_ALL=C sort | paste -sd' ' -
 }
@@ -36,10 +36,10 @@ for l in open(sys.argv[1]):
 all_pkgs() { for n in k8s-master k8s-worker-1 k8s-worker-2; do echo "$n: $(pkgs $n)"; done; }
 
 # --- a budget that allows no disruption of CoreDNS (both pods on k8s-master)
-printf '%s' '{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+printf '%s' '{"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
  "metadata": {"name": "coredns-strict", "namespace": "kube-system"},
  "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"k8s-app": "kube-dns"}}}}' |
-	kubectl create --raw /apis/policy/v1/namespaces/kube-system/poddisruptionbudgets -f - >/dev/null
+	kubectl create --raw /apis/policy/v1beta1/namespaces/kube-system/poddisruptionbudgets -f - >/dev/null
 check "lab: a zero-disruption budget beside CoreDNS's own" \
 	"kube-system/coredns-strict=0 kube-system/coredns=1" "$(budgets)"
 before=$(all_pkgs)
@@ -71,7 +71,7 @@ check "run, no kubeconfig: says so" 1 \
 	"$(grep -c '"msg":"hook: check-pdbs: kplan.kube: no kubeconfig found.*; using kubectl on k8s-master"' "$E2E_TMP/nokc")"
 
 # --- without the strict budget the same run upgrades the cluster ----------
-kubectl delete --raw /apis/policy/v1/namespaces/kube-system/poddisruptionbudgets/coredns-strict >/dev/null
+kubectl delete --raw /apis/policy/v1beta1/namespaces/kube-system/poddisruptionbudgets/coredns-strict >/dev/null
 check "lab: the strict budget is gone" "kube-system/coredns=1" "$(budgets)"
 
 # a budget short of pods that are coming back: waited for, up to pdb_check_wait

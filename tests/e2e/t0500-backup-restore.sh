@@ -1,7 +1,8 @@
 #!/bin/sh
 # suite: lab (a cluster scenario: run by make test, left out of make asan for time)
 # Scenario 2 (lab.md): backup and restore of a single master with the real
-# etcd. playbooks/backup.yml saves an etcd snapshot and the PKI; the node's
+# etcd. An existing data directory (empty too) is refused by check and by run
+# before etcd stops; restore-etcd.yml restores the single member too. playbooks/backup.yml saves an etcd snapshot and the PKI; the node's
 # /var/lib/etcd and /etc/kubernetes/pki are destroyed; restore-master.yml
 # brings back every key (etcdctl get --prefix) and byte-identical
 # certificates with their modes and owners. Also: a truncated and a
@@ -59,6 +60,36 @@ run_kplan "$E2E_TMP/restore-json" run playbooks/restore-master.yml -i "$inv" -e 
 	--format json -l k8s-master
 check "restore again: the certificates are left alone" 1 \
 	"$(grep -c 'all 22 files on k8s-master match the backup of k8s-master' "$E2E_TMP/restore-json")"
+
+# refused before anything stops: an existing data directory, empty too
+# (etcdctl refuses one: `Error: data-dir "…" exists`)
+epid() { on k8s-master 'cat /run/lab-static-pods/etcd.pid'; }
+manifest() { on k8s-master 'cat /etc/kubernetes/manifests/etcd.yaml'; }
+on k8s-master 'mkdir -p /var/lib/etcd-empty'
+pid_before=$(epid)
+manifest_before=$(manifest)
+run_kplan "$E2E_TMP/empty-check" check playbooks/restore-master.yml -i "$inv" -e backup_dir="$B" \
+	-e etcd_data_dir=/var/lib/etcd-empty
+check "check: an existing empty data_dir is refused" "4 1" \
+	"$rc $(grep -c "refusing to restore into '/var/lib/etcd-empty' on k8s-master: it exists (etcd restores only into a new directory; give a new 'data_dir')" "$E2E_TMP/empty-check")"
+run_kplan "$E2E_TMP/empty-run" run playbooks/restore-etcd.yml -i "$inv" -e backup_dir="$B" \
+	-e etcd_data_dir=/var/lib/etcd-empty
+check "run: an existing empty data_dir is refused before etcd is stopped" \
+	"4 1 $pid_before" "$rc $(grep -c "refusing to restore into '/var/lib/etcd-empty'" "$E2E_TMP/empty-run") $(epid)"
+check "run: the refusal left the manifest alone" "$manifest_before" "$(manifest)"
+on k8s-master 'rmdir /var/lib/etcd-empty'
+
+# restore-etcd.yml on the single member: the same snapshot, steps stop and
+# start, the manifest moved out and back
+on k8s-master "$E put /registry/after-the-restore x >/dev/null"
+run_kplan "$E2E_TMP/restore-etcd" run playbooks/restore-etcd.yml -i "$inv" -e backup_dir="$B"
+check "restore-etcd.yml on one member: exit code" 0 "$rc"
+check "restore-etcd.yml on one member: the snapshot's keys, the later one gone" "$before_keys" "$(keys)"
+check "restore-etcd.yml on one member: the manifest points at another new data dir" "1 0" \
+	"$(on k8s-master "grep -c -- '--data-dir=/var/lib/etcd-restored-' /etc/kubernetes/manifests/etcd.yaml") \
+$(manifest | grep -c -F -- "$(echo "$manifest_before" | grep -e '--data-dir=')")"
+check "restore-etcd.yml on one member: no manifest left outside the kubelet's directory" \
+	"" "$(on k8s-master 'ls /etc/kubernetes/*.kplan-stopped 2>/dev/null')"
 
 # no private key material anywhere: take a line out of the middle of every
 # stored key and look for it in every output and log

@@ -6,14 +6,14 @@
 . "$(dirname "$0")/lib.sh"
 scenario_lab 1 "run lock"
 kc="kubectl --kubeconfig /etc/kubernetes/admin.conf"
-leases=/apis/coordination.k8s.io/v1/namespaces/kube-system/leases
+leases=/apis/coordination.k8s.io/v1beta1/namespaces/kube-system/leases
 cat >"$E2E_TMP/locked.yml" <<'PLAN'
 - name: locked work
   hosts: k8s-master
   run_lock: test
   tasks:
     - name: see the lease
-      command: kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kplan-test
+      command: kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /apis/coordination.k8s.io/v1beta1/namespaces/kube-system/leases/kplan-test
       register: lease
       failed_when: false
     - name: see the lock directory
@@ -32,7 +32,7 @@ check "Lease: deleted when the run ends" 1 \
 	"$(on k8s-master "$kc get --raw $leases/kplan-test" 2>&1 | grep -c 'NotFound\|not found')"
 
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
-printf '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"kplan-test","namespace":"kube-system"},"spec":{"holderIdentity":"ops@laptop:4242","leaseDurationSeconds":60,"acquireTime":"%s","renewTime":"%s"}}' "$now" "$now" |
+printf '{"apiVersion":"coordination.k8s.io/v1beta1","kind":"Lease","metadata":{"name":"kplan-test","namespace":"kube-system"},"spec":{"holderIdentity":"ops@laptop:4242","leaseDurationSeconds":60,"acquireTime":"%s","renewTime":"%s"}}' "$now" "$now" |
 	on k8s-master "$kc create --raw $leases -f -" >/dev/null
 run_kplan "$E2E_TMP/out" run "$E2E_TMP/locked.yml" -i "$inv" --kubeconfig "$L/kubeconfig"
 check "Lease held by someone else: exit 5" 5 "$rc"
@@ -43,7 +43,7 @@ on k8s-master "$kc delete --raw $leases/kplan-test" >/dev/null
 
 # a Lease whose holder died (not renewed for longer than its duration) is taken over
 old=$(date -u -d '-5 minutes' +%Y-%m-%dT%H:%M:%S.000000Z)
-printf '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"kplan-test","namespace":"kube-system"},"spec":{"holderIdentity":"ops@crashed:1","leaseDurationSeconds":60,"acquireTime":"%s","renewTime":"%s"}}' "$old" "$old" |
+printf '{"apiVersion":"coordination.k8s.io/v1beta1","kind":"Lease","metadata":{"name":"kplan-test","namespace":"kube-system"},"spec":{"holderIdentity":"ops@crashed:1","leaseDurationSeconds":60,"acquireTime":"%s","renewTime":"%s"}}' "$old" "$old" |
 	on k8s-master "$kc create --raw $leases -f -" >/dev/null
 run_kplan "$E2E_TMP/out" run "$E2E_TMP/locked.yml" -i "$inv" --kubeconfig "$L/kubeconfig"
 check "an expired Lease (its controller died) is taken over" 0 "$rc"

@@ -14,7 +14,7 @@ scenario_lab 1 "node dies mid-drain"
 pb=playbooks/upgrade-1.13.yml
 J=$E2E_TMP/journal
 kc="kubectl --kubeconfig /etc/kubernetes/admin.conf"
-pdbs=/apis/policy/v1/namespaces/default/poddisruptionbudgets
+pdbs=/apis/policy/v1beta1/namespaces/default/poddisruptionbudgets
 api() { on k8s-master "$kc get --raw '$1'"; }
 unschedulable() {
 	api /api/v1/nodes | /usr/bin/python3 -c 'import json,sys
@@ -29,7 +29,7 @@ while [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null; do
 	sleep 0.05
 	i=$((i + 1))
 done
-echo '{"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"nginx-hold","namespace":"default"},"spec":{"minAvailable":5,"selector":{"matchLabels":{"app":"nginx"}}}}' |
+echo '{"apiVersion":"policy/v1beta1","kind":"PodDisruptionBudget","metadata":{"name":"nginx-hold","namespace":"default"},"spec":{"minAvailable":5,"selector":{"matchLabels":{"app":"nginx"}}}}' |
 	on k8s-master "$kc create --raw $pdbs -f -" >/dev/null
 # the drain of k8s-worker-1 has started when its eviction is refused (429)
 blocked=""

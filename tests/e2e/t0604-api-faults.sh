@@ -31,7 +31,8 @@ cat >"$E2E_TMP/drain.yml" <<'PLAN'
   hosts: kube_node
   tasks:
     - name: Drain the node
-      drain: {ignore_daemonsets: true, delete_emptydir_data: true, force: true, timeout: 2m}
+      drain: {ignore_daemonsets: true, delete_emptydir_data: true, force: true, timeout: 2m,
+              uncordon_on_failure: true}
 PLAN
 cat >"$E2E_TMP/uncordon.yml" <<'PLAN'
 - name: uncordon
@@ -91,7 +92,7 @@ faults '{"agent": "kplan/", "drop": 1, "methods": ["POST"], "path": "/eviction$"
 drain run3 k8s-worker-2
 check "cut-off eviction: the host failed (exit 1)" 1 "$rc"
 check "cut-off eviction: the message says which eviction got no answer" 1 \
-	"$(grep -c "failed: \[k8s-worker-2\] .*draining node 'k8s-worker-2': evicting [a-z-]*/[a-z0-9-]*: 'POST /api/v1/namespaces/.*/eviction' on https://" "$E2E_TMP/run3")"
+	"$(grep -c "failed: \[k8s-worker-2\] .*draining node 'k8s-worker-2': error when evicting pods/\"[a-z0-9-]*\" -n \"[a-z-]*\": 'POST /api/v1/namespaces/.*/eviction' on https://" "$E2E_TMP/run3")"
 check "cut-off eviction: no drain is reported done" 0 "$(grep -c 'drained node' "$E2E_TMP/run3")"
 check "cut-off eviction: the POST was sent once" 1 \
 	"$(grep -c 'kubernetes-admin POST .*/eviction 201 (fault: drop)' "$L/cluster/apiserver.log")"

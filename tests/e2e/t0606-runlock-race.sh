@@ -6,7 +6,7 @@
 # proceeds. KPLAN_LEASE_SECONDS (tests and emergencies) makes the Lease 6 s.
 . "$(dirname "$0")/lib.sh"
 scenario_lab 1 "run lock race"
-lease=/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kplan-race
+lease=/apis/coordination.k8s.io/v1beta1/namespaces/kube-system/leases/kplan-race
 KPLAN_LEASE_SECONDS=6
 export KPLAN_LEASE_SECONDS
 cat >"$E2E_TMP/locked.yml" <<'PLAN'

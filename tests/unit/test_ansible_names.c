@@ -114,11 +114,13 @@ static void test_k8s_drain_args(void **state)
 	mapped("{\"name\":\"w1\"}",
 	       "{\"node\":\"w1\",\"state\":\"drained\",\"ignore_daemonsets\":false,"
 	       "\"uncordon_on_failure\":false,\"api\":\"auto\",\"delete_emptydir_data\":false,"
-	       "\"force\":false,\"timeout\":300000,\"disable_eviction\":false}");
+	       "\"force\":false,\"timeout\":300000,\"skip_wait_for_delete_timeout\":0,\"disable_"
+	       "eviction\":false}");
 	mapped("{\"name\":\"w2\",\"state\":\"cordon\"}",
 	       "{\"node\":\"w2\",\"state\":\"cordoned\",\"ignore_daemonsets\":false,"
 	       "\"uncordon_on_failure\":false,\"api\":\"auto\",\"delete_emptydir_data\":false,"
-	       "\"force\":false,\"timeout\":300000,\"disable_eviction\":false}");
+	       "\"force\":false,\"timeout\":300000,\"skip_wait_for_delete_timeout\":0,\"disable_"
+	       "eviction\":false}");
 	mapped("{\"name\":\"w1\",\"state\":\"uncordon\",\"kubeconfig\":\"/k\","
 	       "\"pod_selectors\":[\"app=a\",\"tier!=db\"],"
 	       "\"delete_options\":{\"force\":\"yes\",\"ignore_daemonsets\":true,"
@@ -127,7 +129,8 @@ static void test_k8s_drain_args(void **state)
 	       "{\"node\":\"w1\",\"state\":\"uncordoned\",\"ignore_daemonsets\":true,"
 	       "\"uncordon_on_failure\":false,\"force\":true,\"delete_emptydir_data\":true,"
 	       "\"grace_period\":30000,\"timeout\":120000,\"disable_eviction\":true,"
-	       "\"pod_selector\":\"app=a,tier!=db\",\"kubeconfig\":\"/k\",\"api\":\"auto\"}");
+	       "\"pod_selector\":\"app=a,tier!=db\",\"kubeconfig\":\"/"
+	       "k\",\"api\":\"auto\",\"skip_wait_for_delete_timeout\":0}");
 	mapped("{\"name\":\"w1\",\"delete_options\":{\"ignore_daemonset\":true}}",
 	       "unknown key 'ignore_daemonset' in 'delete_options' (did you mean "
 	       "'ignore_daemonsets'?)");

@@ -4,6 +4,7 @@
 #include "unit.h"
 #include "modules/module.h"
 #include "transport/transport.h"
+#include "modules/etcd/etcd_snapshot_int.h"
 
 static void load(const char *name, struct kp_buf *b)
 {
@@ -194,13 +195,117 @@ static void test_quorum(void **st)
 	kp_buf_release(&why);
 }
 
+/* The restore command lines, word by word: etcd >= 3.5's `etcdutl snapshot
+ * restore` and 3.4's `etcdctl snapshot restore` take the same flags
+ * (op-guide/recovery.md: --name, --initial-cluster, --initial-cluster-token,
+ * --initial-advertise-peer-urls, --data-dir), and neither gets
+ * --skip-hash-check: both verify the snapshot's hash. */
+static void test_restore_cmd(void **st)
+{
+	(void)st;
+	const char *ic =
+	    "m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380";
+	const char *flags[] = {"--data-dir=/var/lib/etcd new", "--name=m2", NULL,
+			       "--initial-cluster-token=tok",
+			       "--initial-advertise-peer-urls=https://10.0.0.2:2380"};
+	struct kp_buf icf = KP_BUF_INIT;
+	kp_buf_addf(&icf, "--initial-cluster=%s", ic);
+	flags[2] = icf.buf;
+	const char *tools[] = {"etcdutl", "etcdctl"};
+	for (size_t t = 0; t < 2; t++) {
+		struct kp_buf cmd = KP_BUF_INIT, err = KP_BUF_INIT;
+		char **argv = NULL;
+		kp_etcd_restore_cmd(tools[t], "/var/backups/kplan/snap shot.db",
+				    "/var/lib/etcd new", "m2", ic, "tok", "https://10.0.0.2:2380",
+				    &cmd);
+		assert_int_equal(kp_mod_split_words(cmd.buf, &argv, &err), KP_OK);
+		size_t i = 0;
+		if (t == 1)
+			assert_string_equal(argv[i++], "ETCDCTL_API=3");
+		assert_string_equal(argv[i++], tools[t]);
+		assert_string_equal(argv[i++], "snapshot");
+		assert_string_equal(argv[i++], "restore");
+		assert_string_equal(argv[i++], "/var/backups/kplan/snap shot.db");
+		for (size_t f = 0; f < KP_ARRAY_LEN(flags); f++)
+			assert_string_equal(argv[i++], flags[f]);
+		assert_null(argv[i]);
+		assert_null(strstr(cmd.buf, "skip-hash-check"));
+		kp_mod_free_words(argv);
+		kp_buf_release(&cmd);
+		kp_buf_release(&err);
+	}
+	/* unset values leave their flag out */
+	struct kp_buf cmd = KP_BUF_INIT;
+	kp_etcd_restore_cmd("etcdctl", "/s.db", "/d", NULL, "", NULL, NULL, &cmd);
+	assert_null(strstr(cmd.buf, "--name"));
+	assert_null(strstr(cmd.buf, "--initial"));
+	kp_buf_release(&cmd);
+	kp_buf_release(&icf);
+}
+
+static void test_initial_cluster_size(void **st)
+{
+	(void)st;
+	assert_int_equal(kp_etcd_initial_cluster_size(NULL), 0);
+	assert_int_equal(kp_etcd_initial_cluster_size(""), 0);
+	assert_int_equal(kp_etcd_initial_cluster_size("m=https://a:2380"), 1);
+	assert_int_equal(
+	    kp_etcd_initial_cluster_size("a=https://a:2380,b=https://b:2380,c=https://c:2380"), 3);
+	/* a member with two peer URLs is listed twice under one name */
+	assert_int_equal(kp_etcd_initial_cluster_size("a=https://a:2380,a=https://a2:2380"), 2);
+}
+
+/* The line of etcd's log that says why it stopped. */
+static void test_log_reason(void **st)
+{
+	(void)st;
+	const char *info =
+	    "2026-12-07 16:40:10.989505 I | embed: serving client requests on 127.0.0.1:2379";
+	const char *err =
+	    "2026-12-07 16:40:11.000000 E | rafthttp: failed to dial 4f907c1049b44906";
+	const char *crit = "2026-12-07 16:40:12.000000 C | etcdmain: listen tcp 127.0.0.3:2380: "
+			   "bind: address already in use";
+	const char *pan = "panic: tocommit(10) is out of range [lastIndex(3)]. Was the raft log "
+			  "corrupted, truncated, or lost?";
+	const char *zap = "{\"level\":\"fatal\",\"msg\":\"discovery failed\"}";
+	struct {
+		const char *log[4];
+		const char *want;
+	} cases[] = {
+	    {{info, crit, info, NULL}, crit},
+	    {{info, err, info, NULL}, err},
+	    {{err, pan, "goroutine 1 [running]:", NULL}, pan},
+	    {{info, zap, info, NULL}, zap},
+	    {{info, NULL}, info},
+	};
+	for (size_t i = 0; i < KP_ARRAY_LEN(cases); i++) {
+		struct kp_buf log = KP_BUF_INIT, out = KP_BUF_INIT;
+		for (size_t j = 0; cases[i].log[j]; j++)
+			kp_buf_addf(&log, "%s\n\n", cases[i].log[j]);
+		kp_etcd_log_reason(log.buf, &out);
+		assert_string_equal(out.buf, cases[i].want);
+		kp_buf_release(&log);
+		kp_buf_release(&out);
+	}
+	struct kp_buf out = KP_BUF_INIT;
+	kp_etcd_log_reason("", &out);
+	assert_string_equal(out.buf, "");
+	kp_buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_snapshot_good),    cmocka_unit_test(test_snapshot_truncated),
-	    cmocka_unit_test(test_snapshot_corrupt), cmocka_unit_test(test_snapshot_file),
-	    cmocka_unit_test(test_members),	     cmocka_unit_test(test_health),
+	    cmocka_unit_test(test_snapshot_good),
+	    cmocka_unit_test(test_snapshot_truncated),
+	    cmocka_unit_test(test_snapshot_corrupt),
+	    cmocka_unit_test(test_snapshot_file),
+	    cmocka_unit_test(test_members),
+	    cmocka_unit_test(test_health),
 	    cmocka_unit_test(test_quorum),
+	    cmocka_unit_test(test_restore_cmd),
+	    cmocka_unit_test(test_initial_cluster_size),
+	    cmocka_unit_test(test_log_reason),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,9 @@
 #include "unit.h"
 #include "expr/expr.h"
 #include "kube/kubeapi.h"
+#include "modules/kube/kubeadm_policy.h"
 #include "modules/module.h"
+#include "modules/kube/kubeutil.h"
 #include "transport/transport.h"
 #include "core/value.h"
 
@@ -319,8 +321,10 @@ static void start_drain_server(bool cordoned, const char *extra)
 	char st[8192];
 	snprintf(st, sizeof(st),
 		 "{\"nodes\":{\"w1\":{\"metadata\":{\"name\":\"w1\"},\"spec\":{%s},\"status\":{}}},"
-		 "%s%s}",
-		 cordoned ? "\"unschedulable\":true" : "", PODS, extra ? extra : "");
+		 "\"daemonsets\":[%s],%s%s}",
+		 cordoned ? "\"unschedulable\":true" : "",
+		 extra && strstr(extra, "\"ds_gone\"") ? "" : "\"kube-system/x\"", PODS,
+		 extra ? extra : "");
 	start_server(st);
 }
 
@@ -330,6 +334,7 @@ static void drain_args(char *out, size_t n, const char *more)
 		 more ? "," : "", more ? more : "");
 }
 
+/* kubectl's filters, in its order, with its messages */
 static void test_drain_refuses(void **state)
 {
 	struct run r = {0};
@@ -338,10 +343,11 @@ static void test_drain_refuses(void **state)
 	drain_args(a, sizeof(a), NULL);
 	run(&r, "drain", a);
 	assert_true(r.res.failed);
-	assert_string_equal(r.res.msg.buf,
-			    "cannot drain node 'w1': pods with local storage (emptyDir) need "
-			    "delete_emptydir_data: kube-system/metrics-server-1; pods without a "
-			    "controller need force: default/no-annotation");
+	assert_string_equal(
+	    r.res.msg.buf, "cannot drain node 'w1': cannot delete Pods with local storage (use "
+			   "delete_emptydir_data: true to override): kube-system/metrics-server-1; "
+			   "cannot delete Pods that declare no controller (use force: true to "
+			   "override): default/no-annotation");
 	/* nothing was cordoned or evicted */
 	assert_false(saw("PATCH"));
 	assert_false(saw("POST"));
@@ -350,9 +356,36 @@ static void test_drain_refuses(void **state)
 	drain_args(a, sizeof(a), "\"ignore_daemonsets\":false,\"force\":true");
 	run(&r, "drain", a);
 	assert_string_equal(r.res.msg.buf,
-			    "cannot drain node 'w1': DaemonSet pods need ignore_daemonsets: "
-			    "kube-system/kube-proxy-a; pods with local storage (emptyDir) need "
-			    "delete_emptydir_data: kube-system/metrics-server-1");
+			    "cannot drain node 'w1': cannot delete DaemonSet-managed Pods (use "
+			    "ignore_daemonsets: true to ignore): kube-system/kube-proxy-a; cannot "
+			    "delete Pods with local storage (use delete_emptydir_data: true to "
+			    "override): kube-system/metrics-server-1");
+	done(&r);
+}
+
+/* A DaemonSet pod whose DaemonSet is gone: refused (the API's words), and
+ * removed with force, as kubectl does. */
+static void test_drain_orphaned_daemonset_pod(void **state)
+{
+	struct run r = {.check = true};
+	char a[512];
+	start_drain_server(false, ",\"ds_gone\":true");
+	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true");
+	run(&r, "drain", a);
+	assert_true(r.res.failed);
+	assert_string_equal(
+	    r.res.msg.buf,
+	    "cannot drain node 'w1': cannot delete daemonsets.apps \"x\" not found: "
+	    "kube-system/kube-proxy-a; cannot delete Pods that declare no controller "
+	    "(use force: true to override): default/no-annotation");
+	done(&r);
+	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true,\"force\":true");
+	run(&r, "drain", a);
+	assert_false(r.res.failed);
+	assert_fact(&r, "evicted",
+		    "[\"default/nginx-1\",\"kube-system/coredns-1\",\"kube-system/kube-proxy-a\","
+		    "\"kube-system/metrics-server-1\",\"default/no-annotation\"]");
+	assert_fact(&r, "skipped", "[\"kube-system/kube-apiserver-w1\"]");
 	done(&r);
 }
 
@@ -365,11 +398,14 @@ static void test_drain_check_mode(void **state)
 	run(&r, "drain", a);
 	assert_false(r.res.failed);
 	assert_true(r.res.changed);
-	assert_string_equal(r.res.msg.buf,
-			    "would cordon node 'w1' and evict 4 pods: default/nginx-1, "
-			    "kube-system/coredns-1, kube-system/metrics-server-1, "
-			    "default/no-annotation; skip 2: kube-system/kube-proxy-a (DaemonSet), "
-			    "kube-system/kube-apiserver-w1 (mirror pod)");
+	assert_string_equal(
+	    r.res.msg.buf,
+	    "would cordon node 'w1' and evict 4 pods: default/nginx-1, "
+	    "kube-system/coredns-1, kube-system/metrics-server-1, "
+	    "default/no-annotation; skip 2: kube-system/kube-proxy-a, "
+	    "kube-system/kube-apiserver-w1; warning: ignoring DaemonSet-managed Pods: "
+	    "kube-system/kube-proxy-a; deleting Pods that declare no controller: "
+	    "default/no-annotation");
 	assert_fact(&r, "skipped",
 		    "[\"kube-system/kube-proxy-a\",\"kube-system/kube-apiserver-w1\"]");
 	assert_fact(&r, "was_cordoned", "false");
@@ -382,12 +418,17 @@ static void test_drain_runs(void **state)
 {
 	struct run r = {0};
 	char a[512];
-	/* coredns is blocked by its budget twice, then evicted */
+	/* a 1.21 server (evictions in policy/v1beta1, found by discovery, never
+	 * tried in v1); coredns is blocked by its budget once, then evicted 5 s
+	 * later, as kubectl tries again */
 	start_drain_server(false,
-			   ",\"block\":{\"kube-system/coredns-1\":2},\"no_v1_eviction\":true");
+			   ",\"block\":{\"kube-system/coredns-1\":1},\"no_v1_eviction\":true");
 	drain_args(a, sizeof(a),
-		   "\"delete_emptydir_data\":true,\"force\":true,\"grace_period\":\"10s\"");
+		   "\"delete_emptydir_data\":true,\"force\":true,\"grace_period\":\"10s\","
+		   "\"timeout\":\"20s\"");
+	int64_t t0 = kp_now_ms();
 	run(&r, "drain", a);
+	assert_true(kp_now_ms() - t0 >= 5000);
 	assert_false(r.res.failed);
 	assert_true(r.res.changed);
 	assert_string_equal(r.res.msg.buf,
@@ -400,7 +441,14 @@ static void test_drain_runs(void **state)
 	    "\"default/no-annotation\"]");
 	assert_fact(&r, "deleted", "[]");
 	assert_true(saw("PATCH /api/v1/nodes/w1\n"));
-	assert_true(saw("GET /apis/policy/v1/namespaces/kube-system/poddisruptionbudgets"));
+	assert_true(saw("GET /api/v1\n"));
+	char *log = NULL;
+	struct kp_buf b = KP_BUF_INIT;
+	assert_int_equal(kp_read_file(log_path, 0, &b, NULL), KP_OK);
+	log = b.buf;
+	assert_non_null(strstr(log, "\\\"apiVersion\\\":\\\"policy/v1beta1\\\""));
+	assert_null(strstr(log, "\\\"apiVersion\\\":\\\"policy/v1\\\""));
+	kp_buf_release(&b);
 	done(&r);
 
 	/* again: cordoned, nothing left to evict */
@@ -408,8 +456,8 @@ static void test_drain_runs(void **state)
 	assert_false(r.res.changed);
 	assert_string_equal(r.res.msg.buf,
 			    "node 'w1' is cordoned and has no pods to evict; skip 2: "
-			    "kube-system/kube-proxy-a (DaemonSet), kube-system/kube-apiserver-w1 "
-			    "(mirror pod)");
+			    "kube-system/kube-proxy-a, kube-system/kube-apiserver-w1; warning: "
+			    "ignoring DaemonSet-managed Pods: kube-system/kube-proxy-a");
 	assert_fact(&r, "was_cordoned", "true");
 	done(&r);
 
@@ -426,9 +474,31 @@ static void test_drain_runs(void **state)
 	done(&r);
 }
 
-/* Found by fuzzing (tests/data/fuzz-regressions/kube/drain-pdb-v1beta1-leak):
- * budgets found through policy/v1beta1 after v1's 404 leaked that 404's
- * message (make asan / valgrind catch it). */
+/* A server without the eviction subresource: the pods are deleted, as
+ * kubectl does when discovery has no pods/eviction. */
+static void test_drain_without_eviction(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	start_drain_server(false, ",\"no_eviction\":true");
+	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true,\"force\":true");
+	run(&r, "drain", a);
+	assert_false(r.res.failed);
+	assert_fact(&r, "evicted", "[]");
+	assert_fact(
+	    &r, "deleted",
+	    "[\"default/nginx-1\",\"kube-system/coredns-1\",\"kube-system/metrics-server-1\","
+	    "\"default/no-annotation\"]");
+	assert_false(saw("/eviction"));
+	assert_true(saw("DELETE /api/v1/namespaces/kube-system/pods/coredns-1\n"));
+	done(&r);
+}
+
+/* A budget that never allows the eviction: the drain fails at the timeout,
+ * after evicting the rest; the result says exactly which pods went
+ * (changed: true), and the node stays cordoned as kubectl leaves it. Found
+ * first by fuzzing (tests/data/fuzz-regressions/kube/drain-pdb-v1beta1-leak)
+ * with budgets in policy/v1beta1. */
 static void test_drain_pdb_v1beta1(void **state)
 {
 	struct run r = {0};
@@ -441,41 +511,62 @@ static void test_drain_pdb_v1beta1(void **state)
 		       : "\"delete_emptydir_data\":true,\"force\":true,\"timeout\":\"1s\"");
 	run(&r, "drain", a);
 	assert_true(r.res.failed);
-	assert_non_null(strstr(r.res.msg.buf, "PodDisruptionBudget 'kube-system/coredns-pdb'"));
-	assert_true(saw("GET /apis/policy/v1beta1/namespaces/kube-system/poddisruptionbudgets"));
+	assert_true(r.res.changed);
+	assert_fact(&r, "evicted",
+		    "[\"default/nginx-1\",\"kube-system/metrics-server-1\","
+		    "\"default/no-annotation\"]");
+	assert_non_null(strstr(r.res.msg.buf,
+			       "draining node 'w1': error when evicting pods/\"coredns-1\" -n "
+			       "\"kube-system\": global timeout reached: "));
+	assert_non_null(strstr(
+	    r.res.msg.buf, " (last answer: Cannot evict pod as it would violate the pod's "
+			   "disruption budget.); evicted before that: default/nginx-1, "
+			   "kube-system/metrics-server-1, default/no-annotation; node 'w1' left "
+			   "cordoned"));
+	/* the last request is not an uncordon */
+	char *req = requests();
+	const char *last = "PATCH /api/v1/nodes/w1\n";
+	size_t l = strlen(req), ll = strlen(last);
+	assert_true(l > ll);
+	assert_string_not_equal(req + l - ll, last);
+	free(req);
 	done(&r);
 }
 
+/* The whole timeout: 429s are tried again every 5 s until it has passed
+ * (not given up when the next wait would pass it); uncordon_on_failure. */
 static void test_drain_pdb_timeout(void **state)
 {
 	struct run r = {0};
 	char a[512];
 	start_drain_server(false, ",\"block\":{\"kube-system/coredns-1\":-1}");
-	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true,\"force\":true,\"timeout\":\"1s\"");
+	drain_args(a, sizeof(a),
+		   "\"delete_emptydir_data\":true,\"force\":true,\"timeout\":\"7s\","
+		   "\"uncordon_on_failure\":true");
+	int64_t t0 = kp_now_ms();
 	run(&r, "drain", a);
+	int64_t took = kp_now_ms() - t0;
+	assert_true(took >= 7000);
 	assert_true(r.res.failed);
 	assert_string_equal(
-	    r.res.msg.buf, "timed out after 1s draining node 'w1': kube-system/coredns-1 cannot be "
-			   "evicted: PodDisruptionBudget 'kube-system/coredns-pdb' allows no "
-			   "disruption now; node 'w1' uncordoned again");
+	    r.res.msg.buf,
+	    "draining node 'w1': error when evicting pods/\"coredns-1\" -n "
+	    "\"kube-system\": global timeout reached: 7s (last answer: Cannot evict "
+	    "pod as it would violate the pod's disruption budget.); evicted before "
+	    "that: default/nginx-1, kube-system/metrics-server-1, "
+	    "default/no-annotation; node 'w1' uncordoned again (uncordon_on_failure)");
 	char *req = requests();
-	/* the last request undoes the cordon */
+	/* two tries 5 s apart, then the uncordon is the last request */
+	const char *ev = "POST /api/v1/namespaces/kube-system/pods/coredns-1/eviction\n";
+	size_t n = 0;
+	for (const char *p = req; (p = strstr(p, ev)); p++)
+		n++;
+	assert_int_equal(n, 2);
 	const char *last = "PATCH /api/v1/nodes/w1\n";
 	size_t l = strlen(req), ll = strlen(last);
 	assert_true(l > ll && req[l - ll - 1] == '\n');
 	assert_string_equal(req + l - ll, last);
 	free(req);
-	done(&r);
-
-	/* a node cordoned before the task stays cordoned */
-	teardown(NULL);
-	start_drain_server(true, ",\"block\":{\"kube-system/coredns-1\":-1}");
-	run(&r, "drain", a);
-	assert_string_equal(
-	    r.res.msg.buf, "timed out after 1s draining node 'w1': kube-system/coredns-1 cannot be "
-			   "evicted: PodDisruptionBudget 'kube-system/coredns-pdb' allows no "
-			   "disruption now");
-	assert_false(saw("PATCH"));
 	done(&r);
 }
 
@@ -815,7 +906,14 @@ static const char *PLAN = "[upgrade/versions] Cluster version: v1.13.0\n"
 			  "\n"
 			  "You can now apply the upgrade by executing the following command:\n";
 
-#define GROUPS "{\"groups\":{\"kube_control_plane\":[\"m1\"]}}"
+#define GROUPS "{\"groups\":{\"kube_control_plane\":[\"m1\",\"m2\"]}}"
+/* every Node's kubelet, as `upgrade apply` reads them (kubectl on the node:
+ * the unit tests have no control-plane connection) */
+#define NODES_CMD "kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /api/v1/nodes"
+#define NODE(n, v)                                                                                 \
+	"{\"metadata\":{\"name\":\"" n "\"},\"status\":{\"nodeInfo\":{\"kubeletVersion\":\"" v     \
+	"\"}}}"
+#define NODES(...) "{\"kind\":\"NodeList\",\"items\":[" __VA_ARGS__ "]}"
 
 static void test_kubeadm_control_plane(void **state)
 {
@@ -823,6 +921,7 @@ static void test_kubeadm_control_plane(void **state)
 	    {"kubeadm version -o short", 0, "v1.13.3\n"},
 	    {"kubeadm upgrade plan", 0, PLAN},
 	    {"kubeadm upgrade apply", 0, "[upgrade/successful] SUCCESS!\n"},
+	    {NODES_CMD, 0, NODES(NODE("m1", "v1.13.0") "," NODE("w1", "v1.13.0"))},
 	    {NULL, 0, NULL},
 	};
 	struct run r = {.check = true, .f.table = t, .host = "m1", .vars = GROUPS};
@@ -836,6 +935,7 @@ static void test_kubeadm_control_plane(void **state)
 		    "[{\"name\":\"Kubelet\",\"current\":\"3 x v1.13.0\",\"available\":\"v1.13.3\"},"
 		    "{\"name\":\"API Server\",\"current\":\"v1.13.0\",\"available\":\"v1.13.3\"},"
 		    "{\"name\":\"Etcd\",\"current\":\"3.2.24\",\"available\":\"3.2.24\"}]");
+	assert_fact(&r, "kubelet_versions", "[\"v1.13.0\",\"v1.13.0\"]");
 	assert_null(strstr(r.f.cmds.buf, "upgrade apply"));
 	done(&r);
 
@@ -853,31 +953,149 @@ static void test_kubeadm_control_plane(void **state)
 
 	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.15.0\"}");
 	assert_string_equal(r.res.msg.buf,
-			    "kubeadm on 'm1' is v1.13.3, older than v1.15.0: install "
-			    "kubeadm v1.15.0 first (apt-pin)");
+			    "kubeadm v1.13.3 on 'm1' would refuse v1.15.0: Specified version to "
+			    "upgrade to \"v1.15.0\" is too high; kubeadm can upgrade only 1 minor "
+			    "version at a time; Specified version to upgrade to \"v1.15.0\" is at "
+			    "least one minor release higher than the kubeadm minor release (15 > "
+			    "13). Such an upgrade is not supported (kubeadm refuses this even with "
+			    "--force)");
 	done(&r);
 	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.12.5\"}");
 	assert_string_equal(r.res.msg.buf, "the cluster is at v1.13.0: v1.12.5 would be a "
 					   "downgrade, which kubeadm cannot do");
 	done(&r);
+	/* a patch above kubeadm's: only with force, which passes --force */
+	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.13.4\"}");
+	assert_true(r.res.failed);
+	assert_string_equal(
+	    r.res.msg.buf, "kubeadm v1.13.3 on 'm1' would refuse v1.13.4: Specified version to "
+			   "upgrade to \"v1.13.4\" is higher than the kubeadm version \"v1.13.3\". "
+			   "Upgrade kubeadm first using the tool you used to install kubeadm "
+			   "(kubeadm's --force passes this: set force: true)");
+	done(&r);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"v1.13.4\",\"force\":true}");
+	assert_false(r.res.failed);
+	assert_non_null(strstr(r.f.cmds.buf, "kubeadm upgrade apply v1.13.4 --yes --force\n"));
+	done(&r);
 }
 
-static void test_kubeadm_minor_skip(void **state)
+/* kubeadm newer than the target passed the old check and failed the run;
+ * a kubelet elsewhere too old; a skipped minor */
+static void test_kubeadm_policy_refusals(void **state)
 {
 	const struct canned t[] = {
-	    {"kubeadm version -o short", 0, "v1.15.1\n"},
-	    {"kubeadm upgrade plan v1.15.1", 0, PLAN},
+	    {"kubeadm version -o short", 0, "v1.14.0\n"},
+	    {"kubeadm upgrade plan", 0, PLAN},
+	    {NODES_CMD, 0,
+	     NODES(NODE("m1", "v1.13.0") "," NODE("w1", "v1.12.5") "," NODE("w2", "v1.12.5"))},
 	    {NULL, 0, NULL},
 	};
 	struct run r = {.check = true, .f.table = t, .host = "m1", .vars = GROUPS};
-	run(&r, "kubeadm-upgrade", "{\"version\":\"1.15.1\",\"action\":\"apply\"}");
-	assert_string_equal(r.res.msg.buf, "v1.13.0 -> v1.15.1 skips a minor version: upgrade to "
-					   "v1.14 first (or set allow_minor_skip: true)");
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
+	assert_true(r.res.failed);
+	assert_string_equal(r.res.msg.buf,
+			    "kubeadm v1.14.0 on 'm1' would refuse v1.13.3: Kubeadm version v1.14.0 "
+			    "can only be used to upgrade to Kubernetes version 1.14 (kubeadm's "
+			    "--force passes this: set force: true)");
 	done(&r);
-	run(&r, "kubeadm-upgrade", "{\"version\":\"1.15.1\",\"allow_minor_skip\":true}");
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.14.0\"}");
+	assert_string_equal(r.res.msg.buf,
+			    "kubeadm v1.14.0 on 'm1' would refuse v1.14.0: There are kubelets in "
+			    "this cluster that are too old that have these versions [v1.12.5] "
+			    "(kubeadm's --force passes this: set force: true)");
+	done(&r);
+	r.check = false;
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.14.0\"}");
+	assert_true(r.res.failed);
+	assert_null(strstr(r.f.cmds.buf, "upgrade apply"));
+	done(&r);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.15.1\",\"force\":true}");
+	assert_true(r.res.failed);
+	assert_non_null(strstr(r.res.msg.buf, "is too high; kubeadm can upgrade only 1 minor "
+					      "version at a time"));
+	assert_non_null(strstr(r.res.msg.buf, "(kubeadm refuses this even with --force)"));
+	done(&r);
+}
+
+/* the other control planes: the era's commands */
+static void test_kubeadm_other_control_plane(void **state)
+{
+	const struct canned t[] = {
+	    {"kubeadm version -o short", 0, "v1.13.3\n"},
+	    {"kubelet --version", 0, "Kubernetes v1.13.0\n"},
+	    {"cd /etc/kubernetes/manifests", 0,
+	     "k8s.gcr.io/kube-apiserver:v1.13.0\nk8s.gcr.io/kube-controller-manager:v1.13.0\n"
+	     "k8s.gcr.io/kube-scheduler:v1.13.0\n"},
+	    {"kubeadm upgrade node", 0, ""},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.check = true, .f.table = t, .host = "m2", .vars = GROUPS};
+	start_server("{\"version\":\"v1.13.3\"}");
+	setenv("KUBECONFIG", kubeconfig, 1);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\"}");
 	assert_false(r.res.failed);
-	assert_true(r.res.changed);
+	assert_string_equal(r.res.msg.buf,
+			    "would run: kubeadm upgrade node experimental-control-plane; kubeadm "
+			    "upgrade node config --kubelet-version v1.13.3 (static pods v1.13.0 -> "
+			    "v1.13.3, kubelet v1.13.0 -> v1.13.3)");
+	assert_fact(&r, "action", "control-plane");
 	done(&r);
+	r.check = false;
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.13.3\",\"etcd_upgrade\":false}");
+	assert_string_equal(r.res.msg.buf, "upgraded the control plane on 'm2' to v1.13.3");
+	assert_non_null(strstr(
+	    r.f.cmds.buf, "kubeadm upgrade node experimental-control-plane --etcd-upgrade=false\n"
+			  "kubeadm upgrade node config --kubelet-version v1.13.3\n"));
+	done(&r);
+	unsetenv("KUBECONFIG");
+}
+
+/* the eras, and kubeadm's policy by itself */
+static void test_kubeadm_eras(void **state)
+{
+	(void)state;
+	assert_null(kp_kubeadm_era(10));
+	assert_string_equal(kp_kubeadm_era(11)->others[0], "kubeadm upgrade apply %s --yes");
+	assert_string_equal(kp_kubeadm_era(12)->others[0],
+			    "kubeadm upgrade node experimental-control-plane");
+	assert_string_equal(kp_kubeadm_era(14)->worker,
+			    "kubeadm upgrade node config --kubelet-version %s");
+	assert_string_equal(kp_kubeadm_era(15)->others[0], "kubeadm upgrade node");
+	assert_null(kp_kubeadm_era(15)->others[1]);
+	assert_string_equal(kp_kubeadm_era(31)->worker, "kubeadm upgrade node");
+
+	struct kp_kver t, c, k;
+	struct kp_buf m = KP_BUF_INIT, sk = KP_BUF_INIT;
+	assert_true(kp_kver_parse("1.13.3-00", &t));
+	assert_false(t.pre);
+	assert_string_equal(t.text, "v1.13.3");
+	assert_true(kp_kver_parse("v1.15.0-beta.1", &t));
+	assert_true(t.pre);
+	assert_string_equal(t.text, "v1.15.0-beta.1");
+	/* a pre-release's skipped minor: --force passes it */
+	assert_true(kp_kver_parse("v1.13.0", &c));
+	assert_true(kp_kver_parse("v1.15.0", &k));
+	kp_kubeadm_policy(&t, &c, &k, NULL, 0, &m, &sk);
+	assert_string_equal(m.buf, "");
+	assert_non_null(strstr(sk.buf, "is too high; kubeadm can upgrade only 1 minor version"));
+	assert_non_null(strstr(sk.buf, "is an unstable version"));
+	kp_buf_release(&m);
+	kp_buf_release(&sk);
+	/* a downgrade of two minors */
+	assert_true(kp_kver_parse("v1.11.5", &t));
+	assert_true(kp_kver_parse("v1.11.5", &k));
+	kp_kubeadm_policy(&t, &c, &k, NULL, 0, &m, &sk);
+	assert_string_equal(m.buf, "Specified version to downgrade to \"v1.11.5\" is too low; "
+				   "kubeadm can downgrade only 1 minor version at a time\n");
+	kp_buf_release(&m);
+	kp_buf_release(&sk);
+	/* old kubelets: unique and sorted */
+	const char *kl[] = {"v1.12.5", "v1.11.0", "v1.13.0", "v1.12.5"};
+	struct kp_buf old = KP_BUF_INIT;
+	assert_true(kp_kver_parse("v1.14.0", &t));
+	assert_true(kp_kubeadm_old_kubelets(&t, kl, 4, &old));
+	assert_string_equal(old.buf, "[v1.11.0 v1.12.5]");
+	kp_buf_release(&old);
 }
 
 static void test_kubeadm_node(void **state)
@@ -949,6 +1167,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_drain_runs, teardown),
 	    cmocka_unit_test_teardown(test_drain_pdb_timeout, teardown),
 	    cmocka_unit_test_teardown(test_drain_pdb_v1beta1, teardown),
+	    cmocka_unit_test_teardown(test_drain_orphaned_daemonset_pod, teardown),
+	    cmocka_unit_test_teardown(test_drain_without_eviction, teardown),
 	    cmocka_unit_test_teardown(test_drain_delete, teardown),
 	    cmocka_unit_test(test_kubectl_unavailable),
 	    cmocka_unit_test(test_kubeconfig_precedence),
@@ -959,7 +1179,9 @@ int main(void)
 	    cmocka_unit_test(test_apt_pin_stat_garbage),
 	    cmocka_unit_test(test_apt_pin_ok),
 	    cmocka_unit_test(test_kubeadm_control_plane),
-	    cmocka_unit_test(test_kubeadm_minor_skip),
+	    cmocka_unit_test(test_kubeadm_policy_refusals),
+	    cmocka_unit_test_teardown(test_kubeadm_other_control_plane, teardown),
+	    cmocka_unit_test(test_kubeadm_eras),
 	    cmocka_unit_test_teardown(test_kubeadm_node, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -289,7 +289,8 @@ static void test_requests(void **state)
 	    cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "spec"), "unschedulable")));
 	cJSON_Delete(j);
 
-	/* policy/v1 is 404 here: v1beta1 is used, and answers 429 once */
+	/* a 1.21 server: discovery names policy/v1beta1 for pods/eviction (v1
+	 * would be its 400); asked once, before the first eviction */
 	long status = 0;
 	assert_int_equal(kp_kube_evict(k, "default", "web-1", 30, &status, &j, &e), KP_OK);
 	assert_int_equal(status, 429);
@@ -324,7 +325,8 @@ static void test_requests(void **state)
 	    {"GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dw1&labelSelector=app%3Dweb"},
 	    {"PATCH", "/api/v1/nodes/w1"},
 	    {"GET", "/api/v1/nodes/w1"},
-	    {"POST", "/api/v1/namespaces/default/pods/web-1/eviction"},
+	    {"GET", "/api/v1"},
+	    {"GET", "/apis"},
 	    {"POST", "/api/v1/namespaces/default/pods/web-1/eviction"},
 	    {"POST", "/api/v1/namespaces/default/pods/web-1/eviction"},
 	    {"POST", "/api/v1/namespaces/default/pods/web-1/eviction"},
@@ -341,19 +343,19 @@ static void test_requests(void **state)
 	}
 	assert_string_equal(req_field(r, 4, "body"), "{\"spec\":{\"unschedulable\":true}}");
 	assert_string_equal(req_field(r, 4, "ctype"), "application/merge-patch+json");
-	assert_string_equal(req_field(r, 6, "body"),
-			    "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":"
+	assert_string_equal(req_field(r, 8, "body"),
+			    "{\"apiVersion\":\"policy/v1beta1\",\"kind\":\"Eviction\",\"metadata\":"
 			    "{\"name\":\"web-1\",\"namespace\":\"default\"},\"deleteOptions\":"
 			    "{\"gracePeriodSeconds\":30}}");
-	assert_non_null(strstr(req_field(r, 7, "body"), "\"policy/v1beta1\""));
-	/* the client remembers: no second try of v1 */
-	assert_non_null(strstr(req_field(r, 8, "body"), "\"policy/v1beta1\""));
+	/* the client remembers: no second discovery */
+	assert_non_null(strstr(req_field(r, 9, "body"), "\"policy/v1beta1\""));
+	assert_non_null(strstr(req_field(r, 10, "body"), "\"policy/v1beta1\""));
 	cJSON_Delete(r);
 	kp_buf_release(&e);
 }
 
-/* A server with budgets only under policy/v1beta1: the list comes from
- * there, and the v1 404 on the way leaves no error text behind. */
+/* A server with budgets only under policy/v1beta1 (before 1.21): discovery
+ * says so, and the list comes from there without asking v1 first. */
 static void test_pdbs_v1beta1(void **state)
 {
 	struct kp_kubeconfig *kc = NULL;
@@ -369,17 +371,22 @@ static void test_pdbs_v1beta1(void **state)
 	assert_string_equal(e.len ? e.buf : "", "");
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "items")), 1);
 	cJSON_Delete(j);
-	/* remembered: straight to v1beta1 */
+	/* remembered: no second discovery */
 	assert_int_equal(kp_kube_list_pdbs(k, "default", &j, &e), KP_OK);
 	cJSON_Delete(j);
+	const struct kp_kube_api *api = NULL;
+	assert_int_equal(kp_kube_discover(k, &api, &e), KP_OK);
+	assert_string_equal(api->pdb, "policy/v1beta1");
+	assert_string_equal(api->lease, "coordination.k8s.io/v1");
+	assert_string_equal(api->eviction, "policy/v1");
 	kp_kube_free(k);
 	cJSON *r = requests();
-	assert_int_equal(cJSON_GetArraySize(r), 3);
-	assert_string_equal(req_field(r, 0, "path"),
-			    "/apis/policy/v1/namespaces/default/poddisruptionbudgets");
-	assert_string_equal(req_field(r, 1, "path"),
-			    "/apis/policy/v1beta1/namespaces/default/poddisruptionbudgets");
+	assert_int_equal(cJSON_GetArraySize(r), 4);
+	assert_string_equal(req_field(r, 0, "path"), "/api/v1");
+	assert_string_equal(req_field(r, 1, "path"), "/apis");
 	assert_string_equal(req_field(r, 2, "path"),
+			    "/apis/policy/v1beta1/namespaces/default/poddisruptionbudgets");
+	assert_string_equal(req_field(r, 3, "path"),
 			    "/apis/policy/v1beta1/namespaces/default/poddisruptionbudgets");
 	cJSON_Delete(r);
 	kp_buf_release(&e);
@@ -401,7 +408,7 @@ static void test_retries(void **state)
 		     "\"uid\":\"u1\"},\"spec\":{\"nodeName\":\"w1\"}},"
 		     "{\"metadata\":{\"namespace\":\"default\",\"name\":\"db-1\",\"uid\":\"u2\"},"
 		     "\"spec\":{\"nodeName\":\"w1\"}}],"
-		     "\"faults\":[\"500\",\"drop\",\"close\",\"503\",\"\","
+		     "\"faults\":[\"\",\"\",\"500\",\"drop\",\"close\",\"503\",\"\","
 		     "\"drop\",\"\","
 		     "\"drop\",\"\","
 		     "\"500\","
@@ -409,6 +416,9 @@ static void test_retries(void **state)
 		     "\"500\",\"500\",\"500\"]}");
 	struct kp_kube *k = client(F.kubeconfig);
 	kp_kube_set_retries(k, 6, 10);
+	/* discovery first (two GETs): the evictions below need it */
+	const struct kp_kube_api *api = NULL;
+	assert_int_equal(kp_kube_discover(k, &api, &e), KP_OK);
 
 	/* GET: four failures of every kind, then the answer */
 	assert_int_equal(kp_kube_get_node(k, "w1", &j, &e), KP_OK);
@@ -434,6 +444,8 @@ static void test_retries(void **state)
 
 	cJSON *r = requests();
 	const char *want[][2] = {
+	    {"GET", "/api/v1"},
+	    {"GET", "/apis"},
 	    {"GET", "/api/v1/nodes/w1"},
 	    {"GET", "/api/v1/nodes/w1"},
 	    {"GET", "/api/v1/nodes/w1"},
@@ -550,6 +562,20 @@ static void test_kubectl_backend(void **state)
 	assert_int_equal(kp_kube_get_node(k, "x", &j, &e), KP_ERR_NOTFOUND);
 	assert_string_equal(e.buf, "'GET /api/v1/nodes/x' answered 404: nodes \"x\" not found");
 
+	/* discovery, as kubectl get --raw answers it (one document for both
+	 * /api/v1 and /apis here) */
+	f.rc = 0;
+	f.out = "{\"resources\":[{\"name\":\"pods/eviction\",\"group\":\"policy\","
+		"\"version\":\"v1beta1\"}],\"groups\":[{\"name\":\"policy\","
+		"\"preferredVersion\":{\"groupVersion\":\"policy/v1beta1\"}}]}";
+	f.err = "";
+	const struct kp_kube_api *api = NULL;
+	assert_int_equal(kp_kube_discover(k, &api, &e), KP_OK);
+	assert_string_equal(api->eviction, "policy/v1beta1");
+	assert_string_equal(api->pdb, "policy/v1beta1");
+	assert_string_equal(api->lease, "");
+	f.rc = 1;
+	f.out = "";
 	f.err = "Error from server (TooManyRequests): Cannot evict pod as it would violate the "
 		"pod's disruption budget.\n";
 	assert_int_equal(kp_kube_evict(k, "kube-system", "coredns-1", -1, &status, &j, &e), KP_OK);
@@ -558,6 +584,7 @@ static void test_kubectl_backend(void **state)
 			    "Cannot evict pod as it would violate the pod's disruption budget.");
 	cJSON_Delete(j);
 	assert_non_null(strstr(f.stdin.buf, "\"kind\":\"Eviction\""));
+	assert_non_null(strstr(f.stdin.buf, "\"apiVersion\":\"policy/v1beta1\""));
 
 	f.err = "error: unable to connect\n";
 	assert_int_equal(kp_kube_delete_pod(k, "default", "p", 0, &status, NULL, &e), KP_ERR_IO);
@@ -571,6 +598,8 @@ static void test_kubectl_backend(void **state)
 	    "kubectl --kubeconfig /etc/kubernetes/admin.conf patch nodes w1 --type merge -p "
 	    "{\"spec\":{\"unschedulable\":true}} -o json\n"
 	    "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /api/v1/nodes/x\n"
+	    "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /api/v1\n"
+	    "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /apis\n"
 	    "kubectl --kubeconfig /etc/kubernetes/admin.conf create --raw "
 	    "/api/v1/namespaces/kube-system/pods/coredns-1/eviction -f -\n"
 	    "kubectl --kubeconfig /etc/kubernetes/admin.conf delete --raw "

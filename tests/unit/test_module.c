@@ -184,12 +184,14 @@ static void test_finish(void **state)
 	       "\"/etc/kubernetes/pki/etcd/ca.crt\",\"cert\":"
 	       "\"/etc/kubernetes/pki/etcd/healthcheck-client.crt\",\"key\":"
 	       "\"/etc/kubernetes/pki/etcd/healthcheck-client.key\",\"method\":\"etcdctl\","
+	       "\"step\":\"all\",\"timeout\":120,"
 	       "\"manifest\":\"/etc/kubernetes/manifests/etcd.yaml\"}",
 	       NULL);
 	finish("drain", "{\"timeout\":\"1h30m\",\"grace_period\":30,\"node\":null}",
 	       "{\"timeout\":5400000,\"grace_period\":30000,\"state\":\"drained\","
 	       "\"ignore_daemonsets\":true,\"delete_emptydir_data\":false,\"force\":false,"
-	       "\"disable_eviction\":false,\"uncordon_on_failure\":true,\"api\":\"auto\"}",
+	       "\"skip_wait_for_delete_timeout\":0,\"disable_eviction\":false,"
+	       "\"uncordon_on_failure\":false,\"api\":\"auto\"}",
 	       NULL);
 	finish(
 	    "cert-copy", "{}",

@@ -3,9 +3,13 @@
 
 HTTPS with client-certificate verification (CERT_REQUIRED), standard
 library only. Serves the state from a JSON file: nodes, pods, budgets,
-and knobs: "no_v1_eviction" (policy/v1 evictions answer a generic 404),
+daemonsets (["ns/name", ...]: the DaemonSets that exist), discovery
+(/api/v1 and /apis, from the knobs), and knobs: "no_v1_eviction" (a
+1.21 server: discovery names policy/v1beta1 for pods/eviction, and a
+policy/v1 Eviction is the real server's 400), "no_eviction" (no
+pods/eviction in discovery at all),
 "block" ({"ns/name": n}: n evictions answered 429, -1 for ever),
-"no_v1_pdb" (budgets only under policy/v1beta1),
+"no_v1_pdb" (budgets only under policy/v1beta1, a server before 1.21),
 "ready_after" ({"node": n}: the node turns Ready on its n-th GET),
 "faults" (a list, one entry used per request, in order, before the request
 is handled or not: "500" / "503" answer that status without doing
@@ -33,6 +37,7 @@ S.setdefault("pdbs", [])
 S.setdefault("block", {})
 S.setdefault("ready_after", {})
 S.setdefault("faults", [])
+S.setdefault("daemonsets", [])
 
 STATUS_TEXT = {404: "NotFound", 429: "TooManyRequests", 400: "BadRequest"}
 
@@ -66,6 +71,25 @@ def handle(method, url, body):
     parts = [p for p in u.path.split("/") if p]
     if u.path == "/version":
         return 200, {"gitVersion": S.get("version", "v1.13.0")}
+    ev_version = "v1beta1" if S.get("no_v1_eviction") else "v1"
+    pdb_version = "v1beta1" if S.get("no_v1_pdb") else "v1"
+    if u.path == "/api/v1" and method == "GET":
+        res = [{"name": "pods", "namespaced": True, "kind": "Pod", "verbs": ["get", "list"]}]
+        if not S.get("no_eviction"):  # a server before the eviction subresource
+            res.append({"name": "pods/eviction", "namespaced": True, "kind": "Eviction",
+                        "group": "policy", "version": ev_version, "verbs": ["create"]})
+        return 200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": res}
+    if u.path == "/apis" and method == "GET":
+        def group(name, versions):
+            gv = [{"groupVersion": name + "/" + v, "version": v} for v in versions]
+            return {"name": name, "versions": gv, "preferredVersion": gv[0]}
+        return 200, {"kind": "APIGroupList", "groups": [
+            group("apps", ["v1"]), group("policy", [pdb_version]),
+            group("coordination.k8s.io", ["v1"])]}
+    if parts[:3] == ["apis", "apps", "v1"] and len(parts) == 7 and parts[5] == "daemonsets":
+        if parts[4] + "/" + parts[6] in S["daemonsets"]:
+            return 200, {"kind": "DaemonSet", "metadata": {"name": parts[6], "namespace": parts[4]}}
+        return status(404, 'daemonsets.apps "%s" not found' % parts[6], parts[6], "daemonsets")
     if parts[:3] == ["api", "v1", "nodes"] and len(parts) == 4:
         name = parts[3]
         node = S["nodes"].get(name)
@@ -103,7 +127,8 @@ def handle(method, url, body):
         if len(parts) == 7 and parts[6] == "eviction" and method == "POST":
             ev = json.loads(body)
             if S.get("no_v1_eviction") and ev.get("apiVersion") == "policy/v1":
-                return status(404, "the server could not find the requested resource")
+                return status(400, 'Eviction in version "v1" cannot be handled as a Eviction: '
+                              'no kind "Eviction" is registered for version "policy/v1"')
             if pod is None:
                 return status(404, 'pods "%s" not found' % name, name, "pods")
             key = ns + "/" + name
@@ -124,7 +149,6 @@ def handle(method, url, body):
                 S["pods"].remove(pod)
                 return 200, pod
     # "no_v1_pdb": budgets are served as policy/v1beta1 only (before 1.21)
-    pdb_version = "v1beta1" if S.get("no_v1_pdb") else "v1"
     if parts[:3] == ["apis", "policy", pdb_version] and len(parts) == 6 and \
             parts[5] == "poddisruptionbudgets":
         items = [b for b in S["pdbs"] if b["metadata"]["namespace"] == parts[4]]

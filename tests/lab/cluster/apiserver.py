@@ -41,11 +41,13 @@ usage: apiserver.py --bind ADDR --port PORT --cert F --key F --ca F
                     [--node-grace SECONDS] [--log FILE] [--ready-file FILE]
 """
 import argparse
+import base64
 import copy
 import datetime
 import http.server
 import json
 import math
+import os
 import random
 import re
 import socket
@@ -146,11 +148,72 @@ RESOURCES = {
     "replicasets": ("apps", "v1", "ReplicaSet", True, ["rs"], RW),
     "daemonsets": ("apps", "v1", "DaemonSet", True, ["ds"], RW),
 }
-GROUP_VERSIONS = {
-    "apps": ["v1"],
-    "policy": ["v1", "v1beta1"],
-    "coordination.k8s.io": ["v1"],
-}
+RESOURCES["events"] = ("", "v1", "Event", True, ["ev"], RW)
+RESOURCES["customresourcedefinitions"] = ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", False,
+                                          ["crd", "crds"], RW)
+
+# What each Kubernetes release served: api-versions.json (sources in it).
+# Discovery and routing come from it alone, for the cluster's current
+# version (PUT /lab/version moves it).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "api-versions.json")) as _f:
+    API_TABLE = json.load(_f)
+
+
+def minor_key(v):
+    """'v1.13.3' or '1.13' -> (1, 13)"""
+    m = re.match(r"v?(\d+)\.(\d+)", v or "")
+    if not m:
+        raise ValueError("not a Kubernetes version: %r" % v)
+    return int(m.group(1)), int(m.group(2))
+
+
+def in_release(entry, mk):
+    return minor_key(entry["since"]) <= mk and ("until" not in entry or mk < minor_key(entry["until"]))
+
+
+_SERVED = {}
+
+
+def served(version=None):
+    """what the release of `version` (default: the cluster's) serves:
+    gvs {(group, version): {resource: entry}}, groups {group: [versions,
+    preferred first]}, eviction (its entry), tables [meta.k8s.io versions]"""
+    mk = minor_key(version or CL.version)
+    if mk in _SERVED:
+        return _SERVED[mk]
+    gvs = {}
+    for e in API_TABLE["resources"]:
+        if in_release(e, mk):
+            gvs.setdefault((e["group"], e["version"]), {})[e["resource"]] = e
+    order = API_TABLE["versionOrder"]
+    groups = {}
+    for g in API_TABLE["groupOrder"]:
+        vs = sorted((v for (gg, v) in gvs if gg == g), key=order.index)
+        if vs:
+            groups[g] = vs
+    ev = next((e for e in API_TABLE["eviction"] if in_release(e, mk)), None)
+    tables = [t["version"] for t in API_TABLE["table"] if in_release(t, mk)]
+    _SERVED[mk] = {"gvs": gvs, "groups": groups, "eviction": ev, "tables": tables}
+    return _SERVED[mk]
+
+
+def gv_text(group, version):
+    return (group + "/" if group else "") + version
+
+
+def check_body_version(r, obj, kind, accepts=None):
+    """the real server decodes a body of any version its scheme knows for
+    the kind; one it does not know is a 400 with the decoder's words"""
+    av = obj.get("apiVersion") if isinstance(obj, dict) else None
+    if not av:
+        return
+    if accepts is None:
+        accepts = [gv_text(g, v) for (g, v), res in served()["gvs"].items()
+                   if any(e["kind"] == kind for e in res.values())]
+    if av not in accepts:
+        ver = av.split("/")[-1]
+        raise ApiError(400, "BadRequest", '%s in version "%s" cannot be handled as a %s: no kind "%s" is '
+                       'registered for version "%s"' % (kind, ver, kind, kind, av))
 
 
 class ApiError(Exception):
@@ -182,6 +245,10 @@ class Cluster:
         self.seq = 0
         self.version = "v1.13.0"
         self.heartbeat = {}
+        self.stopped = set()  # uids of deleted pods whose containers have stopped
+        self.watchlog = []    # (resourceVersion, type, resource, object): what watches stream
+        self.epoch = getattr(self, "epoch", 0) + 1  # a reset ends every watch
+        RAND.seed(self.scenario)  # the same names after every reset (UIDs differ)
         load_scenario(self, self.scenario, self.node_addrs)
 
     def next_rv(self):
@@ -208,15 +275,41 @@ class Cluster:
     def put(self, resource, obj):
         md = obj["metadata"]
         md["resourceVersion"] = self.next_rv()
-        self.objs[resource][self.key(resource, md.get("namespace"), md["name"])] = obj
+        key = self.key(resource, md.get("namespace"), md["name"])
+        kind = "MODIFIED" if key in self.objs[resource] else "ADDED"
+        self.objs[resource][key] = obj
+        self.record(kind, resource, obj)
         COND.notify_all()
         return obj
 
     def remove(self, resource, obj):
         md = obj["metadata"]
         self.objs[resource].pop(self.key(resource, md.get("namespace"), md["name"]), None)
-        self.next_rv()
+        md["resourceVersion"] = self.next_rv()
+        self.record("DELETED", resource, obj)
         COND.notify_all()
+
+    def record(self, kind, resource, obj):
+        self.watchlog.append((self.rv, kind, resource, copy.deepcopy(obj)))
+        if len(self.watchlog) > 20000:
+            del self.watchlog[:10000]
+
+    def event(self, obj, reason, message, kind="Normal", component="kubelet", host=None):
+        """an Event about obj in its namespace, as the kubelet or a
+        controller records it"""
+        md = obj["metadata"]
+        ns = md.get("namespace") or "default"
+        now = ts()
+        name = "%s.%x" % (md["name"], int(time.time() * 1e9))
+        ev = {"kind": "Event", "apiVersion": "v1",
+              "metadata": self.new_meta(name, ns),
+              "involvedObject": {"kind": obj.get("kind") or "Pod", "namespace": ns, "name": md["name"],
+                                 "uid": md.get("uid"), "apiVersion": obj.get("apiVersion", "v1"),
+                                 "resourceVersion": md.get("resourceVersion")},
+              "reason": reason, "message": message, "type": kind,
+              "source": {"component": component} if not host else {"component": component, "host": host},
+              "firstTimestamp": now, "lastTimestamp": now, "count": 1}
+        self.put("events", ev)
 
     def new_meta(self, name, ns=None, labels=None, owner=None, age=0.0, generate=None):
         md = {"name": name, "uid": str(uuid.uuid4()), "creationTimestamp": ts(time.time() - age)}
@@ -345,6 +438,8 @@ class Cluster:
         pod = {"kind": "Pod", "apiVersion": "v1",
                "metadata": self.new_meta(name, ns, labels, owner, generate=owner["metadata"]["name"] + "-"),
                "spec": tmpl["spec"], "status": {"phase": "Pending", "qosClass": "BestEffort"}}
+        if tmpl["metadata"].get("annotations"):
+            pod["metadata"]["annotations"] = dict(tmpl["metadata"]["annotations"])
         pod["spec"].setdefault("restartPolicy", "Always")
         pod["spec"].setdefault("terminationGracePeriodSeconds", 30)
         pod["spec"].setdefault("dnsPolicy", "ClusterFirst")
@@ -373,6 +468,21 @@ class Cluster:
             return
         ns = pod["metadata"]["namespace"]
         node = pod["spec"].get("nodeName")
+        if ref["kind"] == "Node" and is_mirror(pod):
+            gone = copy.deepcopy(pod)
+
+            def again():
+                n = self.find("nodes", None, node)
+                if n and not self.find("pods", ns, gone["metadata"]["name"]):
+                    p = copy.deepcopy(gone)
+                    for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
+                        p["metadata"].pop(k, None)
+                    p["metadata"]["uid"] = str(uuid.uuid4())
+                    p["metadata"]["creationTimestamp"] = ts()
+                    mirror_meta(p, n)
+                    self.put("pods", p)
+            self.later(ARGS.replace_delay, again)
+            return
         res = {"ReplicaSet": "replicasets", "DaemonSet": "daemonsets"}.get(ref["kind"])
         if not res:
             return
@@ -391,32 +501,82 @@ class Cluster:
                     self.pod_from_template(owner)
         self.later(ARGS.replace_delay, run)
 
-    def delete_pod(self, pod, grace=None):
+    def delete_pod(self, pod, grace=None, dry=False):
+        """graceful deletion as the API server and the kubelet do it: the
+        pod gets its deletionTimestamp (now + grace) and stays Terminating
+        until its containers have stopped (its grace period, or sooner when
+        the containers stop on SIGTERM: the annotation lab.kplan/stop-seconds)
+        and no finalizer is left; grace 0 or an unbound pod: at once"""
         md = pod["metadata"]
         if grace is None:
             grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        if dry:
+            out = copy.deepcopy(pod)
+            if pod["spec"].get("nodeName") and not md.get("deletionTimestamp"):
+                out["metadata"]["deletionTimestamp"] = ts(time.time() + grace)
+                out["metadata"]["deletionGracePeriodSeconds"] = grace
+            return out
         if md.get("deletionTimestamp"):
-            if grace == 0:
-                self.remove("pods", pod)
-            return pod
-        if grace == 0 or not pod["spec"].get("nodeName"):
-            self.remove("pods", pod)
+            if grace == 0 or grace < (md.get("deletionGracePeriodSeconds") or 0):
+                md["deletionGracePeriodSeconds"] = grace
+                self.stop_containers(pod, grace)
+            return copy.deepcopy(pod)
+        if not pod["spec"].get("nodeName") or grace == 0:
+            md["deletionTimestamp"] = ts()
+            md["deletionGracePeriodSeconds"] = 0
+            self.stopped.add(md["uid"])
+            if not self.finish_delete(pod):
+                self.put("pods", pod)
             self.replace_later(pod)
-            return pod
+            return copy.deepcopy(pod)
         md["deletionTimestamp"] = ts(time.time() + grace)
         md["deletionGracePeriodSeconds"] = grace
         self.put("pods", pod)
         self.replace_later(pod)
+        for c in pod["spec"].get("containers", []):
+            self.event(pod, "Killing", "Stopping container %s" % c["name"], host=pod["spec"]["nodeName"])
+        self.stop_containers(pod, grace)
+        return copy.deepcopy(pod)
+
+    def stop_containers(self, pod, grace):
+        md = pod["metadata"]
         key = self.key("pods", md["namespace"], md["name"])
         uid = md["uid"]
+        stop = (md.get("annotations") or {}).get("lab.kplan/stop-seconds")
+        delay = min(float(grace), float(stop)) if stop is not None else float(grace)
 
-        def gone():
+        def stopped():
             p = self.objs["pods"].get(key)
             if p and p["metadata"]["uid"] == uid:
-                self.remove("pods", p)
-        # the lab's containers stop at once; the kubelet confirms shortly
-        self.later(min(grace, ARGS.terminate_delay), gone)
-        return copy.deepcopy(pod)
+                self.stopped.add(uid)
+                self.finish_delete(p)
+        self.later(delay, stopped)
+
+    def finish_delete(self, pod):
+        """remove a deleted pod once its containers stopped and no
+        finalizer holds it; True when it is gone"""
+        md = pod["metadata"]
+        if md.get("deletionTimestamp") and md["uid"] in self.stopped and not md.get("finalizers"):
+            self.stopped.discard(md["uid"])
+            self.remove("pods", pod)
+            return True
+        return False
+
+    def mirror_pod(self, node, name, image, component, age):
+        """the API's copy of a static pod the kubelet of `node` runs"""
+        n = self.find("nodes", None, node)
+        pod = {"kind": "Pod", "apiVersion": "v1",
+               "metadata": self.new_meta(name + "-" + node, "kube-system",
+                                         {"component": component, "tier": "control-plane"}, age=age),
+               "spec": {"containers": [container(name, image, command=[name])],
+                        "hostNetwork": True, "priorityClassName": "system-cluster-critical",
+                        "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
+                        "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
+                        "tolerations": [{"operator": "Exists", "effect": "NoExecute"}]},
+               "status": {"qosClass": "Burstable"}}
+        mirror_meta(pod, n)
+        place_running(self, pod, node, age)
+        return pod
 
     # -- budgets
     def pdb_status(self, pdb):
@@ -508,6 +668,25 @@ def tolerates(tol, taint):
     return tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", "")
 
 
+def is_mirror(pod):
+    return "kubernetes.io/config.mirror" in (pod["metadata"].get("annotations") or {})
+
+
+def mirror_meta(pod, node):
+    """what the kubelet puts on a mirror pod: the config annotations and
+    (since 1.17's MirrorPodNodeRestriction, done here for every version)
+    its Node as owner"""
+    h = uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(pod["spec"], sort_keys=True)).hex
+    ann = pod["metadata"].setdefault("annotations", {})
+    ann.setdefault("kubernetes.io/config.hash", h)
+    ann.setdefault("kubernetes.io/config.mirror", ann["kubernetes.io/config.hash"])
+    ann.setdefault("kubernetes.io/config.seen", ts())
+    ann.setdefault("kubernetes.io/config.source", "file")
+    if node and not pod["metadata"].get("ownerReferences"):
+        pod["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": node["metadata"]["name"],
+                                               "uid": node["metadata"]["uid"], "controller": True}]
+
+
 def controller_ref(obj):
     for r in obj["metadata"].get("ownerReferences", []) or []:
         if r.get("controller"):
@@ -558,8 +737,33 @@ def selector_matches(sel, labels):
     return True
 
 
+LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def bad_selector(msg):
+    return ApiError(400, "BadRequest", msg)
+
+
+def check_label_key(k):
+    prefix, _, name = k.rpartition("/")
+    if not LABEL_NAME.match(name) or (prefix and (len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix))) \
+            or k.count("/") > 1:
+        raise bad_selector('unable to parse requirement: invalid label key "%s": name part must consist of '
+                           "alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                           "alphanumeric character" % k)
+
+
+def check_label_value(v):
+    if v and not LABEL_NAME.match(v):
+        raise bad_selector('unable to parse requirement: invalid label value: "%s": a valid label must be an '
+                           "empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
+                           "start and end with an alphanumeric character" % v)
+
+
 def parse_label_selector(s):
-    """'a=b,c!=d,e,!f,g in (h,i)' -> a predicate on labels"""
+    """k8s.io/apimachinery labels.Parse: 'a=b,c!=d,e,!f,g in (h,i)' -> a
+    predicate on labels; anything else is the server's 400"""
     terms, depth, cur = [], 0, ""
     for ch in s:
         if ch == "," and depth == 0:
@@ -570,55 +774,99 @@ def parse_label_selector(s):
         depth -= ch == ")"
         cur += ch
     terms.append(cur)
+    if depth:
+        raise bad_selector("unable to parse requirement: found '%s', expected: ')'" % s)
     preds = []
     for t in (t.strip() for t in terms):
         if not t:
+            if s.strip():
+                raise bad_selector("found ',', expected: !, identifier, or 'end of string'")
             continue
-        if " in " in t or " notin " in t:
-            neg = " notin " in t
-            k, _, vs = t.partition(" notin " if neg else " in ")
-            vals = [v.strip() for v in vs.strip().strip("()").split(",")]
-            k = k.strip()
-            if neg:
+        m = re.match(r"^(\S+)\s+(in|notin)\s*\((.*)\)$", t)
+        if m:
+            k, op, vals = m.group(1), m.group(2), [v.strip() for v in m.group(3).split(",")]
+            check_label_key(k)
+            for v in vals:
+                check_label_value(v)
+            if op == "notin":
                 preds.append(lambda l, k=k, vals=vals: not (k in l and l[k] in vals))
             else:
                 preds.append(lambda l, k=k, vals=vals: l.get(k) in vals)
-        elif "!=" in t:
-            k, _, v = t.partition("!=")
-            preds.append(lambda l, k=k.strip(), v=v.strip(): l.get(k) != v)
-        elif "==" in t or "=" in t:
-            k, _, v = t.partition("==") if "==" in t else t.partition("=")
-            preds.append(lambda l, k=k.strip(), v=v.strip(): l.get(k) == v)
-        elif t.startswith("!"):
-            preds.append(lambda l, k=t[1:].strip(): k not in l)
+            continue
+        m = re.match(r"^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$", t)
+        if m:
+            k, op, v = m.groups()
+            check_label_key(k)
+            check_label_value(v)
+            if op == "!=":
+                preds.append(lambda l, k=k, v=v: l.get(k) != v)
+            else:
+                preds.append(lambda l, k=k, v=v: l.get(k) == v)
+            continue
+        m = re.match(r"^(!?)\s*([^=!\s()]+)$", t)
+        if not m:
+            raise bad_selector("unable to parse requirement: found '%s', expected: in, notin, =, ==, !=, "
+                               "gt, lt" % t)
+        check_label_key(m.group(2))
+        if m.group(1):
+            preds.append(lambda l, k=m.group(2): k not in l)
         else:
-            preds.append(lambda l, k=t: k in l)
+            preds.append(lambda l, k=m.group(2): k in l)
     return lambda labels: all(p(labels) for p in preds)
 
 
-def field_value(obj, path):
+# the fields each resource can be selected by, with their zero values
+# (a field the object leaves out is compared as its zero value)
+FIELDS = {
+    "pods": {"metadata.name": "", "metadata.namespace": "", "spec.nodeName": "",
+             "spec.restartPolicy": "", "spec.schedulerName": "", "spec.serviceAccountName": "",
+             "status.phase": "", "status.podIP": "", "status.nominatedNodeName": ""},
+    "nodes": {"metadata.name": "", "spec.unschedulable": "false"},
+    "events": {"metadata.name": "", "metadata.namespace": "", "involvedObject.kind": "",
+               "involvedObject.namespace": "", "involvedObject.name": "", "involvedObject.uid": "",
+               "involvedObject.apiVersion": "", "involvedObject.resourceVersion": "",
+               "involvedObject.fieldPath": "", "reason": "", "source": "", "type": ""},
+    "namespaces": {"metadata.name": "", "status.phase": ""},
+}
+
+
+def field_value(obj, path, zero=""):
     cur = obj
     for part in path.split("."):
         if not isinstance(cur, dict):
-            return ""
+            return zero
         cur = cur.get(part)
-    return "" if cur is None else str(cur)
+    if cur is None:
+        return zero
+    if isinstance(cur, bool):
+        return "true" if cur else "false"
+    if isinstance(cur, dict):  # events' source: the component
+        return cur.get("component", "")
+    return str(cur)
 
 
-def parse_field_selector(s):
+def parse_field_selector(s, resource=None):
+    """fields.ParseSelector and the resource's field set: malformed or
+    unknown fields are the server's 400"""
+    known = FIELDS.get(resource, {"metadata.name": "", "metadata.namespace": ""})
     preds = []
-    for t in filter(None, (t.strip() for t in s.split(","))):
-        if "!=" in t:
-            k, _, v = t.partition("!=")
-            preds.append(lambda o, k=k, v=v: field_value(o, k) != v)
+    for t in (t.strip() for t in s.split(",")):
+        if not t:
+            if s.strip():
+                raise bad_selector("invalid selector: '%s'; can't understand ''" % s)
+            continue
+        m = re.match(r"^([^=!]+)(==|=|!=)(.*)$", t)
+        if not m:
+            raise bad_selector("invalid selector: '%s'; can't understand '%s'" % (s, t))
+        k, op, v = m.groups()
+        if k not in known:
+            raise bad_selector('"%s" is not a known field selector: only "%s"'
+                               % (k, '", "'.join(sorted(known))))
+        zero = known[k]
+        if op == "!=":
+            preds.append(lambda o, k=k, v=v, z=zero: field_value(o, k, z) != v)
         else:
-            k, _, v = t.partition("==") if "==" in t else t.partition("=")
-            if k not in ("metadata.name", "metadata.namespace", "spec.nodeName", "status.phase",
-                         "spec.unschedulable", "spec.schedulerName", "spec.restartPolicy",
-                         "status.podIP", "spec.serviceAccountName", "spec.holderIdentity"):
-                raise ApiError(400, "BadRequest",
-                               'unable to parse requirement: field label not supported: %s' % k)
-            preds.append(lambda o, k=k, v=v: field_value(o, k) == v)
+            preds.append(lambda o, k=k, v=v, z=zero: field_value(o, k, z) == v)
     return lambda o: all(p(o) for p in preds)
 
 
@@ -707,7 +955,13 @@ def container(name, image, **kw):
     return c
 
 
+# the lab's containers stop on SIGTERM within this many seconds (nginx,
+# CoreDNS... do), well inside their 30 s grace period
+QUICK_STOP = {}
+
+
 def load_scenario(cl, scenario, nodes):
+    QUICK_STOP["lab.kplan/stop-seconds"] = str(ARGS.terminate_delay if ARGS else 0.5)
     day = 86400.0
     names = [n for n, _ in nodes]
     cl.objs["namespaces"] = {}
@@ -756,7 +1010,8 @@ def load_scenario(cl, scenario, nodes):
         d = {"kind": "Deployment", "apiVersion": "apps/v1",
              "metadata": cl.new_meta(name, ns, labels, age=age),
              "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
-                      "template": {"metadata": {"labels": dict(labels)}, "spec": spec},
+                      "template": {"metadata": {"labels": dict(labels), "annotations": dict(QUICK_STOP)},
+                                   "spec": spec},
                       "strategy": {"type": "RollingUpdate",
                                    "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}},
                       "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600},
@@ -770,7 +1025,8 @@ def load_scenario(cl, scenario, nodes):
         rs = {"kind": "ReplicaSet", "apiVersion": "apps/v1",
               "metadata": cl.new_meta(name + "-" + h, ns, rl, d, age=age),
               "spec": {"replicas": replicas, "selector": {"matchLabels": dict(rl)},
-                       "template": {"metadata": {"labels": dict(rl)}, "spec": spec}},
+                       "template": {"metadata": {"labels": dict(rl), "annotations": dict(QUICK_STOP)},
+                                    "spec": spec}},
               "status": {}}
         rs["metadata"]["annotations"] = {"deployment.kubernetes.io/desired-replicas": str(replicas),
                                          "deployment.kubernetes.io/max-replicas": str(replicas + 1),
@@ -784,7 +1040,8 @@ def load_scenario(cl, scenario, nodes):
         ds = {"kind": "DaemonSet", "apiVersion": "apps/v1",
               "metadata": cl.new_meta(name, ns, labels, age=age),
               "spec": {"selector": {"matchLabels": dict(labels)},
-                       "template": {"metadata": {"labels": dict(labels)}, "spec": spec},
+                       "template": {"metadata": {"labels": dict(labels), "annotations": dict(QUICK_STOP)},
+                                    "spec": spec},
                        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
                        "revisionHistoryLimit": 10},
               "status": {}}
@@ -854,8 +1111,8 @@ def load_scenario(cl, scenario, nodes):
     }, 3 * day, [w1, w2, w1, w2, w1])
     # the bare pod of the multiple-schedulers example: no controller at all
     bare = {"kind": "Pod", "apiVersion": "v1",
-            "metadata": cl.new_meta("no-annotation", "default", {"name": "multischeduler-example"},
-                                    age=2 * day),
+            "metadata": dict(cl.new_meta("no-annotation", "default", {"name": "multischeduler-example"},
+                                         age=2 * day), annotations=dict(QUICK_STOP)),
             "spec": {"containers": [container("pod-with-no-annotation-container",
                                               "k8s.gcr.io/pause:2.0")],
                      "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
@@ -863,6 +1120,77 @@ def load_scenario(cl, scenario, nodes):
                      "serviceAccountName": "default"},
             "status": {"qosClass": "BestEffort"}}
     place_running(cl, bare, names[w2], 2 * day)
+    # kubeadm's control plane: static pods, seen in the API as mirror pods
+    for comp in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        cl.mirror_pod(names[0], comp, "k8s.gcr.io/%s:v1.13.0" % comp, comp, 12 * day)
+
+
+def drain_fixture(cl, node):
+    """POST /lab/reset {"fixture": "drain", "node": N}: besides the
+    scenario's pods, one pod on N of each kind kubectl drain's filters
+    treat apart (see tests/e2e/t0701-drain-differential.sh)"""
+    if not cl.find("nodes", None, node):
+        raise ApiError(400, "BadRequest", 'no node "%s"' % node)
+    now, day = time.time(), 86400.0
+
+    def bare(name, ns="default", phase="Running", owner=None, **meta):
+        pod = {"kind": "Pod", "apiVersion": "v1",
+               "metadata": dict(cl.new_meta(name, ns, {"fixture": name}, age=day), **meta),
+               "spec": {"containers": [container("main", "k8s.gcr.io/pause:3.1")],
+                        "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
+                        "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
+                        "serviceAccountName": "default"},
+               "status": {"qosClass": "BestEffort"}}
+        pod["metadata"].setdefault("annotations", {}).update(QUICK_STOP)
+        if owner:
+            pod["metadata"]["ownerReferences"] = [owner]
+        place_running(cl, pod, node, day)
+        if phase != "Running":
+            pod["status"]["phase"] = phase
+            for c in pod["status"]["containerStatuses"]:
+                c["ready"] = False
+                c["state"] = {"terminated": {"exitCode": 0 if phase == "Succeeded" else 1,
+                                             "reason": "Completed" if phase == "Succeeded" else "Error"}}
+            for c in pod["status"]["conditions"]:
+                if c["type"] in ("Ready", "ContainersReady"):
+                    c["status"] = "False"
+            cl.put("pods", pod)
+        return pod
+    ds = next(d for d in cl.objs["daemonsets"].values() if d["metadata"]["name"] == "kube-proxy")
+    ds_ref = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kube-proxy",
+              "uid": ds["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    bare("kube-proxy-failed", "kube-system", "Failed", ds_ref)
+    bare("retired-agent-x1", "kube-system", owner={
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "name": "retired-agent", "uid": str(uuid.uuid4()),
+        "controller": True, "blockOwnerDeletion": True})
+    bare("bare-worker")
+    bare("job-done", phase="Succeeded")
+    cl.mirror_pod(node, "static-web", "nginx:1.15.8", "static-web", day)
+    # a Deployment of one held by its budget
+    rs = next(r for r in cl.objs["replicasets"].values() if r["metadata"]["name"].startswith("nginx-"))
+    gd = copy.deepcopy(rs)
+    gd["metadata"] = cl.new_meta("guarded-7d9f", "default", {"app": "guarded"}, age=day)
+    gd["metadata"]["annotations"] = dict(rs["metadata"]["annotations"])
+    gd["spec"]["replicas"] = 1
+    gd["spec"]["selector"] = {"matchLabels": {"app": "guarded"}}
+    gd["spec"]["template"]["metadata"]["labels"] = {"app": "guarded"}
+    cl.put("replicasets", gd)
+    initial_pod(cl, gd, node, day)
+    cl.put("poddisruptionbudgets", {
+        "kind": "PodDisruptionBudget", "apiVersion": "policy/v1beta1",
+        "metadata": dict(cl.new_meta("guarded", "default", age=day), generation=1),
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}}})
+    # deleted a minute ago, held by a finalizer: Terminating for good
+    rs_ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs["metadata"]["name"],
+              "uid": rs["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    for name, ns in (("stuck-terminating", "default"), ("leftover", "doomed")):
+        if ns == "doomed":
+            cl.put("namespaces", {"kind": "Namespace", "apiVersion": "v1",
+                                  "metadata": dict(cl.new_meta("doomed", age=day), deletionTimestamp=ts(now - 60)),
+                                  "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Terminating"}})
+        p = bare(name, ns, owner=rs_ref if ns == "default" else None,
+                 deletionTimestamp=ts(now - 60), deletionGracePeriodSeconds=0, finalizers=["lab.kplan/hold"])
+        cl.stopped.add(p["metadata"]["uid"])
 
 
 def initial_pod(cl, owner, node, age):
@@ -877,6 +1205,8 @@ def initial_pod(cl, owner, node, age):
            "metadata": cl.new_meta(name, owner["metadata"]["namespace"], labels, owner, age=age,
                                    generate=owner["metadata"]["name"] + "-"),
            "spec": tmpl["spec"], "status": {"qosClass": "BestEffort"}}
+    if tmpl["metadata"].get("annotations"):
+        pod["metadata"]["annotations"] = dict(tmpl["metadata"]["annotations"])
     pod["spec"].setdefault("restartPolicy", "Always")
     pod["spec"].setdefault("terminationGracePeriodSeconds", 30)
     pod["spec"].setdefault("dnsPolicy", "ClusterFirst")
@@ -1022,9 +1352,22 @@ def table_for(resource, objs, wide):
     return cols, rows
 
 
-def table_json(resource, objs, wide):
+def table_version(accept):
+    """the meta.k8s.io version of the Table a client asks for (Accept:
+    ...;as=Table;v=V;g=meta.k8s.io, in the client's order) that this
+    release serves, or None (plain JSON)"""
+    for part in accept.split(","):
+        params = dict(x.strip().split("=", 1) for x in part.split(";")[1:] if "=" in x)
+        if params.get("as") == "Table" and params.get("g", "meta.k8s.io") == "meta.k8s.io":
+            v = params.get("v", "v1beta1")
+            if v in served()["tables"]:
+                return v
+    return None
+
+
+def table_json(resource, objs, wide, version="v1"):
     cols, rows = table_for(resource, objs, wide)
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/" + version,
             "metadata": {"resourceVersion": str(CL.rv)}, "columnDefinitions": cols,
             "rows": [{"cells": r, "object": present(resource, o)} for r, o in zip(rows, objs)]}
 
@@ -1059,42 +1402,109 @@ def api_resource(name, kind, namespaced, verbs, short=None, group=None, version=
 
 
 def discovery(parts):
+    sv = served()
     if parts == ["api"]:
         return {"kind": "APIVersions", "versions": ["v1"],
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
                                                 "serverAddress": "%s:%d" % (ARGS.bind, ARGS.port)}]}
+
+    def group_doc(g):
+        gv = [{"groupVersion": g + "/" + v, "version": v} for v in sv["groups"][g]]
+        return {"name": g, "versions": gv, "preferredVersion": gv[0]}
     if parts == ["apis"]:
-        groups = []
-        for g, vs in GROUP_VERSIONS.items():
-            gv = [{"groupVersion": g + "/" + v, "version": v} for v in vs]
-            groups.append({"name": g, "versions": gv, "preferredVersion": gv[0]})
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-    if len(parts) == 2 and parts[0] == "apis" and parts[1] in GROUP_VERSIONS:
-        g = parts[1]
-        gv = [{"groupVersion": g + "/" + v, "version": v} for v in GROUP_VERSIONS[g]]
-        return {"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": gv, "preferredVersion": gv[0]}
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group_doc(g) for g in sv["groups"]]}
+    if len(parts) == 2 and parts[0] == "apis" and parts[1] in sv["groups"]:
+        d = group_doc(parts[1])
+        d.update(kind="APIGroup", apiVersion="v1")
+        return d
     if parts == ["api", "v1"]:
-        gv, group, version = "v1", "", "v1"
-    elif len(parts) == 3 and parts[0] == "apis" and parts[2] in GROUP_VERSIONS.get(parts[1], []):
-        gv, group, version = parts[1] + "/" + parts[2], parts[1], parts[2]
+        group, version = "", "v1"
+    elif len(parts) == 3 and parts[0] == "apis" and (parts[1], parts[2]) in sv["gvs"]:
+        group, version = parts[1], parts[2]
     else:
         return None
     res = []
-    for name, (g, _, kind, ns, short, verbs) in RESOURCES.items():
-        if g != group:
-            continue
-        res.append(api_resource(name, kind, ns, verbs, short))
+    for name, e in sorted(sv["gvs"][(group, version)].items()):
+        verbs = RESOURCES[name][5]
+        res.append(api_resource(name, e["kind"], e["namespaced"], verbs, e.get("shortNames")))
         if name == "nodes":
             res.append(api_resource("nodes/status", "Node", False, ["get", "patch", "update"], sub=True))
-        if name == "pods":
-            res.append(api_resource("pods/eviction", "Eviction", True, ["create"], group="policy",
-                                    version="v1", sub=True))
+        if name == "pods" and sv["eviction"]:
+            eg, ev = sv["eviction"]["discovery"].split("/")
+            res.append(api_resource("pods/eviction", "Eviction", True, ["create"], group=eg,
+                                    version=ev, sub=True))
             res.append(api_resource("pods/status", "Pod", True, ["get", "patch", "update"], sub=True))
         if name == "poddisruptionbudgets":
-            res.append(api_resource("poddisruptionbudgets/status", kind, True, ["get", "patch", "update"], sub=True))
+            res.append(api_resource("poddisruptionbudgets/status", e["kind"], True, ["get", "patch", "update"], sub=True))
         if name in ("deployments", "replicasets", "daemonsets"):
-            res.append(api_resource(name + "/status", kind, True, ["get", "patch", "update"], sub=True))
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": res}
+            res.append(api_resource(name + "/status", e["kind"], True, ["get", "patch", "update"], sub=True))
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv_text(group, version),
+            "resources": res}
+
+
+# ---- OpenAPI ----------------------------------------------------------------------------
+# Just what kubectl reads before a server-side dry run (kubectl before 1.22:
+# its DryRunVerifier looks for the resource's PATCH operation, by its
+# x-kubernetes-group-version-kind, and a dryRun query parameter): the paths
+# with their PATCH operations, no definitions. As JSON, or as the
+# protobuf kubectl asks for (gnostic's openapi_v2.Document, encoded here
+# field by field: the field numbers are in openapiv2/OpenAPIv2.proto).
+
+OPENAPI_PB = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+
+
+def openapi_paths():
+    sv = served()
+    out = []
+    for (g, v), res in sorted(sv["gvs"].items()):
+        for name, e in sorted(res.items()):
+            base = "/api/v1" if not g else "/apis/%s/%s" % (g, v)
+            ns = "/namespaces/{namespace}" if e["namespaced"] else ""
+            gvk = {"group": g, "kind": e["kind"], "version": v}
+            out.append(("%s%s/%s/{name}" % (base, ns, name), gvk,
+                        "patch%s%s%s" % (g.split(".")[0].title().replace("-", ""), v.title(), e["kind"])))
+    return out
+
+
+def pb_varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7f, n >> 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pb(num, value):
+    """a length-delimited field (strings and messages are all this needs)"""
+    if isinstance(value, str):
+        value = value.encode()
+    return pb_varint(num << 3 | 2) + pb_varint(len(value)) + value
+
+
+def openapi_v2(accept):
+    paths = openapi_paths()
+    if OPENAPI_PB in accept:
+        doc = pb(1, "2.0") + pb(2, pb(1, "Kubernetes") + pb(2, CL.version))
+        items = b""
+        for path, gvk, op_id in paths:
+            # QueryParameterSubSchema{in=2, name=4, type=6} in NonBodyParameter(3)
+            # in Parameter(2) in ParametersItem(1)
+            param = pb(1, pb(2, pb(3, pb(2, "query") + pb(4, "dryRun") + pb(6, "string"))))
+            yaml = 'group: "%s"\nkind: %s\nversion: %s\n' % (gvk["group"], gvk["kind"], gvk["version"])
+            ext = pb(13, pb(1, "x-kubernetes-action") + pb(2, pb(2, "patch\n"))) + \
+                pb(13, pb(1, "x-kubernetes-group-version-kind") + pb(2, pb(2, yaml)))
+            op = pb(5, op_id) + pb(8, param) + ext
+            items += pb(2, pb(1, path) + pb(2, pb(8, op)))  # NamedPathItem{name, PathItem{patch=8}}
+        doc += pb(8, items)
+        return 200, doc, "application/octet-stream"  # as kube-openapi answers it
+    return 200, {"swagger": "2.0", "info": {"title": "Kubernetes", "version": CL.version},
+                 "paths": {path: {"patch": {
+                     "operationId": op_id,
+                     "parameters": [{"uniqueItems": True, "type": "string", "name": "dryRun", "in": "query"}],
+                     "x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk}}
+                     for path, gvk, op_id in paths}}, None
 
 
 # ---- request handling ----------------------------------------------------------------
@@ -1118,7 +1528,7 @@ class Route:
     """/api/v1/... or /apis/G/V/...: resource, namespace, name, subresource"""
 
     def __init__(self, parts):
-        self.ok = False
+        self.ok = self.unserved = False
         self.group = self.version = self.ns = self.name = self.sub = None
         if parts[:1] == ["api"] and len(parts) >= 3 and parts[1] == "v1":
             self.group, self.version, rest = "", "v1", parts[2:]
@@ -1135,13 +1545,15 @@ class Route:
             self.sub = rest[2]
         if len(rest) > 3:
             return
+        served_here = served()["gvs"].get((self.group, self.version))
+        if served_here is None:
+            self.unserved = True  # the group/version: the real server's mux has no such path
+            return
         spec = RESOURCES.get(self.resource)
-        if not spec or spec[0] != self.group or self.version not in GROUP_VERSIONS.get(self.group, ["v1"]):
+        if not spec or self.resource not in served_here:
             return
         if spec[3] is False and self.ns is not None:
             return
-        if self.resource == "namespaces" and self.ns is None and len(rest) > 1:
-            self.ns = None
         self.ok = True
 
 
@@ -1155,15 +1567,25 @@ def handle(method, path, query, headers, body):
         return 200, version_info(CL.version), None
     if parts[:1] == ["lab"]:
         return lab_endpoint(method, parts, q, body)
+    if path == "/openapi/v2" and method == "GET":
+        return openapi_v2(headers.get("Accept", ""))
     if method == "GET":
         d = discovery(parts)
         if d is not None:
             return 200, d, None
+    sv = served()
+    if parts[:1] == ["apis"] and (len(parts) == 2 and parts[1] not in sv["groups"] or
+                                  len(parts) >= 3 and (parts[1], parts[2]) not in sv["gvs"]):
+        return 404, "404 page not found\n", "text/plain; charset=utf-8"
     r = Route(parts)
     if not r.ok:
-        return 404, status_obj(404, "NotFound", "the server could not find the requested resource",
-                               {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}), None
-    as_table = "as=Table" in headers.get("Accept", "")
+        return 404, status_obj(404, "NotFound", "the server could not find the requested resource"), None
+    dry = q.get("dryRun")
+    if dry is not None and dry != "All":
+        raise ApiError(400, "BadRequest", "Invalid dry run value: %s; the only value allowed is All" % dry)
+    as_table = table_version(headers.get("Accept", ""))
+    if method == "GET" and q.get("watch") in ("true", "1") and r.sub is None:
+        return "WATCH", (r, q, as_table), None
     if r.name is None:
         if method == "GET":
             return list_objs(r, q, as_table)
@@ -1175,18 +1597,18 @@ def handle(method, path, query, headers, body):
     if r.sub == "eviction":
         if method != "POST" or r.resource != "pods":
             return 405, status_obj(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"), None
-        return evict(r, body)
+        return evict(r, q, body)
     if r.sub not in (None, "status"):
         return 404, status_obj(404, "NotFound", "the server could not find the requested resource"), None
     if method == "GET":
         o = CL.get(r.resource, r.ns, r.name)
         if as_table:
-            return 200, table_json(r.resource, [o], False), None
+            return 200, table_json(r.resource, [o], False, as_table), None
         return 200, present_versioned(r, o), None
     if method == "PUT":
-        return update(r, body)
+        return update(r, q, body)
     if method == "PATCH":
-        return patch(r, headers.get("Content-Type", ""), body)
+        return patch(r, q, headers.get("Content-Type", ""), body)
     if method == "DELETE":
         return delete(r, q, body)
     return 405, status_obj(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"), None
@@ -1214,11 +1636,28 @@ def list_objs(r, q, as_table):
         pred = parse_label_selector(q["labelSelector"])
         objs = [o for o in objs if pred(o["metadata"].get("labels", {}))]
     if q.get("fieldSelector"):
-        pred = parse_field_selector(q["fieldSelector"])
+        pred = parse_field_selector(q["fieldSelector"], r.resource)
         objs = [o for o in objs if pred(o)]
     objs.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    meta = {"resourceVersion": str(CL.rv)}
+    if q.get("continue"):
+        try:
+            tok = json.loads(base64.urlsafe_b64decode(q["continue"].encode()).decode())
+            start = tuple(tok["start"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise ApiError(400, "BadRequest", "continue key is not valid: invalid continue token")
+        objs = [o for o in objs if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > start]
+    limit = int(q.get("limit") or 0) if (q.get("limit") or "0").isdigit() else 0
+    if limit and len(objs) > limit:
+        last = objs[limit - 1]["metadata"]
+        meta["continue"] = base64.urlsafe_b64encode(json.dumps(
+            {"v": "meta.k8s.io/v1", "rv": CL.rv, "start": [last.get("namespace", ""), last["name"]]}).encode()).decode()
+        meta["remainingItemCount"] = len(objs) - limit
+        objs = objs[:limit]
     if as_table:
-        return 200, table_json(r.resource, objs, False), None
+        t = table_json(r.resource, objs, False, as_table)
+        t["metadata"].update(meta)
+        return 200, t, None
     g, v, kind, _, _, _ = RESOURCES[r.resource]
     items = []
     for o in objs:
@@ -1227,13 +1666,14 @@ def list_objs(r, q, as_table):
         p.pop("apiVersion", None)
         items.append(p)
     return 200, {"kind": kind + "List", "apiVersion": (r.group + "/" if r.group else "") + r.version,
-                 "metadata": {"resourceVersion": str(CL.rv)}, "items": items}, None
+                 "metadata": meta, "items": items}, None
 
 
 def check_kind(r, obj):
     if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
         raise ApiError(400, "BadRequest", "Object 'Kind' is missing in '%s'" % json.dumps(obj)[:200])
     kind = RESOURCES[r.resource][2]
+    check_body_version(r, obj, kind)
     if obj.get("kind") not in (None, kind):
         raise ApiError(400, "BadRequest", "the API version in the data (%s) does not match the expected API "
                        "version (%s)" % (obj.get("apiVersion"), (r.group + "/" if r.group else "") + r.version))
@@ -1258,8 +1698,20 @@ def create(r, q, body):
     if CL.find(r.resource, md.get("namespace"), name):
         raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (qualified(r.resource), name),
                        {"name": name, "group": r.group, "kind": r.resource})
+    if r.resource == "pods" and is_mirror(obj):
+        mirror_meta(obj, CL.find("nodes", None, obj.get("spec", {}).get("nodeName")))
     if q.get("dryRun"):
+        md["uid"] = str(uuid.uuid4())
+        md["creationTimestamp"] = ts()
         return 201, present_versioned(r, obj), None
+    nso = CL.find("namespaces", None, md.get("namespace")) if RESOURCES[r.resource][3] else None
+    if nso and nso.get("status", {}).get("phase") == "Terminating":
+        raise ApiError(403, "Forbidden", '%s "%s" is forbidden: unable to create new content in namespace %s '
+                       "because it is being terminated" % (r.resource, name, md["namespace"]),
+                       {"name": name, "kind": r.resource, "causes": [{
+                           "reason": "NamespaceTerminating",
+                           "message": "namespace %s is being terminated" % md["namespace"],
+                           "field": "metadata.namespace"}]})
     md["uid"] = str(uuid.uuid4())
     md["creationTimestamp"] = ts()
     md.pop("resourceVersion", None)
@@ -1312,7 +1764,7 @@ def node_status_merge(node, status):
         CL.heartbeat[name] = time.time()
 
 
-def update(r, body):
+def update(r, q, body):
     obj = parse_body(body)
     check_kind(r, obj)
     cur = CL.get(r.resource, r.ns, r.name)
@@ -1327,6 +1779,8 @@ def update(r, body):
     if "namespace" in keep:
         md["namespace"] = keep["namespace"]
     for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "generation"):
+        if k in ("deletionTimestamp", "deletionGracePeriodSeconds") and k in keep:
+            md[k] = keep[k]
         if k in keep and k not in md:
             md[k] = keep[k]
     if r.sub == "status":
@@ -1336,7 +1790,41 @@ def update(r, body):
         new = obj
         if "status" in cur:
             new["status"] = cur["status"]
-    return store_updated(r, cur, new)
+    return store_updated(r, cur, new, q.get("dryRun") == "All")
+
+
+def terminate_namespace(ns):
+    """DELETE of a namespace: Terminating while the namespace controller
+    deletes what is in it, gone when it is empty"""
+    if ns["metadata"].get("deletionTimestamp"):
+        return
+    ns["metadata"]["deletionTimestamp"] = ts()
+    ns["status"] = {"phase": "Terminating"}
+    CL.put("namespaces", ns)
+    name, uid = ns["metadata"]["name"], ns["metadata"]["uid"]
+
+    def sweep():
+        cur = CL.find("namespaces", None, name)
+        if not cur or cur["metadata"]["uid"] != uid:
+            return
+        left = False
+        for res in RESOURCES:
+            if not RESOURCES[res][3]:
+                continue
+            for o in list(CL.objs[res].values()):
+                if o["metadata"].get("namespace") != name:
+                    continue
+                left = True
+                if res == "pods":
+                    if not o["metadata"].get("deletionTimestamp"):
+                        CL.delete_pod(o)
+                elif not o["metadata"].get("finalizers"):
+                    CL.remove(res, o)
+        if left:
+            CL.later(0.5, sweep)
+        else:
+            CL.remove("namespaces", cur)
+    CL.later(ARGS.replace_delay, sweep)
 
 
 def conflict(r):
@@ -1346,7 +1834,7 @@ def conflict(r):
                     {"name": r.name, "group": r.group, "kind": r.resource})
 
 
-def store_updated(r, cur, new):
+def store_updated(r, cur, new, dry=False):
     if r.group:
         new["apiVersion"] = r.group + "/" + r.version
     new["kind"] = RESOURCES[r.resource][2]
@@ -1356,13 +1844,19 @@ def store_updated(r, cur, new):
         u = new.get("spec", {}).get("unschedulable")
         if u is not None and not isinstance(u, bool):
             raise ApiError(422, "Invalid", 'Node "%s" is invalid: spec.unschedulable: Invalid value' % r.name)
+    if dry:
+        out = present_versioned(r, new)
+        out["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+        return 200, out, None
     CL.put(r.resource, new)
+    if r.resource == "pods":
+        CL.finish_delete(new)  # its last finalizer removed
     if r.resource == "nodes":
         CL.schedule_pending()
     return 200, present_versioned(r, new), None
 
 
-def patch(r, ctype, body):
+def patch(r, q, ctype, body):
     cur = CL.get(r.resource, r.ns, r.name)
     p = parse_body(body)
     ctype = ctype.split(";")[0].strip()
@@ -1381,7 +1875,8 @@ def patch(r, ctype, body):
                        "application/merge-patch+json, application/strategic-merge-patch+json")
     # what a patch cannot change
     md, keep = new.setdefault("metadata", {}), cur["metadata"]
-    for k in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp"):
+    for k in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
+              "deletionGracePeriodSeconds"):
         if k in keep:
             md[k] = keep[k]
     if r.sub == "status":
@@ -1392,7 +1887,7 @@ def patch(r, ctype, body):
         new.pop("status", None)
     if r.resource == "nodes" and new.get("spec", {}).get("unschedulable") is False:
         new["spec"].pop("unschedulable")
-    return store_updated(r, cur, new)
+    return store_updated(r, cur, new, q.get("dryRun") == "All")
 
 
 def delete(r, q, body):
@@ -1410,14 +1905,18 @@ def delete(r, q, body):
                        % (qualified(r.resource), r.name, pre["uid"], obj["metadata"]["uid"]))
     if pre.get("resourceVersion") and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]:
         raise conflict(r)
-    if q.get("dryRun") or opts.get("dryRun"):
-        return 200, present_versioned(r, obj), None
+    dry = q.get("dryRun") == "All" or "All" in (opts.get("dryRun") or [])
     details = {"name": r.name, "group": r.group, "kind": r.resource, "uid": obj["metadata"]["uid"]}
     if r.resource == "pods":
         grace = opts.get("gracePeriodSeconds")
         if "gracePeriodSeconds" in q:
             grace = int(q["gracePeriodSeconds"])
-        return 200, present_versioned(r, CL.delete_pod(obj, grace)), None
+        return 200, present_versioned(r, CL.delete_pod(obj, grace, dry)), None
+    if dry:
+        return 200, present_versioned(r, obj), None
+    if r.resource == "namespaces":
+        terminate_namespace(obj)
+        return 200, present_versioned(r, obj), None
     CL.remove(r.resource, obj)
     if r.resource == "nodes":
         CL.heartbeat.pop(r.name, None)
@@ -1430,26 +1929,35 @@ def delete(r, q, body):
     return 200, success_status(200, details), None
 
 
-def evict(r, body):
+def evict(r, q, body):
     ev = parse_body(body)
-    if not isinstance(ev, dict) or ev.get("kind") != "Eviction" or \
-            ev.get("apiVersion") not in ("policy/v1", "policy/v1beta1"):
-        raise ApiError(400, "BadRequest", "the body of the eviction request must be a policy/v1 or "
-                       "policy/v1beta1 Eviction")
+    sv = served()
+    if not isinstance(ev, dict) or ev.get("kind") not in (None, "Eviction"):
+        raise ApiError(400, "BadRequest", "the body of the eviction request must be an Eviction")
+    check_body_version(r, ev, "Eviction", sv["eviction"]["accepts"] if sv["eviction"] else [])
     name = (ev.get("metadata") or {}).get("name")
     if name != r.name:
         raise ApiError(400, "BadRequest", "name in URL does not match name in Eviction object",
                        {"name": r.name, "kind": "pods"})
     pod = CL.get("pods", r.ns, r.name)
     opts = ev.get("deleteOptions") or {}
+    dry = q.get("dryRun") == "All" or "All" in (opts.get("dryRun") or [])
     pre = opts.get("preconditions") or {}
     if pre.get("uid") and pre["uid"] != pod["metadata"]["uid"]:
         raise ApiError(409, "Conflict", 'Operation cannot be fulfilled on pods "%s": Precondition failed: '
                        "UID in precondition: %s, UID in object meta: %s" % (r.name, pre["uid"], pod["metadata"]["uid"]))
+    nso = CL.find("namespaces", None, r.ns)
+    if nso and nso.get("status", {}).get("phase") == "Terminating":
+        # the NamespaceLifecycle admission: nothing new in a namespace being deleted
+        raise ApiError(403, "Forbidden", 'pods "%s" is forbidden: unable to create new content in namespace %s '
+                       "because it is being terminated" % (r.name, r.ns),
+                       {"name": r.name, "kind": "pods", "causes": [{
+                           "reason": "NamespaceTerminating", "message": "namespace %s is being terminated" % r.ns,
+                           "field": "metadata.namespace"}]})
     grace = opts.get("gracePeriodSeconds")
     ok = success_status(201)
     if pod["metadata"].get("deletionTimestamp") or pod["status"].get("phase") in ("Succeeded", "Failed", "Pending"):
-        CL.delete_pod(pod, grace)
+        CL.delete_pod(pod, grace, dry)
         return 201, ok, None
     budgets = CL.budgets_for(pod)
     if len(budgets) > 1:
@@ -1464,7 +1972,7 @@ def evict(r, body):
                            {"causes": [{"reason": "DisruptionBudget",
                                         "message": "The disruption budget %s needs %d healthy pods and has %d currently"
                                         % (b["metadata"]["name"], st["desiredHealthy"], st["currentHealthy"])}]})
-    CL.delete_pod(pod, grace)
+    CL.delete_pod(pod, grace, dry)
     return 201, ok, None
 
 
@@ -1476,7 +1984,12 @@ def lab_endpoint(method, parts, q, body):
                      "pendingTimers": len(CL.timers),
                      "objects": {r: [present(r, o) for o in CL.objs[r].values()] for r in RESOURCES}}, None
     if what == "reset" and method == "POST":
+        v = parse_body(body) if body.strip() else {}
+        if not isinstance(v, dict) or v.get("fixture") not in (None, "drain"):
+            raise ApiError(400, "BadRequest", 'want {} or {"fixture": "drain", "node": NAME}')
         CL.reset()
+        if v.get("fixture") == "drain":
+            drain_fixture(CL, v.get("node") or sorted(CL.objs["nodes"])[1][1])
         # the kubelets keep running: their nodes come back Ready on the next beat
         return 200, success_status(200), None
     if what == "version" and method in ("PUT", "POST"):
@@ -1526,7 +2039,7 @@ def lab_endpoint(method, parts, q, body):
             if not objs:
                 raise not_found(res, q["name"])
         if q.get("fieldSelector"):
-            pred = parse_field_selector(q["fieldSelector"])
+            pred = parse_field_selector(q["fieldSelector"], res)
             objs = [o for o in objs if pred(o)]
         if q.get("labelSelector"):
             pred = parse_label_selector(q["labelSelector"])
@@ -1576,9 +2089,84 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *a):
         pass
 
-    def do_any(self):
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():  # trailers
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
         n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if n else b""
+        return self.rfile.read(n) if n else b""
+
+    def watch(self, r, q, table, user):
+        """a watch: chunked JSON lines {"type": ADDED|MODIFIED|DELETED,
+        "object": ...}, from the list's resourceVersion (or the current
+        objects as ADDED when none is given), until timeoutSeconds or the
+        client goes"""
+        with LOCK:
+            lpred = parse_label_selector(q["labelSelector"]) if q.get("labelSelector") else (lambda l: True)
+            fpred = parse_field_selector(q["fieldSelector"], r.resource) if q.get("fieldSelector") else (lambda o: True)
+            since = q.get("resourceVersion") or ""
+            epoch = CL.epoch
+            if since and since != "0":
+                if not since.isdigit():
+                    raise ApiError(400, "BadRequest", 'invalid resource version "%s"' % since)
+                last, initial = int(since), []
+            else:
+                last = CL.rv
+                initial = [("ADDED", r.resource, copy.deepcopy(o)) for o in
+                           sorted(CL.objs[r.resource].values(),
+                                  key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))]
+        deadline = time.time() + float(q.get("timeoutSeconds") or 1800)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        log("%s GET %s 200 (watch)" % (user, self.path))
+
+        def match(res, o):
+            md = o["metadata"]
+            return res == r.resource and (r.ns is None or md.get("namespace") == r.ns) and \
+                (r.name is None or md["name"] == r.name) and lpred(md.get("labels") or {}) and fpred(o)
+        pending = initial
+        try:
+            while True:
+                for kind, res, o in pending:
+                    if not match(res, o):
+                        continue
+                    with LOCK:
+                        obj = table_json(res, [o], False, table) if table else present_versioned(r, o)
+                    if table:
+                        obj["metadata"]["resourceVersion"] = o["metadata"]["resourceVersion"]
+                    line = (json.dumps({"type": kind, "object": obj}, separators=(",", ":")) + "\n").encode()
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                self.wfile.flush()
+                if time.time() >= deadline:
+                    break
+                with LOCK:
+                    if CL.epoch != epoch:
+                        break
+                    new = [e for e in CL.watchlog if e[0] > last]
+                    if not new:
+                        COND.wait(min(1.0, max(0.01, deadline - time.time())))
+                        new = [e for e in CL.watchlog if e[0] > last]
+                    if new:
+                        last = new[-1][0]
+                    pending = [(k, res, o) for _, k, res, o in new]
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (OSError, ssl.SSLError):
+            pass
+        self.close_connection = True
+
+    def do_any(self):
+        body = self.read_body()
         u = urlsplit(self.path)
         user = "?"
         try:
@@ -1592,12 +2180,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(500, "InternalError", "Internal error occurred: injected fault (lab)")
             with LOCK:
                 code, obj, ctype = handle(self.command, u.path, u.query, self.headers, body)
+            if code == "WATCH":
+                return self.watch(*obj, user)
         except ApiError as e:
             code, obj, ctype = e.code, status_obj(e.code, e.reason, e.message, e.details), None
         except Exception as e:  # never a stack trace on the wire
             log("error: %s %s: %r" % (self.command, self.path, e))
             code, obj, ctype = 500, status_obj(500, "InternalError", "Internal error occurred: %s" % e), None
-        if isinstance(obj, str):
+        if isinstance(obj, bytes):
+            data = obj
+        elif isinstance(obj, str):
             data = obj.encode()
         else:
             data = json.dumps(obj, separators=(",", ":")).encode()

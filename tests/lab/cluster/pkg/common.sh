@@ -69,6 +69,11 @@ api_error() {
 	fi
 	_reason=$(json_str reason "$KC_DIR/body")
 	_msg=$(json_str message "$KC_DIR/body")
+	# a 404 without a Status (a path the server does not serve): kubectl's
+	# words for it
+	if [ -z "$_reason" ] && [ "$API_CODE" = 404 ]; then
+		_reason=NotFound _msg="the server could not find the requested resource"
+	fi
 	[ -n "$_reason" ] || _reason=Unknown
 	[ -n "$_msg" ] || _msg="the server responded with the status code $API_CODE but did not return more information"
 	echo "Error from server ($_reason): $_msg" >&2

@@ -1,0 +1,54 @@
+/*
+ * kubeadm_policy.h - what kubeadm-upgrade knows of kubeadm itself: its
+ * version-skew policy (EnforceVersionPolicies, with kubeadm's own words)
+ * and which upgrade command each kind of node gets in each kubeadm era.
+ */
+#ifndef KP_KUBEADM_POLICY_H
+#define KP_KUBEADM_POLICY_H
+
+#include "core/buf.h"
+#include "core/kp.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A Kubernetes version: "v1.13.3", "1.13.3", "Kubernetes v1.13.3",
+ * "1.13.3-00" (a package revision, not a pre-release), "v1.15.0-beta.1"
+ * (a pre-release). */
+struct kp_kver {
+	int major, minor, patch;
+	bool pre;      /* alpha, beta, rc... */
+	char text[40]; /* "v1.13.3" or "v1.15.0-beta.1" */
+};
+bool kp_kver_parse(const char *s, struct kp_kver *v);
+int kp_kver_cmp(const struct kp_kver *a, const struct kp_kver *b);
+
+/* kubeadm's EnforceVersionPolicies (cmd/kubeadm/app/phases/upgrade/
+ * policy.go, the same from 1.13 to today) for an upgrade of a cluster at
+ * `cluster` to `target` with kubeadm `kubeadm`, the cluster's kubelets at
+ * the n versions `kubelets` (NULL: unknown). Each error kubeadm would
+ * report goes into `mandatory` (not even --force passes) or `skippable`
+ * (--force passes), one per line, in kubeadm's words. */
+void kp_kubeadm_policy(const struct kp_kver *target, const struct kp_kver *cluster,
+		       const struct kp_kver *kubeadm, const char *const *kubelets, size_t n,
+		       struct kp_buf *mandatory, struct kp_buf *skippable);
+
+/* The kubelet versions (unique, sorted) that kubeadm finds too old for
+ * `target` (more than one minor behind), as "[v1.11.0 v1.12.3]" into out;
+ * false when there are none. */
+bool kp_kubeadm_old_kubelets(const struct kp_kver *target, const char *const *kubelets, size_t n,
+			     struct kp_buf *out);
+
+/* The upgrade commands of a kubeadm era (by the kubeadm minor version that
+ * runs them). "%s" stands for the target version (v1.13.3). */
+struct kp_kubeadm_era {
+	int from_minor;	       /* this era starts with kubeadm 1.<from_minor> */
+	const char *first;     /* the first control plane */
+	const char *others[2]; /* every other control plane, in order */
+	const char *worker;    /* a node without the control plane */
+	const char *source;    /* where kubeadm says so */
+};
+/* The era of kubeadm 1.<minor>; NULL before the first one kplan knows. */
+const struct kp_kubeadm_era *kp_kubeadm_era(int minor);
+
+#endif
