@@ -33,52 +33,52 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-static kp_rc lookup_uid(const char *name, uid_t *uid, struct kp_buf *err)
+/* A user's (or a group's) id by name, or a number taken as the id. */
+static kp_rc lookup_id(const char *name, bool group, unsigned *id, struct kp_buf *err)
 {
 	size_t size = 1024;
 	kp_rc rc = KP_OK;
 	for (;;) {
-		struct passwd pw, *r = NULL;
+		struct passwd pw, *pr = NULL;
+		struct group gr, *gres = NULL;
 		char *b = kp_xmalloc(size);
-		int e = getpwnam_r(name, &pw, b, size, &r);
+		int e = group ? getgrnam_r(name, &gr, b, size, &gres)
+			      : getpwnam_r(name, &pw, b, size, &pr);
 		if (e == ERANGE && size < (1u << 20)) {
 			free(b);
 			size *= 2;
 			continue;
 		}
-		if (r)
-			*uid = r->pw_uid;
+		if (pr)
+			*id = pr->pw_uid;
+		else if (gres)
+			*id = gres->gr_gid;
 		else if (all_digits(name))
-			*uid = (uid_t)strtoul(name, NULL, 10);
+			*id = (unsigned)strtoul(name, NULL, 10);
 		else
-			rc = kp_errorf(err, KP_ERR_NOTFOUND, "unknown user '%s'", name);
+			rc = kp_errorf(err, KP_ERR_NOTFOUND, "unknown %s '%s'",
+				       group ? "group" : "user", name);
 		free(b);
 		return rc;
 	}
 }
 
+static kp_rc lookup_uid(const char *name, uid_t *uid, struct kp_buf *err)
+{
+	unsigned id = 0;
+	kp_rc rc = lookup_id(name, false, &id, err);
+	if (!rc)
+		*uid = (uid_t)id;
+	return rc;
+}
+
 static kp_rc lookup_gid(const char *name, gid_t *gid, struct kp_buf *err)
 {
-	size_t size = 1024;
-	kp_rc rc = KP_OK;
-	for (;;) {
-		struct group gr, *r = NULL;
-		char *b = kp_xmalloc(size);
-		int e = getgrnam_r(name, &gr, b, size, &r);
-		if (e == ERANGE && size < (1u << 20)) {
-			free(b);
-			size *= 2;
-			continue;
-		}
-		if (r)
-			*gid = r->gr_gid;
-		else if (all_digits(name))
-			*gid = (gid_t)strtoul(name, NULL, 10);
-		else
-			rc = kp_errorf(err, KP_ERR_NOTFOUND, "unknown group '%s'", name);
-		free(b);
-		return rc;
-	}
+	unsigned id = 0;
+	kp_rc rc = lookup_id(name, true, &id, err);
+	if (!rc)
+		*gid = (gid_t)id;
+	return rc;
 }
 
 static void uid_name(uid_t uid, char out[64])
