@@ -3,7 +3,7 @@
  * library: filters (`x | f(a, k=v)`), tests (`x is t(a)`) and lookups
  * (`lookup('name', ...)`, `query('name', ...)`).
  *
- * The engine (lexer, parser, evaluator) lives in jinja/*.c; the library
+ * The engine (lexer, parser, evaluator) lives in the other jinja/ files; the library
  * lives in filters*.c, tests.c, lookups.c and exports the three tables
  * below. The engine finds a function by name, binds the call's positional
  * and keyword arguments to the function's declared parameters, and calls
