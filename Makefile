@@ -17,7 +17,8 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-d
 	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang clang-format \
 	    libclang-rt-14-dev \
 	    sudo python3 python3-jsonschema openssh-server openssh-client \
-	    etcd-server etcd-client dpkg-dev apt-utils cmark-gfm valgrind
+	    etcd-server etcd-client dpkg-dev apt-utils cmark-gfm valgrind \
+	    ansible python3-netaddr
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -42,7 +43,8 @@ RUNNER_SRC := $(filter-out runner/cli/main.c,$(sort $(shell find runner -name '*
 MODULE_SRC := $(sort $(shell find modules -name '*.c'))
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(RUNNER_SRC) $(MODULE_SRC))
 HEADERS    := $(shell find runner modules -name '*.h')
-C_FILES    := $(shell find runner modules -name '*.[ch]') $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch])
+C_FILES    := $(shell find runner modules -name '*.[ch]') \
+	      $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch] tests/jinja/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -51,7 +53,7 @@ FUZZ_SECONDS ?= 20
 
 KPLAN := $(if $(filter build,$(BUILD)),kplan,$(BUILD)/kplan)
 
-.PHONY: all deps test unit check-data e2e asan fuzz fuzz-build format format-check install clean \
+.PHONY: all deps test unit check-data e2e jinja asan fuzz fuzz-build format format-check install clean \
 	test-all demo valgrind
 
 all: $(KPLAN)
@@ -92,7 +94,7 @@ demo: deps
 	$(MAKE) all
 	tests/lab/demo.sh
 
-test: unit check-data e2e
+test: unit check-data jinja e2e
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
@@ -102,6 +104,15 @@ check-data: $(KPLAN)
 
 e2e: $(KPLAN)
 	@tests/run-e2e.sh ./$(KPLAN)
+
+# the Jinja corpus (tests/jinja/cases/) rendered by kplan and held against
+# ansible-core's answers, which oracle.py re-derives on every run
+jinja: $(BUILD)/tests/jinja-eval
+	@tests/jinja/run.sh $(BUILD)/tests/jinja-eval
+
+$(BUILD)/tests/jinja-eval: tests/jinja/jinja-eval.c $(BUILD)/libkplan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libkplan.a $(LDFLAGS) $(LDLIBS)
 
 # the sanitizer build runs the whole suite: every unit test, every data
 # case and every e2e script, the cluster-lab scenarios included
