@@ -17,8 +17,8 @@
  * Undefined: a variable that does not exist is "undefined". It reaches a
  * function only as a NULL `in` pointer, and only when the table entry sets
  * KP_JF_UNDEF (otherwise the engine reports "'name' is undefined" before
- * the call). Arguments are never undefined: an undefined argument is an
- * error raised by the engine. A function may return undefined by setting
+ * the call). Arguments are undefined only with KP_JF_UNDEF_ARGS (below);
+ * otherwise an undefined argument is an error raised by the engine. A function may return undefined by setting
  * *out = NULL with KP_OK (e.g. `first` of an empty list is Undefined).
  *
  * Errors: a function returns a kp_rc (KP_OK on success) and describes the
@@ -64,6 +64,12 @@ struct kp_jctx;
 
 /* Flags */
 #define KP_JF_UNDEF 0x1 /* `in` may be undefined (NULL); else the engine raises */
+/* Arguments may be undefined: an undefined argument then arrives as a
+ * value for which kp_jinja_is_undef() is true (never use it otherwise; to
+ * pass it on as the result, return a new reference to it: the result is
+ * then undefined). Without the flag the engine raises before the call. For
+ * `ternary` and the like, where Jinja only fails when the value is used. */
+#define KP_JF_UNDEF_ARGS 0x2
 
 /* A filter: `in | name(args)`. *out is the result. */
 typedef kp_rc (*kp_jfilter_fn)(struct kp_jctx *cx, const struct kp_value *in,
@@ -176,6 +182,8 @@ void kp_jinja_repr(const struct kp_value *v, struct kp_buf *out);
 /* Python's type name for messages: "str", "int", "float", "bool",
  * "NoneType", "list", "dict". */
 const char *kp_jinja_typename(const struct kp_value *v);
+/* Is v an undefined argument (only with KP_JF_UNDEF_ARGS)? */
+bool kp_jinja_is_undef(const struct kp_value *v);
 /* Is v Ansible's omit placeholder (the `omit` variable's value)? */
 bool kp_jinja_is_omit(const struct kp_value *v);
 
