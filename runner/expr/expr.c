@@ -206,7 +206,7 @@ static kp_rc compile(const char *src, size_t len, struct kp_pos pos, bool file, 
 		rc = check_body(&t->jt->body, &msg, &at);
 	if (rc) {
 		/* a one-expression template reads better with just the expression */
-		syntax_error(err, pos, file ? "template" : "expression", src, len, msg.buf);
+		syntax_error(err, pos, "template", src, len, msg.buf);
 		kp_buf_release(&msg);
 		kp_template_free(t);
 		return rc;

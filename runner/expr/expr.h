@@ -22,6 +22,9 @@
 #include "core/ytree.h"
 
 #define KP_UNKNOWN_TEXT "<known after probe>"
+/* The value of `omit`: a module argument (or list item, or map value of a
+ * tvalue) that renders to it is left out, as Ansible does. */
+#define KP_OMIT_TEXT "__omit_place_holder__kplan"
 
 /* The variables an expression sees, for one host at one point of a run.
  * Lookup order: `hostvars` (through the callback), then layers from the

@@ -31,7 +31,7 @@ cat >"$E2E_TMP/plan.yml" <<'PLAN'
       debug: {msg: "verdict rc={{ sr.rc }} failed={{ sr.failed }} changed={{ sr.changed }}"}
       when: not kplan.check_mode and sr.rc == 1 and sr.failed and sr.changed
     - name: the value is usable
-      shell: "test {{ #sr.stdout }} -eq 9"
+      shell: "test {{ sr.stdout | length }} -eq 9"
     - name: a no_log loop
       shell: "echo LOOPSECRET-{{ item }}"
       loop: [a, b]

@@ -142,7 +142,7 @@ struct kp_jctx {
 	kp_rc var_rc;	  /* a variable's own rendering failed: its position */
 };
 
-#define KP_JINJA_BUDGET	   ((size_t)50 << 20) /* units per evaluation */
+#define KP_JINJA_BUDGET	   ((size_t)16 << 20) /* units per evaluation */
 #define KP_JINJA_MAX_DEPTH 200
 
 /* Evaluate one expression: *out is a new reference; may be undefined
@@ -190,7 +190,7 @@ bool kp_jfilter_exists(const char *name);
 bool kp_jtest_exists(const char *name);
 
 /* The omit placeholder string */
-#define KP_JINJA_OMIT "__omit_place_holder__kplan"
+#define KP_JINJA_OMIT KP_OMIT_TEXT
 
 /* Python literal_eval of the rendered text, as ansible-core's concat does
  * for output starting with '{' or '[' or equal to True/False: *out NULL

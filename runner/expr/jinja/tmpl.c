@@ -328,9 +328,10 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 				     : lx->tok.kind == JT_EOF
 					 ? kp_jlex_error(lx, k, "unexpected end of template, "
 								"expected '}}'")
-					 : kp_jlex_error(lx, lx->tok.start,
-							 "expected '}}' (unexpected %s)",
-							 lx->tok.kind == JT_NAME ? "name" : "token");
+				     : lx->tok.kind == JT_OP
+					 ? kp_jlex_error(lx, lx->tok.start,
+							 "expected '}}', not '%s'", lx->tok.op)
+					 : kp_jlex_error(lx, lx->tok.start, "expected '}}'");
 			if (rc) {
 				kp_jnode_free(st.expr);
 				break;
