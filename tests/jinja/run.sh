@@ -62,7 +62,7 @@ for t in $themes; do
 		>"$tmp/$t.out" 2>"$tmp/$t.err"; then
 		echo "FAIL $t: jinja-eval stopped:" >&2
 		cat "$tmp/$t.err" >&2
-		n=$(grep -c '"name"' "$exp")
+		n=$($py -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$exp")
 		failed=$((failed + n))
 		continue
 	fi

@@ -28,7 +28,8 @@ JF(dict2items)
 	if (rc)
 		return rc;
 	if (in->type != KP_V_MAP)
-		return kp_jinja_err(cx, KP_ERR_RUNTIME, "dict2items requires a dictionary, got %s instead.",
+		return kp_jinja_err(cx, KP_ERR_RUNTIME,
+				    "dict2items requires a dictionary, got %s instead.",
 				    py_class(in));
 	struct kp_value *l = kp_value_list();
 	for (size_t i = 0; i < kp_map_len(in); i++) {
@@ -51,25 +52,26 @@ JF(items2dict)
 	if (rc)
 		return rc;
 	if (in->type != KP_V_LIST)
-		return kp_jinja_err(cx, KP_ERR_RUNTIME, "items2dict requires a list, got %s instead.",
-				    py_class(in));
+		return kp_jinja_err(cx, KP_ERR_RUNTIME,
+				    "items2dict requires a list, got %s instead.", py_class(in));
 	struct kp_value *m = kp_value_map();
 	for (size_t i = 0; i < kp_list_len(in); i++) {
 		const struct kp_value *it = kp_list_at(in, i), *k, *v;
 		if (it->type != KP_V_MAP) {
 			struct kp_buf b = KP_BUF_INIT;
 			kp_jinja_str(in, &b);
-			rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
-					  "items2dict requires a list of dictionaries, got %s instead.",
-					  b.buf);
+			rc = kp_jinja_err(
+			    cx, KP_ERR_RUNTIME,
+			    "items2dict requires a list of dictionaries, got %s instead.", b.buf);
 			kp_buf_release(&b);
 			break;
 		}
 		if (!(k = kp_map_get(it, kn)) || !(v = kp_map_get(it, vn))) {
-			rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
-					  "items2dict requires each dictionary in the list to contain "
-					  "the keys '%s' and '%s'",
-					  kn, vn);
+			rc = kp_jinja_err(
+			    cx, KP_ERR_RUNTIME,
+			    "items2dict requires each dictionary in the list to contain "
+			    "the keys '%s' and '%s'",
+			    kn, vn);
 			break;
 		}
 		struct kp_value *ks = jl_strval(k);
@@ -106,10 +108,11 @@ static kp_rc merge_hash(struct kp_jctx *cx, const struct kp_value *x, const stru
 		struct kp_buf a = KP_BUF_INIT, b = KP_BUF_INIT;
 		kp_value_to_json(x, false, false, &a);
 		kp_value_to_json(y, false, false, &b);
-		kp_rc rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
-					"failed to combine variables, expected dicts but got a '%s' "
-					"and a '%s': %s %s",
-					kp_jinja_typename(x), kp_jinja_typename(y), a.buf, b.buf);
+		kp_rc rc =
+		    kp_jinja_err(cx, KP_ERR_RUNTIME,
+				 "failed to combine variables, expected dicts but got a '%s' "
+				 "and a '%s': %s %s",
+				 kp_jinja_typename(x), kp_jinja_typename(y), a.buf, b.buf);
 		kp_buf_release(&a);
 		kp_buf_release(&b);
 		return rc;
@@ -179,8 +182,8 @@ JF(combine)
 	kp_rc rc = jl_str(cx, argv[2], "list_merge", "replace", &lms);
 	if (rc)
 		return rc;
-	static const char *const lmn[] = {"replace", "keep", "append", "prepend", "append_rp",
-					  "prepend_rp"};
+	static const char *const lmn[] = {"replace", "keep",	  "append",
+					  "prepend", "append_rp", "prepend_rp"};
 	int lm = -1;
 	for (int i = 0; i < 6; i++)
 		if (!strcmp(lms, lmn[i]))
@@ -220,7 +223,8 @@ JF(combine)
 	struct kp_value *acc = kp_value_ref(kp_list_at(dicts, n - 1));
 	for (size_t i = n - 1; i-- > 0 && !rc;) {
 		struct kp_value *m;
-		if (!(rc = merge_hash(cx, kp_list_at(dicts, i), acc, recursive, (enum lmerge)lm, 0, &m))) {
+		if (!(rc = merge_hash(cx, kp_list_at(dicts, i), acc, recursive, (enum lmerge)lm, 0,
+				      &m))) {
 			kp_value_unref(acc);
 			acc = m;
 		}
@@ -242,7 +246,8 @@ JF(dictsort)
 	if (rc)
 		return rc;
 	if (strcmp(by, "key") && strcmp(by, "value"))
-		return kp_jinja_err(cx, KP_ERR_RUNTIME, "You can only sort by either 'key' or 'value'");
+		return kp_jinja_err(cx, KP_ERR_RUNTIME,
+				    "You can only sort by either 'key' or 'value'");
 	if (in->type != KP_V_MAP)
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "'%s' object has no attribute 'items'",
 				    kp_jinja_typename(in));

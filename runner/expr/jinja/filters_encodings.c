@@ -55,7 +55,8 @@ static void add_jstring(struct kp_buf *b, const char *s)
 			cp = cp << 6 | (*q++ & 0x3f);
 		if (cp >= 0x10000) {
 			cp -= 0x10000;
-			kp_buf_addf(b, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+			kp_buf_addf(b, "\\u%04x\\u%04x", 0xd800 + (cp >> 10),
+				    0xdc00 + (cp & 0x3ff));
 		} else {
 			kp_buf_addf(b, "\\u%04x", cp);
 		}
@@ -250,8 +251,8 @@ JF(b64decode)
 	size_t want = data % 4 ? 4 - data % 4 : 0;
 	kp_buf_setlen(&clean, data + want);
 	unsigned char *o = kp_xmalloc(clean.len / 4 * 3 + 4);
-	int len = clean.len ? EVP_DecodeBlock(o, (const unsigned char *)clean.buf, (int)clean.len)
-			    : 0;
+	int len =
+	    clean.len ? EVP_DecodeBlock(o, (const unsigned char *)clean.buf, (int)clean.len) : 0;
 	kp_buf_release(&clean);
 	if (len < 0) {
 		free(o);

@@ -17,9 +17,10 @@ JF(first)
 	kp_rc rc = jl_iter(cx, in, &l);
 	if (rc)
 		return rc;
-	*out = kp_list_len(l) ? kp_value_ref(kp_list_at(l, 0)) : NULL;
+	*out = kp_list_len(l) ? kp_value_ref(kp_list_at(l, 0))
+			      : jl_undef("No first item, sequence was empty.");
 	kp_value_unref(l);
-	return *out ? KP_OK : kp_jinja_err(cx, KP_OK, "No first item, sequence was empty.");
+	return KP_OK;
 }
 
 JF(last)
@@ -29,9 +30,10 @@ JF(last)
 	if (rc)
 		return rc;
 	size_t n = kp_list_len(l);
-	*out = n ? kp_value_ref(kp_list_at(l, n - 1)) : NULL;
+	*out =
+	    n ? kp_value_ref(kp_list_at(l, n - 1)) : jl_undef("No last item, sequence was empty.");
 	kp_value_unref(l);
-	return *out ? KP_OK : kp_jinja_err(cx, KP_OK, "No last item, sequence was empty.");
+	return KP_OK;
 }
 
 JF(length)
@@ -69,7 +71,8 @@ static struct kp_value *sort_key(const struct kp_value *v, const char *attr, boo
 			/* "a,b": a list of keys, compared in turn */
 			struct kp_value *l = kp_value_list();
 			char *copy = kp_xstrdup(attr), *save, *tok;
-			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			for (tok = strtok_r(copy, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
 				const struct kp_value *k = jl_attr(v, tok);
 				if (!k) {
 					free(copy);
@@ -133,11 +136,10 @@ static kp_rc minmax(struct kp_jctx *cx, const struct kp_value *in,
 			best = i;
 	}
 	if (!rc)
-		*out = n ? kp_value_ref(kp_list_at(items, best)) : NULL;
+		*out = n ? kp_value_ref(kp_list_at(items, best))
+			 : jl_undef("No aggregated item, sequence was empty.");
 	free_keys(keys, n);
 	kp_value_unref(items);
-	if (!rc && !n)
-		return kp_jinja_err(cx, KP_OK, "No aggregated item, sequence was empty.");
 	return rc;
 }
 
@@ -207,7 +209,8 @@ JF(sum)
 	for (size_t i = 0; i < kp_list_len(items) && !rc; i++) {
 		const struct kp_value *v = kp_list_at(items, i);
 		if (attr && !(v = jl_attr(v, attr))) {
-			rc = kp_jinja_err(cx, KP_ERR_UNDEFINED, "object has no attribute '%s'", attr);
+			rc = kp_jinja_err(cx, KP_ERR_UNDEFINED, "object has no attribute '%s'",
+					  attr);
 			break;
 		}
 		struct kp_value *r = NULL;
@@ -281,21 +284,21 @@ static kp_rc setop(struct kp_jctx *cx, const struct kp_value *in, const struct k
 	kp_rc rc = two_lists(cx, in, b, &la, &lb);
 	if (rc)
 		return rc;
+	/* Ansible: unique(a + b), unique([x for x in a if x (not) in b]),
+	 * both case-sensitive */
 	if (op == S_UNION) {
 		struct kp_value *all = kp_value_copy(la);
 		for (size_t i = 0; i < kp_list_len(lb); i++)
 			kp_list_push(all, kp_list_at(lb, i));
-		rc = uniq(cx, all, false, NULL, &r);
+		rc = uniq(cx, all, true, NULL, &r);
 		kp_value_unref(all);
 	} else if (op == S_INTERSECT || op == S_DIFFERENCE) {
-		struct kp_value *u;
-		if (!(rc = uniq(cx, la, false, NULL, &u))) {
-			r = kp_value_list();
-			for (size_t i = 0; i < kp_list_len(u); i++)
-				if (jl_contains(lb, kp_list_at(u, i)) == (op == S_INTERSECT))
-					kp_list_push(r, kp_list_at(u, i));
-			kp_value_unref(u);
-		}
+		struct kp_value *f = kp_value_list();
+		for (size_t i = 0; i < kp_list_len(la); i++)
+			if (jl_contains(lb, kp_list_at(la, i)) == (op == S_INTERSECT))
+				kp_list_push(f, kp_list_at(la, i));
+		rc = uniq(cx, f, true, NULL, &r);
+		kp_value_unref(f);
 	} else {
 		struct kp_value *isect = NULL, *un = NULL;
 		rc = setop(cx, la, lb, S_INTERSECT, &isect);
@@ -365,7 +368,8 @@ JF(reverse)
 		size_t o = in->u.str.len;
 		for (size_t i = 0; i < in->u.str.len;) {
 			size_t n = 1;
-			while (i + n < in->u.str.len && ((unsigned char)in->u.str.s[i + n] & 0xc0) == 0x80)
+			while (i + n < in->u.str.len &&
+			       ((unsigned char)in->u.str.s[i + n] & 0xc0) == 0x80)
 				n++;
 			o -= n;
 			memcpy(s + o, in->u.str.s + i, n);
@@ -389,8 +393,8 @@ JF(reverse)
 
 static bool skip_null(const struct kp_value *v)
 {
-	return v->type == KP_V_NULL ||
-	       (v->type == KP_V_STR && (!strcmp(v->u.str.s, "None") || !strcmp(v->u.str.s, "null")));
+	return v->type == KP_V_NULL || (v->type == KP_V_STR && (!strcmp(v->u.str.s, "None") ||
+								!strcmp(v->u.str.s, "null")));
 }
 
 static kp_rc flatten_into(struct kp_jctx *cx, const struct kp_value *l, int64_t levels,
@@ -461,7 +465,8 @@ static kp_rc zip(struct kp_jctx *cx, const struct kp_value *in, const struct kp_
 				if (j < kp_list_len(ls[i]))
 					kp_list_push(t, kp_list_at(ls[i], j));
 				else
-					kp_list_push_take(t, fill ? kp_value_ref(fill) : kp_value_null());
+					kp_list_push_take(t, fill ? kp_value_ref(fill)
+								  : kp_value_null());
 			}
 			kp_list_push_take(r, t);
 		}

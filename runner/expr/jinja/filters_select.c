@@ -37,12 +37,20 @@ JF(extract)
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "extract needs a container");
 	struct kp_buf key = KP_BUF_INIT;
 	const struct kp_value *v = NULL;
+	kp_jinja_str(in, &key);
 	if (c->type == KP_V_MAP) {
-		kp_jinja_str(in, &key);
 		v = kp_map_get(c, key.buf);
 	} else if (c->type == KP_V_LIST && in->type == KP_V_INT) {
 		int64_t i = in->u.i < 0 ? in->u.i + (int64_t)kp_list_len(c) : in->u.i;
 		v = i >= 0 && i < (int64_t)kp_list_len(c) ? kp_list_at(c, (size_t)i) : NULL;
+	}
+	if (!v) {
+		/* Jinja's words for a missing item */
+		*out = c->type == KP_V_LIST ? jl_undef("list object has no element %s", key.buf)
+					    : jl_undef("'%s object' has no attribute '%s'",
+						       kp_jinja_typename(c), key.buf);
+		kp_buf_release(&key);
+		return KP_OK;
 	}
 	kp_buf_release(&key);
 	size_t nk = more ? (more->type == KP_V_LIST ? kp_list_len(more) : 1) : 0;
@@ -51,8 +59,9 @@ JF(extract)
 		if (v->type == KP_V_MAP && k->type == KP_V_STR)
 			v = kp_map_get(v, k->u.str.s);
 		else if (v->type == KP_V_LIST && k->type == KP_V_INT)
-			v = k->u.i >= 0 && k->u.i < (int64_t)kp_list_len(v) ? kp_list_at(v, (size_t)k->u.i)
-									   : NULL;
+			v = k->u.i >= 0 && k->u.i < (int64_t)kp_list_len(v)
+				? kp_list_at(v, (size_t)k->u.i)
+				: NULL;
 		else
 			v = NULL;
 	}
@@ -125,7 +134,8 @@ static kp_rc select_common(struct kp_jctx *cx, const struct kp_value *in,
 	const char *attr = NULL, *test = NULL;
 	if (by_attr) {
 		if (!kp_list_len(args) || kp_list_at(args, 0)->type != KP_V_STR)
-			return kp_jinja_err(cx, KP_ERR_RUNTIME, "missing parameter for attribute name");
+			return kp_jinja_err(cx, KP_ERR_RUNTIME,
+					    "missing parameter for attribute name");
 		attr = kp_list_at(args, 0)->u.str.s;
 		skip = 1;
 	}

@@ -188,10 +188,8 @@ JF(split)
 			if (p >= end)
 				break;
 			if (max == 0) {
-				const char *e = end;
-				while (e > p && isspace((unsigned char)e[-1]))
-					e--;
-				kp_list_push_take(l, kp_value_strn(p, (size_t)(e - p)));
+				/* the rest as it is, trailing blanks included */
+				kp_list_push_take(l, kp_value_strn(p, (size_t)(end - p)));
 				break;
 			}
 			const char *w = p;
@@ -442,7 +440,8 @@ static kp_rc format_one(struct kp_jctx *cx, const char *spec, size_t speclen, ch
 			return kp_jinja_err(cx, KP_ERR_RUNTIME,
 					    "%%%c format: a number is required, not %s", conv,
 					    kp_jinja_typename(v));
-		snprintf(fmt, sizeof fmt, "%%%.*sll%c", (int)speclen, spec, conv == 'i' ? 'd' : conv);
+		snprintf(fmt, sizeof fmt, "%%%.*sll%c", (int)speclen, spec,
+			 conv == 'i' ? 'd' : conv);
 		kp_buf_addf(b, fmt, (long long)i);
 		return KP_OK;
 	}
@@ -495,7 +494,8 @@ static kp_rc percent_format(struct kp_jctx *cx, const char *f, const struct kp_v
 			}
 			v = kp_map_getn(args, p + 1, (size_t)(e - p - 1));
 			if (!v) {
-				rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "'%.*s'", (int)(e - p - 1), p + 1);
+				rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "'%.*s'", (int)(e - p - 1),
+						  p + 1);
 				break;
 			}
 			p = e + 1;

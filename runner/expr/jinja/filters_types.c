@@ -107,7 +107,8 @@ static bool parse_float(const char *s, double *out)
 	const char *p = buf;
 	while (isspace((unsigned char)*p))
 		p++;
-	if (!*p || !strncasecmp(p, "0x", 2) || (*p == '-' || *p == '+' ? !strncasecmp(p + 1, "0x", 2) : 0))
+	if (!*p || !strncasecmp(p, "0x", 2) ||
+	    (*p == '-' || *p == '+' ? !strncasecmp(p + 1, "0x", 2) : 0))
 		return false;
 	double d = strtod(p, &end);
 	while (isspace((unsigned char)*end))
@@ -288,8 +289,9 @@ JF(round)
 	if (in->type != KP_V_INT && in->type != KP_V_FLOAT && in->type != KP_V_BOOL)
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "type %s doesn't define __round__ method",
 				    kp_jinja_typename(in));
-	double x = in->type == KP_V_FLOAT ? in->u.f : in->type == KP_V_INT ? (double)in->u.i
-									    : in->u.b;
+	double x = in->type == KP_V_FLOAT ? in->u.f
+		   : in->type == KP_V_INT ? (double)in->u.i
+					  : in->u.b;
 	if (!strcmp(method, "common")) {
 		if (in->type != KP_V_FLOAT) {
 			*out = kp_value_int(in->type == KP_V_INT ? in->u.i : in->u.b);

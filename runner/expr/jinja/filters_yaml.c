@@ -40,8 +40,8 @@ static bool resolves_to_other(const char *s, size_t len)
 	for (size_t i = 0; i < sizeof resolvers / sizeof *resolvers; i++) {
 		int ec;
 		PCRE2_SIZE eo;
-		pcre2_code *re =
-		    pcre2_compile((PCRE2_SPTR)resolvers[i], PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)resolvers[i], PCRE2_ZERO_TERMINATED, 0,
+					       &ec, &eo, NULL);
 		if (!re)
 			continue;
 		pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
@@ -147,9 +147,9 @@ static kp_rc emit(struct kp_jctx *cx, yaml_emitter_t *e, const struct kp_value *
 				flow &= is_plain_scalar(kp_list_at(v, i));
 		}
 		yaml_event_t ev;
-		yaml_sequence_start_event_initialize(
-		    &ev, NULL, (yaml_char_t *)YAML_SEQ_TAG, 1,
-		    flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
+		yaml_sequence_start_event_initialize(&ev, NULL, (yaml_char_t *)YAML_SEQ_TAG, 1,
+						     flow ? YAML_FLOW_SEQUENCE_STYLE
+							  : YAML_BLOCK_SEQUENCE_STYLE);
 		ok = yaml_emitter_emit(e, &ev);
 		for (size_t i = 0; i < kp_list_len(v) && ok && !rc; i++)
 			rc = emit(cx, e, kp_list_at(v, i), o, depth + 1);
@@ -173,9 +173,9 @@ static kp_rc emit(struct kp_jctx *cx, yaml_emitter_t *e, const struct kp_value *
 		if (o->sort_keys)
 			qsort(keys, n, sizeof *keys, cmp_keys);
 		yaml_event_t ev;
-		yaml_mapping_start_event_initialize(
-		    &ev, NULL, (yaml_char_t *)YAML_MAP_TAG, 1,
-		    flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
+		yaml_mapping_start_event_initialize(&ev, NULL, (yaml_char_t *)YAML_MAP_TAG, 1,
+						    flow ? YAML_FLOW_MAPPING_STYLE
+							 : YAML_BLOCK_MAPPING_STYLE);
 		ok = yaml_emitter_emit(e, &ev);
 		for (size_t i = 0; i < n && ok && !rc; i++) {
 			ok = scalar(e, YAML_STR_TAG, keys[i], strlen(keys[i]),

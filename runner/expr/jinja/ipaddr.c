@@ -85,7 +85,9 @@ static void edge(const struct ipnet *n, bool last, unsigned char *out)
 {
 	for (int i = 0; i < nbytes(n); i++) {
 		int bits = n->prefix - 8 * i;
-		unsigned char m = bits >= 8 ? 0xff : bits <= 0 ? 0 : (unsigned char)(0xff << (8 - bits));
+		unsigned char m = bits >= 8   ? 0xff
+				  : bits <= 0 ? 0
+					      : (unsigned char)(0xff << (8 - bits));
 		out[i] = last ? (unsigned char)(n->ip[i] | ~m) : (unsigned char)(n->ip[i] & m);
 	}
 }
@@ -239,7 +241,8 @@ static kp_rc ipaddr_one(struct kp_jctx *cx, const struct kp_value *value, const 
 		*out = kp_value_int(n.prefix);
 	} else if (!strcmp(query, "size")) {
 		if (size < 0)
-			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "%s: network too large for 'size'", alias);
+			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "%s: network too large for 'size'",
+					  alias);
 		else
 			*out = kp_value_int(size);
 	} else if (!strcmp(query, "broadcast")) {
@@ -291,7 +294,7 @@ static kp_rc ipaddr_one(struct kp_jctx *cx, const struct kp_value *value, const 
 			bool in = qn.version == n.version && n.prefix >= qn.prefix &&
 				  memcmp(va, qa, (size_t)nbytes(&n)) >= 0 &&
 				  memcmp(vb, qb, (size_t)nbytes(&n)) <= 0;
-			*out = in ? kp_value_ref(value) : kp_value_bool(false);
+			*out = in ? kp_value_ref(value) : NULL;
 		} else {
 			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "%s: unknown filter type: %s", alias,
 					  query);

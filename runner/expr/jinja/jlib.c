@@ -45,7 +45,7 @@ bool jl_bool(const struct kp_value *v, bool def)
 kp_rc jl_str(struct kp_jctx *cx, const struct kp_value *v, const char *name, const char *def,
 	     const char **out)
 {
-	if (!v) {
+	if (!v || v->type == KP_V_NULL) {
 		*out = def;
 		return KP_OK;
 	}

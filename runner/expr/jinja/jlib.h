@@ -38,7 +38,7 @@ const char *kp_jinja_unsupported_kind(const char *name);
 kp_rc jl_int(struct kp_jctx *cx, const struct kp_value *v, const char *name, int64_t def,
 	     int64_t *out);
 bool jl_bool(const struct kp_value *v, bool def); /* Python truthiness */
-/* A string argument (NULL when not given and def is NULL); other types
+/* A string argument (def when not given or None); other types
  * are the error "'name' must be a string". */
 kp_rc jl_str(struct kp_jctx *cx, const struct kp_value *v, const char *name, const char *def,
 	     const char **out);
@@ -78,33 +78,99 @@ int jl_re_find(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t len, 
 
 /* ---- filters ---- */
 /* types */
-JF(bool); JF(int); JF(float); JF(string); JF(list); JF(dict); JF(abs); JF(round);
-JF(ternary); JF(type_debug);
+JF(bool);
+JF(int);
+JF(float);
+JF(string);
+JF(list);
+JF(dict);
+JF(abs);
+JF(round);
+JF(ternary);
+JF(type_debug);
 /* strings */
-JF(lower); JF(upper); JF(capitalize); JF(title); JF(trim); JF(replace); JF(split); JF(join);
-JF(wordcount); JF(center); JF(truncate); JF(indent); JF(format); JF(quote);
+JF(lower);
+JF(upper);
+JF(capitalize);
+JF(title);
+JF(trim);
+JF(replace);
+JF(split);
+JF(join);
+JF(wordcount);
+JF(center);
+JF(truncate);
+JF(indent);
+JF(format);
+JF(quote);
 /* regex */
-JF(regex_replace); JF(regex_search); JF(regex_findall); JF(regex_escape);
+JF(regex_replace);
+JF(regex_search);
+JF(regex_findall);
+JF(regex_escape);
 /* lists */
-JF(first); JF(last); JF(length); JF(min); JF(max); JF(sum); JF(unique); JF(union);
-JF(intersect); JF(difference); JF(symmetric_difference); JF(sort); JF(reverse); JF(flatten);
-JF(zip); JF(zip_longest); JF(batch); JF(slice); JF(random); JF(shuffle); JF(product);
+JF(first);
+JF(last);
+JF(length);
+JF(min);
+JF(max);
+JF(sum);
+JF(unique);
+JF(union);
+JF(intersect);
+JF(difference);
+JF(symmetric_difference);
+JF(sort);
+JF(reverse);
+JF(flatten);
+JF(zip);
+JF(zip_longest);
+JF(batch);
+JF(slice);
+JF(random);
+JF(shuffle);
+JF(product);
 /* select / map */
-JF(map); JF(extract); JF(select); JF(reject); JF(selectattr); JF(rejectattr); JF(groupby);
+JF(map);
+JF(extract);
+JF(select);
+JF(reject);
+JF(selectattr);
+JF(rejectattr);
+JF(groupby);
 /* dicts */
-JF(dict2items); JF(items2dict); JF(combine); JF(dictsort);
+JF(dict2items);
+JF(items2dict);
+JF(combine);
+JF(dictsort);
 /* encodings */
-JF(to_json); JF(to_nice_json); JF(from_json); JF(to_yaml); JF(to_nice_yaml); JF(from_yaml);
-JF(from_yaml_all); JF(b64encode); JF(b64decode); JF(hash); JF(checksum);
+JF(to_json);
+JF(to_nice_json);
+JF(from_json);
+JF(to_yaml);
+JF(to_nice_yaml);
+JF(from_yaml);
+JF(from_yaml_all);
+JF(b64encode);
+JF(b64decode);
+JF(hash);
+JF(checksum);
 /* paths */
-JF(basename); JF(dirname); JF(splitext); JF(expanduser); JF(path_join);
+JF(basename);
+JF(dirname);
+JF(splitext);
+JF(expanduser);
+JF(path_join);
 /* ipaddr */
-JF(ipaddr); JF(ipwrap); JF(ipv4); JF(ipv6);
-/* versions */
-JF(version_compare);
+JF(ipaddr);
+JF(ipwrap);
+JF(ipv4);
+JF(ipv6);
 
 /* ---- tests (tests.c, regex.c for match/search/regex) ---- */
-JT(match); JT(search); JT(regex);
+JT(match);
+JT(search);
+JT(regex);
 kp_rc jl_version_test(struct kp_jctx *cx, const struct kp_value *in, const struct kp_value *ref,
 		      const struct kp_value *op, const struct kp_value *type, bool *out);
 

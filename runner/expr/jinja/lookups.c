@@ -105,7 +105,8 @@ static JL(file)
 		if (!path.len)
 			dwim(cx, name, &path);
 		if (stat(path.buf, &st) || S_ISDIR(st.st_mode))
-			rc = kp_jinja_err(cx, KP_ERR_IO, "could not locate file in lookup: %s", name);
+			rc = kp_jinja_err(cx, KP_ERR_IO, "could not locate file in lookup: %s",
+					  name);
 		else if ((rc = kp_jinja_charge(cx, (size_t)st.st_size)))
 			;
 		else if (kp_read_file(path.buf, 0, &text, &err))
@@ -164,7 +165,8 @@ static kp_rc run_pipe(struct kp_jctx *cx, const char *cmd, const char *dir, stru
 		;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (!rc && code)
-		rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "lookup_plugin.pipe(%s) returned %d", cmd, code);
+		rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "lookup_plugin.pipe(%s) returned %d", cmd,
+				  code);
 	if (rc) {
 		kp_buf_release(&b);
 		return rc;
@@ -209,8 +211,8 @@ static JL(vars)
 		else if (argv[1])
 			kp_list_push(l, argv[1]);
 		else
-			rc = kp_jinja_err(cx, KP_ERR_UNDEFINED, "No variable found with this name: %s",
-					  name);
+			rc = kp_jinja_err(cx, KP_ERR_UNDEFINED,
+					  "No variable found with this name: %s", name);
 	}
 	return (*out = l, outcome(cx, rc, argv[2], out));
 }
@@ -261,7 +263,8 @@ static struct kp_value *split_chars(const char *s)
 		if (*p == ',' || !*p) {
 			/* ",," became ","; then split on "," */
 			char *copy = kp_xstrdup(b.buf), *save, *tok;
-			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			for (tok = strtok_r(copy, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save))
 				kp_list_push_take(l, kp_value_str(tok));
 			free(copy);
 			kp_buf_reset(&b);
@@ -279,7 +282,8 @@ static kp_rc random_password(struct kp_jctx *cx, int64_t len, const char *chars,
 {
 	size_t n = strlen(chars);
 	if (!n)
-		return kp_jinja_err(cx, KP_ERR_RUNTIME, "password lookup: no characters to choose from");
+		return kp_jinja_err(cx, KP_ERR_RUNTIME,
+				    "password lookup: no characters to choose from");
 	for (int64_t i = 0; i < len; i++) {
 		uint32_t x, lim = UINT32_MAX - UINT32_MAX % (uint32_t)n;
 		do {
@@ -323,7 +327,8 @@ static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_
 			length = strtoll(eq + 1, &end, 10);
 			if (*end || end == eq + 1)
 				rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
-						  "invalid literal for int() with base 10: '%s'", eq + 1);
+						  "invalid literal for int() with base 10: '%s'",
+						  eq + 1);
 		} else if (!strcmp(kv, "chars")) {
 			if (chars)
 				kp_value_unref(chars);
@@ -333,12 +338,14 @@ static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_
 					  "password lookup: '%s' is not supported by kplan", kv);
 		} else {
 			rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
-					  "Unrecognized parameter(s) given to password lookup: %s", kv);
+					  "Unrecognized parameter(s) given to password lookup: %s",
+					  kv);
 		}
 	}
 	if (!rc && (length < 0 || length > 65536))
-		rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "password lookup: length %lld is out of range",
-				  (long long)length);
+		rc =
+		    kp_jinja_err(cx, KP_ERR_RUNTIME, "password lookup: length %lld is out of range",
+				 (long long)length);
 	struct kp_buf cs = KP_BUF_INIT, file = KP_BUF_INIT, pw = KP_BUF_INIT, err = KP_BUF_INIT;
 	if (!rc) {
 		if (chars) {
@@ -375,7 +382,8 @@ static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_
 			int fd = -1;
 			if (rc)
 				rc = kp_jinja_err(cx, KP_ERR_IO, "%s", err.buf);
-			else if ((fd = open(file.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+			else if ((fd = open(file.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+					    0600)) < 0)
 				rc = kp_jinja_err(cx, KP_ERR_IO, "cannot write '%s': %s", file.buf,
 						  strerror(errno));
 			if (fd >= 0) {
@@ -384,8 +392,8 @@ static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_
 				kp_buf_add(&line, pw.buf, pw.len);
 				kp_buf_addch(&line, '\n');
 				if (write(fd, line.buf, line.len) != (ssize_t)line.len)
-					rc = kp_jinja_err(cx, KP_ERR_IO, "cannot write '%s': %s", file.buf,
-							  strerror(errno));
+					rc = kp_jinja_err(cx, KP_ERR_IO, "cannot write '%s': %s",
+							  file.buf, strerror(errno));
 				kp_buf_release(&line);
 				close(fd);
 			}

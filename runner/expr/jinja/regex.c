@@ -24,6 +24,27 @@ struct jl_re {
 	uint32_t ngroups;
 };
 
+/* Python's words for the mistakes people make most, so that messages
+ * read as in Ansible; PCRE2's own for the rest. */
+static const char *python_wording(int code, const char *pcre_msg)
+{
+	switch (code) {
+	case PCRE2_ERROR_MISSING_CLOSING_PARENTHESIS:
+		return "missing ), unterminated subpattern";
+	case PCRE2_ERROR_MISSING_SQUARE_BRACKET:
+		return "unterminated character set";
+	case PCRE2_ERROR_QUANTIFIER_INVALID:
+	case PCRE2_ERROR_QUANTIFIER_OUT_OF_ORDER:
+		return "nothing to repeat";
+	case PCRE2_ERROR_UNMATCHED_CLOSING_PARENTHESIS:
+		return "unbalanced parenthesis";
+	case PCRE2_ERROR_END_BACKSLASH:
+		return "bad escape (end of pattern)";
+	default:
+		return pcre_msg;
+	}
+}
+
 kp_rc jl_re_compile(struct kp_jctx *cx, const char *pattern, bool icase, bool multiline,
 		    struct jl_re **out)
 {
@@ -50,8 +71,9 @@ kp_rc jl_re_compile(struct kp_jctx *cx, const char *pattern, bool icase, bool mu
 	if (!code) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(errcode, msg, sizeof msg);
-		return kp_jinja_err(cx, KP_ERR_RUNTIME, "invalid regular expression '%s': %s at position %zu",
-				    pattern, (char *)msg, (size_t)erroff);
+		return kp_jinja_err(cx, KP_ERR_RUNTIME,
+				    "invalid regular expression '%s': %s at position %zu", pattern,
+				    python_wording(errcode, (const char *)msg), (size_t)erroff);
 	}
 	struct jl_re *re = kp_xcalloc(1, sizeof *re);
 	re->code = code;
@@ -150,11 +172,13 @@ static kp_rc expand(struct kp_jctx *cx, struct jl_re *re, const char *s, const c
 			if (t[1] >= '0' && t[1] <= '9' && g * 10 + (t[1] - '0') <= (int)re->ngroups)
 				g = g * 10 + (*++t - '0');
 			if (g > (int)re->ngroups)
-				return kp_jinja_err(cx, KP_ERR_RUNTIME, "invalid group reference %d", g);
+				return kp_jinja_err(cx, KP_ERR_RUNTIME,
+						    "invalid group reference %d", g);
 		} else if (*t == 'g' && t[1] == '<') {
 			const char *e = strchr(t, '>');
 			if (!e)
-				return kp_jinja_err(cx, KP_ERR_RUNTIME, "missing >, unterminated name");
+				return kp_jinja_err(cx, KP_ERR_RUNTIME,
+						    "missing >, unterminated name");
 			g = group_ref(re, t + 2, (size_t)(e - t - 2));
 			if (g < 0)
 				return kp_jinja_err(cx, KP_ERR_RUNTIME, "unknown group name '%.*s'",
@@ -206,8 +230,8 @@ static kp_rc expand(struct kp_jctx *cx, struct jl_re *re, const char *s, const c
  * allowed, the same empty match twice is not. For each one, cb runs. */
 typedef kp_rc (*each_fn)(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t from,
 			 void *arg);
-static kp_rc each_match(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t len,
-			each_fn cb, void *arg, size_t *tail)
+static kp_rc each_match(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t len, each_fn cb,
+			void *arg, size_t *tail)
 {
 	size_t pos = 0, copied = 0;
 	uint32_t flags = 0;
@@ -255,8 +279,7 @@ static kp_rc sub_cb(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t 
 	return expand(cx, re, s, st->tmpl, st->b);
 }
 
-static kp_rc findall_cb(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t from,
-			void *arg)
+static kp_rc findall_cb(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t from, void *arg)
 {
 	struct kp_value *l = arg;
 	if (re->ngroups == 0) {
@@ -391,7 +414,8 @@ JF(regex_escape)
 		return rc;
 	if (strcmp(type, "python") && strcmp(type, "posix_basic"))
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "Invalid regex type (%s)", type);
-	const char *special = !strcmp(type, "python") ? "()[]{}?*+-|^$\\.&~# \t\n\r\v\f" : "[]$^.*\\";
+	const char *special =
+	    !strcmp(type, "python") ? "()[]{}?*+-|^$\\.&~# \t\n\r\v\f" : "[]$^.*\\";
 	struct kp_value *s = jl_strval(in);
 	struct kp_buf b = KP_BUF_INIT;
 	for (size_t i = 0; i < s->u.str.len; i++) {

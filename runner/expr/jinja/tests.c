@@ -47,8 +47,8 @@ static JT(ne)
 	return KP_OK;
 }
 
-static kp_rc order(struct kp_jctx *cx, const struct kp_value *a, const struct kp_value *b,
-		   int want, bool or_equal, bool *out)
+static kp_rc order(struct kp_jctx *cx, const struct kp_value *a, const struct kp_value *b, int want,
+		   bool or_equal, bool *out)
 {
 	int c;
 	kp_rc rc = kp_jinja_compare(cx, a, b, &c);
@@ -113,7 +113,8 @@ static kp_rc int_of(struct kp_jctx *cx, const struct kp_value *v, int64_t *out)
 		*out = v->type == KP_V_INT ? v->u.i : v->u.b;
 		return KP_OK;
 	}
-	return kp_jinja_err(cx, KP_ERR_RUNTIME, "unsupported operand type(s) for %%: '%s' and 'int'",
+	return kp_jinja_err(cx, KP_ERR_RUNTIME,
+			    "unsupported operand type(s) for %%: '%s' and 'int'",
 			    kp_jinja_typename(v));
 }
 
@@ -137,15 +138,33 @@ static JT(even)
 
 static JT(divisibleby)
 {
-	int64_t i = 0, d = 0;
+	const struct kp_value *d = argv[0];
+	if (in->type == KP_V_FLOAT || d->type == KP_V_FLOAT) {
+		/* Python's float modulo */
+		if (!is_num(in) || !is_num(d))
+			return kp_jinja_err(cx, KP_ERR_RUNTIME,
+					    "unsupported operand type(s) for %%: '%s' and '%s'",
+					    kp_jinja_typename(in), kp_jinja_typename(d));
+		double x = in->type == KP_V_FLOAT ? in->u.f
+			   : in->type == KP_V_INT ? (double)in->u.i
+						  : in->u.b;
+		double y = d->type == KP_V_FLOAT ? d->u.f
+			   : d->type == KP_V_INT ? (double)d->u.i
+						 : d->u.b;
+		if (y == 0)
+			return kp_jinja_err(cx, KP_ERR_RUNTIME, "float modulo");
+		*out = fmod(x, y) == 0;
+		return KP_OK;
+	}
+	int64_t i = 0, n = 0;
 	kp_rc rc = int_of(cx, in, &i);
 	if (!rc)
-		rc = int_of(cx, argv[0], &d);
+		rc = int_of(cx, d, &n);
 	if (rc)
 		return rc;
-	if (!d)
+	if (!n)
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "integer modulo by zero");
-	*out = i % d == 0;
+	*out = i % n == 0;
 	return KP_OK;
 }
 
@@ -187,7 +206,8 @@ static JT(sameas)
 	else if (in->type == KP_V_BOOL)
 		*out = in->u.b == o->u.b;
 	else if (in->type == KP_V_INT)
-		*out = in->u.i == o->u.i && in->u.i >= -5 && in->u.i <= 256; /* CPython's small ints */
+		*out =
+		    in->u.i == o->u.i && in->u.i >= -5 && in->u.i <= 256; /* CPython's small ints */
 	else
 		*out = false;
 	return KP_OK;
@@ -296,7 +316,8 @@ static JT(changed)
 	if (r && r->type == KP_V_LIST && kp_list_len(r) && kp_list_at(r, 0)->type == KP_V_MAP)
 		for (size_t i = 0; i < kp_list_len(r) && !*out; i++) {
 			const struct kp_value *e = kp_list_at(r, i);
-			const struct kp_value *ec = e->type == KP_V_MAP ? kp_map_get(e, "changed") : NULL;
+			const struct kp_value *ec =
+			    e->type == KP_V_MAP ? kp_map_get(e, "changed") : NULL;
 			*out = ec && kp_jinja_truthy(ec);
 		}
 	return KP_OK;
@@ -395,9 +416,10 @@ static kp_rc path_test(struct kp_jctx *cx, const struct kp_value *in, int kind, 
 {
 	struct stat st;
 	if (in->type != KP_V_STR)
-		return kp_jinja_err(cx, KP_ERR_RUNTIME,
-				    "stat: path should be string, bytes, os.PathLike or integer, not %s",
-				    kp_jinja_typename(in));
+		return kp_jinja_err(
+		    cx, KP_ERR_RUNTIME,
+		    "stat: path should be string, bytes, os.PathLike or integer, not %s",
+		    kp_jinja_typename(in));
 	const char *p = in->u.str.s;
 	switch (kind) {
 	case 0:

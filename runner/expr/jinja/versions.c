@@ -40,12 +40,14 @@ static size_t loose_parse(const char *v, struct vpart *p)
 			s++;
 			continue;
 		} else {
-			while (*s && !isdigit((unsigned char)*s) && !(*s >= 'a' && *s <= 'z') && *s != '.')
+			while (*s && !isdigit((unsigned char)*s) && !(*s >= 'a' && *s <= 'z') &&
+			       *s != '.')
 				s++;
 			p[n].num = false;
 		}
 		if (!p[n].num) {
-			size_t l = (size_t)(s - st) < sizeof p[n].s - 1 ? (size_t)(s - st) : sizeof p[n].s - 1;
+			size_t l = (size_t)(s - st) < sizeof p[n].s - 1 ? (size_t)(s - st)
+									: sizeof p[n].s - 1;
 			memcpy(p[n].s, st, l);
 			p[n].s[l] = 0;
 		}
@@ -233,9 +235,9 @@ kp_rc jl_version_test(struct kp_jctx *cx, const struct kp_value *in, const struc
 		      const struct kp_value *opv, const struct kp_value *typev, bool *out)
 {
 	static const char *const ops[][2] = {
-	    {"==", "eq"}, {"=", "eq"}, {"eq", "eq"}, {"<", "lt"}, {"lt", "lt"},  {"<=", "le"},
-	    {"le", "le"}, {">", "gt"}, {"gt", "gt"}, {">=", "ge"}, {"ge", "ge"}, {"!=", "ne"},
-	    {"<>", "ne"}, {"ne", "ne"},
+	    {"==", "eq"}, {"=", "eq"},	{"eq", "eq"}, {"<", "lt"},  {"lt", "lt"},
+	    {"<=", "le"}, {"le", "le"}, {">", "gt"},  {"gt", "gt"}, {">=", "ge"},
+	    {"ge", "ge"}, {"!=", "ne"}, {"<>", "ne"}, {"ne", "ne"},
 	};
 	const char *op, *type;
 	kp_rc rc = jl_str(cx, opv, "operator", "eq", &op);
@@ -254,10 +256,11 @@ kp_rc jl_version_test(struct kp_jctx *cx, const struct kp_value *in, const struc
 		if (!strcmp(op, ops[i][0]))
 			canon = ops[i][1];
 	if (!canon)
-		return kp_jinja_err(cx, KP_ERR_RUNTIME,
-				    "Invalid operator type (%s). Must be one of '==', '=', 'eq', "
-				    "'<', 'lt', '<=', 'le', '>', 'gt', '>=', 'ge', '!=', '<>', 'ne'",
-				    op);
+		return kp_jinja_err(
+		    cx, KP_ERR_RUNTIME,
+		    "Invalid operator type (%s). Must be one of '==', '=', 'eq', "
+		    "'<', 'lt', '<=', 'le', '>', 'gt', '>=', 'ge', '!=', '<>', 'ne'",
+		    op);
 	struct kp_value *a = jl_strval(in), *b = jl_strval(ref);
 	int c = 0;
 	if (!strcmp(type, "loose"))
@@ -267,7 +270,8 @@ kp_rc jl_version_test(struct kp_jctx *cx, const struct kp_value *in, const struc
 	else if (!strcmp(type, "semver") || !strcmp(type, "semantic"))
 		rc = sem_cmp(cx, a->u.str.s, b->u.str.s, &c);
 	else if (!strcmp(type, "pep440"))
-		rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "version_type 'pep440' is not supported by kplan");
+		rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
+				  "version_type 'pep440' is not supported by kplan");
 	else
 		rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
 				  "Invalid version type (%s). Must be one of 'loose', 'strict', "
@@ -295,24 +299,4 @@ kp_rc jl_version_test(struct kp_jctx *cx, const struct kp_value *in, const struc
 	else
 		*out = c >= 0;
 	return KP_OK;
-}
-
-/* version_compare(version, operator='eq', strict=None, version_type=None) */
-JF(version_compare)
-{
-	const struct kp_value *type = argv[3];
-	struct kp_value *st = NULL;
-	if (argv[2] && argv[2]->type != KP_V_NULL) {
-		if (type && type->type != KP_V_NULL)
-			return kp_jinja_err(cx, KP_ERR_RUNTIME,
-					    "Cannot specify both 'strict' and 'version_type'");
-		if (kp_jinja_truthy(argv[2]))
-			type = st = kp_value_str("strict");
-	}
-	bool b;
-	kp_rc rc = jl_version_test(cx, in, argv[0], argv[1], type, &b);
-	kp_value_unref(st);
-	if (!rc)
-		*out = kp_value_bool(b);
-	return rc;
 }
