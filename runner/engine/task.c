@@ -306,6 +306,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		}
 		kp_value_unref(oc->value);
 		oc->value = kp_result_to_value(&res);
+		oc->value->unsafe = 1; /* node data: never templated again */
 		oc->changed = res.changed;
 		oc->failed = res.failed;
 		oc->skipped = res.skipped;
@@ -493,8 +494,16 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 		kp_value_unref(oc->value);
 		oc->value = c;
 	}
-	if (t->register_var && oc->value)
+	if (t->register_var && oc->value) {
+		if (!oc->value->unsafe) { /* a loop's results, a skip */
+			struct kp_value *c = oc->value->refs == 1 ? oc->value : kp_value_copy(oc->value);
+			if (c != oc->value)
+				kp_value_unref(oc->value);
+			c->unsafe = 1;
+			oc->value = c;
+		}
 		kp_map_set(hs->facts, t->register_var, oc->value);
+	}
 	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED))
 		kp_map_update(hs->facts, oc->set_vars);
 	if (st == KP_ST_CHANGED)
