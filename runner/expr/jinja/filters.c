@@ -77,6 +77,7 @@ const struct kp_jfilter kp_jinja_filters[] = {
     {"items2dict", "key_name,value_name", 0, jf_items2dict},
     {"combine", "*dicts,recursive,list_merge", 0, jf_combine},
     {"dictsort", "case_sensitive,by,reverse", 0, jf_dictsort},
+    {"items", NULL, KP_JF_UNDEF, jf_items},
     /* encodings */
     {"to_json", "indent,sort_keys,**kw", 0, jf_to_json},
     {"to_nice_json", "indent,sort_keys,**kw", 0, jf_to_nice_json},
@@ -133,8 +134,6 @@ const char *const kp_jinja_unsupported[] = {
     "filter:to_xml",
     "filter:from_csv",
     "filter:jc",
-    "filter:xmlstr",
-    "filter:mandatory_default",
     "filter:pow",
     "filter:log",
     "filter:root",
@@ -157,22 +156,17 @@ const char *const kp_jinja_unsupported[] = {
     "filter:e",
     "filter:safe",
     "filter:striptags",
-    "filter:urlencode",
     "filter:filesizeformat",
     "filter:pprint",
     "filter:tojson",
     "filter:wordwrap",
-    "filter:items",
-    "filter:attr_lookup",
     /* tests */
     "test:vault_encrypted",
     "test:nan",
     "test:mount",
     "test:same_file",
     "test:escaped",
-    "test:task_vars",
     "test:started",
-    "test:isnan",
     /* lookups */
     "lookup:first_found",
     "lookup:fileglob",
@@ -211,6 +205,15 @@ const char *const kp_jinja_unsupported[] = {
     "lookup:filetree",
     NULL,
 };
+
+bool kp_jinja_unsupported_as(const char *kind, const char *name)
+{
+	size_t k = strlen(kind);
+	for (const char *const *u = kp_jinja_unsupported; *u; u++)
+		if (!strncmp(*u, kind, k) && (*u)[k] == ':' && !strcmp(*u + k + 1, name))
+			return true;
+	return false;
+}
 
 const char *kp_jinja_unsupported_kind(const char *name)
 {

@@ -274,3 +274,23 @@ JF(dictsort)
 	*out = r;
 	return KP_OK;
 }
+
+/* items: a map's [key, value] pairs; Undefined gives none */
+JF(items)
+{
+	if (!in) {
+		*out = kp_value_list();
+		return KP_OK;
+	}
+	if (in->type != KP_V_MAP)
+		return kp_jinja_err(cx, KP_ERR_RUNTIME, "Can only get item pairs from a mapping.");
+	struct kp_value *l = kp_value_list();
+	for (size_t i = 0; i < kp_map_len(in); i++) {
+		struct kp_value *pair = kp_value_list();
+		kp_list_push_take(pair, kp_value_str(kp_map_key(in, i)));
+		kp_list_push(pair, kp_map_val(in, i));
+		kp_list_push_take(l, pair);
+	}
+	*out = l;
+	return KP_OK;
+}

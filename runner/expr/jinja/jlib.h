@@ -13,9 +13,12 @@
 #include "expr/jinja/jinja_fn.h"
 
 /* Ansible names kplan refuses when the plan loads (NULL-terminated), each
- * "kind:name" ("filter:json_query"); kp_jinja_unsupported_kind() gives
- * "filter", "test" or "lookup" for a name in that list, else NULL. */
+ * "kind:name" ("filter:json_query"). kp_jinja_unsupported_as("filter",
+ * name) says whether that filter is one of them; kp_jinja_unsupported_kind
+ * gives the kind of the first entry with that name ("filter", "test",
+ * "lookup"), else NULL. */
 extern const char *const kp_jinja_unsupported[];
+bool kp_jinja_unsupported_as(const char *kind, const char *name);
 const char *kp_jinja_unsupported_kind(const char *name);
 
 /* Declares `kp_rc jf_NAME(cx, in, argv, out)` for a filter and
@@ -72,8 +75,8 @@ struct jl_re;
 kp_rc jl_re_compile(struct kp_jctx *cx, const char *pattern, bool icase, bool multiline,
 		    struct jl_re **out);
 void jl_re_free(struct jl_re *re);
-/* 1 when found (re.search, or re.match when anchored), 0 when not, <0 on
- * error (recorded). */
+/* 1 when found (re.search, or re.match when anchored), 0 when not, or
+ * the negated kp_rc of the error (recorded). */
 int jl_re_find(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t len, bool anchored);
 
 /* ---- filters ---- */
@@ -143,6 +146,7 @@ JF(dict2items);
 JF(items2dict);
 JF(combine);
 JF(dictsort);
+JF(items);
 /* encodings */
 JF(to_json);
 JF(to_nice_json);

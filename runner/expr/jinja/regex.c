@@ -96,7 +96,8 @@ void jl_re_free(struct jl_re *re)
 	free(re);
 }
 
-/* One match at or after `start`; 1 found, 0 not, <0 error recorded. */
+/* One match at or after `start`: 1 found, 0 not, or a negated kp_rc with
+ * the error recorded (-KP_ERR_LIMIT when the match limit was hit). */
 static int re_exec(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t len, size_t start,
 		   uint32_t flags)
 {
@@ -108,12 +109,12 @@ static int re_exec(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t l
 	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT) {
 		kp_jinja_err(cx, KP_ERR_LIMIT,
 			     "regular expression gave up: it backtracks too much on this input");
-		return -1;
+		return -(int)KP_ERR_LIMIT;
 	}
 	PCRE2_UCHAR msg[256];
 	pcre2_get_error_message(rc, msg, sizeof msg);
 	kp_jinja_err(cx, KP_ERR_RUNTIME, "regular expression failed: %s", (char *)msg);
-	return -1;
+	return -(int)KP_ERR_RUNTIME;
 }
 
 int jl_re_find(struct kp_jctx *cx, struct jl_re *re, const char *s, size_t len, bool anchored)
@@ -241,7 +242,7 @@ static kp_rc each_match(struct kp_jctx *cx, struct jl_re *re, const char *s, siz
 			return rc;
 		int m = re_exec(cx, re, s, len, pos, flags);
 		if (m < 0)
-			return KP_ERR_RUNTIME;
+			return (kp_rc)-m;
 		if (m == 0) {
 			if (!flags || pos >= len)
 				break;
@@ -376,7 +377,7 @@ JF(regex_search)
 	struct kp_value *s = jl_strval(in);
 	int m = jl_re_find(cx, re, s->u.str.s, s->u.str.len, false);
 	if (m < 0) {
-		rc = KP_ERR_RUNTIME;
+		rc = (kp_rc)-m;
 	} else if (m == 0) {
 		*out = kp_value_null();
 	} else if (!kp_list_len(groups)) {
@@ -445,7 +446,7 @@ static kp_rc re_test(struct kp_jctx *cx, const struct kp_value *in, const struct
 	kp_value_unref(s);
 	jl_re_free(re);
 	if (m < 0)
-		return KP_ERR_RUNTIME;
+		return (kp_rc)-m;
 	*out = m > 0;
 	return KP_OK;
 }
