@@ -285,6 +285,23 @@ static kp_rc render_hosts(struct kp_lua *L, const struct kp_plan *plan, size_t i
 	s.ctx = &pv;
 	s.base_dir = plan->dir;
 
+	if (play->serial_tv) {
+		struct kp_value *sv = NULL;
+		rc = kp_tvalue_render(L, play->serial_tv, &s, &sv, err);
+		if (!rc)
+			rc = kp_serial_from_value(sv, play->serial_pos, &play->serial,
+						  &play->nserial, err);
+		kp_value_unref(sv);
+		if (rc) {
+			if (play->name)
+				kp_buf_addf(err, " (in 'serial' of play '%s')", play->name);
+			else
+				kp_buf_addf(err, " (in 'serial' of play #%zu)", index + 1);
+			goto out;
+		}
+		if (!play->hosts_t)
+			goto out;
+	}
 	rc = kp_template_render(L, play->hosts_t, &s, &v, err);
 	if (rc) {
 		if (play->name)
@@ -329,7 +346,7 @@ kp_rc kp_plan_render_hosts(struct kp_plan *plan, const struct kp_inventory *inv,
 	struct kp_lua *L = NULL;
 	kp_rc rc = KP_OK;
 	for (size_t i = 0; i < plan->nplays && !rc; i++) {
-		if (!plan->plays[i]->hosts_t)
+		if (!plan->plays[i]->hosts_t && !plan->plays[i]->serial_tv)
 			continue;
 		if (!L)
 			L = kp_lua_new();
