@@ -6,7 +6,8 @@
  * EXPECTED.json is what tests/jinja/oracle.py wrote: a list of cases, each
  * with its name, one of expr/template/file/when, vars and template_options.
  * Every case is rendered the way kplan renders the same text in a plan
- * (expr as the task argument "{{ expr }}", when as a `when:` condition) and
+ * (expr as the task argument "{{ expr }}", when as a `when:` condition,
+ * file as the template module renders a file) and
  * the answers are printed as a JSON list of {"name", "value"} or {"name",
  * "error": "undefined"|"error", "message"}, for tests/jinja/compare.py to
  * hold against Ansible's. "@DATA@" and "@TMP@" in the case's text and
@@ -143,12 +144,24 @@ static kp_rc run_case(struct kp_lua *L, const struct kp_value *c, const struct k
 	} else if ((text = str_of(c, "template"))) {
 		kp_buf_addstr(&src, text);
 	} else if ((text = str_of(c, "file"))) {
-		/* The template module's settings (trim_blocks on, lstrip_blocks
-		 * off, trailing newline kept) need the engine's template-file
-		 * entry point; until it exists the case fails here. */
+		/* the template module: trim_blocks on, lstrip_blocks off unless
+		 * the case's template_options say otherwise */
+		const struct kp_value *o = kp_map_get(c, "template_options"), *v;
+		bool trim = true, lstrip = false;
+		if (o && (v = kp_map_get(o, "trim_blocks")) && v->type == KP_V_BOOL)
+			trim = v->u.b;
+		if (o && (v = kp_map_get(o, "lstrip_blocks")) && v->type == KP_V_BOOL)
+			lstrip = v->u.b;
+		struct kp_value *t = subst_str(text);
+		struct kp_template *tp = NULL;
 		kp_buf_release(&src);
-		return kp_errorf(err, KP_ERR_INVALID,
-				 "template-module rendering is not available in this build");
+		rc =
+		    kp_template_compile_file(t->u.str.s, t->u.str.len, pos, trim, lstrip, &tp, err);
+		if (!rc)
+			rc = kp_template_render(L, tp, s, out, err);
+		kp_template_free(tp);
+		kp_value_unref(t);
+		return rc;
 	} else {
 		kp_buf_release(&src);
 		return kp_errorf(err, KP_ERR_INVALID,
