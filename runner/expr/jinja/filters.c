@@ -96,6 +96,7 @@ const struct kp_jfilter kp_jinja_filters[] = {
     {"splitext", NULL, 0, jf_splitext},
     {"expanduser", NULL, 0, jf_expanduser},
     {"path_join", NULL, 0, jf_path_join},
+    {"urlsplit", "query", 0, jf_urlsplit},
     /* networks */
     {"ipaddr", "query,version", 0, jf_ipaddr},
     {"ipv4", "query", 0, jf_ipv4},
@@ -123,7 +124,6 @@ const char *const kp_jinja_unsupported[] = {
     "filter:realpath",
     "filter:relpath",
     "filter:fileglob",
-    "filter:urlsplit",
     "filter:urlencode",
     "filter:urlize",
     "filter:win_basename",

@@ -1,7 +1,9 @@
 /*
  * filters_paths.c - path filters (Python's os.path on the controller):
- * basename, dirname, splitext, expanduser, path_join.
+ * basename, dirname, splitext, expanduser, path_join; and urlsplit
+ * (urllib.parse.urlsplit).
  */
+#include <ctype.h>
 #include <pwd.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -139,4 +141,135 @@ JF(path_join)
 	char *t = kp_buf_detach(&b, &len);
 	*out = kp_value_str_take(t, len);
 	return KP_OK;
+}
+
+/* The parts of a URL as Python's urllib.parse.urlsplit finds them. */
+struct url {
+	const char *scheme, *netloc, *path, *query, *fragment;
+	size_t ls, ln, lp, lq, lf;
+};
+
+static void split_url(const char *s, struct url *u)
+{
+	memset(u, 0, sizeof *u);
+	u->scheme = u->netloc = u->query = u->fragment = "";
+	const char *colon = strchr(s, ':');
+	if (colon && colon > s && isalpha((unsigned char)s[0])) {
+		const char *p = s;
+		while (p < colon && (isalnum((unsigned char)*p) || strchr("+-.", *p)))
+			p++;
+		if (p == colon) {
+			u->scheme = s;
+			u->ls = (size_t)(colon - s);
+			s = colon + 1;
+		}
+	}
+	if (s[0] == '/' && s[1] == '/') {
+		s += 2;
+		size_t n = strcspn(s, "/?#");
+		u->netloc = s;
+		u->ln = n;
+		s += n;
+	}
+	const char *hash = strchr(s, '#');
+	size_t rest = hash ? (size_t)(hash - s) : strlen(s);
+	if (hash) {
+		u->fragment = hash + 1;
+		u->lf = strlen(hash + 1);
+	}
+	const char *q = memchr(s, '?', rest);
+	if (q) {
+		u->query = q + 1;
+		u->lq = rest - (size_t)(q + 1 - s);
+		rest = (size_t)(q - s);
+	}
+	u->path = s;
+	u->lp = rest;
+}
+
+static struct kp_value *lower_strn(const char *s, size_t n)
+{
+	char *p = kp_xstrndup(s, n);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)tolower((unsigned char)p[i]);
+	return kp_value_str_take(p, n);
+}
+
+/* urlsplit(query=''): the map of all parts, or the part asked for */
+JF(urlsplit)
+{
+	const char *query;
+	kp_rc rc = need_str(cx, in);
+	if (!rc)
+		rc = jl_str(cx, argv[0], "query", "", &query);
+	if (rc)
+		return rc;
+	struct url u;
+	split_url(in->u.str.s, &u);
+	/* netloc: [user[:password]@]host[:port] */
+	const char *at = NULL;
+	for (size_t i = 0; i < u.ln; i++)
+		if (u.netloc[i] == '@')
+			at = u.netloc + i;
+	const char *host = at ? at + 1 : u.netloc, *end = u.netloc + u.ln;
+	struct kp_value *m = kp_value_map(), *user = NULL, *pass = NULL, *hostname = NULL,
+			*port = NULL;
+	if (at) {
+		const char *c = memchr(u.netloc, ':', (size_t)(at - u.netloc));
+		user = kp_value_strn(u.netloc, (size_t)((c ? c : at) - u.netloc));
+		if (c)
+			pass = kp_value_strn(c + 1, (size_t)(at - c - 1));
+	}
+	const char *hend = end, *pc = NULL;
+	if (*host == '[') {
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+		if (rb) {
+			if (rb + 1 < end && rb[1] == ':')
+				pc = rb + 1;
+			hostname = lower_strn(host + 1, (size_t)(rb - host - 1));
+		}
+	} else {
+		pc = memrchr(host, ':', (size_t)(end - host));
+		hend = pc ? pc : end;
+		if (hend > host)
+			hostname = lower_strn(host, (size_t)(hend - host));
+	}
+	if (pc && pc + 1 < end) {
+		char digits[32];
+		size_t n = (size_t)(end - pc - 1);
+		if (n < sizeof digits && strspn(pc + 1, "0123456789") >= n) {
+			memcpy(digits, pc + 1, n);
+			digits[n] = 0;
+			long p = strtol(digits, NULL, 10);
+			if (p > 65535)
+				rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "Port out of range 0-65535");
+			port = kp_value_int(p);
+		} else {
+			rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
+					  "Port could not be cast to integer value as '%.*s'",
+					  (int)n, pc + 1);
+		}
+	}
+	/* the keys in the order Ansible lists them (sorted) */
+	kp_map_set_take(m, "fragment", kp_value_strn(u.fragment, u.lf));
+	kp_map_set_take(m, "hostname", hostname ? hostname : kp_value_null());
+	kp_map_set_take(m, "netloc", kp_value_strn(u.netloc, u.ln));
+	kp_map_set_take(m, "password", pass ? pass : kp_value_null());
+	kp_map_set_take(m, "path", kp_value_strn(u.path, u.lp));
+	kp_map_set_take(m, "port", port ? port : kp_value_null());
+	kp_map_set_take(m, "query", kp_value_strn(u.query, u.lq));
+	kp_map_set_take(m, "scheme", lower_strn(u.scheme, u.ls));
+	kp_map_set_take(m, "username", user ? user : kp_value_null());
+	if (!rc && *query) {
+		const struct kp_value *v = kp_map_get(m, query);
+		if (!v)
+			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "urlsplit: unknown URL component: %s",
+					  query);
+		else
+			*out = kp_value_ref(v);
+	} else if (!rc) {
+		*out = kp_value_ref(m);
+	}
+	kp_value_unref(m);
+	return rc;
 }

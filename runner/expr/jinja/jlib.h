@@ -165,6 +165,7 @@ JF(dirname);
 JF(splitext);
 JF(expanduser);
 JF(path_join);
+JF(urlsplit);
 /* ipaddr */
 JF(ipaddr);
 JF(ipwrap);
