@@ -186,7 +186,6 @@ const char *const kp_jinja_unsupported[] = {
     "lookup:config",
     "lookup:inventory_hostnames",
     "lookup:list",
-    "lookup:template",
     "lookup:varnames",
     "lookup:k8s",
     "lookup:hashi_vault",

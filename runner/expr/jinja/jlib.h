@@ -172,6 +172,9 @@ JF(ipwrap);
 JF(ipv4);
 JF(ipv6);
 
+/* ---- lookups ---- */
+JL(template);
+
 /* ---- tests (tests.c, regex.c for match/search/regex) ---- */
 JT(match);
 JT(search);

@@ -1,6 +1,7 @@
 /*
  * lookups.c - the lookup plugins kplan runs on the controller: env, file,
- * pipe, vars, password; the table the engine's lookup()/query() use.
+ * pipe, vars, password (template: lookup_template.c); the table the
+ * engine's lookup()/query() use.
  * Each takes errors='strict'|'warn'|'ignore' as Ansible's templar does: a
  * failing lookup then gives an empty result instead of an error (an
  * undefined variable still fails).
@@ -436,5 +437,6 @@ const struct kp_jlookup kp_jinja_lookups[] = {
     {"pipe", "*terms,errors", 0, jl_pipe},
     {"vars", "*terms,default,errors", 0, jl_vars},
     {"password", "*terms,length,chars,encrypt,errors", 0, jl_password},
+    {"template", "*terms,errors", 0, jl_template},
     {NULL, NULL, 0, NULL},
 };
