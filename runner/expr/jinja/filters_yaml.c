@@ -35,28 +35,44 @@ static const char *const resolvers[] = {
     "^(?:=)$",
 };
 
-static bool resolves_to_other(const char *s, size_t len)
+#define NRESOLVERS (sizeof resolvers / sizeof *resolvers)
+
+/* The resolvers, compiled once per dump. */
+struct resolve {
+	pcre2_code *re[NRESOLVERS];
+	pcre2_match_data *md;
+};
+
+static void resolve_init(struct resolve *r)
 {
-	for (size_t i = 0; i < sizeof resolvers / sizeof *resolvers; i++) {
+	for (size_t i = 0; i < NRESOLVERS; i++) {
 		int ec;
 		PCRE2_SIZE eo;
-		pcre2_code *re = pcre2_compile((PCRE2_SPTR)resolvers[i], PCRE2_ZERO_TERMINATED, 0,
-					       &ec, &eo, NULL);
-		if (!re)
-			continue;
-		pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-		int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
-		pcre2_match_data_free(md);
-		pcre2_code_free(re);
-		if (rc >= 0)
-			return true;
+		r->re[i] = pcre2_compile((PCRE2_SPTR)resolvers[i], PCRE2_ZERO_TERMINATED, 0, &ec,
+					 &eo, NULL);
 	}
+	r->md = pcre2_match_data_create(4, NULL);
+}
+
+static void resolve_release(struct resolve *r)
+{
+	for (size_t i = 0; i < NRESOLVERS; i++)
+		pcre2_code_free(r->re[i]);
+	pcre2_match_data_free(r->md);
+}
+
+static bool resolves_to_other(const struct resolve *r, const char *s, size_t len)
+{
+	for (size_t i = 0; i < NRESOLVERS; i++)
+		if (r->re[i] && pcre2_match(r->re[i], (PCRE2_SPTR)s, len, 0, 0, r->md, NULL) >= 0)
+			return true;
 	return false;
 }
 
 struct yopt {
 	int flow; /* -1: PyYAML's best style, 0: block, 1: flow */
 	bool sort_keys;
+	struct resolve res;
 };
 
 struct sink {
@@ -137,7 +153,7 @@ static kp_rc emit(struct kp_jctx *cx, yaml_emitter_t *e, const struct kp_value *
 	}
 	case KP_V_STR:
 		ok = scalar(e, YAML_STR_TAG, v->u.str.s, v->u.str.len,
-			    !resolves_to_other(v->u.str.s, v->u.str.len));
+			    !resolves_to_other(&o->res, v->u.str.s, v->u.str.len));
 		break;
 	case KP_V_LIST: {
 		bool flow = o->flow == 1;
@@ -179,7 +195,7 @@ static kp_rc emit(struct kp_jctx *cx, yaml_emitter_t *e, const struct kp_value *
 		ok = yaml_emitter_emit(e, &ev);
 		for (size_t i = 0; i < n && ok && !rc; i++) {
 			ok = scalar(e, YAML_STR_TAG, keys[i], strlen(keys[i]),
-				    !resolves_to_other(keys[i], strlen(keys[i])));
+				    !resolves_to_other(&o->res, keys[i], strlen(keys[i])));
 			if (ok)
 				rc = emit(cx, e, kp_map_get(v, keys[i]), o, depth + 1);
 		}
@@ -202,7 +218,7 @@ static kp_rc emit(struct kp_jctx *cx, yaml_emitter_t *e, const struct kp_value *
 static kp_rc to_yaml(struct kp_jctx *cx, const struct kp_value *in, const struct kp_value *ind,
 		     const struct kp_value *kw, bool nice, struct kp_value **out)
 {
-	struct yopt o = {nice ? 0 : -1, true};
+	struct yopt o = {.flow = nice ? 0 : -1, .sort_keys = true};
 	int64_t indent = nice ? 4 : 2, width = 80;
 	const struct kp_value *v;
 	kp_rc rc = jl_int(cx, ind, "indent", indent, &indent);
@@ -219,6 +235,7 @@ static kp_rc to_yaml(struct kp_jctx *cx, const struct kp_value *in, const struct
 
 	struct kp_buf b = KP_BUF_INIT;
 	struct sink s = {&b};
+	resolve_init(&o.res);
 	yaml_emitter_t e;
 	yaml_event_t ev;
 	yaml_emitter_initialize(&e);
@@ -245,6 +262,7 @@ static kp_rc to_yaml(struct kp_jctx *cx, const struct kp_value *in, const struct
 		rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "cannot write YAML");
 	}
 	yaml_emitter_delete(&e);
+	resolve_release(&o.res);
 	if (rc) {
 		kp_buf_release(&b);
 		return rc;
