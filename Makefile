@@ -94,7 +94,7 @@ demo: deps
 	$(MAKE) all
 	tests/lab/demo.sh
 
-test: unit check-data jinja e2e
+test: unit check-data e2e jinja
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
