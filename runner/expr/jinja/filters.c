@@ -17,7 +17,8 @@ const struct kp_jfilter kp_jinja_filters[] = {
     {"float", "default", 0, jf_float},
     {"string", NULL, 0, jf_string},
     {"list", NULL, 0, jf_list},
-    {"dict", NULL, 0, jf_dict},
+    /* community.general's; ansible-core has no plain `dict` filter */
+    {"community.general.dict", NULL, 0, jf_dict},
     {"abs", NULL, 0, jf_abs},
     {"round", "precision,method", 0, jf_round},
     {"ternary", "true_val,false_val,none_val", KP_JF_UNDEF_ARGS, jf_ternary},
