@@ -119,16 +119,20 @@ static const char *call_hint(const char *name)
 
 /* After parsing: unknown filters, tests and functions are errors now,
  * not when a host reaches the task (Jinja refuses them at compile time). */
-static kp_rc check_names(const struct jnode *n, struct kp_buf *msg, size_t *at)
+static kp_rc check_names(struct jnode *n, struct kp_buf *msg, size_t *at)
 {
 	if (!n)
 		return KP_OK;
-	if (n->kind == JN_FILTER && !kp_jfilter_exists(n->name)) {
+	if (n->kind == JN_FILTER)
+		n->fn = kp_jfilter_find(n->name);
+	else if (n->kind == JN_TEST)
+		n->fn = kp_jtest_find(n->name);
+	if (n->kind == JN_FILTER && !n->fn) {
 		*at = (size_t)n->offset;
 		kp_buf_addf(msg, "no filter named '%s'", n->name);
 		return KP_ERR_PARSE;
 	}
-	if (n->kind == JN_TEST && !kp_jtest_exists(n->name)) {
+	if (n->kind == JN_TEST && !n->fn) {
 		*at = (size_t)n->offset;
 		kp_buf_addf(msg, "no test named '%s'", n->name);
 		return KP_ERR_PARSE;

@@ -24,6 +24,7 @@ void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
 	pv->inv = inv;
 	pv->extra = extra;
 	pv->play_hosts = host_names(inv, hosts, nhosts);
+	pv->play_hosts->unsafe = 1; /* magic variables are never templated */
 	pv->kplan = kp_value_map();
 	kp_map_set_take(pv->kplan, "check_mode", kp_value_bool(check_mode));
 	kp_map_set_take(pv->kplan, "diff", kp_value_bool(diff));
@@ -158,6 +159,7 @@ void kp_batchvars_init(struct kp_batchvars *bv, const struct kp_playvars *pv, co
 		       size_t nbatch, size_t batch_index, size_t batch_count)
 {
 	bv->batch_hosts = host_names(pv->inv, batch, nbatch);
+	bv->batch_hosts->unsafe = 1;
 	bv->kplan = kp_value_copy(pv->kplan);
 	kp_map_set_take(bv->kplan, "batch_index", kp_value_int((int64_t)batch_index));
 	kp_map_set_take(bv->kplan, "batch_count", kp_value_int((int64_t)batch_count));

@@ -124,6 +124,16 @@ static const struct kp_jtest *find_test(const char *name)
 	return NULL;
 }
 
+const void *kp_jfilter_find(const char *name)
+{
+	return find_filter(name);
+}
+
+const void *kp_jtest_find(const char *name)
+{
+	return find_test(name);
+}
+
 bool kp_jfilter_exists(const char *name)
 {
 	return find_filter(name) != NULL;
@@ -254,8 +264,9 @@ kp_rc kp_jfilter_call(struct kp_jctx *cx, const char *name, const struct kp_valu
 		      const struct kp_value *const *pos, size_t npos, const char *const *kwn,
 		      const struct kp_value *const *kwv, size_t nkw, struct kp_value **out)
 {
-	const struct kp_jfilter *f = find_filter(name);
+	const struct kp_jfilter *f = cx->hint ? cx->hint : find_filter(name);
 	struct bound b;
+	cx->hint = NULL;
 	if (!f)
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "no filter named '%s'", name);
 	if (kp_jv_is_undef(in) && !(f->flags & KP_JF_UNDEF))
@@ -283,8 +294,9 @@ kp_rc kp_jtest_call(struct kp_jctx *cx, const char *name, const struct kp_value 
 		    const struct kp_value *const *pos, size_t npos, const char *const *kwn,
 		    const struct kp_value *const *kwv, size_t nkw, bool *out)
 {
-	const struct kp_jtest *t = find_test(name);
+	const struct kp_jtest *t = cx->hint ? cx->hint : find_test(name);
 	struct bound b;
+	cx->hint = NULL;
 	if (!t)
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "no test named '%s'", name);
 	if (kp_jv_is_undef(in) && !(t->flags & KP_JF_UNDEF))

@@ -429,6 +429,7 @@ static kp_rc eval_filter(struct kp_jctx *cx, const struct jnode *n, struct kp_va
 		kp_value_unref(in);
 		return rc;
 	}
+	cx->hint = n->fn;
 	rc = kp_jfilter_call(cx, n->name, in, (const struct kp_value *const *)a.v, a.npos,
 			     a.kwn + a.npos, (const struct kp_value *const *)a.v + a.npos,
 			     a.n - a.npos, out);
@@ -449,6 +450,7 @@ static kp_rc eval_test(struct kp_jctx *cx, const struct jnode *n, struct kp_valu
 		kp_value_unref(in);
 		return rc;
 	}
+	cx->hint = n->fn;
 	rc = kp_jtest_call(cx, n->name, in, (const struct kp_value *const *)a.v, a.npos,
 			   a.kwn + a.npos, (const struct kp_value *const *)a.v + a.npos,
 			   a.n - a.npos, &r);

@@ -140,6 +140,7 @@ struct kp_jctx {
 	bool no_log;	  /* a no_log value took part */
 	bool native_text; /* the last filter was a string-type filter */
 	kp_rc var_rc;	  /* a variable's own rendering failed: its position */
+	const void *hint; /* the next filter/test call's table entry, when known */
 };
 
 #define KP_JINJA_BUDGET	   ((size_t)16 << 20) /* units per evaluation */
@@ -187,6 +188,9 @@ kp_rc kp_jmethod_call(struct kp_jctx *cx, const struct kp_value *self, const cha
 		      const struct kp_value *const *pos, size_t npos, const char *const *kwn,
 		      const struct kp_value *const *kwv, size_t nkw, struct kp_value **out);
 bool kp_jfilter_exists(const char *name);
+/* The table entry of a filter/test (cached in the AST at compile time). */
+const void *kp_jfilter_find(const char *name);
+const void *kp_jtest_find(const char *name);
 bool kp_jtest_exists(const char *name);
 
 /* The omit placeholder string */
