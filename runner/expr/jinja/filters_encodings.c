@@ -312,3 +312,8 @@ JF(checksum)
 {
 	return digest(cx, in, "sha1", out);
 }
+
+JF(md5)
+{
+	return digest(cx, in, "md5", out);
+}

@@ -1,6 +1,6 @@
 /*
  * filters_paths.c - path filters (Python's os.path on the controller):
- * basename, dirname, splitext, expanduser, path_join; and urlsplit
+ * basename, dirname, splitext, expanduser, expandvars, path_join; and urlsplit
  * (urllib.parse.urlsplit).
  */
 #include <ctype.h>
@@ -104,6 +104,44 @@ JF(expanduser)
 	kp_buf_add(&b, home, hl);
 	if (rest)
 		kp_buf_addstr(&b, hl == 1 && home[0] == '/' ? rest + 1 : rest);
+	size_t len;
+	char *t = kp_buf_detach(&b, &len);
+	*out = kp_value_str_take(t, len);
+	return KP_OK;
+}
+
+/* expandvars: os.path.expandvars -- $NAME and ${NAME} of the environment;
+ * unknown ones stay as written */
+JF(expandvars)
+{
+	kp_rc rc = need_str(cx, in);
+	if (rc)
+		return rc;
+	struct kp_buf b = KP_BUF_INIT;
+	const char *s = in->u.str.s;
+	while (*s) {
+		if (*s != '$') {
+			kp_buf_addch(&b, *s++);
+			continue;
+		}
+		bool brace = s[1] == '{';
+		const char *name = s + 1 + brace, *e = name;
+		while (isalnum((unsigned char)*e) || *e == '_')
+			e++;
+		if (e == name || (brace && *e != '}')) {
+			kp_buf_addch(&b, *s++);
+			continue;
+		}
+		char *n = kp_xstrndup(name, (size_t)(e - name));
+		const char *v = getenv(n);
+		free(n);
+		const char *after = e + brace;
+		if (v)
+			kp_buf_addstr(&b, v);
+		else
+			kp_buf_add(&b, s, (size_t)(after - s));
+		s = after;
+	}
 	size_t len;
 	char *t = kp_buf_detach(&b, &len);
 	*out = kp_value_str_take(t, len);

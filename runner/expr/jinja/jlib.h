@@ -159,11 +159,13 @@ JF(b64encode);
 JF(b64decode);
 JF(hash);
 JF(checksum);
+JF(md5);
 /* paths */
 JF(basename);
 JF(dirname);
 JF(splitext);
 JF(expanduser);
+JF(expandvars);
 JF(path_join);
 JF(urlsplit);
 /* ipaddr */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "expr/jinja/jinja.h" /* kp_jfilter_exists, kp_jtest_exists */
 #include "expr/jinja/jlib.h"
 
 static bool is_num(const struct kp_value *v)
@@ -34,6 +35,21 @@ SIMPLE(mapping, in->type == KP_V_MAP)
 SIMPLE(sequence, in->type == KP_V_STR || in->type == KP_V_LIST || in->type == KP_V_MAP)
 SIMPLE(iterable, in->type == KP_V_STR || in->type == KP_V_LIST || in->type == KP_V_MAP)
 SIMPLE(callable, false)
+SIMPLE(is_true, in->type == KP_V_BOOL && in->u.b)
+SIMPLE(is_false, in->type == KP_V_BOOL && !in->u.b)
+
+/* filter / test: is there one of that name (engine's or the library's)? */
+static JT(filter)
+{
+	*out = in->type == KP_V_STR && kp_jfilter_exists(in->u.str.s);
+	return KP_OK;
+}
+
+static JT(test)
+{
+	*out = in->type == KP_V_STR && kp_jtest_exists(in->u.str.s);
+	return KP_OK;
+}
 
 static JT(eq)
 {
@@ -456,6 +472,14 @@ static JT(exists)
 {
 	return path_test(cx, in, 3, out);
 }
+static JT(link_exists)
+{
+	struct stat st;
+	kp_rc rc = path_test(cx, in, 4, out);
+	if (!rc)
+		*out = !lstat(in->u.str.s, &st);
+	return rc;
+}
 static JT(abs)
 {
 	return path_test(cx, in, 4, out);
@@ -473,6 +497,10 @@ const struct kp_jtest kp_jinja_tests[] = {
     {"sequence", NULL, 0, jt_sequence},
     {"iterable", NULL, 0, jt_iterable},
     {"callable", NULL, 0, jt_callable},
+    {"true", NULL, 0, jt_is_true},
+    {"false", NULL, 0, jt_is_false},
+    {"filter", NULL, 0, jt_filter},
+    {"test", NULL, 0, jt_test},
     {"equalto", "other", 0, jt_eq},
     {"eq", "other", 0, jt_eq},
     {"==", "other", 0, jt_eq},
@@ -528,6 +556,7 @@ const struct kp_jtest kp_jinja_tests[] = {
     {"link", NULL, 0, jt_link},
     {"is_link", NULL, 0, jt_link},
     {"exists", NULL, 0, jt_exists},
+    {"link_exists", NULL, 0, jt_link_exists},
     {"abs", NULL, 0, jt_abs},
     {"is_abs", NULL, 0, jt_abs},
     {NULL, NULL, 0, NULL},
