@@ -81,7 +81,7 @@ PLAN
 run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
 check "until: stops as soon as the condition holds (3 attempts)" 3 "$(node_cat h1 count | wc -l)"
 check "until: retries 2 means 3 attempts in all, then fails" 3 "$(node_cat h1 tries | wc -l)"
-check "until: attempts are registered" '"3 3 true"' \
+check "until: attempts are registered" '"3 3 True"' \
 	"$(grep '"host_result".*"task":"show"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
 
 cat >"$p" <<'PLAN'
