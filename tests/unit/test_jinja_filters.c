@@ -105,6 +105,14 @@ static void test_regex_guard(void **state)
 		   "backtracks too much");
 	eval_fails(c, "('a' * 40 + '!') is match('(a|a?)+$')", KP_ERR_LIMIT, "backtracks too much");
 	assert_true(time(NULL) - t0 < (unit_valgrind() ? 120 : 20));
+	/* many matches in a long subject stay linear: 50,000 matches in
+	 * 1.2 MB (quadratic, this took minutes) */
+	t0 = time(NULL);
+	struct kp_value *n = eval_ok(
+	    c, "[('key x=1 more text here\n' * 50000) | regex_findall('x=(\\d+)') | length]");
+	assert_int_equal(kp_list_at(n, 0)->u.i, 50000);
+	kp_value_unref(n);
+	assert_true(time(NULL) - t0 < (unit_valgrind() ? 120 : 10));
 	/* the same pattern on a string it matches quickly is fine */
 	struct kp_value *v = eval_ok(c, "'aaaa' | regex_search('^(a|aa)+$')");
 	assert_string_equal(v->u.str.s, "aaaa");

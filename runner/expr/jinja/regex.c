@@ -14,7 +14,7 @@
 
 #include "expr/jinja/jlib.h"
 
-#define MATCH_LIMIT 1000000u
+#define MATCH_LIMIT 10000000u
 #define DEPTH_LIMIT 10000u
 
 struct jl_re {
@@ -59,7 +59,7 @@ kp_rc jl_re_compile(struct kp_jctx *cx, const char *pattern, bool icase, bool mu
 			kp_buf_addch(&p, *s);
 		}
 	}
-	uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
+	uint32_t opts = PCRE2_UTF | PCRE2_UCP;
 	if (icase)
 		opts |= PCRE2_CASELESS;
 	if (multiline)
@@ -235,12 +235,16 @@ static kp_rc each_match(struct kp_jctx *cx, struct jl_re *re, const char *s, siz
 			void *arg, size_t *tail)
 {
 	size_t pos = 0, copied = 0;
-	uint32_t flags = 0;
+	uint32_t flags = 0, checked = 0;
 	for (;;) {
 		kp_rc rc = kp_jinja_charge(cx, 1);
 		if (rc)
 			return rc;
-		int m = re_exec(cx, re, s, len, pos, flags);
+		/* the subject's UTF-8 is checked by the first search only:
+		 * checking it again at every match would make a long subject
+		 * with many matches quadratic */
+		int m = re_exec(cx, re, s, len, pos, flags | checked);
+		checked = PCRE2_NO_UTF_CHECK;
 		if (m < 0)
 			return (kp_rc)-m;
 		if (m == 0) {
