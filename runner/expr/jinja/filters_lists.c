@@ -1,13 +1,12 @@
 /*
  * filters_lists.c - list filters as Jinja 3.1 and ansible-core 2.14 define
- * them: first, last, length, min, max, sum, unique and the set operations
- * (case-insensitive uniqueness, first appearance kept, as Ansible's
- * unique), sort, reverse, flatten, zip, zip_longest, batch, slice, random,
- * shuffle, product.
+ * them: first, last, length, min, max, sum, unique (case-insensitive
+ * unless asked) and the set operations (case-sensitive, first appearance
+ * kept, as Ansible's), sort, reverse, flatten, zip, zip_longest, batch,
+ * slice, product (random and shuffle: filters_random.c).
  */
 #include "expr/jinja/jlib.h"
 
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -551,68 +550,6 @@ JF(slice)
 		kp_list_push_take(r, t);
 	}
 	kp_value_unref(l);
-	*out = r;
-	return KP_OK;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	uint64_t x;
-	if (n <= 1)
-		return 0;
-	uint64_t lim = UINT64_MAX - UINT64_MAX % n;
-	do {
-		if (RAND_bytes((unsigned char *)&x, sizeof x) != 1)
-			x = (uint64_t)random() << 32 ^ (uint64_t)random();
-	} while (x >= lim);
-	return x % n;
-}
-
-/* random(start=None, step=1, seed=None): a number below the value, or a
- * member of the list. (A seed gives kplan's own sequence, not Python's.) */
-JF(random)
-{
-	if (in->type == KP_V_INT) {
-		int64_t start, step;
-		kp_rc rc = jl_int(cx, argv[0], "start", 0, &start);
-		if (!rc)
-			rc = jl_int(cx, argv[1], "step", 1, &step);
-		if (rc)
-			return rc;
-		if (step <= 0 || in->u.i <= start)
-			return kp_jinja_err(cx, KP_ERR_RUNTIME, "empty range for randrange()");
-		uint64_t n = (uint64_t)((in->u.i - start + step - 1) / step);
-		*out = kp_value_int(start + (int64_t)rnd_below(n) * step);
-		return KP_OK;
-	}
-	struct kp_value *l;
-	kp_rc rc = jl_iter(cx, in, &l);
-	if (rc)
-		return rc;
-	if (!kp_list_len(l)) {
-		kp_value_unref(l);
-		return kp_jinja_err(cx, KP_ERR_RUNTIME, "Cannot choose from an empty sequence");
-	}
-	*out = kp_value_ref(kp_list_at(l, rnd_below(kp_list_len(l))));
-	kp_value_unref(l);
-	return KP_OK;
-}
-
-/* shuffle(seed=None) */
-JF(shuffle)
-{
-	struct kp_value *l;
-	kp_rc rc = jl_iter(cx, in, &l);
-	if (rc)
-		return rc;
-	struct kp_value *r = kp_value_copy(l);
-	kp_value_unref(l);
-	for (size_t i = kp_list_len(r); i > 1; i--) {
-		size_t j = rnd_below(i);
-		struct kp_value *t = r->u.list.items[i - 1];
-		r->u.list.items[i - 1] = r->u.list.items[j];
-		r->u.list.items[j] = t;
-	}
 	*out = r;
 	return KP_OK;
 }
