@@ -136,7 +136,7 @@ static kp_rc run_for(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *
 	}
 	size_t n = items->u.list.n;
 	for (size_t i = 0; i < n && !rc; i++) {
-		rc = kp_jinja_charge(cx, 1);
+		rc = kp_jinja_charge(cx, 16); /* the loop variable: a map of 9 */
 		if (!rc)
 			rc = push_local(cx, "loop", loop_var(i, n, items));
 		if (!rc)
