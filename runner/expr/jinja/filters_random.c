@@ -217,3 +217,18 @@ JF(shuffle)
 	*out = r;
 	return KP_OK;
 }
+
+kp_rc jl_seeded_choices(struct kp_jctx *cx, const struct kp_value *seed, const char *chars,
+			size_t count, struct kp_buf *out)
+{
+	struct mt m;
+	kp_rc rc = mt_seed(cx, &m, seed);
+	size_t n = strlen(chars);
+	if (rc)
+		return rc;
+	if (!n)
+		return kp_jinja_err(cx, KP_ERR_RUNTIME, "Cannot choose from an empty sequence");
+	for (size_t i = 0; i < count; i++)
+		kp_buf_addch(out, chars[randbelow(&m, n)]);
+	return KP_OK;
+}

@@ -68,6 +68,12 @@ struct kp_value *jl_unique(const struct kp_value *list);
 kp_rc jl_sort(struct kp_jctx *cx, struct kp_value **items, struct kp_value **keys, size_t n,
 	      bool reverse);
 
+/* `count` characters of `chars` (ASCII) drawn as Python's
+ * random.Random(seed).choice draws them, or from OpenSSL when seed is NULL
+ * (filters_random.c). */
+kp_rc jl_seeded_choices(struct kp_jctx *cx, const struct kp_value *seed, const char *chars,
+			size_t count, struct kp_buf *out);
+
 /* ---- regexes (regex.c): PCRE2, with Python's syntax for named groups and
  * replacement templates (\1, \g<1>, \g<name>), and a match limit so that a
  * pathological pattern fails instead of running for hours. ---- */

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,35 +278,20 @@ static struct kp_value *split_chars(const char *s)
 	return l;
 }
 
-static kp_rc random_password(struct kp_jctx *cx, int64_t len, const char *chars, struct kp_buf *out)
-{
-	size_t n = strlen(chars);
-	if (!n)
-		return kp_jinja_err(cx, KP_ERR_RUNTIME,
-				    "password lookup: no characters to choose from");
-	for (int64_t i = 0; i < len; i++) {
-		uint32_t x, lim = UINT32_MAX - UINT32_MAX % (uint32_t)n;
-		do {
-			if (RAND_bytes((unsigned char *)&x, sizeof x) != 1)
-				return kp_jinja_err(cx, KP_ERR_RUNTIME, "no random numbers");
-		} while (x >= lim);
-		kp_buf_addch(out, chars[x % n]);
-	}
-	return KP_OK;
-}
-
 /* One password term: "path [length=N] [chars=a,b]" */
 static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_value *const *argv,
 			  struct kp_value **out)
 {
 	int64_t length = 20;
-	struct kp_value *chars = NULL;
+	struct kp_value *chars = NULL, *seed = NULL;
 	kp_rc rc = jl_int(cx, argv[1], "length", 20, &length);
 	if (rc)
 		return rc;
 	if (argv[3] && kp_jinja_truthy(argv[3]))
 		return kp_jinja_err(cx, KP_ERR_RUNTIME,
 				    "password lookup: 'encrypt' is not supported by kplan");
+	if (argv[4] && argv[4]->type != KP_V_NULL)
+		seed = kp_value_ref(argv[4]);
 	if (argv[2])
 		chars = argv[2]->type == KP_V_STR ? split_chars(argv[2]->u.str.s)
 						  : kp_value_ref(argv[2]);
@@ -334,7 +318,11 @@ static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_
 			if (chars)
 				kp_value_unref(chars);
 			chars = split_chars(eq + 1);
-		} else if (!strcmp(kv, "encrypt") || !strcmp(kv, "ident") || !strcmp(kv, "seed")) {
+		} else if (!strcmp(kv, "seed")) {
+			if (seed)
+				kp_value_unref(seed);
+			seed = kp_value_str(eq + 1);
+		} else if (!strcmp(kv, "encrypt") || !strcmp(kv, "ident")) {
 			rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
 					  "password lookup: '%s' is not supported by kplan", kv);
 		} else {
@@ -352,7 +340,11 @@ static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_
 		if (chars) {
 			password_chars(chars, &cs);
 		} else {
-			struct kp_value *def = split_chars("ascii_letters,digits,.,,:-_");
+			/* the default list: ascii_letters, digits, ".,:-_" */
+			struct kp_value *def = kp_value_list();
+			kp_list_push_take(def, kp_value_str("ascii_letters"));
+			kp_list_push_take(def, kp_value_str("digits"));
+			kp_list_push_take(def, kp_value_str(".,:-_"));
 			password_chars(def, &cs);
 			kp_value_unref(def);
 		}
@@ -372,7 +364,7 @@ static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_
 				kp_buf_setlen(&pw, (size_t)(salt - pw.buf));
 		}
 	} else if (!rc) {
-		rc = random_password(cx, length, cs.buf, &pw);
+		rc = jl_seeded_choices(cx, seed, cs.buf, (size_t)length, &pw);
 		if (!rc && !devnull) {
 			char *dir = kp_xstrdup(file.buf), *slash = strrchr(dir, '/');
 			if (slash && slash != dir) {
@@ -407,6 +399,8 @@ static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_
 	}
 	if (chars)
 		kp_value_unref(chars);
+	if (seed)
+		kp_value_unref(seed);
 	free(copy);
 	kp_buf_release(&cs);
 	kp_buf_release(&file);
@@ -415,7 +409,7 @@ static kp_rc password_one(struct kp_jctx *cx, const char *term, const struct kp_
 	return rc;
 }
 
-/* password(*terms, length=20, chars=..., encrypt=None, errors) */
+/* password(*terms, length=20, chars=..., encrypt=None, errors, seed=None) */
 static JL(password)
 {
 	const struct kp_value *terms = argv[0];
@@ -428,7 +422,7 @@ static JL(password)
 		    !(rc = password_one(cx, t, argv, &v)))
 			kp_list_push_take(l, v);
 	}
-	return (*out = l, outcome(cx, rc, argv[4], out));
+	return (*out = l, outcome(cx, rc, argv[5], out));
 }
 
 const struct kp_jlookup kp_jinja_lookups[] = {
@@ -436,7 +430,7 @@ const struct kp_jlookup kp_jinja_lookups[] = {
     {"file", "*terms,rstrip,lstrip,errors", 0, jl_file},
     {"pipe", "*terms,errors", 0, jl_pipe},
     {"vars", "*terms,default,errors", 0, jl_vars},
-    {"password", "*terms,length,chars,encrypt,errors", 0, jl_password},
+    {"password", "*terms,length,chars,encrypt,seed,errors", 0, jl_password},
     {"template", "*terms,errors", 0, jl_template},
     {NULL, NULL, 0, NULL},
 };
