@@ -21,12 +21,13 @@ struct jopt {
 	int indent; /* <0: none */
 	bool sort_keys;
 	const char *item_sep, *key_sep;
+	bool utf8; /* ensure_ascii=False: non-ASCII characters as they are */
 };
 
 /* A JSON string as json.dumps writes it with ensure_ascii: cJSON's
  * escaping, then every non-ASCII character as \uXXXX (surrogate pairs
  * beyond the BMP). */
-static void add_jstring(struct kp_buf *b, const char *s)
+static void add_jstring(struct kp_buf *b, const char *s, bool utf8)
 {
 	cJSON *j = cJSON_CreateString(s);
 	char *p = cJSON_PrintUnformatted(j);
@@ -36,7 +37,7 @@ static void add_jstring(struct kp_buf *b, const char *s)
 		return;
 	}
 	for (const unsigned char *q = (const unsigned char *)p; *q;) {
-		if (*q < 0x80) {
+		if (*q < 0x80 || utf8) {
 			kp_buf_addch(b, *q++);
 			continue;
 		}
@@ -105,7 +106,7 @@ static kp_rc dump(struct kp_jctx *cx, const struct kp_value *v, const struct jop
 			kp_jinja_str(v, b);
 		return KP_OK;
 	case KP_V_STR:
-		add_jstring(b, v->u.str.s);
+		add_jstring(b, v->u.str.s, o->utf8);
 		return KP_OK;
 	case KP_V_LIST:
 		if (!kp_list_len(v)) {
@@ -138,7 +139,7 @@ static kp_rc dump(struct kp_jctx *cx, const struct kp_value *v, const struct jop
 			if (i)
 				kp_buf_addstr(b, o->item_sep);
 			newline(b, o, depth + 1);
-			add_jstring(b, keys[i]);
+			add_jstring(b, keys[i], o->utf8);
 			kp_buf_addstr(b, o->key_sep);
 			rc = dump(cx, kp_map_get(v, keys[i]), o, depth + 1, b);
 		}
@@ -152,9 +153,12 @@ static kp_rc dump(struct kp_jctx *cx, const struct kp_value *v, const struct jop
 }
 
 static kp_rc to_json(struct kp_jctx *cx, const struct kp_value *in, const struct kp_value *ind,
-		     const struct kp_value *sort, bool nice, struct kp_value **out)
+		     const struct kp_value *sort, const struct kp_value *kw, bool nice,
+		     struct kp_value **out)
 {
-	struct jopt o = {-1, false, ", ", ": "};
+	struct jopt o = {-1, false, ", ", ": ", false};
+	const struct kp_value *ea = kw ? kp_map_get(kw, "ensure_ascii") : NULL;
+	o.utf8 = ea && !kp_jinja_truthy(ea);
 	int64_t indent;
 	kp_rc rc = jl_int(cx, ind && ind->type != KP_V_NULL ? ind : NULL, "indent", nice ? 4 : -1,
 			  &indent);
@@ -175,16 +179,16 @@ static kp_rc to_json(struct kp_jctx *cx, const struct kp_value *in, const struct
 	return KP_OK;
 }
 
-/* to_json(indent=None, sort_keys=False, **kw) */
+/* to_json(indent=None, sort_keys=False, **kw): kw may set ensure_ascii */
 JF(to_json)
 {
-	return to_json(cx, in, argv[0], argv[1], false, out);
+	return to_json(cx, in, argv[0], argv[1], argv[2], false, out);
 }
 
 /* to_nice_json(indent=4, sort_keys=True, **kw) */
 JF(to_nice_json)
 {
-	return to_json(cx, in, argv[0], argv[1], true, out);
+	return to_json(cx, in, argv[0], argv[1], argv[2], true, out);
 }
 
 JF(from_json)
