@@ -542,7 +542,8 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 	}
 	if (t->register_var && oc->value) {
 		if (!oc->value->unsafe) { /* a loop's results, a skip */
-			struct kp_value *c = oc->value->refs == 1 ? oc->value : kp_value_copy(oc->value);
+			struct kp_value *c =
+			    oc->value->refs == 1 ? oc->value : kp_value_copy(oc->value);
 			if (c != oc->value)
 				kp_value_unref(oc->value);
 			c->unsafe = 1;

@@ -159,7 +159,8 @@ static kp_rc check_body(const struct jbody *b, struct kp_buf *msg, size_t *at)
 		if (check_names(st->expr, msg, at) || check_names(st->filter, msg, at))
 			return KP_ERR_PARSE;
 		for (size_t k = 0; k < st->nconds; k++)
-			if (check_names(st->conds[k], msg, at) || check_body(&st->bodies[k], msg, at))
+			if (check_names(st->conds[k], msg, at) ||
+			    check_body(&st->bodies[k], msg, at))
 				return KP_ERR_PARSE;
 		if ((st->body && check_body(st->body, msg, at)) ||
 		    (st->else_body && check_body(st->else_body, msg, at)))
@@ -186,7 +187,7 @@ static bool has_syntax(const char *s, size_t len)
 	return false;
 }
 
-static const char *const string_filters[] = {"string", "to_json", "to_nice_json", "to_yaml",
+static const char *const string_filters[] = {"string",	     "to_json", "to_nice_json", "to_yaml",
 					     "to_nice_yaml", "ppretty", "json"};
 
 static kp_rc compile(const char *src, size_t len, struct kp_pos pos, bool file, bool trim,

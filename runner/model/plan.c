@@ -254,8 +254,8 @@ static bool serial_value(const struct kp_value *v, struct kp_serial_step *st)
 	return false;
 }
 
-kp_rc kp_serial_from_value(const struct kp_value *v, struct kp_pos pos,
-			   struct kp_serial_step **out, size_t *nout, struct kp_buf *err)
+kp_rc kp_serial_from_value(const struct kp_value *v, struct kp_pos pos, struct kp_serial_step **out,
+			   size_t *nout, struct kp_buf *err)
 {
 	size_t count = v->type == KP_V_LIST ? v->u.list.n : 1;
 	struct kp_serial_step *steps = kp_xcalloc(count ? count : 1, sizeof(*steps));
@@ -264,10 +264,11 @@ kp_rc kp_serial_from_value(const struct kp_value *v, struct kp_pos pos,
 		if (!serial_value(x, &steps[i])) {
 			struct kp_buf got = KP_BUF_INIT;
 			kp_value_to_json(x, false, false, &got);
-			kp_errorf(err, KP_ERR_INVALID,
-				  "%s:%d:%d: serial must be a positive integer or a percentage like "
-				  "\"25%%\" (got %s)",
-				  pos.file, pos.line, pos.col, got.buf);
+			kp_errorf(
+			    err, KP_ERR_INVALID,
+			    "%s:%d:%d: serial must be a positive integer or a percentage like "
+			    "\"25%%\" (got %s)",
+			    pos.file, pos.line, pos.col, got.buf);
 			kp_buf_release(&got);
 			free(steps);
 			return KP_ERR_INVALID;

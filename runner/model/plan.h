@@ -183,7 +183,7 @@ const char *kp_task_display_name(const struct kp_task *t);
 kp_rc kp_parse_serial(const struct kp_node *n, struct kp_serial_step **out, size_t *nout,
 		      struct kp_buf *err);
 /* The same from a rendered value (a templated serial); errors name pos. */
-kp_rc kp_serial_from_value(const struct kp_value *v, struct kp_pos pos,
-			   struct kp_serial_step **out, size_t *nout, struct kp_buf *err);
+kp_rc kp_serial_from_value(const struct kp_value *v, struct kp_pos pos, struct kp_serial_step **out,
+			   size_t *nout, struct kp_buf *err);
 
 #endif

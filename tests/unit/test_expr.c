@@ -227,7 +227,8 @@ static void test_variables(void **state)
 	       "\"ABC x|['a-b', 'c']\"");
 	expect(c, "{{ ' a b '.split() }}", "[\"a\",\"b\"]");
 	expect(c, "{{ kubelet_version.stdout.split(' v')[1] }}", "\"1.13.1\"");
-	expect(c, "{{ 'abcabc'.count('b') }} {{ 'abc'.find('c') }} {{ 'abc'.startswith(('x', 'a')) }}",
+	expect(c,
+	       "{{ 'abcabc'.count('b') }} {{ 'abc'.find('c') }} {{ 'abc'.startswith(('x', 'a')) }}",
 	       "\"2 2 True\"");
 	expect(c, "{{ '{} {}'.format(1, 'x') }} {{ '%05.1f|%s' % (3.14159, none) }}",
 	       "\"1 x 003.1|None\"");
@@ -374,7 +375,8 @@ static void test_undefined(void **state)
 		   "upgrade.yml:14:7: \"hostvars['h9']\" is undefined");
 	expect_err(c, "{{ foo and 1 }}", KP_ERR_UNDEFINED,
 		   "upgrade.yml:14:7: undefined variable 'foo'");
-	expect_err(c, "{{ [foo] }}", KP_ERR_UNDEFINED, "upgrade.yml:14:7: undefined variable 'foo'");
+	expect_err(c, "{{ [foo] }}", KP_ERR_UNDEFINED,
+		   "upgrade.yml:14:7: undefined variable 'foo'");
 	expect_err(c, "{{ foo | mandatory }}", KP_ERR_UNDEFINED,
 		   "upgrade.yml:14:7: mandatory variable 'foo' not defined");
 
@@ -488,13 +490,14 @@ static void test_compile_errors(void **state)
 					"char '#' (Jinja writes x | length, not #x)");
 	assert_int_equal(kp_expr_compile("version_compare(a, '<', b)", POS, &e, &c->err),
 			 KP_ERR_PARSE);
-	assert_string_equal(c->err.buf,
-			    "upgrade.yml:14:7: invalid expression 'version_compare(a, '<', b)': no "
-			    "function named 'version_compare' (write a is version(b, op) instead of "
-			    "version_compare(a, op, b))");
+	assert_string_equal(
+	    c->err.buf, "upgrade.yml:14:7: invalid expression 'version_compare(a, '<', b)': no "
+			"function named 'version_compare' (write a is version(b, op) instead of "
+			"version_compare(a, op, b))");
 	assert_int_equal(kp_expr_compile("x ==", POS, &e, &c->err), KP_ERR_PARSE);
 	assert_string_equal(
-	    c->err.buf, "upgrade.yml:14:7: invalid expression 'x ==': unexpected end of expression");
+	    c->err.buf,
+	    "upgrade.yml:14:7: invalid expression 'x ==': unexpected end of expression");
 	/* on one line when it spans several */
 	assert_int_equal(kp_expr_compile("a and\n  b ===\n  c", POS, &e, &c->err), KP_ERR_PARSE);
 	assert_string_equal(c->err.buf,
@@ -558,7 +561,8 @@ static void test_limits(void **state)
 		char *got = render_rc(c, runaway[i], &rc);
 		assert_null(got);
 		assert_int_equal(rc, KP_ERR_LIMIT);
-		assert_true(strstr(c->err.buf, "upgrade.yml:14:7: error in expression") == c->err.buf);
+		assert_true(strstr(c->err.buf, "upgrade.yml:14:7: error in expression") ==
+			    c->err.buf);
 		assert_non_null(strstr(c->err.buf, "exceeded the evaluation limit"));
 	}
 	expect_err(c, "{{ 9223372036854775807 + 1 }}", KP_ERR_LIMIT,
@@ -586,8 +590,9 @@ static void test_limits(void **state)
 static void test_statements(void **state)
 {
 	struct ctx *c = *state;
-	expect(c, "{% for h in groups.etcd %}{{ loop.index }}:{{ h }}{% if not loop.last %},"
-		  "{% endif %}{% endfor %}",
+	expect(c,
+	       "{% for h in groups.etcd %}{{ loop.index }}:{{ h }}{% if not loop.last %},"
+	       "{% endif %}{% endfor %}",
 	       "\"1:n1,2:n2\"");
 	expect(c, "{% for k, v in hostvars.node1.labels.items() %}{{ k }}={{ v }};{% endfor %}",
 	       "\"b=1;a=2;\"");
@@ -649,10 +654,11 @@ static void test_tvalue(void **state)
 	assert_int_equal(ver->pos.col, 10);
 	assert_int_equal(kp_tvalue_render(c->L, tv, &c->s, &v, &c->err), KP_OK);
 	kp_value_to_json(v, true, false, &out);
-	assert_string_equal(out.buf,
-			    "{\"name\":\"kubeadm\",\"version\":\"1.13.3-00\",\"count\":\"2\","
-			    "\"some\":[1],\"list\":[\"a\",1,3],\"lit\":{\"k\":[1,2],\"n\":null,\"b\":true},"
-			    "\"pw\":\"<hidden>\"}");
+	assert_string_equal(
+	    out.buf,
+	    "{\"name\":\"kubeadm\",\"version\":\"1.13.3-00\",\"count\":\"2\","
+	    "\"some\":[1],\"list\":[\"a\",1,3],\"lit\":{\"k\":[1,2],\"n\":null,\"b\":true},"
+	    "\"pw\":\"<hidden>\"}");
 	kp_buf_release(&out);
 	kp_value_unref(v);
 	kp_tvalue_free(tv);
@@ -662,8 +668,8 @@ static void test_tvalue(void **state)
 	y = "a:\n  - '{{ 1 + }}'\n";
 	assert_int_equal(kp_yaml_load_string("t.yml", y, strlen(y), &d, &c->err), KP_OK);
 	assert_int_equal(kp_tvalue_from_node(d->root, &tv, &c->err), KP_ERR_PARSE);
-	assert_string_equal(c->err.buf,
-			    "t.yml:2:5: invalid template '{{ 1 + }}': unexpected end of expression");
+	assert_string_equal(
+	    c->err.buf, "t.yml:2:5: invalid template '{{ 1 + }}': unexpected end of expression");
 	kp_doc_free(d);
 	y = "a: '{% if %}'\n";
 	assert_int_equal(kp_yaml_load_string("t.yml", y, strlen(y), &d, &c->err), KP_OK);

@@ -199,9 +199,9 @@ static void test_play_var_positions(void **state)
 
 	kp_buf_addf(&msg, "%s:3:10: undefined variable 'kube_version' (in the value of 'pkg')",
 		    path);
-	expect_render_error(&f, "{{ pkg }}", msg.buf);	      /* looked up in C */
+	expect_render_error(&f, "{{ pkg }}", msg.buf);	     /* looked up in C */
 	expect_render_error(&f, "{{ pkg ~ '!' }}", msg.buf); /* an expression */
-	expect_render_error(&f, "{{ outer }}", msg.buf);      /* the innermost variable */
+	expect_render_error(&f, "{{ outer }}", msg.buf);     /* the innermost variable */
 	/* nothing left over for an error that has nothing to do with it */
 	expect_render_error(&f, "{{ missing }}", "use.yml:9:9: undefined variable 'missing'");
 	/* an extra var of the same name hides the play var: its own error */

@@ -49,9 +49,8 @@ static double fval(const struct kp_value *v)
 static kp_rc unsupported(struct kp_jctx *cx, int op, const struct kp_value *a,
 			 const struct kp_value *b)
 {
-	return kp_jinja_err(cx, KP_ERR_RUNTIME,
-			    "unsupported operand type(s) for %s: '%s' and '%s'", opname(op),
-			    kp_jinja_typename(a), kp_jinja_typename(b));
+	return kp_jinja_err(cx, KP_ERR_RUNTIME, "unsupported operand type(s) for %s: '%s' and '%s'",
+			    opname(op), kp_jinja_typename(a), kp_jinja_typename(b));
 }
 
 static kp_rc overflow(struct kp_jctx *cx)
@@ -305,8 +304,8 @@ kp_rc kp_jbinop(struct kp_jctx *cx, int op, const struct kp_value *a, const stru
 	return unsupported(cx, op, a, b);
 }
 
-static kp_rc contains(struct kp_jctx *cx, const struct kp_value *needle,
-		      const struct kp_value *hay, bool *out)
+static kp_rc contains(struct kp_jctx *cx, const struct kp_value *needle, const struct kp_value *hay,
+		      bool *out)
 {
 	switch (hay->type) {
 	case KP_V_STR:
@@ -360,8 +359,8 @@ kp_rc kp_jcmp_op(struct kp_jctx *cx, int op, const struct kp_value *a, const str
 	rc = kp_jinja_compare(cx, a, b, &c);
 	if (rc) {
 		if (op != JOP_LT) {
-			static const char *const names[] = {[JOP_LE] = "<=", [JOP_GT] = ">",
-							    [JOP_GE] = ">="};
+			static const char *const names[] = {
+			    [JOP_LE] = "<=", [JOP_GT] = ">", [JOP_GE] = ">="};
 			kp_jinja_err(cx, KP_ERR_RUNTIME,
 				     "'%s' not supported between instances of '%s' and '%s'",
 				     names[op], kp_jinja_typename(a), kp_jinja_typename(b));

@@ -32,8 +32,8 @@ static kp_rc f_default(struct kp_jctx *cx, const struct kp_value *in,
 {
 	if (kp_jv_is_undef(in) && in->secret)
 		return kp_jv_undef_error(cx, in); /* known only after probe */
-	bool use = kp_jv_is_undef(in) || (argv[1] && kp_jinja_truthy(argv[1]) &&
-					   !kp_jinja_truthy(in));
+	bool use =
+	    kp_jv_is_undef(in) || (argv[1] && kp_jinja_truthy(argv[1]) && !kp_jinja_truthy(in));
 	if (!use)
 		*out = kp_value_ref(in);
 	else
@@ -59,15 +59,15 @@ static kp_rc f_mandatory(struct kp_jctx *cx, const struct kp_value *in,
 			    in->u.str.s);
 }
 
-static kp_rc f_attr(struct kp_jctx *cx, const struct kp_value *in, const struct kp_value *const *argv,
-		    struct kp_value **out)
+static kp_rc f_attr(struct kp_jctx *cx, const struct kp_value *in,
+		    const struct kp_value *const *argv, struct kp_value **out)
 {
 	if (!argv[0] || argv[0]->type != KP_V_STR)
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "attr() needs an attribute name");
 	const struct kp_value *v = in->type == KP_V_MAP ? kp_map_get(in, argv[0]->u.str.s) : NULL;
-	*out = v ? kp_value_ref(v)
-		 : kp_jv_undef("'%s' has no attribute '%s'", kp_jinja_typename(in),
-			       argv[0]->u.str.s);
+	*out =
+	    v ? kp_value_ref(v)
+	      : kp_jv_undef("'%s' has no attribute '%s'", kp_jinja_typename(in), argv[0]->u.str.s);
 	return KP_OK;
 }
 
@@ -205,9 +205,10 @@ static kp_rc bind(struct kp_jctx *cx, const char *what, const char *fname, const
 		if (i < np) {
 			if (b->argv[i]) {
 				bound_release(b);
-				return kp_jinja_err(cx, KP_ERR_RUNTIME,
-						    "%s '%s': got multiple values for argument '%s'",
-						    what, fname, kwn[k]);
+				return kp_jinja_err(
+				    cx, KP_ERR_RUNTIME,
+				    "%s '%s': got multiple values for argument '%s'", what, fname,
+				    kwn[k]);
 			}
 			b->argv[i] = kwv[k];
 		} else if (dstar >= 0) {
@@ -215,8 +216,8 @@ static kp_rc bind(struct kp_jctx *cx, const char *what, const char *fname, const
 		} else {
 			bound_release(b);
 			return kp_jinja_err(cx, KP_ERR_RUNTIME,
-					    "%s '%s': unexpected keyword argument '%s'", what, fname,
-					    kwn[k]);
+					    "%s '%s': unexpected keyword argument '%s'", what,
+					    fname, kwn[k]);
 		}
 	}
 	return KP_OK;
@@ -301,7 +302,8 @@ kp_rc kp_jtest_call(struct kp_jctx *cx, const char *name, const struct kp_value 
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "no test named '%s'", name);
 	if (kp_jv_is_undef(in) && !(t->flags & KP_JF_UNDEF))
 		return kp_jv_undef_error(cx, in);
-	if (kp_jv_is_undef(in) && !(t >= engine_tests && t < engine_tests + KP_ARRAY_LEN(engine_tests)))
+	if (kp_jv_is_undef(in) &&
+	    !(t >= engine_tests && t < engine_tests + KP_ARRAY_LEN(engine_tests)))
 		in = NULL;
 	kp_rc rc = undef_args(cx, t->flags, pos, npos, kwv, nkw);
 	if (rc)

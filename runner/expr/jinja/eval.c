@@ -277,10 +277,12 @@ static kp_rc slice(struct kp_jctx *cx, const struct kp_value *obj, const struct 
 				    kp_jinja_typename(obj));
 	int64_t len = (int64_t)n, step = idx[2], start, stop;
 	if (step > 0) {
-		start = given[0] ? (idx[0] < 0 ? clampi(idx[0] + len, 0, len) : clampi(idx[0], 0, len))
-				 : 0;
-		stop = given[1] ? (idx[1] < 0 ? clampi(idx[1] + len, 0, len) : clampi(idx[1], 0, len))
-				: len;
+		start = given[0]
+			    ? (idx[0] < 0 ? clampi(idx[0] + len, 0, len) : clampi(idx[0], 0, len))
+			    : 0;
+		stop = given[1]
+			   ? (idx[1] < 0 ? clampi(idx[1] + len, 0, len) : clampi(idx[1], 0, len))
+			   : len;
 	} else {
 		start = given[0] ? (idx[0] < 0 ? clampi(idx[0] + len, -1, len - 1)
 					       : clampi(idx[0], -1, len - 1))
@@ -346,7 +348,7 @@ static void args_release(struct args *a)
 }
 
 static kp_rc eval_args(struct kp_jctx *cx, const struct jnode *n, size_t first, struct args *a,
-		      bool allow_undef)
+		       bool allow_undef)
 {
 	a->n = 0;
 	if (n->nkids - first > KP_ARRAY_LEN(a->v))

@@ -115,8 +115,8 @@ struct jtemplate {
 /* Parse src into a template (or a bare expression when expr_only: then
  * the result is in *expr). Errors: KP_ERR_PARSE with "message" and the
  * byte offset it refers to in *at. */
-kp_rc kp_jparse_template(const char *src, size_t len, const struct jopts *o,
-			 struct jtemplate **out, struct kp_buf *err, size_t *at);
+kp_rc kp_jparse_template(const char *src, size_t len, const struct jopts *o, struct jtemplate **out,
+			 struct kp_buf *err, size_t *at);
 kp_rc kp_jparse_expr(const char *src, size_t len, bool raw_strings, struct jnode **out,
 		     struct kp_buf *err, size_t *at);
 void kp_jtemplate_free(struct jtemplate *t);

@@ -18,8 +18,8 @@
  * function only as a NULL `in` pointer, and only when the table entry sets
  * KP_JF_UNDEF (otherwise the engine reports "'name' is undefined" before
  * the call). Arguments are undefined only with KP_JF_UNDEF_ARGS (below);
- * otherwise an undefined argument is an error raised by the engine. A function may return undefined by setting
- * *out = NULL with KP_OK (e.g. `first` of an empty list is Undefined).
+ * otherwise an undefined argument is an error raised by the engine. A function may return undefined
+ * by setting *out = NULL with KP_OK (e.g. `first` of an empty list is Undefined).
  *
  * Errors: a function returns a kp_rc (KP_OK on success) and describes the
  * error with kp_jinja_err(cx, rc, fmt, ...): lowercase, no final period,

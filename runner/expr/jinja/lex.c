@@ -256,9 +256,9 @@ kp_rc kp_jlex_next(struct jlex *lx)
 		return lex_string(lx, t);
 	if (isdigit((unsigned char)c))
 		return lex_number(lx, t);
-	static const char *const ops[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/",
-					   "%",	 "~",  "<",  ">",  "(",	 ")",  "[", "]", "{", "}",
-					   ".",	 ",",  ":",  "|",  "="};
+	static const char *const ops[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*",
+					  "/",	"%",  "~",  "<",  ">",	"(",  ")", "[", "]",
+					  "{",	"}",  ".",  ",",  ":",	"|",  "="};
 	for (size_t k = 0; k < KP_ARRAY_LEN(ops); k++) {
 		size_t n = strlen(ops[k]);
 		if (left >= n && !memcmp(rest, ops[k], n)) {

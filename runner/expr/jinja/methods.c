@@ -191,9 +191,9 @@ static kp_rc m_affix(struct kp_jctx *cx, const struct kp_value *self, bool end,
 	return KP_OK;
 }
 
-static kp_rc m_replace(struct kp_jctx *cx, const struct kp_value *self,
-		       const struct kp_value *from, const struct kp_value *to,
-		       const struct kp_value *count, struct kp_value **out)
+static kp_rc m_replace(struct kp_jctx *cx, const struct kp_value *self, const struct kp_value *from,
+		       const struct kp_value *to, const struct kp_value *count,
+		       struct kp_value **out)
 {
 	kp_rc rc = need_str(cx, "replace", from);
 	if (!rc)

@@ -93,8 +93,9 @@ static kp_rc parse_args(struct jlex *lx, struct jnode *n)
 			n->kw[n->nkw++] = k;
 		} else {
 			if (n->nkw)
-				return kp_jlex_error(lx, lx->tok.start,
-						     "positional argument follows keyword argument");
+				return kp_jlex_error(
+				    lx, lx->tok.start,
+				    "positional argument follows keyword argument");
 			struct jnode *v = NULL;
 			rc = kp_jparse_expression(lx, true, &v);
 			if (rc)
@@ -197,7 +198,8 @@ static kp_rc parse_primary(struct jlex *lx, struct jnode **out)
 		n = kp_jnode_new(JN_CONST, t->start);
 		for (size_t i = 0; i < KP_ARRAY_LEN(lits); i++)
 			if (!strcmp(t->name, lits[i].w))
-				n->val = lits[i].v == 2 ? kp_value_null() : kp_value_bool(lits[i].v);
+				n->val =
+				    lits[i].v == 2 ? kp_value_null() : kp_value_bool(lits[i].v);
 		if (!n->val) {
 			n->kind = JN_NAME;
 			n->name = kp_xstrdup(t->name);
@@ -303,7 +305,8 @@ static kp_rc parse_postfix(struct jlex *lx, struct jnode **node)
 					return rc;
 				continue;
 			} else {
-				return kp_jlex_error(lx, lx->tok.start, "expected a name after '.'");
+				return kp_jlex_error(lx, lx->tok.start,
+						     "expected a name after '.'");
 			}
 			kp_jnode_add(n, *node);
 			*node = n;
@@ -515,7 +518,8 @@ static kp_rc parse_compare(struct jlex *lx, struct jnode **out)
 		} else if (!op && kp_jtok_name(lx, "not")) {
 			/* "not in"; a lone "not" here is not ours */
 			size_t i = lx->i;
-			while (i < lx->len && (lx->s[i] == ' ' || lx->s[i] == '\t' || lx->s[i] == '\n'))
+			while (i < lx->len &&
+			       (lx->s[i] == ' ' || lx->s[i] == '\t' || lx->s[i] == '\n'))
 				i++;
 			if (i + 2 <= lx->len && !memcmp(lx->s + i, "in", 2) &&
 			    (i + 2 == lx->len ||

@@ -62,7 +62,8 @@ bool kp_jinja_equal(const struct kp_value *a, const struct kp_value *b)
 	case KP_V_NULL:
 		return true;
 	case KP_V_STR:
-		return a->u.str.len == b->u.str.len && !memcmp(a->u.str.s, b->u.str.s, a->u.str.len);
+		return a->u.str.len == b->u.str.len &&
+		       !memcmp(a->u.str.s, b->u.str.s, a->u.str.len);
 	case KP_V_LIST:
 		if (a->u.list.n != b->u.list.n)
 			return false;

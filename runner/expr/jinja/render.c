@@ -40,8 +40,7 @@ static kp_rc output(struct kp_jctx *cx, const struct kp_value *v, struct kp_buf 
 }
 
 /* Assign an item to the loop targets: one name, or unpack a pair. */
-static kp_rc assign(struct kp_jctx *cx, char *const *targets, size_t n,
-		    const struct kp_value *item)
+static kp_rc assign(struct kp_jctx *cx, char *const *targets, size_t n, const struct kp_value *item)
 {
 	if (n == 1)
 		return push_local(cx, targets[0], kp_value_ref(item));

@@ -28,10 +28,9 @@ static void add_text(struct jbody *b, const char *s, size_t len, size_t at)
 {
 	if (!len)
 		return;
-	add_stmt(b, (struct jstmt){.kind = JS_TEXT,
-				   .offset = (int)at,
-				   .text = kp_xstrndup(s, len),
-				   .len = len});
+	add_stmt(b,
+		 (struct jstmt){
+		     .kind = JS_TEXT, .offset = (int)at, .text = kp_xstrndup(s, len), .len = len});
 }
 
 /* The current token must be "%}": remember its whitespace flags. */
@@ -248,9 +247,9 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 		if (p->strip_next) {
 			while (tlen && isspace((unsigned char)s[tstart]))
 				tstart++, tlen--;
-		} else if (p->trim_nl && tlen && (s[tstart] == '\n' ||
-						  (s[tstart] == '\r' && tlen > 1 &&
-						   s[tstart + 1] == '\n'))) {
+		} else if (p->trim_nl && tlen &&
+			   (s[tstart] == '\n' ||
+			    (s[tstart] == '\r' && tlen > 1 && s[tstart + 1] == '\n'))) {
 			size_t n = s[tstart] == '\r' ? 2 : 1;
 			tstart += n, tlen -= n;
 		}
@@ -259,13 +258,12 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 			add_text(b, s + tstart, tlen, tstart);
 			lx->i = lx->len;
 			if (ends) {
-				rc = kp_jlex_error(lx, lx->len,
-						   "unexpected end of template, expected '%s'",
-						   ends[0][0] == 'e' && ends[1] ? ends[1] : ends[0]);
+				rc = kp_jlex_error(
+				    lx, lx->len, "unexpected end of template, expected '%s'",
+				    ends[0][0] == 'e' && ends[1] ? ends[1] : ends[0]);
 				for (size_t e = 0; ends[e]; e++)
 					if (!strncmp(ends[e], "end", 3))
-						rc = KP_ERR_PARSE,
-						kp_buf_reset(lx->err),
+						rc = KP_ERR_PARSE, kp_buf_reset(lx->err),
 						kp_buf_addf(lx->err,
 							    "unexpected end of template, expected "
 							    "'%s'",
@@ -287,7 +285,8 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 			size_t n = tlen;
 			while (n && (s[tstart + n - 1] == ' ' || s[tstart + n - 1] == '\t'))
 				n--;
-			if (n == 0 ? tstart == 0 || s[tstart - 1] == '\n' : s[tstart + n - 1] == '\n')
+			if (n == 0 ? tstart == 0 || s[tstart - 1] == '\n'
+				   : s[tstart + n - 1] == '\n')
 				tlen = n;
 		}
 		add_text(b, s + tstart, tlen, tstart);
@@ -326,8 +325,9 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 				     : lx->tok.kind == JT_BEND
 					 ? kp_jlex_error(lx, lx->tok.start, "unexpected '%%}'")
 				     : lx->tok.kind == JT_EOF
-					 ? kp_jlex_error(lx, k, "unexpected end of template, "
-								"expected '}}'")
+					 ? kp_jlex_error(lx, k,
+							 "unexpected end of template, "
+							 "expected '}}'")
 				     : lx->tok.kind == JT_OP
 					 ? kp_jlex_error(lx, lx->tok.start,
 							 "expected '}}', not '%s'", lx->tok.op)
@@ -376,8 +376,8 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 			if (!rc)
 				rc = parse_set(p, &st);
 		} else {
-			static const char *const closers[] = {"endif",	"endfor", "else",
-							      "elif",	"endset", "endraw"};
+			static const char *const closers[] = {"endif", "endfor", "else",
+							      "elif",  "endset", "endraw"};
 			bool closer = false;
 			for (size_t e = 0; e < KP_ARRAY_LEN(closers); e++)
 				closer |= !strcmp(name, closers[e]);
@@ -393,8 +393,8 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 	return rc;
 }
 
-kp_rc kp_jparse_template(const char *src, size_t len, const struct jopts *o,
-			 struct jtemplate **out, struct kp_buf *err, size_t *at)
+kp_rc kp_jparse_template(const char *src, size_t len, const struct jopts *o, struct jtemplate **out,
+			 struct kp_buf *err, size_t *at)
 {
 	struct jtemplate *t = kp_xcalloc(1, sizeof(*t));
 	struct tp p = {.lx = {.s = src, .len = len, .err = err, .at = at}, .o = o};
