@@ -320,6 +320,35 @@ static void test_tables(void **state)
 	assert_true(kp_jinja_unsupported_as("filter", "json_query"));
 }
 
+/* What kplan says about names it does not have. */
+static void test_unknown_names(void **state)
+{
+	(void)state;
+	struct kp_buf m = KP_BUF_INIT;
+	kp_jinja_unknown_name("filter", "json_query", NULL, &m);
+	assert_string_equal(m.buf, "filter 'json_query' is not supported by kplan");
+	kp_buf_reset(&m);
+	kp_jinja_unknown_name("filter", "lowr", NULL, &m);
+	assert_string_equal(m.buf, "no filter named 'lowr' (did you mean 'lower'?)");
+	kp_buf_reset(&m);
+	kp_jinja_unknown_name("lookup", "first_found", NULL, &m);
+	assert_string_equal(m.buf, "lookup 'first_found' is not supported by kplan");
+	kp_buf_reset(&m);
+	kp_jinja_unknown_name("test", "sucess", NULL, &m);
+	assert_string_equal(m.buf, "no test named 'sucess' (did you mean 'success'?)");
+	kp_buf_reset(&m);
+	/* the engine's own names count too */
+	const char *const engine[] = {"default", "mandatory", NULL};
+	kp_jinja_unknown_name("filter", "defualt", engine, &m);
+	assert_string_equal(m.buf, "no filter named 'defualt' (did you mean 'default'?)");
+	kp_buf_reset(&m);
+	/* nothing close */
+	kp_jinja_unknown_name("filter", "frobnicate", engine, &m);
+	assert_string_equal(m.buf, "no filter named 'frobnicate'");
+	assert_null(kp_jinja_did_you_mean("filter", "x", NULL));
+	kp_buf_release(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +360,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_randomness, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_b64_nul, setup, teardown),
 	    cmocka_unit_test(test_tables),
+	    cmocka_unit_test(test_unknown_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
  * filters.c - the table of every filter the library gives the Jinja
- * engine (implementations in filters_*.c, regex.c, ipaddr.c,
- * versions.c), and the Ansible names kplan knows but refuses, so that a
- * plan using one fails when it loads instead of when it runs.
+ * engine (implementations in filters_*.c, regex.c, ipaddr.c), and the Ansible names kplan knows but
+ * refuses, so that a plan using one fails when it loads instead of when it runs (names.c words the
+ * message).
  */
 #include <string.h>
 
@@ -218,27 +218,3 @@ const char *const kp_jinja_unsupported[] = {
     "lookup:filetree",
     NULL,
 };
-
-bool kp_jinja_unsupported_as(const char *kind, const char *name)
-{
-	size_t k = strlen(kind);
-	for (const char *const *u = kp_jinja_unsupported; *u; u++)
-		if (!strncmp(*u, kind, k) && (*u)[k] == ':' && !strcmp(*u + k + 1, name))
-			return true;
-	return false;
-}
-
-const char *kp_jinja_unsupported_kind(const char *name)
-{
-	static const char *const kinds[] = {"filter", "test", "lookup"};
-	size_t n = strlen(name);
-	for (const char *const *u = kp_jinja_unsupported; *u; u++) {
-		const char *colon = strchr(*u, ':');
-		if (strlen(colon + 1) == n && !memcmp(colon + 1, name, n)) {
-			for (size_t k = 0; k < 3; k++)
-				if (!strncmp(*u, kinds[k], (size_t)(colon - *u)))
-					return kinds[k];
-		}
-	}
-	return NULL;
-}

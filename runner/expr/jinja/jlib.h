@@ -20,6 +20,15 @@
 extern const char *const kp_jinja_unsupported[];
 bool kp_jinja_unsupported_as(const char *kind, const char *name);
 const char *kp_jinja_unsupported_kind(const char *name);
+/* The closest name of that kind kplan has (the library's table plus
+ * `extra`, the engine's own names, NULL-terminated or NULL), within two
+ * edits; NULL when none is close. */
+const char *kp_jinja_did_you_mean(const char *kind, const char *name, const char *const *extra);
+/* The message for a name kplan does not have, appended to msg:
+ * "filter 'json_query' is not supported by kplan", or
+ * "no filter named 'lowr' (did you mean 'lower'?)" (names.c). */
+void kp_jinja_unknown_name(const char *kind, const char *name, const char *const *extra,
+			   struct kp_buf *msg);
 
 /* Declares `kp_rc jf_NAME(cx, in, argv, out)` for a filter and
  * `kp_rc jt_NAME(cx, in, argv, out)` for a test. */
