@@ -146,6 +146,45 @@ static bool nth(const struct ipnet *n, int64_t k, unsigned char *out)
 	return true;
 }
 
+/* a + delta (big-endian, wrapping) */
+static void add_delta(const unsigned char *a, int nb, int delta, unsigned char *out)
+{
+	int carry = delta;
+	for (int i = nb - 1; i >= 0; i--) {
+		int v = a[i] + carry;
+		out[i] = (unsigned char)(v & 0xff);
+		carry = v >> 8; /* arithmetic shift keeps the borrow */
+	}
+}
+
+/* First and last usable address (Ansible's _first_last); false for a
+ * single address. */
+static bool first_last(const struct ipnet *n, unsigned char *first, unsigned char *last)
+{
+	int64_t size = size_of(n);
+	if (size == 1)
+		return false;
+	edge(n, false, first);
+	edge(n, true, last);
+	if (size != 2) {
+		add_delta(first, nbytes(n), 1, first);
+		add_delta(last, nbytes(n), -1, last);
+	}
+	return true;
+}
+
+static struct kp_value *str_two(int version, const unsigned char *a, const char *sep,
+				const unsigned char *b)
+{
+	struct kp_buf buf = KP_BUF_INIT;
+	fmt_ip(version, a, &buf);
+	kp_buf_addstr(&buf, sep);
+	fmt_ip(version, b, &buf);
+	struct kp_value *v = kp_value_str(buf.buf);
+	kp_buf_release(&buf);
+	return v;
+}
+
 static kp_rc ipaddr_one(struct kp_jctx *cx, const struct kp_value *value, const struct kp_value *q,
 			int version, const char *alias, struct kp_value **out);
 
@@ -251,10 +290,70 @@ static kp_rc ipaddr_one(struct kp_jctx *cx, const struct kp_value *value, const 
 			*out = str_ip(n.version, a, -1);
 		}
 	} else if (!strcmp(query, "host")) {
-		if (size == 1)
+		if (size == 1 || !ip_is_network(&n) || width(&n) - n.prefix <= 1)
 			*out = str_ip(n.version, n.ip, n.prefix);
-		else if (!ip_is_network(&n))
-			*out = str_ip(n.version, n.ip, n.prefix);
+	} else if (!strcmp(query, "address/prefix") || !strcmp(query, "gateway") ||
+		   !strcmp(query, "gw") || !strcmp(query, "host/prefix") ||
+		   !strcmp(query, "hostnet") || !strcmp(query, "router")) {
+		unsigned char last[16];
+		edge(&n, true, last);
+		bool edge_ip = ip_is_network(&n) || !memcmp(last, n.ip, (size_t)nbytes(&n));
+		*out = (size < 0 || size > 2) && edge_ip ? kp_value_bool(false)
+							 : str_ip(n.version, n.ip, n.prefix);
+	} else if (!strcmp(query, "ip/prefix") || !strcmp(query, "ip_netmask")) {
+		if (size == 2 || (size != 1 && !ip_is_network(&n))) {
+			if (!strcmp(query, "ip/prefix")) {
+				*out = str_ip(n.version, n.ip, n.prefix);
+			} else {
+				netmask(&n, a);
+				*out = str_two(n.version, n.ip, " ", a);
+			}
+		}
+	} else if (!strcmp(query, "hostmask") || !strcmp(query, "wildcard")) {
+		netmask(&n, a);
+		for (int i = 0; i < nbytes(&n); i++)
+			a[i] = (unsigned char)~a[i];
+		*out = str_ip(n.version, a, -1);
+	} else if (!strcmp(query, "network_netmask") || !strcmp(query, "network_wildcard")) {
+		unsigned char m[16];
+		edge(&n, false, a);
+		netmask(&n, m);
+		if (!strcmp(query, "network_wildcard"))
+			for (int i = 0; i < nbytes(&n); i++)
+				m[i] = (unsigned char)~m[i];
+		*out = str_two(n.version, a, " ", m);
+	} else if (!strcmp(query, "type")) {
+		*out = kp_value_str(size == 1 || !ip_is_network(&n) ? "address" : "network");
+	} else if (!strcmp(query, "size_usable")) {
+		if (size < 0)
+			rc = kp_jinja_err(cx, KP_ERR_RUNTIME,
+					  "%s: network too large for 'size_usable'", alias);
+		else
+			*out = kp_value_int(size == 1 ? 0 : size == 2 ? 2 : size - 2);
+	} else if (!strcmp(query, "first_usable") || !strcmp(query, "last_usable") ||
+		   !strcmp(query, "next_usable") || !strcmp(query, "previous_usable") ||
+		   !strcmp(query, "range_usable")) {
+		unsigned char first[16], last[16];
+		if (!network) {
+			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "Not a network address");
+		} else if (first_last(&n, first, last)) {
+			int nb = nbytes(&n);
+			if (!strcmp(query, "first_usable")) {
+				edge(&n, false, a);
+				if (size != 2)
+					add_delta(a, nb, 1, a);
+				*out = str_ip(n.version, a, -1);
+			} else if (!strcmp(query, "last_usable")) {
+				*out = str_ip(n.version, last, -1);
+			} else if (!strcmp(query, "range_usable")) {
+				*out = str_two(n.version, first, "-", last);
+			} else {
+				add_delta(n.ip, nb, !strcmp(query, "next_usable") ? 1 : -1, a);
+				if (memcmp(a, first, (size_t)nb) >= 0 &&
+				    memcmp(a, last, (size_t)nb) <= 0)
+					*out = str_ip(n.version, a, -1);
+			}
+		}
 	} else if (!strcmp(query, "cidr") || !strcmp(query, "subnet") ||
 		   !strcmp(query, "network/prefix")) {
 		if (!strcmp(query, "cidr"))
