@@ -137,13 +137,13 @@ static kp_rc check_names(struct jnode *n, struct kp_buf *msg, size_t *at)
 		kp_buf_addf(msg, "no test named '%s'", n->name);
 		return KP_ERR_PARSE;
 	}
+	/* a call of a Lua helper's name: say what Jinja writes (other names
+	 * are Jinja's business when it runs: "'str' object is not callable") */
 	if (n->kind == JN_CALL && n->kids[0]->kind == JN_NAME &&
-	    !kp_jglobal_exists(n->kids[0]->name)) {
-		const char *hint = call_hint(n->kids[0]->name);
+	    !kp_jglobal_exists(n->kids[0]->name) && call_hint(n->kids[0]->name)) {
 		*at = (size_t)n->offset;
-		kp_buf_addf(msg, "no function named '%s'", n->kids[0]->name);
-		if (hint)
-			kp_buf_addf(msg, " (%s)", hint);
+		kp_buf_addf(msg, "no function named '%s' (%s)", n->kids[0]->name,
+			    call_hint(n->kids[0]->name));
 		return KP_ERR_PARSE;
 	}
 	for (size_t i = 0; i < n->nkids; i++)
@@ -514,6 +514,36 @@ static struct kp_value *text_value(struct kp_buf *b)
 	return kp_value_str_take(s, len);
 }
 
+static size_t trailing_newlines(const char *s, size_t len)
+{
+	size_t n = 0;
+	while (len && s[len - 1] == '\n') {
+		n++;
+		len -= len > 1 && s[len - 2] == '\r' ? 2 : 1;
+	}
+	return n;
+}
+
+/* ansible-core's preserve_trailing_newlines: the text ends with as many
+ * line breaks as the template did (Jinja drops the last one). */
+static struct kp_value *keep_newlines(const struct kp_template *t, struct kp_value *v)
+{
+	size_t want = trailing_newlines(t->src, t->len);
+	size_t have = trailing_newlines(v->u.str.s, v->u.str.len);
+	if (want <= have)
+		return v;
+	struct kp_buf b = KP_BUF_INIT;
+	kp_buf_add(&b, v->u.str.s, v->u.str.len);
+	for (size_t i = have; i < want; i++)
+		kp_buf_addch(&b, '\n');
+	struct kp_value *r = text_value(&b);
+	r->secret = v->secret;
+	r->no_log = v->no_log;
+	r->unsafe = v->unsafe;
+	kp_value_unref(v);
+	return r;
+}
+
 static kp_rc render_single(struct kp_jctx *cx, const struct kp_template *t, struct kp_value **out)
 {
 	struct kp_value *v = NULL;
@@ -606,6 +636,8 @@ static kp_rc render(struct kp_lua *L, const struct kp_template *t, const struct 
 		}
 		kp_buf_release(&text);
 	}
+	if (!rc && (*out)->type == KP_V_STR)
+		*out = keep_newlines(t, *out);
 	if (rc)
 		report(&cx, rc, t->pos, t->src, err);
 	else

@@ -527,8 +527,11 @@ static void test_runtime_errors(void **state)
 	expect_err(c, "{{ m.l.nope() }}", KP_ERR_RUNTIME,
 		   "upgrade.yml:14:7: error in expression '{{ m.l.nope() }}': 'list object' has no "
 		   "attribute 'nope'");
-	expect_err(c, "{{ x() }}", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid template '{{ x() }}': no function named 'x'");
+	expect_err(c, "{{ x() }}", KP_ERR_RUNTIME,
+		   "upgrade.yml:14:7: error in expression '{{ x() }}': 'int' object is not "
+		   "callable");
+	expect_err(c, "{{ foo() }}", KP_ERR_UNDEFINED,
+		   "upgrade.yml:14:7: undefined variable 'foo'");
 }
 
 /* Nothing of Python or Lua is reachable from a template. */
@@ -607,6 +610,10 @@ static void test_statements(void **state)
 	expect(c, "a {# note #} b", "\"a  b\"");
 	expect(c, "a  {{- x -}}  b", "\"a1b\"");
 	expect(c, "a\n{% if true %}\nb\n{% endif %}\nc", "\"a\\n\\nb\\n\\nc\"");
+	expect(c, "{% if true %}x{% endif %}\n\n", "\"x\\n\\n\"");
+	expect(c, "{{ kube_version }}\n", "\"1.13.3\\n\"");
+	expect(c, "{{ m.l }}\n", "[1,2]");
+	expect(c, "{{ foo | default(bar) | default('last') }}", "\"last\"");
 	expect(c, "a\n  {%- if true -%}\n  b\n{%- endif %}", "\"ab\"");
 
 	struct kp_template *t;

@@ -32,6 +32,8 @@ static kp_rc f_default(struct kp_jctx *cx, const struct kp_value *in,
 {
 	if (kp_jv_is_undef(in) && in->secret)
 		return kp_jv_undef_error(cx, in); /* known only after probe */
+	if (argv[1] && kp_jv_is_undef(argv[1]))
+		return kp_jv_undef_error(cx, argv[1]);
 	bool use =
 	    kp_jv_is_undef(in) || (argv[1] && kp_jinja_truthy(argv[1]) && !kp_jinja_truthy(in));
 	if (!use)
@@ -72,8 +74,8 @@ static kp_rc f_attr(struct kp_jctx *cx, const struct kp_value *in,
 }
 
 static const struct kp_jfilter engine_filters[] = {
-    {"default", "default_value,boolean", KP_JF_UNDEF, f_default},
-    {"d", "default_value,boolean", KP_JF_UNDEF, f_default},
+    {"default", "default_value,boolean", KP_JF_UNDEF | KP_JF_UNDEF_ARGS, f_default},
+    {"d", "default_value,boolean", KP_JF_UNDEF | KP_JF_UNDEF_ARGS, f_default},
     {"mandatory", "msg", KP_JF_UNDEF, f_mandatory},
     {"attr", "name", 0, f_attr},
 };

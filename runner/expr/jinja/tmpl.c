@@ -396,7 +396,11 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 kp_rc kp_jparse_template(const char *src, size_t len, const struct jopts *o, struct jtemplate **out,
 			 struct kp_buf *err, size_t *at)
 {
+	size_t slen = len;
 	struct jtemplate *t = kp_xcalloc(1, sizeof(*t));
+	/* Jinja's keep_trailing_newline=False: one final line break goes */
+	if (len && src[len - 1] == '\n')
+		len -= len > 1 && src[len - 2] == '\r' ? 2 : 1;
 	struct tp p = {.lx = {.s = src, .len = len, .err = err, .at = at}, .o = o};
 	kp_rc rc = parse_body(&p, &t->body, NULL, NULL);
 	kp_jtok_release(&p.lx.tok);
@@ -408,8 +412,9 @@ kp_rc kp_jparse_template(const char *src, size_t len, const struct jopts *o, str
 	if (t->body.n == 1 && t->body.s[0].kind == JS_OUT) {
 		t->single = t->body.s[0].expr;
 		/* Ansible's SINGLE_VAR: "^{{\s*(\w*)\s*}}$" */
-		if (t->single->kind == JN_NAME && len >= 4 && !memcmp(src, "{{", 2) &&
-		    !memcmp(src + len - 2, "}}", 2) && src[2] != '-' && src[len - 3] != '-')
+		if (t->single->kind == JN_NAME && len >= 4 && slen - len <= 1 &&
+		    !memcmp(src, "{{", 2) && !memcmp(src + len - 2, "}}", 2) && src[2] != '-' &&
+		    src[len - 3] != '-')
 			t->single_var = kp_xstrdup(t->single->name);
 	}
 	*out = t;
