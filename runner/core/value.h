@@ -29,6 +29,7 @@ struct kp_value {
 	 * Ansible's "unsafe" values. Survives kp_value_copy. */
 	unsigned unsafe : 1;
 	unsigned undef : 1; /* the Jinja engine's undefined (never leaves it) */
+	unsigned tuple : 1; /* a list that Jinja made as a tuple: prints as (a, b) */
 	int refs;
 	union {
 		bool b;

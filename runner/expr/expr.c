@@ -589,6 +589,16 @@ static kp_rc render_single(struct kp_jctx *cx, const struct kp_template *t, stru
 		}
 		*out = v;
 		return KP_OK;
+	case KP_V_LIST:
+		if (v->tuple) { /* "(1, 2)" is not read back: text */
+			struct kp_buf b = KP_BUF_INIT;
+			kp_jinja_str(v, &b);
+			kp_value_unref(v);
+			*out = text_value(&b);
+			return KP_OK;
+		}
+		*out = v;
+		return KP_OK;
 	default: /* bool, list, dict: what literal_eval(str(v)) gives back */
 		*out = v;
 		return KP_OK;

@@ -238,6 +238,10 @@ static void test_variables(void **state)
 	/* globals */
 	expect(c, "{{ range(2, 10, 3) }}", "[2,5,8]");
 	expect(c, "{{ dict(a=1) }} {{ dict([['b', 2]]) }}", "\"{'a': 1} {'b': 2}\"");
+	/* tuples print as Python prints them; a list holding them reads back */
+	expect(c, "{{ (1, 'a') }} {{ (1,) }} {{ () }}", "\"(1, 'a') (1,) ()\"");
+	expect(c, "{{ (1, 2) }}", "\"(1, 2)\"");
+	expect(c, "{{ m.a.items() }}", "[[\"b\",5]]");
 }
 
 /* Bare conditions (when, until, ...): Python's truth */

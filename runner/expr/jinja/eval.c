@@ -490,6 +490,7 @@ static kp_rc eval_seq(struct kp_jctx *cx, const struct jnode *n, struct kp_value
 		kp_value_unref(c);
 		return rc;
 	}
+	c->tuple = n->kind == JN_TUPLE;
 	*out = c;
 	return KP_OK;
 }

@@ -417,6 +417,7 @@ static kp_rc map_method(struct kp_jctx *cx, const struct kp_value *self, const c
 				kp_list_push(l, self->u.map.vals[i]);
 			} else {
 				struct kp_value *p = kp_value_list();
+				p->tuple = 1;
 				kp_list_push_take(p, kp_value_str(self->u.map.keys[i]));
 				kp_list_push(p, self->u.map.vals[i]);
 				kp_list_push_take(l, p);

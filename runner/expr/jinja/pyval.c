@@ -101,7 +101,7 @@ const char *kp_jinja_typename(const struct kp_value *v)
 	case KP_V_STR:
 		return "str";
 	case KP_V_LIST:
-		return "list";
+		return v->tuple ? "tuple" : "list";
 	default:
 		return "dict";
 	}
@@ -253,13 +253,15 @@ static void add_py(const struct kp_value *v, bool repr, struct kp_buf *out, int 
 			kp_buf_add(out, v->u.str.s, v->u.str.len);
 		break;
 	case KP_V_LIST:
-		kp_buf_addch(out, '[');
+		kp_buf_addch(out, v->tuple ? '(' : '[');
 		for (size_t i = 0; i < v->u.list.n; i++) {
 			if (i)
 				kp_buf_addstr(out, ", ");
 			add_py(v->u.list.items[i], true, out, depth + 1);
 		}
-		kp_buf_addch(out, ']');
+		if (v->tuple && v->u.list.n == 1)
+			kp_buf_addch(out, ',');
+		kp_buf_addch(out, v->tuple ? ')' : ']');
 		break;
 	default:
 		kp_buf_addch(out, '{');
