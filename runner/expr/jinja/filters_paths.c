@@ -65,6 +65,7 @@ JF(splitext)
 	size_t cut = dot ? (size_t)(dot - s) : in->u.str.len;
 	kp_list_push_take(l, kp_value_strn(s, cut));
 	kp_list_push_take(l, kp_value_str(s + cut));
+	l->tuple = 1; /* os.path.splitext gives a tuple */
 	*out = l;
 	return KP_OK;
 }

@@ -204,9 +204,13 @@ JF(list)
 	kp_rc rc = jl_iter(cx, in, &l);
 	if (rc)
 		return rc;
-	*out = in->type == KP_V_LIST ? kp_value_copy(l) : l;
-	if (in->type == KP_V_LIST)
+	if (in->type == KP_V_LIST) {
+		*out = kp_value_copy(l);
+		(*out)->tuple = 0; /* list((1, 2)) is a list */
 		kp_value_unref(l);
+	} else {
+		*out = l;
+	}
 	return KP_OK;
 }
 

@@ -7,16 +7,18 @@
  * a collection of plain scalars in flow style when default_flow_style is
  * None, floats as '.inf' or '1.0e+16', and a string quoted exactly when
  * YAML 1.1's resolver would read it back as something else ('yes', '1.0',
- * '' ...). Loading is kplan's YAML loader (libyaml), per document.
+ * '' ...). Loading is PyYAML's SafeLoader redone on libyaml's parser: the
+ * same YAML 1.1 resolvers (so 1e3 and 0o7 are text, 0755 is 493, yes is
+ * true), anchors, aliases and `<<` merges.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <math.h>
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
-#include "core/ytree.h"
 #include "expr/jinja/jlib.h"
 
 /* PyYAML's implicit resolvers (YAML 1.1): a plain scalar matching one of
@@ -61,12 +63,21 @@ static void resolve_release(struct resolve *r)
 	pcre2_match_data_free(r->md);
 }
 
-static bool resolves_to_other(const struct resolve *r, const char *s, size_t len)
+/* What a plain scalar is to YAML 1.1: an index into resolvers[], or -1
+ * for a string. */
+enum { R_BOOL, R_FLOAT, R_INT, R_MERGE, R_NULL, R_TIMESTAMP, R_VALUE };
+
+static int resolve_plain(const struct resolve *r, const char *s, size_t len)
 {
 	for (size_t i = 0; i < NRESOLVERS; i++)
 		if (r->re[i] && pcre2_match(r->re[i], (PCRE2_SPTR)s, len, 0, 0, r->md, NULL) >= 0)
-			return true;
-	return false;
+			return (int)i;
+	return -1;
+}
+
+static bool resolves_to_other(const struct resolve *r, const char *s, size_t len)
+{
+	return resolve_plain(r, s, len) >= 0;
 }
 
 struct yopt {
@@ -286,77 +297,384 @@ JF(to_nice_yaml)
 	return to_yaml(cx, in, argv[0], argv[1], true, out);
 }
 
-static kp_rc load_one(struct kp_jctx *cx, const char *s, size_t len, struct kp_value **out)
+/* ---- loading: PyYAML's SafeLoader (YAML 1.1), as Ansible's from_yaml ---- */
+
+struct loader {
+	struct kp_jctx *cx;
+	yaml_parser_t p;
+	struct resolve res;
+	struct kp_value *anchors; /* name -> value */
+	int depth;
+};
+
+/* digits with '_' separators, in base; sexagesimal "a:b:c" when sexa */
+static bool parse_num(const char *s, size_t n, int base, int64_t *out)
 {
-	struct kp_doc *doc = NULL;
-	struct kp_buf err = KP_BUF_INIT;
-	kp_rc rc = kp_yaml_load_string("<string>", s, len, &doc, &err);
-	if (!rc)
-		rc = kp_node_to_value(doc->root, out, &err);
-	if (rc)
-		rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "cannot read YAML: %s", err.buf);
-	kp_doc_free(doc);
-	kp_buf_release(&err);
-	return rc;
+	uint64_t v = 0;
+	bool any = false;
+	for (size_t i = 0; i < n; i++) {
+		int c = s[i], d;
+		if (c == '_')
+			continue;
+		d = c >= '0' && c <= '9'   ? c - '0'
+		    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+					   : 99;
+		if (d >= base || v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+			return false;
+		v = v * (uint64_t)base + (uint64_t)d;
+		any = true;
+	}
+	if (!any || v > INT64_MAX)
+		return false;
+	*out = (int64_t)v;
+	return true;
 }
 
-/* from_yaml: text is parsed, anything else given back as is */
+/* PyYAML's construct_yaml_int and construct_yaml_float */
+static struct kp_value *yaml_number(const char *s, size_t n, bool is_float)
+{
+	bool neg = n && s[0] == '-';
+	if (n && (s[0] == '-' || s[0] == '+'))
+		s++, n--;
+	if (is_float) {
+		char buf[256];
+		size_t k = 0;
+		if (n >= 4 && (!strncasecmp(s, ".inf", 4)))
+			return kp_value_float(neg ? -INFINITY : INFINITY);
+		if (n >= 4 && (!strncasecmp(s, ".nan", 4)))
+			return kp_value_float(NAN);
+		double sexa = 0, part;
+		bool colon = memchr(s, ':', n) != NULL;
+		for (size_t i = 0; i <= n && k < sizeof buf - 1; i++) {
+			if (i < n && s[i] == '_')
+				continue;
+			if (colon && (i == n || s[i] == ':')) {
+				buf[k] = 0;
+				part = strtod(buf, NULL);
+				sexa = sexa * 60 + part;
+				k = 0;
+				continue;
+			}
+			if (i < n)
+				buf[k++] = s[i];
+		}
+		if (!colon) {
+			buf[k] = 0;
+			sexa = strtod(buf, NULL);
+		}
+		return kp_value_float(neg ? -sexa : sexa);
+	}
+	int64_t v = 0, part;
+	if (n > 2 && s[0] == '0' && (s[1] == 'b' || s[1] == 'x')) {
+		if (!parse_num(s + 2, n - 2, s[1] == 'b' ? 2 : 16, &v))
+			return NULL;
+	} else if (memchr(s, ':', n)) {
+		for (const char *p = s, *e = s + n; p < e;) {
+			const char *c = memchr(p, ':', (size_t)(e - p));
+			size_t len = c ? (size_t)(c - p) : (size_t)(e - p);
+			if (!parse_num(p, len, 10, &part))
+				return NULL;
+			v = v * 60 + part;
+			p += len + (c != NULL);
+		}
+	} else if (n > 1 && s[0] == '0') {
+		if (!parse_num(s + 1, n - 1, 8, &v))
+			return NULL;
+	} else if (!parse_num(s, n, 10, &v)) {
+		return NULL;
+	}
+	return kp_value_int(neg ? -v : v);
+}
+
+static struct kp_value *construct_scalar(struct loader *l, const yaml_event_t *ev)
+{
+	const char *s = (const char *)ev->data.scalar.value;
+	size_t n = ev->data.scalar.length;
+	const char *tag = (const char *)ev->data.scalar.tag;
+	int kind = -1;
+	if (tag && strcmp(tag, "!")) {
+		/* an explicit tag: the standard ones as named, any other is an
+		 * error (from_yaml is PyYAML's safe loader, which knows no more) */
+		if (!strcmp(tag, YAML_NULL_TAG))
+			kind = R_NULL;
+		else if (!strcmp(tag, YAML_BOOL_TAG))
+			kind = R_BOOL;
+		else if (!strcmp(tag, YAML_INT_TAG))
+			kind = R_INT;
+		else if (!strcmp(tag, YAML_FLOAT_TAG))
+			kind = R_FLOAT;
+		else if (strcmp(tag, YAML_STR_TAG))
+			return NULL;
+	} else if (ev->data.scalar.plain_implicit && !tag) {
+		kind = resolve_plain(&l->res, s, n);
+	}
+	struct kp_value *v = NULL;
+	switch (kind) {
+	case R_NULL:
+		return kp_value_null();
+	case R_BOOL:
+		/* yes, true, on in their spellings; no, false, off are false */
+		return kp_value_bool(strchr("yYtT", s[0]) || (n == 2 && strchr("oO", s[0])));
+	case R_INT:
+	case R_FLOAT:
+		v = yaml_number(s, n, kind == R_FLOAT);
+		break;
+	default:
+		break;
+	}
+	return v ? v : kp_value_strn(s, n);
+}
+
+static kp_rc construct(struct loader *l, yaml_event_t *ev, struct kp_value **out);
+
+static kp_rc next_event(struct loader *l, yaml_event_t *ev)
+{
+	if (yaml_parser_parse(&l->p, ev))
+		return KP_OK;
+	/* PyYAML's words: the context, then the problem */
+	return kp_jinja_err(l->cx, KP_ERR_RUNTIME, "%s%s%s at line %zu, column %zu",
+			    l->p.context ? l->p.context : "", l->p.context ? ": " : "",
+			    l->p.problem ? l->p.problem : "invalid YAML",
+			    l->p.problem_mark.line + 1, l->p.problem_mark.column + 1);
+}
+
+static void set_anchor(struct loader *l, const yaml_char_t *anchor, const struct kp_value *v)
+{
+	if (anchor)
+		kp_map_set(l->anchors, (const char *)anchor, v);
+}
+
+/* PyYAML's flatten_mapping: the `<<` maps, a list of them taken from the
+ * last to the first, go before the mapping's own keys; a later key
+ * overrides an earlier one in place. */
+static kp_rc merge_into(struct loader *l, struct kp_value *merged, const struct kp_value *src)
+{
+	if (src->type == KP_V_MAP) {
+		for (size_t i = 0; i < kp_map_len(src); i++)
+			kp_map_set(merged, kp_map_key(src, i), kp_map_val(src, i));
+		return KP_OK;
+	}
+	if (src->type == KP_V_LIST) {
+		for (size_t i = 0; i < kp_list_len(src); i++)
+			if (kp_list_at(src, i)->type != KP_V_MAP)
+				return kp_jinja_err(l->cx, KP_ERR_RUNTIME,
+						    "expected a mapping for merging, but found %s",
+						    kp_jinja_typename(kp_list_at(src, i)));
+		for (size_t i = kp_list_len(src); i-- > 0;) {
+			kp_rc rc = merge_into(l, merged, kp_list_at(src, i));
+			if (rc)
+				return rc;
+		}
+		return KP_OK;
+	}
+	return kp_jinja_err(l->cx, KP_ERR_RUNTIME,
+			    "expected a mapping or list of mappings for merging, but found %s",
+			    kp_jinja_typename(src));
+}
+
+/* The text a key gets: str() of the first key Python finds equal to it
+ * (1, 1.0 and true are one key), so `true: b` after `1: a` sets "1". */
+static struct kp_value *key_text(struct kp_value *seen, const struct kp_value *k)
+{
+	if (k->type != KP_V_STR)
+		for (size_t i = 0; i < kp_list_len(seen); i++)
+			if (kp_jinja_equal(kp_list_at(kp_list_at(seen, i), 0), k))
+				return kp_value_ref(kp_list_at(kp_list_at(seen, i), 1));
+	struct kp_value *t = jl_strval(k);
+	if (k->type != KP_V_STR) {
+		struct kp_value *pair = kp_value_list();
+		kp_list_push(pair, k);
+		kp_list_push(pair, t);
+		kp_list_push_take(seen, pair);
+	}
+	return t;
+}
+
+static kp_rc construct(struct loader *l, yaml_event_t *ev, struct kp_value **out)
+{
+	kp_rc rc = kp_jinja_charge(l->cx, 1);
+	if (rc)
+		return rc;
+	if (l->depth > 256)
+		return kp_jinja_err(l->cx, KP_ERR_LIMIT, "YAML nested too deep");
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT: {
+		const struct kp_value *v =
+		    kp_map_get(l->anchors, (const char *)ev->data.alias.anchor);
+		if (!v)
+			return kp_jinja_err(l->cx, KP_ERR_RUNTIME, "found undefined alias '%s'",
+					    (const char *)ev->data.alias.anchor);
+		*out = kp_value_ref(v);
+		return KP_OK;
+	}
+	case YAML_SCALAR_EVENT:
+		if (!(*out = construct_scalar(l, ev)))
+			return kp_jinja_err(l->cx, KP_ERR_RUNTIME,
+					    "could not determine a constructor for the tag '%s'",
+					    (const char *)ev->data.scalar.tag);
+		set_anchor(l, ev->data.scalar.anchor, *out);
+		return KP_OK;
+	case YAML_SEQUENCE_START_EVENT: {
+		struct kp_value *list = kp_value_list();
+		yaml_char_t *anchor = ev->data.sequence_start.anchor;
+		l->depth++;
+		for (;;) {
+			yaml_event_t e;
+			if ((rc = next_event(l, &e)))
+				break;
+			if (e.type == YAML_SEQUENCE_END_EVENT) {
+				yaml_event_delete(&e);
+				break;
+			}
+			struct kp_value *item = NULL;
+			rc = construct(l, &e, &item);
+			yaml_event_delete(&e);
+			if (rc)
+				break;
+			kp_list_push_take(list, item);
+		}
+		l->depth--;
+		if (rc) {
+			kp_value_unref(list);
+			return rc;
+		}
+		set_anchor(l, anchor, list);
+		*out = list;
+		return KP_OK;
+	}
+	case YAML_MAPPING_START_EVENT: {
+		struct kp_value *own = kp_value_map(), *merged = kp_value_map();
+		struct kp_value *seen = kp_value_list(); /* non-text keys and their text */
+		yaml_char_t *anchor = ev->data.mapping_start.anchor;
+		l->depth++;
+		for (;;) {
+			yaml_event_t ke, ve;
+			struct kp_value *k = NULL, *v = NULL;
+			if ((rc = next_event(l, &ke)))
+				break;
+			if (ke.type == YAML_MAPPING_END_EVENT) {
+				yaml_event_delete(&ke);
+				break;
+			}
+			bool is_merge =
+			    ke.type == YAML_SCALAR_EVENT && ke.data.scalar.plain_implicit &&
+			    ke.data.scalar.length == 2 && !memcmp(ke.data.scalar.value, "<<", 2);
+			rc = construct(l, &ke, &k);
+			yaml_event_delete(&ke);
+			if (!rc && !(rc = next_event(l, &ve))) {
+				rc = construct(l, &ve, &v);
+				yaml_event_delete(&ve);
+			}
+			if (!rc && is_merge) {
+				rc = merge_into(l, merged, v);
+			} else if (!rc) {
+				/* keys become text as Python's str() prints them */
+				struct kp_value *ks = key_text(seen, k);
+				kp_map_set(own, ks->u.str.s, v);
+				kp_value_unref(ks);
+			}
+			if (k)
+				kp_value_unref(k);
+			if (v)
+				kp_value_unref(v);
+			if (rc)
+				break;
+		}
+		l->depth--;
+		kp_value_unref(seen);
+		if (rc) {
+			kp_value_unref(own);
+			kp_value_unref(merged);
+			return rc;
+		}
+		/* merged keys first, the mapping's own keys over them */
+		kp_map_update(merged, own);
+		kp_value_unref(own);
+		set_anchor(l, anchor, merged);
+		*out = merged;
+		return KP_OK;
+	}
+	default:
+		return kp_jinja_err(l->cx, KP_ERR_RUNTIME, "unexpected YAML event");
+	}
+}
+
+/* Every document of text: *out a list of their values (an empty document
+ * is None). */
+static kp_rc load_all(struct kp_jctx *cx, const char *s, size_t len, struct kp_value **out)
+{
+	struct loader l = {.cx = cx};
+	kp_rc rc = kp_jinja_charge(cx, len);
+	if (rc)
+		return rc;
+	yaml_parser_initialize(&l.p);
+	yaml_parser_set_input_string(&l.p, (const unsigned char *)s, len);
+	resolve_init(&l.res);
+	struct kp_value *docs = kp_value_list();
+	for (;;) {
+		yaml_event_t ev;
+		if ((rc = next_event(&l, &ev)))
+			break;
+		yaml_event_type_t t = ev.type;
+		yaml_event_delete(&ev);
+		if (t == YAML_STREAM_END_EVENT)
+			break;
+		if (t != YAML_DOCUMENT_START_EVENT)
+			continue;
+		l.anchors = kp_value_map();
+		struct kp_value *v = NULL;
+		if (!(rc = next_event(&l, &ev))) {
+			if (ev.type == YAML_DOCUMENT_END_EVENT)
+				v = kp_value_null();
+			else
+				rc = construct(&l, &ev, &v);
+			yaml_event_delete(&ev);
+		}
+		kp_value_unref(l.anchors);
+		if (rc)
+			break;
+		kp_list_push_take(docs, v);
+	}
+	resolve_release(&l.res);
+	yaml_parser_delete(&l.p);
+	if (rc) {
+		kp_value_unref(docs);
+		return rc;
+	}
+	*out = docs;
+	return KP_OK;
+}
+
+/* from_yaml: text is parsed (one document), anything else given back */
 JF(from_yaml)
 {
 	if (in->type != KP_V_STR) {
 		*out = kp_value_ref(in);
 		return KP_OK;
 	}
-	kp_rc rc = kp_jinja_charge(cx, in->u.str.len);
+	struct kp_value *docs;
+	kp_rc rc = load_all(cx, in->u.str.s, in->u.str.len, &docs);
 	if (rc)
 		return rc;
-	return load_one(cx, in->u.str.s, in->u.str.len, out);
+	size_t n = kp_list_len(docs);
+	if (n > 1) {
+		kp_value_unref(docs);
+		return kp_jinja_err(cx, KP_ERR_RUNTIME,
+				    "expected a single document in the stream but found another "
+				    "document");
+	}
+	*out = n ? kp_value_ref(kp_list_at(docs, 0)) : kp_value_null();
+	kp_value_unref(docs);
+	return KP_OK;
 }
 
-/* from_yaml_all: every document, found with libyaml's parser and each
- * loaded on its own */
+/* from_yaml_all: the list of every document's value */
 JF(from_yaml_all)
 {
 	if (in->type != KP_V_STR) {
 		*out = kp_value_ref(in);
 		return KP_OK;
 	}
-	kp_rc rc = kp_jinja_charge(cx, in->u.str.len);
-	if (rc)
-		return rc;
-	yaml_parser_t p;
-	yaml_event_t ev;
-	yaml_parser_initialize(&p);
-	yaml_parser_set_input_string(&p, (const unsigned char *)in->u.str.s, in->u.str.len);
-	struct kp_value *l = kp_value_list();
-	size_t start = 0;
-	int depth = 0;
-	for (;;) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "cannot read YAML: %s at line %zu",
-					  p.problem ? p.problem : "syntax error",
-					  p.problem_mark.line + 1);
-			break;
-		}
-		yaml_event_type_t t = ev.type;
-		if (t == YAML_DOCUMENT_START_EVENT && depth++ == 0)
-			start = ev.start_mark.index;
-		if (t == YAML_DOCUMENT_END_EVENT && --depth == 0) {
-			struct kp_value *v;
-			size_t end = ev.end_mark.index;
-			rc = load_one(cx, in->u.str.s + start, end - start, &v);
-			if (!rc)
-				kp_list_push_take(l, v);
-		}
-		yaml_event_delete(&ev);
-		if (rc || t == YAML_STREAM_END_EVENT)
-			break;
-	}
-	yaml_parser_delete(&p);
-	if (rc) {
-		kp_value_unref(l);
-		return rc;
-	}
-	*out = l;
-	return KP_OK;
+	return load_all(cx, in->u.str.s, in->u.str.len, out);
 }

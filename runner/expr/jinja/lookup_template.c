@@ -44,6 +44,15 @@ static kp_rc render_file(struct kp_jctx *cx, const char *term, struct kp_value *
 	if (!rc)
 		rc = kp_jrender(cx, &t->body, &res);
 	if (!rc) {
+		/* Templar's preserve_trailing_newlines: Jinja drops the last
+		 * newline; the newlines the file ends with are put back */
+		size_t want = 0, have = 0;
+		while (want < text.len && text.buf[text.len - 1 - want] == '\n')
+			want++;
+		while (have < res.len && res.buf[res.len - 1 - have] == '\n')
+			have++;
+		for (; have < want; have++)
+			kp_buf_addch(&res, '\n');
 		struct kp_value *v = NULL;
 		if ((res.len && (res.buf[0] == '[' || res.buf[0] == '{')) ||
 		    !strcmp(res.buf, "True") || !strcmp(res.buf, "False"))
