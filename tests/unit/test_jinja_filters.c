@@ -144,8 +144,32 @@ static void test_nesting_limit(void **state)
 	eval_fails(c, "deep | to_json", KP_ERR_LIMIT, "too deep");
 	eval_fails(c, "deep | to_yaml", KP_ERR_LIMIT, "too deep");
 	eval_fails(c, "deep | flatten", KP_ERR_LIMIT, "too deep");
+	eval_fails(c, "('[' * 400 + ']' * 400) | from_yaml", KP_ERR_LIMIT, "too deep");
 	c->s.nlayers = 1;
 	kp_value_unref(layer);
+}
+
+/* YAML aliases share values: an alias bomb loads at once, and expanding
+ * it (to_json) is stopped by the evaluation budget. */
+static void test_yaml_alias_bomb(void **state)
+{
+	struct ctx *c = *state;
+	const char *bomb = "'a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+			   "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+			   "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+			   "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+			   "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+			   "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+			   "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n'";
+	struct kp_buf e = KP_BUF_INIT;
+	kp_buf_addf(&e, "[(%s | from_yaml).g | length]", bomb);
+	struct kp_value *v = eval_ok(c, e.buf);
+	assert_int_equal(kp_list_at(v, 0)->u.i, 10);
+	kp_value_unref(v);
+	kp_buf_reset(&e);
+	kp_buf_addf(&e, "(%s | from_yaml) | to_json", bomb);
+	eval_fails(c, e.buf, KP_ERR_LIMIT, "");
+	kp_buf_release(&e);
 }
 
 /* The password lookup writes a new password to a 0600 file (parent
@@ -355,6 +379,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_regex_guard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nesting_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_yaml_alias_bomb, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_password_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pipe_and_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_randomness, setup, teardown),

@@ -106,6 +106,9 @@ static kp_rc dump(struct kp_jctx *cx, const struct kp_value *v, const struct jop
 			kp_jinja_str(v, b);
 		return KP_OK;
 	case KP_V_STR:
+		/* charged as written, so that a huge output stops early */
+		if ((rc = kp_jinja_charge(cx, v->u.str.len)))
+			return rc;
 		add_jstring(b, v->u.str.s, o->utf8);
 		return KP_OK;
 	case KP_V_LIST:
@@ -169,7 +172,8 @@ static kp_rc to_json(struct kp_jctx *cx, const struct kp_value *in, const struct
 	if (o.indent >= 0)
 		o.item_sep = ",";
 	struct kp_buf b = KP_BUF_INIT;
-	if ((rc = dump(cx, in, &o, 0, &b))) {
+	/* the text costs its length too */
+	if ((rc = dump(cx, in, &o, 0, &b)) || (rc = kp_jinja_charge(cx, b.len))) {
 		kp_buf_release(&b);
 		return rc;
 	}

@@ -163,6 +163,8 @@ static kp_rc emit(struct kp_jctx *cx, yaml_emitter_t *e, const struct kp_value *
 		break;
 	}
 	case KP_V_STR:
+		if ((rc = kp_jinja_charge(cx, v->u.str.len)))
+			return rc;
 		ok = scalar(e, YAML_STR_TAG, v->u.str.s, v->u.str.len,
 			    !resolves_to_other(&o->res, v->u.str.s, v->u.str.len));
 		break;
@@ -274,6 +276,8 @@ static kp_rc to_yaml(struct kp_jctx *cx, const struct kp_value *in, const struct
 	}
 	yaml_emitter_delete(&e);
 	resolve_release(&o.res);
+	if (!rc)
+		rc = kp_jinja_charge(cx, b.len); /* the text costs its length too */
 	if (rc) {
 		kp_buf_release(&b);
 		return rc;
