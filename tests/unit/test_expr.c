@@ -611,6 +611,11 @@ static void test_statements(void **state)
 	expect(c, "{% set blk %}in {{ x }}{% endset %}[{{ blk }}]", "\"[in 1]\"");
 	expect(c, "{% if false %}1{% elif x == 1 %}2{% else %}3{% endif %}", "\"2\"");
 	expect(c, "{% raw %}{{ x }}{% endraw %}", "\"{{ x }}\"");
+	expect(c, "{% filter replace('a', 'o') | upper %}a{{ x }}a{% endfilter %}!", "\"O1O!\"");
+	expect_err(
+	    c, "{% filter nope %}x{% endfilter %}", KP_ERR_PARSE,
+	    "upgrade.yml:14:7: invalid template '{% filter nope %}x{% endfilter %}': no filter "
+	    "named 'nope'");
 	expect(c, "a {# note #} b", "\"a  b\"");
 	expect(c, "a  {{- x -}}  b", "\"a1b\"");
 	expect(c, "a\n{% if true %}\nb\n{% endif %}\nc", "\"a\\n\\nb\\n\\nc\"");

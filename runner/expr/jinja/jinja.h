@@ -75,14 +75,15 @@ struct jnode {
 };
 
 /* Template statements */
-enum js_kind { JS_TEXT, JS_OUT, JS_IF, JS_FOR, JS_SET, JS_SETBLOCK };
+enum js_kind { JS_TEXT, JS_OUT, JS_IF, JS_FOR, JS_SET, JS_SETBLOCK, JS_FILTER };
 
 struct jstmt {
 	enum js_kind kind;
 	int offset;
 	char *text; /* TEXT */
 	size_t len;
-	struct jnode *expr; /* OUT, SET value, FOR iterable, IF: unused */
+	struct jnode *expr; /* OUT, SET value, FOR iterable, FILTER: the filter
+			     * (a JN_FILTER whose input kids[0] is NULL) */
 	/* IF: conds[i] guards bodies[i]; an else body has cond NULL */
 	struct jnode **conds;
 	struct jbody *bodies;

@@ -44,5 +44,7 @@ void kp_jnode_add(struct jnode *n, struct jnode *kid);
 
 /* parse.c: one expression at the lexer's current token */
 kp_rc kp_jparse_expression(struct jlex *lx, bool with_condexpr, struct jnode **out);
+/* "(a, k=v)" after a call or filter name: into n's kids and kw */
+kp_rc kp_jparse_call_args(struct jlex *lx, struct jnode *n);
 
 #endif

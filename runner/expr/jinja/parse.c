@@ -110,6 +110,11 @@ static kp_rc parse_args(struct jlex *lx, struct jnode *n)
 	return rc ? rc : expect_op(lx, ")");
 }
 
+kp_rc kp_jparse_call_args(struct jlex *lx, struct jnode *n)
+{
+	return parse_args(lx, n);
+}
+
 /* [a], [a:b], [a:b:c], [:] */
 static kp_rc parse_subscript(struct jlex *lx, struct jnode *target, struct jnode **out)
 {

@@ -179,6 +179,60 @@ static kp_rc run_set(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *
 	return rc;
 }
 
+/* {% filter %}: the body's text replaces the placeholder input while the
+ * filter chain is evaluated (the AST is shared between threads: the text
+ * goes in through a local variable, not into the tree). */
+static kp_rc run_filter_block(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	kp_rc rc = kp_jrender(cx, st->body, &b);
+	if (rc) {
+		kp_buf_release(&b);
+		return rc;
+	}
+	size_t len;
+	char *s = kp_buf_detach(&b, &len);
+	struct kp_value *text = kp_value_str_take(s, len), *v = NULL;
+	size_t base = cx->nlocals;
+	const struct jnode *chain[32];
+	size_t n = 0;
+	for (const struct jnode *f = st->expr; f->kind == JN_FILTER && n < 32; f = f->kids[0])
+		chain[n++] = f;
+	/* innermost first: each filter's input is the previous result */
+	struct kp_value *cur = text;
+	for (size_t i = n; i-- > 0;) {
+		rc = push_local(cx, " filter-input", kp_value_ref(cur));
+		if (rc)
+			break;
+		struct jnode in = {.kind = JN_NAME, .name = (char *)" filter-input"};
+		struct jnode f = *chain[i];
+		struct jnode *kids[64];
+		if (f.nkids > KP_ARRAY_LEN(kids)) {
+			pop_locals(cx, base);
+			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "too many filter arguments");
+			break;
+		}
+		memcpy(kids, f.kids, f.nkids * sizeof(*kids));
+		kids[0] = &in;
+		f.kids = kids;
+		rc = kp_jeval(cx, &f, &v);
+		pop_locals(cx, base);
+		kp_value_unref(cur);
+		cur = v;
+		v = NULL;
+		if (rc)
+			break;
+		if (kp_jv_is_undef(cur)) {
+			rc = kp_jv_undef_error(cx, cur);
+			break;
+		}
+	}
+	if (!rc)
+		rc = output(cx, cur, out);
+	kp_value_unref(cur);
+	return rc;
+}
+
 kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out)
 {
 	size_t base = cx->nlocals;
@@ -228,6 +282,9 @@ kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out)
 		case JS_SET:
 		case JS_SETBLOCK:
 			rc = run_set(cx, st, out);
+			break;
+		case JS_FILTER:
+			rc = run_filter_block(cx, st, out);
 			break;
 		}
 	}

@@ -191,6 +191,44 @@ static kp_rc parse_set(struct tp *p, struct jstmt *st)
 	return rc ? rc : end_block(p);
 }
 
+/* {% filter name(args) %}...{% endfilter %}: the body's text through the
+ * filter (a chain `a | b` too). */
+static kp_rc parse_filter_block(struct tp *p, struct jstmt *st)
+{
+	struct jlex *lx = &p->lx;
+	/* parse "x | name(args)" with a placeholder input, then drop it */
+	struct jnode *in = kp_jnode_new(JN_CONST, lx->tok.start), *n = in;
+	in->val = kp_value_null();
+	kp_rc rc = KP_OK;
+	bool first = true;
+	while (!rc && (first || kp_jtok_op(lx, "|"))) {
+		if (!first && (rc = kp_jlex_next(lx)))
+			break;
+		first = false;
+		struct jnode *f = kp_jnode_new(JN_FILTER, lx->tok.start);
+		kp_jnode_add(f, n);
+		n = f;
+		if (lx->tok.kind != JT_NAME) {
+			rc = kp_jlex_error(lx, lx->tok.start, "expected a filter name");
+			break;
+		}
+		f->name = kp_xstrdup(lx->tok.name);
+		rc = kp_jlex_next(lx);
+		if (!rc && kp_jtok_op(lx, "("))
+			rc = kp_jparse_call_args(lx, f);
+	}
+	st->expr = n;
+	if (!rc)
+		rc = end_block(p);
+	if (rc)
+		return rc;
+	char *found = NULL;
+	st->body = kp_xcalloc(1, sizeof(*st->body));
+	rc = parse_body(p, st->body, (const char *const[]){"endfilter", NULL}, &found);
+	free(found);
+	return rc ? rc : end_block(p);
+}
+
 /* {% raw %}: the text up to {% endraw %}, as is. */
 static kp_rc parse_raw(struct tp *p, struct jbody *b)
 {
@@ -375,6 +413,11 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 			rc = kp_jlex_next(lx);
 			if (!rc)
 				rc = parse_set(p, &st);
+		} else if (!strcmp(name, "filter")) {
+			st.kind = JS_FILTER;
+			rc = kp_jlex_next(lx);
+			if (!rc)
+				rc = parse_filter_block(p, &st);
 		} else {
 			static const char *const closers[] = {"endif", "endfor", "else",
 							      "elif",  "endset", "endraw"};
