@@ -609,6 +609,10 @@ static void test_statements(void **state)
 	expect(c, "{% for x in m.l if x > 1 %}{{ x }}{{ loop.length }}{% endfor %}", "\"21\"");
 	expect(c, "{% set a, b = 1, 2 %}{{ a + b }}", "\"3\"");
 	expect(c, "{% set blk %}in {{ x }}{% endset %}[{{ blk }}]", "\"[in 1]\"");
+	expect(c,
+	       "{% set ns = namespace(n=0) %}{% for h in groups.etcd %}{% set ns.n = ns.n + 1 %}"
+	       "{% endfor %}{{ ns.n }}",
+	       "\"2\"");
 	expect(c, "{% if false %}1{% elif x == 1 %}2{% else %}3{% endif %}", "\"2\"");
 	expect(c, "{% raw %}{{ x }}{% endraw %}", "\"{{ x }}\"");
 	expect(c, "{% filter replace('a', 'o') | upper %}a{{ x }}a{% endfilter %}!", "\"O1O!\"");

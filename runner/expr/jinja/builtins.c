@@ -547,7 +547,8 @@ static kp_rc g_now(struct kp_jctx *cx, const char *const *kwn, const struct kp_v
 	return KP_OK;
 }
 
-static const char *const global_names[] = {"range", "dict", "lookup", "query", "q", "now"};
+static const char *const global_names[] = {"range", "dict", "lookup",	"query",
+					   "q",	    "now",  "namespace"};
 
 bool kp_jglobal_exists(const char *name)
 {
@@ -567,8 +568,8 @@ kp_rc kp_jglobal_call(struct kp_jctx *cx, const char *name, const struct kp_valu
 					    "range() takes no keyword arguments");
 		return g_range(cx, pos, npos, out);
 	}
-	if (!strcmp(name, "dict"))
-		return g_dict(cx, pos, npos, kwn, kwv, nkw, out);
+	if (!strcmp(name, "dict") || !strcmp(name, "namespace"))
+		return g_dict(cx, pos, npos, kwn, kwv, nkw, out); /* {% set ns.x %} writes it */
 	if (!strcmp(name, "lookup"))
 		return g_lookup(cx, false, pos, npos, kwn, kwv, nkw, out);
 	if (!strcmp(name, "query") || !strcmp(name, "q"))

@@ -169,6 +169,35 @@ static kp_rc run_set(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *
 	rc = kp_jeval(cx, st->expr, &v);
 	if (rc)
 		return rc;
+	const char *dot = st->ntargets == 1 ? strchr(st->targets[0], '.') : NULL;
+	if (dot) {
+		/* a namespace() set earlier in this template: written in place,
+		 * so a loop's body changes what follows the loop */
+		size_t nl = (size_t)(dot - st->targets[0]);
+		for (size_t i = cx->nlocals; i-- > 0;) {
+			if (strlen(cx->lnames[i]) != nl ||
+			    memcmp(cx->lnames[i], st->targets[0], nl))
+				continue;
+			if (cx->lvals[i]->type != KP_V_MAP)
+				break;
+			if (cx->lvals[i]->refs > 1) {
+				struct kp_value *c = kp_value_copy(cx->lvals[i]);
+				kp_value_unref(cx->lvals[i]);
+				cx->lvals[i] = c;
+			}
+			if (kp_jv_is_undef(v)) {
+				rc = kp_jv_undef_error(cx, v);
+				kp_value_unref(v);
+				return rc;
+			}
+			kp_map_set_take(cx->lvals[i], dot + 1, v);
+			return KP_OK;
+		}
+		kp_value_unref(v);
+		return kp_jinja_err(cx, KP_ERR_RUNTIME,
+				    "cannot assign attribute on '%.*s': not a namespace()", (int)nl,
+				    st->targets[0]);
+	}
 	if (kp_jv_is_undef(v) && st->ntargets > 1) {
 		rc = kp_jv_undef_error(cx, v);
 		kp_value_unref(v);

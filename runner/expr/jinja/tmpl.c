@@ -62,6 +62,21 @@ static kp_rc parse_targets(struct tp *p, struct jstmt *st)
 		st->targets = kp_xrealloc(st->targets, (st->ntargets + 1) * sizeof(*st->targets));
 		st->targets[st->ntargets++] = kp_xstrdup(lx->tok.name);
 		rc = kp_jlex_next(lx);
+		if (!rc && st->kind == JS_SET && kp_jtok_op(lx, ".")) {
+			/* {% set ns.attr = v %}: "ns.attr" */
+			if ((rc = kp_jlex_next(lx)))
+				break;
+			if (lx->tok.kind != JT_NAME)
+				return kp_jlex_error(lx, lx->tok.start,
+						     "expected a name after '.'");
+			char *t = st->targets[st->ntargets - 1];
+			size_t tl = strlen(t), nl = strlen(lx->tok.name);
+			t = kp_xrealloc(t, tl + nl + 2);
+			t[tl] = '.';
+			memcpy(t + tl + 1, lx->tok.name, nl + 1);
+			st->targets[st->ntargets - 1] = t;
+			rc = kp_jlex_next(lx);
+		}
 		if (rc || !kp_jtok_op(lx, ","))
 			break;
 		rc = kp_jlex_next(lx);
