@@ -550,6 +550,12 @@ static kp_rc render_single(struct kp_jctx *cx, const struct kp_template *t, stru
 	kp_rc rc = kp_jeval(cx, t->jt->single, &v);
 	if (rc)
 		return rc;
+	const struct kp_value *inner = kp_jv_is_undef(v) ? NULL : kp_jv_find_undef(v, 0);
+	if (inner) {
+		rc = kp_jv_undef_error(cx, inner);
+		kp_value_unref(v);
+		return rc;
+	}
 	if (kp_jv_is_undef(v)) {
 		if (v->no_log) { /* `x if c` without else */
 			kp_value_unref(v);

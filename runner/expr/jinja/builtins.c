@@ -102,9 +102,8 @@ static const struct kp_jtest engine_tests[] = {
     {"undefined", NULL, KP_JF_UNDEF, t_undefined},
 };
 
-static const struct kp_jfilter *find_filter(const char *name)
+static const struct kp_jfilter *find_filter_named(const char *name)
 {
-	name = short_name(name);
 	for (size_t i = 0; i < KP_ARRAY_LEN(engine_filters); i++)
 		if (!strcmp(engine_filters[i].name, name))
 			return &engine_filters[i];
@@ -114,9 +113,16 @@ static const struct kp_jfilter *find_filter(const char *name)
 	return NULL;
 }
 
-static const struct kp_jtest *find_test(const char *name)
+/* The name as written first ("community.general.dict" may differ from
+ * the builtin "dict"), then without its collection */
+static const struct kp_jfilter *find_filter(const char *name)
 {
-	name = short_name(name);
+	const struct kp_jfilter *f = find_filter_named(name);
+	return f ? f : find_filter_named(short_name(name));
+}
+
+static const struct kp_jtest *find_test_named(const char *name)
+{
 	for (size_t i = 0; i < KP_ARRAY_LEN(engine_tests); i++)
 		if (!strcmp(engine_tests[i].name, name))
 			return &engine_tests[i];
@@ -124,6 +130,12 @@ static const struct kp_jtest *find_test(const char *name)
 		if (!strcmp(t->name, name))
 			return t;
 	return NULL;
+}
+
+static const struct kp_jtest *find_test(const char *name)
+{
+	const struct kp_jtest *t = find_test_named(name);
+	return t ? t : find_test_named(short_name(name));
 }
 
 const void *kp_jfilter_find(const char *name)

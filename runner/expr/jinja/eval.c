@@ -634,11 +634,6 @@ kp_rc kp_jeval(struct kp_jctx *cx, const struct jnode *n, struct kp_value **out)
 		rc = eval_node(cx, n, out);
 	if (!rc)
 		cx->offset = saved;
-	if (!rc && *out && !(*out)->undef) {
-		cx->unsafe |= (*out)->unsafe;
-		cx->secret |= (*out)->secret;
-		cx->no_log |= (*out)->no_log;
-	}
 	cx->depth--;
 	if (rc && *out) {
 		kp_value_unref(*out);

@@ -137,8 +137,8 @@ struct kp_jctx {
 	struct kp_value *lvals[JCTX_LOCALS_MAX];
 	size_t nlocals;
 	bool unsafe;	  /* an unsafe value took part */
-	bool secret;	  /* a secret value took part */
-	bool no_log;	  /* a no_log value took part */
+	bool secret;	  /* a secret value was written into the text */
+	bool no_log;	  /* a no_log value was written into the text */
 	bool native_text; /* the last filter was a string-type filter */
 	kp_rc var_rc;	  /* a variable's own rendering failed: its position */
 	const void *hint; /* the next filter/test call's table entry, when known */
@@ -162,6 +162,9 @@ kp_rc kp_jcmp_op(struct kp_jctx *cx, int op, const struct kp_value *a, const str
 /* Undefined values */
 struct kp_value *kp_jv_undef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct kp_value *kp_jv_unknown(const char *name);
+/* An undefined value somewhere inside v (a filter's list may hold one):
+ * writing v out raises it. */
+const struct kp_value *kp_jv_find_undef(const struct kp_value *v, int depth);
 static inline bool kp_jv_is_undef(const struct kp_value *v)
 {
 	return v && v->undef;

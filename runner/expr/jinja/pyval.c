@@ -177,7 +177,7 @@ static void add_float(struct kp_buf *out, double f)
 	digits[nd] = 0;
 	if (neg)
 		kp_buf_addch(out, '-');
-	if (exp >= -5 && exp < 16) {
+	if (exp >= -4 && exp < 16) {
 		if (exp < 0) {
 			kp_buf_addstr(out, "0.");
 			for (int i = 0; i < -exp - 1; i++)
@@ -304,6 +304,22 @@ struct kp_value *kp_jv_undef(const char *fmt, ...)
 	struct kp_value *v = kp_value_str_take(s, len);
 	v->undef = 1;
 	return v;
+}
+
+const struct kp_value *kp_jv_find_undef(const struct kp_value *v, int depth)
+{
+	if (kp_jv_is_undef(v))
+		return v;
+	if (depth > 200 || (v->type != KP_V_LIST && v->type != KP_V_MAP))
+		return NULL;
+	size_t n = v->type == KP_V_LIST ? v->u.list.n : v->u.map.n;
+	for (size_t i = 0; i < n; i++) {
+		const struct kp_value *u = kp_jv_find_undef(
+		    v->type == KP_V_LIST ? v->u.list.items[i] : v->u.map.vals[i], depth + 1);
+		if (u)
+			return u;
+	}
+	return NULL;
 }
 
 struct kp_value *kp_jv_unknown(const char *name)

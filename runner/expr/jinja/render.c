@@ -34,6 +34,13 @@ static kp_rc output(struct kp_jctx *cx, const struct kp_value *v, struct kp_buf 
 	}
 	if (v->type == KP_V_NULL)
 		return KP_OK;
+	const struct kp_value *u = kp_jv_find_undef(v, 0);
+	if (u)
+		return kp_jv_undef_error(cx, u);
+	/* text made from a secret or no_log value prints hidden */
+	cx->unsafe |= v->unsafe;
+	cx->secret |= v->secret;
+	cx->no_log |= v->no_log;
 	size_t before = out->len;
 	kp_jinja_str(v, out);
 	return kp_jinja_charge(cx, out->len - before);
