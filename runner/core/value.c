@@ -296,6 +296,7 @@ struct kp_value *kp_value_copy(const struct kp_value *v)
 	c->no_log = v->no_log;
 	c->unsafe = v->unsafe;
 	c->tuple = v->tuple;
+	c->undef = v->undef;
 	return c;
 }
 
