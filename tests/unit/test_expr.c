@@ -615,6 +615,10 @@ static void test_statements(void **state)
 	       "\"2\"");
 	expect(c, "{% if false %}1{% elif x == 1 %}2{% else %}3{% endif %}", "\"2\"");
 	expect(c, "{% raw %}{{ x }}{% endraw %}", "\"{{ x }}\"");
+	expect(c,
+	       "{% macro kv(k, v) %}{{ k }}={{ v }}{% endmacro %}{{ kv('a', x) }};{{ kv(v=2, "
+	       "k='b') }}",
+	       "\"a=1;b=2\"");
 	expect(c, "{% filter replace('a', 'o') | upper %}a{{ x }}a{% endfilter %}!", "\"O1O!\"");
 	expect_err(
 	    c, "{% filter nope %}x{% endfilter %}", KP_ERR_PARSE,

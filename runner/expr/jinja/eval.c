@@ -407,6 +407,16 @@ static kp_rc eval_call(struct kp_jctx *cx, const struct jnode *n, struct kp_valu
 		args_release(&a);
 		return rc;
 	}
+	if (f->kind == JN_NAME && cx->nmacros) {
+		if ((rc = eval_args(cx, n, 1, &a, false)))
+			return rc;
+		rc = kp_jmacro_call(cx, f->name, (const struct kp_value *const *)a.v, a.npos,
+				    a.kwn + a.npos, (const struct kp_value *const *)a.v + a.npos,
+				    a.n - a.npos, out);
+		args_release(&a);
+		if (rc != KP_ERR_NOTFOUND)
+			return rc;
+	}
 	struct kp_value *callee;
 	if ((rc = eval_defined(cx, f, &callee)))
 		return rc;

@@ -75,7 +75,7 @@ struct jnode {
 };
 
 /* Template statements */
-enum js_kind { JS_TEXT, JS_OUT, JS_IF, JS_FOR, JS_SET, JS_SETBLOCK, JS_FILTER };
+enum js_kind { JS_TEXT, JS_OUT, JS_IF, JS_FOR, JS_SET, JS_SETBLOCK, JS_FILTER, JS_MACRO };
 
 struct jstmt {
 	enum js_kind kind;
@@ -135,6 +135,9 @@ struct kp_jctx {
 	/* loop and set variables, innermost last */
 	const char *lnames[JCTX_LOCALS_MAX];
 	struct kp_value *lvals[JCTX_LOCALS_MAX];
+	/* {% macro %}s defined so far: name in targets[0], parameters after */
+	const struct jstmt *macros[16];
+	size_t nmacros;
 	size_t nlocals;
 	bool unsafe;	  /* an unsafe value took part */
 	bool secret;	  /* a secret value was written into the text */
@@ -150,6 +153,11 @@ struct kp_jctx {
 /* Evaluate one expression: *out is a new reference; may be undefined
  * (kp_jv_is_undef) when allow_undef. */
 kp_rc kp_jeval(struct kp_jctx *cx, const struct jnode *n, struct kp_value **out);
+/* Call a {% macro %} by name: *out its text; KP_ERR_NOTFOUND when there is
+ * no macro of that name (nothing recorded). */
+kp_rc kp_jmacro_call(struct kp_jctx *cx, const char *name, const struct kp_value *const *pos,
+		     size_t npos, const char *const *kwn, const struct kp_value *const *kwv,
+		     size_t nkw, struct kp_value **out);
 /* Render a body into text. */
 kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out);
 

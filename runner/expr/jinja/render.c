@@ -269,6 +269,45 @@ static kp_rc run_filter_block(struct kp_jctx *cx, const struct jstmt *st, struct
 	return rc;
 }
 
+kp_rc kp_jmacro_call(struct kp_jctx *cx, const char *name, const struct kp_value *const *pos,
+		     size_t npos, const char *const *kwn, const struct kp_value *const *kwv,
+		     size_t nkw, struct kp_value **out)
+{
+	const struct jstmt *m = NULL;
+	for (size_t i = cx->nmacros; i-- > 0 && !m;)
+		if (!strcmp(cx->macros[i]->targets[0], name))
+			m = cx->macros[i];
+	if (!m)
+		return KP_ERR_NOTFOUND;
+	size_t np = m->ntargets - 1, base = cx->nlocals;
+	if (npos > np)
+		return kp_jinja_err(cx, KP_ERR_RUNTIME,
+				    "macro '%s' takes not more than %zu argument(s)", name, np);
+	kp_rc rc = KP_OK;
+	for (size_t i = 0; i < np && !rc; i++) {
+		const char *pn = m->targets[i + 1];
+		const struct kp_value *v = i < npos ? pos[i] : NULL;
+		for (size_t k = 0; k < nkw && !v; k++)
+			if (!strcmp(kwn[k], pn))
+				v = kwv[k];
+		rc = push_local(cx, pn,
+				v ? kp_value_ref(v)
+				  : kp_jv_undef("parameter '%s' was not provided", pn));
+	}
+	struct kp_buf text = KP_BUF_INIT;
+	if (!rc)
+		rc = kp_jrender(cx, m->body, &text);
+	pop_locals(cx, base);
+	if (rc) {
+		kp_buf_release(&text);
+		return rc;
+	}
+	size_t len;
+	char *s = kp_buf_detach(&text, &len);
+	*out = kp_value_str_take(s, len);
+	return KP_OK;
+}
+
 kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out)
 {
 	size_t base = cx->nlocals;
@@ -321,6 +360,12 @@ kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out)
 			break;
 		case JS_FILTER:
 			rc = run_filter_block(cx, st, out);
+			break;
+		case JS_MACRO:
+			if (cx->nmacros >= KP_ARRAY_LEN(cx->macros))
+				rc = kp_jinja_err(cx, KP_ERR_LIMIT, "too many macros");
+			else
+				cx->macros[cx->nmacros++] = st;
 			break;
 		}
 	}

@@ -244,6 +244,48 @@ static kp_rc parse_filter_block(struct tp *p, struct jstmt *st)
 	return rc ? rc : end_block(p);
 }
 
+/* {% macro name(a, b) %}...{% endmacro %}: name and parameters in targets */
+static kp_rc parse_macro(struct tp *p, struct jstmt *st)
+{
+	struct jlex *lx = &p->lx;
+	kp_rc rc;
+	if (lx->tok.kind != JT_NAME)
+		return kp_jlex_error(lx, lx->tok.start, "expected a macro name");
+	st->targets = kp_xcalloc(1, sizeof(*st->targets));
+	st->targets[st->ntargets++] = kp_xstrdup(lx->tok.name);
+	if ((rc = kp_jlex_next(lx)))
+		return rc;
+	if (!kp_jtok_op(lx, "("))
+		return kp_jlex_error(lx, lx->tok.start, "expected '('");
+	rc = kp_jlex_next(lx);
+	while (!rc && !kp_jtok_op(lx, ")")) {
+		if (lx->tok.kind != JT_NAME)
+			return kp_jlex_error(lx, lx->tok.start, "expected a parameter name");
+		st->targets = kp_xrealloc(st->targets, (st->ntargets + 1) * sizeof(*st->targets));
+		st->targets[st->ntargets++] = kp_xstrdup(lx->tok.name);
+		if ((rc = kp_jlex_next(lx)))
+			return rc;
+		if (kp_jtok_op(lx, "="))
+			return kp_jlex_error(lx, lx->tok.start,
+					     "macro parameters with defaults are not supported");
+		if (kp_jtok_op(lx, ","))
+			rc = kp_jlex_next(lx);
+		else if (!kp_jtok_op(lx, ")"))
+			return kp_jlex_error(lx, lx->tok.start, "expected ',' or ')'");
+	}
+	if (!rc)
+		rc = kp_jlex_next(lx);
+	if (!rc)
+		rc = end_block(p);
+	if (rc)
+		return rc;
+	char *found = NULL;
+	st->body = kp_xcalloc(1, sizeof(*st->body));
+	rc = parse_body(p, st->body, (const char *const[]){"endmacro", NULL}, &found);
+	free(found);
+	return rc ? rc : end_block(p);
+}
+
 /* {% raw %}: the text up to {% endraw %}, as is. */
 static kp_rc parse_raw(struct tp *p, struct jbody *b)
 {
@@ -428,6 +470,11 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 			rc = kp_jlex_next(lx);
 			if (!rc)
 				rc = parse_set(p, &st);
+		} else if (!strcmp(name, "macro")) {
+			st.kind = JS_MACRO;
+			rc = kp_jlex_next(lx);
+			if (!rc)
+				rc = parse_macro(p, &st);
 		} else if (!strcmp(name, "filter")) {
 			st.kind = JS_FILTER;
 			rc = kp_jlex_next(lx);
