@@ -14,13 +14,13 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := yaml-0.1 lua5.4 libcjson libcrypto libssh libcurl
+PKGS    := yaml-0.1 lua5.4 libcjson libcrypto libssh libcurl libpcre2-8
 DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-dev \
-	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev clang clang-format \
+	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev libpcre2-dev clang clang-format \
 	    libclang-rt-14-dev \
 	    sudo python3 python3-jsonschema openssh-server openssh-client \
 	    etcd-server etcd-client dpkg-dev apt-utils cmark-gfm valgrind \
-	    ansible-core groff-base
+	    ansible-core ansible python3-netaddr groff-base
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -45,7 +45,8 @@ RUNNER_SRC := $(filter-out runner/cli/main.c,$(sort $(shell find runner -name '*
 MODULE_SRC := $(sort $(shell find modules -name '*.c'))
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(RUNNER_SRC) $(MODULE_SRC))
 HEADERS    := $(shell find runner modules -name '*.h')
-C_FILES    := $(shell find runner modules -name '*.[ch]') $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch])
+C_FILES    := $(shell find runner modules -name '*.[ch]') \
+	      $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch] tests/jinja/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -54,7 +55,7 @@ FUZZ_SECONDS ?= 20
 
 KPLAN := $(if $(filter build,$(BUILD)),kplan,$(BUILD)/kplan)
 
-.PHONY: all deps test check-layers unit check-data e2e asan fuzz fuzz-build format format-check install clean \
+.PHONY: all deps test check-layers unit check-data e2e jinja asan fuzz fuzz-build format format-check install clean \
 	test-all demo valgrind
 
 all: $(KPLAN)
@@ -101,7 +102,7 @@ demo: deps
 	$(MAKE) all
 	tests/lab/demo.sh
 
-test: check-layers unit check-data e2e
+test: check-layers unit check-data e2e jinja
 
 # the folder-level dependency rule of runner/README.md
 check-layers:
@@ -115,6 +116,15 @@ check-data: $(KPLAN)
 
 e2e: $(KPLAN)
 	@tests/run-e2e.sh ./$(KPLAN)
+
+# the Jinja corpus (tests/jinja/cases/) rendered by kplan and held against
+# ansible-core's answers, which oracle.py re-derives on every run
+jinja: $(BUILD)/tests/jinja-eval
+	@tests/jinja/run.sh $(BUILD)/tests/jinja-eval
+
+$(BUILD)/tests/jinja-eval: tests/jinja/jinja-eval.c $(BUILD)/libkplan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libkplan.a $(LDFLAGS) $(LDLIBS)
 
 # the sanitizer build runs the whole suite: every unit test, every data
 # case and every e2e script, the cluster-lab scenarios included

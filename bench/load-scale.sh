@@ -55,7 +55,7 @@ awk 'BEGIN {
 			else if (t % 3 == 1)
 				printf "    - name: step %d\n      command: echo {{ inventory_hostname }} {{ marker }}\n", t
 			else
-				printf "    - name: step %d\n      copy:\n        dest: /etc/kplan/{{ inventory_hostname }}.conf\n        content: \"host={{ ansible_host }} version={{ kube_version }}\"\n      when: version_compare(kube_version, \">=\", \"1.13.0\")\n", t
+				printf "    - name: step %d\n      copy:\n        dest: /etc/kplan/{{ inventory_hostname }}.conf\n        content: \"host={{ ansible_host }} version={{ kube_version }}\"\n      when: kube_version is version('1.13.0', '>=')\n", t
 		}
 	}
 }' >"$out/plan-30.yml"

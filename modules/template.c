@@ -40,13 +40,13 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	size_t len;
 
 	if (kp_read_file(path, TEMPLATE_MAX, &text, &e) ||
-	    kp_template_compile(text.buf, text.len, pos, &t, &e) ||
+	    /* Ansible's template module: trim_blocks on, lstrip_blocks off */
+	    kp_template_compile_file(text.buf, text.len, pos, true, false, &t, &e) ||
 	    kp_template_render(ctx->L, t, ctx->scope, &v, &e)) {
 		kp_mod_failf(res, "%s", e.buf);
 		goto out;
 	}
-	/* a template that is one {{ table }} renders as JSON, like debug */
-	kp_value_to_text(v, false, &out);
+	kp_value_to_text(v, false, &out); /* a file template renders to text */
 	char *d = kp_buf_detach(&out, &len);
 	kp_rc rc = kp_mod_copy_probe(ctx, res, d, len, src, err);
 	kp_template_free(t);

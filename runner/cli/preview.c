@@ -38,6 +38,7 @@ struct pctx {
 	struct kp_buf *err;
 	struct kp_report *rep; /* NULL: no report */
 	const char *section;
+	size_t row_hint; /* the batch index of the next host a row is likely for */
 };
 
 static void outf(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -190,9 +191,16 @@ static void report_row(struct pctx *c, const struct kp_task *t, const char *host
 	struct kp_buf title = KP_BUF_INIT;
 	struct kp_value *v = NULL;
 	struct kp_scope s = c->hv[0].scope;
-	for (size_t h = 0; h < c->batch->n; h++)
-		if (!strcmp(c->hv[h].host->name, host))
+	/* rows come in host order: start where the last one was found */
+	size_t n = c->batch->n, from = c->row_hint < n ? c->row_hint : 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t h = (from + k) % n;
+		if (!strcmp(c->hv[h].host->name, host)) {
 			s = c->hv[h].scope;
+			c->row_hint = h + 1;
+			break;
+		}
+	}
 	s.placeholder = true;
 	if (t->name_tmpl && !kp_template_render(c->L, t->name_tmpl, &s, &v, NULL))
 		kp_value_to_text(v, true, &title);

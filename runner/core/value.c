@@ -295,6 +295,9 @@ struct kp_value *kp_value_copy(const struct kp_value *v)
 	}
 	c->secret = v->secret;
 	c->no_log = v->no_log;
+	c->unsafe = v->unsafe;
+	c->tuple = v->tuple;
+	c->undef = v->undef;
 	return c;
 }
 

@@ -24,6 +24,12 @@ struct kp_value {
 	enum kp_vtype type;
 	unsigned secret : 1; /* tagged !secret, or a *_password: printed as <hidden> */
 	unsigned no_log : 1; /* from a no_log task's result: printed censored */
+	/* Node-supplied data (registered results, facts, lookup results, values
+	 * computed by templates): never templated again when used, as
+	 * Ansible's "unsafe" values. Survives kp_value_copy. */
+	unsigned unsafe : 1;
+	unsigned undef : 1; /* the Jinja engine's undefined (never leaves it) */
+	unsigned tuple : 1; /* a list that Jinja made as a tuple: prints as (a, b) */
 	int refs;
 	union {
 		bool b;

@@ -124,6 +124,38 @@ static kp_rc control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req 
 }
 
 /* The module once (probe, then apply), with until/retries around it. */
+/* retries / delay written as templates: rendered for this host. A number,
+ * or text holding one (what "{{ n }}" renders to); delay also takes a
+ * duration like 5s. */
+static kp_rc render_count(struct kp_lua *L, const struct kp_template *tm, const struct kp_scope *s,
+			  const char *key, bool duration, int64_t *out, struct kp_buf *err)
+{
+	struct kp_value *v = NULL;
+	kp_rc rc = kp_template_render(L, tm, s, &v, err);
+	if (rc)
+		return rc;
+	struct kp_buf text = KP_BUF_INIT;
+	kp_value_to_text(v, false, &text);
+	char *end = NULL;
+	long long n = v->type == KP_V_INT ? (long long)v->u.i : strtoll(text.buf, &end, 10);
+	bool ok = v->type == KP_V_INT || (end && end != text.buf && !*end);
+	if (ok && n >= 0 && n <= INT32_MAX) {
+		*out = duration ? n * 1000 : n;
+	} else if (duration && v->type == KP_V_STR && !kp_parse_duration(text.buf, out)) {
+		rc = KP_OK;
+	} else {
+		struct kp_pos p = kp_template_pos(tm);
+		rc = kp_errorf(err, KP_ERR_INVALID, "%s:%d:%d: '%s' must render to %s, not '%s'",
+			       p.file, p.line, p.col, key,
+			       duration ? "a number of seconds or a duration like 5s"
+					: "a non-negative integer",
+			       text.buf);
+	}
+	kp_buf_release(&text);
+	kp_value_unref(v);
+	return rc;
+}
+
 static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		       const struct kp_task *t, const struct kp_taskenv *env,
 		       const struct kp_scope *scope, struct outcome *oc, struct kp_buf *cmds,
@@ -228,6 +260,20 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 				   .env = env,
 				   .slot = slot};
 	int retries = t->until ? t->retries : 0;
+	int64_t delay_ms = t->delay_ms, n;
+	if (t->retries_t) {
+		if (render_count(L, t->retries_t, scope, "retries", false, &n, &err)) {
+			finish_failed(oc, err.buf);
+			goto out;
+		}
+		retries = t->until ? (int)n : 0;
+	}
+	if (t->delay_t) {
+		if (render_count(L, t->delay_t, scope, "delay", true, &delay_ms, &err)) {
+			finish_failed(oc, err.buf);
+			goto out;
+		}
+	}
 	for (oc->attempts = 1;; oc->attempts++) {
 		struct kp_result res;
 		struct kp_modctx ctx = {
@@ -279,6 +325,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		}
 		kp_value_unref(oc->value);
 		oc->value = kp_result_to_value(&res);
+		oc->value->unsafe = 1; /* node data: never templated again */
 		oc->changed = res.changed;
 		oc->failed = res.failed;
 		oc->skipped = res.skipped;
@@ -346,8 +393,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 				    oc->attempts, kp_expr_source(t->until));
 			break;
 		}
-		if (t->delay_ms > 0 && !check)
-			kp_sleep_interruptible(t->delay_ms, e->o->interrupts);
+		if (delay_ms > 0 && !check)
+			kp_sleep_interruptible(delay_ms, e->o->interrupts);
 	}
 	if (locked)
 		kp_host_unlease(target, conn);
@@ -448,8 +495,17 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 		kp_value_unref(oc->value);
 		oc->value = c;
 	}
-	if (t->register_var && oc->value)
+	if (t->register_var && oc->value) {
+		if (!oc->value->unsafe) { /* a loop's results, a skip */
+			struct kp_value *c =
+			    oc->value->refs == 1 ? oc->value : kp_value_copy(oc->value);
+			if (c != oc->value)
+				kp_value_unref(oc->value);
+			c->unsafe = 1;
+			oc->value = c;
+		}
 		kp_map_set(hs->facts, t->register_var, oc->value);
+	}
 	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED))
 		kp_map_update(hs->facts, oc->set_vars);
 	if (st == KP_ST_CHANGED)

@@ -1,301 +1,42 @@
 /*
- * expr.c - compiling "{{ expr }}" templates and bare expressions, and
- * rendering them.
+ * expr.c - compiling "{{ }}" templates and bare expressions (Jinja, as
+ * ansible-core 2.14 uses it) and rendering them.
  *
- * Compiling splits a template into text and expressions and loads each
- * expression once in a throwaway Lua state (text only, never bytecode), so
- * a syntax error is reported with its YAML position when the plan loads.
- * Rendering `{{ name }}` or `{{ a.b.c }}` looks the variable up in C: most
- * templates in a plan are just that, and it is far cheaper than running
- * Lua. Everything else goes to kp_lua_eval() (luastate.c).
+ * Compiling parses the text once into an AST (jinja/), so a syntax error
+ * is reported with its YAML position when the plan loads. Rendering
+ * follows ansible-core's Templar: a value that is exactly "{{ name }}"
+ * with name a number, boolean or null variable gives that value; anything
+ * else renders to text, and text that reads as a Python list, dict or
+ * True/False is converted back (ast.literal_eval), so "{{ groups['all'] }}"
+ * is a list and "{{ 1 + 1 }}" the string "2". Variables whose values hold
+ * templates are rendered when used; results of rendering are marked
+ * unsafe so they are never templated again.
  */
 #include "expr/luaint.h"
 
+#include "expr/jinja/jinja.h"
+
 #include <ctype.h>
-#include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define JINJA_FILTER_HINT                                                                          \
-	" (Jinja filters are not supported: write default(x, 'd') instead of x | default('d'))"
-#define LIST_HINT " (Lua writes a list as {a, b}, not [a, b])"
-
-struct tpart {
-	bool is_expr;
-	char *text; /* literal text */
-	size_t len;
-	struct kp_xpart x; /* is_expr */
-};
 
 struct kp_template {
 	char *src;
 	size_t len;
 	struct kp_pos pos;
-	struct tpart *parts;
-	size_t nparts;
-	bool single;	      /* exactly one {{ }} and only blanks around it */
-	struct kp_value *lit; /* no {{ }} at all: the text as a value */
+	struct jtemplate *jt; /* NULL: literal */
+	struct kp_value *lit; /* no template syntax at all: the text as a value */
+	bool text_only;	      /* template files: always text */
+	bool native_text;     /* {{ x | to_json }} and the like: no literal_eval */
 };
 
 struct kp_expr {
 	char *src;
 	struct kp_pos pos;
-	struct kp_xpart x;
+	struct jnode *n;
 };
 
-/* Lexing just enough Lua to find where an expression ends */
-
-/* At s[i], a Lua long bracket "[==[": its level, or -1. */
-static int long_bracket(const char *s, size_t len, size_t i)
-{
-	size_t j = i + 1;
-	if (s[i] != '[')
-		return -1;
-	while (j < len && s[j] == '=')
-		j++;
-	return j < len && s[j] == '[' ? (int)(j - i - 1) : -1;
-}
-
-/* When s[i] opens a string (quoted or long), the index just past it, or
- * len + 1 when it is not closed; i itself when no string starts there. */
-static size_t skip_string(const char *s, size_t len, size_t i)
-{
-	char q = s[i];
-	if (q == '"' || q == '\'') {
-		for (size_t j = i + 1; j < len; j++) {
-			if (s[j] == '\\')
-				j++;
-			else if (s[j] == q)
-				return j + 1;
-			else if (s[j] == '\n')
-				break;
-		}
-		return len + 1;
-	}
-	int level = long_bracket(s, len, i);
-	if (level < 0)
-		return i;
-	for (size_t j = i + (size_t)level + 2; j < len; j++) {
-		if (s[j] != ']')
-			continue;
-		size_t k = j + 1;
-		while (k < len && s[k] == '=')
-			k++;
-		if (k < len && s[k] == ']' && (int)(k - j - 1) == level)
-			return k + 1;
-	}
-	return len + 1;
-}
-
-static bool is_ident_start(char c)
-{
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_ident_char(char c)
-{
-	return is_ident_start(c) || (c >= '0' && c <= '9');
-}
-
-/* Copy Lua source, keeping a backslash that starts no Lua escape as a
- * backslash, as Python (so Jinja) does: regex_search(s, '\d+\.\d+') is
- * what people write, and Lua would reject '\d' and '\.'. Valid Lua keeps
- * its meaning: this only turns errors into what was meant. */
-static void add_source(struct kp_buf *out, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len;) {
-		if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
-			size_t e = i + 2 < len ? skip_string(s, len, i + 2) : i + 2;
-			if (e == i + 2)
-				while (e < len && s[e] != '\n')
-					e++;
-			e = e > len ? len : e;
-			kp_buf_add(out, s + i, e - i);
-			i = e;
-			continue;
-		}
-		if (s[i] != '"' && s[i] != '\'') {
-			size_t e = skip_string(s, len, i);
-			e = e == i ? i + 1 : e > len ? len : e;
-			kp_buf_add(out, s + i, e - i);
-			i = e;
-			continue;
-		}
-		char q = s[i];
-		kp_buf_addch(out, q);
-		for (i++; i < len; i++) {
-			char c = s[i];
-			if (c == '\\' && i + 1 < len) {
-				if (!strchr("abfnrtvxzu0123456789\\\"'\n\r", s[i + 1]))
-					kp_buf_addch(out, '\\'); /* a literal backslash */
-				kp_buf_addch(out, c);
-				kp_buf_addch(out, s[++i]);
-				continue;
-			}
-			kp_buf_addch(out, c);
-			if (c == q || c == '\n') {
-				i++;
-				break;
-			}
-		}
-	}
-}
-
-/* Outside strings and comments, does the expression use '|' or the word
- * `in`? Both point at a Jinja habit. */
-static void jinja_habits(const char *s, size_t len, bool *pipe, bool *in)
-{
-	*pipe = *in = false;
-	for (size_t i = 0; i < len;) {
-		size_t e = skip_string(s, len, i);
-		if (e != i) {
-			i = e;
-		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
-			while (i < len && s[i] != '\n')
-				i++;
-		} else if (s[i] == '|') {
-			*pipe = true;
-			i++;
-		} else if (is_ident_start(s[i])) {
-			size_t j = i;
-			while (j < len && is_ident_char(s[j]))
-				j++;
-			if (j - i == 2 && !memcmp(s + i, "in", 2))
-				*in = true;
-			i = j;
-		} else {
-			i++;
-		}
-	}
-}
-
-/* Find the next keyword `kw` at paren depth 0, outside strings, from i. */
-static size_t find_word(const char *s, size_t len, size_t i, const char *kw)
-{
-	size_t kl = strlen(kw);
-	int depth = 0;
-	while (i < len) {
-		size_t e = skip_string(s, len, i);
-		if (e != i) {
-			i = e;
-		} else if (s[i] == '(' || s[i] == '[' || s[i] == '{') {
-			depth++, i++;
-		} else if (s[i] == ')' || s[i] == ']' || s[i] == '}') {
-			depth--, i++;
-		} else if (is_ident_start(s[i])) {
-			size_t j = i;
-			while (j < len && is_ident_char(s[j]))
-				j++;
-			if (!depth && j - i == kl && !memcmp(s + i, kw, kl) &&
-			    (i == 0 || s[i - 1] != '.'))
-				return i;
-			i = j;
-		} else {
-			i++;
-		}
-	}
-	return len;
-}
-
-static void trim(const char **s, size_t *len)
-{
-	while (*len && isspace((unsigned char)**s))
-		(*s)++, (*len)--;
-	while (*len && isspace((unsigned char)(*s)[*len - 1]))
-		(*len)--;
-}
-
-/* One `and`/`or`-separated clause: `x in y` -> contains(y, x), `x not in y`
- * -> not contains(y, x). */
-static void rewrite_in_clause(const char *s, size_t len, struct kp_buf *out)
-{
-	size_t at = find_word(s, len, 0, "in");
-	if (at == len) {
-		kp_buf_add(out, s, len);
-		return;
-	}
-	const char *l = s, *r = s + at + 2;
-	size_t ll = at, rl = len - at - 2;
-	const char *prefix = "";
-	trim(&l, &ll);
-	trim(&r, &rl);
-	if (ll >= 4 && !memcmp(l, "not", 3) && isspace((unsigned char)l[3])) {
-		prefix = "not ";
-		l += 4, ll -= 4;
-		trim(&l, &ll);
-	}
-	if (ll >= 4 && !memcmp(l + ll - 3, "not", 3) && isspace((unsigned char)l[ll - 4])) {
-		prefix = *prefix ? "" : "not ";
-		ll -= 3;
-		trim(&l, &ll);
-	}
-	kp_buf_addf(out, " %scontains((%.*s), (%.*s)) ", prefix, (int)rl, r, (int)ll, l);
-}
-
-/* Jinja's membership test, as in `when: "'etcd' in group_names"`: not
- * Lua, but common enough in plans ported from Ansible to accept. */
-static void rewrite_in(const char *s, size_t len, struct kp_buf *out)
-{
-	size_t i = 0;
-	while (i < len) {
-		size_t a = find_word(s, len, i, "and"), o = find_word(s, len, i, "or");
-		size_t e = a < o ? a : o;
-		rewrite_in_clause(s + i, e - i, out);
-		if (e == len)
-			break;
-		kp_buf_addstr(out, e == a ? "and" : "or");
-		i = e + (e == a ? 3 : 2);
-	}
-}
-
-static bool is_keyword(const char *s, size_t len)
-{
-	static const char *const kw[] = {
-	    "and",	"break",  "do",	  "else", "elseif", "end",   "false", "for",
-	    "function", "goto",	  "if",	  "in",	  "local",  "nil",   "not",   "or",
-	    "repeat",	"return", "then", "true", "until",  "while",
-	};
-	for (size_t i = 0; i < KP_ARRAY_LEN(kw); i++)
-		if (strlen(kw[i]) == len && !memcmp(kw[i], s, len))
-			return true;
-	return false;
-}
-
-/* "a.b.c" (identifiers, no keywords) into p->path; otherwise no path. */
-static void split_path(struct kp_xpart *p)
-{
-	const char *s = p->src;
-	size_t n = 0, i = 0, len = strlen(s);
-	char **path = kp_xcalloc(len / 2 + 1, sizeof(*path));
-	for (;;) {
-		size_t j = i;
-		if (j >= len || !is_ident_start(s[j]))
-			goto no;
-		while (j < len && is_ident_char(s[j]))
-			j++;
-		if (is_keyword(s + i, j - i))
-			goto no;
-		path[n++] = kp_xstrndup(s + i, j - i);
-		if (j == len)
-			break;
-		if (s[j] != '.')
-			goto no;
-		i = j + 1;
-	}
-	if (kp_lua_is_reserved(path[0]))
-		goto no;
-	p->path = path;
-	p->npath = n;
-	return;
-no:
-	for (size_t k = 0; k < n; k++)
-		free(path[k]);
-	free(path);
-}
-
-/* An expression as messages show it: on one line, each line break with
- * the blanks around it as one space (a `when: |` block reads as if it
- * were written on one line). */
+/* An expression as messages show it: on one line. */
 static char *one_line(const char *s, size_t len)
 {
 	struct kp_buf b = KP_BUF_INIT;
@@ -312,203 +53,200 @@ static char *one_line(const char *s, size_t len)
 			i++;
 		kp_buf_addch(&b, ' ');
 	}
+	while (b.len && b.buf[b.len - 1] == ' ')
+		kp_buf_setlen(&b, b.len - 1);
 	return kp_buf_detach(&b, NULL);
 }
 
-kp_rc kp_xpart_init(struct kp_xpart *p, const char *src, size_t len, struct kp_pos pos,
-		    struct kp_buf *err)
+/* Habits from Lua expressions, with what Jinja writes instead. */
+static const char *lua_hint(const char *s, size_t len)
 {
-	struct kp_buf chunk = KP_BUF_INIT;
-	bool pipe, in;
-	kp_rc rc = KP_OK;
+	bool in_str = false;
+	char q = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (in_str) {
+			if (c == q)
+				in_str = false;
+			continue;
+		}
+		if (c == '\'' || c == '"') {
+			in_str = true;
+			q = c;
+		} else if (c == '~' && i + 1 < len && s[i + 1] == '=') {
+			return " (Jinja writes != for 'not equal', not ~=)";
+		} else if (c == '.' && i + 1 < len && s[i + 1] == '.') {
+			return " (Jinja joins strings with ~, not ..)";
+		} else if (c == '#' && (i == 0 || !isalnum((unsigned char)s[i - 1]))) {
+			return " (Jinja writes x | length, not #x)";
+		} else if (c == '{' && i + 1 < len && isalpha((unsigned char)s[i + 1])) {
+			/* {a, b} as a Lua table */
+			size_t j = i + 1;
+			while (j < len && (isalnum((unsigned char)s[j]) || s[j] == '_'))
+				j++;
+			if (j < len && (s[j] == ',' || s[j] == '='))
+				return " (Jinja writes a list as [a, b] and a dict as {'k': v})";
+		}
+	}
+	return "";
+}
 
-	while (len && isspace((unsigned char)*src)) {
-		src++;
-		len--;
-	}
-	while (len && isspace((unsigned char)src[len - 1]))
-		len--;
-	memset(p, 0, sizeof(*p));
-	p->src = kp_xstrndup(src, len);
-	p->shown = one_line(src, len);
-	jinja_habits(src, len, &pipe, &in);
-	kp_buf_addstr(&chunk, "return (");
-	size_t body = chunk.len;
-	if (in) {
-		struct kp_buf rw = KP_BUF_INIT;
-		rewrite_in(src, len, &rw);
-		add_source(&chunk, rw.buf, rw.len);
-		kp_buf_release(&rw);
-	} else {
-		add_source(&chunk, src, len);
-	}
-	size_t body_end = chunk.len;
-	kp_buf_addstr(&chunk, "\n)"); /* the newline ends a trailing -- comment */
+/* Calls of functions that are filters or tests in Jinja. */
+static const char *call_hint(const char *name)
+{
+	static const struct {
+		const char *name, *hint;
+	} h[] = {
+	    {"default", "write x | default(y) instead of default(x, y)"},
+	    {"defined", "write x is defined instead of defined(x)"},
+	    {"version_compare", "write a is version(b, op) instead of version_compare(a, op, b)"},
+	    {"regex_search", "write s | regex_search(re) instead of regex_search(s, re)"},
+	    {"regex_replace", "write s | regex_replace(re, r) instead of regex_replace(s, re, r)"},
+	    {"join", "write list | join(sep) instead of join(list, sep)"},
+	    {"contains", "write x in list instead of contains(list, x)"},
+	    {"length", "write x | length instead of length(x)"},
+	    {"tostring", "write x | string instead of tostring(x)"},
+	    {"tonumber", "write x | int or x | float instead of tonumber(x)"},
+	    {"to_json", "write x | to_json instead of to_json(x)"},
+	    {"from_json", "write x | from_json instead of from_json(x)"},
+	    {"lookup_file", "write lookup('file', path) instead of lookup_file(path)"},
+	};
+	for (size_t i = 0; i < KP_ARRAY_LEN(h); i++)
+		if (!strcmp(h[i].name, name))
+			return h[i].hint;
+	return NULL;
+}
 
-	lua_State *L = luaL_newstate();
-	if (!L)
-		abort(); /* out of memory, as kp_xmalloc would */
-	if (luaL_loadbufferx(L, chunk.buf, chunk.len, "=expr", "t")) {
-		/* The message is about the wrapper: `a and` says "near ')'", a
-		 * parenthesis the user never wrote. Lua's message for the bare
-		 * expression names what was really written (<eof> there). The
-		 * bare form can load when the wrapped one does not (`1, 2`): then
-		 * the wrapper's message is the one that applies. */
-		struct kp_buf bare = KP_BUF_INIT;
-		kp_buf_addstr(&bare, "return ");
-		kp_buf_add(&bare, chunk.buf + body, body_end - body);
-		if (luaL_loadbufferx(L, bare.buf, bare.len, "=expr", "t"))
-			lua_remove(L, -2); /* keep the bare expression's message */
-		else
-			lua_pop(L, 1); /* the function */
-		kp_buf_release(&bare);
-		const char *msg = lua_tostring(L, -1);
-		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos, "invalid expression '%s': %s%s",
-				   p->shown, msg ? kp_lua_strip_chunkname(msg) : "syntax error",
-				   pipe				      ? JINJA_FILTER_HINT
-				   : (msg && strstr(msg, "near '['")) ? LIST_HINT
-								      : "");
-	} else if (pipe) {
-		/* Valid Lua (bitwise or), but in a plan it is a Jinja filter that
-		 * would fail at run time with a puzzling message. */
-		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
-				   "invalid expression '%s': '|' is not allowed" JINJA_FILTER_HINT,
-				   p->shown);
+/* After parsing: unknown filters, tests and functions are errors now,
+ * not when a host reaches the task (Jinja refuses them at compile time). */
+static kp_rc check_names(struct jnode *n, struct kp_buf *msg, size_t *at)
+{
+	if (!n)
+		return KP_OK;
+	if (n->kind == JN_FILTER)
+		n->fn = kp_jfilter_find(n->name);
+	else if (n->kind == JN_TEST)
+		n->fn = kp_jtest_find(n->name);
+	if (n->kind == JN_FILTER && !n->fn) {
+		*at = (size_t)n->offset;
+		kp_buf_addf(msg, "no filter named '%s'", n->name);
+		return KP_ERR_PARSE;
 	}
-	lua_close(L);
-	if (rc) {
-		kp_buf_release(&chunk);
-		free(p->src);
-		free(p->shown);
-		p->src = p->shown = NULL;
-		return rc;
+	if (n->kind == JN_TEST && !n->fn) {
+		*at = (size_t)n->offset;
+		kp_buf_addf(msg, "no test named '%s'", n->name);
+		return KP_ERR_PARSE;
 	}
-	p->chunk = kp_buf_detach(&chunk, &p->chunk_len);
-	split_path(p);
+	/* a call of a Lua helper's name: say what Jinja writes (other names
+	 * are Jinja's business when it runs: "'str' object is not callable") */
+	if (n->kind == JN_CALL && n->kids[0]->kind == JN_NAME &&
+	    !kp_jglobal_exists(n->kids[0]->name) && call_hint(n->kids[0]->name)) {
+		*at = (size_t)n->offset;
+		kp_buf_addf(msg, "no function named '%s' (%s)", n->kids[0]->name,
+			    call_hint(n->kids[0]->name));
+		return KP_ERR_PARSE;
+	}
+	for (size_t i = 0; i < n->nkids; i++)
+		if (check_names(n->kids[i], msg, at))
+			return KP_ERR_PARSE;
 	return KP_OK;
 }
 
-void kp_xpart_release(struct kp_xpart *p)
+static kp_rc check_body(const struct jbody *b, struct kp_buf *msg, size_t *at)
 {
-	free(p->src);
-	free(p->shown);
-	free(p->chunk);
-	for (size_t i = 0; i < p->npath; i++)
-		free(p->path[i]);
-	free(p->path);
-	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < b->n; i++) {
+		const struct jstmt *st = &b->s[i];
+		if (check_names(st->expr, msg, at) || check_names(st->filter, msg, at))
+			return KP_ERR_PARSE;
+		for (size_t k = 0; k < st->nconds; k++)
+			if (check_names(st->conds[k], msg, at) ||
+			    check_body(&st->bodies[k], msg, at))
+				return KP_ERR_PARSE;
+		if ((st->body && check_body(st->body, msg, at)) ||
+		    (st->else_body && check_body(st->else_body, msg, at)))
+			return KP_ERR_PARSE;
+	}
+	return KP_OK;
 }
 
-/* Templates */
-
-static void add_part(struct kp_template *t, size_t *cap, struct tpart part)
+static kp_rc syntax_error(struct kp_buf *err, struct kp_pos pos, const char *what, const char *src,
+			  size_t len, const char *msg)
 {
-	KP_GROW(t->parts, t->nparts + 1, *cap);
-	t->parts[t->nparts++] = part;
+	char *shown = one_line(src, len);
+	kp_rc rc = kp_pos_errorf(err, KP_ERR_PARSE, pos, "invalid %s '%s': %s%s", what, shown, msg,
+				 strstr(msg, "(write") ? "" : lua_hint(src, len));
+	free(shown);
+	return rc;
+}
+
+static bool has_syntax(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+		if (s[i] == '{' && (s[i + 1] == '{' || s[i + 1] == '%' || s[i + 1] == '#'))
+			return true;
+	return false;
+}
+
+static const char *const string_filters[] = {"string",	     "to_json", "to_nice_json", "to_yaml",
+					     "to_nice_yaml", "ppretty", "json"};
+
+static kp_rc compile(const char *src, size_t len, struct kp_pos pos, bool file, bool trim,
+		     bool lstrip, struct kp_template **out, struct kp_buf *err)
+{
+	struct kp_template *t = kp_xcalloc(1, sizeof(*t));
+	t->src = kp_xstrndup(src, len);
+	t->len = len;
+	t->pos = pos;
+	t->text_only = file;
+	if (!has_syntax(src, len)) {
+		t->lit = kp_value_strn(src, len);
+		*out = t;
+		return KP_OK;
+	}
+	struct jopts o = {.trim_blocks = trim, .lstrip_blocks = lstrip};
+	struct kp_buf msg = KP_BUF_INIT;
+	size_t at = 0;
+	kp_rc rc = kp_jparse_template(src, len, &o, &t->jt, &msg, &at);
+	if (!rc)
+		rc = check_body(&t->jt->body, &msg, &at);
+	if (rc) {
+		/* a one-expression template reads better with just the expression */
+		syntax_error(err, pos, "template", src, len, msg.buf);
+		kp_buf_release(&msg);
+		kp_template_free(t);
+		return rc;
+	}
+	kp_buf_release(&msg);
+	if (t->jt->single && t->jt->single->kind == JN_FILTER)
+		for (size_t i = 0; i < KP_ARRAY_LEN(string_filters); i++)
+			if (!strcmp(t->jt->single->name, string_filters[i]) ||
+			    (strlen(t->jt->single->name) > 16 &&
+			     !strcmp(t->jt->single->name + 16, string_filters[i])))
+				t->native_text = true;
+	*out = t;
+	return KP_OK;
+}
+
+kp_rc kp_template_compile(const char *src, size_t len, struct kp_pos pos, struct kp_template **out,
+			  struct kp_buf *err)
+{
+	return compile(src, len, pos, false, false, false, out, err);
+}
+
+kp_rc kp_template_compile_file(const char *src, size_t len, struct kp_pos pos, bool trim_blocks,
+			       bool lstrip_blocks, struct kp_template **out, struct kp_buf *err)
+{
+	return compile(src, len, pos, true, trim_blocks, lstrip_blocks, out, err);
 }
 
 void kp_template_free(struct kp_template *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->nparts; i++) {
-		if (t->parts[i].is_expr)
-			kp_xpart_release(&t->parts[i].x);
-		free(t->parts[i].text);
-	}
-	free(t->parts);
+	kp_jtemplate_free(t->jt);
 	kp_value_unref(t->lit);
 	free(t->src);
 	free(t);
-}
-
-static bool blank(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!isspace((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-kp_rc kp_template_compile(const char *src, size_t len, struct kp_pos pos, struct kp_template **out,
-			  struct kp_buf *err)
-{
-	struct kp_template *t = kp_xcalloc(1, sizeof(*t));
-	size_t cap = 0, text = 0, i = 0, nexpr = 0;
-	kp_rc rc;
-
-	t->src = kp_xstrndup(src, len);
-	t->len = len;
-	t->pos = pos;
-	while (i < len) {
-		if (src[i] == '{' && i + 1 < len && src[i + 1] == '%') {
-			rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
-					   "'{%% %%}' statements are not supported: use a Lua "
-					   "expression inside {{ }}");
-			goto fail;
-		}
-		if (!(src[i] == '{' && i + 1 < len && src[i + 1] == '{')) {
-			i++;
-			continue;
-		}
-		/* Find the "}}" that closes it: not inside a string, and not the
-		 * end of a table constructor such as {a={b=1}}. */
-		size_t j = i + 2, end = 0;
-		int depth = 0;
-		while (j < len) {
-			size_t e = skip_string(src, len, j);
-			if (e > len)
-				break;
-			if (e != j) {
-				j = e;
-				continue;
-			}
-			if (src[j] == '{') {
-				depth++;
-			} else if (src[j] == '}') {
-				if (depth == 0 && j + 1 < len && src[j + 1] == '}') {
-					end = j;
-					break;
-				}
-				if (depth > 0)
-					depth--;
-			}
-			j++;
-		}
-		if (!end) {
-			rc = kp_pos_errorf(err, KP_ERR_PARSE, pos, "unterminated '{{' in '%s'",
-					   t->src);
-			goto fail;
-		}
-		if (i > text)
-			add_part(t, &cap,
-				 (struct tpart){.text = kp_xstrndup(src + text, i - text),
-						.len = i - text});
-		struct tpart part = {.is_expr = true};
-		rc = kp_xpart_init(&part.x, src + i + 2, end - (i + 2), pos, err);
-		if (rc)
-			goto fail;
-		add_part(t, &cap, part);
-		nexpr++;
-		i = text = end + 2;
-	}
-	if (len > text)
-		add_part(
-		    t, &cap,
-		    (struct tpart){.text = kp_xstrndup(src + text, len - text), .len = len - text});
-	if (!nexpr) {
-		t->lit = kp_value_strn(src, len);
-	} else if (nexpr == 1) {
-		t->single = true;
-		for (size_t k = 0; k < t->nparts; k++)
-			if (!t->parts[k].is_expr && !blank(t->parts[k].text, t->parts[k].len))
-				t->single = false;
-	}
-	*out = t;
-	return KP_OK;
-fail:
-	kp_template_free(t);
-	return rc;
 }
 
 bool kp_template_is_literal(const struct kp_template *t)
@@ -526,36 +264,17 @@ struct kp_pos kp_template_pos(const struct kp_template *t)
 	return t->pos;
 }
 
-/* Rendering */
-
-/* `name` or `a.b.c` looked up in C: the value, or NULL to let Lua decide
- * (not found, unknown, not a map on the way: Lua gives the right error). */
-static const struct kp_value *fast_lookup(const struct kp_xpart *p, const struct kp_scope *s)
-{
-	const struct kp_value *v = NULL;
-	if (!p->npath)
-		return NULL;
-	for (size_t i = 0; i < s->nunknown; i++)
-		if (!strcmp(s->unknown[i], p->path[0]))
-			return NULL;
-	for (size_t i = s->nlayers; i-- > 0 && !v;)
-		if (s->layers[i])
-			v = kp_map_get(s->layers[i], p->path[0]);
-	for (size_t i = 1; v && i < p->npath; i++)
-		v = v->type == KP_V_MAP ? kp_map_get(v, p->path[i]) : NULL;
-	return v;
-}
-
 /* Variables whose values are templates */
 
 static bool holds_template(const struct kp_value *v, int depth)
 {
-	if (depth > 64)
+	if (depth > 64 || v->unsafe)
 		return false;
 	switch (v->type) {
 	case KP_V_STR:
 		return memmem(v->u.str.s, v->u.str.len, "{{", 2) ||
-		       memmem(v->u.str.s, v->u.str.len, "{%", 2);
+		       memmem(v->u.str.s, v->u.str.len, "{%", 2) ||
+		       memmem(v->u.str.s, v->u.str.len, "{#", 2);
 	case KP_V_LIST:
 		for (size_t i = 0; i < v->u.list.n; i++)
 			if (holds_template(v->u.list.items[i], depth + 1))
@@ -710,80 +429,238 @@ void kp_var_cache_free(struct kp_lua *kl)
 	kp_value_unref(kl->var_tmpl_index);
 }
 
-static kp_rc eval_part(struct kp_lua *L, const struct kp_xpart *p, struct kp_pos pos,
-		       const struct kp_scope *s, struct kp_value **out, bool *truth,
-		       struct kp_buf *err)
+/* Rendering */
+
+static void ctx_init(struct kp_jctx *cx, struct kp_lua *kl, const struct kp_scope *s,
+		     struct kp_buf *msg)
 {
-	const struct kp_value *v = fast_lookup(p, s);
-	if (v && holds_template(v, 0)) {
-		/* a.b.c: render the value found under its full path name */
-		struct kp_buf name = KP_BUF_INIT, msg = KP_BUF_INIT;
-		struct kp_value *r = NULL;
-		for (size_t i = 0; i < p->npath; i++)
-			kp_buf_addf(&name, "%s%s", i ? "." : "", p->path[i]);
-		kp_rc rc = kp_var_resolve(L, name.buf, v, s, &r, &msg);
-		if (rc)
-			kp_pos_errorf(err, rc, kp_var_error_pos(L, pos), "%s", msg.buf);
-		kp_buf_release(&name);
-		kp_buf_release(&msg);
-		if (rc)
-			return rc;
-		if (truth)
-			*truth = kp_value_truthy(r);
-		if (out)
-			*out = r;
-		else
-			kp_value_unref(r);
+	memset(cx, 0, sizeof(*cx));
+	cx->kl = kl;
+	cx->scope = s;
+	cx->err = msg;
+	cx->budget = KP_JINJA_BUDGET;
+}
+
+static void ctx_release(struct kp_jctx *cx)
+{
+	while (cx->nlocals)
+		kp_value_unref(cx->lvals[--cx->nlocals]);
+}
+
+static kp_rc report(struct kp_jctx *cx, kp_rc rc, struct kp_pos pos, const char *src,
+		    struct kp_buf *err)
+{
+	if (cx->var_rc) {
+		kp_pos_errorf(err, rc, kp_var_error_pos(cx->kl, pos), "%s", cx->err->buf);
+	} else if (rc == KP_ERR_UNDEFINED || rc == KP_ERR_UNKNOWN) {
+		kp_pos_errorf(err, rc, pos, "%s", cx->err->buf);
+	} else {
+		char *shown = one_line(src, strlen(src));
+		kp_pos_errorf(err, rc, pos, "error in expression '%s': %s", shown, cx->err->buf);
+		free(shown);
+	}
+	return rc;
+}
+
+static bool looks_literal(const char *s, size_t len)
+{
+	return (len && (s[0] == '[' || s[0] == '{')) || (len == 4 && !memcmp(s, "True", 4)) ||
+	       (len == 5 && !memcmp(s, "False", 5));
+}
+
+static bool holds_syntax(const struct kp_value *v, int depth)
+{
+	if (depth > 64)
+		return false;
+	switch (v->type) {
+	case KP_V_STR:
+		return has_syntax(v->u.str.s, v->u.str.len);
+	case KP_V_LIST:
+		for (size_t i = 0; i < v->u.list.n; i++)
+			if (holds_syntax(v->u.list.items[i], depth + 1))
+				return true;
+		return false;
+	case KP_V_MAP:
+		for (size_t i = 0; i < v->u.map.n; i++)
+			if (holds_syntax(v->u.map.vals[i], depth + 1))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+/* The final value: flags from what the evaluation used; unsafe when it
+ * holds template syntax, so that it is never templated again. */
+static struct kp_value *finish(struct kp_value *v, bool secret, bool no_log)
+{
+	bool unsafe = !v->unsafe && holds_syntax(v, 0);
+	if ((secret && !v->secret) || (no_log && !v->no_log) || unsafe) {
+		struct kp_value *c = v->refs == 1 ? v : kp_value_copy(v);
+		if (c != v)
+			kp_value_unref(v);
+		c->secret |= secret;
+		c->no_log |= no_log;
+		c->unsafe |= unsafe;
+		v = c;
+	}
+	return v;
+}
+
+static struct kp_value *text_value(struct kp_buf *b)
+{
+	size_t len;
+	char *s = kp_buf_detach(b, &len);
+	return kp_value_str_take(s, len);
+}
+
+static size_t trailing_newlines(const char *s, size_t len)
+{
+	size_t n = 0;
+	while (len && s[len - 1] == '\n') {
+		n++;
+		len -= len > 1 && s[len - 2] == '\r' ? 2 : 1;
+	}
+	return n;
+}
+
+/* ansible-core's preserve_trailing_newlines: the text ends with as many
+ * line breaks as the template did (Jinja drops the last one). */
+static struct kp_value *keep_newlines(const struct kp_template *t, struct kp_value *v)
+{
+	size_t want = trailing_newlines(t->src, t->len);
+	size_t have = trailing_newlines(v->u.str.s, v->u.str.len);
+	if (want <= have)
+		return v;
+	struct kp_buf b = KP_BUF_INIT;
+	kp_buf_add(&b, v->u.str.s, v->u.str.len);
+	for (size_t i = have; i < want; i++)
+		kp_buf_addch(&b, '\n');
+	struct kp_value *r = text_value(&b);
+	r->secret = v->secret;
+	r->no_log = v->no_log;
+	r->unsafe = v->unsafe;
+	kp_value_unref(v);
+	return r;
+}
+
+static kp_rc render_single(struct kp_jctx *cx, const struct kp_template *t, struct kp_value **out)
+{
+	struct kp_value *v = NULL;
+	kp_rc rc = kp_jeval(cx, t->jt->single, &v);
+	if (rc)
+		return rc;
+	const struct kp_value *inner = kp_jv_is_undef(v) ? NULL : kp_jv_find_undef(v, 0);
+	if (inner) {
+		rc = kp_jv_undef_error(cx, inner);
+		kp_value_unref(v);
+		return rc;
+	}
+	if (kp_jv_is_undef(v)) {
+		if (v->no_log) { /* `x if c` without else */
+			kp_value_unref(v);
+			*out = kp_value_str("");
+			return KP_OK;
+		}
+		rc = kp_jv_undef_error(cx, v);
+		kp_value_unref(v);
+		return rc;
+	}
+	switch (v->type) {
+	case KP_V_NULL:
+		kp_value_unref(v);
+		*out = kp_value_str("");
+		return KP_OK;
+	case KP_V_INT:
+	case KP_V_FLOAT: {
+		struct kp_buf b = KP_BUF_INIT;
+		kp_jinja_str(v, &b);
+		struct kp_value *s = text_value(&b);
+		s->secret = v->secret;
+		s->no_log = v->no_log;
+		kp_value_unref(v);
+		*out = s;
 		return KP_OK;
 	}
-	if (v) {
-		if (truth)
-			*truth = kp_value_truthy(v);
-		if (out)
-			*out = kp_value_ref(v);
+	case KP_V_STR:
+		if (!t->native_text && looks_literal(v->u.str.s, v->u.str.len)) {
+			struct kp_value *lit = kp_jliteral_eval(v->u.str.s, v->u.str.len);
+			if (lit) {
+				lit->secret = v->secret;
+				lit->no_log = v->no_log;
+				lit->unsafe = v->unsafe;
+				kp_value_unref(v);
+				v = lit;
+			}
+		}
+		*out = v;
+		return KP_OK;
+	case KP_V_LIST:
+		if (v->tuple) { /* "(1, 2)" is not read back: text */
+			struct kp_buf b = KP_BUF_INIT;
+			kp_jinja_str(v, &b);
+			kp_value_unref(v);
+			*out = text_value(&b);
+			return KP_OK;
+		}
+		*out = v;
+		return KP_OK;
+	default: /* bool, list, dict: what literal_eval(str(v)) gives back */
+		*out = v;
 		return KP_OK;
 	}
-	return kp_lua_eval(L, p, pos, s, out, truth, err);
 }
 
 static kp_rc render(struct kp_lua *L, const struct kp_template *t, const struct kp_scope *s,
 		    struct kp_value **out, struct kp_buf *err)
 {
-	struct kp_buf text = KP_BUF_INIT;
-	bool secret = false, no_log = false;
-
 	if (t->lit) {
 		*out = kp_value_ref(t->lit);
 		return KP_OK;
 	}
-	for (size_t i = 0; i < t->nparts; i++) {
-		const struct tpart *part = &t->parts[i];
-		struct kp_value *v;
-		if (!part->is_expr) {
-			kp_buf_add(&text, part->text, part->len);
-			continue;
-		}
-		kp_rc rc = eval_part(L, &part->x, t->pos, s, &v, NULL, err);
-		if (rc) {
-			kp_buf_release(&text);
-			return rc;
-		}
-		if (t->single) {
-			kp_buf_release(&text);
-			*out = v;
+	/* Templar's single-variable fast path: numbers, booleans, null */
+	if (!t->text_only && t->jt->single_var) {
+		const char *name = t->jt->single_var;
+		const struct kp_value *v = NULL;
+		bool unknown = false;
+		for (size_t i = 0; i < s->nunknown; i++)
+			unknown |= !strcmp(s->unknown[i], name);
+		for (size_t i = s->nlayers; i-- > 0 && !v && !unknown;)
+			if (s->layers[i])
+				v = kp_map_get(s->layers[i], name);
+		if (v && (v->type == KP_V_NULL || v->type == KP_V_BOOL || v->type == KP_V_INT ||
+			  v->type == KP_V_FLOAT)) {
+			*out = kp_value_ref(v);
 			return KP_OK;
 		}
-		secret |= v->secret;
-		no_log |= v->no_log; /* a string built from a no_log value prints hidden */
-		kp_value_to_text(v, false, &text);
-		kp_value_unref(v);
 	}
-	size_t len;
-	char *str = kp_buf_detach(&text, &len);
-	*out = kp_value_str_take(str, len);
-	(*out)->secret = secret;
-	(*out)->no_log = no_log;
-	return KP_OK;
+	struct kp_buf msg = KP_BUF_INIT;
+	struct kp_jctx cx;
+	kp_rc rc;
+	ctx_init(&cx, L, s, &msg);
+	if (!t->text_only && t->jt->single) {
+		rc = render_single(&cx, t, out);
+	} else {
+		struct kp_buf text = KP_BUF_INIT;
+		rc = kp_jrender(&cx, &t->jt->body, &text);
+		if (!rc && !t->text_only && looks_literal(text.buf, text.len)) {
+			*out = kp_jliteral_eval(text.buf, text.len);
+			if (!*out)
+				*out = text_value(&text);
+		} else if (!rc) {
+			*out = text_value(&text);
+		}
+		kp_buf_release(&text);
+	}
+	if (!rc && (*out)->type == KP_V_STR)
+		*out = keep_newlines(t, *out);
+	if (rc)
+		report(&cx, rc, t->pos, t->src, err);
+	else
+		*out = finish(*out, cx.secret, cx.no_log);
+	ctx_release(&cx);
+	kp_buf_release(&msg);
+	return rc;
 }
 
 kp_rc kp_template_render(struct kp_lua *L, const struct kp_template *t, const struct kp_scope *s,
@@ -801,30 +678,39 @@ kp_rc kp_template_render(struct kp_lua *L, const struct kp_template *t, const st
 
 kp_rc kp_expr_compile(const char *src, struct kp_pos pos, struct kp_expr **out, struct kp_buf *err)
 {
-	struct kp_template *t = NULL;
-	struct kp_buf ignored = KP_BUF_INIT;
 	size_t len = strlen(src);
 	const char *code = src;
 	size_t clen = len;
-
-	/* `when: "{{ x }}"` is an Ansible habit: take the inside. */
-	if (kp_template_compile(src, len, pos, &t, &ignored) == KP_OK && t->single) {
-		for (size_t i = 0; i < t->nparts; i++)
-			if (t->parts[i].is_expr) {
-				code = t->parts[i].x.src;
-				clen = strlen(code);
-			}
+	while (clen && isspace((unsigned char)*code))
+		code++, clen--;
+	while (clen && isspace((unsigned char)code[clen - 1]))
+		clen--;
+	/* `when: "{{ x }}"`: Ansible warns and takes the inside */
+	if (clen >= 4 && !memcmp(code, "{{", 2) && !memcmp(code + clen - 2, "}}", 2) &&
+	    !memmem(code + 2, clen - 4, "}}", 2) && !memmem(code + 2, clen - 4, "{{", 2)) {
+		code += 2, clen -= 4;
+		if (clen && code[0] == '-')
+			code++, clen--;
+		if (clen && code[clen - 1] == '-')
+			clen--;
 	}
-	kp_buf_release(&ignored);
-	struct kp_expr *e = kp_xcalloc(1, sizeof(*e));
-	kp_rc rc = kp_xpart_init(&e->x, code, clen, pos, err);
-	kp_template_free(t);
+	struct kp_buf msg = KP_BUF_INIT;
+	size_t at = 0;
+	struct jnode *n = NULL;
+	kp_rc rc = kp_jparse_expr(code, clen, false, &n, &msg, &at);
+	if (!rc)
+		rc = check_names(n, &msg, &at);
 	if (rc) {
-		free(e);
+		syntax_error(err, pos, "expression", code, clen, msg.buf);
+		kp_buf_release(&msg);
+		kp_jnode_free(n);
 		return rc;
 	}
+	kp_buf_release(&msg);
+	struct kp_expr *e = kp_xcalloc(1, sizeof(*e));
 	e->src = kp_xstrdup(src);
 	e->pos = pos;
+	e->n = n;
 	*out = e;
 	return KP_OK;
 }
@@ -833,7 +719,7 @@ void kp_expr_free(struct kp_expr *e)
 {
 	if (!e)
 		return;
-	kp_xpart_release(&e->x);
+	kp_jnode_free(e->n);
 	free(e->src);
 	free(e);
 }
@@ -846,11 +732,35 @@ const char *kp_expr_source(const struct kp_expr *e)
 kp_rc kp_expr_eval(struct kp_lua *L, const struct kp_expr *e, const struct kp_scope *s,
 		   struct kp_value **out, struct kp_buf *err)
 {
-	return eval_part(L, &e->x, e->pos, s, out, NULL, err);
+	struct kp_buf msg = KP_BUF_INIT;
+	struct kp_jctx cx;
+	struct kp_value *v = NULL;
+	ctx_init(&cx, L, s, &msg);
+	kp_rc rc = kp_jeval(&cx, e->n, &v);
+	if (!rc && kp_jv_is_undef(v))
+		rc = v->no_log ? KP_OK : kp_jv_undef_error(&cx, v);
+	if (!rc && kp_jv_is_undef(v)) {
+		kp_value_unref(v);
+		v = kp_value_null();
+	}
+	if (rc) {
+		kp_value_unref(v);
+		report(&cx, rc, e->pos, e->src, err);
+	} else {
+		*out = finish(v, cx.secret, cx.no_log);
+	}
+	ctx_release(&cx);
+	kp_buf_release(&msg);
+	return rc;
 }
 
 kp_rc kp_expr_test(struct kp_lua *L, const struct kp_expr *e, const struct kp_scope *s, bool *out,
 		   struct kp_buf *err)
 {
-	return eval_part(L, &e->x, e->pos, s, NULL, out, err);
+	struct kp_value *v = NULL;
+	kp_rc rc = kp_expr_eval(L, e, s, &v, err);
+	if (!rc)
+		*out = kp_jinja_truthy(v);
+	kp_value_unref(v);
+	return rc;
 }

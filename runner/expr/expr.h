@@ -1,13 +1,15 @@
 /*
- * expr.h - expressions and templates: Lua 5.4 in a sandbox.
+ * expr.h - expressions and templates: Jinja as ansible-core 2.14 uses it
+ * (expr/jinja/), and the sandboxed Lua 5.4 state hooks run in.
  *
- * `when:`-style conditions are bare Lua expressions; values are templated
- * with "{{ expr }}". Both are compiled when the plan loads, so a syntax error
- * is reported with its YAML position before anything runs. Evaluation
- * happens in a struct kp_lua: one sandboxed Lua state per worker thread,
- * never shared between threads. The globals an expression sees are the
- * variables of a struct kp_scope; an undefined variable is an error naming
- * it, unless guarded by default(v, d) or defined(v).
+ * `when:`-style conditions are bare Jinja expressions; values are templated
+ * with "{{ expr }}" and {% %} statements. Both are compiled when the plan
+ * loads, so a syntax error is reported with its YAML position before
+ * anything runs. Evaluation happens with a struct kp_lua: the per-thread
+ * context (variable caches, and the Lua state hooks use), never shared
+ * between threads. The variables an expression sees are those of a struct
+ * kp_scope; an undefined variable is an error naming it, unless guarded
+ * by `| default(d)` or `is defined`.
  *
  * Ownership: compiled templates/expressions copy their source and are freed
  * with their _free function; rendered values are new references.
@@ -20,6 +22,9 @@
 #include "core/ytree.h"
 
 #define KP_UNKNOWN_TEXT "<known after probe>"
+/* The value of `omit`: a module argument (or list item, or map value of a
+ * tvalue) that renders to it is left out, as Ansible does. */
+#define KP_OMIT_TEXT "__omit_place_holder__kplan"
 
 /* The variables an expression sees, for one host at one point of a run.
  * Lookup order: `hostvars` (through the callback), then layers from the
@@ -59,6 +64,12 @@ void kp_template_free(struct kp_template *t);
 bool kp_template_is_literal(const struct kp_template *t); /* no {{ }} at all */
 const char *kp_template_source(const struct kp_template *t);
 struct kp_pos kp_template_pos(const struct kp_template *t);
+
+/* A template file (the template module): always renders to text, with
+ * Jinja's trim_blocks / lstrip_blocks options (Ansible's template module:
+ * trim_blocks on, lstrip_blocks off). */
+kp_rc kp_template_compile_file(const char *src, size_t len, struct kp_pos pos, bool trim_blocks,
+			       bool lstrip_blocks, struct kp_template **out, struct kp_buf *err);
 
 /* A compiled bare expression (when, until, failed_when, changed_when). */
 struct kp_expr;
@@ -124,7 +135,7 @@ const struct kp_tvalue *kp_tvalue_get(const struct kp_tvalue *map, const char *k
 kp_rc kp_tvalue_render(struct kp_lua *L, const struct kp_tvalue *tv, const struct kp_scope *s,
 		       struct kp_value **out, struct kp_buf *err);
 
-/* version_compare(a, op, b) as the helper does: "1.13.3-00", "v1.13.3";
+/* version_compare(a, op, b) as the Lua helper does (hooks): "1.13.3-00", "v1.13.3";
  * op is one of < <= > >= == != (also lt le gt ge eq ne). */
 kp_rc kp_version_compare(const char *a, const char *op, const char *b, bool *out);
 

@@ -53,7 +53,8 @@ static void fold_literal(struct kp_tvalue *tv)
 
 static bool has_template(const struct kp_node *n)
 {
-	return memmem(n->str, n->len, "{{", 2) || memmem(n->str, n->len, "{%", 2);
+	return memmem(n->str, n->len, "{{", 2) || memmem(n->str, n->len, "{%", 2) ||
+	       memmem(n->str, n->len, "{#", 2);
 }
 
 kp_rc kp_tvalue_from_node(const struct kp_node *n, struct kp_tvalue **out, struct kp_buf *err)
@@ -153,6 +154,11 @@ const struct kp_tvalue *kp_tvalue_get(const struct kp_tvalue *map, const char *k
 	return NULL;
 }
 
+static bool is_omit(const struct kp_value *v)
+{
+	return v->type == KP_V_STR && !strcmp(v->u.str.s, KP_OMIT_TEXT);
+}
+
 kp_rc kp_tvalue_render(struct kp_lua *L, const struct kp_tvalue *tv, const struct kp_scope *s,
 		       struct kp_value **out, struct kp_buf *err)
 {
@@ -183,7 +189,10 @@ kp_rc kp_tvalue_render(struct kp_lua *L, const struct kp_tvalue *tv, const struc
 				kp_value_unref(v);
 				return rc;
 			}
-			kp_list_push_take(v, item);
+			if (is_omit(item)) /* Ansible's omit: the item is left out */
+				kp_value_unref(item);
+			else
+				kp_list_push_take(v, item);
 		}
 		*out = v;
 		return KP_OK;
@@ -194,7 +203,10 @@ kp_rc kp_tvalue_render(struct kp_lua *L, const struct kp_tvalue *tv, const struc
 				kp_value_unref(v);
 				return rc;
 			}
-			kp_map_set_take(v, tv->keys[i], item);
+			if (is_omit(item))
+				kp_value_unref(item);
+			else
+				kp_map_set_take(v, tv->keys[i], item);
 		}
 		*out = v;
 		return KP_OK;

@@ -269,6 +269,7 @@ static void merge_hosts(struct kp_inventory *inv, struct ctx *c)
 			host->merged = kp_value_ref(base);
 		}
 		host->group_names = kp_value_ref(kp_list_at(hit, 1));
+		host->group_names->unsafe = 1;
 	}
 	kp_buf_release(&sig);
 	kp_value_unref(cache);
@@ -294,6 +295,7 @@ static void groups_var(struct kp_inventory *inv)
 	for (size_t h = 0; h < inv->nhosts; h++)
 		kp_value_unref(hn[h]);
 	free(hn);
+	inv->groups_var->unsafe = 1; /* magic: never templated (nor scanned for templates) */
 }
 
 kp_rc kp_inventory_finalize(struct kp_inventory *inv, struct kp_buf *err)

@@ -80,6 +80,8 @@ void kp_task_free(struct kp_task *t)
 		return;
 	free(t->name);
 	kp_template_free(t->name_tmpl);
+	kp_template_free(t->retries_t);
+	kp_template_free(t->delay_t);
 	kp_tvalue_free(t->args);
 	free_tasks(t->block, t->nblock);
 	free_tasks(t->rescue, t->nrescue);
@@ -112,6 +114,7 @@ static void play_free(struct kp_play *p)
 	free(p->hosts);
 	kp_template_free(p->hosts_t);
 	free(p->serial);
+	kp_tvalue_free(p->serial_tv);
 	free(p->become_user);
 	free(p->become_method);
 	free(p->remote_user);
@@ -221,6 +224,65 @@ kp_rc kp_parse_serial(const struct kp_node *n, struct kp_serial_step **out, size
 			return rc;
 		}
 	}
+	*out = steps;
+	*nout = count;
+	return KP_OK;
+}
+
+static bool serial_value(const struct kp_value *v, struct kp_serial_step *st)
+{
+	char *end;
+	if (v->type == KP_V_INT && v->u.i >= 1) {
+		st->percent = false;
+		st->n = v->u.i;
+		return true;
+	}
+	if (v->type != KP_V_STR)
+		return false;
+	long long n = strtoll(v->u.str.s, &end, 10);
+	if (end == v->u.str.s || v->u.str.s[0] == ' ' || v->u.str.s[0] == '+' || n < 1)
+		return false;
+	if (!*end) {
+		st->percent = false;
+		st->n = n;
+		return true;
+	}
+	if (end[0] == '%' && !end[1] && n <= 100) {
+		st->percent = true;
+		st->n = n;
+		return true;
+	}
+	return false;
+}
+
+kp_rc kp_serial_from_value(const struct kp_value *v, struct kp_pos pos, struct kp_serial_step **out,
+			   size_t *nout, struct kp_buf *err)
+{
+	size_t count = v->type == KP_V_LIST ? v->u.list.n : 1;
+	struct kp_serial_step *steps = kp_xcalloc(count ? count : 1, sizeof(*steps));
+	for (size_t i = 0; i < count; i++) {
+		const struct kp_value *x = v->type == KP_V_LIST ? v->u.list.items[i] : v;
+		if (!serial_value(x, &steps[i])) {
+			struct kp_buf got = KP_BUF_INIT;
+			kp_value_to_json(x, false, false, &got);
+			kp_errorf(
+			    err, KP_ERR_INVALID,
+			    "%s:%d:%d: serial must be a positive integer or a percentage like "
+			    "\"25%%\" (got %s)",
+			    pos.file, pos.line, pos.col, got.buf);
+			kp_buf_release(&got);
+			free(steps);
+			return KP_ERR_INVALID;
+		}
+	}
+	if (!count) {
+		free(steps);
+		return kp_errorf(err, KP_ERR_INVALID,
+				 "%s:%d:%d: serial must be a positive integer or a percentage like "
+				 "\"25%%\" (got an empty list)",
+				 pos.file, pos.line, pos.col);
+	}
+	free(*out);
 	*out = steps;
 	*nout = count;
 	return KP_OK;
@@ -580,8 +642,12 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 		if (!kp_node_is_null(v))
 			rc = parse_hosts(p, v, err);
 	} else if (!strcmp(key, "serial")) {
-		if (!kp_node_is_null(v))
+		if (kp_node_has_template(v)) {
+			p->serial_pos = kp_node_pos(v);
+			rc = kp_tvalue_from_node(v, &p->serial_tv, err);
+		} else if (!kp_node_is_null(v)) {
 			rc = kp_parse_serial(v, &p->serial, &p->nserial, err);
+		}
 	} else if (!strcmp(key, "window")) {
 		if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
 			p->window = (int)i;

@@ -41,6 +41,9 @@ struct kp_task {
 	struct kp_expr *until;
 	int retries;	  /* default 3 when until is set */
 	int64_t delay_ms; /* default 5000 */
+	/* retries / delay written as "{{ }}": rendered per host when the task
+	 * runs (then retries/delay_ms above are unused) */
+	struct kp_template *retries_t, *delay_t;
 	struct kp_expr **failed_when;
 	size_t nfailed_when;
 	struct kp_expr **changed_when;
@@ -112,6 +115,10 @@ struct kp_play {
 	struct kp_pos hosts_pos;
 	struct kp_serial_step *serial; /* NULL/0: one batch */
 	size_t nserial;
+	/* serial written with "{{ }}": rendered with hosts (kp_plan_render_hosts)
+	 * from play vars, vars_files and extra vars */
+	struct kp_tvalue *serial_tv;
+	struct kp_pos serial_pos;
 	int window;		 /* 0: not set */
 	int max_fail_percentage; /* -1: not set */
 	bool any_errors_fatal;
@@ -175,5 +182,8 @@ const char *kp_task_display_name(const struct kp_task *t);
  * Errors name the node. */
 kp_rc kp_parse_serial(const struct kp_node *n, struct kp_serial_step **out, size_t *nout,
 		      struct kp_buf *err);
+/* The same from a rendered value (a templated serial); errors name pos. */
+kp_rc kp_serial_from_value(const struct kp_value *v, struct kp_pos pos, struct kp_serial_step **out,
+			   size_t *nout, struct kp_buf *err);
 
 #endif

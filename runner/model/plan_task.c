@@ -340,10 +340,15 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 	} else if (!strcmp(key, "loop_control")) {
 		rc = parse_loop_control(t, v, err);
 	} else if (!strcmp(key, "retries")) {
-		if (!(rc = kp_get_int(v, key, 0, INT32_MAX, &i, err)))
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->retries_t, err);
+		else if (!(rc = kp_get_int(v, key, 0, INT32_MAX, &i, err)))
 			t->retries = (int)i;
 	} else if (!strcmp(key, "delay")) {
-		rc = kp_get_duration(v, key, &t->delay_ms, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->delay_t, err);
+		else
+			rc = kp_get_duration(v, key, &t->delay_ms, err);
 	} else if (!strcmp(key, "timeout")) {
 		rc = kp_get_duration(v, key, &t->timeout_ms, err);
 	} else if (!strcmp(key, "throttle")) {

@@ -24,6 +24,7 @@ void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
 	pv->inv = inv;
 	pv->extra = extra;
 	pv->play_hosts = host_names(inv, hosts, nhosts);
+	pv->play_hosts->unsafe = 1; /* magic variables are never templated */
 	pv->kplan = kp_value_map();
 	kp_map_set_take(pv->kplan, "check_mode", kp_value_bool(check_mode));
 	kp_map_set_take(pv->kplan, "diff", kp_value_bool(diff));
@@ -158,6 +159,7 @@ void kp_batchvars_init(struct kp_batchvars *bv, const struct kp_playvars *pv, co
 		       size_t nbatch, size_t batch_index, size_t batch_count)
 {
 	bv->batch_hosts = host_names(pv->inv, batch, nbatch);
+	bv->batch_hosts->unsafe = 1;
 	bv->kplan = kp_value_copy(pv->kplan);
 	kp_map_set_take(bv->kplan, "batch_index", kp_value_int((int64_t)batch_index));
 	kp_map_set_take(bv->kplan, "batch_count", kp_value_int((int64_t)batch_count));
@@ -285,6 +287,23 @@ static kp_rc render_hosts(struct kp_lua *L, const struct kp_plan *plan, size_t i
 	s.ctx = &pv;
 	s.base_dir = plan->dir;
 
+	if (play->serial_tv) {
+		struct kp_value *sv = NULL;
+		rc = kp_tvalue_render(L, play->serial_tv, &s, &sv, err);
+		if (!rc)
+			rc = kp_serial_from_value(sv, play->serial_pos, &play->serial,
+						  &play->nserial, err);
+		kp_value_unref(sv);
+		if (rc) {
+			if (play->name)
+				kp_buf_addf(err, " (in 'serial' of play '%s')", play->name);
+			else
+				kp_buf_addf(err, " (in 'serial' of play #%zu)", index + 1);
+			goto out;
+		}
+		if (!play->hosts_t)
+			goto out;
+	}
 	rc = kp_template_render(L, play->hosts_t, &s, &v, err);
 	if (rc) {
 		if (play->name)
@@ -329,7 +348,7 @@ kp_rc kp_plan_render_hosts(struct kp_plan *plan, const struct kp_inventory *inv,
 	struct kp_lua *L = NULL;
 	kp_rc rc = KP_OK;
 	for (size_t i = 0; i < plan->nplays && !rc; i++) {
-		if (!plan->plays[i]->hosts_t)
+		if (!plan->plays[i]->hosts_t && !plan->plays[i]->serial_tv)
 			continue;
 		if (!L)
 			L = kp_lua_new();

@@ -134,9 +134,13 @@ void kp_report_play_handler(struct kp_report *r, const char *text)
 
 static struct kp_report_host *batch_host(struct kp_report_batch *b, const char *name)
 {
-	for (size_t i = 0; i < b->n; i++)
-		if (!strcmp(b->hosts[i].name, name))
+	for (size_t k = 0; k < b->n; k++) {
+		size_t i = (b->hint + k) % b->n;
+		if (!strcmp(b->hosts[i].name, name)) {
+			b->hint = i + 1 < b->n ? i + 1 : 0;
 			return &b->hosts[i];
+		}
+	}
 	KP_GROW(b->hosts, b->n + 1, b->cap);
 	struct kp_report_host *h = &b->hosts[b->n++];
 	memset(h, 0, sizeof(*h));

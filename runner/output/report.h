@@ -53,6 +53,7 @@ struct kp_report_batch {
 	bool window;
 	struct kp_report_host *hosts;
 	size_t n, cap;
+	size_t hint; /* where batch_host looks first: rows come in host order */
 };
 
 struct kp_report_play {

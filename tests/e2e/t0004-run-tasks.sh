@@ -64,7 +64,7 @@ cat >"$p" <<'PLAN'
     - name: count to three
       shell: "echo x >> count; wc -l < count"
       register: r
-      until: tonumber(r.stdout) >= 3
+      until: r.stdout | int >= 3
       retries: 5
       delay: 0
     - name: give up
@@ -81,7 +81,7 @@ PLAN
 run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
 check "until: stops as soon as the condition holds (3 attempts)" 3 "$(node_cat h1 count | wc -l)"
 check "until: retries 2 means 3 attempts in all, then fails" 3 "$(node_cat h1 tries | wc -l)"
-check "until: attempts are registered" '"3 3 true"' \
+check "until: attempts are registered" '"3 3 True"' \
 	"$(grep '"host_result".*"task":"show"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
 
 cat >"$p" <<'PLAN'
@@ -95,11 +95,11 @@ cat >"$p" <<'PLAN'
       register: each
     - name: results
       debug:
-        msg: "{{ #each.results }}:{{ each.results[2].stdout }}:{{ each.results[3].item.n }}:{{ each.changed }}"
+        msg: "{{ each.results | length }}:{{ each.results[1].stdout }}:{{ each.results[2].item.n }}:{{ each.changed }}"
 PLAN
 run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
 check "loop: ran once per item in order" "1 2 3" "$(node_cat h1 items | paste -sd' ')"
-check "loop + register: a results list with each item's result" '"3:20:3:true"' \
+check "loop + register: a results list with each item's result" '"3:20:3:True"' \
 	"$(grep '"host_result".*"task":"results"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
 check "loop: the label names each item" "1 2 3" \
 	"$(grep '"task":"each"' "$E2E_TMP/out" | grep -o '"item":"[0-9]"' | grep -o '[0-9]' | paste -sd' ')"
@@ -119,7 +119,7 @@ cat >"$p" <<'PLAN'
       no_log: true
       ignore_errors: true
     - name: the registered value is still usable
-      shell: "test {{ #s.stdout }} -eq 12"
+      shell: "test {{ s.stdout | length }} -eq 12"
 PLAN
 for fmt in text json; do
 	run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format $fmt -vvv
@@ -143,7 +143,7 @@ cat >"$p" <<'PLAN'
       register: loud
     - name: size
       debug:
-        msg: "{{ #loud.stdout }}"
+        msg: "{{ loud.stdout | length }}"
 PLAN
 run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
 check "timeout: the host's task fails with a message saying so" \

@@ -42,7 +42,7 @@ cat >"$p" <<'PLAN'
   hosts: all
   tasks:
     - name: groups
-      debug: {msg: "{{ join(groups['all'], ',') }} {{ join(play_hosts, ',') }}"}
+      debug: {msg: "{{ groups['all'] | join(',') }} {{ play_hosts | join(',') }}"}
       run_once: true
 PLAN
 run_kplan "$E2E_TMP/run" run "$p" -i "$inv" -e "out_dir=$ctl" --journal "$J" --format json

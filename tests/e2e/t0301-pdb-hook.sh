@@ -131,7 +131,7 @@ cat >"$E2E_TMP/examples.yml" <<'PLAN'
       register: all
     - name: show
       run_once: true
-      debug: msg="{{ nginx.msg }}; {{ all.msg }}; {{ all.ready[1] }}"
+      debug: msg="{{ nginx.msg }}; {{ all.msg }}; {{ all.ready[0] }}"
     - name: a missing Deployment fails, naming it
       run_once: true
       lua:

@@ -31,7 +31,7 @@ cat >"$E2E_TMP/plan.yml" <<'PLAN'
       debug: {msg: "verdict rc={{ sr.rc }} failed={{ sr.failed }} changed={{ sr.changed }}"}
       when: not kplan.check_mode and sr.rc == 1 and sr.failed and sr.changed
     - name: the value is usable
-      shell: "test {{ #sr.stdout }} -eq 9"
+      shell: "test {{ sr.stdout | length }} -eq 9"
     - name: a no_log loop
       shell: "echo LOOPSECRET-{{ item }}"
       loop: [a, b]
@@ -79,7 +79,7 @@ check "no_log register: the censored message in the check preview (markdown)" 1 
 check "no_log register: the censored message in the check preview (json)" 1 \
 	"$(grep -cF '\"censored\":' "$O/check.json.out" | sed 's/^[1-9][0-9]*$/1/')"
 check "no_log register: when on rc/failed/changed still works" 1 \
-	"$(grep -cF 'verdict rc=1 failed=true changed=true' "$O/run.vv.out")"
+	"$(grep -cF 'verdict rc=1 failed=True changed=True' "$O/run.vv.out")"
 check "no_log register: the value is still usable in a later command" 1 \
 	"$(grep -A0 'the value is usable' "$O/run.json.out" | grep '"host_result"' | grep -c '"status":"changed"')"
 check "no_log register: a registered debug of the value is journaled censored" 1 \

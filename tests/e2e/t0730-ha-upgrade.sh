@@ -57,7 +57,7 @@ cat >"$E2E_TMP/one.yml" <<'EOF2'
 - hosts: k8s-master-1
   tasks:
     - name: kubeadm
-      kubeadm-upgrade: {version: "{{ v }}", action: apply, force: "{{ default(force, false) }}"}
+      kubeadm-upgrade: {version: "{{ v }}", action: apply, force: "{{ force | default(false) }}"}
 EOF2
 apt_get k8s-master-1 kubeadm=1.14.0-00
 run_kplan "$E2E_TMP/new" check "$E2E_TMP/one.yml" -i "$inv" -e v=v1.13.3

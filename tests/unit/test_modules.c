@@ -1056,7 +1056,7 @@ static void test_debug(void **state)
 static void test_assert_fail_set_fact(void **state)
 {
 	struct kp_result r;
-	run("assert", "{\"that\":[\"x == 41\",\"#l == 2\"]}", &r);
+	run("assert", "{\"that\":[\"x == 41\",\"l | length == 2\"]}", &r);
 	assert_false(r.failed);
 	assert_string_equal(r.msg.buf, "all assertions passed");
 	kp_result_release(&r);

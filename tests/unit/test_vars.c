@@ -142,7 +142,7 @@ static void test_precedence(void **state)
 	EXPECT(&f, 1, "{{ groups.g }}", "[\"h1\",\"h2\"]");
 	EXPECT(&f, 1, "{{ hostvars.h1.level }}", "\"inventory\"");
 	EXPECT(&f, 1, "{{ kplan.check_mode }} {{ kplan.batch_index }}/{{ kplan.batch_count }}",
-	       "\"true 1/1\"");
+	       "\"True 1/1\"");
 
 	for (int i = 0; i < 2; i++)
 		kp_hostvars_release(&f.hv[i]);
@@ -199,9 +199,9 @@ static void test_play_var_positions(void **state)
 
 	kp_buf_addf(&msg, "%s:3:10: undefined variable 'kube_version' (in the value of 'pkg')",
 		    path);
-	expect_render_error(&f, "{{ pkg }}", msg.buf);	      /* looked up in C */
-	expect_render_error(&f, "{{ pkg .. '!' }}", msg.buf); /* through Lua */
-	expect_render_error(&f, "{{ outer }}", msg.buf);      /* the innermost variable */
+	expect_render_error(&f, "{{ pkg }}", msg.buf);	     /* looked up in C */
+	expect_render_error(&f, "{{ pkg ~ '!' }}", msg.buf); /* an expression */
+	expect_render_error(&f, "{{ outer }}", msg.buf);     /* the innermost variable */
 	/* nothing left over for an error that has nothing to do with it */
 	expect_render_error(&f, "{{ missing }}", "use.yml:9:9: undefined variable 'missing'");
 	/* an extra var of the same name hides the play var: its own error */
@@ -274,7 +274,7 @@ static void test_render_hosts(void **state)
 		    "- hosts: \"{{ target }}:!h1\"\n"
 		    "  vars: {target: \"{{ node }}:{{ from_files }}\"}\n"
 		    "  vars_files: [\"%s\"]\n  tasks: []\n"
-		    "- hosts: [\"{{ groups.g[2] }}\", \"{{ hostvars.h1.level }}\"]\n"
+		    "- hosts: [\"{{ groups.g[1] }}\", \"{{ hostvars.h1.level }}\"]\n"
 		    "  tasks: []\n"
 		    "- hosts: \"{{ nodes }}\"\n  tasks: []\n",
 		    files);
