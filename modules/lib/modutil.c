@@ -663,11 +663,5 @@ kp_rc kp_mod_put_apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_p
 /* A variable of the host: the scope's layers from the top. */
 const struct kp_value *kp_mod_var(const struct kp_modctx *ctx, const char *name)
 {
-	const struct kp_scope *s = ctx->scope;
-	for (size_t i = s ? s->nlayers : 0; i-- > 0;) {
-		const struct kp_value *v = s->layers[i] ? kp_map_get(s->layers[i], name) : NULL;
-		if (v)
-			return v;
-	}
-	return NULL;
+	return kp_scope_get(ctx->scope, name);
 }

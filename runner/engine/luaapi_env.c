@@ -427,10 +427,7 @@ static int vars_index(lua_State *L)
 	lua_pop(L, 1);
 	size_t len;
 	const char *name = lua_tolstring(L, 2, &len);
-	const struct kp_value *v = NULL;
-	for (size_t i = s->nlayers; i-- > 0 && !v;)
-		if (s->layers[i])
-			v = kp_map_getn(s->layers[i], name, len);
+	const struct kp_value *v = kp_scope_getn(s, name, len);
 	if (!v) {
 		lua_pushnil(L);
 		return 1;

@@ -625,9 +625,8 @@ static kp_rc render(struct kp_lua *L, const struct kp_template *t, const struct 
 		bool unknown = false;
 		for (size_t i = 0; i < s->nunknown; i++)
 			unknown |= !strcmp(s->unknown[i], name);
-		for (size_t i = s->nlayers; i-- > 0 && !v && !unknown;)
-			if (s->layers[i])
-				v = kp_map_get(s->layers[i], name);
+		if (!unknown)
+			v = kp_scope_get(s, name);
 		if (v && (v->type == KP_V_NULL || v->type == KP_V_BOOL || v->type == KP_V_INT ||
 			  v->type == KP_V_FLOAT)) {
 			*out = kp_value_ref(v);

@@ -85,11 +85,8 @@ static int h_in_group(lua_State *L)
 	struct kp_lua *kl = kp_lua_of(L);
 	const char *name = check_str(L, 1, NULL);
 	const struct kp_scope *s = kl->scope;
-	const struct kp_value *g = NULL;
+	const struct kp_value *g = kp_scope_get(s, "group_names");
 	bool in = false;
-	for (size_t i = s ? s->nlayers : 0; i-- > 0 && !g;)
-		if (s->layers[i])
-			g = kp_map_get(s->layers[i], "group_names");
 	if (g && g->type == KP_V_LIST)
 		for (size_t i = 0; i < kp_list_len(g) && !in; i++) {
 			const struct kp_value *it = kp_list_at(g, i);

@@ -228,10 +228,7 @@ static int env_index(lua_State *L)
 		kp_lua_push_undef(L, name, len, true);
 		return 1;
 	} else {
-		const struct kp_value *v = NULL;
-		for (size_t i = s->nlayers; i-- > 0 && !v;)
-			if (s->layers[i])
-				v = kp_map_getn(s->layers[i], name, len);
+		const struct kp_value *v = kp_scope_getn(s, name, len);
 		if (!v) {
 			kp_lua_push_undef(L, name, len, false);
 			return 1;

@@ -82,10 +82,7 @@ kp_rc kp_jlookup_name(struct kp_jctx *cx, const char *name, struct kp_value **ou
 		*out = kp_jv_unknown(name);
 		return KP_OK;
 	}
-	const struct kp_value *v = NULL;
-	for (size_t i = s->nlayers; i-- > 0 && !v;)
-		if (s->layers[i])
-			v = kp_map_get(s->layers[i], name);
+	const struct kp_value *v = kp_scope_get(s, name);
 	if (!v) {
 		if (!strcmp(name, "omit")) {
 			*out = kp_value_str(KP_JINJA_OMIT);
