@@ -101,4 +101,7 @@ void kp_strv_free(char **v, size_t n);
 kp_rc kp_parse_tasks(struct kp_task_ctx *ctx, const struct kp_node *list, const char *key,
 		     struct kp_task ***out, size_t *nout);
 
+/* plan_free.c: a play and all it holds (a play not yet in a plan). */
+void kp_play_free(struct kp_play *p);
+
 #endif

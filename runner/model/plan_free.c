@@ -1,0 +1,115 @@
+/* plan_free.c - freeing a loaded plan, its plays and tasks (plan.h). */
+#include "model/plan_load.h"
+
+#include <stdlib.h>
+
+static void free_exprs(struct kp_expr **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		kp_expr_free(v[i]);
+	free(v);
+}
+
+static void free_tasks(struct kp_task **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		kp_task_free(v[i]);
+	free(v);
+}
+
+void kp_task_free(struct kp_task *t)
+{
+	if (!t)
+		return;
+	free(t->name);
+	kp_template_free(t->name_tmpl);
+	kp_template_free(t->retries_t);
+	kp_template_free(t->delay_t);
+	kp_tvalue_free(t->args);
+	free_tasks(t->block, t->nblock);
+	free_tasks(t->rescue, t->nrescue);
+	free_tasks(t->always, t->nalways);
+	free_exprs(t->when, t->nwhen);
+	free(t->register_var);
+	kp_tvalue_free(t->loop);
+	free(t->loop_var);
+	kp_template_free(t->loop_label);
+	kp_expr_free(t->until);
+	free_exprs(t->failed_when, t->nfailed_when);
+	free_exprs(t->changed_when, t->nchanged_when);
+	free(t->become_user);
+	kp_template_free(t->delegate_to);
+	kp_strv_free(t->notify, t->nnotify);
+	free(t->notify_pos);
+	kp_strv_free(t->listen, t->nlisten);
+	kp_strv_free(t->tags, t->ntags);
+	kp_tvalue_free(t->environment);
+	free(t->index_var);
+	free(t->import_path);
+	free(t);
+}
+
+void kp_play_free(struct kp_play *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->hosts);
+	kp_template_free(p->hosts_t);
+	free(p->serial);
+	kp_tvalue_free(p->serial_tv);
+	free(p->become_user);
+	free(p->become_method);
+	free(p->remote_user);
+	free(p->connection);
+	kp_tvalue_free(p->environment);
+	if (p->vars)
+		kp_value_unref(p->vars);
+	kp_tvalue_free(p->vars_t);
+	for (size_t i = 0; i < p->nvars_files; i++)
+		if (p->vars_files_loaded && p->vars_files_loaded[i])
+			kp_value_unref(p->vars_files_loaded[i]);
+	kp_strv_free(p->vars_files, p->nvars_files);
+	free(p->vars_files_pos);
+	free(p->vars_files_loaded);
+	free_tasks(p->pre_tasks, p->npre_tasks);
+	free_tasks(p->tasks, p->ntasks);
+	free_tasks(p->post_tasks, p->npost_tasks);
+	free_tasks(p->handlers, p->nhandlers);
+	for (int h = 0; h < KP_HOOK_COUNT; h++) {
+		for (size_t i = 0; i < p->nhooks[h]; i++) {
+			free(p->hooks[h][i].path);
+			free(p->hooks[h][i].code);
+		}
+		free(p->hooks[h]);
+	}
+	kp_strv_free(p->tags, p->ntags);
+	free(p->run_lock);
+	free(p->plan_file);
+	free(p);
+}
+
+void kp_plan_free(struct kp_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->nplays; i++)
+		kp_play_free(plan->plays[i]);
+	free(plan->plays);
+	for (size_t i = 0; i < plan->ndocs; i++)
+		kp_doc_free(plan->docs[i]);
+	free(plan->docs);
+	kp_strv_free(plan->files, plan->nfiles);
+	free(plan->path);
+	free(plan->dir);
+	free(plan);
+}
+
+const char *kp_task_display_name(const struct kp_task *t)
+{
+	if (t->name)
+		return t->name;
+	if (t->module)
+		return t->module->name;
+	return "block";
+}
