@@ -104,4 +104,19 @@ kp_rc kp_cli_prompt_secret(const char *prompt, const char *what, struct kp_buf *
  * they are simple words, everything else as JSON. */
 void kp_format_args(const struct kp_value *args, bool hide, struct kp_buf *out);
 
+/* options.c: the options of a command (usage: its --help text) into o;
+ * positional words into pos (at most maxpos); io for `kplan inventory`'s
+ * own options (or NULL). A usage error's exit code, or -1 to go on. */
+struct kp_invopts {
+	bool list, graph;
+	const char *host;
+};
+int kp_cli_parse_opts(int argc, char **argv, const char *usage, struct kp_runopts *o,
+		      struct kp_invopts *io, char **pos, int *npos, int maxpos);
+void kp_cli_opts_release(struct kp_runopts *o);
+/* main.c: print "error: MESSAGE" (one line) and give exit code 2; print a
+ * kplan error and give exit code 2. */
+int kp_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int kp_cli_report(const struct kp_buf *err);
+
 #endif

@@ -131,8 +131,7 @@ static void install_signal_handlers(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
+int kp_cli_usage_error(const char *fmt, ...)
 {
 	struct kp_buf b = KP_BUF_INIT;
 	va_list ap;
@@ -146,371 +145,12 @@ static int usage_error(const char *fmt, ...)
 	return KP_EXIT_USAGE;
 }
 
-static int report(const struct kp_buf *err)
+int kp_cli_report(const struct kp_buf *err)
 {
 	fprintf(stderr, "error: %s\n", err->len ? err->buf : "unknown error");
 	return KP_EXIT_USAGE;
 }
 
-static void opts_release(struct kp_runopts *o)
-{
-	kp_strlist_release(&o->inventories);
-	kp_strlist_release(&o->tags);
-	kp_strlist_release(&o->skip_tags);
-	kp_strlist_release(&o->extra_args);
-	kp_strlist_release(&o->vault_ids);
-	kp_strlist_release(&o->cfg_inventories);
-	kp_strlist_release(&o->cfg_notes);
-	kp_value_unref(o->conn_defaults);
-	kp_ansible_cfg_free(o->cfg);
-	kp_value_unref(o->extra);
-	kp_vault_clear();
-}
-
-enum {
-	OPT_SKIP_TAGS = 1000,
-	OPT_START_AT,
-	OPT_RESUME,
-	OPT_FORMAT,
-	OPT_DETAILED,
-	OPT_YES,
-	OPT_KNOWN_HOSTS,
-	OPT_HKC,
-	OPT_KUBECONFIG,
-	OPT_JOURNAL,
-	OPT_TIMEOUT,
-	OPT_LIST_HOSTS,
-	OPT_LIST_TASKS,
-	OPT_NO_COLOR,
-	OPT_FORCE,
-	OPT_LIST,
-	OPT_GRAPH,
-	OPT_HOST,
-	OPT_VAULT_FILE,
-	OPT_VAULT_ID,
-	OPT_ASK_VAULT,
-	OPT_BECOME_PW_FILE,
-	OPT_PRIVATE_KEY,
-	OPT_LIST_TAGS,
-	OPT_SYNTAX_CHECK,
-};
-
-static const struct option long_opts[] = {
-    {"inventory", required_argument, NULL, 'i'},
-    {"extra-vars", required_argument, NULL, 'e'},
-    {"limit", required_argument, NULL, 'l'},
-    {"forks", required_argument, NULL, 'f'},
-    {"tags", required_argument, NULL, 't'},
-    {"skip-tags", required_argument, NULL, OPT_SKIP_TAGS},
-    {"start-at-task", required_argument, NULL, OPT_START_AT},
-    {"resume", optional_argument, NULL, OPT_RESUME},
-    {"check", no_argument, NULL, 'C'},
-    {"diff", no_argument, NULL, 'D'},
-    {"format", required_argument, NULL, OPT_FORMAT},
-    {"detailed-exitcode", no_argument, NULL, OPT_DETAILED},
-    {"yes", no_argument, NULL, OPT_YES},
-    {"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
-    {"host-key-checking", required_argument, NULL, OPT_HKC},
-    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
-    {"journal", required_argument, NULL, OPT_JOURNAL},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"list-hosts", no_argument, NULL, OPT_LIST_HOSTS},
-    {"list-tasks", no_argument, NULL, OPT_LIST_TASKS},
-    {"verbose", no_argument, NULL, 'v'},
-    {"no-color", no_argument, NULL, OPT_NO_COLOR},
-    {"force", no_argument, NULL, OPT_FORCE},
-    {"list", no_argument, NULL, OPT_LIST},
-    {"graph", no_argument, NULL, OPT_GRAPH},
-    {"host", required_argument, NULL, OPT_HOST},
-    {"vault-password-file", required_argument, NULL, OPT_VAULT_FILE},
-    {"vault-pass-file", required_argument, NULL, OPT_VAULT_FILE},
-    {"vault-id", required_argument, NULL, OPT_VAULT_ID},
-    {"ask-vault-pass", no_argument, NULL, OPT_ASK_VAULT},
-    {"ask-vault-password", no_argument, NULL, OPT_ASK_VAULT},
-    {"ask-become-pass", no_argument, NULL, 'K'},
-    {"become-password-file", required_argument, NULL, OPT_BECOME_PW_FILE},
-    {"become-pass-file", required_argument, NULL, OPT_BECOME_PW_FILE},
-    {"user", required_argument, NULL, 'u'},
-    {"private-key", required_argument, NULL, OPT_PRIVATE_KEY},
-    {"key-file", required_argument, NULL, OPT_PRIVATE_KEY},
-    {"list-tags", no_argument, NULL, OPT_LIST_TAGS},
-    {"syntax-check", no_argument, NULL, OPT_SYNTAX_CHECK},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-struct invopts {
-	bool list, graph;
-	const char *host;
-};
-
-/* 20261121T014800Z-ab12cd */
-static bool is_run_id(const char *s)
-{
-	size_t n = strlen(s);
-	if (n != 23 || s[8] != 'T' || s[15] != 'Z' || s[16] != '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (i != 8 && i != 15 && i != 16 && !isxdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-static void set_conn_default(struct kp_runopts *o, const char *var, const char *val)
-{
-	if (!o->conn_defaults)
-		o->conn_defaults = kp_value_map();
-	kp_map_set_take(o->conn_defaults, var, kp_value_str(val));
-}
-
-/* -K (asked on the terminal) or --become-password-file: the become
- * password as the lowest-precedence ansible_become_password (a *_password
- * variable: hidden wherever kplan prints). */
-static kp_rc become_password(struct kp_runopts *o, struct kp_buf *err)
-{
-	struct kp_buf pw = KP_BUF_INIT;
-	kp_rc rc = KP_OK;
-	if (o->become_password_file) {
-		rc = kp_read_file(o->become_password_file, 1u << 16, &pw, err);
-		while (!rc && pw.len && (pw.buf[pw.len - 1] == '\n' || pw.buf[pw.len - 1] == '\r'))
-			pw.buf[--pw.len] = '\0';
-	} else if (o->ask_become_pass) {
-		rc = kp_cli_prompt_secret("BECOME password: ", "the become password", &pw, err);
-	} else {
-		return KP_OK;
-	}
-	if (!rc)
-		set_conn_default(o, "ansible_become_password", pw.buf);
-	kp_buf_release(&pw);
-	return rc;
-}
-
-/* Parse the options after the command word. Returns -1 to go on, else an
- * exit code. Positional arguments land in pos[]. */
-static int parse_opts(int argc, char **argv, const char *usage, struct kp_runopts *o,
-		      struct invopts *io, char **pos, int *npos, int maxpos)
-{
-	struct kp_buf err = KP_BUF_INIT;
-	int c;
-
-	optind = 1;
-	opterr = 0;
-	/* ansible.cfg and ANSIBLE_* first: the options below win */
-	if (strcmp(o->command, "modules") && strcmp(o->command, "runs") &&
-	    kp_ansible_cfg_apply(o, &err)) {
-		int rc = report(&err);
-		kp_buf_release(&err);
-		return rc;
-	}
-	for (;;) {
-		c = getopt_long(argc, argv, "+:i:e:l:f:t:u:CDJKvh", long_opts, NULL);
-		if (c == -1) {
-			/* '+' stops at the first positional: take it and go on */
-			if (optind >= argc)
-				break;
-			if (!strcmp(argv[optind - 1], "--") && optind > 1) {
-				while (optind < argc) {
-					if (*npos >= maxpos)
-						return usage_error("unexpected argument '%s' (see "
-								   "'kplan %s --help')",
-								   argv[optind], o->command);
-					pos[(*npos)++] = argv[optind++];
-				}
-				break;
-			}
-			/* `--resume RUN_ID`: the run id may follow as its own word */
-			if (o->resume_given && !o->resume && argv[optind - 1] &&
-			    !strcmp(argv[optind - 1], "--resume") && is_run_id(argv[optind])) {
-				o->resume = argv[optind++];
-				continue;
-			}
-			if (*npos >= maxpos)
-				return usage_error(
-				    "unexpected argument '%s' (see 'kplan %s --help')",
-				    argv[optind], o->command);
-			pos[(*npos)++] = argv[optind++];
-			continue;
-		}
-		switch (c) {
-		case 'i':
-			kp_strlist_push(&o->inventories, optarg);
-			break;
-		case 'e':
-			/* loaded once the vault passwords are known (below) */
-			kp_strlist_push(&o->extra_args, optarg);
-			break;
-		case OPT_VAULT_FILE: {
-			struct kp_buf b = KP_BUF_INIT;
-			kp_buf_addf(&b, "default@%s", optarg);
-			kp_strlist_push(&o->vault_ids, b.buf);
-			kp_buf_release(&b);
-			break;
-		}
-		case OPT_VAULT_ID:
-			kp_strlist_push(&o->vault_ids, optarg);
-			break;
-		case 'J':
-		case OPT_ASK_VAULT:
-			o->ask_vault_pass = true;
-			break;
-		case 'K':
-			o->ask_become_pass = true;
-			break;
-		case OPT_BECOME_PW_FILE:
-			o->become_password_file = optarg;
-			break;
-		case 'u':
-			o->default_remote_user = optarg;
-			break;
-		case OPT_PRIVATE_KEY:
-			set_conn_default(o, "ansible_ssh_private_key_file", optarg);
-			break;
-		case OPT_LIST_TAGS:
-			o->list_tags = true;
-			break;
-		case OPT_SYNTAX_CHECK:
-			o->syntax_check = true;
-			break;
-		case 'l':
-			o->limit = optarg;
-			break;
-		case 'f': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || n < 1 || n > 10000)
-				return usage_error(
-				    "--forks takes a number from 1 to 10000, not '%s'", optarg);
-			o->forks = (int)n;
-			break;
-		}
-		case 't':
-			kp_strlist_push_csv(&o->tags, optarg);
-			break;
-		case OPT_SKIP_TAGS:
-			kp_strlist_push_csv(&o->skip_tags, optarg);
-			break;
-		case OPT_START_AT:
-			o->start_at_task = optarg;
-			break;
-		case OPT_RESUME:
-			o->resume_given = true;
-			o->resume = optarg;
-			break;
-		case 'C':
-			o->check = true;
-			break;
-		case 'D':
-			o->diff = true;
-			break;
-		case OPT_FORMAT:
-			if (!strcmp(optarg, "text"))
-				o->format = KP_FMT_TEXT;
-			else if (!strcmp(optarg, "json"))
-				o->format = KP_FMT_JSON;
-			else if (!strcmp(optarg, "markdown"))
-				o->format = KP_FMT_MARKDOWN;
-			else
-				return usage_error(
-				    "--format takes text, json or markdown, not '%s'", optarg);
-			break;
-		case OPT_DETAILED:
-			o->detailed_exitcode = true;
-			break;
-		case OPT_YES:
-			o->yes = true;
-			break;
-		case OPT_KNOWN_HOSTS:
-			o->known_hosts = optarg;
-			break;
-		case OPT_HKC:
-			if (strcmp(optarg, "strict") && strcmp(optarg, "accept-new") &&
-			    strcmp(optarg, "off"))
-				return usage_error(
-				    "--host-key-checking takes strict, accept-new or "
-				    "off, not '%s'",
-				    optarg);
-			o->host_key_checking = optarg;
-			break;
-		case OPT_KUBECONFIG:
-			o->kubeconfig = optarg;
-			break;
-		case OPT_JOURNAL:
-			o->journal = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if (kp_parse_duration(optarg, &o->timeout_ms) || o->timeout_ms <= 0)
-				return usage_error(
-				    "--timeout takes a duration like 30s, 10m or 1h, "
-				    "not '%s'",
-				    optarg);
-			break;
-		case OPT_LIST_HOSTS:
-			o->list_hosts = true;
-			break;
-		case OPT_LIST_TASKS:
-			o->list_tasks = true;
-			break;
-		case 'v':
-			o->verbose++;
-			break;
-		case OPT_FORCE:
-			o->force = true;
-			break;
-		case OPT_NO_COLOR:
-			o->no_color = true;
-			break;
-		case OPT_LIST:
-			if (!io)
-				goto unknown;
-			io->list = true;
-			break;
-		case OPT_GRAPH:
-			if (!io)
-				goto unknown;
-			io->graph = true;
-			break;
-		case OPT_HOST:
-			if (!io)
-				goto unknown;
-			io->host = optarg;
-			break;
-		case 'h':
-			printf(usage, o->command);
-			return KP_EXIT_OK;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-		unknown:
-			if (optopt && optopt < 256)
-				return usage_error("unknown option '-%c' (see 'kplan %s --help')",
-						   optopt, o->command);
-			return usage_error("unknown option '%s' (see 'kplan %s --help')",
-					   argv[optind - 1], o->command);
-		}
-	}
-	if (!o->inventories.n)
-		for (size_t i = 0; i < o->cfg_inventories.n; i++)
-			kp_strlist_push(&o->inventories, o->cfg_inventories.v[i]);
-	if (o->verbose)
-		for (size_t i = 0; i < o->cfg_notes.n; i++)
-			fprintf(stderr, "kplan: note: %s\n", o->cfg_notes.v[i]);
-	if (become_password(o, &err) ||
-	    kp_cli_vault_setup(&o->vault_ids, o->ask_vault_pass, &err)) {
-		int rc = report(&err);
-		kp_buf_release(&err);
-		return rc;
-	}
-	for (size_t i = 0; i < o->extra_args.n; i++)
-		if (kp_extra_vars_add(o->extra, o->extra_args.v[i], &err)) {
-			int rc = report(&err);
-			kp_buf_release(&err);
-			return rc;
-		}
-	return -1;
-}
-
-/* Every secret value the run knows of: *_password variables and !secret
- * values of the inventory, the plays, their vars_files and -e. */
 static void collect_secrets(const struct kp_runopts *o, const struct kp_loaded *ld,
 			    struct kp_redact *r)
 {
@@ -552,21 +192,21 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	struct kp_redact secrets = {0};
 	struct kp_buf err = KP_BUF_INIT;
 
-	rc = parse_opts(argc, argv, usage, o, NULL, pos, &npos, 1);
+	rc = kp_cli_parse_opts(argc, argv, usage, o, NULL, pos, &npos, 1);
 	if (rc >= 0)
 		return rc;
 	if (npos < 1)
-		return usage_error("'kplan %s' needs a plan file (see 'kplan %s --help')",
-				   o->command, o->command);
+		return kp_cli_usage_error("'kplan %s' needs a plan file (see 'kplan %s --help')",
+					  o->command, o->command);
 	o->plan_path = pos[0];
 	/* --syntax-check: load and check the plan only, as validate does */
 	bool validate = !strcmp(o->command, "validate") || o->syntax_check;
 	if (!validate && !o->list_tags && !o->inventories.n)
-		return usage_error("'kplan %s' needs an inventory: -i FILE or DIRECTORY",
-				   o->command);
+		return kp_cli_usage_error("'kplan %s' needs an inventory: -i FILE or DIRECTORY",
+					  o->command);
 
 	if (kp_cli_load(o, &ld, &err)) {
-		rc = report(&err);
+		rc = kp_cli_report(&err);
 		goto out;
 	}
 	collect_secrets(o, &ld, &secrets);
@@ -579,7 +219,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	if (o->verbose >= 3)
 		kp_log_level = KP_LOG_TRACE;
 	if (o->list_tags) {
-		rc = kp_list_tags(o, &ld, stdout, &err) ? report(&err) : KP_EXIT_OK;
+		rc = kp_list_tags(o, &ld, stdout, &err) ? kp_cli_report(&err) : KP_EXIT_OK;
 		goto out;
 	}
 	if (o->syntax_check) {
@@ -589,11 +229,11 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	}
 	if (o->list_hosts || o->list_tasks) {
 		if (o->list_hosts && kp_list_hosts(o, &ld, stdout, &err)) {
-			rc = report(&err);
+			rc = kp_cli_report(&err);
 			goto out;
 		}
 		if (o->list_tasks && kp_list_tasks(o, &ld, stdout, &err)) {
-			rc = report(&err);
+			rc = kp_cli_report(&err);
 			goto out;
 		}
 		rc = KP_EXIT_OK;
@@ -603,7 +243,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		/* with an inventory, render every task for every host: this finds
 		 * undefined variables and bad host patterns too */
 		if (o->inventories.n && kp_preview_plan(o, &ld, NULL, &err)) {
-			rc = report(&err);
+			rc = kp_cli_report(&err);
 			goto out;
 		}
 		size_t ntasks = 0;
@@ -626,7 +266,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		struct kp_report rep;
 		FILE *mem = open_memstream(&text, &len);
 		if (!mem) {
-			rc = usage_error("cannot allocate the preview");
+			rc = kp_cli_usage_error("cannot allocate the preview");
 			goto out;
 		}
 		kp_rc prc =
@@ -647,7 +287,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 		kp_report_release(&rep);
 		if (prc) {
 			free(text);
-			rc = report(&err);
+			rc = kp_cli_report(&err);
 			goto out;
 		}
 		struct kp_buf shown = KP_BUF_INIT;
@@ -661,32 +301,35 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	}
 	/* run and check: everything was validated above, nothing has connected yet */
 	if (o->format == KP_FMT_MARKDOWN && !o->check) {
-		rc = usage_error("'kplan run --format markdown': markdown is a preview format, for "
-				 "check and plan; use text or json");
+		rc = kp_cli_usage_error(
+		    "'kplan run --format markdown': markdown is a preview format, for "
+		    "check and plan; use text or json");
 		goto out;
 	}
 	if (o->resume_given && o->check) {
-		rc = usage_error("--resume goes with 'kplan run', not with a check");
+		rc = kp_cli_usage_error("--resume goes with 'kplan run', not with a check");
 		goto out;
 	}
 	/* cli.md: the option is for check and plan; a run's changes are its job */
 	if (o->detailed_exitcode && !o->check) {
-		rc = usage_error("--detailed-exitcode goes with 'kplan check' and 'kplan plan', "
-				 "not with 'kplan run'");
+		rc = kp_cli_usage_error(
+		    "--detailed-exitcode goes with 'kplan check' and 'kplan plan', "
+		    "not with 'kplan run'");
 		goto out;
 	}
 	/* bad usage found now still runs nothing: no journal, no run events */
 	const struct kp_play *confirms;
 	if (kp_check_run_scope(o, &ld, &confirms, &err)) {
-		rc = report(&err);
+		rc = kp_cli_report(&err);
 		goto out;
 	}
 	/* a check never asks (engine.c): it needs no terminal */
 	if (confirms && !o->yes && !o->check && !have_terminal()) {
-		rc = usage_error("%s:%d:%d: play '%s' asks for confirmation before each batch and "
-				 "there is no terminal (use --yes)",
-				 confirms->pos.file, confirms->pos.line, confirms->pos.col,
-				 confirms->name ? confirms->name : confirms->hosts);
+		rc = kp_cli_usage_error(
+		    "%s:%d:%d: play '%s' asks for confirmation before each batch and "
+		    "there is no terminal (use --yes)",
+		    confirms->pos.file, confirms->pos.line, confirms->pos.col,
+		    confirms->name ? confirms->name : confirms->hosts);
 		goto out;
 	}
 	fflush(stdout);
@@ -694,7 +337,7 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	o->interrupts = &interrupts;
 	/* libraries that keep global state are set up before any worker thread */
 	if (kp_transport_ssh_global_init(&err) || kp_kube_global_init(&err)) {
-		rc = report(&err);
+		rc = kp_cli_report(&err);
 		goto out;
 	}
 	/* every line of the run passes the redactor on its way out */
@@ -717,36 +360,37 @@ out:
 
 static int cmd_inventory(struct kp_runopts *o, int argc, char **argv)
 {
-	struct invopts io = {0};
+	struct kp_invopts io = {0};
 	char *pos[1];
 	int npos = 0, rc;
 	struct kp_loaded ld;
 	struct kp_buf err = KP_BUF_INIT, out = KP_BUF_INIT;
 
-	rc = parse_opts(argc, argv, usage_inventory, o, &io, pos, &npos, 1);
+	rc = kp_cli_parse_opts(argc, argv, usage_inventory, o, &io, pos, &npos, 1);
 	if (rc >= 0)
 		return rc;
 	if (!o->inventories.n)
-		return usage_error("'kplan inventory' needs -i INVENTORY");
+		return kp_cli_usage_error("'kplan inventory' needs -i INVENTORY");
 	if ((int)io.list + (int)io.graph + (io.host != NULL) != 1)
-		return usage_error("'kplan inventory' needs exactly one of --list, --graph or "
-				   "--host NAME");
+		return kp_cli_usage_error(
+		    "'kplan inventory' needs exactly one of --list, --graph or "
+		    "--host NAME");
 	if (npos && !io.graph)
-		return usage_error("unexpected argument '%s'", pos[0]);
+		return kp_cli_usage_error("unexpected argument '%s'", pos[0]);
 	if (kp_cli_load(o, &ld, &err)) {
-		rc = report(&err);
+		rc = kp_cli_report(&err);
 		goto out;
 	}
 	if (io.list) {
 		kp_inventory_list_json(&ld.inv, &out);
 	} else if (io.graph) {
 		if (npos && !kp_inventory_group(&ld.inv, pos[0])) {
-			rc = usage_error("unknown group '%s'", pos[0]);
+			rc = kp_cli_usage_error("unknown group '%s'", pos[0]);
 			goto out;
 		}
 		kp_inventory_graph(&ld.inv, npos ? pos[0] : NULL, &out);
 	} else if (kp_inventory_host_json(&ld.inv, io.host, &out, &err)) {
-		rc = report(&err);
+		rc = kp_cli_report(&err);
 		goto out;
 	}
 	fwrite(out.buf, 1, out.len, stdout);
@@ -769,13 +413,13 @@ static const char usage_runs[] =
 static int cmd_runs(struct kp_runopts *o, int argc, char **argv)
 {
 	char *pos[1];
-	int npos = 0, rc = parse_opts(argc, argv, usage_runs, o, NULL, pos, &npos, 1);
+	int npos = 0, rc = kp_cli_parse_opts(argc, argv, usage_runs, o, NULL, pos, &npos, 1);
 	struct kp_buf err = KP_BUF_INIT;
 	if (rc >= 0)
 		return rc;
 	const char *dir = o->journal ? o->journal : ".kplan/runs";
 	kp_rc r = npos ? kp_runs_show(dir, pos[0], stdout, &err) : kp_runs_list(dir, stdout, &err);
-	rc = r ? report(&err) : KP_EXIT_OK;
+	rc = r ? kp_cli_report(&err) : KP_EXIT_OK;
 	kp_buf_release(&err);
 	return rc;
 }
@@ -810,7 +454,7 @@ static void print_module(const struct kp_module *m)
 static int cmd_modules(struct kp_runopts *o, int argc, char **argv)
 {
 	char *pos[1];
-	int npos = 0, rc = parse_opts(argc, argv, usage_modules, o, NULL, pos, &npos, 1);
+	int npos = 0, rc = kp_cli_parse_opts(argc, argv, usage_modules, o, NULL, pos, &npos, 1);
 	if (rc >= 0)
 		return rc;
 	if (npos) {
@@ -820,7 +464,7 @@ static int cmd_modules(struct kp_runopts *o, int argc, char **argv)
 			kp_module_unknown_text(pos[0], &msg);
 			if (!strchr(msg.buf, '('))
 				kp_buf_addstr(&msg, " (see 'kplan modules')");
-			rc = usage_error("%s", msg.buf);
+			rc = kp_cli_usage_error("%s", msg.buf);
 			kp_buf_release(&msg);
 			return rc;
 		}
@@ -831,6 +475,21 @@ static int cmd_modules(struct kp_runopts *o, int argc, char **argv)
 		printf("%-16s %s\n", kp_modules[i]->name, kp_modules[i]->summary);
 	return KP_EXIT_OK;
 }
+
+/* The commands, as git's commands[]: each one's function gets the options
+ * with its defaults and the arguments after the command's name. */
+struct command {
+	const char *name;
+	int (*fn)(struct kp_runopts *o, int argc, char **argv);
+	bool check; /* the command is a check (`kplan check`) */
+};
+
+static const struct command commands[] = {
+    {"run", cmd_plan_like, false},	 {"check", cmd_plan_like, true},
+    {"plan", cmd_plan_like, false},	 {"validate", cmd_plan_like, false},
+    {"inventory", cmd_inventory, false}, {"modules", cmd_modules, false},
+    {"runs", cmd_runs, false},
+};
 
 int main(int argc, char **argv)
 {
@@ -858,26 +517,25 @@ int main(int argc, char **argv)
 	if (getenv("NO_COLOR") || !isatty(STDOUT_FILENO))
 		o.no_color = true;
 
-	if (!strcmp(cmd, "run") || !strcmp(cmd, "check") || !strcmp(cmd, "plan") ||
-	    !strcmp(cmd, "validate")) {
-		if (!strcmp(cmd, "check"))
-			o.check = true;
-		rc = cmd_plan_like(&o, argc - 1, argv + 1);
-	} else if (!strcmp(cmd, "inventory")) {
-		rc = cmd_inventory(&o, argc - 1, argv + 1);
-	} else if (!strcmp(cmd, "modules")) {
-		rc = cmd_modules(&o, argc - 1, argv + 1);
-	} else if (!strcmp(cmd, "runs")) {
-		rc = cmd_runs(&o, argc - 1, argv + 1);
+	const struct command *c = NULL;
+	for (size_t i = 0; i < KP_ARRAY_LEN(commands) && !c; i++)
+		if (!strcmp(cmd, commands[i].name))
+			c = &commands[i];
+	if (c) {
+		o.check = c->check;
+		rc = c->fn(&o, argc - 1, argv + 1);
 	} else {
-		static const char *const cmds[] = {"run",	"check",   "plan", "validate",
-						   "inventory", "modules", "runs", "version"};
-		const char *s = kp_suggest(cmd, cmds, KP_ARRAY_LEN(cmds));
-		if (s)
-			rc = usage_error("unknown command '%s' (did you mean '%s'?)", cmd, s);
+		const char *names[KP_ARRAY_LEN(commands) + 1];
+		for (size_t i = 0; i < KP_ARRAY_LEN(commands); i++)
+			names[i] = commands[i].name;
+		names[KP_ARRAY_LEN(commands)] = "version";
+		const char *sg = kp_suggest(cmd, names, KP_ARRAY_LEN(names));
+		if (sg)
+			rc = kp_cli_usage_error("unknown command '%s' (did you mean '%s'?)", cmd,
+						sg);
 		else
-			rc = usage_error("unknown command '%s' (see 'kplan --help')", cmd);
+			rc = kp_cli_usage_error("unknown command '%s' (see 'kplan --help')", cmd);
 	}
-	opts_release(&o);
+	kp_cli_opts_release(&o);
 	return rc;
 }
