@@ -453,6 +453,21 @@ static void test_unknown(void **state)
 	c->s.nunknown = 0;
 }
 
+/* Found by fuzzing (tests/data/fuzz-regressions/template/float-plus-int,
+ * plan/endif-quote-leak): a float and an int in arithmetic read the
+ * float's integer view (UBSan: an invalid bool); an end tag followed by
+ * text that does not lex leaked the tag's name. Both run under `make asan`. */
+static void test_fuzz_regressions(void **state)
+{
+	struct ctx *c = *state;
+	expect(c, "{{ 1.13 + 10 }}", "\"11.129999999999999\""); /* as Python prints it */
+	expect(c, "{{ 10 - 0.5 }}", "\"9.5\"");
+	kp_rc rc;
+	char *got = render_rc(c, "{% if x %}yes{% endif'", &rc);
+	assert_null(got);
+	assert_int_equal(rc, KP_ERR_PARSE);
+}
+
 static void test_compile_errors(void **state)
 {
 	struct ctx *c = *state;
@@ -853,6 +868,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_types, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fuzz_regressions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_conditions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_undefined, setup, teardown),

@@ -196,7 +196,8 @@ kp_rc kp_jbinop(struct kp_jctx *cx, int op, const struct kp_value *a, const stru
 		return concat(cx, a, b, out);
 	if (isnum(a) && isnum(b)) {
 		bool isint = a->type != KP_V_FLOAT && b->type != KP_V_FLOAT;
-		int64_t x = ival(a), y = ival(b), r;
+		/* a float's integer view is never read: isint says which view */
+		int64_t x = isint ? ival(a) : 0, y = isint ? ival(b) : 0, r;
 		double fx = fval(a), fy = fval(b);
 		switch (op) {
 		case JOP_ADD:

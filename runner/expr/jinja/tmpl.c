@@ -445,9 +445,16 @@ static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, 
 		if (ends)
 			for (size_t e = 0; ends[e]; e++)
 				if (!strcmp(name, ends[e])) {
-					*found = kp_xstrdup(name);
+					/* the name lives in the token the lexer is
+					 * about to release; the end tag is the
+					 * caller's only when the text after it lexes */
+					char *tag = kp_xstrdup(name);
 					p->nest--;
-					return kp_jlex_next(lx);
+					kp_rc nrc = kp_jlex_next(lx);
+					if (nrc)
+						free(tag);
+					*found = nrc ? NULL : tag;
+					return nrc;
 				}
 		struct jstmt st = {.offset = (int)k};
 		if (!strcmp(name, "raw")) {
