@@ -449,9 +449,15 @@ void kp_drain_remove_pods(struct kp_modctx *ctx, struct kp_result *res, struct d
 			}
 			break;
 		}
+		/* the second Ctrl-C stops a step in flight: the node stays
+		 * cordoned, as after any failed drain */
+		if (ctx->interrupts && *ctx->interrupts >= 2) {
+			kp_buf_addstr(&errs, errs.len ? "; interrupted" : "interrupted");
+			break;
+		}
 		int64_t until = wake < deadline ? wake : deadline;
 		if (until > now)
-			kp_sleep_ms(until - now);
+			kp_sleep_ms(until - now < 200 ? until - now : 200);
 	}
 report:
 	if (errs.len)

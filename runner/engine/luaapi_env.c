@@ -210,11 +210,11 @@ static int api_sleep(lua_State *L)
 		return luaL_error(L, "kplan.sleep: seconds must be from 0 to %d (got %f)",
 				  KP_HOOK_SLEEP_MAX_S, (double)s);
 	acting(L, "kplan.sleep");
-	struct timespec ts = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
 	const volatile sig_atomic_t *stop = kp_hookapi_call_of(L)->c->interrupts;
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		if (stop && *stop > 0)
-			return kp_hookapi_signal(L, KP_HOOK_FAILED, true, "interrupted");
+	/* the first Ctrl-C or SIGTERM ends the sleep, whichever thread it
+	 * reached */
+	if (kp_sleep_interruptible((int64_t)(s * 1000), stop))
+		return kp_hookapi_signal(L, KP_HOOK_FAILED, true, "interrupted");
 	return 0;
 }
 

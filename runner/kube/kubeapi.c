@@ -409,9 +409,11 @@ static kp_rc direct_request(struct kp_kube *k, const char *method, const char *p
  * is returned. */
 static void backoff_sleep(int64_t ms)
 {
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) == -1)
-		;
+	/* a few short waits (10 ms, doubling, a handful of attempts): a signal
+	 * may end one early, the next attempt comes all the same */
+	int64_t end = kp_now_ms() + ms;
+	for (int64_t left = ms; left > 0; left = end - kp_now_ms())
+		kp_sleep_ms(left);
 }
 
 kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, const char *body,
