@@ -20,7 +20,8 @@
  * answers left a command is "not found" (127). The module is probed, and
  * applied when the probe says so outside check mode. Nothing reaches a
  * network: $HOME and $KUBECONFIG name no kubeconfig, the kubeconfig
- * argument is dropped, and timeouts are 0. Time does not pass here either:
+ * argument is dropped, and timeouts are 0 (1 s for drain, whose 0 means no
+ * limit, as kubectl's). Time does not pass here either:
  * nanosleep returns at once, so the API client's retries with backoff and
  * the modules' polling cost nothing (both are bounded by attempts and by
  * the timeouts).
@@ -134,8 +135,10 @@ static struct kp_value *tame_args(const struct kp_module *m, const struct kp_val
 	if (given && given->type == KP_V_MAP)
 		kp_map_update(a, given);
 	kp_map_del(a, "kubeconfig");
+	/* drain's 0 is kubectl's "no limit": the shortest real limit instead
+	 * (its polling costs no sleep here, only this second at most) */
 	if (kp_module_arg(m, "timeout"))
-		kp_map_set_take(a, "timeout", kp_value_str("0s"));
+		kp_map_set_take(a, "timeout", kp_value_str(strcmp(m->name, "drain") ? "0s" : "1s"));
 	if (!strcmp(m->name, "kubeadm-upgrade"))
 		kp_map_set_take(a, "kubeconfig", kp_value_str("/etc/kubernetes/admin.conf"));
 	return a;
