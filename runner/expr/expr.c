@@ -14,6 +14,7 @@
  */
 #include "expr/luaint.h"
 
+#include "expr/jinja/jlib.h"
 #include "expr/jinja/jinja.h"
 
 #include <ctype.h>
@@ -119,6 +120,11 @@ static const char *call_hint(const char *name)
 
 /* After parsing: unknown filters, tests and functions are errors now,
  * not when a host reaches the task (Jinja refuses them at compile time). */
+/* The engine's own filters and tests, which the library's tables do not
+ * list: for "did you mean". */
+static const char *const engine_filters[] = {"default", "d", "mandatory", "attr", NULL};
+static const char *const engine_tests[] = {"defined", "undefined", NULL};
+
 static kp_rc check_names(struct jnode *n, struct kp_buf *msg, size_t *at)
 {
 	if (!n)
@@ -129,12 +135,12 @@ static kp_rc check_names(struct jnode *n, struct kp_buf *msg, size_t *at)
 		n->fn = kp_jtest_find(n->name);
 	if (n->kind == JN_FILTER && !n->fn) {
 		*at = (size_t)n->offset;
-		kp_buf_addf(msg, "no filter named '%s'", n->name);
+		kp_jinja_unknown_name("filter", n->name, engine_filters, msg);
 		return KP_ERR_PARSE;
 	}
 	if (n->kind == JN_TEST && !n->fn) {
 		*at = (size_t)n->offset;
-		kp_buf_addf(msg, "no test named '%s'", n->name);
+		kp_jinja_unknown_name("test", n->name, engine_tests, msg);
 		return KP_ERR_PARSE;
 	}
 	/* a call of a Lua helper's name: say what Jinja writes (other names
