@@ -454,7 +454,7 @@ static void test_unknown(void **state)
 }
 
 /* Found by fuzzing (tests/data/fuzz-regressions/template/float-plus-int,
- * plan/endif-quote-leak): a float and an int in arithmetic read the
+ * template/long-float-literal, plan/endif-quote-leak): a float and an int in arithmetic read the
  * float's integer view (UBSan: an invalid bool); an end tag followed by
  * text that does not lex leaked the tag's name. Both run under `make asan`. */
 static void test_fuzz_regressions(void **state)
@@ -462,6 +462,12 @@ static void test_fuzz_regressions(void **state)
 	struct ctx *c = *state;
 	expect(c, "{{ 1.13 + 10 }}", "\"11.129999999999999\""); /* as Python prints it */
 	expect(c, "{{ 10 - 0.5 }}", "\"9.5\"");
+	/* a number literal longer than any buffer (long-float-literal) */
+	expect(
+	    c,
+	    "{{ 1 +666666666616666666666666666666666666666666666666666666666666666666666666666666"
+	    "666666.2666 }}",
+	    "\"6.666666666166667e+83\"");
 	kp_rc rc;
 	char *got = render_rc(c, "{% if x %}yes{% endif'", &rc);
 	assert_null(got);

@@ -127,43 +127,48 @@ static kp_rc lex_string(struct jlex *lx, struct jtok *t)
 	return KP_OK;
 }
 
+/* A number literal: digits (with '_' separators, as Python allows),
+ * 0x/0o/0b integers, decimals and exponents. The digits are gathered
+ * whole, however many there are: a literal is never cut short. */
 static kp_rc lex_number(struct jlex *lx, struct jtok *t)
 {
 	const char *s = lx->s;
 	size_t i = lx->i;
 	bool isfloat = false;
-	char tmp[80];
-	size_t n = 0;
+	struct kp_buf tmp = KP_BUF_INIT;
+	kp_rc rc = KP_OK;
 	if (s[i] == '0' && i + 1 < lx->len && strchr("xXoObB", s[i + 1])) {
 		int base = strchr("xX", s[i + 1]) ? 16 : strchr("oO", s[i + 1]) ? 8 : 2;
 		i += 2;
 		while (i < lx->len && (isxdigit((unsigned char)s[i]) || s[i] == '_')) {
-			if (s[i] != '_' && n < sizeof(tmp) - 1)
-				tmp[n++] = s[i];
+			if (s[i] != '_')
+				kp_buf_addch(&tmp, s[i]);
 			i++;
 		}
-		tmp[n] = 0;
-		char *end;
+		char *end = NULL;
 		errno = 0;
-		long long v = strtoll(tmp, &end, base);
-		if (!n || *end || errno)
-			return kp_jlex_error(lx, t->start, "invalid number literal");
-		lx->i = i;
-		t->kind = JT_INT;
-		t->val = kp_value_int(v);
-		return KP_OK;
+		long long v = tmp.len ? strtoll(tmp.buf, &end, base) : 0;
+		if (!tmp.len || *end || errno) {
+			rc = kp_jlex_error(lx, t->start, "invalid number literal");
+		} else {
+			lx->i = i;
+			t->kind = JT_INT;
+			t->val = kp_value_int(v);
+		}
+		kp_buf_release(&tmp);
+		return rc;
 	}
 	while (i < lx->len && (isdigit((unsigned char)s[i]) || s[i] == '_')) {
-		if (s[i] != '_' && n < sizeof(tmp) - 1)
-			tmp[n++] = s[i];
+		if (s[i] != '_')
+			kp_buf_addch(&tmp, s[i]);
 		i++;
 	}
 	if (i + 1 < lx->len && s[i] == '.' && isdigit((unsigned char)s[i + 1])) {
 		isfloat = true;
-		tmp[n++] = s[i++];
+		kp_buf_addch(&tmp, s[i++]);
 		while (i < lx->len && (isdigit((unsigned char)s[i]) || s[i] == '_')) {
-			if (s[i] != '_' && n < sizeof(tmp) - 1)
-				tmp[n++] = s[i];
+			if (s[i] != '_')
+				kp_buf_addch(&tmp, s[i]);
 			i++;
 		}
 	}
@@ -174,29 +179,28 @@ static kp_rc lex_number(struct jlex *lx, struct jtok *t)
 		if (j < lx->len && isdigit((unsigned char)s[j])) {
 			isfloat = true;
 			while (i < j)
-				if (n < sizeof(tmp) - 1)
-					tmp[n++] = s[i++];
+				kp_buf_addch(&tmp, s[i++]);
 			while (i < lx->len && isdigit((unsigned char)s[i]))
-				if (n < sizeof(tmp) - 1)
-					tmp[n++] = s[i++];
-				else
-					i++;
+				kp_buf_addch(&tmp, s[i++]);
 		}
 	}
-	tmp[n] = 0;
 	lx->i = i;
 	if (isfloat) {
 		t->kind = JT_FLOAT;
-		t->val = kp_value_float(strtod(tmp, NULL));
-		return KP_OK;
+		t->val = kp_value_float(strtod(tmp.buf, NULL));
+	} else {
+		errno = 0;
+		long long v = strtoll(tmp.buf, NULL, 10);
+		if (errno) {
+			rc = kp_jlex_error(lx, t->start, "integer literal '%s' is too large",
+					   tmp.buf);
+		} else {
+			t->kind = JT_INT;
+			t->val = kp_value_int(v);
+		}
 	}
-	errno = 0;
-	long long v = strtoll(tmp, NULL, 10);
-	if (errno)
-		return kp_jlex_error(lx, t->start, "integer literal '%s' is too large", tmp);
-	t->kind = JT_INT;
-	t->val = kp_value_int(v);
-	return KP_OK;
+	kp_buf_release(&tmp);
+	return rc;
 }
 
 void kp_jtok_release(struct jtok *t)
