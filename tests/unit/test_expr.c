@@ -581,8 +581,8 @@ static void test_limits(void **state)
 	    "{{ 'x' * 10**10 }}",
 	    "{{ [1] * 10**9 }}",
 	    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-	    "{% set s = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' %}{% for i in range(1000000) %}{{ s }}"
-	    "{% endfor %}",
+	    ("{% set s = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' %}{% for i in range(1000000) %}{{ s }}"
+	     "{% endfor %}"),
 	};
 	for (size_t i = 0; i < KP_ARRAY_LEN(runaway); i++) {
 		kp_rc rc;
