@@ -469,6 +469,10 @@ static void test_fuzz_regressions(void **state)
 	    "666666.2666 }}",
 	    "\"6.666666666166667e+83\"");
 	kp_rc rc;
+	/* test-without-argument: a comparison test given nothing to compare */
+	assert_null(render_rc(c, "{{ 1429 is le }}", &rc));
+	assert_int_equal(rc, KP_ERR_RUNTIME);
+	assert_non_null(strstr(c->err.buf, "test 'le' needs an argument"));
 	char *got = render_rc(c, "{% if x %}yes{% endif'", &rc);
 	assert_null(got);
 	assert_int_equal(rc, KP_ERR_PARSE);

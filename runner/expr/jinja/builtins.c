@@ -325,6 +325,12 @@ kp_rc kp_jtest_call(struct kp_jctx *cx, const char *name, const struct kp_value 
 	rc = bind(cx, "test", name, t->params, pos, npos, kwn, kwv, nkw, &b);
 	if (rc)
 		return rc;
+	/* a test with parameters needs its first one (`x is le` is an error
+	 * in Jinja too); truthy/falsy's convert_bool alone is optional */
+	if (t->params && *t->params && strcmp(t->params, "convert_bool") && !b.argv[0]) {
+		bound_release(&b);
+		return kp_jinja_err(cx, KP_ERR_RUNTIME, "test '%s' needs an argument", name);
+	}
 	*out = false;
 	rc = t->fn(cx, in, b.argv, out);
 	bound_release(&b);
