@@ -167,6 +167,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		kp_buf_addf(&res->msg, "'%s' is up to date (sha256 %s)", f->local, b.buf);
 	kp_buf_release(&a);
 	kp_buf_release(&b);
+	kp_buf_release(&e); /* a missing store directory is said there, and is no error */
 	return KP_OK;
 }
 

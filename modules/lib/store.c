@@ -286,8 +286,10 @@ kp_rc kp_store_stat(const char *root, const char *rel, struct stat *st, bool *ex
 	int dfd;
 	*exists = false;
 	kp_rc rc = open_parent(root, rel, false, 0, &c, &dfd, err);
-	if (rc == KP_ERR_NOTFOUND)
+	if (rc == KP_ERR_NOTFOUND) {
+		kp_buf_reset(err); /* no directory, no file: not an error */
 		return KP_OK;
+	}
 	if (rc)
 		return rc;
 	if (!fstatat(dfd, c.v[c.n - 1], st, AT_SYMLINK_NOFOLLOW))
