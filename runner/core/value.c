@@ -174,6 +174,13 @@ static void index_rebuild(struct kp_value *m)
 		index_insert(m, i);
 }
 
+/* Whether the map key k (a C string) is key[0..klen): a key given with a
+ * NUL inside it matches no stored key, and k is never read past its end. */
+static bool key_is(const char *k, const char *key, size_t klen)
+{
+	return strnlen(k, klen + 1) == klen && !memcmp(k, key, klen);
+}
+
 static ssize_t map_find(const struct kp_value *m, const char *key, size_t klen)
 {
 	if (m->type != KP_V_MAP)
@@ -184,7 +191,7 @@ static ssize_t map_find(const struct kp_value *m, const char *key, size_t klen)
 		uint32_t slot;
 		while ((slot = m->u.map.index[i])) {
 			const char *k = m->u.map.keys[slot - 1];
-			if (!strncmp(k, key, klen) && k[klen] == '\0')
+			if (key_is(k, key, klen))
 				return slot - 1;
 			i = (i + 1) & mask;
 		}
@@ -192,7 +199,7 @@ static ssize_t map_find(const struct kp_value *m, const char *key, size_t klen)
 	}
 	for (size_t i = 0; i < m->u.map.n; i++) {
 		const char *k = m->u.map.keys[i];
-		if (!strncmp(k, key, klen) && k[klen] == '\0')
+		if (key_is(k, key, klen))
 			return (ssize_t)i;
 	}
 	return -1;

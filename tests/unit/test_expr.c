@@ -473,6 +473,12 @@ static void test_fuzz_regressions(void **state)
 	assert_null(render_rc(c, "{{ 1429 is le }}", &rc));
 	assert_int_equal(rc, KP_ERR_RUNTIME);
 	assert_non_null(strstr(c->err.buf, "test 'le' needs an argument"));
+	/* map-key-with-nul: a key with a NUL inside matches no stored key */
+	struct kp_value *m = kp_value_map();
+	kp_map_set_take(m, "a", kp_value_int(1));
+	assert_null(kp_map_getn(m, "a\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0-b", 22));
+	assert_non_null(kp_map_getn(m, "a", 1));
+	kp_value_unref(m);
 	char *got = render_rc(c, "{% if x %}yes{% endif'", &rc);
 	assert_null(got);
 	assert_int_equal(rc, KP_ERR_PARSE);
