@@ -54,8 +54,10 @@ kp_rc kp_list_tags(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, 
 		walk(p->pre_tasks, p->npre_tasks, &tasks);
 		walk(p->tasks, p->ntasks, &tasks);
 		walk(p->post_tasks, p->npost_tasks, &tasks);
-		qsort(play.v, play.n, sizeof(*play.v), cmp);
-		qsort(tasks.v, tasks.n, sizeof(*tasks.v), cmp);
+		if (play.n) /* qsort takes no NULL array, even empty */
+			qsort(play.v, play.n, sizeof(*play.v), cmp);
+		if (tasks.n)
+			qsort(tasks.v, tasks.n, sizeof(*tasks.v), cmp);
 		fprintf(out, "\n  play #%zu (%s): %s\tTAGS: ", i + 1, p->hosts,
 			p->name ? p->name : p->hosts);
 		print_list(out, &play);
