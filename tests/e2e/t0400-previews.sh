@@ -120,7 +120,7 @@ check "check --diff: no_log content never shows" "0 old line" \
 # one lab to the next; the block is this run's own (from the pid, moved on
 # while another lab holds it), so that copies of this test run side by side
 free_net() { # 127.1XX.1YY whose first three node addresses nobody listens on
-	python3 - "$$" <<'PY'
+	/usr/bin/python3 - "$$" <<'PY'
 import socket, sys
 n = int(sys.argv[1])
 for k in range(50):
