@@ -2,6 +2,7 @@
 #include "core/value.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,12 +401,66 @@ bool kp_value_truthy(const struct kp_value *v)
 	return v && v->type != KP_V_NULL && !(v->type == KP_V_BOOL && !v->u.b);
 }
 
-static void add_number(struct kp_buf *out, double f)
+/* repr(float) as Python prints it: the shortest text that reads back the
+ * same, fixed notation for exponents -4..15, else d.ddde+XX. */
+void kp_float_repr(double f, struct kp_buf *out)
 {
-	if (isfinite(f) && f == floor(f) && fabs(f) < 1e15)
-		kp_buf_addf(out, "%.1f", f);
-	else
-		kp_buf_addf(out, "%.14g", f);
+	if (isnan(f)) {
+		kp_buf_addstr(out, "nan");
+		return;
+	}
+	if (isinf(f)) {
+		kp_buf_addstr(out, f < 0 ? "-inf" : "inf");
+		return;
+	}
+	char tmp[64];
+	int prec;
+	for (prec = 0; prec < 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec, f);
+		if (strtod(tmp, NULL) == f)
+			break;
+	}
+	snprintf(tmp, sizeof(tmp), "%.*e", prec, f);
+	/* tmp: [-]d[.ddd]e[+-]XX */
+	char digits[32];
+	size_t nd = 0;
+	const char *p = tmp;
+	bool neg = *p == '-';
+	if (neg)
+		p++;
+	for (; *p && *p != 'e'; p++)
+		if (isdigit((unsigned char)*p))
+			digits[nd++] = *p;
+	int exp = atoi(p + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	digits[nd] = 0;
+	if (neg)
+		kp_buf_addch(out, '-');
+	if (exp >= -4 && exp < 16) {
+		if (exp < 0) {
+			kp_buf_addstr(out, "0.");
+			for (int i = 0; i < -exp - 1; i++)
+				kp_buf_addch(out, '0');
+			kp_buf_addstr(out, digits);
+		} else if ((int)nd <= exp + 1) {
+			kp_buf_addstr(out, digits);
+			for (int i = (int)nd; i < exp + 1; i++)
+				kp_buf_addch(out, '0');
+			kp_buf_addstr(out, ".0");
+		} else {
+			kp_buf_add(out, digits, (size_t)exp + 1);
+			kp_buf_addch(out, '.');
+			kp_buf_addstr(out, digits + exp + 1);
+		}
+		return;
+	}
+	kp_buf_addch(out, digits[0]);
+	if (nd > 1) {
+		kp_buf_addch(out, '.');
+		kp_buf_addstr(out, digits + 1);
+	}
+	kp_buf_addf(out, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
 }
 
 void kp_value_to_text(const struct kp_value *v, bool hide, struct kp_buf *out)
@@ -430,7 +485,7 @@ void kp_value_to_text(const struct kp_value *v, bool hide, struct kp_buf *out)
 		kp_buf_addf(out, "%lld", (long long)v->u.i);
 		break;
 	case KP_V_FLOAT:
-		add_number(out, v->u.f);
+		kp_float_repr(v->u.f, out);
 		break;
 	case KP_V_STR:
 		kp_buf_add(out, v->u.str.s, v->u.str.len);
@@ -478,14 +533,23 @@ struct cJSON *kp_value_to_cjson(const struct kp_value *v, bool hide)
 		return cJSON_CreateNull();
 	case KP_V_BOOL:
 		return cJSON_CreateBool(v->u.b);
-	case KP_V_INT:
-		return cJSON_CreateNumber((double)v->u.i);
+	case KP_V_INT: {
+		/* every digit: a double would round integers past 2^53 */
+		char num[32];
+		snprintf(num, sizeof(num), "%lld", (long long)v->u.i);
+		return cJSON_CreateRaw(num);
+	}
 	case KP_V_FLOAT:
-		/* an integral float keeps its ".0", as Python's json writes it */
-		if (isfinite(v->u.f) && v->u.f == floor(v->u.f) && fabs(v->u.f) < 1e16) {
-			char num[32];
-			snprintf(num, sizeof(num), "%.1f", v->u.f);
-			return cJSON_CreateRaw(num);
+		/* as Python's json writes a float: repr, the shortest text that
+		 * reads back the same double ("1.0", "1796671613.2770798");
+		 * cJSON's own check of its 15 digits is approximate */
+		if (isfinite(v->u.f)) {
+			struct kp_buf num;
+			kp_buf_init(&num);
+			kp_float_repr(v->u.f, &num);
+			cJSON *c = cJSON_CreateRaw(num.buf);
+			kp_buf_release(&num);
+			return c;
 		}
 		return cJSON_CreateNumber(v->u.f);
 	case KP_V_STR: {

@@ -122,6 +122,9 @@ bool kp_value_truthy(const struct kp_value *v);
 /* Text form: strings as is, numbers and booleans as Lua prints them,
  * null as "", lists and maps as JSON. Secrets as "<hidden>" and no_log
  * values censored (see kp_value_nolog) when hide. */
+/* repr(float) as Python prints it: the shortest text that reads back the
+ * same double, fixed notation for exponents -4..15, else d.ddde+XX */
+void kp_float_repr(double f, struct kp_buf *out);
 void kp_value_to_text(const struct kp_value *v, bool hide_secrets, struct kp_buf *out);
 
 /* JSON (cJSON): pretty with 2-space indent when indent, else compact. */

@@ -6,7 +6,9 @@
 #include "core/value.h"
 #include "core/ytree.h"
 
+#include <ctype.h>
 #include <lua.h>
+#include <math.h>
 
 struct ctx {
 	struct kp_lua *L;
@@ -880,6 +882,53 @@ static void test_fast_path_speed(void **state)
 	}
 }
 
+/* JSON output keeps every number exactly: a float is the shortest text that
+ * reads back as the same double (Python's repr, what ansible's json writes),
+ * an integer every digit */
+static void test_json_numbers(void **state)
+{
+	(void)state;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		double f;
+		memcpy(&f, &x, sizeof(f));
+		if (!isfinite(f))
+			continue;
+		struct kp_value *v = kp_value_float(f);
+		struct kp_buf out = KP_BUF_INIT;
+		kp_value_to_json(v, false, false, &out);
+		char *end;
+		assert_true(strtod(out.buf, &end) == f);
+		assert_int_equal(*end, 0);
+		/* one significant digit fewer no longer reads back */
+		int digits = 0;
+		bool lead = true;
+		for (const char *p = out.buf; *p && *p != 'e'; p++) {
+			lead = lead && (*p == '0' || *p == '.' || *p == '-');
+			digits += !lead && isdigit((unsigned char)*p);
+		}
+		char shorter[64];
+		if (digits > 1 && fabs(f) >= 1e-4 && fabs(f) < 1e15 && f != floor(f)) {
+			snprintf(shorter, sizeof(shorter), "%.*e", digits - 2, f);
+			assert_true(strtod(shorter, NULL) != f);
+		}
+		kp_buf_release(&out);
+		kp_value_unref(v);
+	}
+	struct kp_value *v = kp_value_float(1796671613.2770798);
+	struct kp_buf out = KP_BUF_INIT;
+	kp_value_to_json(v, false, false, &out);
+	assert_string_equal(out.buf, "1796671613.2770798");
+	kp_value_unref(v);
+	kp_buf_reset(&out);
+	v = kp_value_int(9007199254740993LL);
+	kp_value_to_json(v, false, false, &out);
+	assert_string_equal(out.buf, "9007199254740993");
+	kp_value_unref(v);
+	kp_buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -897,6 +946,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statements, setup, teardown),
 	    cmocka_unit_test(test_version_compare),
+	    cmocka_unit_test(test_json_numbers),
 	    cmocka_unit_test_setup_teardown(test_tvalue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_conversion, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nested, setup, teardown),

@@ -141,68 +141,6 @@ kp_rc kp_jinja_compare(struct kp_jctx *cx, const struct kp_value *a, const struc
 			    kp_jinja_typename(a), kp_jinja_typename(b));
 }
 
-/* repr(float) as Python prints it: the shortest text that reads back the
- * same, fixed notation for exponents -4..15, else d.ddde+XX. */
-static void add_float(struct kp_buf *out, double f)
-{
-	if (isnan(f)) {
-		kp_buf_addstr(out, "nan");
-		return;
-	}
-	if (isinf(f)) {
-		kp_buf_addstr(out, f < 0 ? "-inf" : "inf");
-		return;
-	}
-	char tmp[64];
-	int prec;
-	for (prec = 0; prec < 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*e", prec, f);
-		if (strtod(tmp, NULL) == f)
-			break;
-	}
-	snprintf(tmp, sizeof(tmp), "%.*e", prec, f);
-	/* tmp: [-]d[.ddd]e[+-]XX */
-	char digits[32];
-	size_t nd = 0;
-	const char *p = tmp;
-	bool neg = *p == '-';
-	if (neg)
-		p++;
-	for (; *p && *p != 'e'; p++)
-		if (isdigit((unsigned char)*p))
-			digits[nd++] = *p;
-	int exp = atoi(p + 1);
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	digits[nd] = 0;
-	if (neg)
-		kp_buf_addch(out, '-');
-	if (exp >= -4 && exp < 16) {
-		if (exp < 0) {
-			kp_buf_addstr(out, "0.");
-			for (int i = 0; i < -exp - 1; i++)
-				kp_buf_addch(out, '0');
-			kp_buf_addstr(out, digits);
-		} else if ((int)nd <= exp + 1) {
-			kp_buf_addstr(out, digits);
-			for (int i = (int)nd; i < exp + 1; i++)
-				kp_buf_addch(out, '0');
-			kp_buf_addstr(out, ".0");
-		} else {
-			kp_buf_add(out, digits, (size_t)exp + 1);
-			kp_buf_addch(out, '.');
-			kp_buf_addstr(out, digits + exp + 1);
-		}
-		return;
-	}
-	kp_buf_addch(out, digits[0]);
-	if (nd > 1) {
-		kp_buf_addch(out, '.');
-		kp_buf_addstr(out, digits + 1);
-	}
-	kp_buf_addf(out, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-}
-
 static void add_repr_str(struct kp_buf *out, const char *s, size_t len)
 {
 	char q = (memchr(s, '\'', len) && !memchr(s, '"', len)) ? '"' : '\'';
@@ -244,7 +182,7 @@ static void add_py(const struct kp_value *v, bool repr, struct kp_buf *out, int 
 		kp_buf_addf(out, "%lld", (long long)v->u.i);
 		break;
 	case KP_V_FLOAT:
-		add_float(out, v->u.f);
+		kp_float_repr(v->u.f, out);
 		break;
 	case KP_V_STR:
 		if (repr)
