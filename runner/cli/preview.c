@@ -14,6 +14,13 @@
  * when it would run (or might: a when only a probe can decide) unless its
  * module is read-only (debug, assert, fail, set-fact, pause, wait-for,
  * kube-node state=ready) or its changed_when is false for that host.
+ *
+ * Folding (the default; --no-fold turns it off): hosts of a batch whose
+ * rows are equal once each host's own name is taken for a marker (report.h)
+ * plan the same; the text shows such a group once, on the line of its first
+ * host, named "first … last (N hosts)". The batch is walked twice for it:
+ * once to fill the report, which finds the groups, once to print the first
+ * host of each group.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +45,8 @@ struct pctx {
 	struct kp_buf *err;
 	struct kp_report *rep; /* NULL: no report */
 	const char *section;
-	size_t row_hint; /* the batch index of the next host a row is likely for */
+	size_t row_hint; /* the batch index of the host a row is likely for */
+	char **labels;	 /* folded printing: per host, its group's name; NULL: not first */
 };
 
 static void outf(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -197,7 +205,7 @@ static void report_row(struct pctx *c, const struct kp_task *t, const char *host
 		size_t h = (from + k) % n;
 		if (!strcmp(c->hv[h].host->name, host)) {
 			s = c->hv[h].scope;
-			c->row_hint = h + 1;
+			c->row_hint = h;
 			break;
 		}
 	}
@@ -232,13 +240,16 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 	for (size_t h = 0; h < c->batch->n; h++) {
 		struct kp_hostvars *hv = &c->hv[h];
 		const char *host = hv->host->name;
+		if (c->labels && !c->labels[h])
+			continue; /* folded into the line of its group's first host */
+		const char *shown = c->labels ? c->labels[h] : host;
 		struct kp_buf line = KP_BUF_INIT;
 		int state = 1;
 		const char *why = NULL;
 		kp_rc rc;
 
 		if (t->run_once && h > 0) {
-			outf(c, "%s  %s: result of %s (run_once)\n", indent, host,
+			outf(c, "%s  %s: result of %s (run_once)\n", indent, shown,
 			     c->hv[0].host->name);
 			struct kp_buf d = KP_BUF_INIT;
 			kp_buf_addf(&d, "result of %s (run_once)", c->hv[0].host->name);
@@ -252,7 +263,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		if (rc)
 			return task_error(c, t, rc);
 		if (!state) {
-			outf(c, "%s  %s: skipped (when: %s)\n", indent, host, why);
+			outf(c, "%s  %s: skipped (when: %s)\n", indent, shown, why);
 			struct kp_buf d = KP_BUF_INIT;
 			when_text(why, &d);
 			report_row(c, t, host, "skipped", "", d.buf, NULL, NULL, false);
@@ -294,7 +305,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		}
 		if (items && items->type != KP_V_LIST) {
 			/* a loop over something only a probe knows */
-			outf(c, "%s  %s: loop over %s%s\n", indent, host,
+			outf(c, "%s  %s: loop over %s%s\n", indent, shown,
 			     items->type == KP_V_STR ? items->u.str.s : "a non-list value",
 			     line.buf);
 			struct kp_buf o = KP_BUF_INIT;
@@ -311,7 +322,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		}
 		size_t nitems = items ? kp_list_len(items) : 1;
 		if (items && !nitems) {
-			outf(c, "%s  %s: loop over an empty list: nothing to do\n", indent, host);
+			outf(c, "%s  %s: loop over an empty list: nothing to do\n", indent, shown);
 			report_row(c, t, host, "skipped", "", "loop over an empty list", NULL,
 				   rdeleg, false);
 		}
@@ -342,10 +353,10 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 			else
 				kp_format_args(args, true, &a);
 			if (items)
-				outf(c, "%s  %s [item %zu]: %s%s\n", indent, host, i + 1, a.buf,
+				outf(c, "%s  %s [item %zu]: %s%s\n", indent, shown, i + 1, a.buf,
 				     line.buf);
 			else
-				outf(c, "%s  %s: %s%s\n", indent, host, a.buf, line.buf);
+				outf(c, "%s  %s: %s%s\n", indent, shown, a.buf, line.buf);
 			if (c->rep) {
 				struct kp_buf label = KP_BUF_INIT;
 				if (items)
@@ -456,6 +467,62 @@ static void host_list(const struct kp_inventory *inv, const size_t *h, size_t n,
 		kp_buf_addf(b, "%s%s", i ? ", " : "", inv->hosts[h[i]]->name);
 }
 
+static kp_rc show_sections(struct pctx *c, const struct kp_play *p,
+			   const struct kp_strlist *playtags)
+{
+	struct whens when = {0};
+	static const char *const sect[] = {"pre_tasks", "tasks", "post_tasks"};
+	struct kp_task **lists[] = {p->pre_tasks, p->tasks, p->post_tasks};
+	size_t counts[] = {p->npre_tasks, p->ntasks, p->npost_tasks};
+	kp_rc rc = KP_OK;
+	for (size_t s = 0; s < 3 && !rc; s++) {
+		if (!counts[s])
+			continue;
+		if (counts[0] + counts[2])
+			outf(c, "    %s:\n", sect[s]);
+		c->section = sect[s];
+		rc = show_tasks(c, lists[s], counts[s], playtags, &when, "    ");
+	}
+	free(when.v);
+	return rc;
+}
+
+/* The batch's text with its hosts folded by the report's last batch: the
+ * groups of more than one host first, then every task with one line per
+ * group. */
+static kp_rc show_folded(struct pctx *c, const struct kp_play *p, const struct kp_strlist *playtags)
+{
+	struct kp_report_play *rp = &c->rep->plays[c->rep->n - 1];
+	const struct kp_report_batch *rb = &rp->batches[rp->n - 1];
+	if (rb->n != c->batch->n)
+		return show_sections(c, p, playtags); /* not the batch just walked */
+	struct kp_report_fold f;
+	kp_report_fold_init(&f, rb, true);
+	c->labels = kp_xcalloc(rb->n, sizeof(*c->labels));
+	for (size_t h = 0; h < rb->n; h++) {
+		if (f.first[h] != h)
+			continue;
+		struct kp_buf l = KP_BUF_INIT;
+		kp_report_fold_label(&f, rb, h, &l);
+		if (f.size[h] > 1) {
+			size_t nt = kp_report_task_count(&rb->hosts[h]);
+			outf(c, "    %s: the same %zu task%s, shown as for %s\n", l.buf, nt,
+			     nt == 1 ? "" : "s", rb->hosts[h].name);
+		}
+		c->labels[h] = kp_buf_detach(&l, NULL);
+	}
+	struct kp_report *rep = c->rep;
+	c->rep = NULL;
+	kp_rc rc = show_sections(c, p, playtags);
+	c->rep = rep;
+	for (size_t h = 0; h < rb->n; h++)
+		free(c->labels[h]);
+	free(c->labels);
+	c->labels = NULL;
+	kp_report_fold_release(&f);
+	return rc;
+}
+
 static kp_rc preview_play(struct pctx *c, size_t pi)
 {
 	const struct kp_play *p = c->ld->plan->plays[pi];
@@ -538,19 +605,21 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 			if (rc)
 				break;
 		}
-		struct whens when = {0};
-		static const char *const sect[] = {"pre_tasks", "tasks", "post_tasks"};
-		struct kp_task **lists[] = {p->pre_tasks, p->tasks, p->post_tasks};
-		size_t counts[] = {p->npre_tasks, p->ntasks, p->npost_tasks};
-		for (size_t s = 0; s < 3 && !rc; s++) {
-			if (!counts[s])
-				continue;
-			if (counts[0] + counts[2])
-				outf(c, "    %s:\n", sect[s]);
-			c->section = sect[s];
-			rc = show_tasks(c, lists[s], counts[s], &playtags, &when, "    ");
+		/* folded text: a first walk fills the report quietly, its groups
+		 * decide what the second prints */
+		FILE *out = c->out;
+		bool fold = out && c->rep && !c->o->no_fold;
+		struct kp_taskselect select = c->select;
+		if (fold)
+			c->out = NULL;
+		if (!rc)
+			rc = show_sections(c, p, &playtags);
+		if (fold && !rc) {
+			c->out = out;
+			c->select = select;
+			rc = show_folded(c, p, &playtags);
 		}
-		free(when.v);
+		c->out = out;
 		for (size_t i = 0; i < built; i++)
 			kp_hostvars_release(&c->hv[i]);
 		kp_batchvars_release(&bv);

@@ -104,6 +104,7 @@ void kp_output_scope(struct kp_output *o, bool check, const struct kp_report_sco
 	o->report = kp_xcalloc(1, sizeof(*o->report));
 	kp_report_init(o->report, KP_REPORT_CHECK, sc->plan, sc->inventories, sc->limit, sc->tags,
 		       sc->skip_tags, sc->extra, sc->diff);
+	o->report->fold = !sc->no_fold;
 }
 
 void kp_output_release(struct kp_output *o)
@@ -454,14 +455,11 @@ void kp_out_run_end(struct kp_output *o, int exit_code, const char *reason)
 {
 	lock(o);
 	if (o->report) {
-		struct kp_buf doc = KP_BUF_INIT;
 		kp_report_stopped(o->report, reason);
 		if (o->format == KP_FMT_MARKDOWN)
-			kp_report_markdown(o->report, &doc);
+			kp_report_markdown(o->report, o->f);
 		else
-			kp_report_json(o->report, &doc);
-		fwrite(doc.buf, 1, doc.len, o->f);
-		kp_buf_release(&doc);
+			kp_report_json(o->report, o->f);
 	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("run_end");
 		cJSON_AddNumberToObject(j, "exit_code", exit_code);
