@@ -506,8 +506,14 @@ static kp_rc show_folded(struct pctx *c, const struct kp_play *p, const struct k
 		kp_report_fold_label(&f, rb, h, &l);
 		if (f.size[h] > 1) {
 			size_t nt = kp_report_task_count(&rb->hosts[h]);
-			outf(c, "    %s: the same %zu task%s, shown as for %s\n", l.buf, nt,
-			     nt == 1 ? "" : "s", rb->hosts[h].name);
+			struct kp_buf m = KP_BUF_INIT;
+			for (size_t k = h; k < rb->n; k++)
+				if (f.first[k] == h)
+					kp_buf_addf(&m, "%s%s", m.len ? ", " : "",
+						    rb->hosts[k].name);
+			outf(c, "    %s: the same %zu task%s, shown as for %s\n      %s\n", l.buf,
+			     nt, nt == 1 ? "" : "s", rb->hosts[h].name, m.buf);
+			kp_buf_release(&m);
 		}
 		c->labels[h] = kp_buf_detach(&l, NULL);
 	}
@@ -665,6 +671,8 @@ kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *
 	if (rep)
 		kp_report_init(rep, KP_REPORT_PLAN, ld->plan->path, &o->inventories, o->limit,
 			       &o->tags, &o->skip_tags, o->extra, o->diff);
+	if (rep)
+		rep->fold = !o->no_fold;
 
 	c.L = kp_lua_new();
 	if (out) {

@@ -285,10 +285,10 @@ static void md_summary(const struct kp_report *r, struct kp_buf *o, FILE *f)
 	size_t *size = kp_xcalloc(n, sizeof(*size)), *groups = kp_xcalloc(n, sizeof(*groups));
 	size_t ng = 0;
 	for (size_t i = 0; i < n; i++) {
-		size_t g;
-		for (g = 0; r->fold && g < ng && !kp_report_same_host(&s[groups[g]], &s[i]); g++)
-			;
-		if (!r->fold || g == ng)
+		size_t g = r->fold ? 0 : ng;
+		while (g < ng && !kp_report_same_host(&s[groups[g]], &s[i]))
+			g++;
+		if (g == ng)
 			groups[ng++] = i;
 		first[i] = groups[g];
 		last[groups[g]] = i;
