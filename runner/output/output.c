@@ -422,10 +422,15 @@ void kp_out_recap(struct kp_output *o, const struct kp_hostcounts *c, size_t n)
 	if (o->report) {
 		/* the report's summary is the recap */
 	} else if (o->format == KP_FMT_JSON) {
+		/* one line, written a host at a time: thousands of hosts need no
+		 * tree of them all */
 		cJSON *j = event("recap");
-		cJSON *hosts = cJSON_AddObjectToObject(j, "hosts");
+		char *head = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+		fprintf(o->f, "%.*s,\"hosts\":{", (int)strlen(head) - 1, head);
+		cJSON_free(head);
 		for (size_t i = 0; i < n; i++) {
-			cJSON *h = cJSON_AddObjectToObject(hosts, c[i].host);
+			cJSON *name = cJSON_CreateString(c[i].host), *h = cJSON_CreateObject();
 			cJSON_AddNumberToObject(h, "ok", c[i].ok);
 			cJSON_AddNumberToObject(h, "changed", c[i].changed);
 			cJSON_AddNumberToObject(h, "unreachable", c[i].unreachable);
@@ -433,8 +438,15 @@ void kp_out_recap(struct kp_output *o, const struct kp_hostcounts *c, size_t n)
 			cJSON_AddNumberToObject(h, "skipped", c[i].skipped);
 			cJSON_AddNumberToObject(h, "rescued", c[i].rescued);
 			cJSON_AddNumberToObject(h, "ignored", c[i].ignored);
+			char *ks = cJSON_PrintUnformatted(name), *hs = cJSON_PrintUnformatted(h);
+			fprintf(o->f, "%s%s:%s", i ? "," : "", ks, hs);
+			cJSON_free(ks);
+			cJSON_free(hs);
+			cJSON_Delete(name);
+			cJSON_Delete(h);
 		}
-		emit(o, j);
+		fputs("}}\n", o->f);
+		fflush(o->f);
 	} else {
 		size_t w = 0;
 		for (size_t i = 0; i < n; i++)
