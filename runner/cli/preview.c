@@ -18,9 +18,10 @@
  * Folding (the default; --no-fold turns it off): hosts of a batch whose
  * rows are equal once each host's own name is taken for a marker (report.h)
  * plan the same; the text shows such a group once, on the line of its first
- * host, named "first … last (N hosts)". The batch is walked twice for it:
- * once to fill the report, which finds the groups, once to print the first
- * host of each group.
+ * host, named "first … last (N hosts)". While a batch is walked its text is
+ * kept line by line (struct recline); once the report has the batch, which
+ * finds the groups, the lines are printed with each group's first host's
+ * lines under the group's name and the other hosts' lines left out.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,14 @@ struct pctx {
 	struct kp_report *rep; /* NULL: no report */
 	const char *section;
 	size_t row_hint; /* the batch index of the host a row is likely for */
-	char **labels;	 /* folded printing: per host, its group's name; NULL: not first */
+	/* folded text: the batch's lines, kept until its groups are known */
+	bool keep;
+	struct kp_buf kept;
+	struct recline {
+		size_t off, indent, len; /* in kept: the indent, then the rest */
+		size_t host;		 /* SIZE_MAX: not a host's line */
+	} * lines;
+	size_t nlines, caplines;
 };
 
 static void outf(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -56,7 +64,42 @@ static void outf(struct pctx *c, const char *fmt, ...)
 	if (!c->out)
 		return;
 	va_start(ap, fmt);
-	vfprintf(c->out, fmt, ap);
+	if (c->keep) {
+		KP_GROW(c->lines, c->nlines + 1, c->caplines);
+		struct recline *l = &c->lines[c->nlines++];
+		l->off = c->kept.len;
+		l->indent = 0;
+		kp_buf_vaddf(&c->kept, fmt, ap);
+		l->len = c->kept.len - l->off;
+		l->host = SIZE_MAX;
+	} else {
+		vfprintf(c->out, fmt, ap);
+	}
+	va_end(ap);
+}
+
+/* A host's line: indent, two spaces, the host's name, then the rest. */
+static void host_line(struct pctx *c, size_t h, const char *indent, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void host_line(struct pctx *c, size_t h, const char *indent, const char *fmt, ...)
+{
+	va_list ap;
+	if (!c->out)
+		return;
+	va_start(ap, fmt);
+	if (c->keep) {
+		KP_GROW(c->lines, c->nlines + 1, c->caplines);
+		struct recline *l = &c->lines[c->nlines++];
+		l->off = c->kept.len;
+		kp_buf_addstr(&c->kept, indent);
+		l->indent = c->kept.len - l->off;
+		kp_buf_vaddf(&c->kept, fmt, ap);
+		l->len = c->kept.len - l->off;
+		l->host = h;
+	} else {
+		fprintf(c->out, "%s  %s", indent, c->hv[h].host->name);
+		vfprintf(c->out, fmt, ap);
+	}
 	va_end(ap);
 }
 
@@ -240,17 +283,13 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 	for (size_t h = 0; h < c->batch->n; h++) {
 		struct kp_hostvars *hv = &c->hv[h];
 		const char *host = hv->host->name;
-		if (c->labels && !c->labels[h])
-			continue; /* folded into the line of its group's first host */
-		const char *shown = c->labels ? c->labels[h] : host;
 		struct kp_buf line = KP_BUF_INIT;
 		int state = 1;
 		const char *why = NULL;
 		kp_rc rc;
 
 		if (t->run_once && h > 0) {
-			outf(c, "%s  %s: result of %s (run_once)\n", indent, shown,
-			     c->hv[0].host->name);
+			host_line(c, h, indent, ": result of %s (run_once)\n", c->hv[0].host->name);
 			struct kp_buf d = KP_BUF_INIT;
 			kp_buf_addf(&d, "result of %s (run_once)", c->hv[0].host->name);
 			report_row(c, t, host, "shared", "", d.buf, NULL, NULL, false);
@@ -263,7 +302,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		if (rc)
 			return task_error(c, t, rc);
 		if (!state) {
-			outf(c, "%s  %s: skipped (when: %s)\n", indent, shown, why);
+			host_line(c, h, indent, ": skipped (when: %s)\n", why);
 			struct kp_buf d = KP_BUF_INIT;
 			when_text(why, &d);
 			report_row(c, t, host, "skipped", "", d.buf, NULL, NULL, false);
@@ -305,9 +344,9 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		}
 		if (items && items->type != KP_V_LIST) {
 			/* a loop over something only a probe knows */
-			outf(c, "%s  %s: loop over %s%s\n", indent, shown,
-			     items->type == KP_V_STR ? items->u.str.s : "a non-list value",
-			     line.buf);
+			host_line(c, h, indent, ": loop over %s%s\n",
+				  items->type == KP_V_STR ? items->u.str.s : "a non-list value",
+				  line.buf);
 			struct kp_buf o = KP_BUF_INIT;
 			kp_buf_addf(&o, "loop over %s",
 				    items->type == KP_V_STR ? items->u.str.s : "a non-list value");
@@ -322,7 +361,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		}
 		size_t nitems = items ? kp_list_len(items) : 1;
 		if (items && !nitems) {
-			outf(c, "%s  %s: loop over an empty list: nothing to do\n", indent, shown);
+			host_line(c, h, indent, ": loop over an empty list: nothing to do\n");
 			report_row(c, t, host, "skipped", "", "loop over an empty list", NULL,
 				   rdeleg, false);
 		}
@@ -353,10 +392,10 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 			else
 				kp_format_args(args, true, &a);
 			if (items)
-				outf(c, "%s  %s [item %zu]: %s%s\n", indent, shown, i + 1, a.buf,
-				     line.buf);
+				host_line(c, h, indent, " [item %zu]: %s%s\n", i + 1, a.buf,
+					  line.buf);
 			else
-				outf(c, "%s  %s: %s%s\n", indent, shown, a.buf, line.buf);
+				host_line(c, h, indent, ": %s%s\n", a.buf, line.buf);
 			if (c->rep) {
 				struct kp_buf label = KP_BUF_INIT;
 				if (items)
@@ -487,18 +526,17 @@ static kp_rc show_sections(struct pctx *c, const struct kp_play *p,
 	return rc;
 }
 
-/* The batch's text with its hosts folded by the report's last batch: the
- * groups of more than one host first, then every task with one line per
- * group. */
-static kp_rc show_folded(struct pctx *c, const struct kp_play *p, const struct kp_strlist *playtags)
+/* The batch's kept text, its hosts folded by the report's last batch: the
+ * groups of more than one host first, then every line of a host that is
+ * first in its group, under the group's name. */
+static void print_folded(struct pctx *c)
 {
 	struct kp_report_play *rp = &c->rep->plays[c->rep->n - 1];
 	const struct kp_report_batch *rb = &rp->batches[rp->n - 1];
-	if (rb->n != c->batch->n)
-		return show_sections(c, p, playtags); /* not the batch just walked */
 	struct kp_report_fold f;
-	kp_report_fold_init(&f, rb, true);
-	c->labels = kp_xcalloc(rb->n, sizeof(*c->labels));
+	/* the report's batch is this one, host for host */
+	kp_report_fold_init(&f, rb, rb->n == c->batch->n);
+	char **labels = kp_xcalloc(rb->n ? rb->n : 1, sizeof(*labels));
 	for (size_t h = 0; h < rb->n; h++) {
 		if (f.first[h] != h)
 			continue;
@@ -506,27 +544,35 @@ static kp_rc show_folded(struct pctx *c, const struct kp_play *p, const struct k
 		kp_report_fold_label(&f, rb, h, &l);
 		if (f.size[h] > 1) {
 			size_t nt = kp_report_task_count(&rb->hosts[h]);
-			struct kp_buf m = KP_BUF_INIT;
-			for (size_t k = h; k < rb->n; k++)
+			fprintf(c->out, "    %s: the same %zu task%s, shown as for %s\n      ",
+				l.buf, nt, nt == 1 ? "" : "s", rb->hosts[h].name);
+			for (size_t k = h, n = 0; k < rb->n; k++)
 				if (f.first[k] == h)
-					kp_buf_addf(&m, "%s%s", m.len ? ", " : "",
-						    rb->hosts[k].name);
-			outf(c, "    %s: the same %zu task%s, shown as for %s\n      %s\n", l.buf,
-			     nt, nt == 1 ? "" : "s", rb->hosts[h].name, m.buf);
-			kp_buf_release(&m);
+					fprintf(c->out, "%s%s", n++ ? ", " : "", rb->hosts[k].name);
+			fputc('\n', c->out);
 		}
-		c->labels[h] = kp_buf_detach(&l, NULL);
+		labels[h] = kp_buf_detach(&l, NULL);
 	}
-	struct kp_report *rep = c->rep;
-	c->rep = NULL;
-	kp_rc rc = show_sections(c, p, playtags);
-	c->rep = rep;
+	for (size_t i = 0; i < c->nlines; i++) {
+		const struct recline *l = &c->lines[i];
+		const char *text = c->kept.buf + l->off;
+		if (l->host == SIZE_MAX) {
+			fwrite(text, 1, l->len, c->out);
+			continue;
+		}
+		const char *name = l->host < rb->n ? labels[l->host] : c->hv[l->host].host->name;
+		if (!name)
+			continue; /* folded into its group's first host's line */
+		fwrite(text, 1, l->indent, c->out);
+		fprintf(c->out, "  %s", name);
+		fwrite(text + l->indent, 1, l->len - l->indent, c->out);
+	}
 	for (size_t h = 0; h < rb->n; h++)
-		free(c->labels[h]);
-	free(c->labels);
-	c->labels = NULL;
+		free(labels[h]);
+	free(labels);
 	kp_report_fold_release(&f);
-	return rc;
+	kp_buf_reset(&c->kept);
+	c->nlines = 0;
 }
 
 static kp_rc preview_play(struct pctx *c, size_t pi)
@@ -611,21 +657,14 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 			if (rc)
 				break;
 		}
-		/* folded text: a first walk fills the report quietly, its groups
-		 * decide what the second prints */
-		FILE *out = c->out;
-		bool fold = out && c->rep && !c->o->no_fold;
-		struct kp_taskselect select = c->select;
-		if (fold)
-			c->out = NULL;
+		/* folded text: the batch's lines are kept until the report
+		 * has found its groups */
+		c->keep = c->out && c->rep && !c->o->no_fold;
 		if (!rc)
 			rc = show_sections(c, p, &playtags);
-		if (fold && !rc) {
-			c->out = out;
-			c->select = select;
-			rc = show_folded(c, p, &playtags);
-		}
-		c->out = out;
+		if (c->keep && !rc)
+			print_folded(c);
+		c->keep = false;
 		for (size_t i = 0; i < built; i++)
 			kp_hostvars_release(&c->hv[i]);
 		kp_batchvars_release(&bv);
@@ -696,6 +735,8 @@ kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *
 		rc = kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
 			       o->start_at_task);
 	kp_strlist_release(&c.unknown);
+	kp_buf_release(&c.kept);
+	free(c.lines);
 	kp_lua_free(c.L);
 	return rc;
 }
