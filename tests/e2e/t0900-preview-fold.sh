@@ -43,3 +43,31 @@ try:
     print("valid")
 except Exception as e:
     print(str(e).splitlines()[0])' "$schema" "$E2E_TMP/p.json")"
+
+# check folds the same way: app1 and app2 would get the same file, app3 has it
+d=$E2E_TMP/check
+mkdir -p "$d"
+printf '[app]\napp1 ansible_connection=local\napp2 ansible_connection=local\napp3 ansible_connection=local\n' >"$d/inv.ini"
+cat >"$d/plan.yml" <<YAML
+- hosts: app
+  tasks:
+    - name: Config
+      copy: {dest: "$d/{{ inventory_hostname }}.conf", content: "port=8080\n"}
+YAML
+echo port=8080 >"$d/app3.conf"
+run_kplan "$d/c.md" check "$d/plan.yml" -i "$d/inv.ini" --format markdown
+check "check --format markdown: hosts with the same outcome fold" \
+	"| app1 … app2 (2 hosts, each) | 1 | 0 | 0 | changed 1 |
+| app3 | 0 | 0 | 0 | ok 1 |
+#### app1 … app2 (2 hosts): the same 1 task
+#### app3" \
+	"$(grep -E '^(#### app|\| app)' "$d/c.md")"
+run_kplan "$d/n.md" check "$d/plan.yml" -i "$d/inv.ini" --format markdown --no-fold
+check "check --format markdown --no-fold: a section per host" "#### app1 #### app2 #### app3" \
+	"$(grep '^#### app' "$d/n.md" | tr '\n' ' ' | sed 's/ $//')"
+run_kplan "$d/c.json" check "$d/plan.yml" -i "$d/inv.ini" --format json
+check "check --format json: every host" "app1 app2 app3" \
+	"$(/usr/bin/python3 -c 'import json, sys
+print(" ".join(h["host"] for h in json.load(open(sys.argv[1]))["plays"][0]["batches"][0]["hosts"]))' "$d/c.json")"
+check "check changed nothing" "port=8080 absent absent" \
+	"$(cat "$d/app3.conf") $([ -e "$d/app1.conf" ] && echo present || echo absent) $([ -e "$d/app2.conf" ] && echo present || echo absent)"
