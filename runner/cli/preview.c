@@ -57,6 +57,19 @@ struct pctx {
 	size_t nlines, caplines;
 };
 
+/* A line kept for the folded text: indent (may be empty), then the rest. */
+static void keep_line(struct pctx *c, size_t host, const char *indent, const char *fmt, va_list ap)
+{
+	KP_GROW(c->lines, c->nlines + 1, c->caplines);
+	struct recline *l = &c->lines[c->nlines++];
+	l->off = c->kept.len;
+	kp_buf_addstr(&c->kept, indent);
+	l->indent = c->kept.len - l->off;
+	kp_buf_vaddf(&c->kept, fmt, ap);
+	l->len = c->kept.len - l->off;
+	l->host = host;
+}
+
 static void outf(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void outf(struct pctx *c, const char *fmt, ...)
 {
@@ -64,17 +77,10 @@ static void outf(struct pctx *c, const char *fmt, ...)
 	if (!c->out)
 		return;
 	va_start(ap, fmt);
-	if (c->keep) {
-		KP_GROW(c->lines, c->nlines + 1, c->caplines);
-		struct recline *l = &c->lines[c->nlines++];
-		l->off = c->kept.len;
-		l->indent = 0;
-		kp_buf_vaddf(&c->kept, fmt, ap);
-		l->len = c->kept.len - l->off;
-		l->host = SIZE_MAX;
-	} else {
+	if (c->keep)
+		keep_line(c, SIZE_MAX, "", fmt, ap);
+	else
 		vfprintf(c->out, fmt, ap);
-	}
 	va_end(ap);
 }
 
@@ -88,14 +94,7 @@ static void host_line(struct pctx *c, size_t h, const char *indent, const char *
 		return;
 	va_start(ap, fmt);
 	if (c->keep) {
-		KP_GROW(c->lines, c->nlines + 1, c->caplines);
-		struct recline *l = &c->lines[c->nlines++];
-		l->off = c->kept.len;
-		kp_buf_addstr(&c->kept, indent);
-		l->indent = c->kept.len - l->off;
-		kp_buf_vaddf(&c->kept, fmt, ap);
-		l->len = c->kept.len - l->off;
-		l->host = h;
+		keep_line(c, h, indent, fmt, ap);
 	} else {
 		fprintf(c->out, "%s  %s", indent, c->hv[h].host->name);
 		vfprintf(c->out, fmt, ap);
