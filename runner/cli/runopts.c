@@ -32,6 +32,7 @@ void kp_cli_runconf(const struct kp_runopts *o, struct kp_runconf *rc)
 	    .check = o->check,
 	    .diff = o->diff,
 	    .detailed_exitcode = o->detailed_exitcode,
+	    .no_fold = o->no_fold,
 	    .yes = o->yes,
 	    .no_color = o->no_color,
 	    .format = o->format,

@@ -321,7 +321,8 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 					.skip_tags = &o->skip_tags,
 					.limit = o->limit,
 					.extra = o->extra,
-					.diff = o->diff};
+					.diff = o->diff,
+					.no_fold = o->no_fold};
 	kp_output_scope(&e.out, o->check, &scope); /* check --format json|markdown: a report */
 	e.nslots = o->forks > 0 ? o->forks : 1;
 	e.L = kp_xcalloc((size_t)e.nslots, sizeof(*e.L));
