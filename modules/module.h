@@ -54,6 +54,9 @@ struct kp_argspec {
 /* How the engine and previews treat the result and the arguments */
 #define KP_MOD_SHOWS_MSG (1u << 5) /* msg is the point: printed even when ok (debug) */
 #define KP_MOD_SETS_VARS (1u << 6) /* the arguments' keys are variables set (set-fact) */
+/* ansible-core's, not kplan's (absent.c): the plan loads with a warning, a
+ * host reaching the task fails; its arguments are neither checked nor kept */
+#define KP_MOD_ABSENT (1u << 7)
 
 struct kp_conn;
 struct kp_exec_req;
@@ -187,6 +190,10 @@ extern const struct kp_module_alias kp_module_aliases[];
 const struct kp_module *kp_module_find(const char *name);
 /* The registered name closest to `name`, for "did you mean". */
 const char *kp_module_suggest(const char *name);
+/* A module ansible-core ships that kplan does not provide ("dnf",
+ * "ansible.builtin.yum"): an entry flagged KP_MOD_ABSENT whose probe fails
+ * the host; NULL for kplan's own modules and for any other name. */
+const struct kp_module *kp_module_absent(const char *name);
 /* The error text for a name kp_module_find does not know: "unknown module
  * 'comand' (did you mean 'command'?)", or "module 'community.general.x'
  * belongs to collection 'community.general', which kplan does not
