@@ -47,7 +47,7 @@ static const struct kp_module absent[] = {
     ABSENT("group"),
     ABSENT("group_by"),
     ABSENT("hostname"),
-    ABSENT("include_vars"),
+
     ABSENT("iptables"),
     ABSENT("known_hosts"),
     ABSENT("meta"),

@@ -57,6 +57,10 @@ struct kp_argspec {
 /* ansible-core's, not kplan's (absent.c): the plan loads with a warning, a
  * host reaching the task fails; its arguments are neither checked nor kept */
 #define KP_MOD_ABSENT (1u << 7)
+/* sets variables whose names are known only when it runs (include_vars):
+ * a preview takes any undefined name for one it may set ("*" among the
+ * scope's unknown names) */
+#define KP_MOD_SETS_SOME_VARS (1u << 8)
 
 struct kp_conn;
 struct kp_exec_req;
@@ -135,6 +139,9 @@ struct kp_modctx {
 	/* The plan file that holds the task's play (or NULL): a custom
 	 * step's script is relative to its directory. */
 	const char *play_file;
+	/* The file the task was written in (a plan or an imported task file):
+	 * include_vars looks for its files next to it. */
+	const char *task_file;
 	/* Filled for KP_MOD_HOOK_API modules, NULL otherwise: run a Lua chunk
 	 * in this thread's sandbox with the kplan API on real hosts, the play's
 	 * hook limits and check mode; *ret is a new reference (or NULL). KP_OK

@@ -293,6 +293,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .base_dir = e->ld->plan->dir,
 		    .env = (const char *const *)envv,
 		    .play_file = e->play->plan_file,
+		    .task_file = t->pos.file,
 		    .interrupts = e->o->interrupts,
 		    .engine_ctx = &cpc,
 		};
