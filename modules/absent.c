@@ -50,7 +50,7 @@ static const struct kp_module absent[] = {
 
     ABSENT("iptables"),
     ABSENT("known_hosts"),
-    ABSENT("meta"),
+
     ABSENT("mount_facts"),
     ABSENT("package"),
     ABSENT("package_facts"),

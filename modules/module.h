@@ -85,6 +85,18 @@ struct kp_leftover {
 	bool cordoned;	  /* left cordoned (true) or uncordoned (false) */
 };
 
+/* What a task asks of the engine beyond its own result (meta): the engine
+ * acts on it once the task ran on every host of its list. */
+enum kp_flow {
+	KP_FLOW_NONE,
+	KP_FLOW_FLUSH_HANDLERS,	   /* run the handlers notified so far, now */
+	KP_FLOW_END_HOST,	   /* this host leaves the play, not failed */
+	KP_FLOW_END_BATCH,	   /* every host of the batch leaves it; the next batch runs */
+	KP_FLOW_END_PLAY,	   /* every host leaves the play; no later batch of it runs */
+	KP_FLOW_CLEAR_HOST_ERRORS, /* the play's failed hosts are back in it */
+	KP_FLOW_RESET_CONNECTION,  /* close the host's connection; the next task opens one */
+};
+
 /* What one task did on one host. Owned by the engine; modules fill it. */
 struct kp_result {
 	bool changed, failed, skipped;
@@ -98,6 +110,7 @@ struct kp_result {
 	struct kp_buf cmds;	   /* every command run, one per line (shown with -v) */
 	struct kp_value *facts;	   /* module facts (map), registered with the result */
 	struct kp_value *set_vars; /* set-fact: host variables to set (map), or NULL */
+	enum kp_flow flow;	   /* meta: what the engine is asked to do */
 	int64_t duration_ms;
 };
 void kp_result_init(struct kp_result *r);

@@ -168,6 +168,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	e->play = p;
 	e->stop_play = false;
 	e->stop_starting = false;
+	e->end_play = false;
 	if (kp_batches_compute(p, p->hosts, inv, e->o->limit, &bs, &warn, &err)) {
 		kp_out_note(&e->out, "error: %s", err.buf);
 		e->stop_run = true;
@@ -208,7 +209,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	bool locked = false;
 	if (p->run_lock && !e->o->check && take_run_lock(e, p, &lock))
 		locked = true;
-	for (size_t bi = 0; bi < bs.n && !kp_engine_stopped(e); bi++) {
+	for (size_t bi = 0; bi < bs.n && !kp_engine_stopped(e) && !e->end_play; bi++) {
 		struct kp_batch *batch = &bs.b[bi];
 		if (bi && p->pause_between_batches_ms > 0) {
 			kp_out_note(&e->out, "pausing %lld s between batches",
@@ -291,6 +292,11 @@ static void run_play(struct kp_engine *e, size_t pi)
 			kp_hostvars_release(&hosts.h[i]->hv);
 			hosts.h[i]->hv_ready = false;
 			hosts.h[i]->hook_skipped = false; /* skipped for this batch only */
+			hosts.h[i]->ended = false;
+			/* as Ansible: a failed host stays out of this play, not
+			 * out of the next ones */
+			if (hosts.h[i]->errors_cleared)
+				hosts.h[i]->failed = hosts.h[i]->errors_cleared = false;
 		}
 		free(hosts.h);
 		kp_batchvars_release(&e->bv);
