@@ -35,7 +35,7 @@ static const struct kp_module absent[] = {
     ABSENT("async_status"),
     ABSENT("blockinfile"),
     ABSENT("cron"),
-    ABSENT("deb822_repository"),
+
     ABSENT("debconf"),
     ABSENT("dnf"),
     ABSENT("dnf5"),
