@@ -58,7 +58,11 @@ static const struct kp_argspec args[] = {
      .def = "false",
      .help = "not needed: kplan writes the file itself"},
     {.name = "mode", .type = KP_T_STR, .def = "0644", .help = "the file's mode"},
-    {.name = "state", .type = KP_T_STR, .def = "present", .choices = states},
+    {.name = "state",
+     .type = KP_T_STR,
+     .def = "present",
+     .choices = states,
+     .help = "present or absent"},
     {0},
 };
 
