@@ -30,7 +30,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 static const struct kp_module absent[] = {
     ABSENT("add_host"),
     ABSENT("apt_key"),
-    ABSENT("apt_repository"),
+
     ABSENT("assemble"),
     ABSENT("async_status"),
     ABSENT("blockinfile"),
