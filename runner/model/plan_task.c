@@ -417,7 +417,10 @@ static kp_rc unknown_task_key(const struct kp_node *k, const struct kp_node *mod
 	if (!strncmp(k->str, "with_", 5))
 		return kp_node_errorf(err, KP_ERR_INVALID, k,
 				      "unknown key '%s' in task (use 'loop')", k->str);
-	if (!strcmp(k->str, "include_tasks") || !strcmp(k->str, "include"))
+	const char *bare = !strncmp(k->str, "ansible.builtin.", 16)  ? k->str + 16
+			   : !strncmp(k->str, "ansible.legacy.", 15) ? k->str + 15
+								     : k->str;
+	if (!strcmp(bare, "include_tasks") || !strcmp(bare, "include"))
 		return kp_node_errorf(err, KP_ERR_INVALID, k,
 				      "unknown key '%s' in task (use 'import_tasks')", k->str);
 	if (m && kp_module_arg(m, k->str))
