@@ -28,7 +28,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
  * include and import keywords (kplan's import_tasks says what it takes
  * instead) and the internal ones */
 static const struct kp_module absent[] = {
-    ABSENT("add_host"),
+
     ABSENT("apt_key"),
 
     ABSENT("assemble"),
@@ -45,7 +45,7 @@ static const struct kp_module absent[] = {
     ABSENT("getent"),
     ABSENT("git"),
     ABSENT("group"),
-    ABSENT("group_by"),
+
     ABSENT("hostname"),
 
     ABSENT("iptables"),

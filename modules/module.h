@@ -61,6 +61,8 @@ struct kp_argspec {
  * a preview takes any undefined name for one it may set ("*" among the
  * scope's unknown names) */
 #define KP_MOD_SETS_SOME_VARS (1u << 8)
+/* runs for the first host of the list only, as run_once (add_host) */
+#define KP_MOD_ONCE (1u << 9)
 
 struct kp_conn;
 struct kp_exec_req;
@@ -95,6 +97,10 @@ enum kp_flow {
 	KP_FLOW_END_PLAY,	   /* every host leaves the play; no later batch of it runs */
 	KP_FLOW_CLEAR_HOST_ERRORS, /* the play's failed hosts are back in it */
 	KP_FLOW_RESET_CONNECTION,  /* close the host's connection; the next task opens one */
+	/* add_host, group_by: the result's add_host {host_name, groups,
+	 * host_vars} or add_group and parent_groups (Ansible's keys) change
+	 * the inventory once the play ends, for the plays after it */
+	KP_FLOW_INVENTORY,
 };
 
 /* What one task did on one host. Owned by the engine; modules fill it. */
@@ -361,6 +367,9 @@ kp_rc kp_k8s_drain_map_args(const struct kp_value *in, struct kp_value **out, st
 /* A variable of the host (the scope's layers from the top, magic
  * variables included), or NULL (modutil.c). */
 const struct kp_value *kp_mod_var(const struct kp_modctx *ctx, const char *name);
+/* Whether `host` is in group `g` by the play's `groups` variable
+ * (add_host.c, for add_host and group_by). */
+bool kp_mod_in_group(const struct kp_modctx *ctx, const char *g, const char *host);
 /* The Kubernetes modules' own helpers: modules/kube/kubeutil.h. */
 
 /* etcd (etcdutil.c), for etcd-snapshot and etcd-member. */

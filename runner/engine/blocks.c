@@ -168,9 +168,11 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	}
 	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
 	kp_buf_release(&title);
-	if (t->run_once) {
+	if (t->run_once || (t->module->flags & KP_MOD_ONCE)) {
 		kp_task_exec(e, slot, act.h[0], t, env);
-		for (size_t i = 1; i < act.n; i++)
+		/* a module that runs once (add_host) registers for its host
+		 * only, as Ansible's */
+		for (size_t i = 1; t->run_once && i < act.n; i++)
 			kp_task_share_once(e, act.h[0], act.h[i], t);
 	} else {
 		struct task_job j = {.t = t, .env = env, .hosts = &act};
@@ -201,8 +203,15 @@ static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *
 			hs->ended = true;
 		else if (f == KP_FLOW_RESET_CONNECTION)
 			kp_host_conn_close(hs);
-		else if (f == KP_FLOW_END_PLAY || f == KP_FLOW_END_BATCH ||
-			 f == KP_FLOW_CLEAR_HOST_ERRORS) {
+		else if (f == KP_FLOW_INVENTORY && hs->last_value) {
+			struct kp_value *c = kp_value_map();
+			kp_map_set_take(c, "host", kp_value_str(hs->host->name));
+			kp_map_set(c, "result", hs->last_value);
+			pthread_mutex_lock(&e->lock);
+			kp_list_push_take(e->inv_changes, c);
+			pthread_mutex_unlock(&e->lock);
+		} else if (f == KP_FLOW_END_PLAY || f == KP_FLOW_END_BATCH ||
+			   f == KP_FLOW_CLEAR_HOST_ERRORS) {
 			pthread_mutex_lock(&e->lock);
 			e->end_play |= f == KP_FLOW_END_PLAY;
 			for (size_t k = 0; k < e->batch->n; k++) {

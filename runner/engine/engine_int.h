@@ -89,6 +89,9 @@ struct kp_engine {
 	bool stop_play;	    /* max_fail_percentage exceeded */
 	bool stop_starting; /* window: no new host starts; those in flight finish */
 	bool end_play;	    /* meta end_play: no later batch of the play runs */
+	/* add_host and group_by results ({host, result}), applied to the
+	 * inventory when the play ends (engine.c) */
+	struct kp_value *inv_changes;
 	char *stop_reason;
 	struct kp_taskselect select; /* --start-at-task, --tags, --skip-tags */
 	bool journal_broken;	     /* a journal write failed: reported, nothing new starts */
