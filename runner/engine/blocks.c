@@ -192,6 +192,7 @@ static void flush_handlers(struct kp_engine *e, int slot, const struct kp_hostli
 static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
 		       const struct kp_taskenv *env)
 {
+	bool handler = env->section && !strcmp(env->section, "handlers");
 	bool flush = false;
 	for (size_t i = 0; i < hosts->n; i++) {
 		struct kp_hoststate *hs = hosts->h[i];
@@ -224,7 +225,8 @@ static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *
 			pthread_mutex_unlock(&e->lock);
 		}
 	}
-	if (flush && !e->stop_run)
+	/* a handler flushing handlers: Ansible refuses it, kplan ignores it */
+	if (flush && !handler && !e->stop_run)
 		flush_handlers(e, slot, hosts, env);
 }
 
@@ -351,9 +353,10 @@ static void flush_handlers(struct kp_engine *e, int slot, const struct kp_hostli
 			struct kp_taskenv sub;
 			env_push_task(&sub, &env, h);
 			set_id(sub.task_id, sizeof(sub.task_id), "%s.%zu", env.task_id, i);
-			if (h->module)
+			if (h->module) {
 				run_module_task(e, slot, h, &sel, &sub);
-			else
+				take_flows(e, slot, &sel, &sub);
+			} else
 				run_block(e, slot, h, &sel, &sub);
 			kp_strlist_release(&sub.tags);
 		}
