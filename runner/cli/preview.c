@@ -146,6 +146,8 @@ static int collect_unknown(struct kp_walk *w, const struct kp_task *t,
 		for (size_t k = 0; k < t->args->n; k++)
 			if (!kp_strlist_has(u, t->args->keys[k]))
 				kp_strlist_push(u, t->args->keys[k]);
+	if (t->module && (t->module->flags & KP_MOD_SETS_SOME_VARS) && !kp_strlist_has(u, "*"))
+		kp_strlist_push(u, "*");
 	return 0;
 }
 

@@ -158,6 +158,72 @@ static bool take_run_lock(struct kp_engine *e, const struct kp_play *p, struct k
 	return !rc;
 }
 
+/* add_host and group_by, once the play ended: the inventory gets the
+ * hosts, groups and variables, and the engine a state for every new host. */
+static void apply_inventory_changes(struct kp_engine *e)
+{
+	struct kp_inventory *inv = &e->ld->inv;
+	size_t before = inv->nhosts;
+	struct kp_buf err = KP_BUF_INIT;
+	if (!kp_list_len(e->inv_changes))
+		return;
+	for (size_t i = 0; i < kp_list_len(e->inv_changes); i++) {
+		const struct kp_value *c = kp_list_at(e->inv_changes, i);
+		const struct kp_value *r = kp_map_get(c, "result"), *ah = kp_map_get(r, "add_host"),
+				      *ag = kp_map_get(r, "add_group");
+		if (ah && ah->type == KP_V_MAP) {
+			const struct kp_value *name = kp_map_get(ah, "host_name"),
+					      *groups = kp_map_get(ah, "groups"),
+					      *vars = kp_map_get(ah, "host_vars");
+			size_t h = kp_inventory_add_host(inv, name->u.str.s);
+			if (vars && vars->type == KP_V_MAP)
+				kp_map_update(inv->hosts[h]->vars, vars);
+			for (size_t k = 0; groups && k < kp_list_len(groups); k++)
+				kp_inventory_add_member(
+				    inv,
+				    kp_inventory_add_group(inv, kp_list_at(groups, k)->u.str.s), h);
+		}
+		if (ag && ag->type == KP_V_STR) {
+			const struct kp_value *parents = kp_map_get(r, "parent_groups");
+			size_t g = kp_inventory_add_group(inv, ag->u.str.s);
+			for (size_t k = 0; parents && k < kp_list_len(parents); k++) {
+				size_t p =
+				    kp_inventory_add_group(inv, kp_list_at(parents, k)->u.str.s);
+				if (p != g && kp_inventory_add_child(inv, p, g, &err))
+					kp_buf_reset(
+					    &err); /* 'all' as a child: Ansible skips it too */
+			}
+			const struct kp_host *h =
+			    kp_inventory_host(inv, kp_map_get(c, "host")->u.str.s);
+			if (h)
+				kp_inventory_add_member(inv, g, h->index);
+		}
+	}
+	kp_value_unref(e->inv_changes);
+	e->inv_changes = kp_value_list();
+	if (kp_inventory_refresh(inv, &err)) {
+		kp_out_note(&e->out, "error: %s", err.buf);
+		e->stop_run = true;
+	}
+	kp_buf_release(&err);
+	if (inv->nhosts == before)
+		return;
+	/* no thread holds a host's state between plays: the locks are made
+	 * again where the states now live */
+	for (size_t i = 0; i < before; i++)
+		pthread_mutex_destroy(&e->hosts[i].conn_lock);
+	e->hosts = kp_xrealloc(e->hosts, inv->nhosts * sizeof(*e->hosts));
+	memset(e->hosts + before, 0, (inv->nhosts - before) * sizeof(*e->hosts));
+	for (size_t i = 0; i < inv->nhosts; i++) {
+		if (i >= before) {
+			e->hosts[i].host = inv->hosts[i];
+			e->hosts[i].facts = kp_value_map();
+			e->hosts[i].counts.host = inv->hosts[i]->name;
+		}
+		pthread_mutex_init(&e->hosts[i].conn_lock, NULL);
+	}
+}
+
 static void run_play(struct kp_engine *e, size_t pi)
 {
 	const struct kp_play *p = e->ld->plan->plays[pi];
@@ -168,6 +234,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	e->play = p;
 	e->stop_play = false;
 	e->stop_starting = false;
+	e->end_play = false;
 	if (kp_batches_compute(p, p->hosts, inv, e->o->limit, &bs, &warn, &err)) {
 		kp_out_note(&e->out, "error: %s", err.buf);
 		e->stop_run = true;
@@ -208,7 +275,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	bool locked = false;
 	if (p->run_lock && !e->o->check && take_run_lock(e, p, &lock))
 		locked = true;
-	for (size_t bi = 0; bi < bs.n && !kp_engine_stopped(e); bi++) {
+	for (size_t bi = 0; bi < bs.n && !kp_engine_stopped(e) && !e->end_play; bi++) {
 		struct kp_batch *batch = &bs.b[bi];
 		if (bi && p->pause_between_batches_ms > 0) {
 			kp_out_note(&e->out, "pausing %lld s between batches",
@@ -291,6 +358,11 @@ static void run_play(struct kp_engine *e, size_t pi)
 			kp_hostvars_release(&hosts.h[i]->hv);
 			hosts.h[i]->hv_ready = false;
 			hosts.h[i]->hook_skipped = false; /* skipped for this batch only */
+			hosts.h[i]->ended = false;
+			/* as Ansible: a failed host stays out of this play, not
+			 * out of the next ones */
+			if (hosts.h[i]->errors_cleared)
+				hosts.h[i]->failed = hosts.h[i]->errors_cleared = false;
 		}
 		free(hosts.h);
 		kp_batchvars_release(&e->bv);
@@ -302,6 +374,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	kp_strlist_release(&base.tags);
 	kp_playvars_release(&e->pv);
 	kp_batches_release(&bs);
+	apply_inventory_changes(e);
 }
 
 int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
@@ -329,6 +402,7 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 	for (int i = 0; i < e.nslots; i++)
 		e.L[i] = kp_lua_new();
 	kp_hooks_init(&e);
+	e.inv_changes = kp_value_list();
 	e.hosts = kp_xcalloc(inv->nhosts ? inv->nhosts : 1, sizeof(*e.hosts));
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		e.hosts[i].host = inv->hosts[i];
@@ -428,6 +502,7 @@ cleanup:
 		pthread_mutex_destroy(&e.hosts[i].conn_lock);
 	}
 	free(e.hosts);
+	kp_value_unref(e.inv_changes);
 	kp_host_conn_close(&e.local);
 	kp_value_unref(e.local.facts);
 	free(e.local.conn_error);

@@ -26,6 +26,9 @@ struct kp_hoststate {
 	struct kp_value *facts;	   /* registered results and set-fact, for the whole run */
 	bool failed, unreachable;  /* out of the play's later tasks and batches */
 	bool hook_skipped;	   /* kplan.skip in before_host: out of this batch (hooks.c) */
+	bool ended;		   /* meta end_host, end_batch, end_play: out of this batch */
+	bool errors_cleared;	   /* meta clear_host_errors: back in the next play */
+	enum kp_flow flow;	   /* what its last task asked of the engine (meta), blocks.c */
 	/* the play whose connection and remote_user conn was checked for */
 	const struct kp_play *conn_play;
 	struct kp_hostcounts counts;
@@ -85,6 +88,10 @@ struct kp_engine {
 	bool stop_run;	    /* any_errors_fatal */
 	bool stop_play;	    /* max_fail_percentage exceeded */
 	bool stop_starting; /* window: no new host starts; those in flight finish */
+	bool end_play;	    /* meta end_play: no later batch of the play runs */
+	/* add_host and group_by results ({host, result}), applied to the
+	 * inventory when the play ends (engine.c) */
+	struct kp_value *inv_changes;
 	char *stop_reason;
 	struct kp_taskselect select; /* --start-at-task, --tags, --skip-tags */
 	bool journal_broken;	     /* a journal write failed: reported, nothing new starts */
@@ -126,7 +133,8 @@ void kp_parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
 /* blocks.c: a batch's sections on hosts, and the stops between tasks. */
 void kp_run_sections(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
 		     const struct kp_taskenv *base);
-bool kp_host_active(const struct kp_hoststate *hs); /* not failed, unreachable or skipped */
+/* not failed, unreachable, skipped or ended */
+bool kp_host_active(const struct kp_hoststate *hs);
 size_t kp_batch_failures(struct kp_engine *e);
 int kp_max_fail(const struct kp_engine *e); /* the play's max_fail_percentage, or its default */
 /* After a top-level task: any_errors_fatal and max_fail_percentage. */

@@ -293,6 +293,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .base_dir = e->ld->plan->dir,
 		    .env = (const char *const *)envv,
 		    .play_file = e->play->plan_file,
+		    .task_file = t->pos.file,
 		    .interrupts = e->o->interrupts,
 		    .engine_ctx = &cpc,
 		};
@@ -306,6 +307,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		int64_t t0 = kp_now_ms();
 		kp_buf_reset(&err);
 		kp_rc rc = t->module->probe(&ctx, &res, &err);
+		if (!rc && !res.failed)
+			hs->flow = res.flow; /* meta: the engine acts on it (blocks.c) */
 		if (!rc && res.changed && !res.failed && !check && t->module->apply)
 			rc = t->module->apply(&ctx, &res, &err);
 		if (ctx.state && ctx.free_state)

@@ -39,7 +39,8 @@ struct kp_scope {
 	void *ctx;
 	/* Names whose values exist only after the hosts were probed (registered
 	 * results in an offline `kplan plan`): using one gives KP_ERR_UNKNOWN,
-	 * or with `placeholder` the leaf renders as KP_UNKNOWN_TEXT. */
+	 * or with `placeholder` the leaf renders as KP_UNKNOWN_TEXT. "*" among
+	 * them: every name that is not defined is such a name (Jinja). */
 	const char *const *unknown;
 	size_t nunknown;
 	bool placeholder;

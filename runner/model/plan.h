@@ -14,6 +14,7 @@
 #define KP_PLAN_H
 
 #include "core/buf.h"
+#include "core/strlist.h"
 #include "expr/expr.h"
 #include "modules/module.h"
 #include "core/value.h"
@@ -159,6 +160,9 @@ struct kp_plan {
 	size_t ndocs, capdocs;
 	char **files; /* every file loaded (plans, task files, vars files, hooks) */
 	size_t nfiles, capfiles;
+	/* what loads but deserves a word ("file:line:col: module 'dnf' is
+	 * ansible-core's, ..."), one line each, printed by the command */
+	struct kp_strlist warnings;
 };
 
 kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err);

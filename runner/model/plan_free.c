@@ -100,6 +100,7 @@ void kp_plan_free(struct kp_plan *plan)
 		kp_doc_free(plan->docs[i]);
 	free(plan->docs);
 	kp_strv_free(plan->files, plan->nfiles);
+	kp_strlist_release(&plan->warnings);
 	free(plan->path);
 	free(plan->dir);
 	free(plan);

@@ -19,8 +19,8 @@ static void test_find(void **state)
 	    {"ansible.builtin.wait_for", "wait-for"},
 	    {"systemd", "systemd"},
 	    {"systemd_service", "systemd"},
-	    {"service", "systemd"},
-	    {"ansible.builtin.service", "systemd"},
+	    {"service", "service"},
+	    {"ansible.builtin.service", "service"},
 	    {"ansible.builtin.stat", "stat"},
 	    {"ansible.builtin.apt", "apt"},
 	    {"ansible.builtin.dpkg_selections", "dpkg-selections"},
@@ -43,6 +43,9 @@ static void test_find(void **state)
 	    {"k8s_drain", "k8s-drain"},
 	    {"apt-pin", "apt-pin"},
 	    {"drain", "drain"},
+	    {"include_vars", "include-vars"},
+	    {"ansible.builtin.include_vars", "include-vars"},
+	    {"ansible.builtin.meta", "meta"},
 	};
 	for (size_t i = 0; i < KP_ARRAY_LEN(names); i++) {
 		const struct kp_module *m = kp_module_find(names[i][0]);
@@ -79,6 +82,23 @@ static void test_unknown(void **state)
 	unknown("systemd_servic",
 		"unknown module 'systemd_servic' (did you mean 'systemd_service'?)");
 	unknown("frobnicate_widgets", "unknown module 'frobnicate_widgets'");
+	/* ansible-core's modules that kplan lacks load, and fail where they run */
+	const char *const absent[] = {"dnf",
+				      "ansible.builtin.yum",
+				      "ansible.legacy.zypper_x",
+				      "community.general.dnf",
+				      "comand",
+				      "copy"};
+	for (size_t i = 0; i < KP_ARRAY_LEN(absent); i++) {
+		const struct kp_module *m = kp_module_absent(absent[i]);
+		if (i < 2) {
+			assert_non_null(m);
+			assert_true(m->flags & KP_MOD_ABSENT);
+			assert_string_equal(m->name, i ? "yum" : "dnf");
+		} else {
+			assert_null(m);
+		}
+	}
 	unknown("community.general.ufw", "module 'community.general.ufw' belongs to collection "
 					 "'community.general', which kplan does not provide");
 	unknown("kubernetes.core.k8s",

@@ -979,6 +979,30 @@ static void test_systemd(void **state)
 	kp_result_release(&r);
 }
 
+/* service: systemd's work, init-script arguments ignored as Ansible's
+ * service does on systemd, another service manager refused */
+static void test_service(void **state)
+{
+	struct kp_result r;
+	fake_systemctl("inactive", "disabled");
+	run("service",
+	    "{\"name\":\"kubelet\",\"state\":\"started\",\"enabled\":true,"
+	    "\"sleep\":3,\"pattern\":\"kubelet\",\"arguments\":\"-v\"}",
+	    &r);
+	assert_true(r.changed);
+	assert_false(r.failed);
+	assert_string_equal(msg(&r), "enabled 'kubelet', started 'kubelet' (was inactive)");
+	kp_result_release(&r);
+	char *calls = file_text("@/calls");
+	assert_string_equal(calls, "show -p LoadState kubelet\nis-active kubelet\n"
+				   "is-enabled kubelet\nenable kubelet\nstart kubelet\n");
+	free(calls);
+	run("service", "{\"name\":\"kubelet\",\"state\":\"stopped\",\"use\":\"sysvinit\"}", &r);
+	assert_true(r.failed);
+	assert_string_equal(msg(&r), "kplan manages services with systemd only, not 'sysvinit'");
+	kp_result_release(&r);
+}
+
 /* ---- wait-for ------------------------------------------------------------------------- */
 
 static void test_wait_for(void **state)
@@ -1130,6 +1154,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_command, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shell, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_systemd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_service, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_for, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_debug, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_assert_fail_set_fact, setup, teardown),

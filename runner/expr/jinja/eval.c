@@ -92,7 +92,9 @@ kp_rc kp_jlookup_name(struct kp_jctx *cx, const char *name, struct kp_value **ou
 			*out = hostvars_marker(cx);
 			return KP_OK;
 		}
-		*out = kp_jv_undef("undefined variable '%s'", name);
+		/* "*": a task sets variables known only when it runs */
+		*out = is_unknown(s, "*") ? kp_jv_unknown(name)
+					  : kp_jv_undef("undefined variable '%s'", name);
 		return KP_OK;
 	}
 	if (v->unsafe) {
