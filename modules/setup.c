@@ -41,7 +41,8 @@ void kp_facts_want_parse(const struct kp_value *subset, struct kp_facts_want *ou
 	bool hw = false, net = false, no_hw = false, no_net = false, positive = false;
 	size_t n = subset && subset->type == KP_V_LIST ? kp_list_len(subset) : 0;
 	for (size_t i = 0; i < n || (subset && subset->type == KP_V_STR && i < 1); i++) {
-		const struct kp_value *it = subset->type == KP_V_LIST ? kp_list_at(subset, i) : subset;
+		const struct kp_value *it =
+		    subset->type == KP_V_LIST ? kp_list_at(subset, i) : subset;
 		if (it->type != KP_V_STR)
 			continue;
 		/* "a,b" is a list too, as Ansible splits it */
@@ -335,10 +336,18 @@ static const char *const os_family[][2] = {
 static char *dist_name(const char *id)
 {
 	static const char *const names[][2] = {
-	    {"rhel", "RedHat"},	     {"centos", "CentOS"},   {"almalinux", "AlmaLinux"},
-	    {"amzn", "Amazon"},	     {"ol", "OracleLinux"},  {"opensuse-leap", "openSUSE Leap"},
-	    {"sles", "SLES"},	     {"arch", "Archlinux"},  {"linuxmint", "Linux Mint"},
-	    {"pop", "Pop!_OS"},	     {"flatcar", "Flatcar"}, {"opensuse-tumbleweed", "openSUSE Tumbleweed"},
+	    {"rhel", "RedHat"},
+	    {"centos", "CentOS"},
+	    {"almalinux", "AlmaLinux"},
+	    {"amzn", "Amazon"},
+	    {"ol", "OracleLinux"},
+	    {"opensuse-leap", "openSUSE Leap"},
+	    {"sles", "SLES"},
+	    {"arch", "Archlinux"},
+	    {"linuxmint", "Linux Mint"},
+	    {"pop", "Pop!_OS"},
+	    {"flatcar", "Flatcar"},
+	    {"opensuse-tumbleweed", "openSUSE Tumbleweed"},
 	    {"openeuler", "openEuler"},
 	};
 	for (size_t i = 0; i < KP_ARRAY_LEN(names); i++)
@@ -433,9 +442,9 @@ static void distribution_facts(struct kp_value *f, const char *out, size_t len)
 	const struct kp_value *r = kp_map_get(lsb, "release");
 	if (r && r->type == KP_V_STR) {
 		const char *d = strchr(r->u.str.s, '.');
-		kp_map_set_take(lsb, "major_release",
-				kp_value_strn(r->u.str.s, d ? (size_t)(d - r->u.str.s)
-							    : r->u.str.len));
+		kp_map_set_take(
+		    lsb, "major_release",
+		    kp_value_strn(r->u.str.s, d ? (size_t)(d - r->u.str.s) : r->u.str.len));
 	}
 	kp_map_set_take(f, "ansible_lsb", lsb);
 	free(id);
@@ -831,8 +840,10 @@ static void mount_facts(struct kp_value *f, const char *out, size_t len)
 
 static const char *iface_type(const char *t)
 {
-	static const char *const types[][2] = {{"1", "ether"},	   {"32", "infiniband"},
-					       {"512", "ppp"},	   {"772", "loopback"},
+	static const char *const types[][2] = {{"1", "ether"},
+					       {"32", "infiniband"},
+					       {"512", "ppp"},
+					       {"772", "loopback"},
 					       {"65534", "tunnel"}};
 	for (size_t i = 0; i < KP_ARRAY_LEN(types); i++)
 		if (!strcmp(t, types[i][0]))
@@ -897,7 +908,8 @@ static char *iface_var(const char *dev)
 
 static int by_str(const void *a, const void *b)
 {
-	return strcmp((*(struct kp_value *const *)a)->u.str.s, (*(struct kp_value *const *)b)->u.str.s);
+	return strcmp((*(struct kp_value *const *)a)->u.str.s,
+		      (*(struct kp_value *const *)b)->u.str.s);
 }
 
 static void network_facts(struct kp_value *f, const char *out, size_t len)
@@ -961,15 +973,18 @@ static void network_facts(struct kp_value *f, const char *out, size_t len)
 				const char *plen = slash ? slash + 1 : "32";
 				if (slash)
 					*slash = 0;
-				const char *brd = slash && nw > 3 && !strcmp(w[2], "brd") ? w[3] : "";
+				const char *brd =
+				    slash && nw > 3 && !strcmp(w[2], "brd") ? w[3] : "";
 				struct kp_value *e = ipv4_entry(w[1], plen, brd);
-				const char *key = secondary || kp_map_get(d, "ipv4") ? "ipv4_secondaries"
-										      : "ipv4";
+				const char *key = secondary || kp_map_get(d, "ipv4")
+						      ? "ipv4_secondaries"
+						      : "ipv4";
 				if (!strcmp(key, "ipv4")) {
 					kp_map_set(d, "ipv4", e);
 				} else {
 					const struct kp_value *sec = kp_map_get(d, key);
-					struct kp_value *ns = sec ? kp_value_copy(sec) : kp_value_list();
+					struct kp_value *ns =
+					    sec ? kp_value_copy(sec) : kp_value_list();
 					kp_list_push(ns, e);
 					kp_map_set_take(d, key, ns);
 				}
@@ -979,7 +994,8 @@ static void network_facts(struct kp_value *f, const char *out, size_t len)
 					kp_map_set_take(v4, "address", kp_value_str(w[1]));
 					set_str(v4, "macaddress", mac ? mac : "");
 					if (mtu)
-						kp_map_set_take(v4, "mtu", kp_value_int(atoll(mtu)));
+						kp_map_set_take(v4, "mtu",
+								kp_value_int(atoll(mtu)));
 					set_str(v4, "type", dtype ? dtype->u.str.s : "unknown");
 					set_str(v4, "alias", w[nw - 1]);
 				}
@@ -1012,7 +1028,8 @@ static void network_facts(struct kp_value *f, const char *out, size_t len)
 					set_str(v6, "scope", scope);
 					set_str(v6, "macaddress", mac ? mac : "");
 					if (mtu)
-						kp_map_set_take(v6, "mtu", kp_value_int(atoll(mtu)));
+						kp_map_set_take(v6, "mtu",
+								kp_value_int(atoll(mtu)));
 					set_str(v6, "type", dtype ? dtype->u.str.s : "unknown");
 				}
 				if (strcmp(addr, "::1"))

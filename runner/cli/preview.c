@@ -534,7 +534,7 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 		size_t built = 0;
 		for (; built < batch->n; built++) {
 			rc = kp_hostvars_init(&c->hv[built], c->L, &c->pv, &bv,
-					      inv->hosts[batch->hosts[built]], NULL, c->err);
+					      inv->hosts[batch->hosts[built]], NULL, NULL, c->err);
 			if (rc)
 				break;
 		}
