@@ -1122,6 +1122,55 @@ struct kp_value *kp_facts_parse(const char *out, size_t len, const struct kp_fac
 	return f;
 }
 
+const char *const kp_fact_names[] = {
+    "ansible_facts",
+    "ansible_all_ipv4_addresses",
+    "ansible_all_ipv6_addresses",
+    "ansible_architecture",
+    "ansible_date_time",
+    "ansible_default_ipv4",
+    "ansible_default_ipv6",
+    "ansible_distribution",
+    "ansible_distribution_major_version",
+    "ansible_distribution_release",
+    "ansible_distribution_version",
+    "ansible_domain",
+    "ansible_env",
+    "ansible_fqdn",
+    "ansible_hostname",
+    "ansible_interfaces",
+    "ansible_kernel",
+    "ansible_kernel_version",
+    "ansible_lsb",
+    "ansible_machine",
+    "ansible_machine_id",
+    "ansible_memfree_mb",
+    "ansible_memtotal_mb",
+    "ansible_mounts",
+    "ansible_nodename",
+    "ansible_os_family",
+    "ansible_pkg_mgr",
+    "ansible_processor",
+    "ansible_processor_cores",
+    "ansible_processor_count",
+    "ansible_processor_threads_per_core",
+    "ansible_processor_vcpus",
+    "ansible_service_mgr",
+    "ansible_swapfree_mb",
+    "ansible_swaptotal_mb",
+    "ansible_system",
+    "ansible_user_id",
+    NULL,
+};
+
+bool kp_fact_name(const char *name, size_t len)
+{
+	for (size_t i = 0; kp_fact_names[i]; i++)
+		if (strlen(kp_fact_names[i]) == len && !memcmp(kp_fact_names[i], name, len))
+			return true;
+	return false;
+}
+
 /* --- the module --- */
 
 static const struct kp_argspec args[] = {

@@ -28,4 +28,11 @@ char *kp_facts_command(const struct kp_facts_want *w);
 struct kp_value *kp_facts_parse(const char *out, size_t len, const struct kp_facts_want *w,
 				const struct kp_value *filter);
 
+/* The facts kp_facts_parse makes whatever the node (an interface's
+ * ansible_eth0 is known only once gathered), and ansible_facts: NULL-ended.
+ * Their first use gathers (engine/facts.c); the offline preview knows
+ * them as values that exist only once the hosts are reached. */
+extern const char *const kp_fact_names[];
+bool kp_fact_name(const char *name, size_t len);
+
 #endif

@@ -21,6 +21,7 @@
 #include "model/batch.h"
 #include "cli/cli.h"
 #include "modules/module.h"
+#include "modules/setup.h"
 #include "output/report.h"
 #include "model/vars.h"
 #include "model/walk.h"
@@ -502,6 +503,10 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 	kp_strlist_release(&c->unknown);
 	struct kp_walk uw = {.task = collect_unknown, .ctx = &c->unknown};
 	kp_walk_play(&uw, p, true);
+	/* facts exist once a host is reached (an earlier play may have
+	 * gathered them for a play that does not) */
+	for (size_t i = 0; kp_fact_names[i]; i++)
+		kp_strlist_push(&c->unknown, kp_fact_names[i]);
 	kp_playvars_init(&c->pv, c->ld->plan, p, inv, c->o->extra, bs.hosts, bs.nhosts, c->o->check,
 			 c->o->diff, NULL);
 	c->pv.unknown = (const char *const *)c->unknown.v;

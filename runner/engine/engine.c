@@ -194,6 +194,7 @@ struct gather_job {
 	struct kp_hostlist *hosts;
 	bool *failed;
 	char **why;
+	int64_t *ms;
 };
 
 static void gather_fn(struct kp_engine *e, int slot, size_t i, void *arg)
@@ -201,10 +202,12 @@ static void gather_fn(struct kp_engine *e, int slot, size_t i, void *arg)
 	struct gather_job *j = arg;
 	struct kp_hoststate *hs = j->hosts->h[i];
 	struct kp_buf err = KP_BUF_INIT;
+	int64_t t0 = kp_now_ms();
 	if (kp_facts_gather(e, hs, e->L[slot], &hs->hv.scope, &err)) {
 		j->failed[i] = true;
 		j->why[i] = kp_buf_detach(&err, NULL);
 	}
+	j->ms[i] = kp_now_ms() - t0;
 	kp_buf_release(&err);
 }
 
@@ -214,7 +217,8 @@ static void gather_fn(struct kp_engine *e, int slot, size_t i, void *arg)
 static void gather_facts(struct kp_engine *e, struct kp_hostlist *hosts)
 {
 	struct gather_job j = {hosts, kp_xcalloc(hosts->n + 1, sizeof(bool)),
-			       kp_xcalloc(hosts->n + 1, sizeof(char *))};
+			       kp_xcalloc(hosts->n + 1, sizeof(char *)),
+			       kp_xcalloc(hosts->n + 1, sizeof(int64_t))};
 	kp_out_task_start(&e->out, "Gathering Facts", "setup", "tasks");
 	kp_parallel_for(e, 0, hosts->n, e->o->forks, gather_fn, &j, NULL);
 	for (size_t i = 0; i < hosts->n; i++) {
@@ -223,6 +227,7 @@ static void gather_facts(struct kp_engine *e, struct kp_hostlist *hosts)
 					  .status = KP_ST_OK,
 					  .module = "setup",
 					  .section = "tasks",
+					  .duration_ms = j.ms[i],
 					  .msg = j.why[i]};
 		if (j.failed[i]) {
 			hs->gather_failed = true;
@@ -242,6 +247,7 @@ static void gather_facts(struct kp_engine *e, struct kp_hostlist *hosts)
 	}
 	free(j.failed);
 	free(j.why);
+	free(j.ms);
 }
 
 static void run_play(struct kp_engine *e, size_t pi)

@@ -18,56 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The names whose first use gathers: what setup.c makes (an interface's
- * ansible_eth0 is known only once gathered). */
-static const char *const fact_names[] = {
-    "ansible_facts",
-    "ansible_all_ipv4_addresses",
-    "ansible_all_ipv6_addresses",
-    "ansible_architecture",
-    "ansible_date_time",
-    "ansible_default_ipv4",
-    "ansible_default_ipv6",
-    "ansible_distribution",
-    "ansible_distribution_major_version",
-    "ansible_distribution_release",
-    "ansible_distribution_version",
-    "ansible_domain",
-    "ansible_env",
-    "ansible_fqdn",
-    "ansible_hostname",
-    "ansible_interfaces",
-    "ansible_kernel",
-    "ansible_kernel_version",
-    "ansible_lsb",
-    "ansible_machine",
-    "ansible_machine_id",
-    "ansible_memfree_mb",
-    "ansible_memtotal_mb",
-    "ansible_mounts",
-    "ansible_nodename",
-    "ansible_os_family",
-    "ansible_pkg_mgr",
-    "ansible_processor",
-    "ansible_processor_cores",
-    "ansible_processor_count",
-    "ansible_processor_threads_per_core",
-    "ansible_processor_vcpus",
-    "ansible_service_mgr",
-    "ansible_swapfree_mb",
-    "ansible_swaptotal_mb",
-    "ansible_system",
-    "ansible_user_id",
-};
-
-static bool is_fact_name(const char *name, size_t len)
-{
-	for (size_t i = 0; i < KP_ARRAY_LEN(fact_names); i++)
-		if (strlen(fact_names[i]) == len && !memcmp(fact_names[i], name, len))
-			return true;
-	return false;
-}
-
 void kp_facts_store(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_value *facts)
 {
 	if (!facts || facts->type != KP_V_MAP)
@@ -136,7 +86,7 @@ static const struct kp_value *lazy_fact(void *ctx, const char *name, size_t len)
 {
 	struct kp_hoststate *hs = ctx;
 	struct kp_engine *e = hs->engine;
-	if (!is_fact_name(name, len))
+	if (!kp_fact_name(name, len))
 		return NULL;
 	if (!hs->gathered_done && !hs->gather_failed && e->play &&
 	    e->play->gather_facts == KP_UNSET) {
