@@ -93,3 +93,24 @@ check "gather_facts: true" '"msg":"Linux"' "$(cat g.out)"
 sed -i '/gather_facts/d' g.yml
 "$KPLAN" run g.yml -i inv.ini --format json 2>/dev/null | grep -o '"msg":"[^"]*"' | sort -u >g.out
 check "facts on first use" '"msg":"Linux"' "$(cat g.out)"
+
+# a host that failed leaves ansible_play_hosts and ansible_play_batch
+printf 'a ansible_connection=local\nb ansible_connection=local\nc ansible_connection=local\n' >inv3.ini
+cat >ph.yml <<'YML'
+- hosts: all
+  gather_facts: false
+  tasks:
+    - fail: {msg: x}
+      when: inventory_hostname == 'b'
+    - debug: {msg: "{{ ansible_play_hosts }} {{ ansible_play_hosts_all }} {{ ansible_play_batch }}"}
+YML
+want=$(ANSIBLE_STDOUT_CALLBACK=json ansible-playbook ph.yml -i inv3.ini 2>/dev/null | /usr/bin/python3 -c '
+import sys, json
+print(json.load(sys.stdin)["plays"][0]["tasks"][1]["hosts"]["a"]["msg"])')
+got=$("$KPLAN" run ph.yml -i inv3.ini --format json 2>/dev/null | /usr/bin/python3 -c '
+import sys, json
+for l in sys.stdin:
+    e = json.loads(l)
+    if e.get("event") == "host_result" and e.get("host") == "a" and e.get("status") == "ok":
+        print(e["msg"])')
+check "a failed host leaves ansible_play_hosts, as in Ansible" "$want" "$got"
