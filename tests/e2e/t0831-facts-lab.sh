@@ -47,3 +47,20 @@ for n in n1 n2; do
 	want=$(ssh -F "$L/ssh_config" $n 'uname -n | cut -d. -f1')
 	check "$n: its own hostname" "$n=$want" "$(grep -o "$n=[^ ]*" "$E2E_TMP/some.out" | head -n 1)"
 done
+
+# gather_facts: true gathers every host at the play's start, so each
+# host reads the others' facts through hostvars
+cat >"$E2E_TMP/all.yml" <<'YML'
+- hosts: all
+  gather_facts: true
+  tasks:
+    - debug: {msg: "{{ inventory_hostname }} sees {{ hostvars['n1'].ansible_hostname }},{{ hostvars['n2'].ansible_hostname }}"}
+YML
+"$KPLAN" run "$E2E_TMP/all.yml" -i "$inv" -vvv >"$E2E_TMP/all.out" 2>&1
+check "gather_facts: true: the run succeeds" 0 $?
+h1=$(ssh -F "$L/ssh_config" n1 'uname -n | cut -d. -f1')
+h2=$(ssh -F "$L/ssh_config" n2 'uname -n | cut -d. -f1')
+for n in n1 n2; do
+	check "$n: gathered at the play's start" 1 "$(grep -c "debug: $n: gathering facts" "$E2E_TMP/all.out")"
+	check "$n reads both hosts' facts" "$n sees $h1,$h2" "$(grep -o "$n sees [^ ]*" "$E2E_TMP/all.out" | head -n 1)"
+done
