@@ -10,7 +10,9 @@
  * Ansible's ansible_play_hosts, ansible_play_hosts_all, ansible_play_batch,
  * playbook_dir, ansible_check_mode, ansible_diff_mode, ansible_version and
  * what the engine adds: inventory_file, inventory_dir, ansible_forks,
- * ansible_limit, ansible_run_tags, ansible_skip_tags) sit above everything
+ * ansible_limit, ansible_run_tags, ansible_skip_tags; it renews
+ * ansible_play_hosts and ansible_play_batch without the hosts that failed
+ * before each task of a linear play) sit above everything
  * and cannot be overridden. hostvars[h] is h's inventory variables, its
  * gathered facts and, above them, h's own magic variables:
  * inventory_hostname, inventory_hostname_short, group_names.
