@@ -117,7 +117,7 @@ static const char script_hw[] =
 static const char script_net[] =
     "s route4; ip -4 route get 8.8.8.8 2>/dev/null | head -n 1\n"
     "s route6; ip -6 route get 2404:6800:400a:800::1012 2>/dev/null | head -n 1\n"
-    "for d in $(ls -U /sys/class/net 2>/dev/null); do p=/sys/class/net/$d\n"
+    "for d in $(ls /sys/class/net 2>/dev/null); do p=/sys/class/net/$d\n"
     "[ -d $p ] || continue; s \"if $d\"\n"
     "[ -e $p/address ] && echo \"address=$(cat $p/address 2>/dev/null)\"\n"
     "for k in mtu operstate type flags speed; do [ -e $p/$k ] && v=$(cat $p/$k 2>/dev/null) "
