@@ -349,6 +349,11 @@ bool kp_host_leased_here(const struct kp_hoststate *hs)
 	return leased_here == hs;
 }
 
+bool kp_host_leased_other(const struct kp_hoststate *hs)
+{
+	return leased_here && leased_here != hs;
+}
+
 struct kp_conn *kp_host_lease(struct kp_engine *e, struct kp_hoststate *hs,
 			      const struct kp_become *b)
 {

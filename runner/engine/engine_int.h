@@ -179,6 +179,8 @@ kp_rc kp_host_exec(struct kp_engine *e, struct kp_hoststate *hs, bool held,
 /* Whether this thread holds hs's connection (a task's lease): a fact
  * gathered while it does runs on it without locking again. */
 bool kp_host_leased_here(const struct kp_hoststate *hs);
+/* Whether this thread holds another host's connection (a delegated task). */
+bool kp_host_leased_other(const struct kp_hoststate *hs);
 
 /* facts.c: gather hs's facts now (one command, the play's become and
  * gather_subset) into hs->gathered; store a module's ansible_facts there;

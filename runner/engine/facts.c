@@ -18,6 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How long a gather waits for its host's connection from a task that
+ * holds another host's (delegate_to) */
+#define GATHER_LOCK_WAIT_MS 30000
+
 void kp_facts_store(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_value *facts)
 {
 	if (!facts || facts->type != KP_V_MAP)
@@ -62,8 +66,28 @@ kp_rc kp_facts_gather(struct kp_engine *e, struct kp_hoststate *hs, struct kp_lu
 	struct kp_exec_req req = {.cmd = cmd, .timeout_ms = e->o->timeout_ms};
 	struct kp_exec_res res;
 	kp_exec_res_init(&res);
+	bool held = kp_host_leased_here(hs), locked = false;
+	if (kp_host_leased_other(hs)) {
+		/* a task delegated to another host holds that host's connection:
+		 * waiting for this one's without end could wait for a task
+		 * delegated the other way round */
+		int64_t until = kp_now_ms() + GATHER_LOCK_WAIT_MS;
+		while (!(locked = !pthread_mutex_trylock(&hs->conn_lock)) && kp_now_ms() < until)
+			kp_sleep_ms(20);
+		if (!locked) {
+			rc = kp_errorf(err, KP_ERR_RUNTIME,
+				       "the connection of '%s' stayed busy while a task "
+				       "delegated elsewhere named its facts (name one in an "
+				       "earlier task, or say gather_facts: true)",
+				       hs->host->name);
+			goto out;
+		}
+		held = true;
+	}
 	kp_log(KP_LOG_DEBUG, "%s: gathering facts (one command)", hs->host->name);
-	rc = kp_host_exec(e, hs, kp_host_leased_here(hs), &b, &req, &res, "to gather facts", err);
+	rc = kp_host_exec(e, hs, held, &b, &req, &res, "to gather facts", err);
+	if (locked)
+		pthread_mutex_unlock(&hs->conn_lock);
 	if (!rc && (res.timed_out || !res.out.len))
 		rc = kp_errorf(err, KP_ERR_RUNTIME, "gathering facts on '%s' failed%s%s",
 			       hs->host->name, res.err.len ? ": " : "",
@@ -75,6 +99,7 @@ kp_rc kp_facts_gather(struct kp_engine *e, struct kp_hoststate *hs, struct kp_lu
 		kp_log(KP_LOG_DEBUG, "%s: facts gathered in %lld ms", hs->host->name,
 		       (long long)res.duration_ms);
 	}
+out:
 	kp_exec_res_release(&res);
 	free(cmd);
 	kp_become_release(&tb);
