@@ -114,3 +114,23 @@ for l in sys.stdin:
     if e.get("event") == "host_result" and e.get("host") == "a" and e.get("status") == "ok":
         print(e["msg"])')
 check "a failed host leaves ansible_play_hosts, as in Ansible" "$want" "$got"
+
+# setup's filter: only the facts whose names match, with Ansible's values
+# (Ansible also returns ansible_distribution_file_*, which kplan does not
+# make)
+ansible -m setup -a 'filter=ansible_distribution*' localhost -c local -i inv.ini 2>/dev/null |
+	sed '1s/^[^{]*{/{/' >f.ansible
+cat >f.yml <<'YML'
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - setup: {filter: "ansible_distribution*"}
+      register: r
+    - copy: {content: "{{ r.ansible_facts | to_json }}", dest: "{{ playbook_dir }}/f.json"}
+YML
+"$KPLAN" run f.yml -i inv.ini >/dev/null 2>&1
+check "setup filter as Ansible's" "ansible_distribution ansible_distribution_major_version ansible_distribution_release ansible_distribution_version" "$(/usr/bin/python3 -c '
+import json
+a = json.load(open("f.ansible"))["ansible_facts"]
+k = json.load(open("f.json"))
+print(" ".join(n for n in sorted(k) if a.get(n) == k[n]))')"
