@@ -509,6 +509,9 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 		kp_strlist_push(&c->unknown, kp_fact_names[i]);
 	kp_playvars_init(&c->pv, c->ld->plan, p, inv, c->o->extra, bs.hosts, bs.nhosts, c->o->check,
 			 c->o->diff, NULL);
+	kp_playvars_options(&c->pv,
+			    c->o->inventories.n ? &c->o->inventories : &c->o->cfg_inventories,
+			    c->o->forks, c->o->limit, &c->o->tags, &c->o->skip_tags);
 	c->pv.unknown = (const char *const *)c->unknown.v;
 	c->pv.nunknown = c->unknown.n;
 

@@ -158,36 +158,14 @@ static bool take_run_lock(struct kp_engine *e, const struct kp_play *p, struct k
 	return !rc;
 }
 
-/* Ansible's magic variables of the run's options. */
+/* Ansible's magic variables of the run's options, and other hosts' facts
+ * for hostvars[]. */
 static void run_magic(struct kp_engine *e)
 {
-	struct kp_value *m = e->pv.magic;
 	e->pv.facts_of = kp_facts_of;
 	e->pv.facts_ctx = e;
-	if (e->o->inventories.n) {
-		/* the inventory a host came from: the first given */
-		char *abs = realpath(e->o->inventories.v[0], NULL);
-		const char *file = abs ? abs : e->o->inventories.v[0];
-		const char *slash = strrchr(file, '/');
-		kp_map_set_take(m, "inventory_file", kp_value_str(file));
-		kp_map_set_take(m, "inventory_dir",
-				slash
-				    ? kp_value_strn(file, slash > file ? (size_t)(slash - file) : 1)
-				    : kp_value_str("."));
-		free(abs);
-	}
-	kp_map_set_take(m, "ansible_forks", kp_value_int(e->o->forks));
-	if (e->o->limit)
-		kp_map_set_take(m, "ansible_limit", kp_value_str(e->o->limit));
-	struct kp_value *run = kp_value_list(), *skip = kp_value_list();
-	for (size_t i = 0; i < e->o->tags.n; i++)
-		kp_list_push_take(run, kp_value_str(e->o->tags.v[i]));
-	if (!e->o->tags.n)
-		kp_list_push_take(run, kp_value_str("all"));
-	for (size_t i = 0; i < e->o->skip_tags.n; i++)
-		kp_list_push_take(skip, kp_value_str(e->o->skip_tags.v[i]));
-	kp_map_set_take(m, "ansible_run_tags", run);
-	kp_map_set_take(m, "ansible_skip_tags", skip);
+	kp_playvars_options(&e->pv, &e->o->inventories, e->o->forks, e->o->limit, &e->o->tags,
+			    &e->o->skip_tags);
 }
 
 struct gather_job {

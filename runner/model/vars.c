@@ -59,6 +59,37 @@ void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
 	kp_map_set_take(pv->kplan, "version", kp_value_str(KP_VERSION));
 }
 
+void kp_playvars_options(struct kp_playvars *pv, const struct kp_strlist *inventories, int forks,
+			 const char *limit, const struct kp_strlist *tags,
+			 const struct kp_strlist *skip_tags)
+{
+	struct kp_value *m = pv->magic;
+	if (inventories && inventories->n) {
+		/* the inventory a host came from: the first given */
+		char *abs = realpath(inventories->v[0], NULL);
+		const char *file = abs ? abs : inventories->v[0];
+		const char *slash = strrchr(file, '/');
+		kp_map_set_take(m, "inventory_file", kp_value_str(file));
+		kp_map_set_take(m, "inventory_dir",
+				slash
+				    ? kp_value_strn(file, slash > file ? (size_t)(slash - file) : 1)
+				    : kp_value_str("."));
+		free(abs);
+	}
+	kp_map_set_take(m, "ansible_forks", kp_value_int(forks));
+	if (limit)
+		kp_map_set_take(m, "ansible_limit", kp_value_str(limit));
+	struct kp_value *run = kp_value_list(), *skip = kp_value_list();
+	for (size_t i = 0; tags && i < tags->n; i++)
+		kp_list_push_take(run, kp_value_str(tags->v[i]));
+	if (!kp_list_len(run))
+		kp_list_push_take(run, kp_value_str("all"));
+	for (size_t i = 0; skip_tags && i < skip_tags->n; i++)
+		kp_list_push_take(skip, kp_value_str(skip_tags->v[i]));
+	kp_map_set_take(m, "ansible_run_tags", run);
+	kp_map_set_take(m, "ansible_skip_tags", skip);
+}
+
 void kp_playvars_release(struct kp_playvars *pv)
 {
 	kp_value_unref(pv->play_hosts);

@@ -23,6 +23,7 @@
 #ifndef KP_VARS_H
 #define KP_VARS_H
 
+#include "core/strlist.h"
 #include "expr/expr.h"
 #include "model/inventory.h"
 #include "model/plan.h"
@@ -60,6 +61,13 @@ void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
 		      const struct kp_value *extra, const size_t *hosts, size_t nhosts,
 		      bool check_mode, bool diff, const char *run_id);
 void kp_playvars_release(struct kp_playvars *pv);
+/* Ansible's magic variables of the run's options, into pv->magic:
+ * inventory_file and inventory_dir (the first inventory; none without
+ * one), ansible_forks, ansible_limit (not set without a limit),
+ * ansible_run_tags (["all"] without tags), ansible_skip_tags. */
+void kp_playvars_options(struct kp_playvars *pv, const struct kp_strlist *inventories, int forks,
+			 const char *limit, const struct kp_strlist *tags,
+			 const struct kp_strlist *skip_tags);
 
 /* What every host of one batch shares: batch_hosts and the kplan table
  * with batch_index (1-based) and batch_count. */
