@@ -918,7 +918,9 @@ static void network_facts(struct kp_value *f, const char *out, size_t len)
 	struct kp_value *v6 = route(out, len, "route6", "2404:6800:400a:800::1012");
 	struct kp_value *all4 = kp_value_list(), *all6 = kp_value_list();
 	struct kp_value *ifaces = kp_value_map();
-	const struct kp_value *a4 = kp_map_get(v4, "address"), *a6 = kp_map_get(v6, "address");
+	/* the default routes' source addresses (copies: v4 and v6 change) */
+	const struct kp_value *d4 = kp_map_get(v4, "address"), *d6 = kp_map_get(v6, "address");
+	char *a4 = d4 ? kp_xstrdup(d4->u.str.s) : NULL, *a6 = d6 ? kp_xstrdup(d6->u.str.s) : NULL;
 	for (const char *p = out; (p = memmem(p, (size_t)(out + len - p), "\n@@if ", 6));) {
 		const char *nm = p + 6, *nl = memchr(nm, '\n', (size_t)(out + len - nm));
 		if (!nl)
@@ -988,10 +990,8 @@ static void network_facts(struct kp_value *f, const char *out, size_t len)
 					kp_list_push(ns, e);
 					kp_map_set_take(d, key, ns);
 				}
-				if (a4 && !strcmp(a4->u.str.s, w[1])) {
+				if (a4 && !strcmp(a4, w[1])) {
 					kp_map_update(v4, e);
-					kp_map_del(v4, "address");
-					kp_map_set_take(v4, "address", kp_value_str(w[1]));
 					set_str(v4, "macaddress", mac ? mac : "");
 					if (mtu)
 						kp_map_set_take(v4, "mtu",
@@ -1023,7 +1023,7 @@ static void network_facts(struct kp_value *f, const char *out, size_t len)
 				struct kp_value *nl6 = l6 ? kp_value_copy(l6) : kp_value_list();
 				kp_list_push_take(nl6, e);
 				kp_map_set_take(d, "ipv6", nl6);
-				if (a6 && !strcmp(a6->u.str.s, addr)) {
+				if (a6 && !strcmp(a6, addr)) {
 					set_str(v6, "prefix", plen);
 					set_str(v6, "scope", scope);
 					set_str(v6, "macaddress", mac ? mac : "");
@@ -1072,6 +1072,8 @@ static void network_facts(struct kp_value *f, const char *out, size_t len)
 	kp_map_set_take(f, "ansible_default_ipv4", v4);
 	kp_map_set_take(f, "ansible_default_ipv6", v6);
 	kp_value_unref(ifaces);
+	free(a4);
+	free(a6);
 }
 
 static bool filter_match(const struct kp_value *filter, const char *name)
