@@ -29,6 +29,7 @@
 #include "model/batch.h"
 #include "cli/cli.h"
 #include "modules/module.h"
+#include "modules/setup.h"
 #include "output/report.h"
 #include "model/vars.h"
 #include "model/walk.h"
@@ -622,8 +623,15 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 	kp_strlist_release(&c->unknown);
 	struct kp_walk uw = {.task = collect_unknown, .ctx = &c->unknown};
 	kp_walk_play(&uw, p, true);
+	/* facts exist once a host is reached (an earlier play may have
+	 * gathered them for a play that does not) */
+	for (size_t i = 0; kp_fact_names[i]; i++)
+		kp_strlist_push(&c->unknown, kp_fact_names[i]);
 	kp_playvars_init(&c->pv, c->ld->plan, p, inv, c->o->extra, bs.hosts, bs.nhosts, c->o->check,
 			 c->o->diff, NULL);
+	kp_playvars_options(&c->pv,
+			    c->o->inventories.n ? &c->o->inventories : &c->o->cfg_inventories,
+			    c->o->forks, c->o->limit, &c->o->tags, &c->o->skip_tags);
 	c->pv.unknown = (const char *const *)c->unknown.v;
 	c->pv.nunknown = c->unknown.n;
 
@@ -654,7 +662,7 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 		size_t built = 0;
 		for (; built < batch->n; built++) {
 			rc = kp_hostvars_init(&c->hv[built], c->L, &c->pv, &bv,
-					      inv->hosts[batch->hosts[built]], NULL, c->err);
+					      inv->hosts[batch->hosts[built]], NULL, NULL, c->err);
 			if (rc)
 				break;
 		}

@@ -148,6 +148,35 @@ static bool task_selected(struct kp_engine *e, const struct kp_task *t,
 	return kp_taskselect_take(&e->select, t->name, &env->tags);
 }
 
+/* Ansible's ansible_play_hosts and ansible_play_batch leave out the hosts
+ * that failed or could not be reached: renewed before each task of a
+ * linear play, when no worker runs (a free or window play keeps the
+ * play's hosts). */
+static void active_play_hosts(struct kp_engine *e, const struct kp_hostlist *act)
+{
+	if (e->window || e->play->strategy == KP_STRATEGY_FREE || !e->batch)
+		return;
+	struct kp_value *all = kp_value_list(), *batch = kp_value_list();
+	for (size_t i = 0; i < kp_list_len(e->pv.play_hosts); i++) {
+		const char *name = kp_list_at(e->pv.play_hosts, i)->u.str.s;
+		const struct kp_host *h = kp_inventory_host(&e->ld->inv, name);
+		if (h && kp_host_active(&e->hosts[h->index]))
+			kp_list_push_take(all, kp_value_str(name));
+	}
+	for (size_t i = 0; i < e->batch->n; i++) {
+		const struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+		if (kp_host_active(hs))
+			kp_list_push_take(batch, kp_value_str(hs->host->name));
+	}
+	all->unsafe = batch->unsafe = 1;
+	for (size_t i = 0; i < act->n; i++) {
+		kp_map_set(act->h[i]->hv.magic, "ansible_play_hosts", all);
+		kp_map_set(act->h[i]->hv.magic, "ansible_play_batch", batch);
+	}
+	kp_value_unref(all);
+	kp_value_unref(batch);
+}
+
 static void run_module_task(struct kp_engine *e, int slot, const struct kp_task *t,
 			    const struct kp_hostlist *hosts, const struct kp_taskenv *env)
 {
@@ -157,6 +186,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 		free(act.h);
 		return;
 	}
+	active_play_hosts(e, &act);
 	struct kp_buf title = KP_BUF_INIT;
 	struct kp_value *v = NULL;
 	if (t->name_tmpl &&

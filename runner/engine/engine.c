@@ -218,10 +218,83 @@ static void apply_inventory_changes(struct kp_engine *e)
 		if (i >= before) {
 			e->hosts[i].host = inv->hosts[i];
 			e->hosts[i].facts = kp_value_map();
+			e->hosts[i].engine = e;
+			e->hosts[i].gathered = kp_value_map();
+			e->hosts[i].no_facts = kp_value_map();
 			e->hosts[i].counts.host = inv->hosts[i]->name;
 		}
 		pthread_mutex_init(&e->hosts[i].conn_lock, NULL);
 	}
+}
+
+/* Ansible's magic variables of the run's options, and other hosts' facts
+ * for hostvars[]. */
+static void run_magic(struct kp_engine *e)
+{
+	e->pv.facts_of = kp_facts_of;
+	e->pv.facts_ctx = e;
+	kp_playvars_options(&e->pv, &e->o->inventories, e->o->forks, e->o->limit, &e->o->tags,
+			    &e->o->skip_tags);
+}
+
+struct gather_job {
+	struct kp_hostlist *hosts;
+	bool *failed;
+	char **why;
+	int64_t *ms;
+};
+
+static void gather_fn(struct kp_engine *e, int slot, size_t i, void *arg)
+{
+	struct gather_job *j = arg;
+	struct kp_hoststate *hs = j->hosts->h[i];
+	struct kp_buf err = KP_BUF_INIT;
+	int64_t t0 = kp_now_ms();
+	if (kp_facts_gather(e, hs, e->L[slot], &hs->hv.scope, &err)) {
+		j->failed[i] = true;
+		j->why[i] = kp_buf_detach(&err, NULL);
+	}
+	j->ms[i] = kp_now_ms() - t0;
+	kp_buf_release(&err);
+}
+
+/* gather_facts: true: Ansible's "Gathering Facts" at the play's start, on
+ * every host of the batch at once; a host that cannot be reached is
+ * out of the play, one whose gathering fails has failed. */
+static void gather_facts(struct kp_engine *e, struct kp_hostlist *hosts)
+{
+	struct gather_job j = {hosts, kp_xcalloc(hosts->n + 1, sizeof(bool)),
+			       kp_xcalloc(hosts->n + 1, sizeof(char *)),
+			       kp_xcalloc(hosts->n + 1, sizeof(int64_t))};
+	kp_out_task_start(&e->out, "Gathering Facts", "setup", "tasks");
+	kp_parallel_for(e, 0, hosts->n, e->o->forks, gather_fn, &j, NULL);
+	for (size_t i = 0; i < hosts->n; i++) {
+		struct kp_hoststate *hs = hosts->h[i];
+		struct kp_taskresult r = {.host = hs->host->name,
+					  .status = KP_ST_OK,
+					  .module = "setup",
+					  .section = "tasks",
+					  .duration_ms = j.ms[i],
+					  .msg = j.why[i]};
+		if (j.failed[i]) {
+			hs->gather_failed = true;
+			r.status = hs->conn ? KP_ST_FAILED : KP_ST_UNREACHABLE;
+			if (hs->conn) {
+				hs->failed = true;
+				hs->counts.failed++;
+			} else {
+				hs->unreachable = true;
+				hs->counts.unreachable++;
+			}
+		} else {
+			hs->counts.ok++;
+		}
+		kp_out_host_result(&e->out, "Gathering Facts", &r);
+		free(j.why[i]);
+	}
+	free(j.failed);
+	free(j.why);
+	free(j.ms);
 }
 
 static void run_play(struct kp_engine *e, size_t pi)
@@ -257,6 +330,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	}
 	kp_playvars_init(&e->pv, e->ld->plan, p, inv, e->o->extra, bs.hosts, bs.nhosts, e->o->check,
 			 e->o->diff, NULL);
+	run_magic(e);
 	struct kp_taskenv base = {.become = p->become,
 				  .become_user = p->become_user,
 				  .check_mode = KP_UNSET,
@@ -310,7 +384,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 			if (!kp_host_active(hs))
 				continue;
 			if (kp_hostvars_init(&hs->hv, e->L[0], &e->pv, &e->bv, hs->host, hs->facts,
-					     &herr)) {
+					     hs->gathered, &herr)) {
 				/* a vars_files entry for this host could not be loaded */
 				struct kp_taskresult r = {.host = hs->host->name,
 							  .status = KP_ST_FAILED,
@@ -322,9 +396,12 @@ static void run_play(struct kp_engine *e, size_t pi)
 				continue;
 			}
 			hs->hv_ready = true;
+			kp_facts_hook(hs);
 			hosts.h[hosts.n++] = hs;
 			kp_buf_release(&herr);
 		}
+		if (p->gather_facts == KP_YES)
+			gather_facts(e, &hosts);
 		if (e->window || p->strategy == KP_STRATEGY_FREE) {
 			struct host_job j = {.hosts = &hosts, .env = &base};
 			int limit = e->window ? bs.window : e->o->forks;
@@ -407,6 +484,9 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		e.hosts[i].host = inv->hosts[i];
 		e.hosts[i].facts = kp_value_map();
+		e.hosts[i].engine = &e;
+		e.hosts[i].gathered = kp_value_map();
+		e.hosts[i].no_facts = kp_value_map();
 		e.hosts[i].counts.host = inv->hosts[i]->name;
 		pthread_mutex_init(&e.hosts[i].conn_lock, NULL);
 	}
@@ -419,6 +499,9 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 	e.local_host.group_names = kp_value_list();
 	e.local.host = &e.local_host;
 	e.local.facts = kp_value_map();
+	e.local.engine = &e;
+	e.local.gathered = kp_value_map();
+	e.local.no_facts = kp_value_map();
 	e.local.counts.host = e.local_host.name;
 	pthread_mutex_init(&e.local.conn_lock, NULL);
 
@@ -492,6 +575,8 @@ cleanup:
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		kp_host_conn_close(&e.hosts[i]);
 		kp_value_unref(e.hosts[i].facts);
+		kp_value_unref(e.hosts[i].gathered);
+		kp_value_unref(e.hosts[i].no_facts);
 		kp_value_unref(e.hosts[i].rescue_kplan);
 		kp_value_unref(e.hosts[i].last_value);
 		kp_value_unref(e.hosts[i].last_set_vars);
@@ -505,6 +590,8 @@ cleanup:
 	kp_value_unref(e.inv_changes);
 	kp_host_conn_close(&e.local);
 	kp_value_unref(e.local.facts);
+	kp_value_unref(e.local.gathered);
+	kp_value_unref(e.local.no_facts);
 	free(e.local.conn_error);
 	pthread_mutex_destroy(&e.local.conn_lock);
 	kp_value_unref(e.local_host.merged);

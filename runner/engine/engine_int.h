@@ -24,11 +24,16 @@ struct kp_hoststate {
 	char *conn_error;	   /* why the connection could not be opened */
 	pthread_mutex_t conn_lock; /* a connection serves one task at a time (delegate_to) */
 	struct kp_value *facts;	   /* registered results and set-fact, for the whole run */
-	bool failed, unreachable;  /* out of the play's later tasks and batches */
-	bool hook_skipped;	   /* kplan.skip in before_host: out of this batch (hooks.c) */
-	bool ended;		   /* meta end_host, end_batch, end_play: out of this batch */
-	bool errors_cleared;	   /* meta clear_host_errors: back in the next play */
-	enum kp_flow flow;	   /* what its last task asked of the engine (meta), blocks.c */
+	/* facts.c: the gathered facts (a scope layer, for the whole run) */
+	struct kp_engine *engine;
+	struct kp_value *gathered;
+	struct kp_value *no_facts; /* ansible_facts before any gather: {} */
+	bool gathered_done, gather_failed;
+	bool failed, unreachable; /* out of the play's later tasks and batches */
+	bool hook_skipped;	  /* kplan.skip in before_host: out of this batch (hooks.c) */
+	bool ended;		  /* meta end_host, end_batch, end_play: out of this batch */
+	bool errors_cleared;	  /* meta clear_host_errors: back in the next play */
+	enum kp_flow flow;	  /* what its last task asked of the engine (meta), blocks.c */
 	/* the play whose connection and remote_user conn was checked for */
 	const struct kp_play *conn_play;
 	struct kp_hostcounts counts;
@@ -178,6 +183,22 @@ void kp_host_unlease(struct kp_hoststate *hs, struct kp_conn *c);
 kp_rc kp_host_exec(struct kp_engine *e, struct kp_hoststate *hs, bool held,
 		   const struct kp_become *b, const struct kp_exec_req *req,
 		   struct kp_exec_res *res, const char *why, struct kp_buf *err);
+
+/* Whether this thread holds hs's connection (a task's lease): a fact
+ * gathered while it does runs on it without locking again. */
+bool kp_host_leased_here(const struct kp_hoststate *hs);
+/* Whether this thread holds another host's connection (a delegated task). */
+bool kp_host_leased_other(const struct kp_hoststate *hs);
+
+/* facts.c: gather hs's facts now (one command, the play's become and
+ * gather_subset) into hs->gathered; store a module's ansible_facts there;
+ * hook the first use of a fact into hs's scope (kp_scope.lazy); and
+ * hostvars[h]'s facts (kp_playvars.facts_of, ctx the engine). */
+kp_rc kp_facts_gather(struct kp_engine *e, struct kp_hoststate *hs, struct kp_lua *L,
+		      const struct kp_scope *s, struct kp_buf *err);
+void kp_facts_store(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_value *facts);
+void kp_facts_hook(struct kp_hoststate *hs);
+struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h);
 
 /* Connection variable NAME of scope s: kplan_NAME, else ansible_NAME,
  * rendered in s when it holds {{ }} (L: the caller's Lua state, or NULL

@@ -511,6 +511,12 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 	}
 	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED))
 		kp_map_update(hs->facts, oc->set_vars);
+	/* a module's facts (setup) become the host's, as Ansible's do */
+	const struct kp_value *af = oc->value && oc->value->type == KP_V_MAP
+					? kp_map_get(oc->value, "ansible_facts")
+					: NULL;
+	if (af && (st == KP_ST_OK || st == KP_ST_CHANGED))
+		kp_facts_store(e, hs, af);
 	if (st == KP_ST_CHANGED)
 		for (size_t i = 0; i < t->nnotify; i++)
 			if (!kp_strlist_has(&hs->notified, t->notify[i]))

@@ -51,6 +51,8 @@ static const char *const play_keys[] = {
     "pause_between_batches",
     "run_lock",
     "hook_limits",
+    "gather_facts",
+    "gather_subset",
 };
 
 static const char *const order_names[] = {"inventory", "reverse_inventory", "sorted",
@@ -470,6 +472,11 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 		rc = kp_get_str(v, key, &p->run_lock, err);
 	} else if (!strcmp(key, "hook_limits")) {
 		rc = parse_hook_limits(p, v, err);
+	} else if (!strcmp(key, "gather_facts")) {
+		if (!(rc = kp_get_bool(v, key, &b, err)))
+			p->gather_facts = b ? KP_YES : KP_NO;
+	} else if (!strcmp(key, "gather_subset")) {
+		rc = kp_get_strlist(v, key, &p->gather_subset, &p->ngather_subset, NULL, err);
 	}
 	/* task lists are parsed after all other keys, see parse_play */
 	return rc;
@@ -505,6 +512,7 @@ static kp_rc parse_play(struct kp_loader *ld, const struct kp_node *n, const cha
 	p->pos = kp_node_pos(n);
 	p->max_fail_percentage = -1;
 	p->become = KP_UNSET;
+	p->gather_facts = KP_UNSET;
 	p->plan_file = kp_xstrdup(file);
 	dir = kp_path_dir(file);
 	for (size_t i = 0; i < n->n && !rc; i++)

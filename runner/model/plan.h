@@ -144,6 +144,11 @@ struct kp_play {
 	bool confirm;
 	int64_t pause_between_batches_ms;
 	char *run_lock;
+	/* gather_facts: KP_YES gathers at the play's start, KP_NO never,
+	 * KP_UNSET on the first use of a fact (engine/facts.c) */
+	enum kp_tristate gather_facts;
+	char **gather_subset; /* as written, NULL: Ansible's default "all" */
+	size_t ngather_subset;
 	char *plan_file; /* the file this play was written in */
 	/* hook_limits: per call of a hook or `lua` step; 0 = the default
 	 * (KP_HOOK_STEPS_DEFAULT, KP_HOOK_MEM_DEFAULT in hooks.h) */

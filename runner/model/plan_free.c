@@ -84,6 +84,7 @@ void kp_play_free(struct kp_play *p)
 		free(p->hooks[h]);
 	}
 	kp_strv_free(p->tags, p->ntags);
+	kp_strv_free(p->gather_subset, p->ngather_subset);
 	free(p->run_lock);
 	free(p->plan_file);
 	free(p);
