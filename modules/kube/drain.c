@@ -11,10 +11,13 @@
  * (static pods: skipped), localStorage (emptyDir: an error unless
  * delete_emptydir_data; finished ones removed) and unreplicated (no
  * controller: an error unless force; finished ones removed). Any error
- * refuses the drain, naming the pods, before anything is evicted.
+ * refuses the drain, naming the pods, before anything is evicted; as
+ * kubectl does, the node is cordoned first and left cordoned (check mode
+ * says it would be).
  *
  * The probe decides (check mode shows the same decisions); apply cordons,
- * looks again, and evicts every pod at once (the group/version discovery
+ * looks again (refusing now if a filter says so), and evicts every pod at
+ * once, the requests of all the pods together (the group/version discovery
  * names; deletes when the server has no eviction or disable_eviction): a
  * pod a budget holds (429) is tried again every 5 s, one in a namespace
  * being deleted (403 NamespaceTerminating) is waited for once it is
@@ -22,7 +25,10 @@
  * gone, replaced, or terminating past skip_wait_for_delete_timeout; all of
  * it within `timeout` (0: no limit). On failure the node stays cordoned,
  * as kubectl leaves it, unless uncordon_on_failure; the result's evicted,
- * deleted and skipped say what really happened.
+ * deleted and skipped say what really happened. The result's stdout and
+ * stderr have kubectl's lines: node/N cordoned, WARNING: ..., evicting pod
+ * NS/NAME, error when evicting ... (will retry after 5s): ..., pod/NAME
+ * evicted, node/N drained.
  */
 #include "kube/kubeapi.h"
 #include "modules/kube/drain.h"
@@ -250,8 +256,22 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	set_facts(ctx, res, d, true, true);
 	struct kp_buf why = KP_BUF_INIT;
 	bool refused = refusal(d, &why);
-	if (refused)
+	if (refused && !ctx->check_mode && !d->was_cordoned) {
+		/* kubectl cordons, then refuses: apply does both */
+		res->changed = true;
+		kp_buf_addf(&res->msg, "would cordon node '%s', then refuse to drain it: %s",
+			    d->node, why.buf);
+	} else if (refused) {
 		kp_mod_failf(res, "%s", why.buf);
+		if (d->was_cordoned) {
+			kp_buf_addf(&res->msg,
+				    "; node '%s' stays cordoned: it was cordoned before the task",
+				    d->node);
+		} else {
+			kp_buf_addf(&res->msg, "; node '%s' would be left cordoned", d->node);
+			check_note_cordon(ctx, res, d->node, true);
+		}
+	}
 	kp_buf_release(&why);
 	if (refused)
 		return KP_OK;
@@ -328,6 +348,8 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		}
 		d->cordoned_by_us = want;
 	}
+	kp_buf_addf(&res->out, "node/%s %s%s\n", d->node, want == d->was_cordoned ? "already " : "",
+		    want ? "cordoned" : "uncordoned");
 	if (strcmp(state, "drained")) {
 		kp_buf_addf(&res->msg, "%s node '%s'", want ? "cordoned" : "uncordoned", d->node);
 		return KP_OK;
@@ -351,6 +373,9 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		return KP_OK;
 	}
 	kp_buf_release(&why);
+	if (kp_drain_by_message(d, V_WARNING, &why))
+		kp_buf_addf(&res->err, "WARNING: %s\n", why.buf);
+	kp_buf_release(&why);
 	kp_drain_remove_pods(ctx, res, d, deadline);
 	set_facts(ctx, res, d, true, false);
 	struct kp_buf ev = KP_BUF_INIT, dl = KP_BUF_INIT;
@@ -365,6 +390,7 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		after_failure(ctx, res, d);
 	} else {
 		res->changed = true;
+		kp_buf_addf(&res->out, "node/%s drained\n", d->node);
 		kp_buf_reset(&res->msg);
 		kp_buf_addf(&res->msg, "%s node '%s'",
 			    d->cordoned_by_us ? "cordoned and drained" : "drained", d->node);

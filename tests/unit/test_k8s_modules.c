@@ -347,9 +347,9 @@ static void test_drain_refuses(void **state)
 	    r.res.msg.buf, "cannot drain node 'w1': cannot delete Pods with local storage (use "
 			   "delete_emptydir_data: true to override): kube-system/metrics-server-1; "
 			   "cannot delete Pods that declare no controller (use force: true to "
-			   "override): default/no-annotation");
-	/* nothing was cordoned or evicted */
-	assert_false(saw("PATCH"));
+			   "override): default/no-annotation; node 'w1' left cordoned");
+	/* cordoned first, as kubectl does; nothing evicted */
+	assert_true(saw("PATCH"));
 	assert_false(saw("POST"));
 	done(&r);
 
@@ -359,7 +359,8 @@ static void test_drain_refuses(void **state)
 			    "cannot drain node 'w1': cannot delete DaemonSet-managed Pods (use "
 			    "ignore_daemonsets: true to ignore): kube-system/kube-proxy-a; cannot "
 			    "delete Pods with local storage (use delete_emptydir_data: true to "
-			    "override): kube-system/metrics-server-1");
+			    "override): kube-system/metrics-server-1; node 'w1' stays cordoned: it "
+			    "was cordoned before the task");
 	done(&r);
 }
 
@@ -377,7 +378,8 @@ static void test_drain_orphaned_daemonset_pod(void **state)
 	    r.res.msg.buf,
 	    "cannot drain node 'w1': cannot delete daemonsets.apps \"x\" not found: "
 	    "kube-system/kube-proxy-a; cannot delete Pods that declare no controller "
-	    "(use force: true to override): default/no-annotation");
+	    "(use force: true to override): default/no-annotation; node 'w1' would be left "
+	    "cordoned");
 	done(&r);
 	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true,\"force\":true");
 	run(&r, "drain", a);
