@@ -47,6 +47,7 @@ static void start_server(const char *state_json)
 	fputs(state_json, f);
 	fclose(f);
 	unlink(portf);
+	kp_kube_discovery_forget(); /* a new server may get an old one's port */
 	unlink(log_path);
 	server = fork();
 	assert_true(server >= 0);
