@@ -1,7 +1,9 @@
 /*
  * drainpods.c - the pods of a drain (see drain.h): kubectl's filters, in
  * kubectl's order, and removing the pods they let go, as kubectl's
- * deleteOrEvictPods does (drain.go): every eviction at once, a pod a budget
+ * deleteOrEvictPods does (drain.go): every eviction at once (kubectl's
+ * goroutine per pod: here each round sends the requests of every pod that
+ * is due together, kp_kube_requests), a pod a budget
  * holds (429) tried again every 5 s, one in a namespace being deleted
  * (403 NamespaceTerminating) waited for once it is terminating, each
  * removed pod looked at every second until it is gone, replaced, or

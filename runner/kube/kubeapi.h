@@ -14,8 +14,9 @@
  *
  * Threads: kp_kube_global_init() once from main before any thread starts
  * (curl_global_init is not thread-safe); after that each thread makes its
- * own client. A client (one CURL easy handle) is never shared between
- * threads.
+ * own client. A client (one CURL easy handle, and the multi handle and
+ * easy handles of kp_kube_requests) is never shared between threads; the
+ * run's discoveries are (kp_kube_discover: under a lock).
  *
  * Ownership: kp_kubeconfig_free and kp_kube_free free everything they own;
  * a client copies what it needs from the kubeconfig. JSON handed out
