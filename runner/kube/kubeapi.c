@@ -32,6 +32,7 @@ kp_rc kp_kube_global_init(struct kp_buf *err)
 
 void kp_kube_global_release(void)
 {
+	kp_kube_discovery_forget();
 	curl_global_cleanup();
 }
 
