@@ -365,6 +365,31 @@ static void test_drain_refuses(void **state)
 	done(&r);
 }
 
+/* k8s_drain as Ansible's: cordoned, refused, uncordoned again */
+static void test_k8s_drain_refusal_uncordons(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	start_drain_server(false, NULL);
+	snprintf(a, sizeof(a), "{\"name\":\"w1\",\"kubeconfig\":\"%s\"}", kubeconfig);
+	run(&r, "k8s-drain", a);
+	assert_true(r.res.failed);
+	assert_non_null(strstr(r.res.msg.buf, "cannot drain node 'w1': cannot delete "));
+	assert_non_null(
+	    strstr(r.res.msg.buf, "; node 'w1' uncordoned again (uncordon_on_refusal)"));
+	/* two patches of the node: the cordon and the uncordon */
+	char *reqs = requests(), *at = reqs;
+	int patches = 0;
+	while ((at = strstr(at, "PATCH /api/v1/nodes/w1\n")) != NULL) {
+		patches++;
+		at++;
+	}
+	free(reqs);
+	assert_int_equal(patches, 2);
+	assert_false(saw("POST"));
+	done(&r);
+}
+
 /* A DaemonSet pod whose DaemonSet is gone: refused (the API's words), and
  * removed with force, as kubectl does. */
 static void test_drain_orphaned_daemonset_pod(void **state)
@@ -1166,6 +1191,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_drain_refuses, teardown),
+	    cmocka_unit_test_teardown(test_k8s_drain_refusal_uncordons, teardown),
 	    cmocka_unit_test_teardown(test_drain_check_mode, teardown),
 	    cmocka_unit_test_teardown(test_drain_runs, teardown),
 	    cmocka_unit_test_teardown(test_drain_pdb_timeout, teardown),
