@@ -130,15 +130,18 @@ static void mapped(const char *in, const char *want)
 
 static void test_k8s_drain_args(void **state)
 {
-	/* Ansible's defaults: DaemonSet pods are not skipped, no uncordon on failure */
+	/* Ansible's defaults: DaemonSet pods are not skipped, no uncordon on failure
+	 * but after a refusal (_revert_node_patch) */
 	mapped("{\"name\":\"w1\"}",
 	       "{\"node\":\"w1\",\"state\":\"drained\",\"ignore_daemonsets\":false,"
-	       "\"uncordon_on_failure\":false,\"api\":\"auto\",\"delete_emptydir_data\":false,"
+	       "\"uncordon_on_failure\":false,\"uncordon_on_refusal\":true,\"api\":\"auto\","
+	       "\"delete_emptydir_data\":false,"
 	       "\"force\":false,\"timeout\":300000,\"skip_wait_for_delete_timeout\":0,\"disable_"
 	       "eviction\":false}");
 	mapped("{\"name\":\"w2\",\"state\":\"cordon\"}",
 	       "{\"node\":\"w2\",\"state\":\"cordoned\",\"ignore_daemonsets\":false,"
-	       "\"uncordon_on_failure\":false,\"api\":\"auto\",\"delete_emptydir_data\":false,"
+	       "\"uncordon_on_failure\":false,\"uncordon_on_refusal\":true,\"api\":\"auto\","
+	       "\"delete_emptydir_data\":false,"
 	       "\"force\":false,\"timeout\":300000,\"skip_wait_for_delete_timeout\":0,\"disable_"
 	       "eviction\":false}");
 	mapped("{\"name\":\"w1\",\"state\":\"uncordon\",\"kubeconfig\":\"/k\","
@@ -147,7 +150,8 @@ static void test_k8s_drain_args(void **state)
 	       "\"delete_emptydir_data\":true,\"terminate_grace_period\":30,\"wait_timeout\":120,"
 	       "\"wait_sleep\":5,\"disable_eviction\":true}}",
 	       "{\"node\":\"w1\",\"state\":\"uncordoned\",\"ignore_daemonsets\":true,"
-	       "\"uncordon_on_failure\":false,\"force\":true,\"delete_emptydir_data\":true,"
+	       "\"uncordon_on_failure\":false,\"uncordon_on_refusal\":true,\"force\":true,\"delete_"
+	       "emptydir_data\":true,"
 	       "\"grace_period\":30000,\"timeout\":120000,\"disable_eviction\":true,"
 	       "\"pod_selector\":\"app=a,tier!=db\",\"kubeconfig\":\"/"
 	       "k\",\"api\":\"auto\",\"skip_wait_for_delete_timeout\":0}");
