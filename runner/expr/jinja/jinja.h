@@ -75,7 +75,19 @@ struct jnode {
 };
 
 /* Template statements */
-enum js_kind { JS_TEXT, JS_OUT, JS_IF, JS_FOR, JS_SET, JS_SETBLOCK, JS_FILTER, JS_MACRO };
+enum js_kind {
+	JS_TEXT,
+	JS_OUT,
+	JS_IF,
+	JS_FOR,
+	JS_SET,
+	JS_SETBLOCK,
+	JS_FILTER,
+	JS_MACRO,
+	JS_CALL,   /* {% call(params) macro(args) %}: expr the call, targets
+		    * "caller" and its parameters, body what caller() renders */
+	JS_INCLUDE /* expr the name (or list of names) */
+};
 
 struct jstmt {
 	enum js_kind kind;
@@ -93,6 +105,12 @@ struct jstmt {
 	size_t ntargets;
 	struct jnode *filter; /* FOR ... if filter */
 	struct jbody *body, *else_body;
+	/* MACRO, CALL: the default of parameter targets[i] (i >= 1), or NULL;
+	 * as many as targets */
+	struct jnode **defaults;
+	bool recursive;	     /* FOR ... recursive */
+	bool ignore_missing; /* INCLUDE ... ignore missing */
+	bool no_context;     /* INCLUDE ... without context */
 };
 
 struct jbody {
@@ -139,6 +157,19 @@ struct kp_jctx {
 	const struct jstmt *macros[16];
 	size_t nmacros;
 	size_t nlocals;
+	/* {% include ... without context %}: the locals below local_floor and
+	 * the scope's variables are hidden */
+	size_t local_floor;
+	bool no_context;
+	/* the for loops being rendered, innermost last: loop(x) of a
+	 * recursive one renders its body again, loop.changed() remembers */
+	struct jloop {
+		const struct jstmt *st;
+		int depth;		  /* loop.depth: 1, or one more than the loop that called */
+		struct kp_value *changed; /* loop.changed()'s last arguments */
+		size_t index0, length;
+	} loops[32];
+	size_t nloops;
 	bool unsafe;	  /* an unsafe value took part */
 	bool secret;	  /* a secret value was written into the text */
 	bool no_log;	  /* a no_log value was written into the text */
@@ -158,6 +189,11 @@ kp_rc kp_jeval(struct kp_jctx *cx, const struct jnode *n, struct kp_value **out)
 kp_rc kp_jmacro_call(struct kp_jctx *cx, const char *name, const struct kp_value *const *pos,
 		     size_t npos, const char *const *kwn, const struct kp_value *const *kwv,
 		     size_t nkw, struct kp_value **out);
+/* loop(items) of the innermost recursive loop, loop.cycle(...) and
+ * loop.changed(...): KP_ERR_NOTFOUND when name is none of them there
+ * (nothing recorded). */
+kp_rc kp_jloop_call(struct kp_jctx *cx, const char *name, const struct kp_value *const *pos,
+		    size_t npos, struct kp_value **out);
 /* Render a body into text. */
 kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out);
 
