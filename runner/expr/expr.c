@@ -143,6 +143,17 @@ static kp_rc check_names(struct jnode *n, struct kp_buf *msg, size_t *at)
 		kp_jinja_unknown_name("test", n->name, engine_tests, msg);
 		return KP_ERR_PARSE;
 	}
+	/* lookup('nosuch', ...) with the name written out: Ansible finds no
+	 * plugin only when it runs; kplan says so before anything runs */
+	if (n->kind == JN_CALL && n->kids[0]->kind == JN_NAME && n->nkids - 1 > n->nkw &&
+	    n->kids[1]->kind == JN_CONST && n->kids[1]->val->type == KP_V_STR &&
+	    (!strcmp(n->kids[0]->name, "lookup") || !strcmp(n->kids[0]->name, "query") ||
+	     !strcmp(n->kids[0]->name, "q")) &&
+	    !kp_jlookup_find(n->kids[1]->val->u.str.s)) {
+		*at = (size_t)n->kids[1]->offset;
+		kp_jinja_unknown_name("lookup", n->kids[1]->val->u.str.s, NULL, msg);
+		return KP_ERR_PARSE;
+	}
 	/* a call of a Lua helper's name: say what Jinja writes (other names
 	 * are Jinja's business when it runs: "'str' object is not callable") */
 	if (n->kind == JN_CALL && n->kids[0]->kind == JN_NAME &&
@@ -180,7 +191,8 @@ static kp_rc check_body(const struct jbody *b, struct kp_buf *msg, size_t *at)
 
 /* Jinja's message, the line and column in the template it points at
  * (Jinja's line: a line break inside the template counts), and under the
- * message that line with a caret below the column. */
+ * message that line with a caret below the column. what NULL: a template
+ * file, whose position moves to the line and column. */
 static kp_rc syntax_error(struct kp_buf *err, struct kp_pos pos, const char *what, const char *src,
 			  size_t len, const char *msg, size_t at)
 {
@@ -197,9 +209,20 @@ static kp_rc syntax_error(struct kp_buf *err, struct kp_pos pos, const char *wha
 		line += src[i] == '\n';
 	for (size_t i = bol; i < at; i++)
 		col += ((unsigned char)src[i] & 0xc0) != 0x80; /* characters, not bytes */
-	kp_rc rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
-				 "invalid %s '%s': %s%s (line %d, column %d)", what, shown, msg,
-				 strstr(msg, "(write") ? "" : lua_hint(src, len), line, col);
+	const char *hint = strstr(msg, "(write") ? "" : lua_hint(src, len);
+	kp_rc rc;
+	if (!what) {
+		/* a template file: its own position is the file's */
+		pos.col = line == 1 ? pos.col + col - 1 : col;
+		pos.line += line - 1;
+		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
+				   "invalid template: %s%s (line %d, column %d)", msg, hint, line,
+				   col);
+	} else {
+		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
+				   "invalid %s '%s': %s%s (line %d, column %d)", what, shown, msg,
+				   hint, line, col);
+	}
 	kp_buf_addf(err, "\n    %.*s\n    ", (int)(eol - bol), src + bol);
 	for (size_t i = bol; i < at; i++)
 		if (((unsigned char)src[i] & 0xc0) != 0x80)
@@ -241,7 +264,7 @@ static kp_rc compile(const char *src, size_t len, struct kp_pos pos, bool file, 
 		rc = check_body(&t->jt->body, &msg, &at);
 	if (rc) {
 		/* a one-expression template reads better with just the expression */
-		syntax_error(err, pos, "template", src, len, msg.buf, at);
+		syntax_error(err, pos, file ? NULL : "template", src, len, msg.buf, at);
 		kp_buf_release(&msg);
 		kp_template_free(t);
 		return rc;

@@ -564,6 +564,27 @@ static void test_compile_errors(void **state)
 	    c->err.buf,
 	    "upgrade.yml:14:7: invalid expression '1, 2': expected token 'end of statement "
 	    "block', got ',' (line 1, column 2)\n    1, 2\n     ^");
+	/* a lookup that does not exist fails when the plan loads, even where
+	 * no host would reach it; a name computed at run time waits for it */
+	struct kp_template *t = NULL;
+	const char *lk = "{% if false %}{{ lookup('nosuch') }}{% endif %}";
+	assert_int_equal(kp_template_compile(lk, strlen(lk), POS, &t, &c->err), KP_ERR_PARSE);
+	assert_null(t);
+	assert_string_equal(c->err.buf,
+			    "upgrade.yml:14:7: invalid template '{% if false %}{{ "
+			    "lookup('nosuch') }}{% endif %}': lookup plugin (nosuch) not "
+			    "found (line 1, column 25)\n    {% if false %}{{ "
+			    "lookup('nosuch') }}{% endif %}\n                            ^");
+	assert_int_equal(kp_expr_compile("q('envv', 'HOME') | length > 0", POS, &e, &c->err),
+			 KP_ERR_PARSE);
+	assert_string_equal(c->err.buf,
+			    "upgrade.yml:14:7: invalid expression 'q('envv', 'HOME') | "
+			    "length > 0': lookup plugin (envv) not found (did you mean "
+			    "'env'?) (line 1, column 3)\n    q('envv', 'HOME') | length > "
+			    "0\n      ^");
+	lk = "{{ lookup(kind, 'x') }}";
+	assert_int_equal(kp_template_compile(lk, strlen(lk), POS, &t, &c->err), KP_OK);
+	kp_template_free(t);
 }
 
 static void test_runtime_errors(void **state)

@@ -8,6 +8,10 @@
  * the `undef` mark whose string is the error message). Using it raises the
  * error; `is defined`, `default` and attribute lookups on it do not (as
  * Ansible's AnsibleUndefined). Undefined values never leave the engine.
+ *
+ * Integers are int64_t where Python's are unbounded: exact below 2^63; a
+ * literal or a result beyond is an error ("integer result too large"),
+ * never a rounded float.
  */
 #ifndef KP_JINJA_H
 #define KP_JINJA_H
@@ -240,6 +244,8 @@ bool kp_jfilter_exists(const char *name);
 const void *kp_jfilter_find(const char *name);
 const void *kp_jtest_find(const char *name);
 bool kp_jtest_exists(const char *name);
+/* The lookup plugin of that name (Ansible's qualified spellings too), or NULL. */
+const struct kp_jlookup *kp_jlookup_find(const char *name);
 
 /* The omit placeholder string */
 #define KP_JINJA_OMIT KP_OMIT_TEXT
