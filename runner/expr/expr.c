@@ -210,18 +210,21 @@ static kp_rc syntax_error(struct kp_buf *err, struct kp_pos pos, const char *wha
 	for (size_t i = bol; i < at; i++)
 		col += ((unsigned char)src[i] & 0xc0) != 0x80; /* characters, not bytes */
 	const char *hint = strstr(msg, "(write") ? "" : lua_hint(src, len);
+	int mlen = (int)strlen(msg);
+	if (mlen && msg[mlen - 1] == '.') /* Jinja's sentences, kplan's style */
+		mlen--;
 	kp_rc rc;
 	if (!what) {
 		/* a template file: its own position is the file's */
 		pos.col = line == 1 ? pos.col + col - 1 : col;
 		pos.line += line - 1;
 		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
-				   "invalid template: %s%s (line %d, column %d)", msg, hint, line,
-				   col);
+				   "invalid template: %.*s%s (line %d, column %d)", mlen, msg, hint,
+				   line, col);
 	} else {
 		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
-				   "invalid %s '%s': %s%s (line %d, column %d)", what, shown, msg,
-				   hint, line, col);
+				   "invalid %s '%s': %.*s%s (line %d, column %d)", what, shown,
+				   mlen, msg, hint, line, col);
 	}
 	kp_buf_addf(err, "\n    %.*s\n    ", (int)(eol - bol), src + bol);
 	for (size_t i = bol; i < at; i++)

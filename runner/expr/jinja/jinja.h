@@ -88,9 +88,10 @@ enum js_kind {
 	JS_SETBLOCK,
 	JS_FILTER,
 	JS_MACRO,
-	JS_CALL,   /* {% call(params) macro(args) %}: expr the call, targets
-		    * "caller" and its parameters, body what caller() renders */
-	JS_INCLUDE /* expr the name (or list of names) */
+	JS_CALL,    /* {% call(params) macro(args) %}: expr the call, targets
+		     * "caller" and its parameters, body what caller() renders */
+	JS_INCLUDE, /* expr the name (or list of names) */
+	JS_WITH	    /* targets the names, defaults their values, body */
 };
 
 struct jstmt {
@@ -98,8 +99,9 @@ struct jstmt {
 	int offset;
 	char *text; /* TEXT */
 	size_t len;
-	struct jnode *expr; /* OUT, SET value, FOR iterable, FILTER: the filter
-			     * (a JN_FILTER whose input kids[0] is NULL) */
+	struct jnode *expr; /* OUT, SET value, FOR iterable, FILTER and SETBLOCK:
+			     * the filter chain (JN_FILTERs whose innermost
+			     * input is a placeholder), NULL for a plain SETBLOCK */
 	/* IF: conds[i] guards bodies[i]; an else body has cond NULL */
 	struct jnode **conds;
 	struct jbody *bodies;
@@ -110,7 +112,7 @@ struct jstmt {
 	struct jnode *filter; /* FOR ... if filter */
 	struct jbody *body, *else_body;
 	/* MACRO, CALL: the default of parameter targets[i] (i >= 1), or NULL;
-	 * as many as targets */
+	 * WITH: the value of targets[i]; as many as targets */
 	struct jnode **defaults;
 	bool recursive;	     /* FOR ... recursive */
 	bool ignore_missing; /* INCLUDE ... ignore missing */

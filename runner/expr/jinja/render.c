@@ -1,7 +1,9 @@
 /*
  * render.c - running a template's statements: text, {{ }} output (None
  * prints as nothing, as Ansible's finalize does), if/elif/else, for loops
- * with Jinja's `loop` variable and tuple unpacking, and set.
+ * with Jinja's `loop` variable (cycle, changed, depth), tuple unpacking and
+ * recursive loops, set and set blocks, filter blocks, with, macros with
+ * defaults, call blocks, and include.
  */
 #include "expr/jinja/jinja.h"
 
@@ -48,6 +50,20 @@ static kp_rc output(struct kp_jctx *cx, const struct kp_value *v, struct kp_buf 
 	size_t before = out->len;
 	kp_jinja_str(v, out);
 	return kp_jinja_charge(cx, out->len - before);
+}
+
+/* What a body rendered into b, as a string value: *out a new reference
+ * when rc is KP_OK; b is released either way. */
+static kp_rc text_value(kp_rc rc, struct kp_buf *b, struct kp_value **out)
+{
+	if (rc) {
+		kp_buf_release(b);
+		return rc;
+	}
+	size_t len;
+	char *s = kp_buf_detach(b, &len);
+	*out = kp_value_str_take(s, len);
+	return KP_OK;
 }
 
 /* Assign an item to the loop targets: one name, or unpack a pair. */
@@ -204,15 +220,8 @@ kp_rc kp_jloop_call(struct kp_jctx *cx, const char *name, const struct kp_value 
 			return kp_jinja_err(cx, KP_ERR_RUNTIME,
 					    "loop() takes exactly one argument (%zu given)", npos);
 		struct kp_buf b = KP_BUF_INIT;
-		kp_rc rc = loop_over(cx, fr->st, kp_value_ref(pos[0]), fr->depth + 1, &b);
-		if (rc) {
-			kp_buf_release(&b);
-			return rc;
-		}
-		size_t len;
-		char *s = kp_buf_detach(&b, &len);
-		*out = kp_value_str_take(s, len);
-		return KP_OK;
+		return text_value(loop_over(cx, fr->st, kp_value_ref(pos[0]), fr->depth + 1, &b),
+				  &b, out);
 	}
 	if (!strcmp(name, "cycle")) {
 		if (!npos)
@@ -233,21 +242,77 @@ kp_rc kp_jloop_call(struct kp_jctx *cx, const char *name, const struct kp_value 
 	return KP_ERR_NOTFOUND;
 }
 
+/* text (consumed) through a block's filter chain: *out a new reference.
+ * The text replaces the placeholder input while the chain is evaluated
+ * (the AST is shared between threads: the text goes in through a local
+ * variable, not into the tree). */
+static kp_rc filter_text(struct kp_jctx *cx, const struct jnode *chain_top, struct kp_value *text,
+			 struct kp_value **out)
+{
+	kp_rc rc = KP_OK;
+	struct kp_value *v = NULL;
+	size_t base = cx->nlocals;
+	const struct jnode *chain[32];
+	size_t n = 0;
+	for (const struct jnode *f = chain_top; f->kind == JN_FILTER && n < 32; f = f->kids[0])
+		chain[n++] = f;
+	/* innermost first: each filter's input is the previous result */
+	struct kp_value *cur = text;
+	for (size_t i = n; i-- > 0;) {
+		rc = push_local(cx, " filter-input", kp_value_ref(cur));
+		if (rc)
+			break;
+		struct jnode in = {.kind = JN_NAME, .name = (char *)" filter-input"};
+		struct jnode f = *chain[i];
+		struct jnode *kids[64];
+		if (f.nkids > KP_ARRAY_LEN(kids)) {
+			pop_locals(cx, base);
+			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "too many filter arguments");
+			break;
+		}
+		memcpy(kids, f.kids, f.nkids * sizeof(*kids));
+		kids[0] = &in;
+		f.kids = kids;
+		rc = kp_jeval(cx, &f, &v);
+		pop_locals(cx, base);
+		kp_value_unref(cur);
+		cur = v;
+		v = NULL;
+		if (rc)
+			break;
+		if (kp_jv_is_undef(cur)) {
+			rc = kp_jv_undef_error(cx, cur);
+			break;
+		}
+	}
+	if (rc) {
+		kp_value_unref(cur);
+		return rc;
+	}
+	*out = cur;
+	return KP_OK;
+}
+
+/* The text a block renders: *out a new string */
+static kp_rc render_text(struct kp_jctx *cx, const struct jbody *body, struct kp_value **out)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	return text_value(kp_jrender(cx, body, &b), &b, out);
+}
+
 /* {% set %} stays in effect to the end of the enclosing block. */
 static kp_rc run_set(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
 {
 	struct kp_value *v = NULL;
 	kp_rc rc;
 	if (st->kind == JS_SETBLOCK) {
-		struct kp_buf b = KP_BUF_INIT;
-		rc = kp_jrender(cx, st->body, &b);
-		if (rc) {
-			kp_buf_release(&b);
-			return rc;
-		}
-		size_t len;
-		char *s = kp_buf_detach(&b, &len);
-		return push_local(cx, st->targets[0], kp_value_str_take(s, len));
+		struct kp_value *text = NULL;
+		rc = render_text(cx, st->body, &text);
+		if (!rc && st->expr) /* {% set v | filter %} */
+			rc = filter_text(cx, st->expr, text, &v);
+		else
+			v = text;
+		return rc ? rc : push_local(cx, st->targets[0], v);
 	}
 	rc = kp_jeval(cx, st->expr, &v);
 	if (rc)
@@ -291,57 +356,38 @@ static kp_rc run_set(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *
 	return rc;
 }
 
-/* {% filter %}: the body's text replaces the placeholder input while the
- * filter chain is evaluated (the AST is shared between threads: the text
- * goes in through a local variable, not into the tree). */
+/* {% filter %}: the body's text through the filter chain */
 static kp_rc run_filter_block(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
 {
-	struct kp_buf b = KP_BUF_INIT;
-	kp_rc rc = kp_jrender(cx, st->body, &b);
-	if (rc) {
-		kp_buf_release(&b);
-		return rc;
-	}
-	size_t len;
-	char *s = kp_buf_detach(&b, &len);
-	struct kp_value *text = kp_value_str_take(s, len), *v = NULL;
+	struct kp_value *text = NULL, *v = NULL;
+	kp_rc rc = render_text(cx, st->body, &text);
+	if (!rc)
+		rc = filter_text(cx, st->expr, text, &v);
+	if (!rc)
+		rc = output(cx, v, out);
+	kp_value_unref(v);
+	return rc;
+}
+
+/* {% with a = x %}: the values, all evaluated first, hold in the body */
+static kp_rc run_with(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
+{
 	size_t base = cx->nlocals;
-	const struct jnode *chain[32];
-	size_t n = 0;
-	for (const struct jnode *f = st->expr; f->kind == JN_FILTER && n < 32; f = f->kids[0])
-		chain[n++] = f;
-	/* innermost first: each filter's input is the previous result */
-	struct kp_value *cur = text;
-	for (size_t i = n; i-- > 0;) {
-		rc = push_local(cx, " filter-input", kp_value_ref(cur));
-		if (rc)
-			break;
-		struct jnode in = {.kind = JN_NAME, .name = (char *)" filter-input"};
-		struct jnode f = *chain[i];
-		struct jnode *kids[64];
-		if (f.nkids > KP_ARRAY_LEN(kids)) {
-			pop_locals(cx, base);
-			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "too many filter arguments");
-			break;
-		}
-		memcpy(kids, f.kids, f.nkids * sizeof(*kids));
-		kids[0] = &in;
-		f.kids = kids;
-		rc = kp_jeval(cx, &f, &v);
-		pop_locals(cx, base);
-		kp_value_unref(cur);
-		cur = v;
-		v = NULL;
-		if (rc)
-			break;
-		if (kp_jv_is_undef(cur)) {
-			rc = kp_jv_undef_error(cx, cur);
-			break;
-		}
+	struct kp_value *vals[JCTX_LOCALS_MAX] = {0};
+	kp_rc rc = st->ntargets > JCTX_LOCALS_MAX
+		       ? kp_jinja_err(cx, KP_ERR_LIMIT, "too many names in with")
+		       : KP_OK;
+	for (size_t i = 0; i < st->ntargets && !rc; i++)
+		rc = kp_jeval(cx, st->defaults[i], &vals[i]);
+	for (size_t i = 0; i < st->ntargets && i < JCTX_LOCALS_MAX; i++) {
+		if (!rc && vals[i])
+			rc = push_local(cx, st->targets[i], vals[i]);
+		else
+			kp_value_unref(vals[i]);
 	}
 	if (!rc)
-		rc = output(cx, cur, out);
-	kp_value_unref(cur);
+		rc = kp_jrender(cx, st->body, out);
+	pop_locals(cx, base);
 	return rc;
 }
 
@@ -389,14 +435,7 @@ kp_rc kp_jmacro_call(struct kp_jctx *cx, const char *name, const struct kp_value
 	if (!rc)
 		rc = kp_jrender(cx, m->body, &text);
 	pop_locals(cx, base);
-	if (rc) {
-		kp_buf_release(&text);
-		return rc;
-	}
-	size_t len;
-	char *s = kp_buf_detach(&text, &len);
-	*out = kp_value_str_take(s, len);
-	return KP_OK;
+	return text_value(rc, &text, out);
 }
 
 /* {% call m(args) %}body{% endcall %}: m runs with caller() the body */
@@ -571,6 +610,9 @@ kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out)
 			break;
 		case JS_INCLUDE:
 			rc = run_include(cx, st, out);
+			break;
+		case JS_WITH:
+			rc = run_with(cx, st, out);
 			break;
 		case JS_MACRO:
 			if (cx->nmacros >= KP_ARRAY_LEN(cx->macros))

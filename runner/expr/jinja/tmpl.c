@@ -1,7 +1,10 @@
 /*
- * tmpl.c - parsing a template: text, {{ expr }}, {% if/for/set/raw %} and
- * {# comments #}, with Jinja's whitespace control ({%- -%}, {{- -}}) and
- * the trim_blocks / lstrip_blocks options.
+ * tmpl.c - parsing a template: text, {{ expr }}, {% if/for/set/macro/call/
+ * filter/with/include/raw %} and {# comments #}, with Jinja's whitespace
+ * control ({%- -%}, {{- -}}) and the trim_blocks / lstrip_blocks options.
+ * A syntax error is Jinja's own message ("Encountered unknown tag 'x'.",
+ * "expected token 'end of print statement', got 'y'") at the offset of
+ * the token Jinja names, so that the line is Jinja's.
  */
 #include "expr/jinja/jlex.h"
 
@@ -84,6 +87,35 @@ static kp_rc fail_unknown_tag(struct tp *p, const char *name, size_t at)
 }
 
 static kp_rc parse_body(struct tp *p, struct jbody *b, const char *const *ends, char **found);
+static kp_rc parse_filter_chain(struct jlex *lx, struct jnode **out);
+
+/* ", name" in a list of names (parameters, with's assignments): a new
+ * slot in targets and defaults, after the first `first` ones. */
+static kp_rc add_name(struct jlex *lx, struct jstmt *st, size_t first)
+{
+	kp_rc rc;
+	if (st->ntargets > first &&
+	    (rc = kp_jtok_op(lx, ",") ? kp_jlex_next(lx) : kp_jparse_expected(lx, ",")))
+		return rc;
+	if (lx->tok.kind != JT_NAME)
+		return kp_jparse_expected(lx, "name");
+	st->targets = kp_xrealloc(st->targets, (st->ntargets + 1) * sizeof(*st->targets));
+	st->defaults = kp_xrealloc(st->defaults, (st->ntargets + 1) * sizeof(*st->defaults));
+	st->defaults[st->ntargets] = NULL;
+	st->targets[st->ntargets++] = kp_xstrdup(lx->tok.name);
+	return KP_OK;
+}
+
+/* The body of a block statement up to its end tag (ends: Jinja's list of
+ * what may end it, the only one here), and the "%}" after that. */
+static kp_rc block_body(struct tp *p, struct jstmt *st, const char *const *ends)
+{
+	char *found = NULL;
+	st->body = kp_xcalloc(1, sizeof(*st->body));
+	kp_rc rc = parse_body(p, st->body, ends, &found);
+	free(found);
+	return rc ? rc : end_block(p);
+}
 
 static kp_rc parse_targets(struct tp *p, struct jstmt *st)
 {
@@ -236,8 +268,12 @@ static kp_rc parse_set(struct tp *p, struct jstmt *st)
 	kp_rc rc = parse_targets(p, st);
 	if (rc)
 		return rc;
-	if (lx->tok.kind == JT_BEND && st->ntargets == 1) {
+	if ((lx->tok.kind == JT_BEND || kp_jtok_op(lx, "|")) && st->ntargets == 1) {
+		/* {% set v %}...{% endset %}, or {% set v | filter %} */
 		st->kind = JS_SETBLOCK;
+		if (kp_jtok_op(lx, "|") &&
+		    ((rc = kp_jlex_next(lx)) || (rc = parse_filter_chain(lx, &st->expr))))
+			return rc;
 		if ((rc = end_block(p)))
 			return rc;
 		char *found = NULL;
@@ -255,12 +291,10 @@ static kp_rc parse_set(struct tp *p, struct jstmt *st)
 	return rc ? rc : end_block(p);
 }
 
-/* {% filter name(args) %}...{% endfilter %}: the body's text through the
- * filter (a chain `a | b` too). */
-static kp_rc parse_filter_block(struct tp *p, struct jstmt *st)
+/* "name(args) | name(args)...": a chain of filters whose innermost input
+ * is a placeholder (the text of a block, put in when it renders). */
+static kp_rc parse_filter_chain(struct jlex *lx, struct jnode **out)
 {
-	struct jlex *lx = &p->lx;
-	/* parse "x | name(args)" with a placeholder input, then drop it */
 	struct jnode *in = kp_jnode_new(JN_CONST, lx->tok.start), *n = in;
 	in->val = kp_value_null();
 	kp_rc rc = KP_OK;
@@ -281,17 +315,42 @@ static kp_rc parse_filter_block(struct tp *p, struct jstmt *st)
 		if (!rc && kp_jtok_op(lx, "("))
 			rc = kp_jparse_call_args(lx, f);
 	}
-	st->expr = n;
+	*out = n;
+	return rc;
+}
+
+/* {% filter name(args) %}...{% endfilter %}: the body's text through the
+ * filter (a chain `a | b` too). */
+static kp_rc parse_filter_block(struct tp *p, struct jstmt *st)
+{
+	kp_rc rc = parse_filter_chain(&p->lx, &st->expr);
 	if (!rc)
 		rc = end_block(p);
 	if (rc)
 		return rc;
-	char *found = NULL;
-	st->body = kp_xcalloc(1, sizeof(*st->body));
 	static const char *const endfilter[] = {"endfilter", NULL};
-	rc = parse_body(p, st->body, endfilter, &found);
-	free(found);
-	return rc ? rc : end_block(p);
+	return block_body(p, st, endfilter);
+}
+
+/* {% with a = 1, b = x %}...{% endwith %}: names in targets, values in
+ * defaults */
+static kp_rc parse_with(struct tp *p, struct jstmt *st)
+{
+	struct jlex *lx = &p->lx;
+	kp_rc rc = KP_OK;
+	while (!rc && lx->tok.kind != JT_BEND) {
+		if ((rc = add_name(lx, st, 0)) || (rc = kp_jlex_next(lx)))
+			return rc;
+		if (!kp_jtok_op(lx, "="))
+			return kp_jparse_expected(lx, "=");
+		if ((rc = kp_jlex_next(lx)))
+			return rc;
+		rc = kp_jparse_expression(lx, true, &st->defaults[st->ntargets - 1]);
+	}
+	if (rc || (rc = end_block(p)))
+		return rc;
+	static const char *const endwith[] = {"endwith", NULL};
+	return block_body(p, st, endwith);
 }
 
 /* "(a, b=default)": parameters into targets after targets[0], their
@@ -303,17 +362,9 @@ static kp_rc parse_params(struct tp *p, struct jstmt *st)
 		return kp_jparse_expected(lx, "(");
 	kp_rc rc = kp_jlex_next(lx);
 	while (!rc && !kp_jtok_op(lx, ")")) {
-		if (st->ntargets > 1 &&
-		    (rc = kp_jtok_op(lx, ",") ? kp_jlex_next(lx) : kp_jparse_expected(lx, ",")))
-			return rc;
-		if (lx->tok.kind != JT_NAME)
-			return kp_jparse_expected(lx, "name");
-		st->targets = kp_xrealloc(st->targets, (st->ntargets + 1) * sizeof(*st->targets));
-		st->defaults =
-		    kp_xrealloc(st->defaults, (st->ntargets + 1) * sizeof(*st->defaults));
-		st->defaults[st->ntargets] = NULL;
-		st->targets[st->ntargets++] = kp_xstrdup(lx->tok.name);
 		size_t at = lx->tok.start;
+		if ((rc = add_name(lx, st, 1)))
+			return rc;
 		if ((rc = kp_jlex_next(lx)))
 			return rc;
 		if (kp_jtok_op(lx, "=")) {
@@ -341,11 +392,7 @@ static kp_rc parse_macro(struct tp *p, struct jstmt *st)
 	st->targets[st->ntargets++] = kp_xstrdup(lx->tok.name);
 	if ((rc = kp_jlex_next(lx)) || (rc = parse_params(p, st)) || (rc = end_block(p)))
 		return rc;
-	char *found = NULL;
-	st->body = kp_xcalloc(1, sizeof(*st->body));
-	rc = parse_body(p, st->body, endmacro, &found);
-	free(found);
-	return rc ? rc : end_block(p);
+	return block_body(p, st, endmacro);
 }
 
 /* {% call(a) name(args) %}...{% endcall %}: the macro call in expr, the
@@ -364,11 +411,7 @@ static kp_rc parse_call(struct tp *p, struct jstmt *st)
 		rc = kp_jlex_error(lx, (size_t)st->expr->offset, "expected call");
 	if (rc || (rc = end_block(p)))
 		return rc;
-	char *found = NULL;
-	st->body = kp_xcalloc(1, sizeof(*st->body));
-	rc = parse_body(p, st->body, endcall, &found);
-	free(found);
-	return rc ? rc : end_block(p);
+	return block_body(p, st, endcall);
 }
 
 /* {% include name [ignore missing] [with context|without context] %} */
@@ -601,6 +644,11 @@ static kp_rc parse_body_in(struct tp *p, struct jbody *b, const char *const *end
 			rc = kp_jlex_next(lx);
 			if (!rc)
 				rc = parse_call(p, &st);
+		} else if (!strcmp(name, "with")) {
+			st.kind = JS_WITH;
+			rc = kp_jlex_next(lx);
+			if (!rc)
+				rc = parse_with(p, &st);
 		} else if (!strcmp(name, "include")) {
 			st.kind = JS_INCLUDE;
 			rc = kp_jlex_next(lx);
