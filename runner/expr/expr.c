@@ -200,15 +200,12 @@ static kp_rc syntax_error(struct kp_buf *err, struct kp_pos pos, const char *wha
 	if (at > len)
 		at = len;
 	size_t bol = at, eol = at;
-	int line = 1, col = 1;
+	int line, col;
+	kp_jsrc_linecol(src, len, at, &line, &col);
 	while (bol && src[bol - 1] != '\n')
 		bol--;
 	while (eol < len && src[eol] != '\n' && src[eol] != '\r')
 		eol++;
-	for (size_t i = 0; i < bol; i++)
-		line += src[i] == '\n';
-	for (size_t i = bol; i < at; i++)
-		col += ((unsigned char)src[i] & 0xc0) != 0x80; /* characters, not bytes */
 	const char *hint = strstr(msg, "(write") ? "" : lua_hint(src, len);
 	int mlen = (int)strlen(msg);
 	if (mlen && msg[mlen - 1] == '.') /* Jinja's sentences, kplan's style */

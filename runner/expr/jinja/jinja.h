@@ -145,6 +145,12 @@ kp_rc kp_jparse_template(const char *src, size_t len, const struct jopts *o, str
 kp_rc kp_jparse_expr(const char *src, size_t len, bool raw_strings, struct jnode **out,
 		     struct kp_buf *err, size_t *at);
 void kp_jtemplate_free(struct jtemplate *t);
+/* The line and column (characters, from 1) of byte offset at in src. */
+void kp_jsrc_linecol(const char *src, size_t len, size_t at, int *line, int *col);
+/* A syntax error in a template file read while rendering (include, the
+ * template lookup): Jinja's message msg at offset at, recorded in cx. */
+kp_rc kp_jsyntax_error(struct kp_jctx *cx, const char *name, const char *src, size_t len, size_t at,
+		       const char *msg);
 void kp_jnode_free(struct jnode *n);
 
 /* Evaluation context (one evaluation). */

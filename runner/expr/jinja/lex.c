@@ -304,6 +304,30 @@ kp_rc kp_jlex_next(struct jlex *lx)
 	return kp_jlex_error(lx, t->start, "unexpected char '%c' at %zu", c, t->start);
 }
 
+void kp_jsrc_linecol(const char *src, size_t len, size_t at, int *line, int *col)
+{
+	size_t bol = at < len ? at : len;
+	while (bol && src[bol - 1] != '\n')
+		bol--;
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < bol; i++)
+		*line += src[i] == '\n';
+	for (size_t i = bol; i < at && i < len; i++)
+		*col += ((unsigned char)src[i] & 0xc0) != 0x80; /* characters, not bytes */
+}
+
+kp_rc kp_jsyntax_error(struct kp_jctx *cx, const char *name, const char *src, size_t len, size_t at,
+		       const char *msg)
+{
+	int line, col, mlen = (int)strlen(msg);
+	kp_jsrc_linecol(src, len, at, &line, &col);
+	if (mlen && msg[mlen - 1] == '.')
+		mlen--;
+	return kp_jinja_err(cx, KP_ERR_PARSE, "template '%s': %.*s (line %d, column %d)", name,
+			    mlen, msg, line, col);
+}
+
 const char *kp_jtok_describe(const struct jlex *lx)
 {
 	switch (lx->tok.kind) {

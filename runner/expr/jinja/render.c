@@ -494,7 +494,7 @@ static kp_rc include_one(struct kp_jctx *cx, const struct jstmt *st, const char 
 		size_t at = 0;
 		kp_buf_reset(&err);
 		if (kp_jparse_template(text.buf, text.len, &o, &t, &err, &at))
-			rc = kp_jinja_err(cx, KP_ERR_PARSE, "template '%s': %s", path, err.buf);
+			rc = kp_jsyntax_error(cx, path, text.buf, text.len, at, err.buf);
 	}
 	if (!rc) {
 		/* the included file's macros are its own */
