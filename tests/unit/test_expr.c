@@ -650,6 +650,30 @@ static void test_limits(void **state)
 	expect_err(c, "{{ 9223372036854775807 + 1 }}", KP_ERR_LIMIT,
 		   "upgrade.yml:14:7: error in expression '{{ 9223372036854775807 + 1 }}': integer "
 		   "result too large");
+	/* Python's ints are unbounded, kplan's 64-bit: every way past 2^63 is
+	 * the same error, never a wrapped or rounded value */
+	static const char *const too_large[] = {
+	    "{{ 2 ** 63 }}",
+	    "{{ -(-9223372036854775807 - 1) }}",
+	    "{{ 4611686018427387904 * 2 }}",
+	    "{{ '99999999999999999999' | int }}",
+	    "{{ 1e30 | int }}",
+	    "{{ '1e19' | int }}",
+	    "{{ ((2 ** 62) | float * 2) | int }}",
+	    "{{ 9223372036854775807 | float | int }}",
+	    "{{ '%d' % 1e19 }}",
+	    "{{ (-9223372036854775807 - 1) | abs }}",
+	    "{{ [9223372036854775807, 1] | sum }}",
+	    "{{ (-9223372036854775807 - 1) // -1 }}",
+	};
+	for (size_t i = 0; i < KP_ARRAY_LEN(too_large); i++) {
+		kp_rc rc;
+		char *got = render_rc(c, too_large[i], &rc);
+		if (got || rc != KP_ERR_LIMIT || !strstr(c->err.buf, ": integer result too large"))
+			fail_msg("'%s' gave %s, rc %d: %s", too_large[i], got ? got : "nothing", rc,
+				 c->err.buf);
+	}
+	expect(c, "{{ 9223372036854775806 + 1 }}", "\"9223372036854775807\"");
 	/* deep nesting is refused when it is compiled */
 	struct kp_buf deep = KP_BUF_INIT;
 	kp_buf_addstr(&deep, "{{ ");

@@ -11,7 +11,7 @@
  *
  * Integers are int64_t where Python's are unbounded: exact below 2^63; a
  * literal or a result beyond is an error ("integer result too large"),
- * never a rounded float.
+ * never a wrapped or rounded value (a JSON number beyond reads as a float).
  */
 #ifndef KP_JINJA_H
 #define KP_JINJA_H

@@ -44,6 +44,17 @@ static int64_t num_i(const struct kp_value *v)
 	return v->type == KP_V_INT ? v->u.i : v->u.b;
 }
 
+kp_rc kp_jinja_float_int(struct kp_jctx *cx, double f, int64_t *out)
+{
+	if (!isfinite(f))
+		return kp_jinja_err(cx, KP_ERR_RUNTIME, "cannot convert float %s to integer",
+				    isnan(f) ? "NaN" : "infinity");
+	if (f >= 9223372036854775808.0 || f < -9223372036854775808.0)
+		return kp_jinja_err(cx, KP_ERR_LIMIT, "integer result too large");
+	*out = (int64_t)f;
+	return KP_OK;
+}
+
 /* Two numbers compared as Python does, exactly: an int and a float are
  * not rounded to one double (2^53 + 1 > 2.0^53). -1, 0, 1, or 2 when a
  * NaN makes them unordered. */
