@@ -45,6 +45,9 @@ struct kp_scope {
 	size_t nunknown;
 	bool placeholder;
 	const char *base_dir; /* lookup_file() paths are relative to it (the plan's dir) */
+	/* the directory of the file the template module renders: {% include %}
+	 * looks there after the role and the plan's directory. May be NULL. */
+	const char *template_dir;
 	/* Where the value v found for variable `name` was written, when that
 	 * is known (play vars): an error inside a templated value then points
 	 * at the value, not at the expression that used it. May be NULL. */

@@ -612,6 +612,31 @@ static void test_template(void **state)
 	assert_false(r.changed);
 	assert_string_equal(msg(&r), "@/bad.j2:1:1: undefined variable 'nope'");
 	kp_result_release(&r);
+
+	/* {% include %} finds files beside the template and in its templates/ */
+	char *dir = rooted("@/tpl");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	free(dir);
+	dir = rooted("@/tpl/templates");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	free(dir);
+	put_file("@/tpl/main.j2", "[{% include 'part.j2' %}|{% include 'sub.j2' %}]\n");
+	put_file("@/tpl/part.j2", "p={{ port }}\n");
+	put_file("@/tpl/templates/sub.j2", "s={{ x }}");
+	run("template", "{\"src\":\"tpl/main.j2\",\"dest\":\"@/etc/main.conf\"}", &r);
+	assert_false(r.failed);
+	t = file_text("@/etc/main.conf");
+	assert_string_equal(t, "[p=6443|s=41]\n");
+	free(t);
+	kp_result_release(&r);
+
+	/* a syntax error in a template file points into the file */
+	put_file("@/syn.j2", "a\nb {{ x +* 2 }}\n");
+	run("template", "{\"src\":\"syn.j2\",\"dest\":\"@/etc/t.conf\"}", &r);
+	assert_true(r.failed);
+	assert_string_equal(msg(&r), "@/syn.j2:2:9: invalid template: unexpected '*' (line 2, "
+				     "column 9)\n    b {{ x +* 2 }}\n            ^");
+	kp_result_release(&r);
 }
 
 /* ---- fetch ------------------------------------------------------------------------ */
