@@ -1093,9 +1093,23 @@ static void test_kubeadm_eras(void **state)
 	const char *kl[] = {"v1.12.5", "v1.11.0", "v1.13.0", "v1.12.5"};
 	struct kp_buf old = KP_BUF_INIT;
 	assert_true(kp_kver_parse("v1.14.0", &t));
-	assert_true(kp_kubeadm_old_kubelets(&t, kl, 4, &old));
+	assert_true(kp_kubeadm_old_kubelets(&t, 1, kl, 4, &old));
 	assert_string_equal(old.buf, "[v1.11.0 v1.12.5]");
 	kp_buf_release(&old);
+	/* kubeadm of today (1.28 on): kubelets three minors behind pass */
+	assert_int_equal(kp_kubeadm_era(13)->kubelet_skew, 1);
+	assert_int_equal(kp_kubeadm_era(36)->kubelet_skew, 3);
+	const char *kl2[] = {"v1.33.4", "v1.32.9", "v1.35.9"};
+	assert_true(kp_kver_parse("v1.36.5", &t));
+	assert_true(kp_kubeadm_old_kubelets(&t, 3, kl2, 3, &old));
+	assert_string_equal(old.buf, "[v1.32.9]");
+	kp_buf_release(&old);
+	/* the version-skew policy: two minors before 1.28, three since */
+	assert_int_equal(kp_kubelet_skew(27)->older, 2);
+	assert_int_equal(kp_kubelet_skew(28)->older, 3);
+	assert_int_equal(kp_kubelet_skew(13)->older, 2);
+	assert_true(kp_kubeadm_era(15)->node_flags);
+	assert_false(kp_kubeadm_era(14)->node_flags);
 }
 
 static void test_kubeadm_node(void **state)
