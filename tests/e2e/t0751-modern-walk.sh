@@ -38,7 +38,7 @@ check "run: kubeadm on each host, one minor at a time" \
 last36=$(for n in $nodes; do on "$n" 'grep " kubeadm-1.36.5 " /var/log/kubeadm-lab.log | cut -d" " -f1'; done | sort | tail -n 1)
 first37=$(for n in $nodes; do on "$n" 'grep " kubeadm-1.37.1 " /var/log/kubeadm-lab.log | cut -d" " -f1'; done | sort | head -n 1)
 check "run: every node finished 1.36 before any started 1.37" yes \
-	"$([ -n "$last36" ] && [ ! "$first37" \< "$last36" ] && echo yes || echo "no: $last36 $first37")"
+	"$([ -n "$last36" ] && [ "$(printf '%s\n%s\n' "$last36" "$first37" | sort | head -n 1)" = "$last36" ] && echo yes || echo "no: $last36 $first37")"
 check "run: every kubelet reports v1.37.1" "v1.37.1 v1.37.1 v1.37.1 v1.37.1" \
 	"$(k get nodes -o jsonpath='{.items[*].status.nodeInfo.kubeletVersion}')"
 log_before=$(for n in $nodes; do klog "$n"; done)
