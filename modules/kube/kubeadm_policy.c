@@ -26,26 +26,69 @@
  * - CHANGELOG-1.15.md (#78408): "The `kubeadm upgrade node config` and
  *   `kubeadm upgrade node experimental-control-plane` commands are
  *   deprecated in favor of `kubeadm upgrade node`", which upgrades a
- *   control plane's static pods and any node's kubelet configuration.
+ *   control plane's static pods and any node's kubelet configuration,
+ *   and takes --etcd-upgrade and --certificate-renewal as `upgrade apply`
+ *   does (cmd/kubeadm/app/cmd/upgrade/node.go).
+ * - CHANGELOG-1.28.md (KEP-3935): the kubelet may be three minor versions
+ *   older than the API server; kubeadm's MaximumAllowedMinorVersionKubeletSkew
+ *   (cmd/kubeadm/app/phases/upgrade/policy.go) follows, from 1 to 3.
  */
 static const struct kp_kubeadm_era eras[] = {
     {11,
      "kubeadm upgrade apply %s --yes",
      {"kubeadm upgrade apply %s --yes", NULL},
      "kubeadm upgrade node config --kubelet-version %s",
-     "kubeadm 1.11 HA upgrade guide"},
+     "kubeadm 1.11 HA upgrade guide",
+     1,
+     false},
     {12,
      "kubeadm upgrade apply %s --yes",
      {"kubeadm upgrade node experimental-control-plane",
       "kubeadm upgrade node config --kubelet-version %s"},
      "kubeadm upgrade node config --kubelet-version %s",
-     "CHANGELOG-1.12.md"},
+     "CHANGELOG-1.12.md",
+     1,
+     false},
     {15,
      "kubeadm upgrade apply %s --yes",
      {"kubeadm upgrade node", NULL},
      "kubeadm upgrade node",
-     "CHANGELOG-1.15.md (#78408)"},
+     "CHANGELOG-1.15.md (#78408)",
+     1,
+     true},
+    {28,
+     "kubeadm upgrade apply %s --yes",
+     {"kubeadm upgrade node", NULL},
+     "kubeadm upgrade node",
+     "CHANGELOG-1.28.md (KEP-3935)",
+     3,
+     true},
 };
+
+/*
+ * Kubernetes' version-skew policy (kubernetes/website
+ * content/en/releases/version-skew-policy.md): "kubelet must not be newer
+ * than kube-apiserver, and may be up to two minor versions older" until
+ * 1.27; "up to three minor versions older" since 1.28 (KEP-3935,
+ * CHANGELOG-1.28.md).
+ */
+static const struct kp_kubelet_skew kubelet_skews[] = {
+    {0, 2,
+     "a kubelet may be up to two minor versions older than the API server, never newer "
+     "(Kubernetes version-skew policy before 1.28)"},
+    {28, 3,
+     "a kubelet may be up to three minor versions older than the API server, never newer "
+     "(Kubernetes version-skew policy since 1.28)"},
+};
+
+const struct kp_kubelet_skew *kp_kubelet_skew(int apiserver_minor)
+{
+	const struct kp_kubelet_skew *s = &kubelet_skews[0];
+	for (size_t i = 0; i < KP_ARRAY_LEN(kubelet_skews); i++)
+		if (apiserver_minor >= kubelet_skews[i].from_minor)
+			s = &kubelet_skews[i];
+	return s;
+}
 
 const struct kp_kubeadm_era *kp_kubeadm_era(int minor)
 {
@@ -97,14 +140,14 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-bool kp_kubeadm_old_kubelets(const struct kp_kver *target, const char *const *kubelets, size_t n,
-			     struct kp_buf *out)
+bool kp_kubeadm_old_kubelets(const struct kp_kver *target, int skew, const char *const *kubelets,
+			     size_t n, struct kp_buf *out)
 {
 	const char **old = kp_xcalloc(n + 1, sizeof(*old));
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct kp_kver k;
-		if (!kp_kver_parse(kubelets[i], &k) || target->minor <= k.minor + 1)
+		if (!kp_kver_parse(kubelets[i], &k) || target->minor <= k.minor + skew)
 			continue;
 		bool seen = false;
 		for (size_t j = 0; j < m && !seen; j++)
@@ -126,6 +169,16 @@ bool kp_kubeadm_old_kubelets(const struct kp_kver *target, const char *const *ku
 void kp_kubeadm_policy(const struct kp_kver *target, const struct kp_kver *cluster,
 		       const struct kp_kver *kubeadm, const char *const *kubelets, size_t n,
 		       struct kp_buf *mandatory, struct kp_buf *skippable)
+{
+	const struct kp_kubeadm_era *e = kp_kubeadm_era(kubeadm->minor);
+	kp_kubeadm_policy_skew(target, cluster, kubeadm, e ? e->kubelet_skew : 1, kubelets, n,
+			       mandatory, skippable);
+}
+
+void kp_kubeadm_policy_skew(const struct kp_kver *target, const struct kp_kver *cluster,
+			    const struct kp_kver *kubeadm, int kubelet_skew,
+			    const char *const *kubelets, size_t n, struct kp_buf *mandatory,
+			    struct kp_buf *skippable)
 {
 	const char *t = target->text;
 	/* a released version: fully enforced; a pre-release: --force passes */
@@ -169,7 +222,7 @@ void kp_kubeadm_policy(const struct kp_kver *target, const struct kp_kver *clust
 		    "upgrades weren't allowed via setting the --allow-*-upgrades flags\n",
 		    t);
 	struct kp_buf old = KP_BUF_INIT;
-	if (kubelets && kp_kubeadm_old_kubelets(target, kubelets, n, &old))
+	if (kubelets && kp_kubeadm_old_kubelets(target, kubelet_skew, kubelets, n, &old))
 		kp_buf_addf(skippable,
 			    "There are kubelets in this cluster that are too old that have these "
 			    "versions %s\n",

@@ -32,12 +32,27 @@ int kp_kver_cmp(const struct kp_kver *a, const struct kp_kver *b);
 void kp_kubeadm_policy(const struct kp_kver *target, const struct kp_kver *cluster,
 		       const struct kp_kver *kubeadm, const char *const *kubelets, size_t n,
 		       struct kp_buf *mandatory, struct kp_buf *skippable);
+/* The same, with kubeadm's kubelet skew (its era's) given. */
+void kp_kubeadm_policy_skew(const struct kp_kver *target, const struct kp_kver *cluster,
+			    const struct kp_kver *kubeadm, int kubelet_skew,
+			    const char *const *kubelets, size_t n, struct kp_buf *mandatory,
+			    struct kp_buf *skippable);
 
 /* The kubelet versions (unique, sorted) that kubeadm finds too old for
- * `target` (more than one minor behind), as "[v1.11.0 v1.12.3]" into out;
- * false when there are none. */
-bool kp_kubeadm_old_kubelets(const struct kp_kver *target, const char *const *kubelets, size_t n,
-			     struct kp_buf *out);
+ * `target` (more than `skew` minors behind: its era's kubelet_skew), as
+ * "[v1.11.0 v1.12.3]" into out; false when there are none. */
+bool kp_kubeadm_old_kubelets(const struct kp_kver *target, int skew, const char *const *kubelets,
+			     size_t n, struct kp_buf *out);
+
+/* Kubernetes' version-skew policy for the kubelet: from API server minor
+ * `from_minor` on, a kubelet may be up to `older` minor versions older
+ * than the API server (never newer). */
+struct kp_kubelet_skew {
+	int from_minor;
+	int older;
+	const char *rule; /* the policy in words, with its source */
+};
+const struct kp_kubelet_skew *kp_kubelet_skew(int apiserver_minor);
 
 /* The upgrade commands of a kubeadm era (by the kubeadm minor version that
  * runs them). "%s" stands for the target version (v1.13.3). */
@@ -47,6 +62,8 @@ struct kp_kubeadm_era {
 	const char *others[2]; /* every other control plane, in order */
 	const char *worker;    /* a node without the control plane */
 	const char *source;    /* where kubeadm says so */
+	int kubelet_skew;      /* kubeadm's MaximumAllowedMinorVersionKubeletSkew */
+	bool node_flags;       /* `upgrade node` takes --etcd-upgrade, --certificate-renewal */
 };
 /* The era of kubeadm 1.<minor>; NULL before the first one kplan knows. */
 const struct kp_kubeadm_era *kp_kubeadm_era(int minor);

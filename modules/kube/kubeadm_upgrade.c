@@ -8,6 +8,16 @@
  * (1.15 on) or `upgrade apply` again (before 1.12); on workers `upgrade
  * node config --kubelet-version` (before 1.15) or `upgrade node`.
  *
+ * `upgrade node` takes --etcd-upgrade and --certificate-renewal from
+ * kubeadm 1.15 on, as `upgrade apply` does: both are passed through.
+ *
+ * Action `check` changes nothing and runs no kubeadm: it reads the
+ * cluster's version and every Node's kubelet from the API and refuses a
+ * path kubeadm or Kubernetes forbids (a skipped minor, a downgrade, a
+ * kubelet that would fall outside the version-skew policy once the API
+ * server is at the target, kubeadm_policy.c), naming the node, its version
+ * and the rule: a play's first task, before anything on a node changes.
+ *
  * The probe finds kubeadm's own version, the cluster's version and every
  * kubelet's (the Nodes' status.nodeInfo.kubeletVersion), and refuses what
  * kubeadm would refuse, in kubeadm's words (its EnforceVersionPolicies, in
@@ -34,7 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const actions[] = {"auto", "plan", "apply", "control-plane", "node", NULL};
+static const char *const actions[] = {"auto", "plan",  "apply", "control-plane",
+				      "node", "check", NULL};
 
 static const struct kp_argspec args[] = {
     {.name = "version", .type = KP_T_STR, .required = true, .help = "v1.13.3 or 1.13.3"},
@@ -43,7 +54,7 @@ static const struct kp_argspec args[] = {
      .def = "auto",
      .choices = actions,
      .help = "auto: apply on the first control-plane host, control-plane on the other "
-	     "kube_control_plane hosts, node elsewhere"},
+	     "kube_control_plane hosts, node elsewhere; check: only refuse a forbidden path"},
     {.name = "etcd_upgrade", .type = KP_T_BOOL, .def = "true", .help = "upgrade etcd too"},
     {.name = "certificate_renewal",
      .type = KP_T_BOOL,
@@ -82,6 +93,7 @@ struct up {
 	bool have_kubelet;
 	const struct kp_kubeadm_era *era;
 	char **kubelets; /* every Node's kubeletVersion */
+	char **nodes;	 /* and its name */
 	size_t nkubelets;
 	struct kp_value *components;
 };
@@ -90,50 +102,62 @@ static void up_free(void *p)
 {
 	struct up *u = p;
 	kp_value_unref(u->components);
-	for (size_t i = 0; i < u->nkubelets; i++)
+	for (size_t i = 0; i < u->nkubelets; i++) {
 		free(u->kubelets[i]);
+		free(u->nodes[i]);
+	}
 	free(u->kubelets);
+	free(u->nodes);
 	free(u);
 }
 
-/* The COMPONENT / CURRENT / AVAILABLE tables of `kubeadm upgrade plan`,
- * columns separated by two or more spaces. */
+/* The COMPONENT tables of `kubeadm upgrade plan`: COMPONENT CURRENT
+ * AVAILABLE (kubeadm before 1.31), or COMPONENT NODE CURRENT TARGET (1.31
+ * on; NODE may be empty). kubeadm aligns them with a tabwriter: a cell is
+ * what is under its header word. */
 static struct kp_value *components(const char *out)
 {
+	static const char *const keys3[] = {"name", "current", "available"};
+	static const char *const keys4[] = {"name", "node", "current", "available"};
 	struct kp_value *l = kp_value_list();
-	bool in_table = false;
+	size_t off[5] = {0};
+	int ncol = 0;
 	for (const char *line = out; *line;) {
 		size_t len = strcspn(line, "\n");
 		const char *p = line;
 		while (p < line + len && (*p == ' ' || *p == '\t'))
 			p++;
 		if (!strncmp(p, "COMPONENT", 9)) {
-			in_table = true;
+			/* the header: where each column starts */
+			ncol = 0;
+			for (size_t i = 0; i < len && ncol < 4;) {
+				while (i < len && line[i] == ' ')
+					i++;
+				if (i < len)
+					off[ncol++] = i;
+				while (i < len && line[i] != ' ')
+					i++;
+			}
+			off[ncol] = (size_t)-1;
+			if (ncol != 3 && ncol != 4)
+				ncol = 0;
 		} else if (p == line + len) {
-			in_table = false;
-		} else if (in_table) {
-			char *cols[3] = {0};
-			int n = 0;
-			const char *c = p, *end = line + len;
-			while (c < end && n < 3) {
-				const char *e = c;
-				while (e < end && !(e[0] == ' ' && e + 1 < end && e[1] == ' ') &&
-				       *e != '\t')
-					e++;
-				cols[n++] = kp_xstrndup(c, (size_t)(e - c));
-				while (e < end && (*e == ' ' || *e == '\t'))
-					e++;
-				c = e;
+			ncol = 0;
+		} else if (ncol) {
+			struct kp_value *m = kp_value_map();
+			for (int c = 0; c < ncol; c++) {
+				size_t a = off[c] < len ? off[c] : len;
+				size_t b = off[c + 1] < len ? off[c + 1] : len;
+				while (a < b && line[a] == ' ')
+					a++;
+				while (b > a && line[b - 1] == ' ')
+					b--;
+				char *cell = kp_xstrndup(line + a, b - a);
+				kp_map_set_take(m, ncol == 4 ? keys4[c] : keys3[c],
+						kp_value_str(cell));
+				free(cell);
 			}
-			if (n == 3) {
-				struct kp_value *m = kp_value_map();
-				kp_map_set_take(m, "name", kp_value_str(cols[0]));
-				kp_map_set_take(m, "current", kp_value_str(cols[1]));
-				kp_map_set_take(m, "available", kp_value_str(cols[2]));
-				kp_list_push_take(l, m);
-			}
-			for (int i = 0; i < n; i++)
-				free(cols[i]);
+			kp_list_push_take(l, m);
 		}
 		line += len;
 		if (*line)
@@ -186,13 +210,19 @@ static kp_rc api_kubelets(struct kp_kube *k, struct up *u, struct kp_buf *err)
 	const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items"), *n;
 	if (!rc && cJSON_IsArray(items)) {
 		u->kubelets = kp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof(char *));
+		u->nodes = kp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof(char *));
 		cJSON_ArrayForEach(n, items)
 		{
 			const cJSON *st = cJSON_GetObjectItemCaseSensitive(n, "status");
 			const cJSON *ni = cJSON_GetObjectItemCaseSensitive(st, "nodeInfo");
 			const cJSON *kv = cJSON_GetObjectItemCaseSensitive(ni, "kubeletVersion");
-			if (cJSON_IsString(kv) && *kv->valuestring)
+			const cJSON *md = cJSON_GetObjectItemCaseSensitive(n, "metadata");
+			const cJSON *nm = cJSON_GetObjectItemCaseSensitive(md, "name");
+			if (cJSON_IsString(kv) && *kv->valuestring) {
+				u->nodes[u->nkubelets] =
+				    kp_xstrdup(cJSON_IsString(nm) ? nm->valuestring : "?");
 				u->kubelets[u->nkubelets++] = kp_xstrdup(kv->valuestring);
+			}
 		}
 	}
 	cJSON_Delete(list);
@@ -302,6 +332,89 @@ static kp_rc manifest_tags(struct kp_modctx *ctx, struct kp_result *res, struct 
 	return rc;
 }
 
+/* The path from the cluster's version to the target, by the rules of
+ * kubeadm_policy.c: false (the task failed, naming the node, its version
+ * and the rule) when it is forbidden. `cp` names the control plane. */
+static bool path_ok(struct kp_result *res, const struct up *u, const char *cp)
+{
+	const struct kp_kver *c = &u->cluster, *t = &u->target;
+	if (t->major != c->major || t->minor > c->minor + 1) {
+		kp_mod_failf(res,
+			     "the control plane ('%s') is at %s: %s would skip Kubernetes 1.%d; "
+			     "kubeadm upgrades one minor version at a time: upgrade to 1.%d first",
+			     cp, c->text, t->text, c->minor + 1, c->minor + 1);
+		return false;
+	}
+	if (kp_kver_cmp(t, c) < 0) {
+		kp_mod_failf(res,
+			     "the control plane ('%s') is at %s: %s would be a downgrade, which "
+			     "kubeadm cannot do",
+			     cp, c->text, t->text);
+		return false;
+	}
+	const struct kp_kubelet_skew *sk = kp_kubelet_skew(t->minor);
+	for (size_t i = 0; i < u->nkubelets; i++) {
+		struct kp_kver k;
+		if (!kp_kver_parse(u->kubelets[i], &k))
+			continue;
+		if (kp_kver_cmp(&k, t) > 0) {
+			kp_mod_failf(res,
+				     "node '%s' has kubelet %s, newer than %s: %s; the upgrade "
+				     "cannot go back",
+				     u->nodes[i], k.text, t->text, sk->rule);
+			return false;
+		}
+		if (t->minor - k.minor > sk->older) {
+			kp_mod_failf(res,
+				     "node '%s' has kubelet %s, %d minor versions older than %s: "
+				     "%s; upgrade node '%s' first",
+				     u->nodes[i], k.text, t->minor - k.minor, t->text, sk->rule,
+				     u->nodes[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Action check: the path's rules only (the top comment). */
+static kp_rc check_path(struct kp_modctx *ctx, struct kp_result *res, struct up *u,
+			struct kp_buf *err)
+{
+	struct via v = {.ctx = ctx, .res = res};
+	struct kp_kube *k = NULL;
+	struct kp_buf e = KP_BUF_INIT;
+	char *gv = NULL;
+	const char *cp = kp_mod_first_control_plane(ctx);
+	kp_rc rc = api_open(ctx, &v, &k, &e);
+	if (!rc)
+		rc = kp_kube_version(k, &gv, &e);
+	if (!rc && !kp_kver_parse(gv, &u->cluster))
+		rc = kp_errorf(&e, KP_ERR_IO, "no version in /version");
+	if (!rc)
+		rc = api_kubelets(k, u, &e);
+	if (rc) {
+		kp_mod_failf(res, "cannot read the cluster's version and kubelets: %s", e.buf);
+		rc = KP_OK;
+	} else if (path_ok(res, u, cp ? cp : "kube_control_plane")) {
+		struct kp_value *f = kp_value_map(), *kl = kp_value_map();
+		for (size_t i = 0; i < u->nkubelets; i++)
+			kp_map_set_take(kl, u->nodes[i], kp_value_str(u->kubelets[i]));
+		kp_map_set_take(f, "cluster_version", kp_value_str(u->cluster.text));
+		kp_map_set_take(f, "kubelet_versions", kl);
+		kp_value_unref(res->facts);
+		res->facts = f;
+		kp_buf_reset(&res->msg);
+		kp_buf_addf(&res->msg, "%s -> %s is allowed: %s", u->cluster.text, u->vt,
+			    !kp_kver_cmp(&u->cluster, &u->target) ? "the control plane is there"
+			    : u->cluster.minor == u->target.minor ? "a patch release"
+								  : "one minor version");
+	}
+	free(gv);
+	kp_kube_free(k);
+	kp_buf_release(&e);
+	return rc;
+}
+
 static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
 {
 	struct up *u = kp_xcalloc(1, sizeof(*u));
@@ -324,6 +437,11 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		goto out;
 	}
 	u->vt = u->target.text;
+	if (!strcmp(action, "check")) {
+		snprintf(u->action, sizeof(u->action), "check");
+		rc = check_path(ctx, res, u, err);
+		goto out;
+	}
 	if (!strcmp(action, "auto")) {
 		const char *cp = kp_mod_first_control_plane(ctx);
 		if (!cp) {
@@ -495,6 +613,8 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	}
 	if (!policy_ok(ctx, res, u, &u->cluster, true))
 		goto out;
+	if (!path_ok(res, u, ctx->host))
+		goto out;
 	if (!strcmp(u->action, "plan")) {
 		kp_buf_addf(&res->msg, "cluster %s -> %s: the plan is in stdout", u->cluster.text,
 			    u->vt);
@@ -551,6 +671,8 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 
 	if (!u)
 		return kp_errorf(err, KP_ERR_INVALID, "apply without a probe");
+	if (!strcmp(u->action, "check"))
+		return KP_OK;
 	if (!strcmp(u->action, "node"))
 		list[0] = u->era->worker;
 	else if (!strcmp(u->action, "control-plane"))
@@ -584,6 +706,11 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		} else if (strstr(list[i], "experimental-control-plane") &&
 			   !kp_arg_bool(ctx, "etcd_upgrade")) {
 			kp_buf_addstr(&cmd, " --etcd-upgrade=false");
+		} else if (!strcmp(list[i], "kubeadm upgrade node") && u->era->node_flags) {
+			if (!kp_arg_bool(ctx, "etcd_upgrade"))
+				kp_buf_addstr(&cmd, " --etcd-upgrade=false");
+			if (!kp_arg_bool(ctx, "certificate_renewal"))
+				kp_buf_addstr(&cmd, " --certificate-renewal=false");
 		}
 		/* the node commands read the node's kubelet.conf unless told */
 		if (kubeconfig && strcmp(kubeconfig, DEFAULT_KUBECONFIG) &&

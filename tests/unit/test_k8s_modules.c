@@ -1121,9 +1121,91 @@ static void test_kubeadm_eras(void **state)
 	const char *kl[] = {"v1.12.5", "v1.11.0", "v1.13.0", "v1.12.5"};
 	struct kp_buf old = KP_BUF_INIT;
 	assert_true(kp_kver_parse("v1.14.0", &t));
-	assert_true(kp_kubeadm_old_kubelets(&t, kl, 4, &old));
+	assert_true(kp_kubeadm_old_kubelets(&t, 1, kl, 4, &old));
 	assert_string_equal(old.buf, "[v1.11.0 v1.12.5]");
 	kp_buf_release(&old);
+	/* kubeadm of today (1.28 on): kubelets three minors behind pass */
+	assert_int_equal(kp_kubeadm_era(13)->kubelet_skew, 1);
+	assert_int_equal(kp_kubeadm_era(36)->kubelet_skew, 3);
+	const char *kl2[] = {"v1.33.4", "v1.32.9", "v1.35.9"};
+	assert_true(kp_kver_parse("v1.36.5", &t));
+	assert_true(kp_kubeadm_old_kubelets(&t, 3, kl2, 3, &old));
+	assert_string_equal(old.buf, "[v1.32.9]");
+	kp_buf_release(&old);
+	/* the version-skew policy: two minors before 1.28, three since */
+	assert_int_equal(kp_kubelet_skew(27)->older, 2);
+	assert_int_equal(kp_kubelet_skew(28)->older, 3);
+	assert_int_equal(kp_kubelet_skew(13)->older, 2);
+	assert_true(kp_kubeadm_era(15)->node_flags);
+	assert_false(kp_kubeadm_era(14)->node_flags);
+}
+
+/* kubeadm of today: the plan's NODE column, `upgrade node` with the
+ * upgrade flags, and action check naming the node and the rule */
+#define PLAN_TODAY                                                                                 \
+	"[upgrade/versions] Cluster version: v1.35.9\n"                                            \
+	"[upgrade/versions] kubeadm version: v1.36.5\n\n"                                          \
+	"COMPONENT   NODE   CURRENT   TARGET\n"                                                    \
+	"kubelet     m1     v1.35.9   v1.36.5\n\n"                                                 \
+	"COMPONENT                 NODE      CURRENT    TARGET\n"                                  \
+	"kube-apiserver            m1        v1.35.9    v1.36.5\n"                                 \
+	"kube-proxy                          1.35.9     v1.36.5\n\n"
+static void test_kubeadm_today(void **state)
+{
+	const struct canned t[] = {
+	    {"kubeadm version -o short", 0, "v1.36.5\n"},
+	    {"kubeadm upgrade plan", 0, PLAN_TODAY},
+	    {"kubelet --version", 0, "Kubernetes v1.35.9\n"},
+	    {"kubeadm upgrade", 0, ""},
+	    {NODES_CMD, 0, NODES(NODE("m1", "v1.35.9") "," NODE("w1", "v1.33.0"))},
+	    {"kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /version", 0,
+	     "{\"gitVersion\":\"v1.35.9\"}"},
+	    {NULL, 0, NULL},
+	};
+	struct run r = {.check = true, .f.table = t, .host = "m1", .vars = GROUPS};
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.36.5\"}");
+	assert_false(r.res.failed);
+	assert_fact(&r, "components",
+		    "[{\"name\":\"kubelet\",\"node\":\"m1\",\"current\":\"v1.35.9\",\"available\":"
+		    "\"v1.36.5\"},{\"name\":\"kube-apiserver\",\"node\":\"m1\",\"current\":"
+		    "\"v1.35.9\",\"available\":\"v1.36.5\"},{\"name\":\"kube-proxy\",\"node\":\"\","
+		    "\"current\":\"1.35.9\",\"available\":\"v1.36.5\"}]");
+	done(&r);
+	/* the check: a kubelet three minors behind 1.36 passes (1.28 on) */
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.36.5\",\"action\":\"check\"}");
+	assert_false(r.res.failed);
+	assert_false(r.res.changed);
+	assert_string_equal(r.res.msg.buf, "v1.35.9 -> v1.36.5 is allowed: one minor version");
+	done(&r);
+	/* ... four behind 1.37 does not; nor does a skipped minor */
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.36.6\",\"action\":\"check\"}");
+	assert_false(r.res.failed);
+	done(&r);
+	run(&r, "kubeadm-upgrade", "{\"version\":\"1.37.1\",\"action\":\"check\"}");
+	assert_true(r.res.failed);
+	assert_string_equal(r.res.msg.buf,
+			    "the control plane ('m1') is at v1.35.9: v1.37.1 would skip Kubernetes "
+			    "1.36; kubeadm upgrades one minor version at a time: upgrade to 1.36 "
+			    "first");
+	done(&r);
+	/* a worker's `upgrade node` gets the flags (1.15 on) */
+	const struct canned w[] = {
+	    {"kubeadm version -o short", 0, "v1.36.5\n"},
+	    {"kubelet --version", 0, "Kubernetes v1.35.9\n"},
+	    {"kubeadm upgrade", 0, ""},
+	    {"kubectl --kubeconfig /etc/kubernetes/kubelet.conf get --raw /version", 0,
+	     "{\"gitVersion\":\"v1.36.5\"}"},
+	    {NULL, 0, NULL},
+	};
+	r.f.table = w;
+	r.check = false;
+	r.host = "w1";
+	run(&r, "kubeadm-upgrade",
+	    "{\"version\":\"1.36.5\",\"etcd_upgrade\":false,\"certificate_renewal\":false}");
+	assert_false(r.res.failed);
+	assert_non_null(strstr(r.f.cmds.buf, "kubeadm upgrade node --etcd-upgrade=false "
+					     "--certificate-renewal=false\n"));
+	done(&r);
 }
 
 static void test_kubeadm_node(void **state)
@@ -1212,6 +1294,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_kubeadm_other_control_plane, teardown),
 	    cmocka_unit_test(test_kubeadm_eras),
 	    cmocka_unit_test_teardown(test_kubeadm_node, teardown),
+	    cmocka_unit_test_teardown(test_kubeadm_today, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

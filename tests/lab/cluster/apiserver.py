@@ -255,7 +255,7 @@ class Cluster:
         self.objs = {r: {} for r in RESOURCES}
         self.timers = []  # (when, seq, fn)
         self.seq = 0
-        self.version = "v1.13.0"
+        self.version = ARGS.version if ARGS else "v1.13.0"
         self.heartbeat = {}
         self.stopped = set()  # uids of deleted pods whose containers have stopped
         self.watchlog = []    # (resourceVersion, type, resource, object): what watches stream
@@ -1012,6 +1012,8 @@ def load_scenario(cl, scenario, nodes):
             "lastTransitionTime": ts(), }]
         node["status"]["nodeInfo"] = {"kubeletVersion": "v1.13.0", "kubeProxyVersion": "v1.13.0",
                                       "operatingSystem": "linux", "architecture": "amd64"}
+        if scenario == "5":
+            modern_node(node, name.startswith("k8s-control"))
         cl.put("nodes", node)
     if scenario != "1":
         return
@@ -1135,6 +1137,25 @@ def load_scenario(cl, scenario, nodes):
     # kubeadm's control plane: static pods, seen in the API as mirror pods
     for comp in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
         cl.mirror_pod(names[0], comp, "k8s.gcr.io/%s:v1.13.0" % comp, comp, 12 * day)
+
+
+def modern_node(node, control_plane):
+    """Scenario 5: a Node as a kubeadm cluster of today registers it (the
+    control-plane role label and taint, containerd's CRI socket, the
+    kubelet at the cluster's version)."""
+    meta = node["metadata"]
+    meta["labels"].pop("node-role.kubernetes.io/master", None)
+    meta["labels"].update({"kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux"})
+    meta["annotations"] = {"kubeadm.alpha.kubernetes.io/cri-socket": "unix:///var/run/containerd/containerd.sock",
+                           "node.alpha.kubernetes.io/ttl": "0",
+                           "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+    node["spec"].pop("taints", None)
+    if control_plane:
+        meta["labels"]["node-role.kubernetes.io/control-plane"] = ""
+        meta["labels"]["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+        node["spec"]["taints"] = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    v = ARGS.version if ARGS else "v1.13.0"
+    node["status"]["nodeInfo"].update({"kubeletVersion": v, "kubeProxyVersion": v})
 
 
 def drain_fixture(cl, node):
@@ -2296,6 +2317,7 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--ca", required=True)
     ap.add_argument("--scenario", default="1")
+    ap.add_argument("--version", default="v1.13.0", help="the cluster's version at start")
     ap.add_argument("--nodes", required=True, help="NAME=ADDR,... (the first is the control plane)")
     ap.add_argument("--node-grace", type=float, default=10.0)
     ap.add_argument("--replace-delay", type=float, default=1.0)
