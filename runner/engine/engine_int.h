@@ -55,8 +55,9 @@ struct kp_taskenv {
 	bool no_log, ignore_errors, ignore_unreachable;
 	enum kp_tristate check_mode;
 	int64_t timeout_ms;
-	const char *section; /* pre_tasks, tasks, post_tasks, handlers */
-	char task_id[128];   /* where the task sits in the plan: p1.tasks.2.block.0 */
+	const char *section;	       /* pre_tasks, tasks, post_tasks, handlers */
+	const struct kp_roleuse *role; /* the role whose tasks these are, or NULL */
+	char task_id[128];	       /* where the task sits in the plan: p1.tasks.2.block.0 */
 };
 
 struct kp_engine {

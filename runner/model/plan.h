@@ -21,6 +21,26 @@
 
 enum kp_tristate { KP_UNSET = -1, KP_NO = 0, KP_YES = 1 };
 
+/* A role as read from its directory (Ansible's layout): its defaults/ and
+ * vars/ main files. Its tasks and handlers are copied into each use. */
+struct kp_role {
+	char *name;			  /* as written in the play ("upgrade/pre-upgrade") */
+	char *path;			  /* the role's directory, absolute */
+	struct kp_value *defaults, *vars; /* maps, possibly empty */
+};
+
+/* One use of a role (an entry of `roles:`, an import_role or include_role):
+ * what its tasks and handlers see above the play's variables. */
+struct kp_roleuse {
+	const struct kp_role *role;
+	struct kp_value *defaults, *vars; /* this use's (defaults_from/vars_from) */
+	/* role params and `vars:` of the entry, with role_name and role_path */
+	struct kp_value *params;
+	bool private_vars; /* include_role without public: only its own tasks see them */
+};
+
+enum kp_include { KP_INC_NONE, KP_INC_TASKS, KP_INC_ROLE };
+
 struct kp_task {
 	char *name;		       /* as written (may hold {{ }}), or NULL */
 	struct kp_template *name_tmpl; /* compiled name, or NULL */
@@ -69,6 +89,22 @@ struct kp_task {
 	char *index_var;	   /* loop_control.index_var, or NULL */
 	struct kp_pos *notify_pos; /* where each notify entry was written */
 	char *import_path;	   /* import_tasks file (resolved) this block came from, or NULL */
+
+	/* roles and includes */
+	/* a block holding a role's tasks, or a role's handler: it runs with the
+	 * role's variables (borrowed from the plan) */
+	const struct kp_roleuse *role;
+	/* include_tasks / include_role: a dynamic block. `when` and `loop`
+	 * belong to the include and are evaluated per host when it runs; the
+	 * included tasks are `block` (loaded now when the file name is
+	 * literal), or loaded when run from include_file (with {{ }}) */
+	enum kp_include include;
+	struct kp_template *include_file;
+	char *include_dir; /* where a relative include_file is looked for */
+	/* `vars:` of an include or import (a map whose values are templated
+	 * when used), or NULL */
+	struct kp_value *include_vars;
+	struct kp_task *apply; /* `apply:` keywords, as a block without tasks, or NULL */
 };
 
 /* serial: a list of steps; each is a count or a percentage */
@@ -144,6 +180,11 @@ struct kp_play {
 	int64_t pause_between_batches_ms;
 	char *run_lock;
 	char *plan_file; /* the file this play was written in */
+	/* the defaults and vars of the play's roles (roles:, import_role and
+	 * their dependencies), merged in the order they load: every task of
+	 * the play sees them, as Ansible's private_role_vars = False */
+	struct kp_value *role_defaults, *role_vars;
+	struct kp_value *role_names; /* list of the roles' names */
 	/* hook_limits: per call of a hook or `lua` step; 0 = the default
 	 * (KP_HOOK_STEPS_DEFAULT, KP_HOOK_MEM_DEFAULT in hooks.h) */
 	uint64_t hook_max_instructions;
@@ -159,6 +200,15 @@ struct kp_plan {
 	size_t ndocs, capdocs;
 	char **files; /* every file loaded (plans, task files, vars files, hooks) */
 	size_t nfiles, capfiles;
+	char *roles_path;	/* ':'-separated, from ansible.cfg / ANSIBLE_ROLES_PATH, or NULL */
+	struct kp_role **roles; /* every role read, once each */
+	size_t nroles;
+	struct kp_roleuse **roleuses;
+	size_t nroleuses;
+	/* task files loaded while the plan runs (include_tasks with {{ }}),
+	 * kept until the plan is freed */
+	struct kp_task **dyn;
+	size_t ndyn;
 };
 
 kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err);
@@ -166,7 +216,18 @@ kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err);
  * in messages, and what it imports is found relative to it. */
 kp_rc kp_plan_load_string(const char *path, const char *data, size_t len, struct kp_plan **out,
 			  struct kp_buf *err);
+/* The same with a roles_path (':'-separated directories where roles are
+ * looked for after roles/ beside the plan; NULL for none). */
+kp_rc kp_plan_load_roles(const char *path, const char *roles_path, struct kp_plan **out,
+			 struct kp_buf *err);
 void kp_plan_free(struct kp_plan *plan);
+
+/* The tasks of an include_tasks whose file name was a template, rendered
+ * to `file` when it ran: loaded (relative to the include's directory),
+ * validated and kept in the plan (the same file again gives the same
+ * tasks). Not thread-safe: one caller at a time. */
+kp_rc kp_plan_load_include(struct kp_plan *plan, const struct kp_task *inc, const char *file,
+			   struct kp_task **out, struct kp_buf *err);
 
 /* Free a task and everything it owns (blocks recursively). */
 void kp_task_free(struct kp_task *t);

@@ -1,10 +1,13 @@
 /*
  * vars.h - the variables a host sees during a play, by precedence.
  *
- * Lowest to highest: the host's inventory variables (already merged by the
+ * Lowest to highest: the defaults of the play's roles, the defaults of the
+ * role being run, the host's inventory variables (already merged by the
  * inventory: all < parent groups < child groups < host < group_vars/ <
- * host_vars/), play `vars`, `vars_files`, registered results and set-fact,
- * extra vars (-e). The magic variables (inventory_hostname,
+ * host_vars/), play `vars`, `vars_files`, the vars of the play's roles, the
+ * vars of the role being run, registered results and set-fact, the
+ * parameters of the role or include being run (with role_name, role_path
+ * and loop variables of includes), extra vars (-e). The magic variables (inventory_hostname,
  * inventory_hostname_short, group_names, groups, hostvars, play_hosts,
  * batch_hosts, kplan) sit above everything and cannot be overridden.
  * hostvars[h] is h's inventory variables with, above them, h's own magic
@@ -24,18 +27,25 @@ struct kp_playvars {
 	const struct kp_plan *plan;
 	const struct kp_play *play;
 	const struct kp_inventory *inv;
-	const struct kp_value *extra; /* -e, a map */
-	struct kp_value *play_hosts;  /* list of host names */
-	struct kp_value *kplan;	      /* the `kplan` table without batch fields */
-	const char *const *unknown;   /* names known only after probe (offline plan) */
+	const struct kp_value *extra;  /* -e, a map */
+	struct kp_value *play_hosts;   /* list of host names */
+	struct kp_value *kplan;	       /* the `kplan` table without batch fields */
+	struct kp_value *playbook_dir; /* the plan's directory, absolute */
+	const char *const *unknown;    /* names known only after probe (offline plan) */
 	size_t nunknown;
 };
 
+/* The layers the engine sets while a role or include runs (kp_hostvars_set) */
+enum kp_dyn_layer { KP_DYN_DEFAULTS, KP_DYN_VARS, KP_DYN_PARAMS, KP_DYN_COUNT };
+
 struct kp_hostvars {
 	const struct kp_host *host;
-	struct kp_value *vars_files; /* this host's vars_files, merged (map) */
-	struct kp_value *registered; /* registered results and facts (map) */
-	struct kp_value *magic;	     /* magic variables (map) */
+	size_t dyn_at[KP_DYN_COUNT];	    /* where each sits in scope.layers */
+	struct kp_value *dyn[KP_DYN_COUNT]; /* what they hold (merged maps), or NULL */
+	struct kp_value *empty;		    /* what they hold outside any role or include */
+	struct kp_value *vars_files;	    /* this host's vars_files, merged (map) */
+	struct kp_value *registered;	    /* registered results and facts (map) */
+	struct kp_value *magic;		    /* magic variables (map) */
 	struct kp_scope scope;
 };
 
@@ -64,6 +74,17 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 		       const struct kp_batchvars *bv, const struct kp_host *host,
 		       struct kp_value *registered, struct kp_buf *err);
 void kp_hostvars_release(struct kp_hostvars *hv);
+/* Entering a role or include: `add` (each a map or NULL) goes over what
+ * the layers hold; kp_hostvars_pop with the same `sv` restores them. */
+struct kp_dyn_saved {
+	struct kp_value *v[KP_DYN_COUNT];
+};
+void kp_hostvars_push(struct kp_hostvars *hv, const struct kp_value *const add[KP_DYN_COUNT],
+		      struct kp_dyn_saved *sv);
+void kp_hostvars_pop(struct kp_hostvars *hv, const struct kp_dyn_saved *sv);
+/* What task t brings when entered: its role's defaults, vars and
+ * parameters, an import's `vars`. False when nothing. */
+bool kp_task_layers(const struct kp_task *t, const struct kp_value *add[KP_DYN_COUNT]);
 
 /* Render the `hosts:` of every play written with {{ }} (play->hosts_t),
  * once, before any host is known: with what exists then, as Ansible does:
