@@ -45,9 +45,9 @@ static char *role_dir(struct kp_loader *ld, const char *name, const char *play_d
 		const char *e = strchr(p, ':');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
 		if (n) {
+			/* a relative entry is relative to where kplan runs (ansible.cfg's
+			 * own were made relative to it) */
 			kp_buf_reset(&b);
-			if (p[0] != '/')
-				kp_buf_addf(&b, "%s/", play_dir);
 			kp_buf_add(&b, p, n);
 			kp_buf_addf(&b, "/%s", name);
 			if (is_dir(b.buf))
