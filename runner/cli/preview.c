@@ -734,13 +734,20 @@ kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 static int list_task(struct kp_walk *w, const struct kp_task *t, const struct kp_strlist *tags)
 {
 	FILE *out = w->ctx;
-	if (!t->module)
+	/* as Ansible lists them: an include as itself (what it includes is
+	 * known when it runs), a role's tasks as "role : task" */
+	if (!t->module && !t->include)
 		return 0;
-	fprintf(out, "      %s\tTAGS: [", kp_task_display_name(t));
+	if (t->include && w->select &&
+	    !kp_tags_selected(tags, w->select->only, w->select->skip))
+		return KP_WALK_SKIP;
+	bool prefix = w->role && !t->include; /* Ansible lists an include bare */
+	fprintf(out, "      %s%s%s\tTAGS: [", prefix ? w->role->role->name : "",
+		prefix ? " : " : "", kp_task_display_name(t));
 	for (size_t k = 0; k < tags->n; k++)
 		fprintf(out, "%s%s", k ? ", " : "", tags->v[k]);
 	fprintf(out, "]\n");
-	return 0;
+	return t->include ? KP_WALK_SKIP : 0;
 }
 
 kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err)

@@ -32,6 +32,17 @@ bool kp_host_active(const struct kp_hoststate *hs)
 	return !hs->failed && !hs->unreachable && !hs->hook_skipped;
 }
 
+void kp_role_title(const struct kp_task *t, const struct kp_taskenv *env, struct kp_buf *title)
+{
+	const struct kp_roleuse *role = t->role ? t->role : env->role;
+	if (!role)
+		return;
+	struct kp_buf full = KP_BUF_INIT;
+	kp_buf_addf(&full, "%s : %s", role->role->name, title->buf ? title->buf : "");
+	kp_buf_release(title);
+	*title = full;
+}
+
 /* Task lists */
 
 static void hostset_active(const struct kp_hostlist *in, struct kp_hostlist *out)
@@ -218,13 +229,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	} else {
 		kp_buf_addstr(&title, kp_task_display_name(t));
 	}
-	const struct kp_roleuse *role = t->role ? t->role : env->role;
-	if (role) { /* as Ansible titles a role's tasks */
-		struct kp_buf full = KP_BUF_INIT;
-		kp_buf_addf(&full, "%s : %s", role->role->name, title.buf);
-		kp_buf_release(&title);
-		title = full;
-	}
+	kp_role_title(t, env, &title);
 	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
 	kp_buf_release(&title);
 	if (t->run_once) {
@@ -320,7 +325,8 @@ struct inc_run {
 };
 
 static void inc_result(struct kp_engine *e, const struct kp_task *t, const struct kp_taskenv *env,
-		       struct kp_hoststate *hs, enum kp_status st, const char *msg)
+		       const char *title, struct kp_hoststate *hs, enum kp_status st,
+		       const char *msg)
 {
 	struct kp_taskresult r = {.host = hs->host->name,
 				  .status = st,
@@ -329,7 +335,7 @@ static void inc_result(struct kp_engine *e, const struct kp_task *t, const struc
 				      t->include == KP_INC_ROLE ? "include_role" : "include_tasks",
 				  .section = env->section,
 				  .show_msg = true};
-	kp_out_host_result(&e->out, kp_task_display_name(t), &r);
+	kp_out_host_result(&e->out, title, &r);
 	pthread_mutex_lock(&e->lock);
 	if (st == KP_ST_FAILED) {
 		hs->failed = true;
@@ -380,11 +386,9 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 		return;
 	}
 	struct kp_buf title = KP_BUF_INIT;
-	if (env->role)
-		kp_buf_addf(&title, "%s : ", env->role->role->name);
 	kp_buf_addstr(&title, kp_task_display_name(t));
+	kp_role_title(t, env, &title);
 	kp_out_task_start(&e->out, title.buf, kp_task_display_name(t), env->section);
-	kp_buf_release(&title);
 
 	struct inc_run *runs = NULL;
 	size_t nruns = 0, cap = 0;
@@ -402,11 +406,11 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 		for (size_t k = 0; k < t->nwhen && ok && !rc; k++)
 			rc = kp_expr_test(L, t->when[k], s, &ok, &err);
 		if (rc) {
-			inc_result(e, t, env, hs, KP_ST_FAILED, err.buf);
+			inc_result(e, t, env, title.buf, hs, KP_ST_FAILED, err.buf);
 			continue;
 		}
 		if (!ok) {
-			inc_result(e, t, env, hs, KP_ST_SKIPPED, "when: false");
+			inc_result(e, t, env, title.buf, hs, KP_ST_SKIPPED, "when: false");
 			continue;
 		}
 		struct kp_value *items = NULL;
@@ -415,7 +419,7 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 			if (!err.len)
 				kp_buf_addf(&err, "loop must be a list, not a %s",
 					    kp_value_typename(items->type));
-			inc_result(e, t, env, hs, KP_ST_FAILED, err.buf);
+			inc_result(e, t, env, title.buf, hs, KP_ST_FAILED, err.buf);
 			kp_value_unref(items);
 			continue;
 		}
@@ -443,7 +447,7 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 				dyn_pop(hs, &sv);
 			}
 			if (!holder) {
-				inc_result(e, t, env, hs, KP_ST_FAILED, err.buf);
+				inc_result(e, t, env, title.buf, hs, KP_ST_FAILED, err.buf);
 				kp_value_unref(params);
 				failed = true;
 				break;
@@ -461,7 +465,7 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 			}
 		}
 		if (!failed)
-			inc_result(e, t, env, hs, KP_ST_OK, msg.len ? msg.buf : NULL);
+			inc_result(e, t, env, title.buf, hs, KP_ST_OK, msg.len ? msg.buf : NULL);
 		kp_buf_release(&msg);
 		kp_value_unref(items);
 	}
@@ -493,6 +497,7 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 		for (size_t k = group.n; k-- > 0;)
 			dyn_pop(group.h[k], &sv[k]);
 	}
+	kp_buf_release(&title);
 	for (size_t i = 0; i < nruns; i++)
 		kp_value_unref(runs[i].params);
 	free(sv);

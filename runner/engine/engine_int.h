@@ -125,6 +125,8 @@ void kp_parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
 		     bool (*keep_going)(struct kp_engine *));
 
 /* blocks.c: a batch's sections on hosts, and the stops between tasks. */
+/* A task's title inside a role: "role : title", as Ansible writes it. */
+void kp_role_title(const struct kp_task *t, const struct kp_taskenv *env, struct kp_buf *title);
 void kp_run_sections(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
 		     const struct kp_taskenv *base);
 bool kp_host_active(const struct kp_hoststate *hs); /* not failed, unreachable or skipped */
