@@ -738,10 +738,9 @@ static int list_task(struct kp_walk *w, const struct kp_task *t, const struct kp
 	 * known when it runs), a role's tasks as "role : task" */
 	if (!t->module && !t->include)
 		return 0;
-	if (t->include && w->select &&
-	    !kp_tags_selected(tags, w->select->only, w->select->skip))
+	if (t->include && w->select && !kp_tags_selected(tags, w->select->only, w->select->skip))
 		return KP_WALK_SKIP;
-	bool prefix = w->role && !t->include; /* Ansible lists an include bare */
+	bool prefix = w->role && t->name; /* Ansible lists an unnamed task bare */
 	fprintf(out, "      %s%s%s\tTAGS: [", prefix ? w->role->role->name : "",
 		prefix ? " : " : "", kp_task_display_name(t));
 	for (size_t k = 0; k < tags->n; k++)

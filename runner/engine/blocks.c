@@ -258,11 +258,30 @@ static void set_rescue_vars(struct kp_hoststate *hs)
 	kp_map_set_take(hs->hv.magic, "kplan", copy);
 }
 
+/* A role that runs once per host with the same parameters: whether it
+ * ran on hs already; marks it as run. */
+static bool role_ran(struct kp_hoststate *hs, const struct kp_roleuse *once)
+{
+	for (size_t i = 0; i < hs->nroles_ran; i++)
+		if (hs->roles_ran[i] == once)
+			return true;
+	KP_GROW(hs->roles_ran, hs->nroles_ran + 1, hs->caproles_ran);
+	hs->roles_ran[hs->nroles_ran++] = once;
+	return false;
+}
+
 static void run_block(struct kp_engine *e, int slot, const struct kp_task *b,
 		      const struct kp_hostlist *hosts, const struct kp_taskenv *env)
 {
 	struct kp_hostlist entered;
 	hostset_active(hosts, &entered);
+	if (b->role && b->role->once) {
+		size_t k = 0;
+		for (size_t i = 0; i < entered.n; i++)
+			if (!role_ran(entered.h[i], b->role->once))
+				entered.h[k++] = entered.h[i];
+		entered.n = k;
+	}
 	if (!entered.n) {
 		free(entered.h);
 		return;

@@ -40,6 +40,9 @@ struct kp_hoststate {
 	bool last_changed;
 	char *last_failed_task;
 	struct kp_value *last_failed_result;
+	/* the role uses (kp_roleuse.once) that ran on this host */
+	const struct kp_roleuse **roles_ran;
+	size_t nroles_ran, caproles_ran;
 };
 
 /* What a task inherits from the blocks around it. */

@@ -37,6 +37,11 @@ struct kp_roleuse {
 	/* role params and `vars:` of the entry, with role_name and role_path */
 	struct kp_value *params;
 	bool private_vars; /* include_role without public: only its own tasks see them */
+	/* roles: entries and dependencies run once on a host in a play with
+	 * the same parameters (when and tags count): the first such use, or
+	 * NULL when this use always runs (import_role, include_role, a role
+	 * whose meta allows duplicates) */
+	const struct kp_roleuse *once;
 };
 
 enum kp_include { KP_INC_NONE, KP_INC_TASKS, KP_INC_ROLE };

@@ -40,14 +40,13 @@ struct kp_loader {
 	 * once with the same parameters), their handlers (added before the
 	 * play's own), and how deep dependencies nest */
 	struct kp_seen_role {
-		const struct kp_role *role;
-		char *params; /* JSON */
+		const struct kp_roleuse *use;
+		char *params; /* JSON of its parameters, when and tags */
 	} * seen;
 	size_t nseen, capseen;
 	struct kp_task **handlers;
 	size_t nhandlers;
 	size_t role_depth;
-	bool role_skipped;
 };
 
 /* What the task parser needs to know about where it is. */
@@ -64,8 +63,10 @@ struct kp_task_ctx {
 struct kp_role_opts {
 	const struct kp_value *params; /* role parameters and `vars:`, or NULL */
 	const char *tasks_from, *vars_from, *defaults_from, *handlers_from;
-	bool private_vars; /* include_role without public */
-	bool check_dup;	   /* `roles:` and dependencies: once per play */
+	const struct kp_value *entry_vars; /* `vars:` of a roles: entry (under the role's vars) */
+	bool private_vars;		   /* include_role without public */
+	bool check_dup;			   /* `roles:` and dependencies: once per play */
+	const char *dup_extra; /* when and tags of the entry, as JSON (part of its identity) */
 };
 
 static inline struct kp_pos kp_node_pos(const struct kp_node *n)
@@ -134,12 +135,10 @@ kp_rc kp_task_keyword(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		      const struct kp_node *v);
 
 /* role.c: t becomes the block of role `name` (its dependencies, then its
- * tasks), its handlers go to ctx->ld->handlers. A role `roles:` already
- * has leaves t->role NULL and sets ld->role_skipped. */
+ * tasks), its handlers go to ctx->ld->handlers. */
 kp_rc kp_role_block(struct kp_task_ctx *ctx, const struct kp_node *at, const char *name,
 		    const struct kp_role_opts *o, struct kp_task *t);
-/* An entry of `roles:` or meta `dependencies:` as a block; *out NULL
- * when the role already ran in this play. */
+/* An entry of `roles:` or meta `dependencies:` as a block. */
 kp_rc kp_role_entry(struct kp_task_ctx *ctx, const struct kp_node *n, struct kp_task **out);
 /* Where a literal template/copy `src` of a role's task is (malloc'd), or
  * NULL to keep it as written. */

@@ -781,6 +781,13 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 				      : krescue ? "rescue"
 						: "always",
 				      kincl->str);
+	if (kincl && form == F_INCLUDE_TASKS && !strcmp(kincl->str, "include")) {
+		/* the legacy `include`, as ansible-core 2.14 decides: static (an
+		 * import) when its file name is literal and it has no loop */
+		const struct kp_node *v = kp_node_map_get(n, "include");
+		if (v->type == KP_N_SCALAR && !kp_node_has_template(v) && !key_of(n, "loop"))
+			form = F_IMPORT_TASKS;
+	}
 	if (kincl)
 		return parse_incl(ctx, n, kincl, form, out);
 	if (unknown)

@@ -189,15 +189,18 @@ static kp_rc role_tasks(struct kp_task_ctx *ctx, const char *path, const struct 
 	return rc;
 }
 
-static bool seen_before(struct kp_loader *ld, const struct kp_role *r, const char *params)
+/* The first use of the same role with the same parameters in this play,
+ * or NULL (then u is recorded as the first). */
+static const struct kp_roleuse *seen_before(struct kp_loader *ld, const struct kp_roleuse *u,
+					    const char *params)
 {
 	for (size_t i = 0; i < ld->nseen; i++)
-		if (ld->seen[i].role == r && !strcmp(ld->seen[i].params, params))
-			return true;
+		if (ld->seen[i].use->role == u->role && !strcmp(ld->seen[i].params, params))
+			return ld->seen[i].use;
 	KP_GROW(ld->seen, ld->nseen + 1, ld->capseen);
-	ld->seen[ld->nseen].role = r;
+	ld->seen[ld->nseen].use = u;
 	ld->seen[ld->nseen++].params = kp_xstrdup(params);
-	return false;
+	return NULL;
 }
 
 static kp_rc meta_deps(struct kp_task_ctx *ctx, const struct kp_role *r, const struct kp_node *at,
@@ -227,10 +230,8 @@ static kp_rc meta_deps(struct kp_task_ctx *ctx, const struct kp_role *r, const s
 		struct kp_task *b = NULL;
 		if ((rc = kp_role_entry(ctx, deps->items[i], &b)))
 			return rc;
-		if (b) {
-			*v = kp_xrealloc(*v, (*n + 1) * sizeof(**v));
-			(*v)[(*n)++] = b;
-		}
+		*v = kp_xrealloc(*v, (*n + 1) * sizeof(**v));
+		(*v)[(*n)++] = b;
 	}
 	return KP_OK;
 }
@@ -296,15 +297,20 @@ kp_rc kp_role_block(struct kp_task_ctx *ctx, const struct kp_node *at, const cha
 		u->vars = kp_value_ref(r->vars);
 	if (rc)
 		return rc;
+	if (o->entry_vars) {
+		/* Ansible: a roles: entry's `vars:` under the role's vars/ */
+		struct kp_value *m = kp_value_copy(o->entry_vars);
+		kp_map_update(m, u->vars);
+		kp_value_unref(u->vars);
+		u->vars = m;
+	}
 
 	bool allow_dup = false;
 	struct kp_task_ctx sub = *ctx;
 	sub.role = u;
 	if (o->check_dup) {
-		/* a role runs once in a play with the same parameters (its own
-		 * meta may allow duplicates) */
-		struct kp_buf key = KP_BUF_INIT;
-		kp_value_to_json(o->params ? o->params : u->params, false, false, &key);
+		/* a role runs once on a host in a play with the same parameters
+		 * (its own meta may allow duplicates) */
 		char *meta = main_file(r->path, "meta", "main");
 		if (meta) {
 			struct kp_doc *doc;
@@ -314,15 +320,19 @@ kp_rc kp_role_block(struct kp_task_ctx *ctx, const struct kp_node *at, const cha
 			    (ad = kp_node_map_get(doc->root, "allow_duplicates")))
 				rc = kp_get_bool(ad, "allow_duplicates", &allow_dup, ld->err);
 			free(meta);
+			if (rc)
+				return rc;
 		}
-		bool dup = !rc && seen_before(ld, r, key.buf);
-		kp_buf_release(&key);
-		if (rc)
-			return rc;
-		if (dup && !allow_dup) {
-			t->role = NULL;
-			ld->role_skipped = true;
-			return KP_OK;
+		if (!allow_dup) {
+			struct kp_buf key = KP_BUF_INIT;
+			kp_value_to_json(u->params, false, false, &key);
+			if (o->entry_vars)
+				kp_value_to_json(o->entry_vars, false, false, &key);
+			if (o->dup_extra)
+				kp_buf_addstr(&key, o->dup_extra);
+			const struct kp_roleuse *first = seen_before(ld, u, key.buf);
+			u->once = first ? first : u;
+			kp_buf_release(&key);
 		}
 	}
 	ld->role_depth++;
@@ -388,7 +398,8 @@ kp_rc kp_role_entry(struct kp_task_ctx *ctx, const struct kp_node *n, struct kp_
 	struct kp_loader *ld = ctx->ld;
 	const struct kp_node *namen = n;
 	struct kp_role_opts o = {.check_dup = true};
-	struct kp_value *params = NULL;
+	struct kp_value *params = NULL, *entry_vars = NULL;
+	struct kp_buf extra = KP_BUF_INIT;
 	struct kp_task *t;
 	kp_rc rc = KP_OK;
 
@@ -423,15 +434,12 @@ kp_rc kp_role_entry(struct kp_task_ctx *ctx, const struct kp_node *n, struct kp_
 			if (!strcmp(k->str, "role") || !strcmp(k->str, "name"))
 				continue;
 			if (!strcmp(k->str, "vars")) {
-				struct kp_value *vv = NULL;
 				if (v->type != KP_N_MAP && !kp_node_is_null(v))
 					rc = kp_node_errorf(ld->err, KP_ERR_INVALID, v,
 							    "'vars' must be a mapping, not %s",
 							    kp_node_describe(v));
-				else if (!kp_node_is_null(v) &&
-					 !(rc = kp_node_to_value(v, &vv, ld->err)))
-					kp_map_update(params, vv);
-				kp_value_unref(vv);
+				else if (!kp_node_is_null(v) && !entry_vars)
+					rc = kp_node_to_value(v, &entry_vars, ld->err);
 			} else if (j < KP_ARRAY_LEN(entry_keys)) {
 				rc = kp_task_keyword(ctx, t, k, v);
 			} else {
@@ -443,9 +451,23 @@ kp_rc kp_role_entry(struct kp_task_ctx *ctx, const struct kp_node *n, struct kp_
 			}
 		}
 	}
+	/* when and tags make another use of the role, as in Ansible */
+	for (size_t i = 0; !rc && n->type == KP_N_MAP && i < 2; i++) {
+		const struct kp_node *x = kp_node_map_get(n, i ? "tags" : "when");
+		struct kp_value *xv = NULL;
+		if (x && !(rc = kp_node_to_value(x, &xv, ld->err))) {
+			kp_buf_addstr(&extra, i ? " tags=" : " when=");
+			kp_value_to_json(xv, false, false, &extra);
+		}
+		kp_value_unref(xv);
+	}
+	o.entry_vars = entry_vars;
+	o.dup_extra = extra.buf;
 	if (!rc)
 		rc = kp_role_block(ctx, namen, namen->str, &o, t);
 	kp_value_unref(params);
+	kp_value_unref(entry_vars);
+	kp_buf_release(&extra);
 	if (rc || !t->role) {
 		kp_task_free(t);
 		return rc;

@@ -32,7 +32,7 @@ struct kp_walk {
 	/* MAY: module tasks this selection does not take are passed over
 	 * (blocks are always visited: their parts may hold selected tasks) */
 	struct kp_taskselect *select;
-	int depth; /* of the task being visited: 0 at the play's level */
+	int depth;		       /* of the task being visited: 0 at the play's level */
 	const struct kp_roleuse *role; /* the role whose tasks are visited, or NULL */
 	void *ctx;
 };
