@@ -1,8 +1,10 @@
 /*
- * plan.c - loading a plan: the list of plays, import_plan, every play key,
- * vars and vars_files and hooks, and checking that every notify names a
- * handler. Tasks are parsed in plan_task.c, `serial` in plan_serial.c;
- * plan_free.c frees what they build.
+ * plan.c - loading a plan: the list of plays, import_plan and Ansible's
+ * import_playbook, every play key, vars and vars_files and hooks, the
+ * play's roles (role.c) before its tasks, and checking that every notify
+ * names a handler; the task files include_tasks names with a template,
+ * loaded when they run. Tasks are parsed in plan_task.c, `serial` in
+ * plan_serial.c; plan_free.c frees what they build.
  *
  * Everything is checked here, before any host is contacted: a plan that
  * loads is one that can run.

@@ -2,8 +2,9 @@
  * plan.h - the validated plan model.
  *
  * kp_plan_load() reads a plan and everything it imports (import_plan,
- * import_tasks, literal vars_files, hook files), checks every key, module
- * argument and expression, and builds this model. A plan that loads is one
+ * import_playbook, import_tasks, roles, import_role, the include_tasks and
+ * include_role whose names are literal, literal vars_files, hook files),
+ * checks every key, module argument and expression, and builds this model. A plan that loads is one
  * that can run: nothing later finds a syntax error.
  *
  * Ownership: the plan owns everything reachable from it, including the YAML
