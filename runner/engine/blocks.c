@@ -382,10 +382,18 @@ static const struct kp_task *inc_holder(struct kp_engine *e, int slot, const str
 		return NULL;
 	}
 	struct kp_task *nt = NULL;
+	struct kp_buf why = KP_BUF_INIT;
 	pthread_mutex_lock(&e->lock);
-	if (!kp_plan_load_include(e->ld->plan, t, v->u.str.s, &nt, err))
+	if (!kp_plan_load_include(e->ld->plan, t, v->u.str.s, &nt, &why))
 		found = nt;
 	pthread_mutex_unlock(&e->lock);
+	const char *w = why.buf ? why.buf : "";
+	if (!found && !strncmp(w, "cannot read", 11)) /* named where the include is */
+		kp_errorf(err, KP_ERR_INVALID, "%s:%d:%d: %s", t->pos.file, t->pos.line, t->pos.col,
+			  w);
+	else if (!found) /* the file's own line says where */
+		kp_errorf(err, KP_ERR_INVALID, "%s", w);
+	kp_buf_release(&why);
 	kp_value_unref(v);
 	return found;
 }
@@ -407,7 +415,9 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 	struct kp_buf title = KP_BUF_INIT;
 	kp_buf_addstr(&title, kp_task_display_name(t));
 	kp_role_title(t, env, &title);
-	kp_out_task_start(&e->out, title.buf, kp_task_display_name(t), env->section);
+	kp_out_task_start(&e->out, title.buf,
+			  t->include == KP_INC_ROLE ? "include_role" : "include_tasks",
+			  env->section);
 
 	struct inc_run *runs = NULL;
 	size_t nruns = 0, cap = 0;

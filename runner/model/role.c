@@ -461,6 +461,13 @@ kp_rc kp_role_entry(struct kp_task_ctx *ctx, const struct kp_node *n, struct kp_
 		}
 		kp_value_unref(xv);
 	}
+	if (!rc && n->type == KP_N_MAP) {
+		/* parameters and vars are rendered when used: compiled now for
+		 * their syntax */
+		struct kp_tvalue *tv = NULL;
+		rc = kp_tvalue_from_node(n, &tv, ld->err);
+		kp_tvalue_free(tv);
+	}
 	o.entry_vars = entry_vars;
 	o.dup_extra = extra.buf;
 	if (!rc)
