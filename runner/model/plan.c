@@ -795,6 +795,21 @@ static kp_rc load_plan_file(struct kp_loader *ld, const char *path, const char *
 	return rc;
 }
 
+/* What a loader holds once it is done (the plan keeps what it loaded). */
+static void loader_release(struct kp_loader *ld)
+{
+	while (ld->depth)
+		kp_loader_leave(ld);
+	for (size_t i = 0; i < ld->nhandlers; i++)
+		kp_task_free(ld->handlers[i]);
+	free(ld->handlers);
+	for (size_t i = 0; i < ld->nseen; i++)
+		free(ld->seen[i].params);
+	free(ld->seen);
+	if (ld->L)
+		lua_close(ld->L);
+}
+
 static kp_rc plan_load(const char *path, const char *roles_path, const char *data, size_t len,
 		       struct kp_plan **out, struct kp_buf *err)
 {
@@ -812,16 +827,7 @@ static kp_rc plan_load(const char *path, const char *roles_path, const char *dat
 	plan->docs[plan->ndocs++] = ld.synth;
 
 	rc = load_plan_file(&ld, path, path, NULL);
-	while (ld.depth)
-		kp_loader_leave(&ld);
-	for (size_t i = 0; i < ld.nhandlers; i++)
-		kp_task_free(ld.handlers[i]);
-	free(ld.handlers);
-	for (size_t i = 0; i < ld.nseen; i++)
-		free(ld.seen[i].params);
-	free(ld.seen);
-	if (ld.L)
-		lua_close(ld.L);
+	loader_release(&ld);
 	if (rc) {
 		kp_plan_free(plan);
 		return rc;
@@ -861,16 +867,7 @@ kp_rc kp_plan_load_include(struct kp_plan *plan, const struct kp_task *inc, cons
 		}
 	struct kp_task *t = kp_task_new(inc->pos);
 	kp_rc rc = kp_load_task_file(&ctx, t, path, file, NULL, "include_tasks");
-	while (ld.depth)
-		kp_loader_leave(&ld);
-	if (ld.L)
-		lua_close(ld.L);
-	for (size_t i = 0; i < ld.nhandlers; i++)
-		kp_task_free(ld.handlers[i]);
-	free(ld.handlers);
-	for (size_t i = 0; i < ld.nseen; i++)
-		free(ld.seen[i].params);
-	free(ld.seen);
+	loader_release(&ld);
 	t->import_path = path;
 	if (rc) {
 		kp_task_free(t);

@@ -269,6 +269,21 @@ static kp_rc parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *k,
 		      const struct kp_node *v);
 
+/* The defaults a parsed task gets, then *out = t, or t freed on error. */
+static kp_rc finish_task(struct kp_task *t, kp_rc rc, struct kp_task **out)
+{
+	if (t->retries < 0)
+		t->retries = t->until ? 3 : 0;
+	if (!t->loop_var)
+		t->loop_var = kp_xstrdup("item");
+	if (rc) {
+		kp_task_free(t);
+		return rc;
+	}
+	*out = t;
+	return KP_OK;
+}
+
 /* ---- imports and includes ------------------------------------------------ */
 
 /* Read task file `path` (written as `written`, at node v) into t->block. */
@@ -541,16 +556,7 @@ static kp_rc parse_incl(struct kp_task_ctx *ctx, const struct kp_node *n, const 
 			t->include_vars = NULL;
 		}
 	}
-	if (t->retries < 0)
-		t->retries = 0;
-	if (!t->loop_var)
-		t->loop_var = kp_xstrdup("item");
-	if (rc) {
-		kp_task_free(t);
-		return rc;
-	}
-	*out = t;
-	return KP_OK;
+	return finish_task(t, rc, out);
 }
 
 /* ---- task keys ------------------------------------------------------------ */
@@ -829,16 +835,7 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 			rc = parse_module(ctx, t, n, modkey, modval);
 		}
 	}
-	if (t->retries < 0)
-		t->retries = t->until ? 3 : 0;
-	if (!t->loop_var)
-		t->loop_var = kp_xstrdup("item");
-	if (rc) {
-		kp_task_free(t);
-		return rc;
-	}
-	*out = t;
-	return KP_OK;
+	return finish_task(t, rc, out);
 }
 
 kp_rc kp_parse_tasks(struct kp_task_ctx *ctx, const struct kp_node *list, const char *key,
