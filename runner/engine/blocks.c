@@ -330,6 +330,10 @@ static void run_block(struct kp_engine *e, int slot, const struct kp_task *b,
 		free(was_failed);
 	}
 	hosts_pop(sv, &entered);
+	if (b->role && b->role->public_after)
+		for (size_t i = 0; i < entered.n; i++)
+			if (entered.h[i]->hv_ready)
+				kp_hostvars_publish(&entered.h[i]->hv, b->role);
 	free(failed.h);
 	free(entered.h);
 }

@@ -37,7 +37,8 @@ struct kp_roleuse {
 	struct kp_value *defaults, *vars; /* this use's (defaults_from/vars_from) */
 	/* role params and `vars:` of the entry, with role_name and role_path */
 	struct kp_value *params;
-	bool private_vars; /* include_role without public: only its own tasks see them */
+	bool private_vars; /* include_role: only its own tasks see them... */
+	bool public_after; /* ...unless `public: true`: then later tasks too, once it ran */
 	/* roles: entries and dependencies run once on a host in a play with
 	 * the same parameters (when and tags count): the first such use, or
 	 * NULL when this use always runs (import_role, include_role, a role

@@ -64,7 +64,8 @@ struct kp_role_opts {
 	const struct kp_value *params; /* role parameters and `vars:`, or NULL */
 	const char *tasks_from, *vars_from, *defaults_from, *handlers_from;
 	const struct kp_value *entry_vars; /* `vars:` of a roles: entry (under the role's vars) */
-	bool private_vars;		   /* include_role without public */
+	bool private_vars;		   /* include_role: not exposed to the play when loaded */
+	bool public_after;		   /* include_role with public: true */
 	bool check_dup;			   /* `roles:` and dependencies: once per play */
 	const char *dup_extra; /* when and tags of the entry, as JSON (part of its identity) */
 };

@@ -409,7 +409,7 @@ static kp_rc parse_role_args(struct kp_task_ctx *ctx, struct kp_task *t, const s
 			*name = vv;
 		} else if (!strcmp(kk->str, "public")) {
 			if (!(rc = kp_get_bool(vv, "public", &b, err)))
-				o->private_vars = include && !b;
+				o->public_after = include && b;
 		} else if (!strcmp(kk->str, "apply")) {
 			if (!include)
 				return kp_node_errorf(err, KP_ERR_INVALID, kk,
@@ -545,7 +545,7 @@ static kp_rc parse_incl(struct kp_task_ctx *ctx, const struct kp_node *n, const 
 			} else {
 				struct kp_task *r = kp_task_new(kp_node_pos(name));
 				t->include = KP_INC_ROLE;
-				o.private_vars = o.private_vars || !kp_node_map_get(v, "public");
+				o.private_vars = true; /* public: exposed once it ran */
 				rc = kp_role_block(ctx, name, name->str, &o, r);
 				t->block = kp_xcalloc(1, sizeof(*t->block));
 				t->block[0] = r;

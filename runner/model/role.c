@@ -287,6 +287,7 @@ kp_rc kp_role_block(struct kp_task_ctx *ctx, const struct kp_node *at, const cha
 	if (o->params)
 		kp_map_update(u->params, o->params);
 	u->private_vars = o->private_vars;
+	u->public_after = o->public_after;
 	if (o->defaults_from)
 		rc = read_vars(ld, r->path, "defaults", o->defaults_from, at, &u->defaults);
 	else

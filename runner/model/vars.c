@@ -203,8 +203,11 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	kp_map_set(hv->magic, "batch_hosts", bv->batch_hosts);
 	kp_map_set(hv->magic, "kplan", bv->kplan);
 
+	hv->pub_defaults = kp_value_map();
+	hv->pub_vars = kp_value_map();
 	if (play->role_defaults)
 		s->layers[s->nlayers++] = play->role_defaults;
+	s->layers[s->nlayers++] = hv->pub_defaults;
 	hv->dyn_at[KP_DYN_DEFAULTS] = s->nlayers;
 	s->layers[s->nlayers++] = hv->empty;
 	s->layers[s->nlayers++] = host->merged;
@@ -213,6 +216,7 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	s->layers[s->nlayers++] = hv->vars_files;
 	if (play->role_vars)
 		s->layers[s->nlayers++] = play->role_vars;
+	s->layers[s->nlayers++] = hv->pub_vars;
 	hv->dyn_at[KP_DYN_VARS] = s->nlayers;
 	s->layers[s->nlayers++] = hv->empty;
 	s->layers[s->nlayers++] = hv->registered;
@@ -250,6 +254,8 @@ void kp_hostvars_release(struct kp_hostvars *hv)
 	kp_value_unref(hv->registered);
 	kp_value_unref(hv->magic);
 	kp_value_unref(hv->empty);
+	kp_value_unref(hv->pub_defaults);
+	kp_value_unref(hv->pub_vars);
 	for (int w = 0; w < KP_DYN_COUNT; w++)
 		kp_value_unref(hv->dyn[w]);
 	memset(hv, 0, sizeof(*hv));
@@ -280,6 +286,15 @@ void kp_hostvars_pop(struct kp_hostvars *hv, const struct kp_dyn_saved *sv)
 		hv->dyn[w] = sv->v[w];
 		hv->scope.layers[hv->dyn_at[w]] = sv->v[w] ? sv->v[w] : hv->empty;
 	}
+}
+
+void kp_hostvars_publish(struct kp_hostvars *hv, const struct kp_roleuse *u)
+{
+	/* the layers are maps this host alone reads: updated in place */
+	if (hv->pub_defaults)
+		kp_map_update(hv->pub_defaults, u->defaults);
+	if (hv->pub_vars)
+		kp_map_update(hv->pub_vars, u->vars);
 }
 
 bool kp_task_layers(const struct kp_task *t, const struct kp_value *add[KP_DYN_COUNT])

@@ -35,17 +35,20 @@ struct kp_playvars {
 	size_t nunknown;
 };
 
-/* The layers the engine sets while a role or include runs (kp_hostvars_set) */
+/* The layers the engine sets while a role or include runs (kp_hostvars_push) */
 enum kp_dyn_layer { KP_DYN_DEFAULTS, KP_DYN_VARS, KP_DYN_PARAMS, KP_DYN_COUNT };
 
 struct kp_hostvars {
 	const struct kp_host *host;
 	size_t dyn_at[KP_DYN_COUNT];	    /* where each sits in scope.layers */
 	struct kp_value *dyn[KP_DYN_COUNT]; /* what they hold (merged maps), or NULL */
-	struct kp_value *empty;		    /* what they hold outside any role or include */
-	struct kp_value *vars_files;	    /* this host's vars_files, merged (map) */
-	struct kp_value *registered;	    /* registered results and facts (map) */
-	struct kp_value *magic;		    /* magic variables (map) */
+	/* the defaults and vars of the roles include_role ran with public:
+	 * true, for the rest of the play (over the play's roles') */
+	struct kp_value *pub_defaults, *pub_vars;
+	struct kp_value *empty;	     /* what they hold outside any role or include */
+	struct kp_value *vars_files; /* this host's vars_files, merged (map) */
+	struct kp_value *registered; /* registered results and facts (map) */
+	struct kp_value *magic;	     /* magic variables (map) */
 	struct kp_scope scope;
 };
 
@@ -82,6 +85,9 @@ struct kp_dyn_saved {
 void kp_hostvars_push(struct kp_hostvars *hv, const struct kp_value *const add[KP_DYN_COUNT],
 		      struct kp_dyn_saved *sv);
 void kp_hostvars_pop(struct kp_hostvars *hv, const struct kp_dyn_saved *sv);
+/* An include_role with public: true ran: its role's defaults and vars
+ * stay for this host's later tasks. */
+void kp_hostvars_publish(struct kp_hostvars *hv, const struct kp_roleuse *u);
 /* What task t brings when entered: its role's defaults, vars and
  * parameters, an import's `vars`. False when nothing. */
 bool kp_task_layers(const struct kp_task *t, const struct kp_value *add[KP_DYN_COUNT]);

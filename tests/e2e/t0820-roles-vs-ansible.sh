@@ -7,7 +7,7 @@
 # template and copy, and --list-tasks the same.
 # Covers roles: (strings, role:, params, vars:, when:, tags:), meta
 # dependencies (once), role handlers, import_role, include_role (when,
-# loop, tasks_from, vars_from, defaults_from), include_tasks (loop, vars,
+# loop, tasks_from, vars_from, defaults_from, public), include_tasks (loop, vars,
 # when, a templated file name, bare include), import_tasks with vars,
 # import_playbook with vars and when, roles_path from ansible.cfg.
 . "$(dirname "$0")/lib.sh"
@@ -178,6 +178,15 @@ cat >site.yml <<'Y'
         name: extra
       when: false
     - name: private after include_role
+      debug:
+        msg: "{{ alt_var | default('alt hidden') }}"
+    - name: include role public
+      include_role:
+        name: web
+        tasks_from: other
+        vars_from: alt
+        public: true
+    - name: public after include_role
       debug:
         msg: "{{ alt_var | default('alt hidden') }}"
 - name: imported
