@@ -436,8 +436,6 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 		for (size_t w = 0; w < env->nwhens && ok && !rc; w++)
 			for (size_t k = 0; k < env->nwhen[w] && ok && !rc; k++)
 				rc = kp_expr_test(L, env->when[w][k], s, &ok, &err);
-		for (size_t k = 0; k < t->nwhen && ok && !rc; k++)
-			rc = kp_expr_test(L, t->when[k], s, &ok, &err);
 		if (rc) {
 			inc_result(e, t, env, title.buf, hs, KP_ST_FAILED, err.buf);
 			continue;
@@ -459,6 +457,7 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 		size_t n = items ? kp_list_len(items) : 1;
 		struct kp_buf msg = KP_BUF_INIT;
 		bool failed = false;
+		size_t included = 0;
 		for (size_t i = 0; i < n && !failed; i++) {
 			struct kp_value *params = kp_value_map();
 			if (t->include_vars)
@@ -469,15 +468,24 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 					kp_map_set_take(params, t->index_var,
 							kp_value_int((int64_t)i));
 			}
+			/* `when` and the file name, per loop item, may use the loop
+			 * variable and the include's vars */
 			const struct kp_task *holder = t;
-			if (t->include_file) {
-				/* the file name may use the loop variable and the vars */
-				struct kp_dyn_saved sv;
-				const struct kp_value *add[KP_DYN_COUNT] = {NULL, NULL, params};
-				dyn_push(hs, add, &sv);
-				kp_buf_reset(&err);
+			struct kp_dyn_saved sv;
+			const struct kp_value *add[KP_DYN_COUNT] = {NULL, NULL, params};
+			dyn_push(hs, add, &sv);
+			kp_buf_reset(&err);
+			ok = true;
+			for (size_t k = 0; k < t->nwhen && ok && !rc; k++)
+				rc = kp_expr_test(L, t->when[k], s, &ok, &err);
+			if (rc)
+				holder = NULL;
+			else if (ok && t->include_file)
 				holder = inc_holder(e, slot, t, s, &err);
-				dyn_pop(hs, &sv);
+			dyn_pop(hs, &sv);
+			if (!rc && !ok) {
+				kp_value_unref(params);
+				continue;
 			}
 			if (!holder) {
 				inc_result(e, t, env, title.buf, hs, KP_ST_FAILED, err.buf);
@@ -487,6 +495,7 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 			}
 			KP_GROW(runs, nruns + 1, cap);
 			runs[nruns++] = (struct inc_run){hs, holder, i, params};
+			included++;
 			if (t->include == KP_INC_TASKS) {
 				kp_buf_addf(&msg, "%sincluded: %s", msg.len ? "\n" : "",
 					    holder->import_path ? holder->import_path : "");
@@ -497,7 +506,9 @@ static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
 				}
 			}
 		}
-		if (!failed)
+		if (!failed && !included)
+			inc_result(e, t, env, title.buf, hs, KP_ST_SKIPPED, "when: false");
+		else if (!failed)
 			inc_result(e, t, env, title.buf, hs, KP_ST_OK, msg.len ? msg.buf : NULL);
 		kp_buf_release(&msg);
 		kp_value_unref(items);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # include_tasks on two hosts, run by ansible-playbook (json callback) and
-# by kplan: a file named per host, `when` per host, loop_control, `apply`
+# by kplan: a file named per host, `when` per host and per loop item, an
+# empty loop, loop_control, `apply`
 # tags and become for the included tasks, a failure inside an include
 # rescued by the block around it, a handler notified from an included
 # file, and --tags selecting through `apply` (the include itself tagged
@@ -56,6 +57,15 @@ cat >plan.yml <<'Y'
       loop: [1, 2]
       loop_control:
         loop_var: n
+    - name: second item only
+      include_tasks: "{{ which }}.yml"
+      loop: [1, 2]
+      loop_control:
+        loop_var: n
+      when: n == 2
+    - name: no items
+      include_tasks: one.yml
+      loop: []
     - name: guarded
       block:
         - name: include that fails
