@@ -5,7 +5,7 @@
  * the ANSIBLE_* environment variables over the file and the command line
  * over both (main applies this before parsing the options).
  *
- * [defaults] inventory, roles_path (stored), remote_user, private_key_file,
+ * [defaults] inventory, roles_path, remote_user, private_key_file,
  * host_key_checking, forks, timeout, vault_password_file;
  * [privilege_escalation] become, become_user, become_method (sudo only),
  * become_ask_pass; [ssh_connection] ssh_args: ProxyJump (and a ProxyCommand
@@ -351,8 +351,21 @@ kp_rc kp_ansible_cfg_apply(struct kp_runopts *o, struct kp_buf *err)
 		}
 		free(copy);
 	}
-	if ((v = setting(c, "ANSIBLE_ROLES_PATH", "defaults", "roles_path")))
-		o->roles_path = v;
+	if ((v = setting(c, "ANSIBLE_ROLES_PATH", "defaults", "roles_path"))) {
+		/* ':'-separated; the file's relative entries are relative to it */
+		struct kp_buf b = KP_BUF_INIT;
+		char *copy = kp_xstrdup(v), *save = NULL;
+		for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+			char *t = trim(p);
+			if (*t)
+				kp_buf_addf(&b, "%s%s", b.len ? ":" : "",
+					    getenv("ANSIBLE_ROLES_PATH") ? t : cfg_path(c, t));
+		}
+		free(copy);
+		kp_strlist_push(&c->owned, b.buf ? b.buf : "");
+		kp_buf_release(&b);
+		o->roles_path = c->owned.v[c->owned.n - 1];
+	}
 	if ((v = setting(c, "ANSIBLE_REMOTE_USER", "defaults", "remote_user")))
 		o->default_remote_user = v;
 	if ((v = setting(c, "ANSIBLE_PRIVATE_KEY_FILE", "defaults", "private_key_file")))

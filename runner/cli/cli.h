@@ -45,7 +45,7 @@ struct kp_runopts {
 	/* ansible.cfg (ansible_cfg.c) and the options of the same meaning */
 	struct kp_ansible_cfg *cfg;	   /* owns the strings below */
 	const char *cfg_path;		   /* the file read, or NULL */
-	const char *roles_path;		   /* stored; kplan has no roles */
+	const char *roles_path;		   /* ':'-separated directories, or NULL */
 	struct kp_strlist cfg_inventories; /* used when no -i is given */
 	struct kp_strlist cfg_notes;	   /* settings ignored, shown with -v */
 	struct kp_value *conn_defaults;	   /* lowest-precedence host variables */

@@ -427,7 +427,38 @@ struct showwalk {
 	struct whens *when;
 	const char *indent;
 	size_t saved[64]; /* when->n before each enclosing block */
+	/* the role or import variables each enclosing block pushed, per host */
+	struct kp_dyn_saved *dyn[64];
 };
+
+/* A block of a role, or an import or include with `vars`: its variables
+ * over every host's while its tasks are shown. */
+static void push_layers(struct showwalk *sw, int depth, const struct kp_task *t)
+{
+	struct pctx *c = sw->c;
+	const struct kp_value *add[KP_DYN_COUNT];
+	bool any = kp_task_layers(t, add);
+	if (t->include && t->include_vars) {
+		add[KP_DYN_PARAMS] = t->include_vars;
+		any = true;
+	}
+	if (!any || (size_t)depth >= KP_ARRAY_LEN(sw->dyn))
+		return;
+	sw->dyn[depth] = kp_xcalloc(c->batch->n, sizeof(**sw->dyn));
+	for (size_t h = 0; h < c->batch->n; h++)
+		kp_hostvars_push(&c->hv[h], add, &sw->dyn[depth][h]);
+}
+
+static void pop_layers(struct showwalk *sw, int depth)
+{
+	struct pctx *c = sw->c;
+	if ((size_t)depth >= KP_ARRAY_LEN(sw->dyn) || !sw->dyn[depth])
+		return;
+	for (size_t h = c->batch->n; h-- > 0;)
+		kp_hostvars_pop(&c->hv[h], &sw->dyn[depth][h]);
+	free(sw->dyn[depth]);
+	sw->dyn[depth] = NULL;
+}
 
 static const char *walk_indent(const struct kp_walk *w, char *buf, size_t size)
 {
@@ -443,6 +474,18 @@ static int show_task(struct kp_walk *w, const struct kp_task *t, const struct kp
 	walk_indent(w, indent, sizeof(indent));
 	if (t->module)
 		return show_module_task(sw->c, t, sw->when, indent);
+	if (t->include && (t->loop || t->include_file)) {
+		/* what it includes is known per host when it runs */
+		struct kp_buf title = KP_BUF_INIT;
+		task_title(sw->c, t, &title);
+		outf(sw->c, "%sINCLUDE [%s] %s: %s\n", indent, title.buf,
+		     t->include == KP_INC_ROLE ? "include_role" : "include_tasks",
+		     t->include_file
+			 ? "the file is named by a template, known only when it runs"
+			 : "runs its tasks once per loop item, known only when it runs");
+		kp_buf_release(&title);
+		return KP_WALK_SKIP;
+	}
 	/* a block: its conditions apply to every task inside */
 	struct whens *when = sw->when;
 	if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved))
@@ -453,8 +496,15 @@ static int show_task(struct kp_walk *w, const struct kp_task *t, const struct kp
 	}
 	struct kp_buf title = KP_BUF_INIT;
 	task_title(sw->c, t, &title);
-	outf(sw->c, "%sBLOCK [%s]\n", indent, title.buf);
+	if (t->include)
+		outf(sw->c, "%sINCLUDE [%s] %s\n", indent, title.buf,
+		     t->include == KP_INC_ROLE ? "include_role" : "include_tasks");
+	else if (t->role && !t->name)
+		outf(sw->c, "%sROLE [%s]\n", indent, t->role->role->name);
+	else
+		outf(sw->c, "%sBLOCK [%s]\n", indent, title.buf);
 	kp_buf_release(&title);
+	push_layers(sw, w->depth, t);
 	return KP_OK;
 }
 
@@ -466,6 +516,7 @@ static int show_part(struct kp_walk *w, const struct kp_task *b, enum kp_walk_pa
 	if (done) {
 		if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved))
 			sw->when->n = sw->saved[w->depth];
+		pop_layers(sw, w->depth);
 	} else if (part == KP_PART_RESCUE) {
 		outf(sw->c, "%sRESCUE (runs on a host where the block failed)\n", indent);
 	} else if (part == KP_PART_ALWAYS) {
@@ -810,13 +861,19 @@ kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out,
 static int list_task(struct kp_walk *w, const struct kp_task *t, const struct kp_strlist *tags)
 {
 	FILE *out = w->ctx;
-	if (!t->module)
+	/* as Ansible lists them: an include as itself (what it includes is
+	 * known when it runs), a role's tasks as "role : task" */
+	if (!t->module && !t->include)
 		return 0;
-	fprintf(out, "      %s\tTAGS: [", kp_task_display_name(t));
+	if (t->include && w->select && !kp_tags_selected(tags, w->select->only, w->select->skip))
+		return KP_WALK_SKIP;
+	bool prefix = w->role && t->name; /* Ansible lists an unnamed task bare */
+	fprintf(out, "      %s%s%s\tTAGS: [", prefix ? w->role->role->name : "",
+		prefix ? " : " : "", kp_task_display_name(t));
 	for (size_t k = 0; k < tags->n; k++)
 		fprintf(out, "%s%s", k ? ", " : "", tags->v[k]);
 	fprintf(out, "]\n");
-	return 0;
+	return t->include ? KP_WALK_SKIP : 0;
 }
 
 kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err)

@@ -14,7 +14,8 @@ kp_rc kp_cli_load(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_bu
 				 .conn_defaults = o->conn_defaults,
 				 .default_remote_user = o->default_remote_user,
 				 .default_become_user = o->default_become_user,
-				 .default_become = o->default_become};
+				 .default_become = o->default_become,
+				 .roles_path = o->roles_path};
 	kp_rc rc = kp_load_all(&lo, ld, err);
 	/* warnings go to stderr whatever --format says: stdout stays the
 	 * command's document */

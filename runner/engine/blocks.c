@@ -1,8 +1,11 @@
 /*
  * blocks.c - a batch's task lists: the sections (pre_tasks, tasks,
- * post_tasks), blocks with rescue and always, task selection, handlers
- * flushed at the end of each section, and the stops (any_errors_fatal,
- * max_fail_percentage) checked after each top-level task. The order of
+ * post_tasks), blocks with rescue and always, roles (blocks run with the
+ * role's variables), include_tasks and include_role (when and loop per
+ * host, then the included tasks on the hosts that included them), task
+ * selection, handlers flushed at the end of each section, and the stops
+ * (any_errors_fatal, max_fail_percentage) checked after each top-level
+ * task. The order of
  * plays and batches and the strategies are engine.c's; one task on one
  * host is task.c's.
  */
@@ -29,6 +32,17 @@ bool kp_host_active(const struct kp_hoststate *hs)
 	return !hs->failed && !hs->unreachable && !hs->hook_skipped && !hs->ended;
 }
 
+void kp_role_title(const struct kp_task *t, const struct kp_taskenv *env, struct kp_buf *title)
+{
+	const struct kp_roleuse *role = t->role ? t->role : env->role;
+	if (!role)
+		return;
+	struct kp_buf full = KP_BUF_INIT;
+	kp_buf_addf(&full, "%s : %s", role->role->name, title->buf ? title->buf : "");
+	kp_buf_release(title);
+	*title = full;
+}
+
 /* Task lists */
 
 static void hostset_active(const struct kp_hostlist *in, struct kp_hostlist *out)
@@ -45,7 +59,18 @@ static void env_push_task(struct kp_taskenv *dst, const struct kp_taskenv *src,
 {
 	*dst = *src;
 	memset(&dst->tags, 0, sizeof(dst->tags));
+	if (t->include) {
+		/* an include's keywords are its own; `apply` is what the
+		 * included tasks get */
+		t = t->apply;
+		if (!t) {
+			kp_tags_effective(&dst->tags, &src->tags, NULL, 0);
+			return;
+		}
+	}
 	kp_tags_effective(&dst->tags, &src->tags, t->tags, t->ntags);
+	if (t->role && !t->module)
+		dst->role = t->role;
 	if (t->module)
 		return;
 	/* a block: what it sets applies to every task inside */
@@ -70,6 +95,43 @@ static void env_push_task(struct kp_taskenv *dst, const struct kp_taskenv *src,
 
 static void run_list(struct kp_engine *e, int slot, struct kp_task *const *tasks, size_t n,
 		     const struct kp_hostlist *hosts, const struct kp_taskenv *env, bool top);
+
+/* Roles and includes: their variables on a host while their tasks run */
+
+static void dyn_push(struct kp_hoststate *hs, const struct kp_value *const add[KP_DYN_COUNT],
+		     struct kp_dyn_saved *sv)
+{
+	if (hs->hv_ready)
+		kp_hostvars_push(&hs->hv, add, sv);
+	else
+		memset(sv, 0, sizeof(*sv));
+}
+
+static void dyn_pop(struct kp_hoststate *hs, const struct kp_dyn_saved *sv)
+{
+	if (hs->hv_ready)
+		kp_hostvars_pop(&hs->hv, sv);
+}
+
+static struct kp_dyn_saved *hosts_push(const struct kp_task *t, const struct kp_hostlist *hosts)
+{
+	const struct kp_value *add[KP_DYN_COUNT];
+	if (!kp_task_layers(t, add))
+		return NULL;
+	struct kp_dyn_saved *sv = kp_xcalloc(hosts->n ? hosts->n : 1, sizeof(*sv));
+	for (size_t i = 0; i < hosts->n; i++)
+		dyn_push(hosts->h[i], add, &sv[i]);
+	return sv;
+}
+
+static void hosts_pop(struct kp_dyn_saved *sv, const struct kp_hostlist *hosts)
+{
+	if (!sv)
+		return;
+	for (size_t i = hosts->n; i-- > 0;)
+		dyn_pop(hosts->h[i], &sv[i]);
+	free(sv);
+}
 
 struct task_job {
 	const struct kp_task *t;
@@ -187,6 +249,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 		return;
 	}
 	active_play_hosts(e, &act);
+	struct kp_dyn_saved *sv = hosts_push(t, &act);
 	struct kp_buf title = KP_BUF_INIT;
 	struct kp_value *v = NULL;
 	if (t->name_tmpl &&
@@ -196,6 +259,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	} else {
 		kp_buf_addstr(&title, kp_task_display_name(t));
 	}
+	kp_role_title(t, env, &title);
 	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
 	kp_buf_release(&title);
 	if (t->run_once || (t->module->flags & KP_MOD_ONCE)) {
@@ -211,6 +275,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 			limit = t->throttle;
 		kp_parallel_for(e, slot, act.n, limit, task_job_fn, &j, NULL);
 	}
+	hosts_pop(sv, &act);
 	free(act.h);
 }
 
@@ -271,11 +336,30 @@ static void set_rescue_vars(struct kp_hoststate *hs)
 	kp_map_set_take(hs->hv.magic, "kplan", copy);
 }
 
+/* A role that runs once per host with the same parameters: whether it
+ * ran on hs already; marks it as run. */
+static bool role_ran(struct kp_hoststate *hs, const struct kp_roleuse *once)
+{
+	for (size_t i = 0; i < hs->nroles_ran; i++)
+		if (hs->roles_ran[i] == once)
+			return true;
+	KP_GROW(hs->roles_ran, hs->nroles_ran + 1, hs->caproles_ran);
+	hs->roles_ran[hs->nroles_ran++] = once;
+	return false;
+}
+
 static void run_block(struct kp_engine *e, int slot, const struct kp_task *b,
 		      const struct kp_hostlist *hosts, const struct kp_taskenv *env)
 {
 	struct kp_hostlist entered;
 	hostset_active(hosts, &entered);
+	if (b->role && b->role->once) {
+		size_t k = 0;
+		for (size_t i = 0; i < entered.n; i++)
+			if (!role_ran(entered.h[i], b->role->once))
+				entered.h[k++] = entered.h[i];
+		entered.n = k;
+	}
 	if (!entered.n) {
 		free(entered.h);
 		return;
@@ -285,6 +369,7 @@ static void run_block(struct kp_engine *e, int slot, const struct kp_task *b,
 	set_id(benv.task_id, sizeof(benv.task_id), "%s.block", env->task_id);
 	set_id(renv.task_id, sizeof(renv.task_id), "%s.rescue", env->task_id);
 	set_id(aenv.task_id, sizeof(aenv.task_id), "%s.always", env->task_id);
+	struct kp_dyn_saved *sv = hosts_push(b, &entered);
 	run_list(e, slot, b->block, b->nblock, &entered, &benv, false);
 
 	/* hosts whose block failed go to rescue; if it succeeds they are whole again */
@@ -322,8 +407,226 @@ static void run_block(struct kp_engine *e, int slot, const struct kp_task *b,
 			entered.h[i]->failed |= was_failed[i];
 		free(was_failed);
 	}
+	hosts_pop(sv, &entered);
+	if (b->role && b->role->public_after)
+		for (size_t i = 0; i < entered.n; i++)
+			if (entered.h[i]->hv_ready)
+				kp_hostvars_publish(&entered.h[i]->hv, b->role);
 	free(failed.h);
 	free(entered.h);
+}
+
+/* include_tasks / include_role */
+
+struct inc_run {
+	struct kp_hoststate *hs;
+	const struct kp_task *holder; /* whose block is included */
+	size_t index;		      /* loop position */
+	struct kp_value *params;      /* loop variable and the include's vars */
+};
+
+static void inc_result(struct kp_engine *e, const struct kp_task *t, const struct kp_taskenv *env,
+		       const char *title, struct kp_hoststate *hs, enum kp_status st,
+		       const char *msg)
+{
+	struct kp_taskresult r = {.host = hs->host->name,
+				  .status = st,
+				  .msg = msg,
+				  .module =
+				      t->include == KP_INC_ROLE ? "include_role" : "include_tasks",
+				  .section = env->section,
+				  .show_msg = true};
+	kp_out_host_result(&e->out, title, &r);
+	pthread_mutex_lock(&e->lock);
+	if (st == KP_ST_FAILED) {
+		hs->failed = true;
+		hs->counts.failed++;
+	} else if (st == KP_ST_SKIPPED) {
+		hs->counts.skipped++;
+	} else {
+		hs->counts.ok++;
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* The tasks include_file names for this host (loaded on first use). */
+static const struct kp_task *inc_holder(struct kp_engine *e, int slot, const struct kp_task *t,
+					const struct kp_scope *s, struct kp_buf *err)
+{
+	struct kp_value *v = NULL;
+	const struct kp_task *found = NULL;
+	if (kp_template_render(e->L[slot], t->include_file, s, &v, err))
+		return NULL;
+	if (v->type != KP_V_STR) {
+		kp_errorf(err, KP_ERR_INVALID, "include_tasks file must be a string, not a %s",
+			  kp_value_typename(v->type));
+		kp_value_unref(v);
+		return NULL;
+	}
+	struct kp_task *nt = NULL;
+	struct kp_buf why = KP_BUF_INIT;
+	pthread_mutex_lock(&e->lock);
+	if (!kp_plan_load_include(e->ld->plan, t, v->u.str.s, &nt, &why))
+		found = nt;
+	pthread_mutex_unlock(&e->lock);
+	const char *w = why.buf ? why.buf : "";
+	if (!found && !strncmp(w, "cannot read", 11)) /* named where the include is */
+		kp_errorf(err, KP_ERR_INVALID, "%s:%d:%d: %s", t->pos.file, t->pos.line, t->pos.col,
+			  w);
+	else if (!found) /* the file's own line says where */
+		kp_errorf(err, KP_ERR_INVALID, "%s", w);
+	kp_buf_release(&why);
+	kp_value_unref(v);
+	return found;
+}
+
+static void run_include(struct kp_engine *e, int slot, const struct kp_task *t,
+			const struct kp_hostlist *hosts, const struct kp_taskenv *env,
+			const struct kp_taskenv *sub)
+{
+	struct kp_hostlist act;
+	hostset_active(hosts, &act);
+	struct kp_strlist own = {0};
+	kp_tags_effective(&own, &env->tags, t->tags, t->ntags);
+	bool selected = kp_tags_selected(&own, e->select.only, e->select.skip);
+	kp_strlist_release(&own);
+	if (!act.n || !selected) {
+		free(act.h);
+		return;
+	}
+	struct kp_buf title = KP_BUF_INIT;
+	kp_buf_addstr(&title, kp_task_display_name(t));
+	kp_role_title(t, env, &title);
+	kp_out_task_start(&e->out, title.buf,
+			  t->include == KP_INC_ROLE ? "include_role" : "include_tasks",
+			  env->section);
+
+	struct inc_run *runs = NULL;
+	size_t nruns = 0, cap = 0;
+	struct kp_buf err = KP_BUF_INIT;
+	for (size_t h = 0; h < act.n; h++) {
+		struct kp_hoststate *hs = act.h[h];
+		const struct kp_scope *s = &hs->hv.scope;
+		struct kp_lua *L = e->L[slot];
+		bool ok = true;
+		kp_rc rc = KP_OK;
+		kp_buf_reset(&err);
+		for (size_t w = 0; w < env->nwhens && ok && !rc; w++)
+			for (size_t k = 0; k < env->nwhen[w] && ok && !rc; k++)
+				rc = kp_expr_test(L, env->when[w][k], s, &ok, &err);
+		if (rc) {
+			inc_result(e, t, env, title.buf, hs, KP_ST_FAILED, err.buf);
+			continue;
+		}
+		if (!ok) {
+			inc_result(e, t, env, title.buf, hs, KP_ST_SKIPPED, "when: false");
+			continue;
+		}
+		struct kp_value *items = NULL;
+		if (t->loop &&
+		    (kp_tvalue_render(L, t->loop, s, &items, &err) || items->type != KP_V_LIST)) {
+			if (!err.len)
+				kp_buf_addf(&err, "loop must be a list, not a %s",
+					    kp_value_typename(items->type));
+			inc_result(e, t, env, title.buf, hs, KP_ST_FAILED, err.buf);
+			kp_value_unref(items);
+			continue;
+		}
+		size_t n = items ? kp_list_len(items) : 1;
+		struct kp_buf msg = KP_BUF_INIT;
+		bool failed = false;
+		size_t included = 0;
+		for (size_t i = 0; i < n && !failed; i++) {
+			struct kp_value *params = kp_value_map();
+			if (t->include_vars)
+				kp_map_update(params, t->include_vars);
+			if (items) {
+				kp_map_set(params, t->loop_var, kp_list_at(items, i));
+				if (t->index_var)
+					kp_map_set_take(params, t->index_var,
+							kp_value_int((int64_t)i));
+			}
+			/* `when` and the file name, per loop item, may use the loop
+			 * variable and the include's vars */
+			const struct kp_task *holder = t;
+			struct kp_dyn_saved sv;
+			const struct kp_value *add[KP_DYN_COUNT] = {NULL, NULL, params};
+			dyn_push(hs, add, &sv);
+			kp_buf_reset(&err);
+			ok = true;
+			for (size_t k = 0; k < t->nwhen && ok && !rc; k++)
+				rc = kp_expr_test(L, t->when[k], s, &ok, &err);
+			if (rc)
+				holder = NULL;
+			else if (ok && t->include_file)
+				holder = inc_holder(e, slot, t, s, &err);
+			dyn_pop(hs, &sv);
+			if (!rc && !ok) {
+				kp_value_unref(params);
+				continue;
+			}
+			if (!holder) {
+				inc_result(e, t, env, title.buf, hs, KP_ST_FAILED, err.buf);
+				kp_value_unref(params);
+				failed = true;
+				break;
+			}
+			KP_GROW(runs, nruns + 1, cap);
+			runs[nruns++] = (struct inc_run){hs, holder, i, params};
+			included++;
+			if (t->include == KP_INC_TASKS) {
+				kp_buf_addf(&msg, "%sincluded: %s", msg.len ? "\n" : "",
+					    holder->import_path ? holder->import_path : "");
+				if (items) {
+					kp_buf_addstr(&msg, " (item=");
+					kp_value_to_text(kp_list_at(items, i), true, &msg);
+					kp_buf_addch(&msg, ')');
+				}
+			}
+		}
+		if (!failed && !included)
+			inc_result(e, t, env, title.buf, hs, KP_ST_SKIPPED, "when: false");
+		else if (!failed)
+			inc_result(e, t, env, title.buf, hs, KP_ST_OK, msg.len ? msg.buf : NULL);
+		kp_buf_release(&msg);
+		kp_value_unref(items);
+	}
+	kp_buf_release(&err);
+
+	/* the included tasks, on the hosts that included the same file at the
+	 * same loop position together, in the order they were included */
+	bool *done = kp_xcalloc(nruns ? nruns : 1, sizeof(bool));
+	struct kp_hostlist group = {kp_xcalloc(nruns ? nruns : 1, sizeof(*group.h)), 0};
+	struct kp_dyn_saved *sv = kp_xcalloc(nruns ? nruns : 1, sizeof(*sv));
+	for (size_t i = 0; i < nruns && !kp_engine_stopped(e); i++) {
+		if (done[i])
+			continue;
+		group.n = 0;
+		for (size_t j = i; j < nruns; j++) {
+			if (done[j] || runs[j].holder != runs[i].holder ||
+			    runs[j].index != runs[i].index)
+				continue;
+			done[j] = true;
+			if (!kp_host_active(runs[j].hs))
+				continue;
+			const struct kp_value *add[KP_DYN_COUNT] = {NULL, NULL, runs[j].params};
+			dyn_push(runs[j].hs, add, &sv[group.n]);
+			group.h[group.n++] = runs[j].hs;
+		}
+		if (group.n)
+			run_list(e, slot, runs[i].holder->block, runs[i].holder->nblock, &group,
+				 sub, false);
+		for (size_t k = group.n; k-- > 0;)
+			dyn_pop(group.h[k], &sv[k]);
+	}
+	kp_buf_release(&title);
+	for (size_t i = 0; i < nruns; i++)
+		kp_value_unref(runs[i].params);
+	free(sv);
+	free(group.h);
+	free(done);
+	free(runs);
+	free(act.h);
 }
 
 static void run_list(struct kp_engine *e, int slot, struct kp_task *const *tasks, size_t n,
@@ -341,7 +644,9 @@ static void run_list(struct kp_engine *e, int slot, struct kp_task *const *tasks
 			for (size_t k = 0; k < hosts->n; k++)
 				was[k] = kp_host_active(hosts->h[k]);
 		}
-		if (!t->module) {
+		if (t->include) {
+			run_include(e, slot, t, hosts, env, &sub);
+		} else if (!t->module) {
 			run_block(e, slot, t, hosts, &sub);
 		} else if (task_selected(e, t, &sub)) {
 			run_module_task(e, slot, t, hosts, &sub);

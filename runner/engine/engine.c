@@ -582,6 +582,7 @@ cleanup:
 		kp_value_unref(e.hosts[i].last_set_vars);
 		kp_value_unref(e.hosts[i].last_failed_result);
 		free(e.hosts[i].last_failed_task);
+		free(e.hosts[i].roles_ran);
 		free(e.hosts[i].conn_error);
 		kp_strlist_release(&e.hosts[i].notified);
 		pthread_mutex_destroy(&e.hosts[i].conn_lock);

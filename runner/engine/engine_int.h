@@ -48,6 +48,9 @@ struct kp_hoststate {
 	bool last_changed;
 	char *last_failed_task;
 	struct kp_value *last_failed_result;
+	/* the role uses (kp_roleuse.once) that ran on this host */
+	const struct kp_roleuse **roles_ran;
+	size_t nroles_ran, caproles_ran;
 };
 
 /* What a task inherits from the blocks around it. */
@@ -63,8 +66,9 @@ struct kp_taskenv {
 	bool no_log, ignore_errors, ignore_unreachable;
 	enum kp_tristate check_mode;
 	int64_t timeout_ms;
-	const char *section; /* pre_tasks, tasks, post_tasks, handlers */
-	char task_id[128];   /* where the task sits in the plan: p1.tasks.2.block.0 */
+	const char *section;	       /* pre_tasks, tasks, post_tasks, handlers */
+	const struct kp_roleuse *role; /* the role whose tasks these are, or NULL */
+	char task_id[128];	       /* where the task sits in the plan: p1.tasks.2.block.0 */
 };
 
 struct kp_engine {
@@ -136,6 +140,8 @@ void kp_parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
 		     bool (*keep_going)(struct kp_engine *));
 
 /* blocks.c: a batch's sections on hosts, and the stops between tasks. */
+/* A task's title inside a role: "role : title", as Ansible writes it. */
+void kp_role_title(const struct kp_task *t, const struct kp_taskenv *env, struct kp_buf *title);
 void kp_run_sections(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
 		     const struct kp_taskenv *base);
 /* not failed, unreachable, skipped or ended */

@@ -562,6 +562,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	} else {
 		kp_buf_addstr(&title, kp_task_display_name(t));
 	}
+	kp_role_title(t, env, &title);
 
 	/* when: the enclosing blocks' conditions, then the task's own */
 	for (size_t i = 0; i < env->nwhens && ok && !rc; i++)

@@ -124,7 +124,7 @@ kp_rc kp_load_all(const struct kp_loadopts *o, struct kp_loaded *ld, struct kp_b
 		return KP_OK;
 	if (o->conn_defaults)
 		apply_conn_defaults(o->conn_defaults, &ld->inv);
-	rc = kp_plan_load(o->plan_path, &ld->plan, err);
+	rc = kp_plan_load_roles(o->plan_path, o->roles_path, &ld->plan, err);
 	if (!rc)
 		apply_play_defaults(o, ld->plan);
 	/* hosts are resolved only against an inventory: `validate` without

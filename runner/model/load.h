@@ -24,6 +24,7 @@ struct kp_loadopts {
 	const struct kp_value *conn_defaults;
 	const char *default_remote_user, *default_become_user;
 	int default_become;
+	const char *roles_path; /* ':'-separated, where roles are looked for, or NULL */
 };
 
 struct kp_loaded {

@@ -1,8 +1,10 @@
 /*
- * plan.c - loading a plan: the list of plays, import_plan, every play key,
- * vars and vars_files and hooks, and checking that every notify names a
- * handler. Tasks are parsed in plan_task.c, `serial` in plan_serial.c;
- * plan_free.c frees what they build.
+ * plan.c - loading a plan: the list of plays, import_plan and Ansible's
+ * import_playbook, every play key, vars and vars_files and hooks, the
+ * play's roles (role.c) before its tasks, and checking that every notify
+ * names a handler; the task files include_tasks names with a template,
+ * loaded when they run. Tasks are parsed in plan_task.c, `serial` in
+ * plan_serial.c; plan_free.c frees what they build.
  *
  * Everything is checked here, before any host is contacted: a plan that
  * loads is one that can run.
@@ -53,6 +55,7 @@ static const char *const play_keys[] = {
     "hook_limits",
     "gather_facts",
     "gather_subset",
+    "roles",
 };
 
 static const char *const order_names[] = {"inventory", "reverse_inventory", "sorted",
@@ -62,6 +65,14 @@ static const char *const connection_names[] = {"ssh", "local", NULL};
 static const char *const become_methods[] = {"sudo", NULL};
 
 /* ---- vars --------------------------------------------------------------- */
+
+static bool in_keys(const char *s, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, v[i]))
+			return true;
+	return false;
+}
 
 static kp_rc check_var_keys(const struct kp_node *map, struct kp_buf *err)
 {
@@ -482,6 +493,20 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 	return rc;
 }
 
+/* *v = front + *v (front's tasks move) */
+static void splice_front(struct kp_task ***v, size_t *n, struct kp_task **front, size_t nfront)
+{
+	if (!nfront)
+		return;
+	struct kp_task **all = kp_xcalloc(*n + nfront, sizeof(*all));
+	memcpy(all, front, nfront * sizeof(*all));
+	if (*n)
+		memcpy(all + nfront, *v, *n * sizeof(*all));
+	free(*v);
+	*v = all;
+	*n += nfront;
+}
+
 static kp_rc parse_play(struct kp_loader *ld, const struct kp_node *n, const char *file,
 			struct kp_play **out)
 {
@@ -499,10 +524,6 @@ static kp_rc parse_play(struct kp_loader *ld, const struct kp_node *n, const cha
 		for (j = 0; j < KP_ARRAY_LEN(play_keys); j++)
 			if (!strcmp(k->str, play_keys[j]))
 				break;
-		if (j == KP_ARRAY_LEN(play_keys) && !strcmp(k->str, "import_playbook"))
-			return kp_node_errorf(
-			    ld->err, KP_ERR_INVALID, k,
-			    "unknown key 'import_playbook' in play (use 'import_plan')");
 		if (j == KP_ARRAY_LEN(play_keys)) {
 			kp_unknown_key(k, "play", play_keys, KP_ARRAY_LEN(play_keys), ld->err);
 			return KP_ERR_INVALID;
@@ -529,13 +550,42 @@ static kp_rc parse_play(struct kp_loader *ld, const struct kp_node *n, const cha
 				    "'window' and 'serial' cannot be used together");
 	struct kp_task ***slot[] = {&p->pre_tasks, &p->tasks, &p->post_tasks, &p->handlers};
 	size_t *nslot[] = {&p->npre_tasks, &p->ntasks, &p->npost_tasks, &p->nhandlers};
+	struct kp_task **roles = NULL;
+	size_t nroles = 0;
+	const struct kp_node *rn = kp_node_map_get(n, "roles");
+	ld->nseen = 0;
+	if (!rc && rn && !kp_node_is_null(rn)) {
+		struct kp_task_ctx ctx = {.ld = ld, .dir = dir, .play_dir = dir, .play = p};
+		if (rn->type != KP_N_SEQ)
+			rc = kp_node_errorf(ld->err, KP_ERR_INVALID, rn,
+					    "'roles' must be a list of roles, not %s",
+					    kp_node_describe(rn));
+		roles = kp_xcalloc(rn->n + 1, sizeof(*roles));
+		for (size_t i = 0; !rc && i < rn->n; i++) {
+			struct kp_task *b = NULL;
+			rc = kp_role_entry(&ctx, rn->items[i], &b);
+			if (b)
+				roles[nroles++] = b;
+		}
+	}
 	for (size_t i = 0; i < KP_ARRAY_LEN(lists) && !rc; i++) {
 		const struct kp_node *v = kp_node_map_get(n, lists[i]);
 		struct kp_task_ctx ctx = {
-		    .ld = ld, .dir = dir, .play_dir = dir, .handlers = i == 3};
+		    .ld = ld, .dir = dir, .play_dir = dir, .handlers = i == 3, .play = p};
 		if (v)
 			rc = kp_parse_tasks(&ctx, v, lists[i], slot[i], nslot[i]);
 	}
+	/* the roles run first in the tasks section; their handlers come
+	 * before the play's own */
+	splice_front(&p->tasks, &p->ntasks, roles, nroles);
+	splice_front(&p->handlers, &p->nhandlers, ld->handlers, ld->nhandlers);
+	free(roles);
+	free(ld->handlers);
+	ld->handlers = NULL;
+	ld->nhandlers = 0;
+	for (size_t i = 0; i < ld->nseen; i++)
+		free(ld->seen[i].params);
+	ld->nseen = 0;
 	if (!rc)
 		rc = check_play_notify(p, ld->err);
 	free(dir);
@@ -584,6 +634,130 @@ static kp_rc import_plan(struct kp_loader *ld, const struct kp_node *n, const ch
 	return rc;
 }
 
+/* Ansible's import_playbook: the plays of another file, with the entry's
+ * `vars` over each play's own, its `tags` added to each play's, and its
+ * `when` before the conditions of each play's top-level tasks. */
+static const struct kp_node *playbook_key(const struct kp_node *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		if (!strcmp(n->items[2 * i]->str, "import_playbook") ||
+		    !strcmp(n->items[2 * i]->str, "ansible.builtin.import_playbook"))
+			return n->items[2 * i];
+	return NULL;
+}
+
+static kp_rc prepend_when(struct kp_task **tasks, size_t n, const struct kp_node *when,
+			  struct kp_buf *err)
+{
+	size_t nw = when->type == KP_N_SEQ ? when->n : 1;
+	for (size_t i = 0; i < n; i++) {
+		struct kp_task *t = tasks[i];
+		struct kp_expr **w = kp_xcalloc(nw + t->nwhen, sizeof(*w));
+		kp_rc rc = KP_OK;
+		for (size_t j = 0; j < nw && !rc; j++) {
+			const struct kp_node *c = when->type == KP_N_SEQ ? when->items[j] : when;
+			bool b;
+			if (c->type != KP_N_SCALAR || kp_node_is_null(c))
+				rc = kp_node_errorf(err, KP_ERR_INVALID, c,
+						    "'when' must be an expression or a list of "
+						    "expressions, not %s",
+						    kp_node_describe(c));
+			else if (kp_node_get_bool(c, &b))
+				rc = kp_expr_compile(b ? "true" : "false", kp_node_pos(c), &w[j],
+						     err);
+			else
+				rc = kp_expr_compile(c->str, kp_node_pos(c), &w[j], err);
+		}
+		if (rc) {
+			for (size_t j = 0; j < nw; j++)
+				kp_expr_free(w[j]);
+			free(w);
+			return rc;
+		}
+		if (t->nwhen)
+			memcpy(w + nw, t->when, t->nwhen * sizeof(*w));
+		free(t->when);
+		t->when = w;
+		t->nwhen += nw;
+	}
+	return KP_OK;
+}
+
+static kp_rc import_playbook(struct kp_loader *ld, const struct kp_node *n, const struct kp_node *k,
+			     const char *file)
+{
+	static const char *const keys[] = {"name", "vars", "when", "tags"};
+	const struct kp_node *v = kp_node_map_get(n, k->str);
+	const struct kp_node *vars = kp_node_map_get(n, "vars"), *when = kp_node_map_get(n, "when"),
+			     *tags = kp_node_map_get(n, "tags");
+	struct kp_value *vv = NULL;
+	char **tv = NULL;
+	size_t ntv = 0;
+	kp_rc rc = KP_OK;
+
+	for (size_t i = 0; i < n->n; i++) {
+		const struct kp_node *kk = n->items[2 * i];
+		if (kk != k && !in_keys(kk->str, keys, KP_ARRAY_LEN(keys))) {
+			kp_unknown_key(kk, k->str, keys, KP_ARRAY_LEN(keys), ld->err);
+			return KP_ERR_INVALID;
+		}
+	}
+	if (v->type != KP_N_SCALAR || kp_node_is_null(v))
+		return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+				      "'%s' must be a file name, not %s", k->str,
+				      kp_node_describe(v));
+	if (kp_node_has_template(v))
+		return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+				      "'%s' is resolved when the plan loads and cannot hold a "
+				      "template",
+				      k->str);
+	if (vars && !kp_node_is_null(vars)) {
+		if (vars->type != KP_N_MAP)
+			return kp_node_errorf(ld->err, KP_ERR_INVALID, vars,
+					      "'vars' must be a mapping, not %s",
+					      kp_node_describe(vars));
+		if ((rc = check_var_keys(vars, ld->err)) ||
+		    (rc = kp_node_to_value(vars, &vv, ld->err)))
+			return rc;
+	}
+	if (tags && (rc = kp_get_strlist(tags, "tags", &tv, &ntv, NULL, ld->err))) {
+		kp_value_unref(vv);
+		return rc;
+	}
+	size_t first = ld->plan->nplays;
+	char *dir = kp_path_dir(file), *path = kp_path_join(dir, v->str);
+	rc = load_plan_file(ld, path, v->str, v);
+	free(path);
+	free(dir);
+	for (size_t i = first; !rc && i < ld->plan->nplays; i++) {
+		struct kp_play *p = ld->plan->plays[i];
+		if (vv) {
+			struct kp_value *m = kp_value_map();
+			if (p->vars)
+				kp_map_update(m, p->vars);
+			kp_map_update(m, vv);
+			kp_value_unref(p->vars);
+			p->vars = m;
+			/* the play's compiled vars only locate errors; the import's
+			 * values are compiled here for their syntax */
+			struct kp_tvalue *t = NULL;
+			rc = kp_tvalue_from_node(vars, &t, ld->err);
+			kp_tvalue_free(t);
+		}
+		for (size_t j = 0; j < ntv; j++) {
+			p->tags = kp_xrealloc(p->tags, (p->ntags + 1) * sizeof(*p->tags));
+			p->tags[p->ntags++] = kp_xstrdup(tv[j]);
+		}
+		if (!rc && when && !kp_node_is_null(when) &&
+		    !(rc = prepend_when(p->pre_tasks, p->npre_tasks, when, ld->err)) &&
+		    !(rc = prepend_when(p->tasks, p->ntasks, when, ld->err)))
+			rc = prepend_when(p->post_tasks, p->npost_tasks, when, ld->err);
+	}
+	kp_value_unref(vv);
+	kp_strv_free(tv, ntv);
+	return rc;
+}
+
 static kp_rc load_plan_file(struct kp_loader *ld, const char *path, const char *written,
 			    const struct kp_node *at)
 {
@@ -616,8 +790,11 @@ static kp_rc load_plan_file(struct kp_loader *ld, const char *path, const char *
 	for (size_t i = 0; !rc && i < root->n; i++) {
 		const struct kp_node *n = root->items[i];
 		struct kp_play *p = NULL;
+		const struct kp_node *pk;
 		if (n->type == KP_N_MAP && kp_node_map_get(n, "import_plan")) {
 			rc = import_plan(ld, n, doc->file);
+		} else if (n->type == KP_N_MAP && (pk = playbook_key(n))) {
+			rc = import_playbook(ld, n, pk, doc->file);
 		} else if (!(rc = parse_play(ld, n, doc->file, &p))) {
 			add_play(ld->plan, p);
 		}
@@ -626,13 +803,29 @@ static kp_rc load_plan_file(struct kp_loader *ld, const char *path, const char *
 	return rc;
 }
 
-static kp_rc plan_load(const char *path, const char *data, size_t len, struct kp_plan **out,
-		       struct kp_buf *err)
+/* What a loader holds once it is done (the plan keeps what it loaded). */
+static void loader_release(struct kp_loader *ld)
+{
+	while (ld->depth)
+		kp_loader_leave(ld);
+	for (size_t i = 0; i < ld->nhandlers; i++)
+		kp_task_free(ld->handlers[i]);
+	free(ld->handlers);
+	for (size_t i = 0; i < ld->nseen; i++)
+		free(ld->seen[i].params);
+	free(ld->seen);
+	if (ld->L)
+		lua_close(ld->L);
+}
+
+static kp_rc plan_load(const char *path, const char *roles_path, const char *data, size_t len,
+		       struct kp_plan **out, struct kp_buf *err)
 {
 	struct kp_loader ld = {.err = err, .top_data = data, .top_len = len};
 	struct kp_plan *plan = kp_xcalloc(1, sizeof(*plan));
 	kp_rc rc;
 
+	plan->roles_path = roles_path ? kp_xstrdup(roles_path) : NULL;
 	plan->path = kp_xstrdup(path);
 	plan->dir = kp_path_dir(path);
 	ld.plan = plan;
@@ -642,10 +835,7 @@ static kp_rc plan_load(const char *path, const char *data, size_t len, struct kp
 	plan->docs[plan->ndocs++] = ld.synth;
 
 	rc = load_plan_file(&ld, path, path, NULL);
-	while (ld.depth)
-		kp_loader_leave(&ld);
-	if (ld.L)
-		lua_close(ld.L);
+	loader_release(&ld);
 	if (rc) {
 		kp_plan_free(plan);
 		return rc;
@@ -656,11 +846,43 @@ static kp_rc plan_load(const char *path, const char *data, size_t len, struct kp
 
 kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err)
 {
-	return plan_load(path, NULL, 0, out, err);
+	return plan_load(path, NULL, NULL, 0, out, err);
+}
+
+kp_rc kp_plan_load_roles(const char *path, const char *roles_path, struct kp_plan **out,
+			 struct kp_buf *err)
+{
+	return plan_load(path, roles_path, NULL, 0, out, err);
 }
 
 kp_rc kp_plan_load_string(const char *path, const char *data, size_t len, struct kp_plan **out,
 			  struct kp_buf *err)
 {
-	return plan_load(path, data, len, out, err);
+	return plan_load(path, NULL, data, len, out, err);
+}
+
+kp_rc kp_plan_load_include(struct kp_plan *plan, const struct kp_task *inc, const char *file,
+			   struct kp_task **out, struct kp_buf *err)
+{
+	struct kp_loader ld = {.err = err, .plan = plan, .synth = plan->docs[0]};
+	struct kp_task_ctx ctx = {.ld = &ld, .dir = inc->include_dir, .play_dir = inc->include_dir};
+	char *path = kp_path_join(inc->include_dir, file);
+	for (size_t i = 0; i < plan->ndyn; i++)
+		if (!strcmp(plan->dyn[i]->import_path, path)) {
+			free(path);
+			*out = plan->dyn[i];
+			return KP_OK;
+		}
+	struct kp_task *t = kp_task_new(inc->pos);
+	kp_rc rc = kp_load_task_file(&ctx, t, path, file, NULL, "include_tasks");
+	loader_release(&ld);
+	t->import_path = path;
+	if (rc) {
+		kp_task_free(t);
+		return rc;
+	}
+	plan->dyn = kp_xrealloc(plan->dyn, (plan->ndyn + 1) * sizeof(*plan->dyn));
+	plan->dyn[plan->ndyn++] = t;
+	*out = t;
+	return KP_OK;
 }

@@ -2,8 +2,9 @@
  * plan.h - the validated plan model.
  *
  * kp_plan_load() reads a plan and everything it imports (import_plan,
- * import_tasks, literal vars_files, hook files), checks every key, module
- * argument and expression, and builds this model. A plan that loads is one
+ * import_playbook, import_tasks, roles, import_role, the include_tasks and
+ * include_role whose names are literal, literal vars_files, hook files),
+ * checks every key, module argument and expression, and builds this model. A plan that loads is one
  * that can run: nothing later finds a syntax error.
  *
  * Ownership: the plan owns everything reachable from it, including the YAML
@@ -21,6 +22,32 @@
 #include "core/ytree.h"
 
 enum kp_tristate { KP_UNSET = -1, KP_NO = 0, KP_YES = 1 };
+
+/* A role as read from its directory (Ansible's layout): its defaults/ and
+ * vars/ main files. Its tasks and handlers are copied into each use. */
+struct kp_role {
+	char *name;			  /* as written in the play ("upgrade/pre-upgrade") */
+	char *path;			  /* the role's directory, absolute */
+	struct kp_value *defaults, *vars; /* maps, possibly empty */
+};
+
+/* One use of a role (an entry of `roles:`, an import_role or include_role):
+ * what its tasks and handlers see above the play's variables. */
+struct kp_roleuse {
+	const struct kp_role *role;
+	struct kp_value *defaults, *vars; /* this use's (defaults_from/vars_from) */
+	/* role params and `vars:` of the entry, with role_name and role_path */
+	struct kp_value *params;
+	bool private_vars; /* include_role: only its own tasks see them... */
+	bool public_after; /* ...unless `public: true`: then later tasks too, once it ran */
+	/* roles: entries and dependencies run once on a host in a play with
+	 * the same parameters (when and tags count): the first such use, or
+	 * NULL when this use always runs (import_role, include_role, a role
+	 * whose meta allows duplicates) */
+	const struct kp_roleuse *once;
+};
+
+enum kp_include { KP_INC_NONE, KP_INC_TASKS, KP_INC_ROLE };
 
 struct kp_task {
 	char *name;		       /* as written (may hold {{ }}), or NULL */
@@ -70,6 +97,22 @@ struct kp_task {
 	char *index_var;	   /* loop_control.index_var, or NULL */
 	struct kp_pos *notify_pos; /* where each notify entry was written */
 	char *import_path;	   /* import_tasks file (resolved) this block came from, or NULL */
+
+	/* roles and includes */
+	/* a block holding a role's tasks, or a role's handler: it runs with the
+	 * role's variables (borrowed from the plan) */
+	const struct kp_roleuse *role;
+	/* include_tasks / include_role: a dynamic block. `when` and `loop`
+	 * belong to the include and are evaluated per host when it runs; the
+	 * included tasks are `block` (loaded now when the file name is
+	 * literal), or loaded when run from include_file (with {{ }}) */
+	enum kp_include include;
+	struct kp_template *include_file;
+	char *include_dir; /* where a relative include_file is looked for */
+	/* `vars:` of an include or import (a map whose values are templated
+	 * when used), or NULL */
+	struct kp_value *include_vars;
+	struct kp_task *apply; /* `apply:` keywords, as a block without tasks, or NULL */
 };
 
 /* serial: a list of steps; each is a count or a percentage */
@@ -150,6 +193,11 @@ struct kp_play {
 	char **gather_subset; /* as written, NULL: Ansible's default "all" */
 	size_t ngather_subset;
 	char *plan_file; /* the file this play was written in */
+	/* the defaults and vars of the play's roles (roles:, import_role and
+	 * their dependencies), merged in the order they load: every task of
+	 * the play sees them, as Ansible's private_role_vars = False */
+	struct kp_value *role_defaults, *role_vars;
+	struct kp_value *role_names; /* list of the roles' names */
 	/* hook_limits: per call of a hook or `lua` step; 0 = the default
 	 * (KP_HOOK_STEPS_DEFAULT, KP_HOOK_MEM_DEFAULT in hooks.h) */
 	uint64_t hook_max_instructions;
@@ -168,6 +216,15 @@ struct kp_plan {
 	/* what loads but deserves a word ("file:line:col: module 'dnf' is
 	 * ansible-core's, ..."), one line each, printed by the command */
 	struct kp_strlist warnings;
+	char *roles_path;	/* ':'-separated, from ansible.cfg / ANSIBLE_ROLES_PATH, or NULL */
+	struct kp_role **roles; /* every role read, once each */
+	size_t nroles;
+	struct kp_roleuse **roleuses;
+	size_t nroleuses;
+	/* task files loaded while the plan runs (include_tasks with {{ }}),
+	 * kept until the plan is freed */
+	struct kp_task **dyn;
+	size_t ndyn;
 };
 
 kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err);
@@ -175,7 +232,18 @@ kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err);
  * in messages, and what it imports is found relative to it. */
 kp_rc kp_plan_load_string(const char *path, const char *data, size_t len, struct kp_plan **out,
 			  struct kp_buf *err);
+/* The same with a roles_path (':'-separated directories where roles are
+ * looked for after roles/ beside the plan; NULL for none). */
+kp_rc kp_plan_load_roles(const char *path, const char *roles_path, struct kp_plan **out,
+			 struct kp_buf *err);
 void kp_plan_free(struct kp_plan *plan);
+
+/* The tasks of an include_tasks whose file name was a template, rendered
+ * to `file` when it ran: loaded (relative to the include's directory),
+ * validated and kept in the plan (the same file again gives the same
+ * tasks). Not thread-safe: one caller at a time. */
+kp_rc kp_plan_load_include(struct kp_plan *plan, const struct kp_task *inc, const char *file,
+			   struct kp_task **out, struct kp_buf *err);
 
 /* Free a task and everything it owns (blocks recursively). */
 void kp_task_free(struct kp_task *t);

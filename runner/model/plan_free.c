@@ -46,6 +46,10 @@ void kp_task_free(struct kp_task *t)
 	kp_tvalue_free(t->environment);
 	free(t->index_var);
 	free(t->import_path);
+	kp_template_free(t->include_file);
+	free(t->include_dir);
+	kp_value_unref(t->include_vars);
+	kp_task_free(t->apply);
 	free(t);
 }
 
@@ -85,6 +89,9 @@ void kp_play_free(struct kp_play *p)
 	}
 	kp_strv_free(p->tags, p->ntags);
 	kp_strv_free(p->gather_subset, p->ngather_subset);
+	kp_value_unref(p->role_defaults);
+	kp_value_unref(p->role_vars);
+	kp_value_unref(p->role_names);
 	free(p->run_lock);
 	free(p->plan_file);
 	free(p);
@@ -102,6 +109,25 @@ void kp_plan_free(struct kp_plan *plan)
 	free(plan->docs);
 	kp_strv_free(plan->files, plan->nfiles);
 	kp_strlist_release(&plan->warnings);
+	for (size_t i = 0; i < plan->nroles; i++) {
+		free(plan->roles[i]->name);
+		free(plan->roles[i]->path);
+		kp_value_unref(plan->roles[i]->defaults);
+		kp_value_unref(plan->roles[i]->vars);
+		free(plan->roles[i]);
+	}
+	free(plan->roles);
+	for (size_t i = 0; i < plan->nroleuses; i++) {
+		kp_value_unref(plan->roleuses[i]->defaults);
+		kp_value_unref(plan->roleuses[i]->vars);
+		kp_value_unref(plan->roleuses[i]->params);
+		free(plan->roleuses[i]);
+	}
+	free(plan->roleuses);
+	for (size_t i = 0; i < plan->ndyn; i++)
+		kp_task_free(plan->dyn[i]);
+	free(plan->dyn);
+	free(plan->roles_path);
 	free(plan->path);
 	free(plan->dir);
 	free(plan);
@@ -113,5 +139,7 @@ const char *kp_task_display_name(const struct kp_task *t)
 		return t->name;
 	if (t->module)
 		return t->module->name;
+	if (t->include)
+		return t->include == KP_INC_ROLE ? "include_role" : "include_tasks";
 	return "block";
 }

@@ -36,14 +36,38 @@ struct kp_loader {
 	size_t top_len;
 	size_t ntasks;			 /* loaded so far, for KP_MAX_PLAN_TASKS */
 	const struct kp_node *import_at; /* the import_tasks being loaded, or NULL */
+	/* roles of the play being loaded: those already in it (a role runs
+	 * once with the same parameters), their handlers (added before the
+	 * play's own), and how deep dependencies nest */
+	struct kp_seen_role {
+		const struct kp_roleuse *use;
+		char *params; /* JSON of its parameters, when and tags */
+	} * seen;
+	size_t nseen, capseen;
+	struct kp_task **handlers;
+	size_t nhandlers;
+	size_t role_depth;
 };
 
 /* What the task parser needs to know about where it is. */
 struct kp_task_ctx {
 	struct kp_loader *ld;
-	const char *dir;      /* directory of the file being read (import_tasks) */
-	const char *play_dir; /* directory of the play's plan file (lua scripts) */
-	bool handlers;	      /* parsing a play's handlers: `listen` allowed */
+	const char *dir;	       /* directory of the file being read (import_tasks) */
+	const char *play_dir;	       /* directory of the play's plan file (lua scripts) */
+	bool handlers;		       /* parsing a play's handlers: `listen` allowed */
+	const struct kp_roleuse *role; /* inside a role: its use, else NULL */
+	struct kp_play *play;	       /* the play being loaded (NULL: an include at run time) */
+};
+
+/* How a role is used (role.c). */
+struct kp_role_opts {
+	const struct kp_value *params; /* role parameters and `vars:`, or NULL */
+	const char *tasks_from, *vars_from, *defaults_from, *handlers_from;
+	const struct kp_value *entry_vars; /* `vars:` of a roles: entry (under the role's vars) */
+	bool private_vars;		   /* include_role: not exposed to the play when loaded */
+	bool public_after;		   /* include_role with public: true */
+	bool check_dup;			   /* `roles:` and dependencies: once per play */
+	const char *dup_extra; /* when and tags of the entry, as JSON (part of its identity) */
 };
 
 static inline struct kp_pos kp_node_pos(const struct kp_node *n)
@@ -100,6 +124,26 @@ void kp_strv_free(char **v, size_t n);
 /* plan_task.c */
 kp_rc kp_parse_tasks(struct kp_task_ctx *ctx, const struct kp_node *list, const char *key,
 		     struct kp_task ***out, size_t *nout);
+
+/* A new task with the defaults parse_task gives. */
+struct kp_task *kp_task_new(struct kp_pos pos);
+/* Read task file `path` (written as `written`, named at node v, NULL at
+ * run time) into t->block; `what` names the import in messages. */
+kp_rc kp_load_task_file(struct kp_task_ctx *ctx, struct kp_task *t, const char *path,
+			const char *written, const struct kp_node *v, const char *what);
+/* One keyword of a task or block (when, tags, become, ...). */
+kp_rc kp_task_keyword(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *k,
+		      const struct kp_node *v);
+
+/* role.c: t becomes the block of role `name` (its dependencies, then its
+ * tasks), its handlers go to ctx->ld->handlers. */
+kp_rc kp_role_block(struct kp_task_ctx *ctx, const struct kp_node *at, const char *name,
+		    const struct kp_role_opts *o, struct kp_task *t);
+/* An entry of `roles:` or meta `dependencies:` as a block. */
+kp_rc kp_role_entry(struct kp_task_ctx *ctx, const struct kp_node *n, struct kp_task **out);
+/* Where a literal template/copy `src` of a role's task is (malloc'd), or
+ * NULL to keep it as written. */
+char *kp_role_src(const struct kp_roleuse *u, const char *module, const char *src);
 
 /* plan_free.c: a play and all it holds (a play not yet in a plan). */
 void kp_play_free(struct kp_play *p);

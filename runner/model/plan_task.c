@@ -1,21 +1,25 @@
 /*
  * plan_task.c - loading task lists: module tasks (with Ansible's string
- * forms of arguments), blocks with rescue/always, and import_tasks, which
- * is resolved now and spliced in as a block. Every expression is compiled
- * here so that a syntax error is reported with its YAML position.
+ * forms of arguments), blocks with rescue/always, import_tasks and
+ * import_role, which are resolved now and spliced in as blocks, and
+ * include_tasks and include_role, blocks that run when reached (their
+ * files are read now when named literally, else when they run). Every
+ * expression is compiled here so that a syntax error is reported with its
+ * YAML position.
  */
 #include "model/plan_load.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const task_keys[] = {
     "name",    "when",	      "register",    "loop",	     "loop_control",  "until",
     "retries", "delay",	      "failed_when", "changed_when", "ignore_errors", "ignore_unreachable",
     "become",  "become_user", "delegate_to", "run_once",     "notify",	      "tags",
     "no_log",  "timeout",     "check_mode",  "environment",  "throttle",      "args",
-    "listen",  "block",	      "rescue",	     "always",	     "import_tasks",
+    "listen",  "block",	      "rescue",	     "always",
 };
 
 /* keys that make no sense on a block (they are about one module run) */
@@ -24,11 +28,32 @@ static const char *const not_on_block[] = {
     "failed_when", "changed_when", "notify",   "listen", "args",
 };
 
-/* what an import_tasks entry may carry onto the imported tasks */
+/* what an import or include may carry (onto the imported tasks, or onto
+ * the include itself), besides `vars` */
 static const char *const import_keys[] = {
-    "import_tasks", "name",	   "when",   "tags",	      "become",
-    "become_user",  "environment", "no_log", "ignore_errors",
+    "name", "when", "tags", "become", "become_user", "environment", "no_log", "ignore_errors",
 };
+static const char *const include_only_keys[] = {"loop", "loop_control"};
+
+/* Ansible's include and import forms, with or without their
+ * ansible.builtin. prefix; bare `include` is include_tasks */
+enum incl_form { F_NONE, F_IMPORT_TASKS, F_INCLUDE_TASKS, F_IMPORT_ROLE, F_INCLUDE_ROLE };
+static enum incl_form incl_form_of(const char *key)
+{
+	if (!strncmp(key, "ansible.builtin.", 16))
+		key += 16;
+	else if (!strncmp(key, "ansible.legacy.", 15))
+		key += 15;
+	if (!strcmp(key, "import_tasks"))
+		return F_IMPORT_TASKS;
+	if (!strcmp(key, "include_tasks") || !strcmp(key, "include"))
+		return F_INCLUDE_TASKS;
+	if (!strcmp(key, "import_role"))
+		return F_IMPORT_ROLE;
+	if (!strcmp(key, "include_role"))
+		return F_INCLUDE_ROLE;
+	return F_NONE;
+}
 
 static bool in_list(const char *s, const char *const *v, size_t n)
 {
@@ -230,6 +255,21 @@ static kp_rc parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 				return rc;
 	if (args && (rc = spec_checks(ctx, m, args)))
 		return rc;
+	const struct kp_node *src =
+	    args && args->type == KP_N_MAP ? kp_node_map_get(args, "src") : NULL;
+	char *found =
+	    src && src->type == KP_N_SCALAR ? kp_role_src(ctx->role, m->name, src->str) : NULL;
+	if (found) {
+		/* a role's own templates/ and files/ come first */
+		struct kp_node *copy = kp_synth_map(ld, args);
+		for (size_t i = 0; i < args->n; i++)
+			kp_synth_map_add(copy, args->items[2 * i],
+					 args->items[2 * i + 1] == src
+					     ? kp_synth_scalar(ld, src, found, strlen(found), true)
+					     : args->items[2 * i + 1]);
+		args = copy;
+		free(found);
+	}
 	if (!args) {
 		struct kp_value *empty = kp_value_map();
 		t->args = kp_tvalue_from_value(empty);
@@ -239,38 +279,39 @@ static kp_rc parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 	return kp_tvalue_from_node(args, &t->args, ld->err);
 }
 
-/* ---- import_tasks ------------------------------------------------------- */
+static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *k,
+		      const struct kp_node *v);
 
-static kp_rc parse_import(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *n)
+/* The defaults a parsed task gets, then *out = t, or t freed on error. */
+static kp_rc finish_task(struct kp_task *t, kp_rc rc, struct kp_task **out)
 {
-	struct kp_loader *ld = ctx->ld;
-	const struct kp_node *v = kp_node_map_get(n, "import_tasks");
-	struct kp_doc *doc;
-	char *path;
-	kp_rc rc;
-
-	for (size_t i = 0; i < n->n; i++) {
-		const struct kp_node *k = n->items[2 * i];
-		if (!in_list(k->str, import_keys, KP_ARRAY_LEN(import_keys)))
-			return kp_node_errorf(ld->err, KP_ERR_INVALID, k,
-					      "'%s' cannot be used with 'import_tasks'", k->str);
-	}
-	if (v->type != KP_N_SCALAR || kp_node_is_null(v))
-		return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
-				      "'import_tasks' must be a file name, not %s",
-				      kp_node_describe(v));
-	if (kp_node_has_template(v))
-		return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
-				      "'import_tasks' is resolved when the plan loads and cannot "
-				      "hold a template");
-	path = kp_path_join(ctx->dir, v->str);
-	if ((rc = kp_loader_enter(ld, path, v->str, "import_tasks", v))) {
-		free(path);
+	if (t->retries < 0)
+		t->retries = t->until ? 3 : 0;
+	if (!t->loop_var)
+		t->loop_var = kp_xstrdup("item");
+	if (rc) {
+		kp_task_free(t);
 		return rc;
 	}
+	*out = t;
+	return KP_OK;
+}
+
+/* ---- imports and includes ------------------------------------------------ */
+
+/* Read task file `path` (written as `written`, at node v) into t->block. */
+kp_rc kp_load_task_file(struct kp_task_ctx *ctx, struct kp_task *t, const char *path,
+			const char *written, const struct kp_node *v, const char *what)
+{
+	struct kp_loader *ld = ctx->ld;
+	struct kp_doc *doc;
+	kp_rc rc;
+
+	if ((rc = kp_loader_enter(ld, path, written, what, v)))
+		return rc;
 	const struct kp_node *outer = ld->import_at;
 	ld->import_at = v;
-	rc = kp_loader_yaml(ld, path, v->str, v, &doc);
+	rc = kp_loader_yaml(ld, path, written, v, &doc);
 	if (!rc && doc->root && !kp_node_is_null(doc->root)) {
 		if (doc->root->type != KP_N_SEQ) {
 			rc = kp_node_errorf(ld->err, KP_ERR_INVALID, doc->root,
@@ -280,14 +321,255 @@ static kp_rc parse_import(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 			struct kp_task_ctx sub = *ctx;
 			char *dir = kp_path_dir(path);
 			sub.dir = dir;
-			rc = kp_parse_tasks(&sub, doc->root, "import_tasks", &t->block, &t->nblock);
+			rc = kp_parse_tasks(&sub, doc->root, what, &t->block, &t->nblock);
 			free(dir);
 		}
 	}
+	if (!rc && !t->block)
+		t->block = kp_xcalloc(1, sizeof(*t->block));
 	ld->import_at = outer;
 	kp_loader_leave(ld);
+	return rc;
+}
+
+/* A relative task file named by an import or include: beside the file
+ * naming it, in the role's tasks/, in the play's directory, as Ansible
+ * looks. The first when none exists (for the message). */
+static char *task_file_path(const struct kp_task_ctx *ctx, const char *name)
+{
+	char *first = kp_path_join(ctx->dir, name);
+	if (name[0] == '/' || access(first, F_OK) == 0)
+		return first;
+	char *alt[2] = {NULL, NULL};
+	if (ctx->role) {
+		char *tasks = kp_path_join(ctx->role->role->path, "tasks");
+		alt[0] = kp_path_join(tasks, name);
+		free(tasks);
+	}
+	if (ctx->play_dir)
+		alt[1] = kp_path_join(ctx->play_dir, name);
+	for (size_t i = 0; i < 2; i++)
+		if (alt[i] && access(alt[i], F_OK) == 0) {
+			free(first);
+			free(alt[1 - i]);
+			return alt[i];
+		}
+	free(alt[0]);
+	free(alt[1]);
+	return first;
+}
+
+static kp_rc parse_vars_key(struct kp_loader *ld, struct kp_task *t, const struct kp_node *v)
+{
+	kp_rc rc;
+	if (kp_node_is_null(v))
+		return KP_OK;
+	if (v->type != KP_N_MAP)
+		return kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+				      "'vars' must be a mapping, not %s", kp_node_describe(v));
+	for (size_t i = 0; i < v->n; i++)
+		if ((rc = kp_check_var_name(v->items[2 * i], v->items[2 * i]->str, ld->err)))
+			return rc;
+	if ((rc = kp_node_to_value(v, &t->include_vars, ld->err)))
+		return rc;
+	/* compiled now for the syntax; rendered when used */
+	struct kp_tvalue *tv = NULL;
+	rc = kp_tvalue_from_node(v, &tv, ld->err);
+	kp_tvalue_free(tv);
+	return rc;
+}
+
+/* `apply:` of an include: keywords for the included tasks, kept as a
+ * block without tasks. */
+static kp_rc parse_apply(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *v)
+{
+	kp_rc rc = KP_OK;
+	if (v->type != KP_N_MAP)
+		return kp_node_errorf(ctx->ld->err, KP_ERR_INVALID, v,
+				      "'apply' must be a mapping of task keywords, not %s",
+				      kp_node_describe(v));
+	t->apply = kp_task_new(kp_node_pos(v));
+	for (size_t i = 0; i < v->n && !rc; i++) {
+		const struct kp_node *k = v->items[2 * i];
+		if (!in_list(k->str, import_keys, KP_ARRAY_LEN(import_keys)) ||
+		    !strcmp(k->str, "name"))
+			return kp_node_errorf(ctx->ld->err, KP_ERR_INVALID, k,
+					      "'%s' cannot be used in 'apply'", k->str);
+		rc = task_key(ctx, t->apply, k, v->items[2 * i + 1]);
+	}
+	return rc;
+}
+
+static kp_rc parse_role_args(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *k,
+			     const struct kp_node *v, bool include, struct kp_role_opts *o,
+			     const struct kp_node **name)
+{
+	static const char *const keys[] = {
+	    "name",   "tasks_from", "vars_from",	"defaults_from",     "handlers_from",
+	    "public", "apply",	    "allow_duplicates", "rolespec_validate",
+	};
+	struct kp_buf *err = ctx->ld->err;
+	kp_rc rc = KP_OK;
+	*name = NULL;
+	if (v->type != KP_N_MAP)
+		return kp_node_errorf(err, KP_ERR_INVALID, v,
+				      "'%s' must be a mapping with 'name', not %s", k->str,
+				      kp_node_describe(v));
+	for (size_t i = 0; i < v->n && !rc; i++) {
+		const struct kp_node *kk = v->items[2 * i], *vv = v->items[2 * i + 1];
+		bool b;
+		if (!strcmp(kk->str, "name")) {
+			*name = vv;
+		} else if (!strcmp(kk->str, "public")) {
+			if (!(rc = kp_get_bool(vv, "public", &b, err)))
+				o->public_after = include && b;
+		} else if (!strcmp(kk->str, "apply")) {
+			if (!include)
+				return kp_node_errorf(err, KP_ERR_INVALID, kk,
+						      "'apply' is for include_role, not %s",
+						      k->str);
+			rc = parse_apply(ctx, t, vv);
+		} else if (!strcmp(kk->str, "allow_duplicates") ||
+			   !strcmp(kk->str, "rolespec_validate")) {
+			rc = kp_get_bool(vv, kk->str, &b, err);
+		} else if (in_list(kk->str, keys, KP_ARRAY_LEN(keys))) {
+			char *s = NULL;
+			if (!(rc = kp_get_str(vv, kk->str, &s, err)) && strstr(s, "{{"))
+				rc = kp_node_errorf(err, KP_ERR_INVALID, vv,
+						    "'%s' is read when the plan loads and cannot "
+						    "hold a template",
+						    kk->str);
+			const char **slot = !strcmp(kk->str, "tasks_from")	? &o->tasks_from
+					    : !strcmp(kk->str, "vars_from")	? &o->vars_from
+					    : !strcmp(kk->str, "defaults_from") ? &o->defaults_from
+										: &o->handlers_from;
+			*slot = vv->str;
+			free(s);
+		} else {
+			kp_unknown_key(kk, k->str, keys, KP_ARRAY_LEN(keys), err);
+			rc = KP_ERR_INVALID;
+		}
+	}
+	if (!rc && (!*name || (*name)->type != KP_N_SCALAR || kp_node_is_null(*name)))
+		return kp_node_errorf(err, KP_ERR_INVALID, *name ? *name : v,
+				      "'%s' needs 'name', the role", k->str);
+	if (!rc && kp_node_has_template(*name))
+		return kp_node_errorf(err, KP_ERR_INVALID, *name,
+				      "the role of '%s' is found when the plan loads and its name "
+				      "cannot hold a template",
+				      k->str);
+	return rc;
+}
+
+/* include_tasks: FILE, or {file: FILE, apply: {...}} */
+static kp_rc parse_include_tasks(struct kp_task_ctx *ctx, struct kp_task *t,
+				 const struct kp_node *k, const struct kp_node *v)
+{
+	struct kp_buf *err = ctx->ld->err;
+	const struct kp_node *file = v;
+	kp_rc rc;
+	if (v->type == KP_N_MAP) {
+		file = NULL;
+		for (size_t i = 0; i < v->n; i++) {
+			const struct kp_node *kk = v->items[2 * i], *vv = v->items[2 * i + 1];
+			if (!strcmp(kk->str, "file") || !strcmp(kk->str, "_raw_params")) {
+				file = vv;
+			} else if (!strcmp(kk->str, "apply")) {
+				if ((rc = parse_apply(ctx, t, vv)))
+					return rc;
+			} else {
+				static const char *const keys[] = {"file", "apply"};
+				kp_unknown_key(kk, k->str, keys, 2, err);
+				return KP_ERR_INVALID;
+			}
+		}
+	}
+	if (!file || file->type != KP_N_SCALAR || kp_node_is_null(file))
+		return kp_node_errorf(err, KP_ERR_INVALID, file ? file : v,
+				      "'%s' must be a file name, not %s", k->str,
+				      kp_node_describe(file ? file : v));
+	t->include_dir = kp_xstrdup(ctx->dir);
+	if (kp_node_has_template(file))
+		/* known only when it runs, per host */
+		return kp_template_compile(file->str, file->len, kp_node_pos(file),
+					   &t->include_file, err);
+	char *path = task_file_path(ctx, file->str);
+	rc = kp_load_task_file(ctx, t, path, file->str, file, "include_tasks");
 	t->import_path = path;
 	return rc;
+}
+
+static kp_rc parse_incl(struct kp_task_ctx *ctx, const struct kp_node *n, const struct kp_node *k,
+			enum incl_form form, struct kp_task **out)
+{
+	struct kp_loader *ld = ctx->ld;
+	const struct kp_node *v = kp_node_map_get(n, k->str);
+	bool include = form == F_INCLUDE_TASKS || form == F_INCLUDE_ROLE;
+	struct kp_task *t = kp_task_new(kp_node_pos(n));
+	kp_rc rc = KP_OK;
+
+	t->pos = kp_node_pos(n);
+	for (size_t i = 0; i < n->n && !rc; i++) {
+		const struct kp_node *kk = n->items[2 * i], *vv = n->items[2 * i + 1];
+		if (kk == k)
+			continue;
+		if (!strcmp(kk->str, "vars"))
+			rc = parse_vars_key(ld, t, vv);
+		else if (in_list(kk->str, import_keys, KP_ARRAY_LEN(import_keys)) ||
+			 (include &&
+			  in_list(kk->str, include_only_keys, KP_ARRAY_LEN(include_only_keys))))
+			rc = task_key(ctx, t, kk, vv);
+		else
+			rc = kp_node_errorf(ld->err, KP_ERR_INVALID, kk,
+					    "'%s' cannot be used with '%s'", kk->str, k->str);
+	}
+	if (!rc && (v->type != KP_N_MAP && (v->type != KP_N_SCALAR || kp_node_is_null(v))))
+		rc = kp_node_errorf(ld->err, KP_ERR_INVALID, v, "'%s' must be %s, not %s", k->str,
+				    form == F_IMPORT_ROLE || form == F_INCLUDE_ROLE
+					? "a mapping with 'name'"
+					: "a file name",
+				    kp_node_describe(v));
+	if (!rc && form == F_IMPORT_TASKS) {
+		if (v->type != KP_N_SCALAR)
+			rc = kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+					    "'%s' must be a file name, not %s", k->str,
+					    kp_node_describe(v));
+		else if (kp_node_has_template(v))
+			rc = kp_node_errorf(ld->err, KP_ERR_INVALID, v,
+					    "'%s' is resolved when the plan loads and cannot "
+					    "hold a template (include_tasks can)",
+					    k->str);
+		if (!rc) {
+			char *path = task_file_path(ctx, v->str);
+			rc = kp_load_task_file(ctx, t, path, v->str, v, "import_tasks");
+			t->import_path = path;
+		}
+	} else if (!rc && form == F_INCLUDE_TASKS) {
+		t->include = KP_INC_TASKS;
+		rc = parse_include_tasks(ctx, t, k, v);
+	} else if (!rc) {
+		struct kp_role_opts o = {0};
+		const struct kp_node *name = NULL;
+		if (!(rc = parse_role_args(ctx, t, k, v, include, &o, &name))) {
+			o.params = t->include_vars;
+			if (!include) {
+				/* import_role: this task is the role's block */
+				rc = kp_role_block(ctx, name, name->str, &o, t);
+			} else {
+				struct kp_task *r = kp_task_new(kp_node_pos(name));
+				t->include = KP_INC_ROLE;
+				o.private_vars = true; /* public: exposed once it ran */
+				rc = kp_role_block(ctx, name, name->str, &o, r);
+				t->block = kp_xcalloc(1, sizeof(*t->block));
+				t->block[0] = r;
+				t->nblock = 1;
+			}
+			/* the role's use holds them now */
+			kp_value_unref(t->include_vars);
+			t->include_vars = NULL;
+		}
+	}
+	return finish_task(t, rc, out);
 }
 
 /* ---- task keys ------------------------------------------------------------ */
@@ -403,8 +685,26 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		else
 			rc = kp_get_strlist(v, key, &t->listen, &t->nlisten, NULL, err);
 	}
-	/* module, args, block, rescue, always, import_tasks: see parse_task */
+	/* module, args, block, rescue, always: see parse_task; imports and
+	 * includes: parse_incl */
 	return rc;
+}
+
+kp_rc kp_task_keyword(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *k,
+		      const struct kp_node *v)
+{
+	return task_key(ctx, t, k, v);
+}
+
+struct kp_task *kp_task_new(struct kp_pos pos)
+{
+	struct kp_task *t = kp_xcalloc(1, sizeof(*t));
+	t->pos = pos;
+	t->become = KP_UNSET;
+	t->check_mode = KP_UNSET;
+	t->delay_ms = 5000;
+	t->retries = -1;
+	return t;
 }
 
 /* An unknown key: a mistyped keyword, an argument written one level too
@@ -417,12 +717,6 @@ static kp_rc unknown_task_key(const struct kp_node *k, const struct kp_node *mod
 	if (!strncmp(k->str, "with_", 5))
 		return kp_node_errorf(err, KP_ERR_INVALID, k,
 				      "unknown key '%s' in task (use 'loop')", k->str);
-	const char *bare = !strncmp(k->str, "ansible.builtin.", 16)  ? k->str + 16
-			   : !strncmp(k->str, "ansible.legacy.", 15) ? k->str + 15
-								     : k->str;
-	if (!strcmp(bare, "include_tasks") || !strcmp(bare, "include"))
-		return kp_node_errorf(err, KP_ERR_INVALID, k,
-				      "unknown key '%s' in task (use 'import_tasks')", k->str);
 	if (m && kp_module_arg(m, k->str))
 		return kp_node_errorf(
 		    err, KP_ERR_INVALID, k,
@@ -460,10 +754,24 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 	if (n->type != KP_N_MAP)
 		return kp_node_errorf(err, KP_ERR_INVALID, n, "a task must be a mapping, not %s",
 				      kp_node_describe(n));
+	const struct kp_node *kincl = NULL;
+	enum incl_form form = F_NONE;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct kp_node *k = n->items[2 * i];
+		enum incl_form f = incl_form_of(k->str);
+		if (f != F_NONE) {
+			if (kincl)
+				return kp_node_errorf(err, KP_ERR_INVALID, k,
+						      "'%s' cannot be used with '%s'", k->str,
+						      kincl->str);
+			kincl = k;
+			form = f;
+		}
+	}
 	for (size_t i = 0; i < n->n; i++) {
 		const struct kp_node *k = n->items[2 * i];
 		const struct kp_module *mm;
-		if (in_list(k->str, task_keys, KP_ARRAY_LEN(task_keys)))
+		if (k == kincl || in_list(k->str, task_keys, KP_ARRAY_LEN(task_keys)))
 			continue;
 		if ((mm = kp_module_find(k->str)) || (mm = kp_module_absent(k->str))) {
 			if (modkey)
@@ -478,21 +786,31 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 		}
 	}
 	const struct kp_node *kblock = key_of(n, "block"), *krescue = key_of(n, "rescue"),
-			     *kalways = key_of(n, "always"), *kimport = key_of(n, "import_tasks");
+			     *kalways = key_of(n, "always");
 	bool is_block = kblock || krescue || kalways;
-	if (unknown)
-		return unknown_task_key(unknown, modkey, m, modkey || is_block || kimport, err);
-	if (kimport && (modkey || is_block))
+	if (kincl && (modkey || is_block))
 		return kp_node_errorf(err, KP_ERR_INVALID,
 				      modkey	? modkey
 				      : kblock	? kblock
 				      : krescue ? krescue
 						: kalways,
-				      "'%s' cannot be used with 'import_tasks'",
+				      "'%s' cannot be used with '%s'",
 				      modkey	? modkey->str
 				      : kblock	? "block"
 				      : krescue ? "rescue"
-						: "always");
+						: "always",
+				      kincl->str);
+	if (kincl && form == F_INCLUDE_TASKS && !strcmp(kincl->str, "include")) {
+		/* the legacy `include`, as ansible-core 2.14 decides: static (an
+		 * import) when its file name is literal and it has no loop */
+		const struct kp_node *v = kp_node_map_get(n, "include");
+		if (v->type == KP_N_SCALAR && !kp_node_has_template(v) && !key_of(n, "loop"))
+			form = F_IMPORT_TASKS;
+	}
+	if (kincl)
+		return parse_incl(ctx, n, kincl, form, out);
+	if (unknown)
+		return unknown_task_key(unknown, modkey, m, modkey || is_block, err);
 	if (is_block) {
 		/* without 'block', 'rescue' on a module task is the slip, not the
 		 * module */
@@ -509,7 +827,7 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 				return kp_node_errorf(err, KP_ERR_INVALID, k,
 						      "'%s' cannot be used on a block", k->str);
 		}
-	} else if (!modkey && !kimport) {
+	} else if (!modkey) {
 		const struct kp_node *name = kp_node_map_get(n, "name");
 		if (name && name->type == KP_N_SCALAR && !kp_node_is_null(name))
 			return kp_node_errorf(err, KP_ERR_INVALID, n, "task '%s' has no module",
@@ -517,18 +835,11 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 		return kp_node_errorf(err, KP_ERR_INVALID, n, "task has no module");
 	}
 
-	t = kp_xcalloc(1, sizeof(*t));
-	t->pos = kp_node_pos(n);
-	t->become = KP_UNSET;
-	t->check_mode = KP_UNSET;
-	t->delay_ms = 5000;
-	t->retries = -1;
+	t = kp_task_new(kp_node_pos(n));
 	for (size_t i = 0; i < n->n && !rc; i++)
 		rc = task_key(ctx, t, n->items[2 * i], n->items[2 * i + 1]);
 	if (!rc) {
-		if (kimport) {
-			rc = parse_import(ctx, t, n);
-		} else if (is_block) {
+		if (is_block) {
 			if (!(rc = parse_block_part(ctx, n, "block", &t->block, &t->nblock)) &&
 			    !(rc = parse_block_part(ctx, n, "rescue", &t->rescue, &t->nrescue)))
 				rc = parse_block_part(ctx, n, "always", &t->always, &t->nalways);
@@ -537,16 +848,7 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 			rc = parse_module(ctx, t, n, modkey, modval);
 		}
 	}
-	if (t->retries < 0)
-		t->retries = t->until ? 3 : 0;
-	if (!t->loop_var)
-		t->loop_var = kp_xstrdup("item");
-	if (rc) {
-		kp_task_free(t);
-		return rc;
-	}
-	*out = t;
-	return KP_OK;
+	return finish_task(t, rc, out);
 }
 
 kp_rc kp_parse_tasks(struct kp_task_ctx *ctx, const struct kp_node *list, const char *key,

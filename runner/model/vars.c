@@ -250,22 +250,41 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	hv->vars_files = kp_value_map();
 	hv->registered = registered ? kp_value_ref(registered) : kp_value_map();
 	hv->magic = kp_value_map();
+	hv->empty = kp_value_map();
 
 	kp_map_update(hv->magic, pv->magic);
 	kp_map_set(hv->magic, "ansible_play_batch", bv->play_batch);
 	host_magic(hv->magic, host);
+	if (play->role_names)
+		kp_map_set(hv->magic, "role_names", play->role_names);
+	else
+		kp_map_set_take(hv->magic, "role_names", kp_value_list());
 	kp_map_set(hv->magic, "groups", pv->inv->groups_var);
 	kp_map_set(hv->magic, "play_hosts", pv->play_hosts);
 	kp_map_set(hv->magic, "batch_hosts", bv->batch_hosts);
 	kp_map_set(hv->magic, "kplan", bv->kplan);
 
+	hv->pub_defaults = kp_value_map();
+	hv->pub_vars = kp_value_map();
+	if (play->role_defaults)
+		s->layers[s->nlayers++] = play->role_defaults;
+	s->layers[s->nlayers++] = hv->pub_defaults;
+	hv->dyn_at[KP_DYN_DEFAULTS] = s->nlayers;
+	s->layers[s->nlayers++] = hv->empty;
 	s->layers[s->nlayers++] = host->merged;
 	if (facts) /* Ansible: above the inventory, below the play */
 		s->layers[s->nlayers++] = facts;
 	if (play->vars)
 		s->layers[s->nlayers++] = play->vars;
 	s->layers[s->nlayers++] = hv->vars_files;
+	if (play->role_vars)
+		s->layers[s->nlayers++] = play->role_vars;
+	s->layers[s->nlayers++] = hv->pub_vars;
+	hv->dyn_at[KP_DYN_VARS] = s->nlayers;
+	s->layers[s->nlayers++] = hv->empty;
 	s->layers[s->nlayers++] = hv->registered;
+	hv->dyn_at[KP_DYN_PARAMS] = s->nlayers;
+	s->layers[s->nlayers++] = hv->empty;
 	if (pv->extra)
 		s->layers[s->nlayers++] = pv->extra;
 	s->layers[s->nlayers++] = hv->magic;
@@ -297,7 +316,61 @@ void kp_hostvars_release(struct kp_hostvars *hv)
 	kp_value_unref(hv->vars_files);
 	kp_value_unref(hv->registered);
 	kp_value_unref(hv->magic);
+	kp_value_unref(hv->empty);
+	kp_value_unref(hv->pub_defaults);
+	kp_value_unref(hv->pub_vars);
+	for (int w = 0; w < KP_DYN_COUNT; w++)
+		kp_value_unref(hv->dyn[w]);
 	memset(hv, 0, sizeof(*hv));
+}
+
+void kp_hostvars_push(struct kp_hostvars *hv, const struct kp_value *const add[KP_DYN_COUNT],
+		      struct kp_dyn_saved *sv)
+{
+	for (int w = 0; w < KP_DYN_COUNT; w++) {
+		sv->v[w] = hv->dyn[w];
+		if (!add[w] || !hv->empty)
+			continue;
+		struct kp_value *m = kp_value_map();
+		if (hv->dyn[w])
+			kp_map_update(m, hv->dyn[w]);
+		kp_map_update(m, add[w]);
+		hv->dyn[w] = m;
+		hv->scope.layers[hv->dyn_at[w]] = m;
+	}
+}
+
+void kp_hostvars_pop(struct kp_hostvars *hv, const struct kp_dyn_saved *sv)
+{
+	for (int w = 0; w < KP_DYN_COUNT; w++) {
+		if (hv->dyn[w] == sv->v[w])
+			continue;
+		kp_value_unref(hv->dyn[w]);
+		hv->dyn[w] = sv->v[w];
+		hv->scope.layers[hv->dyn_at[w]] = sv->v[w] ? sv->v[w] : hv->empty;
+	}
+}
+
+void kp_hostvars_publish(struct kp_hostvars *hv, const struct kp_roleuse *u)
+{
+	/* the layers are maps this host alone reads: updated in place */
+	if (hv->pub_defaults)
+		kp_map_update(hv->pub_defaults, u->defaults);
+	if (hv->pub_vars)
+		kp_map_update(hv->pub_vars, u->vars);
+}
+
+bool kp_task_layers(const struct kp_task *t, const struct kp_value *add[KP_DYN_COUNT])
+{
+	memset(add, 0, KP_DYN_COUNT * sizeof(*add));
+	if (t->role) {
+		add[KP_DYN_DEFAULTS] = t->role->defaults;
+		add[KP_DYN_VARS] = t->role->vars;
+		add[KP_DYN_PARAMS] = t->role->params;
+	}
+	if (t->include_vars && !t->include)
+		add[KP_DYN_PARAMS] = t->include_vars; /* an import (a role's are in its use) */
+	return add[KP_DYN_DEFAULTS] || add[KP_DYN_VARS] || add[KP_DYN_PARAMS];
 }
 
 /* A rendered `hosts:` as a pattern: a string as it is, a number as its

@@ -1,21 +1,25 @@
 /*
  * vars.h - the variables a host sees during a play, by precedence.
  *
- * Lowest to highest: the host's inventory variables (already merged by the
+ * Lowest to highest: the defaults of the play's roles, the defaults of the
+ * role being run, the host's inventory variables (already merged by the
  * inventory: all < parent groups < child groups < host < group_vars/ <
  * host_vars/), the host's gathered facts (ansible_*, ansible_facts), play
- * `vars`, `vars_files`, registered results and set-fact, extra vars (-e).
- * The magic variables (inventory_hostname, inventory_hostname_short,
- * group_names, groups, hostvars, play_hosts, batch_hosts, kplan, and
- * Ansible's ansible_play_hosts, ansible_play_hosts_all, ansible_play_batch,
- * playbook_dir, ansible_check_mode, ansible_diff_mode, ansible_version and
- * what the engine adds: inventory_file, inventory_dir, ansible_forks,
- * ansible_limit, ansible_run_tags, ansible_skip_tags; it renews
- * ansible_play_hosts and ansible_play_batch without the hosts that failed
- * before each task of a linear play) sit above everything
- * and cannot be overridden. hostvars[h] is h's inventory variables, its
- * gathered facts and, above them, h's own magic variables:
- * inventory_hostname, inventory_hostname_short, group_names.
+ * `vars`, `vars_files`, the vars of the play's roles, the vars of the role
+ * being run, registered results and set-fact, the parameters of the role or
+ * include being run (with role_name, role_path and loop variables of
+ * includes), extra vars (-e). The magic variables (inventory_hostname,
+ * inventory_hostname_short, group_names, groups, hostvars, play_hosts,
+ * batch_hosts, kplan, and Ansible's ansible_play_hosts,
+ * ansible_play_hosts_all, ansible_play_batch, playbook_dir,
+ * ansible_check_mode, ansible_diff_mode, ansible_version and what the engine
+ * adds: inventory_file, inventory_dir, ansible_forks, ansible_limit,
+ * ansible_run_tags, ansible_skip_tags; it renews ansible_play_hosts and
+ * ansible_play_batch without the hosts that failed before each task of a
+ * linear play) sit above everything and cannot be overridden. hostvars[h]
+ * is h's inventory variables, its gathered facts and, above them, h's own
+ * magic variables: inventory_hostname, inventory_hostname_short,
+ * group_names.
  *
  * Ownership: a kp_playvars is built once per play and shared read-only by
  * every host and thread; a kp_hostvars belongs to one host and one thread.
@@ -47,8 +51,17 @@ struct kp_playvars {
 	size_t nunknown;
 };
 
+/* The layers the engine sets while a role or include runs (kp_hostvars_push) */
+enum kp_dyn_layer { KP_DYN_DEFAULTS, KP_DYN_VARS, KP_DYN_PARAMS, KP_DYN_COUNT };
+
 struct kp_hostvars {
 	const struct kp_host *host;
+	size_t dyn_at[KP_DYN_COUNT];	    /* where each sits in scope.layers */
+	struct kp_value *dyn[KP_DYN_COUNT]; /* what they hold (merged maps), or NULL */
+	/* the defaults and vars of the roles include_role ran with public:
+	 * true, for the rest of the play (over the play's roles') */
+	struct kp_value *pub_defaults, *pub_vars;
+	struct kp_value *empty;	     /* what they hold outside any role or include */
 	struct kp_value *vars_files; /* this host's vars_files, merged (map) */
 	struct kp_value *registered; /* registered results and facts (map) */
 	struct kp_value *magic;	     /* magic variables (map) */
@@ -90,6 +103,20 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 		       struct kp_value *registered, const struct kp_value *facts,
 		       struct kp_buf *err);
 void kp_hostvars_release(struct kp_hostvars *hv);
+/* Entering a role or include: `add` (each a map or NULL) goes over what
+ * the layers hold; kp_hostvars_pop with the same `sv` restores them. */
+struct kp_dyn_saved {
+	struct kp_value *v[KP_DYN_COUNT];
+};
+void kp_hostvars_push(struct kp_hostvars *hv, const struct kp_value *const add[KP_DYN_COUNT],
+		      struct kp_dyn_saved *sv);
+void kp_hostvars_pop(struct kp_hostvars *hv, const struct kp_dyn_saved *sv);
+/* An include_role with public: true ran: its role's defaults and vars
+ * stay for this host's later tasks. */
+void kp_hostvars_publish(struct kp_hostvars *hv, const struct kp_roleuse *u);
+/* What task t brings when entered: its role's defaults, vars and
+ * parameters, an import's `vars`. False when nothing. */
+bool kp_task_layers(const struct kp_task *t, const struct kp_value *add[KP_DYN_COUNT]);
 
 /* Render the `hosts:` of every play written with {{ }} (play->hosts_t),
  * once, before any host is known: with what exists then, as Ansible does:

@@ -28,6 +28,9 @@ int kp_walk_tasks(struct kp_walk *w, struct kp_task *const *tasks, size_t n,
 				rc = w->task(w, t, &mine);
 		} else {
 			rc = w->task(w, t, &mine);
+			const struct kp_roleuse *outer = w->role;
+			if (t->role)
+				w->role = t->role;
 			if (rc == KP_WALK_SKIP) {
 				rc = 0;
 			} else if (!rc) {
@@ -41,6 +44,7 @@ int kp_walk_tasks(struct kp_walk *w, struct kp_task *const *tasks, size_t n,
 				if (!rc && w->part)
 					rc = w->part(w, t, KP_PART_BLOCK, true);
 			}
+			w->role = outer;
 		}
 		kp_strlist_release(&mine);
 	}

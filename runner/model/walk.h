@@ -1,6 +1,8 @@
 /*
  * walk.h - the one walk of a plan's task tree, in the order a run meets
  * the tasks: a block's own call, then its block, rescue and always parts.
+ * Roles, imports and includes are blocks here (an include's tasks are
+ * visited when they were read at load, its file name being literal).
  *
  * Everything that looks at a plan's tasks without running them walks
  * through here: the loader's checks (delegate_to, notify), the offline
@@ -30,7 +32,8 @@ struct kp_walk {
 	/* MAY: module tasks this selection does not take are passed over
 	 * (blocks are always visited: their parts may hold selected tasks) */
 	struct kp_taskselect *select;
-	int depth; /* of the task being visited: 0 at the play's level */
+	int depth;		       /* of the task being visited: 0 at the play's level */
+	const struct kp_roleuse *role; /* the role whose tasks are visited, or NULL */
 	void *ctx;
 };
 

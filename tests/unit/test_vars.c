@@ -155,6 +155,52 @@ static void test_precedence(void **state)
 	kp_buf_release(&err);
 }
 
+/* A role's layers: its defaults under the inventory, its vars over the
+ * play's, its parameters over registered results; pushed when its block is
+ * entered (role_name, role_path) and gone when it is left. */
+static void test_role_precedence(void **state)
+{
+	struct fixture f = {0};
+	struct kp_buf err = KP_BUF_INIT;
+	kp_inventory_init(&f.inv);
+	assert_int_equal(kp_inventory_load(&f.inv, "tests/data/vars/hosts.ini", &err), KP_OK);
+	assert_int_equal(kp_inventory_finalize(&f.inv, &err), KP_OK);
+	assert_int_equal(kp_plan_load("tests/data/vars/roleplay.yml", &f.plan, &err), KP_OK);
+	f.L = kp_lua_new();
+	f.hosts[0] = kp_inventory_host(&f.inv, "h1")->index;
+	kp_playvars_init(&f.pv, f.plan, f.plan->plays[0], &f.inv, NULL, f.hosts, 1, false, false,
+			 NULL);
+	kp_batchvars_init(&f.bv, &f.pv, f.hosts, 1, 1, 1);
+	assert_int_equal(kp_hostvars_init(&f.hv[0], f.L, &f.pv, &f.bv, f.inv.hosts[f.hosts[0]],
+					  NULL, NULL, &err),
+			 KP_OK);
+	/* the play sees its roles' defaults and vars, not their parameters */
+	EXPECT(&f, 0, "{{ d_only }} {{ from_inventory }} {{ level }}",
+	       "\"role-default i inventory\"");
+	EXPECT(&f, 0, "{{ from_play }} {{ rv }} {{ p }}", "\"role-vars role-vars role-vars\"");
+	EXPECT(&f, 0, "{{ role_names }}", "[\"r\"]");
+	EXPECT(&f, 0, "{{ role_name | default('none') }}", "\"none\"");
+
+	const struct kp_task *block = f.plan->plays[0]->tasks[0];
+	const struct kp_value *add[KP_DYN_COUNT];
+	struct kp_dyn_saved sv;
+	assert_non_null(block->role);
+	assert_true(kp_task_layers(block, add));
+	kp_hostvars_push(&f.hv[0], add, &sv);
+	kp_map_set_take(f.hv[0].registered, "p", kp_value_str("registered"));
+	EXPECT(&f, 0, "{{ p }} {{ role_name }} {{ role_path | basename }}", "\"param r r\"");
+	kp_hostvars_pop(&f.hv[0], &sv);
+	EXPECT(&f, 0, "{{ p }} {{ role_name | default('none') }}", "\"registered none\"");
+
+	kp_hostvars_release(&f.hv[0]);
+	kp_batchvars_release(&f.bv);
+	kp_playvars_release(&f.pv);
+	kp_lua_free(f.L);
+	kp_plan_free(f.plan);
+	kp_inventory_release(&f.inv);
+	kp_buf_release(&err);
+}
+
 static void expect_render_error(struct fixture *f, const char *src, const char *msg)
 {
 	struct kp_template *t;
@@ -391,7 +437,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_extra_vars),	       cmocka_unit_test(test_precedence),
 	    cmocka_unit_test(test_play_var_positions), cmocka_unit_test(test_render_hosts),
-	    cmocka_unit_test(test_hostvars_magic),
+	    cmocka_unit_test(test_hostvars_magic),     cmocka_unit_test(test_role_precedence),
 	};
 	return cmocka_run_group_tests_name("vars", tests, NULL, NULL);
 }
