@@ -529,6 +529,90 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 	count(hs, st);
 }
 
+/* The items of a loop: `loop:` rendered, or a with_<name> loop's terms
+ * rendered and listified and given to the lookup, as ansible-core's
+ * task executor does. */
+static kp_rc loop_items(struct kp_lua *L, const struct kp_task *t, const struct kp_scope *scope,
+			struct kp_value **out, struct kp_buf *err)
+{
+	struct kp_value *v = NULL;
+	kp_rc rc;
+	if (t->loop_with && !strcmp(t->loop_with, "first_found") && t->loop->kind == KP_TV_LIST) {
+		/* first_found: a term that is undefined is passed over */
+		v = kp_value_list();
+		for (size_t i = 0; i < t->loop->n; i++) {
+			struct kp_value *x = NULL;
+			struct kp_buf e2 = KP_BUF_INIT;
+			rc = kp_tvalue_render(L, t->loop->items[i], scope, &x, &e2);
+			if (!rc)
+				kp_list_push_take(v, x);
+			else if (rc != KP_ERR_UNDEFINED)
+				kp_buf_add(err, e2.buf, e2.len);
+			kp_buf_release(&e2);
+			if (rc && rc != KP_ERR_UNDEFINED) {
+				kp_value_unref(v);
+				return rc;
+			}
+		}
+	} else if ((rc = kp_tvalue_render(L, t->loop, scope, &v, err))) {
+		return rc;
+	}
+	if (!t->loop_with) {
+		if (v->type == KP_V_LIST) {
+			*out = v;
+			return KP_OK;
+		}
+		struct kp_buf shown = KP_BUF_INIT;
+		kp_value_to_text(v, true, &shown);
+		kp_buf_addf(err,
+			    "%s:%d:%d: Invalid data passed to 'loop', it requires a list, got this "
+			    "instead: %s. Hint: If you passed a list/dict of just one element, try "
+			    "adding wantlist=True to your lookup invocation or use q/query instead "
+			    "of lookup.",
+			    t->pos.file, t->pos.line, t->pos.col, shown.buf);
+		kp_buf_release(&shown);
+		kp_value_unref(v);
+		return KP_ERR_RUNTIME;
+	}
+	/* listify_lookup_plugin_terms: a string or a scalar is one term; a
+	 * mapping is one term to dict, its keys to the others */
+	struct kp_value *terms = v;
+	if (v->type == KP_V_MAP && strcmp(t->loop_with, "dict")) {
+		terms = kp_value_list();
+		for (size_t i = 0; i < kp_map_len(v); i++)
+			kp_list_push_take(terms, kp_value_str(kp_map_key(v, i)));
+		kp_value_unref(v);
+	} else if (v->type != KP_V_LIST) {
+		terms = kp_value_list();
+		kp_list_push_take(terms, v);
+	}
+	rc = kp_lookup_run(L, t->loop_with, terms, scope, t->pos, out, err);
+	kp_value_unref(terms);
+	return rc;
+}
+
+/* loop_control.extended: ansible_loop for item i */
+static struct kp_value *loop_extended(const struct kp_task *t, const struct kp_value *items,
+				      size_t i)
+{
+	size_t n = kp_list_len(items);
+	struct kp_value *m = kp_value_map();
+	if (!t->loop_no_allitems)
+		kp_map_set(m, "allitems", items);
+	kp_map_set_take(m, "first", kp_value_bool(i == 0));
+	kp_map_set_take(m, "index", kp_value_int((int64_t)i + 1));
+	kp_map_set_take(m, "index0", kp_value_int((int64_t)i));
+	kp_map_set_take(m, "last", kp_value_bool(i + 1 == n));
+	kp_map_set_take(m, "length", kp_value_int((int64_t)n));
+	if (i + 1 < n)
+		kp_map_set(m, "nextitem", kp_list_at(items, i + 1));
+	if (i > 0)
+		kp_map_set(m, "previtem", kp_list_at(items, i - 1));
+	kp_map_set_take(m, "revindex", kp_value_int((int64_t)(n - i)));
+	kp_map_set_take(m, "revindex0", kp_value_int((int64_t)(n - i - 1)));
+	return m;
+}
+
 static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		      const struct kp_task *t, const struct kp_taskenv *env)
 {
@@ -624,12 +708,8 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 
 	/* loop: the module once per item; the registered value has `results` */
 	struct kp_value *items = NULL;
-	if (kp_tvalue_render(L, t->loop, scope, &items, &err) || items->type != KP_V_LIST) {
-		if (!err.len)
-			kp_buf_addf(&err, "%s:%d:%d: loop must be a list, not a %s", t->pos.file,
-				    t->pos.line, t->pos.col, kp_value_typename(items->type));
+	if (loop_items(L, t, scope, &items, &err)) {
 		finish_failed(&oc, err.buf);
-		kp_value_unref(items);
 		enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = st,
@@ -645,11 +725,20 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	const char *loop_var = t->loop_var ? t->loop_var : "item";
 	for (size_t i = 0; i < kp_list_len(items); i++) {
 		struct outcome io = {0};
-		struct kp_value *layer = kp_value_map();
+		struct kp_value *layer = kp_value_map(), *xl = NULL;
 		const struct kp_value *item = kp_list_at(items, i);
+		if (i && t->loop_pause_ms > 0)
+			kp_sleep_interruptible(t->loop_pause_ms, e->o->interrupts);
 		kp_map_set(layer, loop_var, item);
-		if (t->index_var)
+		kp_map_set_take(layer, "ansible_loop_var", kp_value_str(loop_var));
+		if (t->index_var) {
 			kp_map_set_take(layer, t->index_var, kp_value_int((int64_t)i));
+			kp_map_set_take(layer, "ansible_index_var", kp_value_str(t->index_var));
+		}
+		if (t->loop_extended) {
+			xl = loop_extended(t, items, i);
+			kp_map_set(layer, "ansible_loop", xl);
+		}
 		struct kp_scope is;
 		scope_with(&is, scope, layer);
 		struct kp_buf label = KP_BUF_INIT;
@@ -681,6 +770,12 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		struct kp_value *rv = io.value ? kp_value_copy(io.value) : kp_value_map();
 		kp_map_set(rv, loop_var, item);
 		kp_map_set_take(rv, "ansible_loop_var", kp_value_str(loop_var));
+		if (t->index_var) {
+			kp_map_set_take(rv, t->index_var, kp_value_int((int64_t)i));
+			kp_map_set_take(rv, "ansible_index_var", kp_value_str(t->index_var));
+		}
+		if (xl)
+			kp_map_set_take(rv, "ansible_loop", xl);
 		kp_list_push_take(results, rv);
 		any_changed |= io.changed;
 		any_failed |= io.failed;
@@ -699,11 +794,23 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	}
 	oc.value = kp_value_map();
 	kp_map_set_take(oc.value, "changed", kp_value_bool(any_changed));
-	kp_map_set_take(oc.value, "failed", kp_value_bool(any_failed));
-	kp_map_set_take(oc.value, "skipped", kp_value_bool(all_skipped && kp_list_len(items) > 0));
-	kp_map_set_take(
-	    oc.value, "msg",
-	    kp_value_str(any_failed ? "one or more items failed" : "all items completed"));
+	if (!kp_list_len(items)) {
+		/* nothing to loop over: the task is skipped, as in Ansible */
+		kp_map_set_take(oc.value, "skipped", kp_value_bool(true));
+		kp_map_set_take(oc.value, "skipped_reason", kp_value_str("No items in the list"));
+		oc.skipped = true;
+		struct kp_taskresult r = {.host = hs->host->name,
+					  .status = KP_ST_SKIPPED,
+					  .msg = "No items in the list",
+					  .duration_ms = kp_now_ms() - t0};
+		report(e, t, env, title.buf, &r);
+	} else {
+		kp_map_set_take(oc.value, "failed", kp_value_bool(any_failed));
+		kp_map_set_take(oc.value, "skipped", kp_value_bool(all_skipped));
+		kp_map_set_take(
+		    oc.value, "msg",
+		    kp_value_str(any_failed ? "One or more items failed" : "All items completed"));
+	}
 	kp_map_set_take(oc.value, "results", results);
 	oc.changed = any_changed;
 	oc.failed = any_failed;

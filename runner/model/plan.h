@@ -38,6 +38,10 @@ struct kp_task {
 	struct kp_tvalue *loop;
 	char *loop_var;			/* default "item" */
 	struct kp_template *loop_label; /* loop_control.label, or NULL */
+	char *loop_with;		/* with_<name>: the lookup's name; loop holds its terms */
+	int64_t loop_pause_ms;		/* loop_control.pause: between items */
+	bool loop_extended;		/* loop_control.extended: ansible_loop */
+	bool loop_no_allitems;		/* loop_control.extended_allitems: false */
 	struct kp_expr *until;
 	int retries;	  /* default 3 when until is set */
 	int64_t delay_ms; /* default 5000 */
@@ -62,8 +66,12 @@ struct kp_task {
 	bool no_log;
 	int64_t timeout_ms; /* 0: the run's default */
 	enum kp_tristate check_mode;
-	struct kp_tvalue *environment; /* a map, or NULL */
-	int throttle;		       /* 0: no limit */
+	struct kp_tvalue *environment;	   /* a map, or NULL */
+	int throttle;			   /* 0: no limit */
+	enum kp_tristate diff;		   /* diff: per task */
+	int64_t async_s;		   /* async: seconds the module may run (0: not async) */
+	int64_t poll_s;			   /* poll: seconds between checks; 0 fire and forget */
+	struct kp_tvalue *module_defaults; /* module_defaults: a map, or NULL */
 
 	/* added by the loader */
 	char *index_var;	   /* loop_control.index_var, or NULL */
@@ -81,7 +89,8 @@ enum kp_order {
 	KP_ORDER_INVENTORY,
 	KP_ORDER_REVERSE_INVENTORY,
 	KP_ORDER_SORTED,
-	KP_ORDER_REVERSE_SORTED
+	KP_ORDER_REVERSE_SORTED,
+	KP_ORDER_SHUFFLE
 };
 enum kp_strategy { KP_STRATEGY_LINEAR, KP_STRATEGY_FREE };
 
@@ -127,6 +136,11 @@ struct kp_play {
 	enum kp_tristate become;
 	char *become_user, *become_method, *remote_user, *connection;
 	struct kp_tvalue *environment;
+	enum kp_tristate check_mode, diff;
+	/* vars_prompt: each entry a map (name, prompt, default, private,
+	 * confirm, unsafe), answered when the plan loads (load.c) */
+	struct kp_value *vars_prompt;
+	struct kp_pos vars_prompt_pos;
 	struct kp_value *vars;	  /* map (may hold unrendered "{{ }}" strings) */
 	struct kp_tvalue *vars_t; /* the same, compiled */
 	char **vars_files;	  /* paths as written (resolved against the plan's dir) */

@@ -44,7 +44,18 @@ struct kp_task_ctx {
 	const char *dir;      /* directory of the file being read (import_tasks) */
 	const char *play_dir; /* directory of the play's plan file (lua scripts) */
 	bool handlers;	      /* parsing a play's handlers: `listen` allowed */
+	/* module_defaults and collections of the play and the enclosing
+	 * blocks, outermost first */
+	const struct kp_node *mdefs[16];
+	size_t nmdefs;
+	const struct kp_node *colls[16];
+	size_t ncolls;
 };
+
+/* plan_task.c: check a module_defaults value (a mapping of module names to
+ * argument mappings, or a list of them) and a collections list. */
+kp_rc kp_check_module_defaults(const struct kp_node *v, struct kp_buf *err);
+kp_rc kp_check_collections(const struct kp_node *v, struct kp_buf *err);
 
 static inline struct kp_pos kp_node_pos(const struct kp_node *n)
 {
