@@ -192,7 +192,8 @@ static void run_play(struct kp_engine *e, size_t pi)
 			 e->o->diff, NULL);
 	struct kp_taskenv base = {.become = p->become,
 				  .become_user = p->become_user,
-				  .check_mode = KP_UNSET,
+				  .check_mode = p->check_mode,
+				  .diff = p->diff,
 				  .section = "tasks"};
 	if (p->environment)
 		base.envs[base.nenvs++] = p->environment;

@@ -53,7 +53,8 @@ struct kp_taskenv {
 	const struct kp_tvalue *envs[16]; /* environment maps, outermost first */
 	size_t nenvs;
 	bool no_log, ignore_errors, ignore_unreachable;
-	enum kp_tristate check_mode;
+	enum kp_tristate check_mode, diff;
+	int throttle;	     /* a block's throttle: 0 none */
 	int64_t timeout_ms;
 	const char *section; /* pre_tasks, tasks, post_tasks, handlers */
 	char task_id[128];   /* where the task sits in the plan: p1.tasks.2.block.0 */

@@ -285,7 +285,9 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .scope = scope,
 		    .L = L,
 		    .check_mode = check,
-		    .diff = e->o->diff,
+		    .diff = t->diff != KP_UNSET     ? t->diff == KP_YES
+			    : env->diff != KP_UNSET ? env->diff == KP_YES
+						    : e->o->diff,
 		    .verbose = e->o->verbose,
 		    .timeout_ms = t->timeout_ms	    ? t->timeout_ms
 				  : env->timeout_ms ? env->timeout_ms
