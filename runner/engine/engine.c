@@ -422,6 +422,7 @@ cleanup:
 		kp_value_unref(e.hosts[i].last_value);
 		kp_value_unref(e.hosts[i].last_set_vars);
 		kp_value_unref(e.hosts[i].last_failed_result);
+		kp_value_unref(e.hosts[i].async_jobs);
 		free(e.hosts[i].last_failed_task);
 		free(e.hosts[i].conn_error);
 		kp_strlist_release(&e.hosts[i].notified);

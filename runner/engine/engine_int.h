@@ -40,6 +40,10 @@ struct kp_hoststate {
 	bool last_changed;
 	char *last_failed_task;
 	struct kp_value *last_failed_result;
+	/* async tasks with poll: 0, by job id: their registered results, for
+	 * async_status (a map, or NULL) */
+	struct kp_value *async_jobs;
+	unsigned async_seq;
 };
 
 /* What a task inherits from the blocks around it. */
@@ -54,7 +58,7 @@ struct kp_taskenv {
 	size_t nenvs;
 	bool no_log, ignore_errors, ignore_unreachable;
 	enum kp_tristate check_mode, diff;
-	int throttle;	     /* a block's throttle: 0 none */
+	int throttle; /* a block's throttle: 0 none */
 	int64_t timeout_ms;
 	const char *section; /* pre_tasks, tasks, post_tasks, handlers */
 	char task_id[128];   /* where the task sits in the plan: p1.tasks.2.block.0 */

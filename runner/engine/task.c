@@ -123,6 +123,83 @@ static kp_rc control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req 
 	return kp_host_exec(c->e, cp, cp == c->target, &c->become, req, r, "to run kubectl", err);
 }
 
+/* async_status's look-up (modctx.async_job): the host's job table. */
+static struct kp_value *async_job(struct kp_modctx *ctx, const char *jid, bool cleanup)
+{
+	struct kp_task_ectx *c = ctx->engine_ctx;
+	struct kp_hoststate *hs = c->hs;
+	const struct kp_value *v = hs->async_jobs ? kp_map_get(hs->async_jobs, jid) : NULL;
+	struct kp_value *r = v ? kp_value_ref(v) : NULL;
+	if (r && cleanup)
+		kp_map_del(hs->async_jobs, jid);
+	return r;
+}
+
+/* async: the result gets a job id, and Ansible's message when the module
+ * ran past `async` seconds. With poll: 0 the result is kept for
+ * async_status and the task registers only the job: the module has
+ * already run to its end (kplan runs it in the foreground), so
+ * async_status finds it finished. */
+static void async_outcome(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_task *t,
+			  struct outcome *oc, bool timed_out, bool check)
+{
+	char jid[64];
+	pthread_mutex_lock(&e->lock);
+	unsigned seq = ++hs->async_seq;
+	pthread_mutex_unlock(&e->lock);
+	snprintf(jid, sizeof(jid), "j%u%09lld.%d", seq, (long long)(kp_now_ms() % 1000000000),
+		 (int)getpid());
+	struct kp_value *v = kp_value_copy(oc->value);
+	v->unsafe = oc->value->unsafe;
+	kp_value_unref(oc->value);
+	oc->value = v;
+	kp_map_set_take(v, "ansible_job_id", kp_value_str(jid));
+	kp_map_set_take(v, "started", kp_value_int(1));
+	kp_map_set_take(v, "finished", kp_value_int(timed_out ? 0 : 1));
+	if (timed_out) {
+		char msg[128];
+		snprintf(msg, sizeof(msg),
+			 "async task did not complete within the requested time - %llds",
+			 (long long)t->async_s);
+		struct kp_value *ar = kp_value_map();
+		kp_map_set_take(ar, "ansible_job_id", kp_value_str(jid));
+		kp_map_set_take(ar, "started", kp_value_int(1));
+		kp_map_set_take(ar, "finished", kp_value_int(0));
+		kp_map_set_take(ar, "stdout", kp_value_str(""));
+		kp_map_set_take(ar, "stderr", kp_value_str(""));
+		kp_map_set_take(v, "async_result", ar);
+		kp_map_del(v, "rc");
+		kp_map_del(v, "stdout");
+		kp_map_del(v, "stderr");
+		kp_map_del(v, "stdout_lines");
+		kp_map_del(v, "stderr_lines");
+		kp_map_set_take(v, "msg", kp_value_str(msg));
+		kp_map_set_take(v, "changed", kp_value_bool(false));
+		kp_map_set_take(v, "failed", kp_value_bool(true));
+		oc->changed = false;
+		oc->failed = true;
+		kp_buf_reset(&oc->msg);
+		kp_buf_addstr(&oc->msg, msg);
+	}
+	if (t->poll_s || check)
+		return;
+	if (!hs->async_jobs)
+		hs->async_jobs = kp_value_map();
+	kp_map_set(hs->async_jobs, jid, v);
+	struct kp_value *started = kp_value_map();
+	started->unsafe = 1;
+	kp_map_set_take(started, "ansible_job_id", kp_value_str(jid));
+	kp_map_set_take(started, "started", kp_value_int(1));
+	kp_map_set_take(started, "finished", kp_value_int(0));
+	kp_map_set_take(started, "changed", kp_value_bool(true));
+	kp_map_set_take(started, "failed", kp_value_bool(false));
+	kp_value_unref(oc->value);
+	oc->value = started;
+	oc->changed = true;
+	oc->failed = false;
+	kp_buf_reset(&oc->msg);
+}
+
 /* The module once (probe, then apply), with until/retries around it. */
 /* retries / delay written as templates: rendered for this host. A number,
  * or text holding one (what "{{ n }}" renders to); delay also takes a
@@ -274,6 +351,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 			goto out;
 		}
 	}
+	bool timed_out = false;
 	for (oc->attempts = 1;; oc->attempts++) {
 		struct kp_result res;
 		struct kp_modctx ctx = {
@@ -285,17 +363,19 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .scope = scope,
 		    .L = L,
 		    .check_mode = check,
-		    .diff = t->diff != KP_UNSET     ? t->diff == KP_YES
+		    .diff = t->diff != KP_UNSET	    ? t->diff == KP_YES
 			    : env->diff != KP_UNSET ? env->diff == KP_YES
 						    : e->o->diff,
 		    .verbose = e->o->verbose,
-		    .timeout_ms = t->timeout_ms	    ? t->timeout_ms
+		    .timeout_ms = t->async_s	    ? t->async_s * 1000
+				  : t->timeout_ms   ? t->timeout_ms
 				  : env->timeout_ms ? env->timeout_ms
 						    : e->o->timeout_ms,
 		    .base_dir = e->ld->plan->dir,
 		    .env = (const char *const *)envv,
 		    .play_file = e->play->plan_file,
 		    .interrupts = e->o->interrupts,
+		    .async_job = async_job,
 		    .engine_ctx = &cpc,
 		};
 		if (t->module->flags & KP_MOD_KUBE) {
@@ -342,6 +422,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		kp_buf_add(cmds, res.cmds.buf, res.cmds.len);
 		kp_buf_reset(diff);
 		kp_buf_add(diff, res.diff.buf, res.diff.len);
+		timed_out = res.timed_out;
 		kp_result_release(&res);
 
 		/* failed_when / changed_when / until see the result under the
@@ -407,6 +488,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		if (t->until)
 			kp_map_set_take(oc->value, "attempts", kp_value_int(oc->attempts));
 	}
+	if (t->async_s && oc->value && !oc->unreachable)
+		async_outcome(e, hs, t, oc, timed_out, check);
 out:
 	if (envv)
 		for (char **p = envv; *p; p++)

@@ -186,13 +186,13 @@ static kp_rc answer_prompts(const struct kp_loadopts *o, struct kp_plan *plan, s
 				answer = kp_xstrdup(def);
 			}
 			if (!answer)
-				return kp_errorf(err, KP_ERR_INVALID,
-						 "%s:%lld:%lld: vars_prompt '%s' has no answer: there "
-						 "is no terminal to ask on and no default (give it with "
-						 "-e %s=...)",
-						 kp_list_at(pos, 0)->u.str.s,
-						 (long long)kp_list_at(pos, 1)->u.i,
-						 (long long)kp_list_at(pos, 2)->u.i, name, name);
+				return kp_errorf(
+				    err, KP_ERR_INVALID,
+				    "%s:%lld:%lld: vars_prompt '%s' has no answer: there "
+				    "is no terminal to ask on and no default (give it with "
+				    "-e %s=...)",
+				    kp_list_at(pos, 0)->u.str.s, (long long)kp_list_at(pos, 1)->u.i,
+				    (long long)kp_list_at(pos, 2)->u.i, name, name);
 			struct kp_value *v = kp_value_str(answer);
 			free(answer);
 			if (unsafe)
