@@ -449,7 +449,12 @@ static kp_rc parse_loop_control(struct kp_task *t, const struct kp_node *v, stru
 			double s = x->type == KP_N_SCALAR && !kp_node_is_null(x)
 				       ? strtod(x->str, &end)
 				       : -1;
-			if (!end || end == x->str || *end || s < 0 || s > 86400)
+			if (x->type == KP_N_SCALAR && !kp_node_is_null(x) &&
+			    (end == x->str || *end || s < 0 || s > 86400))
+				rc = kp_node_errorf(
+				    err, KP_ERR_INVALID, x,
+				    "'pause' must be a number of seconds (got '%s')", x->str);
+			else if (!end)
 				rc = kp_node_errorf(err, KP_ERR_INVALID, x,
 						    "'pause' must be a number of seconds, not %s",
 						    kp_node_describe(x));
