@@ -140,8 +140,8 @@ static struct kp_value *async_job(struct kp_modctx *ctx, const char *jid, bool c
  * async_status and the task registers only the job: the module has
  * already run to its end (kplan runs it in the foreground), so
  * async_status finds it finished. */
-static void async_outcome(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_task *t,
-			  struct outcome *oc, bool timed_out, bool check)
+static void async_outcome(struct kp_engine *e, struct kp_hoststate *hs, struct outcome *oc,
+			  int64_t async_s, int64_t poll_s, bool timed_out, bool check)
 {
 	char jid[64];
 	pthread_mutex_lock(&e->lock);
@@ -160,7 +160,7 @@ static void async_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 		char msg[128];
 		snprintf(msg, sizeof(msg),
 			 "async task did not complete within the requested time - %llds",
-			 (long long)t->async_s);
+			 (long long)async_s);
 		struct kp_value *ar = kp_value_map();
 		kp_map_set_take(ar, "ansible_job_id", kp_value_str(jid));
 		kp_map_set_take(ar, "started", kp_value_int(1));
@@ -181,7 +181,7 @@ static void async_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 		kp_buf_reset(&oc->msg);
 		kp_buf_addstr(&oc->msg, msg);
 	}
-	if (t->poll_s || check)
+	if (poll_s || check)
 		return;
 	if (!hs->async_jobs)
 		hs->async_jobs = kp_value_map();
@@ -320,6 +320,29 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		finish_failed(oc, err.buf);
 		goto out;
 	}
+	/* counts written as templates, rendered before the connection is
+	 * leased (a failure here holds no lease) */
+	int64_t async_s = t->async_s, poll_s = t->poll_s;
+	if ((t->async_t && render_count(L, t->async_t, scope, "async", false, &async_s, &err)) ||
+	    (t->poll_t && render_count(L, t->poll_t, scope, "poll", false, &poll_s, &err))) {
+		finish_failed(oc, err.buf);
+		goto out;
+	}
+	int retries = t->until ? t->retries : 0;
+	int64_t delay_ms = t->delay_ms, n;
+	if (t->retries_t) {
+		if (render_count(L, t->retries_t, scope, "retries", false, &n, &err)) {
+			finish_failed(oc, err.buf);
+			goto out;
+		}
+		retries = t->until ? (int)n : 0;
+	}
+	if (t->delay_t) {
+		if (render_count(L, t->delay_t, scope, "delay", true, &delay_ms, &err)) {
+			finish_failed(oc, err.buf);
+			goto out;
+		}
+	}
 	struct kp_conn *conn = NULL;
 	struct kp_become become = {.user = bec.user, .password = bec.password};
 	if (locked && !(conn = kp_host_lease(e, target, &become))) {
@@ -336,21 +359,6 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 				   .t = t,
 				   .env = env,
 				   .slot = slot};
-	int retries = t->until ? t->retries : 0;
-	int64_t delay_ms = t->delay_ms, n;
-	if (t->retries_t) {
-		if (render_count(L, t->retries_t, scope, "retries", false, &n, &err)) {
-			finish_failed(oc, err.buf);
-			goto out;
-		}
-		retries = t->until ? (int)n : 0;
-	}
-	if (t->delay_t) {
-		if (render_count(L, t->delay_t, scope, "delay", true, &delay_ms, &err)) {
-			finish_failed(oc, err.buf);
-			goto out;
-		}
-	}
 	bool timed_out = false;
 	for (oc->attempts = 1;; oc->attempts++) {
 		struct kp_result res;
@@ -367,7 +375,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 			    : env->diff != KP_UNSET ? env->diff == KP_YES
 						    : e->o->diff,
 		    .verbose = e->o->verbose,
-		    .timeout_ms = t->async_s	    ? t->async_s * 1000
+		    .timeout_ms = async_s	    ? async_s * 1000
 				  : t->timeout_ms   ? t->timeout_ms
 				  : env->timeout_ms ? env->timeout_ms
 						    : e->o->timeout_ms,
@@ -488,8 +496,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		if (t->until)
 			kp_map_set_take(oc->value, "attempts", kp_value_int(oc->attempts));
 	}
-	if (t->async_s && oc->value && !oc->unreachable)
-		async_outcome(e, hs, t, oc, timed_out, check);
+	if (async_s && oc->value && !oc->unreachable)
+		async_outcome(e, hs, oc, async_s, poll_s, timed_out, check);
 out:
 	if (envv)
 		for (char **p = envv; *p; p++)

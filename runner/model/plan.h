@@ -66,12 +66,13 @@ struct kp_task {
 	bool no_log;
 	int64_t timeout_ms; /* 0: the run's default */
 	enum kp_tristate check_mode;
-	struct kp_tvalue *environment;	   /* a map, or NULL */
-	int throttle;			   /* 0: no limit */
-	enum kp_tristate diff;		   /* diff: per task */
-	int64_t async_s;		   /* async: seconds the module may run (0: not async) */
-	int64_t poll_s;			   /* poll: seconds between checks; 0 fire and forget */
-	struct kp_tvalue *module_defaults; /* module_defaults: a map, or NULL */
+	struct kp_tvalue *environment;	      /* a map, or NULL */
+	int throttle;			      /* 0: no limit */
+	enum kp_tristate diff;		      /* diff: per task */
+	int64_t async_s;		      /* async: seconds the module may run (0: not async) */
+	int64_t poll_s;			      /* poll: seconds between checks; 0 fire and forget */
+	struct kp_template *async_t, *poll_t; /* async / poll written as "{{ }}" */
+	struct kp_tvalue *module_defaults;    /* module_defaults: a map, or NULL */
 
 	/* added by the loader */
 	char *index_var;	   /* loop_control.index_var, or NULL */

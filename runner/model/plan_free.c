@@ -36,6 +36,8 @@ void kp_task_free(struct kp_task *t)
 	kp_template_free(t->loop_label);
 	free(t->loop_with);
 	kp_tvalue_free(t->module_defaults);
+	kp_template_free(t->async_t);
+	kp_template_free(t->poll_t);
 	kp_expr_free(t->until);
 	free_exprs(t->failed_when, t->nfailed_when);
 	free_exprs(t->changed_when, t->nchanged_when);

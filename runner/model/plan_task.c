@@ -521,9 +521,15 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		if (!(rc = kp_get_bool(v, key, &b, err)))
 			t->diff = b ? KP_YES : KP_NO;
 	} else if (!strcmp(key, "async")) {
-		rc = kp_get_int(v, key, 0, 86400 * 365, &t->async_s, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->async_t, err);
+		else
+			rc = kp_get_int(v, key, 0, 86400 * 365, &t->async_s, err);
 	} else if (!strcmp(key, "poll")) {
-		rc = kp_get_int(v, key, 0, 86400, &t->poll_s, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->poll_t, err);
+		else
+			rc = kp_get_int(v, key, 0, 86400, &t->poll_s, err);
 	} else if (!strcmp(key, "module_defaults")) {
 		rc = kp_check_module_defaults(v, err);
 	} else if (!strcmp(key, "collections")) {
