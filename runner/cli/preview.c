@@ -284,7 +284,8 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 
 		struct kp_value *items = NULL;
 		if (t->loop) {
-			rc = kp_tvalue_render(c->L, t->loop, &s, &items, c->err);
+			rc = t->loop_with ? kp_task_loop_items(c->L, t, &s, &items, c->err)
+					  : kp_tvalue_render(c->L, t->loop, &s, &items, c->err);
 			if (rc) {
 				kp_buf_release(&line);
 				kp_buf_release(&deleg);

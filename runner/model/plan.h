@@ -190,6 +190,13 @@ void kp_task_free(struct kp_task *t);
  * `set-fact` and loop variables accept. */
 bool kp_valid_var_name(const char *s);
 
+/* The items of a task's loop (t->loop set): `loop:` rendered (a list, or
+ * Ansible's "Invalid data passed to 'loop'" error), or a with_<name>
+ * loop's terms rendered, listified and given to that lookup (loops.c). */
+struct kp_scope;
+kp_rc kp_task_loop_items(struct kp_lua *L, const struct kp_task *t, const struct kp_scope *scope,
+			 struct kp_value **out, struct kp_buf *err);
+
 /* The display name of a task: its name, or the module name (or "block"). */
 const char *kp_task_display_name(const struct kp_task *t);
 
