@@ -622,6 +622,38 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 	count(hs, st);
 }
 
+/* A task (or one item) whose `when` did not hold: Ansible's skip result,
+ * and the condition on one line for the operator. */
+static void skip_outcome(struct outcome *s, const char *why)
+{
+	s->skipped = true;
+	s->value = kp_value_map();
+	kp_map_set_take(s->value, "changed", kp_value_bool(false));
+	kp_map_set_take(s->value, "skipped", kp_value_bool(true));
+	kp_map_set_take(s->value, "skip_reason", kp_value_str("Conditional result was False"));
+	kp_buf_addstr(&s->msg, "when: ");
+	for (const char *w = why; *w; w++) {
+		bool sp = *w == ' ' || *w == '\n' || *w == '\t';
+		if (!sp)
+			kp_buf_addch(&s->msg, *w);
+		else if (s->msg.len && s->msg.buf[s->msg.len - 1] != ' ')
+			kp_buf_addch(&s->msg, ' ');
+	}
+}
+
+/* when: the enclosing blocks' conditions, then the task's own */
+static kp_rc test_when(struct kp_lua *L, const struct kp_task *t, const struct kp_taskenv *env,
+		       const struct kp_scope *s, bool *ok, const char **why, struct kp_buf *err)
+{
+	kp_rc rc = KP_OK;
+	*ok = true;
+	for (size_t i = 0; i < env->nwhens && *ok && !rc; i++)
+		rc = test_all(L, env->when[i], env->nwhen[i], s, ok, why, err);
+	if (*ok && !rc)
+		rc = test_all(L, t->when, t->nwhen, s, ok, why, err);
+	return rc;
+}
+
 /* loop_control.extended: ansible_loop for item i */
 static struct kp_value *loop_extended(const struct kp_task *t, const struct kp_value *items,
 				      size_t i)
@@ -669,11 +701,14 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		kp_buf_addstr(&title, kp_task_display_name(t));
 	}
 
-	/* when: the enclosing blocks' conditions, then the task's own */
-	for (size_t i = 0; i < env->nwhens && ok && !rc; i++)
-		rc = test_all(L, env->when[i], env->nwhen[i], scope, &ok, &why, &err);
-	if (ok && !rc)
-		rc = test_all(L, t->when, t->nwhen, scope, &ok, &why, &err);
+	/* a loop's items come first: `when` is then tested per item, with the
+	 * loop variable (as Ansible does); when they cannot be had, `when` is
+	 * tested once and may skip the task before the loop's error counts */
+	struct kp_value *items = NULL;
+	struct kp_buf loop_err = KP_BUF_INIT;
+	bool items_ok = t->loop && !kp_task_loop_items(L, t, scope, &items, &loop_err);
+	if (!items_ok)
+		rc = test_when(L, t, env, scope, &ok, &why, &err);
 	if (rc) {
 		struct outcome f = {0};
 		kp_buf_addf(&err, " (task '%s')", title.buf);
@@ -689,21 +724,8 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		goto out;
 	}
 	if (!ok) {
-		struct outcome s = {.skipped = true};
-		s.value = kp_value_map();
-		kp_map_set_take(s.value, "changed", kp_value_bool(false));
-		kp_map_set_take(s.value, "skipped", kp_value_bool(true));
-		kp_map_set_take(s.value, "skip_reason",
-				kp_value_str("conditional result was false"));
-		/* one line, whatever the YAML style of the condition */
-		kp_buf_addstr(&s.msg, "when: ");
-		for (const char *w = why; *w; w++) {
-			bool sp = *w == ' ' || *w == '\n' || *w == '\t';
-			if (!sp)
-				kp_buf_addch(&s.msg, *w);
-			else if (s.msg.len && s.msg.buf[s.msg.len - 1] != ' ')
-				kp_buf_addch(&s.msg, ' ');
-		}
+		struct outcome s = {0};
+		skip_outcome(&s, why);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = KP_ST_SKIPPED,
 					  .msg = s.msg.buf,
@@ -738,9 +760,8 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	}
 
 	/* loop: the module once per item; the registered value has `results` */
-	struct kp_value *items = NULL;
-	if (kp_task_loop_items(L, t, scope, &items, &err)) {
-		finish_failed(&oc, err.buf);
+	if (!items_ok) {
+		finish_failed(&oc, loop_err.buf);
 		enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = st,
@@ -781,7 +802,18 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		kp_value_unref(lv);
 		int64_t it0 = kp_now_ms();
 		kp_buf_reset(&cmds);
-		run_module(e, slot, hs, t, env, &is, &io, &cmds, &out, &errt, &diff, &delegated);
+		bool iok = true;
+		const char *iwhy = NULL;
+		kp_buf_reset(&err);
+		if (test_when(L, t, env, &is, &iok, &iwhy, &err)) {
+			kp_buf_addf(&err, " (task '%s')", title.buf);
+			finish_failed(&io, err.buf);
+		} else if (!iok) {
+			skip_outcome(&io, iwhy);
+		} else {
+			run_module(e, slot, hs, t, env, &is, &io, &cmds, &out, &errt, &diff,
+				   &delegated);
+		}
 		enum kp_status st = status_of(&io, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .delegated_to = delegated,
@@ -838,9 +870,11 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	} else {
 		kp_map_set_take(oc.value, "failed", kp_value_bool(any_failed));
 		kp_map_set_take(oc.value, "skipped", kp_value_bool(all_skipped));
-		kp_map_set_take(
-		    oc.value, "msg",
-		    kp_value_str(any_failed ? "One or more items failed" : "All items completed"));
+		kp_map_set_take(oc.value, "msg",
+				kp_value_str(all_skipped  ? "All items skipped"
+					     : any_failed ? "One or more items failed"
+							  : "All items completed"));
+		oc.skipped = all_skipped;
 	}
 	kp_map_set_take(oc.value, "results", results);
 	oc.changed = any_changed;
@@ -852,6 +886,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	apply_outcome(e, hs, t, env, st, &oc, no_log);
 out:
 	outcome_release(&oc);
+	kp_buf_release(&loop_err);
 	kp_buf_release(&err);
 	kp_buf_release(&cmds);
 	kp_buf_release(&out);

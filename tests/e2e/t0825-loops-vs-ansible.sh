@@ -148,10 +148,25 @@ cat >plan.yml <<'PLAN'
       loop: [1, 2]
       loop_control: {pause: 0.2}
       register: r_pause
+    - name: when-per-item
+      debug: {msg: "{{ item }}"}
+      loop: [a, b, c]
+      when: item != 'b'
+      register: r_when
+    - name: when-all-skipped
+      debug: {msg: "{{ item }}"}
+      with_items: [a, b]
+      when: item == 'z'
+      register: r_when2
+    - name: when-guards-undefined-loop
+      debug: {msg: "{{ item }}"}
+      loop: "{{ not_defined_anywhere }}"
+      when: not_defined_anywhere is defined
+      register: r_when3
     - name: dump
       copy:
         dest: "{{ out }}"
-        content: "{{ {'r_items': r_items, 'r_items2': r_items2, 'r_items3': r_items3, 'r_list': r_list, 'r_dict': r_dict, 'r_indexed': r_indexed, 'r_together': r_together, 'r_nested': r_nested, 'r_seq1': r_seq1, 'r_seq2': r_seq2, 'r_seq3': r_seq3, 'r_seq4': r_seq4, 'r_seq5': r_seq5, 'r_sub': r_sub, 'r_sub2': r_sub2, 'r_sub3': r_sub3, 'r_glob': r_glob, 'r_glob2': r_glob2, 'r_ff': r_ff, 'r_ff2': r_ff2, 'r_ff3': r_ff3, 'r_ff4': r_ff4, 'r_ext': r_ext, 'r_ext2': r_ext2, 'r_pause': r_pause} | to_json }}"
+        content: "{{ {'r_items': r_items, 'r_items2': r_items2, 'r_items3': r_items3, 'r_list': r_list, 'r_dict': r_dict, 'r_indexed': r_indexed, 'r_together': r_together, 'r_nested': r_nested, 'r_seq1': r_seq1, 'r_seq2': r_seq2, 'r_seq3': r_seq3, 'r_seq4': r_seq4, 'r_seq5': r_seq5, 'r_sub': r_sub, 'r_sub2': r_sub2, 'r_sub3': r_sub3, 'r_glob': r_glob, 'r_glob2': r_glob2, 'r_ff': r_ff, 'r_ff2': r_ff2, 'r_ff3': r_ff3, 'r_ff4': r_ff4, 'r_ext': r_ext, 'r_ext2': r_ext2, 'r_pause': r_pause, 'r_when': r_when, 'r_when2': r_when2, 'r_when3': r_when3} | to_json }}"
 PLAN
 sed 's/^  hosts: localhost$/&\n  gather_facts: false/' plan.yml >ansible.yml
 ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml -e out="$E2E_TMP/a.json" \
@@ -165,11 +180,12 @@ k = json.load(open(sys.argv[2]))
 def view(r):
     if "results" not in r:
         msg = re.sub(r"^[^:]*:\d+:\d+: ", "", r.get("msg") or "")
-        return {"failed": r.get("failed", False), "msg": msg}
+        return {"failed": r.get("failed", False), "msg": msg, "skipped": r.get("skipped", False)}
     out = []
     for x in r["results"]:
         lv, iv = x.get("ansible_loop_var"), x.get("ansible_index_var")
         out.append({"item": x.get(lv), "loop_var": lv, "index_var": iv,
+                    "skipped": x.get("skipped", False), "skip_reason": x.get("skip_reason"),
                     "index": x.get(iv) if iv else None,
                     "ansible_loop": x.get("ansible_loop"), "msg": x.get("msg")})
     if all(isinstance(o["item"], str) and o["item"].endswith(".conf") for o in out):
