@@ -133,3 +133,26 @@ for name in a:
     else:
         print(f"not ok - {name}: ansible {json.dumps(a[name])} kplan {json.dumps(k.get(name))}")
 PY
+
+# diff per task: the task that asks shows its diff without --diff, the
+# other does not; diff: false hides it under --diff
+echo old >d1
+echo old >d2
+cat >diff.yml <<PLAN
+- name: p
+  hosts: localhost
+  tasks:
+    - name: with-diff
+      copy: {content: "new1\n", dest: "$E2E_TMP/d1"}
+      diff: true
+    - name: without-diff
+      copy: {content: "new2\n", dest: "$E2E_TMP/d2"}
+      diff: false
+PLAN
+"$KPLAN" run diff.yml -i inv.ini --diff >diff.out 2>&1
+if grep -q '^ *+new1$' diff.out && ! grep -q '^ *+new2$' diff.out && grep -q new2 d2; then
+	echo "ok - diff per task: shown where asked, hidden where refused"
+else
+	echo "not ok - diff per task:"
+	sed 's/^/    /' diff.out | head -20
+fi
