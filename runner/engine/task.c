@@ -654,28 +654,6 @@ static kp_rc test_when(struct kp_lua *L, const struct kp_task *t, const struct k
 	return rc;
 }
 
-/* loop_control.extended: ansible_loop for item i */
-static struct kp_value *loop_extended(const struct kp_task *t, const struct kp_value *items,
-				      size_t i)
-{
-	size_t n = kp_list_len(items);
-	struct kp_value *m = kp_value_map();
-	if (!t->loop_no_allitems)
-		kp_map_set(m, "allitems", items);
-	kp_map_set_take(m, "first", kp_value_bool(i == 0));
-	kp_map_set_take(m, "index", kp_value_int((int64_t)i + 1));
-	kp_map_set_take(m, "index0", kp_value_int((int64_t)i));
-	kp_map_set_take(m, "last", kp_value_bool(i + 1 == n));
-	kp_map_set_take(m, "length", kp_value_int((int64_t)n));
-	if (i + 1 < n)
-		kp_map_set(m, "nextitem", kp_list_at(items, i + 1));
-	if (i > 0)
-		kp_map_set(m, "previtem", kp_list_at(items, i - 1));
-	kp_map_set_take(m, "revindex", kp_value_int((int64_t)(n - i)));
-	kp_map_set_take(m, "revindex0", kp_value_int((int64_t)(n - i - 1)));
-	return m;
-}
-
 static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		      const struct kp_task *t, const struct kp_taskenv *env)
 {
@@ -774,23 +752,12 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	struct kp_value *results = kp_value_list();
 	bool any_changed = false, any_failed = false, any_unreachable = false, all_skipped = true;
 	struct kp_value *set_vars = NULL;
-	const char *loop_var = t->loop_var ? t->loop_var : "item";
 	for (size_t i = 0; i < kp_list_len(items); i++) {
 		struct outcome io = {0};
-		struct kp_value *layer = kp_value_map(), *xl = NULL;
 		const struct kp_value *item = kp_list_at(items, i);
 		if (i && t->loop_pause_ms > 0)
 			kp_sleep_interruptible(t->loop_pause_ms, e->o->interrupts);
-		kp_map_set(layer, loop_var, item);
-		kp_map_set_take(layer, "ansible_loop_var", kp_value_str(loop_var));
-		if (t->index_var) {
-			kp_map_set_take(layer, t->index_var, kp_value_int((int64_t)i));
-			kp_map_set_take(layer, "ansible_index_var", kp_value_str(t->index_var));
-		}
-		if (t->loop_extended) {
-			xl = loop_extended(t, items, i);
-			kp_map_set(layer, "ansible_loop", xl);
-		}
+		struct kp_value *layer = kp_loop_vars(t, items, i);
 		struct kp_scope is;
 		scope_with(&is, scope, layer);
 		struct kp_buf label = KP_BUF_INIT;
@@ -831,14 +798,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .show_msg = (t->module->flags & KP_MOD_SHOWS_MSG) != 0};
 		report(e, t, env, title.buf, &r);
 		struct kp_value *rv = io.value ? kp_value_copy(io.value) : kp_value_map();
-		kp_map_set(rv, loop_var, item);
-		kp_map_set_take(rv, "ansible_loop_var", kp_value_str(loop_var));
-		if (t->index_var) {
-			kp_map_set_take(rv, t->index_var, kp_value_int((int64_t)i));
-			kp_map_set_take(rv, "ansible_index_var", kp_value_str(t->index_var));
-		}
-		if (xl)
-			kp_map_set_take(rv, "ansible_loop", xl);
+		kp_map_update(rv, layer); /* the item, its index, ansible_loop */
 		kp_list_push_take(results, rv);
 		any_changed |= io.changed;
 		any_failed |= io.failed;

@@ -66,3 +66,40 @@ kp_rc kp_task_loop_items(struct kp_lua *L, const struct kp_task *t, const struct
 	kp_value_unref(terms);
 	return rc;
 }
+
+/* loop_control.extended: ansible_loop for item i */
+static struct kp_value *loop_extended(const struct kp_task *t, const struct kp_value *items,
+				      size_t i)
+{
+	size_t n = kp_list_len(items);
+	struct kp_value *m = kp_value_map();
+	if (!t->loop_no_allitems)
+		kp_map_set(m, "allitems", items);
+	kp_map_set_take(m, "first", kp_value_bool(i == 0));
+	kp_map_set_take(m, "index", kp_value_int((int64_t)i + 1));
+	kp_map_set_take(m, "index0", kp_value_int((int64_t)i));
+	kp_map_set_take(m, "last", kp_value_bool(i + 1 == n));
+	kp_map_set_take(m, "length", kp_value_int((int64_t)n));
+	if (i + 1 < n)
+		kp_map_set(m, "nextitem", kp_list_at(items, i + 1));
+	if (i > 0)
+		kp_map_set(m, "previtem", kp_list_at(items, i - 1));
+	kp_map_set_take(m, "revindex", kp_value_int((int64_t)(n - i)));
+	kp_map_set_take(m, "revindex0", kp_value_int((int64_t)(n - i - 1)));
+	return m;
+}
+
+struct kp_value *kp_loop_vars(const struct kp_task *t, const struct kp_value *items, size_t i)
+{
+	const char *loop_var = t->loop_var ? t->loop_var : "item";
+	struct kp_value *m = kp_value_map();
+	kp_map_set(m, loop_var, kp_list_at(items, i));
+	kp_map_set_take(m, "ansible_loop_var", kp_value_str(loop_var));
+	if (t->index_var) {
+		kp_map_set_take(m, t->index_var, kp_value_int((int64_t)i));
+		kp_map_set_take(m, "ansible_index_var", kp_value_str(t->index_var));
+	}
+	if (t->loop_extended)
+		kp_map_set_take(m, "ansible_loop", loop_extended(t, items, i));
+	return m;
+}

@@ -197,6 +197,12 @@ struct kp_scope;
 kp_rc kp_task_loop_items(struct kp_lua *L, const struct kp_task *t, const struct kp_scope *scope,
 			 struct kp_value **out, struct kp_buf *err);
 
+/* The variables of item i of a loop (a new map): the loop variable,
+ * ansible_loop_var, the index_var and ansible_index_var when set, and
+ * ansible_loop when loop_control.extended (its allitems unless
+ * extended_allitems is false). Each item's result carries them too. */
+struct kp_value *kp_loop_vars(const struct kp_task *t, const struct kp_value *items, size_t i);
+
 /* The display name of a task: its name, or the module name (or "block"). */
 const char *kp_task_display_name(const struct kp_task *t);
 
