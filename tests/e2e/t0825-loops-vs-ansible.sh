@@ -163,10 +163,15 @@ cat >plan.yml <<'PLAN'
       loop: "{{ not_defined_anywhere }}"
       when: not_defined_anywhere is defined
       register: r_when3
+    - name: loop-not-a-list
+      debug: {msg: "{{ item }}"}
+      loop: "{{ 'abc' }}"
+      ignore_errors: true
+      register: r_notlist
     - name: dump
       copy:
         dest: "{{ out }}"
-        content: "{{ {'r_items': r_items, 'r_items2': r_items2, 'r_items3': r_items3, 'r_list': r_list, 'r_dict': r_dict, 'r_indexed': r_indexed, 'r_together': r_together, 'r_nested': r_nested, 'r_seq1': r_seq1, 'r_seq2': r_seq2, 'r_seq3': r_seq3, 'r_seq4': r_seq4, 'r_seq5': r_seq5, 'r_sub': r_sub, 'r_sub2': r_sub2, 'r_sub3': r_sub3, 'r_glob': r_glob, 'r_glob2': r_glob2, 'r_ff': r_ff, 'r_ff2': r_ff2, 'r_ff3': r_ff3, 'r_ff4': r_ff4, 'r_ext': r_ext, 'r_ext2': r_ext2, 'r_pause': r_pause, 'r_when': r_when, 'r_when2': r_when2, 'r_when3': r_when3} | to_json }}"
+        content: "{{ {'r_items': r_items, 'r_items2': r_items2, 'r_items3': r_items3, 'r_list': r_list, 'r_dict': r_dict, 'r_indexed': r_indexed, 'r_together': r_together, 'r_nested': r_nested, 'r_seq1': r_seq1, 'r_seq2': r_seq2, 'r_seq3': r_seq3, 'r_seq4': r_seq4, 'r_seq5': r_seq5, 'r_sub': r_sub, 'r_sub2': r_sub2, 'r_sub3': r_sub3, 'r_glob': r_glob, 'r_glob2': r_glob2, 'r_ff': r_ff, 'r_ff2': r_ff2, 'r_ff3': r_ff3, 'r_ff4': r_ff4, 'r_ext': r_ext, 'r_ext2': r_ext2, 'r_pause': r_pause, 'r_when': r_when, 'r_when2': r_when2, 'r_when3': r_when3, 'r_notlist': r_notlist} | to_json }}"
 PLAN
 sed 's/^  hosts: localhost$/&\n  gather_facts: false/' plan.yml >ansible.yml
 ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml -e out="$E2E_TMP/a.json" \
