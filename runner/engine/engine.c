@@ -194,6 +194,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 				  .become_user = p->become_user,
 				  .check_mode = p->check_mode,
 				  .diff = p->diff,
+				  .throttle = p->throttle,
 				  .section = "tasks"};
 	if (p->environment)
 		base.envs[base.nenvs++] = p->environment;

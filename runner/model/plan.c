@@ -56,6 +56,7 @@ static const char *const play_keys[] = {
     "collections",
     "check_mode",
     "diff",
+    "throttle",
 };
 
 static const char *const order_names[] = {"inventory",	    "reverse_inventory", "sorted",
@@ -547,6 +548,9 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 		rc = kp_check_module_defaults(v, err);
 	} else if (!strcmp(key, "collections")) {
 		rc = kp_check_collections(v, err);
+	} else if (!strcmp(key, "throttle")) {
+		if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
+			p->throttle = (int)i;
 	} else if (!strcmp(key, "check_mode") || !strcmp(key, "diff")) {
 		if (!(rc = kp_get_bool(v, key, &b, err)))
 			*(key[0] == 'c' ? &p->check_mode : &p->diff) = b ? KP_YES : KP_NO;

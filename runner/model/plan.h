@@ -138,6 +138,7 @@ struct kp_play {
 	char *become_user, *become_method, *remote_user, *connection;
 	struct kp_tvalue *environment;
 	enum kp_tristate check_mode, diff;
+	int throttle; /* hosts at once for every task; 0: no limit */
 	/* vars_prompt: each entry a map (name, prompt, default, private,
 	 * confirm, unsafe), answered when the plan loads (load.c) */
 	struct kp_value *vars_prompt;

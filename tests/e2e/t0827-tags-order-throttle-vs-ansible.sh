@@ -1,8 +1,9 @@
 #!/bin/sh
 # Which tasks --tags and --skip-tags select (always, never, tagged,
-# untagged, all), the order a play's `order` gives its hosts, and throttle,
-# each held against ansible-playbook; vars_prompt with no terminal and no
-# answer refuses the plan naming the variable.
+# untagged, all) and the order a play's `order` gives its hosts, each held
+# against ansible-playbook; throttle on a task and on a play keeps one host
+# at a time; vars_prompt with no terminal and no answer refuses the plan
+# naming the variable.
 . "$(dirname "$0")/lib.sh"
 if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP tags/order vs Ansible: no ansible-playbook"
@@ -94,10 +95,19 @@ cat >throttle.yml <<'PLAN'
       register: r
     - name: dump
       shell: echo {{ r.stdout }} >>{{ out }}
+- name: throttle on the play
+  hosts: all
+  throttle: 1
+  tasks:
+    - name: one at a time again
+      shell: n=$(ls {{ dir }} | wc -l); touch {{ dir }}/{{ inventory_hostname }}; sleep 1; rm {{ dir }}/{{ inventory_hostname }}; echo $n
+      register: r
+    - name: dump
+      shell: echo {{ r.stdout }} >>{{ out }}
 PLAN
 "$KPLAN" run throttle.yml -i hosts.ini -e dir="$PWD/marks" -e out="$PWD/thr" >k.log 2>k.err
-if [ "$(sort -u thr 2>/dev/null | tr '\n' ' ')" = "0 " ] && [ "$(wc -l <thr)" = 4 ]; then
-	echo "ok - throttle 1: no two hosts at once"
+if [ "$(sort -u thr 2>/dev/null | tr '\n' ' ')" = "0 " ] && [ "$(wc -l <thr)" = 8 ]; then
+	echo "ok - throttle 1 on a task and on a play: no two hosts at once"
 else
 	echo "not ok - throttle 1: hosts saw $(tr '\n' ' ' <thr 2>/dev/null) others at once"
 fi
