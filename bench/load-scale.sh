@@ -45,7 +45,7 @@ awk -v n="$hosts" 'BEGIN {
 }' >"$out/hosts-$hosts.ini"
 
 # a 30-task plan: 3 plays of 10 tasks with templated arguments
-awk 'BEGIN {
+awk -v q="'" 'BEGIN {
 	split("kube_control_plane kube_node all", hosts, " ")
 	for (p = 1; p <= 3; p++) {
 		printf "- name: play %d\n  hosts: %s\n  serial: \"10%%\"\n  vars:\n    marker: p%d\n  tasks:\n", p, hosts[p], p
@@ -55,7 +55,7 @@ awk 'BEGIN {
 			else if (t % 3 == 1)
 				printf "    - name: step %d\n      command: echo {{ inventory_hostname }} {{ marker }}\n", t
 			else
-				printf "    - name: step %d\n      copy:\n        dest: /etc/kplan/{{ inventory_hostname }}.conf\n        content: \"host={{ ansible_host }} version={{ kube_version }}\"\n      when: kube_version is version('1.13.0', '>=')\n", t
+				printf "    - name: step %d\n      copy:\n        dest: /etc/kplan/{{ inventory_hostname }}.conf\n        content: \"host={{ ansible_host }} version={{ kube_version }}\"\n      when: kube_version is version(%s1.13.0%s, %s>=%s)\n", t, q, q, q, q
 		}
 	}
 }' >"$out/plan-30.yml"

@@ -9,7 +9,7 @@ _kplan()
 	cmd=${COMP_WORDS[1]}
 	local commands="run check plan validate inventory modules runs version"
 	local opts="--inventory --extra-vars --limit --forks --tags --skip-tags --start-at-task
-		--resume --force --check --diff --format --detailed-exitcode --yes --known-hosts
+		--resume --force --check --diff --format --detailed-exitcode --no-fold --yes --known-hosts
 		--host-key-checking --kubeconfig --journal --timeout --list-hosts --list-tasks
 		--list-tags --syntax-check --user --private-key --ask-become-pass
 		--become-password-file --vault-password-file --vault-id --ask-vault-pass

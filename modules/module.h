@@ -54,6 +54,15 @@ struct kp_argspec {
 /* How the engine and previews treat the result and the arguments */
 #define KP_MOD_SHOWS_MSG (1u << 5) /* msg is the point: printed even when ok (debug) */
 #define KP_MOD_SETS_VARS (1u << 6) /* the arguments' keys are variables set (set-fact) */
+/* ansible-core's, not kplan's (absent.c): the plan loads with a warning, a
+ * host reaching the task fails; its arguments are neither checked nor kept */
+#define KP_MOD_ABSENT (1u << 7)
+/* sets variables whose names are known only when it runs (include_vars):
+ * a preview takes any undefined name for one it may set ("*" among the
+ * scope's unknown names) */
+#define KP_MOD_SETS_SOME_VARS (1u << 8)
+/* runs for the first host of the list only, as run_once (add_host) */
+#define KP_MOD_ONCE (1u << 9)
 
 struct kp_conn;
 struct kp_exec_req;
@@ -78,6 +87,22 @@ struct kp_leftover {
 	bool cordoned;	  /* left cordoned (true) or uncordoned (false) */
 };
 
+/* What a task asks of the engine beyond its own result (meta): the engine
+ * acts on it once the task ran on every host of its list. */
+enum kp_flow {
+	KP_FLOW_NONE,
+	KP_FLOW_FLUSH_HANDLERS,	   /* run the handlers notified so far, now */
+	KP_FLOW_END_HOST,	   /* this host leaves the play, not failed */
+	KP_FLOW_END_BATCH,	   /* every host of the batch leaves it; the next batch runs */
+	KP_FLOW_END_PLAY,	   /* every host leaves the play; no later batch of it runs */
+	KP_FLOW_CLEAR_HOST_ERRORS, /* the play's failed hosts are back in it */
+	KP_FLOW_RESET_CONNECTION,  /* close the host's connection; the next task opens one */
+	/* add_host, group_by: the result's add_host {host_name, groups,
+	 * host_vars} or add_group and parent_groups (Ansible's keys) change
+	 * the inventory once the play ends, for the plays after it */
+	KP_FLOW_INVENTORY,
+};
+
 /* What one task did on one host. Owned by the engine; modules fill it. */
 struct kp_result {
 	bool changed, failed, skipped;
@@ -91,6 +116,7 @@ struct kp_result {
 	struct kp_buf cmds;	   /* every command run, one per line (shown with -v) */
 	struct kp_value *facts;	   /* module facts (map), registered with the result */
 	struct kp_value *set_vars; /* set-fact: host variables to set (map), or NULL */
+	enum kp_flow flow;	   /* meta: what the engine is asked to do */
 	int64_t duration_ms;
 	bool timed_out; /* a command ran past its timeout (kp_mod_fail_timeout) */
 };
@@ -133,6 +159,9 @@ struct kp_modctx {
 	/* The plan file that holds the task's play (or NULL): a custom
 	 * step's script is relative to its directory. */
 	const char *play_file;
+	/* The file the task was written in (a plan or an imported task file):
+	 * include_vars looks for its files next to it. */
+	const char *task_file;
 	/* Filled for KP_MOD_HOOK_API modules, NULL otherwise: run a Lua chunk
 	 * in this thread's sandbox with the kplan API on real hosts, the play's
 	 * hook limits and check mode; *ret is a new reference (or NULL). KP_OK
@@ -192,6 +221,10 @@ extern const struct kp_module_alias kp_module_aliases[];
 const struct kp_module *kp_module_find(const char *name);
 /* The registered name closest to `name`, for "did you mean". */
 const char *kp_module_suggest(const char *name);
+/* A module ansible-core ships that kplan does not provide ("dnf",
+ * "ansible.builtin.yum"): an entry flagged KP_MOD_ABSENT whose probe fails
+ * the host; NULL for kplan's own modules and for any other name. */
+const struct kp_module *kp_module_absent(const char *name);
 /* The error text for a name kp_module_find does not know: "unknown module
  * 'comand' (did you mean 'command'?)", or "module 'community.general.x'
  * belongs to collection 'community.general', which kplan does not
@@ -339,6 +372,9 @@ kp_rc kp_k8s_drain_map_args(const struct kp_value *in, struct kp_value **out, st
 /* A variable of the host (the scope's layers from the top, magic
  * variables included), or NULL (modutil.c). */
 const struct kp_value *kp_mod_var(const struct kp_modctx *ctx, const char *name);
+/* Whether `host` is in group `g` by the play's `groups` variable
+ * (add_host.c, for add_host and group_by). */
+bool kp_mod_in_group(const struct kp_modctx *ctx, const char *g, const char *host);
 /* The Kubernetes modules' own helpers: modules/kube/kubeutil.h. */
 
 /* etcd (etcdutil.c), for etcd-snapshot and etcd-member. */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+extern const struct kp_module kp_mod_service;
+
 static const char *const states[] = {"started", "stopped", "restarted", "reloaded", NULL};
 
 static const struct kp_argspec args[] = {
@@ -22,6 +24,29 @@ static const struct kp_argspec args[] = {
      .type = KP_T_BOOL,
      .def = "false",
      .help = "run systemctl daemon-reload first"},
+    {0},
+};
+
+/* Ansible's service: on a systemd host its action plugin hands the task
+ * to systemd without the arguments only init scripts use, and so does
+ * kplan, which manages services with systemd alone. */
+static const struct kp_argspec service_args[] = {
+    {.name = "name", .type = KP_T_STR, .required = true, .help = "the service"},
+    {.name = "state", .type = KP_T_STR, .choices = states, .help = "what the service should be"},
+    {.name = "enabled", .type = KP_T_BOOL, .help = "start the service at boot"},
+    {.name = "daemon_reload",
+     .type = KP_T_BOOL,
+     .def = "false",
+     .help = "run systemctl daemon-reload first"},
+    {.name = "use",
+     .type = KP_T_STR,
+     .def = "auto",
+     .help = "the service manager: auto or systemd"},
+    {.name = "sleep", .type = KP_T_INT, .help = "ignored, as Ansible's service on systemd"},
+    {.name = "pattern", .type = KP_T_STR, .help = "ignored, as Ansible's service on systemd"},
+    {.name = "runlevel", .type = KP_T_STR, .help = "ignored, as Ansible's service on systemd"},
+    {.name = "arguments", .type = KP_T_STR, .help = "ignored, as Ansible's service on systemd"},
+    {.name = "args", .type = KP_T_STR, .help = "ignored, as Ansible's service on systemd"},
     {0},
 };
 
@@ -97,6 +122,13 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 
 	ctx->state = pl;
 	ctx->free_state = plan_free;
+	if (ctx->module == &kp_mod_service) {
+		const char *use = kp_arg_str(ctx, "use");
+		if (use && strcmp(use, "auto") && strcmp(use, "systemd") &&
+		    strcmp(use, "ansible.legacy.systemd") && strcmp(use, "ansible.builtin.systemd"))
+			return kp_mod_failf(
+			    res, "kplan manages services with systemd only, not '%s'", use);
+	}
 	if ((state || en) && !name)
 		return kp_mod_failf(res, "'name' is required with 'state' or 'enabled'");
 	if (!state && !en && !kp_arg_bool(ctx, "daemon_reload"))
@@ -201,6 +233,14 @@ out:
 	kp_buf_release(&msg);
 	return rc;
 }
+
+const struct kp_module kp_mod_service = {
+    .name = "service",
+    .summary = "manage services (Ansible's service, through systemd)",
+    .args = service_args,
+    .probe = probe,
+    .apply = apply,
+};
 
 const struct kp_module kp_mod_systemd = {
     .name = "systemd",

@@ -4,6 +4,8 @@
  * The file is compiled at run time (it may itself come from a variable)
  * with its own name as position, so an error reads "web.conf.j2:3:9:
  * undefined variable 'port'"; the rendered text then goes through copy.
+ * {% include %} inside it searches Ansible's template path: the role's
+ * templates/ and directory, the plan's, then the template's own.
  */
 #include "modules/module.h"
 #include "transport/transport.h"
@@ -39,10 +41,16 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	struct kp_pos pos = {path, 1, 1};
 	size_t len;
 
+	/* {% include %} searches the template's own directory too */
+	struct kp_scope scope = *ctx->scope;
+	char *dir = kp_xstrdup(path), *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	scope.template_dir = slash ? dir : ".";
 	if (kp_read_file(path, TEMPLATE_MAX, &text, &e) ||
 	    /* Ansible's template module: trim_blocks on, lstrip_blocks off */
 	    kp_template_compile_file(text.buf, text.len, pos, true, false, &t, &e) ||
-	    kp_template_render(ctx->L, t, ctx->scope, &v, &e)) {
+	    kp_template_render(ctx->L, t, &scope, &v, &e)) {
 		kp_mod_failf(res, "%s", e.buf);
 		goto out;
 	}
@@ -53,6 +61,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	kp_value_unref(v);
 	kp_buf_release(&text);
 	kp_buf_release(&e);
+	free(dir);
 	free(path);
 	return rc;
 out:
@@ -62,6 +71,7 @@ out:
 		kp_value_unref(v);
 	kp_buf_release(&text);
 	kp_buf_release(&e);
+	free(dir);
 	free(path);
 	return KP_OK;
 }

@@ -5,7 +5,9 @@
 #   # what the case is about
 #   args: validate plan.yml -i inv.yml      (arguments after 'kplan')
 #   exit: 2                                 (expected exit code)
-#   stderr: error: plan.yml:3:3: ...        (exact stderr, one line), or
+#   stderr: error: plan.yml:3:3: ...        (exact stderr, one line; a syntax
+#                                            error's excerpt and caret: more
+#                                            stderr: lines), or
 #   stderr-match: ^error: huge\.yml:        (an extended regex stderr must match)
 #   gen: NAME KIND SIZE                     (generated input: random, deep, biglist)
 #   --- plan.yml                            (a file, up to the next '--- ' line)
@@ -62,7 +64,8 @@ for case in "$@"; do
 	if [ -z "$why" ] && [ -n "$want_match" ] && ! grep -Eq -- "$want_match" "$dir/.err"; then
 		why="stderr does not match /$want_match/"
 	fi
-	if [ -z "$why" ] && [ "$(wc -l <"$dir/.err")" -gt 1 ] && [ "$want_exit" != 0 ]; then
+	# one line, but for the excerpt under a syntax error (indented lines)
+	if [ -z "$why" ] && [ "$(grep -cv '^    ' "$dir/.err")" -gt 1 ] && [ "$want_exit" != 0 ]; then
 		why="more than one line on stderr"
 	fi
 	if [ -z "$why" ] && [ -f "$dir/@stdout" ] && ! cmp -s "$dir/@stdout" "$dir/.out"; then

@@ -11,10 +11,14 @@
  * (static pods: skipped), localStorage (emptyDir: an error unless
  * delete_emptydir_data; finished ones removed) and unreplicated (no
  * controller: an error unless force; finished ones removed). Any error
- * refuses the drain, naming the pods, before anything is evicted.
+ * refuses the drain, naming the pods, before anything is evicted; as
+ * kubectl does, the node is cordoned first and left cordoned (check mode
+ * says it would be; uncordon_on_refusal uncordons it again, as Ansible's
+ * k8s_drain does).
  *
  * The probe decides (check mode shows the same decisions); apply cordons,
- * looks again, and evicts every pod at once (the group/version discovery
+ * looks again (refusing now if a filter says so), and evicts every pod at
+ * once, the requests of all the pods together (the group/version discovery
  * names; deletes when the server has no eviction or disable_eviction): a
  * pod a budget holds (429) is tried again every 5 s, one in a namespace
  * being deleted (403 NamespaceTerminating) is waited for once it is
@@ -22,7 +26,10 @@
  * gone, replaced, or terminating past skip_wait_for_delete_timeout; all of
  * it within `timeout` (0: no limit). On failure the node stays cordoned,
  * as kubectl leaves it, unless uncordon_on_failure; the result's evicted,
- * deleted and skipped say what really happened.
+ * deleted and skipped say what really happened. The result's stdout and
+ * stderr have kubectl's lines: node/N cordoned, WARNING: ..., evicting pod
+ * NS/NAME, error when evicting ... (will retry after 5s): ..., pod/NAME
+ * evicted, node/N drained.
  */
 #include "kube/kubeapi.h"
 #include "modules/kube/drain.h"
@@ -78,6 +85,11 @@ static const struct kp_argspec args[] = {
      .type = KP_T_BOOL,
      .def = "false",
      .help = "uncordon the node again when draining it fails (kubectl leaves it cordoned)"},
+    {.name = "uncordon_on_refusal",
+     .type = KP_T_BOOL,
+     .def = "false",
+     .help = "uncordon the node again when kubectl's filters refuse its pods (kubectl leaves "
+	     "it cordoned; Ansible's k8s_drain uncordons it)"},
     {.name = "api",
      .type = KP_T_STR,
      .def = "auto",
@@ -250,8 +262,25 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	set_facts(ctx, res, d, true, true);
 	struct kp_buf why = KP_BUF_INIT;
 	bool refused = refusal(d, &why);
-	if (refused)
+	if (refused && !ctx->check_mode && !d->was_cordoned) {
+		/* kubectl cordons, then refuses: apply does both */
+		res->changed = true;
+		kp_buf_addf(&res->msg, "would cordon node '%s', then refuse to drain it: %s",
+			    d->node, why.buf);
+	} else if (refused) {
 		kp_mod_failf(res, "%s", why.buf);
+		if (d->was_cordoned) {
+			kp_buf_addf(&res->msg,
+				    "; node '%s' stays cordoned: it was cordoned before the task",
+				    d->node);
+		} else if (!kp_arg_bool(ctx, "uncordon_on_refusal")) {
+			kp_buf_addf(&res->msg, "; node '%s' would be left cordoned", d->node);
+			check_note_cordon(ctx, res, d->node, true);
+		} else {
+			kp_buf_addf(&res->msg, "; node '%s' would be cordoned and uncordoned again",
+				    d->node);
+		}
+	}
 	kp_buf_release(&why);
 	if (refused)
 		return KP_OK;
@@ -286,8 +315,11 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 /* ---- apply ------------------------------------------------------------------------- */
 
 /* After a failure the node stays cordoned, as kubectl leaves it, unless
- * uncordon_on_failure and this task cordoned it; the message says which. */
-static void after_failure(struct kp_modctx *ctx, struct kp_result *res, struct drain *d)
+ * the argument `arg` says otherwise (uncordon_on_failure, or
+ * uncordon_on_refusal after a refusal) and this task cordoned it; the
+ * message says which, and the result's uncordoned_again. */
+static void after_failure(struct kp_modctx *ctx, struct kp_result *res, struct drain *d,
+			  const char *arg)
 {
 	struct kp_buf e = KP_BUF_INIT;
 	if (!d->cordoned_by_us) {
@@ -297,13 +329,16 @@ static void after_failure(struct kp_modctx *ctx, struct kp_result *res, struct d
 				    d->node);
 		return;
 	}
-	if (!kp_arg_bool(ctx, "uncordon_on_failure"))
+	if (!kp_arg_bool(ctx, arg)) {
 		kp_buf_addf(&res->msg, "; node '%s' left cordoned", d->node);
-	else if (kp_kube_set_unschedulable(d->kube, d->node, false, &e))
+	} else if (kp_kube_set_unschedulable(d->kube, d->node, false, &e)) {
 		kp_buf_addf(&res->msg, "; uncordoning node '%s' failed too: %s", d->node, e.buf);
-	else
-		kp_buf_addf(&res->msg, "; node '%s' uncordoned again (uncordon_on_failure)",
-			    d->node);
+	} else {
+		kp_buf_addf(&res->msg, "; node '%s' uncordoned again (%s)", d->node, arg);
+		kp_buf_addf(&res->out, "node/%s uncordoned\n", d->node);
+		if (res->facts && res->facts->type == KP_V_MAP)
+			kp_map_set_take(res->facts, "uncordoned_again", kp_value_bool(true));
+	}
 	kp_buf_release(&e);
 }
 
@@ -328,6 +363,8 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		}
 		d->cordoned_by_us = want;
 	}
+	kp_buf_addf(&res->out, "node/%s %s%s\n", d->node, want == d->was_cordoned ? "already " : "",
+		    want ? "cordoned" : "uncordoned");
 	if (strcmp(state, "drained")) {
 		kp_buf_addf(&res->msg, "%s node '%s'", want ? "cordoned" : "uncordoned", d->node);
 		return KP_OK;
@@ -339,7 +376,7 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		kp_mod_failf(res, "cannot list the pods of node '%s': %s", d->node, e.buf);
 		kp_buf_release(&e);
 		res->changed = d->cordoned_by_us;
-		after_failure(ctx, res, d);
+		after_failure(ctx, res, d, "uncordon_on_failure");
 		return KP_OK;
 	}
 	struct kp_buf why = KP_BUF_INIT;
@@ -347,9 +384,14 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		kp_mod_failf(res, "%s", why.buf);
 		kp_buf_release(&why);
 		res->changed = d->cordoned_by_us;
-		after_failure(ctx, res, d);
+		after_failure(ctx, res, d,
+			      kp_arg_bool(ctx, "uncordon_on_failure") ? "uncordon_on_failure"
+								      : "uncordon_on_refusal");
 		return KP_OK;
 	}
+	kp_buf_release(&why);
+	if (kp_drain_by_message(d, V_WARNING, &why))
+		kp_buf_addf(&res->err, "WARNING: %s\n", why.buf);
 	kp_buf_release(&why);
 	kp_drain_remove_pods(ctx, res, d, deadline);
 	set_facts(ctx, res, d, true, false);
@@ -362,9 +404,10 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			kp_buf_addf(&res->msg, "; evicted before that: %s", ev.buf);
 		if (ndl)
 			kp_buf_addf(&res->msg, "; deleted before that: %s", dl.buf);
-		after_failure(ctx, res, d);
+		after_failure(ctx, res, d, "uncordon_on_failure");
 	} else {
 		res->changed = true;
+		kp_buf_addf(&res->out, "node/%s drained\n", d->node);
 		kp_buf_reset(&res->msg);
 		kp_buf_addf(&res->msg, "%s node '%s'",
 			    d->cordoned_by_us ? "cordoned and drained" : "drained", d->node);
@@ -397,6 +440,9 @@ static void leftover(const struct kp_value *result, bool failed, struct kp_lefto
 		return;
 	}
 	const struct kp_value *u = kp_map_get(result, "uncordon_on_failure");
+	const struct kp_value *again = kp_map_get(result, "uncordoned_again");
+	if (again && again->type == KP_V_BOOL && again->u.b)
+		return;
 	if (!uncordon && u && u->type == KP_V_BOOL && !u->u.b) {
 		out->node = node->u.str.s;
 		out->cordoned = true;

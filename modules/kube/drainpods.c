@@ -1,7 +1,9 @@
 /*
  * drainpods.c - the pods of a drain (see drain.h): kubectl's filters, in
  * kubectl's order, and removing the pods they let go, as kubectl's
- * deleteOrEvictPods does (drain.go): every eviction at once, a pod a budget
+ * deleteOrEvictPods does (drain.go): every eviction at once (kubectl's
+ * goroutine per pod: here each round sends the requests of every pod that
+ * is due together, kp_kube_requests), a pod a budget
  * holds (429) tried again every 5 s, one in a namespace being deleted
  * (403 NamespaceTerminating) waited for once it is terminating, each
  * removed pod looked at every second until it is gone, replaced, or
@@ -13,6 +15,7 @@
 #include "modules/kube/drain.h"
 #include "modules/kube/kubeutil.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,73 +302,176 @@ static void answer_text(const cJSON *j, long status, struct kp_buf *out)
 }
 
 /* One eviction try (evictPods' loop body). */
-static void evict_try(struct kp_modctx *ctx, struct drain *d, struct pod *p, int64_t grace_s,
-		      int64_t now, bool *refresh, struct kp_buf *last, struct kp_buf *errs)
+/* What a drain prints as it goes, kubectl's lines in kubectl's words: its
+ * standard output (evicting, evicted, deleted, skipped) into the result's
+ * stdout, its standard error (the retries) into stderr; -v shows them
+ * live. */
+static void say(struct kp_result *res, bool to_err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(struct kp_result *res, bool to_err, const char *fmt, ...)
 {
-	long status = 0;
-	cJSON *j = NULL;
+	struct kp_buf line = KP_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	kp_buf_vaddf(&line, fmt, ap);
+	va_end(ap);
+	kp_buf_addf(to_err ? &res->err : &res->out, "%s\n", line.buf);
+	kp_log(KP_LOG_INFO, "%s", line.buf);
+	kp_buf_release(&line);
+}
+
+/* A request's answer that is not 2xx, as an error of kp_kube_get_pod. */
+static void answer_error(const struct kp_kube_req *r, struct kp_buf *out)
+{
+	const char *m = kp_kube_status_message(r->json);
+	kp_buf_reset(out);
+	kp_buf_addf(out, "'%s %s' answered %ld%s%s", r->method, r->path, r->status, *m ? ": " : "",
+		    m);
+}
+
+/* What one eviction answered (evictPods' loop body after EvictPod). */
+static void evict_done(struct kp_result *res, struct pod *p, const struct kp_kube_req *r,
+		       int64_t now, bool *refresh, struct kp_buf *last, struct kp_buf *errs)
+{
 	struct kp_buf e = KP_BUF_INIT;
-	if (*refresh) {
-		/* errors are ignored: the eviction sorts it out with the old pod */
-		if (!kp_kube_get_pod(d->kube, p->ns, p->name, &j, NULL))
-			p->deletion_ms = rfc3339_ms(jstr(jget(j, "metadata"), "deletionTimestamp"));
-		cJSON_Delete(j);
-		j = NULL;
-		*refresh = false;
-	}
-	kp_rc rc = kp_kube_evict(d->kube, p->ns, p->name, grace_s, &status, &j, &e);
-	if (rc) {
-		pod_failed(p, errs, "error when evicting pods/\"%s\" -n \"%s\": ", e.buf);
-	} else if (status >= 200 && status < 300) {
+	if (r->rc) {
+		pod_failed(p, errs, "error when evicting pods/\"%s\" -n \"%s\": ", r->err.buf);
+	} else if (r->status >= 200 && r->status < 300) {
 		p->evicted = true;
 		p->progress = G_WAITING;
 		p->next_ms = now;
-	} else if (status == 404) {
+	} else if (r->status == 404) {
 		p->progress = G_DONE;
-	} else if (status == 429) {
-		answer_text(j, status, last);
+	} else if (r->status == 429) {
+		answer_text(r->json, r->status, last);
+		say(res, true,
+		    "error when evicting pods/\"%s\" -n \"%s\" (will retry after 5s): %s", p->name,
+		    p->ns, kp_kube_status_message(r->json));
 		p->next_ms = now + RETRY_429_MS;
-	} else if (status == 403 && has_cause(j, "NamespaceTerminating")) {
-		answer_text(j, status, last);
+	} else if (r->status == 403 && has_cause(r->json, "NamespaceTerminating")) {
+		answer_text(r->json, r->status, last);
 		if (p->deletion_ms) { /* terminating already: wait for it */
 			p->progress = G_WAITING;
 			p->next_ms = now;
 		} else { /* until the namespace controller deletes it */
+			say(res, true, "error when evicting pod \"%s\" (will retry after 5s): %s",
+			    p->name, kp_kube_status_message(r->json));
 			*refresh = true;
 			p->next_ms = now + RETRY_429_MS;
 		}
 	} else {
-		answer_text(j, status, &e);
+		answer_text(r->json, r->status, &e);
 		pod_failed(p, errs, "error when evicting pods/\"%s\" -n \"%s\": ", e.buf);
 	}
-	cJSON_Delete(j);
 	kp_buf_release(&e);
-	(void)ctx;
 }
 
-/* One look at an evicted or deleted pod (waitForDelete). */
-static void wait_try(struct kp_modctx *ctx, struct drain *d, struct pod *p, int64_t now,
-		     struct kp_buf *errs)
+/* What one look at an evicted or deleted pod found (waitForDelete). */
+static void wait_done(struct kp_modctx *ctx, struct kp_result *res, struct pod *p,
+		      const struct kp_kube_req *r, bool del, int64_t now, struct kp_buf *errs)
 {
-	cJSON *j = NULL;
 	struct kp_buf e = KP_BUF_INIT;
-	kp_rc rc = kp_kube_get_pod(d->kube, p->ns, p->name, &j, &e);
-	const char *uid = rc ? NULL : jstr(jget(j, "metadata"), "uid");
-	if (rc == KP_ERR_NOTFOUND || (!rc && uid && strcmp(uid, p->uid))) {
+	bool ok = !r->rc && r->status >= 200 && r->status < 300;
+	const char *uid = ok ? jstr(jget(r->json, "metadata"), "uid") : NULL;
+	if ((!r->rc && r->status == 404) || (uid && strcmp(uid, p->uid))) {
 		p->progress = G_DONE;
-	} else if (rc) {
+		say(res, false, "pod/%s %s", p->name, del ? "deleted" : "evicted");
+	} else if (!ok) {
+		if (r->rc)
+			kp_buf_addstr(&e, r->err.buf);
+		else
+			answer_error(r, &e);
 		pod_failed(
 		    p, errs,
 		    "error when waiting for pod \"%s\" in namespace \"%s\" to terminate: ", e.buf);
 	} else {
-		p->deletion_ms = rfc3339_ms(jstr(jget(j, "metadata"), "deletionTimestamp"));
-		if (should_skip(ctx, p->deletion_ms))
-			p->progress = G_DONE; /* "has DeletionTimestamp older than N seconds" */
-		else
+		p->deletion_ms = rfc3339_ms(jstr(jget(r->json, "metadata"), "deletionTimestamp"));
+		if (should_skip(ctx, p->deletion_ms)) {
+			p->progress = G_DONE;
+			say(res, false,
+			    "pod \"%s\" has DeletionTimestamp older than %lld seconds, "
+			    "skipping",
+			    p->name,
+			    (long long)(kp_arg_int(ctx, "skip_wait_for_delete_timeout") / 1000));
+		} else {
 			p->next_ms = now + WAIT_POLL_MS;
+		}
 	}
-	cJSON_Delete(j);
 	kp_buf_release(&e);
+}
+
+/* The pods whose eviction found their namespace being deleted are looked
+ * at again before their next try (kubectl's refreshPod), all at once. */
+static void refresh_round(struct drain *d, bool *refresh, int64_t now)
+{
+	struct kp_kube_req *reqs = kp_xcalloc(d->npods ? d->npods : 1, sizeof(*reqs));
+	size_t *who = kp_xcalloc(d->npods ? d->npods : 1, sizeof(*who)), n = 0;
+	for (size_t i = 0; i < d->npods; i++) {
+		struct pod *p = &d->pods[i];
+		if (p->progress != G_PENDING || p->next_ms > now || !refresh[i])
+			continue;
+		refresh[i] = false;
+		kp_kube_req_get_pod(&reqs[n], p->ns, p->name);
+		who[n++] = i;
+	}
+	if (n)
+		kp_kube_requests(d->kube, reqs, n);
+	for (size_t j = 0; j < n; j++) {
+		/* errors are ignored: the eviction sorts it out with the old pod */
+		if (!reqs[j].rc && reqs[j].status >= 200 && reqs[j].status < 300)
+			d->pods[who[j]].deletion_ms =
+			    rfc3339_ms(jstr(jget(reqs[j].json, "metadata"), "deletionTimestamp"));
+		kp_kube_req_release(&reqs[j]);
+	}
+	free(reqs);
+	free(who);
+}
+
+/* One step of every pod that is due, the requests all at once (kubectl's
+ * goroutine per pod): evictions of the pending, looks at the removed. */
+static void step_round(struct kp_modctx *ctx, struct kp_result *res, struct drain *d,
+		       int64_t grace_s, bool del, bool *refresh, struct kp_buf *last,
+		       struct kp_buf *errs)
+{
+	struct kp_kube_req *reqs = kp_xcalloc(d->npods ? d->npods : 1, sizeof(*reqs));
+	size_t *who = kp_xcalloc(d->npods ? d->npods : 1, sizeof(*who)), n = 0;
+	int64_t now = kp_now_ms();
+	struct kp_buf e = KP_BUF_INIT;
+	for (size_t i = 0; i < d->npods; i++) {
+		struct pod *p = &d->pods[i];
+		if (p->next_ms > now)
+			continue;
+		if (p->progress == G_PENDING) {
+			kp_buf_reset(&e);
+			say(res, false, "evicting pod %s/%s", p->ns, p->name);
+			if (kp_kube_req_evict(d->kube, &reqs[n], p->ns, p->name, grace_s, &e)) {
+				kp_kube_req_release(&reqs[n]);
+				pod_failed(p, errs,
+					   "error when evicting pods/\"%s\" -n \"%s\": ", e.buf);
+				continue;
+			}
+		} else if (p->progress == G_WAITING) {
+			kp_kube_req_get_pod(&reqs[n], p->ns, p->name);
+		} else {
+			continue;
+		}
+		who[n++] = i;
+	}
+	if (n)
+		kp_kube_requests(d->kube, reqs, n);
+	now = kp_now_ms();
+	for (size_t j = 0; j < n; j++) {
+		size_t i = who[j];
+		struct pod *p = &d->pods[i];
+		if (p->progress == G_PENDING)
+			evict_done(res, p, &reqs[j], now, &refresh[i], &last[i], errs);
+		else
+			wait_done(ctx, res, p, &reqs[j], del, now, errs);
+		kp_kube_req_release(&reqs[j]);
+	}
+	kp_buf_release(&e);
+	free(reqs);
+	free(who);
 }
 
 /* Remove the pods the filters let go, all at once, within the deadline
@@ -378,6 +484,8 @@ void kp_drain_remove_pods(struct kp_modctx *ctx, struct kp_result *res, struct d
 	struct kp_buf errs = KP_BUF_INIT, e = KP_BUF_INIT, tmo = KP_BUF_INIT;
 	struct kp_buf *last = kp_xcalloc(d->npods ? d->npods : 1, sizeof(*last));
 	bool *refresh = kp_xcalloc(d->npods ? d->npods : 1, sizeof(*refresh));
+	for (size_t i = 0; i < d->npods; i++)
+		kp_buf_init(&last[i]);
 	kp_mod_duration_text(kp_arg_int(ctx, "timeout"), &tmo);
 
 	const struct kp_kube_api *api = NULL;
@@ -393,6 +501,7 @@ void kp_drain_remove_pods(struct kp_modctx *ctx, struct kp_result *res, struct d
 		p->next_ms = 0;
 		if (!p->remove || !del)
 			continue;
+		/* deletePods: one after another, stopping at the first error */
 		long status = 0;
 		cJSON *j = NULL;
 		kp_buf_reset(&e);
@@ -406,21 +515,18 @@ void kp_drain_remove_pods(struct kp_modctx *ctx, struct kp_result *res, struct d
 			if (!rc)
 				answer_text(j, status, &e);
 			cJSON_Delete(j);
-			/* deletePods stops at the first error */
 			pod_failed(p, &errs, "error when deleting pod \"%s\" in \"%s\": ", e.buf);
 			goto report;
 		}
 		cJSON_Delete(j);
 	}
 	for (;;) {
+		refresh_round(d, refresh, kp_now_ms());
+		step_round(ctx, res, d, grace_s, del, refresh, last, &errs);
 		int64_t now = kp_now_ms(), wake = now + WAIT_POLL_MS;
 		size_t active = 0;
 		for (size_t i = 0; i < d->npods; i++) {
-			struct pod *p = &d->pods[i];
-			if (p->progress == G_PENDING && p->next_ms <= now)
-				evict_try(ctx, d, p, grace_s, now, &refresh[i], &last[i], &errs);
-			else if (p->progress == G_WAITING && p->next_ms <= now)
-				wait_try(ctx, d, p, now, &errs);
+			const struct pod *p = &d->pods[i];
 			if (p->progress == G_PENDING || p->progress == G_WAITING) {
 				active++;
 				if (p->next_ms < wake)
@@ -429,7 +535,6 @@ void kp_drain_remove_pods(struct kp_modctx *ctx, struct kp_result *res, struct d
 		}
 		if (!active)
 			break;
-		now = kp_now_ms();
 		if (now >= deadline) {
 			for (size_t i = 0; i < d->npods; i++) {
 				struct pod *p = &d->pods[i];

@@ -5,8 +5,9 @@
  * The arguments are mapped onto drain's (state drain -> drained, name ->
  * node, delete_options.* -> drain's flags) and drain's probe and apply run
  * with them. Ansible's defaults are kept where they differ from drain's:
- * DaemonSet pods are not skipped unless ignore_daemonsets is set, and a
- * failed drain does not uncordon the node again.
+ * DaemonSet pods are not skipped unless ignore_daemonsets is set, a
+ * drain the filters refuse uncordons the node it cordoned, and a drain
+ * that fails later does not uncordon it.
  */
 #include "modules/module.h"
 
@@ -67,6 +68,8 @@ kp_rc kp_k8s_drain_map_args(const struct kp_value *in, struct kp_value **out, st
 							       : "drained"));
 	kp_map_set_take(m, "ignore_daemonsets", kp_value_bool(false));
 	kp_map_set_take(m, "uncordon_on_failure", kp_value_bool(false));
+	/* Ansible reverts its cordon when the filters refuse (_revert_node_patch) */
+	kp_map_set_take(m, "uncordon_on_refusal", kp_value_bool(true));
 	const struct kp_value *d = kp_map_get(in, "delete_options");
 	for (size_t i = 0; d && d->type == KP_V_MAP && i < kp_map_len(d); i++) {
 		const char *k = kp_map_key(d, i);

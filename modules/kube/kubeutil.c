@@ -120,6 +120,11 @@ kp_rc kp_mod_kube_open(struct kp_modctx *ctx, struct kp_result *res, struct kp_k
 	v->ctx = ctx;
 	v->res = res;
 	*out = kp_kube_new_kubectl(via_control_plane, v, CP_KUBECONFIG);
+	/* one discovery per run for every task that runs kubectl there */
+	kp_buf_reset(&e);
+	kp_buf_addf(&e, "kubectl --kubeconfig %s on %s", CP_KUBECONFIG,
+		    kp_mod_first_control_plane(ctx));
+	kp_kube_set_discovery_key(*out, e.buf);
 out:
 	kp_buf_release(&e);
 	return KP_OK;

@@ -29,6 +29,7 @@ struct kp_runopts {
 	struct kp_strlist tags, skip_tags;
 	const char *start_at_task;
 	bool check, diff, detailed_exitcode, yes, list_hosts, list_tasks, no_color;
+	bool no_fold; /* previews list every host: no folding of hosts with the same tasks */
 	bool list_tags, syntax_check;
 	enum kp_format format;
 	int verbose;

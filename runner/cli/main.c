@@ -3,6 +3,7 @@
  * turn the outcome into an exit code (cli.md). Only this file exits.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,6 +59,8 @@ static const char usage_run[] =
     "      --format FMT            text, json or markdown\n"
     "      --detailed-exitcode     check/plan: exit 0 when nothing would change, 10 when\n"
     "                              changes are pending\n"
+    "      --no-fold               check/plan previews: list every host, not hosts with\n"
+    "                              the same tasks once\n"
     "      --yes                   answer confirmations\n"
     "      --known-hosts FILE      default ~/.ssh/known_hosts\n"
     "      --host-key-checking M   strict (default), accept-new or off\n"
@@ -260,42 +263,48 @@ static int cmd_plan_like(struct kp_runopts *o, int argc, char **argv)
 	}
 	if (!strcmp(o->command, "plan")) {
 		/* the preview is printed only when complete: a review never gets
-		 * half a plan */
-		char *text = NULL;
-		size_t len = 0;
+		 * half a plan. The text is written as the walk makes it, to an
+		 * unlinked temporary file (thousands of hosts make megabytes),
+		 * copied out once the walk succeeded; markdown and JSON are
+		 * rendered from the finished report straight to the output. All
+		 * of it goes out through the redactor. */
 		struct kp_report rep;
-		FILE *mem = open_memstream(&text, &len);
-		if (!mem) {
-			rc = kp_cli_usage_error("cannot allocate the preview");
+		FILE *tmp = NULL;
+		if (o->format == KP_FMT_TEXT && !(tmp = tmpfile())) {
+			rc = kp_cli_usage_error("cannot create the preview's temporary file: %s",
+						strerror(errno));
 			goto out;
 		}
-		kp_rc prc =
-		    kp_preview_report(o, &ld, o->format == KP_FMT_TEXT ? mem : NULL, &rep, &err);
-		if (!prc && o->format != KP_FMT_TEXT) {
-			struct kp_buf doc = KP_BUF_INIT;
-			if (o->format == KP_FMT_MARKDOWN)
-				kp_report_markdown(&rep, &doc);
-			else
-				kp_report_json(&rep, &doc);
-			fwrite(doc.buf, 1, doc.len, mem);
-			kp_buf_release(&doc);
-		}
-		fclose(mem);
+		kp_rc prc = kp_preview_report(o, &ld, tmp, &rep, &err);
 		/* --detailed-exitcode: a task that would run, or might, and is not
 		 * read-only is a pending change (preview.c) */
-		bool pending = kp_report_pending(&rep, NULL) > 0;
-		kp_report_release(&rep);
+		bool pending = !prc && kp_report_pending(&rep, NULL) > 0;
+		if (!prc && tmp && (fflush(tmp) || ferror(tmp)))
+			prc = kp_errorf(&err, KP_ERR_IO, "cannot write the preview: %s",
+					strerror(errno));
 		if (prc) {
-			free(text);
+			kp_report_release(&rep);
+			if (tmp)
+				fclose(tmp);
 			rc = kp_cli_report(&err);
 			goto out;
 		}
-		struct kp_buf shown = KP_BUF_INIT;
-		kp_buf_add(&shown, text, len);
-		kp_redact_apply(&secrets, &shown);
-		fwrite(shown.buf, 1, shown.len, stdout);
-		kp_buf_release(&shown);
-		free(text);
+		FILE *shown = secrets.n ? kp_redact_stream(&secrets, stdout) : stdout;
+		if (tmp) {
+			char chunk[65536];
+			size_t got;
+			rewind(tmp);
+			while ((got = fread(chunk, 1, sizeof(chunk), tmp)) > 0)
+				fwrite(chunk, 1, got, shown);
+			fclose(tmp);
+		} else if (o->format == KP_FMT_MARKDOWN) {
+			kp_report_markdown(&rep, shown);
+		} else {
+			kp_report_json(&rep, shown);
+		}
+		if (shown != stdout)
+			fclose(shown);
+		kp_report_release(&rep);
 		rc = o->detailed_exitcode && pending ? KP_EXIT_CHANGES : KP_EXIT_OK;
 		goto out;
 	}

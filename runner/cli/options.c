@@ -67,6 +67,7 @@ enum {
 	OPT_PRIVATE_KEY,
 	OPT_LIST_TAGS,
 	OPT_SYNTAX_CHECK,
+	OPT_NO_FOLD,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +83,7 @@ static const struct option long_opts[] = {
     {"diff", no_argument, NULL, 'D'},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"detailed-exitcode", no_argument, NULL, OPT_DETAILED},
+    {"no-fold", no_argument, NULL, OPT_NO_FOLD},
     {"yes", no_argument, NULL, OPT_YES},
     {"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
     {"host-key-checking", required_argument, NULL, OPT_HKC},
@@ -285,6 +287,9 @@ int kp_cli_parse_opts(int argc, char **argv, const char *usage, struct kp_runopt
 			break;
 		case OPT_DETAILED:
 			o->detailed_exitcode = true;
+			break;
+		case OPT_NO_FOLD:
+			o->no_fold = true;
 			break;
 		case OPT_YES:
 			o->yes = true;

@@ -14,6 +14,14 @@
  * when it would run (or might: a when only a probe can decide) unless its
  * module is read-only (debug, assert, fail, set-fact, pause, wait-for,
  * kube-node state=ready) or its changed_when is false for that host.
+ *
+ * Folding (the default; --no-fold turns it off): hosts of a batch whose
+ * rows are equal once each host's own name is taken for a marker (report.h)
+ * plan the same; the text shows such a group once, on the line of its first
+ * host, named "first … last (N hosts)". While a batch is walked its text is
+ * kept line by line (struct recline); once the report has the batch, which
+ * finds the groups, the lines are printed with each group's first host's
+ * lines under the group's name and the other hosts' lines left out.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +29,7 @@
 #include "model/batch.h"
 #include "cli/cli.h"
 #include "modules/module.h"
+#include "modules/setup.h"
 #include "output/report.h"
 #include "model/vars.h"
 #include "model/walk.h"
@@ -38,8 +47,29 @@ struct pctx {
 	struct kp_buf *err;
 	struct kp_report *rep; /* NULL: no report */
 	const char *section;
-	size_t row_hint; /* the batch index of the next host a row is likely for */
+	size_t row_hint; /* the batch index of the host a row is likely for */
+	/* folded text: the batch's lines, kept until its groups are known */
+	bool keep;
+	struct kp_buf kept;
+	struct recline {
+		size_t off, indent, len; /* in kept: the indent, then the rest */
+		size_t host;		 /* SIZE_MAX: not a host's line */
+	} * lines;
+	size_t nlines, caplines;
 };
+
+/* A line kept for the folded text: indent (may be empty), then the rest. */
+static void keep_line(struct pctx *c, size_t host, const char *indent, const char *fmt, va_list ap)
+{
+	KP_GROW(c->lines, c->nlines + 1, c->caplines);
+	struct recline *l = &c->lines[c->nlines++];
+	l->off = c->kept.len;
+	kp_buf_addstr(&c->kept, indent);
+	l->indent = c->kept.len - l->off;
+	kp_buf_vaddf(&c->kept, fmt, ap);
+	l->len = c->kept.len - l->off;
+	l->host = host;
+}
 
 static void outf(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void outf(struct pctx *c, const char *fmt, ...)
@@ -48,7 +78,28 @@ static void outf(struct pctx *c, const char *fmt, ...)
 	if (!c->out)
 		return;
 	va_start(ap, fmt);
-	vfprintf(c->out, fmt, ap);
+	if (c->keep)
+		keep_line(c, SIZE_MAX, "", fmt, ap);
+	else
+		vfprintf(c->out, fmt, ap);
+	va_end(ap);
+}
+
+/* A host's line: indent, two spaces, the host's name, then the rest. */
+static void host_line(struct pctx *c, size_t h, const char *indent, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void host_line(struct pctx *c, size_t h, const char *indent, const char *fmt, ...)
+{
+	va_list ap;
+	if (!c->out)
+		return;
+	va_start(ap, fmt);
+	if (c->keep) {
+		keep_line(c, h, indent, fmt, ap);
+	} else {
+		fprintf(c->out, "%s  %s", indent, c->hv[h].host->name);
+		vfprintf(c->out, fmt, ap);
+	}
 	va_end(ap);
 }
 
@@ -96,6 +147,8 @@ static int collect_unknown(struct kp_walk *w, const struct kp_task *t,
 		for (size_t k = 0; k < t->args->n; k++)
 			if (!kp_strlist_has(u, t->args->keys[k]))
 				kp_strlist_push(u, t->args->keys[k]);
+	if (t->module && (t->module->flags & KP_MOD_SETS_SOME_VARS) && !kp_strlist_has(u, "*"))
+		kp_strlist_push(u, "*");
 	return 0;
 }
 
@@ -197,7 +250,7 @@ static void report_row(struct pctx *c, const struct kp_task *t, const char *host
 		size_t h = (from + k) % n;
 		if (!strcmp(c->hv[h].host->name, host)) {
 			s = c->hv[h].scope;
-			c->row_hint = h + 1;
+			c->row_hint = h;
 			break;
 		}
 	}
@@ -238,8 +291,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		kp_rc rc;
 
 		if (t->run_once && h > 0) {
-			outf(c, "%s  %s: result of %s (run_once)\n", indent, host,
-			     c->hv[0].host->name);
+			host_line(c, h, indent, ": result of %s (run_once)\n", c->hv[0].host->name);
 			struct kp_buf d = KP_BUF_INIT;
 			kp_buf_addf(&d, "result of %s (run_once)", c->hv[0].host->name);
 			report_row(c, t, host, "shared", "", d.buf, NULL, NULL, false);
@@ -252,7 +304,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		if (rc)
 			return task_error(c, t, rc);
 		if (!state) {
-			outf(c, "%s  %s: skipped (when: %s)\n", indent, host, why);
+			host_line(c, h, indent, ": skipped (when: %s)\n", why);
 			struct kp_buf d = KP_BUF_INIT;
 			when_text(why, &d);
 			report_row(c, t, host, "skipped", "", d.buf, NULL, NULL, false);
@@ -295,9 +347,9 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		}
 		if (items && items->type != KP_V_LIST) {
 			/* a loop over something only a probe knows */
-			outf(c, "%s  %s: loop over %s%s\n", indent, host,
-			     items->type == KP_V_STR ? items->u.str.s : "a non-list value",
-			     line.buf);
+			host_line(c, h, indent, ": loop over %s%s\n",
+				  items->type == KP_V_STR ? items->u.str.s : "a non-list value",
+				  line.buf);
 			struct kp_buf o = KP_BUF_INIT;
 			kp_buf_addf(&o, "loop over %s",
 				    items->type == KP_V_STR ? items->u.str.s : "a non-list value");
@@ -312,7 +364,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		}
 		size_t nitems = items ? kp_list_len(items) : 1;
 		if (items && !nitems) {
-			outf(c, "%s  %s: loop over an empty list: nothing to do\n", indent, host);
+			host_line(c, h, indent, ": loop over an empty list: nothing to do\n");
 			report_row(c, t, host, "skipped", "", "loop over an empty list", NULL,
 				   rdeleg, false);
 		}
@@ -341,10 +393,10 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 			else
 				kp_format_args(args, true, &a);
 			if (items)
-				outf(c, "%s  %s [item %zu]: %s%s\n", indent, host, i + 1, a.buf,
-				     line.buf);
+				host_line(c, h, indent, " [item %zu]: %s%s\n", i + 1, a.buf,
+					  line.buf);
 			else
-				outf(c, "%s  %s: %s%s\n", indent, host, a.buf, line.buf);
+				host_line(c, h, indent, ": %s%s\n", a.buf, line.buf);
 			if (c->rep) {
 				struct kp_buf label = KP_BUF_INIT;
 				if (items)
@@ -455,6 +507,75 @@ static void host_list(const struct kp_inventory *inv, const size_t *h, size_t n,
 		kp_buf_addf(b, "%s%s", i ? ", " : "", inv->hosts[h[i]]->name);
 }
 
+static kp_rc show_sections(struct pctx *c, const struct kp_play *p,
+			   const struct kp_strlist *playtags)
+{
+	struct whens when = {0};
+	static const char *const sect[] = {"pre_tasks", "tasks", "post_tasks"};
+	struct kp_task **lists[] = {p->pre_tasks, p->tasks, p->post_tasks};
+	size_t counts[] = {p->npre_tasks, p->ntasks, p->npost_tasks};
+	kp_rc rc = KP_OK;
+	for (size_t s = 0; s < 3 && !rc; s++) {
+		if (!counts[s])
+			continue;
+		if (counts[0] + counts[2])
+			outf(c, "    %s:\n", sect[s]);
+		c->section = sect[s];
+		rc = show_tasks(c, lists[s], counts[s], playtags, &when, "    ");
+	}
+	free(when.v);
+	return rc;
+}
+
+/* The batch's kept text, its hosts folded by the report's last batch: the
+ * groups of more than one host first, then every line of a host that is
+ * first in its group, under the group's name. */
+static void print_folded(struct pctx *c)
+{
+	struct kp_report_play *rp = &c->rep->plays[c->rep->n - 1];
+	const struct kp_report_batch *rb = &rp->batches[rp->n - 1];
+	struct kp_report_fold f;
+	/* the report's batch is this one, host for host */
+	kp_report_fold_init(&f, rb, rb->n == c->batch->n);
+	char **labels = kp_xcalloc(rb->n ? rb->n : 1, sizeof(*labels));
+	for (size_t h = 0; h < rb->n; h++) {
+		if (f.first[h] != h)
+			continue;
+		struct kp_buf l = KP_BUF_INIT;
+		kp_report_fold_label(&f, rb, h, &l);
+		if (f.size[h] > 1) {
+			size_t nt = kp_report_task_count(&rb->hosts[h]);
+			fprintf(c->out, "    %s: the same %zu task%s, shown as for %s\n      ",
+				l.buf, nt, nt == 1 ? "" : "s", rb->hosts[h].name);
+			for (size_t k = h, n = 0; k < rb->n; k++)
+				if (f.first[k] == h)
+					fprintf(c->out, "%s%s", n++ ? ", " : "", rb->hosts[k].name);
+			fputc('\n', c->out);
+		}
+		labels[h] = kp_buf_detach(&l, NULL);
+	}
+	for (size_t i = 0; i < c->nlines; i++) {
+		const struct recline *l = &c->lines[i];
+		const char *text = c->kept.buf + l->off;
+		if (l->host == SIZE_MAX) {
+			fwrite(text, 1, l->len, c->out);
+			continue;
+		}
+		const char *name = l->host < rb->n ? labels[l->host] : c->hv[l->host].host->name;
+		if (!name)
+			continue; /* folded into its group's first host's line */
+		fwrite(text, 1, l->indent, c->out);
+		fprintf(c->out, "  %s", name);
+		fwrite(text + l->indent, 1, l->len - l->indent, c->out);
+	}
+	for (size_t h = 0; h < rb->n; h++)
+		free(labels[h]);
+	free(labels);
+	kp_report_fold_release(&f);
+	kp_buf_reset(&c->kept);
+	c->nlines = 0;
+}
+
 static kp_rc preview_play(struct pctx *c, size_t pi)
 {
 	const struct kp_play *p = c->ld->plan->plays[pi];
@@ -501,8 +622,15 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 	kp_strlist_release(&c->unknown);
 	struct kp_walk uw = {.task = collect_unknown, .ctx = &c->unknown};
 	kp_walk_play(&uw, p, true);
+	/* facts exist once a host is reached (an earlier play may have
+	 * gathered them for a play that does not) */
+	for (size_t i = 0; kp_fact_names[i]; i++)
+		kp_strlist_push(&c->unknown, kp_fact_names[i]);
 	kp_playvars_init(&c->pv, c->ld->plan, p, inv, c->o->extra, bs.hosts, bs.nhosts, c->o->check,
 			 c->o->diff, NULL);
+	kp_playvars_options(&c->pv,
+			    c->o->inventories.n ? &c->o->inventories : &c->o->cfg_inventories,
+			    c->o->forks, c->o->limit, &c->o->tags, &c->o->skip_tags);
 	c->pv.unknown = (const char *const *)c->unknown.v;
 	c->pv.nunknown = c->unknown.n;
 
@@ -533,23 +661,18 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 		size_t built = 0;
 		for (; built < batch->n; built++) {
 			rc = kp_hostvars_init(&c->hv[built], c->L, &c->pv, &bv,
-					      inv->hosts[batch->hosts[built]], NULL, c->err);
+					      inv->hosts[batch->hosts[built]], NULL, NULL, c->err);
 			if (rc)
 				break;
 		}
-		struct whens when = {0};
-		static const char *const sect[] = {"pre_tasks", "tasks", "post_tasks"};
-		struct kp_task **lists[] = {p->pre_tasks, p->tasks, p->post_tasks};
-		size_t counts[] = {p->npre_tasks, p->ntasks, p->npost_tasks};
-		for (size_t s = 0; s < 3 && !rc; s++) {
-			if (!counts[s])
-				continue;
-			if (counts[0] + counts[2])
-				outf(c, "    %s:\n", sect[s]);
-			c->section = sect[s];
-			rc = show_tasks(c, lists[s], counts[s], &playtags, &when, "    ");
-		}
-		free(when.v);
+		/* folded text: the batch's lines are kept until the report
+		 * has found its groups */
+		c->keep = c->out && c->rep && !c->o->no_fold;
+		if (!rc)
+			rc = show_sections(c, p, &playtags);
+		if (c->keep && !rc)
+			print_folded(c);
+		c->keep = false;
 		for (size_t i = 0; i < built; i++)
 			kp_hostvars_release(&c->hv[i]);
 		kp_batchvars_release(&bv);
@@ -595,6 +718,8 @@ kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *
 	if (rep)
 		kp_report_init(rep, KP_REPORT_PLAN, ld->plan->path, &o->inventories, o->limit,
 			       &o->tags, &o->skip_tags, o->extra, o->diff);
+	if (rep)
+		rep->fold = !o->no_fold;
 
 	c.L = kp_lua_new();
 	if (out) {
@@ -618,6 +743,8 @@ kp_rc kp_preview_report(const struct kp_runopts *o, struct kp_loaded *ld, FILE *
 		rc = kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
 			       o->start_at_task);
 	kp_strlist_release(&c.unknown);
+	kp_buf_release(&c.kept);
+	free(c.lines);
 	kp_lua_free(c.L);
 	return rc;
 }

@@ -15,7 +15,12 @@ kp_rc kp_cli_load(const struct kp_runopts *o, struct kp_loaded *ld, struct kp_bu
 				 .default_remote_user = o->default_remote_user,
 				 .default_become_user = o->default_become_user,
 				 .default_become = o->default_become};
-	return kp_load_all(&lo, ld, err);
+	kp_rc rc = kp_load_all(&lo, ld, err);
+	/* warnings go to stderr whatever --format says: stdout stays the
+	 * command's document */
+	for (size_t i = 0; !rc && ld->plan && i < ld->plan->warnings.n; i++)
+		fprintf(stderr, "warning: %s\n", ld->plan->warnings.v[i]);
+	return rc;
 }
 
 void kp_cli_runconf(const struct kp_runopts *o, struct kp_runconf *rc)
@@ -32,6 +37,7 @@ void kp_cli_runconf(const struct kp_runopts *o, struct kp_runconf *rc)
 	    .check = o->check,
 	    .diff = o->diff,
 	    .detailed_exitcode = o->detailed_exitcode,
+	    .no_fold = o->no_fold,
 	    .yes = o->yes,
 	    .no_color = o->no_color,
 	    .format = o->format,

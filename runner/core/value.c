@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -598,29 +599,71 @@ void kp_value_to_json(const struct kp_value *v, bool hide, bool indent, struct k
 	cJSON_Delete(j);
 }
 
-static struct kp_value *from_cjson(const cJSON *j)
+/* The number tokens of a JSON text, in the order cJSON's tree holds them
+ * depth first: cJSON reads every number as a double; Python's json makes
+ * a number without fraction or exponent an int, exact however many digits
+ * it has (kplan's: up to 2^63 - 1; beyond, a float). */
+struct json_nums {
+	const char *s, *end;
+};
+
+static const char *next_number(struct json_nums *n, size_t *len)
+{
+	const char *p = n->s;
+	while (p < n->end) {
+		if (*p == '"') {
+			for (p++; p < n->end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			p++;
+		} else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+			const char *start = p;
+			while (p < n->end && strchr("+-0123456789.eE", *p))
+				p++;
+			n->s = p;
+			*len = (size_t)(p - start);
+			return start;
+		} else {
+			p++;
+		}
+	}
+	n->s = p;
+	return NULL;
+}
+
+static struct kp_value *from_cjson(const cJSON *j, struct json_nums *nums)
 {
 	if (cJSON_IsNull(j))
 		return kp_value_null();
 	if (cJSON_IsBool(j))
 		return kp_value_bool(cJSON_IsTrue(j));
 	if (cJSON_IsNumber(j)) {
-		double d = j->valuedouble;
-		if (d == floor(d) && fabs(d) < 9007199254740992.0)
-			return kp_value_int((int64_t)d);
-		return kp_value_float(d);
+		size_t len = 0;
+		const char *tok = next_number(nums, &len);
+		if (tok && len < 32 && !memchr(tok, '.', len) && !memchr(tok, 'e', len) &&
+		    !memchr(tok, 'E', len)) {
+			char num[32];
+			memcpy(num, tok, len);
+			num[len] = '\0';
+			errno = 0;
+			long long i = strtoll(num, NULL, 10);
+			if (!errno)
+				return kp_value_int(i);
+		}
+		return kp_value_float(j->valuedouble);
 	}
 	if (cJSON_IsString(j))
 		return kp_value_str(j->valuestring);
 	if (cJSON_IsArray(j)) {
 		struct kp_value *l = kp_value_list();
 		const cJSON *c;
-		cJSON_ArrayForEach(c, j) kp_list_push_take(l, from_cjson(c));
+		cJSON_ArrayForEach(c, j) kp_list_push_take(l, from_cjson(c, nums));
 		return l;
 	}
 	struct kp_value *m = kp_value_map();
 	const cJSON *c;
-	cJSON_ArrayForEach(c, j) kp_map_set_take(m, c->string ? c->string : "", from_cjson(c));
+	cJSON_ArrayForEach(c, j)
+	    kp_map_set_take(m, c->string ? c->string : "", from_cjson(c, nums));
 	return m;
 }
 
@@ -632,7 +675,8 @@ kp_rc kp_value_from_json(const char *text, size_t len, struct kp_value **out, st
 		size_t off = end && end >= text ? (size_t)(end - text) : 0;
 		return kp_errorf(err, KP_ERR_PARSE, "invalid JSON at byte %zu", off);
 	}
-	*out = from_cjson(j);
+	struct json_nums nums = {text, text + len};
+	*out = from_cjson(j, &nums);
 	cJSON_Delete(j);
 	return KP_OK;
 }

@@ -26,7 +26,7 @@ static void set_id(char *dst, size_t n, const char *fmt, ...)
 
 bool kp_host_active(const struct kp_hoststate *hs)
 {
-	return !hs->failed && !hs->unreachable && !hs->hook_skipped;
+	return !hs->failed && !hs->unreachable && !hs->hook_skipped && !hs->ended;
 }
 
 /* Task lists */
@@ -110,7 +110,7 @@ void kp_check_stops(struct kp_engine *e, const struct kp_hostlist *ran, const bo
 {
 	bool newly_failed = false;
 	for (size_t i = 0; i < ran->n; i++)
-		if (was_active[i] && !kp_host_active(ran->h[i]))
+		if (was_active[i] && !kp_host_active(ran->h[i]) && !ran->h[i]->ended)
 			newly_failed = true;
 	pthread_mutex_lock(&e->lock);
 	if (newly_failed && e->play->any_errors_fatal && !e->stop_run) {
@@ -152,6 +152,35 @@ static bool task_selected(struct kp_engine *e, const struct kp_task *t,
 	return kp_taskselect_take(&e->select, t->name, &env->tags);
 }
 
+/* Ansible's ansible_play_hosts and ansible_play_batch leave out the hosts
+ * that failed or could not be reached: renewed before each task of a
+ * linear play, when no worker runs (a free or window play keeps the
+ * play's hosts). */
+static void active_play_hosts(struct kp_engine *e, const struct kp_hostlist *act)
+{
+	if (e->window || e->play->strategy == KP_STRATEGY_FREE || !e->batch)
+		return;
+	struct kp_value *all = kp_value_list(), *batch = kp_value_list();
+	for (size_t i = 0; i < kp_list_len(e->pv.play_hosts); i++) {
+		const char *name = kp_list_at(e->pv.play_hosts, i)->u.str.s;
+		const struct kp_host *h = kp_inventory_host(&e->ld->inv, name);
+		if (h && kp_host_active(&e->hosts[h->index]))
+			kp_list_push_take(all, kp_value_str(name));
+	}
+	for (size_t i = 0; i < e->batch->n; i++) {
+		const struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+		if (kp_host_active(hs))
+			kp_list_push_take(batch, kp_value_str(hs->host->name));
+	}
+	all->unsafe = batch->unsafe = 1;
+	for (size_t i = 0; i < act->n; i++) {
+		kp_map_set(act->h[i]->hv.magic, "ansible_play_hosts", all);
+		kp_map_set(act->h[i]->hv.magic, "ansible_play_batch", batch);
+	}
+	kp_value_unref(all);
+	kp_value_unref(batch);
+}
+
 static void run_module_task(struct kp_engine *e, int slot, const struct kp_task *t,
 			    const struct kp_hostlist *hosts, const struct kp_taskenv *env)
 {
@@ -161,6 +190,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 		free(act.h);
 		return;
 	}
+	active_play_hosts(e, &act);
 	struct kp_buf title = KP_BUF_INIT;
 	struct kp_value *v = NULL;
 	if (t->name_tmpl &&
@@ -172,9 +202,11 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	}
 	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
 	kp_buf_release(&title);
-	if (t->run_once) {
+	if (t->run_once || (t->module->flags & KP_MOD_ONCE)) {
 		kp_task_exec(e, slot, act.h[0], t, env);
-		for (size_t i = 1; i < act.n; i++)
+		/* a module that runs once (add_host) registers for its host
+		 * only, as Ansible's */
+		for (size_t i = 1; t->run_once && i < act.n; i++)
 			kp_task_share_once(e, act.h[0], act.h[i], t);
 	} else {
 		struct task_job j = {.t = t, .env = env, .hosts = &act};
@@ -186,6 +218,52 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 		kp_parallel_for(e, slot, act.n, limit, task_job_fn, &j, NULL);
 	}
 	free(act.h);
+}
+
+static void flush_handlers(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
+			   const struct kp_taskenv *base);
+
+/* What the task's hosts asked of the engine (meta), once it ran on all of
+ * them. */
+static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
+		       const struct kp_taskenv *env)
+{
+	bool handler = env->section && !strcmp(env->section, "handlers");
+	bool flush = false;
+	for (size_t i = 0; i < hosts->n; i++) {
+		struct kp_hoststate *hs = hosts->h[i];
+		enum kp_flow f = hs->flow;
+		hs->flow = KP_FLOW_NONE;
+		if (f == KP_FLOW_FLUSH_HANDLERS)
+			flush = true;
+		else if (f == KP_FLOW_END_HOST)
+			hs->ended = true;
+		else if (f == KP_FLOW_RESET_CONNECTION)
+			kp_host_conn_close(hs);
+		else if (f == KP_FLOW_INVENTORY && hs->last_value) {
+			struct kp_value *c = kp_value_map();
+			kp_map_set_take(c, "host", kp_value_str(hs->host->name));
+			kp_map_set(c, "result", hs->last_value);
+			pthread_mutex_lock(&e->lock);
+			kp_list_push_take(e->inv_changes, c);
+			pthread_mutex_unlock(&e->lock);
+		} else if (f == KP_FLOW_END_PLAY || f == KP_FLOW_END_BATCH ||
+			   f == KP_FLOW_CLEAR_HOST_ERRORS) {
+			pthread_mutex_lock(&e->lock);
+			e->end_play |= f == KP_FLOW_END_PLAY;
+			for (size_t k = 0; k < e->batch->n; k++) {
+				struct kp_hoststate *b = &e->hosts[e->batch->hosts[k]];
+				if (f == KP_FLOW_CLEAR_HOST_ERRORS)
+					b->errors_cleared |= b->failed;
+				else if (!b->unreachable)
+					b->ended = true;
+			}
+			pthread_mutex_unlock(&e->lock);
+		}
+	}
+	/* a handler flushing handlers: Ansible refuses it, kplan ignores it */
+	if (flush && !handler && !e->stop_run)
+		flush_handlers(e, slot, hosts, env);
 }
 
 /* kplan.failed_task and kplan.failed_result, visible in rescue */
@@ -273,6 +351,7 @@ static void run_list(struct kp_engine *e, int slot, struct kp_task *const *tasks
 			run_block(e, slot, t, hosts, &sub);
 		} else if (task_selected(e, t, &sub)) {
 			run_module_task(e, slot, t, hosts, &sub);
+			take_flows(e, slot, hosts, env);
 		}
 		if (top)
 			kp_check_stops(e, hosts, was);
@@ -310,9 +389,10 @@ static void flush_handlers(struct kp_engine *e, int slot, const struct kp_hostli
 			struct kp_taskenv sub;
 			env_push_task(&sub, &env, h);
 			set_id(sub.task_id, sizeof(sub.task_id), "%s.%zu", env.task_id, i);
-			if (h->module)
+			if (h->module) {
 				run_module_task(e, slot, h, &sel, &sub);
-			else
+				take_flows(e, slot, &sel, &sub);
+			} else
 				run_block(e, slot, h, &sel, &sub);
 			kp_strlist_release(&sub.tags);
 		}

@@ -341,6 +341,19 @@ void kp_host_conn_close(struct kp_hoststate *hs)
 	hs->conn = NULL;
 }
 
+/* the host whose connection this thread leases (one at a time) */
+static __thread const struct kp_hoststate *leased_here;
+
+bool kp_host_leased_here(const struct kp_hoststate *hs)
+{
+	return leased_here == hs;
+}
+
+bool kp_host_leased_other(const struct kp_hoststate *hs)
+{
+	return leased_here && leased_here != hs;
+}
+
 struct kp_conn *kp_host_lease(struct kp_engine *e, struct kp_hoststate *hs,
 			      const struct kp_become *b)
 {
@@ -351,6 +364,7 @@ struct kp_conn *kp_host_lease(struct kp_engine *e, struct kp_hoststate *hs,
 		return NULL;
 	}
 	c->become = *b;
+	leased_here = hs;
 	return c;
 }
 
@@ -358,6 +372,8 @@ void kp_host_unlease(struct kp_hoststate *hs, struct kp_conn *c)
 {
 	if (c)
 		c->become = (struct kp_become){0};
+	if (leased_here == hs)
+		leased_here = NULL;
 	pthread_mutex_unlock(&hs->conn_lock);
 }
 

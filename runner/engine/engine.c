@@ -158,6 +158,145 @@ static bool take_run_lock(struct kp_engine *e, const struct kp_play *p, struct k
 	return !rc;
 }
 
+/* add_host and group_by, once the play ended: the inventory gets the
+ * hosts, groups and variables, and the engine a state for every new host. */
+static void apply_inventory_changes(struct kp_engine *e)
+{
+	struct kp_inventory *inv = &e->ld->inv;
+	size_t before = inv->nhosts;
+	struct kp_buf err = KP_BUF_INIT;
+	if (!kp_list_len(e->inv_changes))
+		return;
+	for (size_t i = 0; i < kp_list_len(e->inv_changes); i++) {
+		const struct kp_value *c = kp_list_at(e->inv_changes, i);
+		const struct kp_value *r = kp_map_get(c, "result"), *ah = kp_map_get(r, "add_host"),
+				      *ag = kp_map_get(r, "add_group");
+		if (ah && ah->type == KP_V_MAP) {
+			const struct kp_value *name = kp_map_get(ah, "host_name"),
+					      *groups = kp_map_get(ah, "groups"),
+					      *vars = kp_map_get(ah, "host_vars");
+			size_t h = kp_inventory_add_host(inv, name->u.str.s);
+			if (vars && vars->type == KP_V_MAP)
+				kp_map_update(inv->hosts[h]->vars, vars);
+			for (size_t k = 0; groups && k < kp_list_len(groups); k++)
+				kp_inventory_add_member(
+				    inv,
+				    kp_inventory_add_group(inv, kp_list_at(groups, k)->u.str.s), h);
+		}
+		if (ag && ag->type == KP_V_STR) {
+			const struct kp_value *parents = kp_map_get(r, "parent_groups");
+			size_t g = kp_inventory_add_group(inv, ag->u.str.s);
+			for (size_t k = 0; parents && k < kp_list_len(parents); k++) {
+				size_t p =
+				    kp_inventory_add_group(inv, kp_list_at(parents, k)->u.str.s);
+				if (p != g && kp_inventory_add_child(inv, p, g, &err))
+					kp_buf_reset(
+					    &err); /* 'all' as a child: Ansible skips it too */
+			}
+			const struct kp_host *h =
+			    kp_inventory_host(inv, kp_map_get(c, "host")->u.str.s);
+			if (h)
+				kp_inventory_add_member(inv, g, h->index);
+		}
+	}
+	kp_value_unref(e->inv_changes);
+	e->inv_changes = kp_value_list();
+	if (kp_inventory_refresh(inv, &err)) {
+		kp_out_note(&e->out, "error: %s", err.buf);
+		e->stop_run = true;
+	}
+	kp_buf_release(&err);
+	if (inv->nhosts == before)
+		return;
+	/* no thread holds a host's state between plays: the locks are made
+	 * again where the states now live */
+	for (size_t i = 0; i < before; i++)
+		pthread_mutex_destroy(&e->hosts[i].conn_lock);
+	e->hosts = kp_xrealloc(e->hosts, inv->nhosts * sizeof(*e->hosts));
+	memset(e->hosts + before, 0, (inv->nhosts - before) * sizeof(*e->hosts));
+	for (size_t i = 0; i < inv->nhosts; i++) {
+		if (i >= before) {
+			e->hosts[i].host = inv->hosts[i];
+			e->hosts[i].facts = kp_value_map();
+			e->hosts[i].engine = e;
+			e->hosts[i].gathered = kp_value_map();
+			e->hosts[i].no_facts = kp_value_map();
+			e->hosts[i].counts.host = inv->hosts[i]->name;
+		}
+		pthread_mutex_init(&e->hosts[i].conn_lock, NULL);
+	}
+}
+
+/* Ansible's magic variables of the run's options, and other hosts' facts
+ * for hostvars[]. */
+static void run_magic(struct kp_engine *e)
+{
+	e->pv.facts_of = kp_facts_of;
+	e->pv.facts_ctx = e;
+	kp_playvars_options(&e->pv, &e->o->inventories, e->o->forks, e->o->limit, &e->o->tags,
+			    &e->o->skip_tags);
+}
+
+struct gather_job {
+	struct kp_hostlist *hosts;
+	bool *failed;
+	char **why;
+	int64_t *ms;
+};
+
+static void gather_fn(struct kp_engine *e, int slot, size_t i, void *arg)
+{
+	struct gather_job *j = arg;
+	struct kp_hoststate *hs = j->hosts->h[i];
+	struct kp_buf err = KP_BUF_INIT;
+	int64_t t0 = kp_now_ms();
+	if (kp_facts_gather(e, hs, e->L[slot], &hs->hv.scope, &err)) {
+		j->failed[i] = true;
+		j->why[i] = kp_buf_detach(&err, NULL);
+	}
+	j->ms[i] = kp_now_ms() - t0;
+	kp_buf_release(&err);
+}
+
+/* gather_facts: true: Ansible's "Gathering Facts" at the play's start, on
+ * every host of the batch at once; a host that cannot be reached is
+ * out of the play, one whose gathering fails has failed. */
+static void gather_facts(struct kp_engine *e, struct kp_hostlist *hosts)
+{
+	struct gather_job j = {hosts, kp_xcalloc(hosts->n + 1, sizeof(bool)),
+			       kp_xcalloc(hosts->n + 1, sizeof(char *)),
+			       kp_xcalloc(hosts->n + 1, sizeof(int64_t))};
+	kp_out_task_start(&e->out, "Gathering Facts", "setup", "tasks");
+	kp_parallel_for(e, 0, hosts->n, e->o->forks, gather_fn, &j, NULL);
+	for (size_t i = 0; i < hosts->n; i++) {
+		struct kp_hoststate *hs = hosts->h[i];
+		struct kp_taskresult r = {.host = hs->host->name,
+					  .status = KP_ST_OK,
+					  .module = "setup",
+					  .section = "tasks",
+					  .duration_ms = j.ms[i],
+					  .msg = j.why[i]};
+		if (j.failed[i]) {
+			hs->gather_failed = true;
+			r.status = hs->conn ? KP_ST_FAILED : KP_ST_UNREACHABLE;
+			if (hs->conn) {
+				hs->failed = true;
+				hs->counts.failed++;
+			} else {
+				hs->unreachable = true;
+				hs->counts.unreachable++;
+			}
+		} else {
+			hs->counts.ok++;
+		}
+		kp_out_host_result(&e->out, "Gathering Facts", &r);
+		free(j.why[i]);
+	}
+	free(j.failed);
+	free(j.why);
+	free(j.ms);
+}
+
 static void run_play(struct kp_engine *e, size_t pi)
 {
 	const struct kp_play *p = e->ld->plan->plays[pi];
@@ -168,6 +307,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	e->play = p;
 	e->stop_play = false;
 	e->stop_starting = false;
+	e->end_play = false;
 	if (kp_batches_compute(p, p->hosts, inv, e->o->limit, &bs, &warn, &err)) {
 		kp_out_note(&e->out, "error: %s", err.buf);
 		e->stop_run = true;
@@ -190,6 +330,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	}
 	kp_playvars_init(&e->pv, e->ld->plan, p, inv, e->o->extra, bs.hosts, bs.nhosts, e->o->check,
 			 e->o->diff, NULL);
+	run_magic(e);
 	struct kp_taskenv base = {.become = p->become,
 				  .become_user = p->become_user,
 				  .check_mode = p->check_mode,
@@ -210,7 +351,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	bool locked = false;
 	if (p->run_lock && !e->o->check && take_run_lock(e, p, &lock))
 		locked = true;
-	for (size_t bi = 0; bi < bs.n && !kp_engine_stopped(e); bi++) {
+	for (size_t bi = 0; bi < bs.n && !kp_engine_stopped(e) && !e->end_play; bi++) {
 		struct kp_batch *batch = &bs.b[bi];
 		if (bi && p->pause_between_batches_ms > 0) {
 			kp_out_note(&e->out, "pausing %lld s between batches",
@@ -245,7 +386,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 			if (!kp_host_active(hs))
 				continue;
 			if (kp_hostvars_init(&hs->hv, e->L[0], &e->pv, &e->bv, hs->host, hs->facts,
-					     &herr)) {
+					     hs->gathered, &herr)) {
 				/* a vars_files entry for this host could not be loaded */
 				struct kp_taskresult r = {.host = hs->host->name,
 							  .status = KP_ST_FAILED,
@@ -257,9 +398,12 @@ static void run_play(struct kp_engine *e, size_t pi)
 				continue;
 			}
 			hs->hv_ready = true;
+			kp_facts_hook(hs);
 			hosts.h[hosts.n++] = hs;
 			kp_buf_release(&herr);
 		}
+		if (p->gather_facts == KP_YES)
+			gather_facts(e, &hosts);
 		if (e->window || p->strategy == KP_STRATEGY_FREE) {
 			struct host_job j = {.hosts = &hosts, .env = &base};
 			int limit = e->window ? bs.window : e->o->forks;
@@ -293,6 +437,11 @@ static void run_play(struct kp_engine *e, size_t pi)
 			kp_hostvars_release(&hosts.h[i]->hv);
 			hosts.h[i]->hv_ready = false;
 			hosts.h[i]->hook_skipped = false; /* skipped for this batch only */
+			hosts.h[i]->ended = false;
+			/* as Ansible: a failed host stays out of this play, not
+			 * out of the next ones */
+			if (hosts.h[i]->errors_cleared)
+				hosts.h[i]->failed = hosts.h[i]->errors_cleared = false;
 		}
 		free(hosts.h);
 		kp_batchvars_release(&e->bv);
@@ -304,6 +453,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	kp_strlist_release(&base.tags);
 	kp_playvars_release(&e->pv);
 	kp_batches_release(&bs);
+	apply_inventory_changes(e);
 }
 
 int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
@@ -323,17 +473,22 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 					.skip_tags = &o->skip_tags,
 					.limit = o->limit,
 					.extra = o->extra,
-					.diff = o->diff};
+					.diff = o->diff,
+					.no_fold = o->no_fold};
 	kp_output_scope(&e.out, o->check, &scope); /* check --format json|markdown: a report */
 	e.nslots = o->forks > 0 ? o->forks : 1;
 	e.L = kp_xcalloc((size_t)e.nslots, sizeof(*e.L));
 	for (int i = 0; i < e.nslots; i++)
 		e.L[i] = kp_lua_new();
 	kp_hooks_init(&e);
+	e.inv_changes = kp_value_list();
 	e.hosts = kp_xcalloc(inv->nhosts ? inv->nhosts : 1, sizeof(*e.hosts));
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		e.hosts[i].host = inv->hosts[i];
 		e.hosts[i].facts = kp_value_map();
+		e.hosts[i].engine = &e;
+		e.hosts[i].gathered = kp_value_map();
+		e.hosts[i].no_facts = kp_value_map();
 		e.hosts[i].counts.host = inv->hosts[i]->name;
 		pthread_mutex_init(&e.hosts[i].conn_lock, NULL);
 	}
@@ -346,6 +501,9 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 	e.local_host.group_names = kp_value_list();
 	e.local.host = &e.local_host;
 	e.local.facts = kp_value_map();
+	e.local.engine = &e;
+	e.local.gathered = kp_value_map();
+	e.local.no_facts = kp_value_map();
 	e.local.counts.host = e.local_host.name;
 	pthread_mutex_init(&e.local.conn_lock, NULL);
 
@@ -419,6 +577,8 @@ cleanup:
 	for (size_t i = 0; i < inv->nhosts; i++) {
 		kp_host_conn_close(&e.hosts[i]);
 		kp_value_unref(e.hosts[i].facts);
+		kp_value_unref(e.hosts[i].gathered);
+		kp_value_unref(e.hosts[i].no_facts);
 		kp_value_unref(e.hosts[i].rescue_kplan);
 		kp_value_unref(e.hosts[i].last_value);
 		kp_value_unref(e.hosts[i].last_set_vars);
@@ -430,8 +590,11 @@ cleanup:
 		pthread_mutex_destroy(&e.hosts[i].conn_lock);
 	}
 	free(e.hosts);
+	kp_value_unref(e.inv_changes);
 	kp_host_conn_close(&e.local);
 	kp_value_unref(e.local.facts);
+	kp_value_unref(e.local.gathered);
+	kp_value_unref(e.local.no_facts);
 	free(e.local.conn_error);
 	pthread_mutex_destroy(&e.local.conn_lock);
 	kp_value_unref(e.local_host.merged);

@@ -41,6 +41,7 @@ struct kp_runconf {
 	struct kp_strlist tags, skip_tags;
 	const char *start_at_task;
 	bool check, diff, detailed_exitcode, yes, no_color;
+	bool no_fold; /* check --format markdown: every host listed */
 	enum kp_format format;
 	int forks, verbose;
 	const char *known_hosts, *host_key_checking, *kubeconfig;

@@ -24,8 +24,16 @@ struct kp_hoststate {
 	char *conn_error;	   /* why the connection could not be opened */
 	pthread_mutex_t conn_lock; /* a connection serves one task at a time (delegate_to) */
 	struct kp_value *facts;	   /* registered results and set-fact, for the whole run */
-	bool failed, unreachable;  /* out of the play's later tasks and batches */
-	bool hook_skipped;	   /* kplan.skip in before_host: out of this batch (hooks.c) */
+	/* facts.c: the gathered facts (a scope layer, for the whole run) */
+	struct kp_engine *engine;
+	struct kp_value *gathered;
+	struct kp_value *no_facts; /* ansible_facts before any gather: {} */
+	bool gathered_done, gather_failed;
+	bool failed, unreachable; /* out of the play's later tasks and batches */
+	bool hook_skipped;	  /* kplan.skip in before_host: out of this batch (hooks.c) */
+	bool ended;		  /* meta end_host, end_batch, end_play: out of this batch */
+	bool errors_cleared;	  /* meta clear_host_errors: back in the next play */
+	enum kp_flow flow;	  /* what its last task asked of the engine (meta), blocks.c */
 	/* the play whose connection and remote_user conn was checked for */
 	const struct kp_play *conn_play;
 	struct kp_hostcounts counts;
@@ -90,6 +98,10 @@ struct kp_engine {
 	bool stop_run;	    /* any_errors_fatal */
 	bool stop_play;	    /* max_fail_percentage exceeded */
 	bool stop_starting; /* window: no new host starts; those in flight finish */
+	bool end_play;	    /* meta end_play: no later batch of the play runs */
+	/* add_host and group_by results ({host, result}), applied to the
+	 * inventory when the play ends (engine.c) */
+	struct kp_value *inv_changes;
 	char *stop_reason;
 	struct kp_taskselect select; /* --start-at-task, --tags, --skip-tags */
 	bool journal_broken;	     /* a journal write failed: reported, nothing new starts */
@@ -131,7 +143,8 @@ void kp_parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
 /* blocks.c: a batch's sections on hosts, and the stops between tasks. */
 void kp_run_sections(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
 		     const struct kp_taskenv *base);
-bool kp_host_active(const struct kp_hoststate *hs); /* not failed, unreachable or skipped */
+/* not failed, unreachable, skipped or ended */
+bool kp_host_active(const struct kp_hoststate *hs);
 size_t kp_batch_failures(struct kp_engine *e);
 int kp_max_fail(const struct kp_engine *e); /* the play's max_fail_percentage, or its default */
 /* After a top-level task: any_errors_fatal and max_fail_percentage. */
@@ -175,6 +188,22 @@ void kp_host_unlease(struct kp_hoststate *hs, struct kp_conn *c);
 kp_rc kp_host_exec(struct kp_engine *e, struct kp_hoststate *hs, bool held,
 		   const struct kp_become *b, const struct kp_exec_req *req,
 		   struct kp_exec_res *res, const char *why, struct kp_buf *err);
+
+/* Whether this thread holds hs's connection (a task's lease): a fact
+ * gathered while it does runs on it without locking again. */
+bool kp_host_leased_here(const struct kp_hoststate *hs);
+/* Whether this thread holds another host's connection (a delegated task). */
+bool kp_host_leased_other(const struct kp_hoststate *hs);
+
+/* facts.c: gather hs's facts now (one command, the play's become and
+ * gather_subset) into hs->gathered; store a module's ansible_facts there;
+ * hook the first use of a fact into hs's scope (kp_scope.lazy); and
+ * hostvars[h]'s facts (kp_playvars.facts_of, ctx the engine). */
+kp_rc kp_facts_gather(struct kp_engine *e, struct kp_hoststate *hs, struct kp_lua *L,
+		      const struct kp_scope *s, struct kp_buf *err);
+void kp_facts_store(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_value *facts);
+void kp_facts_hook(struct kp_hoststate *hs);
+struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h);
 
 /* Connection variable NAME of scope s: kplan_NAME, else ansible_NAME,
  * rendered in s when it holds {{ }} (L: the caller's Lua state, or NULL

@@ -64,6 +64,7 @@ static void outside_scope(struct kp_engine *e, struct kp_hoststate *hs, struct k
 {
 	memset(s, 0, sizeof(*s));
 	s->layers[s->nlayers++] = hs->host->merged;
+	s->layers[s->nlayers++] = hs->gathered;
 	if (e->play && e->play->vars)
 		s->layers[s->nlayers++] = e->play->vars;
 	s->layers[s->nlayers++] = hs->facts;

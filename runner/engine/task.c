@@ -382,6 +382,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .base_dir = e->ld->plan->dir,
 		    .env = (const char *const *)envv,
 		    .play_file = e->play->plan_file,
+		    .task_file = t->pos.file,
 		    .interrupts = e->o->interrupts,
 		    .async_job = async_job,
 		    .engine_ctx = &cpc,
@@ -396,6 +397,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		int64_t t0 = kp_now_ms();
 		kp_buf_reset(&err);
 		kp_rc rc = t->module->probe(&ctx, &res, &err);
+		if (!rc && !res.failed)
+			hs->flow = res.flow; /* meta: the engine acts on it (blocks.c) */
 		if (!rc && res.changed && !res.failed && !check && t->module->apply)
 			rc = t->module->apply(&ctx, &res, &err);
 		if (ctx.state && ctx.free_state)
@@ -601,6 +604,12 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 	}
 	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED))
 		kp_map_update(hs->facts, oc->set_vars);
+	/* a module's facts (setup) become the host's, as Ansible's do */
+	const struct kp_value *af = oc->value && oc->value->type == KP_V_MAP
+					? kp_map_get(oc->value, "ansible_facts")
+					: NULL;
+	if (af && (st == KP_ST_OK || st == KP_ST_CHANGED))
+		kp_facts_store(e, hs, af);
 	if (st == KP_ST_CHANGED)
 		for (size_t i = 0; i < t->nnotify; i++)
 			if (!kp_strlist_has(&hs->notified, t->notify[i]))

@@ -144,6 +144,17 @@ static kp_rc check_names(struct jnode *n, struct kp_buf *msg, size_t *at)
 		kp_jinja_unknown_name("test", n->name, engine_tests, msg);
 		return KP_ERR_PARSE;
 	}
+	/* lookup('nosuch', ...) with the name written out: Ansible finds no
+	 * plugin only when it runs; kplan says so before anything runs */
+	if (n->kind == JN_CALL && n->kids[0]->kind == JN_NAME && n->nkids - 1 > n->nkw &&
+	    n->kids[1]->kind == JN_CONST && n->kids[1]->val->type == KP_V_STR &&
+	    (!strcmp(n->kids[0]->name, "lookup") || !strcmp(n->kids[0]->name, "query") ||
+	     !strcmp(n->kids[0]->name, "q")) &&
+	    !kp_jlookup_find(n->kids[1]->val->u.str.s)) {
+		*at = (size_t)n->kids[1]->offset;
+		kp_jinja_unknown_name("lookup", n->kids[1]->val->u.str.s, NULL, msg);
+		return KP_ERR_PARSE;
+	}
 	/* a call of a Lua helper's name: say what Jinja writes (other names
 	 * are Jinja's business when it runs: "'str' object is not callable") */
 	if (n->kind == JN_CALL && n->kids[0]->kind == JN_NAME &&
@@ -165,6 +176,9 @@ static kp_rc check_body(const struct jbody *b, struct kp_buf *msg, size_t *at)
 		const struct jstmt *st = &b->s[i];
 		if (check_names(st->expr, msg, at) || check_names(st->filter, msg, at))
 			return KP_ERR_PARSE;
+		for (size_t k = 0; st->defaults && k < st->ntargets; k++)
+			if (check_names(st->defaults[k], msg, at))
+				return KP_ERR_PARSE;
 		for (size_t k = 0; k < st->nconds; k++)
 			if (check_names(st->conds[k], msg, at) ||
 			    check_body(&st->bodies[k], msg, at))
@@ -176,12 +190,45 @@ static kp_rc check_body(const struct jbody *b, struct kp_buf *msg, size_t *at)
 	return KP_OK;
 }
 
+/* Jinja's message, the line and column in the template it points at
+ * (Jinja's line: a line break inside the template counts), and under the
+ * message that line with a caret below the column. what NULL: a template
+ * file, whose position moves to the line and column. */
 static kp_rc syntax_error(struct kp_buf *err, struct kp_pos pos, const char *what, const char *src,
-			  size_t len, const char *msg)
+			  size_t len, const char *msg, size_t at)
 {
 	char *shown = one_line(src, len);
-	kp_rc rc = kp_pos_errorf(err, KP_ERR_PARSE, pos, "invalid %s '%s': %s%s", what, shown, msg,
-				 strstr(msg, "(write") ? "" : lua_hint(src, len));
+	if (at > len)
+		at = len;
+	size_t bol = at, eol = at;
+	int line, col;
+	kp_jsrc_linecol(src, len, at, &line, &col);
+	while (bol && src[bol - 1] != '\n')
+		bol--;
+	while (eol < len && src[eol] != '\n' && src[eol] != '\r')
+		eol++;
+	const char *hint = strstr(msg, "(write") ? "" : lua_hint(src, len);
+	int mlen = (int)strlen(msg);
+	if (mlen && msg[mlen - 1] == '.') /* Jinja's sentences, kplan's style */
+		mlen--;
+	kp_rc rc;
+	if (!what) {
+		/* a template file: its own position is the file's */
+		pos.col = line == 1 ? pos.col + col - 1 : col;
+		pos.line += line - 1;
+		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
+				   "invalid template: %.*s%s (line %d, column %d)", mlen, msg, hint,
+				   line, col);
+	} else {
+		rc = kp_pos_errorf(err, KP_ERR_PARSE, pos,
+				   "invalid %s '%s': %.*s%s (line %d, column %d)", what, shown,
+				   mlen, msg, hint, line, col);
+	}
+	kp_buf_addf(err, "\n    %.*s\n    ", (int)(eol - bol), src + bol);
+	for (size_t i = bol; i < at; i++)
+		if (((unsigned char)src[i] & 0xc0) != 0x80)
+			kp_buf_addch(err, src[i] == '\t' ? '\t' : ' ');
+	kp_buf_addch(err, '^');
 	free(shown);
 	return rc;
 }
@@ -218,7 +265,7 @@ static kp_rc compile(const char *src, size_t len, struct kp_pos pos, bool file, 
 		rc = check_body(&t->jt->body, &msg, &at);
 	if (rc) {
 		/* a one-expression template reads better with just the expression */
-		syntax_error(err, pos, "template", src, len, msg.buf);
+		syntax_error(err, pos, file ? NULL : "template", src, len, msg.buf, at);
 		kp_buf_release(&msg);
 		kp_template_free(t);
 		return rc;
@@ -237,7 +284,7 @@ static kp_rc compile(const char *src, size_t len, struct kp_pos pos, bool file, 
 kp_rc kp_template_compile(const char *src, size_t len, struct kp_pos pos, struct kp_template **out,
 			  struct kp_buf *err)
 {
-	return compile(src, len, pos, false, false, false, out, err);
+	return compile(src, len, pos, false, true, false, out, err); /* Templar: trim_blocks */
 }
 
 kp_rc kp_template_compile_file(const char *src, size_t len, struct kp_pos pos, bool trim_blocks,
@@ -734,7 +781,7 @@ kp_rc kp_expr_compile(const char *src, struct kp_pos pos, struct kp_expr **out, 
 	if (!rc)
 		rc = check_names(n, &msg, &at);
 	if (rc) {
-		syntax_error(err, pos, "expression", code, clen, msg.buf);
+		syntax_error(err, pos, "expression", code, clen, msg.buf, at);
 		kp_buf_release(&msg);
 		kp_jnode_free(n);
 		return rc;

@@ -39,20 +39,30 @@ struct kp_scope {
 	void *ctx;
 	/* Names whose values exist only after the hosts were probed (registered
 	 * results in an offline `kplan plan`): using one gives KP_ERR_UNKNOWN,
-	 * or with `placeholder` the leaf renders as KP_UNKNOWN_TEXT. */
+	 * or with `placeholder` the leaf renders as KP_UNKNOWN_TEXT. "*" among
+	 * them: every name that is not defined is such a name (Jinja). */
 	const char *const *unknown;
 	size_t nunknown;
 	bool placeholder;
 	const char *base_dir; /* lookup_file() paths are relative to it (the plan's dir) */
+	/* the directory of the file the template module renders: {% include %}
+	 * looks there after the role and the plan's directory. May be NULL. */
+	const char *template_dir;
 	/* Where the value v found for variable `name` was written, when that
 	 * is known (play vars): an error inside a templated value then points
 	 * at the value, not at the expression that used it. May be NULL. */
 	bool (*var_pos)(void *ctx, const char *name, const struct kp_value *v, struct kp_pos *out);
+	/* A name no layer holds: a value made on first use (a host's facts,
+	 * gathered when a template first names one), borrowed and kept by
+	 * the caller's layers from then on; NULL when it is not such a name.
+	 * May be NULL. */
+	const struct kp_value *(*lazy)(void *lazy_ctx, const char *name, size_t len);
+	void *lazy_ctx;
 };
 
 /* The value of variable `name` in s's layers, the highest precedence
- * first (hostvars and the unknown names are not looked at); borrowed, or
- * NULL. s may be NULL. The one lookup every reader of a scope uses. */
+ * first, else what s->lazy makes of it (hostvars and the unknown names are
+ * not looked at); borrowed, or NULL. s may be NULL. The one lookup every reader of a scope uses. */
 const struct kp_value *kp_scope_get(const struct kp_scope *s, const char *name);
 const struct kp_value *kp_scope_getn(const struct kp_scope *s, const char *name, size_t len);
 

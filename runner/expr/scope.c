@@ -11,7 +11,7 @@ const struct kp_value *kp_scope_getn(const struct kp_scope *s, const char *name,
 		if (v)
 			return v;
 	}
-	return NULL;
+	return s && s->lazy ? s->lazy(s->lazy_ctx, name, len) : NULL;
 }
 
 const struct kp_value *kp_scope_get(const struct kp_scope *s, const char *name)

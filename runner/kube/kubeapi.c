@@ -32,6 +32,7 @@ kp_rc kp_kube_global_init(struct kp_buf *err)
 
 void kp_kube_global_release(void)
 {
+	kp_kube_discovery_forget();
 	curl_global_cleanup();
 }
 
@@ -69,6 +70,7 @@ kp_rc kp_kube_new(const struct kp_kubeconfig *kc, struct kp_kube **out, struct k
 	k->attempts = KP_KUBE_ATTEMPTS;
 	k->first_ms = KP_KUBE_BACKOFF_MS;
 	snprintf(k->desc, sizeof(k->desc), "%s (kubeconfig '%s')", k->server, kc->path);
+	k->disc_key = kp_xstrdup(k->desc);
 	*out = k;
 	return KP_OK;
 }
@@ -85,6 +87,7 @@ struct kp_kube *kp_kube_new_kubectl(kp_kube_exec_fn fn, void *arg, const char *k
 	k->attempts = KP_KUBE_ATTEMPTS;
 	k->first_ms = KP_KUBE_BACKOFF_MS;
 	snprintf(k->desc, sizeof(k->desc), "kubectl --kubeconfig %s", kubeconfig);
+	k->disc_key = kp_xstrdup(k->desc);
 	return k;
 }
 
@@ -94,6 +97,11 @@ void kp_kube_free(struct kp_kube *k)
 		return;
 	if (k->curl)
 		curl_easy_cleanup(k->curl);
+	for (size_t i = 0; i < k->neasy; i++)
+		curl_easy_cleanup(k->easy[i]);
+	if (k->multi)
+		curl_multi_cleanup(k->multi);
+	free(k->disc_key);
 	free(k->server);
 	free(k->ca);
 	free(k->cert);
@@ -291,27 +299,36 @@ static bool permanent(CURLcode cc, const char *why)
 	}
 }
 
-static kp_rc direct_request(struct kp_kube *k, const char *method, const char *path,
-			    const char *body, const char *content_type, long *status,
-			    struct kp_buf *resp, enum fate *fate, struct kp_buf *err)
-{
-	CURL *c = k->curl;
-	struct curl_slist *h = NULL;
-	struct kp_buf url = KP_BUF_INIT, line = KP_BUF_INIT;
-	struct body r = {.b = KP_BUF_INIT};
-	kp_rc rc = KP_OK;
+/* One direct request on an easy handle: what it needs until it is done. */
+struct xfer {
+	struct kp_buf url;
+	struct curl_slist *h;
+	struct body r;
+	struct http_trace trace;
+	char curl_err[CURL_ERROR_SIZE];
+	CURLcode cc; /* when run on a multi handle */
+};
 
+/* Every option of the request on c (reset first), pointing into x. */
+static void direct_setup(struct kp_kube *k, CURL *c, struct xfer *x, const char *method,
+			 const char *path, const char *body, const char *content_type)
+{
+	struct kp_buf line = KP_BUF_INIT;
+	memset(x, 0, sizeof(*x));
+	kp_buf_init(&x->r.b);
+	kp_buf_init(&x->url);
 	curl_easy_reset(c);
-	kp_buf_addf(&url, "%s%s", k->server, path);
-	curl_easy_setopt(c, CURLOPT_URL, url.buf);
+	kp_buf_addf(&x->url, "%s%s", k->server, path);
+	curl_easy_setopt(c, CURLOPT_URL, x->url.buf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
-	struct http_trace trace = {.who = k->server, .token = k->token};
-	http_trace_on(c, &trace);
+	x->trace = (struct http_trace){.who = k->server, .token = k->token};
+	http_trace_on(c, &x->trace);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)k->connect_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)k->total_ms);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, k->curl_err);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->curl_err);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->r);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, (void *)x);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "kplan/" KP_VERSION);
 	if (k->insecure) {
@@ -329,21 +346,21 @@ static kp_rc direct_request(struct kp_kube *k, const char *method, const char *p
 		set_blob(c, CURLOPT_SSLKEY_BLOB, k->key, k->key_len);
 		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
 	}
-	h = curl_slist_append(h, "Accept: application/json");
+	x->h = curl_slist_append(x->h, "Accept: application/json");
 	if (k->token) {
 		kp_buf_addf(&line, "Authorization: Bearer %s", k->token);
-		h = curl_slist_append(h, line.buf);
+		x->h = curl_slist_append(x->h, line.buf);
 		memset(line.buf, 0, line.len);
 		kp_buf_reset(&line);
 	}
 	if (body) {
 		kp_buf_addf(&line, "Content-Type: %s",
 			    content_type ? content_type : "application/json");
-		h = curl_slist_append(h, line.buf);
+		x->h = curl_slist_append(x->h, line.buf);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->h);
 	if (strcmp(method, "GET"))
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	/* libcurl sends a request again by itself when a reused connection
@@ -351,16 +368,24 @@ static kp_rc direct_request(struct kp_kube *k, const char *method, const char *p
 	 * an Eviction; on a new connection it does not */
 	if (!idempotent(method, content_type))
 		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-	k->curl_err[0] = '\0';
-	CURLcode cc = curl_easy_perform(c);
+	kp_buf_release(&line);
+}
+
+/* The outcome of a request set up by direct_setup, performed with result
+ * cc; frees what x holds. */
+static kp_rc direct_finish(struct kp_kube *k, CURL *c, struct xfer *x, CURLcode cc,
+			   const char *method, const char *path, long *status, struct kp_buf *resp,
+			   enum fate *fate, struct kp_buf *err)
+{
+	kp_rc rc = KP_OK;
 	long req_size = 0;
 	curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &req_size);
 	*fate = req_size > 0 ? F_SENT : F_NOT_SENT;
 	if (cc) {
-		const char *why = k->curl_err[0] ? k->curl_err : curl_easy_strerror(cc);
+		const char *why = x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc);
 		if (permanent(cc, why))
 			*fate = F_PERMANENT;
-		if (r.too_big)
+		if (x->r.too_big)
 			rc = kp_errorf(err, KP_ERR_LIMIT, "'%s %s': response larger than %zu bytes",
 				       method, path, KP_KUBE_MAX_RESPONSE);
 		else
@@ -370,15 +395,25 @@ static kp_rc direct_request(struct kp_kube *k, const char *method, const char *p
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 		kp_buf_reset(resp);
-		kp_buf_add(resp, r.b.buf, r.b.len);
+		kp_buf_add(resp, x->r.b.buf, x->r.b.len);
 	}
 	/* the handle keeps pointers to these until the next reset */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(h);
-	kp_buf_release(&url);
-	kp_buf_release(&line);
-	kp_buf_release(&r.b);
+	curl_slist_free_all(x->h);
+	x->h = NULL;
+	kp_buf_release(&x->url);
+	kp_buf_release(&x->r.b);
 	return rc;
+}
+
+static kp_rc direct_request(struct kp_kube *k, const char *method, const char *path,
+			    const char *body, const char *content_type, long *status,
+			    struct kp_buf *resp, enum fate *fate, struct kp_buf *err)
+{
+	struct xfer x;
+	direct_setup(k, k->curl, &x, method, path, body, content_type);
+	CURLcode cc = curl_easy_perform(k->curl);
+	return direct_finish(k, k->curl, &x, cc, method, path, status, resp, fate, err);
 }
 
 /* Retries. The API server may be restarting (an upgrade restarts it), behind
@@ -416,22 +451,25 @@ static void backoff_sleep(int64_t ms)
 		kp_sleep_ms(left);
 }
 
-kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, const char *body,
-		      const char *content_type, long *status, struct cJSON **json,
-		      struct kp_buf *err)
+static kp_rc one_try(struct kp_kube *k, const char *method, const char *path, const char *body,
+		     const char *content_type, long *status, struct kp_buf *resp, enum fate *fate,
+		     struct kp_buf *err)
 {
-	struct kp_buf resp = KP_BUF_INIT, e = KP_BUF_INIT;
+	*fate = F_SENT;
+	return k->kubectl
+		   ? kp_kube_kubectl_request(k, method, path, body, content_type, status, resp, err)
+		   : direct_request(k, method, path, body, content_type, status, resp, fate, err);
+}
+
+/* The tries after the first, whose outcome is rc, fate, *status and e, as
+ * long as the rules above want another; the last outcome is returned. */
+static kp_rc go_on(struct kp_kube *k, const char *method, const char *path, const char *body,
+		   const char *content_type, kp_rc rc, enum fate fate, long *status,
+		   struct kp_buf *resp, struct kp_buf *e, int *attempt)
+{
 	bool again = idempotent(method, content_type);
 	int64_t wait = k->first_ms;
-	kp_rc rc = KP_OK;
-	int attempt;
-	for (attempt = 1;; attempt++) {
-		enum fate fate = F_SENT;
-		kp_buf_reset(&e);
-		rc = k->kubectl ? kp_kube_kubectl_request(k, method, path, body, content_type,
-							  status, &resp, &e)
-				: direct_request(k, method, path, body, content_type, status, &resp,
-						 &fate, &e);
+	for (*attempt = 1;; ++*attempt) {
 		bool retry;
 		if (rc)
 			retry = rc != KP_ERR_LIMIT && rc != KP_ERR_INVALID && fate != F_PERMANENT &&
@@ -439,28 +477,145 @@ kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, c
 		else
 			retry = again && (*status == 500 || *status == 502 || *status == 503 ||
 					  *status == 504);
-		if (!retry || attempt >= k->attempts)
-			break;
+		if (!retry || *attempt >= k->attempts)
+			return rc;
 		if (rc)
-			kp_warn("%s %s: %s; trying again in %lld ms (%d/%d)", method, path, e.buf,
-				(long long)wait, attempt + 1, k->attempts);
+			kp_warn("%s %s: %s; trying again in %lld ms (%d/%d)", method, path, e->buf,
+				(long long)wait, *attempt + 1, k->attempts);
 		else
 			kp_warn("%s %s answered %ld; trying again in %lld ms (%d/%d)", method, path,
-				*status, (long long)wait, attempt + 1, k->attempts);
+				*status, (long long)wait, *attempt + 1, k->attempts);
 		backoff_sleep(wait);
 		wait *= 2;
+		kp_buf_reset(e);
+		rc = one_try(k, method, path, body, content_type, status, resp, &fate, e);
 	}
+}
+
+/* What the caller gets of the last try: the error, or the parsed body. */
+static void conclude(kp_rc rc, int attempt, const struct kp_buf *resp, const struct kp_buf *e,
+		     struct cJSON **json, struct kp_buf *err)
+{
 	if (rc && err) {
 		kp_buf_reset(err);
-		kp_buf_add(err, e.buf, e.len);
+		kp_buf_add(err, e->buf, e->len);
 		if (attempt > 1)
 			kp_buf_addf(err, " (tried %d times)", attempt);
 	}
 	if (!rc && json)
-		*json = resp.len ? cJSON_ParseWithLength(resp.buf, resp.len) : NULL;
+		*json = resp->len ? cJSON_ParseWithLength(resp->buf, resp->len) : NULL;
+}
+
+kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, const char *body,
+		      const char *content_type, long *status, struct cJSON **json,
+		      struct kp_buf *err)
+{
+	struct kp_buf resp = KP_BUF_INIT, e = KP_BUF_INIT;
+	enum fate fate;
+	int attempt;
+	kp_rc rc = one_try(k, method, path, body, content_type, status, &resp, &fate, &e);
+	rc = go_on(k, method, path, body, content_type, rc, fate, status, &resp, &e, &attempt);
+	conclude(rc, attempt, &resp, &e, json, err);
 	kp_buf_release(&resp);
 	kp_buf_release(&e);
 	return rc;
+}
+
+/* ---- several at once ------------------------------------------------------------ */
+
+void kp_kube_req_release(struct kp_kube_req *r)
+{
+	free(r->path);
+	free(r->body);
+	cJSON_Delete(r->json);
+	kp_buf_release(&r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The first try of up to KP_KUBE_INFLIGHT requests together on the
+ * client's multi handle, each on an easy handle of its own. */
+static void multi_round(struct kp_kube *k, struct kp_kube_req *reqs, size_t n, struct kp_buf *resp,
+			enum fate *fate, struct kp_buf *e)
+{
+	struct xfer *x = kp_xcalloc(n, sizeof(*x));
+	for (size_t i = 0; i < n; i++) {
+		direct_setup(k, k->easy[i], &x[i], reqs[i].method, reqs[i].path, reqs[i].body,
+			     reqs[i].content_type);
+		x[i].cc = CURLE_FAILED_INIT; /* until libcurl says how it ended */
+		curl_multi_add_handle(k->multi, k->easy[i]);
+	}
+	int running = 1;
+	while (running) {
+		if (curl_multi_perform(k->multi, &running) != CURLM_OK)
+			break;
+		if (running && curl_multi_poll(k->multi, NULL, 0, 200, NULL) != CURLM_OK)
+			break;
+	}
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(k->multi, &left))) {
+		char *priv = NULL;
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		((struct xfer *)(void *)priv)->cc = msg->data.result;
+	}
+	for (size_t i = 0; i < n; i++) {
+		curl_multi_remove_handle(k->multi, k->easy[i]);
+		reqs[i].rc =
+		    direct_finish(k, k->easy[i], &x[i], x[i].cc, reqs[i].method, reqs[i].path,
+				  &reqs[i].status, &resp[i], &fate[i], &e[i]);
+	}
+	free(x);
+}
+
+void kp_kube_requests(struct kp_kube *k, struct kp_kube_req *reqs, size_t n)
+{
+	struct kp_buf *resp = kp_xcalloc(n ? n : 1, sizeof(*resp)),
+		      *e = kp_xcalloc(n ? n : 1, sizeof(*e));
+	enum fate *fate = kp_xcalloc(n ? n : 1, sizeof(*fate));
+	for (size_t i = 0; i < n; i++) {
+		kp_buf_init(&resp[i]);
+		kp_buf_init(&e[i]);
+		kp_buf_init(&reqs[i].err);
+		reqs[i].json = NULL;
+	}
+	bool together = !k->kubectl && n > 1;
+	if (together && !k->multi) {
+		k->multi = curl_multi_init();
+		together = k->multi != NULL;
+	}
+	for (size_t i = 0; together && k->neasy < KP_KUBE_INFLIGHT && k->neasy < n; i++) {
+		CURL *c = curl_easy_init();
+		if (!c)
+			break;
+		k->easy[k->neasy++] = c;
+	}
+	together = together && k->neasy > 1;
+	for (size_t at = 0; at < n;) {
+		size_t m = together ? (n - at < k->neasy ? n - at : k->neasy) : 1;
+		if (m > 1)
+			multi_round(k, reqs + at, m, resp + at, fate + at, e + at);
+		else
+			reqs[at].rc = one_try(k, reqs[at].method, reqs[at].path, reqs[at].body,
+					      reqs[at].content_type, &reqs[at].status, &resp[at],
+					      &fate[at], &e[at]);
+		at += m;
+	}
+	/* the tries after the first, one request at a time (rare: the server
+	 * restarting, a dropped connection) */
+	for (size_t i = 0; i < n; i++) {
+		struct kp_kube_req *r = &reqs[i];
+		int attempt;
+		r->rc = go_on(k, r->method, r->path, r->body, r->content_type, r->rc, fate[i],
+			      &r->status, &resp[i], &e[i], &attempt);
+		conclude(r->rc, attempt, &resp[i], &e[i], &r->json, &r->err);
+		kp_buf_release(&resp[i]);
+		kp_buf_release(&e[i]);
+	}
+	free(resp);
+	free(e);
+	free(fate);
 }
 
 /* ---- streaming -------------------------------------------------------------- */

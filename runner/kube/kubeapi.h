@@ -14,8 +14,9 @@
  *
  * Threads: kp_kube_global_init() once from main before any thread starts
  * (curl_global_init is not thread-safe); after that each thread makes its
- * own client. A client (one CURL easy handle) is never shared between
- * threads.
+ * own client. A client (one CURL easy handle, and the multi handle and
+ * easy handles of kp_kube_requests) is never shared between threads; the
+ * run's discoveries are (kp_kube_discover: under a lock).
  *
  * Ownership: kp_kubeconfig_free and kp_kube_free free everything they own;
  * a client copies what it needs from the kubeconfig. JSON handed out
@@ -133,6 +134,32 @@ kp_rc kp_kube_request(struct kp_kube *k, const char *method, const char *path, c
 		      const char *content_type, long *status, struct cJSON **json,
 		      struct kp_buf *err);
 
+/* Several requests at once, as kubectl's goroutines make them (a drain's
+ * evictions and the looks at the pods it waits for): a direct client sends
+ * up to KP_KUBE_INFLIGHT of them together on a libcurl multi handle, each
+ * on its own connection when it is not idempotent; a kubectl client one
+ * after another. Each request is tried again by kp_kube_request's rules
+ * (those tries one at a time) and ends as kp_kube_request would: rc, and
+ * on KP_OK the status and the parsed body; err holds an error's text. */
+#define KP_KUBE_INFLIGHT 32
+struct kp_kube_req {
+	const char *method, *content_type; /* static strings */
+	char *path, *body;		   /* owned (body may be NULL) */
+	kp_rc rc;
+	long status;
+	struct cJSON *json;
+	struct kp_buf err;
+};
+void kp_kube_requests(struct kp_kube *k, struct kp_kube_req *reqs, size_t n);
+/* Frees path, body, json and err, and zeroes r. */
+void kp_kube_req_release(struct kp_kube_req *r);
+/* The requests kp_kube_get_pod and kp_kube_evict make, for kp_kube_requests
+ * (r zeroed or released first). Evict: KP_ERR_NOTFOUND when the server
+ * has no eviction subresource (discovery). */
+void kp_kube_req_get_pod(struct kp_kube_req *r, const char *ns, const char *name);
+kp_rc kp_kube_req_evict(struct kp_kube *k, struct kp_kube_req *r, const char *ns, const char *name,
+			int64_t grace_s, struct kp_buf *err);
+
 /* "the server's message" of a Status body, or the reason, or "" */
 const char *kp_kube_status_message(const struct cJSON *json);
 
@@ -141,8 +168,13 @@ const char *kp_kube_status_message(const struct cJSON *json);
  * the pods/eviction subresource (GET /api/v1: policy/v1beta1 before 1.22,
  * policy/v1 since), and the preferred version of the policy group (its
  * PodDisruptionBudgets: policy/v1 since 1.21) and of coordination.k8s.io
- * (Leases: v1beta1 in 1.12 and 1.13, v1 since 1.14). Asked once per client,
- * then kept. An empty string: the server does not serve it. */
+ * (Leases: v1beta1 in 1.12 and 1.13, v1 since 1.14). Asked once per run
+ * for each server: the answer is kept for the whole process under the
+ * client's discovery key (a direct client's: its kubeconfig file and
+ * server; a kubectl client's: the kubectl command, or what
+ * kp_kube_set_discovery_key says), so that every task and host of a run
+ * shares one discovery; -vvv shows each asked and each reused. An empty
+ * string: the server does not serve it. */
 struct kp_kube_api {
 	char eviction[64]; /* "policy/v1", "policy/v1beta1" */
 	char pdb[64];	   /* "policy/v1", "policy/v1beta1" */
@@ -150,6 +182,11 @@ struct kp_kube_api {
 };
 /* *api stays valid as long as the client. */
 kp_rc kp_kube_discover(struct kp_kube *k, const struct kp_kube_api **api, struct kp_buf *err);
+/* Which run-wide discovery a client shares (a kubectl client: the host
+ * kubectl runs on and its kubeconfig). */
+void kp_kube_set_discovery_key(struct kp_kube *k, const char *key);
+/* Forget every kept discovery (tests that restart a server on one port). */
+void kp_kube_discovery_forget(void);
 
 /* ---- the calls the modules need ----------------------------------------------
  * These return KP_OK on a 2xx answer. KP_ERR_NOTFOUND on 404 where noted;

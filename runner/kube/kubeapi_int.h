@@ -19,7 +19,9 @@ struct kp_kube {
 	char *ca, *cert, *key, *token;
 	size_t ca_len, cert_len, key_len;
 	bool insecure;
-	char curl_err[CURL_ERROR_SIZE];
+	CURLM *multi; /* kp_kube_requests: made on first use */
+	CURL *easy[KP_KUBE_INFLIGHT];
+	size_t neasy;
 	/* kubectl */
 	kp_kube_exec_fn fn;
 	void *fn_arg;
@@ -28,7 +30,9 @@ struct kp_kube {
 	int64_t connect_ms, total_ms;
 	int attempts;	  /* tries per request (KP_KUBE_ATTEMPTS) */
 	int64_t first_ms; /* the first backoff, doubled per retry */
-	/* discovery, asked once per client (kubecalls.c) */
+	/* discovery (kubecalls.c): asked once per run for each key (the
+	 * kubeconfig and server, or where kubectl runs), kept here too */
+	char *disc_key;
 	struct kp_kube_api api;
 	bool api_known;
 };

@@ -6,6 +6,7 @@
 #include "kube/kubeapi.h"
 #include "kube/kubeapi_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,39 +152,130 @@ static void eviction_version(const cJSON *list, char *out, size_t n)
 	}
 }
 
+/* The run's discoveries: one per key, asked by the first client that
+ * needs it while the others with its key wait (each entry's own lock), so
+ * that a run asks each server once however many tasks and hosts it has. */
+struct known_api {
+	struct known_api *next;
+	char *key;
+	pthread_mutex_t lock; /* held while asking */
+	bool known;
+	struct kp_kube_api api;
+};
+static struct known_api *known_apis;
+static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct known_api *known_api_for(const char *key)
+{
+	pthread_mutex_lock(&known_lock);
+	struct known_api *a = known_apis;
+	while (a && strcmp(a->key, key))
+		a = a->next;
+	if (!a) {
+		a = kp_xcalloc(1, sizeof(*a));
+		a->key = kp_xstrdup(key);
+		pthread_mutex_init(&a->lock, NULL);
+		a->next = known_apis;
+		known_apis = a;
+	}
+	pthread_mutex_unlock(&known_lock);
+	return a;
+}
+
+void kp_kube_discovery_forget(void)
+{
+	pthread_mutex_lock(&known_lock);
+	while (known_apis) {
+		struct known_api *a = known_apis;
+		known_apis = a->next;
+		pthread_mutex_destroy(&a->lock);
+		free(a->key);
+		free(a);
+	}
+	pthread_mutex_unlock(&known_lock);
+}
+
+void kp_kube_set_discovery_key(struct kp_kube *k, const char *key)
+{
+	free(k->disc_key);
+	k->disc_key = kp_xstrdup(key);
+	k->api_known = false;
+}
+
+static kp_rc ask_api(struct kp_kube *k, struct kp_kube_api *api, struct kp_buf *err)
+{
+	cJSON *core = NULL, *groups = NULL;
+	kp_rc rc = call(k, "GET", "/api/v1", NULL, NULL, &core, err);
+	if (!rc)
+		rc = call(k, "GET", "/apis", NULL, NULL, &groups, err);
+	if (!rc) {
+		eviction_version(core, api->eviction, sizeof(api->eviction));
+		preferred(groups, "policy", api->pdb, sizeof(api->pdb));
+		preferred(groups, "coordination.k8s.io", api->lease, sizeof(api->lease));
+	}
+	cJSON_Delete(core);
+	cJSON_Delete(groups);
+	return rc;
+}
+
 kp_rc kp_kube_discover(struct kp_kube *k, const struct kp_kube_api **api, struct kp_buf *err)
 {
 	if (!k->api_known) {
-		cJSON *core = NULL, *groups = NULL;
-		kp_rc rc = call(k, "GET", "/api/v1", NULL, NULL, &core, err);
-		if (!rc)
-			rc = call(k, "GET", "/apis", NULL, NULL, &groups, err);
-		if (rc) {
-			cJSON_Delete(core);
-			return rc;
+		struct known_api *a = known_api_for(k->disc_key);
+		kp_rc rc = KP_OK;
+		pthread_mutex_lock(&a->lock);
+		if (a->known) {
+			kp_log(
+			    KP_LOG_TRACE,
+			    "API discovery of %s: this run's (eviction %s, policy %s, leases %s)",
+			    k->disc_key, *a->api.eviction ? a->api.eviction : "none",
+			    *a->api.pdb ? a->api.pdb : "none",
+			    *a->api.lease ? a->api.lease : "none");
+		} else {
+			rc = ask_api(k, &a->api, err);
+			a->known = !rc;
+			if (!rc)
+				kp_log(KP_LOG_TRACE,
+				       "API discovery of %s: asked once for this run (eviction %s, "
+				       "policy %s, leases %s)",
+				       k->disc_key, *a->api.eviction ? a->api.eviction : "none",
+				       *a->api.pdb ? a->api.pdb : "none",
+				       *a->api.lease ? a->api.lease : "none");
 		}
-		eviction_version(core, k->api.eviction, sizeof(k->api.eviction));
-		preferred(groups, "policy", k->api.pdb, sizeof(k->api.pdb));
-		preferred(groups, "coordination.k8s.io", k->api.lease, sizeof(k->api.lease));
-		cJSON_Delete(core);
-		cJSON_Delete(groups);
+		if (!rc)
+			k->api = a->api;
+		pthread_mutex_unlock(&a->lock);
+		if (rc)
+			return rc;
 		k->api_known = true;
 	}
 	*api = &k->api;
 	return KP_OK;
 }
 
-kp_rc kp_kube_evict(struct kp_kube *k, const char *ns, const char *name, int64_t grace_s,
-		    long *status, cJSON **json, struct kp_buf *err)
+void kp_kube_req_get_pod(struct kp_kube_req *r, const char *ns, const char *name)
+{
+	struct kp_buf p = KP_BUF_INIT;
+	pod_path(&p, ns, name);
+	memset(r, 0, sizeof(*r));
+	r->method = "GET";
+	r->path = kp_buf_detach(&p, NULL);
+	kp_buf_init(&r->err);
+}
+
+kp_rc kp_kube_req_evict(struct kp_kube *k, struct kp_kube_req *r, const char *ns, const char *name,
+			int64_t grace_s, struct kp_buf *err)
 {
 	const struct kp_kube_api *api;
+	memset(r, 0, sizeof(*r));
+	kp_buf_init(&r->err);
 	kp_rc rc = kp_kube_discover(k, &api, err);
 	if (rc)
 		return rc;
 	if (!*api->eviction)
 		return kp_errorf(err, KP_ERR_NOTFOUND,
 				 "%s does not serve the pods/eviction subresource", k->desc);
-	cJSON *ev = cJSON_CreateObject(), *md = cJSON_CreateObject(), *j = NULL;
+	cJSON *ev = cJSON_CreateObject(), *md = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "apiVersion", api->eviction);
 	cJSON_AddStringToObject(ev, "kind", "Eviction");
 	cJSON_AddStringToObject(md, "name", name);
@@ -196,12 +288,25 @@ kp_rc kp_kube_evict(struct kp_kube *k, const char *ns, const char *name, int64_t
 	}
 	char *body = cJSON_PrintUnformatted(ev);
 	cJSON_Delete(ev);
+	r->body = kp_xstrdup(body);
+	cJSON_free(body);
 	struct kp_buf p = KP_BUF_INIT;
 	pod_path(&p, ns, name);
 	kp_buf_addstr(&p, "/eviction");
-	rc = kp_kube_request(k, "POST", p.buf, body, NULL, status, &j, err);
-	cJSON_free(body);
-	kp_buf_release(&p);
+	r->method = "POST";
+	r->path = kp_buf_detach(&p, NULL);
+	return KP_OK;
+}
+
+kp_rc kp_kube_evict(struct kp_kube *k, const char *ns, const char *name, int64_t grace_s,
+		    long *status, cJSON **json, struct kp_buf *err)
+{
+	struct kp_kube_req r;
+	cJSON *j = NULL;
+	kp_rc rc = kp_kube_req_evict(k, &r, ns, name, grace_s, err);
+	if (!rc)
+		rc = kp_kube_request(k, r.method, r.path, r.body, NULL, status, &j, err);
+	kp_kube_req_release(&r);
 	if (rc)
 		return rc;
 	if (json)

@@ -85,6 +85,12 @@ kp_rc kp_inventory_load(struct kp_inventory *inv, const char *path, struct kp_bu
  * group holding the host directly or through a child, sorted, without
  * 'all' (an ungrouped host has ["ungrouped"]). */
 kp_rc kp_inventory_finalize(struct kp_inventory *inv, struct kp_buf *err);
+/* After hosts, groups, members or host variables were added to a
+ * finalized inventory (add_host, group_by, between plays, with no other
+ * thread reading it): the implicit groups, depths, merged variables,
+ * group_names and `groups` made again. An error: a group became its own
+ * ancestor. */
+kp_rc kp_inventory_refresh(struct kp_inventory *inv, struct kp_buf *err);
 
 struct kp_host *kp_inventory_host(const struct kp_inventory *inv, const char *name);
 /* The host `delegate_to: name` runs on. An inventory host of that name;

@@ -298,25 +298,9 @@ static void groups_var(struct kp_inventory *inv)
 	inv->groups_var->unsafe = 1; /* magic: never templated (nor scanned for templates) */
 }
 
-kp_rc kp_inventory_finalize(struct kp_inventory *inv, struct kp_buf *err)
+/* Every host's merged variables and group_names, and `groups`. */
+static void derive(struct kp_inventory *inv)
 {
-	if (inv->finalized)
-		return KP_OK;
-	/* group_vars/ and host_vars/ first: the groups kubespray's names add
-	 * get no variables of their own, as in ansible-inventory's view */
-	kp_rc rc = file_vars(inv, err);
-	if (rc)
-		return rc;
-	/* the inventory's own top-level groups stay children of all when
-	 * kubespray's names give them a parent (group_by adds hosts, it does
-	 * not move groups); then the groups those names made join all */
-	implicit_groups(inv);
-	if ((rc = kubespray_names(inv, err)))
-		return rc;
-	implicit_groups(inv);
-	if ((rc = depths(inv, err)))
-		return rc;
-
 	size_t n = inv->ngroups;
 	struct ctx c = {.inv = inv};
 	c.order = kp_xmalloc(n * sizeof(*c.order));
@@ -344,6 +328,45 @@ kp_rc kp_inventory_finalize(struct kp_inventory *inv, struct kp_buf *err)
 	free(c.mark);
 	free(c.stack);
 	groups_var(inv);
+}
+
+kp_rc kp_inventory_finalize(struct kp_inventory *inv, struct kp_buf *err)
+{
+	if (inv->finalized)
+		return KP_OK;
+	/* group_vars/ and host_vars/ first: the groups kubespray's names add
+	 * get no variables of their own, as in ansible-inventory's view */
+	kp_rc rc = file_vars(inv, err);
+	if (rc)
+		return rc;
+	/* the inventory's own top-level groups stay children of all when
+	 * kubespray's names give them a parent (group_by adds hosts, it does
+	 * not move groups); then the groups those names made join all */
+	implicit_groups(inv);
+	if ((rc = kubespray_names(inv, err)))
+		return rc;
+	implicit_groups(inv);
+	if ((rc = depths(inv, err)))
+		return rc;
+
+	derive(inv);
 	inv->finalized = true;
+	return KP_OK;
+}
+
+kp_rc kp_inventory_refresh(struct kp_inventory *inv, struct kp_buf *err)
+{
+	implicit_groups(inv);
+	kp_rc rc = depths(inv, err);
+	if (rc)
+		return rc;
+	for (size_t h = 0; h < inv->nhosts; h++) {
+		kp_value_unref(inv->hosts[h]->merged);
+		kp_value_unref(inv->hosts[h]->group_names);
+		inv->hosts[h]->merged = inv->hosts[h]->group_names = NULL;
+	}
+	kp_value_unref(inv->groups_var);
+	inv->groups_var = NULL;
+	derive(inv);
 	return KP_OK;
 }

@@ -57,6 +57,8 @@ static const char *const play_keys[] = {
     "check_mode",
     "diff",
     "throttle",
+    "gather_facts",
+    "gather_subset",
 };
 
 static const char *const order_names[] = {"inventory",	    "reverse_inventory", "sorted",
@@ -554,6 +556,11 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 	} else if (!strcmp(key, "check_mode") || !strcmp(key, "diff")) {
 		if (!(rc = kp_get_bool(v, key, &b, err)))
 			*(key[0] == 'c' ? &p->check_mode : &p->diff) = b ? KP_YES : KP_NO;
+	} else if (!strcmp(key, "gather_facts")) {
+		if (!(rc = kp_get_bool(v, key, &b, err)))
+			p->gather_facts = b ? KP_YES : KP_NO;
+	} else if (!strcmp(key, "gather_subset")) {
+		rc = kp_get_strlist(v, key, &p->gather_subset, &p->ngather_subset, NULL, err);
 	}
 	/* task lists are parsed after all other keys, see parse_play */
 	return rc;
@@ -591,6 +598,7 @@ static kp_rc parse_play(struct kp_loader *ld, const struct kp_node *n, const cha
 	p->become = KP_UNSET;
 	p->check_mode = KP_UNSET;
 	p->diff = KP_UNSET;
+	p->gather_facts = KP_UNSET;
 	p->plan_file = kp_xstrdup(file);
 	dir = kp_path_dir(file);
 	for (size_t i = 0; i < n->n && !rc; i++)

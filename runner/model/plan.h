@@ -14,6 +14,7 @@
 #define KP_PLAN_H
 
 #include "core/buf.h"
+#include "core/strlist.h"
 #include "expr/expr.h"
 #include "modules/module.h"
 #include "core/value.h"
@@ -159,6 +160,11 @@ struct kp_play {
 	bool confirm;
 	int64_t pause_between_batches_ms;
 	char *run_lock;
+	/* gather_facts: KP_YES gathers at the play's start, KP_NO never,
+	 * KP_UNSET on the first use of a fact (engine/facts.c) */
+	enum kp_tristate gather_facts;
+	char **gather_subset; /* as written, NULL: Ansible's default "all" */
+	size_t ngather_subset;
 	char *plan_file; /* the file this play was written in */
 	/* hook_limits: per call of a hook or `lua` step; 0 = the default
 	 * (KP_HOOK_STEPS_DEFAULT, KP_HOOK_MEM_DEFAULT in hooks.h) */
@@ -175,6 +181,9 @@ struct kp_plan {
 	size_t ndocs, capdocs;
 	char **files; /* every file loaded (plans, task files, vars files, hooks) */
 	size_t nfiles, capfiles;
+	/* what loads but deserves a word ("file:line:col: module 'dnf' is
+	 * ansible-core's, ..."), one line each, printed by the command */
+	struct kp_strlist warnings;
 };
 
 kp_rc kp_plan_load(const char *path, struct kp_plan **out, struct kp_buf *err);

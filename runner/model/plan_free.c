@@ -89,6 +89,7 @@ void kp_play_free(struct kp_play *p)
 		free(p->hooks[h]);
 	}
 	kp_strv_free(p->tags, p->ntags);
+	kp_strv_free(p->gather_subset, p->ngather_subset);
 	free(p->run_lock);
 	free(p->plan_file);
 	free(p);
@@ -105,6 +106,7 @@ void kp_plan_free(struct kp_plan *plan)
 		kp_doc_free(plan->docs[i]);
 	free(plan->docs);
 	kp_strv_free(plan->files, plan->nfiles);
+	kp_strlist_release(&plan->warnings);
 	free(plan->path);
 	free(plan->dir);
 	free(plan);

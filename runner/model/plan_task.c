@@ -310,6 +310,19 @@ static kp_rc parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 	kp_rc rc;
 
 	t->module_pos = kp_node_pos(key);
+	if (m->flags & KP_MOD_ABSENT) {
+		struct kp_buf w = KP_BUF_INIT;
+		kp_buf_addf(&w,
+			    "%s:%d:%d: kplan does not provide the module '%s': a host that "
+			    "reaches this task fails",
+			    key->file, key->line, key->col, m->name);
+		kp_strlist_push(&ld->plan->warnings, w.buf);
+		kp_buf_release(&w);
+		struct kp_value *empty = kp_value_map();
+		t->args = kp_tvalue_from_value(empty);
+		kp_value_unref(empty);
+		return KP_OK;
+	}
 	if (val && val->type == KP_N_SCALAR && !kp_node_is_null(val)) {
 		if (m->free_form) {
 			args = kp_synth_map(ld, val);
@@ -603,7 +616,10 @@ static kp_rc unknown_task_key(const struct kp_node *k, const struct kp_node *mod
 				      "unknown key '%s' in task: kplan has no lookup '%s' (use "
 				      "'loop')",
 				      k->str, k->str + 5);
-	if (!strcmp(k->str, "include_tasks") || !strcmp(k->str, "include"))
+	const char *bare = !strncmp(k->str, "ansible.builtin.", 16)  ? k->str + 16
+			   : !strncmp(k->str, "ansible.legacy.", 15) ? k->str + 15
+								     : k->str;
+	if (!strcmp(bare, "include_tasks") || !strcmp(bare, "include"))
 		return kp_node_errorf(err, KP_ERR_INVALID, k,
 				      "unknown key '%s' in task (use 'import_tasks')", k->str);
 	if (m && kp_module_arg(m, k->str))
@@ -650,7 +666,8 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 			continue;
 		if (!strncmp(k->str, "with_", 5) && kp_lookup_exists(k->str + 5))
 			continue;
-		if ((mm = find_module(ctx, kp_node_map_get(n, "collections"), k->str))) {
+		if ((mm = find_module(ctx, kp_node_map_get(n, "collections"), k->str)) ||
+		    (mm = kp_module_absent(k->str))) {
 			if (modkey)
 				return kp_node_errorf(err, KP_ERR_INVALID, k,
 						      "task names two modules, '%s' and '%s'",

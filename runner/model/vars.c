@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ansible_version: the ansible-core kplan runs playbooks as (its
+ * behaviour is what the tests compare kplan with) */
+#define KP_ANSIBLE_VERSION  "2.14.18"
+#define KP_ANSIBLE_MAJOR    2
+#define KP_ANSIBLE_MINOR    14
+#define KP_ANSIBLE_REVISION 18
+
 static struct kp_value *host_names(const struct kp_inventory *inv, const size_t *hosts, size_t n)
 {
 	struct kp_value *l = kp_value_list();
@@ -26,6 +33,25 @@ void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
 	pv->play_hosts = host_names(inv, hosts, nhosts);
 	pv->play_hosts->unsafe = 1; /* magic variables are never templated */
 	pv->kplan = kp_value_map();
+	/* Ansible's magic variables that are the same for every host of the
+	 * play; the engine adds those of the run's options (kp_playvars.magic) */
+	pv->magic = kp_value_map();
+	pv->magic->unsafe = 1;
+	kp_map_set(pv->magic, "ansible_play_hosts", pv->play_hosts);
+	kp_map_set(pv->magic, "ansible_play_hosts_all", pv->play_hosts);
+	char *abs = realpath(plan->dir, NULL);
+	kp_map_set_take(pv->magic, "playbook_dir", kp_value_str(abs ? abs : plan->dir));
+	free(abs);
+	kp_map_set_take(pv->magic, "ansible_check_mode", kp_value_bool(check_mode));
+	kp_map_set_take(pv->magic, "ansible_diff_mode", kp_value_bool(diff));
+	/* the ansible-core whose playbooks kplan runs as it does */
+	struct kp_value *ver = kp_value_map();
+	kp_map_set_take(ver, "full", kp_value_str(KP_ANSIBLE_VERSION));
+	kp_map_set_take(ver, "major", kp_value_int(KP_ANSIBLE_MAJOR));
+	kp_map_set_take(ver, "minor", kp_value_int(KP_ANSIBLE_MINOR));
+	kp_map_set_take(ver, "revision", kp_value_int(KP_ANSIBLE_REVISION));
+	kp_map_set_take(ver, "string", kp_value_str(KP_ANSIBLE_VERSION));
+	kp_map_set_take(pv->magic, "ansible_version", ver);
 	kp_map_set_take(pv->kplan, "check_mode", kp_value_bool(check_mode));
 	kp_map_set_take(pv->kplan, "diff", kp_value_bool(diff));
 	kp_map_set_take(pv->kplan, "run_id", run_id ? kp_value_str(run_id) : kp_value_null());
@@ -33,10 +59,42 @@ void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
 	kp_map_set_take(pv->kplan, "version", kp_value_str(KP_VERSION));
 }
 
+void kp_playvars_options(struct kp_playvars *pv, const struct kp_strlist *inventories, int forks,
+			 const char *limit, const struct kp_strlist *tags,
+			 const struct kp_strlist *skip_tags)
+{
+	struct kp_value *m = pv->magic;
+	if (inventories && inventories->n) {
+		/* the inventory a host came from: the first given */
+		char *abs = realpath(inventories->v[0], NULL);
+		const char *file = abs ? abs : inventories->v[0];
+		const char *slash = strrchr(file, '/');
+		kp_map_set_take(m, "inventory_file", kp_value_str(file));
+		kp_map_set_take(m, "inventory_dir",
+				slash
+				    ? kp_value_strn(file, slash > file ? (size_t)(slash - file) : 1)
+				    : kp_value_str("."));
+		free(abs);
+	}
+	kp_map_set_take(m, "ansible_forks", kp_value_int(forks));
+	if (limit)
+		kp_map_set_take(m, "ansible_limit", kp_value_str(limit));
+	struct kp_value *run = kp_value_list(), *skip = kp_value_list();
+	for (size_t i = 0; tags && i < tags->n; i++)
+		kp_list_push_take(run, kp_value_str(tags->v[i]));
+	if (!kp_list_len(run))
+		kp_list_push_take(run, kp_value_str("all"));
+	for (size_t i = 0; skip_tags && i < skip_tags->n; i++)
+		kp_list_push_take(skip, kp_value_str(skip_tags->v[i]));
+	kp_map_set_take(m, "ansible_run_tags", run);
+	kp_map_set_take(m, "ansible_skip_tags", skip);
+}
+
 void kp_playvars_release(struct kp_playvars *pv)
 {
 	kp_value_unref(pv->play_hosts);
 	kp_value_unref(pv->kplan);
+	kp_value_unref(pv->magic);
 	memset(pv, 0, sizeof(*pv));
 }
 
@@ -68,6 +126,10 @@ static struct kp_value *hostvars_cb(void *ctx, const char *name)
 		return NULL;
 	struct kp_value *v = kp_value_map();
 	kp_map_update(v, h->merged);
+	struct kp_value *facts = pv->facts_of ? pv->facts_of(pv->facts_ctx, h) : NULL;
+	if (facts)
+		kp_map_update(v, facts);
+	kp_value_unref(facts);
 	host_magic(v, h);
 	return v;
 }
@@ -160,6 +222,8 @@ void kp_batchvars_init(struct kp_batchvars *bv, const struct kp_playvars *pv, co
 {
 	bv->batch_hosts = host_names(pv->inv, batch, nbatch);
 	bv->batch_hosts->unsafe = 1;
+	bv->play_batch = host_names(pv->inv, batch, nbatch);
+	bv->play_batch->unsafe = 1;
 	bv->kplan = kp_value_copy(pv->kplan);
 	kp_map_set_take(bv->kplan, "batch_index", kp_value_int((int64_t)batch_index));
 	kp_map_set_take(bv->kplan, "batch_count", kp_value_int((int64_t)batch_count));
@@ -168,13 +232,15 @@ void kp_batchvars_init(struct kp_batchvars *bv, const struct kp_playvars *pv, co
 void kp_batchvars_release(struct kp_batchvars *bv)
 {
 	kp_value_unref(bv->batch_hosts);
+	kp_value_unref(bv->play_batch);
 	kp_value_unref(bv->kplan);
 	memset(bv, 0, sizeof(*bv));
 }
 
 kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp_playvars *pv,
 		       const struct kp_batchvars *bv, const struct kp_host *host,
-		       struct kp_value *registered, struct kp_buf *err)
+		       struct kp_value *registered, const struct kp_value *facts,
+		       struct kp_buf *err)
 {
 	const struct kp_play *play = pv->play;
 	struct kp_scope *s = &hv->scope;
@@ -185,6 +251,8 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	hv->registered = registered ? kp_value_ref(registered) : kp_value_map();
 	hv->magic = kp_value_map();
 
+	kp_map_update(hv->magic, pv->magic);
+	kp_map_set(hv->magic, "ansible_play_batch", bv->play_batch);
 	host_magic(hv->magic, host);
 	kp_map_set(hv->magic, "groups", pv->inv->groups_var);
 	kp_map_set(hv->magic, "play_hosts", pv->play_hosts);
@@ -192,6 +260,8 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	kp_map_set(hv->magic, "kplan", bv->kplan);
 
 	s->layers[s->nlayers++] = host->merged;
+	if (facts) /* Ansible: above the inventory, below the play */
+		s->layers[s->nlayers++] = facts;
 	if (play->vars)
 		s->layers[s->nlayers++] = play->vars;
 	s->layers[s->nlayers++] = hv->vars_files;

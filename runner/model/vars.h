@@ -3,12 +3,19 @@
  *
  * Lowest to highest: the host's inventory variables (already merged by the
  * inventory: all < parent groups < child groups < host < group_vars/ <
- * host_vars/), play `vars`, `vars_files`, registered results and set-fact,
- * extra vars (-e). The magic variables (inventory_hostname,
- * inventory_hostname_short, group_names, groups, hostvars, play_hosts,
- * batch_hosts, kplan) sit above everything and cannot be overridden.
- * hostvars[h] is h's inventory variables with, above them, h's own magic
- * variables: inventory_hostname, inventory_hostname_short, group_names.
+ * host_vars/), the host's gathered facts (ansible_*, ansible_facts), play
+ * `vars`, `vars_files`, registered results and set-fact, extra vars (-e).
+ * The magic variables (inventory_hostname, inventory_hostname_short,
+ * group_names, groups, hostvars, play_hosts, batch_hosts, kplan, and
+ * Ansible's ansible_play_hosts, ansible_play_hosts_all, ansible_play_batch,
+ * playbook_dir, ansible_check_mode, ansible_diff_mode, ansible_version and
+ * what the engine adds: inventory_file, inventory_dir, ansible_forks,
+ * ansible_limit, ansible_run_tags, ansible_skip_tags; it renews
+ * ansible_play_hosts and ansible_play_batch without the hosts that failed
+ * before each task of a linear play) sit above everything
+ * and cannot be overridden. hostvars[h] is h's inventory variables, its
+ * gathered facts and, above them, h's own magic variables:
+ * inventory_hostname, inventory_hostname_short, group_names.
  *
  * Ownership: a kp_playvars is built once per play and shared read-only by
  * every host and thread; a kp_hostvars belongs to one host and one thread.
@@ -16,6 +23,7 @@
 #ifndef KP_VARS_H
 #define KP_VARS_H
 
+#include "core/strlist.h"
 #include "expr/expr.h"
 #include "model/inventory.h"
 #include "model/plan.h"
@@ -27,7 +35,15 @@ struct kp_playvars {
 	const struct kp_value *extra; /* -e, a map */
 	struct kp_value *play_hosts;  /* list of host names */
 	struct kp_value *kplan;	      /* the `kplan` table without batch fields */
-	const char *const *unknown;   /* names known only after probe (offline plan) */
+	/* Ansible's magic variables common to the play's hosts (a map): made
+	 * by kp_playvars_init, completed by the engine with those of the
+	 * run's options (inventory_file, ansible_forks, ansible_run_tags...) */
+	struct kp_value *magic;
+	/* hostvars[h]: h's gathered facts above its inventory variables (a
+	 * new reference, or NULL when none were gathered). May be NULL. */
+	struct kp_value *(*facts_of)(void *facts_ctx, const struct kp_host *h);
+	void *facts_ctx;
+	const char *const *unknown; /* names known only after probe (offline plan) */
 	size_t nunknown;
 };
 
@@ -45,11 +61,19 @@ void kp_playvars_init(struct kp_playvars *pv, const struct kp_plan *plan,
 		      const struct kp_value *extra, const size_t *hosts, size_t nhosts,
 		      bool check_mode, bool diff, const char *run_id);
 void kp_playvars_release(struct kp_playvars *pv);
+/* Ansible's magic variables of the run's options, into pv->magic:
+ * inventory_file and inventory_dir (the first inventory; none without
+ * one), ansible_forks, ansible_limit (not set without a limit),
+ * ansible_run_tags (["all"] without tags), ansible_skip_tags. */
+void kp_playvars_options(struct kp_playvars *pv, const struct kp_strlist *inventories, int forks,
+			 const char *limit, const struct kp_strlist *tags,
+			 const struct kp_strlist *skip_tags);
 
 /* What every host of one batch shares: batch_hosts and the kplan table
  * with batch_index (1-based) and batch_count. */
 struct kp_batchvars {
 	struct kp_value *batch_hosts;
+	struct kp_value *play_batch; /* ansible_play_batch: the same names */
 	struct kp_value *kplan;
 };
 void kp_batchvars_init(struct kp_batchvars *bv, const struct kp_playvars *pv, const size_t *batch,
@@ -58,11 +82,13 @@ void kp_batchvars_release(struct kp_batchvars *bv);
 
 /* Build a host's scope for one batch. Loads the play's templated
  * vars_files for this host. `registered` is the host's map of registered
- * results and facts, kept for the whole run (a reference is taken), or
- * NULL for a fresh one. */
+ * results and set-fact, kept for the whole run (a reference is taken), or
+ * NULL for a fresh one; `facts` the host's gathered facts (a map the
+ * caller keeps and may fill later), or NULL. */
 kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp_playvars *pv,
 		       const struct kp_batchvars *bv, const struct kp_host *host,
-		       struct kp_value *registered, struct kp_buf *err);
+		       struct kp_value *registered, const struct kp_value *facts,
+		       struct kp_buf *err);
 void kp_hostvars_release(struct kp_hostvars *hv);
 
 /* Render the `hosts:` of every play written with {{ }} (play->hosts_t),

@@ -104,6 +104,7 @@ void kp_output_scope(struct kp_output *o, bool check, const struct kp_report_sco
 	o->report = kp_xcalloc(1, sizeof(*o->report));
 	kp_report_init(o->report, KP_REPORT_CHECK, sc->plan, sc->inventories, sc->limit, sc->tags,
 		       sc->skip_tags, sc->extra, sc->diff);
+	o->report->fold = !sc->no_fold;
 }
 
 void kp_output_release(struct kp_output *o)
@@ -421,10 +422,15 @@ void kp_out_recap(struct kp_output *o, const struct kp_hostcounts *c, size_t n)
 	if (o->report) {
 		/* the report's summary is the recap */
 	} else if (o->format == KP_FMT_JSON) {
+		/* one line, written a host at a time: thousands of hosts need no
+		 * tree of them all */
 		cJSON *j = event("recap");
-		cJSON *hosts = cJSON_AddObjectToObject(j, "hosts");
+		char *head = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+		fprintf(o->f, "%.*s,\"hosts\":{", (int)strlen(head) - 1, head);
+		cJSON_free(head);
 		for (size_t i = 0; i < n; i++) {
-			cJSON *h = cJSON_AddObjectToObject(hosts, c[i].host);
+			cJSON *name = cJSON_CreateString(c[i].host), *h = cJSON_CreateObject();
 			cJSON_AddNumberToObject(h, "ok", c[i].ok);
 			cJSON_AddNumberToObject(h, "changed", c[i].changed);
 			cJSON_AddNumberToObject(h, "unreachable", c[i].unreachable);
@@ -432,8 +438,15 @@ void kp_out_recap(struct kp_output *o, const struct kp_hostcounts *c, size_t n)
 			cJSON_AddNumberToObject(h, "skipped", c[i].skipped);
 			cJSON_AddNumberToObject(h, "rescued", c[i].rescued);
 			cJSON_AddNumberToObject(h, "ignored", c[i].ignored);
+			char *ks = cJSON_PrintUnformatted(name), *hs = cJSON_PrintUnformatted(h);
+			fprintf(o->f, "%s%s:%s", i ? "," : "", ks, hs);
+			cJSON_free(ks);
+			cJSON_free(hs);
+			cJSON_Delete(name);
+			cJSON_Delete(h);
 		}
-		emit(o, j);
+		fputs("}}\n", o->f);
+		fflush(o->f);
 	} else {
 		size_t w = 0;
 		for (size_t i = 0; i < n; i++)
@@ -454,14 +467,11 @@ void kp_out_run_end(struct kp_output *o, int exit_code, const char *reason)
 {
 	lock(o);
 	if (o->report) {
-		struct kp_buf doc = KP_BUF_INIT;
 		kp_report_stopped(o->report, reason);
 		if (o->format == KP_FMT_MARKDOWN)
-			kp_report_markdown(o->report, &doc);
+			kp_report_markdown(o->report, o->f);
 		else
-			kp_report_json(o->report, &doc);
-		fwrite(doc.buf, 1, doc.len, o->f);
-		kp_buf_release(&doc);
+			kp_report_json(o->report, o->f);
 	} else if (o->format == KP_FMT_JSON) {
 		cJSON *j = event("run_end");
 		cJSON_AddNumberToObject(j, "exit_code", exit_code);

@@ -93,6 +93,7 @@ struct kp_report_scope {
 	const char *limit;
 	const struct kp_value *extra;
 	bool diff;
+	bool no_fold; /* markdown lists every host (--no-fold) */
 };
 void kp_output_scope(struct kp_output *o, bool check, const struct kp_report_scope *sc);
 

@@ -12,17 +12,27 @@
  * The report copies every string it is given and owns all of its memory:
  * kp_report_release() frees it. It does no locking: the output layer that
  * feeds it holds its own mutex.
+ *
+ * Thousands of hosts mostly plan the same tasks, differing only in their
+ * names: a row is stored with its host's own name (at word boundaries)
+ * replaced by a marker, and rows and strings are interned, so equal rows
+ * are stored once and a host holds pointers to them. Two hosts of a batch
+ * whose row lists are equal so are identical except for their names: the
+ * renderings fold them (struct kp_report_fold) unless --no-fold.
+ * kp_report_expand() gives a row back as its host sees it.
  */
 #ifndef KP_REPORT_H
 #define KP_REPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/buf.h"
 #include "model/tags.h"
 
 struct kp_value;
+struct kp_report_batch;
 
 enum kp_report_mode { KP_REPORT_PLAN, KP_REPORT_CHECK };
 
@@ -43,10 +53,39 @@ struct kp_report_row {
 };
 
 struct kp_report_host {
-	char *name;
-	struct kp_report_row *rows;
+	const char *name;		   /* interned */
+	const struct kp_report_row **rows; /* interned, with the host's name marked */
 	size_t n, cap;
 };
+
+/* One row as its host sees it (kp_report_expand); release with
+ * kp_report_xrow_release. */
+struct kp_report_xrow {
+	struct kp_report_row w;
+	char *own[6]; /* the expanded strings w points to, or NULL */
+};
+void kp_report_expand(const struct kp_report_host *h, const struct kp_report_row *in,
+		      struct kp_report_xrow *x);
+void kp_report_xrow_release(struct kp_report_xrow *x);
+
+/* Hosts of a batch folded: those whose rows are equal (the same tasks with
+ * the same outcomes, each host's own name in its place) form a group,
+ * named by its first host. Groups come in order of their first host. */
+struct kp_report_fold {
+	size_t *first;	     /* per host: the first host of its group */
+	size_t *last, *size; /* per first host: its group's last host, its size */
+	size_t ngroups;
+};
+/* fold false: every host a group of its own. */
+void kp_report_fold_init(struct kp_report_fold *f, const struct kp_report_batch *b, bool fold);
+void kp_report_fold_release(struct kp_report_fold *f);
+/* "n1" for a group of one, "n1 … n9 (9 hosts)" for more. */
+void kp_report_fold_label(const struct kp_report_fold *f, const struct kp_report_batch *b,
+			  size_t first, struct kp_buf *out);
+/* The tasks a host's rows are for (a loop's items are one task). */
+size_t kp_report_task_count(const struct kp_report_host *h);
+/* n with a comma every three digits: 4,900. */
+void kp_report_count(size_t n, struct kp_buf *out);
 
 struct kp_report_batch {
 	size_t index, count;
@@ -67,8 +106,12 @@ struct kp_report_play {
 	struct kp_strlist handlers; /* "name (module)" */
 };
 
+struct kp_report_pool;
+
 struct kp_report {
 	enum kp_report_mode mode;
+	bool fold; /* markdown folds hosts (not --no-fold); JSON lists every host */
+	struct kp_report_pool *pool; /* interned strings and rows */
 	char *plan;
 	struct kp_strlist inventories;
 	char *limit;
@@ -108,7 +151,8 @@ size_t kp_report_pending(const struct kp_report *r, size_t *nhosts);
 /* Rows that block the change: failed and unreachable. */
 bool kp_report_row_blocking(const struct kp_report_row *row);
 
-void kp_report_markdown(const struct kp_report *r, struct kp_buf *out);
-void kp_report_json(const struct kp_report *r, struct kp_buf *out);
+/* Written as they are rendered, a host or a row at a time. */
+void kp_report_markdown(const struct kp_report *r, FILE *out);
+void kp_report_json(const struct kp_report *r, FILE *out);
 
 #endif

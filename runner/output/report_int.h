@@ -13,7 +13,14 @@ struct kp_hostsum {
 	size_t pending, unknown, blocking, rows;
 	struct kp_strlist st; /* status names, in first-seen order */
 	size_t stn[16];
+	/* where the host is: its batches and its rows in each */
+	const struct kp_report_batch **bat;
+	const struct kp_report_host **ent;
+	size_t nent, capent;
 };
+/* Whether two hosts are in the same batches with the same rows (each its
+ * own name in its place): the summary folds them. */
+bool kp_report_same_host(const struct kp_hostsum *a, const struct kp_hostsum *b);
 /* The hosts' summaries (*out: kp_report_summary_free); their count. */
 size_t kp_report_summarize(const struct kp_report *r, struct kp_hostsum **out);
 void kp_report_summary_free(struct kp_hostsum *s, size_t n);

@@ -26,82 +26,221 @@ static cJSON *strlist_json(const struct kp_strlist *l)
 	return a;
 }
 
-static cJSON *row_json(const struct kp_report_row *w)
+/* Compact JSON re-indented with two spaces from depth on: easier to review
+ * and diff than cJSON's tab layout. Empty arrays and objects stay "[]" and
+ * "{}". */
+static void indent(struct kp_buf *o, int depth)
 {
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "task", w->task);
-	cJSON_AddStringToObject(j, "module", w->module);
-	cJSON_AddStringToObject(j, "section", w->section);
-	cJSON_AddStringToObject(j, "status", w->status);
-	cJSON_AddStringToObject(j, "outcome", w->outcome);
-	add_str_or_null(j, "detail", w->detail);
-	add_str_or_null(j, "item", w->item);
-	add_str_or_null(j, "delegated_to", w->delegated_to);
-	add_str_or_null(j, "diff", w->diff);
-	cJSON_AddBoolToObject(j, "pending", w->pending);
-	cJSON_AddBoolToObject(j, "unknown", kp_report_row_unknown(w));
-	cJSON_AddBoolToObject(j, "blocking", kp_report_row_blocking(w));
-	cJSON_AddBoolToObject(j, "no_log", w->no_log);
-	return j;
+	static const char spaces[] = "                                ";
+	kp_buf_addch(o, '\n');
+	for (size_t n = (size_t)depth * 2; n;) {
+		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+		kp_buf_add(o, spaces, k);
+		n -= k;
+	}
 }
 
-/* Compact JSON re-indented with two spaces: easier to review and diff than
- * cJSON's tab layout. Empty arrays and objects stay "[]" and "{}". */
-static void pretty(const char *s, struct kp_buf *o)
+static void pretty(const char *s, int depth, struct kp_buf *o)
 {
-	int depth = 0;
-	bool str = false;
-	for (const char *p = s; *p; p++) {
+	for (const char *p = s; *p;) {
+		size_t n = strcspn(p, "\"{}[],:");
+		kp_buf_add(o, p, n); /* numbers, true, false, null */
+		p += n;
 		char ch = *p;
-		if (str) {
-			kp_buf_addch(o, ch);
-			if (ch == '\\' && p[1])
-				kp_buf_addch(o, *++p);
-			else if (ch == '"')
-				str = false;
-			continue;
-		}
+		if (!ch)
+			break;
+		p++;
 		switch (ch) {
 		case '"':
-			str = true;
-			kp_buf_addch(o, ch);
+			/* a string, copied up to its closing quote */
+			kp_buf_addch(o, '"');
+			for (;;) {
+				n = strcspn(p, "\\\"");
+				kp_buf_add(o, p, n);
+				p += n;
+				if (!*p)
+					return;
+				if (*p == '"') {
+					kp_buf_addch(o, *p++);
+					break;
+				}
+				kp_buf_addch(o, *p++);
+				if (*p)
+					kp_buf_addch(o, *p++);
+			}
 			break;
 		case '{':
 		case '[':
-			if (p[1] == (ch == '{' ? '}' : ']')) {
-				kp_buf_addch(o, ch);
-				kp_buf_addch(o, *++p);
-				break;
-			}
 			kp_buf_addch(o, ch);
-			depth++;
-			kp_buf_addf(o, "\n%*s", depth * 2, "");
+			if (*p == (ch == '{' ? '}' : ']'))
+				kp_buf_addch(o, *p++);
+			else
+				indent(o, ++depth);
 			break;
 		case '}':
 		case ']':
-			depth--;
-			kp_buf_addf(o, "\n%*s%c", depth * 2, "", ch);
+			indent(o, --depth);
+			kp_buf_addch(o, ch);
 			break;
 		case ',':
-			kp_buf_addf(o, ",\n%*s", depth * 2, "");
+			kp_buf_addch(o, ',');
+			indent(o, depth);
 			break;
-		case ':':
-			kp_buf_addstr(o, ": ");
-			break;
-		default:
-			kp_buf_addch(o, ch);
+		default: /* ':' */
+			kp_buf_add(o, ": ", 2);
 		}
 	}
 }
 
-void kp_report_json(const struct kp_report *r, struct kp_buf *out)
-{
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "format", "kplan-preview");
-	cJSON_AddNumberToObject(j, "version", 1);
-	cJSON_AddStringToObject(j, "mode", r->mode == KP_REPORT_PLAN ? "plan" : "check");
+/* The document written as it is made: containers opened and closed in
+ * turn, each leaf value a small cJSON tree printed at its depth. */
+struct jw {
+	FILE *f;
+	int depth;
+	bool members[16]; /* per open container: a member was written */
+	struct kp_buf b;
+};
 
-	cJSON *scope = cJSON_AddObjectToObject(j, "scope");
+static void jw_member(struct jw *w, const char *key)
+{
+	if (w->depth > 0) {
+		kp_buf_reset(&w->b);
+		if (w->members[w->depth])
+			kp_buf_addch(&w->b, ',');
+		indent(&w->b, w->depth);
+		fwrite(w->b.buf, 1, w->b.len, w->f);
+		w->members[w->depth] = true;
+	}
+	if (key) {
+		fputc('"', w->f);
+		fputs(key, w->f); /* keys are kplan's own words */
+		fputs("\": ", w->f);
+	}
+}
+
+static void jw_open(struct jw *w, const char *key, char bracket)
+{
+	jw_member(w, key);
+	fputc(bracket, w->f);
+	w->depth++;
+	w->members[w->depth] = false;
+}
+
+static void jw_close(struct jw *w, char bracket)
+{
+	bool any = w->members[w->depth];
+	w->depth--;
+	if (any) {
+		kp_buf_reset(&w->b);
+		indent(&w->b, w->depth);
+		fwrite(w->b.buf, 1, w->b.len, w->f);
+	}
+	fputc(bracket, w->f);
+}
+
+/* A member (or an array's element, key NULL); v is freed. */
+static void jw_value(struct jw *w, const char *key, cJSON *v)
+{
+	jw_member(w, key);
+	char *text = cJSON_PrintUnformatted(v);
+	kp_buf_reset(&w->b);
+	pretty(text, w->depth, &w->b);
+	fwrite(w->b.buf, 1, w->b.len, w->f);
+	cJSON_free(text);
+	cJSON_Delete(v);
+}
+
+/* A JSON string as cJSON prints it (the same escapes, the same bytes). */
+static void json_str(struct kp_buf *o, const char *s)
+{
+	if (!s) {
+		kp_buf_add(o, "null", 4);
+		return;
+	}
+	kp_buf_addch(o, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		const unsigned char *q = p;
+		while (*q >= 32 && *q != '"' && *q != '\\')
+			q++;
+		kp_buf_add(o, p, (size_t)(q - p));
+		if (!*q)
+			break;
+		switch (*q) {
+		case '"':
+			kp_buf_add(o, "\\\"", 2);
+			break;
+		case '\\':
+			kp_buf_add(o, "\\\\", 2);
+			break;
+		case '\b':
+			kp_buf_add(o, "\\b", 2);
+			break;
+		case '\f':
+			kp_buf_add(o, "\\f", 2);
+			break;
+		case '\n':
+			kp_buf_add(o, "\\n", 2);
+			break;
+		case '\r':
+			kp_buf_add(o, "\\r", 2);
+			break;
+		case '\t':
+			kp_buf_add(o, "\\t", 2);
+			break;
+		default:
+			kp_buf_addf(o, "\\u%04x", *q);
+		}
+		p = q + 1;
+	}
+	kp_buf_addch(o, '"');
+}
+
+/* One task row of a host, the hot loop of a large preview: written
+ * directly, in row_json's layout. */
+static void row_write(struct jw *w, const struct kp_report_row *r)
+{
+	jw_member(w, NULL);
+	struct kp_buf *o = &w->b;
+	const char *const keys[] = {"task",   "module", "section",	"status", "outcome",
+				    "detail", "item",	"delegated_to", "diff"};
+	const char *const vals[] = {r->task,   r->module, r->section,	   r->status, r->outcome,
+				    r->detail, r->item,	  r->delegated_to, r->diff};
+	const char *const bkeys[] = {"pending", "unknown", "blocking", "no_log"};
+	const bool bvals[] = {r->pending, kp_report_row_unknown(r), kp_report_row_blocking(r),
+			      r->no_log};
+	kp_buf_reset(o);
+	kp_buf_addch(o, '{');
+	for (size_t i = 0; i < KP_ARRAY_LEN(keys); i++) {
+		if (i)
+			kp_buf_addch(o, ',');
+		indent(o, w->depth + 1);
+		kp_buf_addch(o, '"');
+		kp_buf_addstr(o, keys[i]);
+		kp_buf_add(o, "\": ", 3);
+		json_str(o, vals[i]);
+	}
+	for (size_t i = 0; i < KP_ARRAY_LEN(bkeys); i++) {
+		kp_buf_addch(o, ',');
+		indent(o, w->depth + 1);
+		kp_buf_addch(o, '"');
+		kp_buf_addstr(o, bkeys[i]);
+		kp_buf_add(o, "\": ", 3);
+		kp_buf_addstr(o, bvals[i] ? "true" : "false");
+	}
+	indent(o, w->depth);
+	kp_buf_addch(o, '}');
+	fwrite(o->buf, 1, o->len, w->f);
+}
+
+void kp_report_json(const struct kp_report *r, FILE *out)
+{
+	struct jw w = {.f = out, .b = KP_BUF_INIT};
+	jw_open(&w, NULL, '{');
+	jw_value(&w, "format", cJSON_CreateString("kplan-preview"));
+	jw_value(&w, "version", cJSON_CreateNumber(1));
+	jw_value(&w, "mode", cJSON_CreateString(r->mode == KP_REPORT_PLAN ? "plan" : "check"));
+
+	cJSON *scope = cJSON_CreateObject();
 	cJSON_AddStringToObject(scope, "plan", r->plan);
 	cJSON_AddItemToObject(scope, "inventories", strlist_json(&r->inventories));
 	add_str_or_null(scope, "limit", r->limit);
@@ -111,37 +250,46 @@ void kp_report_json(const struct kp_report *r, struct kp_buf *out)
 	for (size_t i = 0; i < r->extra_keys.n; i++)
 		cJSON_AddStringToObject(ev, r->extra_keys.v[i], r->extra_vals.v[i]);
 	cJSON_AddBoolToObject(scope, "diff", r->diff);
+	jw_value(&w, "scope", scope);
 
-	cJSON *blocking = cJSON_AddArrayToObject(j, "blocking");
+	jw_open(&w, "blocking", '[');
 	for (size_t p = 0; p < r->n; p++)
 		for (size_t b = 0; b < r->plays[p].n; b++) {
 			const struct kp_report_batch *ba = &r->plays[p].batches[b];
 			for (size_t h = 0; h < ba->n; h++)
 				for (size_t i = 0; i < ba->hosts[h].n; i++) {
-					const struct kp_report_row *w = &ba->hosts[h].rows[i];
-					if (!kp_report_row_blocking(w))
+					if (!kp_report_row_blocking(ba->hosts[h].rows[i]))
 						continue;
+					struct kp_report_xrow xr;
+					kp_report_expand(&ba->hosts[h], ba->hosts[h].rows[i], &xr);
 					cJSON *x = cJSON_CreateObject();
 					cJSON_AddNumberToObject(x, "play",
 								(double)r->plays[p].index);
 					cJSON_AddNumberToObject(x, "batch", (double)ba->index);
 					cJSON_AddStringToObject(x, "host", ba->hosts[h].name);
-					cJSON_AddStringToObject(x, "task", w->task);
-					cJSON_AddStringToObject(x, "module", w->module);
-					cJSON_AddStringToObject(x, "status", w->status);
-					cJSON_AddStringToObject(x, "message", w->outcome);
-					cJSON_AddItemToArray(blocking, x);
+					cJSON_AddStringToObject(x, "task", xr.w.task);
+					cJSON_AddStringToObject(x, "module", xr.w.module);
+					cJSON_AddStringToObject(x, "status", xr.w.status);
+					cJSON_AddStringToObject(x, "message", xr.w.outcome);
+					kp_report_xrow_release(&xr);
+					jw_value(&w, NULL, x);
 				}
 		}
-	add_str_or_null(j, "stopped", r->stopped);
+	jw_close(&w, ']');
+	jw_value(&w, "stopped", r->stopped ? cJSON_CreateString(r->stopped) : cJSON_CreateNull());
 
 	struct kp_hostsum *s;
 	size_t n = kp_report_summarize(r, &s), total = 0, hosts = 0;
-	cJSON *sum = cJSON_AddObjectToObject(j, "summary");
-	cJSON *sh = cJSON_CreateArray();
 	for (size_t i = 0; i < n; i++) {
 		total += s[i].pending;
 		hosts += s[i].pending > 0;
+	}
+	jw_open(&w, "summary", '{');
+	jw_value(&w, "changes_pending", cJSON_CreateBool(total > 0));
+	jw_value(&w, "pending", cJSON_CreateNumber((double)total));
+	jw_value(&w, "hosts_with_changes", cJSON_CreateNumber((double)hosts));
+	jw_open(&w, "hosts", '[');
+	for (size_t i = 0; i < n; i++) {
 		cJSON *x = cJSON_CreateObject();
 		cJSON_AddStringToObject(x, "host", s[i].host);
 		cJSON_AddNumberToObject(x, "pending", (double)s[i].pending);
@@ -150,50 +298,54 @@ void kp_report_json(const struct kp_report *r, struct kp_buf *out)
 		cJSON *st = cJSON_AddObjectToObject(x, "statuses");
 		for (size_t k = 0; k < s[i].st.n; k++)
 			cJSON_AddNumberToObject(st, s[i].st.v[k], (double)s[i].stn[k]);
-		cJSON_AddItemToArray(sh, x);
+		jw_value(&w, NULL, x);
 	}
 	kp_report_summary_free(s, n);
-	cJSON_AddBoolToObject(sum, "changes_pending", total > 0);
-	cJSON_AddNumberToObject(sum, "pending", (double)total);
-	cJSON_AddNumberToObject(sum, "hosts_with_changes", (double)hosts);
-	cJSON_AddItemToObject(sum, "hosts", sh);
+	jw_close(&w, ']');
+	jw_close(&w, '}');
 
-	cJSON *plays = cJSON_AddArrayToObject(j, "plays");
+	jw_open(&w, "plays", '[');
 	for (size_t p = 0; p < r->n; p++) {
 		const struct kp_report_play *pl = &r->plays[p];
-		cJSON *x = cJSON_CreateObject();
-		cJSON_AddNumberToObject(x, "index", (double)pl->index);
-		cJSON_AddNumberToObject(x, "count", (double)pl->count);
-		cJSON_AddStringToObject(x, "name", pl->name);
-		cJSON_AddStringToObject(x, "hosts", pl->pattern);
-		cJSON_AddNumberToObject(x, "host_count", (double)pl->nhosts);
-		add_str_or_null(x, "settings", pl->settings);
-		cJSON_AddBoolToObject(x, "confirm", pl->confirm);
-		cJSON_AddItemToObject(x, "handlers", strlist_json(&pl->handlers));
-		cJSON *bs = cJSON_AddArrayToObject(x, "batches");
+		jw_open(&w, NULL, '{');
+		jw_value(&w, "index", cJSON_CreateNumber((double)pl->index));
+		jw_value(&w, "count", cJSON_CreateNumber((double)pl->count));
+		jw_value(&w, "name", cJSON_CreateString(pl->name));
+		jw_value(&w, "hosts", cJSON_CreateString(pl->pattern));
+		jw_value(&w, "host_count", cJSON_CreateNumber((double)pl->nhosts));
+		jw_value(&w, "settings",
+			 pl->settings ? cJSON_CreateString(pl->settings) : cJSON_CreateNull());
+		jw_value(&w, "confirm", cJSON_CreateBool(pl->confirm));
+		jw_value(&w, "handlers", strlist_json(&pl->handlers));
+		jw_open(&w, "batches", '[');
 		for (size_t b = 0; b < pl->n; b++) {
 			const struct kp_report_batch *ba = &pl->batches[b];
-			cJSON *bj = cJSON_CreateObject();
-			cJSON_AddNumberToObject(bj, "index", (double)ba->index);
-			cJSON_AddNumberToObject(bj, "count", (double)ba->count);
-			cJSON_AddBoolToObject(bj, "window", ba->window);
-			cJSON *hs = cJSON_AddArrayToObject(bj, "hosts");
+			jw_open(&w, NULL, '{');
+			jw_value(&w, "index", cJSON_CreateNumber((double)ba->index));
+			jw_value(&w, "count", cJSON_CreateNumber((double)ba->count));
+			jw_value(&w, "window", cJSON_CreateBool(ba->window));
+			jw_open(&w, "hosts", '[');
 			for (size_t h = 0; h < ba->n; h++) {
-				cJSON *hj = cJSON_CreateObject();
-				cJSON_AddStringToObject(hj, "host", ba->hosts[h].name);
-				cJSON *ts = cJSON_AddArrayToObject(hj, "tasks");
-				for (size_t i = 0; i < ba->hosts[h].n; i++)
-					cJSON_AddItemToArray(ts, row_json(&ba->hosts[h].rows[i]));
-				cJSON_AddItemToArray(hs, hj);
+				jw_open(&w, NULL, '{');
+				jw_value(&w, "host", cJSON_CreateString(ba->hosts[h].name));
+				jw_open(&w, "tasks", '[');
+				for (size_t i = 0; i < ba->hosts[h].n; i++) {
+					struct kp_report_xrow xr;
+					kp_report_expand(&ba->hosts[h], ba->hosts[h].rows[i], &xr);
+					row_write(&w, &xr.w);
+					kp_report_xrow_release(&xr);
+				}
+				jw_close(&w, ']');
+				jw_close(&w, '}');
 			}
-			cJSON_AddItemToArray(bs, bj);
+			jw_close(&w, ']');
+			jw_close(&w, '}');
 		}
-		cJSON_AddItemToArray(plays, x);
+		jw_close(&w, ']');
+		jw_close(&w, '}');
 	}
-
-	char *text = cJSON_PrintUnformatted(j);
-	pretty(text, out);
-	kp_buf_addch(out, '\n');
-	cJSON_free(text);
-	cJSON_Delete(j);
+	jw_close(&w, ']');
+	jw_close(&w, '}');
+	fputc('\n', out);
+	kp_buf_release(&w.b);
 }

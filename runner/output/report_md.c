@@ -228,9 +228,11 @@ static void md_blocking(const struct kp_report *r, struct kp_buf *o)
 			const struct kp_report_batch *ba = &r->plays[p].batches[b];
 			for (size_t h = 0; h < ba->n; h++)
 				for (size_t i = 0; i < ba->hosts[h].n; i++) {
-					const struct kp_report_row *w = &ba->hosts[h].rows[i];
-					if (!kp_report_row_blocking(w))
+					if (!kp_report_row_blocking(ba->hosts[h].rows[i]))
 						continue;
+					struct kp_report_xrow xr;
+					kp_report_expand(&ba->hosts[h], ba->hosts[h].rows[i], &xr);
+					const struct kp_report_row *w = &xr.w;
 					n++;
 					kp_buf_addstr(o, "- **");
 					md_text(o, ba->hosts[h].name);
@@ -249,6 +251,7 @@ static void md_blocking(const struct kp_report *r, struct kp_buf *o)
 						md_fence(o, "text", w->outcome, "  ");
 						kp_buf_addstr(o, "\n");
 					}
+					kp_report_xrow_release(&xr);
 				}
 		}
 	if (r->stopped) {
@@ -266,7 +269,7 @@ static void md_blocking(const struct kp_report *r, struct kp_buf *o)
 	kp_buf_addstr(o, "\n");
 }
 
-static void md_summary(const struct kp_report *r, struct kp_buf *o)
+static void md_summary(const struct kp_report *r, struct kp_buf *o, FILE *f)
 {
 	struct kp_hostsum *s;
 	size_t n = kp_report_summarize(r, &s), total = 0, hosts = 0;
@@ -276,19 +279,51 @@ static void md_summary(const struct kp_report *r, struct kp_buf *o)
 		kp_report_summary_free(s, n);
 		return;
 	}
+	/* folded: hosts in the same batches with the same tasks share a line,
+	 * in first-host order */
+	size_t *first = kp_xcalloc(n, sizeof(*first)), *last = kp_xcalloc(n, sizeof(*last));
+	size_t *size = kp_xcalloc(n, sizeof(*size)), *groups = kp_xcalloc(n, sizeof(*groups));
+	size_t ng = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t g = r->fold ? 0 : ng;
+		while (g < ng && !kp_report_same_host(&s[groups[g]], &s[i]))
+			g++;
+		if (g == ng)
+			groups[ng++] = i;
+		first[i] = groups[g];
+		last[groups[g]] = i;
+		size[groups[g]]++;
+	}
 	kp_buf_addf(o, "| host | %s | unknown until earlier steps ran | blocking | tasks |\n",
 		    r->mode == KP_REPORT_PLAN ? "would change" : "would change");
 	kp_buf_addstr(o, "|---|---:|---:|---:|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		total += s[i].pending;
 		hosts += s[i].pending > 0;
+		if (first[i] != i)
+			continue;
 		kp_buf_addstr(o, "| ");
 		md_text(o, s[i].host);
+		if (size[i] > 1) {
+			kp_buf_addstr(o, " … ");
+			md_text(o, s[last[i]].host);
+			kp_buf_addstr(o, " (");
+			kp_report_count(size[i], o);
+			kp_buf_addstr(o, " hosts, each)");
+		}
 		kp_buf_addf(o, " | %zu | %zu | %zu | ", s[i].pending, s[i].unknown, s[i].blocking);
 		for (size_t k = 0; k < s[i].st.n; k++)
 			kp_buf_addf(o, "%s%s %zu", k ? ", " : "", s[i].st.v[k], s[i].stn[k]);
 		kp_buf_addstr(o, " |\n");
+		if (o->len > 65536) {
+			fwrite(o->buf, 1, o->len, f);
+			kp_buf_reset(o);
+		}
 	}
+	free(first);
+	free(last);
+	free(size);
+	free(groups);
 	if (total)
 		kp_buf_addf(o, "\n**%zu change%s pending on %zu host%s.**\n\n", total,
 			    total == 1 ? "" : "s", hosts, hosts == 1 ? "" : "s");
@@ -300,10 +335,32 @@ static void md_summary(const struct kp_report *r, struct kp_buf *o)
 	kp_report_summary_free(s, n);
 }
 
-static void md_host(const struct kp_report *r, const struct kp_report_host *h, struct kp_buf *o)
+static void md_host(const struct kp_report *r, const struct kp_report_batch *ba,
+		    const struct kp_report_fold *fold, size_t hi, struct kp_buf *o)
 {
+	const struct kp_report_host *h = &ba->hosts[hi];
+	struct kp_buf label = KP_BUF_INIT;
+	kp_report_fold_label(fold, ba, hi, &label);
 	kp_buf_addstr(o, "#### ");
-	md_text(o, h->name);
+	md_text(o, label.buf);
+	kp_buf_release(&label);
+	if (fold->size[hi] > 1) {
+		size_t nt = kp_report_task_count(h);
+		kp_buf_addf(o, ": the same %zu task%s\n\nShown for ", nt, nt == 1 ? "" : "s");
+		md_text(o, h->name);
+		kp_buf_addstr(o, "; each host has its own name in place of ");
+		md_text(o, h->name);
+		kp_buf_addstr(o, ".\n\n<details><summary>the ");
+		kp_report_count(fold->size[hi], o);
+		kp_buf_addstr(o, " hosts</summary>\n\n");
+		for (size_t k = hi, c = 0; k < ba->n; k++)
+			if (fold->first[k] == hi) {
+				if (c++)
+					kp_buf_addstr(o, ", ");
+				md_text(o, ba->hosts[k].name);
+			}
+		kp_buf_addstr(o, "\n\n</details>");
+	}
 	kp_buf_addstr(o, "\n\n");
 	if (!h->n) {
 		kp_buf_addstr(
@@ -321,7 +378,9 @@ static void md_host(const struct kp_report *r, const struct kp_report_host *h, s
 	 * tasks: each is listed once under the table and referred to by number */
 	struct kp_strlist conds = {0};
 	for (size_t i = 0; i < h->n; i++) {
-		const struct kp_report_row *w = &h->rows[i];
+		struct kp_report_xrow xr;
+		kp_report_expand(h, h->rows[i], &xr);
+		const struct kp_report_row *w = &xr.w;
 		kp_buf_addf(o, "| %zu | ", i + 1);
 		md_text(o, w->task);
 		if (w->item) {
@@ -369,6 +428,7 @@ static void md_host(const struct kp_report *r, const struct kp_report_host *h, s
 			kp_buf_addstr(o, " (in full below)");
 		kp_buf_addstr(o, " |\n");
 		ndetails += details;
+		kp_report_xrow_release(&xr);
 	}
 	kp_buf_addstr(o, "\n");
 	if (conds.n) {
@@ -384,34 +444,36 @@ static void md_host(const struct kp_report *r, const struct kp_report_host *h, s
 	if (!ndetails)
 		return;
 	for (size_t i = 0; i < h->n; i++) {
-		const struct kp_report_row *w = &h->rows[i];
-		if (w->no_log)
-			continue;
-		if (is_long(w->outcome)) {
+		struct kp_report_xrow xr;
+		kp_report_expand(h, h->rows[i], &xr);
+		const struct kp_report_row *w = &xr.w;
+		if (is_long(w->outcome) && !w->no_log) {
 			kp_buf_addf(o, "<details><summary>%s #%zu ", h->name, i + 1);
 			html_text(o, w->task);
 			kp_buf_addstr(o, ": in full</summary>\n\n");
 			md_fence(o, "text", w->outcome, "");
 			kp_buf_addstr(o, "\n</details>\n\n");
 		}
-		if (w->diff) {
+		if (w->diff && !w->no_log) {
 			kp_buf_addf(o, "<details><summary>%s #%zu ", h->name, i + 1);
 			html_text(o, w->task);
 			kp_buf_addstr(o, ": diff</summary>\n\n");
 			md_fence(o, "diff", w->diff, "");
 			kp_buf_addstr(o, "\n</details>\n\n");
 		}
+		kp_report_xrow_release(&xr);
 	}
 }
 
-void kp_report_markdown(const struct kp_report *r, struct kp_buf *o)
+void kp_report_markdown(const struct kp_report *r, FILE *f)
 {
+	struct kp_buf doc = KP_BUF_INIT, *o = &doc;
 	kp_buf_addf(o, "# kplan %s: ", r->mode == KP_REPORT_PLAN ? "plan" : "check");
 	md_text(o, r->plan);
 	kp_buf_addstr(o, "\n\n");
 	md_scope(r, o);
 	md_blocking(r, o);
-	md_summary(r, o);
+	md_summary(r, o, f);
 	for (size_t p = 0; p < r->n; p++) {
 		const struct kp_report_play *pl = &r->plays[p];
 		kp_buf_addf(o, "## Play %zu/%zu: ", pl->index, pl->count);
@@ -452,8 +514,16 @@ void kp_report_markdown(const struct kp_report *r, struct kp_buf *o)
 				kp_buf_addf(o, "### Sliding window over %zu hosts\n\n", ba->n);
 			else
 				kp_buf_addf(o, "### Batch %zu/%zu\n\n", ba->index, ba->count);
-			for (size_t h = 0; h < ba->n; h++)
-				md_host(r, &ba->hosts[h], o);
+			struct kp_report_fold fold;
+			kp_report_fold_init(&fold, ba, r->fold);
+			for (size_t h = 0; h < ba->n; h++) {
+				if (fold.first[h] != h)
+					continue;
+				md_host(r, ba, &fold, h, o);
+				fwrite(o->buf, 1, o->len, f);
+				kp_buf_reset(o);
+			}
+			kp_report_fold_release(&fold);
 		}
 		if (pl->handlers.n) {
 			kp_buf_addstr(o, "Handlers (run at the end of each section on hosts that "
@@ -466,4 +536,6 @@ void kp_report_markdown(const struct kp_report *r, struct kp_buf *o)
 			kp_buf_addstr(o, "\n");
 		}
 	}
+	fwrite(o->buf, 1, o->len, f);
+	kp_buf_release(o);
 }

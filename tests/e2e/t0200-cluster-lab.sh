@@ -48,7 +48,8 @@ took=$(($(date +%s) - start))
 	exit 0
 }
 echo "# lab up --scenario 1 took ${took}s"
-check "the scenario comes up in seconds" yes "$([ "$took" -le 30 ] && echo yes || echo "no (${took}s)")"
+# a hang guard: on a quiet machine the scenario is up in seconds
+check "the scenario comes up by itself" yes "$([ "$took" -le 180 ] && echo yes || echo "no (${took}s)")"
 pids=$(awk '{ print $1 }' "$d/pids")
 check "the API server's pid is recorded" 1 "$(awk '$2 == "cluster" && $3 == "apiserver"' "$d/pids" | wc -l | tr -d ' ')"
 

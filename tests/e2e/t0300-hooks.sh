@@ -6,7 +6,7 @@
 # later template, a registered `lua` step used in `when`, check mode with
 # read-only and other steps, a runaway hook stopped with its file:line,
 # the sandbox's refusals (os.execute, io.open, require, bytecode) and limits
-# (a loop, a 1 GB string) at a host and a batch point, within a second,
+# (a loop, a 1 GB string) at a host and a batch point,
 # and kplan.kube against the fake API server (when python3 and openssl
 # are there).
 . "$(dirname "$0")/lib.sh"
@@ -165,12 +165,15 @@ check "runaway: the host fails" 1 "$rc"
 check "runaway: stopped with the file and line" \
 	"failed: [h1] after_host hook failed: $H/runaway.lua:3: instruction limit exceeded (10000000 instructions)" \
 	"$(grep 'failed: \[h1\]' "$E2E_TMP/out" | sed 's/^ *//; s/ [0-9.]*s / /')"
-check "runaway: within seconds" yes "$([ $((t1 - t0)) -le 5 ] && echo yes || echo no)"
+# a hang guard, not a timing margin: the instruction limit, not a clock,
+# stopped it (the message above); a loaded machine may take seconds
+check "runaway: ends by itself" yes "$([ $((t1 - t0)) -le 60 ] && echo yes || echo no)"
 
 # --- the sandbox's refusals and limits, at a host point and a batch point ---
 # Each bad hook fails h1 only as a before_host hook (h2 goes on: exit 1) and
 # stops the rollout as a before_batch hook (exit 4, nothing ran); each
-# with its file:line, within a second (the whole run's wall time).
+# with its file:line. The limits, not a clock, stop them (the messages);
+# the wall time is only a hang guard, generous for a loaded machine.
 sandbox_case() { # NAME LUA MESSAGE
 	printf '%s\n%s\n%s\n' "-- $1: refused or stopped on line 3" \
 		"if ctx.host and ctx.host ~= 'h1' then return end" "$2" >"$H/bad-$1.lua"
@@ -196,14 +199,14 @@ PLAN
 			check "sandbox $1, before_host: h1 fails with file:line, h2 goes on" \
 				"1 failed: [h1] before_host hook failed: $H/bad-$1.lua:3: $3 / no yes" \
 				"$rc $(echo "$line" | sed 's/ [0-9.]*s / /') / $ran"
-			check "sandbox $1, before_host: the whole run within a second" yes \
-				"$(awk -v d=$((t1 - t0)) 'BEGIN { print (d < 1e9) ? "yes" : "no: " d / 1e9 "s" }')"
+			check "sandbox $1, before_host: the whole run ends by itself" yes \
+				"$(awk -v d=$((t1 - t0)) 'BEGIN { print (d < 30e9) ? "yes" : "no: " d / 1e9 "s" }')"
 		else
 			check "sandbox $1, before_batch: the rollout stops, with file:line, nothing ran" \
 				"4 stopped: before_batch hook failed before batch 1/2: $H/bad-$1.lua:3: $3 / no no" \
 				"$rc $(grep '^stopped:' "$E2E_TMP/out") / $ran"
-			check "sandbox $1, before_batch: the whole run within a second" yes \
-				"$(awk -v d=$((t1 - t0)) 'BEGIN { print (d < 1e9) ? "yes" : "no: " d / 1e9 "s" }')"
+			check "sandbox $1, before_batch: the whole run ends by itself" yes \
+				"$(awk -v d=$((t1 - t0)) 'BEGIN { print (d < 30e9) ? "yes" : "no: " d / 1e9 "s" }')"
 		fi
 	done
 }

@@ -38,8 +38,8 @@ wait $lpid
 lrc=$?
 took=$(($(date +%s) - t0))
 check "race: one run stopped with exit 5" "5" "$lrc"
-check "race: at once (under 5 s)" yes "$([ "$took" -lt 5 ] && echo yes || echo "no: ${took}s")"
-check "race: the other one still runs" yes "$(kill -0 $wpid 2>/dev/null && echo yes || echo no)"
+# "at once": it ended while the winner still works its 8 s, whatever the load
+check "race: at once, the other one still runs" yes "$(kill -0 $wpid 2>/dev/null && echo yes || echo "no: ${took}s")"
 check "race: the loser names the holder, the winner (pid $wpid), and runs nothing" "1 0" \
 	"$(grep -c "run lock 'race' is held by [^ ]*@[^ ]*:$wpid since " "$E2E_TMP/$loser") $(grep -c 'work a while' "$E2E_TMP/$loser")"
 check "race: the Lease lasts KPLAN_LEASE_SECONDS" 6 \

@@ -109,9 +109,9 @@ check "delete: both cordon and succeed" "cordoned: True cordoned: True" \
 compare "defaults" "--timeout=10s" "ignore_daemonsets: false, timeout: 10s"
 check "defaults: kplan refuses with kubectl's reasons, the same pods in each" \
 	"$(grep '^cannot delete ' "$E2E_TMP/kubectl.out" | sed 's/cannot delete //g' | sort)" \
-	"$(sed -n "s/.*cannot drain node '$N': //p" "$E2E_TMP/kplan.out" | sed 's/; cannot delete /\n/g' | sed 's/cannot delete //g' |
+	"$(sed -n "s/.*cannot drain node '$N': \(.*\); node '$N' left cordoned$/\1/p" "$E2E_TMP/kplan.out" | sed 's/; cannot delete /\n/g' | sed 's/cannot delete //g' |
 		sed 's/(use ignore_daemonsets: true to ignore)/(use --ignore-daemonsets to ignore)/; s/(use delete_emptydir_data: true to override)/(use --delete-emptydir-data to override)/; s/(use force: true to override)/(use --force to override)/' | sort)"
-# kplan decides before it cordons (its probe): the node is left as it was
-check "defaults: kubectl cordons before it refuses, kplan refuses before cordoning" \
-	"cordoned: True cordoned: False" \
+# both cordon first, then refuse: the node is left cordoned
+check "defaults: kubectl and kplan cordon before they refuse" \
+	"cordoned: True cordoned: True" \
 	"$(grep '^cordoned' "$E2E_TMP/kubectl") $(grep '^cordoned' "$E2E_TMP/kplan")"

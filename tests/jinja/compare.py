@@ -5,7 +5,8 @@
 
 Values must be equal as Python sees them and of the same type (2 is not
 2.0 nor True, "1" is not 1). Where Ansible fails, kplan must fail too, and
-its message must name the case's key fact (error_key). Prints each failure
+its message must name the case's key fact (error_key); for a syntax error
+it must also hold Jinja's message and name Jinja's line. Prints each failure
 with the case, Ansible's answer and kplan's; the last line is
 "N passed, N failed" for this file.
 """
@@ -44,6 +45,14 @@ def main(expected_path, kplan_path):
             why = "an error naming %s" % show(want["key"])
             ok = have is not None and "error" in have and \
                 want["key"].lower() in have["message"].lower()
+            syn = want.get("syntax")
+            if syn:
+                # a syntax error: Jinja's words (without the final period)
+                # and the template line Jinja names
+                text = syn["message"][:-1] if syn["message"].endswith(".") else syn["message"]
+                why += ", Jinja's message %s and 'line %d,'" % (show(text), syn["line"])
+                ok = ok and text in have["message"] and \
+                    ("line %d," % syn["line"]) in have["message"]
         else:
             why = "an equal value of the same type"
             ok = have is not None and "value" in have and same(want["value"], have["value"])

@@ -23,7 +23,8 @@ of mappings with `name` and exactly one of
     when:      a condition, as in `when:` (the answer is true or false)
 and optionally `vars` (over the file's), `error_key` (for a case that must
 fail: a word Ansible's message names, e.g. the undefined variable, which
-kplan's message must name too) and `source` (repository and path the
+kplan's message must name too; for a Jinja syntax error the answer also
+records Jinja's own message and line, which kplan's message must hold) and `source` (repository and path the
 expression comes from). In string values "@DATA@" is tests/jinja/data and
 "@TMP@" the directory given in $KPLAN_JINJA_TMP (in the case's text and
 variables alike; Ansible's messages get the placeholders back).
@@ -34,6 +35,7 @@ import re
 import sys
 
 import yaml
+from jinja2.exceptions import TemplateSyntaxError
 
 from ansible.errors import AnsibleUndefinedVariable
 from ansible.parsing.dataloader import DataLoader
@@ -94,6 +96,17 @@ def render(case, variables, loader):
                          escape_backslashes=False)
 
 
+def syntax_error(e):
+    """The TemplateSyntaxError behind Ansible's error, if any."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, TemplateSyntaxError):
+            return e
+        e = getattr(e, "orig_exc", None) or e.__cause__ or e.__context__
+    return None
+
+
 def answer(case, variables, loader, where):
     key = case.get("error_key")
     try:
@@ -107,7 +120,13 @@ def answer(case, variables, loader, where):
             problems.append("%s: Ansible's message does not name %r: %s" % (where, key, msg))
             return None
         kind = "undefined" if isinstance(e, AnsibleUndefinedVariable) else "error"
-        return {"error": kind, "key": str(key), "message": msg}
+        rec = {"error": kind, "key": str(key), "message": msg}
+        syn = syntax_error(e)
+        if syn is not None and syn.lineno:
+            # Jinja's own words and line, which kplan must give too (line 0:
+            # Ansible's "Could not load" of a filter, not Jinja's parser)
+            rec["syntax"] = {"message": syn.message, "line": syn.lineno}
+        return rec
     if key is not None:
         problems.append("%s: Ansible answers %r where the case expects an error" % (where, value))
         return None

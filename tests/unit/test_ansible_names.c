@@ -19,8 +19,8 @@ static void test_find(void **state)
 	    {"ansible.builtin.wait_for", "wait-for"},
 	    {"systemd", "systemd"},
 	    {"systemd_service", "systemd"},
-	    {"service", "systemd"},
-	    {"ansible.builtin.service", "systemd"},
+	    {"service", "service"},
+	    {"ansible.builtin.service", "service"},
 	    {"ansible.builtin.stat", "stat"},
 	    {"ansible.builtin.apt", "apt"},
 	    {"ansible.builtin.dpkg_selections", "dpkg-selections"},
@@ -43,6 +43,9 @@ static void test_find(void **state)
 	    {"k8s_drain", "k8s-drain"},
 	    {"apt-pin", "apt-pin"},
 	    {"drain", "drain"},
+	    {"include_vars", "include-vars"},
+	    {"ansible.builtin.include_vars", "include-vars"},
+	    {"ansible.builtin.meta", "meta"},
 	};
 	for (size_t i = 0; i < KP_ARRAY_LEN(names); i++) {
 		const struct kp_module *m = kp_module_find(names[i][0]);
@@ -79,6 +82,23 @@ static void test_unknown(void **state)
 	unknown("systemd_servic",
 		"unknown module 'systemd_servic' (did you mean 'systemd_service'?)");
 	unknown("frobnicate_widgets", "unknown module 'frobnicate_widgets'");
+	/* ansible-core's modules that kplan lacks load, and fail where they run */
+	const char *const absent[] = {"dnf",
+				      "ansible.builtin.yum",
+				      "ansible.legacy.zypper_x",
+				      "community.general.dnf",
+				      "comand",
+				      "copy"};
+	for (size_t i = 0; i < KP_ARRAY_LEN(absent); i++) {
+		const struct kp_module *m = kp_module_absent(absent[i]);
+		if (i < 2) {
+			assert_non_null(m);
+			assert_true(m->flags & KP_MOD_ABSENT);
+			assert_string_equal(m->name, i ? "yum" : "dnf");
+		} else {
+			assert_null(m);
+		}
+	}
 	unknown("community.general.ufw", "module 'community.general.ufw' belongs to collection "
 					 "'community.general', which kplan does not provide");
 	unknown("kubernetes.core.k8s",
@@ -110,15 +130,18 @@ static void mapped(const char *in, const char *want)
 
 static void test_k8s_drain_args(void **state)
 {
-	/* Ansible's defaults: DaemonSet pods are not skipped, no uncordon on failure */
+	/* Ansible's defaults: DaemonSet pods are not skipped, no uncordon on failure
+	 * but after a refusal (_revert_node_patch) */
 	mapped("{\"name\":\"w1\"}",
 	       "{\"node\":\"w1\",\"state\":\"drained\",\"ignore_daemonsets\":false,"
-	       "\"uncordon_on_failure\":false,\"api\":\"auto\",\"delete_emptydir_data\":false,"
+	       "\"uncordon_on_failure\":false,\"uncordon_on_refusal\":true,\"api\":\"auto\","
+	       "\"delete_emptydir_data\":false,"
 	       "\"force\":false,\"timeout\":300000,\"skip_wait_for_delete_timeout\":0,\"disable_"
 	       "eviction\":false}");
 	mapped("{\"name\":\"w2\",\"state\":\"cordon\"}",
 	       "{\"node\":\"w2\",\"state\":\"cordoned\",\"ignore_daemonsets\":false,"
-	       "\"uncordon_on_failure\":false,\"api\":\"auto\",\"delete_emptydir_data\":false,"
+	       "\"uncordon_on_failure\":false,\"uncordon_on_refusal\":true,\"api\":\"auto\","
+	       "\"delete_emptydir_data\":false,"
 	       "\"force\":false,\"timeout\":300000,\"skip_wait_for_delete_timeout\":0,\"disable_"
 	       "eviction\":false}");
 	mapped("{\"name\":\"w1\",\"state\":\"uncordon\",\"kubeconfig\":\"/k\","
@@ -127,7 +150,8 @@ static void test_k8s_drain_args(void **state)
 	       "\"delete_emptydir_data\":true,\"terminate_grace_period\":30,\"wait_timeout\":120,"
 	       "\"wait_sleep\":5,\"disable_eviction\":true}}",
 	       "{\"node\":\"w1\",\"state\":\"uncordoned\",\"ignore_daemonsets\":true,"
-	       "\"uncordon_on_failure\":false,\"force\":true,\"delete_emptydir_data\":true,"
+	       "\"uncordon_on_failure\":false,\"uncordon_on_refusal\":true,\"force\":true,\"delete_"
+	       "emptydir_data\":true,"
 	       "\"grace_period\":30000,\"timeout\":120000,\"disable_eviction\":true,"
 	       "\"pod_selector\":\"app=a,tier!=db\",\"kubeconfig\":\"/"
 	       "k\",\"api\":\"auto\",\"skip_wait_for_delete_timeout\":0}");

@@ -490,58 +490,100 @@ static void test_compile_errors(void **state)
 {
 	struct ctx *c = *state;
 	struct kp_expr *e;
+	/* Jinja's words, the line and column in the template, and a caret */
 	expect_err(c, "{{ 1 + }}", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid template '{{ 1 + }}': unexpected end of expression");
+		   "upgrade.yml:14:7: invalid template '{{ 1 + }}': unexpected 'end of print "
+		   "statement' (line 1, column 8)\n    {{ 1 + }}\n           ^");
+	expect_err(c, "a\n  {{ x +* 2 }}", KP_ERR_PARSE,
+		   "upgrade.yml:14:7: invalid template 'a {{ x +* 2 }}': unexpected '*' (line 2, "
+		   "column 9)\n      {{ x +* 2 }}\n            ^");
 	expect_err(c, "a {{ x", KP_ERR_PARSE,
 		   "upgrade.yml:14:7: invalid template 'a {{ x': unexpected end of template, "
-		   "expected '}}'");
-	expect_err(c, "{{ 'x }}", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid template '{{ 'x }}': unexpected end of string");
+		   "expected 'end of print statement' (line 1, column 7)\n    a {{ x\n          ^");
+	expect_err(
+	    c, "{{ 'x }}", KP_ERR_PARSE,
+	    "upgrade.yml:14:7: invalid template '{{ 'x }}': unexpected char \"'\" at 3 (line "
+	    "1, column 4)\n    {{ 'x }}\n       ^");
 	expect_err(c, "{% if x %}y", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid template '{% if x %}y': unexpected end of template, "
-		   "expected 'endif'");
-	expect_err(c, "{% include 'f' %}", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid template '{% include 'f' %}': encountered unknown "
-		   "tag 'include'");
-	expect_err(c, "{{ x | no_such_filter }}", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid template '{{ x | no_such_filter }}': no filter named "
-		   "'no_such_filter'");
+		   "upgrade.yml:14:7: invalid template '{% if x %}y': Unexpected end of template. "
+		   "Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. The "
+		   "innermost block that needs to be closed is 'if' (line 1, column 11)\n"
+		   "    {% if x %}y\n              ^");
+	expect_err(c, "{% incl 'f' %}", KP_ERR_PARSE,
+		   "upgrade.yml:14:7: invalid template '{% incl 'f' %}': Encountered unknown tag "
+		   "'incl' (line 1, column 4)\n    {% incl 'f' %}\n       ^");
+	expect_err(
+	    c, "{{ x | no_such_filter }}", KP_ERR_PARSE,
+	    "upgrade.yml:14:7: invalid template '{{ x | no_such_filter }}': no filter named "
+	    "'no_such_filter' (line 1, column 8)\n    {{ x | no_such_filter }}\n           ^");
 	expect_err(c, "{{ x is no_such_test }}", KP_ERR_PARSE,
 		   "upgrade.yml:14:7: invalid template '{{ x is no_such_test }}': no test named "
-		   "'no_such_test'");
+		   "'no_such_test' (line 1, column 9)\n    {{ x is no_such_test }}\n            ^");
 	expect(c, "{{ 'a|b' }}", "\"a|b\"");
-	expect_err(c, "{{ foo bar }}", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid template '{{ foo bar }}': expected '}}'");
+	expect_err(
+	    c, "{{ foo bar }}", KP_ERR_PARSE,
+	    "upgrade.yml:14:7: invalid template '{{ foo bar }}': expected token 'end of print "
+	    "statement', got 'bar' (line 1, column 8)\n    {{ foo bar }}\n           ^");
 	/* Lua habits get a hint */
 	expect_err(c, "{{ a .. b }}", KP_ERR_PARSE,
-		   "upgrade.yml:14:7: invalid template '{{ a .. b }}': expected a name after '.' "
-		   "(Jinja joins strings with ~, not ..)");
+		   "upgrade.yml:14:7: invalid template '{{ a .. b }}': expected name or number "
+		   "(Jinja joins strings with ~, not ..) (line 1, column 7)\n    {{ a .. b }}\n"
+		   "          ^");
 	expect_err(c, "{{ default(x, 1) }}", KP_ERR_PARSE,
 		   "upgrade.yml:14:7: invalid template '{{ default(x, 1) }}': no function named "
-		   "'default' (write x | default(y) instead of default(x, y))");
+		   "'default' (write x | default(y) instead of default(x, y)) (line 1, column 11)\n"
+		   "    {{ default(x, 1) }}\n              ^");
 	assert_int_equal(kp_expr_compile("x ~= 1", POS, &e, &c->err), KP_ERR_PARSE);
 	assert_string_equal(c->err.buf, "upgrade.yml:14:7: invalid expression 'x ~= 1': unexpected "
-					"'=' (Jinja writes != for 'not equal', not ~=)");
+					"'=' (Jinja writes != for 'not equal', not ~=) (line 1, "
+					"column 4)\n    x ~= 1\n       ^");
 	assert_int_equal(kp_expr_compile("#l > 1", POS, &e, &c->err), KP_ERR_PARSE);
 	assert_string_equal(c->err.buf, "upgrade.yml:14:7: invalid expression '#l > 1': unexpected "
-					"char '#' (Jinja writes x | length, not #x)");
+					"char '#' at 0 (Jinja writes x | length, not #x) (line 1, "
+					"column 1)\n    #l > 1\n    ^");
 	assert_int_equal(kp_expr_compile("version_compare(a, '<', b)", POS, &e, &c->err),
 			 KP_ERR_PARSE);
 	assert_string_equal(
 	    c->err.buf, "upgrade.yml:14:7: invalid expression 'version_compare(a, '<', b)': no "
 			"function named 'version_compare' (write a is version(b, op) instead of "
-			"version_compare(a, op, b))");
+			"version_compare(a, op, b)) (line 1, column 16)\n    version_compare(a, "
+			"'<', b)\n                   ^");
 	assert_int_equal(kp_expr_compile("x ==", POS, &e, &c->err), KP_ERR_PARSE);
-	assert_string_equal(
-	    c->err.buf,
-	    "upgrade.yml:14:7: invalid expression 'x ==': unexpected end of expression");
+	assert_string_equal(c->err.buf, "upgrade.yml:14:7: invalid expression 'x ==': unexpected "
+					"'end of statement block' (line "
+					"1, column 5)\n    x ==\n        ^");
 	/* on one line when it spans several */
 	assert_int_equal(kp_expr_compile("a and\n  b ===\n  c", POS, &e, &c->err), KP_ERR_PARSE);
-	assert_string_equal(c->err.buf,
-			    "upgrade.yml:14:7: invalid expression 'a and b === c': unexpected '='");
+	assert_string_equal(
+	    c->err.buf,
+	    "upgrade.yml:14:7: invalid expression 'a and b === c': unexpected '=' (line 2, "
+	    "column 7)\n      b ===\n          ^");
 	assert_int_equal(kp_expr_compile("1, 2", POS, &e, &c->err), KP_ERR_PARSE);
+	assert_string_equal(
+	    c->err.buf,
+	    "upgrade.yml:14:7: invalid expression '1, 2': expected token 'end of statement "
+	    "block', got ',' (line 1, column 2)\n    1, 2\n     ^");
+	/* a lookup that does not exist fails when the plan loads, even where
+	 * no host would reach it; a name computed at run time waits for it */
+	struct kp_template *t = NULL;
+	const char *lk = "{% if false %}{{ lookup('nosuch') }}{% endif %}";
+	assert_int_equal(kp_template_compile(lk, strlen(lk), POS, &t, &c->err), KP_ERR_PARSE);
+	assert_null(t);
 	assert_string_equal(c->err.buf,
-			    "upgrade.yml:14:7: invalid expression '1, 2': unexpected ','");
+			    "upgrade.yml:14:7: invalid template '{% if false %}{{ "
+			    "lookup('nosuch') }}{% endif %}': lookup plugin (nosuch) not "
+			    "found (line 1, column 25)\n    {% if false %}{{ "
+			    "lookup('nosuch') }}{% endif %}\n                            ^");
+	assert_int_equal(kp_expr_compile("q('envv', 'HOME') | length > 0", POS, &e, &c->err),
+			 KP_ERR_PARSE);
+	assert_string_equal(c->err.buf,
+			    "upgrade.yml:14:7: invalid expression 'q('envv', 'HOME') | "
+			    "length > 0': lookup plugin (envv) not found (did you mean "
+			    "'env'?) (line 1, column 3)\n    q('envv', 'HOME') | length > "
+			    "0\n      ^");
+	lk = "{{ lookup(kind, 'x') }}";
+	assert_int_equal(kp_template_compile(lk, strlen(lk), POS, &t, &c->err), KP_OK);
+	kp_template_free(t);
 }
 
 static void test_runtime_errors(void **state)
@@ -608,6 +650,30 @@ static void test_limits(void **state)
 	expect_err(c, "{{ 9223372036854775807 + 1 }}", KP_ERR_LIMIT,
 		   "upgrade.yml:14:7: error in expression '{{ 9223372036854775807 + 1 }}': integer "
 		   "result too large");
+	/* Python's ints are unbounded, kplan's 64-bit: every way past 2^63 is
+	 * the same error, never a wrapped or rounded value */
+	static const char *const too_large[] = {
+	    "{{ 2 ** 63 }}",
+	    "{{ -(-9223372036854775807 - 1) }}",
+	    "{{ 4611686018427387904 * 2 }}",
+	    "{{ '99999999999999999999' | int }}",
+	    "{{ 1e30 | int }}",
+	    "{{ '1e19' | int }}",
+	    "{{ ((2 ** 62) | float * 2) | int }}",
+	    "{{ 9223372036854775807 | float | int }}",
+	    "{{ '%d' % 1e19 }}",
+	    "{{ (-9223372036854775807 - 1) | abs }}",
+	    "{{ [9223372036854775807, 1] | sum }}",
+	    "{{ (-9223372036854775807 - 1) // -1 }}",
+	};
+	for (size_t i = 0; i < KP_ARRAY_LEN(too_large); i++) {
+		kp_rc rc;
+		char *got = render_rc(c, too_large[i], &rc);
+		if (got || rc != KP_ERR_LIMIT || !strstr(c->err.buf, ": integer result too large"))
+			fail_msg("'%s' gave %s, rc %d: %s", too_large[i], got ? got : "nothing", rc,
+				 c->err.buf);
+	}
+	expect(c, "{{ 9223372036854775806 + 1 }}", "\"9223372036854775807\"");
 	/* deep nesting is refused when it is compiled */
 	struct kp_buf deep = KP_BUF_INIT;
 	kp_buf_addstr(&deep, "{{ ");
@@ -656,10 +722,12 @@ static void test_statements(void **state)
 	expect_err(
 	    c, "{% filter nope %}x{% endfilter %}", KP_ERR_PARSE,
 	    "upgrade.yml:14:7: invalid template '{% filter nope %}x{% endfilter %}': no filter "
-	    "named 'nope'");
+	    "named 'nope' (line 1, column 11)\n    {% filter nope %}x{% endfilter %}\n"
+	    "              ^");
 	expect(c, "a {# note #} b", "\"a  b\"");
 	expect(c, "a  {{- x -}}  b", "\"a1b\"");
-	expect(c, "a\n{% if true %}\nb\n{% endif %}\nc", "\"a\\n\\nb\\n\\nc\"");
+	/* Templar's trim_blocks: the line break after a block tag goes */
+	expect(c, "a\n{% if true %}\nb\n{% endif %}\nc", "\"a\\nb\\nc\"");
 	expect(c, "{% if true %}x{% endif %}\n\n", "\"x\\n\\n\"");
 	expect(c, "{{ kube_version }}\n", "\"1.13.3\\n\"");
 	expect(c, "{{ m.l }}\n", "[1,2]");
@@ -725,8 +793,9 @@ static void test_tvalue(void **state)
 	y = "a:\n  - '{{ 1 + }}'\n";
 	assert_int_equal(kp_yaml_load_string("t.yml", y, strlen(y), &d, &c->err), KP_OK);
 	assert_int_equal(kp_tvalue_from_node(d->root, &tv, &c->err), KP_ERR_PARSE);
-	assert_string_equal(
-	    c->err.buf, "t.yml:2:5: invalid template '{{ 1 + }}': unexpected end of expression");
+	assert_string_equal(c->err.buf,
+			    "t.yml:2:5: invalid template '{{ 1 + }}': unexpected 'end of print "
+			    "statement' (line 1, column 8)\n    {{ 1 + }}\n           ^");
 	kp_doc_free(d);
 	y = "a: '{% if %}'\n";
 	assert_int_equal(kp_yaml_load_string("t.yml", y, strlen(y), &d, &c->err), KP_OK);

@@ -554,7 +554,9 @@ static void test_pattern_limit(void **state)
 	c.len = strlen(c.code);
 	time_t t0 = time(NULL);
 	kp_hook_call(kl, &c);
-	assert_true(time(NULL) - t0 <= 2);
+	/* the instruction limit stops it (the message); the clock only guards
+	 * against a hang, generously for a loaded machine */
+	assert_true(time(NULL) - t0 <= 60);
 	assert_int_equal(c.outcome, KP_HOOK_FAILED);
 	assert_string_equal(c.msg.buf,
 			    "bt.lua:2: instruction limit exceeded (1000000 instructions)");

@@ -47,6 +47,7 @@ static void start_server(const char *state_json)
 	fputs(state_json, f);
 	fclose(f);
 	unlink(portf);
+	kp_kube_discovery_forget(); /* a new server may get an old one's port */
 	unlink(log_path);
 	server = fork();
 	assert_true(server >= 0);
@@ -347,9 +348,9 @@ static void test_drain_refuses(void **state)
 	    r.res.msg.buf, "cannot drain node 'w1': cannot delete Pods with local storage (use "
 			   "delete_emptydir_data: true to override): kube-system/metrics-server-1; "
 			   "cannot delete Pods that declare no controller (use force: true to "
-			   "override): default/no-annotation");
-	/* nothing was cordoned or evicted */
-	assert_false(saw("PATCH"));
+			   "override): default/no-annotation; node 'w1' left cordoned");
+	/* cordoned first, as kubectl does; nothing evicted */
+	assert_true(saw("PATCH"));
 	assert_false(saw("POST"));
 	done(&r);
 
@@ -359,7 +360,33 @@ static void test_drain_refuses(void **state)
 			    "cannot drain node 'w1': cannot delete DaemonSet-managed Pods (use "
 			    "ignore_daemonsets: true to ignore): kube-system/kube-proxy-a; cannot "
 			    "delete Pods with local storage (use delete_emptydir_data: true to "
-			    "override): kube-system/metrics-server-1");
+			    "override): kube-system/metrics-server-1; node 'w1' stays cordoned: it "
+			    "was cordoned before the task");
+	done(&r);
+}
+
+/* k8s_drain as Ansible's: cordoned, refused, uncordoned again */
+static void test_k8s_drain_refusal_uncordons(void **state)
+{
+	struct run r = {0};
+	char a[512];
+	start_drain_server(false, NULL);
+	snprintf(a, sizeof(a), "{\"name\":\"w1\",\"kubeconfig\":\"%s\"}", kubeconfig);
+	run(&r, "k8s-drain", a);
+	assert_true(r.res.failed);
+	assert_non_null(strstr(r.res.msg.buf, "cannot drain node 'w1': cannot delete "));
+	assert_non_null(
+	    strstr(r.res.msg.buf, "; node 'w1' uncordoned again (uncordon_on_refusal)"));
+	/* two patches of the node: the cordon and the uncordon */
+	char *reqs = requests(), *at = reqs;
+	int patches = 0;
+	while ((at = strstr(at, "PATCH /api/v1/nodes/w1\n")) != NULL) {
+		patches++;
+		at++;
+	}
+	free(reqs);
+	assert_int_equal(patches, 2);
+	assert_false(saw("POST"));
 	done(&r);
 }
 
@@ -377,7 +404,8 @@ static void test_drain_orphaned_daemonset_pod(void **state)
 	    r.res.msg.buf,
 	    "cannot drain node 'w1': cannot delete daemonsets.apps \"x\" not found: "
 	    "kube-system/kube-proxy-a; cannot delete Pods that declare no controller "
-	    "(use force: true to override): default/no-annotation");
+	    "(use force: true to override): default/no-annotation; node 'w1' would be left "
+	    "cordoned");
 	done(&r);
 	drain_args(a, sizeof(a), "\"delete_emptydir_data\":true,\"force\":true");
 	run(&r, "drain", a);
@@ -1163,6 +1191,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_drain_refuses, teardown),
+	    cmocka_unit_test_teardown(test_k8s_drain_refusal_uncordons, teardown),
 	    cmocka_unit_test_teardown(test_drain_check_mode, teardown),
 	    cmocka_unit_test_teardown(test_drain_runs, teardown),
 	    cmocka_unit_test_teardown(test_drain_pdb_timeout, teardown),

@@ -66,6 +66,7 @@ static void start_server(const char *state_json)
 	fputs(state_json, f);
 	fclose(f);
 	unlink(portf);
+	kp_kube_discovery_forget(); /* a new server may get an old one's port */
 	unlink(F.log);
 	F.server = fork();
 	assert_true(F.server >= 0);
@@ -351,6 +352,52 @@ static void test_requests(void **state)
 	assert_non_null(strstr(req_field(r, 9, "body"), "\"policy/v1beta1\""));
 	assert_non_null(strstr(req_field(r, 10, "body"), "\"policy/v1beta1\""));
 	cJSON_Delete(r);
+	kp_buf_release(&e);
+}
+
+/* Several requests at once (a drain's round): each gets what
+ * kp_kube_request would give; discovery is asked once for the whole
+ * process, shared by a second client of the same kubeconfig and server. */
+static void test_requests_together(void **state)
+{
+	struct kp_buf e = KP_BUF_INIT;
+	start_server(STATE);
+	struct kp_kube *k = client(F.kubeconfig), *k2 = client(F.kubeconfig);
+	struct kp_kube_req r[4];
+	kp_kube_req_get_pod(&r[0], "default", "web-1");
+	kp_kube_req_get_pod(&r[1], "default", "nope");
+	assert_int_equal(kp_kube_req_evict(k, &r[2], "default", "web-1", -1, &e), KP_OK);
+	assert_int_equal(kp_kube_req_evict(k, &r[3], "default", "db-1", 0, &e), KP_OK);
+	kp_kube_requests(k, r, 4);
+	assert_int_equal(r[0].rc, KP_OK);
+	assert_int_equal(r[0].status, 200);
+	assert_string_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(r[0].json, "metadata"), "uid")->valuestring,
+	    "u1");
+	assert_int_equal(r[1].rc, KP_OK);
+	assert_int_equal(r[1].status, 404);
+	assert_int_equal(r[2].status, 429);
+	assert_string_equal(kp_kube_status_message(r[2].json),
+			    "Cannot evict pod as it would violate the pod's disruption budget.");
+	assert_int_equal(r[3].status, 201);
+	for (size_t i = 0; i < KP_ARRAY_LEN(r); i++)
+		kp_kube_req_release(&r[i]);
+
+	const struct kp_kube_api *api = NULL;
+	assert_int_equal(kp_kube_discover(k2, &api, &e), KP_OK);
+	assert_string_equal(api->eviction, "policy/v1beta1");
+	kp_kube_free(k);
+	kp_kube_free(k2);
+
+	cJSON *log = requests();
+	int discoveries = 0, evictions = 0;
+	for (int i = 0; i < cJSON_GetArraySize(log); i++) {
+		discoveries += !strcmp(req_field(log, i, "path"), "/api/v1");
+		evictions += strstr(req_field(log, i, "path"), "/eviction") != NULL;
+	}
+	assert_int_equal(discoveries, 1);
+	assert_int_equal(evictions, 2);
+	cJSON_Delete(log);
 	kp_buf_release(&e);
 }
 
@@ -649,6 +696,7 @@ int main(void)
 	    cmocka_unit_test(test_kubeconfig_errors),
 	    cmocka_unit_test(test_kubeconfig_find),
 	    cmocka_unit_test_teardown(test_requests, teardown),
+	    cmocka_unit_test_teardown(test_requests_together, teardown),
 	    cmocka_unit_test_teardown(test_pdbs_v1beta1, teardown),
 	    cmocka_unit_test_teardown(test_retries, teardown),
 	    cmocka_unit_test_teardown(test_files_kubeconfig_and_tls, teardown),

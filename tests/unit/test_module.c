@@ -5,7 +5,7 @@
 
 static void test_lookup(void **state)
 {
-	assert_int_equal(kp_nmodules, 31);
+	assert_int_equal(kp_nmodules, 39);
 	for (size_t i = 0; i < kp_nmodules; i++) {
 		const struct kp_module *m = kp_modules[i];
 		assert_non_null(m->summary);
@@ -191,7 +191,7 @@ static void test_finish(void **state)
 	       "{\"timeout\":5400000,\"grace_period\":30000,\"state\":\"drained\","
 	       "\"ignore_daemonsets\":true,\"delete_emptydir_data\":false,\"force\":false,"
 	       "\"skip_wait_for_delete_timeout\":0,\"disable_eviction\":false,"
-	       "\"uncordon_on_failure\":false,\"api\":\"auto\"}",
+	       "\"uncordon_on_failure\":false,\"uncordon_on_refusal\":false,\"api\":\"auto\"}",
 	       NULL);
 	finish(
 	    "cert-copy", "{}",

@@ -612,6 +612,31 @@ static void test_template(void **state)
 	assert_false(r.changed);
 	assert_string_equal(msg(&r), "@/bad.j2:1:1: undefined variable 'nope'");
 	kp_result_release(&r);
+
+	/* {% include %} finds files beside the template and in its templates/ */
+	char *dir = rooted("@/tpl");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	free(dir);
+	dir = rooted("@/tpl/templates");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	free(dir);
+	put_file("@/tpl/main.j2", "[{% include 'part.j2' %}|{% include 'sub.j2' %}]\n");
+	put_file("@/tpl/part.j2", "p={{ port }}\n");
+	put_file("@/tpl/templates/sub.j2", "s={{ x }}");
+	run("template", "{\"src\":\"tpl/main.j2\",\"dest\":\"@/etc/main.conf\"}", &r);
+	assert_false(r.failed);
+	t = file_text("@/etc/main.conf");
+	assert_string_equal(t, "[p=6443|s=41]\n");
+	free(t);
+	kp_result_release(&r);
+
+	/* a syntax error in a template file points into the file */
+	put_file("@/syn.j2", "a\nb {{ x +* 2 }}\n");
+	run("template", "{\"src\":\"syn.j2\",\"dest\":\"@/etc/t.conf\"}", &r);
+	assert_true(r.failed);
+	assert_string_equal(msg(&r), "@/syn.j2:2:9: invalid template: unexpected '*' (line 2, "
+				     "column 9)\n    b {{ x +* 2 }}\n            ^");
+	kp_result_release(&r);
 }
 
 /* ---- fetch ------------------------------------------------------------------------ */
@@ -979,6 +1004,30 @@ static void test_systemd(void **state)
 	kp_result_release(&r);
 }
 
+/* service: systemd's work, init-script arguments ignored as Ansible's
+ * service does on systemd, another service manager refused */
+static void test_service(void **state)
+{
+	struct kp_result r;
+	fake_systemctl("inactive", "disabled");
+	run("service",
+	    "{\"name\":\"kubelet\",\"state\":\"started\",\"enabled\":true,"
+	    "\"sleep\":3,\"pattern\":\"kubelet\",\"arguments\":\"-v\"}",
+	    &r);
+	assert_true(r.changed);
+	assert_false(r.failed);
+	assert_string_equal(msg(&r), "enabled 'kubelet', started 'kubelet' (was inactive)");
+	kp_result_release(&r);
+	char *calls = file_text("@/calls");
+	assert_string_equal(calls, "show -p LoadState kubelet\nis-active kubelet\n"
+				   "is-enabled kubelet\nenable kubelet\nstart kubelet\n");
+	free(calls);
+	run("service", "{\"name\":\"kubelet\",\"state\":\"stopped\",\"use\":\"sysvinit\"}", &r);
+	assert_true(r.failed);
+	assert_string_equal(msg(&r), "kplan manages services with systemd only, not 'sysvinit'");
+	kp_result_release(&r);
+}
+
 /* ---- wait-for ------------------------------------------------------------------------- */
 
 static void test_wait_for(void **state)
@@ -1130,6 +1179,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_command, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shell, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_systemd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_service, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_for, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_debug, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_assert_fail_set_fact, setup, teardown),

@@ -371,7 +371,8 @@ static void test_bad_when(void **state)
 	assert_int_equal(kp_plan_load(BAD "bad_when.yml", &p, &err), KP_ERR_PARSE);
 	assert_null(p);
 	assert_string_equal(err.buf, BAD "bad_when.yml:4:13: invalid expression 'x ==': unexpected "
-					 "end of expression");
+					 "'end of statement block' (line 1, column 5)\n    x ==\n"
+					 "        ^");
 	kp_buf_release(&err);
 }
 
@@ -429,15 +430,22 @@ static void test_hosts(void **state)
 static void test_one_line_messages(void **state)
 {
 	struct kp_buf msg = KP_BUF_INIT;
-	/* a multi-line expression reads as one line */
-	assert_load("- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      when: |\n"
-		    "        x == 1 and\n        y === 2\n",
-		    ":4:13: invalid expression 'x == 1 and y === 2': unexpected '='");
-	assert_load("- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      until: r.rc == 0 and\n",
-		    ":4:14: invalid expression 'r.rc == 0 and': unexpected end of expression");
+	/* a multi-line expression reads as one line; the line with the error
+	 * follows, a caret under the column */
+	assert_load(
+	    "- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      when: |\n"
+	    "        x == 1 and\n        y === 2\n",
+	    ":4:13: invalid expression 'x == 1 and y === 2': unexpected '=' (line 2, column "
+	    "5)\n    y === 2\n        ^");
+	assert_load(
+	    "- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      until: r.rc == 0 and\n",
+	    ":4:14: invalid expression 'r.rc == 0 and': unexpected 'end of statement block' "
+	    "(line 1, column 14)\n    r.rc == 0 and\n                 ^");
 	/* a bare tuple is not a condition */
-	assert_load("- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      when: 1, 2\n",
-		    ":4:13: invalid expression '1, 2': unexpected ','");
+	assert_load(
+	    "- hosts: all\n  tasks:\n    - debug: {msg: hi}\n      when: 1, 2\n",
+	    ":4:13: invalid expression '1, 2': expected token 'end of statement block', got "
+	    "',' (line 1, column 2)\n    1, 2\n     ^");
 	/* user text with a line break is escaped */
 	assert_load("- hosts: all\n  \"ser\\nial\": 1\n",
 		    ":2:3: unknown key 'ser\\nial' in play (did you mean 'serial'?)");

@@ -5,6 +5,22 @@
 #include "output/report.h"
 #include "core/value.h"
 
+/* The renderings write to a stream: into a buffer here. */
+static void render(struct kp_report *r, bool json, struct kp_buf *out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	if (json)
+		kp_report_json(r, f);
+	else
+		kp_report_markdown(r, f);
+	fclose(f);
+	kp_buf_add(out, text, len);
+	free(text);
+}
+
 static void add(struct kp_report *r, const char *host, const char *task, const char *status,
 		const char *outcome, bool pending)
 {
@@ -47,10 +63,10 @@ static void test_order_independent(void **state)
 	struct kp_buf m1 = KP_BUF_INIT, m2 = KP_BUF_INIT, j1 = KP_BUF_INIT, j2 = KP_BUF_INIT;
 	build(&r1, false);
 	build(&r2, true);
-	kp_report_markdown(&r1, &m1);
-	kp_report_markdown(&r2, &m2);
-	kp_report_json(&r1, &j1);
-	kp_report_json(&r2, &j2);
+	render(&r1, false, &m1);
+	render(&r2, false, &m2);
+	render(&r1, true, &j1);
+	render(&r2, true, &j2);
 	assert_string_equal(m1.buf, m2.buf);
 	assert_string_equal(j1.buf, j2.buf);
 	size_t hosts = 0;
@@ -70,7 +86,7 @@ static void test_markdown(void **state)
 	struct kp_report r;
 	struct kp_buf m = KP_BUF_INIT;
 	build(&r, true);
-	kp_report_markdown(&r, &m);
+	render(&r, false, &m);
 	/* secrets hidden, sorted -e */
 	assert_null(strstr(m.buf, "hunter2"));
 	assert_non_null(strstr(m.buf, "`db_password=<hidden>`, `kube_version=1.13.3`"));
@@ -111,8 +127,8 @@ static void test_no_log_and_long(void **state)
 				  .outcome = longmsg,
 				  .pending = true};
 	kp_report_add(&r, "h", &d);
-	kp_report_markdown(&r, &m);
-	kp_report_json(&r, &j);
+	render(&r, false, &m);
+	render(&r, true, &j);
 	assert_null(strstr(m.buf, "abc"));
 	assert_null(strstr(j.buf, "abc"));
 	assert_non_null(strstr(m.buf, "| would evict 9 pods … (in full below) |"));
@@ -124,10 +140,64 @@ static void test_no_log_and_long(void **state)
 	kp_report_release(&r);
 }
 
+/* A host's own name is marked where it stands as a word, and given back
+ * whole; hosts whose rows are equal after that fold, in first-host order. */
+static void test_fold(void **state)
+{
+	(void)state;
+	static const char *const hosts[] = {"n1", "n2", "n10", "n3"};
+	struct kp_report r;
+	kp_report_init(&r, KP_REPORT_PLAN, "p.yml", NULL, NULL, NULL, NULL, NULL, false);
+	kp_report_play(&r, 1, 1, "up", "all", NULL, 4);
+	kp_report_batch(&r, 1, 1, false, hosts, 4);
+	struct kp_buf o = KP_BUF_INIT;
+	for (size_t h = 0; h < 4; h++) {
+		kp_buf_reset(&o);
+		/* n3 differs: a literal \x01 in its text, kept as it is */
+		kp_buf_addf(&o, "dest=/etc/%s.conf peer=n10 n1x%s", hosts[h],
+			    h == 3 ? " \x01\x02" : "");
+		struct kp_report_row w = {
+		    .task = "t", .module = "copy", .status = "runs", .outcome = o.buf};
+		kp_report_add(&r, hosts[h], &w);
+	}
+	const struct kp_report_batch *b = &r.plays[0].batches[0];
+	for (size_t h = 0; h < 4; h++) {
+		struct kp_report_xrow x;
+		kp_report_expand(&b->hosts[h], b->hosts[h].rows[0], &x);
+		kp_buf_reset(&o);
+		kp_buf_addf(&o, "dest=/etc/%s.conf peer=n10 n1x%s", hosts[h],
+			    h == 3 ? " \x01\x02" : "");
+		assert_string_equal(x.w.outcome, o.buf);
+		kp_report_xrow_release(&x);
+	}
+	struct kp_report_fold f;
+	kp_report_fold_init(&f, b, true);
+	/* n10's own name is in "peer=n10": it stands alone */
+	assert_int_equal(f.ngroups, 3);
+	assert_int_equal(f.first[1], 0);
+	assert_int_equal(f.first[2], 2);
+	assert_int_equal(f.first[3], 3);
+	kp_buf_reset(&o);
+	kp_report_fold_label(&f, b, 0, &o);
+	assert_string_equal(o.buf, "n1 … n2 (2 hosts)");
+	kp_report_fold_release(&f);
+	kp_report_fold_init(&f, b, false);
+	assert_int_equal(f.ngroups, 4);
+	kp_report_fold_release(&f);
+	kp_buf_reset(&o);
+	kp_report_count(4900, &o);
+	kp_report_count(123, &o);
+	kp_report_count(1234567, &o);
+	assert_string_equal(o.buf, "4,9001231,234,567");
+	kp_buf_release(&o);
+	kp_report_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_order_independent),
+	    cmocka_unit_test(test_fold),
 	    cmocka_unit_test(test_markdown),
 	    cmocka_unit_test(test_no_log_and_long),
 	};

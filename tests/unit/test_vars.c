@@ -118,7 +118,7 @@ static void test_precedence(void **state)
 	kp_batchvars_init(&f.bv, &f.pv, f.hosts, 2, 1, 1);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(kp_hostvars_init(&f.hv[i], f.L, &f.pv, &f.bv,
-						  f.inv.hosts[f.hosts[i]], NULL, &err),
+						  f.inv.hosts[f.hosts[i]], NULL, NULL, &err),
 				 KP_OK);
 
 	/* vars_files beat play vars, which beat inventory variables */
@@ -193,9 +193,9 @@ static void test_play_var_positions(void **state)
 	kp_playvars_init(&f.pv, f.plan, f.plan->plays[0], &f.inv, f.extra, f.hosts, 1, false, false,
 			 NULL);
 	kp_batchvars_init(&f.bv, &f.pv, f.hosts, 1, 1, 1);
-	assert_int_equal(
-	    kp_hostvars_init(&f.hv[0], f.L, &f.pv, &f.bv, f.inv.hosts[f.hosts[0]], NULL, &err),
-	    KP_OK);
+	assert_int_equal(kp_hostvars_init(&f.hv[0], f.L, &f.pv, &f.bv, f.inv.hosts[f.hosts[0]],
+					  NULL, NULL, &err),
+			 KP_OK);
 
 	kp_buf_addf(&msg, "%s:3:10: undefined variable 'kube_version' (in the value of 'pkg')",
 		    path);
@@ -355,7 +355,7 @@ static void test_hostvars_magic(void **state)
 	kp_batchvars_init(&f.bv, &f.pv, f.hosts, 2, 1, 1);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(kp_hostvars_init(&f.hv[i], f.L, &f.pv, &f.bv,
-						  f.inv.hosts[f.hosts[i]], NULL, &err),
+						  f.inv.hosts[f.hosts[i]], NULL, NULL, &err),
 				 KP_OK);
 
 	EXPECT(&f, 1, "{{ hostvars['node-1.example.com'].inventory_hostname }}",

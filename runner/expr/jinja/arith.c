@@ -130,8 +130,13 @@ static kp_rc str_format(struct kp_jctx *cx, const struct kp_value *fmt, const st
 		} else if (strchr("dixXo", conv) && isnum(a)) {
 			spec[n++] = 'l', spec[n++] = 'l', spec[n++] = conv == 'i' ? 'd' : conv;
 			spec[n] = 0;
-			kp_buf_addf(&b, spec,
-				    (long long)(a->type == KP_V_FLOAT ? (int64_t)a->u.f : ival(a)));
+			int64_t iv = a->type == KP_V_FLOAT ? 0 : ival(a);
+			kp_rc rc;
+			if (a->type == KP_V_FLOAT && (rc = kp_jinja_float_int(cx, a->u.f, &iv))) {
+				kp_buf_release(&b);
+				return rc;
+			}
+			kp_buf_addf(&b, spec, (long long)iv);
 		} else if (strchr("feEgG", conv) && isnum(a)) {
 			spec[n++] = conv;
 			spec[n] = 0;

@@ -5,6 +5,7 @@
  * parameters; and the globals range, dict, lookup, query/q and now.
  */
 #include "expr/jinja/jinja.h"
+#include "expr/jinja/jlib.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,6 +460,15 @@ static kp_rc g_dict(struct kp_jctx *cx, const struct kp_value *const *pos, size_
 	return KP_OK;
 }
 
+const struct kp_jlookup *kp_jlookup_find(const char *name)
+{
+	name = short_name(name);
+	for (const struct kp_jlookup *l = kp_jinja_lookups; l->name; l++)
+		if (!strcmp(l->name, name))
+			return l;
+	return NULL;
+}
+
 static kp_rc g_lookup(struct kp_jctx *cx, bool query, const struct kp_value *const *pos,
 		      size_t npos, const char *const *kwn, const struct kp_value *const *kwv,
 		      size_t nkw, struct kp_value **out)
@@ -467,12 +477,14 @@ static kp_rc g_lookup(struct kp_jctx *cx, bool query, const struct kp_value *con
 		return kp_jinja_err(cx, KP_ERR_RUNTIME, "%s() needs the lookup's name",
 				    query ? "query" : "lookup");
 	const char *name = short_name(pos[0]->u.str.s);
-	const struct kp_jlookup *lk = NULL;
-	for (const struct kp_jlookup *l = kp_jinja_lookups; l->name && !lk; l++)
-		if (!strcmp(l->name, name))
-			lk = l;
-	if (!lk)
-		return kp_jinja_err(cx, KP_ERR_RUNTIME, "lookup plugin '%s' not found", name);
+	const struct kp_jlookup *lk = kp_jlookup_find(name);
+	if (!lk) {
+		struct kp_buf m = KP_BUF_INIT;
+		kp_jinja_unknown_name("lookup", name, NULL, &m);
+		kp_rc rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "%s", m.buf);
+		kp_buf_release(&m);
+		return rc;
+	}
 	bool wantlist = query;
 	const char *kn[KP_JARGS_MAX];
 	const struct kp_value *kv[KP_JARGS_MAX];

@@ -73,11 +73,15 @@ static bool is_hostvars(const struct kp_value *v)
 kp_rc kp_jlookup_name(struct kp_jctx *cx, const char *name, struct kp_value **out)
 {
 	const struct kp_scope *s = cx->scope;
-	for (size_t i = cx->nlocals; i-- > 0;)
+	for (size_t i = cx->nlocals; i-- > cx->local_floor;)
 		if (!strcmp(cx->lnames[i], name)) {
 			*out = kp_value_ref(cx->lvals[i]);
 			return KP_OK;
 		}
+	if (cx->no_context) { /* {% include ... without context %} */
+		*out = kp_jv_undef("'%s' is undefined", name);
+		return KP_OK;
+	}
 	if (is_unknown(s, name)) {
 		*out = kp_jv_unknown(name);
 		return KP_OK;
@@ -92,7 +96,9 @@ kp_rc kp_jlookup_name(struct kp_jctx *cx, const char *name, struct kp_value **ou
 			*out = hostvars_marker(cx);
 			return KP_OK;
 		}
-		*out = kp_jv_undef("undefined variable '%s'", name);
+		/* "*": a task sets variables known only when it runs */
+		*out = is_unknown(s, "*") ? kp_jv_unknown(name)
+					  : kp_jv_undef("undefined variable '%s'", name);
 		return KP_OK;
 	}
 	if (v->unsafe) {
@@ -388,6 +394,18 @@ static kp_rc eval_call(struct kp_jctx *cx, const struct jnode *n, struct kp_valu
 			args_release(&a);
 			return rc;
 		}
+	}
+	/* loop(x) in a recursive loop, loop.cycle(...), loop.changed(...) */
+	if (cx->nloops && ((f->kind == JN_NAME && !strcmp(f->name, "loop")) ||
+			   (f->kind == JN_ATTR && f->kids[0]->kind == JN_NAME &&
+			    !strcmp(f->kids[0]->name, "loop") &&
+			    (!strcmp(f->name, "cycle") || !strcmp(f->name, "changed"))))) {
+		if ((rc = eval_args(cx, n, 1, &a, false)))
+			return rc;
+		rc = kp_jloop_call(cx, f->name, (const struct kp_value *const *)a.v, a.npos, out);
+		args_release(&a);
+		if (rc != KP_ERR_NOTFOUND)
+			return rc;
 	}
 	if (f->kind == JN_ATTR) {
 		struct kp_value *self;

@@ -172,7 +172,7 @@ static kp_rc py_add(struct kp_jctx *cx, const struct kp_value *a, const struct k
 			int64_t y = b->type == KP_V_INT ? b->u.i : b->u.b;
 			int64_t r;
 			if (__builtin_add_overflow(x, y, &r))
-				return kp_jinja_err(cx, KP_ERR_RUNTIME, "integer overflow in sum");
+				return kp_jinja_err(cx, KP_ERR_LIMIT, "integer result too large");
 			*out = kp_value_int(r);
 		}
 		return KP_OK;

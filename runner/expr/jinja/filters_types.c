@@ -134,11 +134,9 @@ JF(int)
 		*out = kp_value_int(in->u.b);
 		return KP_OK;
 	case KP_V_FLOAT:
-		if (!isfinite(in->u.f))
-			return kp_jinja_err(cx, KP_ERR_RUNTIME,
-					    "cannot convert float %s to integer",
-					    isnan(in->u.f) ? "NaN" : "infinity");
-		*out = kp_value_int((int64_t)in->u.f);
+		if ((rc = kp_jinja_float_int(cx, in->u.f, &i)))
+			return rc;
+		*out = kp_value_int(i);
 		return KP_OK;
 	case KP_V_STR: {
 		double d;
@@ -146,8 +144,11 @@ JF(int)
 			*out = kp_value_int(i);
 			return KP_OK;
 		}
-		if (parse_float(in->u.str.s, &d) && isfinite(d) && fabs(d) < 9.2e18) {
-			*out = kp_value_int((int64_t)d);
+		/* int(float(text)): "1e3", and digits beyond 2^63 (an error) */
+		if (parse_float(in->u.str.s, &d) && isfinite(d)) {
+			if ((rc = kp_jinja_float_int(cx, d, &i)))
+				return rc;
+			*out = kp_value_int(i);
 			return KP_OK;
 		}
 		break;
@@ -246,6 +247,8 @@ JF(abs)
 {
 	switch (in->type) {
 	case KP_V_INT:
+		if (in->u.i == INT64_MIN)
+			return kp_jinja_err(cx, KP_ERR_LIMIT, "integer result too large");
 		*out = kp_value_int(in->u.i < 0 ? -in->u.i : in->u.i);
 		return KP_OK;
 	case KP_V_BOOL:

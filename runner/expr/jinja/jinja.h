@@ -8,6 +8,10 @@
  * the `undef` mark whose string is the error message). Using it raises the
  * error; `is defined`, `default` and attribute lookups on it do not (as
  * Ansible's AnsibleUndefined). Undefined values never leave the engine.
+ *
+ * Integers are int64_t where Python's are unbounded: exact below 2^63; a
+ * literal or a result beyond is an error ("integer result too large"),
+ * never a wrapped or rounded value (a JSON number beyond reads as a float).
  */
 #ifndef KP_JINJA_H
 #define KP_JINJA_H
@@ -75,15 +79,29 @@ struct jnode {
 };
 
 /* Template statements */
-enum js_kind { JS_TEXT, JS_OUT, JS_IF, JS_FOR, JS_SET, JS_SETBLOCK, JS_FILTER, JS_MACRO };
+enum js_kind {
+	JS_TEXT,
+	JS_OUT,
+	JS_IF,
+	JS_FOR,
+	JS_SET,
+	JS_SETBLOCK,
+	JS_FILTER,
+	JS_MACRO,
+	JS_CALL,    /* {% call(params) macro(args) %}: expr the call, targets
+		     * "caller" and its parameters, body what caller() renders */
+	JS_INCLUDE, /* expr the name (or list of names) */
+	JS_WITH	    /* targets the names, defaults their values, body */
+};
 
 struct jstmt {
 	enum js_kind kind;
 	int offset;
 	char *text; /* TEXT */
 	size_t len;
-	struct jnode *expr; /* OUT, SET value, FOR iterable, FILTER: the filter
-			     * (a JN_FILTER whose input kids[0] is NULL) */
+	struct jnode *expr; /* OUT, SET value, FOR iterable, FILTER and SETBLOCK:
+			     * the filter chain (JN_FILTERs whose innermost
+			     * input is a placeholder), NULL for a plain SETBLOCK */
 	/* IF: conds[i] guards bodies[i]; an else body has cond NULL */
 	struct jnode **conds;
 	struct jbody *bodies;
@@ -93,6 +111,12 @@ struct jstmt {
 	size_t ntargets;
 	struct jnode *filter; /* FOR ... if filter */
 	struct jbody *body, *else_body;
+	/* MACRO, CALL: the default of parameter targets[i] (i >= 1), or NULL;
+	 * WITH: the value of targets[i]; as many as targets */
+	struct jnode **defaults;
+	bool recursive;	     /* FOR ... recursive */
+	bool ignore_missing; /* INCLUDE ... ignore missing */
+	bool no_context;     /* INCLUDE ... without context */
 };
 
 struct jbody {
@@ -121,6 +145,12 @@ kp_rc kp_jparse_template(const char *src, size_t len, const struct jopts *o, str
 kp_rc kp_jparse_expr(const char *src, size_t len, bool raw_strings, struct jnode **out,
 		     struct kp_buf *err, size_t *at);
 void kp_jtemplate_free(struct jtemplate *t);
+/* The line and column (characters, from 1) of byte offset at in src. */
+void kp_jsrc_linecol(const char *src, size_t len, size_t at, int *line, int *col);
+/* A syntax error in a template file read while rendering (include, the
+ * template lookup): Jinja's message msg at offset at, recorded in cx. */
+kp_rc kp_jsyntax_error(struct kp_jctx *cx, const char *name, const char *src, size_t len, size_t at,
+		       const char *msg);
 void kp_jnode_free(struct jnode *n);
 
 /* Evaluation context (one evaluation). */
@@ -139,6 +169,19 @@ struct kp_jctx {
 	const struct jstmt *macros[16];
 	size_t nmacros;
 	size_t nlocals;
+	/* {% include ... without context %}: the locals below local_floor and
+	 * the scope's variables are hidden */
+	size_t local_floor;
+	bool no_context;
+	/* the for loops being rendered, innermost last: loop(x) of a
+	 * recursive one renders its body again, loop.changed() remembers */
+	struct jloop {
+		const struct jstmt *st;
+		int depth;		  /* loop.depth: 1, or one more than the loop that called */
+		struct kp_value *changed; /* loop.changed()'s last arguments */
+		size_t index0, length;
+	} loops[32];
+	size_t nloops;
 	bool unsafe;	  /* an unsafe value took part */
 	bool secret;	  /* a secret value was written into the text */
 	bool no_log;	  /* a no_log value was written into the text */
@@ -158,6 +201,11 @@ kp_rc kp_jeval(struct kp_jctx *cx, const struct jnode *n, struct kp_value **out)
 kp_rc kp_jmacro_call(struct kp_jctx *cx, const char *name, const struct kp_value *const *pos,
 		     size_t npos, const char *const *kwn, const struct kp_value *const *kwv,
 		     size_t nkw, struct kp_value **out);
+/* loop(items) of the innermost recursive loop, loop.cycle(...) and
+ * loop.changed(...): KP_ERR_NOTFOUND when name is none of them there
+ * (nothing recorded). */
+kp_rc kp_jloop_call(struct kp_jctx *cx, const char *name, const struct kp_value *const *pos,
+		    size_t npos, struct kp_value **out);
 /* Render a body into text. */
 kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out);
 
@@ -204,6 +252,8 @@ bool kp_jfilter_exists(const char *name);
 const void *kp_jfilter_find(const char *name);
 const void *kp_jtest_find(const char *name);
 bool kp_jtest_exists(const char *name);
+/* The lookup plugin of that name (Ansible's qualified spellings too), or NULL. */
+const struct kp_jlookup *kp_jlookup_find(const char *name);
 
 /* The omit placeholder string */
 #define KP_JINJA_OMIT KP_OMIT_TEXT

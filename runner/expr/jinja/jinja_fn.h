@@ -173,6 +173,9 @@ kp_rc kp_jinja_call_test(struct kp_jctx *cx, const char *name, const struct kp_v
 			 bool *out);
 
 /* Python semantics, shared so every function agrees with the engine. */
+/* Python's int(f): *out exact; at or beyond 2^63 kplan's limit, the error
+ * "integer result too large" (never a wrapped value). */
+kp_rc kp_jinja_float_int(struct kp_jctx *cx, double f, int64_t *out);
 bool kp_jinja_truthy(const struct kp_value *v); /* None, False, 0, 0.0, '', [], {} are false */
 bool kp_jinja_equal(const struct kp_value *a, const struct kp_value *b); /* Python == */
 /* Python ordering (<): numbers with numbers (bool counts as int), str with

@@ -64,7 +64,12 @@ static kp_rc lex_string(struct jlex *lx, struct jtok *t)
 	for (;;) {
 		if (lx->i >= lx->len) {
 			kp_buf_release(&b);
-			return kp_jlex_error(lx, t->start, "unexpected end of string");
+			/* Jinja's lexer finds no string there: the quote is a
+			 * character it does not know */
+			return kp_jlex_error(lx, t->start,
+					     q == '\'' ? "unexpected char \"'\" at %zu"
+						       : "unexpected char '\"' at %zu",
+					     t->start);
 		}
 		char c = s[lx->i++];
 		if (c == q)
@@ -215,10 +220,13 @@ kp_rc kp_jlex_next(struct jlex *lx)
 	struct jtok *t = &lx->tok;
 	const char *s = lx->s;
 	kp_jtok_release(t);
+	size_t end = lx->i;
 	while (lx->i < lx->len && isspace((unsigned char)s[lx->i]))
 		lx->i++;
 	t->start = lx->i;
 	if (lx->i >= lx->len) {
+		/* Jinja's end of template has the line of the token before it */
+		t->start = end;
 		t->kind = JT_EOF;
 		return KP_OK;
 	}
@@ -270,14 +278,78 @@ kp_rc kp_jlex_next(struct jlex *lx)
 			memcpy(t->op, ops[k], n);
 			t->op[n] = 0;
 			lx->i += n;
-			if (strchr("([{", c) && n == 1)
-				lx->depth++;
-			else if (strchr(")]}", c) && n == 1 && lx->depth > 0)
+			if (n == 1 && strchr("([{", c)) {
+				if (lx->depth >= (int)sizeof(lx->open))
+					return kp_jlex_error(lx, t->start,
+							     "expression nested too deeply");
+				lx->open[lx->depth++] = c;
+			} else if (n == 1 && strchr(")]}", c)) {
+				/* Jinja's lexer balances brackets itself */
+				char want = 0;
+				if (lx->depth > 0)
+					want = lx->open[lx->depth - 1] == '('	? ')'
+					       : lx->open[lx->depth - 1] == '[' ? ']'
+										: '}';
+				if (!want)
+					return kp_jlex_error(lx, t->start, "unexpected '%c'", c);
+				if (want != c)
+					return kp_jlex_error(lx, t->start,
+							     "unexpected '%c', expected '%c'", c,
+							     want);
 				lx->depth--;
+			}
 			return KP_OK;
 		}
 	}
-	return kp_jlex_error(lx, t->start, "unexpected char '%c'", c);
+	return kp_jlex_error(lx, t->start, "unexpected char '%c' at %zu", c, t->start);
+}
+
+void kp_jsrc_linecol(const char *src, size_t len, size_t at, int *line, int *col)
+{
+	size_t bol = at < len ? at : len;
+	while (bol && src[bol - 1] != '\n')
+		bol--;
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < bol; i++)
+		*line += src[i] == '\n';
+	for (size_t i = bol; i < at && i < len; i++)
+		*col += ((unsigned char)src[i] & 0xc0) != 0x80; /* characters, not bytes */
+}
+
+kp_rc kp_jsyntax_error(struct kp_jctx *cx, const char *name, const char *src, size_t len, size_t at,
+		       const char *msg)
+{
+	int line, col, mlen = (int)strlen(msg);
+	kp_jsrc_linecol(src, len, at, &line, &col);
+	if (mlen && msg[mlen - 1] == '.')
+		mlen--;
+	return kp_jinja_err(cx, KP_ERR_PARSE, "template '%s': %.*s (line %d, column %d)", name,
+			    mlen, msg, line, col);
+}
+
+const char *kp_jtok_describe(const struct jlex *lx)
+{
+	switch (lx->tok.kind) {
+	case JT_EOF:
+		/* a bare expression is Ansible's "{% if EXPR %}" */
+		return lx->bare ? "end of statement block" : "end of template";
+	case JT_NAME:
+		return lx->tok.name;
+	case JT_INT:
+		return "integer";
+	case JT_FLOAT:
+		return "float";
+	case JT_STR:
+		return "string";
+	case JT_OP:
+		return lx->tok.op;
+	case JT_VEND:
+		return "end of print statement";
+	case JT_BEND:
+		return "end of statement block";
+	}
+	return "?";
 }
 
 bool kp_jtok_op(const struct jlex *lx, const char *op)
@@ -345,8 +417,12 @@ static void stmt_release(struct jstmt *s)
 	}
 	free(s->conds);
 	free(s->bodies);
-	for (size_t i = 0; i < s->ntargets; i++)
+	for (size_t i = 0; i < s->ntargets; i++) {
+		if (s->defaults)
+			kp_jnode_free(s->defaults[i]);
 		free(s->targets[i]);
+	}
+	free(s->defaults);
 	free(s->targets);
 	if (s->body) {
 		body_release(s->body);

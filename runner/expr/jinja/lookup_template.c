@@ -39,7 +39,7 @@ static kp_rc render_file(struct kp_jctx *cx, const char *term, struct kp_value *
 		size_t at = 0;
 		kp_buf_reset(&err);
 		if (kp_jparse_template(text.buf, text.len, &o, &t, &err, &at))
-			rc = kp_jinja_err(cx, KP_ERR_PARSE, "template '%s': %s", term, err.buf);
+			rc = kp_jsyntax_error(cx, term, text.buf, text.len, at, err.buf);
 	}
 	if (!rc)
 		rc = kp_jrender(cx, &t->body, &res);

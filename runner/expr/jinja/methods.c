@@ -2,7 +2,7 @@
  * methods.c - the Python methods playbooks call on values: str.split,
  * rsplit, strip, lstrip, rstrip, startswith, endswith, replace, lower,
  * upper, capitalize, splitlines, format, join, count, find; dict.keys,
- * values, items, get; list.index, count; and loop.cycle.
+ * values, items, get; list.index, count (loop.cycle and loop.changed: render.c).
  */
 #include "expr/jinja/jinja.h"
 
@@ -431,12 +431,6 @@ static kp_rc map_method(struct kp_jctx *cx, const struct kp_value *self, const c
 		if (pos[0]->type == KP_V_STR)
 			v = kp_map_getn(self, pos[0]->u.str.s, pos[0]->u.str.len);
 		*out = v ? kp_value_ref(v) : npos > 1 ? kp_value_ref(pos[1]) : kp_value_null();
-		return KP_OK;
-	}
-	/* loop.cycle(a, b, ...) */
-	const struct kp_value *i0 = kp_map_get(self, "index0");
-	if (!strcmp(m, "cycle") && i0 && kp_map_get(self, "revindex0") && npos) {
-		*out = kp_value_ref(pos[i0->u.i % (int64_t)npos]);
 		return KP_OK;
 	}
 	return kp_jinja_err(cx, KP_ERR_RUNTIME, "'dict object' has no attribute '%s'", m);

@@ -94,7 +94,10 @@ void kp_jinja_unknown_name(const char *kind, const char *name, const char *const
 		return;
 	}
 	const char *s = kp_jinja_did_you_mean(kind, name, extra);
-	kp_buf_addf(msg, "no %s named '%s'", kind, name);
+	if (!strcmp(kind, "lookup")) /* Ansible's words */
+		kp_buf_addf(msg, "lookup plugin (%s) not found", name);
+	else
+		kp_buf_addf(msg, "no %s named '%s'", kind, name);
 	if (s)
 		kp_buf_addf(msg, " (did you mean '%s'?)", s);
 }

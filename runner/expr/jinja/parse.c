@@ -16,39 +16,38 @@ static kp_rc parse_cond(struct jlex *lx, struct jnode **out);
 static kp_rc parse_or(struct jlex *lx, struct jnode **out);
 static kp_rc parse_unary(struct jlex *lx, bool with_filter, struct jnode **out);
 
+/* Jinja's TokenStream.expect(): its two messages */
+static kp_rc expected(struct jlex *lx, const char *what)
+{
+	if (lx->tok.kind == JT_EOF)
+		return kp_jlex_error(lx, lx->tok.start,
+				     "unexpected end of template, expected '%s'.", what);
+	return kp_jlex_error(lx, lx->tok.start, "expected token '%s', got '%s'", what,
+			     kp_jtok_describe(lx));
+}
+
 static kp_rc expect_op(struct jlex *lx, const char *op)
 {
-	if (!kp_jtok_op(lx, op)) {
-		if (lx->tok.kind == JT_EOF || lx->tok.kind == JT_VEND || lx->tok.kind == JT_BEND)
-			return kp_jlex_error(lx, lx->tok.start,
-					     "unexpected end of expression, expected '%s'", op);
-		return kp_jlex_error(lx, lx->tok.start, "expected '%s'", op);
-	}
+	if (!kp_jtok_op(lx, op))
+		return expected(lx, op);
 	return kp_jlex_next(lx);
+}
+
+kp_rc kp_jparse_expected(struct jlex *lx, const char *what)
+{
+	return expected(lx, what);
 }
 
 static kp_rc unexpected(struct jlex *lx)
 {
-	const struct jtok *t = &lx->tok;
-	switch (t->kind) {
-	case JT_EOF:
-	case JT_VEND:
-	case JT_BEND:
-		return kp_jlex_error(lx, t->start, "unexpected end of expression");
-	case JT_NAME:
-		return kp_jlex_error(lx, t->start, "unexpected name '%s'", t->name);
-	case JT_OP:
-		return kp_jlex_error(lx, t->start, "unexpected '%s'", t->op);
-	default:
-		return kp_jlex_error(lx, t->start, "unexpected literal");
-	}
+	return kp_jlex_error(lx, lx->tok.start, "unexpected '%s'", kp_jtok_describe(lx));
 }
 
 /* A dotted name: "version", "ansible.builtin.to_json". */
 static kp_rc dotted_name(struct jlex *lx, char **out)
 {
 	if (lx->tok.kind != JT_NAME)
-		return kp_jlex_error(lx, lx->tok.start, "expected a name");
+		return expected(lx, "name");
 	struct kp_buf b = KP_BUF_INIT;
 	kp_buf_addstr(&b, lx->tok.name);
 	kp_rc rc = kp_jlex_next(lx);
@@ -57,7 +56,7 @@ static kp_rc dotted_name(struct jlex *lx, char **out)
 		if (rc)
 			break;
 		if (lx->tok.kind != JT_NAME) {
-			rc = kp_jlex_error(lx, lx->tok.start, "expected a name");
+			rc = expected(lx, "name");
 			break;
 		}
 		kp_buf_addf(&b, ".%s", lx->tok.name);
@@ -105,7 +104,7 @@ static kp_rc parse_args(struct jlex *lx, struct jnode *n)
 		if (kp_jtok_op(lx, ","))
 			rc = kp_jlex_next(lx);
 		else if (!kp_jtok_op(lx, ")"))
-			return kp_jlex_error(lx, lx->tok.start, "expected ',' or ')'");
+			return expected(lx, ",");
 	}
 	return rc ? rc : expect_op(lx, ")");
 }
@@ -178,7 +177,7 @@ static kp_rc parse_seq(struct jlex *lx, enum jn_kind kind, const char *close, st
 		if (kp_jtok_op(lx, ","))
 			rc = kp_jlex_next(lx);
 		else if (!kp_jtok_op(lx, close))
-			rc = kp_jlex_error(lx, lx->tok.start, "expected ',' or '%s'", close);
+			rc = expected(lx, ",");
 	}
 	if (!rc)
 		rc = expect_op(lx, close);
@@ -310,8 +309,7 @@ static kp_rc parse_postfix(struct jlex *lx, struct jnode **node)
 					return rc;
 				continue;
 			} else {
-				return kp_jlex_error(lx, lx->tok.start,
-						     "expected a name after '.'");
+				return kp_jlex_error(lx, lx->tok.start, "expected name or number");
 			}
 			kp_jnode_add(n, *node);
 			*node = n;
@@ -656,18 +654,18 @@ kp_rc kp_jparse_expression(struct jlex *lx, bool with_condexpr, struct jnode **o
 kp_rc kp_jparse_expr(const char *src, size_t len, bool raw_strings, struct jnode **out,
 		     struct kp_buf *err, size_t *at)
 {
-	struct jlex lx = {.s = src, .len = len, .raw_strings = raw_strings, .err = err, .at = at};
+	struct jlex lx = {
+	    .s = src, .len = len, .raw_strings = raw_strings, .err = err, .at = at, .bare = true};
 	struct jnode *n = NULL;
 	kp_rc rc = kp_jlex_next(&lx);
 	if (!rc && lx.tok.kind == JT_EOF)
-		rc = kp_jlex_error(&lx, 0, "empty expression");
+		rc = kp_jlex_error(&lx, 0, "Expected an expression, got 'end of statement block'");
 	if (!rc)
 		rc = kp_jparse_expression(&lx, true, &n);
+	/* Ansible evaluates "{% if EXPR %}": the expression ends the tag */
 	if (!rc && lx.tok.kind != JT_EOF)
-		rc = lx.tok.kind == JT_VEND || lx.tok.kind == JT_BEND
-			 ? kp_jlex_error(&lx, lx.tok.start, "unexpected '%s'",
-					 lx.tok.kind == JT_VEND ? "}}" : "%}")
-			 : unexpected(&lx);
+		rc = lx.tok.kind == JT_VEND ? kp_jlex_error(&lx, lx.tok.start, "unexpected '}'")
+					    : expected(&lx, "end of statement block");
 	kp_jtok_release(&lx.tok);
 	if (rc) {
 		kp_jnode_free(n);

@@ -39,23 +39,57 @@ static bool is_num(const struct kp_value *v)
 	return v->type == KP_V_INT || v->type == KP_V_FLOAT || v->type == KP_V_BOOL;
 }
 
-static double num_f(const struct kp_value *v)
-{
-	return v->type == KP_V_FLOAT ? v->u.f : v->type == KP_V_INT ? (double)v->u.i : v->u.b;
-}
-
 static int64_t num_i(const struct kp_value *v)
 {
 	return v->type == KP_V_INT ? v->u.i : v->u.b;
 }
 
+kp_rc kp_jinja_float_int(struct kp_jctx *cx, double f, int64_t *out)
+{
+	if (!isfinite(f))
+		return kp_jinja_err(cx, KP_ERR_RUNTIME, "cannot convert float %s to integer",
+				    isnan(f) ? "NaN" : "infinity");
+	if (f >= 9223372036854775808.0 || f < -9223372036854775808.0)
+		return kp_jinja_err(cx, KP_ERR_LIMIT, "integer result too large");
+	*out = (int64_t)f;
+	return KP_OK;
+}
+
+/* Two numbers compared as Python does, exactly: an int and a float are
+ * not rounded to one double (2^53 + 1 > 2.0^53). -1, 0, 1, or 2 when a
+ * NaN makes them unordered. */
+static int num_cmp(const struct kp_value *a, const struct kp_value *b)
+{
+	if (a->type != KP_V_FLOAT && b->type != KP_V_FLOAT) {
+		int64_t x = num_i(a), y = num_i(b);
+		return x < y ? -1 : x > y;
+	}
+	if (a->type == KP_V_FLOAT && b->type == KP_V_FLOAT) {
+		double x = a->u.f, y = b->u.f;
+		return x < y ? -1 : x > y ? 1 : x == y ? 0 : 2;
+	}
+	bool flip = a->type == KP_V_FLOAT;
+	int64_t i = num_i(flip ? b : a);
+	double f = flip ? a->u.f : b->u.f;
+	int c;
+	if (f != f)
+		return 2;
+	if (f >= 9223372036854775808.0)
+		c = -1;
+	else if (f < -9223372036854775808.0)
+		c = 1;
+	else {
+		double t = trunc(f);
+		int64_t fi = (int64_t)t;
+		c = i < fi ? -1 : i > fi ? 1 : f > t ? -1 : f < t ? 1 : 0;
+	}
+	return flip && c != 2 ? -c : c;
+}
+
 bool kp_jinja_equal(const struct kp_value *a, const struct kp_value *b)
 {
-	if (is_num(a) && is_num(b)) {
-		if (a->type != KP_V_FLOAT && b->type != KP_V_FLOAT)
-			return num_i(a) == num_i(b);
-		return num_f(a) == num_f(b);
-	}
+	if (is_num(a) && is_num(b))
+		return num_cmp(a, b) == 0;
 	if (a->type != b->type)
 		return false;
 	switch (a->type) {
@@ -111,13 +145,8 @@ kp_rc kp_jinja_compare(struct kp_jctx *cx, const struct kp_value *a, const struc
 		       int *out)
 {
 	if (is_num(a) && is_num(b)) {
-		if (a->type != KP_V_FLOAT && b->type != KP_V_FLOAT) {
-			int64_t x = num_i(a), y = num_i(b);
-			*out = x < y ? -1 : x > y;
-		} else {
-			double x = num_f(a), y = num_f(b);
-			*out = x < y ? -1 : x > y;
-		}
+		int c = num_cmp(a, b);
+		*out = c == 2 ? 0 : c; /* NaN: neither before nor after */
 		return KP_OK;
 	}
 	if (a->type == KP_V_STR && b->type == KP_V_STR) {

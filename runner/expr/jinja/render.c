@@ -1,11 +1,17 @@
 /*
  * render.c - running a template's statements: text, {{ }} output (None
  * prints as nothing, as Ansible's finalize does), if/elif/else, for loops
- * with Jinja's `loop` variable and tuple unpacking, and set.
+ * with Jinja's `loop` variable (cycle, changed, depth), tuple unpacking and
+ * recursive loops, set and set blocks, filter blocks, with, macros with
+ * defaults, call blocks, and include.
  */
 #include "expr/jinja/jinja.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "expr/jinja/jlib.h"
 
 static kp_rc push_local(struct kp_jctx *cx, const char *name, struct kp_value *v)
 {
@@ -46,6 +52,20 @@ static kp_rc output(struct kp_jctx *cx, const struct kp_value *v, struct kp_buf 
 	return kp_jinja_charge(cx, out->len - before);
 }
 
+/* What a body rendered into b, as a string value: *out a new reference
+ * when rc is KP_OK; b is released either way. */
+static kp_rc text_value(kp_rc rc, struct kp_buf *b, struct kp_value **out)
+{
+	if (rc) {
+		kp_buf_release(b);
+		return rc;
+	}
+	size_t len;
+	char *s = kp_buf_detach(b, &len);
+	*out = kp_value_str_take(s, len);
+	return KP_OK;
+}
+
 /* Assign an item to the loop targets: one name, or unpack a pair. */
 static kp_rc assign(struct kp_jctx *cx, char *const *targets, size_t n, const struct kp_value *item)
 {
@@ -62,7 +82,7 @@ static kp_rc assign(struct kp_jctx *cx, char *const *targets, size_t n, const st
 	return KP_OK;
 }
 
-static struct kp_value *loop_var(size_t i, size_t n, const struct kp_value *items)
+static struct kp_value *loop_var(size_t i, size_t n, const struct kp_value *items, int depth)
 {
 	struct kp_value *l = kp_value_map();
 	kp_map_set_take(l, "index", kp_value_int((int64_t)i + 1));
@@ -72,6 +92,8 @@ static struct kp_value *loop_var(size_t i, size_t n, const struct kp_value *item
 	kp_map_set_take(l, "first", kp_value_bool(i == 0));
 	kp_map_set_take(l, "last", kp_value_bool(i + 1 == n));
 	kp_map_set_take(l, "length", kp_value_int((int64_t)n));
+	kp_map_set_take(l, "depth", kp_value_int(depth));
+	kp_map_set_take(l, "depth0", kp_value_int(depth - 1));
 	if (i > 0)
 		kp_map_set(l, "previtem", items->u.list.items[i - 1]);
 	if (i + 1 < n)
@@ -79,12 +101,12 @@ static struct kp_value *loop_var(size_t i, size_t n, const struct kp_value *item
 	return l;
 }
 
-static kp_rc run_for(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
+/* What a for loop iterates: *out a new list (a dict's keys, a string's
+ * characters); seq is consumed. */
+static kp_rc loop_items(struct kp_jctx *cx, struct kp_value *seq, struct kp_value **out)
 {
-	struct kp_value *seq = NULL, *items = NULL;
-	kp_rc rc = kp_jeval(cx, st->expr, &seq);
-	if (rc)
-		return rc;
+	struct kp_value *items = NULL;
+	kp_rc rc = KP_OK;
 	if (kp_jv_is_undef(seq)) {
 		rc = kp_jv_undef_error(cx, seq);
 		kp_value_unref(seq);
@@ -113,10 +135,21 @@ static kp_rc run_for(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *
 	default:
 		rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "'%s' object is not iterable",
 				  kp_jinja_typename(seq));
-		kp_value_unref(seq);
-		return rc;
 	}
 	kp_value_unref(seq);
+	*out = items;
+	return rc;
+}
+
+/* The loop over seq (consumed) at the given depth: recursive loops come
+ * back here through loop(x). */
+static kp_rc loop_over(struct kp_jctx *cx, const struct jstmt *st, struct kp_value *seq, int depth,
+		       struct kp_buf *out)
+{
+	struct kp_value *items = NULL;
+	kp_rc rc = loop_items(cx, seq, &items);
+	if (rc)
+		return rc;
 	size_t base = cx->nlocals;
 	/* the `if` filter applies before loop.* counts */
 	if (st->filter) {
@@ -140,21 +173,131 @@ static kp_rc run_for(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *
 			return rc;
 		}
 	}
+	if (cx->nloops >= KP_ARRAY_LEN(cx->loops)) {
+		kp_value_unref(items);
+		return kp_jinja_err(cx, KP_ERR_LIMIT, "loops nested too deeply");
+	}
+	struct jloop *fr = &cx->loops[cx->nloops++];
+	*fr = (struct jloop){.st = st, .depth = depth};
 	size_t n = items->u.list.n;
+	fr->length = n;
 	for (size_t i = 0; i < n && !rc; i++) {
-		rc = kp_jinja_charge(cx, 16); /* the loop variable: a map of 9 */
+		fr->index0 = i;
+		rc = kp_jinja_charge(cx, 16); /* the loop variable: a map of 11 */
 		if (!rc)
-			rc = push_local(cx, "loop", loop_var(i, n, items));
+			rc = push_local(cx, "loop", loop_var(i, n, items, depth));
 		if (!rc)
 			rc = assign(cx, st->targets, st->ntargets, items->u.list.items[i]);
 		if (!rc)
 			rc = kp_jrender(cx, st->body, out);
 		pop_locals(cx, base);
 	}
+	kp_value_unref(fr->changed);
+	cx->nloops--;
 	if (!rc && !n && st->else_body)
 		rc = kp_jrender(cx, st->else_body, out);
 	kp_value_unref(items);
 	return rc;
+}
+
+static kp_rc run_for(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
+{
+	struct kp_value *seq = NULL;
+	kp_rc rc = kp_jeval(cx, st->expr, &seq);
+	return rc ? rc : loop_over(cx, st, seq, 1, out);
+}
+
+kp_rc kp_jloop_call(struct kp_jctx *cx, const char *name, const struct kp_value *const *pos,
+		    size_t npos, struct kp_value **out)
+{
+	if (!cx->nloops)
+		return KP_ERR_NOTFOUND;
+	struct jloop *fr = &cx->loops[cx->nloops - 1];
+	if (!strcmp(name, "loop")) {
+		if (!fr->st->recursive)
+			return KP_ERR_NOTFOUND;
+		if (npos != 1)
+			return kp_jinja_err(cx, KP_ERR_RUNTIME,
+					    "loop() takes exactly one argument (%zu given)", npos);
+		struct kp_buf b = KP_BUF_INIT;
+		return text_value(loop_over(cx, fr->st, kp_value_ref(pos[0]), fr->depth + 1, &b),
+				  &b, out);
+	}
+	if (!strcmp(name, "cycle")) {
+		if (!npos)
+			return kp_jinja_err(cx, KP_ERR_RUNTIME, "no items for cycling given");
+		*out = kp_value_ref(pos[fr->index0 % npos]);
+		return KP_OK;
+	}
+	if (!strcmp(name, "changed")) {
+		struct kp_value *now = kp_value_list();
+		for (size_t i = 0; i < npos; i++)
+			kp_list_push(now, pos[i]);
+		bool changed = !fr->changed || !kp_value_equal(fr->changed, now);
+		kp_value_unref(fr->changed);
+		fr->changed = now;
+		*out = kp_value_bool(changed);
+		return KP_OK;
+	}
+	return KP_ERR_NOTFOUND;
+}
+
+/* text (consumed) through a block's filter chain: *out a new reference.
+ * The text replaces the placeholder input while the chain is evaluated
+ * (the AST is shared between threads: the text goes in through a local
+ * variable, not into the tree). */
+static kp_rc filter_text(struct kp_jctx *cx, const struct jnode *chain_top, struct kp_value *text,
+			 struct kp_value **out)
+{
+	kp_rc rc = KP_OK;
+	struct kp_value *v = NULL;
+	size_t base = cx->nlocals;
+	const struct jnode *chain[32];
+	size_t n = 0;
+	for (const struct jnode *f = chain_top; f->kind == JN_FILTER && n < 32; f = f->kids[0])
+		chain[n++] = f;
+	/* innermost first: each filter's input is the previous result */
+	struct kp_value *cur = text;
+	for (size_t i = n; i-- > 0;) {
+		rc = push_local(cx, " filter-input", kp_value_ref(cur));
+		if (rc)
+			break;
+		struct jnode in = {.kind = JN_NAME, .name = (char *)" filter-input"};
+		struct jnode f = *chain[i];
+		struct jnode *kids[64];
+		if (f.nkids > KP_ARRAY_LEN(kids)) {
+			pop_locals(cx, base);
+			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "too many filter arguments");
+			break;
+		}
+		memcpy(kids, f.kids, f.nkids * sizeof(*kids));
+		kids[0] = &in;
+		f.kids = kids;
+		rc = kp_jeval(cx, &f, &v);
+		pop_locals(cx, base);
+		kp_value_unref(cur);
+		cur = v;
+		v = NULL;
+		if (rc)
+			break;
+		if (kp_jv_is_undef(cur)) {
+			rc = kp_jv_undef_error(cx, cur);
+			break;
+		}
+	}
+	if (rc) {
+		kp_value_unref(cur);
+		return rc;
+	}
+	*out = cur;
+	return KP_OK;
+}
+
+/* The text a block renders: *out a new string */
+static kp_rc render_text(struct kp_jctx *cx, const struct jbody *body, struct kp_value **out)
+{
+	struct kp_buf b = KP_BUF_INIT;
+	return text_value(kp_jrender(cx, body, &b), &b, out);
 }
 
 /* {% set %} stays in effect to the end of the enclosing block. */
@@ -163,15 +306,13 @@ static kp_rc run_set(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *
 	struct kp_value *v = NULL;
 	kp_rc rc;
 	if (st->kind == JS_SETBLOCK) {
-		struct kp_buf b = KP_BUF_INIT;
-		rc = kp_jrender(cx, st->body, &b);
-		if (rc) {
-			kp_buf_release(&b);
-			return rc;
-		}
-		size_t len;
-		char *s = kp_buf_detach(&b, &len);
-		return push_local(cx, st->targets[0], kp_value_str_take(s, len));
+		struct kp_value *text = NULL;
+		rc = render_text(cx, st->body, &text);
+		if (!rc && st->expr) /* {% set v | filter %} */
+			rc = filter_text(cx, st->expr, text, &v);
+		else
+			v = text;
+		return rc ? rc : push_local(cx, st->targets[0], v);
 	}
 	rc = kp_jeval(cx, st->expr, &v);
 	if (rc)
@@ -215,57 +356,38 @@ static kp_rc run_set(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *
 	return rc;
 }
 
-/* {% filter %}: the body's text replaces the placeholder input while the
- * filter chain is evaluated (the AST is shared between threads: the text
- * goes in through a local variable, not into the tree). */
+/* {% filter %}: the body's text through the filter chain */
 static kp_rc run_filter_block(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
 {
-	struct kp_buf b = KP_BUF_INIT;
-	kp_rc rc = kp_jrender(cx, st->body, &b);
-	if (rc) {
-		kp_buf_release(&b);
-		return rc;
-	}
-	size_t len;
-	char *s = kp_buf_detach(&b, &len);
-	struct kp_value *text = kp_value_str_take(s, len), *v = NULL;
+	struct kp_value *text = NULL, *v = NULL;
+	kp_rc rc = render_text(cx, st->body, &text);
+	if (!rc)
+		rc = filter_text(cx, st->expr, text, &v);
+	if (!rc)
+		rc = output(cx, v, out);
+	kp_value_unref(v);
+	return rc;
+}
+
+/* {% with a = x %}: the values, all evaluated first, hold in the body */
+static kp_rc run_with(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
+{
 	size_t base = cx->nlocals;
-	const struct jnode *chain[32];
-	size_t n = 0;
-	for (const struct jnode *f = st->expr; f->kind == JN_FILTER && n < 32; f = f->kids[0])
-		chain[n++] = f;
-	/* innermost first: each filter's input is the previous result */
-	struct kp_value *cur = text;
-	for (size_t i = n; i-- > 0;) {
-		rc = push_local(cx, " filter-input", kp_value_ref(cur));
-		if (rc)
-			break;
-		struct jnode in = {.kind = JN_NAME, .name = (char *)" filter-input"};
-		struct jnode f = *chain[i];
-		struct jnode *kids[64];
-		if (f.nkids > KP_ARRAY_LEN(kids)) {
-			pop_locals(cx, base);
-			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "too many filter arguments");
-			break;
-		}
-		memcpy(kids, f.kids, f.nkids * sizeof(*kids));
-		kids[0] = &in;
-		f.kids = kids;
-		rc = kp_jeval(cx, &f, &v);
-		pop_locals(cx, base);
-		kp_value_unref(cur);
-		cur = v;
-		v = NULL;
-		if (rc)
-			break;
-		if (kp_jv_is_undef(cur)) {
-			rc = kp_jv_undef_error(cx, cur);
-			break;
-		}
+	struct kp_value *vals[JCTX_LOCALS_MAX] = {0};
+	kp_rc rc = st->ntargets > JCTX_LOCALS_MAX
+		       ? kp_jinja_err(cx, KP_ERR_LIMIT, "too many names in with")
+		       : KP_OK;
+	for (size_t i = 0; i < st->ntargets && !rc; i++)
+		rc = kp_jeval(cx, st->defaults[i], &vals[i]);
+	for (size_t i = 0; i < st->ntargets && i < JCTX_LOCALS_MAX; i++) {
+		if (!rc && vals[i])
+			rc = push_local(cx, st->targets[i], vals[i]);
+		else
+			kp_value_unref(vals[i]);
 	}
 	if (!rc)
-		rc = output(cx, cur, out);
-	kp_value_unref(cur);
+		rc = kp_jrender(cx, st->body, out);
+	pop_locals(cx, base);
 	return rc;
 }
 
@@ -283,29 +405,151 @@ kp_rc kp_jmacro_call(struct kp_jctx *cx, const char *name, const struct kp_value
 	if (npos > np)
 		return kp_jinja_err(cx, KP_ERR_RUNTIME,
 				    "macro '%s' takes not more than %zu argument(s)", name, np);
+	for (size_t k = 0; k < nkw; k++) {
+		bool known = false;
+		for (size_t i = 0; i < np && !known; i++)
+			known = !strcmp(kwn[k], m->targets[i + 1]);
+		if (!known)
+			return kp_jinja_err(cx, KP_ERR_RUNTIME,
+					    "macro '%s' takes no keyword argument '%s'", name,
+					    kwn[k]);
+	}
 	kp_rc rc = KP_OK;
+	/* defaults are evaluated when called, seeing the parameters before */
 	for (size_t i = 0; i < np && !rc; i++) {
 		const char *pn = m->targets[i + 1];
 		const struct kp_value *v = i < npos ? pos[i] : NULL;
 		for (size_t k = 0; k < nkw && !v; k++)
 			if (!strcmp(kwn[k], pn))
 				v = kwv[k];
-		rc = push_local(cx, pn,
-				v ? kp_value_ref(v)
-				  : kp_jv_undef("parameter '%s' was not provided", pn));
+		struct kp_value *d = NULL;
+		if (!v && m->defaults && m->defaults[i + 1])
+			rc = kp_jeval(cx, m->defaults[i + 1], &d);
+		if (!rc)
+			rc = push_local(cx, pn,
+					v   ? kp_value_ref(v)
+					: d ? d
+					    : kp_jv_undef("parameter '%s' was not provided", pn));
 	}
 	struct kp_buf text = KP_BUF_INIT;
 	if (!rc)
 		rc = kp_jrender(cx, m->body, &text);
 	pop_locals(cx, base);
-	if (rc) {
-		kp_buf_release(&text);
+	return text_value(rc, &text, out);
+}
+
+/* {% call m(args) %}body{% endcall %}: m runs with caller() the body */
+static kp_rc run_call(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
+{
+	if (cx->nmacros >= KP_ARRAY_LEN(cx->macros))
+		return kp_jinja_err(cx, KP_ERR_LIMIT, "too many macros");
+	size_t saved = cx->nmacros;
+	cx->macros[cx->nmacros++] = st;
+	struct kp_value *v = NULL;
+	kp_rc rc = kp_jeval(cx, st->expr, &v);
+	cx->nmacros = saved;
+	if (!rc)
+		rc = output(cx, v, out);
+	kp_value_unref(v);
+	return rc;
+}
+
+/* Where {% include name %} finds name: in a task's argument the plan's
+ * directory (Templar's loader); in the template module Ansible's search
+ * path, each directory's templates/ folder before it: the role
+ * (role_path), the plan's directory, the template file's own directory.
+ * *out a new string, NULL when none. */
+static char *find_include(struct kp_jctx *cx, const char *name)
+{
+	struct stat sb;
+	if (name[0] == '/')
+		return stat(name, &sb) || !S_ISREG(sb.st_mode) ? NULL : kp_xstrdup(name);
+	const char *tdir = cx->scope ? cx->scope->template_dir : NULL;
+	const struct kp_value *role = tdir ? kp_scope_get(cx->scope, "role_path") : NULL;
+	const char *dirs[3] = {role && role->type == KP_V_STR ? role->u.str.s : NULL,
+			       kp_jinja_base_dir(cx), tdir};
+	struct kp_buf path = KP_BUF_INIT;
+	for (size_t d = 0; d < KP_ARRAY_LEN(dirs); d++)
+		for (int sub = tdir ? 1 : 0; dirs[d] && sub >= 0; sub--) {
+			kp_buf_reset(&path);
+			kp_buf_addf(&path, "%s/%s%s", dirs[d], sub ? "templates/" : "", name);
+			if (!stat(path.buf, &sb) && S_ISREG(sb.st_mode))
+				return kp_buf_detach(&path, NULL);
+		}
+	kp_buf_release(&path);
+	return NULL;
+}
+
+static kp_rc include_one(struct kp_jctx *cx, const struct jstmt *st, const char *path,
+			 struct kp_buf *out)
+{
+	struct kp_buf text = KP_BUF_INIT, err = KP_BUF_INIT;
+	struct jtemplate *t = NULL;
+	kp_rc rc = KP_OK;
+	if (kp_read_file(path, (size_t)64 << 20, &text, &err)) {
+		rc = kp_jinja_err(cx, KP_ERR_IO, "cannot read '%s': %s", path, err.buf);
+	} else if (!(rc = kp_jinja_charge(cx, text.len))) {
+		/* Ansible's environment: trim_blocks on */
+		struct jopts o = {.trim_blocks = true};
+		size_t at = 0;
+		kp_buf_reset(&err);
+		if (kp_jparse_template(text.buf, text.len, &o, &t, &err, &at))
+			rc = kp_jsyntax_error(cx, path, text.buf, text.len, at, err.buf);
+	}
+	if (!rc) {
+		/* the included file's macros are its own */
+		size_t macros = cx->nmacros, floor = cx->local_floor;
+		bool no_context = cx->no_context;
+		if (st->no_context) {
+			cx->local_floor = cx->nlocals;
+			cx->no_context = true;
+		}
+		rc = kp_jrender(cx, &t->body, out);
+		cx->nmacros = macros;
+		cx->local_floor = floor;
+		cx->no_context = no_context;
+	}
+	kp_jtemplate_free(t);
+	kp_buf_release(&text);
+	kp_buf_release(&err);
+	return rc;
+}
+
+/* {% include %}: a name, or a list of names of which the first found */
+static kp_rc run_include(struct kp_jctx *cx, const struct jstmt *st, struct kp_buf *out)
+{
+	struct kp_value *v = NULL;
+	kp_rc rc = kp_jeval(cx, st->expr, &v);
+	if (rc)
+		return rc;
+	if (kp_jv_is_undef(v)) {
+		rc = kp_jv_undef_error(cx, v);
+		kp_value_unref(v);
 		return rc;
 	}
-	size_t len;
-	char *s = kp_buf_detach(&text, &len);
-	*out = kp_value_str_take(s, len);
-	return KP_OK;
+	size_t n = v->type == KP_V_LIST ? kp_list_len(v) : 1;
+	char *path = NULL;
+	for (size_t i = 0; i < n && !path && !rc; i++) {
+		const struct kp_value *name = v->type == KP_V_LIST ? kp_list_at(v, i) : v;
+		if (name->type != KP_V_STR)
+			rc = kp_jinja_err(cx, KP_ERR_RUNTIME, "Can only include a string, not '%s'",
+					  kp_jinja_typename(name));
+		else
+			path = find_include(cx, name->u.str.s);
+	}
+	if (!rc && path)
+		rc = include_one(cx, st, path, out);
+	else if (!rc && !st->ignore_missing) {
+		struct kp_buf names = KP_BUF_INIT;
+		kp_jinja_str(v, &names);
+		rc = kp_jinja_err(cx, KP_ERR_IO, "%s: %s",
+				  v->type == KP_V_LIST ? "TemplatesNotFound" : "TemplateNotFound",
+				  names.buf);
+		kp_buf_release(&names);
+	}
+	free(path);
+	kp_value_unref(v);
+	return rc;
 }
 
 kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out)
@@ -360,6 +604,15 @@ kp_rc kp_jrender(struct kp_jctx *cx, const struct jbody *b, struct kp_buf *out)
 			break;
 		case JS_FILTER:
 			rc = run_filter_block(cx, st, out);
+			break;
+		case JS_CALL:
+			rc = run_call(cx, st, out);
+			break;
+		case JS_INCLUDE:
+			rc = run_include(cx, st, out);
+			break;
+		case JS_WITH:
+			rc = run_with(cx, st, out);
 			break;
 		case JS_MACRO:
 			if (cx->nmacros >= KP_ARRAY_LEN(cx->macros))

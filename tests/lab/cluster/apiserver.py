@@ -35,6 +35,13 @@ Lab-only endpoints (need the same client certificate):
                              answer is cut off mid-body and the connection
                              closed (alternating while both remain); {} clears
   GET  /lab/faults           what is left, and how many were injected
+  POST /lab/hold             {"path": RE, "together": N[, "methods": [M...]][, "timeout": S]}:
+                             the next matching API requests wait until N of them are in
+                             (or S seconds, 30 by default, have passed since the first),
+                             then all go on; each is marked "(held: K of N together)" or
+                             "(held: K of N, timed out)" in the log; then the hold is
+                             over; {} clears
+  GET  /lab/hold             the hold, and how many requests it has
 
 usage: apiserver.py --bind ADDR --port PORT --cert F --key F --ca F
                     --scenario N --nodes NAME=ADDR[,NAME=ADDR...]
@@ -64,6 +71,11 @@ LOCK = threading.RLock()
 FAULTS = {"status500": 0, "drop": 0, "user": None, "agent": None, "path": None, "methods": None,
           "injected": {"status500": 0, "drop": 0}}
 COND = threading.Condition(LOCK)
+# a hold (POST /lab/hold): requests that wait for each other, to show that a
+# client has them in flight together (its own lock: held requests wait
+# outside LOCK)
+HOLD = {"path": None, "methods": None, "together": 0, "timeout": 30.0, "arrived": 0}
+HOLD_COND = threading.Condition()
 ARGS = None
 LOG = None
 
@@ -2016,6 +2028,24 @@ def lab_endpoint(method, parts, q, body):
         except (TypeError, ValueError, re.error) as e:
             raise ApiError(400, "BadRequest", "bad fault: %s" % e)
         return 200, FAULTS, None
+    if what == "hold" and method == "GET":
+        with HOLD_COND:
+            return 200, dict(HOLD), None
+    if what == "hold" and method in ("POST", "PUT"):
+        v = parse_body(body) if body else {}
+        if not isinstance(v, dict):
+            raise ApiError(400, "BadRequest", 'want {"path": RE, "together": N, ...}')
+        try:
+            h = {"path": v.get("path"), "methods": v.get("methods"), "together": int(v.get("together", 0)),
+                 "timeout": float(v.get("timeout", 30)), "arrived": 0}
+            if h["path"]:
+                re.compile(h["path"])
+        except (TypeError, ValueError, re.error) as e:
+            raise ApiError(400, "BadRequest", "bad hold: %s" % e)
+        with HOLD_COND:
+            HOLD.update(h)
+            HOLD_COND.notify_all()
+            return 200, dict(HOLD), None
     if what == "settle" and method == "POST":
         deadline = time.time() + float(q.get("timeout", "10"))
         while CL.timers and time.time() < deadline:
@@ -2079,6 +2109,26 @@ def take_fault(method, path, user, agent):
         f[kind] -= 1
         f["injected"][kind] += 1
         return kind
+
+
+def take_hold(method, path):
+    """wait as the hold says (POST /lab/hold): -> the log's note, or """""
+    with HOLD_COND:
+        h = HOLD
+        if not h["path"] or path.startswith("/lab/") or (h["methods"] and method not in h["methods"]) \
+                or not re.search(h["path"], path):
+            return ""
+        h["arrived"] += 1
+        HOLD_COND.notify_all()
+        if h["arrived"] == 1:
+            h["deadline"] = time.time() + h["timeout"]
+        while h["path"] and h["arrived"] < h["together"] and time.time() < h["deadline"]:
+            HOLD_COND.wait(max(0.01, h["deadline"] - time.time()))
+        note = " (held: %d of %d %s)" % (h["arrived"], h["together"],
+                                          "together" if h["arrived"] >= h["together"] else "timed out")
+        h["path"] = None  # one group: the requests after it go on at once
+        HOLD_COND.notify_all()
+        return note
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -2175,6 +2225,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except Exception:
             pass
         fault = take_fault(self.command, u.path, user, self.headers.get("User-Agent", ""))
+        held = take_hold(self.command, u.path)
         try:
             if fault == "status500":
                 raise ApiError(500, "InternalError", "Internal error occurred: injected fault (lab)")
@@ -2193,8 +2244,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = obj.encode()
         else:
             data = json.dumps(obj, separators=(",", ":")).encode()
-        log("%s %s %s %d%s %s" % (user, self.command, self.path, code,
-                                  " (fault: %s)" % fault if fault else "",
+        log("%s %s %s %d%s%s %s" % (user, self.command, self.path, code,
+                                  " (fault: %s)" % fault if fault else "", held,
                                   body[:300].decode(errors="replace").replace("\n", " ") if body else ""))
         self.send_response(code)
         self.send_header("Content-Type", ctype or "application/json")
