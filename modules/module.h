@@ -118,6 +118,7 @@ struct kp_result {
 	struct kp_value *set_vars; /* set-fact: host variables to set (map), or NULL */
 	enum kp_flow flow;	   /* meta: what the engine is asked to do */
 	int64_t duration_ms;
+	bool timed_out; /* a command ran past its timeout (kp_mod_fail_timeout) */
 };
 void kp_result_init(struct kp_result *r);
 void kp_result_release(struct kp_result *r);
@@ -170,6 +171,10 @@ struct kp_modctx {
 	/* the run's Ctrl-C / SIGTERM count (or NULL): waits sleep with
 	 * kp_sleep_interruptible on it */
 	const volatile sig_atomic_t *interrupts;
+	/* async_status: this host's async job `jid`, its registered result (a
+	 * new reference), or NULL when there is no such job; cleanup forgets
+	 * it. Filled by the engine. */
+	struct kp_value *(*async_job)(struct kp_modctx *ctx, const char *jid, bool cleanup);
 	void *engine_ctx; /* the engine's own, opaque to modules */
 };
 

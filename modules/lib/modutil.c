@@ -204,6 +204,7 @@ kp_rc kp_mod_fail_timeout(const struct kp_modctx *ctx, const struct kp_exec_req 
 	struct kp_buf d = KP_BUF_INIT;
 	kp_mod_duration_text(req && req->timeout_ms ? req->timeout_ms : ctx->timeout_ms, &d);
 	kp_mod_failf(res, "command timed out after %s (killed with its children)", d.buf);
+	res->timed_out = true;
 	kp_buf_release(&d);
 	return KP_OK;
 }

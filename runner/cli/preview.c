@@ -336,7 +336,8 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 
 		struct kp_value *items = NULL;
 		if (t->loop) {
-			rc = kp_tvalue_render(c->L, t->loop, &s, &items, c->err);
+			rc = t->loop_with ? kp_task_loop_items(c->L, t, &s, &items, c->err)
+					  : kp_tvalue_render(c->L, t->loop, &s, &items, c->err);
 			if (rc) {
 				kp_buf_release(&line);
 				kp_buf_release(&deleg);
@@ -371,9 +372,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 			struct kp_value *loopmap = NULL, *args = NULL;
 			struct kp_scope si = s;
 			if (items) {
-				loopmap = kp_value_map();
-				kp_map_set(loopmap, t->loop_var ? t->loop_var : "item",
-					   kp_list_at(items, i));
+				loopmap = kp_loop_vars(t, items, i);
 				/* the loop variable sits just below the magic variables */
 				si.layers[si.nlayers] = si.layers[si.nlayers - 1];
 				si.layers[si.nlayers - 1] = loopmap;

@@ -89,6 +89,10 @@ static void env_push_task(struct kp_taskenv *dst, const struct kp_taskenv *src,
 	dst->ignore_unreachable |= t->ignore_unreachable;
 	if (t->check_mode != KP_UNSET)
 		dst->check_mode = t->check_mode;
+	if (t->diff != KP_UNSET)
+		dst->diff = t->diff;
+	if (t->throttle && (!dst->throttle || t->throttle < dst->throttle))
+		dst->throttle = t->throttle;
 	if (t->timeout_ms)
 		dst->timeout_ms = t->timeout_ms;
 }
@@ -273,6 +277,8 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 		int limit = e->o->forks;
 		if (t->throttle && t->throttle < limit)
 			limit = t->throttle;
+		if (env->throttle && env->throttle < limit)
+			limit = env->throttle;
 		kp_parallel_for(e, slot, act.n, limit, task_job_fn, &j, NULL);
 	}
 	hosts_pop(sv, &act);

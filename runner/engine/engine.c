@@ -333,7 +333,9 @@ static void run_play(struct kp_engine *e, size_t pi)
 	run_magic(e);
 	struct kp_taskenv base = {.become = p->become,
 				  .become_user = p->become_user,
-				  .check_mode = KP_UNSET,
+				  .check_mode = p->check_mode,
+				  .diff = p->diff,
+				  .throttle = p->throttle,
 				  .section = "tasks"};
 	if (p->environment)
 		base.envs[base.nenvs++] = p->environment;
@@ -581,6 +583,7 @@ cleanup:
 		kp_value_unref(e.hosts[i].last_value);
 		kp_value_unref(e.hosts[i].last_set_vars);
 		kp_value_unref(e.hosts[i].last_failed_result);
+		kp_value_unref(e.hosts[i].async_jobs);
 		free(e.hosts[i].last_failed_task);
 		free(e.hosts[i].roles_ran);
 		free(e.hosts[i].conn_error);

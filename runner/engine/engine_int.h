@@ -51,6 +51,10 @@ struct kp_hoststate {
 	/* the role uses (kp_roleuse.once) that ran on this host */
 	const struct kp_roleuse **roles_ran;
 	size_t nroles_ran, caproles_ran;
+	/* async tasks with poll: 0, by job id: their registered results, for
+	 * async_status (a map, or NULL) */
+	struct kp_value *async_jobs;
+	unsigned async_seq;
 };
 
 /* What a task inherits from the blocks around it. */
@@ -64,7 +68,8 @@ struct kp_taskenv {
 	const struct kp_tvalue *envs[16]; /* environment maps, outermost first */
 	size_t nenvs;
 	bool no_log, ignore_errors, ignore_unreachable;
-	enum kp_tristate check_mode;
+	enum kp_tristate check_mode, diff;
+	int throttle; /* a block's throttle: 0 none */
 	int64_t timeout_ms;
 	const char *section;	       /* pre_tasks, tasks, post_tasks, handlers */
 	const struct kp_roleuse *role; /* the role whose tasks these are, or NULL */

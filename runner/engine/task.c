@@ -123,6 +123,83 @@ static kp_rc control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req 
 	return kp_host_exec(c->e, cp, cp == c->target, &c->become, req, r, "to run kubectl", err);
 }
 
+/* async_status's look-up (modctx.async_job): the host's job table. */
+static struct kp_value *async_job(struct kp_modctx *ctx, const char *jid, bool cleanup)
+{
+	struct kp_task_ectx *c = ctx->engine_ctx;
+	struct kp_hoststate *hs = c->hs;
+	const struct kp_value *v = hs->async_jobs ? kp_map_get(hs->async_jobs, jid) : NULL;
+	struct kp_value *r = v ? kp_value_ref(v) : NULL;
+	if (r && cleanup)
+		kp_map_del(hs->async_jobs, jid);
+	return r;
+}
+
+/* async: the result gets a job id, and Ansible's message when the module
+ * ran past `async` seconds. With poll: 0 the result is kept for
+ * async_status and the task registers only the job: the module has
+ * already run to its end (kplan runs it in the foreground), so
+ * async_status finds it finished. */
+static void async_outcome(struct kp_engine *e, struct kp_hoststate *hs, struct outcome *oc,
+			  int64_t async_s, int64_t poll_s, bool timed_out, bool check)
+{
+	char jid[64];
+	pthread_mutex_lock(&e->lock);
+	unsigned seq = ++hs->async_seq;
+	pthread_mutex_unlock(&e->lock);
+	snprintf(jid, sizeof(jid), "j%u%09lld.%d", seq, (long long)(kp_now_ms() % 1000000000),
+		 (int)getpid());
+	struct kp_value *v = kp_value_copy(oc->value);
+	v->unsafe = oc->value->unsafe;
+	kp_value_unref(oc->value);
+	oc->value = v;
+	kp_map_set_take(v, "ansible_job_id", kp_value_str(jid));
+	kp_map_set_take(v, "started", kp_value_int(1));
+	kp_map_set_take(v, "finished", kp_value_int(timed_out ? 0 : 1));
+	if (timed_out) {
+		char msg[128];
+		snprintf(msg, sizeof(msg),
+			 "async task did not complete within the requested time - %llds",
+			 (long long)async_s);
+		struct kp_value *ar = kp_value_map();
+		kp_map_set_take(ar, "ansible_job_id", kp_value_str(jid));
+		kp_map_set_take(ar, "started", kp_value_int(1));
+		kp_map_set_take(ar, "finished", kp_value_int(0));
+		kp_map_set_take(ar, "stdout", kp_value_str(""));
+		kp_map_set_take(ar, "stderr", kp_value_str(""));
+		kp_map_set_take(v, "async_result", ar);
+		kp_map_del(v, "rc");
+		kp_map_del(v, "stdout");
+		kp_map_del(v, "stderr");
+		kp_map_del(v, "stdout_lines");
+		kp_map_del(v, "stderr_lines");
+		kp_map_set_take(v, "msg", kp_value_str(msg));
+		kp_map_set_take(v, "changed", kp_value_bool(false));
+		kp_map_set_take(v, "failed", kp_value_bool(true));
+		oc->changed = false;
+		oc->failed = true;
+		kp_buf_reset(&oc->msg);
+		kp_buf_addstr(&oc->msg, msg);
+	}
+	if (poll_s || check)
+		return;
+	if (!hs->async_jobs)
+		hs->async_jobs = kp_value_map();
+	kp_map_set(hs->async_jobs, jid, v);
+	struct kp_value *started = kp_value_map();
+	started->unsafe = 1;
+	kp_map_set_take(started, "ansible_job_id", kp_value_str(jid));
+	kp_map_set_take(started, "started", kp_value_int(1));
+	kp_map_set_take(started, "finished", kp_value_int(0));
+	kp_map_set_take(started, "changed", kp_value_bool(true));
+	kp_map_set_take(started, "failed", kp_value_bool(false));
+	kp_value_unref(oc->value);
+	oc->value = started;
+	oc->changed = true;
+	oc->failed = false;
+	kp_buf_reset(&oc->msg);
+}
+
 /* The module once (probe, then apply), with until/retries around it. */
 /* retries / delay written as templates: rendered for this host. A number,
  * or text holding one (what "{{ n }}" renders to); delay also takes a
@@ -243,6 +320,29 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		finish_failed(oc, err.buf);
 		goto out;
 	}
+	/* counts written as templates, rendered before the connection is
+	 * leased (a failure here holds no lease) */
+	int64_t async_s = t->async_s, poll_s = t->poll_s;
+	if ((t->async_t && render_count(L, t->async_t, scope, "async", false, &async_s, &err)) ||
+	    (t->poll_t && render_count(L, t->poll_t, scope, "poll", false, &poll_s, &err))) {
+		finish_failed(oc, err.buf);
+		goto out;
+	}
+	int retries = t->until ? t->retries : 0;
+	int64_t delay_ms = t->delay_ms, n;
+	if (t->retries_t) {
+		if (render_count(L, t->retries_t, scope, "retries", false, &n, &err)) {
+			finish_failed(oc, err.buf);
+			goto out;
+		}
+		retries = t->until ? (int)n : 0;
+	}
+	if (t->delay_t) {
+		if (render_count(L, t->delay_t, scope, "delay", true, &delay_ms, &err)) {
+			finish_failed(oc, err.buf);
+			goto out;
+		}
+	}
 	struct kp_conn *conn = NULL;
 	struct kp_become become = {.user = bec.user, .password = bec.password};
 	if (locked && !(conn = kp_host_lease(e, target, &become))) {
@@ -259,21 +359,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 				   .t = t,
 				   .env = env,
 				   .slot = slot};
-	int retries = t->until ? t->retries : 0;
-	int64_t delay_ms = t->delay_ms, n;
-	if (t->retries_t) {
-		if (render_count(L, t->retries_t, scope, "retries", false, &n, &err)) {
-			finish_failed(oc, err.buf);
-			goto out;
-		}
-		retries = t->until ? (int)n : 0;
-	}
-	if (t->delay_t) {
-		if (render_count(L, t->delay_t, scope, "delay", true, &delay_ms, &err)) {
-			finish_failed(oc, err.buf);
-			goto out;
-		}
-	}
+	bool timed_out = false;
 	for (oc->attempts = 1;; oc->attempts++) {
 		struct kp_result res;
 		struct kp_modctx ctx = {
@@ -285,9 +371,12 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .scope = scope,
 		    .L = L,
 		    .check_mode = check,
-		    .diff = e->o->diff,
+		    .diff = t->diff != KP_UNSET	    ? t->diff == KP_YES
+			    : env->diff != KP_UNSET ? env->diff == KP_YES
+						    : e->o->diff,
 		    .verbose = e->o->verbose,
-		    .timeout_ms = t->timeout_ms	    ? t->timeout_ms
+		    .timeout_ms = async_s	    ? async_s * 1000
+				  : t->timeout_ms   ? t->timeout_ms
 				  : env->timeout_ms ? env->timeout_ms
 						    : e->o->timeout_ms,
 		    .base_dir = e->ld->plan->dir,
@@ -295,6 +384,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .play_file = e->play->plan_file,
 		    .task_file = t->pos.file,
 		    .interrupts = e->o->interrupts,
+		    .async_job = async_job,
 		    .engine_ctx = &cpc,
 		};
 		if (t->module->flags & KP_MOD_KUBE) {
@@ -343,6 +433,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		kp_buf_add(cmds, res.cmds.buf, res.cmds.len);
 		kp_buf_reset(diff);
 		kp_buf_add(diff, res.diff.buf, res.diff.len);
+		timed_out = res.timed_out;
 		kp_result_release(&res);
 
 		/* failed_when / changed_when / until see the result under the
@@ -408,6 +499,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		if (t->until)
 			kp_map_set_take(oc->value, "attempts", kp_value_int(oc->attempts));
 	}
+	if (async_s && oc->value && !oc->unreachable)
+		async_outcome(e, hs, oc, async_s, poll_s, timed_out, check);
 out:
 	if (envv)
 		for (char **p = envv; *p; p++)
@@ -538,6 +631,38 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 	count(hs, st);
 }
 
+/* A task (or one item) whose `when` did not hold: Ansible's skip result,
+ * and the condition on one line for the operator. */
+static void skip_outcome(struct outcome *s, const char *why)
+{
+	s->skipped = true;
+	s->value = kp_value_map();
+	kp_map_set_take(s->value, "changed", kp_value_bool(false));
+	kp_map_set_take(s->value, "skipped", kp_value_bool(true));
+	kp_map_set_take(s->value, "skip_reason", kp_value_str("Conditional result was False"));
+	kp_buf_addstr(&s->msg, "when: ");
+	for (const char *w = why; *w; w++) {
+		bool sp = *w == ' ' || *w == '\n' || *w == '\t';
+		if (!sp)
+			kp_buf_addch(&s->msg, *w);
+		else if (s->msg.len && s->msg.buf[s->msg.len - 1] != ' ')
+			kp_buf_addch(&s->msg, ' ');
+	}
+}
+
+/* when: the enclosing blocks' conditions, then the task's own */
+static kp_rc test_when(struct kp_lua *L, const struct kp_task *t, const struct kp_taskenv *env,
+		       const struct kp_scope *s, bool *ok, const char **why, struct kp_buf *err)
+{
+	kp_rc rc = KP_OK;
+	*ok = true;
+	for (size_t i = 0; i < env->nwhens && *ok && !rc; i++)
+		rc = test_all(L, env->when[i], env->nwhen[i], s, ok, why, err);
+	if (*ok && !rc)
+		rc = test_all(L, t->when, t->nwhen, s, ok, why, err);
+	return rc;
+}
+
 static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		      const struct kp_task *t, const struct kp_taskenv *env)
 {
@@ -564,11 +689,14 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	}
 	kp_role_title(t, env, &title);
 
-	/* when: the enclosing blocks' conditions, then the task's own */
-	for (size_t i = 0; i < env->nwhens && ok && !rc; i++)
-		rc = test_all(L, env->when[i], env->nwhen[i], scope, &ok, &why, &err);
-	if (ok && !rc)
-		rc = test_all(L, t->when, t->nwhen, scope, &ok, &why, &err);
+	/* a loop's items come first: `when` is then tested per item, with the
+	 * loop variable (as Ansible does); when they cannot be had, `when` is
+	 * tested once and may skip the task before the loop's error counts */
+	struct kp_value *items = NULL;
+	struct kp_buf loop_err = KP_BUF_INIT;
+	bool items_ok = t->loop && !kp_task_loop_items(L, t, scope, &items, &loop_err);
+	if (!items_ok)
+		rc = test_when(L, t, env, scope, &ok, &why, &err);
 	if (rc) {
 		struct outcome f = {0};
 		kp_buf_addf(&err, " (task '%s')", title.buf);
@@ -584,21 +712,8 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		goto out;
 	}
 	if (!ok) {
-		struct outcome s = {.skipped = true};
-		s.value = kp_value_map();
-		kp_map_set_take(s.value, "changed", kp_value_bool(false));
-		kp_map_set_take(s.value, "skipped", kp_value_bool(true));
-		kp_map_set_take(s.value, "skip_reason",
-				kp_value_str("conditional result was false"));
-		/* one line, whatever the YAML style of the condition */
-		kp_buf_addstr(&s.msg, "when: ");
-		for (const char *w = why; *w; w++) {
-			bool sp = *w == ' ' || *w == '\n' || *w == '\t';
-			if (!sp)
-				kp_buf_addch(&s.msg, *w);
-			else if (s.msg.len && s.msg.buf[s.msg.len - 1] != ' ')
-				kp_buf_addch(&s.msg, ' ');
-		}
+		struct outcome s = {0};
+		skip_outcome(&s, why);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = KP_ST_SKIPPED,
 					  .msg = s.msg.buf,
@@ -633,13 +748,8 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	}
 
 	/* loop: the module once per item; the registered value has `results` */
-	struct kp_value *items = NULL;
-	if (kp_tvalue_render(L, t->loop, scope, &items, &err) || items->type != KP_V_LIST) {
-		if (!err.len)
-			kp_buf_addf(&err, "%s:%d:%d: loop must be a list, not a %s", t->pos.file,
-				    t->pos.line, t->pos.col, kp_value_typename(items->type));
-		finish_failed(&oc, err.buf);
-		kp_value_unref(items);
+	if (!items_ok) {
+		finish_failed(&oc, loop_err.buf);
 		enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = st,
@@ -652,14 +762,12 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	struct kp_value *results = kp_value_list();
 	bool any_changed = false, any_failed = false, any_unreachable = false, all_skipped = true;
 	struct kp_value *set_vars = NULL;
-	const char *loop_var = t->loop_var ? t->loop_var : "item";
 	for (size_t i = 0; i < kp_list_len(items); i++) {
 		struct outcome io = {0};
-		struct kp_value *layer = kp_value_map();
 		const struct kp_value *item = kp_list_at(items, i);
-		kp_map_set(layer, loop_var, item);
-		if (t->index_var)
-			kp_map_set_take(layer, t->index_var, kp_value_int((int64_t)i));
+		if (i && t->loop_pause_ms > 0)
+			kp_sleep_interruptible(t->loop_pause_ms, e->o->interrupts);
+		struct kp_value *layer = kp_loop_vars(t, items, i);
 		struct kp_scope is;
 		scope_with(&is, scope, layer);
 		struct kp_buf label = KP_BUF_INIT;
@@ -671,7 +779,18 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		kp_value_unref(lv);
 		int64_t it0 = kp_now_ms();
 		kp_buf_reset(&cmds);
-		run_module(e, slot, hs, t, env, &is, &io, &cmds, &out, &errt, &diff, &delegated);
+		bool iok = true;
+		const char *iwhy = NULL;
+		kp_buf_reset(&err);
+		if (test_when(L, t, env, &is, &iok, &iwhy, &err)) {
+			kp_buf_addf(&err, " (task '%s')", title.buf);
+			finish_failed(&io, err.buf);
+		} else if (!iok) {
+			skip_outcome(&io, iwhy);
+		} else {
+			run_module(e, slot, hs, t, env, &is, &io, &cmds, &out, &errt, &diff,
+				   &delegated);
+		}
 		enum kp_status st = status_of(&io, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .delegated_to = delegated,
@@ -689,8 +808,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .show_msg = (t->module->flags & KP_MOD_SHOWS_MSG) != 0};
 		report(e, t, env, title.buf, &r);
 		struct kp_value *rv = io.value ? kp_value_copy(io.value) : kp_value_map();
-		kp_map_set(rv, loop_var, item);
-		kp_map_set_take(rv, "ansible_loop_var", kp_value_str(loop_var));
+		kp_map_update(rv, layer); /* the item, its index, ansible_loop */
 		kp_list_push_take(results, rv);
 		any_changed |= io.changed;
 		any_failed |= io.failed;
@@ -709,11 +827,25 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	}
 	oc.value = kp_value_map();
 	kp_map_set_take(oc.value, "changed", kp_value_bool(any_changed));
-	kp_map_set_take(oc.value, "failed", kp_value_bool(any_failed));
-	kp_map_set_take(oc.value, "skipped", kp_value_bool(all_skipped && kp_list_len(items) > 0));
-	kp_map_set_take(
-	    oc.value, "msg",
-	    kp_value_str(any_failed ? "one or more items failed" : "all items completed"));
+	if (!kp_list_len(items)) {
+		/* nothing to loop over: the task is skipped, as in Ansible */
+		kp_map_set_take(oc.value, "skipped", kp_value_bool(true));
+		kp_map_set_take(oc.value, "skipped_reason", kp_value_str("No items in the list"));
+		oc.skipped = true;
+		struct kp_taskresult r = {.host = hs->host->name,
+					  .status = KP_ST_SKIPPED,
+					  .msg = "No items in the list",
+					  .duration_ms = kp_now_ms() - t0};
+		report(e, t, env, title.buf, &r);
+	} else {
+		kp_map_set_take(oc.value, "failed", kp_value_bool(any_failed));
+		kp_map_set_take(oc.value, "skipped", kp_value_bool(all_skipped));
+		kp_map_set_take(oc.value, "msg",
+				kp_value_str(all_skipped  ? "All items skipped"
+					     : any_failed ? "One or more items failed"
+							  : "All items completed"));
+		oc.skipped = all_skipped;
+	}
 	kp_map_set_take(oc.value, "results", results);
 	oc.changed = any_changed;
 	oc.failed = any_failed;
@@ -724,6 +856,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	apply_outcome(e, hs, t, env, st, &oc, no_log);
 out:
 	outcome_release(&oc);
+	kp_buf_release(&loop_err);
 	kp_buf_release(&err);
 	kp_buf_release(&cmds);
 	kp_buf_release(&out);

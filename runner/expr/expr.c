@@ -19,6 +19,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 struct kp_template {
@@ -724,6 +725,33 @@ kp_rc kp_template_render(struct kp_lua *L, const struct kp_template *t, const st
 		return KP_OK;
 	}
 	return rc;
+}
+
+kp_rc kp_lookup_run(struct kp_lua *L, const char *name, const struct kp_value *terms,
+		    const struct kp_scope *s, struct kp_pos pos, struct kp_value **out,
+		    struct kp_buf *err)
+{
+	struct kp_buf msg = KP_BUF_INIT;
+	struct kp_jctx cx;
+	ctx_init(&cx, L, s, &msg);
+	kp_rc rc = kp_jinja_lookup(&cx, name, terms, out);
+	if (rc) {
+		/* a with_ loop's message is the lookup's own, as in Ansible */
+		char prefix[160];
+		snprintf(prefix, sizeof(prefix), "lookup '%s': ", name);
+		const char *m = msg.buf;
+		if (!strncmp(m, prefix, strlen(prefix)))
+			m += strlen(prefix);
+		kp_pos_errorf(err, rc, pos, "%s", m);
+	}
+	ctx_release(&cx);
+	kp_buf_release(&msg);
+	return rc;
+}
+
+bool kp_lookup_exists(const char *name)
+{
+	return kp_jinja_lookup_exists(name);
 }
 
 /* Bare expressions */

@@ -123,6 +123,15 @@ kp_rc kp_expr_eval(struct kp_lua *L, const struct kp_expr *e, const struct kp_sc
 kp_rc kp_expr_test(struct kp_lua *L, const struct kp_expr *e, const struct kp_scope *s, bool *out,
 		   struct kp_buf *err);
 
+/* A lookup plugin run on terms already rendered, as a with_<name> loop
+ * runs it: *out the list it gives. Errors read "file:line:col: lookup
+ * 'name': ..." at pos. kp_lookup_exists: a lookup of that name (or
+ * ansible.builtin.name) is built in. */
+kp_rc kp_lookup_run(struct kp_lua *L, const char *name, const struct kp_value *terms,
+		    const struct kp_scope *s, struct kp_pos pos, struct kp_value **out,
+		    struct kp_buf *err);
+bool kp_lookup_exists(const char *name);
+
 /* A value tree whose string leaves may hold templates: module arguments,
  * loop lists, environment maps. */
 enum kp_tvkind { KP_TV_LIT, KP_TV_TMPL, KP_TV_LIST, KP_TV_MAP };

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 size_t kp_serial_sizes(const struct kp_serial_step *steps, size_t nsteps, size_t nhosts,
 		       size_t *sizes, size_t max)
@@ -33,6 +34,19 @@ size_t kp_serial_sizes(const struct kp_serial_step *steps, size_t nsteps, size_t
 		i++;
 	}
 	return nb;
+}
+
+/* Fisher-Yates with the kernel's random numbers */
+static void shuffle(size_t *v, size_t n)
+{
+	for (size_t i = n; i > 1; i--) {
+		uint32_t r = 0;
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			r = (uint32_t)i * 2654435761u;
+		size_t j = r % i, t = v[i - 1];
+		v[i - 1] = v[j];
+		v[j] = t;
+	}
 }
 
 static void reverse(size_t *v, size_t n)
@@ -101,6 +115,9 @@ kp_rc kp_batches_compute(const struct kp_play *play, const char *pattern,
 		qsort_r(out->hosts, out->nhosts, sizeof(size_t), cmp_host_name, (void *)inv);
 		if (play->order == KP_ORDER_REVERSE_SORTED)
 			reverse(out->hosts, out->nhosts);
+		break;
+	case KP_ORDER_SHUFFLE:
+		shuffle(out->hosts, out->nhosts);
 		break;
 	}
 	if (!out->nhosts)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "model/load.h"
 #include "model/vars.h"
@@ -107,6 +109,102 @@ static void apply_play_defaults(const struct kp_loadopts *o, struct kp_plan *pla
 	}
 }
 
+/* One line from the terminal, without echo when private. */
+static char *read_answer(const char *msg, bool private)
+{
+	struct termios old, quiet;
+	bool hidden = private && !tcgetattr(0, &old);
+	fputs(msg, stderr);
+	fflush(stderr);
+	if (hidden) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(0, TCSAFLUSH, &quiet);
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+	if (hidden) {
+		tcsetattr(0, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = 0;
+	return line;
+}
+
+/* vars_prompt, answered before anything runs: a value given with -e
+ * wins; on a terminal the question is asked (twice with confirm); with
+ * no terminal the default is taken, and without one the plan cannot run. */
+static kp_rc answer_prompts(const struct kp_loadopts *o, struct kp_plan *plan, struct kp_buf *err)
+{
+	for (size_t pi = 0; pi < plan->nplays; pi++) {
+		struct kp_play *p = plan->plays[pi];
+		for (size_t i = 0; p->vars_prompt && i < kp_list_len(p->vars_prompt); i++) {
+			const struct kp_value *e = kp_list_at(p->vars_prompt, i), *x;
+			const char *name = kp_map_get(e, "name")->u.str.s;
+			const struct kp_value *pos = kp_map_get(e, "pos");
+			const char *prompt = (x = kp_map_get(e, "prompt")) ? x->u.str.s : NULL;
+			const char *def = (x = kp_map_get(e, "default")) ? x->u.str.s : NULL;
+			bool private = !(x = kp_map_get(e, "private")) || x->u.b;
+			bool confirm = (x = kp_map_get(e, "confirm")) && x->u.b;
+			bool unsafe = (x = kp_map_get(e, "unsafe")) && x->u.b;
+			if (o->extra && kp_map_get(o->extra, name))
+				continue;
+			char *answer = NULL;
+			if (isatty(0)) {
+				struct kp_buf msg = KP_BUF_INIT;
+				if (prompt && def)
+					kp_buf_addf(&msg, "%s [%s]: ", prompt, def);
+				else if (prompt)
+					kp_buf_addf(&msg, "%s: ", prompt);
+				else
+					kp_buf_addf(&msg, "input for %s: ", name);
+				for (;;) {
+					answer = read_answer(msg.buf, private);
+					if (!confirm || !answer)
+						break;
+					struct kp_buf again = KP_BUF_INIT;
+					kp_buf_addf(&again, "confirm %s", msg.buf);
+					char *second = read_answer(again.buf, private);
+					kp_buf_release(&again);
+					bool same = second && !strcmp(second, answer);
+					free(second);
+					if (same)
+						break;
+					fputs("***** VALUES ENTERED DO NOT MATCH ****\n", stderr);
+					free(answer);
+				}
+				kp_buf_release(&msg);
+			}
+			if ((!answer || !*answer) && def) {
+				free(answer);
+				answer = kp_xstrdup(def);
+			}
+			if (!answer)
+				return kp_errorf(
+				    err, KP_ERR_INVALID,
+				    "%s:%lld:%lld: vars_prompt '%s' has no answer: there "
+				    "is no terminal to ask on and no default (give it with "
+				    "-e %s=...)",
+				    kp_list_at(pos, 0)->u.str.s, (long long)kp_list_at(pos, 1)->u.i,
+				    (long long)kp_list_at(pos, 2)->u.i, name, name);
+			struct kp_value *v = kp_value_str(answer);
+			free(answer);
+			if (unsafe)
+				v->unsafe = 1;
+			if (!p->vars)
+				p->vars = kp_value_map();
+			kp_map_set_take(p->vars, name, v);
+		}
+	}
+	return KP_OK;
+}
+
 kp_rc kp_load_all(const struct kp_loadopts *o, struct kp_loaded *ld, struct kp_buf *err)
 {
 	kp_rc rc;
@@ -127,6 +225,8 @@ kp_rc kp_load_all(const struct kp_loadopts *o, struct kp_loaded *ld, struct kp_b
 	rc = kp_plan_load_roles(o->plan_path, o->roles_path, &ld->plan, err);
 	if (!rc)
 		apply_play_defaults(o, ld->plan);
+	if (!rc)
+		rc = answer_prompts(o, ld->plan, err);
 	/* hosts are resolved only against an inventory: `validate` without
 	 * one checks the templates' syntax, as it does for tasks */
 	if (!rc && o->inventories->n)

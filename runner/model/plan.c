@@ -53,13 +53,19 @@ static const char *const play_keys[] = {
     "pause_between_batches",
     "run_lock",
     "hook_limits",
+    "vars_prompt",
+    "module_defaults",
+    "collections",
+    "check_mode",
+    "diff",
+    "throttle",
     "gather_facts",
     "gather_subset",
     "roles",
 };
 
-static const char *const order_names[] = {"inventory", "reverse_inventory", "sorted",
-					  "reverse_sorted", NULL};
+static const char *const order_names[] = {"inventory",	    "reverse_inventory", "sorted",
+					  "reverse_sorted", "shuffle",		 NULL};
 static const char *const strategy_names[] = {"linear", "free", NULL};
 static const char *const connection_names[] = {"ssh", "local", NULL};
 static const char *const become_methods[] = {"sudo", NULL};
@@ -410,6 +416,72 @@ static kp_rc parse_hosts(struct kp_play *p, const struct kp_node *n, struct kp_b
 	return KP_OK;
 }
 
+/* vars_prompt: a list of {name, prompt, default, private, confirm,
+ * unsafe}; the answers come when the plan loads (load.c) */
+static kp_rc parse_vars_prompt(struct kp_play *p, const struct kp_node *v, struct kp_buf *err)
+{
+	static const char *const keys[] = {"name",    "prompt",	 "default",
+					   "private", "confirm", "unsafe"};
+	if (kp_node_is_null(v))
+		return KP_OK;
+	if (v->type != KP_N_SEQ)
+		return kp_node_errorf(err, KP_ERR_INVALID, v,
+				      "'vars_prompt' must be a list of mappings with 'name', "
+				      "not %s",
+				      kp_node_describe(v));
+	struct kp_value *l = kp_value_list();
+	kp_rc rc = KP_OK;
+	for (size_t i = 0; i < v->n && !rc; i++) {
+		const struct kp_node *e = v->items[i], *name = NULL;
+		struct kp_value *m = kp_value_map();
+		bool b;
+		if (e->type != KP_N_MAP)
+			rc = kp_node_errorf(err, KP_ERR_INVALID, e,
+					    "a 'vars_prompt' entry must be a mapping, not %s",
+					    kp_node_describe(e));
+		for (size_t j = 0; !rc && j < e->n; j++) {
+			const struct kp_node *k = e->items[2 * j], *x = e->items[2 * j + 1];
+			char *s = NULL;
+			if (!strcmp(k->str, "private") || !strcmp(k->str, "confirm") ||
+			    !strcmp(k->str, "unsafe")) {
+				if (!(rc = kp_get_bool(x, k->str, &b, err)))
+					kp_map_set_take(m, k->str, kp_value_bool(b));
+			} else if (!strcmp(k->str, "name") || !strcmp(k->str, "prompt") ||
+				   !strcmp(k->str, "default")) {
+				if (!(rc = kp_get_str(x, k->str, &s, err)))
+					kp_map_set_take(m, k->str, kp_value_str(s));
+				free(s);
+				if (!rc && k->str[0] == 'n') {
+					name = x;
+					rc = kp_check_var_name(x, x->str, err);
+				}
+			} else {
+				kp_unknown_key(k, "vars_prompt entry", keys, KP_ARRAY_LEN(keys),
+					       err);
+				rc = KP_ERR_INVALID;
+			}
+		}
+		if (!rc && !name)
+			rc = kp_node_errorf(err, KP_ERR_INVALID, e,
+					    "a 'vars_prompt' entry has no 'name'");
+		if (!rc) {
+			struct kp_value *pos = kp_value_list();
+			kp_list_push_take(pos, kp_value_str(e->file ? e->file : ""));
+			kp_list_push_take(pos, kp_value_int(e->line));
+			kp_list_push_take(pos, kp_value_int(e->col));
+			kp_map_set_take(m, "pos", pos);
+		}
+		kp_list_push_take(l, m);
+	}
+	if (rc) {
+		kp_value_unref(l);
+		return rc;
+	}
+	p->vars_prompt = l;
+	p->vars_prompt_pos = kp_node_pos(v);
+	return KP_OK;
+}
+
 static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 		      const struct kp_node *k, const struct kp_node *v)
 {
@@ -483,6 +555,18 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 		rc = kp_get_str(v, key, &p->run_lock, err);
 	} else if (!strcmp(key, "hook_limits")) {
 		rc = parse_hook_limits(p, v, err);
+	} else if (!strcmp(key, "vars_prompt")) {
+		rc = parse_vars_prompt(p, v, err);
+	} else if (!strcmp(key, "module_defaults")) {
+		rc = kp_check_module_defaults(v, err);
+	} else if (!strcmp(key, "collections")) {
+		rc = kp_check_collections(v, err);
+	} else if (!strcmp(key, "throttle")) {
+		if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
+			p->throttle = (int)i;
+	} else if (!strcmp(key, "check_mode") || !strcmp(key, "diff")) {
+		if (!(rc = kp_get_bool(v, key, &b, err)))
+			*(key[0] == 'c' ? &p->check_mode : &p->diff) = b ? KP_YES : KP_NO;
 	} else if (!strcmp(key, "gather_facts")) {
 		if (!(rc = kp_get_bool(v, key, &b, err)))
 			p->gather_facts = b ? KP_YES : KP_NO;
@@ -533,6 +617,8 @@ static kp_rc parse_play(struct kp_loader *ld, const struct kp_node *n, const cha
 	p->pos = kp_node_pos(n);
 	p->max_fail_percentage = -1;
 	p->become = KP_UNSET;
+	p->check_mode = KP_UNSET;
+	p->diff = KP_UNSET;
 	p->gather_facts = KP_UNSET;
 	p->plan_file = kp_xstrdup(file);
 	dir = kp_path_dir(file);
@@ -572,6 +658,12 @@ static kp_rc parse_play(struct kp_loader *ld, const struct kp_node *n, const cha
 		const struct kp_node *v = kp_node_map_get(n, lists[i]);
 		struct kp_task_ctx ctx = {
 		    .ld = ld, .dir = dir, .play_dir = dir, .handlers = i == 3, .play = p};
+		const struct kp_node *md = kp_node_map_get(n, "module_defaults"),
+				     *co = kp_node_map_get(n, "collections");
+		if (md)
+			ctx.mdefs[ctx.nmdefs++] = md;
+		if (co)
+			ctx.colls[ctx.ncolls++] = co;
 		if (v)
 			rc = kp_parse_tasks(&ctx, v, lists[i], slot[i], nslot[i]);
 	}

@@ -66,6 +66,10 @@ struct kp_task {
 	struct kp_tvalue *loop;
 	char *loop_var;			/* default "item" */
 	struct kp_template *loop_label; /* loop_control.label, or NULL */
+	char *loop_with;		/* with_<name>: the lookup's name; loop holds its terms */
+	int64_t loop_pause_ms;		/* loop_control.pause: between items */
+	bool loop_extended;		/* loop_control.extended: ansible_loop */
+	bool loop_no_allitems;		/* loop_control.extended_allitems: false */
 	struct kp_expr *until;
 	int retries;	  /* default 3 when until is set */
 	int64_t delay_ms; /* default 5000 */
@@ -90,8 +94,13 @@ struct kp_task {
 	bool no_log;
 	int64_t timeout_ms; /* 0: the run's default */
 	enum kp_tristate check_mode;
-	struct kp_tvalue *environment; /* a map, or NULL */
-	int throttle;		       /* 0: no limit */
+	struct kp_tvalue *environment;	      /* a map, or NULL */
+	int throttle;			      /* 0: no limit */
+	enum kp_tristate diff;		      /* diff: per task */
+	int64_t async_s;		      /* async: seconds the module may run (0: not async) */
+	int64_t poll_s;			      /* poll: seconds between checks; 0 fire and forget */
+	struct kp_template *async_t, *poll_t; /* async / poll written as "{{ }}" */
+	struct kp_tvalue *module_defaults;    /* module_defaults: a map, or NULL */
 
 	/* added by the loader */
 	char *index_var;	   /* loop_control.index_var, or NULL */
@@ -125,7 +134,8 @@ enum kp_order {
 	KP_ORDER_INVENTORY,
 	KP_ORDER_REVERSE_INVENTORY,
 	KP_ORDER_SORTED,
-	KP_ORDER_REVERSE_SORTED
+	KP_ORDER_REVERSE_SORTED,
+	KP_ORDER_SHUFFLE
 };
 enum kp_strategy { KP_STRATEGY_LINEAR, KP_STRATEGY_FREE };
 
@@ -171,6 +181,12 @@ struct kp_play {
 	enum kp_tristate become;
 	char *become_user, *become_method, *remote_user, *connection;
 	struct kp_tvalue *environment;
+	enum kp_tristate check_mode, diff;
+	int throttle; /* hosts at once for every task; 0: no limit */
+	/* vars_prompt: each entry a map (name, prompt, default, private,
+	 * confirm, unsafe), answered when the plan loads (load.c) */
+	struct kp_value *vars_prompt;
+	struct kp_pos vars_prompt_pos;
 	struct kp_value *vars;	  /* map (may hold unrendered "{{ }}" strings) */
 	struct kp_tvalue *vars_t; /* the same, compiled */
 	char **vars_files;	  /* paths as written (resolved against the plan's dir) */
@@ -251,6 +267,19 @@ void kp_task_free(struct kp_task *t);
 /* A Lua identifier that is not a Lua keyword: what `register`, `vars`,
  * `set-fact` and loop variables accept. */
 bool kp_valid_var_name(const char *s);
+
+/* The items of a task's loop (t->loop set): `loop:` rendered (a list, or
+ * Ansible's "Invalid data passed to 'loop'" error), or a with_<name>
+ * loop's terms rendered, listified and given to that lookup (loops.c). */
+struct kp_scope;
+kp_rc kp_task_loop_items(struct kp_lua *L, const struct kp_task *t, const struct kp_scope *scope,
+			 struct kp_value **out, struct kp_buf *err);
+
+/* The variables of item i of a loop (a new map): the loop variable,
+ * ansible_loop_var, the index_var and ansible_index_var when set, and
+ * ansible_loop when loop_control.extended (its allitems unless
+ * extended_allitems is false). Each item's result carries them too. */
+struct kp_value *kp_loop_vars(const struct kp_task *t, const struct kp_value *items, size_t i);
 
 /* The display name of a task: its name, or the module name (or "block"). */
 const char *kp_task_display_name(const struct kp_task *t);

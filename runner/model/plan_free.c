@@ -34,6 +34,10 @@ void kp_task_free(struct kp_task *t)
 	kp_tvalue_free(t->loop);
 	free(t->loop_var);
 	kp_template_free(t->loop_label);
+	free(t->loop_with);
+	kp_tvalue_free(t->module_defaults);
+	kp_template_free(t->async_t);
+	kp_template_free(t->poll_t);
 	kp_expr_free(t->until);
 	free_exprs(t->failed_when, t->nfailed_when);
 	free_exprs(t->changed_when, t->nchanged_when);
@@ -67,6 +71,7 @@ void kp_play_free(struct kp_play *p)
 	free(p->remote_user);
 	free(p->connection);
 	kp_tvalue_free(p->environment);
+	kp_value_unref(p->vars_prompt);
 	if (p->vars)
 		kp_value_unref(p->vars);
 	kp_tvalue_free(p->vars_t);

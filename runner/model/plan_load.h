@@ -57,6 +57,12 @@ struct kp_task_ctx {
 	bool handlers;		       /* parsing a play's handlers: `listen` allowed */
 	const struct kp_roleuse *role; /* inside a role: its use, else NULL */
 	struct kp_play *play;	       /* the play being loaded (NULL: an include at run time) */
+	/* module_defaults and collections of the play and the enclosing
+	 * blocks, outermost first */
+	const struct kp_node *mdefs[16];
+	size_t nmdefs;
+	const struct kp_node *colls[16];
+	size_t ncolls;
 };
 
 /* How a role is used (role.c). */
@@ -69,6 +75,11 @@ struct kp_role_opts {
 	bool check_dup;			   /* `roles:` and dependencies: once per play */
 	const char *dup_extra; /* when and tags of the entry, as JSON (part of its identity) */
 };
+
+/* plan_task.c: check a module_defaults value (a mapping of module names to
+ * argument mappings, or a list of them) and a collections list. */
+kp_rc kp_check_module_defaults(const struct kp_node *v, struct kp_buf *err);
+kp_rc kp_check_collections(const struct kp_node *v, struct kp_buf *err);
 
 static inline struct kp_pos kp_node_pos(const struct kp_node *n)
 {

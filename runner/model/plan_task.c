@@ -10,22 +10,27 @@
 #include "model/plan_load.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char *const task_keys[] = {
-    "name",    "when",	      "register",    "loop",	     "loop_control",  "until",
-    "retries", "delay",	      "failed_when", "changed_when", "ignore_errors", "ignore_unreachable",
-    "become",  "become_user", "delegate_to", "run_once",     "notify",	      "tags",
-    "no_log",  "timeout",     "check_mode",  "environment",  "throttle",      "args",
-    "listen",  "block",	      "rescue",	     "always",
+    "name",	    "when",	    "register",	     "loop",
+    "loop_control", "until",	    "retries",	     "delay",
+    "failed_when",  "changed_when", "ignore_errors", "ignore_unreachable",
+    "become",	    "become_user",  "delegate_to",   "run_once",
+    "notify",	    "tags",	    "no_log",	     "timeout",
+    "check_mode",   "environment",  "throttle",	     "args",
+    "listen",	    "block",	    "rescue",	     "always",
+    "diff",	    "async",	    "poll",	     "module_defaults",
+    "collections",
 };
 
 /* keys that make no sense on a block (they are about one module run) */
 static const char *const not_on_block[] = {
-    "loop",	   "loop_control", "register", "until",	 "retries", "delay",
-    "failed_when", "changed_when", "notify",   "listen", "args",
+    "loop",	    "loop_control", "register", "until", "retries", "delay", "failed_when",
+    "changed_when", "notify",	    "listen",	"args",	 "async",   "poll",
 };
 
 /* what an import or include may carry (onto the imported tasks, or onto
@@ -113,6 +118,129 @@ static kp_rc compile_tmpl(const struct kp_node *n, const char *key, struct kp_te
 	kp_template_free(*out);
 	*out = NULL;
 	return kp_template_compile(n->str, n->len, kp_node_pos(n), out, err);
+}
+
+/* ---- module_defaults and collections ------------------------------------ */
+
+static kp_rc check_mdefs_map(const struct kp_node *m, struct kp_buf *err)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct kp_node *k = m->items[2 * i], *v = m->items[2 * i + 1];
+		if (!strncmp(k->str, "group/", 6))
+			return kp_node_errorf(err, KP_ERR_INVALID, k,
+					      "module_defaults: kplan has no action group '%s'; "
+					      "name the modules",
+					      k->str + 6);
+		if (!kp_module_find(k->str))
+			return kp_node_errorf(err, KP_ERR_INVALID, k,
+					      "Could not resolve action %s in module_defaults",
+					      k->str);
+		if (v->type != KP_N_MAP && !kp_node_is_null(v))
+			return kp_node_errorf(err, KP_ERR_INVALID, v,
+					      "module_defaults for '%s' must be a mapping of its "
+					      "arguments, not %s",
+					      k->str, kp_node_describe(v));
+	}
+	return KP_OK;
+}
+
+kp_rc kp_check_module_defaults(const struct kp_node *v, struct kp_buf *err)
+{
+	kp_rc rc = KP_OK;
+	if (v->type == KP_N_MAP)
+		return check_mdefs_map(v, err);
+	if (v->type == KP_N_SEQ) {
+		for (size_t i = 0; i < v->n && !rc; i++)
+			rc = v->items[i]->type == KP_N_MAP ? check_mdefs_map(v->items[i], err)
+							   : KP_ERR_INVALID;
+		if (!rc)
+			return KP_OK;
+		if (rc != KP_ERR_INVALID || err->len)
+			return rc;
+	}
+	if (kp_node_is_null(v))
+		return KP_OK;
+	return kp_node_errorf(
+	    err, KP_ERR_INVALID, v,
+	    "The field 'module_defaults' is supposed to be a dictionary or list "
+	    "of dictionaries, the keys of which must be static action, module, or "
+	    "group names. Only the values may contain templates. For example: "
+	    "{'ping': \"{{ ping_defaults }}\"}");
+}
+
+kp_rc kp_check_collections(const struct kp_node *v, struct kp_buf *err)
+{
+	if (kp_node_is_null(v))
+		return KP_OK;
+	if (v->type == KP_N_SCALAR && !kp_node_has_template(v))
+		return KP_OK;
+	if (v->type != KP_N_SEQ)
+		return kp_node_errorf(err, KP_ERR_INVALID, v,
+				      "'collections' must be a list of collection names, not %s",
+				      kp_node_describe(v));
+	for (size_t i = 0; i < v->n; i++) {
+		const struct kp_node *c = v->items[i];
+		if (c->type != KP_N_SCALAR || kp_node_is_null(c) || kp_node_has_template(c))
+			return kp_node_errorf(err, KP_ERR_INVALID, c,
+					      "'collections' entries must be collection names "
+					      "like community.general, not %s",
+					      kp_node_describe(c));
+	}
+	return KP_OK;
+}
+
+/* A module name as the listed collections resolve it: the name itself,
+ * else <collection>.<name> for each collection, innermost first. */
+static const struct kp_module *find_module(const struct kp_task_ctx *ctx,
+					   const struct kp_node *own_colls, const char *name)
+{
+	const struct kp_module *m = kp_module_find(name);
+	char buf[256];
+	for (size_t j = 0; !m && j <= ctx->ncolls; j++) {
+		const struct kp_node *c = j == 0 ? own_colls : ctx->colls[ctx->ncolls - j];
+		size_t n = c ? (c->type == KP_N_SEQ ? c->n : 1) : 0;
+		for (size_t i = 0; i < n && !m; i++) {
+			const struct kp_node *e = c->type == KP_N_SEQ ? c->items[i] : c;
+			if (e->type == KP_N_SCALAR &&
+			    snprintf(buf, sizeof(buf), "%s.%s", e->str, name) < (int)sizeof(buf))
+				m = kp_module_find(buf);
+		}
+	}
+	return m;
+}
+
+/* The entries of one module_defaults value that apply to module m, added
+ * to map (a later entry replaces an earlier one). */
+static void mdefs_add(struct kp_loader *ld, const struct kp_node *v, const struct kp_module *m,
+		      struct kp_node **map, const struct kp_node *at)
+{
+	size_t n = v->type == KP_N_SEQ ? v->n : 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct kp_node *d = v->type == KP_N_SEQ ? v->items[i] : v;
+		for (size_t j = 0; d->type == KP_N_MAP && j < d->n; j++) {
+			const struct kp_node *a = d->items[2 * j + 1];
+			if (kp_module_find(d->items[2 * j]->str) != m || a->type != KP_N_MAP)
+				continue;
+			if (!*map)
+				*map = kp_synth_map(ld, at);
+			for (size_t k = 0; k < a->n; k++)
+				kp_synth_map_add(*map, a->items[2 * k], a->items[2 * k + 1]);
+		}
+	}
+}
+
+/* A mapping with later keys replacing earlier ones of the same name. */
+static struct kp_node *dedup_map(struct kp_loader *ld, const struct kp_node *m)
+{
+	struct kp_node *out = kp_synth_map(ld, m);
+	for (size_t i = 0; i < m->n; i++) {
+		bool later = false;
+		for (size_t j = i + 1; j < m->n && !later; j++)
+			later = !strcmp(m->items[2 * i]->str, m->items[2 * j]->str);
+		if (!later)
+			kp_synth_map_add(out, m->items[2 * i], m->items[2 * i + 1]);
+	}
+	return out;
 }
 
 /* ---- module arguments ----------------------------------------------------- */
@@ -245,6 +373,19 @@ static kp_rc parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 		for (size_t i = 0; args && i < args->n; i++)
 			kp_synth_map_add(merged, args->items[2 * i], args->items[2 * i + 1]);
 		args = merged;
+	}
+	/* module_defaults of the play, the blocks and the task: under what
+	 * the task writes */
+	struct kp_node *defs = NULL;
+	const struct kp_node *own = kp_node_map_get(task, "module_defaults");
+	for (size_t i = 0; i < ctx->nmdefs; i++)
+		mdefs_add(ld, ctx->mdefs[i], m, &defs, key);
+	if (own)
+		mdefs_add(ld, own, m, &defs, key);
+	if (defs && (!args || args->type == KP_N_MAP)) {
+		for (size_t i = 0; args && i < args->n; i++)
+			kp_synth_map_add(defs, args->items[2 * i], args->items[2 * i + 1]);
+		args = dedup_map(ld, defs);
 	}
 	if ((rc = kp_module_check_args(m, args, key, ld->err)))
 		return rc;
@@ -576,8 +717,10 @@ static kp_rc parse_incl(struct kp_task_ctx *ctx, const struct kp_node *n, const 
 
 static kp_rc parse_loop_control(struct kp_task *t, const struct kp_node *v, struct kp_buf *err)
 {
-	static const char *const keys[] = {"loop_var", "label", "index_var"};
+	static const char *const keys[] = {"loop_var", "label",	   "index_var",
+					   "pause",    "extended", "extended_allitems"};
 	kp_rc rc = KP_OK;
+	bool b;
 	if (v->type != KP_N_MAP)
 		return kp_node_errorf(err, KP_ERR_INVALID, v,
 				      "'loop_control' must be a mapping, not %s",
@@ -592,6 +735,28 @@ static kp_rc parse_loop_control(struct kp_task *t, const struct kp_node *v, stru
 				rc = kp_check_var_name(x, t->index_var, err);
 		} else if (!strcmp(k->str, "label")) {
 			rc = compile_tmpl(x, "label", &t->loop_label, err);
+		} else if (!strcmp(k->str, "pause")) {
+			/* seconds, as Ansible's float field takes them */
+			char *end = NULL;
+			double s = x->type == KP_N_SCALAR && !kp_node_is_null(x)
+				       ? strtod(x->str, &end)
+				       : -1;
+			if (x->type == KP_N_SCALAR && !kp_node_is_null(x) &&
+			    (end == x->str || *end || s < 0 || s > 86400))
+				rc = kp_node_errorf(
+				    err, KP_ERR_INVALID, x,
+				    "'pause' must be a number of seconds (got '%s')", x->str);
+			else if (!end)
+				rc = kp_node_errorf(err, KP_ERR_INVALID, x,
+						    "'pause' must be a number of seconds, not %s",
+						    kp_node_describe(x));
+			else
+				t->loop_pause_ms = (int64_t)(s * 1000 + 0.5);
+		} else if (!strcmp(k->str, "extended")) {
+			rc = kp_get_bool(x, "extended", &t->loop_extended, err);
+		} else if (!strcmp(k->str, "extended_allitems")) {
+			if (!(rc = kp_get_bool(x, "extended_allitems", &b, err)))
+				t->loop_no_allitems = !b;
 		} else {
 			kp_unknown_key(k, "loop_control", keys, KP_ARRAY_LEN(keys), err);
 			rc = KP_ERR_INVALID;
@@ -625,13 +790,42 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		if (!(rc = kp_get_str(v, key, &t->register_var, err)))
 			rc = kp_check_var_name(v, t->register_var, err);
 	} else if (!strcmp(key, "loop")) {
-		if (v->type == KP_N_SEQ || kp_node_has_template(v))
+		if (t->loop)
+			rc = kp_node_errorf(err, KP_ERR_INVALID, k, "duplicate loop in task: %s",
+					    t->loop_with);
+		else if (v->type == KP_N_SEQ || kp_node_has_template(v))
 			rc = kp_tvalue_from_node(v, &t->loop, err);
 		else
 			rc = kp_node_errorf(err, KP_ERR_INVALID, v,
 					    "'loop' must be a list or a template like "
 					    "\"{{ items }}\", not %s",
 					    kp_node_describe(v));
+	} else if (!strncmp(key, "with_", 5)) {
+		if (t->loop)
+			rc = kp_node_errorf(err, KP_ERR_INVALID, k, "duplicate loop in task: %s",
+					    key + 5);
+		else if (kp_node_is_null(v))
+			rc = kp_node_errorf(err, KP_ERR_INVALID, k,
+					    "you must specify a value when using %s", key);
+		else if (!(rc = kp_tvalue_from_node(v, &t->loop, err)))
+			t->loop_with = kp_xstrdup(key + 5);
+	} else if (!strcmp(key, "diff")) {
+		if (!(rc = kp_get_bool(v, key, &b, err)))
+			t->diff = b ? KP_YES : KP_NO;
+	} else if (!strcmp(key, "async")) {
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->async_t, err);
+		else
+			rc = kp_get_int(v, key, 0, 86400 * 365, &t->async_s, err);
+	} else if (!strcmp(key, "poll")) {
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->poll_t, err);
+		else
+			rc = kp_get_int(v, key, 0, 86400, &t->poll_s, err);
+	} else if (!strcmp(key, "module_defaults")) {
+		rc = kp_check_module_defaults(v, err);
+	} else if (!strcmp(key, "collections")) {
+		rc = kp_check_collections(v, err);
 	} else if (!strcmp(key, "loop_control")) {
 		rc = parse_loop_control(t, v, err);
 	} else if (!strcmp(key, "retries")) {
@@ -702,6 +896,8 @@ struct kp_task *kp_task_new(struct kp_pos pos)
 	t->pos = pos;
 	t->become = KP_UNSET;
 	t->check_mode = KP_UNSET;
+	t->diff = KP_UNSET;
+	t->poll_s = 10;
 	t->delay_ms = 5000;
 	t->retries = -1;
 	return t;
@@ -716,7 +912,9 @@ static kp_rc unknown_task_key(const struct kp_node *k, const struct kp_node *mod
 	/* Ansible spellings kplan deliberately does not have */
 	if (!strncmp(k->str, "with_", 5))
 		return kp_node_errorf(err, KP_ERR_INVALID, k,
-				      "unknown key '%s' in task (use 'loop')", k->str);
+				      "unknown key '%s' in task: kplan has no lookup '%s' (use "
+				      "'loop')",
+				      k->str, k->str + 5);
 	if (m && kp_module_arg(m, k->str))
 		return kp_node_errorf(
 		    err, KP_ERR_INVALID, k,
@@ -773,7 +971,10 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 		const struct kp_module *mm;
 		if (k == kincl || in_list(k->str, task_keys, KP_ARRAY_LEN(task_keys)))
 			continue;
-		if ((mm = kp_module_find(k->str)) || (mm = kp_module_absent(k->str))) {
+		if (!strncmp(k->str, "with_", 5) && kp_lookup_exists(k->str + 5))
+			continue;
+		if ((mm = find_module(ctx, kp_node_map_get(n, "collections"), k->str)) ||
+		    (mm = kp_module_absent(k->str))) {
 			if (modkey)
 				return kp_node_errorf(err, KP_ERR_INVALID, k,
 						      "task names two modules, '%s' and '%s'",
@@ -827,6 +1028,11 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 				return kp_node_errorf(err, KP_ERR_INVALID, k,
 						      "'%s' cannot be used on a block", k->str);
 		}
+		for (size_t i = 0; i < n->n; i++)
+			if (!strncmp(n->items[2 * i]->str, "with_", 5))
+				return kp_node_errorf(err, KP_ERR_INVALID, n->items[2 * i],
+						      "'%s' cannot be used on a block",
+						      n->items[2 * i]->str);
 	} else if (!modkey) {
 		const struct kp_node *name = kp_node_map_get(n, "name");
 		if (name && name->type == KP_N_SCALAR && !kp_node_is_null(name))
@@ -840,9 +1046,17 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 		rc = task_key(ctx, t, n->items[2 * i], n->items[2 * i + 1]);
 	if (!rc) {
 		if (is_block) {
-			if (!(rc = parse_block_part(ctx, n, "block", &t->block, &t->nblock)) &&
-			    !(rc = parse_block_part(ctx, n, "rescue", &t->rescue, &t->nrescue)))
-				rc = parse_block_part(ctx, n, "always", &t->always, &t->nalways);
+			/* the block's module_defaults and collections reach its tasks */
+			struct kp_task_ctx sub = *ctx;
+			const struct kp_node *md = kp_node_map_get(n, "module_defaults"),
+					     *co = kp_node_map_get(n, "collections");
+			if (md && sub.nmdefs < KP_ARRAY_LEN(sub.mdefs))
+				sub.mdefs[sub.nmdefs++] = md;
+			if (co && sub.ncolls < KP_ARRAY_LEN(sub.colls))
+				sub.colls[sub.ncolls++] = co;
+			if (!(rc = parse_block_part(&sub, n, "block", &t->block, &t->nblock)) &&
+			    !(rc = parse_block_part(&sub, n, "rescue", &t->rescue, &t->nrescue)))
+				rc = parse_block_part(&sub, n, "always", &t->always, &t->nalways);
 		} else {
 			t->module = m;
 			rc = parse_module(ctx, t, n, modkey, modval);

@@ -14,30 +14,32 @@ static bool any_in(const struct kp_strlist *tags, const struct kp_strlist *set)
 	return false;
 }
 
+/* Ansible's Taggable.evaluate_tags: a task with no tags counts as tagged
+ * `untagged`; no --tags means --tags all; `always` runs unless skipped by
+ * name, `never` only when named. */
 bool kp_tags_selected(const struct kp_strlist *tags, const struct kp_strlist *only,
 		      const struct kp_strlist *skip)
 {
-	bool selected;
-	if (only && only->n) {
-		selected = any_in(tags, only) || kp_strlist_has(only, "all") ||
-			   (kp_strlist_has(only, "tagged") && tags->n) ||
-			   (kp_strlist_has(only, "untagged") && !tags->n) ||
-			   kp_strlist_has(tags, "always");
-		/* `all` does not include `never` unless named */
-		if (kp_strlist_has(tags, "never") && !any_in(tags, only))
-			selected = false;
-		if (kp_strlist_has(tags, "always") && !kp_strlist_has(tags, "never"))
-			selected = true;
-	} else {
-		selected = !kp_strlist_has(tags, "never") || kp_strlist_has(tags, "always");
+	static char untagged_s[] = "untagged";
+	static char *untagged_v[] = {untagged_s};
+	const struct kp_strlist untagged = {.v = untagged_v, .n = 1};
+	bool tagged = tags->n > 0;
+	if (!tagged)
+		tags = &untagged;
+	bool always = kp_strlist_has(tags, "always"), never = kp_strlist_has(tags, "never");
+	bool run = true;
+	if (only && only->n)
+		run = always || (kp_strlist_has(only, "all") && !never) || any_in(tags, only) ||
+		      (kp_strlist_has(only, "tagged") && tagged && !never);
+	else
+		run = always || !never;
+	if (run && skip && skip->n) {
+		if (kp_strlist_has(skip, "all"))
+			run = always && !kp_strlist_has(skip, "always");
+		else if (any_in(tags, skip) || (kp_strlist_has(skip, "tagged") && tagged))
+			run = false;
 	}
-	if (selected && skip && skip->n) {
-		if (any_in(tags, skip) || kp_strlist_has(skip, "all") ||
-		    (kp_strlist_has(skip, "tagged") && tags->n) ||
-		    (kp_strlist_has(skip, "untagged") && !tags->n))
-			selected = false;
-	}
-	return selected;
+	return run;
 }
 
 void kp_tags_effective(struct kp_strlist *out, const struct kp_strlist *inherited, char *const *own,

@@ -334,13 +334,15 @@ static void test_tables(void **state)
 		assert_non_null(kp_jinja_unsupported_kind(strchr(*u, ':') + 1));
 	}
 	assert_string_equal(kp_jinja_unsupported_kind("json_query"), "filter");
-	assert_string_equal(kp_jinja_unsupported_kind("first_found"), "lookup");
+	assert_string_equal(kp_jinja_unsupported_kind("csvfile"), "lookup");
 	assert_string_equal(kp_jinja_unsupported_kind("vault_encrypted"), "test");
 	assert_null(kp_jinja_unsupported_kind("to_json"));
 	assert_null(kp_jinja_unsupported_kind("json"));
-	/* by kind: dict is a filter kplan has, and a lookup it refuses */
-	assert_true(kp_jinja_unsupported_as("lookup", "dict"));
-	assert_false(kp_jinja_unsupported_as("filter", "dict"));
+	/* by kind: csvfile is a refused lookup, not a refused filter; dict is
+	 * a filter and (with_dict's) a lookup kplan has */
+	assert_true(kp_jinja_unsupported_as("lookup", "csvfile"));
+	assert_false(kp_jinja_unsupported_as("filter", "csvfile"));
+	assert_false(kp_jinja_unsupported_as("lookup", "dict"));
 	assert_true(kp_jinja_unsupported_as("filter", "json_query"));
 }
 
@@ -355,8 +357,8 @@ static void test_unknown_names(void **state)
 	kp_jinja_unknown_name("filter", "lowr", NULL, &m);
 	assert_string_equal(m.buf, "no filter named 'lowr' (did you mean 'lower'?)");
 	kp_buf_reset(&m);
-	kp_jinja_unknown_name("lookup", "first_found", NULL, &m);
-	assert_string_equal(m.buf, "lookup 'first_found' is not supported by kplan");
+	kp_jinja_unknown_name("lookup", "csvfile", NULL, &m);
+	assert_string_equal(m.buf, "lookup 'csvfile' is not supported by kplan");
 	kp_buf_reset(&m);
 	kp_jinja_unknown_name("test", "sucess", NULL, &m);
 	assert_string_equal(m.buf, "no test named 'sucess' (did you mean 'success'?)");

@@ -5,7 +5,7 @@
 
 static void test_lookup(void **state)
 {
-	assert_int_equal(kp_nmodules, 38);
+	assert_int_equal(kp_nmodules, 39);
 	for (size_t i = 0; i < kp_nmodules; i++) {
 		const struct kp_module *m = kp_modules[i];
 		assert_non_null(m->summary);

@@ -303,9 +303,10 @@ static const struct {
      BAD "window_serial.yml:3:11: 'window' and 'serial' cannot be used together"},
     {"max_fail.yml", BAD "max_fail.yml:2:24: 'max_fail_percentage' must be an integer from 0 "
 			 "to 100 (got '150')"},
-    {"bad_order.yml", BAD "bad_order.yml:2:10: 'order' must be one of: inventory, "
-			  "reverse_inventory, sorted, reverse_sorted (got 'sortd'; did you mean "
-			  "'sorted'?)"},
+    {"bad_order.yml",
+     BAD "bad_order.yml:2:10: 'order' must be one of: inventory, "
+	 "reverse_inventory, sorted, reverse_sorted, shuffle (got 'sortd'; did you mean "
+	 "'sorted'?)"},
     {"rec_tasks.yml",
      BAD "tasks/b.yml:2:17: recursive import_tasks of 'a.yml' (" BAD "rec_tasks.yml -> " BAD
 	 "tasks/a.yml -> " BAD "tasks/b.yml -> " BAD "tasks/a.yml)"},

@@ -577,6 +577,31 @@ static kp_rc g_now(struct kp_jctx *cx, const char *const *kwn, const struct kp_v
 	return KP_OK;
 }
 
+/* A lookup by name with its terms as positional arguments and a list
+ * wanted (what a with_<name> loop does). */
+kp_rc kp_jinja_lookup(struct kp_jctx *cx, const char *name, const struct kp_value *terms,
+		      struct kp_value **out)
+{
+	size_t n = kp_list_len(terms);
+	const struct kp_value **pos = kp_xcalloc(n + 1, sizeof(*pos));
+	struct kp_value *nv = kp_value_str(name);
+	pos[0] = nv;
+	for (size_t i = 0; i < n; i++)
+		pos[i + 1] = kp_list_at(terms, i);
+	kp_rc rc = g_lookup(cx, true, pos, n + 1, NULL, NULL, 0, out);
+	kp_value_unref(nv);
+	free(pos);
+	return rc;
+}
+
+bool kp_jinja_lookup_exists(const char *name)
+{
+	for (const struct kp_jlookup *l = kp_jinja_lookups; l->name; l++)
+		if (!strcmp(l->name, short_name(name)))
+			return true;
+	return false;
+}
+
 static const char *const global_names[] = {"range", "dict", "lookup",	"query",
 					   "q",	    "now",  "namespace"};
 

@@ -154,6 +154,12 @@ kp_rc kp_jinja_var(struct kp_jctx *cx, const char *name, struct kp_value **out);
  * never NULL ("." when unknown). */
 const char *kp_jinja_base_dir(const struct kp_jctx *cx);
 
+/* Run a lookup by name on terms (a list) as query() does: *out a list.
+ * kp_jinja_lookup_exists: whether the name (or ansible.builtin.name) is one. */
+kp_rc kp_jinja_lookup(struct kp_jctx *cx, const char *name, const struct kp_value *terms,
+		      struct kp_value **out);
+bool kp_jinja_lookup_exists(const char *name);
+
 /* Call a filter or test by name, as `map('lower')` or `select('version',
  * '1.2', '>=')` do: pos/npos are positional arguments, kw a map of keyword
  * arguments or NULL. Built-ins and library functions alike. `in` NULL is

@@ -191,6 +191,17 @@ JF(ipv6);
 
 /* ---- lookups ---- */
 JL(template);
+/* lookups_loops.c */
+JL(items);
+JL(list);
+JL(dict);
+JL(indexed_items);
+JL(together);
+JL(nested);
+JL(sequence);
+JL(subelements);
+JL(fileglob);
+JL(first_found);
 
 /* ---- tests (tests.c, regex.c for match/search/regex) ---- */
 JT(match);

@@ -1,6 +1,7 @@
 /*
  * lookups.c - the lookup plugins kplan runs on the controller: env, file,
- * pipe, vars, password (template: lookup_template.c); the table the
+ * pipe, vars, password (template: lookup_template.c; the with_<name> loop
+ * lookups: lookups_loops.c); the table the
  * engine's lookup()/query() use.
  * Each takes errors='strict'|'warn'|'ignore' as Ansible's templar does: a
  * failing lookup then gives an empty result instead of an error (an
@@ -432,5 +433,15 @@ const struct kp_jlookup kp_jinja_lookups[] = {
     {"vars", "*terms,default,errors", 0, jl_vars},
     {"password", "*terms,length,chars,encrypt,seed,errors", 0, jl_password},
     {"template", "*terms,errors", 0, jl_template},
+    {"items", "*terms", 0, jl_items},
+    {"list", "*terms", 0, jl_list},
+    {"dict", "*terms", 0, jl_dict},
+    {"indexed_items", "*terms", 0, jl_indexed_items},
+    {"together", "*terms", 0, jl_together},
+    {"nested", "*terms", 0, jl_nested},
+    {"sequence", "*terms", 0, jl_sequence},
+    {"subelements", "*terms,skip_missing", 0, jl_subelements},
+    {"fileglob", "*terms", 0, jl_fileglob},
+    {"first_found", "*terms,files,paths,skip", 0, jl_first_found},
     {NULL, NULL, 0, NULL},
 };
