@@ -65,7 +65,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kl->steps = 0;
 	kl->limit_hit = false;
 	char *want = run(ref, p, lp, s, ls), *got = run(kp_lua_state(kl), p, lp, s, ls);
-	if (strcmp(want, got)) {
+	/* a pattern that backtracks past the instruction limit is stopped:
+	 * that is the limit working (Lua's own matcher, counting nothing, goes
+	 * on); only answers both give are compared */
+	if (strcmp(want, got) && !(kl->limit_hit && strstr(got, "instruction limit exceeded"))) {
 		fprintf(stderr, "pattern functions differ:\nLua:   %s\nkplan: %s\n", want, got);
 		abort();
 	}
