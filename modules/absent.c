@@ -9,6 +9,8 @@
  */
 #include "modules/module.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
@@ -74,6 +76,30 @@ static const struct kp_module absent[] = {
     ABSENT("yum_repository"),
 };
 
+/* A module of a collection kplan provides nothing of (ansible.posix.sysctl,
+ * community.general.*): the same, one entry per name, kept for the run. */
+static const struct kp_module *foreign(const char *name)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct kp_module *seen[256];
+	static size_t nseen;
+	const struct kp_module *m = NULL;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nseen && !m; i++)
+		if (!strcmp(seen[i]->name, name))
+			m = seen[i];
+	if (!m && nseen < KP_ARRAY_LEN(seen)) {
+		struct kp_module *n = kp_xcalloc(1, sizeof(*n));
+		*n = (struct kp_module)ABSENT("");
+		n->name = kp_xstrdup(name);
+		n->summary = "a module of a collection kplan does not provide";
+		seen[nseen++] = n;
+		m = n;
+	}
+	pthread_mutex_unlock(&lock);
+	return m;
+}
+
 const struct kp_module *kp_module_absent(const char *name)
 {
 	static const char *const prefixes[] = {"ansible.builtin.", "ansible.legacy."};
@@ -87,5 +113,5 @@ const struct kp_module *kp_module_absent(const char *name)
 	for (size_t i = 0; i < KP_ARRAY_LEN(absent); i++)
 		if (!strcmp(absent[i].name, name))
 			return &absent[i];
-	return NULL;
+	return kp_module_foreign(name) ? foreign(name) : NULL;
 }

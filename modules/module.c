@@ -103,6 +103,17 @@ static bool collection_of(const char *name, struct kp_buf *out)
 	return true;
 }
 
+bool kp_module_foreign(const char *name)
+{
+	struct kp_buf coll = KP_BUF_INIT;
+	bool foreign = strip_prefix(name) == name && collection_of(name, &coll);
+	for (const struct kp_module_alias *a = kp_module_aliases; foreign && a->name; a++)
+		if (!strncmp(a->name, coll.buf, coll.len) && a->name[coll.len] == '.')
+			foreign = false; /* kplan has some of it: a typo is likelier */
+	kp_buf_release(&coll);
+	return foreign;
+}
+
 const struct kp_module *kp_module_find(const char *name)
 {
 	const struct kp_module *m;

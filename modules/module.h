@@ -225,6 +225,9 @@ const char *kp_module_suggest(const char *name);
  * "ansible.builtin.yum"): an entry flagged KP_MOD_ABSENT whose probe fails
  * the host; NULL for kplan's own modules and for any other name. */
 const struct kp_module *kp_module_absent(const char *name);
+/* Whether NAME is a module of a collection kplan provides nothing of
+ * ("ansible.posix.sysctl"). */
+bool kp_module_foreign(const char *name);
 /* The error text for a name kp_module_find does not know: "unknown module
  * 'comand' (did you mean 'command'?)", or "module 'community.general.x'
  * belongs to collection 'community.general', which kplan does not

@@ -70,7 +70,7 @@ for f in $(cd "$real" && find . -name '*.yml' ! -path '*/inventory/*' ! -name 'i
 	if (cd "$real/${f%%/*}" && ANSIBLE_INVENTORY=$inv "$kplan" validate "$plan" >/dev/null 2>"$tmp/v.err"); then
 		res=ok
 	else
-		res=$(head -1 "$tmp/v.err" | sed "s|$real/||g; s|$tmp/||g")
+		res=$(grep -v "^warning: " "$tmp/v.err" | head -1 | sed "s|$real/||g; s|$tmp/||g")
 	fi
 	printf '%s\t%s\n' "$f" "$res" >>"$tmp/results"
 done

@@ -87,6 +87,7 @@ static void env_push_task(struct kp_taskenv *dst, const struct kp_taskenv *src,
 	dst->no_log |= t->no_log;
 	dst->ignore_errors |= t->ignore_errors;
 	dst->ignore_unreachable |= t->ignore_unreachable;
+	dst->run_once |= t->run_once;
 	if (t->check_mode != KP_UNSET)
 		dst->check_mode = t->check_mode;
 	if (t->diff != KP_UNSET)
@@ -266,11 +267,12 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	kp_role_title(t, env, &title);
 	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
 	kp_buf_release(&title);
-	if (t->run_once || (t->module->flags & KP_MOD_ONCE)) {
+	bool once = t->run_once || env->run_once;
+	if (once || (t->module->flags & KP_MOD_ONCE)) {
 		kp_task_exec(e, slot, act.h[0], t, env);
 		/* a module that runs once (add_host) registers for its host
 		 * only, as Ansible's */
-		for (size_t i = 1; t->run_once && i < act.n; i++)
+		for (size_t i = 1; once && i < act.n; i++)
 			kp_task_share_once(e, act.h[0], act.h[i], t);
 	} else {
 		struct task_job j = {.t = t, .env = env, .hosts = &act};

@@ -336,6 +336,10 @@ static void run_play(struct kp_engine *e, size_t pi)
 				  .check_mode = p->check_mode,
 				  .diff = p->diff,
 				  .throttle = p->throttle,
+				  .run_once = p->run_once,
+				  .ignore_errors = p->ignore_errors,
+				  .ignore_unreachable = p->ignore_unreachable,
+				  .no_log = p->no_log,
 				  .section = "tasks"};
 	if (p->environment)
 		base.envs[base.nenvs++] = p->environment;

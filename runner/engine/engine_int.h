@@ -67,7 +67,7 @@ struct kp_taskenv {
 	const char *become_user;
 	const struct kp_tvalue *envs[16]; /* environment maps, outermost first */
 	size_t nenvs;
-	bool no_log, ignore_errors, ignore_unreachable;
+	bool no_log, ignore_errors, ignore_unreachable, run_once;
 	enum kp_tristate check_mode, diff;
 	int throttle; /* a block's throttle: 0 none */
 	int64_t timeout_ms;

@@ -145,6 +145,15 @@ struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h)
 	struct kp_hoststate *hs = &e->hosts[h->index];
 	pthread_mutex_lock(&e->lock);
 	struct kp_value *v = hs->gathered_done ? kp_value_copy(hs->gathered) : NULL;
+	/* and above them what it registered and set (set_fact), as Ansible's
+	 * hostvars[h] has them: copied, the host's own thread goes on */
+	if (hs->facts && kp_map_len(hs->facts)) {
+		struct kp_value *own = kp_value_copy(hs->facts);
+		if (!v)
+			v = kp_value_map();
+		kp_map_update(v, own);
+		kp_value_unref(own);
+	}
 	pthread_mutex_unlock(&e->lock);
 	return v;
 }

@@ -151,10 +151,12 @@ static kp_rc op_set_var(void *ctx, const char *host, const char *name, const str
 		    host, h->self ? h->self->host->name : "none");
 	/* the facts map is the host's registered layer (hv.registered): later
 	 * tasks see the change at once */
+	pthread_mutex_lock(&h->e->lock); /* hostvars[] of other hosts reads it */
 	if (v)
 		kp_map_set(hs->facts, name, v);
 	else
 		kp_map_del(hs->facts, name);
+	pthread_mutex_unlock(&h->e->lock);
 	return KP_OK;
 }
 

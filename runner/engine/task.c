@@ -63,8 +63,9 @@ static void outcome_release(struct outcome *o)
 }
 
 /* Environment entries from the play, the blocks and the task, rendered. */
-static kp_rc render_env(struct kp_lua *L, const struct kp_task *t, const struct kp_taskenv *env,
-			const struct kp_scope *s, struct kp_value **out, struct kp_buf *err)
+static kp_rc render_env(struct kp_output *out, struct kp_lua *L, const struct kp_task *t,
+			const struct kp_taskenv *env, const struct kp_scope *s,
+			struct kp_value **res, struct kp_buf *err)
 {
 	struct kp_value *m = kp_value_map();
 	const struct kp_tvalue *lists[18];
@@ -76,6 +77,16 @@ static kp_rc render_env(struct kp_lua *L, const struct kp_task *t, const struct 
 	for (size_t i = 0; i < n; i++) {
 		struct kp_value *v;
 		kp_rc rc = kp_tvalue_render(L, lists[i], s, &v, err);
+		if (!rc && v->type != KP_V_MAP) {
+			/* as ansible-core: a warning, and the value is left out */
+			struct kp_buf txt = KP_BUF_INIT;
+			kp_value_to_text(v, true, &txt);
+			kp_out_note(out, "warning: could not parse environment value, skipping: %s",
+				    txt.buf);
+			kp_buf_release(&txt);
+			kp_value_unref(v);
+			continue;
+		}
 		if (rc) {
 			kp_value_unref(m);
 			return rc;
@@ -83,7 +94,7 @@ static kp_rc render_env(struct kp_lua *L, const struct kp_task *t, const struct 
 		kp_map_update(m, v);
 		kp_value_unref(v);
 	}
-	*out = m;
+	*res = m;
 	return KP_OK;
 }
 
@@ -291,7 +302,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		kp_buf_release(&m);
 		goto out;
 	}
-	if (render_env(L, t, env, scope, &envmap, &err)) {
+	if (render_env(&e->out, L, t, env, scope, &envmap, &err)) {
 		finish_failed(oc, err.buf);
 		goto out;
 	}
@@ -600,10 +611,15 @@ static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const st
 			c->unsafe = 1;
 			oc->value = c;
 		}
+		pthread_mutex_lock(&e->lock); /* hostvars[] of other hosts reads it */
 		kp_map_set(hs->facts, t->register_var, oc->value);
+		pthread_mutex_unlock(&e->lock);
 	}
-	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED))
+	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED)) {
+		pthread_mutex_lock(&e->lock);
 		kp_map_update(hs->facts, oc->set_vars);
+		pthread_mutex_unlock(&e->lock);
+	}
 	/* a module's facts (setup) become the host's, as Ansible's do */
 	const struct kp_value *af = oc->value && oc->value->type == KP_V_MAP
 					? kp_map_get(oc->value, "ansible_facts")
@@ -927,11 +943,12 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct kp_hoststate *to,
 			const struct kp_task *t)
 {
-	(void)e;
+	pthread_mutex_lock(&e->lock); /* hostvars[] of other hosts reads it */
 	if (t->register_var && from->last_value)
 		kp_map_set(to->facts, t->register_var, from->last_value);
 	if (from->last_set_vars)
 		kp_map_update(to->facts, from->last_set_vars);
+	pthread_mutex_unlock(&e->lock);
 	if (from->last_changed)
 		for (size_t i = 0; i < t->nnotify; i++)
 			if (!kp_strlist_has(&to->notified, t->notify[i]))

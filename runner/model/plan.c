@@ -62,6 +62,10 @@ static const char *const play_keys[] = {
     "gather_facts",
     "gather_subset",
     "roles",
+    "run_once",
+    "ignore_errors",
+    "ignore_unreachable",
+    "no_log",
 };
 
 static const char *const order_names[] = {"inventory",	    "reverse_inventory", "sorted",
@@ -512,6 +516,15 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 			p->max_fail_percentage = (int)i;
 	} else if (!strcmp(key, "any_errors_fatal")) {
 		rc = kp_get_bool(v, key, &p->any_errors_fatal, err);
+	} else if (!strcmp(key, "run_once")) {
+		/* task keywords on the play: every task of it inherits them */
+		rc = kp_get_bool(v, key, &p->run_once, err);
+	} else if (!strcmp(key, "ignore_errors")) {
+		rc = kp_get_bool(v, key, &p->ignore_errors, err);
+	} else if (!strcmp(key, "ignore_unreachable")) {
+		rc = kp_get_bool(v, key, &p->ignore_unreachable, err);
+	} else if (!strcmp(key, "no_log")) {
+		rc = kp_get_bool(v, key, &p->no_log, err);
 	} else if (!strcmp(key, "order")) {
 		if (!(rc = kp_get_choice(v, key, order_names, &c, err)))
 			p->order = (enum kp_order)c;
@@ -532,7 +545,8 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 		if (!(rc = kp_get_choice(v, key, connection_names, &c, err)))
 			rc = kp_get_str(v, key, &p->connection, err);
 	} else if (!strcmp(key, "environment")) {
-		if (v->type != KP_N_MAP)
+		/* a mapping, or a template that gives one ("{{ proxy_env }}") */
+		if (v->type != KP_N_MAP && !(v->type == KP_N_SCALAR && kp_node_has_template(v)))
 			rc = kp_node_errorf(err, KP_ERR_INVALID, v,
 					    "'environment' must be a mapping, not %s",
 					    kp_node_describe(v));

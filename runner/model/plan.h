@@ -176,6 +176,8 @@ struct kp_play {
 	int window;		 /* 0: not set */
 	int max_fail_percentage; /* -1: not set */
 	bool any_errors_fatal;
+	/* task keywords set on the play, inherited by its tasks */
+	bool run_once, ignore_errors, ignore_unreachable, no_log;
 	enum kp_order order;
 	enum kp_strategy strategy;
 	enum kp_tristate become;

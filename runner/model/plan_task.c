@@ -24,7 +24,7 @@ static const char *const task_keys[] = {
     "check_mode",   "environment",  "throttle",	     "args",
     "listen",	    "block",	    "rescue",	     "always",
     "diff",	    "async",	    "poll",	     "module_defaults",
-    "collections",
+    "collections",  "vars",
 };
 
 /* keys that make no sense on a block (they are about one module run) */
@@ -334,10 +334,12 @@ static kp_rc parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const stru
 	t->module_pos = kp_node_pos(key);
 	if (m->flags & KP_MOD_ABSENT) {
 		struct kp_buf w = KP_BUF_INIT;
-		kp_buf_addf(&w,
-			    "%s:%d:%d: kplan does not provide the module '%s': a host that "
-			    "reaches this task fails",
-			    key->file, key->line, key->col, m->name);
+		kp_buf_addf(&w, "%s:%d:%d: ", key->file, key->line, key->col);
+		if (kp_module_foreign(m->name))
+			kp_module_unknown_text(m->name, &w);
+		else
+			kp_buf_addf(&w, "kplan does not provide the module '%s'", m->name);
+		kp_buf_addstr(&w, ": a host that reaches this task fails");
 		kp_strlist_push(&ld->plan->warnings, w.buf);
 		kp_buf_release(&w);
 		struct kp_value *empty = kp_value_map();
@@ -635,6 +637,20 @@ static kp_rc parse_include_tasks(struct kp_task_ctx *ctx, struct kp_task *t,
 		return kp_template_compile(file->str, file->len, kp_node_pos(file),
 					   &t->include_file, err);
 	char *path = task_file_path(ctx, file->str);
+	if (access(path, F_OK) != 0) {
+		/* include_tasks is dynamic: a file that is not there (a branch
+		 * for another OS family, say) fails only a host that reaches it */
+		struct kp_buf w = KP_BUF_INIT;
+		kp_buf_addf(&w,
+			    "%s:%d:%d: include_tasks '%s': cannot read '%s': a host that reaches "
+			    "it fails",
+			    file->file, file->line, file->col, file->str, path);
+		kp_strlist_push(&ctx->ld->plan->warnings, w.buf);
+		kp_buf_release(&w);
+		free(path);
+		return kp_template_compile(file->str, file->len, kp_node_pos(file),
+					   &t->include_file, err);
+	}
 	rc = kp_load_task_file(ctx, t, path, file->str, file, "include_tasks");
 	t->import_path = path;
 	return rc;
@@ -861,8 +877,12 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		rc = kp_get_str(v, key, &t->become_user, err);
 	} else if (!strcmp(key, "delegate_to")) {
 		rc = compile_tmpl(v, key, &t->delegate_to, err);
+	} else if (!strcmp(key, "vars")) {
+		/* a task's or a block's own variables, for it alone */
+		rc = parse_vars_key(ctx->ld, t, v);
 	} else if (!strcmp(key, "environment")) {
-		if (v->type != KP_N_MAP)
+		/* a mapping, or a template that gives one ("{{ proxy_env }}") */
+		if (v->type != KP_N_MAP && !(v->type == KP_N_SCALAR && kp_node_has_template(v)))
 			rc = kp_node_errorf(err, KP_ERR_INVALID, v,
 					    "'environment' must be a mapping, not %s",
 					    kp_node_describe(v));

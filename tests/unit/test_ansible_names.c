@@ -91,14 +91,19 @@ static void test_unknown(void **state)
 				      "copy"};
 	for (size_t i = 0; i < KP_ARRAY_LEN(absent); i++) {
 		const struct kp_module *m = kp_module_absent(absent[i]);
-		if (i < 2) {
+		if (i < 2 || i == 3) {
+			/* a collection kplan has nothing of: the same, by its FQCN */
 			assert_non_null(m);
 			assert_true(m->flags & KP_MOD_ABSENT);
-			assert_string_equal(m->name, i ? "yum" : "dnf");
+			assert_string_equal(m->name, i == 3 ? "community.general.dnf"
+						     : i    ? "yum"
+							    : "dnf");
 		} else {
 			assert_null(m);
 		}
 	}
+	/* a collection kplan has some of: a typo is likelier, a load error */
+	assert_null(kp_module_absent("kubernetes.core.k8s_drian"));
 	unknown("community.general.ufw", "module 'community.general.ufw' belongs to collection "
 					 "'community.general', which kplan does not provide");
 	unknown("kubernetes.core.k8s",

@@ -1,0 +1,145 @@
+#!/bin/sh
+# What real playbooks use, run by ansible-playbook and by kplan, with the
+# same results: task and block `vars:` (nested, templated, feeding
+# `environment`), `environment` given as a template (and one that is not a
+# mapping: left out with a warning), task keywords on the play (run_once,
+# ignore_errors, no_log), fail with a list as its message, an include_tasks
+# whose file is not there (a warning at load; only a host that reaches it
+# fails), and a module of a collection kplan does not provide behind a
+# false `when`.
+. "$(dirname "$0")/lib.sh"
+if ! command -v ansible-playbook >/dev/null 2>&1; then
+	echo "# SKIP task vars and play keywords vs Ansible: no ansible-playbook"
+	exit 0
+fi
+cd "$E2E_TMP" || exit 1
+printf 'h1 ansible_connection=local\nh2 ansible_connection=local\n' >inv.ini
+cat >plan.yml <<'PLAN'
+- name: vars
+  hosts: h1
+  gather_facts: false
+  vars:
+    x: play
+    proxy_env: {PE: from-template}
+    notmap: plain
+  tasks:
+    - name: task-vars
+      debug: {msg: "{{ x }} {{ y }}"}
+      vars:
+        x: task
+        y: "{{ x }}-y"
+      register: r_task
+    - block:
+        - name: block-vars
+          debug: {msg: "{{ x }}"}
+          register: r_block
+        - name: inner-vars
+          debug: {msg: "{{ x }}"}
+          vars: {x: inner}
+          register: r_inner
+      vars:
+        x: block
+    - name: after-vars
+      debug: {msg: "{{ x }}"}
+      register: r_after
+    - name: env-template
+      command: sh -c 'echo $PE'
+      environment: "{{ proxy_env }}"
+      register: r_env
+    - name: env-from-task-vars
+      command: sh -c 'echo $TV'
+      environment: "{{ envs }}"
+      vars:
+        envs: {TV: task-vars}
+      register: r_env2
+    - name: env-not-a-mapping
+      command: sh -c 'echo ${PE:-unset}'
+      environment: "{{ notmap }}"
+      register: r_env3
+    - name: fail-list
+      fail:
+        msg: ["one {{ 1 + 1 }}", "two"]
+      register: r_fail
+      ignore_errors: true
+    - name: not-provided
+      ansible.posix.sysctl: {name: vm.swappiness, value: "10"}
+      when: false
+      register: r_sysctl
+    - name: include-missing-skipped
+      include_tasks: not-there.yml
+      when: false
+    - name: dump
+      copy:
+        dest: "{{ out }}.1"
+        content: "{{ {'task': r_task.msg, 'block': r_block.msg, 'inner': r_inner.msg,
+          'after': r_after.msg, 'env_template': r_env.stdout, 'env_task_vars': r_env2.stdout,
+          'env_not_mapping': r_env3.stdout, 'fail_list': [r_fail.failed, r_fail.msg],
+          'not_provided': r_sysctl.skipped} | to_json }}"
+
+- name: play keywords
+  hosts: all
+  gather_facts: false
+  run_once: true
+  ignore_errors: true
+  tasks:
+    - name: once
+      command: echo {{ inventory_hostname }}
+      register: r_once
+    - name: fails
+      fail: {msg: boom}
+      register: r_boom
+    - name: dump
+      copy:
+        dest: "{{ out }}.2"
+        content: "{{ {'once': r_once.stdout, 'on_h2': hostvars['h2'].r_once.stdout,
+          'ignored': [r_boom.failed, r_boom.msg]} | to_json }}"
+      run_once: false
+      when: inventory_hostname == 'h1'
+PLAN
+cp plan.yml ansible.yml
+ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml -e out="$E2E_TMP/a" \
+	>a.log 2>a.err </dev/null || echo "not ok - ansible-playbook failed: $(tail -3 a.err)"
+"$KPLAN" run plan.yml -i inv.ini -e out="$E2E_TMP/k" >k.log 2>k.err </dev/null ||
+	echo "not ok - kplan run failed: $(tail -3 k.err)"
+/usr/bin/python3 - a k <<'PY'
+import json, sys
+for part in ("1", "2"):
+    a = json.load(open(sys.argv[1] + "." + part))
+    try:
+        k = json.load(open(sys.argv[2] + "." + part))
+    except OSError:
+        k = {}
+    for name in a:
+        if a[name] == k.get(name):
+            print(f"ok - {name}: {json.dumps(a[name])} as Ansible")
+        else:
+            print(f"not ok - {name}: ansible {json.dumps(a[name])} kplan {json.dumps(k.get(name))}")
+PY
+check "the environment that is not a mapping: Ansible's warning" \
+	"warning: could not parse environment value, skipping: plain" \
+	"$(grep -o 'warning: could not parse environment value.*' k.log k.err | head -n 1 | sed 's/^[^:]*://')"
+check "a module kplan does not provide: a warning at load, with the collection" \
+	"warning: plan.yml:48:7: module 'ansible.posix.sysctl' belongs to collection 'ansible.posix', which kplan does not provide: a host that reaches this task fails" \
+	"$(grep "ansible.posix.sysctl" k.err)"
+check "an include whose file is not there: a warning at load" \
+	"warning: plan.yml:52:22: include_tasks 'not-there.yml': cannot read 'not-there.yml': a host that reaches it fails" \
+	"$(grep "not-there" k.err)"
+
+# the include reached: only that host fails, with the include's line
+cat >inc.yml <<'PLAN'
+- name: inc
+  hosts: all
+  gather_facts: false
+  tasks:
+    - include_tasks: "inc-{{ inventory_hostname }}.yml"
+      when: inventory_hostname == 'h2'
+    - include_tasks: not-there.yml
+      when: inventory_hostname == 'h1'
+    - debug: {msg: after}
+PLAN
+echo '- debug: {msg: included}' >inc-h2.yml
+"$KPLAN" run inc.yml -i inv.ini >inc.out 2>&1
+check "a missing include reached: exit 1" 1 "$?"
+check "a missing include reached: h1 fails at the include's line, h2 goes on" \
+	"ok: [h2] included: inc-h2.yml|ok: [h2] included|failed: [h1] inc.yml:7:7: cannot read 'not-there.yml': No such file or directory|ok: [h2] after" \
+	"$(sed -n 's/^ *\(failed: \[h1\]\) [0-9.]*s /\1 /p; s/^ *\(ok: \[h2\]\) [0-9.]*s /\1 /p' inc.out | paste -sd'|')"
