@@ -18,8 +18,8 @@ EOF2
 timeout -k 5 30 "$KPLAN" validate expr.yml -i inv.ini >out 2>&1
 check "validate: expressions are Jinja, Lua's xpcall is out of their reach (exit 2, at once)" 2 "$?"
 check "validate names the expression" \
-	"error: expr.yml:3:8: invalid template '{{ xpcall(error, function() while true do end end) }}': expected ',' or ')'" \
-	"$(cat out)"
+	"error: expr.yml:3:8: invalid template '{{ xpcall(error, function() while true do end end) }}': expected token ',', got 'while' (line 1, column 29)" \
+	"$(head -n 1 out)"
 timeout -k 5 30 "$KPLAN" plan expr.yml -i inv.ini >out 2>&1
 check "the offline plan stops the same way" 2 "$?"
 

@@ -27,7 +27,9 @@ complete_words() { # WORDS...: what _kplan offers for the last word
 }
 check "completion: commands" "run runs" "$(complete_words kplan ru)"
 check "completion: options" "--vault-id --vault-password-file" "$(complete_words kplan run --vault)"
-check "completion: module names from kplan modules" "apt apt-pin" "$(complete_words kplan modules ap)"
+check "completion: module names from kplan modules" \
+	"$("$KPLAN" modules | awk '$1 ~ /^ap/ { print $1 }' | sort | paste -sd' ')" \
+	"$(complete_words kplan modules ap)"
 check "completion: --format values" "json" "$(complete_words kplan run --format j)"
 missing=
 for f in $(cd playbooks && find . -type f); do

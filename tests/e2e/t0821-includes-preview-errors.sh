@@ -40,7 +40,7 @@ cat >plan.expected <<'OUT'
         h1: msg="a 0"
         h2: msg="a 0"
 OUT
-"$KPLAN" plan plan.yml -i inv.ini >plan.out 2>&1
+"$KPLAN" plan plan.yml -i inv.ini --no-fold >plan.out 2>&1
 sed -n '/BATCH 1/,$p' plan.out | grep -v '^$' >plan.got
 if diff plan.expected plan.got >plan.diff; then
 	echo "ok - plan shows roles and what includes bring"
@@ -97,7 +97,9 @@ bad "a role's tasks_from must exist" \
   tasks:
     - import_role: {name: r, tasks_from: nope}'
 bad "a role parameter's template is checked" \
-	"error: bad.yml:3:20: invalid template '{{ x': unexpected end of template, expected '}}'" \
+	"error: bad.yml:3:20: invalid template '{{ x': unexpected end of template, expected 'end of print statement' (line 1, column 5)
+    {{ x
+        ^" \
 	'- hosts: all
   roles:
     - {role: r, p: "{{ x"}'

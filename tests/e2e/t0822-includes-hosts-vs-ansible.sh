@@ -118,6 +118,10 @@ for line in open(sys.argv[2]):
         msg = e.get("msg") if e.get("module", "debug") == "debug" else None
         batch.append((e["task"], e["host"], e["status"], msg))
 flush()
+# each host's results in their order: which host's include runs first is
+# not fixed (ansible-playbook's order changes from run to run)
+want.sort(key=lambda r: r[1])
+got.sort(key=lambda r: r[1])
 bad = [(i, w, g) for i, (w, g) in enumerate(zip(want + [None] * len(got), got + [None] * len(want)))
        if (w or g) and (w is None or g is None or w[:3] != g[:3] or (w[3] is not None and w[3] != g[3]))]
 if bad:
