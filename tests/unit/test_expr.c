@@ -456,14 +456,21 @@ static void test_unknown(void **state)
 }
 
 /* Found by fuzzing (tests/data/fuzz-regressions/template/float-plus-int,
- * template/long-float-literal, plan/endif-quote-leak): a float and an int in arithmetic read the
- * float's integer view (UBSan: an invalid bool); an end tag followed by
+ * template/long-float-literal, plan/endif-quote-leak, template/list-repeat-memory): a float and an
+ * int in arithmetic read the float's integer view (UBSan: an invalid bool); an end tag followed by
  * text that does not lex leaked the tag's name. Both run under `make asan`. */
 static void test_fuzz_regressions(void **state)
 {
 	struct ctx *c = *state;
 	expect(c, "{{ 1.13 + 10 }}", "\"11.129999999999999\""); /* as Python prints it */
 	expect(c, "{{ 10 - 0.5 }}", "\"9.5\"");
+	/* a list repeated into millions of items (list-repeat-memory): the
+	 * evaluation limit, not gigabytes once it is printed */
+	kp_rc rrc;
+	char *big = render_rc(c, "{{ 4 * ['a', 'b'] * 3 ** 13 }}", &rrc);
+	assert_null(big);
+	assert_int_equal(rrc, KP_ERR_LIMIT);
+	assert_non_null(strstr(c->err.buf, "exceeded the evaluation limit"));
 	/* a number literal longer than any buffer (long-float-literal) */
 	expect(
 	    c,

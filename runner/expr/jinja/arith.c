@@ -63,7 +63,10 @@ static kp_rc repeat(struct kp_jctx *cx, const struct kp_value *seq, int64_t n,
 {
 	if (n < 0)
 		n = 0;
-	size_t unit = seq->type == KP_V_STR ? seq->u.str.len : seq->u.list.n;
+	/* a list's item costs what a pointer and its share of the value it
+	 * names do, not one unit: a list of 16 M items is gigabytes once
+	 * printed or registered */
+	size_t unit = seq->type == KP_V_STR ? seq->u.str.len : seq->u.list.n * KP_JINJA_ITEM_UNITS;
 	if (unit && (uint64_t)n > (uint64_t)KP_JINJA_BUDGET / unit + 1)
 		return kp_jinja_charge(cx, (size_t)-1 / 2);
 	kp_rc rc = kp_jinja_charge(cx, unit * (size_t)n);

@@ -190,8 +190,9 @@ struct kp_jctx {
 	const void *hint; /* the next filter/test call's table entry, when known */
 };
 
-#define KP_JINJA_BUDGET	   ((size_t)16 << 20) /* units per evaluation */
-#define KP_JINJA_MAX_DEPTH 200
+#define KP_JINJA_BUDGET	    ((size_t)16 << 20) /* units per evaluation */
+#define KP_JINJA_MAX_DEPTH  200
+#define KP_JINJA_ITEM_UNITS 16 /* what one list item made by repetition costs */
 
 /* Evaluate one expression: *out is a new reference; may be undefined
  * (kp_jv_is_undef) when allow_undef. */
