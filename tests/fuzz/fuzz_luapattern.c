@@ -4,8 +4,7 @@
  * pattern: find, match, gsub and gmatch must give the same values and the
  * same errors. The input is "pattern\0subject"; short ones only (a pattern
  * of 24 bytes with at most 3 quantifiers, a subject of 96), so that Lua's
- * own matcher, which nothing
- * counts, cannot backtrack for long.
+ * own matcher, which nothing counts, cannot backtrack for long.
  */
 #include "fuzz.h"
 #include "engine/luaapi_int.h"
