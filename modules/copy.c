@@ -24,6 +24,10 @@ static const struct kp_argspec args[] = {
      .type = KP_T_BOOL,
      .def = "false",
      .help = "keep a timestamped copy of the file it replaces"},
+    {.name = "validate",
+     .type = KP_T_STR,
+     .help = "a command that checks the new file first, %s standing for it "
+	     "(visudo -cf %s); the file is written only when it exits 0"},
     {0},
 };
 
@@ -44,6 +48,7 @@ kp_rc kp_mod_copy_probe(struct kp_modctx *ctx, struct kp_result *res, char *data
 	p->data = data;
 	p->len = len;
 	p->backup = kp_arg_bool(ctx, "backup");
+	p->validate = kp_arg_str(ctx, "validate");
 	kp_mod_attrs_from_args(ctx, res, &p->want);
 	if (res->failed)
 		goto out;

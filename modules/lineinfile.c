@@ -43,6 +43,10 @@ static const struct kp_argspec args[] = {
      .type = KP_T_BOOL,
      .def = "false",
      .help = "keep a timestamped copy of the file it changes"},
+    {.name = "validate",
+     .type = KP_T_STR,
+     .help = "a command that checks the new file first, %s standing for it "
+	     "(visudo -cf %s); the file is written only when it exits 0"},
     {0},
 };
 
@@ -251,6 +255,8 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	p->dest = kp_xstrdup(path);
 	p->data = kp_buf_detach(&neu, &p->len);
 	p->backup = kp_arg_bool(ctx, "backup");
+	p->validate = kp_arg_str(ctx, "validate");
+	p->validate_rc_in_msg = true;
 	ctx->state = p;
 	ctx->free_state = kp_put_plan_free;
 	rc = kp_mod_put_probe(ctx, res, p, err);

@@ -335,8 +335,10 @@ struct kp_put_plan {
 	char *data; /* the new contents (malloc'd) */
 	size_t len;
 	struct kp_attrs want;
-	bool backup;	   /* keep dest.<YYYYmmddHHMMSS>~ before overwriting */
-	bool mkdir_parent; /* create dest's directory first (dest given as "dir/") */
+	bool backup;		 /* keep dest.<YYYYmmddHHMMSS>~ before overwriting */
+	bool mkdir_parent;	 /* create dest's directory first (dest given as "dir/") */
+	const char *validate;	 /* a command checking the new file ("%s": it), or NULL */
+	bool validate_rc_in_msg; /* its failure as lineinfile words it, "rc:N error:..." */
 	/* found by the probe */
 	struct kp_stat *st; /* dest as it was (malloc'd) */
 	bool write, attrs;  /* the content differs; only attributes differ */

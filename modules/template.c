@@ -26,6 +26,10 @@ static const struct kp_argspec args[] = {
      .type = KP_T_BOOL,
      .def = "false",
      .help = "keep a timestamped copy of the file it replaces"},
+    {.name = "validate",
+     .type = KP_T_STR,
+     .help = "a command that checks the new file first, %s standing for it "
+	     "(visudo -cf %s); the file is written only when it exits 0"},
     {0},
 };
 

@@ -621,6 +621,68 @@ static kp_rc mkdir_parent(struct kp_modctx *ctx, struct kp_result *res, const ch
 	return rc;
 }
 
+/* validate: the new contents go to a file beside dest, the command runs
+ * on it ("%s" its path), and only an exit 0 lets dest be written; the file
+ * is removed either way. Ansible's messages. */
+static kp_rc validate(struct kp_modctx *ctx, struct kp_result *res, struct kp_put_plan *p, bool *ok,
+		      struct kp_buf *err)
+{
+	const char *at = strstr(p->validate, "%s");
+	if (!at) {
+		*ok = false;
+		return kp_mod_failf(res, "validate must contain %%s: %s", p->validate);
+	}
+	struct kp_buf tmp = KP_BUF_INIT, cmd = KP_BUF_INIT, perr = KP_BUF_INIT;
+	kp_buf_addf(&tmp, "%s.kplan-validate", p->dest);
+	struct kp_put_opts o = {.mode = 0600};
+	kp_rc rc = ctx->conn->ops->put(ctx->conn, tmp.buf, p->data, p->len, &o, &perr);
+	if (rc == KP_ERR_UNREACHABLE) {
+		kp_errorf(err, rc, "%s", perr.buf);
+	} else if (rc) {
+		*ok = false;
+		rc = kp_mod_failf(res, "%s", perr.buf);
+	} else {
+		/* the command as written, %s replaced (quoted) by the file */
+		for (const char *s = p->validate; *s;) {
+			const char *h = strstr(s, "%s");
+			if (!h) {
+				kp_buf_addstr(&cmd, s);
+				break;
+			}
+			kp_buf_add(&cmd, s, (size_t)(h - s));
+			kp_sh_quote(&cmd, tmp.buf);
+			s = h + 2;
+		}
+		kp_buf_addstr(&cmd, "; rc=$?; rm -f ");
+		kp_sh_quote(&cmd, tmp.buf);
+		kp_buf_addstr(&cmd, "; exit $rc");
+		struct kp_exec_res r;
+		kp_exec_res_init(&r);
+		if (!(rc = kp_mod_sh(ctx, res, cmd.buf, &r, err)) && r.rc != 0) {
+			*ok = false;
+			if (p->validate_rc_in_msg) {
+				kp_mod_failf(res, "failed to validate: rc:%d error:%s", r.rc,
+					     r.err.buf);
+			} else {
+				/* copy and template: exit_status, stdout, stderr */
+				kp_mod_failf(res, "failed to validate");
+				kp_buf_reset(&res->out);
+				kp_buf_add(&res->out, r.out.buf, r.out.len);
+				kp_buf_reset(&res->err);
+				kp_buf_add(&res->err, r.err.buf, r.err.len);
+				if (!res->facts)
+					res->facts = kp_value_map();
+				kp_map_set_take(res->facts, "exit_status", kp_value_int(r.rc));
+			}
+		}
+		kp_exec_res_release(&r);
+	}
+	kp_buf_release(&tmp);
+	kp_buf_release(&cmd);
+	kp_buf_release(&perr);
+	return rc;
+}
+
 kp_rc kp_mod_put_apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_put_plan *p,
 		       struct kp_buf *err)
 {
@@ -630,6 +692,8 @@ kp_rc kp_mod_put_apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_p
 	if (p->write) {
 		if (p->mkdir_parent && !p->st->exists)
 			rc = mkdir_parent(ctx, res, p->dest, &ok, err);
+		if (!rc && ok && p->validate)
+			rc = validate(ctx, res, p, &ok, err);
 		if (!rc && ok && p->backup && p->st->exists)
 			rc = backup(ctx, res, p, &ok, err);
 		if (rc || !ok)

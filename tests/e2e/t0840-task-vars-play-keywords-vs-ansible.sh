@@ -125,6 +125,61 @@ check "an include whose file is not there: a warning at load" \
 	"warning: plan.yml:52:22: include_tasks 'not-there.yml': cannot read 'not-there.yml': a host that reaches it fails" \
 	"$(grep "not-there" k.err)"
 
+# validate: the new file is checked first; a failing check leaves the old
+cat >val.yml <<'PLAN'
+- name: validate
+  hosts: h1
+  gather_facts: false
+  tasks:
+    - name: copy-valid
+      copy: {dest: "{{ out }}.c1", content: "hello\n", validate: "grep -q hello %s"}
+      register: r_c1
+    - name: copy-invalid
+      copy: {dest: "{{ out }}.c1", content: "bye\n", validate: "grep -q hello %s"}
+      register: r_c2
+      ignore_errors: true
+    - name: copy-no-placeholder
+      copy: {dest: "{{ out }}.c1", content: "x\n", validate: "true"}
+      register: r_c3
+      ignore_errors: true
+    - name: line-invalid
+      lineinfile: {path: "{{ out }}.c1", line: "bye", validate: "sh -c '! grep -q bye %s'"}
+      register: r_l1
+      ignore_errors: true
+    - name: line-valid
+      lineinfile: {path: "{{ out }}.c1", line: "again", validate: "grep -q again %s"}
+      register: r_l2
+    - name: read
+      command: cat "{{ out }}.c1"
+      register: r_cat
+    - name: dump
+      copy:
+        dest: "{{ out }}.3"
+        content: "{{ {'copy_valid': [r_c1.changed, r_c1.failed | default(false)],
+          'copy_invalid': [r_c2.failed, r_c2.msg, r_c2.rc | default(none), r_c2.exit_status],
+          'copy_no_placeholder': [r_c3.failed, r_c3.msg],
+          'line_invalid': [r_l1.failed, r_l1.msg], 'line_valid': r_l2.changed,
+          'file': r_cat.stdout} | to_json }}"
+PLAN
+ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini val.yml -e out="$E2E_TMP/av" \
+	>av.log 2>av.err </dev/null || echo "not ok - ansible-playbook validate failed: $(tail -3 av.err)"
+"$KPLAN" run val.yml -i inv.ini -e out="$E2E_TMP/kv" >kv.log 2>kv.err </dev/null ||
+	echo "not ok - kplan run validate failed: $(tail -3 kv.err)"
+/usr/bin/python3 - av.3 kv.3 <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+try:
+    k = json.load(open(sys.argv[2]))
+except OSError:
+    k = {}
+for name in a:
+    if a[name] == k.get(name):
+        print(f"ok - validate {name}: {json.dumps(a[name])} as Ansible")
+    else:
+        print(f"not ok - validate {name}: ansible {json.dumps(a[name])} kplan {json.dumps(k.get(name))}")
+PY
+check "validate leaves no file behind" "" "$(ls -a | grep kplan-validate)"
+
 # the include reached: only that host fails, with the include's line
 cat >inc.yml <<'PLAN'
 - name: inc
