@@ -17,6 +17,8 @@ static const char *const states[] = {"file", "directory", "absent", "link", "tou
 
 static const struct kp_argspec args[] = {
     {.name = "path", .type = KP_T_PATH, .required = true, .help = "path on the node"},
+    {.name = "dest", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
+    {.name = "name", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
     {.name = "state",
      .type = KP_T_STR,
      .choices = states,

@@ -22,6 +22,9 @@ static const char *const states[] = {"present", "absent", NULL};
 
 static const struct kp_argspec args[] = {
     {.name = "path", .type = KP_T_PATH, .required = true, .help = "file on the node"},
+    {.name = "dest", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
+    {.name = "destfile", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
+    {.name = "name", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
     {.name = "line", .type = KP_T_STR, .help = "the line to ensure"},
     {.name = "regexp", .type = KP_T_STR, .help = "replace the last line matching this"},
     {.name = "state",

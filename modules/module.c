@@ -451,6 +451,15 @@ static kp_rc check_groups(const struct kp_module *m, const struct kp_node *args,
 	return KP_OK;
 }
 
+/* Whether an alias of argument NAME is given (file's dest for path). */
+static bool alias_given(const struct kp_module *m, const struct kp_node *args, const char *name)
+{
+	for (const struct kp_argspec *a = m->args; a && a->name; a++)
+		if (a->alias_of && !strcmp(a->alias_of, name) && given(args, a->name, NULL))
+			return true;
+	return false;
+}
+
 kp_rc kp_module_check_args(const struct kp_module *m, const struct kp_node *args,
 			   const struct kp_node *task, struct kp_buf *err)
 {
@@ -478,7 +487,7 @@ kp_rc kp_module_check_args(const struct kp_module *m, const struct kp_node *args
 		}
 	}
 	for (const struct kp_argspec *a = m->args; a && a->name; a++)
-		if (a->required && !given(args, a->name, NULL))
+		if (a->required && !given(args, a->name, NULL) && !alias_given(m, args, a->name))
 			return kp_node_errorf(err, KP_ERR_INVALID, where,
 					      "module '%s' requires argument '%s'", m->name,
 					      a->name);
@@ -683,6 +692,15 @@ static kp_rc check_vgroups(const struct kp_module *m, const struct kp_value *arg
 	return KP_OK;
 }
 
+/* Whether ARGS holds an alias of argument NAME. */
+static bool alias_in(const struct kp_module *m, const struct kp_value *args, const char *name)
+{
+	for (const struct kp_argspec *a = m->args; a && a->name; a++)
+		if (a->alias_of && !strcmp(a->alias_of, name) && kp_map_get(args, a->name))
+			return true;
+	return false;
+}
+
 kp_rc kp_module_finish_args(const struct kp_module *m, const struct kp_value *args,
 			    struct kp_value **out, struct kp_buf *err)
 {
@@ -713,6 +731,13 @@ kp_rc kp_module_finish_args(const struct kp_module *m, const struct kp_value *ar
 		}
 		if (v->type == KP_V_NULL)
 			continue;
+		if (a->alias_of) {
+			/* given both, the alias's value is taken, as in Ansible */
+			key = a->alias_of;
+			a = kp_module_arg(m, key);
+		} else if (alias_in(m, args, key)) {
+			continue;
+		}
 		rc = convert(m, a, v, &cv, err);
 		if (!rc && a->choices && cv->type == KP_V_STR &&
 		    !in_choices(cv->u.str.s, a->choices)) {

@@ -41,6 +41,9 @@ struct kp_argspec {
 	 * template: Lua code (its syntax), or a Lua file relative to the
 	 * play's plan file (that it reads and compiles) */
 	enum { KP_CHECK_NONE, KP_CHECK_LUA_CODE, KP_CHECK_LUA_FILE } check;
+	/* another spelling Ansible accepts (file's `dest` for `path`): given
+	 * this name, the value is the named argument's */
+	const char *alias_of;
 };
 
 /* flags */

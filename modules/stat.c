@@ -21,6 +21,8 @@ static const char *const algos[] = {"md5", "sha1", "sha224", "sha256", "sha384",
 
 static const struct kp_argspec args[] = {
     {.name = "path", .type = KP_T_PATH, .required = true, .help = "the path on the node"},
+    {.name = "dest", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
+    {.name = "name", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
     {.name = "follow", .type = KP_T_BOOL, .def = "false", .help = "follow a symbolic link"},
     {.name = "get_checksum",
      .type = KP_T_BOOL,

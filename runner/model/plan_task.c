@@ -288,9 +288,25 @@ static kp_rc parse_kv(struct kp_loader *ld, const struct kp_module *m, const str
 			p++;
 			quoted = true;
 		} else {
+			/* up to a space outside {{ }}, {% %}, {# #} and quotes, as
+			 * Ansible splits: dest={{ dir }}/a.conf mode="0644 " */
+			int depth = 0;
 			vs = p;
-			while (*p && !isspace((unsigned char)*p))
-				p++;
+			while (*p && (depth || !isspace((unsigned char)*p))) {
+				if (*p == '{' && (p[1] == '{' || p[1] == '%' || p[1] == '#')) {
+					depth++;
+					p += 2;
+				} else if (depth && (*p == '}' || *p == '%' || *p == '#') &&
+					   p[1] == '}') {
+					depth--;
+					p += 2;
+				} else if (!depth && (*p == '"' || *p == '\'') &&
+					   strchr(p + 1, *p)) {
+					p = strchr(p + 1, *p) + 1;
+				} else {
+					p++;
+				}
+			}
 			vl = (size_t)(p - vs);
 		}
 		kp_synth_map_add(map, kp_synth_scalar(ld, v, ks, kl, false),

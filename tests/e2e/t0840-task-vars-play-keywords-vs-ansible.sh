@@ -6,7 +6,7 @@
 # ignore_errors, no_log), fail with a list as its message, an include_tasks
 # whose file is not there (a warning at load; only a host that reaches it
 # fails), and a module of a collection kplan does not provide behind a
-# false `when`.
+# false `when`; key=value arguments whose templates hold spaces.
 . "$(dirname "$0")/lib.sh"
 if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP task vars and play keywords vs Ansible: no ansible-playbook"
@@ -65,6 +65,8 @@ cat >plan.yml <<'PLAN'
       ansible.posix.sysctl: {name: vm.swappiness, value: "10"}
       when: false
       register: r_sysctl
+    - name: key-value-templates
+      set_fact: kv1={{ x | upper }} kv2="{{ x }} and {{ x }}" kv3={{ [x, 'b c'] | join('-') }}/end kv4=plain
     - name: include-missing-skipped
       include_tasks: not-there.yml
       when: false
@@ -74,7 +76,7 @@ cat >plan.yml <<'PLAN'
         content: "{{ {'task': r_task.msg, 'block': r_block.msg, 'inner': r_inner.msg,
           'after': r_after.msg, 'env_template': r_env.stdout, 'env_task_vars': r_env2.stdout,
           'env_not_mapping': r_env3.stdout, 'fail_list': [r_fail.failed, r_fail.msg],
-          'not_provided': r_sysctl.skipped} | to_json }}"
+          'not_provided': r_sysctl.skipped, 'key_value': [kv1, kv2, kv3, kv4]} | to_json }}"
 
 - name: play keywords
   hosts: all
@@ -122,10 +124,11 @@ check "a module kplan does not provide: a warning at load, with the collection" 
 	"warning: plan.yml:48:7: module 'ansible.posix.sysctl' belongs to collection 'ansible.posix', which kplan does not provide: a host that reaches this task fails" \
 	"$(grep "ansible.posix.sysctl" k.err)"
 check "an include whose file is not there: a warning at load" \
-	"warning: plan.yml:52:22: include_tasks 'not-there.yml': cannot read 'not-there.yml': a host that reaches it fails" \
+	"warning: plan.yml:54:22: include_tasks 'not-there.yml': cannot read 'not-there.yml': a host that reaches it fails" \
 	"$(grep "not-there" k.err)"
 
-# validate: the new file is checked first; a failing check leaves the old
+# validate: the new file is checked first; a failing check leaves the old.
+# Arguments by their Ansible aliases (file and lineinfile dest, stat name).
 cat >val.yml <<'PLAN'
 - name: validate
   hosts: h1
@@ -152,6 +155,14 @@ cat >val.yml <<'PLAN'
     - name: read
       command: cat "{{ out }}.c1"
       register: r_cat
+    - name: alias-dest
+      file: dest={{ out }}.c2 state=touch
+    - name: alias-name
+      stat: {name: "{{ out }}.c2"}
+      register: r_alias
+    - name: alias-both
+      file: {path: "{{ out }}.c2", dest: /nonexistent/x, state: absent}
+      register: r_both
     - name: dump
       copy:
         dest: "{{ out }}.3"
@@ -159,7 +170,7 @@ cat >val.yml <<'PLAN'
           'copy_invalid': [r_c2.failed, r_c2.msg, r_c2.rc | default(none), r_c2.exit_status],
           'copy_no_placeholder': [r_c3.failed, r_c3.msg],
           'line_invalid': [r_l1.failed, r_l1.msg], 'line_valid': r_l2.changed,
-          'file': r_cat.stdout} | to_json }}"
+          'file': r_cat.stdout, 'alias': [r_alias.stat.exists, r_both.changed, r_both.path]} | to_json }}"
 PLAN
 ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini val.yml -e out="$E2E_TMP/av" \
 	>av.log 2>av.err </dev/null || echo "not ok - ansible-playbook validate failed: $(tail -3 av.err)"
