@@ -46,8 +46,10 @@ cat >plan.yml <<'PLAN'
 - name: front
   hosts: role_front
   tasks:
+    # sorted: ansible-playbook adds the hosts to byrole as their results
+    # come in, in no fixed order
     - name: in-front
-      debug: {msg: "{{ groups['byrole'] }} {{ groups['role_back'] }} {{ groups['dyn'] }}"}
+      debug: {msg: "{{ groups['byrole'] | sort }} {{ groups['role_back'] }} {{ groups['dyn'] }}"}
 - name: byrole
   hosts: byrole
   tasks:
