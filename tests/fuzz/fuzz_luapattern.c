@@ -3,7 +3,7 @@
  * (runner/engine/luapattern.c) against Lua's own, on any subject and
  * pattern: find, match, gsub and gmatch must give the same values and the
  * same errors. The input is "pattern\0subject"; short ones only (a pattern
- * of 24 bytes with at most 3 quantifiers, a subject of 96), so that Lua's
+ * of 24 bytes with at most 3 quantifiers, a subject of 48), so that Lua's
  * own matcher, which nothing counts, cannot backtrack for long.
  */
 #include "fuzz.h"
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t quantifiers = 0;
 	for (size_t i = 0; i < lp; i++)
 		quantifiers += p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?';
-	if (lp > 24 || ls > 96 || quantifiers > 3)
+	if (lp > 24 || ls > 48 || quantifiers > 3)
 		return -1;
 	struct kp_lua *kl = ours;
 	kl->steps = 0;

@@ -456,9 +456,10 @@ static void test_unknown(void **state)
 }
 
 /* Found by fuzzing (tests/data/fuzz-regressions/template/float-plus-int,
- * template/long-float-literal, plan/endif-quote-leak, template/list-repeat-memory): a float and an
- * int in arithmetic read the float's integer view (UBSan: an invalid bool); an end tag followed by
- * text that does not lex leaked the tag's name. Both run under `make asan`. */
+ * template/long-float-literal, plan/endif-quote-leak, template/list-repeat-memory,
+ * template/empty-repeat-slow): a float and an int in arithmetic read the float's integer view
+ * (UBSan: an invalid bool); an end tag followed by text that does not lex leaked the tag's name.
+ * Both run under `make asan`. */
 static void test_fuzz_regressions(void **state)
 {
 	struct ctx *c = *state;
@@ -471,6 +472,9 @@ static void test_fuzz_regressions(void **state)
 	assert_null(big);
 	assert_int_equal(rrc, KP_ERR_LIMIT);
 	assert_non_null(strstr(c->err.buf, "exceeded the evaluation limit"));
+	/* nothing repeated very often (empty-repeat-slow): nothing, at once */
+	expect(c, "{{ '' * 2 * 22222222222221 }}", "\"\"");
+	expect(c, "{{ [] * 22222222222221 }}", "[]");
 	/* a number literal longer than any buffer (long-float-literal) */
 	expect(
 	    c,

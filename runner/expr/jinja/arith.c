@@ -72,6 +72,8 @@ static kp_rc repeat(struct kp_jctx *cx, const struct kp_value *seq, int64_t n,
 	kp_rc rc = kp_jinja_charge(cx, unit * (size_t)n);
 	if (rc)
 		return rc;
+	if (!unit) /* '' * 10**15: nothing to repeat, however often */
+		n = 0;
 	if (seq->type == KP_V_STR) {
 		struct kp_buf b = KP_BUF_INIT;
 		for (int64_t i = 0; i < n; i++)
