@@ -265,7 +265,8 @@ void kp_report_fold_init(struct kp_report_fold *f, const struct kp_report_batch 
 		size_t k = hash_host(x) & (cap - 1), g = h;
 		for (; fold && slot[k]; k = (k + 1) & (cap - 1)) {
 			const struct kp_report_host *y = &b->hosts[slot[k] - 1];
-			if (y->n == x->n && !memcmp(y->rows, x->rows, x->n * sizeof(*x->rows))) {
+			if (y->n == x->n &&
+			    (!x->n || !memcmp(y->rows, x->rows, x->n * sizeof(*x->rows)))) {
 				g = slot[k] - 1;
 				break;
 			}
@@ -535,8 +536,8 @@ bool kp_report_same_host(const struct kp_hostsum *a, const struct kp_hostsum *b)
 		return false;
 	for (size_t i = 0; i < a->nent; i++)
 		if (a->bat[i] != b->bat[i] || a->ent[i]->n != b->ent[i]->n ||
-		    memcmp(a->ent[i]->rows, b->ent[i]->rows,
-			   a->ent[i]->n * sizeof(*a->ent[i]->rows)))
+		    (a->ent[i]->n && memcmp(a->ent[i]->rows, b->ent[i]->rows,
+					    a->ent[i]->n * sizeof(*a->ent[i]->rows))))
 			return false;
 	return true;
 }
