@@ -457,9 +457,9 @@ static void test_unknown(void **state)
 
 /* Found by fuzzing (tests/data/fuzz-regressions/template/float-plus-int,
  * template/long-float-literal, plan/endif-quote-leak, template/list-repeat-memory,
- * template/empty-repeat-slow): a float and an int in arithmetic read the float's integer view
- * (UBSan: an invalid bool); an end tag followed by text that does not lex leaked the tag's name.
- * Both run under `make asan`. */
+ * template/empty-repeat-slow, template/format-width-slow): a float and an int in arithmetic read
+ * the float's integer view (UBSan: an invalid bool); an end tag followed by text that does not lex
+ * leaked the tag's name. Both run under `make asan`. */
 static void test_fuzz_regressions(void **state)
 {
 	struct ctx *c = *state;
@@ -475,6 +475,11 @@ static void test_fuzz_regressions(void **state)
 	/* nothing repeated very often (empty-repeat-slow): nothing, at once */
 	expect(c, "{{ '' * 2 * 22222222222221 }}", "\"\"");
 	expect(c, "{{ [] * 22222222222221 }}", "[]");
+	/* a format width of 751 M (format-width-slow): the limit, at once */
+	big = render_rc(c, "{{ '%0751266563s' % 'x' }}", &rrc);
+	assert_null(big);
+	assert_int_equal(rrc, KP_ERR_LIMIT);
+	expect(c, "{{ '%5s|%-3d|%.2f' % ('x', 7, 1.5) }}", "\"    x|7  |1.50\"");
 	/* a number literal longer than any buffer (long-float-literal) */
 	expect(
 	    c,

@@ -6,6 +6,7 @@
  */
 #include "expr/jinja/jinja.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <string.h>
 
@@ -110,6 +111,23 @@ static kp_rc str_format(struct kp_jctx *cx, const struct kp_value *fmt, const st
 			spec[n++] = s[i++];
 		if (i >= fmt->u.str.len)
 			goto bad;
+		/* a width or precision is that much text: charged first
+		 * ('%0751266563s' would otherwise pad for seconds) */
+		size_t widest = 0;
+		for (size_t k = 1; k < n; k++)
+			if (isdigit((unsigned char)spec[k])) {
+				size_t w = 0;
+				while (k < n && isdigit((unsigned char)spec[k]) &&
+				       w < KP_JINJA_BUDGET)
+					w = w * 10 + (size_t)(spec[k++] - '0');
+				if (w > widest)
+					widest = w;
+			}
+		kp_rc wrc = kp_jinja_charge(cx, widest);
+		if (wrc) {
+			kp_buf_release(&b);
+			return wrc;
+		}
 		char conv = s[i];
 		if (conv == '%') {
 			kp_buf_addch(&b, '%');
