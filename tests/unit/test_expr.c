@@ -525,6 +525,13 @@ static void test_compile_errors(void **state)
 		   "Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. The "
 		   "innermost block that needs to be closed is 'if' (line 1, column 11)\n"
 		   "    {% if x %}y\n              ^");
+	/* the innermost block named after its token is gone (with-tag-after-free,
+	 * found by fuzzing: a use after free under ASan) */
+	expect_err(c, "{% with%}maA", KP_ERR_PARSE,
+		   "upgrade.yml:14:7: invalid template '{% with%}maA': Unexpected end of template. "
+		   "Jinja was looking for the following tags: 'endwith'. The innermost block that "
+		   "needs to be closed is 'with' (line 1, column 10)\n    {% with%}maA\n"
+		   "             ^");
 	expect_err(c, "{% incl 'f' %}", KP_ERR_PARSE,
 		   "upgrade.yml:14:7: invalid template '{% incl 'f' %}': Encountered unknown tag "
 		   "'incl' (line 1, column 4)\n    {% incl 'f' %}\n       ^");

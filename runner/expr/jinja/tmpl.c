@@ -601,8 +601,8 @@ static kp_rc parse_body_in(struct tp *p, struct jbody *b, const char *const *end
 			rc = kp_jlex_error(lx, lx->tok.start, "blocks nested too deeply");
 			break;
 		}
-		static const char *const known[] = {"if",     "for",  "set",	"macro",
-						    "filter", "call", "include"};
+		static const char *const known[] = {"if",   "for",    "set",  "macro",
+						    "with", "filter", "call", "include"};
 		p->tags[p->ntags] = name;
 		for (size_t e = 0; e < KP_ARRAY_LEN(known); e++)
 			if (!strcmp(name, known[e]))
