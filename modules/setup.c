@@ -11,6 +11,7 @@
  * ansible_facts.NAME). Read-only.
  */
 #include "modules/setup.h"
+#include "modules/setup_int.h"
 #include "modules/module.h"
 #include "transport/transport.h"
 
@@ -22,8 +23,7 @@
 #include <stdarg.h>
 #include <time.h>
 
-static char *strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *strdupf(const char *fmt, ...)
+char *kp_facts_strdupf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -144,14 +144,9 @@ char *kp_facts_command(const struct kp_facts_want *w)
 
 /* --- the output's sections --- */
 
-struct sect {
-	const char *s;
-	size_t n;
-};
-
 /* The body of section `name` (the text after "\n@@name\n" up to the next
  * "\n@@"), or an empty one. */
-static struct sect section(const char *out, size_t len, const char *name)
+struct sect kp_facts_section(const char *out, size_t len, const char *name)
 {
 	size_t nl = strlen(name);
 	for (const char *p = out; p && p < out + len;) {
@@ -172,7 +167,7 @@ static struct sect section(const char *out, size_t len, const char *name)
 
 /* Line i of a section (0-based), malloc'd without its newline; NULL past
  * the end. */
-static char *line_at(struct sect s, size_t i)
+char *kp_facts_line_at(struct sect s, size_t i)
 {
 	const char *p = s.s, *end = s.s + s.n;
 	while (p < end) {
@@ -186,7 +181,7 @@ static char *line_at(struct sect s, size_t i)
 }
 
 /* Iterate a section's lines: *line and *n for each, false at the end. */
-static bool next_line(struct sect *s, const char **line, size_t *n)
+bool kp_facts_next_line(struct sect *s, const char **line, size_t *n)
 {
 	if (!s->n)
 		return false;
@@ -201,12 +196,12 @@ static bool next_line(struct sect *s, const char **line, size_t *n)
 
 /* KEY=value of a shell-style file (os-release, lsb-release), quotes
  * removed; malloc'd or NULL. */
-static char *kv_get(struct sect s, const char *key)
+char *kp_facts_kv_get(struct sect s, const char *key)
 {
 	const char *l;
 	size_t n, kl = strlen(key);
 	char *found = NULL;
-	while (next_line(&s, &l, &n)) {
+	while (kp_facts_next_line(&s, &l, &n)) {
 		if (n > kl && !memcmp(l, key, kl) && l[kl] == '=') {
 			const char *v = l + kl + 1;
 			size_t vn = n - kl - 1;
@@ -221,7 +216,7 @@ static char *kv_get(struct sect s, const char *key)
 	return found;
 }
 
-static char *trim(char *s)
+char *kp_facts_trim(char *s)
 {
 	if (!s)
 		return s;
@@ -235,7 +230,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static void set_str(struct kp_value *m, const char *k, const char *v)
+void kp_facts_set_str(struct kp_value *m, const char *k, const char *v)
 {
 	kp_map_set_take(m, k, kp_value_str(v ? v : ""));
 }
@@ -244,21 +239,22 @@ static void set_str(struct kp_value *m, const char *k, const char *v)
 
 static void platform_facts(struct kp_value *f, const char *out, size_t len)
 {
-	struct sect u = section(out, len, "uname");
-	char *sys = line_at(u, 0), *rel = line_at(u, 1), *ver = line_at(u, 2),
-	     *mach = line_at(u, 3), *node = line_at(u, 4);
-	set_str(f, "ansible_system", sys);
-	set_str(f, "ansible_kernel", rel);
-	set_str(f, "ansible_kernel_version", ver);
-	set_str(f, "ansible_machine", mach);
-	set_str(f, "ansible_nodename", node);
+	struct sect u = kp_facts_section(out, len, "uname");
+	char *sys = kp_facts_line_at(u, 0), *rel = kp_facts_line_at(u, 1),
+	     *ver = kp_facts_line_at(u, 2), *mach = kp_facts_line_at(u, 3),
+	     *node = kp_facts_line_at(u, 4);
+	kp_facts_set_str(f, "ansible_system", sys);
+	kp_facts_set_str(f, "ansible_kernel", rel);
+	kp_facts_set_str(f, "ansible_kernel_version", ver);
+	kp_facts_set_str(f, "ansible_machine", mach);
+	kp_facts_set_str(f, "ansible_nodename", node);
 	const char *n = node ? node : "";
 	const char *dot = strchr(n, '.');
 	kp_map_set_take(f, "ansible_hostname",
 			dot ? kp_value_strn(n, (size_t)(dot - n)) : kp_value_str(n));
 	/* Python's getfqdn: the first of the canonical name and aliases of the
 	 * node's address that holds a dot, else the canonical name */
-	char *hl = line_at(section(out, len, "fqdn"), 0);
+	char *hl = kp_facts_line_at(kp_facts_section(out, len, "fqdn"), 0);
 	char *fqdn = NULL;
 	if (hl) {
 		char *save = NULL, *first = NULL;
@@ -276,17 +272,17 @@ static void platform_facts(struct kp_value *f, const char *out, size_t len)
 	}
 	if (!fqdn)
 		fqdn = kp_xstrdup(n);
-	set_str(f, "ansible_fqdn", fqdn);
+	kp_facts_set_str(f, "ansible_fqdn", fqdn);
 	dot = strchr(fqdn, '.');
-	set_str(f, "ansible_domain", dot ? dot + 1 : "");
+	kp_facts_set_str(f, "ansible_domain", dot ? dot + 1 : "");
 	/* architecture: Ansible's, i386 for the 32-bit x86 names */
 	const char *arch = mach ? mach : "";
 	if (strlen(arch) == 4 && arch[0] == 'i' && !strcmp(arch + 2, "86"))
 		arch = "i386";
-	set_str(f, "ansible_architecture", arch);
-	char *mid = trim(line_at(section(out, len, "machine-id"), 0));
+	kp_facts_set_str(f, "ansible_architecture", arch);
+	char *mid = kp_facts_trim(kp_facts_line_at(kp_facts_section(out, len, "machine-id"), 0));
 	if (mid)
-		set_str(f, "ansible_machine_id", mid);
+		kp_facts_set_str(f, "ansible_machine_id", mid);
 	free(mid);
 	free(hl);
 	free(fqdn);
@@ -364,10 +360,11 @@ static char *dist_name(const char *id)
 
 static void distribution_facts(struct kp_value *f, const char *out, size_t len)
 {
-	struct sect os = section(out, len, "os-release");
-	char *id = kv_get(os, "ID"), *vid = kv_get(os, "VERSION_ID"),
-	     *code = kv_get(os, "VERSION_CODENAME"), *pretty = kv_get(os, "PRETTY_NAME"),
-	     *version = kv_get(os, "VERSION");
+	struct sect os = kp_facts_section(out, len, "os-release");
+	char *id = kp_facts_kv_get(os, "ID"), *vid = kp_facts_kv_get(os, "VERSION_ID"),
+	     *code = kp_facts_kv_get(os, "VERSION_CODENAME"),
+	     *pretty = kp_facts_kv_get(os, "PRETTY_NAME"),
+	     *version = kp_facts_kv_get(os, "VERSION");
 	char *name = dist_name(id ? id : "");
 	char *ver = kp_xstrdup(vid ? vid : "");
 	char *release = code && *code ? kp_xstrdup(code) : NULL;
@@ -378,7 +375,8 @@ static void distribution_facts(struct kp_value *f, const char *out, size_t len)
 	}
 	if (!strcmp(name, "Debian")) {
 		/* distro's best version: /etc/debian_version when it is numeric */
-		char *dv = trim(line_at(section(out, len, "debian_version"), 0));
+		char *dv = kp_facts_trim(
+		    kp_facts_line_at(kp_facts_section(out, len, "debian_version"), 0));
 		if (dv && isdigit((unsigned char)dv[0]) && strchr(dv, '.')) {
 			free(ver);
 			ver = kp_xstrdup(dv);
@@ -392,36 +390,37 @@ static void distribution_facts(struct kp_value *f, const char *out, size_t len)
 			}
 		}
 	}
-	set_str(f, "ansible_distribution", name);
-	set_str(f, "ansible_distribution_version", ver);
+	kp_facts_set_str(f, "ansible_distribution", name);
+	kp_facts_set_str(f, "ansible_distribution_version", ver);
 	char *dot = strchr(ver, '.');
 	kp_map_set_take(f, "ansible_distribution_major_version",
 			*ver ? kp_value_strn(ver, dot ? (size_t)(dot - ver) : strlen(ver))
 			     : kp_value_str("NA"));
-	set_str(f, "ansible_distribution_release", release ? release : "NA");
+	kp_facts_set_str(f, "ansible_distribution_release", release ? release : "NA");
 	const char *fam = name;
 	for (size_t i = 0; i < KP_ARRAY_LEN(os_family); i++)
 		if (!strcmp(name, os_family[i][0]))
 			fam = os_family[i][1];
-	set_str(f, "ansible_os_family", fam);
+	kp_facts_set_str(f, "ansible_os_family", fam);
 
 	/* lsb: lsb_release -a, else /etc/lsb-release */
 	struct kp_value *lsb = kp_value_map();
-	struct sect lr = section(out, len, "lsb_release");
+	struct sect lr = kp_facts_section(out, len, "lsb_release");
 	const char *l;
 	size_t n;
 	static const char *const lsb_keys[][2] = {{"Distributor ID", "id"},
 						  {"Release", "release"},
 						  {"Description", "description"},
 						  {"Codename", "codename"}};
-	while (next_line(&lr, &l, &n)) {
+	while (kp_facts_next_line(&lr, &l, &n)) {
 		const char *colon = memchr(l, ':', n);
 		if (!colon)
 			continue;
 		for (size_t i = 0; i < KP_ARRAY_LEN(lsb_keys); i++)
 			if ((size_t)(colon - l) == strlen(lsb_keys[i][0]) &&
 			    !memcmp(l, lsb_keys[i][0], (size_t)(colon - l))) {
-				char *v = trim(kp_xstrndup(colon + 1, (size_t)(l + n - colon - 1)));
+				char *v = kp_facts_trim(
+				    kp_xstrndup(colon + 1, (size_t)(l + n - colon - 1)));
 				kp_map_set_take(lsb, lsb_keys[i][1], kp_value_str(v));
 				free(v);
 			}
@@ -431,11 +430,12 @@ static void distribution_facts(struct kp_value *f, const char *out, size_t len)
 							   {"DISTRIB_RELEASE", "release"},
 							   {"DISTRIB_DESCRIPTION", "description"},
 							   {"DISTRIB_CODENAME", "codename"}};
-		struct sect lf = section(out, len, "lsb-release");
+		struct sect lf = kp_facts_section(out, len, "lsb-release");
 		for (size_t i = 0; i < KP_ARRAY_LEN(file_keys); i++) {
-			char *v = kv_get(lf, file_keys[i][0]);
+			char *v = kp_facts_kv_get(lf, file_keys[i][0]);
 			if (v)
-				kp_map_set_take(lsb, file_keys[i][1], kp_value_str(trim(v)));
+				kp_map_set_take(lsb, file_keys[i][1],
+						kp_value_str(kp_facts_trim(v)));
 			free(v);
 		}
 	}
@@ -461,7 +461,7 @@ static void distribution_facts(struct kp_value *f, const char *out, size_t len)
 
 static void env_facts(struct kp_value *f, const char *out, size_t len)
 {
-	struct sect e = section(out, len, "env");
+	struct sect e = kp_facts_section(out, len, "env");
 	struct kp_value *env = kp_value_map();
 	const char *p = e.s, *end = e.s + (e.n ? e.n - 1 : 0); /* the newline s() adds */
 	while (p < end) {
@@ -476,15 +476,16 @@ static void env_facts(struct kp_value *f, const char *out, size_t len)
 		p = ze + 1;
 	}
 	kp_map_set_take(f, "ansible_env", env);
-	char *u = line_at(section(out, len, "user"), 0);
-	set_str(f, "ansible_user_id", u);
+	char *u = kp_facts_line_at(kp_facts_section(out, len, "user"), 0);
+	kp_facts_set_str(f, "ansible_user_id", u);
 	free(u);
 }
 
 static void date_facts(struct kp_value *f, const char *out, size_t len)
 {
-	struct sect d = section(out, len, "date");
-	char *l = line_at(d, 0), *jan = trim(line_at(d, 1)), *jul = trim(line_at(d, 2));
+	struct sect d = kp_facts_section(out, len, "date");
+	char *l = kp_facts_line_at(d, 0), *jan = kp_facts_trim(kp_facts_line_at(d, 1)),
+	     *jul = kp_facts_trim(kp_facts_line_at(d, 2));
 	long long epoch = 0;
 	char ns[32] = "", off[16] = "+0000", tz[64] = "UTC";
 	if (!l || sscanf(l, "%lld %31s %15s %63s", &epoch, ns, off, tz) < 3) {
@@ -524,10 +525,10 @@ static void date_facts(struct kp_value *f, const char *out, size_t len)
 	DT("date", "%Y-%m-%d", &g);
 	DT("time", "%H:%M:%S", &g);
 	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &u);
-	kp_map_set_take(m, "iso8601_micro", kp_value_str(tmp = strdupf("%s.%sZ", b, us)));
+	kp_map_set_take(m, "iso8601_micro", kp_value_str(tmp = kp_facts_strdupf("%s.%sZ", b, us)));
 	DT("iso8601", "%Y-%m-%dT%H:%M:%SZ", &u);
 	strftime(b, sizeof(b), "%Y%m%dT%H%M%S", &g);
-	kp_map_set_take(m, "iso8601_basic", kp_value_str(tmp2 = strdupf("%s%s", b, us)));
+	kp_map_set_take(m, "iso8601_basic", kp_value_str(tmp2 = kp_facts_strdupf("%s%s", b, us)));
 	DT("iso8601_basic_short", "%Y%m%dT%H%M%S", &g);
 #undef DT
 	kp_map_set_take(m, "tz", kp_value_str(tz));
@@ -545,11 +546,11 @@ static void date_facts(struct kp_value *f, const char *out, size_t len)
 	free(jul);
 }
 
-static bool has_line(struct sect s, const char *word)
+bool kp_facts_has_line(struct sect s, const char *word)
 {
 	const char *l;
 	size_t n;
-	while (next_line(&s, &l, &n))
+	while (kp_facts_next_line(&s, &l, &n))
 		if (n == strlen(word) && !memcmp(l, word, n))
 			return true;
 	return false;
@@ -557,11 +558,11 @@ static bool has_line(struct sect s, const char *word)
 
 static void mgr_facts(struct kp_value *f, const char *out, size_t len)
 {
-	struct sect pm = section(out, len, "pkg_mgr");
+	struct sect pm = kp_facts_section(out, len, "pkg_mgr");
 	const char *l;
 	size_t n;
 	char *pkg = kp_xstrdup("unknown");
-	for (struct sect s = pm; next_line(&s, &l, &n);)
+	for (struct sect s = pm; kp_facts_next_line(&s, &l, &n);)
 		if (n && strncmp(l, "ostree-booted", n)) {
 			free(pkg);
 			pkg = kp_xstrndup(l, n);
@@ -575,37 +576,38 @@ static void mgr_facts(struct kp_value *f, const char *out, size_t len)
 	} else if (fam && !strcmp(fam->u.str.s, "RedHat")) {
 		int v = major ? atoi(major->u.str.s) : 0;
 		free(pkg);
-		if (has_line(pm, "ostree-booted"))
+		if (kp_facts_has_line(pm, "ostree-booted"))
 			pkg = kp_xstrdup("atomic_container");
 		else if (dist && !strcmp(dist->u.str.s, "Fedora"))
-			pkg = kp_xstrdup(v < 23 && has_line(pm, "yum") ? "yum" : "dnf");
+			pkg = kp_xstrdup(v < 23 && kp_facts_has_line(pm, "yum") ? "yum" : "dnf");
 		else if (dist && !strcmp(dist->u.str.s, "Amazon"))
-			pkg = kp_xstrdup(v < 2022 && has_line(pm, "yum") ? "yum" : "dnf");
+			pkg = kp_xstrdup(v < 2022 && kp_facts_has_line(pm, "yum") ? "yum" : "dnf");
 		else
 			pkg = kp_xstrdup(v < 8 ? "yum" : "dnf");
 	}
 	kp_map_set_take(f, "ansible_pkg_mgr", kp_value_str_take(pkg, strlen(pkg)));
 
 	/* service_mgr: what PID 1 is, else what the system holds */
-	struct sect sm = section(out, len, "service_mgr");
+	struct sect sm = kp_facts_section(out, len, "service_mgr");
 	char *p1 = NULL;
-	for (struct sect s = sm; next_line(&s, &l, &n);) {
+	for (struct sect s = sm; kp_facts_next_line(&s, &l, &n);) {
 		if (n > 5 && !memcmp(l, "comm=", 5))
 			p1 = kp_xstrndup(l + 5, n - 5);
 		else if (n > 3 && !memcmp(l, "ps=", 3) && !p1)
 			p1 = kp_xstrndup(l + 3, n - 3);
 	}
-	if (p1 && (!*trim(p1) || !strcmp(p1, "COMMAND") || isdigit((unsigned char)p1[0]))) {
+	if (p1 &&
+	    (!*kp_facts_trim(p1) || !strcmp(p1, "COMMAND") || isdigit((unsigned char)p1[0]))) {
 		free(p1);
 		p1 = NULL;
 	}
 	if (!p1)
-		for (struct sect s = sm; next_line(&s, &l, &n);)
+		for (struct sect s = sm; kp_facts_next_line(&s, &l, &n);)
 			if (n > 5 && !memcmp(l, "init=", 5))
 				p1 = kp_xstrndup(l + 5, n - 5);
 	if (p1) {
 		char *base = strrchr(p1, '/');
-		char *t = trim(kp_xstrdup(base ? base + 1 : p1));
+		char *t = kp_facts_trim(kp_xstrdup(base ? base + 1 : p1));
 		free(p1);
 		p1 = t;
 		size_t pl = strlen(p1);
@@ -624,457 +626,20 @@ static void mgr_facts(struct kp_value *f, const char *out, size_t len)
 		for (size_t i = 0; i < KP_ARRAY_LEN(p1map); i++)
 			if (!strcmp(p1, p1map[i][0]))
 				name = p1map[i][1];
-	} else if (has_line(sm, "systemd")) {
+	} else if (kp_facts_has_line(sm, "systemd")) {
 		name = "systemd";
-	} else if (has_line(sm, "upstart")) {
+	} else if (kp_facts_has_line(sm, "upstart")) {
 		name = "upstart";
-	} else if (has_line(sm, "openrc")) {
+	} else if (kp_facts_has_line(sm, "openrc")) {
 		name = "openrc";
-	} else if (has_line(sm, "sysvinit")) {
+	} else if (kp_facts_has_line(sm, "sysvinit")) {
 		name = "sysvinit";
 	}
-	set_str(f, "ansible_service_mgr", name ? name : "service");
+	kp_facts_set_str(f, "ansible_service_mgr", name ? name : "service");
 	free(p1);
 }
 
 /* --- hardware: memory, processors, mounts --- */
-
-static void memory_facts(struct kp_value *f, const char *out, size_t len)
-{
-	struct sect s = section(out, len, "meminfo");
-	const char *l;
-	size_t n;
-	while (next_line(&s, &l, &n)) {
-		long long kb;
-		char key[32];
-		if (sscanf(l, "%31[^:]: %lld", key, &kb) != 2)
-			continue;
-		if (!strcmp(key, "MemTotal") || !strcmp(key, "MemFree") ||
-		    !strcmp(key, "SwapTotal") || !strcmp(key, "SwapFree")) {
-			char name[64];
-			snprintf(name, sizeof(name), "ansible_%s_mb", key);
-			for (char *c = name; *c; c++)
-				*c = (char)tolower((unsigned char)*c);
-			kp_map_set_take(f, name, kp_value_int(kb / 1024));
-		}
-	}
-}
-
-/* get_cpu_facts on x86 and the others (not s390x), as Ansible counts. */
-static void cpu_facts(struct kp_value *f, const char *out, size_t len)
-{
-	struct sect s = section(out, len, "cpuinfo");
-	struct sect x = section(out, len, "xen");
-	bool xen = x.n > 0 && (has_line(x, "xen"));
-	bool paravirt = false;
-	int64_t i = 0, vendor = 0, model = 0, procs = 0;
-	/* sockets and cores: insertion-ordered maps of (id, value) */
-	char *sk[256], *ck[256];
-	int64_t sv[256], cv[256];
-	size_t ns = 0, nc = 0;
-	char *physid = kp_xstrdup("0"), *coreid = kp_xstrdup("0");
-	bool phys_is_int = true, core_is_int = true; /* Python's initial 0, not "0" */
-	const char *l;
-	size_t n;
-	struct kp_value *proc = kp_value_list();
-	while (next_line(&s, &l, &n)) {
-		const char *colon = memchr(l, ':', n);
-		char *key = trim(kp_xstrndup(l, colon ? (size_t)(colon - l) : n));
-		char *val = colon ? trim(kp_xstrndup(colon + 1, (size_t)(l + n - colon - 1)))
-				  : kp_xstrdup("");
-		if (xen && !strcmp(key, "flags") && !strstr(val, "vme"))
-			paravirt = true;
-		if (!strcmp(key, "model name") || !strcmp(key, "Processor") ||
-		    !strcmp(key, "vendor_id") || !strcmp(key, "cpu") || !strcmp(key, "Vendor") ||
-		    !strcmp(key, "processor")) {
-			kp_list_push_take(proc, kp_value_str(val));
-			vendor += !strcmp(key, "vendor_id");
-			model += !strcmp(key, "model name");
-			procs += !strcmp(key, "processor");
-			i++;
-		} else if (!strcmp(key, "physical id")) {
-			free(physid);
-			physid = kp_xstrdup(val);
-			phys_is_int = false;
-			size_t j = 0;
-			while (j < ns && strcmp(sk[j], val))
-				j++;
-			if (j == ns && ns < 256) {
-				sk[ns] = kp_xstrdup(val);
-				sv[ns++] = 1;
-			}
-		} else if (!strcmp(key, "core id")) {
-			free(coreid);
-			coreid = kp_xstrdup(val);
-			core_is_int = false;
-			size_t j = 0;
-			while (j < ns && strcmp(sk[j], val))
-				j++;
-			if (j == ns) { /* Ansible looks for the core in sockets */
-				size_t k = 0;
-				while (k < nc && strcmp(ck[k], val))
-					k++;
-				if (k == nc && nc < 256) {
-					ck[nc] = kp_xstrdup(val);
-					nc++;
-				}
-				if (k < 256)
-					cv[k] = 1;
-			}
-		} else if (!strcmp(key, "cpu cores") || !strcmp(key, "siblings")) {
-			bool cores = !strcmp(key, "cpu cores");
-			char **keys = cores ? sk : ck;
-			int64_t *vals = cores ? sv : cv;
-			size_t *cnt = cores ? &ns : &nc;
-			/* an id never seen as a string is Python's int 0 */
-			const char *id = cores ? (phys_is_int ? "\x01int0" : physid)
-					       : (core_is_int ? "\x01int0" : coreid);
-			size_t j = 0;
-			while (j < *cnt && strcmp(keys[j], id))
-				j++;
-			if (j == *cnt && *cnt < 256)
-				keys[(*cnt)++] = kp_xstrdup(id);
-			if (j < 256)
-				vals[j] = atoll(val);
-		} else if (!strcmp(key, "# processors")) {
-			kp_map_set_take(f, "ansible_processor_cores", kp_value_int(atoll(val)));
-		} else if (!strcmp(key, "ncpus active")) {
-			i = atoll(val);
-		}
-		free(key);
-		free(val);
-	}
-	if (vendor > 0 && vendor == model)
-		i = vendor;
-	const struct kp_value *arch = kp_map_get(f, "ansible_architecture");
-	if (arch && (!strncmp(arch->u.str.s, "armv", 4) || !strncmp(arch->u.str.s, "aarch", 5) ||
-		     !strncmp(arch->u.str.s, "ppc", 3)))
-		i = procs;
-	kp_map_set_take(f, "ansible_processor", proc);
-	if (paravirt) {
-		kp_map_set_take(f, "ansible_processor_count", kp_value_int(i));
-		kp_map_set_take(f, "ansible_processor_cores", kp_value_int(i));
-		kp_map_set_take(f, "ansible_processor_threads_per_core", kp_value_int(1));
-		kp_map_set_take(f, "ansible_processor_vcpus", kp_value_int(i));
-	} else {
-		int64_t count = ns ? (int64_t)ns : i;
-		int64_t cores = ns && sv[0] ? sv[0] : 1;
-		int64_t tpc = nc ? cv[0] / cores : 1 / cores;
-		kp_map_set_take(f, "ansible_processor_count", kp_value_int(count));
-		kp_map_set_take(f, "ansible_processor_cores", kp_value_int(cores));
-		kp_map_set_take(f, "ansible_processor_threads_per_core", kp_value_int(tpc));
-		kp_map_set_take(f, "ansible_processor_vcpus", kp_value_int(tpc * count * cores));
-	}
-	for (size_t j = 0; j < ns; j++)
-		free(sk[j]);
-	for (size_t j = 0; j < nc; j++)
-		free(ck[j]);
-	free(physid);
-	free(coreid);
-}
-
-static void mount_facts(struct kp_value *f, const char *out, size_t len)
-{
-	struct sect binds = section(out, len, "binds"), uu = section(out, len, "uuids");
-	struct sect s = section(out, len, "mounts");
-	struct kp_value *bymount = kp_value_map(); /* Ansible keys them by mount point */
-	const char *l;
-	size_t n;
-	while (next_line(&s, &l, &n)) {
-		char *line = kp_xstrndup(l, n), *save = NULL;
-		char *dev = strtok_r(line, " ", &save), *mnt = strtok_r(NULL, " ", &save),
-		     *fs = strtok_r(NULL, " ", &save), *opts = strtok_r(NULL, " ", &save);
-		if (!opts) {
-			free(line);
-			continue;
-		}
-		struct kp_value *m = kp_value_map();
-		set_str(m, "mount", mnt);
-		set_str(m, "device", dev);
-		set_str(m, "fstype", fs);
-		if (has_line(binds, mnt) && !strstr(opts, "bind")) {
-			char *o = strdupf("%s,bind", opts);
-			set_str(m, "options", o);
-			free(o);
-		} else {
-			set_str(m, "options", opts);
-		}
-		long long frsize, bsize, blocks, bavail, files, ffree;
-		char *rest = strtok_r(NULL, "", &save);
-		if (rest && sscanf(rest, "%lld %lld %lld %lld %lld %lld", &frsize, &bsize, &blocks,
-				   &bavail, &files, &ffree) == 6) {
-			kp_map_set_take(m, "size_total", kp_value_int(frsize * blocks));
-			kp_map_set_take(m, "size_available", kp_value_int(frsize * bavail));
-			kp_map_set_take(m, "block_size", kp_value_int(bsize));
-			kp_map_set_take(m, "block_total", kp_value_int(blocks));
-			kp_map_set_take(m, "block_available", kp_value_int(bavail));
-			kp_map_set_take(m, "block_used", kp_value_int(blocks - bavail));
-			kp_map_set_take(m, "inode_total", kp_value_int(files));
-			kp_map_set_take(m, "inode_available", kp_value_int(ffree));
-			kp_map_set_take(m, "inode_used", kp_value_int(files - ffree));
-		}
-		const char *uuid = "N/A";
-		char *found = NULL;
-		for (struct sect u = uu; next_line(&u, &l, &n);) {
-			size_t dl = strlen(dev);
-			if (n > dl + 1 && !memcmp(l, dev, dl) && l[dl] == ' ') {
-				found = trim(kp_xstrndup(l + dl + 1, n - dl - 1));
-				if (*found)
-					uuid = found;
-				break;
-			}
-		}
-		set_str(m, "uuid", uuid);
-		free(found);
-		kp_map_set_take(bymount, mnt, m);
-		free(line);
-	}
-	struct kp_value *list = kp_value_list();
-	for (size_t i = 0; i < kp_map_len(bymount); i++)
-		kp_list_push(list, kp_map_val(bymount, i));
-	kp_value_unref(bymount);
-	kp_map_set_take(f, "ansible_mounts", list);
-}
-
-/* --- network --- */
-
-static const char *iface_type(const char *t)
-{
-	static const char *const types[][2] = {{"1", "ether"},
-					       {"32", "infiniband"},
-					       {"512", "ppp"},
-					       {"772", "loopback"},
-					       {"65534", "tunnel"}};
-	for (size_t i = 0; i < KP_ARRAY_LEN(types); i++)
-		if (!strcmp(t, types[i][0]))
-			return types[i][1];
-	return "unknown";
-}
-
-static struct kp_value *route(const char *out, size_t len, const char *sect, const char *dst)
-{
-	struct kp_value *d = kp_value_map();
-	char *l = line_at(section(out, len, sect), 0);
-	if (!l)
-		return d;
-	char *words[64], *save = NULL;
-	size_t nw = 0;
-	for (char *w = strtok_r(l, " \t", &save); w && nw < 64; w = strtok_r(NULL, " \t", &save))
-		words[nw++] = w;
-	if (nw && !strcmp(words[0], dst))
-		for (size_t i = 0; i + 1 < nw; i++) {
-			if (!strcmp(words[i], "dev"))
-				set_str(d, "interface", words[i + 1]);
-			else if (!strcmp(words[i], "src"))
-				set_str(d, "address", words[i + 1]);
-			else if (!strcmp(words[i], "via") && strcmp(words[i + 1], dst))
-				set_str(d, "gateway", words[i + 1]);
-		}
-	free(l);
-	return d;
-}
-
-static struct kp_value *ipv4_entry(const char *addr, const char *plen, const char *brd)
-{
-	unsigned a[4] = {0};
-	sscanf(addr, "%u.%u.%u.%u", &a[0], &a[1], &a[2], &a[3]);
-	uint32_t ab = (a[0] << 24) | (a[1] << 16) | (a[2] << 8) | a[3];
-	int p = atoi(plen);
-	uint32_t mask = p <= 0 ? 0 : p >= 32 ? 0xffffffffu : ~((1u << (32 - p)) - 1);
-	uint32_t net = ab & mask;
-	char m[16], nw[16];
-	snprintf(m, sizeof(m), "%u.%u.%u.%u", mask >> 24, (mask >> 16) & 255, (mask >> 8) & 255,
-		 mask & 255);
-	snprintf(nw, sizeof(nw), "%u.%u.%u.%u", net >> 24, (net >> 16) & 255, (net >> 8) & 255,
-		 net & 255);
-	struct kp_value *e = kp_value_map();
-	set_str(e, "address", addr);
-	set_str(e, "broadcast", brd);
-	set_str(e, "netmask", m);
-	set_str(e, "network", nw);
-	set_str(e, "prefix", plen);
-	return e;
-}
-
-/* ansible_facts: '-' and ':' in an interface's name become '_' */
-static char *iface_var(const char *dev)
-{
-	char *s = strdupf("ansible_%s", dev);
-	for (char *c = s; *c; c++)
-		if (*c == '-' || *c == ':')
-			*c = '_';
-	return s;
-}
-
-static int by_str(const void *a, const void *b)
-{
-	return strcmp((*(struct kp_value *const *)a)->u.str.s,
-		      (*(struct kp_value *const *)b)->u.str.s);
-}
-
-static void network_facts(struct kp_value *f, const char *out, size_t len)
-{
-	struct kp_value *v4 = route(out, len, "route4", "8.8.8.8");
-	struct kp_value *v6 = route(out, len, "route6", "2404:6800:400a:800::1012");
-	struct kp_value *all4 = kp_value_list(), *all6 = kp_value_list();
-	struct kp_value *ifaces = kp_value_map();
-	/* the default routes' source addresses (copies: v4 and v6 change) */
-	const struct kp_value *d4 = kp_map_get(v4, "address"), *d6 = kp_map_get(v6, "address");
-	char *a4 = d4 ? kp_xstrdup(d4->u.str.s) : NULL, *a6 = d6 ? kp_xstrdup(d6->u.str.s) : NULL;
-	for (const char *p = out; (p = memmem(p, (size_t)(out + len - p), "\n@@if ", 6));) {
-		const char *nm = p + 6, *nl = memchr(nm, '\n', (size_t)(out + len - nm));
-		if (!nl)
-			break;
-		char *dev = kp_xstrndup(nm, (size_t)(nl - nm));
-		char *name = strdupf("if %s", dev);
-		struct sect s = section(out, len, name);
-		free(name);
-		struct kp_value *d = kp_value_map();
-		set_str(d, "device", dev);
-		char *mac = kv_get(s, "address"), *mtu = kv_get(s, "mtu"),
-		     *oper = kv_get(s, "operstate"), *type = kv_get(s, "type"),
-		     *flags = kv_get(s, "flags"), *speed = kv_get(s, "speed"),
-		     *module = kv_get(s, "module"), *pciid = kv_get(s, "pciid"),
-		     *bridge = kv_get(s, "bridge"), *bonding = kv_get(s, "bonding");
-		if (mac && *mac && strcmp(mac, "00:00:00:00:00:00"))
-			set_str(d, "macaddress", mac);
-		if (mtu)
-			kp_map_set_take(d, "mtu", kp_value_int(atoll(mtu)));
-		if (oper)
-			kp_map_set_take(d, "active", kp_value_bool(strcmp(oper, "down") != 0));
-		if (module)
-			set_str(d, "module", module);
-		if (type)
-			set_str(d, "type", iface_type(type));
-		if (bridge)
-			set_str(d, "type", "bridge");
-		if (bonding)
-			set_str(d, "type", "bonding");
-		if (pciid)
-			set_str(d, "pciid", pciid);
-		if (speed && *speed)
-			kp_map_set_take(d, "speed", kp_value_int(atoll(speed)));
-		if (flags)
-			kp_map_set_take(d, "promisc",
-					kp_value_bool((strtol(flags, NULL, 16) & 0x100) != 0));
-		const struct kp_value *dtype = kp_map_get(d, "type");
-		const char *l;
-		size_t n;
-		for (struct sect it = s; next_line(&it, &l, &n);) {
-			if (n < 3 || (l[0] != 'P' && l[0] != 'S') || l[1] != ' ')
-				continue;
-			bool secondary = l[0] == 'S';
-			char *line = kp_xstrndup(l + 2, n - 2), *save = NULL;
-			char *w[32];
-			size_t nw = 0;
-			for (char *t = strtok_r(line, " \t", &save); t && nw < 32;
-			     t = strtok_r(NULL, " \t", &save))
-				w[nw++] = t;
-			if (nw >= 2 && !strcmp(w[0], "inet")) {
-				char *slash = strchr(w[1], '/');
-				const char *plen = slash ? slash + 1 : "32";
-				if (slash)
-					*slash = 0;
-				const char *brd =
-				    slash && nw > 3 && !strcmp(w[2], "brd") ? w[3] : "";
-				struct kp_value *e = ipv4_entry(w[1], plen, brd);
-				const char *key = secondary || kp_map_get(d, "ipv4")
-						      ? "ipv4_secondaries"
-						      : "ipv4";
-				if (!strcmp(key, "ipv4")) {
-					kp_map_set(d, "ipv4", e);
-				} else {
-					const struct kp_value *sec = kp_map_get(d, key);
-					struct kp_value *ns =
-					    sec ? kp_value_copy(sec) : kp_value_list();
-					kp_list_push(ns, e);
-					kp_map_set_take(d, key, ns);
-				}
-				if (a4 && !strcmp(a4, w[1])) {
-					kp_map_update(v4, e);
-					set_str(v4, "macaddress", mac ? mac : "");
-					if (mtu)
-						kp_map_set_take(v4, "mtu",
-								kp_value_int(atoll(mtu)));
-					set_str(v4, "type", dtype ? dtype->u.str.s : "unknown");
-					set_str(v4, "alias", w[nw - 1]);
-				}
-				if (strncmp(w[1], "127.", 4))
-					kp_list_push_take(all4, kp_value_str(w[1]));
-				kp_value_unref(e);
-			} else if (nw >= 4 && !strcmp(w[0], "inet6")) {
-				char *addr = w[1], *plen, *scope;
-				if (!strcmp(w[2], "peer") && nw >= 6) {
-					char *sl = strchr(w[3], '/');
-					plen = sl ? sl + 1 : "";
-					scope = w[5];
-				} else {
-					char *sl = strchr(w[1], '/');
-					if (sl)
-						*sl = 0;
-					plen = sl ? sl + 1 : "";
-					scope = w[3];
-				}
-				struct kp_value *e = kp_value_map();
-				set_str(e, "address", addr);
-				set_str(e, "prefix", plen);
-				set_str(e, "scope", scope);
-				const struct kp_value *l6 = kp_map_get(d, "ipv6");
-				struct kp_value *nl6 = l6 ? kp_value_copy(l6) : kp_value_list();
-				kp_list_push_take(nl6, e);
-				kp_map_set_take(d, "ipv6", nl6);
-				if (a6 && !strcmp(a6, addr)) {
-					set_str(v6, "prefix", plen);
-					set_str(v6, "scope", scope);
-					set_str(v6, "macaddress", mac ? mac : "");
-					if (mtu)
-						kp_map_set_take(v6, "mtu",
-								kp_value_int(atoll(mtu)));
-					set_str(v6, "type", dtype ? dtype->u.str.s : "unknown");
-				}
-				if (strcmp(addr, "::1"))
-					kp_list_push_take(all6, kp_value_str(addr));
-			}
-			free(line);
-		}
-		kp_map_set_take(ifaces, dev, d);
-		free(dev);
-		free(mac);
-		free(mtu);
-		free(oper);
-		free(type);
-		free(flags);
-		free(speed);
-		free(module);
-		free(pciid);
-		free(bridge);
-		free(bonding);
-		p = nl;
-	}
-	/* Ansible's order is a set's (it varies from run to run): sorted */
-	struct kp_value *names = kp_value_list();
-	for (size_t i = 0; i < kp_map_len(ifaces); i++) {
-		const char *dev = kp_map_key(ifaces, i);
-		char *under = kp_xstrdup(dev);
-		for (char *c = under; *c; c++)
-			if (*c == ':')
-				*c = '_';
-		kp_list_push_take(names, kp_value_str(under));
-		char *var = iface_var(dev);
-		kp_map_set(f, var, kp_map_val(ifaces, i));
-		free(var);
-		free(under);
-	}
-	qsort(names->u.list.items, kp_list_len(names), sizeof(*names->u.list.items), by_str);
-	kp_map_set_take(f, "ansible_interfaces", names);
-	kp_map_set_take(f, "ansible_all_ipv4_addresses", all4);
-	kp_map_set_take(f, "ansible_all_ipv6_addresses", all6);
-	kp_map_set_take(f, "ansible_default_ipv4", v4);
-	kp_map_set_take(f, "ansible_default_ipv6", v6);
-	kp_value_unref(ifaces);
-	free(a4);
-	free(a6);
-}
 
 static bool filter_match(const struct kp_value *filter, const char *name)
 {
@@ -1106,12 +671,12 @@ struct kp_value *kp_facts_parse(const char *out, size_t len, const struct kp_fac
 	date_facts(f, b.buf, b.len);
 	mgr_facts(f, b.buf, b.len);
 	if (w->hardware) {
-		memory_facts(f, b.buf, b.len);
-		cpu_facts(f, b.buf, b.len);
-		mount_facts(f, b.buf, b.len);
+		kp_facts_memory(f, b.buf, b.len);
+		kp_facts_cpu(f, b.buf, b.len);
+		kp_facts_mount(f, b.buf, b.len);
 	}
 	if (w->network)
-		network_facts(f, b.buf, b.len);
+		kp_facts_network(f, b.buf, b.len);
 	kp_buf_release(&b);
 	if (filter) {
 		struct kp_value *kept = kp_value_map();

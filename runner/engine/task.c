@@ -1,7 +1,8 @@
 /*
  * task.c - one task on one host: when, loop, until/retries, the module's
- * probe and apply, failed_when/changed_when, ignore_errors, register,
- * set-fact, notify, and the result line.
+ * probe and apply, failed_when/changed_when, ignore_errors, and the
+ * result line; what the outcome then does to the host (register,
+ * set-fact, notify, async jobs) is task_outcome.c.
  *
  * Invalid input that only shows at run time (an undefined variable in an
  * argument, a loop over a string) fails the task on that host with the
@@ -9,6 +10,7 @@
  */
 #include "engine/engine_int.h"
 #include "engine/hooks.h"
+#include "engine/task_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,22 +46,6 @@ static kp_rc test_all(struct kp_lua *L, struct kp_expr *const *x, size_t n,
 		}
 	}
 	return KP_OK;
-}
-
-struct outcome {
-	enum kp_status status;
-	bool changed, failed, skipped, unreachable;
-	struct kp_value *value;	   /* registered form */
-	struct kp_value *set_vars; /* set-fact */
-	struct kp_buf msg;
-	int attempts;
-};
-
-static void outcome_release(struct outcome *o)
-{
-	kp_value_unref(o->value);
-	kp_value_unref(o->set_vars);
-	kp_buf_release(&o->msg);
 }
 
 /* Environment entries from the play, the blocks and the task, rendered. */
@@ -98,123 +84,6 @@ static kp_rc render_env(struct kp_output *out, struct kp_lua *L, const struct kp
 	return KP_OK;
 }
 
-static void finish_failed(struct outcome *oc, const char *msg)
-{
-	oc->failed = true;
-	kp_buf_reset(&oc->msg);
-	kp_buf_addstr(&oc->msg, msg);
-	kp_value_unref(oc->value);
-	oc->value = kp_value_map();
-	kp_map_set_take(oc->value, "failed", kp_value_bool(true));
-	kp_map_set_take(oc->value, "changed", kp_value_bool(false));
-	kp_map_set_take(oc->value, "msg", kp_value_str(msg));
-}
-
-/* What ctx->control_plane_exec (and the lua module) reach: struct
- * kp_task_ectx in engine_int.h. */
-
-/* Run a command on the first host of kube_control_plane (the kubectl
- * fallback of drain and kube-node). The host's connection is locked for
- * this one call; when it is the task's own target, the lock is already held. */
-static kp_rc control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req *req,
-				struct kp_exec_res *r, struct kp_buf *err)
-{
-	struct kp_task_ectx *c = ctx->engine_ctx;
-	const struct kp_inventory *inv = &c->e->ld->inv;
-	const struct kp_group *g = kp_inventory_group(inv, "kube_control_plane");
-	size_t *hosts = NULL;
-	size_t n = g ? kp_group_all_hosts(inv, g, &hosts) : 0;
-	if (!n) {
-		free(hosts);
-		return kp_errorf(err, KP_ERR_NOTFOUND,
-				 "no host in group 'kube_control_plane' to run kubectl on");
-	}
-	struct kp_hoststate *cp = &c->e->hosts[hosts[0]];
-	free(hosts);
-	return kp_host_exec(c->e, cp, cp == c->target, &c->become, req, r, "to run kubectl", err);
-}
-
-/* async_status's look-up (modctx.async_job): the host's job table. */
-static struct kp_value *async_job(struct kp_modctx *ctx, const char *jid, bool cleanup)
-{
-	struct kp_task_ectx *c = ctx->engine_ctx;
-	struct kp_hoststate *hs = c->hs;
-	const struct kp_value *v = hs->async_jobs ? kp_map_get(hs->async_jobs, jid) : NULL;
-	struct kp_value *r = v ? kp_value_ref(v) : NULL;
-	if (r && cleanup)
-		kp_map_del(hs->async_jobs, jid);
-	return r;
-}
-
-/* async: the result gets a job id, and Ansible's message when the module
- * ran past `async` seconds. With poll: 0 the result is kept for
- * async_status and the task registers only the job: the module has
- * already run to its end (kplan runs it in the foreground), so
- * async_status finds it finished. */
-static void async_outcome(struct kp_engine *e, struct kp_hoststate *hs, struct outcome *oc,
-			  int64_t async_s, int64_t poll_s, bool timed_out, bool check)
-{
-	char jid[64];
-	pthread_mutex_lock(&e->lock);
-	unsigned seq = ++hs->async_seq;
-	pthread_mutex_unlock(&e->lock);
-	snprintf(jid, sizeof(jid), "j%u%09lld.%d", seq, (long long)(kp_now_ms() % 1000000000),
-		 (int)getpid());
-	struct kp_value *v = kp_value_copy(oc->value);
-	v->unsafe = oc->value->unsafe;
-	kp_value_unref(oc->value);
-	oc->value = v;
-	kp_map_set_take(v, "ansible_job_id", kp_value_str(jid));
-	kp_map_set_take(v, "started", kp_value_int(1));
-	kp_map_set_take(v, "finished", kp_value_int(timed_out ? 0 : 1));
-	if (timed_out) {
-		char msg[128];
-		snprintf(msg, sizeof(msg),
-			 "async task did not complete within the requested time - %llds",
-			 (long long)async_s);
-		struct kp_value *ar = kp_value_map();
-		kp_map_set_take(ar, "ansible_job_id", kp_value_str(jid));
-		kp_map_set_take(ar, "started", kp_value_int(1));
-		kp_map_set_take(ar, "finished", kp_value_int(0));
-		kp_map_set_take(ar, "stdout", kp_value_str(""));
-		kp_map_set_take(ar, "stderr", kp_value_str(""));
-		kp_map_set_take(v, "async_result", ar);
-		kp_map_del(v, "rc");
-		kp_map_del(v, "stdout");
-		kp_map_del(v, "stderr");
-		kp_map_del(v, "stdout_lines");
-		kp_map_del(v, "stderr_lines");
-		kp_map_set_take(v, "msg", kp_value_str(msg));
-		kp_map_set_take(v, "changed", kp_value_bool(false));
-		kp_map_set_take(v, "failed", kp_value_bool(true));
-		oc->changed = false;
-		oc->failed = true;
-		kp_buf_reset(&oc->msg);
-		kp_buf_addstr(&oc->msg, msg);
-	}
-	if (poll_s || check)
-		return;
-	if (!hs->async_jobs)
-		hs->async_jobs = kp_value_map();
-	kp_map_set(hs->async_jobs, jid, v);
-	struct kp_value *started = kp_value_map();
-	started->unsafe = 1;
-	kp_map_set_take(started, "ansible_job_id", kp_value_str(jid));
-	kp_map_set_take(started, "started", kp_value_int(1));
-	kp_map_set_take(started, "finished", kp_value_int(0));
-	kp_map_set_take(started, "changed", kp_value_bool(true));
-	kp_map_set_take(started, "failed", kp_value_bool(false));
-	kp_value_unref(oc->value);
-	oc->value = started;
-	oc->changed = true;
-	oc->failed = false;
-	kp_buf_reset(&oc->msg);
-}
-
-/* The module once (probe, then apply), with until/retries around it. */
-/* retries / delay written as templates: rendered for this host. A number,
- * or text holding one (what "{{ n }}" renders to); delay also takes a
- * duration like 5s. */
 static kp_rc render_count(struct kp_lua *L, const struct kp_template *tm, const struct kp_scope *s,
 			  const char *key, bool duration, int64_t *out, struct kp_buf *err)
 {
@@ -261,7 +130,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	if (t->delegate_to) {
 		struct kp_value *d = NULL;
 		if (kp_template_render(L, t->delegate_to, scope, &d, &err)) {
-			finish_failed(oc, err.buf);
+			kp_outcome_failed(oc, err.buf);
 			goto out;
 		}
 		struct kp_buf name = KP_BUF_INIT;
@@ -273,7 +142,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 			kp_buf_reset(&err);
 			kp_buf_addf(&err, "delegate_to: no host '%s' in the inventory", name.buf);
 			kp_buf_release(&name);
-			finish_failed(oc, err.buf);
+			kp_outcome_failed(oc, err.buf);
 			goto out;
 		}
 		kp_buf_release(&name);
@@ -286,7 +155,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	if (!t->module->probe) {
 		kp_buf_addf(&err, "module '%s' is not available in this build yet",
 			    t->module->name);
-		finish_failed(oc, err.buf);
+		kp_outcome_failed(oc, err.buf);
 		goto out;
 	}
 	if (kp_tvalue_render(L, t->args, scope, &args, &err) ||
@@ -298,12 +167,12 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		else
 			kp_buf_addf(&m, "%s:%d:%d: %s", t->module_pos.file, t->module_pos.line,
 				    t->module_pos.col, err.buf);
-		finish_failed(oc, m.buf);
+		kp_outcome_failed(oc, m.buf);
 		kp_buf_release(&m);
 		goto out;
 	}
 	if (render_env(&e->out, L, t, env, scope, &envmap, &err)) {
-		finish_failed(oc, err.buf);
+		kp_outcome_failed(oc, err.buf);
 		goto out;
 	}
 	envv = kp_xcalloc(kp_map_len(envmap) + 1, sizeof(char *));
@@ -328,7 +197,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	if (locked &&
 	    kp_become_resolve(L, scope, t->become != KP_UNSET ? t->become : env->become,
 			      t->become_user ? t->become_user : env->become_user, &bec, &err)) {
-		finish_failed(oc, err.buf);
+		kp_outcome_failed(oc, err.buf);
 		goto out;
 	}
 	/* counts written as templates, rendered before the connection is
@@ -336,21 +205,21 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	int64_t async_s = t->async_s, poll_s = t->poll_s;
 	if ((t->async_t && render_count(L, t->async_t, scope, "async", false, &async_s, &err)) ||
 	    (t->poll_t && render_count(L, t->poll_t, scope, "poll", false, &poll_s, &err))) {
-		finish_failed(oc, err.buf);
+		kp_outcome_failed(oc, err.buf);
 		goto out;
 	}
 	int retries = t->until ? t->retries : 0;
 	int64_t delay_ms = t->delay_ms, n;
 	if (t->retries_t) {
 		if (render_count(L, t->retries_t, scope, "retries", false, &n, &err)) {
-			finish_failed(oc, err.buf);
+			kp_outcome_failed(oc, err.buf);
 			goto out;
 		}
 		retries = t->until ? (int)n : 0;
 	}
 	if (t->delay_t) {
 		if (render_count(L, t->delay_t, scope, "delay", true, &delay_ms, &err)) {
-			finish_failed(oc, err.buf);
+			kp_outcome_failed(oc, err.buf);
 			goto out;
 		}
 	}
@@ -395,12 +264,12 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .play_file = e->play->plan_file,
 		    .task_file = t->pos.file,
 		    .interrupts = e->o->interrupts,
-		    .async_job = async_job,
+		    .async_job = kp_task_async_job,
 		    .engine_ctx = &cpc,
 		};
 		if (t->module->flags & KP_MOD_KUBE) {
 			ctx.kubeconfig = e->o->kubeconfig;
-			ctx.control_plane_exec = control_plane_exec;
+			ctx.control_plane_exec = kp_task_control_plane_exec;
 		}
 		if (t->module->flags & KP_MOD_HOOK_API)
 			ctx.run_lua = kp_lua_step_run;
@@ -461,7 +330,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		if (t->nfailed_when) {
 			if (test_all(L, t->failed_when, t->nfailed_when, &rs, &v, &which, &err)) {
 				kp_value_unref(reg);
-				finish_failed(oc, err.buf);
+				kp_outcome_failed(oc, err.buf);
 				break;
 			}
 			oc->failed = v;
@@ -471,7 +340,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		if (t->nchanged_when) {
 			if (test_all(L, t->changed_when, t->nchanged_when, &rs, &v, &which, &err)) {
 				kp_value_unref(reg);
-				finish_failed(oc, err.buf);
+				kp_outcome_failed(oc, err.buf);
 				break;
 			}
 			oc->changed = v;
@@ -480,7 +349,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		if (t->until) {
 			if (kp_expr_test(L, t->until, &rs, &v, &err)) {
 				kp_value_unref(reg);
-				finish_failed(oc, err.buf);
+				kp_outcome_failed(oc, err.buf);
 				break;
 			}
 			done = v;
@@ -511,7 +380,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 			kp_map_set_take(oc->value, "attempts", kp_value_int(oc->attempts));
 	}
 	if (async_s && oc->value && !oc->unreachable)
-		async_outcome(e, hs, oc, async_s, poll_s, timed_out, check);
+		kp_outcome_async(e, hs, oc, async_s, poll_s, timed_out, check);
 out:
 	if (envv)
 		for (char **p = envv; *p; p++)
@@ -526,147 +395,6 @@ out:
 		oc->attempts = 0;
 }
 
-static enum kp_status status_of(const struct outcome *oc, bool ignore_errors,
-				bool ignore_unreachable)
-{
-	if (oc->unreachable)
-		return ignore_unreachable ? KP_ST_SKIPPED : KP_ST_UNREACHABLE;
-	if (oc->failed)
-		return ignore_errors ? KP_ST_IGNORED : KP_ST_FAILED;
-	if (oc->skipped)
-		return KP_ST_SKIPPED;
-	return oc->changed ? KP_ST_CHANGED : KP_ST_OK;
-}
-
-static void count(struct kp_hoststate *hs, enum kp_status st)
-{
-	switch (st) {
-	case KP_ST_OK:
-		hs->counts.ok++;
-		break;
-	case KP_ST_CHANGED:
-		hs->counts.ok++;
-		hs->counts.changed++;
-		break;
-	case KP_ST_FAILED:
-		hs->counts.failed++;
-		break;
-	case KP_ST_SKIPPED:
-		hs->counts.skipped++;
-		break;
-	case KP_ST_UNREACHABLE:
-		hs->counts.unreachable++;
-		break;
-	case KP_ST_IGNORED:
-		hs->counts.ignored++;
-		break;
-	case KP_ST_RESCUED:
-		hs->counts.rescued++;
-		break;
-	}
-}
-
-static void report(struct kp_engine *e, const struct kp_task *t, const struct kp_taskenv *env,
-		   const char *title, const struct kp_taskresult *r)
-{
-	struct kp_taskresult full = *r; /* the report files rows by module and section */
-	full.module = t->module ? t->module->name : NULL;
-	full.section = env->section;
-	kp_out_host_result(&e->out, title, &full);
-}
-
-/* What every outcome does to the host: register, set-fact, notify, state. */
-static void apply_outcome(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_task *t,
-			  const struct kp_taskenv *env, enum kp_status st, struct outcome *oc,
-			  bool no_log)
-{
-	if (e->journaling && !e->o->check) {
-		kp_journal_result(&e->journal, env->task_id, kp_task_display_name(t),
-				  hs->host->name, kp_status_name(st), oc->value, t->register_var,
-				  no_log);
-		struct kp_leftover left = {0};
-		bool failed = st == KP_ST_FAILED || st == KP_ST_IGNORED;
-		if (t->module && t->module->leftover && oc->value &&
-		    (failed || st == KP_ST_OK || st == KP_ST_CHANGED))
-			t->module->leftover(oc->value, failed, &left);
-		if (left.node)
-			kp_journal_cordon(&e->journal, hs->host->name, left.node, left.cordoned);
-		kp_engine_journal_check(e);
-	}
-	if (no_log && oc->value) {
-		/* The value stays usable in expressions (a no_log step that
-		 * fetches a token feeds the next command), but wherever it is
-		 * printed later (debug, JSON, journal, previews, failed_result
-		 * in a rescue) it shows censored, as in Ansible. */
-		struct kp_value *c = kp_value_nolog(oc->value);
-		kp_value_unref(oc->value);
-		oc->value = c;
-	}
-	if (t->register_var && oc->value) {
-		if (!oc->value->unsafe) { /* a loop's results, a skip */
-			struct kp_value *c =
-			    oc->value->refs == 1 ? oc->value : kp_value_copy(oc->value);
-			if (c != oc->value)
-				kp_value_unref(oc->value);
-			c->unsafe = 1;
-			oc->value = c;
-		}
-		pthread_mutex_lock(&e->lock); /* hostvars[] of other hosts reads it */
-		kp_map_set(hs->facts, t->register_var, oc->value);
-		pthread_mutex_unlock(&e->lock);
-	}
-	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED)) {
-		pthread_mutex_lock(&e->lock);
-		kp_map_update(hs->facts, oc->set_vars);
-		pthread_mutex_unlock(&e->lock);
-	}
-	/* a module's facts (setup) become the host's, as Ansible's do */
-	const struct kp_value *af = oc->value && oc->value->type == KP_V_MAP
-					? kp_map_get(oc->value, "ansible_facts")
-					: NULL;
-	if (af && (st == KP_ST_OK || st == KP_ST_CHANGED))
-		kp_facts_store(e, hs, af);
-	if (st == KP_ST_CHANGED)
-		for (size_t i = 0; i < t->nnotify; i++)
-			if (!kp_strlist_has(&hs->notified, t->notify[i]))
-				kp_strlist_push(&hs->notified, t->notify[i]);
-	if (st == KP_ST_FAILED) {
-		hs->failed = true;
-		free(hs->last_failed_task);
-		hs->last_failed_task = kp_xstrdup(kp_task_display_name(t));
-		kp_value_unref(hs->last_failed_result);
-		hs->last_failed_result = oc->value ? kp_value_ref(oc->value) : NULL;
-	}
-	if (st == KP_ST_UNREACHABLE)
-		hs->unreachable = true;
-	kp_value_unref(hs->last_value);
-	hs->last_value = oc->value ? kp_value_ref(oc->value) : NULL;
-	kp_value_unref(hs->last_set_vars);
-	hs->last_set_vars = oc->set_vars ? kp_value_ref(oc->set_vars) : NULL;
-	hs->last_changed = st == KP_ST_CHANGED;
-	count(hs, st);
-}
-
-/* A task (or one item) whose `when` did not hold: Ansible's skip result,
- * and the condition on one line for the operator. */
-static void skip_outcome(struct outcome *s, const char *why)
-{
-	s->skipped = true;
-	s->value = kp_value_map();
-	kp_map_set_take(s->value, "changed", kp_value_bool(false));
-	kp_map_set_take(s->value, "skipped", kp_value_bool(true));
-	kp_map_set_take(s->value, "skip_reason", kp_value_str("Conditional result was False"));
-	kp_buf_addstr(&s->msg, "when: ");
-	for (const char *w = why; *w; w++) {
-		bool sp = *w == ' ' || *w == '\n' || *w == '\t';
-		if (!sp)
-			kp_buf_addch(&s->msg, *w);
-		else if (s->msg.len && s->msg.buf[s->msg.len - 1] != ' ')
-			kp_buf_addch(&s->msg, ' ');
-	}
-}
-
-/* when: the enclosing blocks' conditions, then the task's own */
 static kp_rc test_when(struct kp_lua *L, const struct kp_task *t, const struct kp_taskenv *env,
 		       const struct kp_scope *s, bool *ok, const char **why, struct kp_buf *err)
 {
@@ -716,33 +444,33 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	if (rc) {
 		struct outcome f = {0};
 		kp_buf_addf(&err, " (task '%s')", title.buf);
-		finish_failed(&f, err.buf);
-		enum kp_status st = status_of(&f, ignore_errors, ignore_unreachable);
+		kp_outcome_failed(&f, err.buf);
+		enum kp_status st = kp_outcome_status(&f, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = st,
 					  .msg = f.msg.buf,
 					  .duration_ms = kp_now_ms() - t0};
-		report(e, t, env, title.buf, &r);
-		apply_outcome(e, hs, t, env, st, &f, no_log);
-		outcome_release(&f);
+		kp_task_report(e, t, env, title.buf, &r);
+		kp_outcome_apply(e, hs, t, env, st, &f, no_log);
+		kp_outcome_release(&f);
 		goto out;
 	}
 	if (!ok) {
 		struct outcome s = {0};
-		skip_outcome(&s, why);
+		kp_outcome_skip(&s, why);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = KP_ST_SKIPPED,
 					  .msg = s.msg.buf,
 					  .duration_ms = kp_now_ms() - t0};
-		report(e, t, env, title.buf, &r);
-		apply_outcome(e, hs, t, env, KP_ST_SKIPPED, &s, no_log);
-		outcome_release(&s);
+		kp_task_report(e, t, env, title.buf, &r);
+		kp_outcome_apply(e, hs, t, env, KP_ST_SKIPPED, &s, no_log);
+		kp_outcome_release(&s);
 		goto out;
 	}
 
 	if (!t->loop) {
 		run_module(e, slot, hs, t, env, scope, &oc, &cmds, &out, &errt, &diff, &delegated);
-		enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
+		enum kp_status st = kp_outcome_status(&oc, ignore_errors, ignore_unreachable);
 		if (st == KP_ST_FAILED && !oc.msg.len)
 			kp_buf_addstr(&oc.msg, "failed");
 		struct kp_taskresult r = {.host = hs->host->name,
@@ -758,21 +486,21 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .attempts = oc.attempts,
 					  .no_log = no_log,
 					  .show_msg = (t->module->flags & KP_MOD_SHOWS_MSG) != 0};
-		report(e, t, env, title.buf, &r);
-		apply_outcome(e, hs, t, env, st, &oc, no_log);
+		kp_task_report(e, t, env, title.buf, &r);
+		kp_outcome_apply(e, hs, t, env, st, &oc, no_log);
 		goto out;
 	}
 
 	/* loop: the module once per item; the registered value has `results` */
 	if (!items_ok) {
-		finish_failed(&oc, loop_err.buf);
-		enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
+		kp_outcome_failed(&oc, loop_err.buf);
+		enum kp_status st = kp_outcome_status(&oc, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .status = st,
 					  .msg = oc.msg.buf,
 					  .duration_ms = kp_now_ms() - t0};
-		report(e, t, env, title.buf, &r);
-		apply_outcome(e, hs, t, env, st, &oc, no_log);
+		kp_task_report(e, t, env, title.buf, &r);
+		kp_outcome_apply(e, hs, t, env, st, &oc, no_log);
 		goto out;
 	}
 	struct kp_value *results = kp_value_list();
@@ -800,14 +528,14 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		kp_buf_reset(&err);
 		if (test_when(L, t, env, &is, &iok, &iwhy, &err)) {
 			kp_buf_addf(&err, " (task '%s')", title.buf);
-			finish_failed(&io, err.buf);
+			kp_outcome_failed(&io, err.buf);
 		} else if (!iok) {
-			skip_outcome(&io, iwhy);
+			kp_outcome_skip(&io, iwhy);
 		} else {
 			run_module(e, slot, hs, t, env, &is, &io, &cmds, &out, &errt, &diff,
 				   &delegated);
 		}
-		enum kp_status st = status_of(&io, ignore_errors, ignore_unreachable);
+		enum kp_status st = kp_outcome_status(&io, ignore_errors, ignore_unreachable);
 		struct kp_taskresult r = {.host = hs->host->name,
 					  .delegated_to = delegated,
 					  .status = st,
@@ -822,7 +550,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .attempts = io.attempts,
 					  .no_log = no_log,
 					  .show_msg = (t->module->flags & KP_MOD_SHOWS_MSG) != 0};
-		report(e, t, env, title.buf, &r);
+		kp_task_report(e, t, env, title.buf, &r);
 		struct kp_value *rv = io.value ? kp_value_copy(io.value) : kp_value_map();
 		kp_map_update(rv, layer); /* the item, its index, ansible_loop */
 		kp_list_push_take(results, rv);
@@ -837,7 +565,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		}
 		kp_buf_release(&label);
 		kp_value_unref(layer);
-		outcome_release(&io);
+		kp_outcome_release(&io);
 		if (any_unreachable)
 			break;
 	}
@@ -852,7 +580,7 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 					  .status = KP_ST_SKIPPED,
 					  .msg = "No items in the list",
 					  .duration_ms = kp_now_ms() - t0};
-		report(e, t, env, title.buf, &r);
+		kp_task_report(e, t, env, title.buf, &r);
 	} else {
 		kp_map_set_take(oc.value, "failed", kp_value_bool(any_failed));
 		kp_map_set_take(oc.value, "skipped", kp_value_bool(all_skipped));
@@ -868,10 +596,10 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	oc.unreachable = any_unreachable;
 	oc.set_vars = set_vars;
 	kp_value_unref(items);
-	enum kp_status st = status_of(&oc, ignore_errors, ignore_unreachable);
-	apply_outcome(e, hs, t, env, st, &oc, no_log);
+	enum kp_status st = kp_outcome_status(&oc, ignore_errors, ignore_unreachable);
+	kp_outcome_apply(e, hs, t, env, st, &oc, no_log);
 out:
-	outcome_release(&oc);
+	kp_outcome_release(&oc);
 	kp_buf_release(&loop_err);
 	kp_buf_release(&err);
 	kp_buf_release(&cmds);
@@ -895,7 +623,7 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		kp_buf_addf(&m, "done in run %s", e->resume.run_id);
 		struct kp_taskresult r = {
 		    .host = hs->host->name, .status = KP_ST_SKIPPED, .msg = m.buf};
-		report(e, t, env, kp_task_display_name(t), &r);
+		kp_task_report(e, t, env, kp_task_display_name(t), &r);
 		hs->counts.skipped++;
 		kp_buf_release(&m);
 		return;
@@ -915,7 +643,7 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		if (ho == KP_HOOK_FAILED) {
 			struct kp_buf m = KP_BUF_INIT;
 			kp_buf_addf(&m, "before_task hook failed: %s", msg.buf);
-			finish_failed(&oc, m.buf);
+			kp_outcome_failed(&oc, m.buf);
 			kp_buf_release(&m);
 		} else {
 			oc.skipped = true;
@@ -926,11 +654,11 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 			kp_buf_addf(&oc.msg, "skipped by before_task hook: %s", msg.buf);
 		}
 		bool ignore = t->ignore_errors || env->ignore_errors;
-		enum kp_status st = status_of(&oc, ignore, false);
+		enum kp_status st = kp_outcome_status(&oc, ignore, false);
 		struct kp_taskresult r = {.host = hs->host->name, .status = st, .msg = oc.msg.buf};
-		report(e, t, env, kp_task_display_name(t), &r);
-		apply_outcome(e, hs, t, env, st, &oc, t->no_log || env->no_log);
-		outcome_release(&oc);
+		kp_task_report(e, t, env, kp_task_display_name(t), &r);
+		kp_outcome_apply(e, hs, t, env, st, &oc, t->no_log || env->no_log);
+		kp_outcome_release(&oc);
 	} else {
 		task_exec(e, slot, hs, t, env);
 		kp_hooks_run_task(e, slot, hs, t, env, KP_HOOK_AFTER_TASK, hs->last_value, NULL);

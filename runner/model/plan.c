@@ -1,10 +1,10 @@
 /*
  * plan.c - loading a plan: the list of plays, import_plan and Ansible's
- * import_playbook, every play key, vars and vars_files and hooks, the
+ * import_playbook, every play key, vars and vars_files, the
  * play's roles (role.c) before its tasks, and checking that every notify
  * names a handler; the task files include_tasks names with a template,
  * loaded when they run. Tasks are parsed in plan_task.c, `serial` in
- * plan_serial.c; plan_free.c frees what they build.
+ * plan_serial.c, hooks in plan_hooks.c; plan_free.c frees what they build.
  *
  * Everything is checked here, before any host is contacted: a plan that
  * loads is one that can run.
@@ -146,151 +146,6 @@ static kp_rc parse_vars_files(struct kp_loader *ld, struct kp_play *p, const cha
 			return rc;
 		if ((rc = kp_node_to_value(doc->root, &p->vars_files_loaded[i], ld->err)))
 			return rc;
-	}
-	return KP_OK;
-}
-
-/* ---- hooks -------------------------------------------------------------- */
-
-static kp_rc hook_entry(struct kp_loader *ld, struct kp_play *p, int h, const char *dir,
-			const struct kp_node *n)
-{
-	struct kp_hook hk = {.pos = kp_node_pos(n)};
-	kp_rc rc;
-
-	if (n->type == KP_N_MAP) {
-		const struct kp_node *code = kp_node_map_get(n, "lua");
-		for (size_t i = 0; i < n->n; i++)
-			if (strcmp(n->items[2 * i]->str, "lua")) {
-				static const char *const only[] = {"lua"};
-				kp_unknown_key(n->items[2 * i], "hook", only, 1, ld->err);
-				return KP_ERR_INVALID;
-			}
-		if (!code || code->type != KP_N_SCALAR || kp_node_is_null(code))
-			return kp_node_errorf(ld->err, KP_ERR_INVALID, code ? code : n,
-					      "inline hook 'lua' must be Lua code, not %s",
-					      kp_node_describe(code));
-		rc = kp_loader_lua_check(ld, code->str, code->len, "=inline Lua", code);
-		if (rc)
-			return rc;
-		hk.code = kp_xstrndup(code->str, code->len);
-		hk.pos = kp_node_pos(code);
-	} else if (n->type == KP_N_SCALAR && !strcmp(kp_node_describe(n), "a string")) {
-		hk.path = kp_path_join(dir, n->str);
-		rc = kp_loader_lua_file(ld, hk.path, n->str, n, &hk.code);
-		if (rc) {
-			free(hk.path);
-			return rc;
-		}
-	} else {
-		return kp_node_errorf(
-		    ld->err, KP_ERR_INVALID, n,
-		    "hook '%s' must be a Lua file, {lua: code} or a list of them, "
-		    "not %s",
-		    kp_hook_names[h], kp_node_describe(n));
-	}
-	p->hooks[h] = kp_xrealloc(p->hooks[h], (p->nhooks[h] + 1) * sizeof(*p->hooks[h]));
-	p->hooks[h][p->nhooks[h]++] = hk;
-	return KP_OK;
-}
-
-static kp_rc parse_hooks(struct kp_loader *ld, struct kp_play *p, const char *dir,
-			 const struct kp_node *n)
-{
-	kp_rc rc;
-	if (kp_node_is_null(n))
-		return KP_OK;
-	if (n->type != KP_N_MAP)
-		return kp_node_errorf(ld->err, KP_ERR_INVALID, n,
-				      "'hooks' must be a mapping of hook points to Lua, not %s",
-				      kp_node_describe(n));
-	for (size_t i = 0; i < n->n; i++) {
-		const struct kp_node *k = n->items[2 * i], *v = n->items[2 * i + 1];
-		int h;
-		for (h = 0; h < KP_HOOK_COUNT; h++)
-			if (!strcmp(k->str, kp_hook_names[h]))
-				break;
-		if (h == KP_HOOK_COUNT) {
-			const char *s = kp_suggest(k->str, kp_hook_names, KP_HOOK_COUNT);
-			if (s)
-				return kp_node_errorf(
-				    ld->err, KP_ERR_INVALID, k,
-				    "unknown hook point '%s' (did you mean '%s'?)", k->str, s);
-			return kp_node_errorf(ld->err, KP_ERR_INVALID, k, "unknown hook point '%s'",
-					      k->str);
-		}
-		if (v->type == KP_N_SEQ) {
-			for (size_t j = 0; j < v->n; j++)
-				if ((rc = hook_entry(ld, p, h, dir, v->items[j])))
-					return rc;
-		} else if ((rc = hook_entry(ld, p, h, dir, v))) {
-			return rc;
-		}
-	}
-	return KP_OK;
-}
-
-/* hook_limits: {instructions: N, memory: 64m} (kplan extension: per call
- * of a hook or `lua` step; see hooks.h for the defaults). */
-static kp_rc parse_size(const struct kp_node *n, size_t *out, struct kp_buf *err)
-{
-	int64_t v;
-	if (kp_node_get_int(n, &v)) {
-		if (v < 1)
-			goto bad;
-		*out = (size_t)v;
-		return KP_OK;
-	}
-	if (n->type != KP_N_SCALAR || kp_node_is_null(n))
-		goto bad;
-	char *end;
-	unsigned long long num = strtoull(n->str, &end, 10);
-	static const struct {
-		const char *suffix;
-		int shift;
-	} units[] = {{"", 0},	 {"b", 0},    {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20},
-		     {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}};
-	if (end == n->str || num < 1)
-		goto bad;
-	for (size_t i = 0; i < KP_ARRAY_LEN(units); i++)
-		if (!strcasecmp(end, units[i].suffix)) {
-			if (num > (SIZE_MAX >> units[i].shift))
-				goto bad;
-			*out = (size_t)num << units[i].shift;
-			return KP_OK;
-		}
-bad:
-	return kp_node_errorf(err, KP_ERR_INVALID, n,
-			      "'memory' must be a size in bytes such as 65536, \"512k\", \"64m\" "
-			      "or \"1g\" (got %s)",
-			      n->type == KP_N_SCALAR ? n->str : kp_node_describe(n));
-}
-
-static kp_rc parse_hook_limits(struct kp_play *p, const struct kp_node *n, struct kp_buf *err)
-{
-	static const char *const keys[] = {"instructions", "memory"};
-	kp_rc rc;
-	if (kp_node_is_null(n))
-		return KP_OK;
-	if (n->type != KP_N_MAP)
-		return kp_node_errorf(err, KP_ERR_INVALID, n,
-				      "'hook_limits' must be a mapping with 'instructions' and/or "
-				      "'memory', not %s",
-				      kp_node_describe(n));
-	for (size_t i = 0; i < n->n; i++) {
-		const struct kp_node *k = n->items[2 * i], *v = n->items[2 * i + 1];
-		if (!strcmp(k->str, "instructions")) {
-			int64_t x;
-			if ((rc = kp_get_int(v, "instructions", 1, INT64_MAX, &x, err)))
-				return rc;
-			p->hook_max_instructions = (uint64_t)x;
-		} else if (!strcmp(k->str, "memory")) {
-			if ((rc = parse_size(v, &p->hook_max_memory, err)))
-				return rc;
-		} else {
-			kp_unknown_key(k, "hook_limits", keys, KP_ARRAY_LEN(keys), err);
-			return KP_ERR_INVALID;
-		}
 	}
 	return KP_OK;
 }
@@ -558,7 +413,7 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 		if (!kp_node_is_null(v))
 			rc = parse_vars_files(ld, p, dir, v);
 	} else if (!strcmp(key, "hooks")) {
-		rc = parse_hooks(ld, p, dir, v);
+		rc = kp_plan_parse_hooks(ld, p, dir, v);
 	} else if (!strcmp(key, "tags")) {
 		rc = kp_get_strlist(v, key, &p->tags, &p->ntags, NULL, err);
 	} else if (!strcmp(key, "confirm")) {
@@ -568,7 +423,7 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 	} else if (!strcmp(key, "run_lock")) {
 		rc = kp_get_str(v, key, &p->run_lock, err);
 	} else if (!strcmp(key, "hook_limits")) {
-		rc = parse_hook_limits(p, v, err);
+		rc = kp_plan_parse_hook_limits(p, v, err);
 	} else if (!strcmp(key, "vars_prompt")) {
 		rc = parse_vars_prompt(p, v, err);
 	} else if (!strcmp(key, "module_defaults")) {

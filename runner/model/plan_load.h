@@ -76,10 +76,18 @@ struct kp_role_opts {
 	const char *dup_extra; /* when and tags of the entry, as JSON (part of its identity) */
 };
 
-/* plan_task.c: check a module_defaults value (a mapping of module names to
+/* plan_module.c: check a module_defaults value (a mapping of module names to
  * argument mappings, or a list of them) and a collections list. */
 kp_rc kp_check_module_defaults(const struct kp_node *v, struct kp_buf *err);
 kp_rc kp_check_collections(const struct kp_node *v, struct kp_buf *err);
+/* The module `name` as the play's and the task's (own_colls) collections
+ * resolve it, or NULL. */
+const struct kp_module *kp_plan_find_module(const struct kp_task_ctx *ctx,
+					    const struct kp_node *own_colls, const char *name);
+/* The module task's arguments (key: val of mapping `task`) into t->args,
+ * with module_defaults applied and the argument spec checked. */
+kp_rc kp_plan_parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const struct kp_node *task,
+			   const struct kp_node *key, const struct kp_node *val);
 
 static inline struct kp_pos kp_node_pos(const struct kp_node *n)
 {
@@ -131,6 +139,11 @@ kp_rc kp_check_var_name(const struct kp_node *n, const char *name, struct kp_buf
 void kp_unknown_key(const struct kp_node *key, const char *where, const char *const *known,
 		    size_t nknown, struct kp_buf *err);
 void kp_strv_free(char **v, size_t n);
+
+/* plan_hooks.c: a play's `hooks:` (scripts from dir) and `hook_limits:`. */
+kp_rc kp_plan_parse_hooks(struct kp_loader *ld, struct kp_play *p, const char *dir,
+			  const struct kp_node *n);
+kp_rc kp_plan_parse_hook_limits(struct kp_play *p, const struct kp_node *n, struct kp_buf *err);
 
 /* plan_task.c */
 kp_rc kp_parse_tasks(struct kp_task_ctx *ctx, const struct kp_node *list, const char *key,
