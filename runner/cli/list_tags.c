@@ -6,6 +6,7 @@
  * hosts pattern as its name.
  */
 #include "cli/cli.h"
+#include "model/walk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,18 @@ static void add_unique(struct kp_strlist *l, const char *s)
 	kp_strlist_push(l, s);
 }
 
-static void walk(struct kp_task *const *t, size_t n, struct kp_strlist *out)
+/* Every task's own tags; of a block, its block part only: not its rescue
+ * and always parts, which ansible-playbook leaves out. */
+static int tags_of(struct kp_walk *w, const struct kp_task *t, const struct kp_strlist *tags)
 {
-	for (size_t i = 0; i < n; i++) {
-		for (size_t k = 0; k < t[i]->ntags; k++)
-			add_unique(out, t[i]->tags[k]);
-		walk(t[i]->block, t[i]->nblock, out); /* not rescue or always, as Ansible */
-	}
+	struct kp_strlist *out = w->ctx;
+	(void)tags;
+	for (size_t k = 0; k < t->ntags; k++)
+		add_unique(out, t->tags[k]);
+	if (t->module)
+		return 0;
+	int rc = kp_walk_tasks(w, t->block, t->nblock, NULL);
+	return rc ? rc : KP_WALK_SKIP;
 }
 
 static void print_list(FILE *out, const struct kp_strlist *l)
@@ -51,9 +57,8 @@ kp_rc kp_list_tags(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, 
 			add_unique(&play, p->tags[k]);
 		for (size_t k = 0; k < play.n; k++)
 			add_unique(&tasks, play.v[k]);
-		walk(p->pre_tasks, p->npre_tasks, &tasks);
-		walk(p->tasks, p->ntasks, &tasks);
-		walk(p->post_tasks, p->npost_tasks, &tasks);
+		struct kp_walk w = {.task = tags_of, .ctx = &tasks};
+		kp_walk_play(&w, p, false);
 		if (play.n) /* qsort takes no NULL array, even empty */
 			qsort(play.v, play.n, sizeof(*play.v), cmp);
 		if (tasks.n)
