@@ -621,7 +621,8 @@ static kp_rc mkdir_parent(struct kp_modctx *ctx, struct kp_result *res, const ch
 	return rc;
 }
 
-/* validate: the new contents go to a file beside dest, the command runs
+/* validate: the new contents go to a file beside dest (a random name, so
+ * that the command sees the same directory and file system), the command runs
  * on it ("%s" its path), and only an exit 0 lets dest be written; the file
  * is removed either way. Ansible's messages. */
 static kp_rc validate(struct kp_modctx *ctx, struct kp_result *res, struct kp_put_plan *p, bool *ok,
@@ -633,9 +634,15 @@ static kp_rc validate(struct kp_modctx *ctx, struct kp_result *res, struct kp_pu
 		return kp_mod_failf(res, "validate must contain %%s: %s", p->validate);
 	}
 	struct kp_buf tmp = KP_BUF_INIT, cmd = KP_BUF_INIT, perr = KP_BUF_INIT;
-	kp_buf_addf(&tmp, "%s.kplan-validate", p->dest);
+	char tag[17];
+	kp_rc rc = kp_random_hex(tag, 8, err);
+	if (rc)
+		return rc;
+	/* a name of this run's own: two runs validating the same file at once
+	 * each check their own contents */
+	kp_buf_addf(&tmp, "%s.%s.kplan-validate", p->dest, tag);
 	struct kp_put_opts o = {.mode = 0600};
-	kp_rc rc = ctx->conn->ops->put(ctx->conn, tmp.buf, p->data, p->len, &o, &perr);
+	rc = ctx->conn->ops->put(ctx->conn, tmp.buf, p->data, p->len, &o, &perr);
 	if (rc == KP_ERR_UNREACHABLE) {
 		kp_errorf(err, rc, "%s", perr.buf);
 	} else if (rc) {

@@ -53,6 +53,8 @@ kp_rc kp_errorf(struct kp_buf *err, kp_rc rc, const char *fmt, ...)
 /* mkdir -p with the given mode for directories it creates (existing
  * ones are left as they are); errors name the directory. */
 kp_rc kp_mkdirs(const char *path, unsigned mode, struct kp_buf *err);
+/* nbytes (at most 32) random bytes as 2*nbytes hex digits and a NUL at out. */
+kp_rc kp_random_hex(char *out, size_t nbytes, struct kp_buf *err);
 
 /* Read a whole file; `max` caps its size (0: no cap). Without blocking:
  * a FIFO, a socket or a directory is refused ("not a regular file"). */

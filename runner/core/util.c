@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/random.h>
 #include <time.h>
 
 int kp_log_level = KP_LOG_WARN;
@@ -270,4 +272,14 @@ bool kp_regex_too_repetitive(const char *t)
 			return true;
 	}
 	return false;
+}
+
+kp_rc kp_random_hex(char *out, size_t nbytes, struct kp_buf *err)
+{
+	unsigned char r[32];
+	if (nbytes > sizeof(r) || getrandom(r, nbytes, 0) != (ssize_t)nbytes)
+		return kp_errorf(err, KP_ERR_IO, "cannot get random bytes: %s", strerror(errno));
+	for (size_t i = 0; i < nbytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	return KP_OK;
 }

@@ -25,12 +25,10 @@ kp_rc kp_become_check(const struct kp_become *b, struct kp_buf *err)
 
 kp_rc kp_become_tags_make(struct kp_become_tags *t, struct kp_buf *err)
 {
-	unsigned char r[8];
 	char hex[17];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		return kp_errorf(err, KP_ERR_IO, "cannot get random bytes: %s", strerror(errno));
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	kp_rc rc = kp_random_hex(hex, 8, err);
+	if (rc)
+		return rc;
 	snprintf(t->prompt, sizeof(t->prompt), "[kplan-sudo-%s]", hex);
 	snprintf(t->ok, sizeof(t->ok), "kplan-become-%s\n", hex);
 	snprintf(t->wrapper, sizeof(t->wrapper), "echo kplan-become-%s && exec \"$@\"", hex);

@@ -279,7 +279,7 @@ static kp_rc sftp_put_at(struct kp_conn *c, const char *path, const void *data, 
 	kp_path_split(path, &dir, &base);
 	for (int tries = 0; !f && tries < 5; tries++) {
 		char r[13];
-		if ((rc = kp_ssh_random_hex(r, 6, err)))
+		if ((rc = kp_random_hex(r, 6, err)))
 			goto out;
 		kp_buf_reset(&tmp);
 		kp_buf_addf(&tmp, "%s/.%.200s.kplan.%s", dir.buf, base, r);

@@ -86,16 +86,6 @@ __attribute__((format(printf, 1, 2))) void kp_ssh_trace_line(const char *fmt, ..
 	kp_buf_release(&b);
 }
 
-kp_rc kp_ssh_random_hex(char *out, size_t nbytes, struct kp_buf *err)
-{
-	unsigned char r[32];
-	if (nbytes > sizeof(r) || getrandom(r, nbytes, 0) != (ssize_t)nbytes)
-		return kp_errorf(err, KP_ERR_IO, "cannot get random bytes: %s", strerror(errno));
-	for (size_t i = 0; i < nbytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", r[i]);
-	return KP_OK;
-}
-
 /* ---- global setup ---- */
 
 kp_rc kp_transport_ssh_global_init(struct kp_buf *err)
@@ -530,7 +520,7 @@ static kp_rc ssh_open(struct kp_conn *c, struct kp_buf *err)
 	struct sshc *sc = kp_xcalloc(1, sizeof(*sc));
 
 	kp_ssh_trace_bind(c);
-	if ((rc = kp_ssh_random_hex(sc->tag, 8, err)))
+	if ((rc = kp_random_hex(sc->tag, 8, err)))
 		goto fail;
 	/* Inventory values first: lookup fills only what is still unset. */
 	cfg.user = c->user ? kp_xstrdup(c->user) : NULL;

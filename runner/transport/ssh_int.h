@@ -63,8 +63,6 @@ struct endpoint {
 
 /* Bind libssh's -vvv log to the host of c, for the calling thread. */
 void kp_ssh_trace_bind(const struct kp_conn *c);
-/* nbytes random bytes as hex into out (2 * nbytes + 1 chars). */
-kp_rc kp_ssh_random_hex(char *out, size_t nbytes, struct kp_buf *err);
 /* The error for a connection that went away under an operation. */
 kp_rc kp_ssh_lost(struct kp_conn *c, struct kp_buf *err);
 /* TCP_QUICKACK on the session's socket before a wait (see ssh.c). */
