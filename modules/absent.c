@@ -80,21 +80,27 @@ static const struct kp_module absent[] = {
  * community.general.*): the same, one entry per name, kept for the run. */
 static const struct kp_module *foreign(const char *name)
 {
+	/* a list that only grows: entries stay where they are, since loaded
+	 * tasks point at them */
+	struct seen {
+		struct kp_module m;
+		struct seen *next;
+	};
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static struct kp_module *seen[256];
-	static size_t nseen;
+	static struct seen *seen;
 	const struct kp_module *m = NULL;
 	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < nseen && !m; i++)
-		if (!strcmp(seen[i]->name, name))
-			m = seen[i];
-	if (!m && nseen < KP_ARRAY_LEN(seen)) {
-		struct kp_module *n = kp_xcalloc(1, sizeof(*n));
-		*n = (struct kp_module)ABSENT("");
-		n->name = kp_xstrdup(name);
-		n->summary = "a module of a collection kplan does not provide";
-		seen[nseen++] = n;
-		m = n;
+	for (const struct seen *s = seen; s && !m; s = s->next)
+		if (!strcmp(s->m.name, name))
+			m = &s->m;
+	if (!m) {
+		struct seen *n = kp_xcalloc(1, sizeof(*n));
+		n->m = (struct kp_module)ABSENT("");
+		n->m.name = kp_xstrdup(name);
+		n->m.summary = "a module of a collection kplan does not provide";
+		n->next = seen;
+		seen = n;
+		m = &n->m;
 	}
 	pthread_mutex_unlock(&lock);
 	return m;

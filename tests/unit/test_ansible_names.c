@@ -102,6 +102,15 @@ static void test_unknown(void **state)
 			assert_null(m);
 		}
 	}
+	/* as many foreign modules as a plan names, each one entry for the run */
+	for (int i = 0; i < 300; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "community.general.mod%d", i);
+		const struct kp_module *m = kp_module_absent(name);
+		assert_non_null(m);
+		assert_string_equal(m->name, name);
+		assert_ptr_equal(kp_module_absent(name), m);
+	}
 	/* a collection kplan has some of: a typo is likelier, a load error */
 	assert_null(kp_module_absent("kubernetes.core.k8s_drian"));
 	unknown("community.general.ufw", "module 'community.general.ufw' belongs to collection "
