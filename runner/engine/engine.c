@@ -583,6 +583,7 @@ cleanup:
 		kp_value_unref(e.hosts[i].facts);
 		kp_value_unref(e.hosts[i].gathered);
 		kp_value_unref(e.hosts[i].no_facts);
+		kp_value_unref(e.hosts[i].hv_snap);
 		kp_value_unref(e.hosts[i].rescue_kplan);
 		kp_value_unref(e.hosts[i].last_value);
 		kp_value_unref(e.hosts[i].last_set_vars);

@@ -29,6 +29,11 @@ struct kp_hoststate {
 	struct kp_value *gathered;
 	struct kp_value *no_facts; /* ansible_facts before any gather: {} */
 	bool gathered_done, gather_failed;
+	/* facts_gen counts the changes of facts and gathered (under e->lock);
+	 * hv_snap is what hostvars[] of this host last gave other hosts, kept
+	 * while facts_gen is hv_gen (facts.c kp_facts_of) */
+	unsigned facts_gen, hv_gen;
+	struct kp_value *hv_snap;
 	bool failed, unreachable; /* out of the play's later tasks and batches */
 	bool hook_skipped;	  /* kplan.skip in before_host: out of this batch (hooks.c) */
 	bool ended;		  /* meta end_host, end_batch, end_play: out of this batch */

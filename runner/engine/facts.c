@@ -43,6 +43,7 @@ void kp_facts_store(struct kp_engine *e, struct kp_hoststate *hs, const struct k
 	af->unsafe = 1; /* facts are data, never templates */
 	kp_map_set_take(hs->gathered, "ansible_facts", af);
 	hs->gathered_done = true;
+	hs->facts_gen++;
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -144,6 +145,14 @@ struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h)
 		return NULL;
 	struct kp_hoststate *hs = &e->hosts[h->index];
 	pthread_mutex_lock(&e->lock);
+	if (hs->hv_snap && hs->hv_gen == hs->facts_gen) {
+		/* unchanged since the last copy: that copy again (callers only
+		 * read it), so a play reading many hosts' hostvars copies each
+		 * host once per change, not once per reference */
+		struct kp_value *snap = kp_value_ref(hs->hv_snap);
+		pthread_mutex_unlock(&e->lock);
+		return snap;
+	}
 	struct kp_value *v = hs->gathered_done ? kp_value_copy(hs->gathered) : NULL;
 	/* and above them what it registered and set (set_fact), as Ansible's
 	 * hostvars[h] has them: copied, the host's own thread goes on */
@@ -154,6 +163,9 @@ struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h)
 		kp_map_update(v, own);
 		kp_value_unref(own);
 	}
+	kp_value_unref(hs->hv_snap);
+	hs->hv_snap = v ? kp_value_ref(v) : NULL;
+	hs->hv_gen = hs->facts_gen;
 	pthread_mutex_unlock(&e->lock);
 	return v;
 }

@@ -156,6 +156,7 @@ static kp_rc op_set_var(void *ctx, const char *host, const char *name, const str
 		kp_map_set(hs->facts, name, v);
 	else
 		kp_map_del(hs->facts, name);
+	hs->facts_gen++;
 	pthread_mutex_unlock(&h->e->lock);
 	return KP_OK;
 }

@@ -676,6 +676,7 @@ void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct k
 		kp_map_set(to->facts, t->register_var, from->last_value);
 	if (from->last_set_vars)
 		kp_map_update(to->facts, from->last_set_vars);
+	to->facts_gen++;
 	pthread_mutex_unlock(&e->lock);
 	if (from->last_changed)
 		for (size_t i = 0; i < t->nnotify; i++)

@@ -226,11 +226,13 @@ void kp_outcome_apply(struct kp_engine *e, struct kp_hoststate *hs, const struct
 		}
 		pthread_mutex_lock(&e->lock); /* hostvars[] of other hosts reads it */
 		kp_map_set(hs->facts, t->register_var, oc->value);
+		hs->facts_gen++;
 		pthread_mutex_unlock(&e->lock);
 	}
 	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED)) {
 		pthread_mutex_lock(&e->lock);
 		kp_map_update(hs->facts, oc->set_vars);
+		hs->facts_gen++;
 		pthread_mutex_unlock(&e->lock);
 	}
 	/* a module's facts (setup) become the host's, as Ansible's do */

@@ -97,6 +97,26 @@ cat >plan.yml <<'PLAN'
           'ignored': [r_boom.failed, r_boom.msg]} | to_json }}"
       run_once: false
       when: inventory_hostname == 'h1'
+
+- name: hostvars follow a host's changes
+  hosts: all
+  gather_facts: false
+  tasks:
+    - set_fact: {v: "one-{{ inventory_hostname }}"}
+    - set_fact: {seen1: "{{ hostvars['h2'].v }}"}
+    - set_fact: {v: two}
+      when: inventory_hostname == 'h2'
+    - set_fact: {seen2: "{{ hostvars['h2'].v }}"}
+    - command: echo three
+      register: r_three
+      when: inventory_hostname == 'h2'
+    - set_fact: {seen3: "{{ hostvars['h2'].r_three.stdout }}"}
+    - name: dump
+      copy:
+        dest: "{{ out }}.3"
+        content: "{{ {'hostvars_before': seen1, 'hostvars_after_set_fact': seen2,
+          'hostvars_after_register': seen3} | to_json }}"
+      when: inventory_hostname == 'h1'
 PLAN
 cp plan.yml ansible.yml
 ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml -e out="$E2E_TMP/a" \
@@ -105,7 +125,7 @@ ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml -e out="$E2
 	echo "not ok - kplan run failed: $(tail -3 k.err)"
 /usr/bin/python3 - a k <<'PY'
 import json, sys
-for part in ("1", "2"):
+for part in ("1", "2", "3"):
     a = json.load(open(sys.argv[1] + "." + part))
     try:
         k = json.load(open(sys.argv[2] + "." + part))
