@@ -220,47 +220,34 @@ out:
 
 /* ---- get ---- */
 
+struct fd_src {
+	int fd, eno;
+};
+
+static ssize_t fd_read(void *src, char *buf, size_t n)
+{
+	struct fd_src *f = src;
+	ssize_t r;
+	while ((r = read(f->fd, buf, n)) < 0 && errno == EINTR)
+		;
+	f->eno = errno;
+	return r;
+}
+
 static kp_rc local_get_at(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,
 			  struct kp_buf *err)
 {
-	struct kp_buf b = KP_BUF_INIT;
-	char *chunk;
-	kp_rc rc = KP_OK;
-	int fd;
-
 	if (c->become.user)
 		return kp_exec_get(c, path, max, out, err);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	struct fd_src f = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
+	if (f.fd < 0)
 		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-	chunk = kp_xmalloc(CHUNK);
-	for (;;) {
-		ssize_t n = read(fd, chunk, CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path,
-				       strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		if (max && b.len + (size_t)n > max) {
-			rc = kp_errorf(err, KP_ERR_LIMIT, "'%s' is larger than %zu bytes", path,
-				       max);
-			break;
-		}
-		kp_buf_add(&b, chunk, (size_t)n);
-	}
-	free(chunk);
-	close(fd);
-	if (rc) {
-		kp_buf_release(&b);
-		return rc;
-	}
-	kp_buf_release(out);
-	*out = b;
-	return KP_OK;
+	bool read_failed;
+	kp_rc rc = kp_read_whole(fd_read, &f, path, 0, max, out, &read_failed, err);
+	if (read_failed)
+		rc = kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(f.eno));
+	close(f.fd);
+	return rc;
 }
 
 /* ---- stat ---- */

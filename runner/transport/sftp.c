@@ -361,12 +361,15 @@ kp_rc kp_ssh_put(struct kp_conn *c, const char *path, const void *data, size_t l
 	return rc;
 }
 
+static ssize_t file_read(void *src, char *buf, size_t n)
+{
+	return sftp_read(src, buf, n);
+}
+
 static kp_rc sftp_get_at(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,
 			 struct kp_buf *err)
 {
 	struct sshc *sc = c->priv;
-	struct kp_buf b = KP_BUF_INIT;
-	kp_rc rc = KP_OK;
 	sftp_file f = sftp_open(sc->sftp, path, O_RDONLY, 0);
 
 	if (!f)
@@ -377,34 +380,14 @@ static kp_rc sftp_get_at(struct kp_conn *c, const char *path, size_t max, struct
 		sftp_close(f);
 		return kp_errorf(err, KP_ERR_IO, "cannot read '%s': %s", path, strerror(EISDIR));
 	}
-	if (a && a->size < SIZE_MAX / 2 && (!max || a->size <= max))
-		kp_buf_grow(&b, (size_t)a->size);
+	size_t hint = a ? (size_t)a->size : 0;
 	sftp_attributes_free(a);
-	char *chunk = kp_xmalloc(CHUNK);
-	for (;;) {
-		ssize_t n = sftp_read(f, chunk, CHUNK);
-		if (n < 0) {
-			rc = sftp_fail(c, err, "read", path);
-			break;
-		}
-		if (n == 0)
-			break;
-		if (max && b.len + (size_t)n > max) {
-			rc = kp_errorf(err, KP_ERR_LIMIT, "'%s' is larger than %zu bytes", path,
-				       max);
-			break;
-		}
-		kp_buf_add(&b, chunk, (size_t)n);
-	}
-	free(chunk);
+	bool read_failed;
+	kp_rc rc = kp_read_whole(file_read, f, path, hint, max, out, &read_failed, err);
+	if (read_failed)
+		rc = sftp_fail(c, err, "read", path);
 	sftp_close(f);
-	if (rc) {
-		kp_buf_release(&b);
-		return rc;
-	}
-	kp_buf_release(out);
-	*out = b;
-	return KP_OK;
+	return rc;
 }
 
 kp_rc kp_ssh_get(struct kp_conn *c, const char *path, size_t max, struct kp_buf *out,

@@ -333,3 +333,40 @@ out:
 	kp_exec_res_release(&res);
 	return rc;
 }
+
+kp_rc kp_read_whole(ssize_t (*rd)(void *src, char *buf, size_t n), void *src, const char *path,
+		    size_t hint, size_t max, struct kp_buf *out, bool *read_failed,
+		    struct kp_buf *err)
+{
+	enum { READ_CHUNK = 65536 };
+	struct kp_buf b = KP_BUF_INIT;
+	kp_rc rc = KP_OK;
+	char *chunk = kp_xmalloc(READ_CHUNK);
+	*read_failed = false;
+	if (hint && hint < SIZE_MAX / 2 && (!max || hint <= max))
+		kp_buf_grow(&b, hint);
+	for (;;) {
+		ssize_t n = rd(src, chunk, READ_CHUNK);
+		if (n < 0) {
+			*read_failed = true;
+			rc = KP_ERR_IO;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (max && b.len + (size_t)n > max) {
+			rc = kp_errorf(err, KP_ERR_LIMIT, "'%s' is larger than %zu bytes", path,
+				       max);
+			break;
+		}
+		kp_buf_add(&b, chunk, (size_t)n);
+	}
+	free(chunk);
+	if (rc) {
+		kp_buf_release(&b);
+		return rc;
+	}
+	kp_buf_release(out);
+	*out = b;
+	return KP_OK;
+}

@@ -179,6 +179,13 @@ kp_rc kp_exec_stat(struct kp_conn *c, const char *path, bool want_hash, struct k
 void kp_path_split(const char *path, struct kp_buf *dir, const char **base);
 /* Check put's arguments: a path naming a file, o->mode -1 or within 07777. */
 kp_rc kp_put_check(const char *path, const struct kp_put_opts *o, struct kp_buf *err);
+/* A whole file through rd (bytes read, 0 at the end, < 0 on an error; it
+ * retries EINTR itself) into *out, refusing more than max bytes (0: no
+ * limit); hint: the size expected, or 0. On a read error *read_failed is set and err left for the
+ * caller to say why; *out is untouched unless all of it was read. */
+kp_rc kp_read_whole(ssize_t (*rd)(void *src, char *buf, size_t n), void *src, const char *path,
+		    size_t hint, size_t max, struct kp_buf *out, bool *read_failed,
+		    struct kp_buf *err);
 
 /* Close c (ops->close when set), free its strings and c itself (malloc'ed).
  * NULL is allowed. */
