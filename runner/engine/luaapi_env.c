@@ -275,32 +275,6 @@ static int os_index(lua_State *L)
 			  key);
 }
 
-static int readonly_newindex(lua_State *L)
-{
-	return luaL_error(L, "cannot modify '%s'", lua_tostring(L, lua_upvalueindex(1)));
-}
-
-/* Wrap the table at the top in a read-only proxy named `name`; the proxy
- * replaces it. index: a C function to use as __index instead of the table
- * (it gets the table as upvalue 1). */
-static void proxy(lua_State *L, const char *name, lua_CFunction index)
-{
-	lua_newtable(L);
-	lua_createtable(L, 0, 3);
-	lua_pushvalue(L, -3);
-	if (index)
-		lua_pushcclosure(L, index, 1);
-	lua_setfield(L, -2, "__index");
-	lua_pushstring(L, name);
-	lua_pushcclosure(L, readonly_newindex, 1);
-	lua_setfield(L, -2, "__newindex");
-	lua_pushboolean(L, 0);
-	lua_setfield(L, -2, "__metatable");
-	lua_setmetatable(L, -2);
-	lua_remove(L, -2);
-	/* stack: proxy */
-}
-
 static void set_refused_lib(lua_State *L, int t, const char *name, const char *why)
 {
 	lua_newtable(L);
@@ -375,7 +349,7 @@ void kp_hookapi_make_env_mt(lua_State *L)
 	lua_pop(L, 1);
 
 	luaL_newlib(L, kplan_api);
-	proxy(L, "kplan", NULL);
+	kp_lua_readonly_proxy(L, "kplan", NULL);
 	lua_setfield(L, b, "kplan");
 
 	lua_createtable(L, 0, 3);
@@ -386,7 +360,7 @@ void kp_hookapi_make_env_mt(lua_State *L)
 		lua_setfield(L, -3, os_allowed[i]);
 	}
 	lua_pop(L, 1);
-	proxy(L, "os", os_index);
+	kp_lua_readonly_proxy(L, "os", os_index);
 	lua_setfield(L, b, "os");
 
 	set_refused_lib(L, b, "io", sandbox);

@@ -62,6 +62,11 @@ struct kp_lua {
 /* The table of builtins every expression sees first (libraries as
  * read-only proxies, helpers): pushed onto the stack, for hooks to copy. */
 void kp_lua_push_builtins(lua_State *L);
+/* Replace the table at the top by a read-only proxy of it named `name`, so
+ * that `string.x = 1` cannot leak from one evaluation into the next.
+ * index: a C function to use as __index instead of the table (it gets the
+ * table as upvalue 1), or NULL. */
+void kp_lua_readonly_proxy(lua_State *L, const char *name, lua_CFunction index);
 
 /* Render a variable's value when it holds "{{ }}" (Ansible templates
  * variables when they are used, so `a: "{{ b }}-x"` sees b). *out is a new

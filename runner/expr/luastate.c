@@ -267,13 +267,13 @@ static int readonly_newindex(lua_State *L)
 	return luaL_error(L, "cannot modify '%s'", lua_tostring(L, lua_upvalueindex(1)));
 }
 
-/* Replace the library table at the top by a read-only proxy of it, so that
- * `string.x = 1` cannot leak from one evaluation into the next. */
-static void make_readonly(lua_State *L, const char *name)
+void kp_lua_readonly_proxy(lua_State *L, const char *name, lua_CFunction index)
 {
 	lua_newtable(L);
 	lua_createtable(L, 0, 3);
 	lua_pushvalue(L, -3);
+	if (index)
+		lua_pushcclosure(L, index, 1);
 	lua_setfield(L, -2, "__index");
 	lua_pushstring(L, name);
 	lua_pushcclosure(L, readonly_newindex, 1);
@@ -413,7 +413,7 @@ static int setup(lua_State *L)
 	}
 	for (size_t i = 0; i < KP_ARRAY_LEN(libs); i++) {
 		lua_getglobal(L, libs[i]);
-		make_readonly(L, libs[i]);
+		kp_lua_readonly_proxy(L, libs[i], NULL);
 		lua_setfield(L, b, libs[i]);
 	}
 	kp_lua_open_helpers(L, b);
