@@ -71,10 +71,13 @@ int kp_hookapi_raise(lua_State *L)
 	return lua_error(L);
 }
 
-static void count_hook(lua_State *L, lua_Debug *ar)
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* n more instructions of call cl; past its limit, or once it is signalled
+ * or interrupted, the call is raised out of, and from then on the hook runs
+ * at every instruction, so that pcall loops cannot go on. */
+static void charge(lua_State *L, struct call *cl, uint64_t n)
 {
-	struct call *cl = kp_hookapi_call_of(L);
-	(void)ar;
 	if (cl->signal != KP_HOOK_OK || cl->steps_hit || cl->interrupted) {
 		kp_hookapi_raise(L);
 		return;
@@ -82,19 +85,21 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 	if (cl->c->interrupts && *cl->c->interrupts > 0) {
 		/* the operator wants out: no Lua code outlives Ctrl-C */
 		cl->interrupted = true;
-		where_at(L, 0, cl->where, sizeof(cl->where));
-		lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-		kp_hookapi_raise(L);
-		return;
+	} else {
+		cl->steps += n;
+		if (cl->steps <= cl->max_steps)
+			return;
+		cl->steps_hit = true;
 	}
-	cl->steps += HOOK_STEP;
-	if (cl->steps <= cl->max_steps)
-		return;
-	cl->steps_hit = true;
 	where_at(L, 0, cl->where, sizeof(cl->where));
-	/* from now on at every instruction, so pcall loops cannot go on */
 	lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
 	kp_hookapi_raise(L);
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	charge(L, kp_hookapi_call_of(L), HOOK_STEP);
 }
 
 void kp_hookapi_charge(lua_State *L, uint64_t n)
@@ -110,17 +115,7 @@ void kp_hookapi_charge(lua_State *L, uint64_t n)
 		}
 		return;
 	}
-	if (cl->signal != KP_HOOK_OK || cl->steps_hit || cl->interrupted) {
-		kp_hookapi_raise(L);
-		return;
-	}
-	cl->steps += n;
-	if (cl->steps <= cl->max_steps)
-		return;
-	cl->steps_hit = true;
-	where_at(L, 0, cl->where, sizeof(cl->where));
-	lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-	kp_hookapi_raise(L);
+	charge(L, cl, n);
 }
 
 /* The allocator refused memory. Runs inside the allocator: it may read the
