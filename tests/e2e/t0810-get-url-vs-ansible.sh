@@ -48,22 +48,5 @@ ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml >a.json 2>a
 rm -rf "$d" && mkdir -p "$d"
 "$KPLAN" run plan.yml -i inv.ini --format json >k.json 2>k.err
 (cd "$d" && find . -type f -printf '%p %m ' -exec sha256sum {} \; | sort) >k.files
-/usr/bin/python3 - a.json k.json <<'PY'
-import json, sys
-a = json.load(open(sys.argv[1]))
-got = {}
-for line in open(sys.argv[2]):
-    e = json.loads(line)
-    if e.get("event") == "host_result":
-        got[e["task"]] = e
-for t in a["plays"][0]["tasks"]:
-    name, h = t["task"]["name"], t["hosts"]["localhost"]
-    want = "ignored" if h.get("failed") else "changed" if h.get("changed") else "ok"
-    g = got.get(name, {})
-    same_msg = not h.get("failed") or h.get("msg") == g.get("msg")
-    if g.get("status") == want and same_msg:
-        print(f"ok - get_url {name}: {want} as Ansible")
-    else:
-        print(f"not ok - get_url {name}: ansible {want} {h.get('msg')!r} kplan {g.get('status')} {g.get('msg')!r}")
-PY
+/usr/bin/python3 "$root/tests/e2e/vsansible.py" status get_url a.json k.json
 check "the same files, contents and modes as Ansible leaves" "$(cat a.files)" "$(cat k.files)"

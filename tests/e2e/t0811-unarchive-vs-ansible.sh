@@ -9,6 +9,7 @@ if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP unarchive vs Ansible: no ansible-playbook"
 	exit 0
 fi
+root=$(pwd)
 cd "$E2E_TMP" || exit 1
 mkdir -p src/sub
 echo alpha >src/a.txt
@@ -44,23 +45,6 @@ rm -rf "$d" && mkdir -p "$d/one" "$d/two"
 mkdir -p tmp
 TMPDIR=$E2E_TMP/tmp "$KPLAN" run plan.yml -i inv.ini --format json >k.json 2>k.err
 (cd "$d" && find . -type f -exec sha256sum {} \; | sort) >k.files
-/usr/bin/python3 - a.json k.json <<'PY'
-import json, sys
-a = json.load(open(sys.argv[1]))
-got = {}
-for line in open(sys.argv[2]):
-    e = json.loads(line)
-    if e.get("event") == "host_result":
-        got[e["task"]] = e
-for t in a["plays"][0]["tasks"]:
-    name, h = t["task"]["name"], t["hosts"]["localhost"]
-    want = "ignored" if h.get("failed") else "changed" if h.get("changed") else "ok"
-    g = got.get(name, {})
-    same_msg = not h.get("failed") or h.get("msg") == g.get("msg")
-    if g.get("status") == want and same_msg:
-        print(f"ok - unarchive {name}: {want} as Ansible")
-    else:
-        print(f"not ok - unarchive {name}: ansible {want} {h.get('msg')!r} kplan {g.get('status')} {g.get('msg')!r}")
-PY
+/usr/bin/python3 "$root/tests/e2e/vsansible.py" status unarchive a.json k.json
 check "the same files and contents as Ansible leaves" "$(cat a.files)" "$(cat k.files)"
 check "no temporary archive left behind" "" "$(ls tmp)"
