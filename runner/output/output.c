@@ -99,6 +99,8 @@ void kp_output_init(struct kp_output *o, FILE *f, int format, int verbose, bool 
 
 void kp_output_scope(struct kp_output *o, bool check, const struct kp_report_scope *sc)
 {
+	if (check && o->format == KP_FMT_TEXT)
+		o->folding = !sc->no_fold;
 	if (!check || o->format == KP_FMT_TEXT || o->report)
 		return;
 	o->report = kp_xcalloc(1, sizeof(*o->report));
@@ -118,6 +120,8 @@ void kp_output_release(struct kp_output *o)
 	}
 	pthread_mutex_lock(&o->lock);
 	clear_status(o);
+	kp_textfold_flush(&o->fold, o->f);
+	kp_textfold_release(&o->fold);
 	fflush(o->f);
 	pthread_mutex_unlock(&o->lock);
 	pthread_mutex_destroy(&o->lock);
@@ -147,10 +151,13 @@ static void emit(struct kp_output *o, cJSON *j)
 	cJSON_Delete(j);
 }
 
+/* Every event but a host's result: what a check's text keeps of the task
+ * before it is printed first. */
 static void lock(struct kp_output *o)
 {
 	pthread_mutex_lock(&o->lock);
 	clear_status(o);
+	kp_textfold_flush(&o->fold, o->f);
 }
 
 static void unlock(struct kp_output *o)
@@ -231,6 +238,8 @@ void kp_out_batch_start(struct kp_output *o, size_t index, size_t count, const c
 			cJSON_AddItemToArray(h, cJSON_CreateString(hosts[i]));
 		emit(o, j);
 	} else {
+		if (o->folding)
+			kp_textfold_batch(&o->fold, hosts, nhosts);
 		fprintf(o->f, "\n%s %zu/%zu [", window ? "WINDOW" : "BATCH", index, count);
 		for (size_t i = 0; i < nhosts; i++)
 			fprintf(o->f, "%s%s", i ? ", " : "", hosts[i]);
@@ -288,9 +297,59 @@ static void indent_lines(FILE *f, const char *prefix, const char *text)
 	}
 }
 
+/* A result as text, to f; without its duration when !duration, and then
+ * *label_at is where the host's name starts. */
+static void render_text(const struct kp_output *o, FILE *f, const struct kp_taskresult *r,
+			bool duration, size_t *label_at)
+{
+	const char *st = kp_status_name(r->status);
+	if (o->color)
+		fprintf(f, "  %s%s\033[0m: [", status_color(r->status), st);
+	else
+		fprintf(f, "  %s: [", st);
+	if (label_at) {
+		long at = ftell(f);
+		*label_at = at > 0 ? (size_t)at : 0;
+	}
+	fputs(r->host, f);
+	if (r->delegated_to)
+		fprintf(f, " -> %s", r->delegated_to);
+	fprintf(f, "]");
+	if (r->item)
+		fprintf(f, " (item=%s)", r->no_log ? "<hidden by no_log>" : r->item);
+	if (duration)
+		fprintf(f, " %lld.%02llds", (long long)(r->duration_ms / 1000),
+			(long long)(r->duration_ms % 1000 / 10));
+	if (r->attempts > 1)
+		fprintf(f, " after %d attempts", r->attempts);
+	if (r->no_log) {
+		fprintf(f, " <hidden by no_log>\n");
+	} else {
+		bool show_msg = r->msg && *r->msg &&
+				(r->status != KP_ST_OK || r->show_msg || o->verbose || o->check);
+		if (show_msg && !strchr(r->msg, '\n'))
+			fprintf(f, " %s\n", r->msg);
+		else {
+			fputc('\n', f);
+			if (show_msg)
+				indent_lines(f, "    ", r->msg);
+		}
+		if (o->verbose >= 1 && r->cmds && *r->cmds)
+			indent_lines(f, "    $ ", r->cmds);
+		bool failed = r->status == KP_ST_FAILED || r->status == KP_ST_IGNORED;
+		if ((o->verbose >= 2 || failed) && r->out && *r->out && o->verbose >= 2)
+			indent_lines(f, "    stdout: ", r->out);
+		if ((o->verbose >= 2 || failed) && r->err && *r->err)
+			indent_lines(f, "    stderr: ", r->err);
+		if (r->diff && *r->diff)
+			indent_lines(f, "    ", r->diff);
+	}
+}
+
 void kp_out_host_result(struct kp_output *o, const char *task, const struct kp_taskresult *r)
 {
-	lock(o);
+	pthread_mutex_lock(&o->lock);
+	clear_status(o);
 	inflight_remove(o, r->host);
 	if (o->report) {
 		struct kp_report_row w = {
@@ -340,43 +399,28 @@ void kp_out_host_result(struct kp_output *o, const char *task, const struct kp_t
 		unlock(o);
 		return;
 	}
-	const char *st = kp_status_name(r->status);
-	FILE *f = o->f;
-	if (o->color)
-		fprintf(f, "  %s%s\033[0m: [%s", status_color(r->status), st, r->host);
-	else
-		fprintf(f, "  %s: [%s", st, r->host);
-	if (r->delegated_to)
-		fprintf(f, " -> %s", r->delegated_to);
-	fprintf(f, "]");
-	if (r->item)
-		fprintf(f, " (item=%s)", r->no_log ? "<hidden by no_log>" : r->item);
-	fprintf(f, " %lld.%02llds", (long long)(r->duration_ms / 1000),
-		(long long)(r->duration_ms % 1000 / 10));
-	if (r->attempts > 1)
-		fprintf(f, " after %d attempts", r->attempts);
-	if (r->no_log) {
-		fprintf(f, " <hidden by no_log>\n");
-	} else {
-		bool show_msg = r->msg && *r->msg &&
-				(r->status != KP_ST_OK || r->show_msg || o->verbose || o->check);
-		if (show_msg && !strchr(r->msg, '\n'))
-			fprintf(f, " %s\n", r->msg);
-		else {
-			fputc('\n', f);
-			if (show_msg)
-				indent_lines(f, "    ", r->msg);
-		}
-		if (o->verbose >= 1 && r->cmds && *r->cmds)
-			indent_lines(f, "    $ ", r->cmds);
-		bool failed = r->status == KP_ST_FAILED || r->status == KP_ST_IGNORED;
-		if ((o->verbose >= 2 || failed) && r->out && *r->out && o->verbose >= 2)
-			indent_lines(f, "    stdout: ", r->out);
-		if ((o->verbose >= 2 || failed) && r->err && *r->err)
-			indent_lines(f, "    stderr: ", r->err);
-		if (r->diff && *r->diff)
-			indent_lines(f, "    ", r->diff);
+	if (!o->folding) {
+		render_text(o, o->f, r, true, NULL);
+		unlock(o);
+		return;
 	}
+	char *line = NULL, *short_text = NULL;
+	size_t nline = 0, nshort = 0, label_at = 0;
+	FILE *m = open_memstream(&line, &nline);
+	if (m) {
+		render_text(o, m, r, true, NULL);
+		fclose(m);
+	}
+	if (m && (m = open_memstream(&short_text, &nshort))) {
+		render_text(o, m, r, false, &label_at);
+		fclose(m);
+	}
+	if (line && short_text)
+		kp_textfold_add(&o->fold, o->f, task, r->host, line, short_text, label_at);
+	else
+		render_text(o, o->f, r, true, NULL);
+	free(line);
+	free(short_text);
 	unlock(o);
 }
 

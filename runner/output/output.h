@@ -11,6 +11,9 @@
  * no_log results never reach this file with their values: the engine
  * replaces them first (kp_output_hide).
  *
+ * A check's text folds: a task's results are printed when the task is done
+ * on the batch, hosts with the same result once (textfold.h).
+ *
  * Collector mode (check with --format json or markdown): nothing is printed
  * while the run goes on; events fill a struct kp_report (report.h) and
  * kp_out_run_end renders it as one deterministic document.
@@ -23,6 +26,7 @@
 
 #include "core/buf.h"
 #include "output/report.h"
+#include "output/textfold.h"
 #include "core/value.h"
 
 enum kp_format { KP_FMT_TEXT, KP_FMT_JSON, KP_FMT_MARKDOWN };
@@ -62,6 +66,9 @@ struct kp_output {
 	int ninflight;
 	char batch_label[128];
 	struct kp_report *report; /* collector mode: owned, NULL otherwise */
+	/* a check's text: results kept per task and folded by host */
+	bool folding;
+	struct kp_textfold fold;
 };
 
 struct kp_taskresult {
@@ -93,7 +100,8 @@ struct kp_report_scope {
 	const char *limit;
 	const struct kp_value *extra;
 	bool diff;
-	bool no_fold; /* markdown lists every host (--no-fold) */
+	bool no_fold; /* every host on its own (--no-fold): no folding of a
+		       * check's text and markdown */
 };
 void kp_output_scope(struct kp_output *o, bool check, const struct kp_report_scope *sc);
 

@@ -181,14 +181,12 @@ static bool name_char(char c)
 	       c == '-' || c == '_';
 }
 
-/* s with host's name, where it stands as a word, marked (and literal
- * markers escaped), interned. */
-static const char *intern_marked(struct kp_report_pool *p, const char *host, const char *s)
+char *kp_report_marked(const char *host, const char *s)
 {
 	size_t hl = strlen(host);
-	if (!s || !hl || (!strchr(s, '\x01') && !strstr(s, host)))
-		return intern(p, s);
 	struct kp_buf b = KP_BUF_INIT;
+	if (!hl)
+		return kp_xstrdup(s);
 	for (const char *c = s; *c;) {
 		if (*c == '\x01') {
 			kp_buf_addstr(&b, ESC_MARK);
@@ -201,8 +199,17 @@ static const char *intern_marked(struct kp_report_pool *p, const char *host, con
 			kp_buf_addch(&b, *c++);
 		}
 	}
-	const char *r = intern(p, b.buf);
-	kp_buf_release(&b);
+	return kp_buf_detach(&b, NULL);
+}
+
+/* s with host's name marked, interned. */
+static const char *intern_marked(struct kp_report_pool *p, const char *host, const char *s)
+{
+	if (!s || !*host || (!strchr(s, '\x01') && !strstr(s, host)))
+		return intern(p, s);
+	char *m = kp_report_marked(host, s);
+	const char *r = intern(p, m);
+	free(m);
 	return r;
 }
 

@@ -86,6 +86,10 @@ void kp_report_fold_label(const struct kp_report_fold *f, const struct kp_report
 size_t kp_report_task_count(const struct kp_report_host *h);
 /* n with a comma every three digits: 4,900. */
 void kp_report_count(size_t n, struct kp_buf *out);
+/* s (not NULL) with host's name, where it stands as a word, replaced by a
+ * marker (and literal markers escaped): equal for two hosts whose texts
+ * differ only by their names. malloc'd. */
+char *kp_report_marked(const char *host, const char *s);
 
 struct kp_report_batch {
 	size_t index, count;

@@ -62,6 +62,16 @@ check "check --format markdown: hosts with the same outcome fold" \
 #### app1 … app2 (2 hosts): the same 1 task
 #### app3" \
 	"$(grep -E '^(#### app|\| app)' "$d/c.md")"
+run_kplan "$d/c.txt" check "$d/plan.yml" -i "$d/inv.ini"
+check "check's text: a task's hosts with the same result fold, in the batch's order" \
+	"TASK [Config] copy
+  changed: [app1 … app2 (2 hosts)] would create '$d/app1.conf' (sha256 $(printf 'port=8080\n' | sha256sum | cut -c1-8)…)
+    hosts: app1, app2
+  ok: [app3]" \
+	"$(sed -n '/^TASK \[Config\]/,/^$/p' "$d/c.txt" | sed 's/^\(  ok: \[app3\]\).*/\1/' | grep -v '^$')"
+run_kplan "$d/n.txt" check "$d/plan.yml" -i "$d/inv.ini" --no-fold
+check "check's text --no-fold: a line per host" "app1 app2 app3" \
+	"$(grep -o '^  [a-z]*: \[app[0-9]\]' "$d/n.txt" | grep -o 'app[0-9]' | sort | tr '\n' ' ' | sed 's/ $//')"
 run_kplan "$d/n.md" check "$d/plan.yml" -i "$d/inv.ini" --format markdown --no-fold
 check "check --format markdown --no-fold: a section per host" "#### app1 #### app2 #### app3" \
 	"$(grep '^#### app' "$d/n.md" | tr '\n' ' ' | sed 's/ $//')"
