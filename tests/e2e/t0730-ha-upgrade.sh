@@ -82,7 +82,7 @@ apt_get k8s-master-1 kubeadm=1.13.0-00
 wait_kubelet k8s-worker-1 v1.13.0
 
 # ---- the upgrade ----------------------------------------------------------------------
-run_kplan "$E2E_TMP/check" check $pb -i "$inv" -e backup_dir="$E2E_TMP/backups"
+run_kplan "$E2E_TMP/check" check $pb -i "$inv" -e backup_dir="$E2E_TMP/backups" --no-fold
 check "check: exit code" 0 "$rc"
 check "check: the other control planes get the era's commands" 2 \
 	"$(grep -c "changed: \[k8s-master-[23]\] .*would run: kubeadm upgrade node experimental-control-plane; kubeadm upgrade node config --kubelet-version v1.13.3 <unknown: depends on kubeadm v1.13.3 being installed first; it is v1.13.0 now>" "$E2E_TMP/check")"
