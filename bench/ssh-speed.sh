@@ -47,7 +47,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "needs root (namespaces and port 22)" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
-kplan=$root/kplan
+kplan=${KPLAN:-$root/kplan}
 sshd=$(command -v sshd || echo /usr/sbin/sshd)
 out=$(mktemp -d /tmp/kplan-bench.XXXXXX)
 nodesdir=$out/nodes
