@@ -30,7 +30,8 @@ uint64_t kp_nofile_raise(void)
 	struct rlimit r;
 	if (getrlimit(RLIMIT_NOFILE, &r))
 		return 1024;
-	if (r.rlim_cur != RLIM_INFINITY && (r.rlim_max == RLIM_INFINITY || r.rlim_cur < r.rlim_max)) {
+	if (r.rlim_cur != RLIM_INFINITY &&
+	    (r.rlim_max == RLIM_INFINITY || r.rlim_cur < r.rlim_max)) {
 		struct rlimit want = {.rlim_cur = r.rlim_max, .rlim_max = r.rlim_max};
 		/* an unlimited hard limit may still be capped by fs.nr_open */
 		if (want.rlim_cur == RLIM_INFINITY)
@@ -57,7 +58,8 @@ void kp_conn_used(struct kp_hoststate *hs)
 {
 	struct kp_engine *e = hs->engine;
 	if (e)
-		__atomic_store_n(&hs->conn_used, __atomic_add_fetch(&e->conn_clock, 1, __ATOMIC_RELAXED),
+		__atomic_store_n(&hs->conn_used,
+				 __atomic_add_fetch(&e->conn_clock, 1, __ATOMIC_RELAXED),
 				 __ATOMIC_RELAXED);
 }
 
@@ -86,15 +88,14 @@ static struct kp_hoststate *oldest_idle(struct kp_engine *e, const struct kp_hos
 			pthread_mutex_unlock(&best->conn_lock);
 		}
 		/* in use (or gone): no candidate again before its next use */
-		__atomic_compare_exchange_n(&best->conn_used, &best_used, 0, false, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED);
+		__atomic_compare_exchange_n(&best->conn_used, &best_used, 0, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	}
 }
 
 void kp_conn_make_room(struct kp_engine *e, struct kp_hoststate *self)
 {
-	if (!e->conn_budget ||
-	    __atomic_load_n(&e->open_conns, __ATOMIC_RELAXED) < e->conn_budget)
+	if (!e->conn_budget || __atomic_load_n(&e->open_conns, __ATOMIC_RELAXED) < e->conn_budget)
 		return;
 	pthread_mutex_lock(&e->conn_evict_lock);
 	while (__atomic_load_n(&e->open_conns, __ATOMIC_RELAXED) >= e->conn_budget) {
