@@ -196,7 +196,8 @@ measure() {
 			t=$(awk '/^Threads:/ { print $2 }' /proc/"$p"/status 2>/dev/null) || t=0
 			[ "$f" -le "$fds" ] || fds=$f
 			[ "${t:-0}" -le "$threads" ] || threads=$t
-			nofile=$(awk '/^Max open files/ { print $4 }' /proc/"$p"/limits 2>/dev/null)
+			v=$(awk '/^Max open files/ { print $4 }' /proc/"$p"/limits 2>/dev/null) || v=
+			[ -z "$v" ] || nofile=$v
 		fi
 		sleep 0.05
 	done
