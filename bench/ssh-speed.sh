@@ -201,7 +201,10 @@ measure() {
 		fi
 		sleep 0.05
 	done
-	wait $tpid || { echo "$name failed:"; tail -5 "$out/log.$name"; }
+	wait $tpid || {
+		echo "$name failed:"
+		{ grep -m 3 -iE 'unreachable:|error|fatal' "$out/log.$name" || tail -5 "$out/log.$name"; } | cut -c1-300
+	}
 	read -r wall user sys rss <<T
 $(tail -1 "$out/time.$name")
 T

@@ -322,17 +322,19 @@ struct kp_conn *kp_host_conn(struct kp_engine *e, struct kp_hoststate *hs)
 			  "connection '%s' is not available (use 'ssh' or 'local')", type);
 	}
 	free(type);
-	if (!err.len)
+	bool counted = !err.len;
+	if (counted)
 		kp_conn_make_room(e, hs);
 	if (!err.len && c->ops->open(c, &err) == KP_OK) {
 		c->opened = true;
 		hs->conn = c;
 		hs->conn_play = e->play;
-		__atomic_add_fetch(&e->open_conns, 1, __ATOMIC_RELAXED);
 		kp_conn_used(hs);
 		kp_buf_release(&err);
 		return c;
 	}
+	if (counted)
+		__atomic_sub_fetch(&e->open_conns, 1, __ATOMIC_RELAXED);
 	hs->conn_error = kp_buf_detach(&err, NULL);
 	kp_conn_free(c); /* close copes with a connection never opened */
 	return NULL;

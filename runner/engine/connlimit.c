@@ -95,10 +95,13 @@ static struct kp_hoststate *oldest_idle(struct kp_engine *e, const struct kp_hos
 
 void kp_conn_make_room(struct kp_engine *e, struct kp_hoststate *self)
 {
-	if (!e->conn_budget || __atomic_load_n(&e->open_conns, __ATOMIC_RELAXED) < e->conn_budget)
+	/* counted before it opens: workers opening at once cannot all see
+	 * room for one more */
+	int open = __atomic_add_fetch(&e->open_conns, 1, __ATOMIC_RELAXED);
+	if (!e->conn_budget || open <= e->conn_budget)
 		return;
 	pthread_mutex_lock(&e->conn_evict_lock);
-	while (__atomic_load_n(&e->open_conns, __ATOMIC_RELAXED) >= e->conn_budget) {
+	while (__atomic_load_n(&e->open_conns, __ATOMIC_RELAXED) > e->conn_budget) {
 		struct kp_hoststate *hs = oldest_idle(e, self);
 		if (!hs)
 			break; /* every other connection is in use */

@@ -189,7 +189,9 @@ void kp_host_conn_close(struct kp_hoststate *hs);
  * with forks workers; the soft limit raised to the hard one (the limit
  * now in force); the budget set for a run of nhosts hosts (a note when
  * they cannot all stay connected); a lease's stamp on hs's connection;
- * room for one more connection, closing idle ones past the budget. */
+ * room for self's connection, about to open and counted as open from
+ * here (uncount it when the open fails), closing idle ones past the
+ * budget. */
 int kp_conn_budget(uint64_t nofile, int forks);
 uint64_t kp_nofile_raise(void);
 void kp_conn_limit_init(struct kp_engine *e, size_t nhosts);

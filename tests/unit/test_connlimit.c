@@ -63,6 +63,14 @@ static void fake_init(struct fake *f, int budget)
 	}
 }
 
+/* host i's connection opened after kp_conn_make_room counted it */
+static void fake_open(struct fake *f, int i)
+{
+	f->hs[i].conn = kp_xcalloc(1, sizeof(struct kp_conn));
+	f->hs[i].conn->ops = &kp_transport_local;
+	kp_conn_used(&f->hs[i]);
+}
+
 static void fake_release(struct fake *f)
 {
 	for (int i = 0; i < NHOSTS; i++) {
@@ -78,14 +86,15 @@ static void test_oldest_idle_closed_first(void **state)
 	struct fake f;
 	fake_init(&f, 3);
 	kp_conn_used(&f.hs[0]); /* host 0 used last now: host 1 is the oldest */
-	/* host 4 needs a connection of its own again: room for one under 3 */
+	/* host 4 needs a connection of its own again: 3 with it */
 	kp_host_conn_close(&f.hs[4]);
 	kp_conn_make_room(&f.e, &f.hs[4]);
-	assert_int_equal(f.e.open_conns, 2);
+	assert_int_equal(f.e.open_conns, 3);
 	assert_null(f.hs[1].conn);
 	assert_null(f.hs[2].conn);
 	assert_non_null(f.hs[0].conn);
 	assert_non_null(f.hs[3].conn);
+	fake_open(&f, 4);
 	fake_release(&f);
 }
 
@@ -93,29 +102,33 @@ static void test_in_use_kept(void **state)
 {
 	struct fake f;
 	fake_init(&f, 1);
-	/* host 0, the oldest, is in use (its lock held) and host 2 asks */
+	/* host 0, the oldest, is in use (its lock held) and host 4, whose
+	 * connection was closed, needs one again */
+	kp_host_conn_close(&f.hs[4]);
 	pthread_mutex_lock(&f.hs[0].conn_lock);
-	kp_conn_make_room(&f.e, &f.hs[2]);
+	kp_conn_make_room(&f.e, &f.hs[4]);
 	pthread_mutex_unlock(&f.hs[0].conn_lock);
 	assert_non_null(f.hs[0].conn);
-	assert_non_null(f.hs[2].conn); /* the asker's own is not closed */
 	assert_null(f.hs[1].conn);
+	assert_null(f.hs[2].conn);
 	assert_null(f.hs[3].conn);
-	assert_null(f.hs[4].conn);
 	/* nothing else idle: the budget is exceeded rather than a task's
 	 * connection taken away */
 	assert_int_equal(f.e.open_conns, 2);
+	fake_open(&f, 4);
 	fake_release(&f);
 }
 
 static void test_under_budget_untouched(void **state)
 {
 	struct fake f;
-	fake_init(&f, 6);
+	fake_init(&f, NHOSTS);
+	kp_host_conn_close(&f.hs[0]);
 	kp_conn_make_room(&f.e, &f.hs[0]);
 	assert_int_equal(f.e.open_conns, NHOSTS);
-	for (int i = 0; i < NHOSTS; i++)
+	for (int i = 1; i < NHOSTS; i++)
 		assert_non_null(f.hs[i].conn);
+	fake_open(&f, 0);
 	fake_release(&f);
 }
 
