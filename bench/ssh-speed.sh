@@ -46,7 +46,10 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: $0 [--nodes N] [--scale [N]]" >&2; exit 2 ;;
 	esac
 done
-[ "$nodes" -ge 1 ] && [ "$nodes" -le 1000 ] || { echo "1 to 1000 nodes" >&2; exit 2; }
+if [ "$nodes" -lt 1 ] || [ "$nodes" -gt 1000 ]; then
+	echo "1 to 1000 nodes" >&2
+	exit 2
+fi
 [ "$(id -u)" = 0 ] || { echo "needs root (namespaces and port 22)" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -141,6 +144,7 @@ CONF
 	# PID 1 of the namespace starts every sshd and waits; SIGKILL to unshare
 	# (which ignores TERM while it waits) ends PID 1 (--kill-child), and
 	# with it every process of the namespace
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	unshare --mount --pid --fork --kill-child --propagation private -- sh -c '
 		mount --bind "$1/home" /root
 		mount -t tmpfs -o mode=0755 tmpfs /run
@@ -192,7 +196,7 @@ measure() {
 	while kill -0 $tpid 2>/dev/null; do
 		p=$(pgrep -P $tpid | head -1) || p=
 		if [ -n "$p" ]; then
-			f=$(ls /proc/"$p"/fd 2>/dev/null | wc -l)
+			f=$(find /proc/"$p"/fd -mindepth 1 2>/dev/null | wc -l)
 			t=$(awk '/^Threads:/ { print $2 }' /proc/"$p"/status 2>/dev/null) || t=0
 			[ "$f" -le "$fds" ] || fds=$f
 			[ "${t:-0}" -le "$threads" ] || threads=$t
@@ -249,14 +253,15 @@ reached() {
 }
 
 if [ "$scale" = 1 ]; then
-	echo "open files: soft limit $(ulimit -Sn), hard $(ulimit -Hn); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "open files: $(awk '/^Max open files/ { print "soft limit " $4 ", hard " $5 }' /proc/self/limits);" \
+		"load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "bringing up $nodes bench nodes..."
 	s=$(date +%s)
 	nodes_up "$nodes"
 	echo "$nodes nodes listening after $(($(date +%s) - s)) s"
 	small=8
 	[ "$nodes" -ge 8 ] || small=$nodes
-	inventory_first $small "$out/inv-small.yml"
+	inventory_first "$small" "$out/inv-small.yml"
 	# the 8 nodes take a second: the best of 5, against noise
 	for run in best:small:$small:"$out/inv-small.yml" measure:all:$nodes:"$nodesdir/inventory.yml"; do
 		how=${run%%:*} run=${run#*:}
