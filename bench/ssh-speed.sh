@@ -208,7 +208,7 @@ measure() {
 	wait $tpid || {
 		echo "$name failed:"
 		{ grep -m 3 -iE 'unreachable:|error|fatal' "$out/log.$name" || tail -5 "$out/log.$name"; } | cut -c1-300
-	}
+	} >&2
 	read -r wall user sys rss <<T
 $(tail -1 "$out/time.$name")
 T
