@@ -66,7 +66,9 @@ cleanup() {
 	rm -rf "$out"
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
 # ---- bench nodes -------------------------------------------------------------
