@@ -322,13 +322,19 @@ struct kp_conn *kp_host_conn(struct kp_engine *e, struct kp_hoststate *hs)
 			  "connection '%s' is not available (use 'ssh' or 'local')", type);
 	}
 	free(type);
+	bool counted = !err.len;
+	if (counted)
+		kp_conn_make_room(e, hs);
 	if (!err.len && c->ops->open(c, &err) == KP_OK) {
 		c->opened = true;
 		hs->conn = c;
 		hs->conn_play = e->play;
+		kp_conn_used(hs);
 		kp_buf_release(&err);
 		return c;
 	}
+	if (counted)
+		__atomic_sub_fetch(&e->open_conns, 1, __ATOMIC_RELAXED);
 	hs->conn_error = kp_buf_detach(&err, NULL);
 	kp_conn_free(c); /* close copes with a connection never opened */
 	return NULL;
@@ -336,9 +342,13 @@ struct kp_conn *kp_host_conn(struct kp_engine *e, struct kp_hoststate *hs)
 
 void kp_host_conn_close(struct kp_hoststate *hs)
 {
-	if (hs->conn)
+	if (hs->conn) {
 		kp_conn_free(hs->conn);
+		if (hs->engine)
+			__atomic_sub_fetch(&hs->engine->open_conns, 1, __ATOMIC_RELAXED);
+	}
 	hs->conn = NULL;
+	__atomic_store_n(&hs->conn_used, 0, __ATOMIC_RELAXED);
 }
 
 /* the host whose connection this thread leases (one at a time) */
@@ -364,6 +374,7 @@ struct kp_conn *kp_host_lease(struct kp_engine *e, struct kp_hoststate *hs,
 		return NULL;
 	}
 	c->become = *b;
+	kp_conn_used(hs);
 	leased_here = hs;
 	return c;
 }
@@ -392,6 +403,7 @@ kp_rc kp_host_exec(struct kp_engine *e, struct kp_hoststate *hs, bool held,
 	} else {
 		struct kp_exec_req r = *req;
 		r.become = b;
+		kp_conn_used(hs);
 		rc = c->ops->exec(c, &r, res, err);
 	}
 	if (!held)

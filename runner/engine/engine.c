@@ -468,6 +468,7 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 	int code;
 
 	pthread_mutex_init(&e.lock, NULL);
+	pthread_mutex_init(&e.conn_evict_lock, NULL);
 	/* main decided colour from its terminal; `out` may be a redacting stream */
 	kp_output_init(&e.out, out, o->format, o->verbose,
 		       !o->no_color && (fileno(out) < 0 || isatty(fileno(out))), o->check);
@@ -518,6 +519,7 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 	}
 	kp_out_run_start(&e.out, ld->plan->path, e.journaling ? e.journal.run_id : NULL, o->check);
 	kp_engine_journal_check(&e);
+	kp_conn_limit_init(&e, inv->nhosts);
 	for (size_t pi = 0; pi < ld->plan->nplays && !e.stop_run; pi++) {
 		run_play(&e, pi);
 		if (e.stop_starting)
@@ -603,6 +605,7 @@ cleanup:
 	kp_value_unref(e.local.no_facts);
 	free(e.local.conn_error);
 	pthread_mutex_destroy(&e.local.conn_lock);
+	pthread_mutex_destroy(&e.conn_evict_lock);
 	kp_value_unref(e.local_host.merged);
 	kp_value_unref(e.local_host.group_names);
 	free(e.local_host.name);

@@ -41,6 +41,7 @@ struct kp_hoststate {
 	enum kp_flow flow;	  /* what its last task asked of the engine (meta), blocks.c */
 	/* the play whose connection and remote_user conn was checked for */
 	const struct kp_play *conn_play;
+	uint64_t conn_used; /* connlimit.c: when conn was last leased; 0: none */
 	struct kp_hostcounts counts;
 	/* the current play and batch */
 	struct kp_hostvars hv;
@@ -121,6 +122,11 @@ struct kp_engine {
 	struct kp_resume resume;
 	bool resuming;
 	bool locked; /* a run lock was held by someone else: exit 5 */
+	/* connlimit.c: connections open now, how many may stay open, the
+	 * clock that stamps their use, and one closer at a time */
+	int open_conns, conn_budget;
+	uint64_t conn_clock;
+	pthread_mutex_t conn_evict_lock;
 };
 
 /* What a module's ctx->engine_ctx points at (task.c): the engine, the
@@ -184,6 +190,18 @@ void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct k
  * reason in hs->conn_error when unreachable. */
 struct kp_conn *kp_host_conn(struct kp_engine *e, struct kp_hoststate *hs);
 void kp_host_conn_close(struct kp_hoststate *hs);
+/* connlimit.c: the connection budget for an open file limit of nofile
+ * with forks workers; the soft limit raised to the hard one (the limit
+ * now in force); the budget set for a run of nhosts hosts (a note when
+ * they cannot all stay connected); a lease's stamp on hs's connection;
+ * room for self's connection, about to open and counted as open from
+ * here (uncount it when the open fails), closing idle ones past the
+ * budget. */
+int kp_conn_budget(uint64_t nofile, int forks);
+uint64_t kp_nofile_raise(void);
+void kp_conn_limit_init(struct kp_engine *e, size_t nhosts);
+void kp_conn_used(struct kp_hoststate *hs);
+void kp_conn_make_room(struct kp_engine *e, struct kp_hoststate *self);
 /* A task's lease of its host's connection: the connection's lock, the
  * connection (opened on first use) and the task's become on it for every
  * operation the module makes. NULL when the host is unreachable (the lock
