@@ -233,6 +233,7 @@ static void run_magic(struct kp_engine *e)
 {
 	e->pv.facts_of = kp_facts_of;
 	e->pv.facts_ctx = e;
+	e->pv.local = &e->local_host;
 	kp_playvars_options(&e->pv, &e->o->inventories, e->o->forks, e->o->limit, &e->o->tags,
 			    &e->o->skip_tags);
 }

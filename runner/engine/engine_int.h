@@ -106,6 +106,13 @@ struct kp_engine {
 	/* add_host and group_by results ({host, result}), applied to the
 	 * inventory when the play ends (engine.c) */
 	struct kp_value *inv_changes;
+	/* delegate_facts: facts for other hosts, applied after the task
+	 * (kp_outcome_delegated_facts) */
+	struct kp_delegated_fact {
+		struct kp_hoststate *to;
+		struct kp_value *set_vars, *facts;
+	} * delegated_facts;
+	size_t ndelegated_facts;
 	char *stop_reason;
 	struct kp_taskselect select; /* --start-at-task, --tags, --skip-tags */
 	bool journal_broken;	     /* a journal write failed: reported, nothing new starts */
@@ -172,6 +179,9 @@ void kp_engine_journal_check(struct kp_engine *e);
 void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const struct kp_task *t,
 		  const struct kp_taskenv *env);
 /* Copy a run_once result from the host that ran it to another. */
+/* The facts that delegate_facts tasks set for other hosts, applied once
+ * the task ran on all its hosts (no host's thread reads its scope then). */
+void kp_outcome_delegated_facts(struct kp_engine *e);
 void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct kp_hoststate *to,
 			const struct kp_task *t);
 

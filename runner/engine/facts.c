@@ -140,9 +140,11 @@ void kp_facts_hook(struct kp_hoststate *hs)
 struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h)
 {
 	struct kp_engine *e = ctx;
-	if (h->index >= e->ld->inv.nhosts)
+	struct kp_hoststate *hs = h == &e->local_host		 ? &e->local
+				  : h->index < e->ld->inv.nhosts ? &e->hosts[h->index]
+								 : NULL;
+	if (!hs)
 		return NULL;
-	struct kp_hoststate *hs = &e->hosts[h->index];
 	pthread_mutex_lock(&e->lock);
 	struct kp_value *v = hs->gathered_done ? kp_value_copy(hs->gathered) : NULL;
 	/* and above them what it registered and set (set_fact), as Ansible's

@@ -150,6 +150,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		 * localhost (engine_int.h), named as the task wrote it */
 		target = h ? &e->hosts[h->index] : &e->local;
 		*delegated = h ? h->name : implicit;
+		if (t->delegate_facts)
+			oc->facts_to = target;
 	}
 
 	if (!t->module->probe) {
@@ -558,6 +560,8 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		any_failed |= io.failed;
 		any_unreachable |= io.unreachable;
 		all_skipped &= io.skipped;
+		if (io.facts_to)
+			oc.facts_to = io.facts_to;
 		if (io.set_vars) {
 			if (!set_vars)
 				set_vars = kp_value_map();

@@ -15,6 +15,8 @@ struct outcome {
 	struct kp_value *set_vars; /* set-fact */
 	struct kp_buf msg;
 	int attempts;
+	/* delegate_facts: the host whose facts the task sets (NULL: its own) */
+	struct kp_hoststate *facts_to;
 };
 
 void kp_outcome_release(struct outcome *o);

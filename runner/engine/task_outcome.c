@@ -151,7 +151,9 @@ enum kp_status kp_outcome_status(const struct outcome *oc, bool ignore_errors,
 	return oc->changed ? KP_ST_CHANGED : KP_ST_OK;
 }
 
-static void count(struct kp_hoststate *hs, enum kp_status st)
+/* Ansible's recap: an ignored failure counts as ok and ignored, and as
+ * changed when its result says changed (a command that ran and failed). */
+static void count(struct kp_hoststate *hs, enum kp_status st, bool changed)
 {
 	switch (st) {
 	case KP_ST_OK:
@@ -171,7 +173,9 @@ static void count(struct kp_hoststate *hs, enum kp_status st)
 		hs->counts.unreachable++;
 		break;
 	case KP_ST_IGNORED:
+		hs->counts.ok++;
 		hs->counts.ignored++;
+		hs->counts.changed += changed;
 		break;
 	case KP_ST_RESCUED:
 		hs->counts.rescued++;
@@ -228,17 +232,31 @@ void kp_outcome_apply(struct kp_engine *e, struct kp_hoststate *hs, const struct
 		kp_map_set(hs->facts, t->register_var, oc->value);
 		pthread_mutex_unlock(&e->lock);
 	}
-	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED)) {
-		pthread_mutex_lock(&e->lock);
-		kp_map_update(hs->facts, oc->set_vars);
-		pthread_mutex_unlock(&e->lock);
-	}
 	/* a module's facts (setup) become the host's, as Ansible's do */
 	const struct kp_value *af = oc->value && oc->value->type == KP_V_MAP
 					? kp_map_get(oc->value, "ansible_facts")
 					: NULL;
-	if (af && (st == KP_ST_OK || st == KP_ST_CHANGED))
-		kp_facts_store(e, hs, af);
+	bool set = st == KP_ST_OK || st == KP_ST_CHANGED;
+	bool elsewhere = oc->facts_to && oc->facts_to != hs;
+	if (set && elsewhere && (oc->set_vars || af)) {
+		/* delegate_facts: the delegated host's, once the task is done */
+		pthread_mutex_lock(&e->lock);
+		e->delegated_facts = kp_xrealloc(
+		    e->delegated_facts, (e->ndelegated_facts + 1) * sizeof(*e->delegated_facts));
+		e->delegated_facts[e->ndelegated_facts++] = (struct kp_delegated_fact){
+		    .to = oc->facts_to,
+		    .set_vars = oc->set_vars ? kp_value_ref(oc->set_vars) : NULL,
+		    .facts = af ? kp_value_ref(af) : NULL};
+		pthread_mutex_unlock(&e->lock);
+	} else if (set) {
+		if (oc->set_vars) {
+			pthread_mutex_lock(&e->lock);
+			kp_map_update(hs->facts, oc->set_vars);
+			pthread_mutex_unlock(&e->lock);
+		}
+		if (af)
+			kp_facts_store(e, hs, af);
+	}
 	if (st == KP_ST_CHANGED)
 		for (size_t i = 0; i < t->nnotify; i++)
 			if (!kp_strlist_has(&hs->notified, t->notify[i]))
@@ -255,9 +273,35 @@ void kp_outcome_apply(struct kp_engine *e, struct kp_hoststate *hs, const struct
 	kp_value_unref(hs->last_value);
 	hs->last_value = oc->value ? kp_value_ref(oc->value) : NULL;
 	kp_value_unref(hs->last_set_vars);
-	hs->last_set_vars = oc->set_vars ? kp_value_ref(oc->set_vars) : NULL;
+	/* (run_once shares what was set; delegated facts are not the host's) */
+	hs->last_set_vars = oc->set_vars && !elsewhere ? kp_value_ref(oc->set_vars) : NULL;
 	hs->last_changed = st == KP_ST_CHANGED;
-	count(hs, st);
+	const struct kp_value *ch =
+	    oc->value && oc->value->type == KP_V_MAP ? kp_map_get(oc->value, "changed") : NULL;
+	count(hs, st, oc->changed || (ch && kp_value_truthy(ch)));
+}
+
+void kp_outcome_delegated_facts(struct kp_engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	struct kp_delegated_fact *v = e->delegated_facts;
+	size_t n = e->ndelegated_facts;
+	e->delegated_facts = NULL;
+	e->ndelegated_facts = 0;
+	pthread_mutex_unlock(&e->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct kp_delegated_fact *d = &v[i];
+		if (d->set_vars) {
+			pthread_mutex_lock(&e->lock);
+			kp_map_update(d->to->facts, d->set_vars);
+			pthread_mutex_unlock(&e->lock);
+		}
+		if (d->facts)
+			kp_facts_store(e, d->to, d->facts);
+		kp_value_unref(d->set_vars);
+		kp_value_unref(d->facts);
+	}
+	free(v);
 }
 
 /* A task (or one item) whose `when` did not hold: Ansible's skip result,

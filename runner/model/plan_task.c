@@ -16,21 +16,21 @@
 #include <unistd.h>
 
 static const char *const task_keys[] = {
-    "name",	    "when",	    "register",	     "loop",
-    "loop_control", "until",	    "retries",	     "delay",
-    "failed_when",  "changed_when", "ignore_errors", "ignore_unreachable",
-    "become",	    "become_user",  "delegate_to",   "run_once",
-    "notify",	    "tags",	    "no_log",	     "timeout",
-    "check_mode",   "environment",  "throttle",	     "args",
-    "listen",	    "block",	    "rescue",	     "always",
-    "diff",	    "async",	    "poll",	     "module_defaults",
-    "collections",  "vars",
+    "name",	    "when",	    "register",	      "loop",
+    "loop_control", "until",	    "retries",	      "delay",
+    "failed_when",  "changed_when", "ignore_errors",  "ignore_unreachable",
+    "become",	    "become_user",  "delegate_to",    "run_once",
+    "notify",	    "tags",	    "no_log",	      "timeout",
+    "check_mode",   "environment",  "throttle",	      "args",
+    "listen",	    "block",	    "rescue",	      "always",
+    "diff",	    "async",	    "poll",	      "module_defaults",
+    "collections",  "vars",	    "delegate_facts",
 };
 
 /* keys that make no sense on a block (they are about one module run) */
 static const char *const not_on_block[] = {
     "loop",	    "loop_control", "register", "until", "retries", "delay", "failed_when",
-    "changed_when", "notify",	    "listen",	"args",	 "async",   "poll",
+    "changed_when", "notify",	    "listen",	"args",	 "async",   "poll",  "delegate_facts",
 };
 
 /* what an import or include may carry (onto the imported tasks, or onto
@@ -575,6 +575,8 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		rc = kp_get_str(v, key, &t->become_user, err);
 	} else if (!strcmp(key, "delegate_to")) {
 		rc = compile_tmpl(v, key, &t->delegate_to, err);
+	} else if (!strcmp(key, "delegate_facts")) {
+		rc = kp_get_bool(v, key, &t->delegate_facts, err);
 	} else if (!strcmp(key, "vars")) {
 		/* a task's or a block's own variables, for it alone */
 		rc = parse_vars_key(ctx->ld, t, v);
