@@ -427,7 +427,7 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 	} else if (!strcmp(key, "vars_prompt")) {
 		rc = parse_vars_prompt(p, v, err);
 	} else if (!strcmp(key, "module_defaults")) {
-		rc = kp_check_module_defaults(v, err);
+		rc = kp_check_module_defaults(ld, v, err);
 	} else if (!strcmp(key, "collections")) {
 		rc = kp_check_collections(v, err);
 	} else if (!strcmp(key, "throttle")) {

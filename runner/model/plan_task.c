@@ -537,7 +537,7 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		else
 			rc = kp_get_int(v, key, 0, 86400, &t->poll_s, err);
 	} else if (!strcmp(key, "module_defaults")) {
-		rc = kp_check_module_defaults(v, err);
+		rc = kp_check_module_defaults(ctx->ld, v, err);
 	} else if (!strcmp(key, "collections")) {
 		rc = kp_check_collections(v, err);
 	} else if (!strcmp(key, "loop_control")) {
