@@ -3,6 +3,8 @@
  * templated `hosts:` are rendered here, so that plan, check, run and
  * --list-hosts all work on the same hosts; and literal delegate_to
  * names, checked against the inventory. */
+#include <crypt.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +139,41 @@ static char *read_answer(const char *msg, bool private)
 	return line;
 }
 
+/* vars_prompt's encrypt: the answer hashed as Ansible's CryptHash does
+ * (crypt(3) with "$ID$SALT", the salt given or salt_size random
+ * characters of [./0-9A-Za-z]); NULL when crypt refuses. */
+static char *prompt_hash(const char *answer, const char *algo, const char *salt, int64_t salt_size)
+{
+	static const char chars[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./";
+	const char *id = !strcmp(algo, "sha512_crypt")	 ? "6"
+			 : !strcmp(algo, "sha256_crypt") ? "5"
+			 : !strcmp(algo, "md5_crypt")	 ? "1"
+							 : "2b";
+	if (!salt_size)
+		salt_size = id[0] == '1' ? 8 : id[0] == '2' ? 22 : 16;
+	struct kp_buf setting = KP_BUF_INIT;
+	kp_buf_addf(&setting, "$%s$", id);
+	if (salt) {
+		kp_buf_addstr(&setting, salt);
+	} else {
+		unsigned char r[256];
+		if (RAND_bytes(r, (int)salt_size) != 1) {
+			kp_buf_release(&setting);
+			return NULL;
+		}
+		for (int64_t i = 0; i < salt_size; i++)
+			kp_buf_addch(&setting, chars[r[i] % 64]);
+	}
+	struct crypt_data *cd = kp_xcalloc(1, sizeof(*cd));
+	const char *h = crypt_r(answer, setting.buf, cd);
+	/* (a failure token, "*0", is the value, as Ansible has it) */
+	char *out = h ? kp_xstrdup(h) : NULL;
+	kp_buf_release(&setting);
+	free(cd);
+	return out;
+}
+
 /* vars_prompt, answered before anything runs: a value given with -e
  * wins; on a terminal the question is asked (twice with confirm); with
  * no terminal the default is taken, and without one the plan cannot run. */
@@ -193,6 +230,20 @@ static kp_rc answer_prompts(const struct kp_loadopts *o, struct kp_plan *plan, s
 				    "-e %s=...)",
 				    kp_list_at(pos, 0)->u.str.s, (long long)kp_list_at(pos, 1)->u.i,
 				    (long long)kp_list_at(pos, 2)->u.i, name, name);
+			if ((x = kp_map_get(e, "encrypt"))) {
+				const struct kp_value *salt = kp_map_get(e, "salt"),
+						      *size = kp_map_get(e, "salt_size");
+				char *h =
+				    prompt_hash(answer, x->u.str.s, salt ? salt->u.str.s : NULL,
+						size ? size->u.i : 0);
+				free(answer);
+				if (!h)
+					return kp_errorf(err, KP_ERR_INVALID,
+							 "vars_prompt '%s': crypt could not hash "
+							 "with %s",
+							 name, x->u.str.s);
+				answer = h;
+			}
 			struct kp_value *v = kp_value_str(answer);
 			free(answer);
 			if (unsafe)
