@@ -57,32 +57,80 @@ kp_rc kp_task_control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req
 	return kp_host_exec(c->e, cp, cp == c->target, &c->become, req, r, "to run kubectl", err);
 }
 
+/* A job that runs on the node (kp_mod_async_start): what async_status
+ * reports is read there, with the async_status task's own become (as
+ * Ansible's looks in that user's async directory). */
+static struct kp_value *node_job(struct kp_modctx *ctx, const char *jid, bool cleanup)
+{
+	struct kp_task_ectx *c = ctx->engine_ctx;
+	struct kp_buf cmd = KP_BUF_INIT, err = KP_BUF_INIT;
+	struct kp_taskbecome tb = {0};
+	struct kp_exec_res r;
+	struct kp_value *v = NULL;
+	kp_exec_res_init(&r);
+	kp_async_status_cmd(jid, cleanup, &cmd);
+	kp_rc rc = kp_become_resolve(
+	    ctx->L, ctx->scope, c->t->become != KP_UNSET ? c->t->become : c->env->become,
+	    c->t->become_user ? c->t->become_user : c->env->become_user, &tb, &err);
+	if (!rc) {
+		struct kp_become b = {.user = tb.user, .password = tb.password};
+		struct kp_exec_req req = {.cmd = cmd.buf};
+		rc = kp_host_exec(c->e, c->hs, false, &b, &req, &r, "for async_status", &err);
+	}
+	if (rc) {
+		v = kp_value_map();
+		kp_map_set_take(v, "failed", kp_value_bool(true));
+		kp_map_set_take(v, "msg", kp_value_str(err.buf));
+	} else {
+		v = kp_async_status_value(&r);
+	}
+	kp_become_release(&tb);
+	kp_exec_res_release(&r);
+	kp_buf_release(&cmd);
+	kp_buf_release(&err);
+	return v;
+}
+
 /* async_status's look-up (modctx.async_job): the host's job table. */
 struct kp_value *kp_task_async_job(struct kp_modctx *ctx, const char *jid, bool cleanup)
 {
 	struct kp_task_ectx *c = ctx->engine_ctx;
 	struct kp_hoststate *hs = c->hs;
 	const struct kp_value *v = hs->async_jobs ? kp_map_get(hs->async_jobs, jid) : NULL;
-	struct kp_value *r = v ? kp_value_ref(v) : NULL;
-	if (r && cleanup)
+	struct kp_value *r = NULL;
+	if (v && kp_map_get(v, "_kplan_node_job"))
+		r = node_job(ctx, jid, cleanup);
+	else if (v)
+		r = kp_value_ref(v);
+	if (v && cleanup)
 		kp_map_del(hs->async_jobs, jid);
 	return r;
 }
 
-/* async: the result gets a job id, and Ansible's message when the module
- * ran past `async` seconds. With poll: 0 the result is kept for
- * async_status and the task registers only the job: the module has
- * already run to its end (kplan runs it in the foreground), so
- * async_status finds it finished. */
-void kp_outcome_async(struct kp_engine *e, struct kp_hoststate *hs, struct outcome *oc,
-		      int64_t async_s, int64_t poll_s, bool timed_out, bool check)
+void kp_outcome_jid(struct kp_engine *e, struct kp_hoststate *hs, char *jid, size_t n)
 {
-	char jid[64];
 	pthread_mutex_lock(&e->lock);
 	unsigned seq = ++hs->async_seq;
 	pthread_mutex_unlock(&e->lock);
-	snprintf(jid, sizeof(jid), "j%u%09lld.%d", seq, (long long)(kp_now_ms() % 1000000000),
-		 (int)getpid());
+	snprintf(jid, n, "j%u%09lld.%d", seq, (long long)(kp_now_ms() % 1000000000), (int)getpid());
+}
+
+/* async: the result gets a job id, and Ansible's message when the module
+ * ran past `async` seconds. With poll: 0 the task registers only the job:
+ * a command started on the node (node_jid) is looked for there by
+ * async_status; any other module has already run to its end (in the
+ * foreground) and its result is kept for async_status. */
+void kp_outcome_async(struct kp_engine *e, struct kp_hoststate *hs, struct outcome *oc,
+		      int64_t async_s, int64_t poll_s, bool timed_out, bool check,
+		      const char *node_jid)
+{
+	char jid[64];
+	if (node_jid && oc->failed)
+		return; /* the job could not start: the task failed */
+	if (node_jid)
+		snprintf(jid, sizeof(jid), "%s", node_jid);
+	else
+		kp_outcome_jid(e, hs, jid, sizeof(jid));
 	struct kp_value *v = kp_value_copy(oc->value);
 	v->unsafe = oc->value->unsafe;
 	kp_value_unref(oc->value);
@@ -119,7 +167,13 @@ void kp_outcome_async(struct kp_engine *e, struct kp_hoststate *hs, struct outco
 		return;
 	if (!hs->async_jobs)
 		hs->async_jobs = kp_value_map();
-	kp_map_set(hs->async_jobs, jid, v);
+	if (node_jid) {
+		struct kp_value *mark = kp_value_map();
+		kp_map_set_take(mark, "_kplan_node_job", kp_value_bool(true));
+		kp_map_set_take(hs->async_jobs, jid, mark);
+	} else {
+		kp_map_set(hs->async_jobs, jid, v);
+	}
 	struct kp_value *started = kp_value_map();
 	started->unsafe = 1;
 	kp_map_set_take(started, "ansible_job_id", kp_value_str(jid));

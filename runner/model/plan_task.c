@@ -548,8 +548,13 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		else if (!(rc = kp_get_int(v, key, 0, INT32_MAX, &i, err)))
 			t->retries = (int)i;
 	} else if (!strcmp(key, "delay")) {
+		char *end = NULL;
+		double secs = v->type == KP_N_SCALAR && v->str ? strtod(v->str, &end) : -1;
 		if (kp_node_has_template(v))
 			rc = compile_tmpl(v, key, &t->delay_t, err);
+		else if (end && end != v->str && !*end && secs >= 0 && secs < 1e9)
+			t->delay_ms =
+			    (int64_t)(secs * 1000 + 0.5); /* Ansible's: seconds, 0.5 too */
 		else
 			rc = kp_get_duration(v, key, &t->delay_ms, err);
 	} else if (!strcmp(key, "timeout")) {
