@@ -106,6 +106,7 @@ enum kp_flow {
 	 * host_vars} or add_group and parent_groups (Ansible's keys) change
 	 * the inventory once the play ends, for the plays after it */
 	KP_FLOW_INVENTORY,
+	KP_FLOW_CLEAR_FACTS, /* the gathered facts of the batch's hosts are gone */
 };
 
 /* What one task did on one host. Owned by the engine; modules fill it. */

@@ -244,6 +244,21 @@ static void active_play_hosts(struct kp_engine *e, const struct kp_hostlist *act
 	kp_value_unref(batch);
 }
 
+/* The meta actions Ansible's linear strategy runs once, for the first
+ * host (its `when` too), that act on every host of the play. */
+static bool meta_once(const struct kp_task *t)
+{
+	static const char *const once[] = {"end_play", "end_batch", "clear_facts",
+					   "clear_host_errors", "refresh_inventory"};
+	if (strcmp(t->module->name, "meta"))
+		return false;
+	const struct kp_tvalue *a = kp_tvalue_get(t->args, "_raw_params");
+	for (size_t i = 0; a && a->lit && a->lit->type == KP_V_STR && i < KP_ARRAY_LEN(once); i++)
+		if (!strcmp(a->lit->u.str.s, once[i]))
+			return true;
+	return false;
+}
+
 static void run_module_task(struct kp_engine *e, int slot, const struct kp_task *t,
 			    const struct kp_hostlist *hosts, const struct kp_taskenv *env)
 {
@@ -268,7 +283,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
 	kp_buf_release(&title);
 	bool once = t->run_once || env->run_once;
-	if (once || (t->module->flags & KP_MOD_ONCE)) {
+	if (once || (t->module->flags & KP_MOD_ONCE) || meta_once(t)) {
 		kp_task_exec(e, slot, act.h[0], t, env);
 		/* a module that runs once (add_host) registers for its host
 		 * only, as Ansible's */
@@ -308,6 +323,9 @@ static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *
 			hs->ended = true;
 		else if (f == KP_FLOW_RESET_CONNECTION)
 			kp_host_conn_close(hs);
+		else if (f == KP_FLOW_CLEAR_FACTS)
+			for (size_t k = 0; k < e->batch->n; k++)
+				kp_facts_clear(e, &e->hosts[e->batch->hosts[k]]);
 		else if (f == KP_FLOW_INVENTORY && hs->last_value) {
 			struct kp_value *c = kp_value_map();
 			kp_map_set_take(c, "host", kp_value_str(hs->host->name));

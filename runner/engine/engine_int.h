@@ -218,6 +218,8 @@ bool kp_host_leased_other(const struct kp_hoststate *hs);
 kp_rc kp_facts_gather(struct kp_engine *e, struct kp_hoststate *hs, struct kp_lua *L,
 		      const struct kp_scope *s, struct kp_buf *err);
 void kp_facts_store(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_value *facts);
+/* meta clear_facts: hs's gathered facts are gone (ansible_facts is {}) */
+void kp_facts_clear(struct kp_engine *e, struct kp_hoststate *hs);
 void kp_facts_hook(struct kp_hoststate *hs);
 struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h);
 

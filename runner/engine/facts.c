@@ -46,6 +46,19 @@ void kp_facts_store(struct kp_engine *e, struct kp_hoststate *hs, const struct k
 	pthread_mutex_unlock(&e->lock);
 }
 
+void kp_facts_clear(struct kp_engine *e, struct kp_hoststate *hs)
+{
+	pthread_mutex_lock(&e->lock);
+	/* in place: the host's scope holds this map */
+	while (kp_map_len(hs->gathered)) {
+		char *k = kp_xstrdup(kp_map_key(hs->gathered, 0));
+		kp_map_del(hs->gathered, k);
+		free(k);
+	}
+	kp_map_set_take(hs->gathered, "ansible_facts", kp_value_map());
+	pthread_mutex_unlock(&e->lock);
+}
+
 kp_rc kp_facts_gather(struct kp_engine *e, struct kp_hoststate *hs, struct kp_lua *L,
 		      const struct kp_scope *s, struct kp_buf *err)
 {

@@ -332,7 +332,10 @@ void kp_outcome_apply(struct kp_engine *e, struct kp_hoststate *hs, const struct
 	hs->last_changed = st == KP_ST_CHANGED;
 	const struct kp_value *ch =
 	    oc->value && oc->value->type == KP_V_MAP ? kp_map_get(oc->value, "changed") : NULL;
-	count(hs, st, oc->changed || (ch && kp_value_truthy(ch)));
+	/* Ansible's recap leaves out meta actions that ran or were skipped */
+	bool meta = t->module && !strcmp(t->module->name, "meta");
+	if (!meta || (st != KP_ST_OK && st != KP_ST_SKIPPED))
+		count(hs, st, oc->changed || (ch && kp_value_truthy(ch)));
 }
 
 void kp_outcome_delegated_facts(struct kp_engine *e)
