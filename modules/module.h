@@ -104,7 +104,8 @@ enum kp_flow {
 	KP_FLOW_RESET_CONNECTION,  /* close the host's connection; the next task opens one */
 	/* add_host, group_by: the result's add_host {host_name, groups,
 	 * host_vars} or add_group and parent_groups (Ansible's keys) change
-	 * the inventory once the play ends, for the plays after it */
+	 * the inventory after the task (a linear play's later tasks see them)
+	 * or once the play ends */
 	KP_FLOW_INVENTORY,
 	KP_FLOW_CLEAR_FACTS, /* the gathered facts of the batch's hosts are gone */
 };

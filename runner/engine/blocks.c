@@ -154,7 +154,7 @@ size_t kp_batch_failures(struct kp_engine *e)
 {
 	size_t f = 0;
 	for (size_t i = 0; i < e->batch->n; i++) {
-		struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+		struct kp_hoststate *hs = e->hosts[e->batch->hosts[i]];
 		f += hs->failed || hs->unreachable;
 	}
 	return f;
@@ -227,11 +227,11 @@ static void active_play_hosts(struct kp_engine *e, const struct kp_hostlist *act
 	for (size_t i = 0; i < kp_list_len(e->pv.play_hosts); i++) {
 		const char *name = kp_list_at(e->pv.play_hosts, i)->u.str.s;
 		const struct kp_host *h = kp_inventory_host(&e->ld->inv, name);
-		if (h && kp_host_active(&e->hosts[h->index]))
+		if (h && kp_host_active(e->hosts[h->index]))
 			kp_list_push_take(all, kp_value_str(name));
 	}
 	for (size_t i = 0; i < e->batch->n; i++) {
-		const struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+		const struct kp_hoststate *hs = e->hosts[e->batch->hosts[i]];
 		if (kp_host_active(hs))
 			kp_list_push_take(batch, kp_value_str(hs->host->name));
 	}
@@ -325,7 +325,7 @@ static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *
 			kp_host_conn_close(hs);
 		else if (f == KP_FLOW_CLEAR_FACTS)
 			for (size_t k = 0; k < e->batch->n; k++)
-				kp_facts_clear(e, &e->hosts[e->batch->hosts[k]]);
+				kp_facts_clear(e, e->hosts[e->batch->hosts[k]]);
 		else if (f == KP_FLOW_INVENTORY && hs->last_value) {
 			struct kp_value *c = kp_value_map();
 			kp_map_set_take(c, "host", kp_value_str(hs->host->name));
@@ -338,7 +338,7 @@ static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *
 			pthread_mutex_lock(&e->lock);
 			e->end_play |= f == KP_FLOW_END_PLAY;
 			for (size_t k = 0; k < e->batch->n; k++) {
-				struct kp_hoststate *b = &e->hosts[e->batch->hosts[k]];
+				struct kp_hoststate *b = e->hosts[e->batch->hosts[k]];
 				if (f == KP_FLOW_CLEAR_HOST_ERRORS)
 					b->errors_cleared |= b->failed;
 				else if (!b->unreachable)
@@ -346,6 +346,15 @@ static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *
 			}
 			pthread_mutex_unlock(&e->lock);
 		}
+	}
+	/* add_host, group_by: in a linear play (no worker runs now) the
+	 * inventory changes at once, as Ansible's: the play's later tasks see
+	 * the new hosts and groups in groups and hostvars; else when the play
+	 * ends */
+	if (kp_list_len(e->inv_changes) && !e->window && e->play->strategy == KP_STRATEGY_LINEAR) {
+		pthread_mutex_lock(&e->lock);
+		kp_engine_inventory_changes(e);
+		pthread_mutex_unlock(&e->lock);
 	}
 	/* a handler flushing handlers: Ansible refuses it, kplan ignores it */
 	if (flush && !handler && !e->stop_run)

@@ -80,7 +80,8 @@ struct kp_engine {
 	const struct kp_runconf *o;
 	struct kp_loaded *ld;
 	struct kp_output out;
-	struct kp_hoststate *hosts; /* by inventory index */
+	struct kp_hoststate *
+	    *hosts; /* by inventory index (each allocated: add_host may add some mid-play) */
 	/* Ansible's implicit localhost, what `delegate_to: localhost` (or
 	 * 127.0.0.1, ::1) runs on when the inventory defines no such host
 	 * (kp_delegate_host): the controller over the local connection. It is
@@ -104,7 +105,7 @@ struct kp_engine {
 	bool stop_starting; /* window: no new host starts; those in flight finish */
 	bool end_play;	    /* meta end_play: no later batch of the play runs */
 	/* add_host and group_by results ({host, result}), applied to the
-	 * inventory when the play ends (engine.c) */
+	 * inventory after the task (linear) or when the play ends (engine.c) */
 	struct kp_value *inv_changes;
 	/* delegate_facts: facts for other hosts, applied after the task
 	 * (kp_outcome_delegated_facts) */
@@ -182,6 +183,9 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 /* The facts that delegate_facts tasks set for other hosts, applied once
  * the task ran on all its hosts (no host's thread reads its scope then). */
 void kp_outcome_delegated_facts(struct kp_engine *e);
+/* add_host and group_by results (e->inv_changes) into the inventory, a
+ * state for each new host, the live scopes given the new maps (engine.c) */
+void kp_engine_inventory_changes(struct kp_engine *e);
 void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct kp_hoststate *to,
 			const struct kp_task *t);
 

@@ -154,7 +154,7 @@ struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h)
 {
 	struct kp_engine *e = ctx;
 	struct kp_hoststate *hs = h == &e->local_host		 ? &e->local
-				  : h->index < e->ld->inv.nhosts ? &e->hosts[h->index]
+				  : h->index < e->ld->inv.nhosts ? e->hosts[h->index]
 								 : NULL;
 	if (!hs)
 		return NULL;

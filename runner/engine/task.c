@@ -148,7 +148,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		kp_buf_release(&name);
 		/* no such host but a name of the controller: Ansible's implicit
 		 * localhost (engine_int.h), named as the task wrote it */
-		target = h ? &e->hosts[h->index] : &e->local;
+		target = h ? e->hosts[h->index] : &e->local;
 		*delegated = h ? h->name : implicit;
 		if (t->delegate_facts)
 			oc->facts_to = target;

@@ -52,7 +52,7 @@ kp_rc kp_task_control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req
 		return kp_errorf(err, KP_ERR_NOTFOUND,
 				 "no host in group 'kube_control_plane' to run kubectl on");
 	}
-	struct kp_hoststate *cp = &c->e->hosts[hosts[0]];
+	struct kp_hoststate *cp = c->e->hosts[hosts[0]];
 	free(hosts);
 	return kp_host_exec(c->e, cp, cp == c->target, &c->become, req, r, "to run kubectl", err);
 }

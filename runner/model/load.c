@@ -20,18 +20,22 @@
  * than failing the run halfway. A templated one is checked where it is
  * rendered (task.c). Names for the controller (localhost, 127.0.0.1, ::1)
  * are Ansible's implicit localhost when the inventory has no such host
- * (kp_delegate_host). */
+ * (kp_delegate_host). A host that an add_host of the plan adds (any, when
+ * one names its host with a template) is checked when the task runs. */
 struct delegate_check {
 	const struct kp_inventory *inv;
 	struct kp_buf *err;
+	struct kp_strlist added; /* the literal names of add_host */
+	bool added_any;		 /* an add_host whose name is a template */
 };
 
-static kp_rc check_delegate(const struct kp_task *t, const struct kp_inventory *inv,
+static kp_rc check_delegate(const struct kp_task *t, const struct delegate_check *c,
 			    struct kp_buf *err)
 {
+	const struct kp_inventory *inv = c->inv;
 	const char *name = kp_template_source(t->delegate_to), *implicit;
 	if (!kp_template_is_literal(t->delegate_to) || kp_delegate_host(inv, name, &implicit) ||
-	    implicit)
+	    implicit || c->added_any || kp_strlist_has(&c->added, name))
 		return KP_OK;
 	const char **names = kp_xmalloc((inv->nhosts + 1) * sizeof(*names));
 	size_t n = 0;
@@ -57,15 +61,46 @@ static int check_delegate_task(struct kp_walk *w, const struct kp_task *t,
 			       const struct kp_strlist *tags)
 {
 	struct delegate_check *c = w->ctx;
-	return t->delegate_to ? check_delegate(t, c->inv, c->err) : KP_OK;
+	return t->delegate_to ? check_delegate(t, c, c->err) : KP_OK;
+}
+
+static int added_host_task(struct kp_walk *w, const struct kp_task *t,
+			   const struct kp_strlist *tags)
+{
+	struct delegate_check *c = w->ctx;
+	if (!t->module || strcmp(t->module->name, "add-host"))
+		return KP_OK;
+	static const char *const keys[] = {"name", "hostname", "host"};
+	for (size_t i = 0; i < KP_ARRAY_LEN(keys); i++) {
+		const struct kp_tvalue *a = kp_tvalue_get(t->args, keys[i]);
+		if (!a)
+			continue;
+		if (!a->lit || a->lit->type != KP_V_STR) {
+			c->added_any = true;
+			continue;
+		}
+		/* name:port */
+		const char *s = a->lit->u.str.s, *colon = strrchr(s, ':');
+		char *n = colon && !strchr(s, ']') && strchr(s, ':') == colon
+			      ? kp_xstrndup(s, (size_t)(colon - s))
+			      : kp_xstrdup(s);
+		kp_strlist_push(&c->added, n);
+		free(n);
+	}
+	return KP_OK;
 }
 
 static kp_rc check_plan_delegates(const struct kp_plan *plan, const struct kp_inventory *inv,
 				  struct kp_buf *err)
 {
 	struct delegate_check c = {.inv = inv, .err = err};
-	struct kp_walk w = {.task = check_delegate_task, .ctx = &c};
-	return kp_walk_plan(&w, plan, true);
+	struct kp_walk w = {.task = added_host_task, .ctx = &c};
+	kp_rc rc = kp_walk_plan(&w, plan, true);
+	w.task = check_delegate_task;
+	if (!rc)
+		rc = kp_walk_plan(&w, plan, true);
+	kp_strlist_release(&c.added);
+	return rc;
 }
 
 /* ansible.cfg's and -u/--private-key/-K's settings (o->conn_defaults) under
