@@ -74,7 +74,8 @@ static struct kp_value *node_job(struct kp_modctx *ctx, const char *jid, bool cl
 	    c->t->become_user ? c->t->become_user : c->env->become_user, &tb, &err);
 	if (!rc) {
 		struct kp_become b = {.user = tb.user, .password = tb.password};
-		struct kp_exec_req req = {.cmd = cmd.buf};
+		/* (with the task's environment: a HOME given there is the job's) */
+		struct kp_exec_req req = {.cmd = cmd.buf, .env = ctx->env};
 		rc = kp_host_exec(c->e, c->hs, false, &b, &req, &r, "for async_status", &err);
 	}
 	if (rc) {
