@@ -300,7 +300,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	}
 	hosts_pop(sv, &act);
 	free(act.h);
-	kp_outcome_delegated_facts(e);
+	kp_outcome_delegated_facts(e, false);
 }
 
 static void flush_handlers(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,

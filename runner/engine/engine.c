@@ -476,6 +476,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 			}
 		}
 		kp_out_batch_end(&e->out, bi + 1, kp_batch_failures(e), batch->n);
+		kp_outcome_delegated_facts(e, true); /* free, window: kept until now */
 		/* after_batch: a failure stops later batches */
 		kp_hooks_run_play(e, KP_HOOK_AFTER_BATCH, bi + 1, bs.n);
 		for (size_t i = 0; i < hosts.n; i++) {

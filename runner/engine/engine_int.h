@@ -181,8 +181,10 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		  const struct kp_taskenv *env);
 /* Copy a run_once result from the host that ran it to another. */
 /* The facts that delegate_facts tasks set for other hosts, applied once
- * the task ran on all its hosts (no host's thread reads its scope then). */
-void kp_outcome_delegated_facts(struct kp_engine *e);
+ * the task ran on all its hosts of a linear play (no host's thread reads
+ * its scope then); with strategy free or a window, where hosts run on,
+ * when the batch ends (batch_end). */
+void kp_outcome_delegated_facts(struct kp_engine *e, bool batch_end);
 /* add_host and group_by results (e->inv_changes) into the inventory, a
  * state for each new host, the live scopes given the new maps (engine.c) */
 void kp_engine_inventory_changes(struct kp_engine *e);

@@ -339,8 +339,10 @@ void kp_outcome_apply(struct kp_engine *e, struct kp_hoststate *hs, const struct
 		count(hs, st, oc->changed || (ch && kp_value_truthy(ch)));
 }
 
-void kp_outcome_delegated_facts(struct kp_engine *e)
+void kp_outcome_delegated_facts(struct kp_engine *e, bool batch_end)
 {
+	if (!batch_end && (e->window || e->play->strategy == KP_STRATEGY_FREE))
+		return;
 	pthread_mutex_lock(&e->lock);
 	struct kp_delegated_fact *v = e->delegated_facts;
 	size_t n = e->ndelegated_facts;
