@@ -32,7 +32,7 @@ cat >plan.yml <<'PLAN'
       delay: 0.1
       ignore_errors: true
     - name: a job past its time
-      command: sleep 300
+      command: sleep {{ nap }}
       async: 1
       poll: 0
       register: tjob
@@ -58,11 +58,11 @@ cat >plan.yml <<'PLAN'
           'timeout': [tst.failed, tst.msg, tst.finished], 'erased': cl.erased is defined,
           'gone': [gone.failed, gone.msg]} | to_json }}"
 PLAN
-ansible-playbook -i inv.ini plan.yml -e d="$E2E_TMP/a" >a.log 2>&1 </dev/null ||
+ansible-playbook -i inv.ini plan.yml -e d="$E2E_TMP/a" -e nap=300 >a.log 2>&1 </dev/null ||
 	echo "not ok - ansible-playbook failed: $(tail -3 a.log)"
 # kplan's job files (~/.kplan_async) stay in the test's tree
 mkdir home
-HOME="$E2E_TMP/home" "$KPLAN" run plan.yml -i inv.ini -e d="$E2E_TMP/k" >k.log 2>&1 </dev/null ||
+HOME="$E2E_TMP/home" "$KPLAN" run plan.yml -i inv.ini -e d="$E2E_TMP/k" -e nap=301 >k.log 2>&1 </dev/null ||
 	echo "not ok - kplan run failed: $(tail -3 k.log)"
 /usr/bin/python3 - a/res.json k/res.json <<'PY'
 import json, sys
@@ -77,7 +77,7 @@ for name in a:
     else:
         print(f"not ok - {name}: ansible {json.dumps(a[name])} kplan {json.dumps(k.get(name))}")
 PY
-check "the job past its time was killed" "" "$(ps -eo args | grep -x 'sleep 300')"
+check "the job past its time was killed" "" "$(ps -eo args | grep -x 'sleep 301')"
 check "the recap as Ansible's" "$(sed -n '/^PLAY RECAP/,$ s/^h1 *: *//p' a.log | tr -s ' ' | sed 's/ *$//')" \
 	"$(sed -n '/^RECAP/,$ s/^h1 *: *//p' k.log | tr -s ' ' | sed 's/ *$//')"
 check "kplan's job files were in its HOME, erased by cleanup" "1 0" \
