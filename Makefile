@@ -14,9 +14,9 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := yaml-0.1 lua5.4 libcjson libcrypto libssh libcurl libpcre2-8
+PKGS    := yaml-0.1 lua5.4 libcjson libcrypto libssh libcurl libpcre2-8 libcrypt
 DEB_PKGS := build-essential pkg-config libyaml-dev libssh-dev libcurl4-openssl-dev \
-	    libcjson-dev libssl-dev liblua5.4-dev libcmocka-dev libpcre2-dev clang clang-format \
+	    libcjson-dev libssl-dev libcrypt-dev liblua5.4-dev libcmocka-dev libpcre2-dev clang clang-format \
 	    libclang-rt-14-dev \
 	    sudo python3 python3-jsonschema openssh-server openssh-client \
 	    etcd-server etcd-client dpkg-dev apt-utils cmark-gfm valgrind \

@@ -72,6 +72,8 @@ kp_rc kp_mod_run_command(struct kp_modctx *ctx, struct kp_result *res, struct kp
 	kp_rc rc;
 
 	req->chdir = kp_arg_str(ctx, "chdir");
+	if (ctx->async_jid)
+		return kp_mod_async_start(ctx, res, req, err);
 	if (in) {
 		req->stdin_data = in;
 		req->stdin_len = strlen(in);
@@ -155,4 +157,5 @@ const struct kp_module kp_mod_command = {
     .one_of = one_of,
     .probe = probe,
     .apply = apply,
+    .flags = KP_MOD_ASYNC_BG,
 };

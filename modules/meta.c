@@ -3,9 +3,12 @@
  * (flush_handlers, end_host, end_batch, end_play, clear_host_errors,
  * reset_connection). The module only names the action in res->flow with
  * Ansible's message; the engine acts once the task ran on every host of
- * its list (blocks.c). clear_facts clears nothing (kplan gathers no
- * facts), refresh_inventory re-reads nothing (the inventory is read once,
- * before anything connects): both are accepted, and say so.
+ * its list (blocks.c). clear_facts forgets the hosts' gathered facts
+ * (set_fact stays, as in Ansible); refresh_inventory re-reads nothing
+ * (the inventory is read once, before anything connects): it is accepted,
+ * and says so. As Ansible's linear strategy, end_play, end_batch,
+ * clear_facts, clear_host_errors and refresh_inventory run once, for the
+ * first host (their `when` too), and act on every host (blocks.c).
  */
 #include "modules/module.h"
 
@@ -50,7 +53,8 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		res->flow = KP_FLOW_RESET_CONNECTION;
 		kp_buf_addstr(&res->msg, "reset connection");
 	} else if (!strcmp(a, "clear_facts")) {
-		kp_buf_addstr(&res->msg, "facts cleared (kplan gathers none)");
+		res->flow = KP_FLOW_CLEAR_FACTS;
+		kp_buf_addstr(&res->msg, "facts cleared");
 	} else if (!strcmp(a, "refresh_inventory")) {
 		kp_buf_addstr(&res->msg, "inventory not refreshed: kplan reads it once, before "
 					 "the run");

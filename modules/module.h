@@ -66,6 +66,8 @@ struct kp_argspec {
 #define KP_MOD_SETS_SOME_VARS (1u << 8)
 /* runs for the first host of the list only, as run_once (add_host) */
 #define KP_MOD_ONCE (1u << 9)
+/* async with poll: 0 starts it on the node and returns (modctx.async_jid) */
+#define KP_MOD_ASYNC_BG (1u << 10)
 
 struct kp_conn;
 struct kp_exec_req;
@@ -102,8 +104,10 @@ enum kp_flow {
 	KP_FLOW_RESET_CONNECTION,  /* close the host's connection; the next task opens one */
 	/* add_host, group_by: the result's add_host {host_name, groups,
 	 * host_vars} or add_group and parent_groups (Ansible's keys) change
-	 * the inventory once the play ends, for the plays after it */
+	 * the inventory after the task (a linear play's later tasks see them)
+	 * or once the play ends */
 	KP_FLOW_INVENTORY,
+	KP_FLOW_CLEAR_FACTS, /* the gathered facts of the batch's hosts are gone */
 };
 
 /* What one task did on one host. Owned by the engine; modules fill it. */
@@ -178,6 +182,9 @@ struct kp_modctx {
 	 * new reference), or NULL when there is no such job; cleanup forgets
 	 * it. Filled by the engine. */
 	struct kp_value *(*async_job)(struct kp_modctx *ctx, const char *jid, bool cleanup);
+	/* async with poll: 0 on a command: start it on the node in the
+	 * background as this job (kp_mod_async_start) and return, or NULL */
+	const char *async_jid;
 	void *engine_ctx; /* the engine's own, opaque to modules */
 };
 
@@ -364,6 +371,19 @@ kp_rc kp_mod_command_probe(struct kp_modctx *ctx, struct kp_result *res, const c
 			   struct kp_buf *err);
 kp_rc kp_mod_run_command(struct kp_modctx *ctx, struct kp_result *res, struct kp_exec_req *req,
 			 struct kp_buf *err);
+/* async_jid set: the command starts on the node as a background job that
+ * writes its output, exit status (or that `async` seconds ran out) under
+ * ~/.kplan_async/JID, and the task goes on (Ansible's poll: 0). */
+kp_rc kp_mod_async_start(struct kp_modctx *ctx, struct kp_result *res,
+			 const struct kp_exec_req *req, struct kp_buf *err);
+/* The command that reports job jid on the node (async_status): its first
+ * line "done RC", "timeout", "running" or "missing", then the job's
+ * stdout; its stderr the job's. With cleanup: the job's files removed. */
+void kp_async_status_cmd(const char *jid, bool cleanup, struct kp_buf *cmd);
+/* What async_status reports for that command's output: the job as
+ * Ansible's async_status has it (started, finished, rc, stdout, ...), or
+ * NULL when the node has no such job. */
+struct kp_value *kp_async_status_value(const struct kp_exec_res *r);
 
 /* copy and template (copy.c): probe putting `data` (taken over) at dest,
  * resolving a directory dest with the basename of src; apply writes it. */

@@ -43,4 +43,5 @@ const struct kp_module kp_mod_shell = {
     .free_form = "cmd",
     .probe = probe,
     .apply = apply,
+    .flags = KP_MOD_ASYNC_BG,
 };

@@ -2,9 +2,11 @@
  * systemd.c - start, stop, restart, reload and enable services.
  *
  * The probe asks systemctl (is-active, is-enabled, show -p LoadState) and
- * plans the commands: daemon-reload first when asked, then enable/disable,
- * then start/stop only when the unit is not already there; restarted and
- * reloaded always act. Apply runs exactly the planned commands.
+ * plans the commands: daemon-reload first when asked, then mask/unmask,
+ * enable/disable, then start/stop only when the unit is not already
+ * there; restarted and reloaded always act. Apply runs exactly the
+ * planned commands. As Ansible's systemd_service, every systemctl gets
+ * --user or --global (scope), --no-block (no_block) and --force (force).
  */
 #include "modules/module.h"
 #include "transport/transport.h"
@@ -15,6 +17,7 @@
 extern const struct kp_module kp_mod_service;
 
 static const char *const states[] = {"started", "stopped", "restarted", "reloaded", NULL};
+static const char *const scopes[] = {"system", "user", "global", NULL};
 
 static const struct kp_argspec args[] = {
     {.name = "name", .type = KP_T_STR, .help = "the unit"},
@@ -24,6 +27,20 @@ static const struct kp_argspec args[] = {
      .type = KP_T_BOOL,
      .def = "false",
      .help = "run systemctl daemon-reload first"},
+    {.name = "masked", .type = KP_T_BOOL, .help = "the unit masked (or unmasked)"},
+    {.name = "no_block",
+     .type = KP_T_BOOL,
+     .def = "false",
+     .help = "systemctl --no-block: do not wait for the job"},
+    {.name = "force",
+     .type = KP_T_BOOL,
+     .def = "false",
+     .help = "systemctl --force (enable over conflicting links)"},
+    {.name = "scope",
+     .type = KP_T_STR,
+     .def = "system",
+     .choices = scopes,
+     .help = "system, user (--user) or global (--global)"},
     {0},
 };
 
@@ -50,7 +67,7 @@ static const struct kp_argspec service_args[] = {
     {0},
 };
 
-#define MAX_STEPS 4
+#define MAX_STEPS 5
 
 struct plan {
 	char *cmd[MAX_STEPS];
@@ -70,10 +87,26 @@ static void plan_free(void *p)
 	free(pl);
 }
 
-static void step(struct plan *pl, const char *verb, const char *name, const char *done)
+/* systemctl with the options every command gets (systemd's scope,
+ * no_block, force; none for service) */
+static void systemctl(const struct kp_modctx *ctx, struct kp_buf *b)
+{
+	const char *scope = ctx->module == &kp_mod_service ? NULL : kp_arg_str(ctx, "scope");
+	kp_buf_addstr(b, "systemctl");
+	if (scope && strcmp(scope, "system"))
+		kp_buf_addf(b, " --%s", scope);
+	if (ctx->module != &kp_mod_service && kp_arg_bool(ctx, "no_block"))
+		kp_buf_addstr(b, " --no-block");
+	if (ctx->module != &kp_mod_service && kp_arg_bool(ctx, "force"))
+		kp_buf_addstr(b, " --force");
+}
+
+static void step(const struct kp_modctx *ctx, struct plan *pl, const char *verb, const char *name,
+		 const char *done)
 {
 	struct kp_buf b = KP_BUF_INIT;
-	kp_buf_addf(&b, "systemctl %s", verb);
+	systemctl(ctx, &b);
+	kp_buf_addf(&b, " %s", verb);
 	if (name) {
 		kp_buf_addch(&b, ' ');
 		kp_sh_quote(&b, name);
@@ -88,7 +121,8 @@ static kp_rc query(struct kp_modctx *ctx, struct kp_result *res, const char *wha
 {
 	struct kp_buf cmd = KP_BUF_INIT;
 	struct kp_exec_res r;
-	kp_buf_addf(&cmd, "systemctl %s ", what);
+	systemctl(ctx, &cmd);
+	kp_buf_addf(&cmd, " %s ", what);
 	kp_sh_quote(&cmd, name);
 	kp_exec_res_init(&r);
 	kp_rc e = kp_mod_sh(ctx, res, cmd.buf, &r, err);
@@ -113,6 +147,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 {
 	const char *name = kp_arg_str(ctx, "name"), *state = kp_arg_str(ctx, "state");
 	const struct kp_value *en = kp_arg(ctx, "enabled");
+	const struct kp_value *mask = ctx->module == &kp_mod_service ? NULL : kp_arg(ctx, "masked");
 	struct kp_buf active = KP_BUF_INIT, enabled = KP_BUF_INIT, load = KP_BUF_INIT,
 		      t = KP_BUF_INIT;
 	struct plan *pl = kp_xcalloc(1, sizeof(*pl));
@@ -129,17 +164,18 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			return kp_mod_failf(
 			    res, "kplan manages services with systemd only, not '%s'", use);
 	}
-	if ((state || en) && !name)
-		return kp_mod_failf(res, "'name' is required with 'state' or 'enabled'");
-	if (!state && !en && !kp_arg_bool(ctx, "daemon_reload"))
-		return kp_mod_failf(res, "nothing to do: give 'state', 'enabled' or "
+	if ((state || en || mask) && !name)
+		return kp_mod_failf(res, "'name' is required with 'state', 'enabled' or 'masked'");
+	if (!state && !en && !mask && !kp_arg_bool(ctx, "daemon_reload"))
+		return kp_mod_failf(res, "nothing to do: give 'state', 'enabled', 'masked' or "
 					 "'daemon_reload'");
 	if (name) {
 		if ((rc = query(ctx, res, "show -p LoadState", name, &load, &lrc, err)) ||
 		    res->failed)
 			goto out;
+		/* (a unit may be masked before it is installed) */
 		if (!strcmp(load.buf, "LoadState=not-found") &&
-		    !kp_arg_bool(ctx, "daemon_reload")) {
+		    !kp_arg_bool(ctx, "daemon_reload") && !mask) {
 			kp_mod_failf(res, "could not find the requested service '%s'", name);
 			goto out;
 		}
@@ -154,12 +190,19 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 				kp_value_str(active.len ? active.buf : "unknown"));
 	}
 	if (kp_arg_bool(ctx, "daemon_reload"))
-		step(pl, "daemon-reload", NULL, "reloaded systemd");
+		step(ctx, pl, "daemon-reload", NULL, "reloaded systemd");
+	/* as Ansible: masked when is-enabled says so */
+	if (mask && kp_value_truthy(mask) != (enabled.len && !strcmp(enabled.buf, "masked"))) {
+		bool on = kp_value_truthy(mask);
+		kp_buf_reset(&t);
+		kp_buf_addf(&t, "%s '%s'", on ? "masked" : "unmasked", name);
+		step(ctx, pl, on ? "mask" : "unmask", name, t.buf);
+	}
 	if (en && kp_value_truthy(en) != is_enabled) {
 		bool on = kp_value_truthy(en);
 		kp_buf_reset(&t);
 		kp_buf_addf(&t, "%s '%s'", on ? "enabled" : "disabled", name);
-		step(pl, on ? "enable" : "disable", name, t.buf);
+		step(ctx, pl, on ? "enable" : "disable", name, t.buf);
 		is_enabled = on;
 	}
 	if (state) {
@@ -180,7 +223,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 				    : !strcmp(verb, "reload")  ? "reloaded"
 							       : "started",
 				    name, active.len ? active.buf : "unknown");
-			step(pl, verb, name, t.buf);
+			step(ctx, pl, verb, name, t.buf);
 		}
 	}
 	if (name)

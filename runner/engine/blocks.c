@@ -154,7 +154,7 @@ size_t kp_batch_failures(struct kp_engine *e)
 {
 	size_t f = 0;
 	for (size_t i = 0; i < e->batch->n; i++) {
-		struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+		struct kp_hoststate *hs = e->hosts[e->batch->hosts[i]];
 		f += hs->failed || hs->unreachable;
 	}
 	return f;
@@ -227,11 +227,11 @@ static void active_play_hosts(struct kp_engine *e, const struct kp_hostlist *act
 	for (size_t i = 0; i < kp_list_len(e->pv.play_hosts); i++) {
 		const char *name = kp_list_at(e->pv.play_hosts, i)->u.str.s;
 		const struct kp_host *h = kp_inventory_host(&e->ld->inv, name);
-		if (h && kp_host_active(&e->hosts[h->index]))
+		if (h && kp_host_active(e->hosts[h->index]))
 			kp_list_push_take(all, kp_value_str(name));
 	}
 	for (size_t i = 0; i < e->batch->n; i++) {
-		const struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+		const struct kp_hoststate *hs = e->hosts[e->batch->hosts[i]];
 		if (kp_host_active(hs))
 			kp_list_push_take(batch, kp_value_str(hs->host->name));
 	}
@@ -242,6 +242,21 @@ static void active_play_hosts(struct kp_engine *e, const struct kp_hostlist *act
 	}
 	kp_value_unref(all);
 	kp_value_unref(batch);
+}
+
+/* The meta actions Ansible's linear strategy runs once, for the first
+ * host (its `when` too), that act on every host of the play. */
+static bool meta_once(const struct kp_task *t)
+{
+	static const char *const once[] = {"end_play", "end_batch", "clear_facts",
+					   "clear_host_errors", "refresh_inventory"};
+	if (strcmp(t->module->name, "meta"))
+		return false;
+	const struct kp_tvalue *a = kp_tvalue_get(t->args, "_raw_params");
+	for (size_t i = 0; a && a->lit && a->lit->type == KP_V_STR && i < KP_ARRAY_LEN(once); i++)
+		if (!strcmp(a->lit->u.str.s, once[i]))
+			return true;
+	return false;
 }
 
 static void run_module_task(struct kp_engine *e, int slot, const struct kp_task *t,
@@ -268,7 +283,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
 	kp_buf_release(&title);
 	bool once = t->run_once || env->run_once;
-	if (once || (t->module->flags & KP_MOD_ONCE)) {
+	if (once || (t->module->flags & KP_MOD_ONCE) || meta_once(t)) {
 		kp_task_exec(e, slot, act.h[0], t, env);
 		/* a module that runs once (add_host) registers for its host
 		 * only, as Ansible's */
@@ -285,6 +300,7 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	}
 	hosts_pop(sv, &act);
 	free(act.h);
+	kp_outcome_delegated_facts(e, false);
 }
 
 static void flush_handlers(struct kp_engine *e, int slot, const struct kp_hostlist *hosts,
@@ -307,6 +323,9 @@ static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *
 			hs->ended = true;
 		else if (f == KP_FLOW_RESET_CONNECTION)
 			kp_host_conn_close(hs);
+		else if (f == KP_FLOW_CLEAR_FACTS)
+			for (size_t k = 0; k < e->batch->n; k++)
+				kp_facts_clear(e, e->hosts[e->batch->hosts[k]]);
 		else if (f == KP_FLOW_INVENTORY && hs->last_value) {
 			struct kp_value *c = kp_value_map();
 			kp_map_set_take(c, "host", kp_value_str(hs->host->name));
@@ -319,7 +338,7 @@ static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *
 			pthread_mutex_lock(&e->lock);
 			e->end_play |= f == KP_FLOW_END_PLAY;
 			for (size_t k = 0; k < e->batch->n; k++) {
-				struct kp_hoststate *b = &e->hosts[e->batch->hosts[k]];
+				struct kp_hoststate *b = e->hosts[e->batch->hosts[k]];
 				if (f == KP_FLOW_CLEAR_HOST_ERRORS)
 					b->errors_cleared |= b->failed;
 				else if (!b->unreachable)
@@ -327,6 +346,15 @@ static void take_flows(struct kp_engine *e, int slot, const struct kp_hostlist *
 			}
 			pthread_mutex_unlock(&e->lock);
 		}
+	}
+	/* add_host, group_by: in a linear play (no worker runs now) the
+	 * inventory changes at once, as Ansible's: the play's later tasks see
+	 * the new hosts and groups in groups and hostvars; else when the play
+	 * ends */
+	if (kp_list_len(e->inv_changes) && !e->window && e->play->strategy == KP_STRATEGY_LINEAR) {
+		pthread_mutex_lock(&e->lock);
+		kp_engine_inventory_changes(e);
+		pthread_mutex_unlock(&e->lock);
 	}
 	/* a handler flushing handlers: Ansible refuses it, kplan ignores it */
 	if (flush && !handler && !e->stop_run)

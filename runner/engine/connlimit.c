@@ -72,7 +72,7 @@ static struct kp_hoststate *oldest_idle(struct kp_engine *e, const struct kp_hos
 		struct kp_hoststate *best = NULL;
 		uint64_t best_used = UINT64_MAX;
 		for (size_t i = 0; i < n; i++) {
-			struct kp_hoststate *hs = &e->hosts[i];
+			struct kp_hoststate *hs = e->hosts[i];
 			uint64_t used = __atomic_load_n(&hs->conn_used, __ATOMIC_RELAXED);
 			/* 0: no connection, or one found in use (below) */
 			if (hs == self || !used || used >= best_used)

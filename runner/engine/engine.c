@@ -41,7 +41,7 @@ static bool window_go(struct kp_engine *e)
 	size_t failed = 0;
 	pthread_mutex_lock(&e->lock);
 	for (size_t i = 0; i < e->started_hosts; i++) {
-		struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+		struct kp_hoststate *hs = e->hosts[e->batch->hosts[i]];
 		failed += hs->failed || hs->unreachable;
 	}
 	bool over =
@@ -122,7 +122,7 @@ static struct kp_conn *control_plane_conn(struct kp_engine *e)
 	const struct kp_group *g = kp_inventory_group(inv, "kube_control_plane");
 	size_t *h = NULL;
 	size_t n = g ? kp_group_all_hosts(inv, g, &h) : 0;
-	struct kp_conn *c = n ? kp_host_conn(e, &e->hosts[h[0]]) : NULL;
+	struct kp_conn *c = n ? kp_host_conn(e, e->hosts[h[0]]) : NULL;
 	free(h);
 	return c;
 }
@@ -158,9 +158,45 @@ static bool take_run_lock(struct kp_engine *e, const struct kp_play *p, struct k
 	return !rc;
 }
 
-/* add_host and group_by, once the play ended: the inventory gets the
- * hosts, groups and variables, and the engine a state for every new host. */
-static void apply_inventory_changes(struct kp_engine *e)
+static struct kp_hoststate *hoststate_new(struct kp_engine *e, const struct kp_host *h)
+{
+	struct kp_hoststate *hs = kp_xcalloc(1, sizeof(*hs));
+	hs->host = h;
+	hs->facts = kp_value_map();
+	hs->engine = e;
+	hs->gathered = kp_value_map();
+	hs->no_facts = kp_value_map();
+	hs->counts.host = h->name;
+	pthread_mutex_init(&hs->conn_lock, NULL);
+	return hs;
+}
+
+static void hoststate_free(struct kp_hoststate *hs)
+{
+	kp_host_conn_close(hs);
+	kp_value_unref(hs->facts);
+	kp_value_unref(hs->gathered);
+	kp_value_unref(hs->no_facts);
+	kp_value_unref(hs->hv_snap);
+	kp_value_unref(hs->rescue_kplan);
+	kp_value_unref(hs->last_value);
+	kp_value_unref(hs->last_set_vars);
+	kp_value_unref(hs->last_failed_result);
+	kp_value_unref(hs->async_jobs);
+	free(hs->last_failed_task);
+	free(hs->roles_ran);
+	free(hs->conn_error);
+	kp_strlist_release(&hs->notified);
+	pthread_mutex_destroy(&hs->conn_lock);
+	free(hs);
+}
+
+/* add_host and group_by: the inventory gets the hosts, groups and
+ * variables, and the engine a state for every new host. Mid-play (after
+ * a task of a linear play, when no worker runs) the scopes of the play's
+ * hosts are given the new inventory's maps: `groups`, `group_names` and
+ * their inventory variables. */
+void kp_engine_inventory_changes(struct kp_engine *e)
 {
 	struct kp_inventory *inv = &e->ld->inv;
 	size_t before = inv->nhosts;
@@ -201,29 +237,34 @@ static void apply_inventory_changes(struct kp_engine *e)
 	}
 	kp_value_unref(e->inv_changes);
 	e->inv_changes = kp_value_list();
+	/* the refresh makes every host's merged variables anew: the scopes
+	 * that hold the old maps are pointed at the new ones */
+	struct kp_value **old = kp_xcalloc(before ? before : 1, sizeof(*old));
+	for (size_t i = 0; i < before; i++)
+		old[i] = kp_value_ref(inv->hosts[i]->merged);
 	if (kp_inventory_refresh(inv, &err)) {
 		kp_out_note(&e->out, "error: %s", err.buf);
 		e->stop_run = true;
 	}
-	kp_buf_release(&err);
-	if (inv->nhosts == before)
-		return;
-	/* no thread holds a host's state between plays: the locks are made
-	 * again where the states now live */
-	for (size_t i = 0; i < before; i++)
-		pthread_mutex_destroy(&e->hosts[i].conn_lock);
-	e->hosts = kp_xrealloc(e->hosts, inv->nhosts * sizeof(*e->hosts));
-	memset(e->hosts + before, 0, (inv->nhosts - before) * sizeof(*e->hosts));
-	for (size_t i = 0; i < inv->nhosts; i++) {
-		if (i >= before) {
-			e->hosts[i].host = inv->hosts[i];
-			e->hosts[i].facts = kp_value_map();
-			e->hosts[i].engine = e;
-			e->hosts[i].gathered = kp_value_map();
-			e->hosts[i].no_facts = kp_value_map();
-			e->hosts[i].counts.host = inv->hosts[i]->name;
+	for (size_t i = 0; i < before; i++) {
+		struct kp_hoststate *hs = e->hosts[i];
+		if (hs->hv_ready && inv->hosts[i]->merged) {
+			for (size_t l = 0; l < hs->hv.scope.nlayers; l++)
+				if (hs->hv.scope.layers[l] == old[i])
+					hs->hv.scope.layers[l] = inv->hosts[i]->merged;
+			kp_map_set(hs->hv.magic, "groups", inv->groups_var);
+			kp_map_set(hs->hv.magic, "group_names", inv->hosts[i]->group_names);
 		}
-		pthread_mutex_init(&e->hosts[i].conn_lock, NULL);
+		kp_value_unref(old[i]);
+	}
+	free(old);
+	kp_buf_release(&err);
+	/* a state for every new host (the states of the others stay where
+	 * they are: tasks and batches hold them) */
+	if (inv->nhosts > before) {
+		e->hosts = kp_xrealloc(e->hosts, inv->nhosts * sizeof(*e->hosts));
+		for (size_t i = before; i < inv->nhosts; i++)
+			e->hosts[i] = hoststate_new(e, inv->hosts[i]);
 	}
 }
 
@@ -233,6 +274,7 @@ static void run_magic(struct kp_engine *e)
 {
 	e->pv.facts_of = kp_facts_of;
 	e->pv.facts_ctx = e;
+	e->pv.local = &e->local_host;
 	kp_playvars_options(&e->pv, &e->o->inventories, e->o->forks, e->o->limit, &e->o->tags,
 			    &e->o->skip_tags);
 }
@@ -385,7 +427,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 
 		struct kp_hostlist hosts = {kp_xcalloc(batch->n, sizeof(*hosts.h)), 0};
 		for (size_t i = 0; i < batch->n; i++) {
-			struct kp_hoststate *hs = &e->hosts[batch->hosts[i]];
+			struct kp_hoststate *hs = e->hosts[batch->hosts[i]];
 			struct kp_buf herr = KP_BUF_INIT;
 			if (!kp_host_active(hs))
 				continue;
@@ -435,6 +477,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 			}
 		}
 		kp_out_batch_end(&e->out, bi + 1, kp_batch_failures(e), batch->n);
+		kp_outcome_delegated_facts(e, true); /* free, window: kept until now */
 		/* after_batch: a failure stops later batches */
 		kp_hooks_run_play(e, KP_HOOK_AFTER_BATCH, bi + 1, bs.n);
 		for (size_t i = 0; i < hosts.n; i++) {
@@ -457,7 +500,7 @@ static void run_play(struct kp_engine *e, size_t pi)
 	kp_strlist_release(&base.tags);
 	kp_playvars_release(&e->pv);
 	kp_batches_release(&bs);
-	apply_inventory_changes(e);
+	kp_engine_inventory_changes(e);
 }
 
 int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
@@ -488,15 +531,8 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 	kp_hooks_init(&e);
 	e.inv_changes = kp_value_list();
 	e.hosts = kp_xcalloc(inv->nhosts ? inv->nhosts : 1, sizeof(*e.hosts));
-	for (size_t i = 0; i < inv->nhosts; i++) {
-		e.hosts[i].host = inv->hosts[i];
-		e.hosts[i].facts = kp_value_map();
-		e.hosts[i].engine = &e;
-		e.hosts[i].gathered = kp_value_map();
-		e.hosts[i].no_facts = kp_value_map();
-		e.hosts[i].counts.host = inv->hosts[i]->name;
-		pthread_mutex_init(&e.hosts[i].conn_lock, NULL);
-	}
+	for (size_t i = 0; i < inv->nhosts; i++)
+		e.hosts[i] = hoststate_new(&e, inv->hosts[i]);
 	/* the implicit localhost: only its connection variable, local; its
 	 * index is past the inventory's (it is never looked up by it) */
 	e.local_host.name = kp_xstrdup("localhost");
@@ -531,7 +567,7 @@ int kp_run(const struct kp_runconf *o, struct kp_loaded *ld, FILE *out)
 	size_t nc = 0;
 	bool any_failed = false, any_unreachable = false, any_changed = false;
 	for (size_t i = 0; i < inv->nhosts; i++) {
-		struct kp_hoststate *hs = &e.hosts[i];
+		struct kp_hoststate *hs = e.hosts[i];
 		struct kp_hostcounts *h = &hs->counts;
 		if (h->ok + h->changed + h->failed + h->skipped + h->unreachable + h->rescued +
 		    h->ignored)
@@ -580,23 +616,8 @@ cleanup:
 	if (e.resuming)
 		kp_resume_release(&e.resume);
 
-	for (size_t i = 0; i < inv->nhosts; i++) {
-		kp_host_conn_close(&e.hosts[i]);
-		kp_value_unref(e.hosts[i].facts);
-		kp_value_unref(e.hosts[i].gathered);
-		kp_value_unref(e.hosts[i].no_facts);
-		kp_value_unref(e.hosts[i].hv_snap);
-		kp_value_unref(e.hosts[i].rescue_kplan);
-		kp_value_unref(e.hosts[i].last_value);
-		kp_value_unref(e.hosts[i].last_set_vars);
-		kp_value_unref(e.hosts[i].last_failed_result);
-		kp_value_unref(e.hosts[i].async_jobs);
-		free(e.hosts[i].last_failed_task);
-		free(e.hosts[i].roles_ran);
-		free(e.hosts[i].conn_error);
-		kp_strlist_release(&e.hosts[i].notified);
-		pthread_mutex_destroy(&e.hosts[i].conn_lock);
-	}
+	for (size_t i = 0; i < inv->nhosts; i++)
+		hoststate_free(e.hosts[i]);
 	free(e.hosts);
 	kp_value_unref(e.inv_changes);
 	kp_host_conn_close(&e.local);

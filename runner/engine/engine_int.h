@@ -86,7 +86,8 @@ struct kp_engine {
 	const struct kp_runconf *o;
 	struct kp_loaded *ld;
 	struct kp_output out;
-	struct kp_hoststate *hosts; /* by inventory index */
+	struct kp_hoststate *
+	    *hosts; /* by inventory index (each allocated: add_host may add some mid-play) */
 	/* Ansible's implicit localhost, what `delegate_to: localhost` (or
 	 * 127.0.0.1, ::1) runs on when the inventory defines no such host
 	 * (kp_delegate_host): the controller over the local connection. It is
@@ -110,8 +111,15 @@ struct kp_engine {
 	bool stop_starting; /* window: no new host starts; those in flight finish */
 	bool end_play;	    /* meta end_play: no later batch of the play runs */
 	/* add_host and group_by results ({host, result}), applied to the
-	 * inventory when the play ends (engine.c) */
+	 * inventory after the task (linear) or when the play ends (engine.c) */
 	struct kp_value *inv_changes;
+	/* delegate_facts: facts for other hosts, applied after the task
+	 * (kp_outcome_delegated_facts) */
+	struct kp_delegated_fact {
+		struct kp_hoststate *to;
+		struct kp_value *set_vars, *facts;
+	} * delegated_facts;
+	size_t ndelegated_facts;
 	char *stop_reason;
 	struct kp_taskselect select; /* --start-at-task, --tags, --skip-tags */
 	bool journal_broken;	     /* a journal write failed: reported, nothing new starts */
@@ -183,6 +191,14 @@ void kp_engine_journal_check(struct kp_engine *e);
 void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const struct kp_task *t,
 		  const struct kp_taskenv *env);
 /* Copy a run_once result from the host that ran it to another. */
+/* The facts that delegate_facts tasks set for other hosts, applied once
+ * the task ran on all its hosts of a linear play (no host's thread reads
+ * its scope then); with strategy free or a window, where hosts run on,
+ * when the batch ends (batch_end). */
+void kp_outcome_delegated_facts(struct kp_engine *e, bool batch_end);
+/* add_host and group_by results (e->inv_changes) into the inventory, a
+ * state for each new host, the live scopes given the new maps (engine.c) */
+void kp_engine_inventory_changes(struct kp_engine *e);
 void kp_task_share_once(struct kp_engine *e, struct kp_hoststate *from, struct kp_hoststate *to,
 			const struct kp_task *t);
 
@@ -231,6 +247,8 @@ bool kp_host_leased_other(const struct kp_hoststate *hs);
 kp_rc kp_facts_gather(struct kp_engine *e, struct kp_hoststate *hs, struct kp_lua *L,
 		      const struct kp_scope *s, struct kp_buf *err);
 void kp_facts_store(struct kp_engine *e, struct kp_hoststate *hs, const struct kp_value *facts);
+/* meta clear_facts: hs's gathered facts are gone (ansible_facts is {}) */
+void kp_facts_clear(struct kp_engine *e, struct kp_hoststate *hs);
 void kp_facts_hook(struct kp_hoststate *hs);
 struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h);
 

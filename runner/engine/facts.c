@@ -47,6 +47,20 @@ void kp_facts_store(struct kp_engine *e, struct kp_hoststate *hs, const struct k
 	pthread_mutex_unlock(&e->lock);
 }
 
+void kp_facts_clear(struct kp_engine *e, struct kp_hoststate *hs)
+{
+	pthread_mutex_lock(&e->lock);
+	/* in place: the host's scope holds this map */
+	while (kp_map_len(hs->gathered)) {
+		char *k = kp_xstrdup(kp_map_key(hs->gathered, 0));
+		kp_map_del(hs->gathered, k);
+		free(k);
+	}
+	kp_map_set_take(hs->gathered, "ansible_facts", kp_value_map());
+	hs->facts_gen++;
+	pthread_mutex_unlock(&e->lock);
+}
+
 kp_rc kp_facts_gather(struct kp_engine *e, struct kp_hoststate *hs, struct kp_lua *L,
 		      const struct kp_scope *s, struct kp_buf *err)
 {
@@ -141,9 +155,11 @@ void kp_facts_hook(struct kp_hoststate *hs)
 struct kp_value *kp_facts_of(void *ctx, const struct kp_host *h)
 {
 	struct kp_engine *e = ctx;
-	if (h->index >= e->ld->inv.nhosts)
+	struct kp_hoststate *hs = h == &e->local_host		 ? &e->local
+				  : h->index < e->ld->inv.nhosts ? e->hosts[h->index]
+								 : NULL;
+	if (!hs)
 		return NULL;
-	struct kp_hoststate *hs = &e->hosts[h->index];
 	pthread_mutex_lock(&e->lock);
 	if (hs->hv_snap && hs->hv_gen == hs->facts_gen) {
 		/* unchanged since the last copy: that copy again (callers only

@@ -56,7 +56,7 @@ static struct kp_hoststate *find_host(struct kp_engine *e, const char *name, str
 		kp_errorf(err, KP_ERR_NOTFOUND, "no host '%s' in the inventory", name);
 		return NULL;
 	}
-	return &e->hosts[h->index];
+	return e->hosts[h->index];
 }
 
 /* The variables of hs as far as they exist outside a batch. */
@@ -400,7 +400,7 @@ enum kp_hook_outcome kp_hooks_run_play(struct kp_engine *e, enum kp_hook_point p
 		/* which hosts of the batch failed */
 		struct kp_value *failed = kp_value_list();
 		for (size_t i = 0; i < e->batch->n; i++) {
-			struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+			struct kp_hoststate *hs = e->hosts[e->batch->hosts[i]];
 			if (hs->failed || hs->unreachable)
 				kp_list_push_take(failed, kp_value_str(hs->host->name));
 		}

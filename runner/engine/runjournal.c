@@ -125,7 +125,7 @@ int kp_journal_start_run(struct kp_engine *e)
 			const struct kp_host *h =
 			    kp_inventory_host(&e->ld->inv, kp_map_key(e->resume.facts, i));
 			if (h)
-				kp_map_update(e->hosts[h->index].facts,
+				kp_map_update(e->hosts[h->index]->facts,
 					      kp_map_val(e->resume.facts, i));
 		}
 	}

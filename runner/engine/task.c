@@ -148,8 +148,10 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		kp_buf_release(&name);
 		/* no such host but a name of the controller: Ansible's implicit
 		 * localhost (engine_int.h), named as the task wrote it */
-		target = h ? &e->hosts[h->index] : &e->local;
+		target = h ? e->hosts[h->index] : &e->local;
 		*delegated = h ? h->name : implicit;
+		if (t->delegate_facts)
+			oc->facts_to = target;
 	}
 
 	if (!t->module->probe) {
@@ -240,6 +242,10 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 				   .env = env,
 				   .slot = slot};
 	bool timed_out = false;
+	/* poll: 0 on a command: a job on the node, the task goes on */
+	char jid[64] = "";
+	if (async_s > 0 && poll_s == 0 && !check && (t->module->flags & KP_MOD_ASYNC_BG))
+		kp_outcome_jid(e, hs, jid, sizeof(jid));
 	for (oc->attempts = 1;; oc->attempts++) {
 		struct kp_result res;
 		struct kp_modctx ctx = {
@@ -265,6 +271,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		    .task_file = t->pos.file,
 		    .interrupts = e->o->interrupts,
 		    .async_job = kp_task_async_job,
+		    .async_jid = jid[0] ? jid : NULL,
 		    .engine_ctx = &cpc,
 		};
 		if (t->module->flags & KP_MOD_KUBE) {
@@ -355,11 +362,8 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 			done = v;
 		}
 		kp_value_unref(reg);
-		if (done) {
-			if (t->until)
-				oc->failed = false;
+		if (done) /* the module's verdict stands, as in Ansible */
 			break;
-		}
 		if (oc->attempts > retries) {
 			oc->failed = true;
 			kp_buf_reset(&oc->msg);
@@ -380,7 +384,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 			kp_map_set_take(oc->value, "attempts", kp_value_int(oc->attempts));
 	}
 	if (async_s && oc->value && !oc->unreachable)
-		kp_outcome_async(e, hs, oc, async_s, poll_s, timed_out, check);
+		kp_outcome_async(e, hs, oc, async_s, poll_s, timed_out, check, jid[0] ? jid : NULL);
 out:
 	if (envv)
 		for (char **p = envv; *p; p++)
@@ -558,6 +562,8 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		any_failed |= io.failed;
 		any_unreachable |= io.unreachable;
 		all_skipped &= io.skipped;
+		if (io.facts_to)
+			oc.facts_to = io.facts_to;
 		if (io.set_vars) {
 			if (!set_vars)
 				set_vars = kp_value_map();

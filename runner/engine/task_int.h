@@ -15,6 +15,8 @@ struct outcome {
 	struct kp_value *set_vars; /* set-fact */
 	struct kp_buf msg;
 	int attempts;
+	/* delegate_facts: the host whose facts the task sets (NULL: its own) */
+	struct kp_hoststate *facts_to;
 };
 
 void kp_outcome_release(struct outcome *o);
@@ -25,7 +27,10 @@ void kp_outcome_skip(struct outcome *s, const char *why);
 /* async: the job id on the result, Ansible's timeout message when the
  * module ran past async_s, and with poll 0 the job kept for async_status. */
 void kp_outcome_async(struct kp_engine *e, struct kp_hoststate *hs, struct outcome *oc,
-		      int64_t async_s, int64_t poll_s, bool timed_out, bool check);
+		      int64_t async_s, int64_t poll_s, bool timed_out, bool check,
+		      const char *node_jid);
+/* A new async job id for host hs, into jid (n bytes). */
+void kp_outcome_jid(struct kp_engine *e, struct kp_hoststate *hs, char *jid, size_t n);
 enum kp_status kp_outcome_status(const struct outcome *oc, bool ignore_errors,
 				 bool ignore_unreachable);
 /* What every outcome does to the host: register, set-fact, facts, notify,

@@ -52,9 +52,44 @@ kp_rc kp_task_control_plane_exec(struct kp_modctx *ctx, const struct kp_exec_req
 		return kp_errorf(err, KP_ERR_NOTFOUND,
 				 "no host in group 'kube_control_plane' to run kubectl on");
 	}
-	struct kp_hoststate *cp = &c->e->hosts[hosts[0]];
+	struct kp_hoststate *cp = c->e->hosts[hosts[0]];
 	free(hosts);
 	return kp_host_exec(c->e, cp, cp == c->target, &c->become, req, r, "to run kubectl", err);
+}
+
+/* A job that runs on the node (kp_mod_async_start): what async_status
+ * reports is read there, with the async_status task's own become (as
+ * Ansible's looks in that user's async directory). */
+static struct kp_value *node_job(struct kp_modctx *ctx, const char *jid, bool cleanup)
+{
+	struct kp_task_ectx *c = ctx->engine_ctx;
+	struct kp_buf cmd = KP_BUF_INIT, err = KP_BUF_INIT;
+	struct kp_taskbecome tb = {0};
+	struct kp_exec_res r;
+	struct kp_value *v = NULL;
+	kp_exec_res_init(&r);
+	kp_async_status_cmd(jid, cleanup, &cmd);
+	kp_rc rc = kp_become_resolve(
+	    ctx->L, ctx->scope, c->t->become != KP_UNSET ? c->t->become : c->env->become,
+	    c->t->become_user ? c->t->become_user : c->env->become_user, &tb, &err);
+	if (!rc) {
+		struct kp_become b = {.user = tb.user, .password = tb.password};
+		/* (with the task's environment: a HOME given there is the job's) */
+		struct kp_exec_req req = {.cmd = cmd.buf, .env = ctx->env};
+		rc = kp_host_exec(c->e, c->hs, false, &b, &req, &r, "for async_status", &err);
+	}
+	if (rc) {
+		v = kp_value_map();
+		kp_map_set_take(v, "failed", kp_value_bool(true));
+		kp_map_set_take(v, "msg", kp_value_str(err.buf));
+	} else {
+		v = kp_async_status_value(&r);
+	}
+	kp_become_release(&tb);
+	kp_exec_res_release(&r);
+	kp_buf_release(&cmd);
+	kp_buf_release(&err);
+	return v;
 }
 
 /* async_status's look-up (modctx.async_job): the host's job table. */
@@ -63,26 +98,40 @@ struct kp_value *kp_task_async_job(struct kp_modctx *ctx, const char *jid, bool 
 	struct kp_task_ectx *c = ctx->engine_ctx;
 	struct kp_hoststate *hs = c->hs;
 	const struct kp_value *v = hs->async_jobs ? kp_map_get(hs->async_jobs, jid) : NULL;
-	struct kp_value *r = v ? kp_value_ref(v) : NULL;
-	if (r && cleanup)
+	struct kp_value *r = NULL;
+	if (v && kp_map_get(v, "_kplan_node_job"))
+		r = node_job(ctx, jid, cleanup);
+	else if (v)
+		r = kp_value_ref(v);
+	if (v && cleanup)
 		kp_map_del(hs->async_jobs, jid);
 	return r;
 }
 
-/* async: the result gets a job id, and Ansible's message when the module
- * ran past `async` seconds. With poll: 0 the result is kept for
- * async_status and the task registers only the job: the module has
- * already run to its end (kplan runs it in the foreground), so
- * async_status finds it finished. */
-void kp_outcome_async(struct kp_engine *e, struct kp_hoststate *hs, struct outcome *oc,
-		      int64_t async_s, int64_t poll_s, bool timed_out, bool check)
+void kp_outcome_jid(struct kp_engine *e, struct kp_hoststate *hs, char *jid, size_t n)
 {
-	char jid[64];
 	pthread_mutex_lock(&e->lock);
 	unsigned seq = ++hs->async_seq;
 	pthread_mutex_unlock(&e->lock);
-	snprintf(jid, sizeof(jid), "j%u%09lld.%d", seq, (long long)(kp_now_ms() % 1000000000),
-		 (int)getpid());
+	snprintf(jid, n, "j%u%09lld.%d", seq, (long long)(kp_now_ms() % 1000000000), (int)getpid());
+}
+
+/* async: the result gets a job id, and Ansible's message when the module
+ * ran past `async` seconds. With poll: 0 the task registers only the job:
+ * a command started on the node (node_jid) is looked for there by
+ * async_status; any other module has already run to its end (in the
+ * foreground) and its result is kept for async_status. */
+void kp_outcome_async(struct kp_engine *e, struct kp_hoststate *hs, struct outcome *oc,
+		      int64_t async_s, int64_t poll_s, bool timed_out, bool check,
+		      const char *node_jid)
+{
+	char jid[64];
+	if (node_jid && oc->failed)
+		return; /* the job could not start: the task failed */
+	if (node_jid)
+		snprintf(jid, sizeof(jid), "%s", node_jid);
+	else
+		kp_outcome_jid(e, hs, jid, sizeof(jid));
 	struct kp_value *v = kp_value_copy(oc->value);
 	v->unsafe = oc->value->unsafe;
 	kp_value_unref(oc->value);
@@ -119,7 +168,13 @@ void kp_outcome_async(struct kp_engine *e, struct kp_hoststate *hs, struct outco
 		return;
 	if (!hs->async_jobs)
 		hs->async_jobs = kp_value_map();
-	kp_map_set(hs->async_jobs, jid, v);
+	if (node_jid) {
+		struct kp_value *mark = kp_value_map();
+		kp_map_set_take(mark, "_kplan_node_job", kp_value_bool(true));
+		kp_map_set_take(hs->async_jobs, jid, mark);
+	} else {
+		kp_map_set(hs->async_jobs, jid, v);
+	}
 	struct kp_value *started = kp_value_map();
 	started->unsafe = 1;
 	kp_map_set_take(started, "ansible_job_id", kp_value_str(jid));
@@ -151,7 +206,9 @@ enum kp_status kp_outcome_status(const struct outcome *oc, bool ignore_errors,
 	return oc->changed ? KP_ST_CHANGED : KP_ST_OK;
 }
 
-static void count(struct kp_hoststate *hs, enum kp_status st)
+/* Ansible's recap: an ignored failure counts as ok and ignored, and as
+ * changed when its result says changed (a command that ran and failed). */
+static void count(struct kp_hoststate *hs, enum kp_status st, bool changed)
 {
 	switch (st) {
 	case KP_ST_OK:
@@ -171,7 +228,9 @@ static void count(struct kp_hoststate *hs, enum kp_status st)
 		hs->counts.unreachable++;
 		break;
 	case KP_ST_IGNORED:
+		hs->counts.ok++;
 		hs->counts.ignored++;
+		hs->counts.changed += changed;
 		break;
 	case KP_ST_RESCUED:
 		hs->counts.rescued++;
@@ -229,18 +288,32 @@ void kp_outcome_apply(struct kp_engine *e, struct kp_hoststate *hs, const struct
 		hs->facts_gen++;
 		pthread_mutex_unlock(&e->lock);
 	}
-	if (oc->set_vars && (st == KP_ST_OK || st == KP_ST_CHANGED)) {
-		pthread_mutex_lock(&e->lock);
-		kp_map_update(hs->facts, oc->set_vars);
-		hs->facts_gen++;
-		pthread_mutex_unlock(&e->lock);
-	}
 	/* a module's facts (setup) become the host's, as Ansible's do */
 	const struct kp_value *af = oc->value && oc->value->type == KP_V_MAP
 					? kp_map_get(oc->value, "ansible_facts")
 					: NULL;
-	if (af && (st == KP_ST_OK || st == KP_ST_CHANGED))
-		kp_facts_store(e, hs, af);
+	bool set = st == KP_ST_OK || st == KP_ST_CHANGED;
+	bool elsewhere = oc->facts_to && oc->facts_to != hs;
+	if (set && elsewhere && (oc->set_vars || af)) {
+		/* delegate_facts: the delegated host's, once the task is done */
+		pthread_mutex_lock(&e->lock);
+		e->delegated_facts = kp_xrealloc(
+		    e->delegated_facts, (e->ndelegated_facts + 1) * sizeof(*e->delegated_facts));
+		e->delegated_facts[e->ndelegated_facts++] = (struct kp_delegated_fact){
+		    .to = oc->facts_to,
+		    .set_vars = oc->set_vars ? kp_value_ref(oc->set_vars) : NULL,
+		    .facts = af ? kp_value_ref(af) : NULL};
+		pthread_mutex_unlock(&e->lock);
+	} else if (set) {
+		if (oc->set_vars) {
+			pthread_mutex_lock(&e->lock);
+			kp_map_update(hs->facts, oc->set_vars);
+			hs->facts_gen++;
+			pthread_mutex_unlock(&e->lock);
+		}
+		if (af)
+			kp_facts_store(e, hs, af);
+	}
 	if (st == KP_ST_CHANGED)
 		for (size_t i = 0; i < t->nnotify; i++)
 			if (!kp_strlist_has(&hs->notified, t->notify[i]))
@@ -257,9 +330,41 @@ void kp_outcome_apply(struct kp_engine *e, struct kp_hoststate *hs, const struct
 	kp_value_unref(hs->last_value);
 	hs->last_value = oc->value ? kp_value_ref(oc->value) : NULL;
 	kp_value_unref(hs->last_set_vars);
-	hs->last_set_vars = oc->set_vars ? kp_value_ref(oc->set_vars) : NULL;
+	/* (run_once shares what was set; delegated facts are not the host's) */
+	hs->last_set_vars = oc->set_vars && !elsewhere ? kp_value_ref(oc->set_vars) : NULL;
 	hs->last_changed = st == KP_ST_CHANGED;
-	count(hs, st);
+	const struct kp_value *ch =
+	    oc->value && oc->value->type == KP_V_MAP ? kp_map_get(oc->value, "changed") : NULL;
+	/* Ansible's recap leaves out meta actions that ran or were skipped */
+	bool meta = t->module && !strcmp(t->module->name, "meta");
+	if (!meta || (st != KP_ST_OK && st != KP_ST_SKIPPED))
+		count(hs, st, oc->changed || (ch && kp_value_truthy(ch)));
+}
+
+void kp_outcome_delegated_facts(struct kp_engine *e, bool batch_end)
+{
+	if (!batch_end && (e->window || e->play->strategy == KP_STRATEGY_FREE))
+		return;
+	pthread_mutex_lock(&e->lock);
+	struct kp_delegated_fact *v = e->delegated_facts;
+	size_t n = e->ndelegated_facts;
+	e->delegated_facts = NULL;
+	e->ndelegated_facts = 0;
+	pthread_mutex_unlock(&e->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct kp_delegated_fact *d = &v[i];
+		if (d->set_vars) {
+			pthread_mutex_lock(&e->lock);
+			kp_map_update(d->to->facts, d->set_vars);
+			d->to->facts_gen++;
+			pthread_mutex_unlock(&e->lock);
+		}
+		if (d->facts)
+			kp_facts_store(e, d->to, d->facts);
+		kp_value_unref(d->set_vars);
+		kp_value_unref(d->facts);
+	}
+	free(v);
 }
 
 /* A task (or one item) whose `when` did not hold: Ansible's skip result,

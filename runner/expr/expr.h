@@ -29,7 +29,7 @@
 /* The variables an expression sees, for one host at one point of a run.
  * Lookup order: `hostvars` (through the callback), then layers from the
  * last (highest precedence) to the first. */
-#define KP_SCOPE_MAX 16
+#define KP_SCOPE_MAX 20
 struct kp_scope {
 	const struct kp_value *layers[KP_SCOPE_MAX]; /* maps, lowest precedence first */
 	size_t nlayers;

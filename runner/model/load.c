@@ -3,6 +3,8 @@
  * templated `hosts:` are rendered here, so that plan, check, run and
  * --list-hosts all work on the same hosts; and literal delegate_to
  * names, checked against the inventory. */
+#include <crypt.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +20,22 @@
  * than failing the run halfway. A templated one is checked where it is
  * rendered (task.c). Names for the controller (localhost, 127.0.0.1, ::1)
  * are Ansible's implicit localhost when the inventory has no such host
- * (kp_delegate_host). */
+ * (kp_delegate_host). A host that an add_host of the plan adds (any, when
+ * one names its host with a template) is checked when the task runs. */
 struct delegate_check {
 	const struct kp_inventory *inv;
 	struct kp_buf *err;
+	struct kp_strlist added; /* the literal names of add_host */
+	bool added_any;		 /* an add_host whose name is a template */
 };
 
-static kp_rc check_delegate(const struct kp_task *t, const struct kp_inventory *inv,
+static kp_rc check_delegate(const struct kp_task *t, const struct delegate_check *c,
 			    struct kp_buf *err)
 {
+	const struct kp_inventory *inv = c->inv;
 	const char *name = kp_template_source(t->delegate_to), *implicit;
 	if (!kp_template_is_literal(t->delegate_to) || kp_delegate_host(inv, name, &implicit) ||
-	    implicit)
+	    implicit || c->added_any || kp_strlist_has(&c->added, name))
 		return KP_OK;
 	const char **names = kp_xmalloc((inv->nhosts + 1) * sizeof(*names));
 	size_t n = 0;
@@ -55,15 +61,46 @@ static int check_delegate_task(struct kp_walk *w, const struct kp_task *t,
 			       const struct kp_strlist *tags)
 {
 	struct delegate_check *c = w->ctx;
-	return t->delegate_to ? check_delegate(t, c->inv, c->err) : KP_OK;
+	return t->delegate_to ? check_delegate(t, c, c->err) : KP_OK;
+}
+
+static int added_host_task(struct kp_walk *w, const struct kp_task *t,
+			   const struct kp_strlist *tags)
+{
+	struct delegate_check *c = w->ctx;
+	if (!t->module || strcmp(t->module->name, "add-host"))
+		return KP_OK;
+	static const char *const keys[] = {"name", "hostname", "host"};
+	for (size_t i = 0; i < KP_ARRAY_LEN(keys); i++) {
+		const struct kp_tvalue *a = kp_tvalue_get(t->args, keys[i]);
+		if (!a)
+			continue;
+		if (!a->lit || a->lit->type != KP_V_STR) {
+			c->added_any = true;
+			continue;
+		}
+		/* name:port */
+		const char *s = a->lit->u.str.s, *colon = strrchr(s, ':');
+		char *n = colon && !strchr(s, ']') && strchr(s, ':') == colon
+			      ? kp_xstrndup(s, (size_t)(colon - s))
+			      : kp_xstrdup(s);
+		kp_strlist_push(&c->added, n);
+		free(n);
+	}
+	return KP_OK;
 }
 
 static kp_rc check_plan_delegates(const struct kp_plan *plan, const struct kp_inventory *inv,
 				  struct kp_buf *err)
 {
 	struct delegate_check c = {.inv = inv, .err = err};
-	struct kp_walk w = {.task = check_delegate_task, .ctx = &c};
-	return kp_walk_plan(&w, plan, true);
+	struct kp_walk w = {.task = added_host_task, .ctx = &c};
+	kp_rc rc = kp_walk_plan(&w, plan, true);
+	w.task = check_delegate_task;
+	if (!rc)
+		rc = kp_walk_plan(&w, plan, true);
+	kp_strlist_release(&c.added);
+	return rc;
 }
 
 /* ansible.cfg's and -u/--private-key/-K's settings (o->conn_defaults) under
@@ -137,6 +174,41 @@ static char *read_answer(const char *msg, bool private)
 	return line;
 }
 
+/* vars_prompt's encrypt: the answer hashed as Ansible's CryptHash does
+ * (crypt(3) with "$ID$SALT", the salt given or salt_size random
+ * characters of [./0-9A-Za-z]); NULL when crypt refuses. */
+static char *prompt_hash(const char *answer, const char *algo, const char *salt, int64_t salt_size)
+{
+	static const char chars[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./";
+	const char *id = !strcmp(algo, "sha512_crypt")	 ? "6"
+			 : !strcmp(algo, "sha256_crypt") ? "5"
+			 : !strcmp(algo, "md5_crypt")	 ? "1"
+							 : "2b";
+	if (!salt_size)
+		salt_size = id[0] == '1' ? 8 : id[0] == '2' ? 22 : 16;
+	struct kp_buf setting = KP_BUF_INIT;
+	kp_buf_addf(&setting, "$%s$", id);
+	if (salt) {
+		kp_buf_addstr(&setting, salt);
+	} else {
+		unsigned char r[256];
+		if (RAND_bytes(r, (int)salt_size) != 1) {
+			kp_buf_release(&setting);
+			return NULL;
+		}
+		for (int64_t i = 0; i < salt_size; i++)
+			kp_buf_addch(&setting, chars[r[i] % 64]);
+	}
+	struct crypt_data *cd = kp_xcalloc(1, sizeof(*cd));
+	const char *h = crypt_r(answer, setting.buf, cd);
+	/* (a failure token, "*0", is the value, as Ansible has it) */
+	char *out = h ? kp_xstrdup(h) : NULL;
+	kp_buf_release(&setting);
+	free(cd);
+	return out;
+}
+
 /* vars_prompt, answered before anything runs: a value given with -e
  * wins; on a terminal the question is asked (twice with confirm); with
  * no terminal the default is taken, and without one the plan cannot run. */
@@ -193,6 +265,20 @@ static kp_rc answer_prompts(const struct kp_loadopts *o, struct kp_plan *plan, s
 				    "-e %s=...)",
 				    kp_list_at(pos, 0)->u.str.s, (long long)kp_list_at(pos, 1)->u.i,
 				    (long long)kp_list_at(pos, 2)->u.i, name, name);
+			if ((x = kp_map_get(e, "encrypt"))) {
+				const struct kp_value *salt = kp_map_get(e, "salt"),
+						      *size = kp_map_get(e, "salt_size");
+				char *h =
+				    prompt_hash(answer, x->u.str.s, salt ? salt->u.str.s : NULL,
+						size ? size->u.i : 0);
+				free(answer);
+				if (!h)
+					return kp_errorf(err, KP_ERR_INVALID,
+							 "vars_prompt '%s': crypt could not hash "
+							 "with %s",
+							 name, x->u.str.s);
+				answer = h;
+			}
 			struct kp_value *v = kp_value_str(answer);
 			free(answer);
 			if (unsafe)

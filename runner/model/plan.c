@@ -276,11 +276,14 @@ static kp_rc parse_hosts(struct kp_play *p, const struct kp_node *n, struct kp_b
 }
 
 /* vars_prompt: a list of {name, prompt, default, private, confirm,
- * unsafe}; the answers come when the plan loads (load.c) */
+ * unsafe, encrypt, salt, salt_size}; the answers come when the plan loads
+ * (load.c) */
 static kp_rc parse_vars_prompt(struct kp_play *p, const struct kp_node *v, struct kp_buf *err)
 {
-	static const char *const keys[] = {"name",    "prompt",	 "default",
-					   "private", "confirm", "unsafe"};
+	static const char *const keys[] = {"name",   "prompt",	"default", "private",  "confirm",
+					   "unsafe", "encrypt", "salt",	   "salt_size"};
+	static const char *const crypts[] = {"sha512_crypt", "sha256_crypt", "md5_crypt", "bcrypt",
+					     NULL};
 	if (kp_node_is_null(v))
 		return KP_OK;
 	if (v->type != KP_N_SEQ)
@@ -305,8 +308,16 @@ static kp_rc parse_vars_prompt(struct kp_play *p, const struct kp_node *v, struc
 			    !strcmp(k->str, "unsafe")) {
 				if (!(rc = kp_get_bool(x, k->str, &b, err)))
 					kp_map_set_take(m, k->str, kp_value_bool(b));
+			} else if (!strcmp(k->str, "salt_size")) {
+				int64_t n;
+				if (!(rc = kp_get_int(x, k->str, 1, 256, &n, err)))
+					kp_map_set_take(m, k->str, kp_value_int(n));
+			} else if (!strcmp(k->str, "encrypt")) {
+				int c;
+				if (!(rc = kp_get_choice(x, k->str, crypts, &c, err)))
+					kp_map_set_take(m, k->str, kp_value_str(crypts[c]));
 			} else if (!strcmp(k->str, "name") || !strcmp(k->str, "prompt") ||
-				   !strcmp(k->str, "default")) {
+				   !strcmp(k->str, "default") || !strcmp(k->str, "salt")) {
 				if (!(rc = kp_get_str(x, k->str, &s, err)))
 					kp_map_set_take(m, k->str, kp_value_str(s));
 				free(s);
@@ -427,7 +438,7 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 	} else if (!strcmp(key, "vars_prompt")) {
 		rc = parse_vars_prompt(p, v, err);
 	} else if (!strcmp(key, "module_defaults")) {
-		rc = kp_check_module_defaults(v, err);
+		rc = kp_check_module_defaults(ld, v, err);
 	} else if (!strcmp(key, "collections")) {
 		rc = kp_check_collections(v, err);
 	} else if (!strcmp(key, "throttle")) {

@@ -84,6 +84,9 @@ struct kp_task {
 	enum kp_tristate become;
 	char *become_user;
 	struct kp_template *delegate_to;
+	/* delegate_facts: the facts the task sets (a module's ansible_facts,
+	 * set_fact) go to the delegate_to host, not to the task's own */
+	bool delegate_facts;
 	bool run_once;
 	char **notify;
 	size_t nnotify;

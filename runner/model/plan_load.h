@@ -78,7 +78,7 @@ struct kp_role_opts {
 
 /* plan_module.c: check a module_defaults value (a mapping of module names to
  * argument mappings, or a list of them) and a collections list. */
-kp_rc kp_check_module_defaults(const struct kp_node *v, struct kp_buf *err);
+kp_rc kp_check_module_defaults(struct kp_loader *ld, const struct kp_node *v, struct kp_buf *err);
 kp_rc kp_check_collections(const struct kp_node *v, struct kp_buf *err);
 /* The module `name` as the play's and the task's (own_colls) collections
  * resolve it, or NULL. */

@@ -13,16 +13,83 @@
 #include <string.h>
 /* ---- module_defaults and collections ------------------------------------ */
 
-static kp_rc check_mdefs_map(const struct kp_node *m, struct kp_buf *err)
+/* Ansible's action groups (`group/NAME` in module_defaults): ansible-core's
+ * own (its ansible_builtin_runtime.yml) and, by their collection's name,
+ * those kplan provides a module of. kplan's members: the modules that
+ * answer to these names. */
+static const struct {
+	const char *name, *fqcn;
+	const char *members[2];
+} action_groups[] = {
+    {"k8s", "kubernetes.core.k8s", {"kubernetes.core.k8s_drain", NULL}},
+    {"aws", NULL, {NULL}},
+    {"acme", NULL, {NULL}},
+    {"azure", NULL, {NULL}},
+    {"cpm", NULL, {NULL}},
+    {"docker", NULL, {NULL}},
+    {"gcp", NULL, {NULL}},
+    {"os", NULL, {NULL}},
+    {"ovirt", NULL, {NULL}},
+    {"vmware", NULL, {NULL}},
+    {"testgroup", NULL, {NULL}},
+    {"testlegacy", NULL, {NULL}},
+};
+
+/* The group `group/NAME` names (its index), or -1: a short name is
+ * ansible.builtin's (ansible.builtin.NAME, ansible.legacy.NAME too). */
+static int action_group(const char *name)
+{
+	if (!strncmp(name, "ansible.builtin.", 16))
+		name += 16;
+	else if (!strncmp(name, "ansible.legacy.", 15))
+		name += 15;
+	for (size_t i = 0; i < KP_ARRAY_LEN(action_groups); i++)
+		if (!strcmp(name, action_groups[i].name) ||
+		    (action_groups[i].fqcn && !strcmp(name, action_groups[i].fqcn)))
+			return (int)i;
+	return -1;
+}
+
+/* Does the module_defaults key `key` apply to module m? */
+static bool mdefs_key_is(const char *key, const struct kp_module *m)
+{
+	if (strncmp(key, "group/", 6))
+		return kp_module_find(key) == m;
+	int g = action_group(key + 6);
+	for (size_t i = 0; g >= 0 && i < KP_ARRAY_LEN(action_groups[g].members); i++)
+		if (action_groups[g].members[i] && kp_module_find(action_groups[g].members[i]) == m)
+			return true;
+	return false;
+}
+
+static kp_rc check_mdefs_map(struct kp_loader *ld, const struct kp_node *m, struct kp_buf *err)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		const struct kp_node *k = m->items[2 * i], *v = m->items[2 * i + 1];
-		if (!strncmp(k->str, "group/", 6))
-			return kp_node_errorf(err, KP_ERR_INVALID, k,
-					      "module_defaults: kplan has no action group '%s'; "
-					      "name the modules",
-					      k->str + 6);
-		if (!kp_module_find(k->str))
+		if (!strncmp(k->str, "group/", 6)) {
+			const char *g = k->str + 6;
+			bool short_name = !strchr(g, '.') || !strncmp(g, "ansible.builtin.", 16) ||
+					  !strncmp(g, "ansible.legacy.", 15);
+			int gi = action_group(g);
+			if (gi < 0 && short_name)
+				return kp_node_errorf(err, KP_ERR_INVALID, k,
+						      "Error loading module_defaults: could not "
+						      "resolve the module_defaults group "
+						      "ansible.builtin.%s",
+						      strchr(g, '.') ? strrchr(g, '.') + 1 : g);
+			if (gi < 0 || !action_groups[gi].members[0]) {
+				/* a collection's group: kplan provides none of its
+				 * modules (Ansible applies the defaults to them) */
+				struct kp_buf w = KP_BUF_INIT;
+				kp_buf_addf(
+				    &w,
+				    "%s:%d:%d: module_defaults: kplan provides no module of "
+				    "action group '%s': its defaults apply to no task",
+				    k->file, k->line, k->col, g);
+				kp_strlist_push(&ld->plan->warnings, w.buf);
+				kp_buf_release(&w);
+			}
+		} else if (!kp_module_find(k->str))
 			return kp_node_errorf(err, KP_ERR_INVALID, k,
 					      "Could not resolve action %s in module_defaults",
 					      k->str);
@@ -35,14 +102,14 @@ static kp_rc check_mdefs_map(const struct kp_node *m, struct kp_buf *err)
 	return KP_OK;
 }
 
-kp_rc kp_check_module_defaults(const struct kp_node *v, struct kp_buf *err)
+kp_rc kp_check_module_defaults(struct kp_loader *ld, const struct kp_node *v, struct kp_buf *err)
 {
 	kp_rc rc = KP_OK;
 	if (v->type == KP_N_MAP)
-		return check_mdefs_map(v, err);
+		return check_mdefs_map(ld, v, err);
 	if (v->type == KP_N_SEQ) {
 		for (size_t i = 0; i < v->n && !rc; i++)
-			rc = v->items[i]->type == KP_N_MAP ? check_mdefs_map(v->items[i], err)
+			rc = v->items[i]->type == KP_N_MAP ? check_mdefs_map(ld, v->items[i], err)
 							   : KP_ERR_INVALID;
 		if (!rc)
 			return KP_OK;
@@ -110,7 +177,7 @@ static void mdefs_add(struct kp_loader *ld, const struct kp_node *v, const struc
 		const struct kp_node *d = v->type == KP_N_SEQ ? v->items[i] : v;
 		for (size_t j = 0; d->type == KP_N_MAP && j < d->n; j++) {
 			const struct kp_node *a = d->items[2 * j + 1];
-			if (kp_module_find(d->items[2 * j]->str) != m || a->type != KP_N_MAP)
+			if (!mdefs_key_is(d->items[2 * j]->str, m) || a->type != KP_N_MAP)
 				continue;
 			if (!*map)
 				*map = kp_synth_map(ld, at);

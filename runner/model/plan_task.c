@@ -16,21 +16,21 @@
 #include <unistd.h>
 
 static const char *const task_keys[] = {
-    "name",	    "when",	    "register",	     "loop",
-    "loop_control", "until",	    "retries",	     "delay",
-    "failed_when",  "changed_when", "ignore_errors", "ignore_unreachable",
-    "become",	    "become_user",  "delegate_to",   "run_once",
-    "notify",	    "tags",	    "no_log",	     "timeout",
-    "check_mode",   "environment",  "throttle",	     "args",
-    "listen",	    "block",	    "rescue",	     "always",
-    "diff",	    "async",	    "poll",	     "module_defaults",
-    "collections",  "vars",
+    "name",	    "when",	    "register",	      "loop",
+    "loop_control", "until",	    "retries",	      "delay",
+    "failed_when",  "changed_when", "ignore_errors",  "ignore_unreachable",
+    "become",	    "become_user",  "delegate_to",    "run_once",
+    "notify",	    "tags",	    "no_log",	      "timeout",
+    "check_mode",   "environment",  "throttle",	      "args",
+    "listen",	    "block",	    "rescue",	      "always",
+    "diff",	    "async",	    "poll",	      "module_defaults",
+    "collections",  "vars",	    "delegate_facts",
 };
 
 /* keys that make no sense on a block (they are about one module run) */
 static const char *const not_on_block[] = {
     "loop",	    "loop_control", "register", "until", "retries", "delay", "failed_when",
-    "changed_when", "notify",	    "listen",	"args",	 "async",   "poll",
+    "changed_when", "notify",	    "listen",	"args",	 "async",   "poll",  "delegate_facts",
 };
 
 /* what an import or include may carry (onto the imported tasks, or onto
@@ -537,7 +537,7 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		else
 			rc = kp_get_int(v, key, 0, 86400, &t->poll_s, err);
 	} else if (!strcmp(key, "module_defaults")) {
-		rc = kp_check_module_defaults(v, err);
+		rc = kp_check_module_defaults(ctx->ld, v, err);
 	} else if (!strcmp(key, "collections")) {
 		rc = kp_check_collections(v, err);
 	} else if (!strcmp(key, "loop_control")) {
@@ -548,8 +548,13 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		else if (!(rc = kp_get_int(v, key, 0, INT32_MAX, &i, err)))
 			t->retries = (int)i;
 	} else if (!strcmp(key, "delay")) {
+		char *end = NULL;
+		double secs = v->type == KP_N_SCALAR && v->str ? strtod(v->str, &end) : -1;
 		if (kp_node_has_template(v))
 			rc = compile_tmpl(v, key, &t->delay_t, err);
+		else if (end && end != v->str && !*end && secs >= 0 && secs < 1e9)
+			t->delay_ms =
+			    (int64_t)(secs * 1000 + 0.5); /* Ansible's: seconds, 0.5 too */
 		else
 			rc = kp_get_duration(v, key, &t->delay_ms, err);
 	} else if (!strcmp(key, "timeout")) {
@@ -575,6 +580,8 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		rc = kp_get_str(v, key, &t->become_user, err);
 	} else if (!strcmp(key, "delegate_to")) {
 		rc = compile_tmpl(v, key, &t->delegate_to, err);
+	} else if (!strcmp(key, "delegate_facts")) {
+		rc = kp_get_bool(v, key, &t->delegate_facts, err);
 	} else if (!strcmp(key, "vars")) {
 		/* a task's or a block's own variables, for it alone */
 		rc = parse_vars_key(ctx->ld, t, v);

@@ -121,7 +121,10 @@ static void host_magic(struct kp_value *m, const struct kp_host *host)
 static struct kp_value *hostvars_cb(void *ctx, const char *name)
 {
 	const struct kp_playvars *pv = ctx;
-	const struct kp_host *h = kp_inventory_host(pv->inv, name);
+	const char *implicit = NULL;
+	const struct kp_host *h = kp_delegate_host(pv->inv, name, &implicit);
+	if (!h && implicit)
+		h = pv->local;
 	if (!h)
 		return NULL;
 	struct kp_value *v = kp_value_map();
@@ -282,6 +285,8 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	s->layers[s->nlayers++] = hv->pub_vars;
 	hv->dyn_at[KP_DYN_VARS] = s->nlayers;
 	s->layers[s->nlayers++] = hv->empty;
+	hv->dyn_at[KP_DYN_TASK] = s->nlayers;
+	s->layers[s->nlayers++] = hv->empty;
 	s->layers[s->nlayers++] = hv->registered;
 	hv->dyn_at[KP_DYN_PARAMS] = s->nlayers;
 	s->layers[s->nlayers++] = hv->empty;
@@ -368,9 +373,11 @@ bool kp_task_layers(const struct kp_task *t, const struct kp_value *add[KP_DYN_C
 		add[KP_DYN_VARS] = t->role->vars;
 		add[KP_DYN_PARAMS] = t->role->params;
 	}
+	/* a block's, a task's or an import's `vars:` (a role's block with
+	 * vars: its use's parameters) */
 	if (t->include_vars && !t->include)
-		add[KP_DYN_PARAMS] = t->include_vars; /* an import (a role's are in its use) */
-	return add[KP_DYN_DEFAULTS] || add[KP_DYN_VARS] || add[KP_DYN_PARAMS];
+		add[t->role ? KP_DYN_PARAMS : KP_DYN_TASK] = t->include_vars;
+	return add[KP_DYN_DEFAULTS] || add[KP_DYN_VARS] || add[KP_DYN_PARAMS] || add[KP_DYN_TASK];
 }
 
 /* A rendered `hosts:` as a pattern: a string as it is, a number as its

@@ -6,7 +6,8 @@
  * inventory: all < parent groups < child groups < host < group_vars/ <
  * host_vars/), the host's gathered facts (ansible_*, ansible_facts), play
  * `vars`, `vars_files`, the vars of the play's roles, the vars of the role
- * being run, registered results and set-fact, the parameters of the role or
+ * being run, the `vars:` of the enclosing blocks and of the task (and of an
+ * import), registered results and set-fact, the parameters of the role or
  * include being run (with role_name, role_path and loop variables of
  * includes), extra vars (-e). The magic variables (inventory_hostname,
  * inventory_hostname_short, group_names, groups, hostvars, play_hosts,
@@ -47,12 +48,18 @@ struct kp_playvars {
 	 * new reference, or NULL when none were gathered). May be NULL. */
 	struct kp_value *(*facts_of)(void *facts_ctx, const struct kp_host *h);
 	void *facts_ctx;
+	/* Ansible's implicit localhost (hostvars['localhost'] when the
+	 * inventory has none), or NULL */
+	const struct kp_host *local;
 	const char *const *unknown; /* names known only after probe (offline plan) */
 	size_t nunknown;
 };
 
 /* The layers the engine sets while a role or include runs (kp_hostvars_push) */
-enum kp_dyn_layer { KP_DYN_DEFAULTS, KP_DYN_VARS, KP_DYN_PARAMS, KP_DYN_COUNT };
+/* (KP_DYN_TASK: the `vars:` of the blocks and the task being run, and of
+ * an import, above the role's vars and below registered results, as
+ * Ansible ranks block and task vars) */
+enum kp_dyn_layer { KP_DYN_DEFAULTS, KP_DYN_VARS, KP_DYN_PARAMS, KP_DYN_TASK, KP_DYN_COUNT };
 
 struct kp_hostvars {
 	const struct kp_host *host;

@@ -130,6 +130,36 @@ for fmt in text json; do
 		"$(grep -c 'hidden by no_log' "$E2E_TMP/out")"
 done
 
+# async with poll: 0: the job waits for a file the next task creates, so
+# it can only finish if it runs in the background; async_status waits
+cat >"$p" <<'PLAN'
+- name: async
+  hosts: nodes[0]
+  environment: {HOME: "{{ node_dir }}"}
+  tasks:
+    - name: job
+      shell: "while [ ! -f go ]; do sleep 0.1; done; echo job >> async-order; echo done"
+      async: 120
+      poll: 0
+      register: job
+    - name: next
+      shell: "echo next >> async-order; touch go"
+    - name: wait
+      async_status: {jid: "{{ job.ansible_job_id }}"}
+      register: st
+      until: st.finished
+      retries: 1200
+      delay: 0.1
+    - name: show
+      debug: {msg: "{{ st.rc }} {{ st.stdout }}"}
+PLAN
+run_kplan "$E2E_TMP/out" run "$p" -i "$inv" --format json
+check "async poll 0: the job ran in the background, after the next task" "0 next job" \
+	"$rc $(node_cat h1 async-order | paste -sd' ')"
+check "async poll 0: async_status reports its end" '"0 done"' \
+	"$(grep '"host_result".*"task":"show"' "$E2E_TMP/out" | sed 's/.*"msg":\("[^"]*"\).*/\1/')"
+check "async poll 0: the job's files in the node's HOME" 1 "$(node_sh h1 'ls .kplan_async | grep -c rc$')"
+
 cat >"$p" <<'PLAN'
 - name: limits
   hosts: nodes[0]

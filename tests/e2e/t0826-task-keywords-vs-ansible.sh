@@ -121,7 +121,9 @@ PLAN
 sed 's/^  hosts: localhost$/&\n  gather_facts: false/' plan.yml >ansible.yml
 ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml -e out="$E2E_TMP/a.json" \
 	-e answer=42 >a.log 2>a.err </dev/null || echo "not ok - ansible-playbook failed: $(tail -3 a.err)"
-"$KPLAN" run plan.yml -i inv.ini -e out="$E2E_TMP/k.json" -e answer=42 >k.log 2>k.err </dev/null ||
+# (the poll: 0 job's files, ~/.kplan_async, stay in the test's tree)
+mkdir home
+HOME="$E2E_TMP/home" "$KPLAN" run plan.yml -i inv.ini -e out="$E2E_TMP/k.json" -e answer=42 >k.log 2>k.err </dev/null ||
 	echo "not ok - kplan run failed: $(tail -3 k.err)"
 /usr/bin/python3 - a.json k.json <<'PY'
 import json, sys

@@ -121,3 +121,54 @@ else:
     if order(want) != order(got):
         print(f"    order: ansible {order(want)}\n    kplan {order(got)}")
 PY
+
+# end_play, end_batch, clear_facts: run once, for the first host (so is
+# their `when`), acting on every host; clear_facts leaves set_fact's
+# variables; the recap counts no meta action
+cat >once.yml <<'PLAN'
+- hosts: g
+  gather_facts: false
+  tasks:
+    - name: end-play-when-h2
+      meta: end_play
+      when: inventory_hostname == 'h2'
+    - set_fact: {f1: kept}
+    - setup: {gather_subset: ["!all", "!min", "env"], filter: "ansible_env"}
+    - name: clear-facts-when-h1
+      meta: clear_facts
+      when: inventory_hostname == 'h1'
+    - name: after-clear
+      debug: {msg: "{{ f1 }} {{ ansible_env is defined }} {{ ansible_facts | length }}"}
+    - name: end-batch-when-h3
+      meta: end_batch
+      when: inventory_hostname == 'h3'
+    - name: after-end-batch
+      debug: {msg: c}
+    - name: end-play-when-h1
+      meta: end_play
+      when: inventory_hostname == 'h1'
+    - name: after-end-play
+      debug: {msg: never}
+PLAN
+ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini once.yml >ao.json 2>ao.err
+"$KPLAN" run once.yml -i inv.ini --format json >ko.json 2>ko.err
+/usr/bin/python3 - ao.json ko.json <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+want = sorted((t["task"]["name"], h, r.get("msg", "")) for p in a["plays"] for t in p["tasks"]
+              for h, r in t["hosts"].items() if t["task"]["name"].startswith("after"))
+got, recap = [], {}
+for line in open(sys.argv[2]):
+    e = json.loads(line)
+    if e.get("event") == "host_result" and e["task"].startswith("after"):
+        got.append((e["task"], e["host"], e.get("msg", "")))
+    if e.get("event") == "recap":
+        recap = {n: {k: h[k] for k in ("ok", "changed", "failed", "skipped")} for n, h in e["hosts"].items()}
+got.sort()
+print(("ok - " if want == got else "not ok - ") + f"meta once: the later tasks' results {got}" +
+      ("" if want == got else f", Ansible's {want}"))
+arecap = {h: {k: s[k] for k in ("ok", "changed", "failures", "skipped")} for h, s in a["stats"].items()}
+arecap = {h: {"failed" if k == "failures" else k: v for k, v in s.items()} for h, s in arecap.items()}
+print(("ok - " if arecap == recap else "not ok - ") + f"meta once: the recap {recap}" +
+      ("" if arecap == recap else f", Ansible's {arecap}"))
+PY

@@ -4,10 +4,9 @@
 # messages, and the plays after them run on the same hosts with the same
 # variables: hosts added with groups, variables and a port, groups made
 # from a variable with a parent group, add_host run once (registered for
-# the first host only), adding a host again is no change. (kplan changes
-# the inventory when the play ends: within the play that adds a host,
-# `groups` does not hold it yet, so a second add there would report a
-# change where Ansible's reports none.)
+# the first host only), adding a host again is no change; within the play
+# that adds a host or a group, the later tasks see them in `groups` and
+# `hostvars` and can delegate to the new host.
 . "$(dirname "$0")/lib.sh"
 if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP add_host and group_by vs Ansible: no ansible-playbook"
@@ -55,6 +54,23 @@ cat >plan.yml <<'PLAN'
   tasks:
     - name: in-byrole
       debug: {msg: "{{ inventory_hostname }} {{ group_names }}"}
+- name: mid-play
+  hosts: web
+  tasks:
+    - name: add-mid
+      add_host: {name: extra3, groups: [mid], ansible_connection: local, shade: green}
+    - name: group-mid
+      group_by: {key: "mid_{{ role }}"}
+    - name: seen-mid
+      debug: {msg: "{{ groups['mid'] }} {{ groups['mid_front'] | default('none') }} {{ hostvars['extra3'].shade }} {{ group_names }}"}
+    - name: add-mid-again
+      add_host: {name: extra3, groups: [mid]}
+    - name: delegated-mid
+      command: echo {{ inventory_hostname }}
+      delegate_to: extra3
+      register: r_del
+    - name: seen-delegated
+      debug: {msg: "{{ r_del.stdout }}"}
 PLAN
 sed 's/^  hosts: .*$/&\n  gather_facts: false/' plan.yml >ansible.yml
 ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml >a.json 2>a.err
@@ -69,7 +85,7 @@ else
 fi
 /usr/bin/python3 - a.json k.json <<'PY' || echo "not ok - add_host/group_by: the comparison failed"
 import json, sys
-shown = {"registered", "registered-add", "in-dyn", "in-front", "in-byrole"}
+shown = {"registered", "registered-add", "in-dyn", "in-front", "in-byrole", "seen-mid", "seen-delegated"}
 def status(r):
     return "skipped" if r.get("skipped") else "failed" if r.get("failed") else "changed" if r.get("changed") else "ok"
 want = []

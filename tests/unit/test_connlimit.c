@@ -42,6 +42,7 @@ struct fake {
 	struct kp_loaded ld;
 	struct kp_engine e;
 	struct kp_hoststate hs[NHOSTS];
+	struct kp_hoststate *hp[NHOSTS]; /* the engine's table: a pointer per host */
 };
 
 /* NHOSTS hosts, each with an open (local) connection, used in order */
@@ -50,7 +51,9 @@ static void fake_init(struct fake *f, int budget)
 	memset(f, 0, sizeof(*f));
 	f->ld.inv.nhosts = NHOSTS;
 	f->e.ld = &f->ld;
-	f->e.hosts = f->hs;
+	for (int i = 0; i < NHOSTS; i++)
+		f->hp[i] = &f->hs[i];
+	f->e.hosts = f->hp;
 	f->e.conn_budget = budget;
 	pthread_mutex_init(&f->e.conn_evict_lock, NULL);
 	for (int i = 0; i < NHOSTS; i++) {

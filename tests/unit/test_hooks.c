@@ -294,7 +294,8 @@ static void test_limits(void **state)
 	kp_hookcall_release(&t->c);
 	expect_fail(t, "while true do pcall(string.rep, 'x', 1 << 30) end",
 		    "t.lua:1: instruction limit exceeded (1000000 instructions)");
-	assert_true(now() - t0 < (unit_valgrind() ? 120.0 : 5.0));
+	/* a hang guard, not a speed test: a loaded machine may take seconds */
+	assert_true(now() - t0 < (unit_valgrind() ? 300.0 : 60.0));
 	/* the state is fine afterwards */
 	assert_int_equal(run(t, "return #string.rep('x', 1000)", NULL, false), KP_HOOK_OK);
 	assert_int_equal(t->c.ret->u.i, 1000);

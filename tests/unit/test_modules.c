@@ -911,10 +911,11 @@ static void test_shell(void **state)
 /* A systemctl that records its arguments and answers from state files. */
 static void fake_systemctl(const char *active, const char *enabled)
 {
-	char script[1024];
+	char script[2048];
 	snprintf(script, sizeof(script),
 		 "#!/bin/sh\n"
 		 "echo \"$*\" >> %s/calls\n"
+		 "while case \"$1\" in --*) true;; *) false;; esac; do shift; done\n"
 		 "case \"$1\" in\n"
 		 "is-active) cat %s/active; [ \"$(cat %s/active)\" = active ];;\n"
 		 "is-enabled) cat %s/enabled; [ \"$(cat %s/enabled)\" = enabled ];;\n"
@@ -922,10 +923,11 @@ static void fake_systemctl(const char *active, const char *enabled)
 		 "start|restart) echo active > %s/active;;\n"
 		 "stop) echo inactive > %s/active;;\n"
 		 "enable) echo enabled > %s/enabled;;\n"
-		 "disable) echo disabled > %s/enabled;;\n"
+		 "disable|unmask) echo disabled > %s/enabled;;\n"
+		 "mask) echo masked > %s/enabled;;\n"
 		 "esac\n",
 		 T->f.root, T->f.root, T->f.root, T->f.root, T->f.root, T->f.root, T->f.root,
-		 T->f.root, T->f.root);
+		 T->f.root, T->f.root, T->f.root);
 	put_file("@/bin/systemctl", script);
 	char *p = rooted("@/bin/systemctl");
 	chmod(p, 0755);
@@ -1000,7 +1002,30 @@ static void test_systemd(void **state)
 
 	run("systemd", "{\"state\":\"started\"}", &r);
 	assert_true(r.failed);
-	assert_string_equal(msg(&r), "'name' is required with 'state' or 'enabled'");
+	assert_string_equal(msg(&r), "'name' is required with 'state', 'enabled' or 'masked'");
+	kp_result_release(&r);
+
+	/* masked, and every systemctl with scope, no_block and force */
+	put_file("@/calls", "");
+	run("systemd",
+	    "{\"name\":\"kubelet\",\"masked\":true,\"scope\":\"user\",\"no_block\":true,"
+	    "\"force\":true}",
+	    &r);
+	assert_true(r.changed);
+	assert_string_equal(msg(&r), "masked 'kubelet'");
+	kp_result_release(&r);
+	calls = file_text("@/calls");
+	assert_string_equal(calls, "--user --no-block --force show -p LoadState kubelet\n"
+				   "--user --no-block --force is-active kubelet\n"
+				   "--user --no-block --force is-enabled kubelet\n"
+				   "--user --no-block --force mask kubelet\n");
+	free(calls);
+	run("systemd", "{\"name\":\"kubelet\",\"masked\":true}", &r);
+	assert_false(r.changed);
+	kp_result_release(&r);
+	run("systemd", "{\"name\":\"kubelet\",\"masked\":false,\"enabled\":true}", &r);
+	assert_true(r.changed);
+	assert_string_equal(msg(&r), "unmasked 'kubelet', enabled 'kubelet'");
 	kp_result_release(&r);
 }
 

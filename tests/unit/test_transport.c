@@ -127,7 +127,7 @@ static void test_status_and_streams(void **state)
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.out.buf, "out\nmore\n");
 	assert_string_equal(r.err.buf, "err\n");
-	assert_true(r.duration_ms >= 0 && r.duration_ms < 5000);
+	assert_true(r.duration_ms >= 0 && r.duration_ms < 60000);
 	kp_exec_res_release(&r);
 
 	/* A command that reads stdin sees EOF when there is no data. */
@@ -363,8 +363,10 @@ static void test_timeout_kills_group(void **state)
 	int64_t took = mono_ms() - t0;
 	assert_true(r.timed_out);
 	assert_int_equal(r.rc, 128 + SIGTERM);
-	assert_true(took >= 300 && took < 2000);
-	assert_true(r.duration_ms >= 300 && r.duration_ms < 2000);
+	/* killed at the timeout, long before the 30 s sleep would end; the
+	 * upper bound leaves a loaded machine room */
+	assert_true(took >= 300 && took < 20000);
+	assert_true(r.duration_ms >= 300 && r.duration_ms < 20000);
 	kp_exec_res_release(&r);
 
 	pid_t bg = read_pid(pidfile);
