@@ -250,6 +250,27 @@ void kp_journal_cordon(struct kp_journal *j, const char *host, const char *node,
 	pthread_mutex_unlock(&j->lock);
 }
 
+void kp_journal_admission(struct kp_journal *j, const char *host, const char *node,
+			  const char *const *inflight, size_t ninflight, int64_t waited_ms,
+			  const char *last_wait)
+{
+	if (!j || !j->f)
+		return;
+	cJSON *rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "type", "admission");
+	cJSON_AddStringToObject(rec, "host", host);
+	cJSON_AddStringToObject(rec, "node", node);
+	cJSON *a = cJSON_AddArrayToObject(rec, "in_flight");
+	for (size_t i = 0; i < ninflight; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(inflight[i]));
+	cJSON_AddNumberToObject(rec, "waited_ms", (double)waited_ms);
+	if (last_wait)
+		cJSON_AddStringToObject(rec, "waited_for", last_wait);
+	pthread_mutex_lock(&j->lock);
+	write_record(j, rec);
+	pthread_mutex_unlock(&j->lock);
+}
+
 void kp_journal_end(struct kp_journal *j, int exit_code, const char *reason)
 {
 	if (!j || !j->f)
