@@ -102,6 +102,7 @@ bool kp_wgate_admit(struct kp_engine *e, size_t i)
 	const char *host = g->hosts->h[i]->host->name;
 	const char **flight = kp_xcalloc(g->n + 1, sizeof(*flight));
 	char *last = NULL;
+	struct kp_strlist waits = {0}; /* the reasons it waited for, each once */
 	int64_t t0 = kp_now_ms();
 	bool admit = false;
 	while (!kp_engine_stopped(e) && !e->stop_starting) {
@@ -132,7 +133,7 @@ bool kp_wgate_admit(struct kp_engine *e, size_t i)
 			if (last)
 				kp_out_window(&e->out, host, NULL, waited);
 			kp_journal_admission(&e->journal, host, g->nodes[i], flight, nf, waited,
-					     last);
+					     &waits);
 			admit = true;
 			break;
 		}
@@ -140,6 +141,8 @@ bool kp_wgate_admit(struct kp_engine *e, size_t i)
 			free(last);
 			last = kp_xstrdup(d.reason);
 			kp_out_window(&e->out, host, d.reason, 0);
+			if (!kp_strlist_has(&waits, d.reason) && waits.n < 16)
+				kp_strlist_push(&waits, d.reason);
 		}
 		/* a second, or until a host finishes */
 		struct timespec ts;
@@ -152,6 +155,7 @@ bool kp_wgate_admit(struct kp_engine *e, size_t i)
 	if (!admit && last)
 		kp_out_window(&e->out, host, NULL, -1); /* the run stops: no admission */
 	free(last);
+	kp_strlist_release(&waits);
 	free(flight);
 	return admit;
 }

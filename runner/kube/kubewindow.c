@@ -116,9 +116,12 @@ static void pdb_index(struct kp_kwin_snap *s, const cJSON *pdb, struct kp_kwin_p
 		b->pods[b->npods++] = i;
 		expected += !p->terminating;
 	}
-	const cJSON *dh = jobj(st, "desiredHealthy");
-	if (cJSON_IsNumber(dh) && cJSON_IsNumber(jobj(st, "expectedPods"))) {
-		b->desired = dh->valueint; /* the disruption controller's own count */
+	const cJSON *dh = jobj(st, "desiredHealthy"), *ep = jobj(st, "expectedPods");
+	b->expected = expected;
+	if (cJSON_IsNumber(dh) && cJSON_IsNumber(ep)) {
+		/* the disruption controller's own counts */
+		b->desired = dh->valueint;
+		b->expected = ep->valueint;
 		return;
 	}
 	if (jobj(spec, "minAvailable"))
@@ -255,12 +258,13 @@ static const char *plural(size_t n)
 static void budget_reason(const struct kp_kwin_snap *s, const struct kp_kwin_pdb *b,
 			  const bool *out, int allows, struct kp_kwin_decision *d)
 {
-	size_t inflight = 0, unready = 0;
+	size_t inflight = 0, unready = 0, present = 0;
 	bool *named = kp_xcalloc(s->nnodes + 1, sizeof(bool));
-	struct kp_buf where = KP_BUF_INIT;
+	struct kp_buf where = KP_BUF_INIT, r = KP_BUF_INIT;
 	for (size_t i = 0; i < b->npods; i++) {
 		const struct kp_kwin_pod *p = &s->pods[b->pods[i]];
 		size_t ni = node_index(s, p->node);
+		present += !p->terminating;
 		if (ni != SIZE_MAX && out[ni]) {
 			inflight++;
 			if (!named[ni])
@@ -271,18 +275,27 @@ static void budget_reason(const struct kp_kwin_snap *s, const struct kp_kwin_pdb
 			unready++;
 		}
 	}
-	int n =
-	    snprintf(d->reason, sizeof(d->reason), "pdb %s/%s allows %d", b->ns, b->name, allows);
-	if (inflight && unready)
-		snprintf(d->reason + n, sizeof(d->reason) - (size_t)n,
-			 " (%zu pod%s in flight on %s; %zu not ready)", inflight, plural(inflight),
-			 where.buf, unready);
-	else if (inflight)
-		snprintf(d->reason + n, sizeof(d->reason) - (size_t)n,
-			 " (%zu pod%s in flight on %s)", inflight, plural(inflight), where.buf);
-	else if (unready)
-		snprintf(d->reason + n, sizeof(d->reason) - (size_t)n, " (%zu pod%s not ready)",
-			 unready, plural(unready));
+	/* pods its controller has yet to make (a replacement not created yet) */
+	size_t missing = (size_t)b->expected > present ? (size_t)b->expected - present : 0;
+	const char *sep = " (";
+	kp_buf_addf(&r, "pdb %s/%s allows %d", b->ns, b->name, allows);
+	if (inflight) {
+		kp_buf_addf(&r, "%s%zu pod%s in flight on %s", sep, inflight, plural(inflight),
+			    where.buf);
+		sep = "; ";
+	}
+	if (unready) {
+		kp_buf_addf(&r, "%s%zu pod%s not ready", sep, unready, plural(unready));
+		sep = "; ";
+	}
+	if (missing) {
+		kp_buf_addf(&r, "%s%zu of %d pods missing", sep, missing, b->expected);
+		sep = "; ";
+	}
+	if (*sep == ';')
+		kp_buf_addstr(&r, ")");
+	snprintf(d->reason, sizeof(d->reason), "%s", r.buf);
+	kp_buf_release(&r);
 	kp_buf_release(&where);
 	free(named);
 }

@@ -58,6 +58,7 @@ struct kp_kwin_pod {
 struct kp_kwin_pdb {
 	const char *ns, *name;
 	int desired;  /* desiredHealthy */
+	int expected; /* expectedPods (or the pods it selects, when the status has none) */
 	size_t *pods; /* the pods it selects (indices) */
 	size_t npods;
 };

@@ -252,7 +252,7 @@ void kp_journal_cordon(struct kp_journal *j, const char *host, const char *node,
 
 void kp_journal_admission(struct kp_journal *j, const char *host, const char *node,
 			  const char *const *inflight, size_t ninflight, int64_t waited_ms,
-			  const char *last_wait)
+			  const struct kp_strlist *waits)
 {
 	if (!j || !j->f)
 		return;
@@ -264,8 +264,11 @@ void kp_journal_admission(struct kp_journal *j, const char *host, const char *no
 	for (size_t i = 0; i < ninflight; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(inflight[i]));
 	cJSON_AddNumberToObject(rec, "waited_ms", (double)waited_ms);
-	if (last_wait)
-		cJSON_AddStringToObject(rec, "waited_for", last_wait);
+	if (waits && waits->n) {
+		cJSON *w = cJSON_AddArrayToObject(rec, "waited_for");
+		for (size_t i = 0; i < waits->n; i++)
+			cJSON_AddItemToArray(w, cJSON_CreateString(waits->v[i]));
+	}
 	pthread_mutex_lock(&j->lock);
 	write_record(j, rec);
 	pthread_mutex_unlock(&j->lock);

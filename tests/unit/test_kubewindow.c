@@ -201,6 +201,17 @@ static void test_already_disrupted(void **state)
 	fx_build(&f);
 	decide(&f, &PDB, n1, 1, "n2", true, "");
 	kp_kwin_snap_release(&f.s);
+	/* the evicted pod is gone and its replacement not made yet: the
+	 * controller still expects 4 */
+	fx_init(&f, 5);
+	spread(&f, "web", on, 3);
+	b = add_pdb(f.pdbs, "default", "web", "web", "maxUnavailable", 1, false);
+	st = cJSON_AddObjectToObject(b, "status");
+	cJSON_AddNumberToObject(st, "expectedPods", 4);
+	cJSON_AddNumberToObject(st, "desiredHealthy", 3);
+	fx_build(&f);
+	decide(&f, &PDB, n1, 1, "n2", false, "pdb default/web allows 0 (1 of 4 pods missing)");
+	kp_kwin_snap_release(&f.s);
 }
 
 static void test_cluster_nodes_out(void **state)
