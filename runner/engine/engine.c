@@ -40,9 +40,14 @@ static bool window_go(struct kp_engine *e, size_t next)
 	/* hosts started so far, failed or unreachable among them */
 	size_t failed = 0;
 	pthread_mutex_lock(&e->lock);
-	for (size_t i = 0; i < e->started_hosts; i++) {
-		struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
-		failed += hs->failed || hs->unreachable;
+	if (e->wgate) {
+		/* a disruption-aware window starts hosts out of play order */
+		failed = kp_wgate_failed(e, &e->started_hosts);
+	} else {
+		for (size_t i = 0; i < e->started_hosts; i++) {
+			struct kp_hoststate *hs = &e->hosts[e->batch->hosts[i]];
+			failed += hs->failed || hs->unreachable;
+		}
 	}
 	bool over =
 	    e->window && kp_fail_threshold_exceeded(failed, e->started_hosts, kp_max_fail(e));
@@ -69,6 +74,8 @@ static bool window_go(struct kp_engine *e, size_t next)
 static void host_job_fn(struct kp_engine *e, int slot, size_t i, void *arg)
 {
 	struct host_job *j = arg;
+	if (e->wgate)
+		i = kp_wgate_host(e, i); /* the host the window chose */
 	struct kp_hoststate *hs = j->hosts->h[i];
 	struct kp_hostlist one = {&j->hosts->h[i], 1};
 	kp_out_host_start(&e->out, hs->host->name);

@@ -161,13 +161,16 @@ bool kp_engine_interrupted(const struct kp_engine *e); /* Ctrl-C or SIGTERM */
 bool kp_engine_stopped(struct kp_engine *e);	       /* a stop or an interrupt */
 
 /* window.c: a disruption-aware window's gate. open reads the cluster once
- * (an error says why the window cannot work); admit blocks until host i of
- * the window's hosts may start (false: the run stops first); done says it
- * finished. */
+ * (an error says why the window cannot work); admit blocks until some host
+ * of the window's hosts may start as the i-th (false: the run stops first),
+ * and host(i) says which one that is; done says host h finished; failed
+ * counts the hosts started so far (in *started) that failed. */
 struct kp_wgate;
 kp_rc kp_wgate_open(struct kp_engine *e, const struct kp_hostlist *hosts, struct kp_buf *err);
 bool kp_wgate_admit(struct kp_engine *e, size_t i);
-void kp_wgate_done(struct kp_engine *e, size_t i);
+size_t kp_wgate_host(struct kp_engine *e, size_t i);
+void kp_wgate_done(struct kp_engine *e, size_t h);
+size_t kp_wgate_failed(struct kp_engine *e, size_t *started);
 void kp_wgate_close(struct kp_engine *e);
 
 /* runjournal.c: open the run's journal (or the resumed one); the exit code

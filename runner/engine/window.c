@@ -2,16 +2,19 @@
  * window.c - the disruption-aware window's gate (`window: auto`, or
  * {max, budget: pdb, min_ready}): before each host of the sliding window
  * starts, read the cluster (three list requests: nodes, pods, budgets) and
- * ask kp_kwin_decide (kube/kubewindow.h) whether the host's node may go out
- * with the nodes of the hosts in flight. While it may not, the window waits,
- * reads again every second (at once when a host finishes), and the status
- * line says why; each admission goes to the journal. The host order is the
- * play's: a host that must wait holds back those after it.
+ * ask kp_kwin_decide (kube/kubewindow.h), for each host not started yet in
+ * play order, whether its node may go out with the nodes of the hosts in
+ * flight: the first that may starts. A host that must wait does not hold
+ * back those after it, so the order of starts is the cluster's to decide.
+ * While none may start the window waits, reads again every second (at once
+ * when a host finishes), and the status line says why the first of them
+ * waits; each admission goes to the journal.
  */
 #include "engine/engine_int.h"
 #include "kube/kubeapi.h"
 #include "kube/kubewindow.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +27,11 @@ struct kp_wgate {
 	const struct kp_hostlist *hosts;
 	char **nodes;	/* the node of each host (node_name, or its name) */
 	bool *inflight; /* by host index */
+	bool *started;
+	size_t *order;		  /* the host the i-th start ran */
+	int64_t *waited_since;	  /* when a host was first held back (0: never) */
+	struct kp_strlist *waits; /* why, each reason once */
+	size_t shown;		  /* the host the status line says waits, or SIZE_MAX */
 	size_t n;
 	pthread_mutex_t m;
 	pthread_cond_t done; /* a host finished */
@@ -35,6 +43,12 @@ static void wgate_free(struct kp_wgate *g)
 		free(g->nodes[i]);
 	free(g->nodes);
 	free(g->inflight);
+	free(g->started);
+	free(g->order);
+	free(g->waited_since);
+	for (size_t i = 0; i < g->n; i++)
+		kp_strlist_release(&g->waits[i]);
+	free(g->waits);
 	kp_kube_free(g->kube);
 	pthread_mutex_destroy(&g->m);
 	pthread_cond_destroy(&g->done);
@@ -54,6 +68,11 @@ kp_rc kp_wgate_open(struct kp_engine *e, const struct kp_hostlist *hosts, struct
 	g->n = hosts->n;
 	g->nodes = kp_xcalloc(g->n + 1, sizeof(*g->nodes));
 	g->inflight = kp_xcalloc(g->n + 1, sizeof(bool));
+	g->started = kp_xcalloc(g->n + 1, sizeof(bool));
+	g->order = kp_xcalloc(g->n + 1, sizeof(size_t));
+	g->waited_since = kp_xcalloc(g->n + 1, sizeof(int64_t));
+	g->waits = kp_xcalloc(g->n + 1, sizeof(struct kp_strlist));
+	g->shown = SIZE_MAX;
 	for (size_t i = 0; i < g->n; i++) {
 		const struct kp_value *v = kp_scope_get(&hosts->h[i]->hv.scope, "node_name");
 		g->nodes[i] =
@@ -96,54 +115,86 @@ static size_t inflight_nodes(struct kp_wgate *g, const char **out)
 	return n;
 }
 
+/* the first host not started yet that may start now, or SIZE_MAX with the
+ * reason the first of them waits for in d (each held-back host's reasons
+ * go to its waits) */
+static size_t pick(struct kp_wgate *g, const char *const *flight, size_t nf,
+		   struct kp_kwin_decision *d)
+{
+	struct kp_kwin_snap s;
+	struct kp_buf err = KP_BUF_INIT;
+	size_t first = SIZE_MAX;
+	int64_t now = kp_now_ms();
+	for (size_t h = 0; h < g->n && first == SIZE_MAX; h++)
+		if (!g->started[h])
+			first = h;
+	if (first == SIZE_MAX)
+		return SIZE_MAX;
+	/* nothing out and no floor of ready nodes: no need to look */
+	if (!nf && g->rule.min_ready <= 0)
+		return first;
+	if (kp_kwin_snap_fetch(g->kube, &s, &err)) {
+		snprintf(d->reason, sizeof(d->reason), "the cluster could not be read: %s",
+			 err.buf ? err.buf : "");
+		kp_buf_release(&err);
+		return SIZE_MAX;
+	}
+	kp_buf_release(&err);
+	size_t chosen = SIZE_MAX;
+	for (size_t h = first; h < g->n && chosen == SIZE_MAX; h++) {
+		struct kp_kwin_decision hd;
+		if (g->started[h])
+			continue;
+		kp_kwin_decide(&s, &g->rule, flight, nf, g->nodes[h], &hd);
+		if (hd.admit) {
+			chosen = h;
+			break;
+		}
+		if (!g->waited_since[h])
+			g->waited_since[h] = now;
+		if (!kp_strlist_has(&g->waits[h], hd.reason) && g->waits[h].n < 16)
+			kp_strlist_push(&g->waits[h], hd.reason);
+		if (h == first)
+			*d = hd;
+	}
+	kp_kwin_snap_release(&s);
+	return chosen;
+}
+
 bool kp_wgate_admit(struct kp_engine *e, size_t i)
 {
 	struct kp_wgate *g = e->wgate;
-	const char *host = g->hosts->h[i]->host->name;
 	const char **flight = kp_xcalloc(g->n + 1, sizeof(*flight));
-	char *last = NULL;
-	struct kp_strlist waits = {0}; /* the reasons it waited for, each once */
-	int64_t t0 = kp_now_ms();
 	bool admit = false;
 	while (!kp_engine_stopped(e) && !e->stop_starting) {
-		struct kp_kwin_decision d = {.admit = true};
+		struct kp_kwin_decision d = {.admit = false};
 		pthread_mutex_lock(&g->m);
 		size_t nf = inflight_nodes(g, flight);
 		pthread_mutex_unlock(&g->m);
-		/* nothing out and no floor of ready nodes: no need to look */
-		if (nf || g->rule.min_ready > 0) {
-			struct kp_kwin_snap s;
-			struct kp_buf err = KP_BUF_INIT;
-			if (kp_kwin_snap_fetch(g->kube, &s, &err)) {
-				d.admit = false;
-				snprintf(d.reason, sizeof(d.reason),
-					 "the cluster could not be read: %s",
-					 err.buf ? err.buf : "");
-			} else {
-				kp_kwin_decide(&s, &g->rule, flight, nf, g->nodes[i], &d);
-				kp_kwin_snap_release(&s);
-			}
-			kp_buf_release(&err);
-		}
-		if (d.admit) {
+		size_t h = pick(g, flight, nf, &d);
+		if (h != SIZE_MAX) {
 			pthread_mutex_lock(&g->m);
-			g->inflight[i] = true;
+			g->inflight[h] = g->started[h] = true;
+			g->order[i] = h;
 			pthread_mutex_unlock(&g->m);
-			int64_t waited = kp_now_ms() - t0;
-			if (last)
+			const char *host = g->hosts->h[h]->host->name;
+			int64_t waited = g->waited_since[h] ? kp_now_ms() - g->waited_since[h] : 0;
+			if (g->shown == h) {
 				kp_out_window(&e->out, host, NULL, waited);
-			kp_journal_admission(&e->journal, host, g->nodes[i], flight, nf, waited,
-					     &waits);
+				g->shown = SIZE_MAX;
+			}
+			kp_journal_admission(&e->journal, host, g->nodes[h], flight, nf, waited,
+					     &g->waits[h]);
 			admit = true;
 			break;
 		}
-		if (!last || strcmp(last, d.reason)) {
-			free(last);
-			last = kp_xstrdup(d.reason);
-			kp_out_window(&e->out, host, d.reason, 0);
-			if (!kp_strlist_has(&waits, d.reason) && waits.n < 16)
-				kp_strlist_push(&waits, d.reason);
-		}
+		/* no host may start: say why the first one waits */
+		for (size_t k = 0; k < g->n && d.reason[0]; k++)
+			if (!g->started[k]) {
+				kp_out_window(&e->out, g->hosts->h[k]->host->name, d.reason, 0);
+				g->shown = k;
+				break;
+			}
 		/* a second, or until a host finishes */
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -152,12 +203,30 @@ bool kp_wgate_admit(struct kp_engine *e, size_t i)
 		pthread_cond_timedwait(&g->done, &g->m, &ts);
 		pthread_mutex_unlock(&g->m);
 	}
-	if (!admit && last)
-		kp_out_window(&e->out, host, NULL, -1); /* the run stops: no admission */
-	free(last);
-	kp_strlist_release(&waits);
+	if (!admit && g->shown != SIZE_MAX) /* the run stops: no admission */
+		kp_out_window(&e->out, g->hosts->h[g->shown]->host->name, NULL, -1);
 	free(flight);
 	return admit;
+}
+
+size_t kp_wgate_host(struct kp_engine *e, size_t i)
+{
+	return e->wgate->order[i];
+}
+
+size_t kp_wgate_failed(struct kp_engine *e, size_t *started)
+{
+	struct kp_wgate *g = e->wgate;
+	size_t failed = 0;
+	*started = 0;
+	for (size_t h = 0; h < g->n; h++) {
+		const struct kp_hoststate *hs = g->hosts->h[h];
+		if (!g->started[h])
+			continue;
+		(*started)++;
+		failed += hs->failed || hs->unreachable;
+	}
+	return failed;
 }
 
 void kp_wgate_done(struct kp_engine *e, size_t i)

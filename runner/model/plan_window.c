@@ -112,18 +112,19 @@ void kp_window_describe(const struct kp_play *p, size_t nhosts, int forks, struc
 	const struct kp_window_rule *r = &p->wrule;
 	int cap = p->window < forks ? p->window : forks;
 	kp_buf_addf(b,
-		    "disruption-aware window over %zu hosts, in play order: the next host starts",
+		    "disruption-aware window over %zu hosts: the next to start is the first, in "
+		    "play order, that may go",
 		    nhosts);
 	if (r->budget)
-		kp_buf_addstr(b, " only when evicting its pods leaves every PodDisruptionBudget "
-				 "satisfied, counting the pods on the nodes in flight and on nodes "
-				 "cordoned or not Ready");
+		kp_buf_addstr(b,
+			      ": evicting its pods leaves every PodDisruptionBudget satisfied, "
+			      "counting the pods on the nodes in flight and on nodes cordoned or "
+			      "not Ready");
 	if (r->min_ready > 0)
-		kp_buf_addf(
-		    b, "%s while at least %d%s of the cluster's nodes stay Ready and schedulable",
-		    r->budget ? ", and" : " only", r->min_ready, r->min_ready_pct ? "%" : "");
+		kp_buf_addf(b, "%s at least %d%s of the cluster's nodes stay Ready and schedulable",
+			    r->budget ? ", and" : ":", r->min_ready, r->min_ready_pct ? "%" : "");
 	kp_buf_addf(b,
-		    "; at most %d at once (%s). The cluster is read before each host "
-		    "starts, so which hosts overlap is decided during the run, not now",
+		    "; at most %d at once (%s). The cluster is read before each start, so the "
+		    "order of starts and which hosts overlap are decided during the run, not now",
 		    cap, p->window < forks ? "max" : "--forks");
 }

@@ -651,6 +651,33 @@ kp_rc kp_runs_list(const char *dir, FILE *out, struct kp_buf *err)
 	return KP_OK;
 }
 
+/* a window's admission in `kplan runs show`: the host, the nodes in
+ * flight, and what it waited for */
+static void show_admission(FILE *out, const char *t, const cJSON *rec)
+{
+	const cJSON *x, *w = cJSON_GetObjectItemCaseSensitive(rec, "waited_for");
+	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(rec, "waited_ms");
+	struct kp_buf b = KP_BUF_INIT;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(rec, "in_flight"))
+	{
+		if (cJSON_IsString(x))
+			kp_buf_addf(&b, "%s%s", b.len ? ", " : "", x->valuestring);
+	}
+	fprintf(out, "%s  admitted  [%s] with %s in flight", t, jstr(rec, "host"),
+		b.len ? b.buf : "nothing");
+	if (cJSON_IsArray(w) && cJSON_GetArraySize(w)) {
+		fprintf(out,
+			", after %.1f s waiting:", cJSON_IsNumber(ms) ? ms->valuedouble / 1000 : 0);
+		cJSON_ArrayForEach(x, w)
+		{
+			if (cJSON_IsString(x))
+				fprintf(out, "%s %s", x == w->child ? "" : ";", x->valuestring);
+		}
+	}
+	fputc('\n', out);
+	kp_buf_release(&b);
+}
+
 kp_rc kp_runs_show(const char *dir, const char *run_id, FILE *out, struct kp_buf *err)
 {
 	struct kp_buf path = KP_BUF_INIT, data = KP_BUF_INIT;
@@ -678,6 +705,8 @@ kp_rc kp_runs_show(const char *dir, const char *run_id, FILE *out, struct kp_buf
 				    ? "cordoned  "
 				    : "uncordoned",
 				jstr(rec, "node"));
+		else if (type && !strcmp(type, "admission"))
+			show_admission(out, t, rec);
 		else if (type && !strcmp(type, "run_end")) {
 			const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "exit_code");
 			fprintf(out, "%s  end    exit %d%s%s\n", t,
