@@ -6,7 +6,7 @@
  * play order, whether its node may go out with the nodes of the hosts in
  * flight: the first that may starts. A host that must wait does not hold
  * back those after it, so the order of starts is the cluster's to decide.
- * While none may start the window waits, reads again every second (at once
+ * While none may start the window waits, reads again every half second (at once
  * when a host finishes), and the status line says why the first of them
  * waits; each admission goes to the journal.
  */
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#define WGATE_POLL_MS 1000
+#define WGATE_POLL_MS 500 /* how often a waiting window reads the cluster again */
 
 struct kp_wgate {
 	struct kp_kube *kube;
@@ -195,10 +195,12 @@ bool kp_wgate_admit(struct kp_engine *e, size_t i)
 				g->shown = k;
 				break;
 			}
-		/* a second, or until a host finishes */
+		/* half a second, or until a host finishes */
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += WGATE_POLL_MS / 1000;
+		ts.tv_nsec += (long)WGATE_POLL_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&g->m);
 		pthread_cond_timedwait(&g->done, &g->m, &ts);
 		pthread_mutex_unlock(&g->m);
