@@ -2,10 +2,12 @@
  * window.c - the disruption-aware window's gate (`window: auto`, or
  * {max, budget: pdb, min_ready}): before each host of the sliding window
  * starts, read the cluster (three list requests: nodes, pods, budgets) and
- * ask kp_kwin_decide (kube/kubewindow.h), for each host not started yet in
- * play order, whether its node may go out with the nodes of the hosts in
- * flight: the first that may starts. A host that must wait does not hold
- * back those after it, so the order of starts is the cluster's to decide.
+ * ask kp_kwin_decide (kube/kubewindow.h), for each host not started yet,
+ * whether its node may go out with the nodes of the hosts in flight. Of
+ * those that may, the one whose budgets still have the most nodes to take
+ * starts (the longest chains first; play order among equals). A host that
+ * must wait does not hold back the others: the order of starts is the
+ * cluster's to decide.
  * While none may start the window waits, reads again every half second (at once
  * when a host finishes), and the status line says why the first of them
  * waits; each admission goes to the journal.
@@ -115,36 +117,52 @@ static size_t inflight_nodes(struct kp_wgate *g, const char **out)
 	return n;
 }
 
-/* the first host not started yet that may start now, or SIZE_MAX with the
- * reason the first of them waits for in d (each held-back host's reasons
- * go to its waits) */
+/* the host to start now, or SIZE_MAX with the reason the first host not
+ * started (in play order) waits for in d. Of the hosts that may go, the
+ * heaviest (kp_kwin_weights: the longest chains of budgets first) starts,
+ * play order among equals; each held-back host's reasons go to its waits. */
 static size_t pick(struct kp_wgate *g, const char *const *flight, size_t nf,
 		   struct kp_kwin_decision *d)
 {
 	struct kp_kwin_snap s;
 	struct kp_buf err = KP_BUF_INIT;
-	size_t first = SIZE_MAX;
+	size_t np = 0, chosen = SIZE_MAX;
 	int64_t now = kp_now_ms();
-	for (size_t h = 0; h < g->n && first == SIZE_MAX; h++)
+	size_t *pend = kp_xcalloc(g->n + 1, sizeof(size_t));
+	for (size_t h = 0; h < g->n; h++)
 		if (!g->started[h])
-			first = h;
-	if (first == SIZE_MAX)
-		return SIZE_MAX;
-	/* nothing out and no floor of ready nodes: no need to look */
-	if (!nf && g->rule.min_ready <= 0)
-		return first;
-	if (kp_kwin_snap_fetch(g->kube, &s, &err)) {
-		snprintf(d->reason, sizeof(d->reason), "the cluster could not be read: %s",
-			 err.buf ? err.buf : "");
+			pend[np++] = h;
+	if (!np || kp_kwin_snap_fetch(g->kube, &s, &err)) {
+		if (np)
+			snprintf(d->reason, sizeof(d->reason), "the cluster could not be read: %s",
+				 err.buf ? err.buf : "");
 		kp_buf_release(&err);
+		free(pend);
 		return SIZE_MAX;
 	}
 	kp_buf_release(&err);
-	size_t chosen = SIZE_MAX;
-	for (size_t h = first; h < g->n && chosen == SIZE_MAX; h++) {
+	const char **names = kp_xcalloc(np + 1, sizeof(*names));
+	size_t *w = kp_xcalloc(np + 1, sizeof(size_t));
+	for (size_t k = 0; k < np; k++)
+		names[k] = g->nodes[pend[k]];
+	kp_kwin_weights(&s, names, np, w);
+	/* heaviest first, play order among equals (a stable insertion sort) */
+	for (size_t k = 1; k < np; k++)
+		for (size_t j = k; j > 0 && w[j] > w[j - 1]; j--) {
+			size_t t = w[j];
+			w[j] = w[j - 1];
+			w[j - 1] = t;
+			t = pend[j];
+			pend[j] = pend[j - 1];
+			pend[j - 1] = t;
+		}
+	size_t first = SIZE_MAX; /* in play order */
+	for (size_t h = 0; h < g->n && first == SIZE_MAX; h++)
+		if (!g->started[h])
+			first = h;
+	for (size_t k = 0; k < np && chosen == SIZE_MAX; k++) {
 		struct kp_kwin_decision hd;
-		if (g->started[h])
-			continue;
+		size_t h = pend[k];
 		kp_kwin_decide(&s, &g->rule, flight, nf, g->nodes[h], &hd);
 		if (hd.admit) {
 			chosen = h;
@@ -158,6 +176,9 @@ static size_t pick(struct kp_wgate *g, const char *const *flight, size_t nf,
 			*d = hd;
 	}
 	kp_kwin_snap_release(&s);
+	free(names);
+	free(w);
+	free(pend);
 	return chosen;
 }
 

@@ -1,7 +1,7 @@
 /*
  * kubewindow.c - the disruption-aware window's admission decision
  * (kubewindow.h): a snapshot of nodes, pods and budgets, indexed once, and
- * the pure function that decides on it.
+ * the pure functions that decide on it.
  */
 #include "kube/kubewindow.h"
 #include "kube/kubeapi.h"
@@ -240,6 +240,38 @@ kp_rc kp_kwin_snap_fetch(struct kp_kube *k, struct kp_kwin_snap *s, struct kp_bu
 		return rc;
 	}
 	return kp_kwin_snap_build(nodes, pods, pdbs, s, err);
+}
+
+void kp_kwin_weights(const struct kp_kwin_snap *s, const char *const *pending, size_t npending,
+		     size_t *weights)
+{
+	size_t *at = kp_xcalloc(s->nnodes + 1, sizeof(size_t)); /* node -> pending index + 1 */
+	bool *touched = kp_xcalloc(npending + 1, sizeof(bool));
+	for (size_t i = 0; i < npending; i++) {
+		size_t ni = node_index(s, pending[i]);
+		weights[i] = 0;
+		if (ni != SIZE_MAX)
+			at[ni] = i + 1;
+	}
+	for (size_t bi = 0; bi < s->npdbs; bi++) {
+		const struct kp_kwin_pdb *b = &s->pdbs[bi];
+		size_t count = 0;
+		memset(touched, 0, (npending + 1) * sizeof(bool));
+		for (size_t k = 0; k < b->npods; k++) {
+			const struct kp_kwin_pod *p = &s->pods[b->pods[k]];
+			size_t ni = node_index(s, p->node);
+			if (!p->evictable || p->terminating || ni == SIZE_MAX || !at[ni] ||
+			    touched[at[ni] - 1])
+				continue;
+			touched[at[ni] - 1] = true;
+			count++;
+		}
+		for (size_t i = 0; i < npending; i++)
+			if (touched[i])
+				weights[i] += count;
+	}
+	free(touched);
+	free(at);
 }
 
 int kp_kwin_min_ready(const struct kp_kwin_rule *r, size_t nnodes)

@@ -103,6 +103,15 @@ void kp_kwin_decide(const struct kp_kwin_snap *s, const struct kp_kwin_rule *r,
 		    const char *const *inflight, size_t ninflight, const char *candidate,
 		    struct kp_kwin_decision *d);
 
+/* The weight of each pending node (node names, the hosts not started yet):
+ * for each budget with a pod on it that a drain would evict, how many of
+ * the pending nodes hold such a pod of that budget, summed. A budget that
+ * takes its nodes one at a time makes a chain of that length; the window
+ * starts the heaviest node that may go first, so that the longest chains
+ * start early. weights has npending slots. */
+void kp_kwin_weights(const struct kp_kwin_snap *s, const char *const *pending, size_t npending,
+		     size_t *weights);
+
 /* The percentage form of min_ready as a node count: ceil(pct * n / 100). */
 int kp_kwin_min_ready(const struct kp_kwin_rule *r, size_t nnodes);
 

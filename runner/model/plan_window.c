@@ -112,8 +112,9 @@ void kp_window_describe(const struct kp_play *p, size_t nhosts, int forks, struc
 	const struct kp_window_rule *r = &p->wrule;
 	int cap = p->window < forks ? p->window : forks;
 	kp_buf_addf(b,
-		    "disruption-aware window over %zu hosts: the next to start is the first, in "
-		    "play order, that may go",
+		    "disruption-aware window over %zu hosts: of the hosts that may go, the one "
+		    "whose budgets have the most nodes left starts first (play order among "
+		    "equals)",
 		    nhosts);
 	if (r->budget)
 		kp_buf_addstr(b,
@@ -122,7 +123,8 @@ void kp_window_describe(const struct kp_play *p, size_t nhosts, int forks, struc
 			      "not Ready");
 	if (r->min_ready > 0)
 		kp_buf_addf(b, "%s at least %d%s of the cluster's nodes stay Ready and schedulable",
-			    r->budget ? ", and" : ":", r->min_ready, r->min_ready_pct ? "%" : "");
+			    r->budget ? ", and" : "; a host may go when", r->min_ready,
+			    r->min_ready_pct ? "%" : "");
 	kp_buf_addf(b,
 		    "; at most %d at once (%s). The cluster is read before each start, so the "
 		    "order of starts and which hosts overlap are decided during the run, not now",

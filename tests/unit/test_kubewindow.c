@@ -278,6 +278,29 @@ static void test_min_ready(void **state)
 	kp_kwin_snap_release(&f.s);
 }
 
+static void test_weights(void **state)
+{
+	struct fx f;
+	fx_init(&f, 5);
+	const char *web[] = {"n1", "n2", "n3", "n4"}, *db[] = {"n3", "n4"};
+	spread(&f, "web", web, 4);
+	spread(&f, "db", db, 2);
+	add_pod(f.pods, "kube-system", "proxy-1", "web", "n5", READY, "DaemonSet");
+	add_pdb(f.pdbs, "default", "web", "web", "maxUnavailable", 1, false);
+	add_pdb(f.pdbs, "default", "db", "db", "maxUnavailable", 1, false);
+	fx_build(&f);
+	/* n1 already started: web has 3 nodes left, db 2; n3 and n4 carry both */
+	const char *pending[] = {"n2", "n3", "n4", "n5", "gone"};
+	size_t w[5];
+	kp_kwin_weights(&f.s, pending, 5, w);
+	assert_int_equal(w[0], 3);
+	assert_int_equal(w[1], 5);
+	assert_int_equal(w[2], 5);
+	assert_int_equal(w[3], 0); /* no pod of a budget */
+	assert_int_equal(w[4], 0);
+	kp_kwin_snap_release(&f.s);
+}
+
 static void test_bad_lists(void **state)
 {
 	struct kp_kwin_snap s;
@@ -295,7 +318,7 @@ int main(void)
 	    cmocka_unit_test(test_max_unavailable),   cmocka_unit_test(test_min_available_percent),
 	    cmocka_unit_test(test_already_disrupted), cmocka_unit_test(test_cluster_nodes_out),
 	    cmocka_unit_test(test_not_evicted),	      cmocka_unit_test(test_min_ready),
-	    cmocka_unit_test(test_bad_lists),
+	    cmocka_unit_test(test_weights),	     cmocka_unit_test(test_bad_lists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
