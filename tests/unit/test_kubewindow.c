@@ -318,7 +318,7 @@ int main(void)
 	    cmocka_unit_test(test_max_unavailable),   cmocka_unit_test(test_min_available_percent),
 	    cmocka_unit_test(test_already_disrupted), cmocka_unit_test(test_cluster_nodes_out),
 	    cmocka_unit_test(test_not_evicted),	      cmocka_unit_test(test_min_ready),
-	    cmocka_unit_test(test_weights),	     cmocka_unit_test(test_bad_lists),
+	    cmocka_unit_test(test_weights),	      cmocka_unit_test(test_bad_lists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
