@@ -118,7 +118,8 @@ void kp_window_describe(const struct kp_play *p, size_t nhosts, int forks, struc
 		    nhosts);
 	if (r->budget)
 		kp_buf_addstr(b,
-			      ": evicting its pods leaves every PodDisruptionBudget satisfied, "
+			      "; a host may go when evicting its pods leaves every "
+			      "PodDisruptionBudget satisfied, "
 			      "counting the pods on the nodes in flight and on nodes cordoned or "
 			      "not Ready");
 	if (r->min_ready > 0)
