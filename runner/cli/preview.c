@@ -534,6 +534,17 @@ static kp_rc show_tasks(struct pctx *c, struct kp_task *const *tasks, size_t n,
 
 static void describe_serial(const struct kp_play *p, struct kp_buf *b)
 {
+	if (p->wrule.aware) {
+		kp_buf_addstr(b, "window: disruption-aware");
+		if (p->wrule.max_set)
+			kp_buf_addf(b, ", max %d", p->window);
+		if (p->wrule.budget)
+			kp_buf_addstr(b, ", budget pdb");
+		if (p->wrule.min_ready > 0)
+			kp_buf_addf(b, ", min_ready %d%s", p->wrule.min_ready,
+				    p->wrule.min_ready_pct ? "%" : "");
+		return;
+	}
 	if (p->window > 0) {
 		kp_buf_addf(b, "window: %d", p->window);
 		return;
@@ -691,7 +702,12 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 		struct kp_batch *batch = &bs.b[bi];
 		struct kp_buf hl = KP_BUF_INIT;
 		host_list(inv, batch->hosts, batch->n, &hl);
-		if (bs.window)
+		if (p->wrule.aware) {
+			struct kp_buf wd = KP_BUF_INIT;
+			kp_window_describe(p, batch->n, c->o->forks, &wd);
+			outf(c, "\n  WINDOW over %zu hosts [%s]\n  %s\n", batch->n, hl.buf, wd.buf);
+			kp_buf_release(&wd);
+		} else if (bs.window)
 			outf(c, "\n  SLIDING WINDOW of %d over %zu hosts [%s]\n", bs.window,
 			     batch->n, hl.buf);
 		else

@@ -33,16 +33,21 @@ struct host_job {
 	const struct kp_taskenv *env;
 };
 
-static bool window_go(struct kp_engine *e)
+static bool window_go(struct kp_engine *e, size_t next)
 {
 	if (e->stop_run || e->stop_play || e->stop_starting)
 		return false;
 	/* hosts started so far, failed or unreachable among them */
 	size_t failed = 0;
 	pthread_mutex_lock(&e->lock);
-	for (size_t i = 0; i < e->started_hosts; i++) {
-		struct kp_hoststate *hs = e->hosts[e->batch->hosts[i]];
-		failed += hs->failed || hs->unreachable;
+	if (e->wgate) {
+		/* a disruption-aware window starts hosts out of play order */
+		failed = kp_wgate_failed(e, &e->started_hosts);
+	} else {
+		for (size_t i = 0; i < e->started_hosts; i++) {
+			struct kp_hoststate *hs = e->hosts[e->batch->hosts[i]];
+			failed += hs->failed || hs->unreachable;
+		}
 	}
 	bool over =
 	    e->window && kp_fail_threshold_exceeded(failed, e->started_hosts, kp_max_fail(e));
@@ -56,15 +61,21 @@ static bool window_go(struct kp_engine *e)
 		free(e->stop_reason);
 		e->stop_reason = kp_buf_detach(&b, NULL);
 	}
-	if (!over)
-		e->started_hosts++;
 	pthread_mutex_unlock(&e->lock);
-	return !over;
+	/* a disruption-aware window: until the cluster can take the host */
+	if (over || (e->wgate && !kp_wgate_admit(e, next)))
+		return false;
+	pthread_mutex_lock(&e->lock);
+	e->started_hosts++;
+	pthread_mutex_unlock(&e->lock);
+	return true;
 }
 
 static void host_job_fn(struct kp_engine *e, int slot, size_t i, void *arg)
 {
 	struct host_job *j = arg;
+	if (e->wgate)
+		i = kp_wgate_host(e, i); /* the host the window chose */
 	struct kp_hoststate *hs = j->hosts->h[i];
 	struct kp_hostlist one = {&j->hosts->h[i], 1};
 	kp_out_host_start(&e->out, hs->host->name);
@@ -73,6 +84,21 @@ static void host_job_fn(struct kp_engine *e, int slot, size_t i, void *arg)
 		kp_run_sections(e, slot, &one, j->env);
 	if (!hs->hook_skipped)
 		kp_hooks_run_host(e, slot, hs, KP_HOOK_AFTER_HOST);
+	if (e->wgate)
+		kp_wgate_done(e, i);
+}
+
+/* A disruption-aware window that cannot read the cluster stops the run
+ * before any host starts. */
+static void open_window_gate(struct kp_engine *e, const struct kp_hostlist *hosts)
+{
+	struct kp_buf err = KP_BUF_INIT;
+	if (kp_wgate_open(e, hosts, &err)) {
+		e->stop_run = true;
+		free(e->stop_reason);
+		e->stop_reason = kp_buf_detach(&err, NULL);
+	}
+	kp_buf_release(&err);
 }
 
 /* Linear strategy: before_host/after_host for every host of the batch, in
@@ -243,7 +269,6 @@ void kp_engine_inventory_changes(struct kp_engine *e)
 	for (size_t i = 0; i < before; i++)
 		old[i] = kp_value_ref(inv->hosts[i]->merged);
 	if (kp_inventory_refresh(inv, &err)) {
-		kp_out_note(&e->out, "error: %s", err.buf);
 		e->stop_run = true;
 	}
 	for (size_t i = 0; i < before; i++) {
@@ -351,7 +376,6 @@ static void run_play(struct kp_engine *e, size_t pi)
 	e->stop_starting = false;
 	e->end_play = false;
 	if (kp_batches_compute(p, p->hosts, inv, e->o->limit, &bs, &warn, &err)) {
-		kp_out_note(&e->out, "error: %s", err.buf);
 		e->stop_run = true;
 		kp_buf_release(&warn);
 		kp_buf_release(&err);
@@ -453,8 +477,21 @@ static void run_play(struct kp_engine *e, size_t pi)
 		if (e->window || p->strategy == KP_STRATEGY_FREE) {
 			struct host_job j = {.hosts = &hosts, .env = &base};
 			int limit = e->window ? bs.window : e->o->forks;
-			kp_parallel_for(e, 0, hosts.n, limit, host_job_fn, &j,
-					e->window ? window_go : NULL);
+			if (e->window && p->wrule.aware) {
+				struct kp_buf wd = KP_BUF_INIT;
+				kp_window_describe(p, hosts.n, e->nslots, &wd);
+				kp_out_note(&e->out, "%s%s", wd.buf,
+					    e->o->check
+						? " (a check changes nothing: it does not wait)"
+						: "");
+				kp_buf_release(&wd);
+				if (!e->o->check)
+					open_window_gate(e, &hosts);
+			}
+			if (!kp_engine_stopped(e))
+				kp_parallel_for(e, 0, hosts.n, limit, host_job_fn, &j,
+						e->window ? window_go : NULL);
+			kp_wgate_close(e);
 			if (!e->window)
 				kp_check_stops(e, &(struct kp_hostlist){0}, NULL);
 		} else {

@@ -104,7 +104,8 @@ struct kp_engine {
 	struct kp_batchvars bv;
 	const struct kp_batch *batch;
 	bool window;
-	size_t started_hosts; /* window: hosts started so far */
+	size_t started_hosts;	/* window: hosts started so far */
+	struct kp_wgate *wgate; /* a disruption-aware window's gate (window.c), or NULL */
 	/* stops */
 	bool stop_run;	    /* any_errors_fatal */
 	bool stop_play;	    /* max_fail_percentage exceeded */
@@ -158,10 +159,11 @@ struct kp_hostlist {
 };
 
 /* pool.c: fn(i) for i < n on up to `limit` worker threads (each its own
- * slot), while keep_going (NULL: always) says so. */
+ * slot), while keep_going(e, i) (NULL: always) says i may start; it is
+ * called under the loop's lock, so one call at a time, in order of i. */
 void kp_parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
 		     void (*fn)(struct kp_engine *, int, size_t, void *), void *arg,
-		     bool (*keep_going)(struct kp_engine *));
+		     bool (*keep_going)(struct kp_engine *, size_t));
 
 /* blocks.c: a batch's sections on hosts, and the stops between tasks. */
 /* A task's title inside a role: "role : title", as Ansible writes it. */
@@ -176,6 +178,19 @@ int kp_max_fail(const struct kp_engine *e); /* the play's max_fail_percentage, o
 void kp_check_stops(struct kp_engine *e, const struct kp_hostlist *ran, const bool *was_active);
 bool kp_engine_interrupted(const struct kp_engine *e); /* Ctrl-C or SIGTERM */
 bool kp_engine_stopped(struct kp_engine *e);	       /* a stop or an interrupt */
+
+/* window.c: a disruption-aware window's gate. open reads the cluster once
+ * (an error says why the window cannot work); admit blocks until some host
+ * of the window's hosts may start as the i-th (false: the run stops first),
+ * and host(i) says which one that is; done says host h finished; failed
+ * counts the hosts started so far (in *started) that failed. */
+struct kp_wgate;
+kp_rc kp_wgate_open(struct kp_engine *e, const struct kp_hostlist *hosts, struct kp_buf *err);
+bool kp_wgate_admit(struct kp_engine *e, size_t i);
+size_t kp_wgate_host(struct kp_engine *e, size_t i);
+void kp_wgate_done(struct kp_engine *e, size_t h);
+size_t kp_wgate_failed(struct kp_engine *e, size_t *started);
+void kp_wgate_close(struct kp_engine *e);
 
 /* runjournal.c: open the run's journal (or the resumed one); the exit code
  * to stop with on failure, 0 when journaling goes on. And the note that

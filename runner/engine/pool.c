@@ -14,7 +14,7 @@ struct pfor {
 	void (*fn)(struct kp_engine *e, int slot, size_t i, void *arg);
 	void *arg;
 	size_t n, next;
-	bool (*keep_going)(struct kp_engine *e);
+	bool (*keep_going)(struct kp_engine *e, size_t i);
 	pthread_mutex_t m;
 };
 
@@ -30,7 +30,7 @@ static void *pfor_run(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&p->m);
 		size_t i = p->next;
-		bool go = i < p->n && (!p->keep_going || p->keep_going(p->e));
+		bool go = i < p->n && (!p->keep_going || p->keep_going(p->e, i));
 		if (go)
 			p->next++;
 		pthread_mutex_unlock(&p->m);
@@ -43,7 +43,7 @@ static void *pfor_run(void *arg)
 
 void kp_parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
 		     void (*fn)(struct kp_engine *, int, size_t, void *), void *arg,
-		     bool (*keep_going)(struct kp_engine *))
+		     bool (*keep_going)(struct kp_engine *, size_t))
 {
 	struct pfor p = {.e = e, .fn = fn, .arg = arg, .n = n, .keep_going = keep_going};
 	if (limit > e->nslots)
@@ -51,7 +51,7 @@ void kp_parallel_for(struct kp_engine *e, int slot, size_t n, int limit,
 	if ((size_t)limit > n)
 		limit = (int)n;
 	if (limit <= 1) {
-		for (size_t i = 0; i < n && (!keep_going || keep_going(e)); i++)
+		for (size_t i = 0; i < n && (!keep_going || keep_going(e, i)); i++)
 			fn(e, slot, i, arg);
 		return;
 	}

@@ -375,8 +375,7 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 			rc = kp_parse_serial(v, &p->serial, &p->nserial, err);
 		}
 	} else if (!strcmp(key, "window")) {
-		if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
-			p->window = (int)i;
+		rc = kp_parse_window(v, &p->window, &p->wrule, err);
 	} else if (!strcmp(key, "max_fail_percentage")) {
 		if (!(rc = kp_get_int(v, key, 0, 100, &i, err)))
 			p->max_fail_percentage = (int)i;

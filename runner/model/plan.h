@@ -162,6 +162,15 @@ struct kp_hook {
 	struct kp_pos pos;
 };
 
+/* A disruption-aware window (`window: auto` or a mapping). */
+struct kp_window_rule {
+	bool aware;	    /* the window reads the cluster before each host */
+	bool budget;	    /* budget: pdb */
+	bool max_set;	    /* max written (else --forks caps it) */
+	int min_ready;	    /* nodes that stay schedulable (0: no floor) */
+	bool min_ready_pct; /* min_ready is a percentage of the cluster's nodes */
+};
+
 struct kp_play {
 	char *name;
 	struct kp_pos pos;
@@ -176,7 +185,10 @@ struct kp_play {
 	 * from play vars, vars_files and extra vars */
 	struct kp_tvalue *serial_tv;
 	struct kp_pos serial_pos;
-	int window;		 /* 0: not set */
+	int window; /* 0: not set; the cap on hosts in flight */
+	/* window: auto or {max, budget, min_ready}: a host starts only when the
+	 * cluster can take it (kube/kubewindow.h) */
+	struct kp_window_rule wrule;
 	int max_fail_percentage; /* -1: not set */
 	bool any_errors_fatal;
 	/* task keywords set on the play, inherited by its tasks */
@@ -289,6 +301,13 @@ struct kp_value *kp_loop_vars(const struct kp_task *t, const struct kp_value *it
 /* The display name of a task: its name, or the module name (or "block"). */
 const char *kp_task_display_name(const struct kp_task *t);
 
+/* Parse a `window` value: a count, auto, or {max, budget, min_ready}
+ * (plan_window.c). *width gets the cap (INT32_MAX: none written). */
+kp_rc kp_parse_window(const struct kp_node *n, int *width, struct kp_window_rule *r,
+		      struct kp_buf *err);
+/* How a disruption-aware window decides, for plan, check and run (one
+ * sentence, no newline). */
+void kp_window_describe(const struct kp_play *p, size_t nhosts, int forks, struct kp_buf *b);
 /* Parse a `serial` value: an int, a percentage string, or a list of them.
  * Errors name the node. */
 kp_rc kp_parse_serial(const struct kp_node *n, struct kp_serial_step **out, size_t *nout,

@@ -250,6 +250,30 @@ void kp_journal_cordon(struct kp_journal *j, const char *host, const char *node,
 	pthread_mutex_unlock(&j->lock);
 }
 
+void kp_journal_admission(struct kp_journal *j, const char *host, const char *node,
+			  const char *const *inflight, size_t ninflight, int64_t waited_ms,
+			  const struct kp_strlist *waits)
+{
+	if (!j || !j->f)
+		return;
+	cJSON *rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "type", "admission");
+	cJSON_AddStringToObject(rec, "host", host);
+	cJSON_AddStringToObject(rec, "node", node);
+	cJSON *a = cJSON_AddArrayToObject(rec, "in_flight");
+	for (size_t i = 0; i < ninflight; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(inflight[i]));
+	cJSON_AddNumberToObject(rec, "waited_ms", (double)waited_ms);
+	if (waits && waits->n) {
+		cJSON *w = cJSON_AddArrayToObject(rec, "waited_for");
+		for (size_t i = 0; i < waits->n; i++)
+			cJSON_AddItemToArray(w, cJSON_CreateString(waits->v[i]));
+	}
+	pthread_mutex_lock(&j->lock);
+	write_record(j, rec);
+	pthread_mutex_unlock(&j->lock);
+}
+
 void kp_journal_end(struct kp_journal *j, int exit_code, const char *reason)
 {
 	if (!j || !j->f)
@@ -627,6 +651,33 @@ kp_rc kp_runs_list(const char *dir, FILE *out, struct kp_buf *err)
 	return KP_OK;
 }
 
+/* a window's admission in `kplan runs show`: the host, the nodes in
+ * flight, and what it waited for */
+static void show_admission(FILE *out, const char *t, const cJSON *rec)
+{
+	const cJSON *x, *w = cJSON_GetObjectItemCaseSensitive(rec, "waited_for");
+	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(rec, "waited_ms");
+	struct kp_buf b = KP_BUF_INIT;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(rec, "in_flight"))
+	{
+		if (cJSON_IsString(x))
+			kp_buf_addf(&b, "%s%s", b.len ? ", " : "", x->valuestring);
+	}
+	fprintf(out, "%s  admitted  [%s] with %s in flight", t, jstr(rec, "host"),
+		b.len ? b.buf : "nothing");
+	if (cJSON_IsArray(w) && cJSON_GetArraySize(w)) {
+		fprintf(out,
+			", after %.1f s waiting:", cJSON_IsNumber(ms) ? ms->valuedouble / 1000 : 0);
+		cJSON_ArrayForEach(x, w)
+		{
+			if (cJSON_IsString(x))
+				fprintf(out, "%s %s", x == w->child ? "" : ";", x->valuestring);
+		}
+	}
+	fputc('\n', out);
+	kp_buf_release(&b);
+}
+
 kp_rc kp_runs_show(const char *dir, const char *run_id, FILE *out, struct kp_buf *err)
 {
 	struct kp_buf path = KP_BUF_INIT, data = KP_BUF_INIT;
@@ -654,6 +705,8 @@ kp_rc kp_runs_show(const char *dir, const char *run_id, FILE *out, struct kp_buf
 				    ? "cordoned  "
 				    : "uncordoned",
 				jstr(rec, "node"));
+		else if (type && !strcmp(type, "admission"))
+			show_admission(out, t, rec);
 		else if (type && !strcmp(type, "run_end")) {
 			const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "exit_code");
 			fprintf(out, "%s  end    exit %d%s%s\n", t,

@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "core/buf.h"
+#include "core/strlist.h"
 #include "core/value.h"
 
 struct kp_redact;
@@ -64,6 +65,12 @@ void kp_journal_result(struct kp_journal *j, const char *task_id, const char *ta
 		       const char *host, const char *status, const struct kp_value *registered,
 		       const char *register_var, bool no_log);
 void kp_journal_cordon(struct kp_journal *j, const char *host, const char *node, bool cordoned);
+/* A disruption-aware window admitted host (its node) with inflight (the
+ * nodes of hosts in flight) out, after waiting waited_ms for the reasons
+ * waits (in the order they came; none: it did not wait). */
+void kp_journal_admission(struct kp_journal *j, const char *host, const char *node,
+			  const char *const *inflight, size_t ninflight, int64_t waited_ms,
+			  const struct kp_strlist *waits);
 void kp_journal_end(struct kp_journal *j, int exit_code, const char *reason);
 void kp_journal_close(struct kp_journal *j);
 /* Whether a write failed; msg (optional) gets "cannot write journal 'P':

@@ -49,13 +49,15 @@ static void clear_status(struct kp_output *o)
 
 static void draw_status(struct kp_output *o)
 {
-	if (!o->color || o->format != KP_FMT_TEXT || !o->ninflight)
+	if (!o->color || o->format != KP_FMT_TEXT || (!o->ninflight && !o->waiting[0]))
 		return;
 	int64_t secs = (kp_now_ms() - o->t0_ms) / 1000;
-	char line[512];
+	char line[1024];
 	int n = snprintf(line, sizeof(line), "%s running:", o->batch_label);
-	for (int i = 0; i < o->ninflight && n < (int)sizeof(line) - 40; i++)
+	for (int i = 0; i < o->ninflight && n < (int)sizeof(line) - 600; i++)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, " %s", o->inflight[i]);
+	if (o->waiting[0])
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "; waiting: %s", o->waiting);
 	snprintf(line + n, sizeof(line) - (size_t)n, " (%llds)", (long long)secs);
 	fprintf(o->f, "\r\033[K\033[2m%s\033[0m", line);
 	fflush(o->f);
@@ -434,6 +436,36 @@ void kp_out_batch_end(struct kp_output *o, size_t index, size_t failed, size_t t
 		cJSON_AddNumberToObject(j, "failed", (double)failed);
 		cJSON_AddNumberToObject(j, "hosts", (double)total);
 		emit(o, j);
+	}
+	unlock(o);
+}
+
+void kp_out_window(struct kp_output *o, const char *host, const char *reason, int64_t waited_ms)
+{
+	char now[512];
+	snprintf(now, sizeof(now), "%s%s%s", reason ? host : "", reason ? ": " : "",
+		 reason ? reason : "");
+	lock(o);
+	bool changed = strcmp(now, o->waiting) != 0;
+	snprintf(o->waiting, sizeof(o->waiting), "%s", now);
+	if (!changed || o->report || (!reason && waited_ms < 0)) {
+		/* the same wait goes on (the status line shows it), or ends
+		 * without an admission */
+	} else if (o->format == KP_FMT_JSON) {
+		cJSON *j = event("window");
+		cJSON_AddStringToObject(j, "host", host);
+		if (reason)
+			cJSON_AddStringToObject(j, "waiting", reason);
+		else
+			cJSON_AddNumberToObject(j, "waited_ms", (double)waited_ms);
+		emit(o, j);
+	} else {
+		clear_status(o);
+		if (reason)
+			fprintf(o->f, "  waiting: [%s] %s\n", host, reason);
+		else
+			fprintf(o->f, "  admitted: [%s] after %.1f s\n", host, waited_ms / 1000.0);
+		draw_status(o);
 	}
 	unlock(o);
 }

@@ -65,6 +65,7 @@ struct kp_output {
 	const char *inflight[64];
 	int ninflight;
 	char batch_label[128];
+	char waiting[512];	  /* a window's "waiting: ..." for the status line, or "" */
 	struct kp_report *report; /* collector mode: owned, NULL otherwise */
 	/* a check's text: results kept per task and folded by host */
 	bool folding;
@@ -118,6 +119,12 @@ void kp_out_task_start(struct kp_output *o, const char *name, const char *module
 void kp_out_host_start(struct kp_output *o, const char *host);
 void kp_out_host_result(struct kp_output *o, const char *task, const struct kp_taskresult *r);
 void kp_out_batch_end(struct kp_output *o, size_t index, size_t failed, size_t total);
+/* A disruption-aware window waits before `host` (reason: "pdb NS/NAME
+ * allows 0 (...)"), or admitted it (reason NULL). The status line shows
+ * "waiting: host: reason" while it waits; a new reason is also printed as
+ * a line (a JSON "window" event), an admission after a wait too
+ * (waited_ms < 0 with reason NULL: the wait ends without one, silently). */
+void kp_out_window(struct kp_output *o, const char *host, const char *reason, int64_t waited_ms);
 void kp_out_note(struct kp_output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kp_out_recap(struct kp_output *o, const struct kp_hostcounts *c, size_t n);
 void kp_out_run_end(struct kp_output *o, int exit_code, const char *reason);

@@ -42,6 +42,13 @@ Lab-only endpoints (need the same client certificate):
                              "(held: K of N, timed out)" in the log; then the hold is
                              over; {} clears
   GET  /lab/hold             the hold, and how many requests it has
+  POST /lab/workloads        Deployments and StatefulSets with their budgets, start and stop
+                             times (see workloads()); starts the ready history
+  GET  /lab/ready            {"history": {"NS/KIND/NAME": {"ready", "lowest", "lowestAt",
+                             "want"[, "desired", "breaches"]}}}: each workload's ready
+                             replicas and each budget's currentHealthy, now and at their
+                             lowest, and how often a budget fell below desiredHealthy
+  POST /lab/ready            start the history afresh
 
 usage: apiserver.py --bind ADDR --port PORT --cert F --key F --ca F
                     --scenario N --nodes NAME=ADDR[,NAME=ADDR...]
@@ -159,6 +166,7 @@ RESOURCES = {
     "deployments": ("apps", "v1", "Deployment", True, ["deploy"], RW),
     "replicasets": ("apps", "v1", "ReplicaSet", True, ["rs"], RW),
     "daemonsets": ("apps", "v1", "DaemonSet", True, ["ds"], RW),
+    "statefulsets": ("apps", "v1", "StatefulSet", True, ["sts"], RW),
 }
 RESOURCES["events"] = ("", "v1", "Event", True, ["ev"], RW)
 RESOURCES["customresourcedefinitions"] = ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", False,
@@ -260,6 +268,8 @@ class Cluster:
         self.stopped = set()  # uids of deleted pods whose containers have stopped
         self.watchlog = []    # (resourceVersion, type, resource, object): what watches stream
         self.epoch = getattr(self, "epoch", 0) + 1  # a reset ends every watch
+        self.tracking = False  # /lab/workloads: the ready history of workloads and budgets
+        self.history = {}
         RAND.seed(self.scenario)  # the same names after every reset (UIDs differ)
         load_scenario(self, self.scenario, self.node_addrs)
 
@@ -291,6 +301,8 @@ class Cluster:
         kind = "MODIFIED" if key in self.objs[resource] else "ADDED"
         self.objs[resource][key] = obj
         self.record(kind, resource, obj)
+        if resource == "pods" and self.tracking:
+            self.track(obj)
         COND.notify_all()
         return obj
 
@@ -299,6 +311,8 @@ class Cluster:
         self.objs[resource].pop(self.key(resource, md.get("namespace"), md["name"]), None)
         md["resourceVersion"] = self.next_rv()
         self.record("DELETED", resource, obj)
+        if resource == "pods" and self.tracking:
+            self.track(obj)
         COND.notify_all()
 
     def record(self, kind, resource, obj):
@@ -426,7 +440,8 @@ class Cluster:
             if p and p["metadata"]["uid"] == uid and not p["metadata"].get("deletionTimestamp"):
                 self.pod_status(p, "Running", True)
                 self.put("pods", p)
-        self.later(ARGS.ready_delay, run)
+        start = (pod["metadata"].get("annotations") or {}).get("lab.kplan/start-seconds")
+        self.later(float(start) if start is not None else ARGS.ready_delay, run)
 
     def schedule_pending(self):
         for p in list(self.objs["pods"].values()):
@@ -436,20 +451,22 @@ class Cluster:
             if node:
                 self.bind(p, node)
 
-    def pod_from_template(self, owner, node=None):
+    def pod_from_template(self, owner, node=None, name=None):
         tmpl = copy.deepcopy(owner["spec"]["template"])
         ns = owner["metadata"]["namespace"]
-        if owner["kind"] == "ReplicaSet":
-            name = owner["metadata"]["name"] + "-" + suffix()
-        else:
+        if not name:
             name = owner["metadata"]["name"] + "-" + suffix()
         labels = dict(tmpl["metadata"].get("labels", {}))
         if owner["kind"] == "DaemonSet":
             labels["controller-revision-hash"] = owner["metadata"]["annotations"]["lab/revision-hash"]
             labels["pod-template-generation"] = "1"
         pod = {"kind": "Pod", "apiVersion": "v1",
-               "metadata": self.new_meta(name, ns, labels, owner, generate=owner["metadata"]["name"] + "-"),
+               "metadata": self.new_meta(name, ns, labels, owner,
+                                         generate=None if owner["kind"] == "StatefulSet"
+                                         else owner["metadata"]["name"] + "-"),
                "spec": tmpl["spec"], "status": {"phase": "Pending", "qosClass": "BestEffort"}}
+        if owner["kind"] == "StatefulSet":
+            pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = name
         if tmpl["metadata"].get("annotations"):
             pod["metadata"]["annotations"] = dict(tmpl["metadata"]["annotations"])
         pod["spec"].setdefault("restartPolicy", "Always")
@@ -495,15 +512,24 @@ class Cluster:
                     self.put("pods", p)
             self.later(ARGS.replace_delay, again)
             return
-        res = {"ReplicaSet": "replicasets", "DaemonSet": "daemonsets"}.get(ref["kind"])
+        res = {"ReplicaSet": "replicasets", "DaemonSet": "daemonsets",
+               "StatefulSet": "statefulsets"}.get(ref["kind"])
         if not res:
             return
+        gone_name = pod["metadata"]["name"]
 
         def run():
             owner = self.find(res, ns, ref["name"])
             if not owner or owner["metadata"]["uid"] != ref["uid"]:
                 return
-            if res == "daemonsets":
+            if res == "statefulsets":
+                # the same identity, once the old pod is gone (OrderedReady:
+                # a StatefulSet never runs two pods of one ordinal)
+                if self.find("pods", ns, gone_name):
+                    self.later(0.2, run)
+                else:
+                    self.pod_from_template(owner, name=gone_name)
+            elif res == "daemonsets":
                 if self.find("nodes", None, node):
                     self.pod_from_template(owner, node)
             else:
@@ -590,6 +616,40 @@ class Cluster:
         place_running(self, pod, node, age)
         return pod
 
+    # -- the ready history (GET /lab/ready): what an operator would read off
+    # the workloads' readyReplicas and the budgets' currentHealthy over time
+    def track(self, pod):
+        ref = controller_ref(pod)
+        ns = pod["metadata"].get("namespace")
+        res = {"ReplicaSet": "replicasets", "StatefulSet": "statefulsets"}.get(ref["kind"]) if ref else None
+        owner = self.find(res, ns, ref["name"]) if res else None
+        if owner:
+            uid = owner["metadata"]["uid"]
+            kind = owner["kind"]
+            name = owner["metadata"]["name"]
+            if kind == "ReplicaSet":  # its Deployment's name
+                dref = controller_ref(owner)
+                kind, name = ("Deployment", dref["name"]) if dref else (kind, name)
+            ready = sum(1 for p in self.objs["pods"].values()
+                        if owner_uid(p) == uid and pod_ready(p) and not p["metadata"].get("deletionTimestamp"))
+            self.note("%s/%s/%s" % (ns, kind, name), ready, owner["spec"].get("replicas", 1), None)
+        for b in self.budgets_for(pod):
+            st = self.pdb_status(b)
+            self.note("%s/PodDisruptionBudget/%s" % (ns, b["metadata"]["name"]), st["currentHealthy"],
+                      st["expectedPods"], st["desiredHealthy"])
+
+    def note(self, key, ready, want, desired):
+        h = self.history.get(key)
+        if h is None:
+            h = self.history[key] = {"ready": ready, "lowest": ready, "lowestAt": ts(), "breaches": 0}
+        if desired is not None:
+            if ready < desired and h["ready"] >= h.get("desired", desired):
+                h["breaches"] += 1
+            h["desired"] = desired
+        h["ready"], h["want"] = ready, want
+        if ready < h["lowest"]:
+            h["lowest"], h["lowestAt"] = ready, ts()
+
     # -- budgets
     def pdb_status(self, pdb):
         ns = pdb["metadata"]["namespace"]
@@ -604,7 +664,8 @@ class Cluster:
         if owners and None not in owners:
             total = 0
             for uid in owners:
-                rs = next((r for r in self.objs["replicasets"].values() if r["metadata"]["uid"] == uid), None)
+                rs = next((r for res in ("replicasets", "statefulsets") for r in self.objs[res].values()
+                           if r["metadata"]["uid"] == uid), None)
                 if rs is None:
                     total = None
                     break
@@ -1226,6 +1287,99 @@ def drain_fixture(cl, node):
         cl.stopped.add(p["metadata"]["uid"])
 
 
+def workloads(cl, spec):
+    """POST /lab/workloads {"workloads": [{"kind": "Deployment"|"StatefulSet",
+    "namespace": NS, "name": N, "replicas": R, "stopSeconds": S (how long
+    its containers take to stop on SIGTERM; the grace period is
+    "grace", default 30), "startSeconds": S (from scheduled to Ready),
+    "pdb": {"maxUnavailable": X} | {"minAvailable": X}}, ...]}: the
+    workloads, their pods Running and Ready, spread over the schedulable
+    nodes one after another, and their budgets (policy/v1 as stored; served
+    in the version the cluster's release has). From then on the server keeps
+    each workload's and budget's ready history (GET /lab/ready)."""
+    items = spec.get("workloads") if isinstance(spec, dict) else None
+    if not isinstance(items, list):
+        raise ApiError(400, "BadRequest", 'want {"workloads": [{"kind": ..., "name": ..., "replicas": N}, ...]}')
+    nodes = [n["metadata"]["name"] for n in sorted(cl.objs["nodes"].values(), key=lambda n: n["metadata"]["name"])]
+    probe = {"spec": {}}
+    nodes = [n for n in nodes if cl.schedulable(cl.find("nodes", None, n), probe)]
+    if not nodes:
+        raise ApiError(409, "Conflict", "no schedulable Ready node for the workloads")
+    at = 0
+    for w in items:
+        kind, ns, name = w.get("kind"), w.get("namespace") or "default", w.get("name")
+        if kind not in ("Deployment", "StatefulSet") or not name:
+            raise ApiError(400, "BadRequest", "a workload needs kind Deployment or StatefulSet and a name")
+        if not cl.find("namespaces", None, ns):
+            cl.put("namespaces", {"kind": "Namespace", "apiVersion": "v1", "metadata": cl.new_meta(ns),
+                                  "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+        replicas = int(w.get("replicas", 1))
+        labels = {"app": name}
+        ann = {"lab.kplan/stop-seconds": str(w.get("stopSeconds", ARGS.terminate_delay)),
+               "lab.kplan/start-seconds": str(w.get("startSeconds", ARGS.ready_delay))}
+        pspec = {"containers": [container(name, "nginx:1.15.8", ports=[{"containerPort": 80, "protocol": "TCP"}])],
+                 "terminationGracePeriodSeconds": int(w.get("grace", 30))}
+        tmpl = {"metadata": {"labels": dict(labels), "annotations": ann}, "spec": pspec}
+        if kind == "Deployment":
+            d = {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": cl.new_meta(name, ns, labels, age=3600),
+                 "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)}, "template": tmpl,
+                          "strategy": {"type": "RollingUpdate",
+                                       "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}},
+                 "status": {}}
+            d["metadata"]["generation"] = 1
+            cl.put("deployments", d)
+            h = hashname()
+            rl = dict(labels, **{"pod-template-hash": h})
+            owner = {"kind": "ReplicaSet", "apiVersion": "apps/v1",
+                     "metadata": cl.new_meta(name + "-" + h, ns, rl, d, age=3600),
+                     "spec": {"replicas": replicas, "selector": {"matchLabels": dict(rl)},
+                              "template": {"metadata": {"labels": dict(rl), "annotations": dict(ann)},
+                                           "spec": pspec}},
+                     "status": {}}
+            owner["metadata"]["generation"] = 1
+            cl.put("replicasets", owner)
+        else:
+            owner = {"kind": "StatefulSet", "apiVersion": "apps/v1", "metadata": cl.new_meta(name, ns, labels, age=3600),
+                     "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)}, "template": tmpl,
+                              "serviceName": name, "podManagementPolicy": "OrderedReady",
+                              "updateStrategy": {"type": "RollingUpdate"}},
+                     "status": {}}
+            owner["metadata"]["generation"] = 1
+            cl.put("statefulsets", owner)
+        for i in range(replicas):
+            node = nodes[at % len(nodes)]
+            at += 1
+            if kind == "StatefulSet":
+                pod = {"kind": "Pod", "apiVersion": "v1",
+                       "metadata": cl.new_meta("%s-%d" % (name, i), ns,
+                                               dict(labels, **{"statefulset.kubernetes.io/pod-name": "%s-%d" % (name, i)}),
+                                               owner, age=3600),
+                       "spec": copy.deepcopy(pspec), "status": {"qosClass": "BestEffort"}}
+                pod["metadata"]["annotations"] = dict(ann)
+                for k, v in (("restartPolicy", "Always"), ("dnsPolicy", "ClusterFirst"),
+                             ("schedulerName", "default-scheduler"), ("serviceAccountName", "default")):
+                    pod["spec"].setdefault(k, v)
+                place_running(cl, pod, node, 3600)
+            else:
+                initial_pod(cl, owner, node, 3600)
+        budget = w.get("pdb")
+        if budget:
+            cl.put("poddisruptionbudgets", {
+                "kind": "PodDisruptionBudget", "apiVersion": "policy/v1",
+                "metadata": dict(cl.new_meta(name, ns, labels, age=3600), generation=1),
+                "spec": dict(budget, selector={"matchLabels": dict(labels)})})
+    ready_reset(cl)
+    return {"created": len(items), "nodes": len(nodes)}
+
+
+def ready_reset(cl):
+    """start the ready history afresh from the current state"""
+    cl.tracking = True
+    cl.history = {}
+    for p in list(cl.objs["pods"].values()):
+        cl.track(p)
+
+
 def initial_pod(cl, owner, node, age):
     tmpl = copy.deepcopy(owner["spec"]["template"])
     labels = dict(tmpl["metadata"].get("labels", {}))
@@ -1292,6 +1446,13 @@ def present(resource, obj):
                                 "unavailableReplicas": max(0, want - ready)})
         else:
             o["status"]["fullyLabeledReplicas"] = len(pods)
+    elif resource == "statefulsets":
+        uid = obj["metadata"]["uid"]
+        pods = [p for p in CL.objs["pods"].values()
+                if owner_uid(p) == uid and not p["metadata"].get("deletionTimestamp")]
+        ready = sum(1 for p in pods if pod_ready(p))
+        o["status"] = {"observedGeneration": 1, "replicas": len(pods), "readyReplicas": ready,
+                       "currentReplicas": len(pods), "updatedReplicas": len(pods)}
     elif resource == "daemonsets":
         uid = obj["metadata"]["uid"]
         pods = [p for p in CL.objs["pods"].values()
@@ -2067,6 +2228,13 @@ def lab_endpoint(method, parts, q, body):
             HOLD.update(h)
             HOLD_COND.notify_all()
             return 200, dict(HOLD), None
+    if what == "workloads" and method == "POST":
+        return 200, workloads(CL, parse_body(body)), None
+    if what == "ready" and method == "GET":
+        return 200, {"history": CL.history}, None
+    if what == "ready" and method == "POST":
+        ready_reset(CL)
+        return 200, {"history": CL.history}, None
     if what == "settle" and method == "POST":
         deadline = time.time() + float(q.get("timeout", "10"))
         while CL.timers and time.time() < deadline:
