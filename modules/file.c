@@ -27,6 +27,9 @@ static const struct kp_argspec args[] = {
     {.name = "owner", .type = KP_T_STR, .help = "owning user"},
     {.name = "group", .type = KP_T_STR, .help = "owning group"},
     {.name = "src", .type = KP_T_PATH, .help = "link target (state: link)"},
+    {.name = "force",
+     .type = KP_T_BOOL,
+     .help = "state: link replaces a file or a link that is there (not a directory)"},
     {0},
 };
 
@@ -130,15 +133,16 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			kp_mod_failf(res, "state 'link' needs 'src' (the link target)");
 			goto out;
 		}
-		if (st->exists && st->type != 'l') {
+		bool force = kp_arg_bool(ctx, "force");
+		if (st->exists && st->type != 'l' && (!force || st->type == 'd')) {
 			kp_mod_failf(res, "'%s' exists and is %s; not replacing it with a link",
 				     path, type_name(st->type));
 			goto out;
 		}
 		pl->want.mode = -1; /* a link has no mode of its own */
-		if (!st->exists || strcmp(st->link_target, src)) {
+		if (!st->exists || st->type != 'l' || strcmp(st->link_target, src)) {
 			pl->cmd = make_cmd("ln -sfn", src, path);
-			pl->created = !st->exists;
+			pl->created = !st->exists || st->type != 'l';
 			if (pl->created) {
 				/* what the new link will be: no owner known yet */
 				pl->st.type = 'l';
@@ -146,7 +150,10 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			}
 			kp_buf_addf(&would, "would link '%s' -> '%s'", path, src);
 			kp_buf_addf(&done, "linked '%s' -> '%s'", path, src);
-			if (st->exists) {
+			if (st->exists && st->type != 'l') {
+				kp_buf_addf(&would, " (replacing %s)", type_name(st->type));
+				kp_buf_addf(&done, " (replacing %s)", type_name(st->type));
+			} else if (st->exists) {
 				kp_buf_addf(&would, " (was '%s')", st->link_target);
 				kp_buf_addf(&done, " (was '%s')", st->link_target);
 			}

@@ -151,6 +151,11 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		target = h ? &e->hosts[h->index] : &e->local;
 		*delegated = h ? h->name : implicit;
 	}
+	/* connection: local: the controller runs it, with this host's variables */
+	if (t->local_connection && target != &e->local) {
+		target = &e->local;
+		*delegated = "localhost";
+	}
 
 	if (!t->module->probe) {
 		kp_buf_addf(&err, "module '%s' is not available in this build yet",
@@ -202,8 +207,10 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	}
 	/* counts written as templates, rendered before the connection is
 	 * leased (a failure here holds no lease) */
-	int64_t async_s = t->async_s, poll_s = t->poll_s;
+	int64_t async_s = t->async_s, poll_s = t->poll_s, timeout_ms = t->timeout_ms;
 	if ((t->async_t && render_count(L, t->async_t, scope, "async", false, &async_s, &err)) ||
+	    (t->timeout_t &&
+	     render_count(L, t->timeout_t, scope, "timeout", true, &timeout_ms, &err)) ||
 	    (t->poll_t && render_count(L, t->poll_t, scope, "poll", false, &poll_s, &err))) {
 		kp_outcome_failed(oc, err.buf);
 		goto out;
@@ -256,7 +263,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 						    : e->o->diff,
 		    .verbose = e->o->verbose,
 		    .timeout_ms = async_s	    ? async_s * 1000
-				  : t->timeout_ms   ? t->timeout_ms
+				  : timeout_ms	    ? timeout_ms
 				  : env->timeout_ms ? env->timeout_ms
 						    : e->o->timeout_ms,
 		    .base_dir = e->ld->plan->dir,

@@ -75,7 +75,7 @@ struct kp_task {
 	int64_t delay_ms; /* default 5000 */
 	/* retries / delay written as "{{ }}": rendered per host when the task
 	 * runs (then retries/delay_ms above are unused) */
-	struct kp_template *retries_t, *delay_t;
+	struct kp_template *retries_t, *delay_t, *timeout_t;
 	struct kp_expr **failed_when;
 	size_t nfailed_when;
 	struct kp_expr **changed_when;
@@ -84,6 +84,7 @@ struct kp_task {
 	enum kp_tristate become;
 	char *become_user;
 	struct kp_template *delegate_to;
+	bool local_connection; /* connection: local: the module runs on the controller */
 	bool run_once;
 	char **notify;
 	size_t nnotify;
@@ -176,6 +177,7 @@ struct kp_play {
 	int window;		 /* 0: not set */
 	int max_fail_percentage; /* -1: not set */
 	bool any_errors_fatal;
+	struct kp_tvalue *any_errors_fatal_tv; /* written as "{{ }}": set when hosts render */
 	/* task keywords set on the play, inherited by its tasks */
 	bool run_once, ignore_errors, ignore_unreachable, no_log;
 	enum kp_order order;

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ansible_version: the ansible-core kplan runs playbooks as (its
  * behaviour is what the tests compare kplan with) */
@@ -400,6 +401,18 @@ static char *hosts_text(const struct kp_value *v, const char **what)
 	return kp_buf_detach(&b, NULL);
 }
 
+/* A play keyword's rendered boolean, as Ansible's boolean() reads it. */
+static bool play_bool(const struct kp_value *v)
+{
+	static const char *const yes[] = {"y", "yes", "on", "1", "true", "t"};
+	if (v->type != KP_V_STR)
+		return kp_value_truthy(v);
+	for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+		if (!strcasecmp(v->u.str.s, yes[i]))
+			return true;
+	return false;
+}
+
 static kp_rc render_hosts(struct kp_lua *L, const struct kp_plan *plan, size_t index,
 			  const struct kp_inventory *inv, const struct kp_value *extra,
 			  struct kp_buf *err)
@@ -430,6 +443,17 @@ static kp_rc render_hosts(struct kp_lua *L, const struct kp_plan *plan, size_t i
 	s.ctx = &pv;
 	s.base_dir = plan->dir;
 
+	if (play->any_errors_fatal_tv) {
+		struct kp_value *fv = NULL;
+		if ((rc = kp_tvalue_render(L, play->any_errors_fatal_tv, &s, &fv, err))) {
+			kp_buf_addf(err, " (in 'any_errors_fatal' of play #%zu)", index + 1);
+			goto out;
+		}
+		play->any_errors_fatal = play_bool(fv);
+		kp_value_unref(fv);
+		if (!play->hosts_t && !play->serial_tv)
+			goto out;
+	}
 	if (play->serial_tv) {
 		struct kp_value *sv = NULL;
 		rc = kp_tvalue_render(L, play->serial_tv, &s, &sv, err);
@@ -491,7 +515,8 @@ kp_rc kp_plan_render_hosts(struct kp_plan *plan, const struct kp_inventory *inv,
 	struct kp_lua *L = NULL;
 	kp_rc rc = KP_OK;
 	for (size_t i = 0; i < plan->nplays && !rc; i++) {
-		if (!plan->plays[i]->hosts_t && !plan->plays[i]->serial_tv)
+		if (!plan->plays[i]->hosts_t && !plan->plays[i]->serial_tv &&
+		    !plan->plays[i]->any_errors_fatal_tv)
 			continue;
 		if (!L)
 			L = kp_lua_new();

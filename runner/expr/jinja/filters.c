@@ -190,7 +190,6 @@ const char *const kp_jinja_unsupported[] = {
     "lookup:unvault",
     "lookup:config",
     "lookup:inventory_hostnames",
-    "lookup:varnames",
     "lookup:k8s",
     "lookup:hashi_vault",
     "lookup:aws_ssm",
