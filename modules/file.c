@@ -30,6 +30,7 @@ static const struct kp_argspec args[] = {
     {.name = "force",
      .type = KP_T_BOOL,
      .help = "state: link replaces a file or a link that is there (not a directory)"},
+    KP_ARGS_SELINUX,
     {0},
 };
 

@@ -50,6 +50,7 @@ static const struct kp_argspec args[] = {
      .type = KP_T_STR,
      .help = "a command that checks the new file first, %s standing for it "
 	     "(visudo -cf %s); the file is written only when it exits 0"},
+    KP_ARGS_SELINUX,
     {0},
 };
 
@@ -246,25 +247,29 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		if (ls.l[i].nl)
 			kp_buf_addch(&neu, '\n');
 	}
-	if (!would.len && st.exists) {
+	bool attrs =
+	    kp_arg_str(ctx, "mode") || kp_arg_str(ctx, "owner") || kp_arg_str(ctx, "group");
+	if (!would.len && st.exists && (!attrs || absent)) {
 		kp_buf_reset(&res->msg);
 		kp_buf_addf(&res->msg, "'%s' already has what is wanted", path);
 		goto out;
 	}
-	if (!would.len) { /* create: with nothing to add (cannot happen for present) */
+	if (!would.len && !st.exists) /* create: with nothing to add (cannot happen for present) */
 		goto out;
-	}
 	struct kp_put_plan *p = kp_put_plan_new();
+	ctx->state = p;
+	ctx->free_state = kp_put_plan_free;
+	kp_mod_attrs_from_args(ctx, res, &p->want);
+	if (res->failed)
+		goto out;
 	p->dest = kp_xstrdup(path);
 	p->data = kp_buf_detach(&neu, &p->len);
 	p->backup = kp_arg_bool(ctx, "backup");
 	p->validate = kp_arg_str(ctx, "validate");
 	p->validate_rc_in_msg = true;
-	ctx->state = p;
-	ctx->free_state = kp_put_plan_free;
 	rc = kp_mod_put_probe(ctx, res, p, err);
-	if (rc || res->failed)
-		goto out;
+	if (rc || res->failed || !would.len)
+		goto out; /* only attributes differ: the plan's message says which */
 	/* the plan's own message speaks of hashes; this one says what changed */
 	kp_buf_reset(&res->msg);
 	kp_buf_addstr(&res->msg, would.buf);

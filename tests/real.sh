@@ -54,11 +54,18 @@ fi
 
 # validate every playbook and task file
 : >"$tmp/results"
-for f in $(cd "$real" && find . -name '*.yml' ! -path '*/inventory/*' ! -name 'inventory-sample.yml' ! -path '*/defaults/*' ! -path '*/vars/*' ! -path '*/meta/*' | sed 's|^\./||' | sort); do
+for f in $(cd "$real" && find . -name '*.yml' ! -path '*/inventory/*' ! -name 'inventory-sample.yml' ! -path '*/defaults/*' ! -path '*/vars/*' ! -path '*/meta/*' ! -path '*/group_vars/*' ! -path '*/host_vars/*' ! -path '*/templates/*' | sed 's|^\./||' | sort); do
 	case $f in
-	*/tasks/* | */handlers/*)
+	*/tasks/*)
+		# a role's task file in its role: the role's defaults and vars
+		# apply, as they do where the role uses it (import_role tasks_from)
 		plan=$tmp/wrap.yml
-		printf -- '- name: wrapper\n  hosts: all\n  tasks:\n    - import_tasks: %s\n' "$real/$f" >"$plan"
+		role=${f%%/tasks/*} from=${f#*/tasks/}
+		printf -- '- name: wrapper\n  hosts: all\n  gather_facts: false\n  tasks:\n    - import_role:\n        name: %s\n        tasks_from: %s\n' "$real/$role" "${from%.yml}" >"$plan"
+		;;
+	*/handlers/*)
+		plan=$tmp/wrap.yml
+		printf -- '- name: wrapper\n  hosts: all\n  gather_facts: false\n  handlers:\n    - import_tasks: %s\n' "$real/$f" >"$plan"
 		;;
 	*) plan=$real/$f ;;
 	esac

@@ -277,8 +277,22 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	} else {
 		struct task_job j = {.t = t, .env = env, .hosts = &act};
 		int limit = e->o->forks;
-		if (t->throttle && t->throttle < limit)
-			limit = t->throttle;
+		int throttle = t->throttle;
+		if (t->throttle_t && act.n) {
+			/* rendered once for the task, with its first host's variables */
+			struct kp_value *tv = NULL;
+			if (!kp_template_render(e->L[slot], t->throttle_t, &act.h[0]->hv.scope, &tv,
+						NULL)) {
+				long long n = tv->type == KP_V_INT ? (long long)tv->u.i
+					      : tv->type == KP_V_STR
+						  ? strtoll(tv->u.str.s, NULL, 10)
+						  : 0;
+				throttle = n > 0 && n < INT32_MAX ? (int)n : 0;
+			}
+			kp_value_unref(tv);
+		}
+		if (throttle && throttle < limit)
+			limit = throttle;
 		if (env->throttle && env->throttle < limit)
 			limit = env->throttle;
 		kp_parallel_for(e, slot, act.n, limit, task_job_fn, &j, NULL);

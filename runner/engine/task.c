@@ -426,6 +426,13 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	bool ignore_errors = t->ignore_errors || env->ignore_errors;
 	bool ignore_unreachable = t->ignore_unreachable || env->ignore_unreachable;
 	int64_t t0 = kp_now_ms();
+	if (t->ignore_errors_t && !ignore_errors) {
+		/* a template that fails to render ignores nothing */
+		struct kp_value *iv = NULL;
+		if (!kp_template_render(L, t->ignore_errors_t, scope, &iv, NULL))
+			ignore_errors = kp_value_bool_word(iv);
+		kp_value_unref(iv);
+	}
 	const char *delegated = NULL;
 	const char *why = NULL;
 	bool ok = true;

@@ -559,10 +559,15 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		else
 			rc = kp_get_duration(v, key, &t->timeout_ms, err);
 	} else if (!strcmp(key, "throttle")) {
-		if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->throttle_t, err);
+		else if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
 			t->throttle = (int)i;
 	} else if (!strcmp(key, "ignore_errors")) {
-		rc = kp_get_bool(v, key, &t->ignore_errors, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->ignore_errors_t, err);
+		else
+			rc = kp_get_bool(v, key, &t->ignore_errors, err);
 	} else if (!strcmp(key, "ignore_unreachable")) {
 		rc = kp_get_bool(v, key, &t->ignore_unreachable, err);
 	} else if (!strcmp(key, "run_once")) {

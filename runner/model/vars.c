@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* ansible_version: the ansible-core kplan runs playbooks as (its
  * behaviour is what the tests compare kplan with) */
@@ -401,18 +400,6 @@ static char *hosts_text(const struct kp_value *v, const char **what)
 	return kp_buf_detach(&b, NULL);
 }
 
-/* A play keyword's rendered boolean, as Ansible's boolean() reads it. */
-static bool play_bool(const struct kp_value *v)
-{
-	static const char *const yes[] = {"y", "yes", "on", "1", "true", "t"};
-	if (v->type != KP_V_STR)
-		return kp_value_truthy(v);
-	for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
-		if (!strcasecmp(v->u.str.s, yes[i]))
-			return true;
-	return false;
-}
-
 static kp_rc render_hosts(struct kp_lua *L, const struct kp_plan *plan, size_t index,
 			  const struct kp_inventory *inv, const struct kp_value *extra,
 			  struct kp_buf *err)
@@ -449,7 +436,7 @@ static kp_rc render_hosts(struct kp_lua *L, const struct kp_plan *plan, size_t i
 			kp_buf_addf(err, " (in 'any_errors_fatal' of play #%zu)", index + 1);
 			goto out;
 		}
-		play->any_errors_fatal = play_bool(fv);
+		play->any_errors_fatal = kp_value_bool_word(fv);
 		kp_value_unref(fv);
 		if (!play->hosts_t && !play->serial_tv)
 			goto out;
