@@ -187,6 +187,7 @@ static kp_rc eval_when(struct pctx *c, const struct kp_scope *s, struct kp_expr 
 struct whens {
 	struct kp_expr **v;
 	size_t n, cap;
+	const struct kp_template *delegate_to; /* the innermost block's */
 };
 
 /* A task's name as the operator reads it: templated with the variables of
@@ -314,9 +315,11 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		struct kp_scope s = hv->scope;
 		s.placeholder = true;
 		struct kp_buf deleg = KP_BUF_INIT, cond = KP_BUF_INIT;
-		if (t->delegate_to) {
+		const struct kp_template *dt =
+		    t->delegate_to ? t->delegate_to : inherited->delegate_to;
+		if (dt) {
 			struct kp_value *d = NULL;
-			rc = kp_template_render(c->L, t->delegate_to, &s, &d, c->err);
+			rc = kp_template_render(c->L, dt, &s, &d, c->err);
 			if (rc)
 				return task_error(c, t, rc);
 			kp_buf_addf(&line, " (delegated to ");
@@ -332,7 +335,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		}
 		const char *rstatus = state < 0 ? "conditional" : "runs";
 		const char *rdetail = state < 0 ? cond.buf : NULL;
-		const char *rdeleg = t->delegate_to ? deleg.buf : NULL;
+		const char *rdeleg = dt ? deleg.buf : NULL;
 
 		struct kp_value *items = NULL;
 		if (t->loop) {
@@ -425,7 +428,8 @@ struct showwalk {
 	struct pctx *c;
 	struct whens *when;
 	const char *indent;
-	size_t saved[64]; /* when->n before each enclosing block */
+	size_t saved[64];			   /* when->n before each enclosing block */
+	const struct kp_template *saved_deleg[64]; /* and its delegate_to */
 	/* the role or import variables each enclosing block pushed, per host */
 	struct kp_dyn_saved *dyn[64];
 };
@@ -487,8 +491,12 @@ static int show_task(struct kp_walk *w, const struct kp_task *t, const struct kp
 	}
 	/* a block: its conditions apply to every task inside */
 	struct whens *when = sw->when;
-	if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved))
+	if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved)) {
 		sw->saved[w->depth] = when->n;
+		sw->saved_deleg[w->depth] = when->delegate_to;
+	}
+	if (t->delegate_to && !t->include)
+		when->delegate_to = t->delegate_to;
 	for (size_t i = 0; i < t->nwhen; i++) {
 		KP_GROW(when->v, when->n + 1, when->cap);
 		when->v[when->n++] = t->when[i];
@@ -513,8 +521,10 @@ static int show_part(struct kp_walk *w, const struct kp_task *b, enum kp_walk_pa
 	char indent[160];
 	walk_indent(w, indent, sizeof(indent));
 	if (done) {
-		if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved))
+		if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved)) {
 			sw->when->n = sw->saved[w->depth];
+			sw->when->delegate_to = sw->saved_deleg[w->depth];
+		}
 		pop_layers(sw, w->depth);
 	} else if (part == KP_PART_RESCUE) {
 		outf(sw->c, "%sRESCUE (runs on a host where the block failed)\n", indent);

@@ -96,6 +96,9 @@ static void env_push_task(struct kp_taskenv *dst, const struct kp_taskenv *src,
 		dst->throttle = t->throttle;
 	if (t->timeout_ms)
 		dst->timeout_ms = t->timeout_ms;
+	if (t->delegate_to)
+		dst->delegate_to = t->delegate_to;
+	dst->local_connection |= t->local_connection;
 }
 
 static void run_list(struct kp_engine *e, int slot, struct kp_task *const *tasks, size_t n,

@@ -126,10 +126,12 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	char **envv = NULL;
 	struct kp_taskbecome bec = {0};
 
-	/* delegate_to: another inventory host's connection, this host's variables */
-	if (t->delegate_to) {
+	/* delegate_to: another inventory host's connection, this host's
+	 * variables; the task's own, else its block's */
+	const struct kp_template *dt = t->delegate_to ? t->delegate_to : env->delegate_to;
+	if (dt) {
 		struct kp_value *d = NULL;
-		if (kp_template_render(L, t->delegate_to, scope, &d, &err)) {
+		if (kp_template_render(L, dt, scope, &d, &err)) {
 			kp_outcome_failed(oc, err.buf);
 			goto out;
 		}
@@ -152,7 +154,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		*delegated = h ? h->name : implicit;
 	}
 	/* connection: local: the controller runs it, with this host's variables */
-	if (t->local_connection && target != &e->local) {
+	if ((t->local_connection || env->local_connection) && target != &e->local) {
 		target = &e->local;
 		*delegated = "localhost";
 	}
