@@ -50,6 +50,9 @@ static const struct kp_argspec args[] = {
      .type = KP_T_STR,
      .help = "a command that checks the new file first, %s standing for it "
 	     "(visudo -cf %s); the file is written only when it exits 0"},
+    {.name = "mode", .type = KP_T_STR, .help = "the file's permissions, e.g. \"0644\""},
+    {.name = "owner", .type = KP_T_STR, .help = "owning user"},
+    {.name = "group", .type = KP_T_STR, .help = "owning group"},
     KP_ARGS_SELINUX,
     {0},
 };

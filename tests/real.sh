@@ -77,7 +77,7 @@ for f in $(cd "$real" && find . -name '*.yml' ! -path '*/inventory/*' ! -name 'i
 	if (cd "$real/${f%%/*}" && ANSIBLE_INVENTORY=$inv "$kplan" validate "$plan" >/dev/null 2>"$tmp/v.err"); then
 		res=ok
 	else
-		res=$(grep -v "^warning: " "$tmp/v.err" | head -1 | sed "s|$real/||g; s|$tmp/||g")
+		res=$(grep -v "^warning: " "$tmp/v.err" | head -1 | sed "s|$real/||g; s|$tmp/||g; s|$tmp|TMP|g")
 	fi
 	printf '%s\t%s\n' "$f" "$res" >>"$tmp/results"
 done

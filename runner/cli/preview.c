@@ -270,7 +270,7 @@ static void report_row(struct pctx *c, const struct kp_task *t, const char *host
 				  .item = (char *)item,
 				  .delegated_to = (char *)delegated,
 				  .pending = pending,
-				  .no_log = t->no_log};
+				  .no_log = t->no_log || t->no_log_t};
 	kp_report_add(c->rep, host, &w);
 	kp_buf_release(&title);
 }
@@ -281,7 +281,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 	struct kp_buf title = KP_BUF_INIT;
 	task_title(c, t, &title);
 	outf(c, "%sTASK [%s] %s%s%s\n", indent, title.buf, t->module->name,
-	     t->run_once ? " (run_once)" : "", t->no_log ? " (no_log)" : "");
+	     t->run_once ? " (run_once)" : "", t->no_log || t->no_log_t ? " (no_log)" : "");
 	kp_buf_release(&title);
 	for (size_t h = 0; h < c->batch->n; h++) {
 		struct kp_hostvars *hv = &c->hv[h];
@@ -391,7 +391,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 				return task_error(c, t, rc);
 			}
 			struct kp_buf a = KP_BUF_INIT;
-			if (t->no_log)
+			if (t->no_log || t->no_log_t)
 				kp_buf_addstr(&a, "<hidden by no_log>");
 			else
 				kp_format_args(args, true, &a);

@@ -271,6 +271,13 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
 	kp_buf_release(&title);
 	bool once = t->run_once || env->run_once;
+	if (t->run_once_t && !once) {
+		/* rendered once for the task, with its first host's variables */
+		struct kp_value *ov = NULL;
+		if (!kp_template_render(e->L[slot], t->run_once_t, &act.h[0]->hv.scope, &ov, NULL))
+			once = kp_value_bool_word(ov);
+		kp_value_unref(ov);
+	}
 	if (once || (t->module->flags & KP_MOD_ONCE)) {
 		kp_task_exec(e, slot, act.h[0], t, env);
 		/* a module that runs once (add_host) registers for its host

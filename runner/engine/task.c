@@ -428,6 +428,13 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	bool ignore_errors = t->ignore_errors || env->ignore_errors;
 	bool ignore_unreachable = t->ignore_unreachable || env->ignore_unreachable;
 	int64_t t0 = kp_now_ms();
+	if (t->no_log_t && !no_log) {
+		/* a template that fails to render hides the output all the same */
+		struct kp_value *nv = NULL;
+		no_log =
+		    kp_template_render(L, t->no_log_t, scope, &nv, NULL) || kp_value_bool_word(nv);
+		kp_value_unref(nv);
+	}
 	if (t->ignore_errors_t && !ignore_errors) {
 		/* a template that fails to render ignores nothing */
 		struct kp_value *iv = NULL;

@@ -28,6 +28,8 @@ void kp_task_free(struct kp_task *t)
 	kp_template_free(t->timeout_t);
 	kp_template_free(t->ignore_errors_t);
 	kp_template_free(t->throttle_t);
+	kp_template_free(t->no_log_t);
+	kp_template_free(t->run_once_t);
 	kp_tvalue_free(t->args);
 	free_tasks(t->block, t->nblock);
 	free_tasks(t->rescue, t->nrescue);

@@ -571,9 +571,15 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 	} else if (!strcmp(key, "ignore_unreachable")) {
 		rc = kp_get_bool(v, key, &t->ignore_unreachable, err);
 	} else if (!strcmp(key, "run_once")) {
-		rc = kp_get_bool(v, key, &t->run_once, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->run_once_t, err);
+		else
+			rc = kp_get_bool(v, key, &t->run_once, err);
 	} else if (!strcmp(key, "no_log")) {
-		rc = kp_get_bool(v, key, &t->no_log, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->no_log_t, err);
+		else
+			rc = kp_get_bool(v, key, &t->no_log, err);
 	} else if (!strcmp(key, "become")) {
 		if (!(rc = kp_get_bool(v, key, &b, err)))
 			t->become = b ? KP_YES : KP_NO;
