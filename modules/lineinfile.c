@@ -27,6 +27,9 @@ static const struct kp_argspec args[] = {
     {.name = "name", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
     {.name = "line", .type = KP_T_STR, .help = "the line to ensure"},
     {.name = "regexp", .type = KP_T_STR, .help = "replace the last line matching this"},
+    {.name = "search_string",
+     .type = KP_T_STR,
+     .help = "replace the last line holding this text (literally)"},
     {.name = "state",
      .type = KP_T_STR,
      .def = "present",
@@ -57,7 +60,7 @@ static const struct kp_argspec args[] = {
     {0},
 };
 
-static const char *const exclusive[] = {"insertafter|insertbefore", NULL};
+static const char *const exclusive[] = {"insertafter|insertbefore", "regexp|search_string", NULL};
 
 #define LINEINFILE_MAX ((size_t)64 << 20)
 
@@ -127,6 +130,16 @@ static kp_rc edit(struct kp_modctx *ctx, struct kp_result *res, struct lines *ls
 		  struct kp_buf *would, struct kp_buf *done)
 {
 	const char *line = kp_arg_str(ctx, "line"), *rx = kp_arg_str(ctx, "regexp");
+	const char *ss = kp_arg_str(ctx, "search_string");
+	struct kp_buf lit = KP_BUF_INIT; /* search_string as a regular expression */
+	if (ss && !rx) {
+		for (const char *c = ss; *c; c++) {
+			if (strchr(".[]{}()\\*+?^$|", *c))
+				kp_buf_addch(&lit, '\\');
+			kp_buf_addch(&lit, *c);
+		}
+		rx = lit.buf ? lit.buf : "";
+	}
 	const char *after = kp_arg_str(ctx, "insertafter"),
 		   *before = kp_arg_str(ctx, "insertbefore");
 	bool absent = !strcmp(kp_arg_str(ctx, "state"), "absent");
@@ -137,7 +150,7 @@ static kp_rc edit(struct kp_modctx *ctx, struct kp_result *res, struct lines *ls
 
 	if (rx) {
 		if (compile(rx, "regexp", &re, res))
-			return KP_OK;
+			goto out;
 		have_re = true;
 	}
 	if (absent) {
@@ -204,6 +217,7 @@ static kp_rc edit(struct kp_modctx *ctx, struct kp_result *res, struct lines *ls
 	kp_buf_addf(would, "would add a line to '%s' (line %ld)", path, at + 1);
 	kp_buf_addf(done, "added a line to '%s' (line %ld)", path, at + 1);
 out:
+	kp_buf_release(&lit);
 	if (have_re)
 		regfree(&re);
 	if (have_ins)

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Arguments real roles use, against ansible-playbook on the same tree
 # (each tool in its own copy): file recurse (mode inside a directory),
-# file force (a link replaces a file), lineinfile mode, copy remote_src,
-# a templated ignore_errors, no_log and run_once. The trees must end the
-# same (paths, types, modes, link targets, contents) and both runs must
-# change the same number of tasks; a second kplan run changes nothing.
+# file force (a link replaces a file), lineinfile mode and search_string,
+# copy remote_src, a templated ignore_errors, no_log and run_once. The
+# trees must end the same (paths, types, modes, link targets, contents)
+# and both tools must change as many tasks per host, in a first run and
+# in a second one.
 . "$(dirname "$0")/lib.sh"
 if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP no ansible-playbook"
@@ -32,6 +33,7 @@ cat >p.yml <<'PLAY'
     - file: {path: "{{ root }}/d", state: directory, mode: "0755", recurse: true}
     - file: {dest: "{{ root }}/link", src: "{{ root }}/src.txt", state: link, force: true}
     - lineinfile: {path: "{{ root }}/conf", line: "b=2", mode: "0644"}
+    - lineinfile: {path: "{{ root }}/conf", search_string: "a=1", line: "a=[3]"}
     - copy: {src: "{{ root }}/src.txt", dest: "{{ root }}/copied.txt", remote_src: true, mode: "0640"}
     - command: "false"
       changed_when: false
