@@ -54,13 +54,13 @@ fi
 
 # validate every playbook and task file
 : >"$tmp/results"
-for f in $(cd "$real" && find . -name '*.yml' ! -path '*/inventory/*' ! -name 'inventory-sample.yml' ! -path '*/defaults/*' ! -path '*/vars/*' ! -path '*/meta/*' ! -path '*/group_vars/*' ! -path '*/host_vars/*' ! -path '*/templates/*' | sed 's|^\./||' | sort); do
+for f in $(cd "$real" && find . \( -name '*.yml' -o -name '*.yaml' \) ! -path '*/inventory/*' ! -name 'inventory-sample.yml' ! -path '*/defaults/*' ! -path '*/vars/*' ! -path '*/meta/*' ! -path '*/group_vars/*' ! -path '*/host_vars/*' ! -path '*/templates/*' | sed 's|^\./||' | sort); do
 	case $f in
 	*/tasks/*)
 		# a role's task file in its role: the role's defaults and vars
 		# apply, as they do where the role uses it (import_role tasks_from)
 		plan=$tmp/wrap.yml
-		role=${f%%/tasks/*} from=${f#*/tasks/}
+		role=${f%%/tasks/*} from=${f#*/tasks/} from=${from%.yaml}
 		printf -- '- name: wrapper\n  hosts: all\n  gather_facts: false\n  tasks:\n    - import_role:\n        name: %s\n        tasks_from: %s\n' "$real/$role" "${from%.yml}" >"$plan"
 		;;
 	*/handlers/*)
