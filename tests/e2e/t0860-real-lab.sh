@@ -1,5 +1,5 @@
 #!/bin/sh
-# suite: lab (a cluster scenario: run by make test, left out of make asan for time)
+# suite: lab (a cluster scenario: started first)
 # Real playbooks and roles from tests/data/real/, unchanged, run on one
 # lab of scenario 1 (k8s-master, k8s-worker-1, k8s-worker-2 and the lab API
 # server), each checked by its effect on the nodes:
