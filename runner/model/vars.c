@@ -255,6 +255,17 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	kp_map_update(hv->magic, pv->magic);
 	kp_map_set(hv->magic, "ansible_play_batch", bv->play_batch);
 	host_magic(hv->magic, host);
+	/* ansible_host in the host's own scope (not in hostvars[]): the
+	 * address Ansible connects to, its name when the inventory gives none
+	 * (127.0.0.1 for the implicit localhost), as Ansible's connection
+	 * variables reach a task */
+	if (!kp_map_get(host->merged, "ansible_host")) {
+		const struct kp_value *ssh = kp_map_get(host->merged, "ansible_ssh_host");
+		kp_map_set_take(hv->magic, "ansible_host",
+				ssh		 ? kp_value_ref(ssh)
+				: host->implicit ? kp_value_str("127.0.0.1")
+						 : kp_value_str(host->name));
+	}
 	if (play->role_names)
 		kp_map_set(hv->magic, "role_names", play->role_names);
 	else

@@ -1,8 +1,10 @@
 #!/bin/sh
 # A play on localhost with an inventory that has none: Ansible's implicit
 # localhost runs it on the local connection, in no group (groups['all'] and
-# `hosts: all` leave it out). What each host's debug says is compared with
-# what ansible-playbook says, and the run lists the same hosts.
+# `hosts: all` leave it out). ansible_host is the address a task's host
+# is reached at (its name, 127.0.0.1 for the implicit localhost), not a
+# hostvars[] entry. What each host's debug says is compared with what
+# ansible-playbook says, and the run lists the same hosts.
 . "$(dirname "$0")/lib.sh"
 cd "$E2E_TMP" || exit 1
 printf '[nodes]\nnode1 ansible_connection=local\n' >inv.ini
@@ -12,11 +14,11 @@ cat >p.yml <<'PLAY'
   tasks:
     - command: echo hi-from-{{ inventory_hostname }}
       register: r
-    - debug: msg="{{ r.stdout }} {{ groups['all'] }} {{ group_names }} {{ ansible_connection }}"
+    - debug: msg="{{ r.stdout }} {{ groups['all'] }} {{ group_names }} {{ ansible_connection }} {{ ansible_host }}"
 - hosts: all
   gather_facts: false
   tasks:
-    - debug: msg="{{ inventory_hostname }}"
+    - debug: msg="{{ inventory_hostname }} {{ ansible_host }} {{ hostvars[inventory_hostname].ansible_host | default('none') }}"
 PLAY
 "$KPLAN" run p.yml -i inv.ini >k.out 2>&1
 check "run: exit 0" 0 "$?"
@@ -39,4 +41,4 @@ for l in sys.stdin:
 else
 	echo "# SKIP comparison: no ansible-playbook"
 fi
-check "all leaves localhost out" "node1 node1" "$(grep '^node1 ' k.msgs)"
+check "all leaves localhost out" "node1 node1 node1 none" "$(grep '^node1 ' k.msgs)"
