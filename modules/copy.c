@@ -16,6 +16,10 @@
 static const struct kp_argspec args[] = {
     {.name = "src", .type = KP_T_PATH, .help = "file on the controller (relative to the plan)"},
     {.name = "content", .type = KP_T_STR, .help = "the file's contents, inline"},
+    {.name = "remote_src",
+     .type = KP_T_BOOL,
+     .def = "false",
+     .help = "src is a file on the node, not on the controller"},
     {.name = "dest", .type = KP_T_PATH, .required = true, .help = "path on the node"},
     {.name = "mode", .type = KP_T_STR, .help = "permissions, e.g. \"0644\""},
     {.name = "owner", .type = KP_T_STR, .help = "owning user"},
@@ -28,6 +32,7 @@ static const struct kp_argspec args[] = {
      .type = KP_T_STR,
      .help = "a command that checks the new file first, %s standing for it "
 	     "(visudo -cf %s); the file is written only when it exits 0"},
+    KP_ARGS_SELINUX,
     {0},
 };
 
@@ -105,7 +110,19 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	struct kp_buf data = KP_BUF_INIT, e = KP_BUF_INIT;
 	size_t len;
 
-	if (src) {
+	if (src && kp_arg_bool(ctx, "remote_src")) {
+		struct kp_stat st;
+		kp_rc rc = ctx->conn->ops->stat(ctx->conn, src, false, &st, err);
+		if (rc)
+			return rc;
+		if (!st.exists || st.type != 'f')
+			return kp_mod_failf(res, "%s '%s' on the node",
+					    st.exists ? "copying directories is not supported:"
+						      : "no source file",
+					    src);
+		if ((rc = ctx->conn->ops->get(ctx->conn, src, COPY_MAX, &data, err)))
+			return rc;
+	} else if (src) {
 		char *path = kp_mod_local_path(ctx, src);
 		struct stat st;
 		if (!stat(path, &st) && S_ISDIR(st.st_mode)) {

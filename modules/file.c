@@ -27,11 +27,19 @@ static const struct kp_argspec args[] = {
     {.name = "owner", .type = KP_T_STR, .help = "owning user"},
     {.name = "group", .type = KP_T_STR, .help = "owning group"},
     {.name = "src", .type = KP_T_PATH, .help = "link target (state: link)"},
+    {.name = "recurse",
+     .type = KP_T_BOOL,
+     .help = "state: directory: set mode, owner and group on everything inside too"},
+    {.name = "force",
+     .type = KP_T_BOOL,
+     .help = "state: link replaces a file or a link that is there (not a directory)"},
+    KP_ARGS_SELINUX,
     {0},
 };
 
 struct plan {
 	char *cmd;    /* the one changing command, or NULL */
+	char *rcmd;   /* recurse: chmod -R / chown -R of what is inside, or NULL */
 	bool attrs;   /* then set mode/owner/group */
 	bool created; /* attributes are set on a new path: all of them */
 	struct kp_attrs want;
@@ -44,6 +52,7 @@ static void plan_free(void *p)
 	struct plan *pl = p;
 	if (pl) {
 		free(pl->cmd);
+		free(pl->rcmd);
 		free(pl->done_msg);
 		free(pl);
 	}
@@ -83,6 +92,68 @@ static void want_text(const struct kp_attrs *w, struct kp_buf *out)
 		kp_buf_addf(out, " owner %s", w->owner);
 	if (w->group)
 		kp_buf_addf(out, " group %s", w->group);
+}
+
+/* recurse: whether anything inside the directory has another mode, owner
+ * or group than wanted (find, read-only); if so, the chmod -R / chown -R
+ * that apply runs. Links keep their own mode, as chmod -R leaves them. */
+static kp_rc recurse_plan(struct kp_modctx *ctx, struct kp_result *res, struct plan *pl,
+			  const char *path, struct kp_buf *would, struct kp_buf *done,
+			  struct kp_buf *err)
+{
+	const struct kp_attrs *w = &pl->want;
+	struct kp_buf q = KP_BUF_INIT, c = KP_BUF_INIT;
+	struct kp_exec_res r;
+	kp_rc rc = KP_OK;
+	if (w->mode < 0 && !w->owner && !w->group)
+		return KP_OK;
+	kp_buf_addstr(&q, "find ");
+	kp_sh_quote(&q, path);
+	kp_buf_addstr(&q, " -mindepth 1 \\(");
+	const char *sep = "";
+	if (w->owner) {
+		kp_buf_addstr(&q, " ! -user ");
+		kp_sh_quote(&q, w->owner);
+		sep = " -o";
+	}
+	if (w->group) {
+		kp_buf_addf(&q, "%s ! -group ", sep);
+		kp_sh_quote(&q, w->group);
+		sep = " -o";
+	}
+	if (w->mode >= 0)
+		kp_buf_addf(&q, "%s \\( ! -type l ! -perm %04o \\)", sep, (unsigned)w->mode);
+	kp_buf_addstr(&q, " \\) -print -quit");
+	kp_exec_res_init(&r);
+	rc = kp_mod_sh(ctx, NULL, q.buf, &r, err); /* a query: not among the changing commands */
+	if (!rc && r.rc != 0)
+		kp_mod_failf(res, "cannot read what is inside '%s': %s", path, r.err.buf);
+	else if (!rc && r.out.len) {
+		if (w->owner || w->group) {
+			kp_buf_addstr(&c, "chown -R ");
+			if (w->owner)
+				kp_sh_quote(&c, w->owner);
+			if (w->group) {
+				kp_buf_addch(&c, ':');
+				kp_sh_quote(&c, w->group);
+			}
+			kp_buf_addch(&c, ' ');
+			kp_sh_quote(&c, path);
+		}
+		if (w->mode >= 0) {
+			kp_buf_addf(&c, "%schmod -R %04o ", c.len ? " && " : "", (unsigned)w->mode);
+			kp_sh_quote(&c, path);
+		}
+		pl->rcmd = kp_buf_detach(&c, NULL);
+		kp_buf_addf(would, "%swould set what is inside '%s' (recurse)",
+			    would->len ? "; " : "", path);
+		kp_buf_addf(done, "%sset what is inside '%s' (recurse)", done->len ? "; " : "",
+			    path);
+	}
+	kp_exec_res_release(&r);
+	kp_buf_release(&q);
+	kp_buf_release(&c);
+	return rc;
 }
 
 static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
@@ -130,15 +201,16 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			kp_mod_failf(res, "state 'link' needs 'src' (the link target)");
 			goto out;
 		}
-		if (st->exists && st->type != 'l') {
+		bool force = kp_arg_bool(ctx, "force");
+		if (st->exists && st->type != 'l' && (!force || st->type == 'd')) {
 			kp_mod_failf(res, "'%s' exists and is %s; not replacing it with a link",
 				     path, type_name(st->type));
 			goto out;
 		}
 		pl->want.mode = -1; /* a link has no mode of its own */
-		if (!st->exists || strcmp(st->link_target, src)) {
+		if (!st->exists || st->type != 'l' || strcmp(st->link_target, src)) {
 			pl->cmd = make_cmd("ln -sfn", src, path);
-			pl->created = !st->exists;
+			pl->created = !st->exists || st->type != 'l';
 			if (pl->created) {
 				/* what the new link will be: no owner known yet */
 				pl->st.type = 'l';
@@ -146,7 +218,10 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 			}
 			kp_buf_addf(&would, "would link '%s' -> '%s'", path, src);
 			kp_buf_addf(&done, "linked '%s' -> '%s'", path, src);
-			if (st->exists) {
+			if (st->exists && st->type != 'l') {
+				kp_buf_addf(&would, " (replacing %s)", type_name(st->type));
+				kp_buf_addf(&done, " (replacing %s)", type_name(st->type));
+			} else if (st->exists) {
 				kp_buf_addf(&would, " (was '%s')", st->link_target);
 				kp_buf_addf(&done, " (was '%s')", st->link_target);
 			}
@@ -186,8 +261,11 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		kp_buf_addf(&would, ": %s", attrs.buf);
 		kp_buf_addf(&done, ": %s", attrs.buf);
 	}
+	if (kp_arg_bool(ctx, "recurse") && st->exists &&
+	    (rc = recurse_plan(ctx, res, pl, path, &would, &done, err)))
+		goto out;
 plan_done:
-	res->changed = pl->cmd || pl->attrs;
+	res->changed = pl->cmd || pl->attrs || pl->rcmd;
 	kp_buf_reset(&res->msg);
 	if (res->changed)
 		kp_buf_addstr(&res->msg, would.buf);
@@ -220,6 +298,12 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		bool failed = !rc && kp_mod_cmd_failed(ctx, res, pl->cmd, &r);
 		kp_exec_res_release(&r);
 		if (rc || failed)
+			return rc;
+	}
+	if (pl->rcmd) {
+		bool ok = true;
+		rc = kp_mod_must(ctx, res, pl->rcmd, NULL, &ok, err);
+		if (rc || !ok)
 			return rc;
 	}
 	if (pl->attrs) {

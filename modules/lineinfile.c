@@ -27,6 +27,9 @@ static const struct kp_argspec args[] = {
     {.name = "name", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
     {.name = "line", .type = KP_T_STR, .help = "the line to ensure"},
     {.name = "regexp", .type = KP_T_STR, .help = "replace the last line matching this"},
+    {.name = "search_string",
+     .type = KP_T_STR,
+     .help = "replace the last line holding this text (literally)"},
     {.name = "state",
      .type = KP_T_STR,
      .def = "present",
@@ -50,10 +53,14 @@ static const struct kp_argspec args[] = {
      .type = KP_T_STR,
      .help = "a command that checks the new file first, %s standing for it "
 	     "(visudo -cf %s); the file is written only when it exits 0"},
+    {.name = "mode", .type = KP_T_STR, .help = "the file's permissions, e.g. \"0644\""},
+    {.name = "owner", .type = KP_T_STR, .help = "owning user"},
+    {.name = "group", .type = KP_T_STR, .help = "owning group"},
+    KP_ARGS_SELINUX,
     {0},
 };
 
-static const char *const exclusive[] = {"insertafter|insertbefore", NULL};
+static const char *const exclusive[] = {"insertafter|insertbefore", "regexp|search_string", NULL};
 
 #define LINEINFILE_MAX ((size_t)64 << 20)
 
@@ -123,6 +130,16 @@ static kp_rc edit(struct kp_modctx *ctx, struct kp_result *res, struct lines *ls
 		  struct kp_buf *would, struct kp_buf *done)
 {
 	const char *line = kp_arg_str(ctx, "line"), *rx = kp_arg_str(ctx, "regexp");
+	const char *ss = kp_arg_str(ctx, "search_string");
+	struct kp_buf lit = KP_BUF_INIT; /* search_string as a regular expression */
+	if (ss && !rx) {
+		for (const char *c = ss; *c; c++) {
+			if (strchr(".[]{}()\\*+?^$|", *c))
+				kp_buf_addch(&lit, '\\');
+			kp_buf_addch(&lit, *c);
+		}
+		rx = lit.buf ? lit.buf : "";
+	}
 	const char *after = kp_arg_str(ctx, "insertafter"),
 		   *before = kp_arg_str(ctx, "insertbefore");
 	bool absent = !strcmp(kp_arg_str(ctx, "state"), "absent");
@@ -133,7 +150,7 @@ static kp_rc edit(struct kp_modctx *ctx, struct kp_result *res, struct lines *ls
 
 	if (rx) {
 		if (compile(rx, "regexp", &re, res))
-			return KP_OK;
+			goto out;
 		have_re = true;
 	}
 	if (absent) {
@@ -200,6 +217,7 @@ static kp_rc edit(struct kp_modctx *ctx, struct kp_result *res, struct lines *ls
 	kp_buf_addf(would, "would add a line to '%s' (line %ld)", path, at + 1);
 	kp_buf_addf(done, "added a line to '%s' (line %ld)", path, at + 1);
 out:
+	kp_buf_release(&lit);
 	if (have_re)
 		regfree(&re);
 	if (have_ins)
@@ -246,25 +264,29 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		if (ls.l[i].nl)
 			kp_buf_addch(&neu, '\n');
 	}
-	if (!would.len && st.exists) {
+	bool attrs =
+	    kp_arg_str(ctx, "mode") || kp_arg_str(ctx, "owner") || kp_arg_str(ctx, "group");
+	if (!would.len && st.exists && (!attrs || absent)) {
 		kp_buf_reset(&res->msg);
 		kp_buf_addf(&res->msg, "'%s' already has what is wanted", path);
 		goto out;
 	}
-	if (!would.len) { /* create: with nothing to add (cannot happen for present) */
+	if (!would.len && !st.exists) /* create: with nothing to add (cannot happen for present) */
 		goto out;
-	}
 	struct kp_put_plan *p = kp_put_plan_new();
+	ctx->state = p;
+	ctx->free_state = kp_put_plan_free;
+	kp_mod_attrs_from_args(ctx, res, &p->want);
+	if (res->failed)
+		goto out;
 	p->dest = kp_xstrdup(path);
 	p->data = kp_buf_detach(&neu, &p->len);
 	p->backup = kp_arg_bool(ctx, "backup");
 	p->validate = kp_arg_str(ctx, "validate");
 	p->validate_rc_in_msg = true;
-	ctx->state = p;
-	ctx->free_state = kp_put_plan_free;
 	rc = kp_mod_put_probe(ctx, res, p, err);
-	if (rc || res->failed)
-		goto out;
+	if (rc || res->failed || !would.len)
+		goto out; /* only attributes differ: the plan's message says which */
 	/* the plan's own message speaks of hashes; this one says what changed */
 	kp_buf_reset(&res->msg);
 	kp_buf_addstr(&res->msg, would.buf);

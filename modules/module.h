@@ -46,6 +46,16 @@ struct kp_argspec {
 	const char *alias_of;
 };
 
+/* Ansible's SELinux context arguments of the file modules. kplan's nodes
+ * run without SELinux, where Ansible ignores them too: accepted, no effect. */
+#define KP_ARGS_SELINUX                                                                            \
+	{.name = "setype", .type = KP_T_STR, .help = "SELinux type (no effect)"},                  \
+	    {.name = "seuser", .type = KP_T_STR, .help = "SELinux user (no effect)"},              \
+	    {.name = "serole", .type = KP_T_STR, .help = "SELinux role (no effect)"},              \
+	{                                                                                          \
+		.name = "selevel", .type = KP_T_STR, .help = "SELinux level (no effect)"           \
+	}
+
 /* flags */
 #define KP_MOD_ANY_ARGS (1u << 0) /* any key is an argument (set-fact) */
 #define KP_MOD_READONLY (1u << 1) /* never changes anything (debug, assert) */

@@ -30,6 +30,7 @@ static const struct kp_argspec args[] = {
      .type = KP_T_STR,
      .help = "a command that checks the new file first, %s standing for it "
 	     "(visudo -cf %s); the file is written only when it exits 0"},
+    KP_ARGS_SELINUX,
     {0},
 };
 

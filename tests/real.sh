@@ -26,7 +26,7 @@ fail=0
 ok=0
 
 if command -v ansible-inventory >/dev/null 2>&1; then
-	for inv in kubespray/inventory/sample/inventory.ini k3s-ansible/inventory-sample.yml impsik-kubernetes/hosts; do
+	for inv in kubespray/inventory/sample/inventory.ini kubespray/inventory/local/hosts.ini k3s-ansible/inventory-sample.yml impsik-kubernetes/hosts giorgioaresu-homelab/inventory; do
 		(cd "$real" && ansible-inventory -i "$inv" --list >"$tmp/a.json" 2>"$tmp/a.err")
 		(cd "$real" && "$kplan" inventory -i "$inv" --list >"$tmp/k.json" 2>"$tmp/k.err")
 		if /usr/bin/python3 "$root/tests/e2e/invcompare.py" "$tmp/a.json" "$tmp/k.json" >"$tmp/diff" 2>&1; then
@@ -54,11 +54,18 @@ fi
 
 # validate every playbook and task file
 : >"$tmp/results"
-for f in $(cd "$real" && find . -name '*.yml' ! -path '*/inventory/*' ! -name 'inventory-sample.yml' ! -path '*/defaults/*' ! -path '*/vars/*' ! -path '*/meta/*' | sed 's|^\./||' | sort); do
+for f in $(cd "$real" && find . \( -name '*.yml' -o -name '*.yaml' \) ! -path '*/inventory/*' ! -name 'inventory-sample.yml' ! -path '*/defaults/*' ! -path '*/vars/*' ! -path '*/meta/*' ! -path '*/group_vars/*' ! -path '*/host_vars/*' ! -path '*/templates/*' | sed 's|^\./||' | sort); do
 	case $f in
-	*/tasks/* | */handlers/*)
+	*/tasks/*)
+		# a role's task file in its role: the role's defaults and vars
+		# apply, as they do where the role uses it (import_role tasks_from)
 		plan=$tmp/wrap.yml
-		printf -- '- name: wrapper\n  hosts: all\n  tasks:\n    - import_tasks: %s\n' "$real/$f" >"$plan"
+		role=${f%%/tasks/*} from=${f#*/tasks/} from=${from%.yaml}
+		printf -- '- name: wrapper\n  hosts: all\n  gather_facts: false\n  tasks:\n    - import_role:\n        name: %s\n        tasks_from: %s\n' "$real/$role" "${from%.yml}" >"$plan"
+		;;
+	*/handlers/*)
+		plan=$tmp/wrap.yml
+		printf -- '- name: wrapper\n  hosts: all\n  gather_facts: false\n  handlers:\n    - import_tasks: %s\n' "$real/$f" >"$plan"
 		;;
 	*) plan=$real/$f ;;
 	esac
@@ -70,7 +77,7 @@ for f in $(cd "$real" && find . -name '*.yml' ! -path '*/inventory/*' ! -name 'i
 	if (cd "$real/${f%%/*}" && ANSIBLE_INVENTORY=$inv "$kplan" validate "$plan" >/dev/null 2>"$tmp/v.err"); then
 		res=ok
 	else
-		res=$(grep -v "^warning: " "$tmp/v.err" | head -1 | sed "s|$real/||g; s|$tmp/||g")
+		res=$(grep -v "^warning: " "$tmp/v.err" | head -1 | sed "s|$real/||g; s|$tmp/||g; s|$tmp|TMP|g")
 	fi
 	printf '%s\t%s\n' "$f" "$res" >>"$tmp/results"
 done
@@ -88,5 +95,37 @@ while IFS="$(printf '\t')" read -r f res; do
 		echo "# changed: validate $f: now '$res', recorded '$want'"
 	fi
 done <"$tmp/results"
-echo "real: $ok passed, $fail failed (inventories and ansible.cfg); $(grep -c '	ok$' "$tmp/results") of $(wc -l <"$tmp/results") plans validate"
+# --list-hosts and --list-tasks of every playbook that validates, against
+# ansible-playbook's (tests/e2e/listcompare.py), from the repository's
+# directory with its inventory (a two-host one where it has none)
+if command -v ansible-playbook >/dev/null 2>&1; then
+	printf '[nodes]\nnode1\nnode2\n' >"$tmp/hosts.ini"
+	while IFS="$(printf '\t')" read -r f res; do
+		case $f in */tasks/* | */handlers/*) continue ;; esac
+		[ "$res" = ok ] || continue
+		repo=${f%%/*} pb=${f#*/}
+		case $repo in
+		k3s-ansible) inv=inventory-sample.yml ;;
+		kubespray) inv=inventory/sample/inventory.ini ;;
+		impsik-kubernetes) inv=hosts ;;
+		*) inv=$tmp/hosts.ini ;;
+		esac
+		if ! (cd "$real/$repo" && ansible-playbook -i "$inv" "$pb" --list-hosts --list-tasks >"$tmp/a.list" 2>"$tmp/a.err"); then
+			echo "# SKIP --list-hosts --list-tasks $f: ansible-playbook: $(grep -m1 ERROR "$tmp/a.err" | cut -c1-120)"
+			continue
+		fi
+		(cd "$real/$repo" && "$kplan" run "$pb" -i "$inv" --list-hosts --list-tasks >"$tmp/k.list" 2>"$tmp/k.err")
+		if /usr/bin/python3 "$root/tests/e2e/listcompare.py" both "$tmp/a.list" "$tmp/k.list" >"$tmp/diff" 2>&1; then
+			echo "ok - --list-hosts --list-tasks $f: as ansible-playbook"
+			ok=$((ok + 1))
+		else
+			echo "not ok - --list-hosts --list-tasks $f"
+			sed 's/^/    /' "$tmp/diff" "$tmp/k.err" | head -8
+			fail=$((fail + 1))
+		fi
+	done <"$tmp/results"
+else
+	echo "# SKIP --list-hosts, --list-tasks: no ansible-playbook"
+fi
+echo "real: $ok passed, $fail failed (inventories, ansible.cfg, listings); $(grep -c '	ok$' "$tmp/results") of $(wc -l <"$tmp/results") plans validate"
 [ "$fail" = 0 ]

@@ -187,6 +187,7 @@ static kp_rc eval_when(struct pctx *c, const struct kp_scope *s, struct kp_expr 
 struct whens {
 	struct kp_expr **v;
 	size_t n, cap;
+	const struct kp_template *delegate_to; /* the innermost block's */
 };
 
 /* A task's name as the operator reads it: templated with the variables of
@@ -269,7 +270,7 @@ static void report_row(struct pctx *c, const struct kp_task *t, const char *host
 				  .item = (char *)item,
 				  .delegated_to = (char *)delegated,
 				  .pending = pending,
-				  .no_log = t->no_log};
+				  .no_log = t->no_log || t->no_log_t};
 	kp_report_add(c->rep, host, &w);
 	kp_buf_release(&title);
 }
@@ -280,7 +281,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 	struct kp_buf title = KP_BUF_INIT;
 	task_title(c, t, &title);
 	outf(c, "%sTASK [%s] %s%s%s\n", indent, title.buf, t->module->name,
-	     t->run_once ? " (run_once)" : "", t->no_log ? " (no_log)" : "");
+	     t->run_once ? " (run_once)" : "", t->no_log || t->no_log_t ? " (no_log)" : "");
 	kp_buf_release(&title);
 	for (size_t h = 0; h < c->batch->n; h++) {
 		struct kp_hostvars *hv = &c->hv[h];
@@ -314,9 +315,11 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		struct kp_scope s = hv->scope;
 		s.placeholder = true;
 		struct kp_buf deleg = KP_BUF_INIT, cond = KP_BUF_INIT;
-		if (t->delegate_to) {
+		const struct kp_template *dt =
+		    t->delegate_to ? t->delegate_to : inherited->delegate_to;
+		if (dt) {
 			struct kp_value *d = NULL;
-			rc = kp_template_render(c->L, t->delegate_to, &s, &d, c->err);
+			rc = kp_template_render(c->L, dt, &s, &d, c->err);
 			if (rc)
 				return task_error(c, t, rc);
 			kp_buf_addf(&line, " (delegated to ");
@@ -332,7 +335,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 		}
 		const char *rstatus = state < 0 ? "conditional" : "runs";
 		const char *rdetail = state < 0 ? cond.buf : NULL;
-		const char *rdeleg = t->delegate_to ? deleg.buf : NULL;
+		const char *rdeleg = dt ? deleg.buf : NULL;
 
 		struct kp_value *items = NULL;
 		if (t->loop) {
@@ -388,7 +391,7 @@ static kp_rc show_module_task(struct pctx *c, const struct kp_task *t, struct wh
 				return task_error(c, t, rc);
 			}
 			struct kp_buf a = KP_BUF_INIT;
-			if (t->no_log)
+			if (t->no_log || t->no_log_t)
 				kp_buf_addstr(&a, "<hidden by no_log>");
 			else
 				kp_format_args(args, true, &a);
@@ -425,7 +428,8 @@ struct showwalk {
 	struct pctx *c;
 	struct whens *when;
 	const char *indent;
-	size_t saved[64]; /* when->n before each enclosing block */
+	size_t saved[64];			   /* when->n before each enclosing block */
+	const struct kp_template *saved_deleg[64]; /* and its delegate_to */
 	/* the role or import variables each enclosing block pushed, per host */
 	struct kp_dyn_saved *dyn[64];
 };
@@ -487,8 +491,12 @@ static int show_task(struct kp_walk *w, const struct kp_task *t, const struct kp
 	}
 	/* a block: its conditions apply to every task inside */
 	struct whens *when = sw->when;
-	if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved))
+	if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved)) {
 		sw->saved[w->depth] = when->n;
+		sw->saved_deleg[w->depth] = when->delegate_to;
+	}
+	if (t->delegate_to && !t->include)
+		when->delegate_to = t->delegate_to;
 	for (size_t i = 0; i < t->nwhen; i++) {
 		KP_GROW(when->v, when->n + 1, when->cap);
 		when->v[when->n++] = t->when[i];
@@ -513,8 +521,10 @@ static int show_part(struct kp_walk *w, const struct kp_task *b, enum kp_walk_pa
 	char indent[160];
 	walk_indent(w, indent, sizeof(indent));
 	if (done) {
-		if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved))
+		if ((size_t)w->depth < KP_ARRAY_LEN(sw->saved)) {
 			sw->when->n = sw->saved[w->depth];
+			sw->when->delegate_to = sw->saved_deleg[w->depth];
+		}
 		pop_layers(sw, w->depth);
 	} else if (part == KP_PART_RESCUE) {
 		outf(sw->c, "%sRESCUE (runs on a host where the block failed)\n", indent);
@@ -843,72 +853,6 @@ kp_rc kp_check_run_scope(const struct kp_runopts *o, struct kp_loaded *ld,
 	kp_taskselect_init(&sel, o->start_at_task, NULL, NULL);
 	struct kp_walk w = {.task = no_op, .select = &sel};
 	kp_walk_plan(&w, ld->plan, false);
-	if (!sel.started)
-		return kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
-				 o->start_at_task);
-	return KP_OK;
-}
-
-kp_rc kp_list_hosts(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err)
-{
-	fprintf(out, "plan: %s\n", ld->plan->path);
-	for (size_t i = 0; i < ld->plan->nplays; i++) {
-		const struct kp_play *p = ld->plan->plays[i];
-		struct kp_batches bs;
-		struct kp_buf warn = KP_BUF_INIT;
-		kp_rc rc = kp_batches_compute(p, p->hosts, &ld->inv, o->limit, &bs, &warn, err);
-		if (rc) {
-			kp_buf_release(&warn);
-			return rc;
-		}
-		if (warn.len)
-			fprintf(stderr, "warning: %s", warn.buf);
-		kp_buf_release(&warn);
-		fprintf(out, "\n  play #%zu (%s): %s\n", i + 1, p->hosts, p->name ? p->name : "");
-		fprintf(out, "    pattern: %s\n    hosts (%zu):\n", p->hosts, bs.nhosts);
-		for (size_t h = 0; h < bs.nhosts; h++)
-			fprintf(out, "      %s\n", ld->inv.hosts[bs.hosts[h]]->name);
-		kp_batches_release(&bs);
-	}
-	return KP_OK;
-}
-
-static int list_task(struct kp_walk *w, const struct kp_task *t, const struct kp_strlist *tags)
-{
-	FILE *out = w->ctx;
-	/* as Ansible lists them: an include as itself (what it includes is
-	 * known when it runs), a role's tasks as "role : task" */
-	if (!t->module && !t->include)
-		return 0;
-	if (t->include && w->select && !kp_tags_selected(tags, w->select->only, w->select->skip))
-		return KP_WALK_SKIP;
-	bool prefix = w->role && t->name; /* Ansible lists an unnamed task bare */
-	fprintf(out, "      %s%s%s\tTAGS: [", prefix ? w->role->role->name : "",
-		prefix ? " : " : "", kp_task_display_name(t));
-	for (size_t k = 0; k < tags->n; k++)
-		fprintf(out, "%s%s", k ? ", " : "", tags->v[k]);
-	fprintf(out, "]\n");
-	return t->include ? KP_WALK_SKIP : 0;
-}
-
-kp_rc kp_list_tasks(const struct kp_runopts *o, struct kp_loaded *ld, FILE *out, struct kp_buf *err)
-{
-	struct kp_taskselect sel;
-	kp_taskselect_init(&sel, o->start_at_task, &o->tags, &o->skip_tags);
-	struct kp_walk w = {.task = list_task, .select = &sel, .ctx = out};
-	fprintf(out, "plan: %s\n", ld->plan->path);
-	for (size_t i = 0; i < ld->plan->nplays; i++) {
-		const struct kp_play *p = ld->plan->plays[i];
-		struct kp_strlist tags = {0};
-		kp_tags_effective(&tags, NULL, p->tags, p->ntags);
-		fprintf(out, "\n  play #%zu (%s): %s\tTAGS: [", i + 1, p->hosts,
-			p->name ? p->name : "");
-		for (size_t k = 0; k < tags.n; k++)
-			fprintf(out, "%s%s", k ? ", " : "", tags.v[k]);
-		fprintf(out, "]\n    tasks:\n");
-		kp_walk_play(&w, p, false);
-		kp_strlist_release(&tags);
-	}
 	if (!sel.started)
 		return kp_errorf(err, KP_ERR_INVALID, "--start-at-task: no task named '%s'",
 				 o->start_at_task);

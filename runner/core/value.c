@@ -680,3 +680,14 @@ kp_rc kp_value_from_json(const char *text, size_t len, struct kp_value **out, st
 	cJSON_Delete(j);
 	return KP_OK;
 }
+
+bool kp_value_bool_word(const struct kp_value *v)
+{
+	static const char *const yes[] = {"y", "yes", "on", "1", "true", "t"};
+	if (v->type != KP_V_STR)
+		return kp_value_truthy(v);
+	for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+		if (!strcasecmp(v->u.str.s, yes[i]))
+			return true;
+	return false;
+}

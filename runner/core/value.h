@@ -118,6 +118,9 @@ struct kp_value *kp_value_nolog(const struct kp_value *v);
 bool kp_value_equal(const struct kp_value *a, const struct kp_value *b);
 /* Truthiness as in Lua: only null and false are false. */
 bool kp_value_truthy(const struct kp_value *v);
+/* A keyword's rendered value as Ansible's boolean() reads it: a string is
+ * true only when it is y, yes, on, 1, true or t (any case). */
+bool kp_value_bool_word(const struct kp_value *v);
 
 /* Text form: strings as is, numbers and booleans as Lua prints them,
  * null as "", lists and maps as JSON. Secrets as "<hidden>" and no_log

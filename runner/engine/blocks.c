@@ -96,6 +96,9 @@ static void env_push_task(struct kp_taskenv *dst, const struct kp_taskenv *src,
 		dst->throttle = t->throttle;
 	if (t->timeout_ms)
 		dst->timeout_ms = t->timeout_ms;
+	if (t->delegate_to)
+		dst->delegate_to = t->delegate_to;
+	dst->local_connection |= t->local_connection;
 }
 
 static void run_list(struct kp_engine *e, int slot, struct kp_task *const *tasks, size_t n,
@@ -283,6 +286,13 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	kp_out_task_start(&e->out, title.buf, t->module->name, env->section);
 	kp_buf_release(&title);
 	bool once = t->run_once || env->run_once;
+	if (t->run_once_t && !once) {
+		/* rendered once for the task, with its first host's variables */
+		struct kp_value *ov = NULL;
+		if (!kp_template_render(e->L[slot], t->run_once_t, &act.h[0]->hv.scope, &ov, NULL))
+			once = kp_value_bool_word(ov);
+		kp_value_unref(ov);
+	}
 	if (once || (t->module->flags & KP_MOD_ONCE) || meta_once(t)) {
 		kp_task_exec(e, slot, act.h[0], t, env);
 		/* a module that runs once (add_host) registers for its host
@@ -292,8 +302,22 @@ static void run_module_task(struct kp_engine *e, int slot, const struct kp_task 
 	} else {
 		struct task_job j = {.t = t, .env = env, .hosts = &act};
 		int limit = e->o->forks;
-		if (t->throttle && t->throttle < limit)
-			limit = t->throttle;
+		int throttle = t->throttle;
+		if (t->throttle_t && act.n) {
+			/* rendered once for the task, with its first host's variables */
+			struct kp_value *tv = NULL;
+			if (!kp_template_render(e->L[slot], t->throttle_t, &act.h[0]->hv.scope, &tv,
+						NULL)) {
+				long long n = tv->type == KP_V_INT ? (long long)tv->u.i
+					      : tv->type == KP_V_STR
+						  ? strtoll(tv->u.str.s, NULL, 10)
+						  : 0;
+				throttle = n > 0 && n < INT32_MAX ? (int)n : 0;
+			}
+			kp_value_unref(tv);
+		}
+		if (throttle && throttle < limit)
+			limit = throttle;
 		if (env->throttle && env->throttle < limit)
 			limit = env->throttle;
 		kp_parallel_for(e, slot, act.n, limit, task_job_fn, &j, NULL);

@@ -76,6 +76,9 @@ struct kp_taskenv {
 	bool no_log, ignore_errors, ignore_unreachable, run_once;
 	enum kp_tristate check_mode, diff;
 	int throttle; /* a block's throttle: 0 none */
+	/* a block's delegate_to and connection: local, for its tasks */
+	const struct kp_template *delegate_to;
+	bool local_connection;
 	int64_t timeout_ms;
 	const char *section;	       /* pre_tasks, tasks, post_tasks, handlers */
 	const struct kp_roleuse *role; /* the role whose tasks these are, or NULL */

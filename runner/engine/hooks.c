@@ -253,7 +253,7 @@ static struct kp_value *task_value(struct kp_engine *e, int slot, struct kp_host
 	kp_map_set_take(v, "module", kp_value_str(t->module ? t->module->name : "block"));
 	if (env && env->section)
 		kp_map_set_take(v, "section", kp_value_str(env->section));
-	bool no_log = t->no_log || (env && env->no_log);
+	bool no_log = t->no_log || t->no_log_t || (env && env->no_log);
 	struct kp_value *args = NULL;
 	if (t->args && !no_log && hs->hv_ready &&
 	    !kp_tvalue_render(e->L[slot], t->args, &hs->hv.scope, &args, NULL))
@@ -561,7 +561,8 @@ void kp_hooks_on_failure(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	if (t)
 		kp_map_set_take(ctxv, "task", task_value(e, slot, hs, t, NULL));
 	if (result)
-		kp_map_set_take(ctxv, "result", result_value(result, t && t->no_log));
+		kp_map_set_take(ctxv, "result",
+				result_value(result, t && (t->no_log || t->no_log_t)));
 	struct kp_buf msg = KP_BUF_INIT;
 	if (run_point(e, slot, KP_HOOK_ON_FAILURE, &h, ctxv, hs->hv_ready ? &hs->hv.scope : NULL,
 		      &msg) == KP_HOOK_FAILED)

@@ -126,10 +126,12 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	char **envv = NULL;
 	struct kp_taskbecome bec = {0};
 
-	/* delegate_to: another inventory host's connection, this host's variables */
-	if (t->delegate_to) {
+	/* delegate_to: another inventory host's connection, this host's
+	 * variables; the task's own, else its block's */
+	const struct kp_template *dt = t->delegate_to ? t->delegate_to : env->delegate_to;
+	if (dt) {
 		struct kp_value *d = NULL;
-		if (kp_template_render(L, t->delegate_to, scope, &d, &err)) {
+		if (kp_template_render(L, dt, scope, &d, &err)) {
 			kp_outcome_failed(oc, err.buf);
 			goto out;
 		}
@@ -152,6 +154,11 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 		*delegated = h ? h->name : implicit;
 		if (t->delegate_facts)
 			oc->facts_to = target;
+	}
+	/* connection: local: the controller runs it, with this host's variables */
+	if ((t->local_connection || env->local_connection) && target != &e->local) {
+		target = &e->local;
+		*delegated = "localhost";
 	}
 
 	if (!t->module->probe) {
@@ -204,8 +211,10 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	}
 	/* counts written as templates, rendered before the connection is
 	 * leased (a failure here holds no lease) */
-	int64_t async_s = t->async_s, poll_s = t->poll_s;
+	int64_t async_s = t->async_s, poll_s = t->poll_s, timeout_ms = t->timeout_ms;
 	if ((t->async_t && render_count(L, t->async_t, scope, "async", false, &async_s, &err)) ||
+	    (t->timeout_t &&
+	     render_count(L, t->timeout_t, scope, "timeout", true, &timeout_ms, &err)) ||
 	    (t->poll_t && render_count(L, t->poll_t, scope, "poll", false, &poll_s, &err))) {
 		kp_outcome_failed(oc, err.buf);
 		goto out;
@@ -262,7 +271,7 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 						    : e->o->diff,
 		    .verbose = e->o->verbose,
 		    .timeout_ms = async_s	    ? async_s * 1000
-				  : t->timeout_ms   ? t->timeout_ms
+				  : timeout_ms	    ? timeout_ms
 				  : env->timeout_ms ? env->timeout_ms
 						    : e->o->timeout_ms,
 		    .base_dir = e->ld->plan->dir,
@@ -423,6 +432,20 @@ static void task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	bool ignore_errors = t->ignore_errors || env->ignore_errors;
 	bool ignore_unreachable = t->ignore_unreachable || env->ignore_unreachable;
 	int64_t t0 = kp_now_ms();
+	if (t->no_log_t && !no_log) {
+		/* a template that fails to render hides the output all the same */
+		struct kp_value *nv = NULL;
+		no_log =
+		    kp_template_render(L, t->no_log_t, scope, &nv, NULL) || kp_value_bool_word(nv);
+		kp_value_unref(nv);
+	}
+	if (t->ignore_errors_t && !ignore_errors) {
+		/* a template that fails to render ignores nothing */
+		struct kp_value *iv = NULL;
+		if (!kp_template_render(L, t->ignore_errors_t, scope, &iv, NULL))
+			ignore_errors = kp_value_bool_word(iv);
+		kp_value_unref(iv);
+	}
 	const char *delegated = NULL;
 	const char *why = NULL;
 	bool ok = true;

@@ -167,7 +167,8 @@ static kp_rc base_hosts(struct sel *s, const char *t, struct hl *out, bool *grou
 				add_group_hosts(inv, inv->groups[g], out);
 			}
 		for (size_t h = 0; h < inv->nhosts; h++)
-			if (!regexec(&re, inv->hosts[h]->name, 1, &m, 0) && m.rm_so == 0)
+			if (!inv->hosts[h]->implicit &&
+			    !regexec(&re, inv->hosts[h]->name, 1, &m, 0) && m.rm_so == 0)
 				hl_push(out, h);
 		regfree(&re);
 		return KP_OK;
@@ -181,7 +182,7 @@ static kp_rc base_hosts(struct sel *s, const char *t, struct hl *out, bool *grou
 				add_group_hosts(inv, inv->groups[g], out);
 			}
 		for (size_t h = 0; h < inv->nhosts; h++)
-			if (!fnmatch(t, inv->hosts[h]->name, 0))
+			if (!inv->hosts[h]->implicit && !fnmatch(t, inv->hosts[h]->name, 0))
 				hl_push(out, h);
 		return KP_OK;
 	}

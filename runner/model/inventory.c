@@ -83,6 +83,27 @@ struct kp_host *kp_inventory_host(const struct kp_inventory *inv, const char *na
 /* Ansible's names for the controller (C.LOCALHOST). */
 static const char *const localhost_names[] = {"localhost", "127.0.0.1", "::1"};
 
+bool kp_inventory_implicit_localhost(struct kp_inventory *inv, const char *pattern)
+{
+	bool added = false;
+	char *copy = kp_xstrdup(pattern), *save = NULL;
+	for (char *t = strtok_r(copy, ",:", &save); t; t = strtok_r(NULL, ",:", &save)) {
+		while (*t == ' ')
+			t++;
+		size_t i = 0;
+		while (i < KP_ARRAY_LEN(localhost_names) && strcmp(t, localhost_names[i]))
+			i++;
+		if (i == KP_ARRAY_LEN(localhost_names) || kp_inventory_host(inv, t))
+			continue;
+		size_t h = kp_inventory_add_host(inv, t);
+		inv->hosts[h]->implicit = true;
+		kp_map_set_take(inv->hosts[h]->vars, "ansible_connection", kp_value_str("local"));
+		added = true;
+	}
+	free(copy);
+	return added;
+}
+
 const struct kp_host *kp_delegate_host(const struct kp_inventory *inv, const char *name,
 				       const char **implicit)
 {

@@ -27,6 +27,9 @@ struct kp_host {
 	size_t ngroups, capgroups;
 	struct kp_value *merged;      /* finalize: inventory-level variables by precedence */
 	struct kp_value *group_names; /* finalize: Ansible's group_names (sorted list) */
+	/* Ansible's implicit localhost: added for a play that names it when
+	 * the inventory has none; in no group, matched by its name only */
+	bool implicit;
 };
 
 struct kp_group {
@@ -101,6 +104,10 @@ struct kp_host *kp_inventory_host(const struct kp_inventory *inv, const char *na
  * inventory host: in no group, not in `all`, matched by no pattern; the
  * engine runs it over the local connection (engine.c). NULL with *implicit
  * NULL: no such host. */
+/* A play's hosts pattern names localhost (or 127.0.0.1, ::1) and the
+ * inventory has no such host: Ansible's implicit localhost joins the
+ * inventory, on the local connection. Call kp_inventory_refresh after. */
+bool kp_inventory_implicit_localhost(struct kp_inventory *inv, const char *pattern);
 const struct kp_host *kp_delegate_host(const struct kp_inventory *inv, const char *name,
 				       const char **implicit);
 struct kp_group *kp_inventory_group(const struct kp_inventory *inv, const char *name);

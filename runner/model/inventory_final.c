@@ -66,6 +66,8 @@ static void implicit_groups(struct kp_inventory *inv)
 	for (size_t h = 0; h < inv->nhosts; h++) {
 		struct kp_host *host = inv->hosts[h];
 		bool elsewhere = false, in_ung = false;
+		if (host->implicit)
+			continue;
 		for (size_t i = 0; i < host->ngroups; i++) {
 			if (host->groups[i] == ung->index)
 				in_ung = true;

@@ -317,6 +317,15 @@ kp_rc kp_load_all(const struct kp_loadopts *o, struct kp_loaded *ld, struct kp_b
 	 * one checks the templates' syntax, as it does for tasks */
 	if (!rc && o->inventories->n)
 		rc = kp_plan_render_hosts(ld->plan, &ld->inv, o->extra, err);
+	if (!rc && o->inventories->n) {
+		bool added = false;
+		for (size_t i = 0; i < ld->plan->nplays; i++)
+			if (ld->plan->plays[i]->hosts)
+				added |= kp_inventory_implicit_localhost(&ld->inv,
+									 ld->plan->plays[i]->hosts);
+		if (added)
+			rc = kp_inventory_refresh(&ld->inv, err);
+	}
 	if (!rc && o->inventories->n)
 		rc = check_plan_delegates(ld->plan, &ld->inv, err);
 	return rc;

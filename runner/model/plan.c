@@ -380,7 +380,10 @@ static kp_rc play_key(struct kp_loader *ld, struct kp_play *p, const char *dir,
 		if (!(rc = kp_get_int(v, key, 0, 100, &i, err)))
 			p->max_fail_percentage = (int)i;
 	} else if (!strcmp(key, "any_errors_fatal")) {
-		rc = kp_get_bool(v, key, &p->any_errors_fatal, err);
+		if (kp_node_has_template(v))
+			rc = kp_tvalue_from_node(v, &p->any_errors_fatal_tv, err);
+		else
+			rc = kp_get_bool(v, key, &p->any_errors_fatal, err);
 	} else if (!strcmp(key, "run_once")) {
 		/* task keywords on the play: every task of it inherits them */
 		rc = kp_get_bool(v, key, &p->run_once, err);

@@ -75,7 +75,9 @@ struct kp_task {
 	int64_t delay_ms; /* default 5000 */
 	/* retries / delay written as "{{ }}": rendered per host when the task
 	 * runs (then retries/delay_ms above are unused) */
-	struct kp_template *retries_t, *delay_t;
+	struct kp_template *retries_t, *delay_t, *timeout_t;
+	/* ignore_errors and throttle written as "{{ }}": rendered when the task runs */
+	struct kp_template *ignore_errors_t, *throttle_t, *no_log_t, *run_once_t;
 	struct kp_expr **failed_when;
 	size_t nfailed_when;
 	struct kp_expr **changed_when;
@@ -87,6 +89,7 @@ struct kp_task {
 	/* delegate_facts: the facts the task sets (a module's ansible_facts,
 	 * set_fact) go to the delegate_to host, not to the task's own */
 	bool delegate_facts;
+	bool local_connection; /* connection: local: the module runs on the controller */
 	bool run_once;
 	char **notify;
 	size_t nnotify;
@@ -191,6 +194,7 @@ struct kp_play {
 	struct kp_window_rule wrule;
 	int max_fail_percentage; /* -1: not set */
 	bool any_errors_fatal;
+	struct kp_tvalue *any_errors_fatal_tv; /* written as "{{ }}": set when hosts render */
 	/* task keywords set on the play, inherited by its tasks */
 	bool run_once, ignore_errors, ignore_unreachable, no_log;
 	enum kp_order order;

@@ -25,6 +25,11 @@ void kp_task_free(struct kp_task *t)
 	kp_template_free(t->name_tmpl);
 	kp_template_free(t->retries_t);
 	kp_template_free(t->delay_t);
+	kp_template_free(t->timeout_t);
+	kp_template_free(t->ignore_errors_t);
+	kp_template_free(t->throttle_t);
+	kp_template_free(t->no_log_t);
+	kp_template_free(t->run_once_t);
 	kp_tvalue_free(t->args);
 	free_tasks(t->block, t->nblock);
 	free_tasks(t->rescue, t->nrescue);
@@ -66,6 +71,7 @@ void kp_play_free(struct kp_play *p)
 	kp_template_free(p->hosts_t);
 	free(p->serial);
 	kp_tvalue_free(p->serial_tv);
+	kp_tvalue_free(p->any_errors_fatal_tv);
 	free(p->become_user);
 	free(p->become_method);
 	free(p->remote_user);

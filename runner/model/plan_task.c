@@ -24,7 +24,7 @@ static const char *const task_keys[] = {
     "check_mode",   "environment",  "throttle",	      "args",
     "listen",	    "block",	    "rescue",	      "always",
     "diff",	    "async",	    "poll",	      "module_defaults",
-    "collections",  "vars",	    "delegate_facts",
+    "collections",  "vars",	    "delegate_facts", "connection",
 };
 
 /* keys that make no sense on a block (they are about one module run) */
@@ -372,7 +372,8 @@ static kp_rc parse_incl(struct kp_task_ctx *ctx, const struct kp_node *n, const 
 			rc = parse_vars_key(ld, t, vv);
 		else if (in_list(kk->str, import_keys, KP_ARRAY_LEN(import_keys)) ||
 			 (include &&
-			  in_list(kk->str, include_only_keys, KP_ARRAY_LEN(include_only_keys))))
+			  (in_list(kk->str, include_only_keys, KP_ARRAY_LEN(include_only_keys)) ||
+			   !strncmp(kk->str, "with_", 5))))
 			rc = task_key(ctx, t, kk, vv);
 		else
 			rc = kp_node_errorf(ld->err, KP_ERR_INVALID, kk,
@@ -558,18 +559,32 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		else
 			rc = kp_get_duration(v, key, &t->delay_ms, err);
 	} else if (!strcmp(key, "timeout")) {
-		rc = kp_get_duration(v, key, &t->timeout_ms, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->timeout_t, err);
+		else
+			rc = kp_get_duration(v, key, &t->timeout_ms, err);
 	} else if (!strcmp(key, "throttle")) {
-		if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->throttle_t, err);
+		else if (!(rc = kp_get_int(v, key, 1, INT32_MAX, &i, err)))
 			t->throttle = (int)i;
 	} else if (!strcmp(key, "ignore_errors")) {
-		rc = kp_get_bool(v, key, &t->ignore_errors, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->ignore_errors_t, err);
+		else
+			rc = kp_get_bool(v, key, &t->ignore_errors, err);
 	} else if (!strcmp(key, "ignore_unreachable")) {
 		rc = kp_get_bool(v, key, &t->ignore_unreachable, err);
 	} else if (!strcmp(key, "run_once")) {
-		rc = kp_get_bool(v, key, &t->run_once, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->run_once_t, err);
+		else
+			rc = kp_get_bool(v, key, &t->run_once, err);
 	} else if (!strcmp(key, "no_log")) {
-		rc = kp_get_bool(v, key, &t->no_log, err);
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->no_log_t, err);
+		else
+			rc = kp_get_bool(v, key, &t->no_log, err);
 	} else if (!strcmp(key, "become")) {
 		if (!(rc = kp_get_bool(v, key, &b, err)))
 			t->become = b ? KP_YES : KP_NO;
@@ -578,6 +593,11 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 			t->check_mode = b ? KP_YES : KP_NO;
 	} else if (!strcmp(key, "become_user")) {
 		rc = kp_get_str(v, key, &t->become_user, err);
+	} else if (!strcmp(key, "connection")) {
+		static const char *const conns[] = {"ssh", "local", NULL};
+		int c = 0;
+		if (!(rc = kp_get_choice(v, key, conns, &c, err)))
+			t->local_connection = c == 1;
 	} else if (!strcmp(key, "delegate_to")) {
 		rc = compile_tmpl(v, key, &t->delegate_to, err);
 	} else if (!strcmp(key, "delegate_facts")) {

@@ -258,6 +258,17 @@ kp_rc kp_hostvars_init(struct kp_hostvars *hv, struct kp_lua *L, const struct kp
 	kp_map_update(hv->magic, pv->magic);
 	kp_map_set(hv->magic, "ansible_play_batch", bv->play_batch);
 	host_magic(hv->magic, host);
+	/* ansible_host in the host's own scope (not in hostvars[]): the
+	 * address Ansible connects to, its name when the inventory gives none
+	 * (127.0.0.1 for the implicit localhost), as Ansible's connection
+	 * variables reach a task */
+	if (!kp_map_get(host->merged, "ansible_host")) {
+		const struct kp_value *ssh = kp_map_get(host->merged, "ansible_ssh_host");
+		kp_map_set_take(hv->magic, "ansible_host",
+				ssh		 ? kp_value_ref(ssh)
+				: host->implicit ? kp_value_str("127.0.0.1")
+						 : kp_value_str(host->name));
+	}
 	if (play->role_names)
 		kp_map_set(hv->magic, "role_names", play->role_names);
 	else
@@ -437,6 +448,17 @@ static kp_rc render_hosts(struct kp_lua *L, const struct kp_plan *plan, size_t i
 	s.ctx = &pv;
 	s.base_dir = plan->dir;
 
+	if (play->any_errors_fatal_tv) {
+		struct kp_value *fv = NULL;
+		if ((rc = kp_tvalue_render(L, play->any_errors_fatal_tv, &s, &fv, err))) {
+			kp_buf_addf(err, " (in 'any_errors_fatal' of play #%zu)", index + 1);
+			goto out;
+		}
+		play->any_errors_fatal = kp_value_bool_word(fv);
+		kp_value_unref(fv);
+		if (!play->hosts_t && !play->serial_tv)
+			goto out;
+	}
 	if (play->serial_tv) {
 		struct kp_value *sv = NULL;
 		rc = kp_tvalue_render(L, play->serial_tv, &s, &sv, err);
@@ -498,7 +520,8 @@ kp_rc kp_plan_render_hosts(struct kp_plan *plan, const struct kp_inventory *inv,
 	struct kp_lua *L = NULL;
 	kp_rc rc = KP_OK;
 	for (size_t i = 0; i < plan->nplays && !rc; i++) {
-		if (!plan->plays[i]->hosts_t && !plan->plays[i]->serial_tv)
+		if (!plan->plays[i]->hosts_t && !plan->plays[i]->serial_tv &&
+		    !plan->plays[i]->any_errors_fatal_tv)
 			continue;
 		if (!L)
 			L = kp_lua_new();

@@ -147,6 +147,22 @@ kp_rc kp_jinja_var(struct kp_jctx *cx, const char *name, struct kp_value **out)
 	return KP_OK;
 }
 
+struct kp_value *kp_jinja_var_names(struct kp_jctx *cx)
+{
+	const struct kp_scope *s = cx->scope;
+	struct kp_value *l = kp_value_list(), *seen = kp_value_map();
+	for (size_t k = 0; s && k < s->nlayers; k++) {
+		const struct kp_value *m = s->layers[k];
+		for (size_t j = 0; m && m->type == KP_V_MAP && j < kp_map_len(m); j++)
+			if (!kp_map_get(seen, kp_map_key(m, j))) {
+				kp_map_set_take(seen, kp_map_key(m, j), kp_value_bool(true));
+				kp_list_push_take(l, kp_value_str(kp_map_key(m, j)));
+			}
+	}
+	kp_value_unref(seen);
+	return l;
+}
+
 static const char *tname(const struct kp_value *v)
 {
 	switch (v->type) {

@@ -650,9 +650,14 @@ static kp_rc load_all(struct kp_jctx *cx, const char *s, size_t len, struct kp_v
 	return KP_OK;
 }
 
-/* from_yaml: text is parsed (one document), anything else given back */
+/* from_yaml: text is parsed (one document), anything else given back
+ * (undefined too: Ansible's filter returns what is not a string) */
 JF(from_yaml)
 {
+	if (!in) {
+		*out = NULL;
+		return KP_OK;
+	}
 	if (in->type != KP_V_STR) {
 		*out = kp_value_ref(in);
 		return KP_OK;
@@ -676,6 +681,10 @@ JF(from_yaml)
 /* from_yaml_all: the list of every document's value */
 JF(from_yaml_all)
 {
+	if (!in) {
+		*out = NULL;
+		return KP_OK;
+	}
 	if (in->type != KP_V_STR) {
 		*out = kp_value_ref(in);
 		return KP_OK;

@@ -149,6 +149,8 @@ kp_rc kp_jinja_charge(struct kp_jctx *cx, size_t units);
  * (as Ansible's `vars` lookup sees it). *out is a new reference, or NULL
  * with KP_OK when the name is undefined. */
 kp_rc kp_jinja_var(struct kp_jctx *cx, const char *name, struct kp_value **out);
+/* The names of the scope's variables, each once (a new list of strings). */
+struct kp_value *kp_jinja_var_names(struct kp_jctx *cx);
 
 /* The directory relative file lookups start from (the plan's directory);
  * never NULL ("." when unknown). */

@@ -1,6 +1,6 @@
 /*
  * lookups.c - the lookup plugins kplan runs on the controller: env, file,
- * pipe, vars, password (template: lookup_template.c; the with_<name> loop
+ * pipe, vars, varnames, password (template: lookup_template.c; the with_<name> loop
  * lookups: lookups_loops.c); the table the
  * engine's lookup()/query() use.
  * Each takes errors='strict'|'warn'|'ignore' as Ansible's templar does: a
@@ -218,6 +218,34 @@ static JL(vars)
 	return (*out = l, outcome(cx, rc, argv[2], out));
 }
 
+/* varnames(*terms): the names of the host's variables a regular
+ * expression finds (re.search), each name once, in the order of the
+ * scope's layers. */
+static JL(varnames)
+{
+	const struct kp_value *terms = argv[0];
+	struct kp_value *names = kp_jinja_var_names(cx), *l = kp_value_list();
+	kp_rc rc = KP_OK;
+	for (size_t i = 0; i < kp_list_len(terms) && !rc; i++) {
+		const char *pat = NULL;
+		struct jl_re *re = NULL;
+		if ((rc = term_str(cx, kp_list_at(terms, i), "varnames", &pat)) ||
+		    (rc = jl_re_compile(cx, pat, false, false, &re)))
+			break;
+		for (size_t j = 0; j < kp_list_len(names) && !rc; j++) {
+			const struct kp_value *n = kp_list_at(names, j);
+			int f = jl_re_find(cx, re, n->u.str.s, n->u.str.len, false);
+			if (f < 0)
+				rc = (kp_rc)-f;
+			else if (f)
+				kp_list_push(l, n);
+		}
+		jl_re_free(re);
+	}
+	kp_value_unref(names);
+	return (*out = l, outcome(cx, rc, NULL, out));
+}
+
 /* The password lookup's character set: names of Python's string
  * constants or literal text, quotes dropped. */
 static void password_chars(const struct kp_value *spec, struct kp_buf *out)
@@ -431,6 +459,7 @@ const struct kp_jlookup kp_jinja_lookups[] = {
     {"file", "*terms,rstrip,lstrip,errors", 0, jl_file},
     {"pipe", "*terms,errors", 0, jl_pipe},
     {"vars", "*terms,default,errors", 0, jl_vars},
+    {"varnames", "*terms", 0, jl_varnames},
     {"password", "*terms,length,chars,encrypt,seed,errors", 0, jl_password},
     {"template", "*terms,errors", 0, jl_template},
     {"items", "*terms", 0, jl_items},
