@@ -66,6 +66,9 @@ struct kp_argspec {
 #define KP_MOD_SETS_SOME_VARS (1u << 8)
 /* runs for the first host of the list only, as run_once (add_host) */
 #define KP_MOD_ONCE (1u << 9)
+/* asks the engine to change the run's flow (meta): what it asks is not in
+ * the journal, so --resume runs it again instead of skipping it as done */
+#define KP_MOD_FLOW (1u << 10)
 
 struct kp_conn;
 struct kp_exec_req;
