@@ -17,6 +17,9 @@
  * kubelet that would fall outside the version-skew policy once the API
  * server is at the target, kubeadm_policy.c), naming the node, its version
  * and the rule: a play's first task, before anything on a node changes.
+ * With `gate`, also a Node that is not Ready or is cordoned (a walk's step
+ * starts only from a clean boundary). Action `walk` reads the same and
+ * plans an upgrade over several minors (kubeadm_walk.c).
  *
  * The probe finds kubeadm's own version, the cluster's version and every
  * kubelet's (the Nodes' status.nodeInfo.kubeletVersion), and refuses what
@@ -218,27 +221,6 @@ static kp_rc api_open(struct kp_modctx *ctx, struct via *v, struct kp_kube **k, 
 	return rc;
 }
 
-/* Why a Node is not fit to go on with (a walk's step boundary): cordoned
- * or not Ready, as kubectl shows it; NULL when it is. */
-static char *node_unfit(const cJSON *n)
-{
-	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(n, "spec");
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(n, "status");
-	const cJSON *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions"), *c;
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "unschedulable")))
-		return kp_xstrdup("is cordoned (SchedulingDisabled)");
-	cJSON_ArrayForEach(c, conds)
-	{
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, "status");
-		if (cJSON_IsString(t) && !strcmp(t->valuestring, "Ready"))
-			return cJSON_IsString(v) && !strcmp(v->valuestring, "True")
-				   ? NULL
-				   : kp_xstrdup("is not Ready");
-	}
-	return kp_xstrdup("is not Ready (no Ready condition)");
-}
-
 /* Every Node's kubelet version (kubeadm's KubeletVersions). */
 static kp_rc api_kubelets(struct kp_kube *k, struct up *u, struct kp_buf *err)
 {
@@ -263,7 +245,7 @@ static kp_rc api_kubelets(struct kp_kube *k, struct up *u, struct kp_buf *err)
 			if (cJSON_IsString(kv) && *kv->valuestring) {
 				u->nodes[u->nkubelets] =
 				    kp_xstrdup(cJSON_IsString(nm) ? nm->valuestring : "?");
-				u->unfit[u->nkubelets] = node_unfit(n);
+				u->unfit[u->nkubelets] = kp_upwalk_node_unfit(n);
 				u->kubelets[u->nkubelets++] = kp_xstrdup(kv->valuestring);
 			}
 		}

@@ -28,6 +28,8 @@
 #include "modules/kube/kubeutil.h"
 #include "transport/transport.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +320,27 @@ void kp_upwalk_describe(const struct kp_kver *cluster, const struct kp_kver *tar
 		if (s + 1 < w->n)
 			kp_buf_addch(out, ';');
 	}
+}
+
+/* Why a Node is not fit to go on with (a walk's step boundary): cordoned
+ * or not Ready, as kubectl shows it; NULL when it is. */
+char *kp_upwalk_node_unfit(const cJSON *n)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(n, "spec");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(n, "status");
+	const cJSON *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions"), *c;
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "unschedulable")))
+		return kp_xstrdup("is cordoned (SchedulingDisabled)");
+	cJSON_ArrayForEach(c, conds)
+	{
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, "status");
+		if (cJSON_IsString(t) && !strcmp(t->valuestring, "Ready"))
+			return cJSON_IsString(v) && !strcmp(v->valuestring, "True")
+				   ? NULL
+				   : kp_xstrdup("is not Ready");
+	}
+	return kp_xstrdup("is not Ready (no Ready condition)");
 }
 
 /* ---- the module's action ------------------------------------------------------------ */

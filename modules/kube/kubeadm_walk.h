@@ -68,6 +68,12 @@ bool kp_upwalk_plan(const struct kp_kver *cluster, const struct kp_kver *target,
 void kp_upwalk_describe(const struct kp_kver *cluster, const struct kp_kver *target,
 			const struct kp_upwalk *w, const char *first_cp, struct kp_buf *out);
 
+/* Why a Node (its API object) is not fit for a step to start: "is
+ * cordoned (SchedulingDisabled)" or "is not Ready"; NULL when it is fit.
+ * Freed with free(). */
+struct cJSON;
+char *kp_upwalk_node_unfit(const struct cJSON *n);
+
 /* action: walk of kubeadm-upgrade, once the cluster's version and its
  * Nodes' kubelets are known (kubeadm_upgrade.c): reads each minor's
  * repository on the host, plans the walk, and gives it as the result's
