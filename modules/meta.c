@@ -69,7 +69,7 @@ const struct kp_module kp_mod_meta = {
     .summary = "ask the engine: flush_handlers, end_host, end_batch, end_play, "
 	       "clear_host_errors, reset_connection (Ansible's meta)",
     .args = args,
-    .flags = KP_MOD_READONLY | KP_MOD_LOCAL,
+    .flags = KP_MOD_READONLY | KP_MOD_LOCAL | KP_MOD_FLOW,
     .free_form = "_raw_params",
     .probe = probe,
 };

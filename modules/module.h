@@ -78,6 +78,9 @@ struct kp_argspec {
 #define KP_MOD_ONCE (1u << 9)
 /* async with poll: 0 starts it on the node and returns (modctx.async_jid) */
 #define KP_MOD_ASYNC_BG (1u << 10)
+/* asks the engine to change the run's flow (meta): what it asks is not in
+ * the journal, so --resume runs it again instead of skipping it as done */
+#define KP_MOD_FLOW (1u << 11)
 
 struct kp_conn;
 struct kp_exec_req;

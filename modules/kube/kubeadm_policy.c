@@ -109,9 +109,9 @@ bool kp_kver_parse(const char *s, struct kp_kver *v)
 	if (!p || sscanf(p, "%d.%d.%d%n", &v->major, &v->minor, &v->patch, &n) != 3)
 		return false;
 	p += n;
-	/* "-00": a package revision; "-beta.1": a pre-release */
+	/* "-00": a package revision; "-beta.1" (or Debian's "~rc.0"): a pre-release */
 	size_t pl = 0;
-	if (*p == '-' && !isdigit((unsigned char)p[1])) {
+	if ((*p == '-' || *p == '~') && !isdigit((unsigned char)p[1])) {
 		v->pre = true;
 		pl = strcspn(p, " \t\n+");
 	}

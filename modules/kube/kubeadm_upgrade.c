@@ -17,6 +17,9 @@
  * kubelet that would fall outside the version-skew policy once the API
  * server is at the target, kubeadm_policy.c), naming the node, its version
  * and the rule: a play's first task, before anything on a node changes.
+ * With `gate`, also a Node that is not Ready or is cordoned (a walk's step
+ * starts only from a clean boundary). Action `walk` reads the same and
+ * plans an upgrade over several minors (kubeadm_walk.c).
  *
  * The probe finds kubeadm's own version, the cluster's version and every
  * kubelet's (the Nodes' status.nodeInfo.kubeletVersion), and refuses what
@@ -35,6 +38,7 @@
 #include "kube/kubeapi.h"
 #include "modules/module.h"
 #include "modules/kube/kubeadm_policy.h"
+#include "modules/kube/kubeadm_walk.h"
 #include "modules/kube/kubeutil.h"
 #include "transport/transport.h"
 
@@ -45,7 +49,7 @@
 #include <string.h>
 
 static const char *const actions[] = {"auto", "plan",  "apply", "control-plane",
-				      "node", "check", NULL};
+				      "node", "check", "walk",	NULL};
 
 static const struct kp_argspec args[] = {
     {.name = "version", .type = KP_T_STR, .required = true, .help = "v1.13.3 or 1.13.3"},
@@ -54,7 +58,23 @@ static const struct kp_argspec args[] = {
      .def = "auto",
      .choices = actions,
      .help = "auto: apply on the first control-plane host, control-plane on the other "
-	     "kube_control_plane hosts, node elsewhere; check: only refuse a forbidden path"},
+	     "kube_control_plane hosts, node elsewhere; check: only refuse a forbidden path; "
+	     "walk: the steps to version, one minor at a time (kubeadm_walk.c)"},
+    {.name = "gate",
+     .type = KP_T_BOOL,
+     .def = "false",
+     .help = "action check: also refuse a Node that is not Ready or is cordoned"},
+    {.name = "apt_url",
+     .type = KP_T_STR,
+     .def = "https://pkgs.k8s.io",
+     .help = "action walk: pkgs.k8s.io or a mirror (core:/stable:/v1.NN/deb/ per minor)"},
+    {.name = "apt_repo",
+     .type = KP_T_STR,
+     .help = "action walk: one flat repository for every minor instead (its Packages' URL)"},
+    {.name = "max_steps",
+     .type = KP_T_INT,
+     .def = "0",
+     .help = "action walk: refuse a walk of more steps (0: any)"},
     {.name = "etcd_upgrade", .type = KP_T_BOOL, .def = "true", .help = "upgrade etcd too"},
     {.name = "certificate_renewal",
      .type = KP_T_BOOL,
@@ -94,6 +114,7 @@ struct up {
 	const struct kp_kubeadm_era *era;
 	char **kubelets; /* every Node's kubeletVersion */
 	char **nodes;	 /* and its name */
+	char **unfit;	 /* and why it is not fit for a step: cordoned, not Ready (or NULL) */
 	size_t nkubelets;
 	struct kp_value *components;
 };
@@ -105,9 +126,11 @@ static void up_free(void *p)
 	for (size_t i = 0; i < u->nkubelets; i++) {
 		free(u->kubelets[i]);
 		free(u->nodes[i]);
+		free(u->unfit[i]);
 	}
 	free(u->kubelets);
 	free(u->nodes);
+	free(u->unfit);
 	free(u);
 }
 
@@ -211,6 +234,7 @@ static kp_rc api_kubelets(struct kp_kube *k, struct up *u, struct kp_buf *err)
 	if (!rc && cJSON_IsArray(items)) {
 		u->kubelets = kp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof(char *));
 		u->nodes = kp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof(char *));
+		u->unfit = kp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof(char *));
 		cJSON_ArrayForEach(n, items)
 		{
 			const cJSON *st = cJSON_GetObjectItemCaseSensitive(n, "status");
@@ -221,6 +245,7 @@ static kp_rc api_kubelets(struct kp_kube *k, struct up *u, struct kp_buf *err)
 			if (cJSON_IsString(kv) && *kv->valuestring) {
 				u->nodes[u->nkubelets] =
 				    kp_xstrdup(cJSON_IsString(nm) ? nm->valuestring : "?");
+				u->unfit[u->nkubelets] = kp_upwalk_node_unfit(n);
 				u->kubelets[u->nkubelets++] = kp_xstrdup(kv->valuestring);
 			}
 		}
@@ -376,7 +401,24 @@ static bool path_ok(struct kp_result *res, const struct up *u, const char *cp)
 	return true;
 }
 
-/* Action check: the path's rules only (the top comment). */
+/* With `gate`: every Node Ready and schedulable, or the task fails naming
+ * the first that is not (a step of a walk starts from a clean boundary). */
+static bool gate_ok(struct kp_modctx *ctx, struct kp_result *res, const struct up *u)
+{
+	for (size_t i = 0; kp_arg_bool(ctx, "gate") && i < u->nkubelets; i++)
+		if (u->unfit[i]) {
+			kp_mod_failf(
+			    res,
+			    "node '%s' %s: the next step of the upgrade starts only when "
+			    "every node is Ready and schedulable (finish or uncordon it first)",
+			    u->nodes[i], u->unfit[i]);
+			return false;
+		}
+	return true;
+}
+
+/* Action check: the path's rules only (the top comment); action walk: the
+ * steps (kubeadm_walk.c). */
 static kp_rc check_path(struct kp_modctx *ctx, struct kp_result *res, struct up *u,
 			struct kp_buf *err)
 {
@@ -395,7 +437,10 @@ static kp_rc check_path(struct kp_modctx *ctx, struct kp_result *res, struct up 
 	if (rc) {
 		kp_mod_failf(res, "cannot read the cluster's version and kubelets: %s", e.buf);
 		rc = KP_OK;
-	} else if (path_ok(res, u, cp ? cp : "kube_control_plane")) {
+	} else if (!strcmp(u->action, "walk")) {
+		rc = kp_kubeadm_walk(ctx, res, &u->cluster, &u->target, u->nodes, u->kubelets,
+				     u->nkubelets, err);
+	} else if (gate_ok(ctx, res, u) && path_ok(res, u, cp ? cp : "kube_control_plane")) {
 		struct kp_value *f = kp_value_map(), *kl = kp_value_map();
 		for (size_t i = 0; i < u->nkubelets; i++)
 			kp_map_set_take(kl, u->nodes[i], kp_value_str(u->kubelets[i]));
@@ -437,8 +482,8 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		goto out;
 	}
 	u->vt = u->target.text;
-	if (!strcmp(action, "check")) {
-		snprintf(u->action, sizeof(u->action), "check");
+	if (!strcmp(action, "check") || !strcmp(action, "walk")) {
+		snprintf(u->action, sizeof(u->action), "%s", action);
 		rc = check_path(ctx, res, u, err);
 		goto out;
 	}
@@ -671,7 +716,7 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 
 	if (!u)
 		return kp_errorf(err, KP_ERR_INVALID, "apply without a probe");
-	if (!strcmp(u->action, "check"))
+	if (!strcmp(u->action, "check") || !strcmp(u->action, "walk"))
 		return KP_OK;
 	if (!strcmp(u->action, "node"))
 		list[0] = u->era->worker;

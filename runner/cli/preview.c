@@ -693,7 +693,10 @@ static kp_rc preview_play(struct pctx *c, size_t pi)
 
 	kp_strlist_release(&c->unknown);
 	struct kp_walk uw = {.task = collect_unknown, .ctx = &c->unknown};
-	kp_walk_play(&uw, p, true);
+	/* what this play and the plays before it register or set: a host
+	 * keeps an earlier play's results */
+	for (size_t i = 0; i <= pi; i++)
+		kp_walk_play(&uw, c->ld->plan->plays[i], true);
 	/* facts exist once a host is reached (an earlier play may have
 	 * gathered them for a play that does not) */
 	for (size_t i = 0; kp_fact_names[i]; i++)

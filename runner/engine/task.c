@@ -645,10 +645,19 @@ void kp_task_exec(struct kp_engine *e, int slot, struct kp_hoststate *hs, const 
 		  const struct kp_taskenv *env)
 {
 	const struct kp_play *p = e->play;
-	if (e->resuming && kp_resume_done(&e->resume, env->task_id, hs->host->name)) {
+	if (e->resuming && !(t->module && (t->module->flags & KP_MOD_FLOW)) &&
+	    kp_resume_done(&e->resume, env->task_id, hs->host->name)) {
 		/* --resume: this host finished this task in the run being resumed;
 		 * its registered value was restored when the run started */
 		struct kp_buf m = KP_BUF_INIT;
+		/* what a run_once task shares with the other hosts is what it
+		 * registered (restored), not an earlier task's result */
+		const struct kp_value *reg =
+		    t->register_var ? kp_map_get(hs->facts, t->register_var) : NULL;
+		kp_value_unref(hs->last_value);
+		hs->last_value = reg ? kp_value_ref(reg) : NULL;
+		kp_value_unref(hs->last_set_vars);
+		hs->last_set_vars = NULL;
 		kp_buf_addf(&m, "done in run %s", e->resume.run_id);
 		struct kp_taskresult r = {
 		    .host = hs->host->name, .status = KP_ST_SKIPPED, .msg = m.buf};

@@ -199,7 +199,13 @@ static void test_quorum(void **st)
  * restore` and 3.4's `etcdctl snapshot restore` take the same flags
  * (op-guide/recovery.md: --name, --initial-cluster, --initial-cluster-token,
  * --initial-advertise-peer-urls, --data-dir), and neither gets
- * --skip-hash-check: both verify the snapshot's hash. */
+ * --skip-hash-check: both verify the snapshot's hash. etcdutl's own page
+ * (etcd-io/etcd etcdutl/README.md, "SNAPSHOT RESTORE [options] <filename>")
+ * lists data-dir, wal-dir, initial-cluster, initial-cluster-token,
+ * initial-advertise-peer-urls, name, skip-hash-check ("Ignore snapshot
+ * integrity hash value (required if copied from data directory)"),
+ * bump-revision and mark-compacted, with the snapshot file first in its
+ * example: `etcdutl snapshot restore snapshot.db --initial-cluster-token …`. */
 static void test_restore_cmd(void **st)
 {
 	(void)st;
