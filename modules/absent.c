@@ -119,5 +119,10 @@ const struct kp_module *kp_module_absent(const char *name)
 	for (size_t i = 0; i < KP_ARRAY_LEN(absent); i++)
 		if (!strcmp(absent[i].name, name))
 			return &absent[i];
+	/* a short name ansible-core routes to a collection (`ini_file`):
+	 * that collection's module, which kplan does not provide */
+	const char *to = kp_module_redirect(name);
+	if (to)
+		return foreign(to);
 	return kp_module_foreign(name) ? foreign(name) : NULL;
 }

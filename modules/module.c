@@ -126,7 +126,12 @@ const struct kp_module *kp_module_find(const char *name)
 		return NULL; /* another collection: only its aliases are known */
 	if ((m = find_registered(base)))
 		return m;
-	return find_alias(base);
+	if ((m = find_alias(base)))
+		return m;
+	/* a short name ansible-core routes to a collection module kplan has
+	 * (`k8s_drain`) */
+	const char *to = kp_module_redirect(base);
+	return to ? find_alias(to) : NULL;
 }
 
 const char *kp_module_suggest(const char *name)

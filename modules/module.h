@@ -251,6 +251,9 @@ const struct kp_module *kp_module_absent(const char *name);
 /* Whether NAME is a module of a collection kplan provides nothing of
  * ("ansible.posix.sysctl"). */
 bool kp_module_foreign(const char *name);
+/* The collection's module a short name stands for in ansible-core 2.14
+ * (`ini_file`: "community.general.ini_file"), or NULL (redirects.c). */
+const char *kp_module_redirect(const char *name);
 /* The error text for a name kp_module_find does not know: "unknown module
  * 'comand' (did you mean 'command'?)", or "module 'community.general.x'
  * belongs to collection 'community.general', which kplan does not

@@ -48,7 +48,9 @@ static const struct kp_argspec args[] = {
  * to systemd without the arguments only init scripts use, and so does
  * kplan, which manages services with systemd alone. */
 static const struct kp_argspec service_args[] = {
-    {.name = "name", .type = KP_T_STR, .required = true, .help = "the service"},
+    /* not required: on systemd, Ansible's service takes systemd's
+     * arguments (`daemon_reload: true` alone) */
+    {.name = "name", .type = KP_T_STR, .help = "the service"},
     {.name = "state", .type = KP_T_STR, .choices = states, .help = "what the service should be"},
     {.name = "enabled", .type = KP_T_BOOL, .help = "start the service at boot"},
     {.name = "daemon_reload",

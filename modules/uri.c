@@ -39,6 +39,13 @@ static const struct kp_argspec args[] = {
      .help = "register the body as `content`"},
     {.name = "validate_certs", .type = KP_T_BOOL, .def = "true", .help = "check TLS certificates"},
     {.name = "ca_path", .type = KP_T_PATH, .help = "CA bundle (controller path)"},
+    {.name = "client_cert",
+     .type = KP_T_PATH,
+     .help = "client certificate, PEM, with the key too if client_key is not given "
+	     "(controller path)"},
+    {.name = "client_key",
+     .type = KP_T_PATH,
+     .help = "client certificate's key, PEM (controller path)"},
     {.name = "timeout", .type = KP_T_INT, .def = "30", .help = "seconds"},
     {.name = "url_username", .type = KP_T_STR, .help = "user for HTTP authentication"},
     {.name = "url_password", .type = KP_T_STR, .help = "password for HTTP authentication"},
@@ -219,12 +226,28 @@ static kp_rc request(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf
 	    .all_redirects = !strcmp(follow, "all") || !strcmp(follow, "yes"),
 	    .validate_certs = kp_arg_bool(ctx, "validate_certs"),
 	    .ca_path = kp_arg_str(ctx, "ca_path"),
+	    .client_cert = kp_arg_str(ctx, "client_cert"),
+	    .client_key = kp_arg_str(ctx, "client_key"),
 	    .timeout_ms = kp_arg_int(ctx, "timeout") * 1000,
 	};
 	kp_http_res_init(&r);
 	kp_buf_addf(&res->cmds, "%s %s\n", method, req.url);
 	if (kp_http_request(&req, &r, &e)) {
-		kp_mod_failf(res, "%s", e.buf);
+		if (!r.status && !r.over) {
+			/* no response (refused, TLS, timeout): Ansible's status -1 */
+			status_ok(kp_arg(ctx, "status_code"), -1, &codes);
+			if (!res->facts)
+				res->facts = kp_value_map();
+			kp_map_set_take(res->facts, "status", kp_value_int(-1));
+			kp_map_set_take(res->facts, "url", kp_value_str(req.url));
+			kp_map_set_take(res->facts, "elapsed", kp_value_int(r.elapsed_ms / 1000));
+			const char *why = strstr(e.buf, "' failed: ");
+			kp_mod_failf(res, "Status code was -1 and not %s: Connection failure: %s",
+				     codes.buf, why ? why + strlen("' failed: ") : e.buf);
+			kp_map_set_take(res->facts, "msg", kp_value_str(res->msg.buf));
+		} else {
+			kp_mod_failf(res, "%s", e.buf);
+		}
 		goto out;
 	}
 	if (!res->facts)

@@ -309,6 +309,9 @@ kp_rc kp_plan_parse_module(struct kp_task_ctx *ctx, struct kp_task *t, const str
 	if (m->flags & KP_MOD_ABSENT) {
 		struct kp_buf w = KP_BUF_INIT;
 		kp_buf_addf(&w, "%s:%d:%d: ", key->file, key->line, key->col);
+		if (strcmp(key->str, m->name) && strchr(m->name, '.'))
+			/* a short name ansible-core routes to a collection */
+			kp_buf_addf(&w, "'%s' stands for '%s': ", key->str, m->name);
 		if (kp_module_foreign(m->name))
 			kp_module_unknown_text(m->name, &w);
 		else

@@ -29,8 +29,8 @@ static const char *const task_keys[] = {
 
 /* keys that make no sense on a block (they are about one module run) */
 static const char *const not_on_block[] = {
-    "loop",	    "loop_control", "register", "until", "retries", "delay", "failed_when",
-    "changed_when", "notify",	    "listen",	"args",	 "async",   "poll",  "delegate_facts",
+    "loop",	    "loop_control", "register", "until", "retries", "delay",	      "failed_when",
+    "changed_when", "listen",	    "args",	"async", "poll",    "delegate_facts",
 };
 
 /* what an import or include may carry (onto the imported tasks, or onto
@@ -686,6 +686,8 @@ static kp_rc parse_block_part(struct kp_task_ctx *ctx, const struct kp_node *n, 
 	return kp_parse_tasks(ctx, v, key, out, nout);
 }
 
+static void inherit_notify(struct kp_task **v, size_t n, const struct kp_task *from);
+
 static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct kp_task **out)
 {
 	struct kp_buf *err = ctx->ld->err;
@@ -802,12 +804,40 @@ static kp_rc parse_task(struct kp_task_ctx *ctx, const struct kp_node *n, struct
 			if (!(rc = parse_block_part(&sub, n, "block", &t->block, &t->nblock)) &&
 			    !(rc = parse_block_part(&sub, n, "rescue", &t->rescue, &t->nrescue)))
 				rc = parse_block_part(&sub, n, "always", &t->always, &t->nalways);
+			if (!rc && t->nnotify) {
+				inherit_notify(t->block, t->nblock, t);
+				inherit_notify(t->rescue, t->nrescue, t);
+				inherit_notify(t->always, t->nalways, t);
+			}
 		} else {
 			t->module = m;
 			rc = kp_plan_parse_module(ctx, t, n, modkey, modval);
 		}
 	}
 	return finish_task(t, rc, out);
+}
+
+/* A block's notify reaches its tasks that name none of their own, as
+ * Ansible's tasks inherit it. */
+static void inherit_notify(struct kp_task **v, size_t n, const struct kp_task *from)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct kp_task *t = v[i];
+		if (!t->nnotify) {
+			t->notify = kp_xcalloc(from->nnotify, sizeof(*t->notify));
+			t->notify_pos = kp_xcalloc(from->nnotify, sizeof(*t->notify_pos));
+			for (size_t k = 0; k < from->nnotify; k++) {
+				t->notify[k] = kp_xstrdup(from->notify[k]);
+				t->notify_pos[k] = from->notify_pos[k];
+			}
+			t->nnotify = from->nnotify;
+		}
+		if (!t->module) {
+			inherit_notify(t->block, t->nblock, t);
+			inherit_notify(t->rescue, t->nrescue, t);
+			inherit_notify(t->always, t->nalways, t);
+		}
+	}
 }
 
 kp_rc kp_parse_tasks(struct kp_task_ctx *ctx, const struct kp_node *list, const char *key,

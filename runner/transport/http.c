@@ -89,6 +89,10 @@ kp_rc kp_http_request(const struct kp_http_req *req, struct kp_http_res *res, st
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, req->validate_certs ? 2L : 0L);
 	if (req->ca_path)
 		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_path);
+	if (req->client_cert)
+		curl_easy_setopt(c, CURLOPT_SSLCERT, req->client_cert);
+	if (req->client_key)
+		curl_easy_setopt(c, CURLOPT_SSLKEY, req->client_key);
 	if (!strcasecmp(method, "HEAD"))
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	else if (strcasecmp(method, "GET"))
@@ -113,6 +117,7 @@ kp_rc kp_http_request(const struct kp_http_req *req, struct kp_http_res *res, st
 	CURLcode cc = curl_easy_perform(c);
 	res->elapsed_ms = kp_now_ms() - start;
 	if (sink.over) {
+		res->over = true;
 		rc = kp_errorf(err, KP_ERR_LIMIT, "the response from '%s' is larger than %zu bytes",
 			       req->url, sink.max);
 	} else if (cc != CURLE_OK) {

@@ -27,6 +27,8 @@ struct kp_http_req {
 	bool all_redirects;    /* follow whatever the method */
 	bool validate_certs;
 	const char *ca_path; /* or NULL: the system's */
+	/* a client certificate (PEM, the key in it or in client_key), or NULL */
+	const char *client_cert, *client_key;
 	int64_t timeout_ms;
 	size_t max_body; /* bytes kept; more is an error (0: 64 MiB) */
 };
@@ -39,6 +41,7 @@ struct kp_http_res {
 	bool redirected;
 	char *content_type; /* or NULL */
 	int64_t elapsed_ms;
+	bool over; /* the body was larger than max_body */
 };
 
 void kp_http_res_init(struct kp_http_res *r);

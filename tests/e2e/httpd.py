@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """A small HTTP server for the uri and get_url tests.
 
-usage: httpd.py PORTFILE   (binds 127.0.0.1 on a free port, writes it to PORTFILE)
+usage: httpd.py PORTFILE [CERT KEY CLIENT_CA]
+  binds 127.0.0.1 on a free port and writes it to PORTFILE; with CERT, KEY
+  and CLIENT_CA it speaks HTTPS and asks every client for a certificate
+  signed by CLIENT_CA
   /json         200 application/json
   /text         200 text/plain
   /echo         any method: the method, body, content type and authorization as JSON
@@ -68,6 +71,13 @@ class H(BaseHTTPRequestHandler):
 
 def main():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    if len(sys.argv) == 5:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        ctx.load_verify_locations(sys.argv[4])
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os

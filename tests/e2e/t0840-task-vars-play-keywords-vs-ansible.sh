@@ -117,6 +117,19 @@ cat >plan.yml <<'PLAN'
         content: "{{ {'hostvars_before': seen1, 'hostvars_after_set_fact': seen2,
           'hostvars_after_register': seen3} | to_json }}"
       when: inventory_hostname == 'h1'
+
+- name: a block's notify reaches its tasks
+  hosts: h1
+  gather_facts: false
+  tasks:
+    - notify: block-handler
+      block:
+        - command: "true"
+  handlers:
+    - name: block-handler
+      copy:
+        dest: "{{ out }}.4"
+        content: "{{ {'block_notify': 'the handler ran'} | to_json }}"
 PLAN
 cp plan.yml ansible.yml
 ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml -e out="$E2E_TMP/a" \
@@ -125,7 +138,7 @@ ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml -e out="$E2
 	echo "not ok - kplan run failed: $(tail -3 k.err)"
 /usr/bin/python3 - a k <<'PY'
 import json, sys
-for part in ("1", "2", "3"):
+for part in ("1", "2", "3", "4"):
     a = json.load(open(sys.argv[1] + "." + part))
     try:
         k = json.load(open(sys.argv[2] + "." + part))
