@@ -185,7 +185,13 @@ static const char *tname(const struct kp_value *v)
 
 static kp_rc hostvars_get(struct kp_jctx *cx, const char *host, struct kp_value **out)
 {
-	struct kp_value *h = cx->scope->hostvars ? cx->scope->hostvars(cx->scope->ctx, host) : NULL;
+	const struct kp_scope *s = cx->scope;
+	struct kp_value *h = s->hostvars ? s->hostvars(s->ctx, host) : NULL;
+	/* a preview: what the plan registers or sets is known after probe on
+	 * every host (h is made for this lookup: ours to add to) */
+	for (size_t i = 0; h && h->type == KP_V_MAP && i < s->nunknown; i++)
+		if (strcmp(s->unknown[i], "*") && !kp_map_get(h, s->unknown[i]))
+			kp_map_set_take(h, s->unknown[i], kp_jv_unknown(s->unknown[i]));
 	*out = h ? h : kp_jv_undef("\"hostvars['%s']\" is undefined", host);
 	return KP_OK;
 }
