@@ -150,10 +150,11 @@ snaps() { # STEP REMOTE SHA256-PREFIX LOCAL, from the runs' output
 }
 check "a snapshot after each step, verified" "1 2 2" \
 	"$(snaps | cut -d' ' -f1 | paste -sd' ' -) $(cat "$E2E_TMP/run2" "$E2E_TMP/run3" | grep -A1 -F 'TASK [The snapshot verifies]' | grep -c '^  ok: \[k8s-control-1\]')"
-snaps | while read -r step remote sha local; do
+snaps >"$E2E_TMP/snaps"
+while read -r step remote sha local; do
 	check "step $step's snapshot on k8s-control-1: its SHA-256 as reported, the fetched copy's too" "$sha $sha" \
-		"$(on k8s-control-1 "sha256sum '$remote'" | cut -c1-${#sha}) $(sha256sum "$local" | cut -c1-${#sha})"
-done
+		"$(on k8s-control-1 "sha256sum '$remote'" </dev/null | cut -c1-${#sha}) $(sha256sum "$local" | cut -c1-${#sha})"
+done <"$E2E_TMP/snaps"
 check "resume: every node's packages at 1.37.1 from the v1.37 repository" \
 	"1.37.1-1.1,1.37.1-1.1,1.37.1-1.1,v1.37 1.37.1-1.1,1.37.1-1.1,1.37.1-1.1,v1.37 1.37.1-1.1,1.37.1-1.1,1.37.1-1.1,v1.37 1.37.1-1.1,1.37.1-1.1,1.37.1-1.1,v1.37" \
 	"$(pkgs)"
