@@ -586,7 +586,9 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		else
 			rc = kp_get_bool(v, key, &t->no_log, err);
 	} else if (!strcmp(key, "become")) {
-		if (!(rc = kp_get_bool(v, key, &b, err)))
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->become_t, err);
+		else if (!(rc = kp_get_bool(v, key, &b, err)))
 			t->become = b ? KP_YES : KP_NO;
 	} else if (!strcmp(key, "check_mode")) {
 		if (!(rc = kp_get_bool(v, key, &b, err)))
