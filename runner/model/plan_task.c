@@ -349,6 +349,14 @@ static kp_rc parse_include_tasks(struct kp_task_ctx *ctx, struct kp_task *t,
 		return kp_template_compile(file->str, file->len, kp_node_pos(file),
 					   &t->include_file, err);
 	}
+	if (kp_loader_loading(ctx->ld, path)) {
+		/* a file that includes itself (a retry until a `when` stops
+		 * it): include_tasks is dynamic, each level loads when a host
+		 * reaches it */
+		free(path);
+		return kp_template_compile(file->str, file->len, kp_node_pos(file),
+					   &t->include_file, err);
+	}
 	rc = kp_load_task_file(ctx, t, path, file->str, file, "include_tasks");
 	t->import_path = path;
 	return rc;
