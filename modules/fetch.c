@@ -32,6 +32,10 @@ static const struct kp_argspec args[] = {
      .type = KP_T_BOOL,
      .def = "false",
      .help = "store as dest itself instead of dest/<host>/<src>"},
+    {.name = "validate_checksum",
+     .type = KP_T_BOOL,
+     .def = "true",
+     .help = "fail when the copy's SHA-256 is not the one the node had"},
     {0},
 };
 
@@ -44,6 +48,7 @@ struct fetch {
 	unsigned dirmode; /* of directories made for it */
 	bool secret;	  /* the source is not readable by everyone */
 	bool write;	  /* the content differs (or there is no copy) */
+	char sha[65];	  /* of src on the node when probed ("" unknown) */
 };
 
 static void fetch_free(void *p)
@@ -155,6 +160,7 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	kp_mod_short_sha(have, &a);
 	kp_mod_short_sha(st.sha256, &b);
 	kp_buf_reset(&res->msg);
+	snprintf(f->sha, sizeof(f->sha), "%s", st.sha256);
 	f->write = !st.sha256[0] || strcmp(have, st.sha256) != 0;
 	res->changed = f->write || have_mode != f->mode;
 	if (f->write)
@@ -200,8 +206,13 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		return rc;
 	}
 	kp_sha256_hex(data.buf, data.len, sha);
-	if (kp_store_write(f->root, f->rel, data.buf, data.len, f->mode, f->dirmode, &e) ||
-	    tighten(f, &e)) {
+	/* the file changed between the probe and the copy: Ansible's
+	 * validate_checksum fails the task rather than keep a copy it did
+	 * not mean */
+	if (kp_arg_bool(ctx, "validate_checksum") && f->sha[0] && strcmp(f->sha, sha)) {
+		kp_mod_failf(res, "checksum mismatch: '%s' changed while it was fetched", src);
+	} else if (kp_store_write(f->root, f->rel, data.buf, data.len, f->mode, f->dirmode, &e) ||
+		   tighten(f, &e)) {
 		kp_mod_failf(res, "%s", e.buf);
 	} else {
 		kp_mod_short_sha(sha, &s);

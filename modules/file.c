@@ -1,6 +1,6 @@
 /*
- * file.c - the state of a path on the node: file, directory, link, touch,
- * absent, with its mode and ownership.
+ * file.c - the state of a path on the node: file, directory, link, hard
+ * link, touch, absent, with its mode, ownership and attributes (chattr).
  *
  * The probe decides one shell command (mkdir -p, rm -rf, ln -sfn, touch)
  * plus chmod/chown for what differs; apply runs exactly those, so check
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const states[] = {"file", "directory", "absent", "link", "touch", NULL};
+static const char *const states[] = {"file", "directory", "absent", "link", "hard", "touch", NULL};
 
 static const struct kp_argspec args[] = {
     {.name = "path", .type = KP_T_PATH, .required = true, .help = "path on the node"},
@@ -26,13 +26,17 @@ static const struct kp_argspec args[] = {
     {.name = "mode", .type = KP_T_STR, .help = "permissions, e.g. \"0755\""},
     {.name = "owner", .type = KP_T_STR, .help = "owning user"},
     {.name = "group", .type = KP_T_STR, .help = "owning group"},
-    {.name = "src", .type = KP_T_PATH, .help = "link target (state: link)"},
+    {.name = "src", .type = KP_T_PATH, .help = "link target (state: link or hard)"},
+    {.name = "attributes",
+     .type = KP_T_STR,
+     .help = "chattr flags: \"+i\" adds, \"-i\" removes, \"i\" sets exactly"},
     {.name = "recurse",
      .type = KP_T_BOOL,
      .help = "state: directory: set mode, owner and group on everything inside too"},
     {.name = "force",
      .type = KP_T_BOOL,
-     .help = "state: link replaces a file or a link that is there (not a directory)"},
+     .help = "state: link or hard replaces a file or a link that is there (not a "
+	     "directory)"},
     KP_ARGS_SELINUX,
     {0},
 };
@@ -40,6 +44,7 @@ static const struct kp_argspec args[] = {
 struct plan {
 	char *cmd;    /* the one changing command, or NULL */
 	char *rcmd;   /* recurse: chmod -R / chown -R of what is inside, or NULL */
+	char *acmd;   /* attributes: the chattr to run, or NULL */
 	bool attrs;   /* then set mode/owner/group */
 	bool created; /* attributes are set on a new path: all of them */
 	struct kp_attrs want;
@@ -53,6 +58,7 @@ static void plan_free(void *p)
 	if (pl) {
 		free(pl->cmd);
 		free(pl->rcmd);
+		free(pl->acmd);
 		free(pl->done_msg);
 		free(pl);
 	}
@@ -156,6 +162,101 @@ static kp_rc recurse_plan(struct kp_modctx *ctx, struct kp_result *res, struct p
 	return rc;
 }
 
+/* A query on the node (not among the changing commands): its exit code. */
+static kp_rc query(struct kp_modctx *ctx, const char *cmd, int *code, struct kp_buf *out,
+		   struct kp_buf *err)
+{
+	struct kp_exec_res r;
+	kp_exec_res_init(&r);
+	kp_rc rc = kp_mod_sh(ctx, NULL, cmd, &r, err);
+	*code = r.rc;
+	if (out)
+		kp_buf_addstr(out, r.out.buf ? r.out.buf : "");
+	kp_exec_res_release(&r);
+	return rc;
+}
+
+/* state: hard, as Ansible's: src must exist; a path that is already the
+ * same file (test -ef) is left alone; another file or link there is
+ * replaced only with force; a directory never. */
+static kp_rc hard_plan(struct kp_modctx *ctx, struct kp_result *res, struct plan *pl,
+		       const char *path, const char *src, struct kp_buf *would, struct kp_buf *done,
+		       struct kp_buf *err)
+{
+	const struct kp_stat *st = &pl->st;
+	struct kp_stat sst;
+	struct kp_buf q = KP_BUF_INIT;
+	int code = 0;
+	kp_rc rc;
+	if (!src)
+		return kp_mod_failf(res, "state 'hard' needs 'src' (the file to link)");
+	if ((rc = ctx->conn->ops->stat(ctx->conn, src, false, &sst, err)))
+		return rc;
+	if (!sst.exists)
+		return kp_mod_failf(res, "src '%s' does not exist", src);
+	if (st->exists && st->type == 'd')
+		return kp_mod_failf(res,
+				    "'%s' exists and is a directory; not replacing it with a "
+				    "hard link",
+				    path);
+	if (st->exists) {
+		kp_buf_addstr(&q, "test ");
+		kp_sh_quote(&q, path);
+		kp_buf_addstr(&q, " -ef ");
+		kp_sh_quote(&q, src);
+		rc = query(ctx, q.buf, &code, NULL, err);
+		kp_buf_release(&q);
+		if (rc || code == 0)
+			return rc;
+		if (!kp_arg_bool(ctx, "force"))
+			return kp_mod_failf(res, "Cannot link, %s exists at destination '%s'",
+					    type_name(st->type) + 2, path);
+	}
+	pl->cmd = make_cmd("ln -f", src, path);
+	pl->st = sst; /* the link is src's inode: its attributes are src's */
+	kp_buf_addf(would, "would hard link '%s' to '%s'", path, src);
+	kp_buf_addf(done, "hard linked '%s' to '%s'", path, src);
+	return KP_OK;
+}
+
+/* attributes, as Ansible's: "+x" and "=x"/"x" run chattr when the flags
+ * lsattr shows are not exactly x; "-x" always runs it. */
+static kp_rc chattr_plan(struct kp_modctx *ctx, struct kp_result *res, struct plan *pl,
+			 const char *path, struct kp_buf *would, struct kp_buf *done,
+			 struct kp_buf *err)
+{
+	const char *a = kp_arg_str(ctx, "attributes");
+	char mod = '=';
+	struct kp_buf q = KP_BUF_INIT, out = KP_BUF_INIT, flags = KP_BUF_INIT, c = KP_BUF_INIT;
+	int code = 1;
+	kp_rc rc = KP_OK;
+	if (*a == '+' || *a == '-')
+		mod = *a++;
+	if (pl->st.exists) {
+		kp_buf_addstr(&q, "lsattr -d ");
+		kp_sh_quote(&q, path);
+		rc = query(ctx, q.buf, &code, &out, err);
+	}
+	/* "--------------e------- path": the letters of the first word */
+	for (size_t i = 0; !rc && code == 0 && i < out.len && out.buf[i] != ' '; i++)
+		if (out.buf[i] != '-')
+			kp_buf_addch(&flags, out.buf[i]);
+	if (!rc && (mod == '-' || strcmp(flags.buf ? flags.buf : "", a))) {
+		kp_buf_addf(&c, "chattr %c%s ", mod, a);
+		kp_sh_quote(&c, path);
+		pl->acmd = kp_buf_detach(&c, NULL);
+		kp_buf_addf(would, "%swould set the attributes of '%s' (%c%s)",
+			    would->len ? "; " : "", path, mod, a);
+		kp_buf_addf(done, "%sset the attributes of '%s' (%c%s)", done->len ? "; " : "",
+			    path, mod, a);
+	}
+	kp_buf_release(&q);
+	kp_buf_release(&out);
+	kp_buf_release(&flags);
+	kp_buf_release(&c);
+	return rc;
+}
+
 static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
 {
 	const char *path = kp_arg_str(ctx, "path"), *state = kp_arg_str(ctx, "state");
@@ -226,6 +327,9 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 				kp_buf_addf(&done, " (was '%s')", st->link_target);
 			}
 		}
+	} else if (!strcmp(state, "hard")) {
+		if ((rc = hard_plan(ctx, res, pl, path, src, &would, &done, err)) || res->failed)
+			goto out;
 	} else if (!strcmp(state, "touch")) {
 		pl->cmd = make_cmd("touch", NULL, path);
 		pl->created = !st->exists;
@@ -264,8 +368,11 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	if (kp_arg_bool(ctx, "recurse") && st->exists &&
 	    (rc = recurse_plan(ctx, res, pl, path, &would, &done, err)))
 		goto out;
+	if (kp_arg_str(ctx, "attributes") &&
+	    (rc = chattr_plan(ctx, res, pl, path, &would, &done, err)))
+		goto out;
 plan_done:
-	res->changed = pl->cmd || pl->attrs || pl->rcmd;
+	res->changed = pl->cmd || pl->attrs || pl->rcmd || pl->acmd;
 	kp_buf_reset(&res->msg);
 	if (res->changed)
 		kp_buf_addstr(&res->msg, would.buf);
@@ -314,6 +421,12 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 		if (rc || res->failed)
 			return rc;
 	}
+	if (pl->acmd) {
+		bool ok = true;
+		rc = kp_mod_must(ctx, res, pl->acmd, NULL, &ok, err);
+		if (rc || !ok)
+			return rc;
+	}
 	kp_buf_reset(&res->msg);
 	kp_buf_addstr(&res->msg, pl->done_msg);
 	return KP_OK;
@@ -321,7 +434,7 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 
 const struct kp_module kp_mod_file = {
     .name = "file",
-    .summary = "ensure the state of a path: file, directory, link or absent",
+    .summary = "ensure the state of a path: file, directory, link, hard link or absent",
     .args = args,
     .probe = probe,
     .apply = apply,

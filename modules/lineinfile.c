@@ -27,6 +27,7 @@ static const struct kp_argspec args[] = {
     {.name = "name", .type = KP_T_PATH, .alias_of = "path", .help = "the same as path"},
     {.name = "line", .type = KP_T_STR, .help = "the line to ensure"},
     {.name = "regexp", .type = KP_T_STR, .help = "replace the last line matching this"},
+    {.name = "regex", .type = KP_T_STR, .alias_of = "regexp", .help = "the same as regexp"},
     {.name = "search_string",
      .type = KP_T_STR,
      .help = "replace the last line holding this text (literally)"},

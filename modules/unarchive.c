@@ -4,7 +4,11 @@
  * controller (copied to a temporary file on the node first), or already on
  * the node with remote_src. `changed` is exact: `tar --diff` against dest
  * says whether extracting would change anything, as Ansible asks it;
- * `creates` skips the task when the path exists.
+ * `creates` skips the task when the path exists. With mode, owner or
+ * group, every member of the archive gets them after the extraction, and
+ * the differences tar reports in what is set anyway do not count: a
+ * member with other ones is a change (Ansible's set_fs_attributes on each
+ * member).
  */
 #include "modules/module.h"
 #include "transport/transport.h"
@@ -24,12 +28,17 @@ static const struct kp_argspec args[] = {
     {.name = "remote_src", .type = KP_T_BOOL, .def = "false", .help = "src is already on the node"},
     {.name = "creates", .type = KP_T_PATH, .help = "skip when this path exists on the node"},
     {.name = "extra_opts", .type = KP_T_LIST, .help = "more tar options for the extraction"},
+    {.name = "mode", .type = KP_T_STR, .help = "permissions of every member, e.g. \"0755\""},
+    {.name = "owner", .type = KP_T_STR, .help = "owning user of every member"},
+    {.name = "group", .type = KP_T_STR, .help = "owning group of every member"},
+    KP_ARGS_SELINUX,
     {0},
 };
 
 struct state {
 	char *archive; /* on the node */
 	bool temporary;
+	struct kp_attrs want; /* of every member */
 };
 
 static void state_free(void *p)
@@ -75,6 +84,116 @@ static void tar_cmd(const struct kp_modctx *ctx, const struct state *s, const ch
 	}
 }
 
+static bool has_attrs(const struct kp_attrs *w)
+{
+	return w->mode >= 0 || w->owner || w->group;
+}
+
+/* Whether tar --diff's report holds a difference that extracting and
+ * setting the wanted attributes would change: "Mode differs" does not
+ * count with mode, "Uid differs"/"Gid differs" not with owner/group. */
+static bool diff_counts(const struct kp_attrs *w, const struct kp_exec_res *r)
+{
+	const char *bufs[] = {r->out.buf ? r->out.buf : "", r->err.buf ? r->err.buf : ""};
+	if (!has_attrs(w))
+		return true;
+	for (size_t b = 0; b < 2; b++)
+		for (const char *l = bufs[b]; *l;) {
+			size_t n = strcspn(l, "\n");
+			char *line = kp_xstrndup(l, n);
+			bool skip = !n || (w->mode >= 0 && strstr(line, ": Mode differs")) ||
+				    (w->owner && strstr(line, ": Uid differs")) ||
+				    (w->group && strstr(line, ": Gid differs"));
+			free(line);
+			if (!skip)
+				return true;
+			l += n + (l[n] == '\n');
+		}
+	return false;
+}
+
+/* The shell loop over the archive's members, run in dest: `body` with the
+ * member in "$m". */
+static void members_cmd(const struct kp_modctx *ctx, const struct state *s, const char *body,
+			struct kp_buf *cmd)
+{
+	kp_buf_addstr(cmd, "tar -tf ");
+	kp_sh_quote(cmd, s->archive);
+	kp_buf_addstr(cmd, " | { cd ");
+	kp_sh_quote(cmd, kp_arg_str(ctx, "dest"));
+	kp_buf_addf(cmd, " || exit 2; while IFS= read -r m; do %s; done; }", body);
+}
+
+/* find's test for a member that differs from the wanted attributes. */
+static void find_test(const struct kp_attrs *w, struct kp_buf *b)
+{
+	const char *sep = "";
+	kp_buf_addstr(b, "\\(");
+	if (w->owner) {
+		kp_buf_addstr(b, " ! -user ");
+		kp_sh_quote(b, w->owner);
+		sep = " -o";
+	}
+	if (w->group) {
+		kp_buf_addf(b, "%s ! -group ", sep);
+		kp_sh_quote(b, w->group);
+		sep = " -o";
+	}
+	if (w->mode >= 0)
+		kp_buf_addf(b, "%s \\( ! -type l ! -perm %04o \\)", sep, (unsigned)w->mode);
+	kp_buf_addstr(b, " \\)");
+}
+
+/* Whether a member already extracted has other attributes than wanted. */
+static kp_rc members_differ(struct kp_modctx *ctx, const struct state *s, bool *changed,
+			    struct kp_buf *err)
+{
+	struct kp_buf body = KP_BUF_INIT, cmd = KP_BUF_INIT;
+	struct kp_exec_res r;
+	if (!has_attrs(&s->want))
+		return KP_OK;
+	kp_buf_addstr(&body, "find \"./$m\" -maxdepth 0 ");
+	find_test(&s->want, &body);
+	kp_buf_addstr(&body, " -print 2>/dev/null");
+	members_cmd(ctx, s, body.buf, &cmd);
+	kp_exec_res_init(&r);
+	kp_rc rc = kp_mod_sh(ctx, NULL, cmd.buf, &r, err); /* a query */
+	*changed = !rc && r.out.len > 0;
+	kp_exec_res_release(&r);
+	kp_buf_release(&body);
+	kp_buf_release(&cmd);
+	return rc;
+}
+
+/* chmod (not through links) and chown -h every member. */
+static kp_rc members_set(struct kp_modctx *ctx, struct kp_result *res, const struct state *s,
+			 struct kp_buf *err)
+{
+	const struct kp_attrs *w = &s->want;
+	struct kp_buf body = KP_BUF_INIT, cmd = KP_BUF_INIT;
+	bool ok = true;
+	if (!has_attrs(w))
+		return KP_OK;
+	if (w->mode >= 0)
+		kp_buf_addf(&body, "{ [ -L \"./$m\" ] || chmod %04o \"./$m\"; } || exit 1",
+			    (unsigned)w->mode);
+	if (w->owner || w->group) {
+		kp_buf_addf(&body, "%schown -h ", body.len ? "; " : "");
+		if (w->owner)
+			kp_sh_quote(&body, w->owner);
+		if (w->group) {
+			kp_buf_addch(&body, ':');
+			kp_sh_quote(&body, w->group);
+		}
+		kp_buf_addstr(&body, " \"./$m\" || exit 1");
+	}
+	members_cmd(ctx, s, body.buf, &cmd);
+	kp_rc rc = kp_mod_must(ctx, res, cmd.buf, NULL, &ok, err);
+	kp_buf_release(&body);
+	kp_buf_release(&cmd);
+	return rc;
+}
+
 static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *err)
 {
 	const char *src = kp_arg_str(ctx, "src"), *dest = kp_arg_str(ctx, "dest");
@@ -102,6 +221,9 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	s = kp_xcalloc(1, sizeof(*s));
 	ctx->state = s;
 	ctx->free_state = state_free;
+	kp_mod_attrs_from_args(ctx, res, &s->want);
+	if (res->failed)
+		return KP_OK;
 	if (kp_arg_bool(ctx, "remote_src")) {
 		s->archive = kp_xstrdup(src);
 	} else {
@@ -136,7 +258,9 @@ static kp_rc probe(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	rc = kp_mod_sh(ctx, res, cmd.buf, &r, err);
 	if (!rc) {
 		if (r.rc == 0 || r.rc == 1) {
-			res->changed = r.rc == 1;
+			res->changed = r.rc == 1 && diff_counts(&s->want, &r);
+			if (!res->changed)
+				rc = members_differ(ctx, s, &res->changed, err);
 			kp_buf_reset(&res->msg);
 			kp_buf_addf(&res->msg,
 				    res->changed ? "would extract '%s' into '%s'"
@@ -168,7 +292,8 @@ static kp_rc apply(struct kp_modctx *ctx, struct kp_result *res, struct kp_buf *
 	tar_cmd(ctx, s, "-x", true, &cmd);
 	kp_exec_res_init(&r);
 	kp_rc rc = kp_mod_sh(ctx, res, cmd.buf, &r, err);
-	if (!rc && !kp_mod_cmd_failed(ctx, res, cmd.buf, &r)) {
+	if (!rc && !kp_mod_cmd_failed(ctx, res, cmd.buf, &r) &&
+	    !(rc = members_set(ctx, res, s, err)) && !res->failed) {
 		kp_buf_reset(&res->msg);
 		kp_buf_addf(&res->msg, "extracted '%s' into '%s'", kp_arg_str(ctx, "src"),
 			    kp_arg_str(ctx, "dest"));

@@ -54,7 +54,7 @@ fi
 
 # validate every playbook and task file
 : >"$tmp/results"
-for f in $(cd "$real" && find . \( -name '*.yml' -o -name '*.yaml' \) ! -path '*/inventory/*' ! -name 'inventory-sample.yml' ! -path '*/defaults/*' ! -path '*/vars/*' ! -path '*/meta/*' ! -path '*/group_vars/*' ! -path '*/host_vars/*' ! -path '*/templates/*' | sed 's|^\./||' | sort); do
+for f in $(cd "$real" && find . \( -name '*.yml' -o -name '*.yaml' \) ! -path '*/inventory/*' ! -name 'inventory-sample.yml' ! -path '*/defaults/*' ! -path '*/vars/*' ! -path '*/meta/*' ! -path '*/group_vars/*' ! -path '*/host_vars/*' ! -path '*/templates/*' ! -path '*/files/*' | sed 's|^\./||' | sort); do
 	case $f in
 	*/tasks/*)
 		# a role's task file in its role: the role's defaults and vars

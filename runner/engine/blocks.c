@@ -78,8 +78,10 @@ static void env_push_task(struct kp_taskenv *dst, const struct kp_taskenv *src,
 		dst->when[dst->nwhens] = t->when;
 		dst->nwhen[dst->nwhens++] = t->nwhen;
 	}
-	if (t->become != KP_UNSET)
+	if (t->become != KP_UNSET || t->become_t) {
 		dst->become = t->become;
+		dst->become_t = t->become_t;
+	}
 	if (t->become_user)
 		dst->become_user = t->become_user;
 	if (t->environment && dst->nenvs < KP_ARRAY_LEN(dst->envs))

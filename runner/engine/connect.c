@@ -190,6 +190,32 @@ static kp_rc conn_bool(const struct kp_value *v, const char *name, bool *out, st
 	}
 }
 
+static kp_rc become_kw(struct kp_lua *L, const struct kp_scope *s, enum kp_tristate kw,
+		       const struct kp_template *tmpl, enum kp_tristate *out, struct kp_buf *err)
+{
+	struct kp_value *v = NULL;
+	bool b = false;
+	*out = kw;
+	if (kw != KP_UNSET || !tmpl)
+		return KP_OK;
+	kp_rc rc = kp_template_render(L, tmpl, s, &v, err);
+	if (!rc)
+		rc = conn_bool(v, "become", &b, err);
+	if (!rc)
+		*out = b ? KP_YES : KP_NO;
+	kp_value_unref(v);
+	return rc;
+}
+
+kp_rc kp_task_become(struct kp_lua *L, const struct kp_scope *s, const struct kp_task *t,
+		     const struct kp_taskenv *env, enum kp_tristate *out, struct kp_buf *err)
+{
+	kp_rc rc = become_kw(L, s, t->become, t->become_t, out, err);
+	if (!rc && *out == KP_UNSET)
+		rc = become_kw(L, s, env->become, env->become_t, out, err);
+	return rc;
+}
+
 kp_rc kp_become_resolve(struct kp_lua *L, const struct kp_scope *s, enum kp_tristate kw_become,
 			const char *kw_user, struct kp_taskbecome *out, struct kp_buf *err)
 {

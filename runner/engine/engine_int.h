@@ -70,6 +70,7 @@ struct kp_taskenv {
 	size_t nwhens;
 	struct kp_strlist tags;
 	enum kp_tristate become;
+	const struct kp_template *become_t; /* a block's become as "{{ }}" */
 	const char *become_user;
 	const struct kp_tvalue *envs[16]; /* environment maps, outermost first */
 	size_t nenvs;
@@ -284,6 +285,10 @@ struct kp_taskbecome {
 	char *user;
 	char *password;
 };
+/* The task's become keyword: its own, else its blocks' and play's; one
+ * written as "{{ }}" rendered in the host's scope (KP_UNSET: none). */
+kp_rc kp_task_become(struct kp_lua *L, const struct kp_scope *s, const struct kp_task *t,
+		     const struct kp_taskenv *env, enum kp_tristate *out, struct kp_buf *err);
 kp_rc kp_become_resolve(struct kp_lua *L, const struct kp_scope *s, enum kp_tristate kw_become,
 			const char *kw_user, struct kp_taskbecome *out, struct kp_buf *err);
 void kp_become_release(struct kp_taskbecome *b);

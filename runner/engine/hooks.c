@@ -515,7 +515,12 @@ enum kp_hook_outcome kp_hooks_run_task(struct kp_engine *e, int slot, struct kp_
 {
 	if (!kp_hooks_any(e->play, point))
 		return KP_HOOK_OK;
-	enum kp_tristate become = t->become != KP_UNSET ? t->become : env->become;
+	/* a become template that fails to render: the play's */
+	enum kp_tristate become = KP_UNSET;
+	struct kp_buf berr = KP_BUF_INIT;
+	if (kp_task_become(e->L[slot], &hs->hv.scope, t, env, &become, &berr))
+		become = e->play->become;
+	kp_buf_release(&berr);
 	struct hctx h = {.e = e,
 			 .slot = slot,
 			 .self = hs,
@@ -585,7 +590,11 @@ kp_rc kp_lua_step_run(struct kp_modctx *ctx, const struct kp_lua_chunk *ch,
 	struct kp_buf chunk = KP_BUF_INIT;
 
 	chunk_name(ch->path, &t->module_pos, &chunk);
-	enum kp_tristate become = t->become != KP_UNSET ? t->become : tc->env->become;
+	enum kp_tristate become = KP_UNSET;
+	struct kp_buf berr = KP_BUF_INIT;
+	if (kp_task_become(e->L[tc->slot], &tc->hs->hv.scope, t, tc->env, &become, &berr))
+		become = p->become;
+	kp_buf_release(&berr);
 	struct hctx h = {.e = e,
 			 .slot = tc->slot,
 			 .self = tc->hs,

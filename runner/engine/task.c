@@ -203,9 +203,11 @@ static void run_module(struct kp_engine *e, int slot, struct kp_hoststate *hs,
 	bool locked = !(t->module->flags & KP_MOD_LOCAL);
 	/* who the task becomes: the host's become variables win over the
 	 * task's and play's keywords, as in Ansible (connect.c) */
+	enum kp_tristate kw_become = KP_UNSET;
 	if (locked &&
-	    kp_become_resolve(L, scope, t->become != KP_UNSET ? t->become : env->become,
-			      t->become_user ? t->become_user : env->become_user, &bec, &err)) {
+	    (kp_task_become(L, scope, t, env, &kw_become, &err) ||
+	     kp_become_resolve(L, scope, kw_become,
+			       t->become_user ? t->become_user : env->become_user, &bec, &err))) {
 		kp_outcome_failed(oc, err.buf);
 		goto out;
 	}

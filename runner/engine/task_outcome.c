@@ -69,9 +69,12 @@ static struct kp_value *node_job(struct kp_modctx *ctx, const char *jid, bool cl
 	struct kp_value *v = NULL;
 	kp_exec_res_init(&r);
 	kp_async_status_cmd(jid, cleanup, &cmd);
-	kp_rc rc = kp_become_resolve(
-	    ctx->L, ctx->scope, c->t->become != KP_UNSET ? c->t->become : c->env->become,
-	    c->t->become_user ? c->t->become_user : c->env->become_user, &tb, &err);
+	enum kp_tristate kw_become = KP_UNSET;
+	kp_rc rc = kp_task_become(ctx->L, ctx->scope, c->t, c->env, &kw_become, &err);
+	if (!rc)
+		rc = kp_become_resolve(ctx->L, ctx->scope, kw_become,
+				       c->t->become_user ? c->t->become_user : c->env->become_user,
+				       &tb, &err);
 	if (!rc) {
 		struct kp_become b = {.user = tb.user, .password = tb.password};
 		/* (with the task's environment: a HOME given there is the job's) */

@@ -78,6 +78,8 @@ struct kp_task {
 	struct kp_template *retries_t, *delay_t, *timeout_t;
 	/* ignore_errors and throttle written as "{{ }}": rendered when the task runs */
 	struct kp_template *ignore_errors_t, *throttle_t, *no_log_t, *run_once_t;
+	/* become written as "{{ }}": rendered per host when the task runs */
+	struct kp_template *become_t;
 	struct kp_expr **failed_when;
 	size_t nfailed_when;
 	struct kp_expr **changed_when;

@@ -30,6 +30,7 @@ void kp_task_free(struct kp_task *t)
 	kp_template_free(t->throttle_t);
 	kp_template_free(t->no_log_t);
 	kp_template_free(t->run_once_t);
+	kp_template_free(t->become_t);
 	kp_tvalue_free(t->args);
 	free_tasks(t->block, t->nblock);
 	free_tasks(t->rescue, t->nrescue);

@@ -117,6 +117,9 @@ kp_rc kp_loader_lua_check(struct kp_loader *ld, const char *code, size_t len, co
 kp_rc kp_loader_enter(struct kp_loader *ld, const char *path, const char *written, const char *what,
 		      const struct kp_node *at);
 void kp_loader_leave(struct kp_loader *ld);
+/* Whether path is one of the files being loaded (an include of it would
+ * recurse). */
+bool kp_loader_loading(const struct kp_loader *ld, const char *path);
 void kp_loader_add_file(struct kp_loader *ld, const char *path);
 
 struct kp_node *kp_synth_scalar(struct kp_loader *ld, const struct kp_node *at, const char *s,

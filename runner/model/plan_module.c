@@ -89,6 +89,17 @@ static kp_rc check_mdefs_map(struct kp_loader *ld, const struct kp_node *m, stru
 				kp_strlist_push(&ld->plan->warnings, w.buf);
 				kp_buf_release(&w);
 			}
+		} else if (!kp_module_find(k->str) && kp_module_absent(k->str)) {
+			/* ansible-core's (dnf), or a collection's: Ansible applies
+			 * the defaults; no task kplan runs uses that module */
+			struct kp_buf w = KP_BUF_INIT;
+			kp_buf_addf(
+			    &w,
+			    "%s:%d:%d: module_defaults: kplan does not provide module '%s': "
+			    "its defaults apply to no task",
+			    k->file, k->line, k->col, k->str);
+			kp_strlist_push(&ld->plan->warnings, w.buf);
+			kp_buf_release(&w);
 		} else if (!kp_module_find(k->str))
 			return kp_node_errorf(err, KP_ERR_INVALID, k,
 					      "Could not resolve action %s in module_defaults",

@@ -349,6 +349,14 @@ static kp_rc parse_include_tasks(struct kp_task_ctx *ctx, struct kp_task *t,
 		return kp_template_compile(file->str, file->len, kp_node_pos(file),
 					   &t->include_file, err);
 	}
+	if (kp_loader_loading(ctx->ld, path)) {
+		/* a file that includes itself (a retry until a `when` stops
+		 * it): include_tasks is dynamic, each level loads when a host
+		 * reaches it */
+		free(path);
+		return kp_template_compile(file->str, file->len, kp_node_pos(file),
+					   &t->include_file, err);
+	}
 	rc = kp_load_task_file(ctx, t, path, file->str, file, "include_tasks");
 	t->import_path = path;
 	return rc;
@@ -586,7 +594,9 @@ static kp_rc task_key(struct kp_task_ctx *ctx, struct kp_task *t, const struct k
 		else
 			rc = kp_get_bool(v, key, &t->no_log, err);
 	} else if (!strcmp(key, "become")) {
-		if (!(rc = kp_get_bool(v, key, &b, err)))
+		if (kp_node_has_template(v))
+			rc = compile_tmpl(v, key, &t->become_t, err);
+		else if (!(rc = kp_get_bool(v, key, &b, err)))
 			t->become = b ? KP_YES : KP_NO;
 	} else if (!strcmp(key, "check_mode")) {
 		if (!(rc = kp_get_bool(v, key, &b, err)))

@@ -167,6 +167,16 @@ kp_rc kp_loader_enter(struct kp_loader *ld, const char *path, const char *writte
 	return KP_OK;
 }
 
+bool kp_loader_loading(const struct kp_loader *ld, const char *path)
+{
+	char *real = realpath(path, NULL);
+	bool found = false;
+	for (size_t i = 0; real && i < ld->depth && !found; i++)
+		found = !strcmp(ld->chain[i].real, real);
+	free(real);
+	return found;
+}
+
 void kp_loader_leave(struct kp_loader *ld)
 {
 	ld->depth--;

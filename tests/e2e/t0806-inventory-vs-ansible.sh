@@ -5,7 +5,8 @@
 # kubespray inventory (kube-master, kube-node, calico-rr, no-floating)
 # whose compatibility groups follow kubespray's dynamic_groups (k8s_cluster
 # holds calico_rr) and add no variables ansible-inventory would not
-# (group_vars/k8s_cluster/ is not read for a group the inventory lacks).
+# (group_vars/k8s_cluster/ is not read for a group the inventory lacks);
+# the inventory_hostnames lookup against ansible-playbook's.
 . "$(dirname "$0")/lib.sh"
 if ! command -v ansible-inventory >/dev/null 2>&1; then
 	echo "# SKIP inventory vs Ansible: no ansible-inventory"
@@ -68,3 +69,27 @@ check "legacy: k8s_cluster holds kube_control_plane, kube_node and calico_rr" \
 check "legacy: the dashed names are children of the canonical ones" \
 	"kube-master kube-node calico-rr no-floating" \
 	"$(/usr/bin/python3 -c 'import json; d=json.load(open("k.json")); print(" ".join(d[g]["children"][0] for g in ("kube_control_plane","kube_node","calico_rr","no_floating")))')"
+
+# the inventory_hostnames lookup: the hosts of each pattern, in order, as
+# ansible-playbook's (unions, intersections, exclusions, wildcards, a
+# regex, subscripts, commas, several terms, no match)
+printf '[web]\nw1\nw2\nw3\n[db]\nd1\nw2\n[other]\nx9\n' >ih.ini
+cat >ih.yml <<'PLAY'
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    pats: [all, "web:db", "web:&db", "all:!web", "!db", "w*", "~[dx]\\d", "web[0]", "web[1:2]",
+           "web[-1]", "web[1:]", "web[0-1]:!w1", "db,w3", "d*:w1 , x9", nosuch]
+  tasks:
+    - copy:
+        dest: "{{ out }}"
+        content: |
+          {% for p in pats %}{{ p }} = {{ query('inventory_hostnames', p) | join(' ') }}
+          {% endfor %}two terms = {{ query('inventory_hostnames', 'w1', 'db') | join(' ') }}
+          lookup = {{ lookup('inventory_hostnames', 'web') }}
+PLAY
+ansible-playbook -i ih.ini ih.yml -e out="$E2E_TMP/ih-a.txt" >ih-a.log 2>&1
+"$KPLAN" run ih.yml -i ih.ini -e out="$E2E_TMP/ih-k.txt" >ih-k.log 2>&1
+check "ansible-playbook wrote the patterns' hosts" "web:&db = w2" "$(grep -F 'web:&db' ih-a.txt 2>&1)"
+check "inventory_hostnames: the hosts of every pattern as ansible-playbook's" "$(cat ih-a.txt)" "$(cat ih-k.txt 2>&1)"

@@ -3,7 +3,8 @@
 # (ansible.builtin.unarchive, local connection) and by kplan, each in a
 # clean directory, report the same changed/ok/failed (a first extraction,
 # again, creates, remote_src, a missing dest with Ansible's message, a
-# file changed since) and leave the same files and contents.
+# file changed since, mode and owner for every member, again) and leave
+# the same files, contents, modes and owners.
 . "$(dirname "$0")/lib.sh"
 if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP unarchive vs Ansible: no ansible-playbook"
@@ -36,15 +37,21 @@ cat >plan.yml <<PLAN
       shell: "echo changed > $d/one/a.txt"
     - name: after-a-change
       unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/one"}
+    - name: mode-owner
+      unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/three", mode: "0750", owner: nobody}
+    - name: mode-owner-again
+      unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/three", mode: "0750", owner: nobody}
+    - name: mode-only-after-owner
+      unarchive: {src: "$E2E_TMP/arch.tar.gz", dest: "$d/three", mode: "0750"}
 PLAN
 sed 's/^  hosts: localhost$/&\n  gather_facts: false/' plan.yml >ansible.yml
-mkdir -p "$d/one" "$d/two"
+mkdir -p "$d/one" "$d/two" "$d/three"
 ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml >a.json 2>a.err
-(cd "$d" && find . -type f -exec sha256sum {} \; | sort) >a.files
-rm -rf "$d" && mkdir -p "$d/one" "$d/two"
+(cd "$d" && find . -type f -exec sha256sum {} \; | sort && find . -printf '%p %m %u\n' | sort) >a.files
+rm -rf "$d" && mkdir -p "$d/one" "$d/two" "$d/three"
 mkdir -p tmp
 TMPDIR=$E2E_TMP/tmp "$KPLAN" run plan.yml -i inv.ini --format json >k.json 2>k.err
-(cd "$d" && find . -type f -exec sha256sum {} \; | sort) >k.files
+(cd "$d" && find . -type f -exec sha256sum {} \; | sort && find . -printf '%p %m %u\n' | sort) >k.files
 /usr/bin/python3 "$root/tests/e2e/vsansible.py" status unarchive a.json k.json
 check "the same files and contents as Ansible leaves" "$(cat a.files)" "$(cat k.files)"
 check "no temporary archive left behind" "" "$(ls tmp)"

@@ -6,7 +6,8 @@
 # rescued by the block around it, a handler notified from an included
 # file, and --tags selecting through `apply` (the include itself tagged
 # `always`). Every task, on every host, with the same status and debug
-# message.
+# message. A file that includes itself until a `when` stops it runs its
+# tasks as often as ansible-playbook runs them.
 . "$(dirname "$0")/lib.sh"
 if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP includes on hosts vs Ansible: no ansible-playbook"
@@ -133,3 +134,26 @@ PY
 }
 compare "two hosts"
 compare "--tags picked" --tags picked
+
+# a file that includes itself until a `when` stops it (a retry): each
+# level loads when it is reached, the same tasks run as many times
+cat >retry.yml <<'Y'
+- name: count
+  set_fact:
+    n: "{{ (n | default(0) | int) + 1 }}"
+- name: again
+  include_tasks: retry.yml
+  when: n | int < 3
+Y
+cat >retry-plan.yml <<'Y'
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - include_tasks: retry.yml
+    - debug: {msg: "n={{ n }}"}
+Y
+ansible-playbook -i inv.ini retry-plan.yml >ra.out 2>&1
+"$KPLAN" run retry-plan.yml -i inv.ini >rk.out 2>&1
+tasks() { sed -n 's/^TASK \[\([^]]*\)\].*/\1/p; s/.*\(n=[0-9]*\).*/\1/p' "$1" | tr '\n' ' '; }
+check "ansible-playbook ran the retry to n=3" "yes" "$(grep -q 'n=3' ra.out && echo yes)"
+check "a self-including file: the tasks and n as ansible-playbook's" "$(tasks ra.out)" "$(tasks rk.out)"

@@ -2,8 +2,10 @@
 # Arguments real roles use, against ansible-playbook on the same tree
 # (each tool in its own copy): file recurse (mode inside a directory),
 # file force (a link replaces a file), lineinfile mode and search_string,
-# copy remote_src, a templated ignore_errors, no_log and run_once. The
-# trees must end the same (paths, types, modes, link targets, contents)
+# copy remote_src, a templated ignore_errors, no_log, run_once and become,
+# file state hard, file attributes (chattr), fetch validate_checksum. The
+# trees must end the same (paths, types, modes, owners, link counts, link
+# targets, contents)
 # and both tools must change as many tasks per host, in a first run and
 # in a second one.
 . "$(dirname "$0")/lib.sh"
@@ -41,6 +43,20 @@ cat >p.yml <<'PLAY'
       no_log: "{{ quiet }}"
     - command: "touch {{ root }}/once-{{ inventory_hostname }}"
       run_once: "{{ once }}"
+    - file: {src: "{{ root }}/src.txt", dest: "{{ root }}/hard.txt", state: hard, mode: "0640"}
+    - file: {path: "{{ root }}/conf", attributes: "+i"}
+    - command: "lsattr -d {{ root }}/conf"
+      register: r_attr
+      changed_when: false
+    - file: {path: "{{ root }}/conf", attributes: "-i"}
+    - copy: {content: "{{ r_attr.stdout.split(' ')[0] }}", dest: "{{ root }}/attrs.txt"}
+    - command: id -un
+      become: "{{ quiet }}"
+      become_user: nobody
+      register: r_who
+      changed_when: false
+    - copy: {content: "{{ r_who.stdout }}", dest: "{{ root }}/who.txt"}
+    - fetch: {src: "{{ root }}/who.txt", dest: "{{ root }}/fetched.txt", flat: true, validate_checksum: true}
 PLAY
 printf '[n]\nh1 ansible_connection=local root=%s/a/h1\nh2 ansible_connection=local root=%s/a/h2\n' "$E2E_TMP" "$E2E_TMP" >a.ini
 printf '[n]\nh1 ansible_connection=local root=%s/k/h1\nh2 ansible_connection=local root=%s/k/h2\n' "$E2E_TMP" "$E2E_TMP" >k.ini
@@ -48,7 +64,7 @@ ansible-playbook -i a.ini p.yml >a.out 2>&1
 check "ansible-playbook: exit 0" 0 "$?"
 "$KPLAN" run p.yml -i k.ini >k.out 2>&1
 check "kplan: exit 0" 0 "$?"
-tree() { (cd "$1" && find . -printf '%p %y %m %l\n' | sort && find . -type f ! -name '*.out' -exec sh -c 'echo "$1: $(cat "$1")"' _ {} \; | sort); }
+tree() { (cd "$1" && find . -printf '%p %y %m %u %n %l\n' | sort && find . -type f ! -name '*.out' -exec sh -c 'echo "$1: $(cat "$1")"' _ {} \; | sort); }
 check "the same tree" "$(tree a | sed "s|$E2E_TMP/a|ROOT|g")" "$(tree k | sed "s|$E2E_TMP/k|ROOT|g")"
 changed() { sed -n 's/^\(h[12]\) *: .*changed=\([0-9]*\).*/\1 \2/p' "$1" | sort; }
 check "changed per host as ansible-playbook" "$(changed a.out)" "$(changed k.out)"

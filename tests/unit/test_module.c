@@ -138,7 +138,7 @@ static void test_check_errors(void **state)
 		   "t.yml:1:22: argument 'args' of module 'lua' must be a mapping, not a list");
 	expect_err("file", "file: {path: /x, state: dir}",
 		   "t.yml:1:25: argument 'state' of module 'file' must be one of: file, directory, "
-		   "absent, link, touch (got 'dir'; did you mean 'directory'?)");
+		   "absent, link, hard, touch (got 'dir'; did you mean 'directory'?)");
 	expect_err("drain", "drain: {state: drainedd}",
 		   "t.yml:1:16: argument 'state' of module 'drain' must be one of: drained, "
 		   "cordoned, uncordoned (got 'drainedd'; did you mean 'drained'?)");
@@ -222,7 +222,7 @@ static void test_finish(void **state)
 	       "list");
 	finish("file", "{\"path\":\"/x\",\"state\":\"dir\"}", NULL,
 	       "argument 'state' of module 'file' must be one of: file, directory, absent, link, "
-	       "touch (got 'dir'; did you mean 'directory'?)");
+	       "hard, touch (got 'dir'; did you mean 'directory'?)");
 	finish("copy", "{\"src\":\"a\",\"dest\":{\"x\":1}}", NULL,
 	       "argument 'dest' of module 'copy' must be a string, not a mapping");
 	finish("copy", "[1]", NULL, "arguments of module 'copy' must be a mapping, not a list");

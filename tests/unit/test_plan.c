@@ -280,7 +280,7 @@ static const struct {
 			       "be a string, not a mapping"},
     {"bad_choice.yml",
      BAD "bad_choice.yml:3:39: argument 'state' of module 'file' must be one of: file, "
-	 "directory, absent, link, touch (got 'dir'; did you mean 'directory'?)"},
+	 "directory, absent, link, hard, touch (got 'dir'; did you mean 'directory'?)"},
     {"bad_bool_arg.yml", BAD "bad_bool_arg.yml:3:48: argument 'backup' of module 'copy' must "
 			     "be a boolean, not a string"},
     {"bad_duration.yml", BAD "bad_duration.yml:3:24: argument 'timeout' of module 'drain' must "

@@ -189,7 +189,6 @@ const char *const kp_jinja_unsupported[] = {
     "lookup:random_choice",
     "lookup:unvault",
     "lookup:config",
-    "lookup:inventory_hostnames",
     "lookup:k8s",
     "lookup:hashi_vault",
     "lookup:aws_ssm",

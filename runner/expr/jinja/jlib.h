@@ -202,6 +202,8 @@ JL(sequence);
 JL(subelements);
 JL(fileglob);
 JL(first_found);
+/* lookup_inventory.c */
+JL(inventory_hostnames);
 
 /* ---- tests (tests.c, regex.c for match/search/regex) ---- */
 JT(match);

@@ -472,5 +472,6 @@ const struct kp_jlookup kp_jinja_lookups[] = {
     {"subelements", "*terms,skip_missing", 0, jl_subelements},
     {"fileglob", "*terms", 0, jl_fileglob},
     {"first_found", "*terms,files,paths,skip", 0, jl_first_found},
+    {"inventory_hostnames", "*terms", 0, jl_inventory_hostnames},
     {NULL, NULL, 0, NULL},
 };
