@@ -661,6 +661,7 @@ cleanup:
 	kp_value_unref(e.local.facts);
 	kp_value_unref(e.local.gathered);
 	kp_value_unref(e.local.no_facts);
+	kp_value_unref(e.local.hv_snap);
 	free(e.local.conn_error);
 	pthread_mutex_destroy(&e.local.conn_lock);
 	pthread_mutex_destroy(&e.conn_evict_lock);
