@@ -3,7 +3,7 @@
 # binary and count their "ok" / "not ok" lines.
 # usage: tests/run-e2e.sh KPLAN [SCRIPT...]
 #
-# Scripts run KPLAN_E2E_JOBS at a time (default 3): most of their time is
+# Scripts run KPLAN_E2E_JOBS at a time (default 4): most of their time is
 # spent waiting for nodes, timeouts and signals, not on the CPU. Each script
 # has its own temporary directory and its own lab (a lab's addresses come
 # from its directory), so they do not meet. The cluster-lab scenarios
@@ -62,7 +62,7 @@ for pass in lab rest; do
 		fi
 	done
 done
-xargs -P "${KPLAN_E2E_JOBS:-3}" -L 1 sh "$0" "$KPLAN" --one "$work" <"$work/units"
+xargs -P "${KPLAN_E2E_JOBS:-4}" -L 1 sh "$0" "$KPLAN" --one "$work" <"$work/units"
 passed=$(cat "$work"/*.log | grep -c '^ok - ')
 failed=$(cat "$work"/*.log | grep -c '^not ok - ')
 # a script that died before its checks shows no lines at all: count it
