@@ -12,6 +12,7 @@ if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP task vars and play keywords vs Ansible: no ansible-playbook"
 	exit 0
 fi
+root=$(pwd)
 cd "$E2E_TMP" || exit 1
 printf 'h1 ansible_connection=local\nh2 ansible_connection=local\n' >inv.ini
 cat >plan.yml <<'PLAN'
@@ -136,20 +137,7 @@ ANSIBLE_STDOUT_CALLBACK=json ansible-playbook -i inv.ini ansible.yml -e out="$E2
 	>a.log 2>a.err </dev/null || echo "not ok - ansible-playbook failed: $(tail -3 a.err)"
 "$KPLAN" run plan.yml -i inv.ini -e out="$E2E_TMP/k" >k.log 2>k.err </dev/null ||
 	echo "not ok - kplan run failed: $(tail -3 k.err)"
-/usr/bin/python3 - a k <<'PY'
-import json, sys
-for part in ("1", "2", "3", "4"):
-    a = json.load(open(sys.argv[1] + "." + part))
-    try:
-        k = json.load(open(sys.argv[2] + "." + part))
-    except OSError:
-        k = {}
-    for name in a:
-        if a[name] == k.get(name):
-            print(f"ok - {name}: {json.dumps(a[name])} as Ansible")
-        else:
-            print(f"not ok - {name}: ansible {json.dumps(a[name])} kplan {json.dumps(k.get(name))}")
-PY
+/usr/bin/python3 "$root/tests/e2e/vsansible.py" files "" a.1 k.1 a.2 k.2 a.3 k.3 a.4 k.4
 check "the environment that is not a mapping: Ansible's warning" \
 	"warning: could not parse environment value, skipping: plain" \
 	"$(grep -o 'warning: could not parse environment value.*' k.log k.err | head -n 1 | sed 's/^[^:]*://')"

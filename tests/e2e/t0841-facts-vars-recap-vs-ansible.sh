@@ -10,6 +10,7 @@ if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP facts, vars and recap vs Ansible: no ansible-playbook"
 	exit 0
 fi
+root=$(pwd)
 cd "$E2E_TMP" || exit 1
 printf 'h1 ansible_connection=local\nh2 ansible_connection=local\n' >inv.ini
 cat >plan.yml <<'PLAN'
@@ -104,20 +105,8 @@ ansible-playbook -i inv.ini plan.yml -e out="$E2E_TMP/a" >a.log 2>a.err </dev/nu
 	echo "not ok - ansible-playbook failed: $(tail -3 a.log a.err)"
 "$KPLAN" run plan.yml -i inv.ini -e out="$E2E_TMP/k" >k.log 2>k.err </dev/null ||
 	echo "not ok - kplan run failed: $(tail -3 k.err)"
-/usr/bin/python3 - a k <<'PY'
-import json, sys
-for part in ("1", "2"):
-    a = json.load(open(sys.argv[1] + "." + part))
-    try:
-        k = json.load(open(sys.argv[2] + "." + part))
-    except OSError:
-        k = {}
-    for name in a:
-        if a[name] == k.get(name):
-            print(f"ok - {part}.{name}: {json.dumps(a[name])} as Ansible")
-        else:
-            print(f"not ok - {part}.{name}: ansible {json.dumps(a[name])} kplan {json.dumps(k.get(name))}")
-PY
+/usr/bin/python3 "$root/tests/e2e/vsansible.py" files 1. a.1 k.1
+/usr/bin/python3 "$root/tests/e2e/vsansible.py" files 2. a.2 k.2
 # the recap: every count of every host as ansible-playbook's
 recap() { sed -n "$1"' s/^\(h[12]\) *: *\(.*\)$/\1 \2/p' | tr -s ' ' | sed 's/ *$//'; }
 check "the recap as Ansible's" "$(recap '/^PLAY RECAP/,$' <a.log)" "$(recap '/^RECAP/,$' <k.log)"

@@ -10,6 +10,7 @@ if ! command -v ansible-playbook >/dev/null 2>&1; then
 	echo "# SKIP async jobs vs Ansible: no ansible-playbook"
 	exit 0
 fi
+root=$(pwd)
 cd "$E2E_TMP" || exit 1
 printf 'h1 ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n' >inv.ini
 cat >plan.yml <<'PLAN'
@@ -64,19 +65,7 @@ ansible-playbook -i inv.ini plan.yml -e d="$E2E_TMP/a" -e nap=300 >a.log 2>&1 </
 mkdir home
 HOME="$E2E_TMP/home" "$KPLAN" run plan.yml -i inv.ini -e d="$E2E_TMP/k" -e nap=301 >k.log 2>&1 </dev/null ||
 	echo "not ok - kplan run failed: $(tail -3 k.log)"
-/usr/bin/python3 - a/res.json k/res.json <<'PY'
-import json, sys
-a = json.load(open(sys.argv[1]))
-try:
-    k = json.load(open(sys.argv[2]))
-except OSError:
-    k = {}
-for name in a:
-    if a[name] == k.get(name):
-        print(f"ok - {name}: {json.dumps(a[name])} as Ansible")
-    else:
-        print(f"not ok - {name}: ansible {json.dumps(a[name])} kplan {json.dumps(k.get(name))}")
-PY
+/usr/bin/python3 "$root/tests/e2e/vsansible.py" files "" a/res.json k/res.json
 check "the job past its time was killed" "" "$(ps -eo args | grep -x 'sleep 301')"
 check "the recap as Ansible's" "$(sed -n '/^PLAY RECAP/,$ s/^h1 *: *//p' a.log | tr -s ' ' | sed 's/ *$//')" \
 	"$(sed -n '/^RECAP/,$ s/^h1 *: *//p' k.log | tr -s ' ' | sed 's/ *$//')"

@@ -9,6 +9,11 @@ with kplan's JSON events for the same plan on the local connection.
         (failed and changed as booleans) and, where it failed, the same
         message
 
+    vsansible.py files PREFIX A_FILE K_FILE [A_FILE K_FILE ...]
+        JSON objects the two runs wrote (a playbook's dump of what it saw):
+        each key of Ansible's the same in kplan's; PREFIX (may be empty)
+        goes before each key's name
+
 Prints TAP-style lines (ok - / not ok -); the e2e harness counts them."""
 import json
 import sys
@@ -57,10 +62,27 @@ def compare_keys(label, a_path, k_path, keys):
                 print(f"    {k}: ansible {w.get(k, '<unset>')!r} kplan {g.get(k, '<unset>')!r}")
 
 
+def compare_files(prefix, pairs):
+    for a_path, k_path in pairs:
+        a = json.load(open(a_path))
+        try:
+            k = json.load(open(k_path))
+        except OSError:
+            k = {}
+        for name in a:
+            if a[name] == k.get(name):
+                print(f"ok - {prefix}{name}: {json.dumps(a[name])} as Ansible")
+            else:
+                print(f"not ok - {prefix}{name}: ansible {json.dumps(a[name])} "
+                      f"kplan {json.dumps(k.get(name))}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "status":
         compare_status(*sys.argv[2:5])
     elif len(sys.argv) == 6 and sys.argv[1] == "keys":
         compare_keys(*sys.argv[2:5], sys.argv[5].split(","))
+    elif len(sys.argv) >= 5 and sys.argv[1] == "files" and len(sys.argv) % 2 == 1:
+        compare_files(sys.argv[2], zip(sys.argv[3::2], sys.argv[4::2]))
     else:
         sys.exit(__doc__)
